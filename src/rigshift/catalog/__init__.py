@@ -1,0 +1,1 @@
+"""Catalogs of GPUs and models, and the quantization formats the estimator knows."""
