@@ -1,0 +1,27 @@
+"""Entry point: `rigshift COMMAND ...`. Each command group lives in its own module."""
+
+from __future__ import annotations
+
+import typer
+
+from rigshift.cli import catalog as catalog_cli
+from rigshift.cli import estimate as estimate_cli
+
+app = typer.Typer(
+    name="rigshift",
+    help="Turn a crypto-mining GPU farm into an AI inference business.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+estimate_cli.register(app)
+catalog_cli.register(app)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

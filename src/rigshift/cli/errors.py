@@ -1,0 +1,35 @@
+"""Map the error tree to one clear message and an exit code, never a traceback."""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable
+from typing import ParamSpec, TypeVar
+
+from rich.console import Console
+
+from rigshift.errors import RigshiftError
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+_stderr = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def report(error: RigshiftError) -> int:
+    _stderr.print(f"[bold red]error:[/] {error}", markup=True)
+    return error.exit_code
+
+
+def handle_errors(command: Callable[P, R]) -> Callable[P, R]:
+    """Decorator for CLI commands: a RigshiftError becomes a message on stderr and its exit code."""
+
+    @functools.wraps(command)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return command(*args, **kwargs)
+        except RigshiftError as error:
+            sys.exit(report(error))
+
+    return wrapper

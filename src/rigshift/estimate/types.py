@@ -1,0 +1,118 @@
+"""Inputs and outputs of the estimator: plain frozen dataclasses that serialise to JSON."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+from rigshift.catalog.gpu_spec import GpuSpec
+from rigshift.catalog.model_spec import ModelSpec
+
+# Usable bandwidth per lane and direction after line encoding (8b/10b for Gen1/2, 128b/130b
+# from Gen3): PCI-SIG base specifications, as tabulated in e.g. Wikipedia's "PCI Express".
+PCIE_GBS_PER_LANE = {1: 0.25, 2: 0.5, 3: 0.985, 4: 1.969, 5: 3.938}
+
+SplitMode = Literal["layer", "tensor"]
+
+
+@dataclass(frozen=True)
+class PcieLink:
+    """A PCIe link as trained: a Gen1 x1 riser or a Gen3 x16 slot."""
+
+    gen: int
+    lanes: int
+
+    @property
+    def gbs(self) -> float:
+        """Bytes per second one way, in GB/s (10^9)."""
+        return PCIE_GBS_PER_LANE.get(self.gen, PCIE_GBS_PER_LANE[5]) * self.lanes
+
+    def __str__(self) -> str:
+        return f"Gen{self.gen} x{self.lanes}"
+
+
+@dataclass(frozen=True)
+class GpuSlot:
+    """One physical GPU as it sits in a rig: its model, its real link, what others hold of it."""
+
+    spec: GpuSpec
+    link: PcieLink | None = None  # None: the card's own maximum link (a proper x16 slot)
+    used_by_others_gib: float = 0.0  # VRAM held by other processes (a miner still running)
+    power_limit_w: float | None = None  # None: the card's default (TDP)
+
+    @property
+    def effective_link(self) -> PcieLink:
+        own = PcieLink(self.spec.pcie_gen, self.spec.pcie_lanes)
+        if self.link is None:
+            return own
+        # A link never trains faster than the card itself allows (CMP 170HX: Gen1 x4 in any slot).
+        return PcieLink(min(self.link.gen, own.gen), min(self.link.lanes, own.lanes))
+
+
+@dataclass(frozen=True)
+class Hardware:
+    """The GPUs one replica runs on, and the host paths that feed them."""
+
+    gpus: tuple[GpuSlot, ...]
+    tensor_split: tuple[float, ...] | None = None  # llama.cpp --tensor-split; None: by free VRAM
+    split_mode: SplitMode = "layer"
+    disk_read_gbs: float = 0.5  # a SATA SSD; a USB stick is ~0.03-0.1
+    network_gbs: float | None = None  # set when the GPUs span hosts (llama.cpp RPC); 1 GbE = 0.125
+    host_ram_gib: float | None = None  # None: not checked
+
+    @classmethod
+    def of(cls, spec: GpuSpec, count: int = 1, link: PcieLink | None = None, **kwargs: Any) -> Hardware:
+        return cls(gpus=tuple(GpuSlot(spec, link) for _ in range(count)), **kwargs)
+
+
+@dataclass(frozen=True)
+class Workload:
+    """What is to be served: a model, its quantization, context and concurrency, the runtime."""
+
+    model: ModelSpec
+    quant: str = "Q4_K_M"
+    context: int = 8192  # tokens per sequence
+    parallel: int = 1  # sequences decoded together (llama-server slots, vLLM batch)
+    kv_type: str = "f16"
+    runtime: str | None = None  # None: the best runtime for the GPU's vendor
+    prompt_tokens: int = 512  # prompt length for time-to-first-token
+    weights_bytes: int | None = None  # exact tensor bytes when known (a GGUF file's header)
+
+
+@dataclass(frozen=True)
+class MemoryEstimate:
+    """GiB. `per_gpu` is what each GPU must hold; `capacity` what each GPU can give."""
+
+    weights: float
+    kv_cache: float
+    compute: float
+    overhead: float
+    total: float
+    per_gpu: tuple[float, ...]
+    capacity: tuple[float, ...]
+    host_ram: float  # host memory the runtime needs besides the GPUs (tensors kept on the CPU)
+
+
+@dataclass(frozen=True)
+class Estimate:
+    fits: bool
+    reason: str
+    runtime: str
+    memory: MemoryEstimate
+    decode_tokens_per_s: float  # one stream, at half the context filled
+    decode_tokens_per_s_total: float  # all `parallel` streams together
+    prefill_tokens_per_s: float
+    ttft_s: float  # time to first token for `prompt_tokens`
+    max_context: int  # largest per-sequence context that fits at `parallel`
+    max_parallel: int  # most sequences that fit at `context`
+    load_seconds: float  # model file to GPUs: the slower of disk and PCIe link
+    load_seconds_link: float
+    load_seconds_disk: float
+    split_ms_per_token: float  # activation transfer between GPUs/hosts per decoded token
+    bottleneck: str  # what bounds decode: "memory bandwidth", "PCIe link", "network", ...
+    notes: tuple[str, ...] = field(default=())
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["memory_gib"] = data.pop("memory")
+        return data

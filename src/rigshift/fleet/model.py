@@ -1,0 +1,100 @@
+"""Sites -> rigs -> GPUs: the normalised fleet every later stage reads.
+
+Pydantic models so a fleet file (JSON or YAML) validates on load and writes back unchanged.
+`Gpu.model` holds the catalog key (`GpuSpec.key`) once resolved; `Gpu.reported_name` keeps what
+the source printed, so nothing is lost when a name could not be resolved.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=False)
+
+
+class PcieState(_Model):
+    """The PCIe link as trained now and at most. HiveOS does not know it; a probe on the rig does."""
+
+    gen: int = Field(ge=1, le=6)
+    width: int = Field(ge=1, le=32)
+    max_gen: int | None = Field(default=None, ge=1, le=6)
+    max_width: int | None = Field(default=None, ge=1, le=32)
+
+
+class PowerLimits(_Model):
+    """Watts."""
+
+    min: float | None = None
+    default: float | None = None
+    max: float | None = None
+    current: float | None = None
+
+
+class Gpu(_Model):
+    model: str  # catalog key (GpuSpec.key)
+    reported_name: str | None = None  # as the source printed it
+    vram_gib: float = Field(gt=0)
+    index: int | None = None
+    bus_id: str | None = None  # "0000:03:00.0"
+    uuid: str | None = None
+    serial: str | None = None
+    pcie: PcieState | None = None
+    power: PowerLimits | None = None
+    power_draw_w: float | None = None
+    temperature_c: float | None = None
+    memory_temperature_c: float | None = None
+    fan_pct: float | None = None
+    miner_running: bool = False
+    hashrate_mhs: float | None = None
+    algorithm: str | None = None
+    vram_used_by_others_gib: float = Field(default=0.0, ge=0)
+    reserved_for_mining: bool = False
+    labels: dict[str, str] = Field(default_factory=dict)
+
+
+class Rig(_Model):
+    name: str
+    site: str
+    cpu_model: str | None = None
+    cpu_cores: int | None = Field(default=None, ge=1)
+    ram_gib: float | None = Field(default=None, gt=0)
+    disk_gib: float | None = Field(default=None, gt=0)
+    disk_read_gbs: float | None = Field(default=None, gt=0)
+    network_gbps: float | None = Field(default=None, gt=0)
+    psu_w: float | None = Field(default=None, gt=0)
+    mining_os: str | None = None
+    motherboard: str | None = None
+    labels: dict[str, str] = Field(default_factory=dict)
+    gpus: list[Gpu] = Field(default_factory=list)
+
+
+class Site(_Model):
+    name: str
+    power_budget_kw: float | None = Field(default=None, gt=0)
+    power_price_usd_kwh: float | None = Field(default=None, ge=0)
+    pue: float = Field(default=1.0, ge=1.0)
+    labels: dict[str, str] = Field(default_factory=dict)
+
+
+class Fleet(_Model):
+    """A whole farm. Rigs name their site; every site a rig names is listed in `sites`."""
+
+    name: str = "fleet"
+    sites: list[Site] = Field(default_factory=list)
+    rigs: list[Rig] = Field(default_factory=list)
+
+    def gpus(self) -> Iterator[tuple[Rig, Gpu]]:
+        for rig in self.rigs:
+            for gpu in rig.gpus:
+                yield rig, gpu
+
+    @property
+    def gpu_count(self) -> int:
+        return sum(len(r.gpus) for r in self.rigs)
+
+    def site(self, name: str) -> Site | None:
+        return next((s for s in self.sites if s.name == name), None)
