@@ -37,3 +37,37 @@ class ReplicaDirectory(Protocol):
     def report_failure(self, replica_id: str, error: str) -> None:
         """The gateway saw this replica fail before the first byte; the data plane may restart it."""
         ...
+
+
+# --- Telemetry: what `rigshift agent` posts to the control plane every few seconds -------------
+# Added by the control-plane half (POST /internal/telemetry, `Authorization: Bearer JOIN_TOKEN`).
+# Pydantic so the server validates the JSON body in one Rust-side pass (cheap at 2,000 GPUs / 5 s).
+
+from pydantic import BaseModel, ConfigDict  # noqa: E402
+
+
+class GpuTelemetry(BaseModel):
+    """One GPU's readings at one moment (NVML / amdsmi); None where the driver does not say."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    index: int
+    uuid: str | None = None
+    model: str | None = None  # catalog key from the fleet probe, never Ray's accelerator type
+    temperature_c: float | None = None
+    power_w: float | None = None
+    power_limit_w: float | None = None
+    utilization_pct: float | None = None
+    memory_used_gib: float | None = None
+    memory_total_gib: float | None = None
+    memory_used_by_others_gib: float | None = None  # VRAM held by processes that are not ours
+
+
+class RigTelemetry(BaseModel):
+    """One agent report: every GPU on one rig."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    rig: str
+    timestamp: float  # unix seconds on the rig
+    gpus: list[GpuTelemetry]
