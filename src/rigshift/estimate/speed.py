@@ -1,0 +1,174 @@
+"""Tokens per second: decode is bound by memory bandwidth, prompt processing by matrix math.
+
+Decode reads every active weight and the KV cache once per step: a step over a batch of B
+sequences costs max(bytes ÷ (bandwidth × efficiency), FLOPs ÷ (matrix rate × efficiency)) plus a
+fixed cost per layer (kernel launches), summed over the GPUs of a layer split (they work in
+turn), plus the activations that cross each link between them. Prompt processing runs
+micro-batches of tokens through the same weights, so it is bound by the matrix rate the card
+really has for the quant's kernels (int8 dot products for GGUF on CUDA/ROCm, FP16 tensor cores
+for F16/GPTQ/AWQ, FP32 on Pascal whose FP16 runs at 1:64).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rigshift.catalog.gpu_spec import GpuSpec
+from rigshift.catalog.model_spec import ModelSpec
+from rigshift.estimate.memory import MemoryLayout, kv_bytes_per_token
+from rigshift.estimate.quants import QuantRecipe
+from rigshift.estimate.runtimes import RuntimeProfile
+from rigshift.estimate.tensors import active_params, weight_bytes
+from rigshift.estimate.types import Hardware
+
+# A weak mining host (dual-channel DDR4, 2 cores) for the CPU runtime: ~20 GB/s, ~0.1 TFLOPS.
+HOST_BANDWIDTH_GBS = 20.0
+HOST_TFLOPS = 0.1
+# Latency of one activation hand-off between GPUs over PCIe (a synchronised copy), and between
+# hosts over llama.cpp RPC (a TCP round trip per graph split), seconds.
+PCIE_HOP_LATENCY_S = 20e-6
+RPC_HOP_LATENCY_S = 500e-6
+ACTIVATION_BYTES_PER_VALUE = 4  # llama.cpp passes F32 hidden states between devices
+
+
+@dataclass(frozen=True)
+class MatrixRate:
+    tflops: float
+    path: str  # human-readable: "int8 tensor cores", "FP32 (Pascal FP16 is 1:64)"
+
+
+def matrix_rate(spec: GpuSpec, runtime: str, recipe: QuantRecipe) -> MatrixRate:
+    """Peak dense matrix rate the runtime's prompt-processing kernels can use on this card."""
+    if runtime == "llama.cpp-cpu":
+        return MatrixRate(HOST_TFLOPS, "host CPU")
+    fp16_usable = spec.fp16_tflops >= spec.fp32_tflops  # Pascal consumer/P10x: FP16 at 1:64
+    fp16 = spec.fp16_matrix_tflops or (spec.fp16_tflops if fp16_usable else 0.0)
+    if runtime == "llama.cpp-vulkan":
+        # Vulkan shaders: packed FP16 where the card runs it at full rate, else FP32.
+        return MatrixRate(max(spec.fp16_tflops if fp16_usable else 0.0, spec.fp32_tflops), "shader FP16/FP32")
+    if recipe.matmul == "int8" and spec.int8_tops:
+        return MatrixRate(spec.int8_tops, "int8 (MMQ)")
+    if fp16 > spec.fp32_tflops:
+        return MatrixRate(fp16, "FP16 matrix units" if spec.fp16_matrix_tflops else "FP16 shaders")
+    return MatrixRate(spec.fp32_tflops, "FP32" + ("" if fp16_usable else " (FP16 is 1:64 on this card)"))
+
+
+def _bandwidth(spec: GpuSpec, runtime: str) -> float:
+    return HOST_BANDWIDTH_GBS if runtime == "llama.cpp-cpu" else spec.mem_bandwidth_gbs
+
+
+def _hop_seconds(hardware: Hardware, values: float) -> float:
+    """Time to move `values` activations across every boundary of the split, one after another."""
+    if len(hardware.gpus) < 2:
+        return 0.0
+    total = 0.0
+    nbytes = values * ACTIVATION_BYTES_PER_VALUE
+    for slot in hardware.gpus[1:]:
+        link = slot.effective_link.gbs
+        if hardware.network_gbs:  # across hosts: the network, then the target host's PCIe link
+            total += RPC_HOP_LATENCY_S + nbytes / (hardware.network_gbs * 1e9)
+        total += PCIE_HOP_LATENCY_S + 2 * nbytes / (link * 1e9)  # device→host, host→device
+    return total
+
+
+def _tensor_parallel_sync_seconds(hardware: Hardware, model: ModelSpec, tokens: int) -> float:
+    """Two all-reduces per layer over the slowest link (Megatron-style tensor parallelism)."""
+    n = len(hardware.gpus)
+    slowest = min(slot.effective_link.gbs for slot in hardware.gpus)
+    ring_bytes = 2 * (n - 1) / n * model.hidden_size * tokens * 2
+    per_allreduce = 2 * (n - 1) * PCIE_HOP_LATENCY_S + ring_bytes / (slowest * 1e9)
+    return 2 * model.n_layers * per_allreduce
+
+
+def decode_step_seconds(
+    model: ModelSpec,
+    recipe: QuantRecipe,
+    hardware: Hardware,
+    layout: MemoryLayout,
+    profile: RuntimeProfile,
+    batch: int,
+    depth: int,
+    kv_type: str,
+) -> float:
+    """Seconds for one decode step that emits one token for each of `batch` sequences at `depth`."""
+    wb = weight_bytes(model, recipe)
+    active = weight_bytes_read_per_step(model, wb.layers, wb.layers_active, batch)
+    head = wb.output if profile.name.startswith("llama.cpp") else wb.output + wb.embedding
+    kv_per_token = kv_bytes_per_token(model, kv_type, max(depth, 1))
+    flops_per_token = 2 * active_params(model)
+    n = len(hardware.gpus)
+    tensor_parallel = hardware.split_mode == "tensor" and n > 1
+    total = 0.0
+    for i, slot in enumerate(hardware.gpus):
+        share = 1 / n if tensor_parallel else layout.layers[i] / model.n_layers
+        last = i == n - 1
+        read = active * share + (head if (last or tensor_parallel) else 0.0) * (
+            share if tensor_parallel else 1
+        )
+        read += kv_per_token * depth * batch * share
+        memory_s = read / (_bandwidth(slot.spec, profile.name) * 1e9 * profile.decode_bandwidth_efficiency)
+        rate = matrix_rate(slot.spec, profile.name, recipe).tflops * 1e12 * profile.prefill_compute_efficiency
+        compute_s = flops_per_token * share * batch / rate
+        gpu_s = max(memory_s, compute_s)
+        if tensor_parallel:
+            total = max(total, gpu_s)
+        else:
+            total += gpu_s
+    total += model.n_layers * profile.per_layer_overhead_us * 1e-6
+    if tensor_parallel:
+        total += _tensor_parallel_sync_seconds(hardware, model, batch)
+    else:
+        total += _hop_seconds(hardware, model.hidden_size * batch)
+    return total
+
+
+def weight_bytes_read_per_step(
+    model: ModelSpec, layers_all: float, layers_active: float, batch: int
+) -> float:
+    """Layer weights one decode step reads. In an MoE model a batch touches more experts than
+    one token: with k of E experts picked per token, the expected share touched by B tokens is
+    1 − (1 − k/E)^B (uniform routing)."""
+    if not model.is_moe or batch <= 1:
+        return layers_active
+    k_over_e = model.n_active_experts / model.n_experts
+    touched = 1 - (1 - k_over_e) ** batch
+    experts_all = (layers_all - layers_active) / (1 - k_over_e)
+    dense = layers_all - experts_all
+    return dense + experts_all * touched
+
+
+def prefill_tokens_per_s(
+    model: ModelSpec,
+    recipe: QuantRecipe,
+    hardware: Hardware,
+    layout: MemoryLayout,
+    profile: RuntimeProfile,
+    prompt_tokens: int,
+) -> float:
+    """Prompt-processing rate for a prompt of `prompt_tokens`, attention cost included."""
+    prompt_tokens = max(1, prompt_tokens)
+    ubatch = min(profile.micro_batch, prompt_tokens)
+    wb = weight_bytes(model, recipe)
+    params = active_params(model)
+    attn_flops_per_token = 4 * model.n_layers * model.n_heads * model.head_dim * (prompt_tokens / 2)
+    flops_per_token = 2 * params + attn_flops_per_token
+    n = len(hardware.gpus)
+    tensor_parallel = hardware.split_mode == "tensor" and n > 1
+    seconds_per_ubatch = 0.0
+    for i, slot in enumerate(hardware.gpus):
+        share = 1 / n if tensor_parallel else layout.layers[i] / model.n_layers
+        rate = matrix_rate(slot.spec, profile.name, recipe).tflops * 1e12 * profile.prefill_compute_efficiency
+        compute_s = flops_per_token * ubatch * share / rate
+        memory_s = (
+            wb.layers
+            * share
+            / (_bandwidth(slot.spec, profile.name) * 1e9 * profile.decode_bandwidth_efficiency)
+        )
+        gpu_s = max(compute_s, memory_s)
+        seconds_per_ubatch = max(seconds_per_ubatch, gpu_s) if tensor_parallel else seconds_per_ubatch + gpu_s
+    if tensor_parallel:
+        seconds_per_ubatch += _tensor_parallel_sync_seconds(hardware, model, ubatch)
+    else:
+        seconds_per_ubatch += _hop_seconds(hardware, model.hidden_size * ubatch)
+    seconds_per_ubatch += model.n_layers * profile.per_layer_overhead_us * 1e-6
+    return ubatch / seconds_per_ubatch
