@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from rigshift.errors import InputError, Problem
 from rigshift.estimate.memory import GIB, MemoryLayout, memory_layout
 from rigshift.estimate.power import speed_factor_at_power_limit
@@ -53,7 +55,7 @@ def _layout(
     return memory_layout(workload, hardware, recipe, profile, context, parallel)
 
 
-def _largest(fits, low: int, high: int) -> int:  # type: ignore[no-untyped-def]
+def _largest(fits: Callable[[int], bool], low: int, high: int) -> int:
     """Largest n in [low, high] with fits(n), assuming fits is monotone decreasing; low-1 if none."""
     if not fits(low):
         return low - 1

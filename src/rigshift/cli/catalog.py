@@ -1,0 +1,120 @@
+"""`rigshift gpus` and `rigshift models`: list the catalogs, with filters."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from rigshift.catalog.gpus import gpu_catalog
+from rigshift.catalog.models import model_catalog
+from rigshift.cli.errors import handle_errors
+from rigshift.suggest import normalise
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("gpus")
+    @handle_errors
+    def gpus_command(
+        vendor: Annotated[str | None, typer.Option(help="nvidia, amd or intel")] = None,
+        name: Annotated[str | None, typer.Option(help="substring of the name")] = None,
+        min_vram: Annotated[float, typer.Option(help="at least this many GiB")] = 0.0,
+        mining: Annotated[bool, typer.Option("--mining-only", help="only mining SKUs (CMP, P10x)")] = False,
+        as_json: Annotated[bool, typer.Option("--json")] = False,
+    ) -> None:
+        """The GPU catalog: VRAM, bandwidth, FP16/FP32/int8 rates, TDP, PCIe, Ethash history."""
+        wanted = normalise(name) if name else None
+        rows = [
+            g
+            for g in gpu_catalog().all()
+            if (vendor is None or g.vendor == vendor.lower())
+            and (wanted is None or wanted in normalise(g.name))
+            and g.vram_gib >= min_vram
+            and (not mining or g.mining_only)
+        ]
+        if as_json:
+            typer.echo(json.dumps([asdict(g) for g in rows], indent=2))
+            return
+        table = Table(title=f"{len(rows)} GPUs")
+        for column in (
+            "key",
+            "name",
+            "VRAM GiB",
+            "GB/s",
+            "FP32 TF",
+            "FP16 TF",
+            "int8 TOPS",
+            "TDP W",
+            "PCIe",
+            "CC/gfx",
+            "Ethash MH/s",
+        ):
+            table.add_column(column, overflow="fold")
+        for g in rows:
+            table.add_row(
+                g.key,
+                g.name,
+                f"{g.vram_gib:g}",
+                f"{g.mem_bandwidth_gbs:.0f}",
+                f"{g.fp32_tflops:.2f}",
+                f"{g.fp16_matrix_tflops or g.fp16_tflops:.2f}",
+                f"{g.int8_tops:.0f}" if g.int8_tops else "-",
+                f"{g.tdp_w:.0f}",
+                f"Gen{g.pcie_gen} x{g.pcie_lanes}",
+                g.compute_capability or g.gfx_target or "-",
+                f"{g.ethash_mhs:g}" if g.ethash_mhs else "-",
+            )
+        Console().print(table)
+
+    @app.command("models")
+    @handle_errors
+    def models_command(
+        kind: Annotated[str | None, typer.Option(help="chat or embedding")] = None,
+        name: Annotated[str | None, typer.Option(help="substring of the name")] = None,
+        max_params: Annotated[float | None, typer.Option(help="at most this many billion parameters")] = None,
+        moe: Annotated[bool | None, typer.Option("--moe/--dense", help="only MoE / only dense")] = None,
+        as_json: Annotated[bool, typer.Option("--json")] = False,
+    ) -> None:
+        """The model catalog: architecture numbers from each model's published config.json."""
+        wanted = normalise(name) if name else None
+        rows = [
+            m
+            for m in model_catalog().all()
+            if (kind is None or m.kind == kind)
+            and (wanted is None or wanted in normalise(m.name) or wanted in normalise(m.key))
+            and (max_params is None or m.params_b <= max_params)
+            and (moe is None or m.is_moe == moe)
+        ]
+        if as_json:
+            typer.echo(json.dumps([asdict(m) for m in rows], indent=2))
+            return
+        table = Table(title=f"{len(rows)} models")
+        for column in (
+            "key",
+            "name",
+            "kind",
+            "params B",
+            "layers",
+            "hidden",
+            "heads/kv",
+            "experts",
+            "context",
+        ):
+            table.add_column(column, overflow="fold")
+        for m in rows:
+            table.add_row(
+                m.key,
+                m.name,
+                m.kind,
+                f"{m.params_b:g}",
+                str(m.n_layers),
+                str(m.hidden_size),
+                f"{m.n_heads}/{m.n_kv_heads}",
+                f"{m.n_active_experts}/{m.n_experts}" if m.is_moe else "-",
+                str(m.context_length),
+            )
+        Console().print(table)

@@ -1,0 +1,181 @@
+"""`rigshift estimate`: memory, speed and fit of one model on one GPU (or a group of GPUs)."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from rigshift.catalog.gpus import gpu_catalog
+from rigshift.catalog.models import load_model
+from rigshift.cli.errors import handle_errors
+from rigshift.errors import InputError, Problem
+from rigshift.estimate import Estimate, GpuSlot, Hardware, PcieLink, Workload, estimate
+from rigshift.estimate.quants import KV_TYPE_BYTES
+from rigshift.estimate.runtimes import RUNTIMES
+
+_VRAM_SUFFIX = re.compile(r"\s*(\d+(?:\.\d+)?)\s*G(?:i?B)?\s*$", re.IGNORECASE)
+_LINK = re.compile(r"^\s*(?:gen)?\s*([1-5])\s*x\s*(\d{1,2})\s*$", re.IGNORECASE)
+
+
+def parse_link(text: str) -> PcieLink:
+    """'gen1x1', '3x16', 'Gen3 x4' -> PcieLink."""
+    match = _LINK.match(text.replace(" ", "").lower())
+    if not match:
+        raise InputError(
+            Problem(
+                f"cannot read PCIe link {text!r}", field="pcie", expected="GEN x LANES, e.g. gen1x1, gen3x16"
+            )
+        )
+    return PcieLink(int(match.group(1)), int(match.group(2)))
+
+
+def resolve_gpu_arg(text: str) -> GpuSlot:
+    """A GPU name as tools print it, with an optional VRAM suffix: 'RX 580 8GB', 'Tesla P40'."""
+    match = _VRAM_SUFFIX.search(text)
+    vram = float(match.group(1)) if match else None
+    name = text[: match.start()] if match and match.start() > 0 else text
+    return GpuSlot(gpu_catalog().resolve(name.strip(), vram_gib=vram))
+
+
+def _check_choice(value: str, allowed: tuple[str, ...] | list[str], field: str) -> None:
+    if value not in allowed:
+        from rigshift.suggest import did_you_mean
+
+        raise InputError(
+            Problem(
+                f"unknown {field} {value!r}",
+                field=field,
+                expected="one of " + ", ".join(allowed),
+                suggestions=did_you_mean(value, allowed),
+            )
+        )
+
+
+def render_table(result: Estimate, title: str, console: Console) -> None:
+    table = Table(title=title, show_header=False, title_justify="left")
+    table.add_column("what", style="bold")
+    table.add_column("value")
+    verdict = "[green]fits[/]" if result.fits else "[red]does not fit[/]"
+    table.add_row("verdict", f"{verdict}: {result.reason}")
+    table.add_row("runtime", result.runtime)
+    mem = result.memory
+    table.add_row(
+        "memory (GiB)",
+        f"weights {mem.weights:.2f} + KV {mem.kv_cache:.2f} + compute {mem.compute:.2f} "
+        f"+ overhead {mem.overhead:.2f} = {mem.total:.2f}",
+    )
+    table.add_row(
+        "per GPU (GiB)",
+        ", ".join(f"{need:.2f} of {cap:.2f}" for need, cap in zip(mem.per_gpu, mem.capacity, strict=True)),
+    )
+    table.add_row("host RAM (GiB)", f"{mem.host_ram:.2f}")
+    table.add_row(
+        "decode",
+        f"{result.decode_tokens_per_s:.1f} tok/s one stream, "
+        f"{result.decode_tokens_per_s_total:.1f} tok/s all streams",
+    )
+    table.add_row("prompt processing", f"{result.prefill_tokens_per_s:.0f} tok/s")
+    table.add_row("time to first token", f"{result.ttft_s * 1000:.0f} ms")
+    table.add_row("max context", f"{result.max_context} tokens per sequence")
+    table.add_row("max parallel", f"{result.max_parallel} sequences at this context")
+    table.add_row(
+        "load time",
+        f"{result.load_seconds:.1f} s (disk {result.load_seconds_disk:.1f} s, PCIe {result.load_seconds_link:.1f} s)",
+    )
+    if result.split_ms_per_token:
+        table.add_row("split cost", f"{result.split_ms_per_token:.2f} ms per token moving activations")
+    table.add_row("bottleneck", result.bottleneck)
+    for note in result.notes:
+        table.add_row("note", note)
+    console.print(table)
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("estimate")
+    @handle_errors
+    def estimate_command(
+        gpu: Annotated[
+            str, typer.Option(help='GPU as tools print it, optional VRAM: "RTX 3060 12GB", "RX 580 8GB"')
+        ],
+        model: Annotated[str, typer.Option(help="catalog name, or a path to a .gguf file or a config.json")],
+        quant: Annotated[
+            str, typer.Option(help="Q2_K..Q8_0, IQ*, F16, BF16, GPTQ-Int4/Int8, AWQ, FP8")
+        ] = "Q4_K_M",
+        context: Annotated[int, typer.Option(help="tokens per sequence")] = 8192,
+        parallel: Annotated[int, typer.Option(help="sequences served together")] = 1,
+        gpus: Annotated[int, typer.Option(help="how many of this GPU the model is split across")] = 1,
+        runtime: Annotated[str | None, typer.Option(help=" | ".join(RUNTIMES))] = None,
+        kv_type: Annotated[str, typer.Option(help="KV-cache type: f16, q8_0, q4_0")] = "f16",
+        pcie: Annotated[str | None, typer.Option(help="the link the GPU really has, e.g. gen1x1")] = None,
+        split: Annotated[str, typer.Option(help="layer (llama.cpp) or tensor (vLLM)")] = "layer",
+        tensor_split: Annotated[str | None, typer.Option(help="llama.cpp ratios, e.g. 3,1")] = None,
+        prompt: Annotated[int, typer.Option(help="prompt tokens for time to first token")] = 512,
+        disk_gbs: Annotated[float, typer.Option(help="disk read speed, GB/s")] = 0.5,
+        as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
+    ) -> None:
+        """Memory, speed and fit of MODEL on GPU: weights, KV cache, tokens/s, max context, load time."""
+        if runtime is not None:
+            _check_choice(runtime, RUNTIMES, "runtime")
+        _check_choice(kv_type.lower(), tuple(KV_TYPE_BYTES), "kv_type")
+        _check_choice(split, ("layer", "tensor"), "split")
+        if gpus < 1 or gpus > 64:
+            raise InputError(Problem(f"--gpus must be 1..64, got {gpus}", field="gpus"))
+        slot = resolve_gpu_arg(gpu)
+        if pcie:
+            slot = GpuSlot(slot.spec, parse_link(pcie))
+        ratios = None
+        if tensor_split:
+            try:
+                ratios = tuple(float(x) for x in tensor_split.split(","))
+            except ValueError:
+                raise InputError(
+                    Problem(
+                        f"cannot read {tensor_split!r}", field="tensor_split", expected="numbers, e.g. 3,1"
+                    )
+                ) from None
+        spec = load_model(model)
+        weights_bytes = None
+        path = Path(model)
+        if path.suffix == ".gguf" and path.is_file():
+            from rigshift.catalog.model_files import read_gguf
+
+            weights_bytes = read_gguf(path).tensor_bytes
+        workload = Workload(
+            spec,
+            quant=quant,
+            context=context,
+            parallel=parallel,
+            kv_type=kv_type.lower(),
+            runtime=runtime,
+            prompt_tokens=prompt,
+            weights_bytes=weights_bytes,
+        )
+        hardware = Hardware(
+            gpus=tuple(slot for _ in range(gpus)),
+            tensor_split=ratios,
+            split_mode="tensor" if split == "tensor" else "layer",
+            disk_read_gbs=disk_gbs,
+        )
+        result = estimate(workload, hardware)
+        if as_json:
+            payload = {
+                "gpu": slot.spec.name,
+                "gpu_key": slot.spec.key,
+                "gpus": gpus,
+                "model": spec.key,
+                "quant": quant,
+                "context": context,
+                "parallel": parallel,
+                "kv_type": kv_type.lower(),
+                **result.to_json(),
+            }
+            typer.echo(json.dumps(payload, indent=2))
+        else:
+            title = f"{spec.name} {quant} · ctx {context} × {parallel} on {gpus} × {slot.spec.name}"
+            render_table(result, title, Console())
