@@ -1,0 +1,253 @@
+"""The control plane's FastAPI app: OpenAI gateway, management API, telemetry ingest, metrics.
+
+Routes are thin: each calls the gateway or a store. Management routes need an admin key;
+`/internal/telemetry` needs the cluster's join token; `/v1/*` needs a tenant key.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import json
+import time
+from collections.abc import AsyncIterator, Callable, Iterable
+from dataclasses import asdict
+from typing import Any
+
+import anyio.to_thread
+from fastapi import FastAPI
+from prometheus_client.core import Metric
+from pydantic import ValidationError
+from sqlalchemy import Engine
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from rigshift.errors import RigshiftError
+from rigshift.run.contracts import ReplicaDirectory, ReplicaEndpoint, RigTelemetry
+from rigshift.server.db import open_engine
+from rigshift.server.deployments import DeploymentLog
+from rigshift.server.errors import openai_error
+from rigshift.server.gateway import Gateway
+from rigshift.server.keys import ApiKey, KeyStore
+from rigshift.server.metering import default_prices
+from rigshift.server.metrics import Metrics, gpu_metrics, replica_metrics
+from rigshift.server.settings import ServerSettings
+from rigshift.server.telemetry import TelemetryHub, TelemetryStore
+from rigshift.server.usage import UsageStore
+from rigshift.server.when import parse_since
+
+
+def all_replicas(directory: ReplicaDirectory) -> list[ReplicaEndpoint]:
+    """Every replica the directory knows; data-plane directories may offer `replicas()` with states."""
+    listing = getattr(directory, "replicas", None)
+    if callable(listing):
+        return list(listing())
+    return [r for m in directory.models() for r in directory.ready_replicas(m)]
+
+
+def create_app(
+    directory: ReplicaDirectory,
+    settings: ServerSettings | None = None,
+    *,
+    engine: Engine | None = None,
+    clock: Callable[[], float] = time.time,
+) -> FastAPI:
+    settings = settings or ServerSettings()
+    engine = engine or open_engine(settings.db_url)
+    keys, usage, log = KeyStore(engine), UsageStore(engine), DeploymentLog(engine)
+    telemetry, telemetry_store = TelemetryHub(), TelemetryStore(engine)
+    metrics = Metrics()
+    gateway = Gateway(directory, keys, usage, metrics, settings, clock=clock)
+
+    def scrape() -> Iterable[Metric]:
+        states = [(r.replica_id, r.model, r.rig, r.state) for r in all_replicas(directory)]
+        return [
+            *replica_metrics(states, gateway.router.outstanding),
+            *gpu_metrics(telemetry.readings(), clock()),
+        ]
+
+    metrics.add_scrape_collector(scrape)
+
+    async def flush_telemetry() -> None:
+        await anyio.to_thread.run_sync(telemetry_store.save, telemetry.take_dirty())
+
+    async def flush_loop() -> None:
+        while True:
+            await asyncio.sleep(settings.telemetry_flush_s)
+            with contextlib.suppress(Exception):  # a locked DB must not kill ingest; next round retries
+                await flush_telemetry()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        for received_at, report in await anyio.to_thread.run_sync(telemetry_store.load):
+            telemetry.latest.setdefault(report.rig, (received_at, report))
+        await gateway.start()
+        flusher = asyncio.create_task(flush_loop())
+        try:
+            yield
+        finally:
+            flusher.cancel()
+            await gateway.stop()
+            await flush_telemetry()
+
+    app = FastAPI(title="rigshift control plane", lifespan=lifespan, docs_url="/docs", redoc_url=None)
+    app.state.gateway = gateway
+    app.state.engine = engine
+    app.state.telemetry = telemetry
+    app.state.log = log
+
+    @app.exception_handler(RigshiftError)
+    async def _rigshift_error(_request: Request, error: RigshiftError) -> Response:
+        return openai_error(error.http_status, str(error), type=type(error).__name__)
+
+    # --- OpenAI-compatible gateway ---------------------------------------------------------
+    @app.get("/v1/models")
+    async def models(request: Request) -> Response:
+        return await gateway.list_models(request)
+
+    @app.post("/v1/chat/completions")
+    async def chat(request: Request) -> Response:
+        return await gateway.handle(request, "chat")
+
+    @app.post("/v1/completions")
+    async def completions(request: Request) -> Response:
+        return await gateway.handle(request, "completions")
+
+    @app.post("/v1/embeddings")
+    async def embeddings(request: Request) -> Response:
+        return await gateway.handle(request, "embeddings")
+
+    @app.get("/v1/usage")
+    async def tenant_usage(request: Request, by: str = "model", since: str | None = None) -> Response:
+        """A tenant's own usage; an admin key sees everyone's."""
+        key = await gateway.authenticate(request)
+        if key is None:
+            return openai_error(
+                401,
+                "missing, unknown or revoked API key",
+                type="authentication_error",
+                code="invalid_api_key",
+            )
+        now = clock()
+        start = parse_since(since, now) if since else None
+        rows = await anyio.to_thread.run_sync(
+            lambda: usage.summarise(
+                by, default_prices(), since=start, key_id=None if key.admin else key.id, now=now
+            )
+        )
+        return JSONResponse({"object": "list", "by": by, "since": start, "data": [asdict(r) for r in rows]})
+
+    # --- management API (admin key) -----------------------------------------------------------
+    async def admin(request: Request) -> ApiKey | Response:
+        key = await gateway.authenticate(request)
+        if key is None:
+            return openai_error(
+                401,
+                "missing, unknown or revoked API key",
+                type="authentication_error",
+                code="invalid_api_key",
+            )
+        if not key.admin:
+            return openai_error(403, "this endpoint needs an admin key", type="permission_error")
+        return key
+
+    @app.post("/admin/keys")
+    async def create_key(request: Request) -> Response:
+        who = await admin(request)
+        if isinstance(who, Response):
+            return who
+        body: dict[str, Any] = json.loads(await request.body() or b"{}")
+        key, secret = await anyio.to_thread.run_sync(
+            lambda: keys.create(
+                str(body.get("name", "")),
+                now=clock(),
+                admin=bool(body.get("admin", False)),
+                allowed_models=body.get("allowed_models") or ["*"],
+                token_quota=body.get("token_quota"),
+                quota_period=str(body.get("quota_period", "month")),
+                rate_limit_rpm=body.get("rate_limit_rpm"),
+            )
+        )
+        return JSONResponse({**_key_json(key), "key": secret}, status_code=201)
+
+    @app.get("/admin/keys")
+    async def list_keys(request: Request) -> Response:
+        who = await admin(request)
+        if isinstance(who, Response):
+            return who
+        listed = await anyio.to_thread.run_sync(keys.list)
+        return JSONResponse({"data": [_key_json(k) for k in listed]})
+
+    @app.delete("/admin/keys/{key_ref}")
+    async def revoke_key(key_ref: str, request: Request) -> Response:
+        who = await admin(request)
+        if isinstance(who, Response):
+            return who
+        key = await anyio.to_thread.run_sync(lambda: keys.revoke(key_ref, now=clock()))
+        gateway.forget_key(key.id)
+        return JSONResponse(_key_json(key))
+
+    @app.get("/admin/usage")
+    async def admin_usage(request: Request, by: str = "key", since: str | None = None) -> Response:
+        who = await admin(request)
+        if isinstance(who, Response):
+            return who
+        now = clock()
+        start = parse_since(since, now) if since else None
+        rows = await anyio.to_thread.run_sync(
+            lambda: usage.summarise(by, default_prices(), since=start, now=now)
+        )
+        return JSONResponse({"by": by, "since": start, "data": [asdict(r) for r in rows]})
+
+    @app.get("/admin/replicas")
+    async def list_replicas(request: Request) -> Response:
+        who = await admin(request)
+        if isinstance(who, Response):
+            return who
+        data = [
+            {**asdict(r), "outstanding": gateway.router.outstanding.get(r.replica_id, 0)}
+            for r in all_replicas(directory)
+        ]
+        return JSONResponse({"data": data})
+
+    @app.get("/admin/actions")
+    async def list_actions(request: Request, limit: int = 100) -> Response:
+        who = await admin(request)
+        if isinstance(who, Response):
+            return who
+        rows = await anyio.to_thread.run_sync(lambda: log.actions(limit=limit))
+        return JSONResponse({"data": [asdict(a) for a in rows]})
+
+    # --- agents ---------------------------------------------------------------------------------
+    @app.post("/internal/telemetry")
+    async def ingest(request: Request) -> Response:
+        token = request.headers.get("authorization", "")[7:]
+        if not settings.join_token or not hmac.compare_digest(token.encode(), settings.join_token.encode()):
+            return openai_error(401, "telemetry needs the cluster's join token", type="authentication_error")
+        try:
+            report = RigTelemetry.model_validate_json(await request.body())
+        except ValidationError as error:
+            first = error.errors()[0]
+            where = "$." + ".".join(str(p) for p in first["loc"])
+            return openai_error(400, f"{where}: {first['msg']}", param=where)
+        telemetry.ingest(report, clock())
+        metrics.telemetry_reports.inc()
+        return Response(status_code=204)
+
+    @app.get("/metrics")
+    async def prometheus() -> Response:
+        return Response(metrics.render(), media_type="text/plain; version=0.0.4")
+
+    @app.get("/healthz")
+    async def health() -> Response:
+        return JSONResponse({"ok": True, "models": sorted(directory.models())})
+
+    return app
+
+
+def _key_json(key: ApiKey) -> dict[str, Any]:
+    data = asdict(key)
+    data.pop("extra", None)
+    data["allowed_models"] = list(key.allowed_models)
+    return data

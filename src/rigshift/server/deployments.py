@@ -1,0 +1,65 @@
+"""Replica rows and the reconciler's action log (start/stop/move/restart, each with its reason).
+
+The data plane's reconciler calls these so an operator can ask the control plane why a replica
+is where it is; the gateway never reads them (it routes on the live `ReplicaDirectory`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import Engine, delete, insert, select
+
+from rigshift.run.contracts import ReplicaEndpoint
+from rigshift.server.tables import actions, replicas
+
+
+@dataclass(frozen=True)
+class Action:
+    created_at: float
+    deployment: str
+    replica_id: str | None
+    action: str
+    reason: str
+
+
+class DeploymentLog:
+    def __init__(self, engine: Engine):
+        self.engine = engine
+
+    def record_action(self, action: Action) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(insert(actions).values(**action.__dict__))
+
+    def actions(self, *, limit: int = 100, deployment: str | None = None) -> list[Action]:
+        query = select(actions).order_by(actions.c.id.desc()).limit(limit)
+        if deployment is not None:
+            query = query.where(actions.c.deployment == deployment)
+        with self.engine.connect() as conn:
+            return [
+                Action(r.created_at, r.deployment, r.replica_id, r.action, r.reason)
+                for r in conn.execute(query)
+            ]
+
+    def save_replica(self, replica: ReplicaEndpoint, now: float) -> None:
+        row = {
+            "id": replica.replica_id,
+            "deployment": replica.deployment,
+            "model": replica.model,
+            "rig": replica.rig,
+            "gpus": ",".join(replica.gpus),
+            "state": replica.state,
+            "base_url": replica.base_url,
+            "updated_at": now,
+        }
+        with self.engine.begin() as conn:
+            conn.execute(delete(replicas).where(replicas.c.id == replica.replica_id))
+            conn.execute(insert(replicas).values(**row))
+
+    def remove_replica(self, replica_id: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(delete(replicas).where(replicas.c.id == replica_id))
+
+    def replicas(self) -> list[dict[str, object]]:
+        with self.engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(select(replicas).order_by(replicas.c.id))]

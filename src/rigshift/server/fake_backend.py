@@ -1,0 +1,161 @@
+"""A small OpenAI-compatible backend for tests and benchmarks (no model, no GPU).
+
+It answers like llama-server: `usage` in non-streamed replies, SSE chunks then a usage chunk
+when `stream_options.include_usage` is set, then `data: [DONE]`. Knobs let a test make it slow,
+refuse work (503), or count what it saw.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+
+@dataclass
+class FakeBackendState:
+    name: str = "fake"
+    words: tuple[str, ...] = ("hello", " from", " the", " fake", " backend")
+    delay_s: float = 0.0  # before the first byte
+    fail_status: int | None = None  # answer every request with this status
+    context: int = 4096
+    requests: int = 0
+    bodies: list[dict[str, object]] = field(default_factory=list)
+
+
+def create_fake_backend(state: FakeBackendState | None = None) -> Starlette:
+    state = state or FakeBackendState()
+
+    async def common(request: Request) -> tuple[dict[str, object], Response | None]:
+        body = json.loads(await request.body())
+        state.requests += 1
+        state.bodies.append(body)
+        if state.delay_s:
+            await asyncio.sleep(state.delay_s)
+        if state.fail_status:
+            return body, JSONResponse(
+                {"error": {"message": "failing on purpose"}}, status_code=state.fail_status
+            )
+        prompt = json.dumps(body.get("messages") or body.get("prompt") or body.get("input") or "")
+        if len(prompt) > state.context:
+            return body, JSONResponse(
+                {
+                    "error": {
+                        "code": 400,
+                        "message": "the request exceeds the available context size",
+                        "type": "exceed_context_size_error",
+                    }
+                },
+                status_code=400,
+            )
+        return body, None
+
+    async def generate(request: Request) -> Response:
+        body, failure = await common(request)
+        if failure is not None:
+            return failure
+        chat = request.url.path.endswith("/chat/completions")
+        prompt_tokens = len(json.dumps(body.get("messages") or body.get("prompt") or "")) // 4 + 1
+        words = state.words[: int(body.get("max_tokens") or len(state.words))]  # type: ignore[call-overload]
+        created = int(time.time())
+        usage = {
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": len(words),
+            "total_tokens": prompt_tokens + len(words),
+        }
+        kind = "chat.completion" if chat else "text_completion"
+        if not body.get("stream"):
+            text = "".join(words)
+            choice: dict[str, object] = (
+                {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}
+                if chat
+                else {"index": 0, "text": text, "finish_reason": "stop", "logprobs": None}
+            )
+            return JSONResponse(
+                {
+                    "id": "fake-1",
+                    "object": kind,
+                    "created": created,
+                    "model": body["model"],
+                    "choices": [choice],
+                    "usage": usage,
+                }
+            )
+
+        options = body.get("stream_options")
+        include_usage = isinstance(options, dict) and options.get("include_usage")
+
+        async def events() -> AsyncIterator[bytes]:
+            for i, word in enumerate(words):
+                last = i == len(words) - 1
+                delta: dict[str, object] = (
+                    {"index": 0, "delta": {"content": word}, "finish_reason": "stop" if last else None}
+                    if chat
+                    else {
+                        "index": 0,
+                        "text": word,
+                        "finish_reason": "stop" if last else None,
+                        "logprobs": None,
+                    }
+                )
+                chunk = {
+                    "id": "fake-1",
+                    "object": kind + (".chunk" if chat else ""),
+                    "created": created,
+                    "model": body["model"],
+                    "choices": [delta],
+                }
+                yield f"data: {json.dumps(chunk)}\n\n".encode()
+            if include_usage:
+                tail = {
+                    "id": "fake-1",
+                    "object": kind + ".chunk",
+                    "created": created,
+                    "model": body["model"],
+                    "choices": [],
+                    "usage": usage,
+                }
+                yield f"data: {json.dumps(tail)}\n\n".encode()
+            yield b"data: [DONE]\n\n"
+
+        return StreamingResponse(events(), media_type="text/event-stream")
+
+    async def embeddings(request: Request) -> Response:
+        body, failure = await common(request)
+        if failure is not None:
+            return failure
+        inputs = body.get("input")
+        items = inputs if isinstance(inputs, list) else [inputs]
+        tokens = sum(len(str(i)) // 4 + 1 for i in items)
+        return JSONResponse(
+            {
+                "object": "list",
+                "model": body["model"],
+                "data": [
+                    {"object": "embedding", "index": i, "embedding": [0.1, 0.2, 0.3]}
+                    for i in range(len(items))
+                ],
+                "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
+            }
+        )
+
+    async def health(_request: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    app = Starlette(
+        routes=[
+            Route("/v1/chat/completions", generate, methods=["POST"]),
+            Route("/v1/completions", generate, methods=["POST"]),
+            Route("/v1/embeddings", embeddings, methods=["POST"]),
+            Route("/health", health),
+        ]
+    )
+    app.state.fake = state
+    return app

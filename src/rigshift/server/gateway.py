@@ -1,0 +1,433 @@
+"""The OpenAI-compatible gateway: authenticate, limit, route, forward, meter.
+
+Requests are forwarded as raw bytes over one pooled `httpx.AsyncClient` (keep-alive per
+replica), never through pydantic models, so the gateway adds well under a millisecond. A replica
+that fails before the first byte (refused connection, 5xx, reset) is reported to the data plane
+and the request moves to the next best replica; once bytes have reached the client, it cannot.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+
+import anyio.to_thread
+import httpx
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+
+from rigshift.run.contracts import ReplicaDirectory, ReplicaEndpoint
+from rigshift.server.errors import normalise_backend_error, openai_error
+from rigshift.server.keys import ApiKey, KeyStore, hash_key
+from rigshift.server.limits import QuotaTracker, RateLimiter, period_bounds, retry_after_header
+from rigshift.server.metering import energy_wh
+from rigshift.server.metrics import Metrics
+from rigshift.server.router import Router
+from rigshift.server.settings import ServerSettings
+from rigshift.server.sse import StreamMeter
+from rigshift.server.usage import UsageRecord, UsageStore
+from rigshift.server.writer import UsageWriter
+
+ENDPOINT_PATHS = {
+    "chat": "/v1/chat/completions",
+    "completions": "/v1/completions",
+    "embeddings": "/v1/embeddings",
+}
+_RETRYABLE_STATUS = {500, 502, 503, 504}
+
+
+class _BackendFailed(Exception):
+    """This replica failed before sending anything the client could have seen."""
+
+
+def approx_prompt_tokens(body: dict[str, object]) -> int:
+    """A cheap lower-ish estimate (~4 bytes per token) for the context check before routing.
+
+    It only rejects prompts that cannot fit by a wide margin; the backend's own 400 (which the
+    gateway passes on in OpenAI's shape) catches the rest exactly.
+    """
+    size = 0
+    messages = body.get("messages")
+    if isinstance(messages, list):
+        for m in messages:
+            content = m.get("content") if isinstance(m, dict) else None
+            if isinstance(content, str):
+                size += len(content.encode())
+            elif isinstance(content, list):
+                size += sum(
+                    len(str(part.get("text", "")).encode()) for part in content if isinstance(part, dict)
+                )
+    for name in ("prompt", "input"):
+        value = body.get(name)
+        if isinstance(value, str):
+            size += len(value.encode())
+        elif isinstance(value, list):
+            size += sum(
+                len(v.encode()) if isinstance(v, str) else len(v) for v in value if isinstance(v, str | list)
+            )
+    return size // 4
+
+
+@dataclass
+class Gateway:
+    directory: ReplicaDirectory
+    keys: KeyStore
+    usage: UsageStore
+    metrics: Metrics
+    settings: ServerSettings
+    clock: Callable[[], float] = time.time
+    router: Router = field(init=False)
+    writer: UsageWriter = field(init=False)
+    limiter: RateLimiter = field(default_factory=RateLimiter)
+    quotas: QuotaTracker = field(default_factory=QuotaTracker)
+    http: httpx.AsyncClient | None = None
+    _auth_cache: dict[str, tuple[ApiKey | None, float]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.router = Router(self.directory, self.settings.queue_factor)
+        self.writer = UsageWriter(self.usage)
+
+    async def start(self) -> None:
+        self.http = httpx.AsyncClient(
+            timeout=httpx.Timeout(self.settings.backend_timeout_s, connect=self.settings.connect_timeout_s),
+            limits=httpx.Limits(max_connections=4096, max_keepalive_connections=1024),
+        )
+
+    async def stop(self) -> None:
+        await self.writer.drain()
+        if self.http is not None:
+            await self.http.aclose()
+
+    # --- authentication --------------------------------------------------------------------
+
+    async def authenticate(self, request: Request) -> ApiKey | None:
+        header = request.headers.get("authorization", "")
+        if not header.lower().startswith("bearer "):
+            return None
+        secret = header[7:].strip()
+        cache_key = hash_key(secret)
+        now = self.clock()
+        cached = self._auth_cache.get(cache_key)
+        if cached is not None and cached[1] > now:
+            return cached[0]
+        key = await anyio.to_thread.run_sync(self.keys.authenticate, secret)
+        if len(self._auth_cache) > 10_000:
+            self._auth_cache.clear()
+        self._auth_cache[cache_key] = (key, now + self.settings.auth_cache_s)
+        return key
+
+    def forget_key(self, key_id: str) -> None:
+        """A key was revoked through the API: stop honouring it now, not after the cache expires."""
+        self._auth_cache = {h: v for h, v in self._auth_cache.items() if v[0] is None or v[0].id != key_id}
+
+    # --- /v1/models ------------------------------------------------------------------------
+
+    async def list_models(self, request: Request) -> Response:
+        key = await self.authenticate(request)
+        if key is None:
+            return _unauthorized()
+        created = int(self.clock())
+        data = [
+            {"id": m, "object": "model", "created": created, "owned_by": "rigshift"}
+            for m in sorted(self.directory.models())
+            if key.allows(m)
+        ]
+        return Response(json.dumps({"object": "list", "data": data}), media_type="application/json")
+
+    # --- completions, chat, embeddings ----------------------------------------------------
+
+    async def handle(self, request: Request, endpoint: str) -> Response:
+        started = time.perf_counter()
+        key = await self.authenticate(request)
+        if key is None:
+            return _unauthorized()
+        raw = await request.body()
+        try:
+            body = json.loads(raw)
+            if not isinstance(body, dict):
+                raise ValueError("not an object")
+        except ValueError:
+            return openai_error(400, "the request body must be a JSON object", code="invalid_json")
+        model = body.get("model")
+        if not isinstance(model, str) or not model:
+            return openai_error(400, "'model' is required", param="model", code="missing_model")
+        if not key.allows(model):
+            return openai_error(
+                403,
+                f"this API key may not use model {model!r}",
+                type="permission_error",
+                code="model_not_allowed",
+            )
+        rejected = await self._check_limits(key)
+        if rejected is not None:
+            self.metrics.requests.labels(model, endpoint, str(rejected.status_code)).inc()
+            return rejected
+        stream = bool(body.get("stream")) and endpoint != "embeddings"
+        strip_usage = False
+        if stream:
+            options = body.get("stream_options")
+            if not (isinstance(options, dict) and options.get("include_usage")):
+                # Ask the backend for usage so metering is exact; the extra chunk is removed again.
+                body["stream_options"] = {**(options or {}), "include_usage": True}
+                strip_usage = True
+            raw = json.dumps(body).encode()
+        prompt_estimate = approx_prompt_tokens(body)
+
+        tried: list[str] = []
+        last_error = "no replica answered"
+        for _attempt in range(max(1, self.settings.max_attempts)):
+            choice = self.router.choose(model, exclude=tried)
+            if choice.outcome == "unknown_model":
+                return openai_error(
+                    404,
+                    f"the model {model!r} does not exist",
+                    type="invalid_request_error",
+                    code="model_not_found",
+                )
+            if choice.outcome in ("no_ready_replica", "saturated") or choice.replica is None:
+                if tried:
+                    break
+                status = 429 if choice.outcome == "saturated" else 503
+                self.metrics.requests.labels(model, endpoint, str(status)).inc()
+                return openai_error(
+                    status,
+                    "every replica of this model is busy; retry shortly"
+                    if status == 429
+                    else "no replica of this model is ready yet; retry shortly",
+                    type="rate_limit_exceeded" if status == 429 else "server_error",
+                    code="replicas_saturated" if status == 429 else "no_ready_replica",
+                    retry_after=retry_after_header(self.settings.saturated_retry_after_s),
+                )
+            replica = choice.replica
+            if prompt_estimate > replica.context:
+                return openai_error(
+                    400,
+                    f"this model's context is {replica.context} tokens; the prompt is about "
+                    f"{prompt_estimate} tokens",
+                    code="context_length_exceeded",
+                    param="messages" if endpoint == "chat" else "prompt",
+                )
+            concurrent = self.router.acquire(replica.replica_id)
+            try:
+                if stream:
+                    return await self._stream(
+                        key, endpoint, model, replica, raw, strip_usage, started, concurrent
+                    )
+                return await self._forward(key, endpoint, model, replica, raw, started, concurrent)
+            except _BackendFailed as failure:
+                self.router.release(replica.replica_id)
+                last_error = str(failure)
+                tried.append(replica.replica_id)
+                self.metrics.retries.labels(model).inc()
+                self.directory.report_failure(replica.replica_id, last_error)
+        self.metrics.requests.labels(model, endpoint, "502").inc()
+        return openai_error(
+            502,
+            f"no replica could serve the request: {last_error}",
+            type="server_error",
+            code="backend_unavailable",
+        )
+
+    async def _check_limits(self, key: ApiKey) -> Response | None:
+        now = self.clock()
+        wait = self.limiter.acquire(key.id, key.rate_limit_rpm, now)
+        if wait > 0:
+            return openai_error(
+                429,
+                "rate limit reached for this API key",
+                type="requests",
+                code="rate_limit_exceeded",
+                retry_after=retry_after_header(wait),
+            )
+        if key.token_quota is not None:
+            start, end = period_bounds(now, key.quota_period)
+            if not self.quotas.known(key.id, start):
+                used = await anyio.to_thread.run_sync(self.usage.tokens_since, key.id, start)
+                self.quotas.seed(key.id, start, used)
+            if self.quotas.exceeded(key.id, start, key.token_quota):
+                return openai_error(
+                    429,
+                    f"token quota of {key.token_quota} per {key.quota_period} used up",
+                    type="insufficient_quota",
+                    code="insufficient_quota",
+                    retry_after=retry_after_header(end - now),
+                )
+        return None
+
+    async def _send(
+        self, replica: ReplicaEndpoint, endpoint: str, raw: bytes, stream: bool
+    ) -> httpx.Response:
+        assert self.http is not None, "Gateway.start() was not called"
+        request = self.http.build_request(
+            "POST",
+            replica.base_url.rstrip("/") + ENDPOINT_PATHS[endpoint],
+            content=raw,
+            headers={"content-type": "application/json"},
+        )
+        try:
+            response = await self.http.send(request, stream=stream)
+        except httpx.HTTPError as error:
+            raise _BackendFailed(f"{type(error).__name__}: {error}") from error
+        if response.status_code in _RETRYABLE_STATUS:
+            await response.aclose()
+            raise _BackendFailed(f"HTTP {response.status_code}")
+        return response
+
+    async def _forward(
+        self,
+        key: ApiKey,
+        endpoint: str,
+        model: str,
+        replica: ReplicaEndpoint,
+        raw: bytes,
+        started: float,
+        concurrent: int,
+    ) -> Response:
+        try:
+            response = await self._send(replica, endpoint, raw, stream=False)
+            try:
+                content = response.content
+            except httpx.HTTPError as error:  # died mid-body: the client has seen nothing yet
+                raise _BackendFailed(f"{type(error).__name__}: {error}") from error
+        except _BackendFailed:
+            raise
+        prompt = completion = 0
+        if response.status_code < 400:
+            try:
+                usage = json.loads(content).get("usage") or {}
+                prompt = int(usage.get("prompt_tokens") or 0)
+                completion = int(usage.get("completion_tokens") or 0)
+            except (ValueError, AttributeError, TypeError):
+                pass
+        try:
+            await self._meter(
+                key, endpoint, model, replica, prompt, completion, started, concurrent, response.status_code
+            )
+        finally:
+            self.router.release(replica.replica_id)
+        if response.status_code >= 400:
+            return normalise_backend_error(response.status_code, content)
+        return Response(content, status_code=response.status_code, media_type="application/json")
+
+    async def _stream(
+        self,
+        key: ApiKey,
+        endpoint: str,
+        model: str,
+        replica: ReplicaEndpoint,
+        raw: bytes,
+        strip_usage: bool,
+        started: float,
+        concurrent: int,
+    ) -> Response:
+        response = await self._send(replica, endpoint, raw, stream=True)
+        if response.status_code >= 400:
+            content = await response.aread()
+            await response.aclose()
+            self.router.release(replica.replica_id)
+            return normalise_backend_error(response.status_code, content)
+        chunks = response.aiter_raw()
+        try:
+            first = await chunks.__anext__()
+        except StopAsyncIteration:
+            await response.aclose()
+            raise _BackendFailed("stream closed before the first byte") from None
+        except httpx.HTTPError as error:
+            await response.aclose()
+            raise _BackendFailed(f"{type(error).__name__}: {error}") from error
+        self.metrics.first_byte.labels(model).observe(time.perf_counter() - started)
+        meter = StreamMeter(strip_usage_chunk=strip_usage)
+
+        async def body() -> AsyncIterator[bytes]:
+            metered = False
+            try:
+                out = meter.feed(first)
+                if out:
+                    yield out
+                try:
+                    async for chunk in chunks:
+                        out = meter.feed(chunk)
+                        if out:
+                            yield out
+                except httpx.HTTPError:
+                    pass  # the backend died mid-stream; meter what was sent and end the stream
+                tail = meter.flush()
+                if tail:
+                    yield tail
+                prompt = meter.prompt_tokens if meter.prompt_tokens is not None else 0
+                completion = (
+                    meter.completion_tokens if meter.completion_tokens is not None else meter.content_chunks
+                )
+                metered = True
+                # Durable before the client sees the end of the stream.
+                await self._meter(key, endpoint, model, replica, prompt, completion, started, concurrent, 200)
+                if meter.done_event is not None:
+                    yield meter.done_event
+            finally:
+                await response.aclose()
+                self.router.release(replica.replica_id)
+                if not metered:  # the client hung up: still meter what it consumed
+                    completion = meter.completion_tokens or meter.content_chunks
+                    task = asyncio.ensure_future(
+                        self._meter(
+                            key,
+                            endpoint,
+                            model,
+                            replica,
+                            meter.prompt_tokens or 0,
+                            completion,
+                            started,
+                            concurrent,
+                            499,
+                        )
+                    )
+                    task.add_done_callback(lambda t: t.exception())
+
+        return StreamingResponse(
+            body(), media_type="text/event-stream", headers={"cache-control": "no-cache"}
+        )
+
+    async def _meter(
+        self,
+        key: ApiKey,
+        endpoint: str,
+        model: str,
+        replica: ReplicaEndpoint,
+        prompt: int,
+        completion: int,
+        started: float,
+        concurrent: int,
+        status: int,
+    ) -> None:
+        duration = time.perf_counter() - started
+        record = UsageRecord(
+            id=uuid.uuid4().hex,
+            created_at=self.clock(),
+            key_id=key.id,
+            endpoint=endpoint,
+            model=model,
+            replica_id=replica.replica_id,
+            rig=replica.rig,
+            gpus=replica.gpus,
+            prompt_tokens=prompt,
+            completion_tokens=completion,
+            duration_ms=duration * 1000.0,
+            energy_wh=energy_wh(replica.watts, duration, concurrent),
+            status=status,
+        )
+        await self.writer.write(record)
+        if key.token_quota is not None:
+            self.quotas.add(
+                key.id, period_bounds(record.created_at, key.quota_period)[0], record.total_tokens
+            )
+        self.metrics.observe_request(model, endpoint, status, prompt, completion, duration)
+
+
+def _unauthorized() -> Response:
+    return openai_error(
+        401, "missing, unknown or revoked API key", type="authentication_error", code="invalid_api_key"
+    )

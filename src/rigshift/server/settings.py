@@ -1,0 +1,21 @@
+"""Control-plane settings: one object built at the entry point (flags, `RIGSHIFT_*` env) and passed down."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    db_url: str | None = None  # None: `RIGSHIFT_DB` or ~/.local/share/rigshift/rigshift.db
+    host: str = "127.0.0.1"  # loopback unless the operator opens it on purpose
+    port: int = 8000
+    join_token: str | None = None  # agents authenticate telemetry (and Ray) with it
+    queue_factor: float = 2.0  # a replica takes max_parallel x this before it counts as saturated
+    max_attempts: int = 3  # replicas tried per request when earlier ones fail before the first byte
+    auth_cache_s: float = 2.0  # how stale a key's revocation may be (a revoke via the API is instant)
+    connect_timeout_s: float = 2.0
+    backend_timeout_s: float = 600.0  # a long generation is not a failure
+    saturated_retry_after_s: float = 1.0
+    telemetry_flush_s: float = 5.0  # latest telemetry is written to the DB at most this often
+    telemetry_stale_s: float = 30.0  # a rig silent this long is reported as such in /metrics

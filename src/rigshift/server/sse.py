@@ -1,0 +1,75 @@
+"""Pass a backend's SSE stream through byte for byte while reading its token counts.
+
+Events are forwarded as the backend wrote them (no JSON re-encoding). Only three things are
+looked at: an event carrying `"usage"` (parsed, to meter tokens), the `data: [DONE]` terminator
+(held back until the usage record is committed), and content chunks (counted, as a fallback
+when the backend reports no usage). If the gateway itself asked for `include_usage`, the extra
+usage-only chunk (empty `choices`) is dropped so the client sees exactly what it asked for.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+DONE = b"data: [DONE]"
+
+
+@dataclass
+class StreamMeter:
+    strip_usage_chunk: bool
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    content_chunks: int = 0
+    done_event: bytes | None = None
+    _buffer: bytes = b""
+
+    def feed(self, chunk: bytes) -> bytes:
+        """Bytes to forward now for this backend chunk (complete events only)."""
+        self._buffer += chunk
+        if b"\n\n" not in self._buffer:
+            return b""
+        *events, self._buffer = self._buffer.split(b"\n\n")
+        out = []
+        for event in events:
+            kept = self._event(event)
+            if kept is not None:
+                out.append(kept + b"\n\n")
+        return b"".join(out)
+
+    def flush(self) -> bytes:
+        """Whatever incomplete tail is left when the backend closes."""
+        tail, self._buffer = self._buffer, b""
+        if not tail.strip():
+            return b""
+        kept = self._event(tail)
+        return b"" if kept is None else kept
+
+    def _event(self, event: bytes) -> bytes | None:
+        stripped = event.strip()
+        if stripped.startswith(DONE):
+            self.done_event = event + b"\n\n"
+            return None
+        if b'"usage"' in event:
+            payload = _json_payload(stripped)
+            usage = payload.get("usage") if isinstance(payload, dict) else None
+            if isinstance(usage, dict):
+                self.prompt_tokens = _int(usage.get("prompt_tokens"), self.prompt_tokens)
+                self.completion_tokens = _int(usage.get("completion_tokens"), self.completion_tokens)
+                if self.strip_usage_chunk and isinstance(payload, dict) and not payload.get("choices"):
+                    return None
+        if b'"content"' in event or b'"text"' in event:
+            self.content_chunks += 1
+        return event
+
+
+def _json_payload(event: bytes) -> object:
+    data = b"".join(line[5:].lstrip() for line in event.split(b"\n") if line.startswith(b"data:"))
+    try:
+        return json.loads(data)
+    except ValueError:
+        return None
+
+
+def _int(value: object, default: int | None) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else default

@@ -1,0 +1,169 @@
+"""Usage records: one per request, committed before the response completes; and reports over them."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Literal
+
+from sqlalchemy import Engine, func, insert, select
+
+from rigshift.errors import InputError
+from rigshift.server.metering import TokenPrices, revenue_per_gpu_day
+from rigshift.server.tables import usage_records
+from rigshift.suggest import did_you_mean
+
+GroupBy = Literal["key", "model", "rig"]
+GROUP_COLUMNS = {"key": usage_records.c.key_id, "model": usage_records.c.model, "rig": usage_records.c.rig}
+
+
+@dataclass(frozen=True)
+class UsageRecord:
+    id: str
+    created_at: float
+    key_id: str
+    endpoint: str
+    model: str
+    replica_id: str
+    rig: str
+    gpus: tuple[str, ...]
+    prompt_tokens: int
+    completion_tokens: int
+    duration_ms: float
+    energy_wh: float
+    status: int
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+    def to_row(self) -> dict[str, object]:
+        row = asdict(self)
+        row["gpus"] = ",".join(self.gpus)
+        return row
+
+
+@dataclass(frozen=True)
+class UsageSummary:
+    group: str
+    requests: int
+    prompt_tokens: int
+    completion_tokens: int
+    energy_wh: float
+    revenue_usd: float
+    gpus: int
+    revenue_per_gpu_day_usd: float | None
+
+
+class UsageStore:
+    def __init__(self, engine: Engine):
+        self.engine = engine
+
+    def insert_many(self, records: Sequence[UsageRecord]) -> None:
+        """One transaction for the batch: it is committed (durable) when this returns."""
+        if not records:
+            return
+        with self.engine.begin() as conn:
+            conn.execute(insert(usage_records), [r.to_row() for r in records])
+
+    def tokens_since(self, key_id: str, since: float) -> int:
+        total = func.coalesce(func.sum(usage_records.c.prompt_tokens + usage_records.c.completion_tokens), 0)
+        query = select(total).where(usage_records.c.key_id == key_id, usage_records.c.created_at >= since)
+        with self.engine.connect() as conn:
+            return int(conn.execute(query).scalar_one())
+
+    def count(self) -> int:
+        with self.engine.connect() as conn:
+            return int(conn.execute(select(func.count()).select_from(usage_records)).scalar_one())
+
+    def records(
+        self, *, key_id: str | None = None, since: float | None = None, limit: int = 1000
+    ) -> list[UsageRecord]:
+        query = select(usage_records).order_by(usage_records.c.created_at.desc()).limit(limit)
+        if key_id is not None:
+            query = query.where(usage_records.c.key_id == key_id)
+        if since is not None:
+            query = query.where(usage_records.c.created_at >= since)
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).all()
+        return [
+            UsageRecord(**{**r._mapping, "gpus": tuple(g for g in r._mapping["gpus"].split(",") if g)})
+            for r in rows
+        ]
+
+    def summarise(
+        self,
+        by: str,
+        prices: TokenPrices,
+        *,
+        since: float | None = None,
+        until: float | None = None,
+        key_id: str | None = None,
+        now: float,
+    ) -> list[UsageSummary]:
+        """Totals per key, model or rig, with revenue and revenue per GPU per day of the window."""
+        if by not in GROUP_COLUMNS:
+            raise InputError(
+                f"cannot group usage by {by!r}",
+                field="--by",
+                expected="key, model or rig",
+                suggestions=did_you_mean(by, GROUP_COLUMNS),
+            )
+        column = GROUP_COLUMNS[by]
+        query = select(
+            column.label("group"),
+            usage_records.c.gpus,
+            func.count().label("requests"),
+            func.sum(usage_records.c.prompt_tokens).label("prompt"),
+            func.sum(usage_records.c.completion_tokens).label("completion"),
+            func.sum(usage_records.c.energy_wh).label("energy"),
+            func.min(usage_records.c.created_at).label("first"),
+        ).group_by(column, usage_records.c.gpus)
+        if since is not None:
+            query = query.where(usage_records.c.created_at >= since)
+        if until is not None:
+            query = query.where(usage_records.c.created_at < until)
+        if key_id is not None:
+            query = query.where(usage_records.c.key_id == key_id)
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).all()
+        # Fold the (group, gpu set) rows in Python: the distinct-GPU count needs the split lists.
+        acc: dict[str, _Totals] = {}
+        for r in rows:
+            t = acc.setdefault(r.group, _Totals(first=float(r.first)))
+            t.requests += int(r.requests)
+            t.prompt += int(r.prompt or 0)
+            t.completion += int(r.completion or 0)
+            t.energy += float(r.energy or 0.0)
+            t.first = min(t.first, float(r.first))
+            t.gpus.update(g for g in (r.gpus or "").split(",") if g)
+        end = until if until is not None else now
+        out = []
+        for group, t in sorted(acc.items()):
+            revenue = prices.revenue_usd(t.prompt, t.completion)
+            start = since if since is not None else t.first
+            # A window shorter than an hour would inflate "per day" figures into nonsense.
+            window = max(end - start, 3600.0)
+            out.append(
+                UsageSummary(
+                    group=group,
+                    requests=t.requests,
+                    prompt_tokens=t.prompt,
+                    completion_tokens=t.completion,
+                    energy_wh=t.energy,
+                    revenue_usd=revenue,
+                    gpus=len(t.gpus),
+                    revenue_per_gpu_day_usd=revenue_per_gpu_day(revenue, t.gpus, window),
+                )
+            )
+        return out
+
+
+@dataclass
+class _Totals:
+    first: float
+    requests: int = 0
+    prompt: int = 0
+    completion: int = 0
+    energy: float = 0.0
+    gpus: set[str] = field(default_factory=set)
