@@ -34,9 +34,16 @@ class PowerLimits(_Model):
     current: float | None = None
 
 
+# `Gpu.model` of a card whose reported name the catalog does not know: it is kept (never dropped
+# or guessed) with its did-you-mean in `Gpu.name_suggestions`, and later stages skip it.
+UNRESOLVED_MODEL = "unresolved"
+
+
 class Gpu(_Model):
-    model: str  # catalog key (GpuSpec.key)
+    model: str  # catalog key (GpuSpec.key), or UNRESOLVED_MODEL
     reported_name: str | None = None  # as the source printed it
+    name_suggestions: list[str] = Field(default_factory=list)  # did-you-mean when unresolved
+    brand: str | None = None  # "nvidia", "amd" as the source reported it
     vram_gib: float = Field(gt=0)
     index: int | None = None
     bus_id: str | None = None  # "0000:03:00.0"
@@ -55,10 +62,16 @@ class Gpu(_Model):
     reserved_for_mining: bool = False
     labels: dict[str, str] = Field(default_factory=dict)
 
+    @property
+    def resolved(self) -> bool:
+        return self.model != UNRESOLVED_MODEL
+
 
 class Rig(_Model):
     name: str
     site: str
+    hostname: str | None = None  # as the rig itself reports it (a probe); merge matches on it too
+    external_id: str | None = None  # the mining OS's worker id (HiveOS worker id, minerstat name)
     cpu_model: str | None = None
     cpu_cores: int | None = Field(default=None, ge=1)
     ram_gib: float | None = Field(default=None, gt=0)
@@ -68,6 +81,7 @@ class Rig(_Model):
     psu_w: float | None = Field(default=None, gt=0)
     mining_os: str | None = None
     motherboard: str | None = None
+    mining_revenue_usd_day: float | None = None  # as the mining OS reported it (minerstat)
     labels: dict[str, str] = Field(default_factory=dict)
     gpus: list[Gpu] = Field(default_factory=list)
 

@@ -1,0 +1,1 @@
+"""Inventory adapters: files (CSV, YAML), HiveOS, minerstat, and probes of this machine."""

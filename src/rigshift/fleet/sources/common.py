@@ -1,0 +1,322 @@
+"""What every inventory source shares: the parse result, field converters, entry -> Gpu/Rig.
+
+Parsers never stop at the first bad value: each problem is recorded with where it is (file and
+line, or JSON path), which field, and what was expected, and the entry it belongs to is left out
+of the partial fleet. The importer then refuses the whole input, or (with --skip-invalid) keeps
+the good entries and lists what it skipped.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from pydantic import ValidationError
+
+from rigshift.errors import Problem
+from rigshift.fleet.model import Fleet, Gpu, PcieState, PowerLimits, Rig, Site
+from rigshift.fleet.names import Resolver
+from rigshift.suggest import did_you_mean
+
+SourceKind = Literal["file", "hiveos", "minerstat", "probe"]
+
+
+@dataclass
+class Parsed:
+    """One source read: the entries that were valid, and everything wrong with the rest."""
+
+    kind: SourceKind
+    source: str
+    fleet: Fleet
+    problems: list[Problem] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)  # "rig-07 (line 12)": what was left out
+
+    @property
+    def unresolved(self) -> list[tuple[Rig, Gpu]]:
+        return [(rig, gpu) for rig, gpu in self.fleet.gpus() if not gpu.resolved]
+
+
+class EntryProblems:
+    """Problems of one entry (a CSV row, a YAML rig, a HiveOS worker), located as they are found."""
+
+    def __init__(self, source: str, locate: Callable[[str | None], str | None]):
+        self.source = source
+        self.locate = locate  # field -> "line 12" / "$.data[3].gpu_info[0].model"
+        self.problems: list[Problem] = []
+
+    def add(
+        self, message: str, field: str | None = None, expected: str | None = None, suggestions=()
+    ) -> None:
+        self.problems.append(
+            Problem(
+                message,
+                source=self.source,
+                location=self.locate(field),
+                field=field,
+                expected=expected,
+                suggestions=tuple(suggestions),
+            )
+        )
+
+    def __bool__(self) -> bool:
+        return bool(self.problems)
+
+
+def at(location: str | None) -> Callable[[str | None], str | None]:
+    """A locator that puts every field of an entry at one place (a CSV line, a probed card)."""
+    return lambda _field: location
+
+
+def under(path: str) -> Callable[[str | None], str | None]:
+    """A locator for JSON: the field's path under the entry's path."""
+    return lambda field: f"{path}.{field}" if field else path
+
+
+# --- value converters: raise ValueError with nothing to add; the caller knows field + expected ---
+
+_PCIE = re.compile(r"(?:pcie\s*)?(?:gen\s*)?([1-6])(?:\.0)?\s*[x×]\s*([0-9]{1,2})", re.I)
+
+
+def parse_pcie(value: Any) -> PcieState:
+    """'gen1x1', 'Gen3 x16', 'PCIe 2.0 x1', '3x4' -> PcieState; anything else is an error."""
+    if isinstance(value, Mapping):
+        return PcieState(**value)
+    match = _PCIE.fullmatch(str(value).strip())
+    if not match:
+        raise ValueError(value)
+    return PcieState(gen=int(match.group(1)), width=int(match.group(2)))
+
+
+def parse_float(value: Any, minimum: float | None = None, strictly_above: float | None = None) -> float:
+    if isinstance(value, bool):
+        raise ValueError(value)
+    number = float(str(value).strip()) if isinstance(value, str) else float(value)
+    if number != number or (minimum is not None and number < minimum):  # NaN or too small
+        raise ValueError(value)
+    if strictly_above is not None and number <= strictly_above:
+        raise ValueError(value)
+    return number
+
+
+def parse_watts(value: Any) -> float:
+    """HiveOS prints watts as '120.00 W'; files may say 120 or '120W'."""
+    text = str(value).strip()
+    text = re.sub(r"\s*w(atts?)?$", "", text, flags=re.I)
+    return parse_float(text, minimum=0)
+
+
+def parse_int(value: Any, minimum: int | None = None) -> int:
+    if isinstance(value, bool):
+        raise ValueError(value)
+    number = float(str(value).strip()) if isinstance(value, str) else float(value)
+    if not number.is_integer() or (minimum is not None and number < minimum):
+        raise ValueError(value)
+    return int(number)
+
+
+_TRUE = {"true", "yes", "y", "1", "on"}
+_FALSE = {"false", "no", "n", "0", "off", ""}
+
+
+def parse_bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise ValueError(value)
+
+
+def parse_text(value: Any) -> str:
+    if isinstance(value, (Mapping, list)):
+        raise ValueError(value)
+    text = str(value).strip()
+    if not text:
+        raise ValueError(value)
+    return text
+
+
+Converter = Callable[[Any], Any]
+
+# Columns / keys of one GPU entry: field -> (converter, what a person should write).
+GPU_FIELDS: dict[str, tuple[Converter, str]] = {
+    "model": (parse_text, "a GPU name such as 'RTX 3060 12GB'"),
+    "count": (lambda v: parse_int(v, minimum=1), "a whole number >= 1"),
+    "vram_gib": (lambda v: parse_float(v, strictly_above=0), "GiB > 0"),
+    "brand": (parse_text, "nvidia or amd"),
+    "index": (lambda v: parse_int(v, minimum=0), "a whole number >= 0"),
+    "bus_id": (parse_text, "a PCI bus id such as 0000:03:00.0"),
+    "uuid": (parse_text, "text"),
+    "serial": (parse_text, "text"),
+    "pcie": (parse_pcie, "a link such as gen1x1 or gen3x16"),
+    "pcie_max": (parse_pcie, "a link such as gen3x16"),
+    "power_limit_w": (parse_watts, "watts >= 0"),
+    "power_min_w": (parse_watts, "watts >= 0"),
+    "power_default_w": (parse_watts, "watts >= 0"),
+    "power_max_w": (parse_watts, "watts >= 0"),
+    "power_draw_w": (parse_watts, "watts >= 0"),
+    "temperature_c": (parse_float, "degrees C"),
+    "memory_temperature_c": (parse_float, "degrees C"),
+    "fan_pct": (lambda v: parse_float(v, minimum=0), "percent >= 0"),
+    "miner_running": (parse_bool, "true or false"),
+    "hashrate_mhs": (lambda v: parse_float(v, minimum=0), "MH/s >= 0"),
+    "algorithm": (parse_text, "text"),
+    "vram_used_by_others_gib": (lambda v: parse_float(v, minimum=0), "GiB >= 0"),
+    "reserved_for_mining": (parse_bool, "true or false"),
+}
+
+RIG_FIELDS: dict[str, tuple[Converter, str]] = {
+    "name": (parse_text, "a rig name"),
+    "site": (parse_text, "a site name"),
+    "hostname": (parse_text, "a host name"),
+    "cpu_model": (parse_text, "text"),
+    "cpu_cores": (lambda v: parse_int(v, minimum=1), "a whole number >= 1"),
+    "ram_gib": (lambda v: parse_float(v, strictly_above=0), "GiB > 0"),
+    "disk_gib": (lambda v: parse_float(v, strictly_above=0), "GiB > 0"),
+    "disk_read_gbs": (lambda v: parse_float(v, strictly_above=0), "GB/s > 0"),
+    "network_gbps": (lambda v: parse_float(v, strictly_above=0), "Gbit/s > 0"),
+    "psu_w": (lambda v: _positive(parse_watts(v)), "watts > 0"),
+    "mining_os": (parse_text, "hiveos, raveos, minerstat, ..."),
+    "motherboard": (parse_text, "text"),
+}
+
+
+def _positive(value: float) -> float:
+    if value <= 0:
+        raise ValueError(value)
+    return value
+
+
+def convert_fields(
+    raw: Mapping[str, Any], known: Mapping[str, tuple[Converter, str]], problems: EntryProblems
+) -> dict[str, Any]:
+    """Convert the known fields of `raw`, recording a problem for each bad or unknown one.
+
+    Blank values (None, '') mean "not given"; unknown keys get a did-you-mean, because a typo
+    such as `vram_gb` would otherwise silently drop a value.
+    """
+    values: dict[str, Any] = {}
+    for key, value in raw.items():
+        if key not in known:
+            problems.add(
+                "unknown field",
+                field=str(key),
+                expected="one of the documented fields",
+                suggestions=did_you_mean(str(key), known),
+            )
+            continue
+        if value is None or (isinstance(value, str) and not value.strip()):
+            continue
+        converter, expected = known[key]
+        try:
+            values[key] = converter(value)
+        except (ValueError, TypeError, ValidationError):
+            problems.add(f"bad value {value!r}", field=key, expected=expected)
+    return values
+
+
+def gpus_from_entry(values: Mapping[str, Any], resolver: Resolver, problems: EntryProblems) -> list[Gpu]:
+    """One converted GPU entry -> `count` Gpu records (several for 'model: X, count: 6')."""
+    if "model" not in values:
+        if not any(p.field == "model" for p in problems.problems):
+            problems.add("missing", field="model", expected="a GPU name such as 'RTX 3060 12GB'")
+        return []
+    count = values.get("count", 1)
+    if count > 1:
+        for per_card in ("bus_id", "uuid", "serial", "index"):
+            if per_card in values:
+                problems.add(
+                    f"a per-card id on an entry with count {count}",
+                    field=per_card,
+                    expected="count 1, or no per-card id",
+                )
+    name = values["model"]
+    resolved = resolver(name, values.get("vram_gib"))
+    vram: float | None = values.get("vram_gib") or resolved.vram_gib
+    if vram is None:
+        problems.add(
+            f"unknown GPU {name!r} and no VRAM given",
+            field="vram_gib",
+            expected="vram_gib, needed when the model is not in the catalog",
+            suggestions=resolved.suggestions,
+        )
+    if problems or vram is None:
+        return []
+    power = {
+        target: values[source]
+        for source, target in (
+            ("power_min_w", "min"),
+            ("power_default_w", "default"),
+            ("power_max_w", "max"),
+            ("power_limit_w", "current"),
+        )
+        if source in values
+    }
+    pcie = values.get("pcie")
+    if pcie is not None and "pcie_max" in values:
+        pcie = pcie.model_copy(
+            update={"max_gen": values["pcie_max"].gen, "max_width": values["pcie_max"].width}
+        )
+    gpu_fields: dict[str, Any] = {
+        k: values[k]
+        for k in (
+            "brand",
+            "index",
+            "bus_id",
+            "uuid",
+            "serial",
+            "power_draw_w",
+            "temperature_c",
+            "memory_temperature_c",
+            "fan_pct",
+            "miner_running",
+            "hashrate_mhs",
+            "algorithm",
+            "vram_used_by_others_gib",
+            "reserved_for_mining",
+        )
+        if k in values
+    }
+    if pcie is not None:
+        gpu_fields["pcie"] = pcie
+    if power:
+        gpu_fields["power"] = PowerLimits(**power)
+    try:
+        gpu = Gpu(
+            model=resolved.key,
+            reported_name=name,
+            name_suggestions=list(resolved.suggestions),
+            vram_gib=vram,
+            **gpu_fields,
+        )
+    except ValidationError as error:
+        for item in error.errors():
+            problems.add(item["msg"], field=".".join(str(p) for p in item["loc"]))
+        return []
+    return [gpu] + [gpu.model_copy(deep=True) for _ in range(count - 1)]
+
+
+def rig_from_values(values: Mapping[str, Any], gpus: list[Gpu], problems: EntryProblems) -> Rig | None:
+    for required in ("name", "site"):
+        if required not in values and not any(p.field == required for p in problems.problems):
+            problems.add("missing", field=required, expected=RIG_FIELDS[required][1])
+    if problems:
+        return None
+    try:
+        return Rig(**values, gpus=gpus)
+    except ValidationError as error:
+        for item in error.errors():
+            problems.add(item["msg"], field=".".join(str(p) for p in item["loc"]))
+        return None
+
+
+def assemble_fleet(name: str, rigs: list[Rig], sites: list[Site] | None = None) -> Fleet:
+    """A fleet whose `sites` lists every site a rig names (declared sites first, in order)."""
+    known = {s.name: s for s in sites or []}
+    for rig in rigs:
+        known.setdefault(rig.site, Site(name=rig.site))
+    return Fleet(name=name, sites=list(known.values()), rigs=rigs)

@@ -1,0 +1,96 @@
+"""The normalised fleet file: `load_fleet(path)` for every later stage, `save_fleet` atomically.
+
+JSON by default, YAML when the name ends in .yaml/.yml; both hold `Fleet.model_dump()`.
+Saving writes a temporary file in the same directory, flushes it to disk, then renames it over
+the target: a crash or a refused import never leaves a half-written or emptied fleet file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import yaml
+from pydantic import ValidationError
+
+from rigshift.errors import InputError, Problem
+from rigshift.fleet.model import Fleet
+
+_YAML_SUFFIXES = (".yaml", ".yml")
+
+
+def load_fleet(path: str | os.PathLike[str]) -> Fleet:
+    """Read a normalised fleet file; every problem in it is reported at once, by JSON path."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError as error:
+        raise InputError(
+            "no such fleet file", source=str(path), expected="a file written by `rigshift fleet import`"
+        ) from error
+    except OSError as error:
+        raise InputError(f"cannot read: {error.strerror}", source=str(path)) from error
+    try:
+        data = yaml.safe_load(text) if path.suffix.lower() in _YAML_SUFFIXES else json.loads(text)
+    except json.JSONDecodeError as error:
+        raise InputError(
+            f"not valid JSON: {error.msg}", source=str(path), location=f"line {error.lineno}"
+        ) from error
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        raise InputError(
+            "not valid YAML", source=str(path), location=f"line {mark.line + 1}" if mark else None
+        ) from error
+    try:
+        return Fleet.model_validate(data)
+    except ValidationError as error:
+        raise InputError(
+            [
+                Problem(
+                    item["msg"],
+                    source=str(path),
+                    location=_json_path(item["loc"]),
+                    field=str(item["loc"][-1]) if item["loc"] else None,
+                )
+                for item in error.errors()
+            ]
+        ) from error
+
+
+def dump_fleet(fleet: Fleet, yaml_format: bool = False) -> str:
+    data = fleet.model_dump(mode="json", exclude_defaults=False)
+    if yaml_format:
+        return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
+    return json.dumps(data, indent=2) + "\n"
+
+
+def save_fleet(fleet: Fleet, path: str | os.PathLike[str]) -> Path:
+    path = Path(path)
+    text = dump_fleet(fleet, yaml_format=path.suffix.lower() in _YAML_SUFFIXES)
+    write_atomic(path, text)
+    return path
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Temp file in the target's directory (same filesystem, so the rename is atomic), then rename."""
+    directory = path.parent if str(path.parent) else Path(".")
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+    except OSError as error:
+        raise InputError(f"cannot write: {error.strerror}", source=str(path)) from error
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _json_path(loc: tuple[int | str, ...]) -> str:
+    return "$" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc)
