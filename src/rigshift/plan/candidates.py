@@ -1,0 +1,399 @@
+"""From fleet × demand to the candidate configurations the solver chooses between.
+
+GPUStack's shape: filters (each returns what it rejected and why, with counts) → fitters (the
+estimator says how many GPUs of a kind one replica needs, and how fast it runs) → the solver's
+objective as the scorer.
+
+The key to scale: identical GPUs (same card, free VRAM, link, power limits, site, circuit,
+labels) are aggregated into *pools*; a configuration is (deployment, pool, GPUs per replica,
+replicas per GPU, power cap), and the estimator runs once per distinct (workload, slot) key.
+10,000 GPUs of a typical farm collapse into a few dozen pools.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from rigshift.catalog.gpu_spec import GpuSpec
+from rigshift.catalog.model_spec import ModelSpec
+from rigshift.estimate.power import serving_power_w
+from rigshift.estimate.types import Estimate, GpuSlot, Hardware, PcieLink, Workload
+from rigshift.fleet.model import Fleet, Gpu, Rig
+from rigshift.plan.demand import Demand, Deployment
+from rigshift.plan.seams import Seams
+from rigshift.plan.types import PlanOptions
+
+FREE_VRAM_STEP_GIB = 0.25  # free VRAM is floored to this step so near-identical GPUs share a pool
+
+
+@dataclass(frozen=True)
+class SlotKey:
+    """What makes two GPUs interchangeable for placement."""
+
+    site: str
+    circuit: str | None
+    gpu_model: str
+    free_gib: float  # after other processes and the reserve, floored to FREE_VRAM_STEP_GIB
+    link: tuple[int, int] | None
+    power_default_w: float
+    power_min_w: float | None
+    power_max_w: float | None
+    labels: tuple[tuple[str, str], ...]
+
+
+@dataclass
+class Pool:
+    key: SlotKey
+    spec: GpuSpec
+    members: dict[int, list[int]] = field(default_factory=dict)  # rig index -> GPU positions
+
+    @property
+    def size(self) -> int:
+        return sum(len(p) for p in self.members.values())
+
+    def groups_of(self, k: int) -> int:
+        """How many disjoint k-GPU groups fit, rig by rig (a replica never splits across rigs)."""
+        return sum(len(p) // k for p in self.members.values())
+
+    @property
+    def max_per_rig(self) -> int:
+        return max((len(p) for p in self.members.values()), default=0)
+
+
+@dataclass(frozen=True)
+class Config:
+    """One way to serve a deployment on a pool: `k` GPUs per group, `n` replicas per group."""
+
+    deployment: int
+    pool: int
+    k: int
+    n: int
+    cap_fraction: float
+    cap_w: float  # power limit per GPU
+    serving_w: float  # draw per GPU while serving
+    watts: float  # per group, incremental over the GPU's leftover draw
+    tokens_per_s: float  # per replica, all parallel streams
+    revenue: float  # $/h per replica (0 for throughput deployments: paid through `served`)
+    power_cost: float  # $/h per group
+    host_ram_gib: float  # per replica
+    runtime: str
+    split_mode: str
+    vram_per_gpu_gib: float
+
+    @property
+    def value_per_group(self) -> float:
+        return self.n * self.revenue - self.power_cost
+
+
+@dataclass
+class Rejections:
+    """Per deployment: filter name -> (GPUs rejected, message). Insertion order is filter order."""
+
+    by_filter: dict[str, tuple[int, str]] = field(default_factory=dict)
+
+    def add(self, name: str, count: int, message: str) -> None:
+        if count <= 0:
+            return
+        old = self.by_filter.get(name, (0, message))[0]
+        self.by_filter[name] = (old + count, message)
+
+
+@dataclass
+class Candidates:
+    fleet: Fleet
+    demand: Demand
+    options: PlanOptions
+    models: list[ModelSpec]
+    pools: list[Pool]
+    configs: list[Config]
+    rejections: list[Rejections]  # per deployment
+    site_budget_w: dict[str, float]  # serving watts available per site (budget less fixed load)
+    circuit_budget_w: dict[str, float]
+    fixed_w_by_site: dict[str, float]
+    leftover_w: dict[int, float]  # per pool: a leftover GPU's draw under the policy
+    unusable: dict[str, int]  # GPUs no deployment may use, by reason
+    rig_index: dict[str, int]
+
+
+def _gpu_labels(rig: Rig, gpu: Gpu) -> tuple[tuple[str, str], ...]:
+    return tuple(sorted({**rig.labels, **gpu.labels}.items()))
+
+
+def _default_power(gpu: Gpu, spec: GpuSpec) -> float:
+    if gpu.power and gpu.power.default:
+        return gpu.power.default
+    return spec.tdp_w
+
+
+def _leftover_draw(options: PlanOptions, spec: GpuSpec) -> float:
+    if options.leftover == "idle":
+        return options.idle_watts_fraction * spec.tdp_w
+    return 0.0  # "off" draws nothing; "mining" takes only budget the serving plan leaves
+
+
+def build_pools(
+    fleet: Fleet, seams: Seams, options: PlanOptions
+) -> tuple[list[Pool], dict[str, int], dict[str, float]]:
+    """Group usable GPUs into pools; returns (pools, unusable GPUs by reason, mining watts by site)."""
+    pools: dict[SlotKey, Pool] = {}
+    unusable: dict[str, int] = defaultdict(int)
+    specs: dict[str, GpuSpec | None] = {}
+    reserved_w: dict[str, float] = defaultdict(float)
+    for r, rig in enumerate(fleet.rigs):
+        for position, gpu in enumerate(rig.gpus):
+            if gpu.model not in specs:
+                specs[gpu.model] = seams.catalog.gpu(gpu.model)
+            spec = specs[gpu.model]
+            if spec is None:
+                unusable["unknown GPU model"] += 1
+                continue
+            if gpu.reserved_for_mining:
+                unusable["reserved for mining"] += 1
+                reserved_w[rig.site] += options.mining_watts_fraction * _default_power(gpu, spec)
+                continue
+            if gpu.temperature_c is not None and gpu.temperature_c > options.max_temperature_c:
+                unusable[f"hotter than {options.max_temperature_c:g} °C"] += 1
+                continue
+            free = gpu.vram_gib - gpu.vram_used_by_others_gib - options.vram_reserve_gib
+            free = math.floor(free / FREE_VRAM_STEP_GIB) * FREE_VRAM_STEP_GIB
+            if free <= 0:
+                unusable["no free VRAM"] += 1
+                continue
+            power = gpu.power
+            key = SlotKey(
+                site=rig.site,
+                circuit=rig.labels.get("circuit"),
+                gpu_model=gpu.model,
+                free_gib=free,
+                link=(gpu.pcie.gen, gpu.pcie.width) if gpu.pcie else None,
+                power_default_w=_default_power(gpu, spec),
+                power_min_w=power.min if power else None,
+                power_max_w=power.max if power else None,
+                labels=_gpu_labels(rig, gpu),
+            )
+            pool = pools.setdefault(key, Pool(key=key, spec=spec))
+            pool.members.setdefault(r, []).append(position)
+    ordered = sorted(pools.values(), key=lambda p: (p.key.site, p.key.gpu_model, -p.key.free_gib, repr(p.key)))
+    return ordered, dict(unusable), dict(reserved_w)
+
+
+class EstimateCache:
+    """The estimator evaluated once per distinct key: pools repeat across sites and rigs."""
+
+    def __init__(self, seams: Seams) -> None:
+        self._seams = seams
+        self._cache: dict[tuple[object, ...], Estimate] = {}
+        self.calls = 0
+
+    def get(self, workload: Workload, hardware: Hardware) -> Estimate:
+        key = (workload, hardware)
+        hit = self._cache.get(key)
+        if hit is None:
+            self.calls += 1
+            hit = self._seams.estimate(workload, hardware)
+            self._cache[key] = hit
+        return hit
+
+
+def _hardware(pool: Pool, k: int, cap_w: float | None, split_mode: str, options: PlanOptions) -> Hardware:
+    spec = pool.spec
+    used = spec.vram_gib - pool.key.free_gib  # others + reserve + the step rounding, as one figure
+    link = PcieLink(*pool.key.link) if pool.key.link else None
+    slot = GpuSlot(spec=spec, link=link, used_by_others_gib=max(used, 0.0), power_limit_w=cap_w)
+    return Hardware(gpus=(slot,) * k, split_mode=split_mode)  # type: ignore[arg-type]
+
+
+def _cap_levels(pool: Pool, options: PlanOptions, budgeted: bool) -> list[tuple[float, float | None]]:
+    """(fraction, watts) caps to try; None watts = the card's default limit."""
+    if not budgeted:
+        return [(1.0, None)]
+    levels: list[tuple[float, float | None]] = []
+    for fraction in sorted(set(options.power_cap_fractions), reverse=True):
+        watts = pool.key.power_default_w * fraction
+        if pool.key.power_min_w is not None and watts < pool.key.power_min_w:
+            continue
+        if pool.key.power_max_w is not None:
+            watts = min(watts, pool.key.power_max_w)
+        levels.append((fraction, None if fraction == 1.0 else round(watts, 1)))
+    return levels or [(1.0, None)]
+
+
+def _effective_tps(deployment: Deployment, est: Estimate) -> float:
+    """Output tokens/s one replica delivers; a request profile also pays for its prompt."""
+    tps = est.decode_tokens_per_s_total
+    t = deployment.throughput
+    if t is None or t.requests_per_s is None or est.decode_tokens_per_s <= 0:
+        return tps
+    decode_s = t.output_tokens / est.decode_tokens_per_s
+    prefill_s = t.prompt_tokens / est.prefill_tokens_per_s if est.prefill_tokens_per_s > 0 else 0.0
+    return tps * decode_s / (decode_s + prefill_s)
+
+
+def _allowed(deployment: Deployment, pool: Pool, rejections: Rejections) -> bool:
+    c = deployment.constraints
+    size = pool.size
+    if c.sites is not None and pool.key.site not in c.sites:
+        rejections.add("site", size, f"not at site {'/'.join(c.sites)}")
+        return False
+    labels = dict(pool.key.labels)
+    missing = {k: v for k, v in c.labels.items() if labels.get(k) != v}
+    if missing:
+        shown = ", ".join(f"{k}={v}" for k, v in missing.items())
+        rejections.add("labels", size, f"labels {shown} missing")
+        return False
+    if c.gpu_models is not None and pool.key.gpu_model not in c.gpu_models:
+        rejections.add("gpu_model", size, "GPU model not allowed")
+        return False
+    return True
+
+
+def build_candidates(
+    fleet: Fleet, demand: Demand, options: PlanOptions, seams: Seams, cache: EstimateCache | None = None
+) -> Candidates:
+    cache = cache or EstimateCache(seams)
+    models = [seams.catalog.model(d.model) for d in demand.deployments]
+    pools, unusable, reserved_w = build_pools(fleet, seams, options)
+    site_budget_kw = {s.name: s.power_budget_kw for s in fleet.sites if s.power_budget_kw}
+    site_budget_kw.update(options.site_power_kw)
+    sites_of_rigs = {rig.site for rig in fleet.rigs}
+    fixed: dict[str, float] = defaultdict(float)
+    for rig in fleet.rigs:
+        fixed[rig.site] += options.host_watts_per_rig
+    for pool in pools:
+        fixed[pool.key.site] += pool.size * _leftover_draw(options, pool.spec)
+    for site, watts in reserved_w.items():  # GPUs reserved for mining keep mining
+        fixed[site] += watts
+    site_budget_w = {s: kw * 1000 - fixed.get(s, 0.0) for s, kw in site_budget_kw.items() if s in sites_of_rigs}
+    circuit_budget_w: dict[str, float] = {}
+    for circuit, kw in options.circuit_power_kw.items():
+        load = sum(
+            options.host_watts_per_rig for rig in fleet.rigs if rig.labels.get("circuit") == circuit
+        ) + sum(p.size * _leftover_draw(options, p.spec) for p in pools if p.key.circuit == circuit)
+        circuit_budget_w[circuit] = kw * 1000 - load
+    price = {s.name: (s.power_price_usd_kwh or 0.0) * s.pue for s in fleet.sites}
+
+    configs: list[Config] = []
+    rejections = [Rejections() for _ in demand.deployments]
+    for di, (deployment, model) in enumerate(zip(demand.deployments, models, strict=True)):
+        rej = rejections[di]
+        for name, count in unusable.items():
+            rej.add(name, count, name)
+        for pi, pool in enumerate(pools):
+            if not _allowed(deployment, pool, rej):
+                continue
+            budgeted = pool.key.site in site_budget_w or (pool.key.circuit in circuit_budget_w)
+            configs.extend(_fit(di, deployment, model, pi, pool, budgeted, options, cache, rej, price))
+    leftover_w = {pi: _leftover_draw(options, p.spec) for pi, p in enumerate(pools)}
+    return Candidates(
+        fleet=fleet,
+        demand=demand,
+        options=options,
+        models=models,
+        pools=pools,
+        configs=configs,
+        rejections=rejections,
+        site_budget_w=site_budget_w,
+        circuit_budget_w=circuit_budget_w,
+        fixed_w_by_site=dict(fixed),
+        leftover_w=leftover_w,
+        unusable=unusable,
+        rig_index={rig.name: i for i, rig in enumerate(fleet.rigs)},
+    )
+
+
+def _fit(
+    di: int,
+    deployment: Deployment,
+    model: ModelSpec,
+    pi: int,
+    pool: Pool,
+    budgeted: bool,
+    options: PlanOptions,
+    cache: EstimateCache,
+    rej: Rejections,
+    price: dict[str, float],
+) -> list[Config]:
+    """The fitter: the fewest GPUs of this pool one replica needs (more only adds split cost),
+    at each power cap; on one GPU also n replicas sharing it when memory allows."""
+    vllm = deployment.runtime == "vllm"
+    split_mode = "tensor" if vllm else "layer"
+    workload = Workload(
+        model=model,
+        quant=deployment.quant,
+        context=deployment.context,
+        parallel=deployment.parallel,
+        kv_type=deployment.kv_type,
+        runtime=deployment.runtime,
+        prompt_tokens=deployment.throughput.prompt_tokens if deployment.throughput else 512,
+    )
+    chosen: Estimate | None = None
+    k_fit = 0
+    first: Estimate | None = None
+    for k in range(1, pool.max_per_rig + 1):
+        if vllm and k > 1:
+            link = PcieLink(*pool.key.link) if pool.key.link else None
+            gbs = link.gbs if link else PcieLink(pool.spec.pcie_gen, pool.spec.pcie_lanes).gbs
+            if gbs < options.min_link_gbs_tensor_parallel:
+                rej.add("pcie", pool.size, f"PCIe link too slow for vLLM tensor parallel ({gbs:.2f} GB/s)")
+                return []
+        est = cache.get(workload, _hardware(pool, k, None, split_mode if k > 1 else "layer", options))
+        first = first or est
+        if est.fits:
+            chosen, k_fit = est, k
+            break
+    if chosen is None:
+        if first is None:
+            return []
+        over = any(n > c for n, c in zip(first.memory.per_gpu, first.memory.capacity, strict=False))
+        if over or any(w in first.reason.lower() for w in ("memory", "vram", "gib")):
+            rej.add("memory", pool.size, f"no GPU (or same-rig group) with ≥ {first.memory.total:.1f} GiB free")
+        else:
+            rej.add("runtime", pool.size, first.reason or "runtime cannot serve this model here")
+        return []
+    configs: list[Config] = []
+    site_price = price.get(pool.key.site, 0.0)
+    leftover = _leftover_draw(options, pool.spec)
+    for fraction, cap_w in _cap_levels(pool, options, budgeted):
+        est = chosen
+        if cap_w is not None:
+            est = cache.get(workload, _hardware(pool, k_fit, cap_w, split_mode if k_fit > 1 else "layer", options))
+            if not est.fits:
+                continue
+        cap = cap_w if cap_w is not None else pool.key.power_default_w
+        per_gpu_w = serving_power_w(pool.spec, cap, "decode")  # decode leaves cores waiting on memory
+        max_n = 1
+        if k_fit == 1 and est.memory.total > 0:
+            max_n = max(1, min(options.max_pack_per_gpu, int(pool.key.free_gib // est.memory.total)))
+        tps = _effective_tps(deployment, est)
+        for n in range(1, max_n + 1):
+            # n processes each stream their own weights: they split the card, not multiply it.
+            per_replica_tps = tps / n
+            revenue = 0.0
+            if deployment.replicas is not None:
+                v = deployment.value
+                revenue = (
+                    v.priority if v.priority is not None else (v.usd_per_mtok or 0.0) * per_replica_tps * 3.6e-3
+                )
+            watts = k_fit * (per_gpu_w - leftover)
+            configs.append(
+                Config(
+                    deployment=di,
+                    pool=pi,
+                    k=k_fit,
+                    n=n,
+                    cap_fraction=fraction,
+                    cap_w=cap,
+                    serving_w=per_gpu_w,
+                    watts=watts,
+                    tokens_per_s=per_replica_tps,
+                    revenue=revenue,
+                    power_cost=k_fit * per_gpu_w / 1000 * site_price,
+                    host_ram_gib=options.ram_gib_per_replica + est.memory.host_ram,
+                    runtime=est.runtime,
+                    split_mode=split_mode if k_fit > 1 else "layer",
+                    vram_per_gpu_gib=max(est.memory.per_gpu, default=0.0),
+                )
+            )
+    return configs

@@ -1,0 +1,197 @@
+"""Demand: what the operator wants served, read from a YAML (or JSON) file.
+
+```yaml
+deployments:
+  - name: chat-8b
+    model: llama-3.1-8b          # catalog name, or a path to a model file
+    quant: Q4_K_M
+    context: 8192
+    parallel: 4
+    replicas: {min: 2, max: 40}  # or: throughput: {tokens_per_s: 3000}
+    value: {usd_per_mtok: 0.20}  # or: value: {priority: 5}
+    constraints: {sites: [north], gpu_models: [geforce-rtx-3060-12gb], same_rig: true}
+options:                         # optional PlanOptions overrides
+  vram_reserve_gib: 0.5
+```
+
+Errors name the file, the line and the field, never a pydantic traceback.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from rigshift.errors import InputError, Problem
+from rigshift.plan.types import PlanOptions
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ReplicaRange(_Model):
+    min: int = Field(default=0, ge=0)
+    max: int = Field(ge=1)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> ReplicaRange:
+        if self.min > self.max:
+            raise ValueError(f"min ({self.min}) is larger than max ({self.max})")
+        return self
+
+
+class Throughput(_Model):
+    """A target in output tokens/s, or in requests/s with a token profile."""
+
+    tokens_per_s: float | None = Field(default=None, gt=0)
+    requests_per_s: float | None = Field(default=None, gt=0)
+    prompt_tokens: int = Field(default=512, ge=1)
+    output_tokens: int = Field(default=256, ge=1)
+    max_replicas: int | None = Field(default=None, ge=1)
+
+    @model_validator(mode="after")
+    def _one_target(self) -> Throughput:
+        if (self.tokens_per_s is None) == (self.requests_per_s is None):
+            raise ValueError("give exactly one of tokens_per_s or requests_per_s")
+        return self
+
+    @property
+    def target_tokens_per_s(self) -> float:
+        if self.tokens_per_s is not None:
+            return self.tokens_per_s
+        assert self.requests_per_s is not None
+        return self.requests_per_s * self.output_tokens
+
+
+class Value(_Model):
+    """Money per million output tokens, or a priority (each replica, or the whole target, worth
+    `priority` objective units per hour)."""
+
+    usd_per_mtok: float | None = Field(default=None, ge=0)
+    priority: float | None = Field(default=None, ge=0)
+
+    @model_validator(mode="after")
+    def _one(self) -> Value:
+        if (self.usd_per_mtok is None) == (self.priority is None):
+            raise ValueError("give exactly one of usd_per_mtok or priority")
+        return self
+
+
+class Constraints(_Model):
+    sites: list[str] | None = None
+    labels: dict[str, str] = Field(default_factory=dict)  # every label must match (rig or GPU)
+    gpu_models: list[str] | None = None  # catalog keys allowed
+    same_rig: bool = True  # False: llama.cpp RPC across rigs is allowed (slow)
+
+
+class Deployment(_Model):
+    name: str = Field(min_length=1)
+    model: str = Field(min_length=1)
+    quant: str = "Q4_K_M"
+    context: int = Field(default=8192, ge=128)
+    parallel: int = Field(default=1, ge=1)
+    kv_type: str = "f16"
+    runtime: str | None = None
+    replicas: ReplicaRange | None = None
+    throughput: Throughput | None = None
+    value: Value = Field(default_factory=lambda: Value(priority=1.0))
+    constraints: Constraints = Field(default_factory=Constraints)
+
+    @model_validator(mode="after")
+    def _one_goal(self) -> Deployment:
+        if (self.replicas is None) == (self.throughput is None):
+            raise ValueError("give exactly one of replicas: {min, max} or throughput: {...}")
+        return self
+
+
+class Demand(_Model):
+    deployments: list[Deployment] = Field(min_length=1)
+    options: dict[str, Any] = Field(default_factory=dict)  # PlanOptions overrides
+
+    @model_validator(mode="after")
+    def _unique(self) -> Demand:
+        seen: set[str] = set()
+        for d in self.deployments:
+            if d.name in seen:
+                raise ValueError(f"deployment name {d.name!r} appears twice")
+            seen.add(d.name)
+        return self
+
+    def plan_options(self, base: PlanOptions | None = None) -> PlanOptions:
+        merged = (base or PlanOptions()).model_dump()
+        merged.update(self.options)
+        return PlanOptions.model_validate(merged)
+
+
+def _line_index(node: yaml.Node, path: tuple[Any, ...] = ()) -> dict[tuple[Any, ...], int]:
+    """Map each key path of a YAML document to the 1-based line where it starts."""
+    lines = {path: node.start_mark.line + 1}
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            lines[(*path, key.value)] = key.start_mark.line + 1
+            lines.update({k: v for k, v in _line_index(value, (*path, key.value)).items() if k != path})
+            lines[(*path, key.value)] = key.start_mark.line + 1
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            lines.update(_line_index(item, (*path, i)))
+    return lines
+
+
+def _nearest_line(lines: dict[tuple[Any, ...], int], loc: tuple[Any, ...]) -> int | None:
+    for cut in range(len(loc), -1, -1):
+        key = tuple(str(p) if not isinstance(p, int) else p for p in loc[:cut])
+        if key in lines:
+            return lines[key]
+    return None
+
+
+def _json_path(loc: tuple[Any, ...]) -> str:
+    return "$" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc)
+
+
+def parse_demand(text: str, source: str = "<demand>") -> Demand:
+    try:
+        node = yaml.compose(text)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        location = f"line {mark.line + 1}" if mark is not None else None
+        raise InputError(Problem(f"not valid YAML: {getattr(error, 'problem', error)}", source, location)) from None
+    if not isinstance(data, dict) or node is None:
+        raise InputError(Problem("a demand file is a mapping with a 'deployments' list", source, "line 1"))
+    lines = _line_index(node)
+    try:
+        demand = Demand.model_validate(data)
+    except ValidationError as error:
+        problems = []
+        for item in error.errors():
+            loc = tuple(p for p in item["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+            line = _nearest_line(lines, loc)
+            where = f"line {line}, {_json_path(loc)}" if line else _json_path(loc)
+            message = item["msg"].removeprefix("Value error, ")
+            field = str(loc[-1]) if loc and not isinstance(loc[-1], int) else None
+            problems.append(Problem(message, source, where, field))
+        raise InputError(problems) from None
+    try:
+        demand.plan_options()
+    except ValidationError as error:
+        first = error.errors()[0]
+        loc = ("options", *first["loc"])
+        line = _nearest_line(lines, loc)
+        raise InputError(
+            Problem(first["msg"], source, f"line {line}" if line else None, str(loc[-1]))
+        ) from None
+    return demand
+
+
+def load_demand(path: str | Path) -> Demand:
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except OSError as error:
+        raise InputError(Problem(f"cannot read demand file: {error.strerror}", str(path))) from None
+    return parse_demand(text, str(path))

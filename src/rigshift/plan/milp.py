@@ -1,0 +1,276 @@
+"""The exact placement model, solved with HiGHS (highspy). The integer program:
+
+Sets
+    d ∈ D        deployments;  q ∈ Q  pools of identical GPUs (same site, circuit, card, free VRAM,
+    link, power limits, labels);  j ∈ J  configurations (d_j, q_j, k_j GPUs per group, n_j replicas
+    per group, power cap);  s ∈ S sites, c ∈ C circuits with a power budget;  g ∈ G keep groups
+    (deployment, pool, k, n) of the current plan when re-planning.
+Data
+    N_q GPUs in q;  A_qk = Σ_rigs ⌊GPUs of q on the rig / k⌋ groups of k one rig can host;
+    t_j tokens/s per replica;  r_j $/h per replica (replica-count deployments);  e_j $/h power per
+    group;  w_j serving watts per group over the GPU's leftover draw;  h_j host RAM per replica;
+    B_s, B_c watts left for serving;  min_d, max_d replicas;  T_d target tokens/s;  p_d $/h per
+    tok/s served;  P shortfall penalty;  m migration cost;  cur_g replicas in g now.
+Variables
+    y_j ∈ ℤ≥0 groups of configuration j;  σ_d ∈ [0, T_d] tokens/s served (throughput deployments);
+    u_d ≥ 0 shortfall (replicas, or hundreds of tok/s);  κ_g ∈ [0, cur_g] replicas kept in place.
+Objective
+    max Σ_j (n_j r_j − e_j) y_j + Σ_d p_d σ_d − P Σ_d u_d + m Σ_g κ_g
+Constraints
+    Σ_{j∈q} k_j y_j ≤ N_q                                  ∀q   (GPUs)
+    Σ_{j∈q, k_j=k} y_j ≤ A_qk                               ∀q, k≥2 (a group stays on one rig)
+    Σ_{j∈q} n_j y_j ≤ Σ_{rigs of q} ⌊cores / cores per replica⌋   ∀q   (host CPU)
+    Σ_{j∈q} n_j h_j y_j ≤ Σ_{rigs of q} (RAM − OS reserve)  ∀q   (host RAM)
+    Σ_{j∈d} n_j y_j ≤ max_d;   Σ_{j∈d} n_j y_j + u_d ≥ min_d      (replica-count deployments)
+    σ_d ≤ Σ_{j∈d} n_j t_j y_j;  σ_d + 100 u_d ≥ T_d                 (throughput deployments)
+    Σ_{j∈s} w_j y_j ≤ B_s ∀s;   Σ_{j∈c} w_j y_j ≤ B_c ∀c        (power budgets)
+    κ_g ≤ Σ_{j∈g} n_j y_j                                    ∀g   (keep only what is placed)
+
+Host CPU and RAM are per rig, and a rig's GPUs may sit in several pools, so the per-pool rows
+are a relaxation: the solver's bound stays a true upper bound, and `realize` enforces the exact
+per-rig limits when it maps counts onto GPUs (anything it cannot map is re-placed greedily, and
+the reported objective is the realized one).
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from dataclasses import dataclass
+
+import highspy
+import numpy as np
+
+from rigshift.plan.candidates import Candidates
+
+KeepGroup = tuple[int, int, int, int]  # (deployment, pool, k, n)
+
+
+@dataclass
+class MilpResult:
+    counts: dict[int, int]  # config index -> groups
+    objective: float
+    bound: float
+    status: str
+    seconds: float
+
+
+def _value_terms(cands: Candidates) -> tuple[list[float], list[float]]:
+    """(price per tok/s-hour, target) per deployment; zeros for replica-count deployments."""
+    prices, targets = [], []
+    for d in cands.demand.deployments:
+        if d.throughput is None:
+            prices.append(0.0)
+            targets.append(0.0)
+            continue
+        target = d.throughput.target_tokens_per_s
+        v = d.value
+        prices.append(v.priority / target if v.priority is not None else (v.usd_per_mtok or 0.0) * 3.6e-3)
+        targets.append(target)
+    return prices, targets
+
+
+def evaluate(cands: Candidates, counts: dict[int, int], kept: int = 0) -> float:
+    """The objective of a set of chosen groups, exactly as the integer program scores it."""
+    prices, targets = _value_terms(cands)
+    total = cands.options.migration_cost * kept
+    replicas = [0] * len(cands.demand.deployments)
+    tokens = [0.0] * len(cands.demand.deployments)
+    for j, y in counts.items():
+        if y <= 0:
+            continue
+        c = cands.configs[j]
+        total += c.value_per_group * y
+        replicas[c.deployment] += c.n * y
+        tokens[c.deployment] += c.n * c.tokens_per_s * y
+    penalty = cands.options.shortfall_penalty
+    for di, d in enumerate(cands.demand.deployments):
+        if d.throughput is None:
+            assert d.replicas is not None
+            total -= penalty * max(0, d.replicas.min - replicas[di])
+        else:
+            served = min(targets[di], tokens[di])
+            total += prices[di] * served - penalty * (targets[di] - served) / 100
+    return total
+
+
+def solve_milp(
+    cands: Candidates,
+    warm: dict[int, int] | None,
+    keep_groups: dict[KeepGroup, int],
+    time_limit_s: float,
+) -> MilpResult:
+    started = time.perf_counter()
+    configs = cands.configs
+    n_y = len(configs)
+    deployments = cands.demand.deployments
+    prices, targets = _value_terms(cands)
+    opts = cands.options
+
+    cost: list[float] = [c.value_per_group for c in configs]
+    lower: list[float] = [0.0] * n_y
+    upper: list[float] = [float(cands.pools[c.pool].groups_of(c.k)) for c in configs]
+    integral: list[int] = [1] * n_y
+    sigma: dict[int, int] = {}
+    short: dict[int, int] = {}
+    for di, d in enumerate(deployments):
+        if d.throughput is not None:
+            sigma[di] = len(cost)
+            cost.append(prices[di])
+            lower.append(0.0)
+            upper.append(targets[di])
+            integral.append(0)
+        short[di] = len(cost)
+        cost.append(-opts.shortfall_penalty)
+        lower.append(0.0)
+        upper.append(highspy.kHighsInf)
+        integral.append(0)
+    keep_col: dict[KeepGroup, int] = {}
+    for g, cur in sorted(keep_groups.items()):
+        keep_col[g] = len(cost)
+        cost.append(opts.migration_cost)
+        lower.append(0.0)
+        upper.append(float(cur))
+        integral.append(0)
+
+    rows_lo: list[float] = []
+    rows_hi: list[float] = []
+    entries: list[tuple[int, int, float]] = []  # (row, col, value)
+
+    def row(terms: list[tuple[int, float]], lo: float, hi: float) -> None:
+        r = len(rows_lo)
+        rows_lo.append(lo)
+        rows_hi.append(hi)
+        entries.extend((r, col, val) for col, val in terms)
+
+    inf = highspy.kHighsInf
+    by_pool: dict[int, list[int]] = defaultdict(list)
+    by_dep: dict[int, list[int]] = defaultdict(list)
+    by_site: dict[str, list[int]] = defaultdict(list)
+    by_circuit: dict[str, list[int]] = defaultdict(list)
+    by_keep: dict[KeepGroup, list[int]] = defaultdict(list)
+    for j, c in enumerate(configs):
+        by_pool[c.pool].append(j)
+        by_dep[c.deployment].append(j)
+        key = cands.pools[c.pool].key
+        by_site[key.site].append(j)
+        if key.circuit is not None:
+            by_circuit[key.circuit].append(j)
+        by_keep[(c.deployment, c.pool, c.k, c.n)].append(j)
+
+    rigs = cands.fleet.rigs
+    for q, js in sorted(by_pool.items()):
+        pool = cands.pools[q]
+        row([(j, float(configs[j].k)) for j in js], -inf, float(pool.size))
+        for k in sorted({configs[j].k for j in js} - {1}):
+            jk = [j for j in js if configs[j].k == k]
+            if len(jk) > 1:
+                row([(j, 1.0) for j in jk], -inf, float(pool.groups_of(k)))
+        rig_list = [rigs[r] for r in pool.members]
+        if opts.cpu_cores_per_replica > 0 and all(r.cpu_cores for r in rig_list):
+            cap = sum(int((r.cpu_cores or 0) // opts.cpu_cores_per_replica) for r in rig_list)
+            row([(j, float(configs[j].n)) for j in js], -inf, float(cap))
+        if all(r.ram_gib for r in rig_list):
+            ram = sum(max(0.0, (r.ram_gib or 0.0) - opts.host_reserve_ram_gib) for r in rig_list)
+            row([(j, configs[j].n * configs[j].host_ram_gib) for j in js], -inf, ram)
+    for di, d in enumerate(deployments):
+        js = by_dep.get(di, [])
+        if d.replicas is not None:
+            row([(j, float(configs[j].n)) for j in js] + [(short[di], 1.0)], float(d.replicas.min), inf)
+            row([(j, float(configs[j].n)) for j in js], -inf, float(d.replicas.max))
+        else:
+            assert d.throughput is not None
+            row([(j, -configs[j].n * configs[j].tokens_per_s) for j in js] + [(sigma[di], 1.0)], -inf, 0.0)
+            row([(sigma[di], 1.0), (short[di], 100.0)], targets[di], inf)
+            if d.throughput.max_replicas is not None:
+                row([(j, float(configs[j].n)) for j in js], -inf, float(d.throughput.max_replicas))
+    for site, budget in sorted(cands.site_budget_w.items()):
+        js = by_site.get(site, [])
+        if js:
+            row([(j, configs[j].watts) for j in js], -inf, max(budget, 0.0))
+    for circuit, budget in sorted(cands.circuit_budget_w.items()):
+        js = by_circuit.get(circuit, [])
+        if js:
+            row([(j, configs[j].watts) for j in js], -inf, max(budget, 0.0))
+    for g, col in keep_col.items():
+        row([(col, 1.0)] + [(j, -float(configs[j].n)) for j in by_keep.get(g, [])], -inf, 0.0)
+
+    n_col = len(cost)
+    lp = highspy.HighsLp()
+    lp.num_col_ = n_col
+    lp.num_row_ = len(rows_lo)
+    lp.col_cost_ = np.array(cost, dtype=np.float64)
+    lp.col_lower_ = np.array(lower, dtype=np.float64)
+    lp.col_upper_ = np.array(upper, dtype=np.float64)
+    lp.row_lower_ = np.array(rows_lo, dtype=np.float64)
+    lp.row_upper_ = np.array(rows_hi, dtype=np.float64)
+    lp.sense_ = highspy.ObjSense.kMaximize
+    # Column-wise (CSC) matrix: sort entries by column, then row.
+    entries.sort(key=lambda e: (e[1], e[0]))
+    starts = np.zeros(n_col + 1, dtype=np.int32)
+    for _, col, _ in entries:
+        starts[col + 1] += 1
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    lp.a_matrix_.start_ = np.cumsum(starts).astype(np.int32)
+    lp.a_matrix_.index_ = np.array([e[0] for e in entries], dtype=np.int32)
+    lp.a_matrix_.value_ = np.array([e[2] for e in entries], dtype=np.float64)
+    lp.integrality_ = [highspy.HighsVarType.kInteger if i else highspy.HighsVarType.kContinuous for i in integral]
+
+    h = highspy.Highs()
+    h.setOptionValue("output_flag", False)
+    h.setOptionValue("time_limit", float(max(time_limit_s, 0.1)))
+    h.setOptionValue("mip_rel_gap", 1e-3)
+    h.setOptionValue("threads", 1)  # one thread: the same input gives the same plan
+    h.setOptionValue("random_seed", 0)
+    h.passModel(lp)
+    if warm:
+        values = np.zeros(n_col)
+        for j, y in warm.items():
+            values[j] = y
+        h.setSolution(_complete_warm(cands, values, sigma, short, keep_col, keep_groups, prices, targets))
+    h.run()
+    status = h.modelStatusToString(h.getModelStatus())
+    info = h.getInfo()
+    result_counts: dict[int, int] = {}
+    objective = float("-inf")
+    if info.primal_solution_status >= 2:  # feasible
+        col_value = h.getSolution().col_value
+        result_counts = {j: round(col_value[j]) for j in range(n_y) if round(col_value[j]) > 0}
+        objective = float(info.objective_function_value)
+    bound = float(info.mip_dual_bound) if np.isfinite(info.mip_dual_bound) else float("inf")
+    return MilpResult(result_counts, objective, bound, status, time.perf_counter() - started)
+
+
+def _complete_warm(
+    cands: Candidates,
+    values: np.ndarray,
+    sigma: dict[int, int],
+    short: dict[int, int],
+    keep_col: dict[KeepGroup, int],
+    keep_groups: dict[KeepGroup, int],
+    prices: list[float],
+    targets: list[float],
+) -> highspy.HighsSolution:
+    """Fill the continuous columns of a warm start so HiGHS accepts it as feasible."""
+    replicas = defaultdict(float)
+    tokens = defaultdict(float)
+    placed_in: dict[KeepGroup, float] = defaultdict(float)
+    for j, c in enumerate(cands.configs):
+        y = values[j]
+        if y:
+            replicas[c.deployment] += c.n * y
+            tokens[c.deployment] += c.n * c.tokens_per_s * y
+            placed_in[(c.deployment, c.pool, c.k, c.n)] += c.n * y
+    for di, d in enumerate(cands.demand.deployments):
+        if d.replicas is not None:
+            values[short[di]] = max(0.0, d.replicas.min - replicas[di])
+        else:
+            served = min(targets[di], tokens[di])
+            values[sigma[di]] = served
+            values[short[di]] = max(0.0, (targets[di] - served) / 100)
+    for g, col in keep_col.items():
+        values[col] = min(keep_groups[g], placed_in[g])
+    solution = highspy.HighsSolution()
+    solution.col_value = values.tolist()
+    solution.value_valid = True
+    return solution

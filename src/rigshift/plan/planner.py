@@ -1,0 +1,291 @@
+"""`plan_placement`: fleet + demand (+ the current plan) -> Plan. The library call the CLI and
+the server share.
+
+Steps: candidates (filters, fitters, pools) → greedy construction (warm start, fallback) → the
+integer program (`milp`) → realization on concrete GPUs (kept replicas first) → greedy repair of
+anything the aggregate counts could not map → the better of solver and greedy → reasons for
+everything unplaced and the moves against the current plan.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import defaultdict
+
+from rigshift.fleet.model import Fleet
+from rigshift.plan.assign import Placement, RigState, Tally, greedy_fill
+from rigshift.plan.candidates import Candidates, EstimateCache, build_candidates
+from rigshift.plan.demand import Demand
+from rigshift.plan.explain import moves_against, unplaced_reasons
+from rigshift.plan.milp import KeepGroup, evaluate, solve_milp
+from rigshift.plan.seams import Seams, default_seams
+from rigshift.plan.types import DeploymentSummary, Plan, PlannedGpu, PlannedReplica, PlanOptions
+
+CurrentGroup = tuple[KeepGroup, int, tuple[int, ...], tuple[str, ...]]  # group, rig, positions, ids
+
+
+def plan_placement(
+    fleet: Fleet,
+    demand: Demand,
+    current: Plan | None = None,
+    options: PlanOptions | None = None,
+    seams: Seams | None = None,
+) -> Plan:
+    started = time.perf_counter()
+    opts = demand.plan_options(options)
+    seams = seams or default_seams()
+    cands = build_candidates(fleet, demand, opts, seams, EstimateCache(seams))
+    current_groups = _current_groups(cands, current)
+    keep_groups: dict[KeepGroup, int] = defaultdict(int)
+    for group, _, _, ids in current_groups:
+        keep_groups[group] += len(ids)
+
+    greedy_state, greedy_tally, greedy_places = _construct(cands, current_groups, {})
+    greedy_obj = evaluate(cands, greedy_tally.counts, _kept(greedy_places))
+    chosen = greedy_places
+    objective, bound, status, solver = greedy_obj, None, "greedy only", "greedy"
+    notes: list[str] = []
+    if opts.solver == "milp" and cands.configs:
+        remaining = max(0.5, opts.time_limit_s - (time.perf_counter() - started))
+        result = solve_milp(cands, dict(greedy_tally.counts), dict(keep_groups), remaining)
+        bound = result.bound if math.isfinite(result.bound) else None
+        status, solver = result.status, "highs-milp"
+        if result.counts:
+            _, tally, places = _construct(cands, current_groups, result.counts)
+            realized = evaluate(cands, tally.counts, _kept(places))
+            if realized >= greedy_obj - 1e-9:
+                chosen, objective = places, realized
+                if realized < result.objective - 1e-6:
+                    notes.append(
+                        f"solver objective {result.objective:.4f}; {realized:.4f} after mapping onto rigs"
+                    )
+            else:
+                notes.append("greedy construction beat the solver's mapped plan; kept the greedy plan")
+                solver = "highs-milp+greedy"
+        else:
+            notes.append(f"solver found no plan ({status}); greedy plan used")
+    elif not cands.configs:
+        bound = 0.0 if not any(_needs_minimum(cands, i) for i in range(len(demand.deployments))) else None
+
+    plan = _to_plan(cands, chosen, objective, bound, solver, status, started, notes)
+    plan.unplaced = unplaced_reasons(cands, chosen, greedy_state_after(cands, chosen))
+    plan.moves = moves_against(current, plan)
+    return plan
+
+
+def _needs_minimum(cands: Candidates, di: int) -> bool:
+    d = cands.demand.deployments[di]
+    return d.throughput is not None or (d.replicas is not None and d.replicas.min > 0)
+
+
+def _kept(places: list[Placement]) -> int:
+    return sum(len(p.kept_ids) for p in places)
+
+
+def greedy_state_after(cands: Candidates, places: list[Placement]) -> RigState:
+    """Rebuild the free-capacity state after a set of placements (for the reasons report)."""
+    state = RigState(cands)
+    for p in places:
+        state.take_exact(p.config, p.rig, p.positions, p.kept_ids)
+    return state
+
+
+def _current_groups(cands: Candidates, current: Plan | None) -> list[CurrentGroup]:
+    """Current replicas that may stay where they are: same deployment definition, GPUs still in
+    the fleet and in one pool. Replicas sharing GPUs form one group."""
+    if current is None:
+        return []
+    pool_of: dict[tuple[int, int], int] = {}
+    for q, pool in enumerate(cands.pools):
+        for r, positions in pool.members.items():
+            for p in positions:
+                pool_of[(r, p)] = q
+    deps = {d.name: i for i, d in enumerate(cands.demand.deployments)}
+    grouped: dict[tuple[int, int, tuple[int, ...]], list[str]] = defaultdict(list)
+    for replica in current.replicas:
+        di = deps.get(replica.deployment)
+        r = cands.rig_index.get(replica.rig)
+        if di is None or r is None or replica.cross_rig:
+            continue
+        d = cands.demand.deployments[di]
+        if (replica.quant, replica.context, replica.parallel) != (d.quant, d.context, d.parallel):
+            continue
+        grouped[(di, r, tuple(g.position for g in replica.gpus))].append(replica.id)
+    out: list[CurrentGroup] = []
+    for (di, r, positions), ids in sorted(grouped.items()):
+        pools = {pool_of.get((r, p)) for p in positions}
+        if len(pools) != 1 or None in pools:
+            continue
+        q = pools.pop()
+        assert q is not None
+        out.append(((di, q, len(positions), len(ids)), r, positions, tuple(sorted(ids))))
+    return out
+
+
+def _construct(
+    cands: Candidates, current_groups: list[CurrentGroup], counts: dict[int, int]
+) -> tuple[RigState, Tally, list[Placement]]:
+    """Kept replicas on their GPUs, then the given counts (largest groups first), then greedy
+    repair and fill. With empty counts this is the plain greedy construction."""
+    state, tally = RigState(cands), Tally(cands)
+    places: list[Placement] = []
+    remaining = dict(counts)
+    by_group: dict[KeepGroup, list[int]] = defaultdict(list)
+    for j, c in enumerate(cands.configs):
+        by_group[(c.deployment, c.pool, c.k, c.n)].append(j)
+    for group, r, positions, ids in current_groups:
+        js = by_group.get(group, [])
+        if counts:
+            js = [j for j in js if remaining.get(j, 0) > 0]
+        # keep at the best-valued power cap the counts allow
+        for j in sorted(js, key=lambda j: -cands.configs[j].value_per_group):
+            if not tally.room(cands.configs[j]):
+                continue
+            if not counts and tally.marginal(cands.configs[j]) + cands.options.migration_cost * len(ids) <= 0:
+                continue
+            placed = state.take_exact(j, r, positions, ids)
+            if placed is not None:
+                places.append(placed)
+                tally.add(j)
+                if counts:
+                    remaining[j] -= 1
+                break
+    for j in sorted(remaining, key=lambda j: (-cands.configs[j].k, j)):
+        for _ in range(max(0, remaining[j])):
+            if not tally.room(cands.configs[j]):
+                break
+            placed = state.take(j)
+            if placed is None:
+                break
+            places.append(placed)
+            tally.add(j)
+    places.extend(greedy_fill(cands, state, tally))
+    return state, tally, places
+
+
+def _tensor_split(cands: Candidates, rig: int, positions: tuple[int, ...]) -> list[float] | None:
+    if len(positions) < 2:
+        return None
+    gpus = cands.fleet.rigs[rig].gpus
+    free = [
+        max(0.0, gpus[p].vram_gib - gpus[p].vram_used_by_others_gib - cands.options.vram_reserve_gib)
+        for p in positions
+    ]
+    total = sum(free) or 1.0
+    return [round(f / total, 4) for f in free]
+
+
+def _to_plan(
+    cands: Candidates,
+    places: list[Placement],
+    objective: float,
+    bound: float | None,
+    solver: str,
+    status: str,
+    started: float,
+    notes: list[str],
+) -> Plan:
+    demand = cands.demand
+    tokens_by_dep: dict[int, float] = defaultdict(float)
+    for p in places:
+        c = cands.configs[p.config]
+        tokens_by_dep[c.deployment] += c.n * c.tokens_per_s
+    # A throughput deployment is paid only up to its target: scale each replica's revenue.
+    paid_share = {}
+    for di, d in enumerate(demand.deployments):
+        if d.throughput is not None and tokens_by_dep[di] > 0:
+            paid_share[di] = min(1.0, d.throughput.target_tokens_per_s / tokens_by_dep[di])
+    replicas: list[PlannedReplica] = []
+    site_w: dict[str, float] = defaultdict(float, {s: w for s, w in cands.fixed_w_by_site.items()})
+    for p in sorted(places, key=lambda p: (p.config, p.rig, p.positions)):
+        c = cands.configs[p.config]
+        d = demand.deployments[c.deployment]
+        rig = cands.fleet.rigs[p.rig]
+        gpus = [
+            PlannedGpu(
+                index=rig.gpus[pos].index,
+                position=pos,
+                bus_id=rig.gpus[pos].bus_id,
+                uuid=rig.gpus[pos].uuid,
+                model=rig.gpus[pos].model,
+                rig=rig.name,
+                power_cap_w=None if c.cap_fraction == 1.0 else round(c.cap_w, 1),
+            )
+            for pos in p.positions
+        ]
+        price = d.value.usd_per_mtok or 0.0
+        site_w[rig.site] += c.watts
+        ids = list(p.kept_ids)
+        base = f"{d.name}@{rig.name}/{'+'.join(str(x) for x in p.positions)}"
+        fresh = [f"{base}#{i}" for i in range(c.n)]
+        ids += [i for i in fresh if i not in ids][: c.n - len(ids)]
+        for rid in ids:
+            replicas.append(
+                PlannedReplica(
+                    id=rid,
+                    deployment=d.name,
+                    model=cands.models[c.deployment].key,
+                    quant=d.quant,
+                    context=d.context,
+                    parallel=d.parallel,
+                    runtime=c.runtime,
+                    site=rig.site,
+                    rig=rig.name,
+                    gpus=gpus,
+                    tensor_split=_tensor_split(cands, p.rig, p.positions),
+                    split_mode=c.split_mode,
+                    shared_gpu=c.n,
+                    tokens_per_s=round(c.tokens_per_s, 3),
+                    revenue_usd_per_h=round(
+                        price * c.tokens_per_s * 3.6e-3 * paid_share.get(c.deployment, 1.0), 6
+                    ),
+                    power_w=round(c.k * c.serving_w / c.n, 1),
+                    power_cost_usd_per_h=round(c.power_cost / c.n, 6),
+                    vram_gib_per_gpu=[round(c.vram_per_gpu_gib, 3)] * c.k,
+                )
+            )
+    summaries = []
+    for di, d in enumerate(demand.deployments):
+        mine = [r for r in replicas if r.deployment == d.name]
+        wanted = (
+            f"{d.replicas.min}-{d.replicas.max} replicas"
+            if d.replicas is not None
+            else f"{d.throughput.target_tokens_per_s:g} tok/s"
+            if d.throughput is not None
+            else ""
+        )
+        summaries.append(
+            DeploymentSummary(
+                deployment=d.name,
+                replicas=len(mine),
+                tokens_per_s=round(sum(r.tokens_per_s for r in mine), 2),
+                revenue_usd_per_h=round(sum(r.revenue_usd_per_h for r in mine), 4),
+                wanted=wanted,
+            )
+        )
+    used = {(p.rig, pos) for p in places for pos in p.positions}
+    free_usable = sum(pool.size for pool in cands.pools) - len(used)
+    leftover = {cands.options.leftover: free_usable}
+    reserved = cands.unusable.get("reserved for mining", 0)
+    if reserved:
+        leftover["reserved for mining"] = reserved
+    gap = None
+    if bound is not None:
+        gap = max(0.0, (bound - objective) / max(abs(bound), 1e-9))
+    return Plan(
+        fleet=cands.fleet.name,
+        replicas=replicas,
+        objective=round(objective, 6),
+        bound=None if bound is None else round(bound, 6),
+        gap=None if gap is None else round(gap, 6),
+        solver=solver,
+        solver_status=status,
+        solve_seconds=round(time.perf_counter() - started, 3),
+        revenue_usd_per_h=round(sum(r.revenue_usd_per_h for r in replicas), 4),
+        power_cost_usd_per_h=round(sum(r.power_cost_usd_per_h for r in replicas), 4),
+        power_w_by_site={s: round(w, 1) for s, w in sorted(site_w.items())},
+        deployments=summaries,
+        leftover=leftover,
+        notes=notes,
+    )

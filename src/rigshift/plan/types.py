@@ -1,0 +1,138 @@
+"""The Plan: what the runtime applies, and the options that shape it.
+
+Everything here is a pydantic model so a plan written with `--json` reads back unchanged
+(`Plan.model_validate_json`), which is how a re-plan receives the current placement.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+LeftoverPolicy = Literal["mining", "idle", "off"]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class PlanOptions(_Model):
+    """Knobs of the planner. Defaults suit a mining farm of x1-riser rigs."""
+
+    vram_reserve_gib: float = Field(default=0.25, ge=0)  # kept free on every GPU (driver, fragmentation)
+    cpu_cores_per_replica: float = Field(default=1.0, ge=0)  # tokenizer + sampler + HTTP per replica
+    ram_gib_per_replica: float = Field(default=1.0, ge=0)  # llama-server process besides host tensors
+    host_reserve_ram_gib: float = Field(default=1.0, ge=0)  # the mining OS itself
+    max_temperature_c: float = 85.0  # GPUs reported hotter than this are not used
+    circuit_power_kw: dict[str, float] = Field(default_factory=dict)  # rig label "circuit" -> kW
+    site_power_kw: dict[str, float] = Field(default_factory=dict)  # overrides Site.power_budget_kw
+    # Power caps tried per GPU, as fractions of the card's default limit; the solver picks one per
+    # configuration. Caps only matter where a power budget binds, so sites without a budget get 1.0.
+    power_cap_fractions: tuple[float, ...] = (1.0, 0.8, 0.65)
+    host_watts_per_rig: float = 60.0  # CPU, board, risers, fans
+    leftover: LeftoverPolicy = "idle"
+    idle_watts_fraction: float = Field(default=0.08, ge=0, le=1)  # an idle GPU's draw, share of TDP
+    mining_watts_fraction: float = Field(default=0.7, ge=0, le=1)  # an undervolted miner's draw
+    migration_cost: float = Field(default=0.05, ge=0)  # objective units ($/h) a moved replica must gain
+    shortfall_penalty: float = Field(default=100.0, ge=0)  # per replica (or 100 tok/s) of unmet minimum
+    time_limit_s: float = Field(default=8.0, gt=0)
+    solver: Literal["milp", "greedy"] = "milp"
+    max_pack_per_gpu: int = Field(default=4, ge=1)  # most replicas of one deployment sharing one GPU
+    min_link_gbs_tensor_parallel: float = 3.9  # vLLM tensor parallel wants at least Gen3 x4
+    rpc_network_gbs: float = 0.125  # 1 GbE between rigs, for llama.cpp RPC splits
+
+
+class PlannedGpu(_Model):
+    index: int | None
+    position: int  # position of the GPU in the rig's list (stable when index is unknown)
+    bus_id: str | None = None
+    uuid: str | None = None
+    model: str
+    rig: str
+    power_cap_w: float | None = None
+
+
+class PlannedReplica(_Model):
+    id: str
+    deployment: str
+    model: str
+    quant: str
+    context: int
+    parallel: int
+    runtime: str
+    site: str
+    rig: str  # the first rig; cross-rig (RPC) replicas list every rig's GPUs in `gpus`
+    gpus: list[PlannedGpu]
+    tensor_split: list[float] | None = None  # llama.cpp --tensor-split, by free VRAM
+    split_mode: str = "layer"
+    shared_gpu: int = 1  # replicas of this deployment sharing these GPUs
+    cross_rig: bool = False  # llama.cpp RPC across rigs: flagged slow
+    tokens_per_s: float  # all parallel streams together
+    revenue_usd_per_h: float
+    power_w: float
+    power_cost_usd_per_h: float
+    vram_gib_per_gpu: list[float] = Field(default_factory=list)
+    notes: list[str] = Field(default_factory=list)
+
+
+class Rejection(_Model):
+    """One filter's verdict: how many GPUs (or groups) it rejected and why."""
+
+    filter: str
+    rejected: int
+    message: str
+
+
+class Unplaced(_Model):
+    deployment: str
+    replicas: int  # replicas wanted (at least) but not placed
+    tokens_per_s_short: float = 0.0
+    reasons: list[Rejection]
+
+    def render(self) -> str:
+        what = f"{self.replicas} replica(s)"
+        if self.tokens_per_s_short:
+            what += f" ({self.tokens_per_s_short:.0f} tok/s short)"
+        return f"{self.deployment}: {what} unplaced: " + "; ".join(
+            f"{r.message}: {r.rejected:,} rejected" for r in self.reasons
+        )
+
+
+class Move(_Model):
+    action: Literal["keep", "start", "stop", "move"]
+    deployment: str
+    replica_id: str | None = None
+    source: str | None = None  # "rig/gpu positions"
+    target: str | None = None
+
+
+class DeploymentSummary(_Model):
+    deployment: str
+    replicas: int
+    tokens_per_s: float
+    revenue_usd_per_h: float
+    wanted: str
+
+
+class Plan(_Model):
+    fleet: str
+    replicas: list[PlannedReplica]
+    objective: float  # value of this plan in the solver's objective ($/h, less penalties)
+    bound: float | None  # the solver's proven upper bound on any plan's objective (None: greedy only)
+    gap: float | None  # (bound - objective) / max(|bound|, 1e-9)
+    solver: str
+    solver_status: str
+    solve_seconds: float
+    revenue_usd_per_h: float
+    power_cost_usd_per_h: float
+    power_w_by_site: dict[str, float] = Field(default_factory=dict)
+    deployments: list[DeploymentSummary] = Field(default_factory=list)
+    unplaced: list[Unplaced] = Field(default_factory=list)
+    moves: list[Move] = Field(default_factory=list)
+    leftover: dict[str, int] = Field(default_factory=dict)  # policy -> GPUs
+    notes: list[str] = Field(default_factory=list)
+
+    @property
+    def feasible(self) -> bool:
+        return not self.unplaced
