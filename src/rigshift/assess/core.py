@@ -1,0 +1,76 @@
+"""`assess_fleet`: the whole assessment as one pure library call (no printing, no I/O).
+
+Flow: every GPU gets a `ProfileKey` (what its verdict depends on); each distinct key is assessed
+once (estimates cached by workload and hardware); rigs add split/replica options; unlock actions
+re-assess the affected keys with a fix applied; the summary counts profiles weighted by GPUs.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from rigshift.assess.criteria import ReadinessCriteria
+from rigshift.assess.profile import ProfileAssessor, ProfileKey, profile_key
+from rigshift.assess.rig import RigAssessor
+from rigshift.assess.summary import summarize
+from rigshift.assess.tools import AssessTools, default_tools
+from rigshift.assess.types import FleetAssessment, GpuAssessment, GpuProfile, RigAssessment
+from rigshift.assess.unlocks import compute_unlocks
+from rigshift.fleet.model import Fleet
+
+
+def assess_fleet(
+    fleet: Fleet, criteria: ReadinessCriteria | None = None, tools: AssessTools | None = None
+) -> FleetAssessment:
+    """Assess every GPU and rig of `fleet` against `criteria` (defaults: >= Q4, >= 8k, >= 20 tok/s)."""
+    criteria = criteria or ReadinessCriteria()
+    assessor = ProfileAssessor(tools or default_tools(), criteria)
+    rig_assessor = RigAssessor(assessor)
+
+    gpu_rows: list[GpuAssessment] = []
+    rig_rows: list[RigAssessment] = []
+    used: Counter[ProfileKey] = Counter()
+    rig_configs: Counter[tuple[ProfileKey, ...]] = Counter()
+    for rig in fleet.rigs:
+        keys = [profile_key(rig, gpu, criteria) for gpu in rig.gpus]
+        profiles = [assessor.profile(k) for k in keys]
+        used.update(keys)
+        rig_configs[tuple(keys)] += 1
+        for index, (gpu, profile) in enumerate(zip(rig.gpus, profiles, strict=True)):
+            # model_construct: every value comes from validated models; validating 100k rows
+            # again would double the run time for nothing.
+            gpu_rows.append(
+                GpuAssessment.model_construct(
+                    rig=rig.name,
+                    site=rig.site,
+                    index=index,
+                    bus_id=gpu.bus_id,
+                    uuid=gpu.uuid,
+                    gpu_model=gpu.model,
+                    vram_gib=gpu.vram_gib,
+                    profile=profile.id,
+                    tier=profile.tier,
+                    ready=profile.headline_ready,
+                    recommendation=profile.recommendation,
+                    primary_reason=profile.primary_reason,
+                )
+            )
+        rig_rows.append(rig_assessor.assess(rig, keys, profiles))
+
+    fleet_profiles: list[GpuProfile] = []
+    for key, count in used.items():
+        profile = assessor.profile(key)
+        profile.gpus = count
+        fleet_profiles.append(profile)
+    fleet_profiles.sort(key=lambda p: (-p.gpus, p.id))
+
+    unlocks = compute_unlocks(assessor, rig_configs, criteria)
+    summary = summarize(fleet_profiles, len(fleet.rigs), criteria, unlocks)
+    return FleetAssessment(
+        fleet=fleet.name,
+        criteria=criteria,
+        summary=summary,
+        profiles=fleet_profiles,
+        gpus=gpu_rows,
+        rigs=rig_rows,
+    )

@@ -1,0 +1,165 @@
+"""What a whole rig can do together: N single-GPU replicas, or one bigger model split over its GPUs.
+
+Mining rigs hang 6-12 cards off x1 risers, so a split is a llama.cpp layer split (activations
+cross the link, weights do not) and never tensor parallel. Split options are estimated with the
+rig's real links through `Hardware` with several `GpuSlot`s; identical rigs share one result.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from rigshift.assess.criteria import CLASSES, TIER_NONE, tier_rank
+from rigshift.assess.profile import ProfileAssessor, ProfileKey, SlotKey
+from rigshift.assess.types import GpuProfile, Limit, Reason, RigAssessment, RigOption
+from rigshift.estimate.types import Estimate, GpuSlot, Hardware, Workload
+from rigshift.fleet.model import Rig
+
+_RIG_REASONS = (Reason.HOST_RAM, Reason.CPU_CORES, Reason.DISK_SPACE)
+# GiB each GPU keeps free of weights in a split (runtime context, compute buffers): a first guess
+# of how many GPUs a split needs, corrected by the estimator's own verdict.
+_SPLIT_HEADROOM_GIB = 0.75
+
+
+class RigAssessor:
+    def __init__(self, profiles: ProfileAssessor):
+        self.profiles = profiles
+        self._splits: dict[tuple[SlotKey, ...], list[RigOption]] = {}
+
+    def assess(self, rig: Rig, keys: list[ProfileKey], gpu_profiles: list[GpuProfile]) -> RigAssessment:
+        options = self._replica_options(gpu_profiles) + self._split_options(keys, gpu_profiles)
+        limits: dict[Reason, Limit] = {}
+        for profile in gpu_profiles:
+            for limit in profile.limits:
+                if limit.reason in _RIG_REASONS:
+                    limits.setdefault(limit.reason, limit)
+        best = max((p.tier for p in gpu_profiles), key=tier_rank, default=TIER_NONE)
+        return RigAssessment(
+            name=rig.name,
+            site=rig.site,
+            gpus=len(rig.gpus),
+            vram_gib=round(sum(g.vram_gib for g in rig.gpus), 2),
+            ready_gpus=sum(p.headline_ready for p in gpu_profiles),
+            best_tier=best,
+            options=options,
+            limits=list(limits.values()),
+            notes=_rig_notes(keys),
+        )
+
+    def _replica_options(self, gpu_profiles: list[GpuProfile]) -> list[RigOption]:
+        """One option per class that some GPUs serve alone: that many independent replicas."""
+        out: list[RigOption] = []
+        for model_class in reversed(CLASSES):
+            serving = [r for p in gpu_profiles if (r := p.class_result(model_class)) is not None and r.usable]
+            if not serving:
+                continue
+            slowest = min(serving, key=lambda r: r.decode_tps)
+            model, quant = Counter((r.model, r.quant) for r in serving).most_common(1)[0][0]
+            count = len(serving)
+            out.append(
+                RigOption(
+                    kind="replicas",
+                    model_class=model_class,
+                    model=model or "",
+                    quant=quant or "",
+                    gpus_used=count,
+                    replicas=count,
+                    decode_tps_each=slowest.decode_tps,
+                    decode_tps_total=round(sum(r.decode_tps for r in serving), 1),
+                    context=slowest.context,
+                    max_context=min(r.max_context for r in serving),
+                    load_seconds=max(r.load_seconds for r in serving),
+                    meets_criteria=True,
+                    text=f"{count} × {model} {quant} replicas at >= {slowest.decode_tps:.0f} tokens/s each",
+                )
+            )
+        return out
+
+    def _split_options(self, keys: list[ProfileKey], gpu_profiles: list[GpuProfile]) -> list[RigOption]:
+        # Only GPUs that share the rig's most common GPU runtime join a split (one backend build).
+        runtimes = Counter(p.gpu_runtime for p in gpu_profiles if p.gpu_runtime)
+        if not runtimes:
+            return []
+        runtime = runtimes.most_common(1)[0][0]
+        members = tuple(
+            sorted(
+                (k.slot for k, p in zip(keys, gpu_profiles, strict=True) if p.gpu_runtime == runtime),
+                key=repr,
+            )
+        )
+        if len(members) < 2:
+            return []
+        if members not in self._splits:
+            self._splits[members] = self._compute_splits(members, runtime)
+        return self._splits[members]
+
+    def _compute_splits(self, members: tuple[SlotKey, ...], runtime: str) -> list[RigOption]:
+        c = self.profiles.criteria
+        slots = [s for k in members if (s := self.profiles.slot(k)) is not None]
+        slots.sort(key=lambda s: s.spec.vram_gib - s.used_by_others_gib, reverse=True)
+        quant = c.quants()[0]  # the lowest acceptable quality fits the most
+        disk = members[0].disk_read_gbs
+        out: list[RigOption] = []
+        for model_class in CLASSES:
+            for model in self.profiles.class_models[model_class]:
+                workload = Workload(model, quant, c.min_context, runtime=runtime)
+                alone = self.profiles.estimate(workload, Hardware(gpus=(slots[0],), disk_read_gbs=disk))
+                if alone.fits:
+                    break  # the rig's largest GPU holds it alone: a split buys no speed, replicas win
+                found = self._smallest_split(workload, slots, alone.memory.total, disk)
+                if found is None:
+                    continue
+                k, est, hardware = found
+                blockers = self.profiles.judge(est, hardware.gpus[0])
+                meets = not blockers
+                verdict = "" if meets else f" (below criteria: {', '.join(b.value for b in blockers)})"
+                out.append(
+                    RigOption(
+                        kind="split",
+                        model_class=model_class,
+                        model=model.key,
+                        quant=quant,
+                        gpus_used=k,
+                        replicas=len(slots) // k,
+                        decode_tps_each=round(est.decode_tokens_per_s, 1),
+                        decode_tps_total=round(est.decode_tokens_per_s * (len(slots) // k), 1),
+                        context=c.min_context,
+                        max_context=est.max_context,
+                        load_seconds=round(est.load_seconds, 1),
+                        split_ms_per_token=round(est.split_ms_per_token, 2),
+                        bottleneck=est.bottleneck,
+                        meets_criteria=meets,
+                        text=f"{model.key} {quant} as a {k}-way layer split at"
+                        f" {est.decode_tokens_per_s:.1f} tokens/s{verdict}",
+                    )
+                )
+                if meets:
+                    break  # a smaller model of the same class adds nothing
+        return out
+
+    def _smallest_split(
+        self, workload: Workload, slots: list[GpuSlot], total_gib: float, disk: float
+    ) -> tuple[int, Estimate, Hardware] | None:
+        """Fewest GPUs (largest first) the estimator says hold the model; None if all of them don't."""
+        free = [s.spec.vram_gib - s.used_by_others_gib - _SPLIT_HEADROOM_GIB for s in slots]
+        start = next((k for k in range(2, len(slots) + 1) if sum(free[:k]) >= total_gib), None)
+        if start is None:
+            start = len(slots)
+        for k in range(max(start, 2), len(slots) + 1):
+            hardware = Hardware(gpus=tuple(slots[:k]), split_mode="layer", disk_read_gbs=disk)
+            est = self.profiles.estimate(workload, hardware)
+            if est.fits:
+                return k, est, hardware
+        return None
+
+
+def _rig_notes(keys: list[ProfileKey]) -> list[str]:
+    notes: list[str] = []
+    narrow = sum(1 for k in keys if k.slot.link is not None and k.slot.link[1] < 4)
+    if narrow:
+        notes.append(f"{narrow} GPU(s) on links narrower than x4: layer split only, no tensor parallel")
+    if len({k.slot.vram_gib for k in keys}) > 1:
+        notes.append(
+            "mixed VRAM sizes: vLLM wants equal VRAM on every GPU of a replica; llama.cpp splits unevenly"
+        )
+    return notes

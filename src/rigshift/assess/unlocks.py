@@ -1,0 +1,197 @@
+"""Unlock actions: what a fix would buy, computed by re-assessing the affected GPUs with it applied.
+
+Each action is a function from one rig's profile keys to the keys after the fix (or None when the
+fix does not apply to that rig). The same `ProfileAssessor` judges the new keys, so the counts
+("240 GPUs then load a model in under 30 s") come from the estimator, never from a rule of thumb,
+and host-only fixes (RAM, cores, disk, cooling) reuse every cached estimate.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from typing import Literal
+
+from rigshift.assess.criteria import ReadinessCriteria, tier_rank
+from rigshift.assess.profile import ProfileAssessor, ProfileKey
+from rigshift.assess.types import GpuProfile, Reason, Unlock
+
+Action = Literal["replace_risers", "add_ram", "stop_miners", "add_disk", "add_cores", "improve_cooling"]
+# Distinct rig configurations (their GPUs' profile keys) and how many rigs share each one.
+RigConfigs = Counter[tuple[ProfileKey, ...]]
+
+_OS_RAM_GIB = 2.0  # what the mining OS and llama-server need besides the model file
+_DISK_STEPS_GIB = (128, 256, 512, 1024, 2048)
+
+
+@dataclass
+class _Tally:
+    rigs: int = 0
+    gpus: int = 0
+    tier_up: int = 0
+    newly_ready: int = 0
+    vram_ready: float = 0.0
+    cleared: int = 0
+    fast_load: int = 0
+    amounts: Counter[float] | None = None
+
+
+def compute_unlocks(assessor: ProfileAssessor, rigs: RigConfigs, criteria: ReadinessCriteria) -> list[Unlock]:
+    fixes: list[
+        tuple[Action, Reason, Callable[[Sequence[ProfileKey]], tuple[list[ProfileKey], float] | None]]
+    ] = [
+        ("replace_risers", Reason.PCIE_LINK, lambda keys: _better_risers(assessor, keys, criteria)),
+        ("add_ram", Reason.HOST_RAM, lambda keys: _more_ram(assessor, keys)),
+        ("stop_miners", Reason.VRAM, _stop_miners),
+        ("add_cores", Reason.CPU_CORES, lambda keys: _more_cores(assessor, keys, criteria)),
+        ("add_disk", Reason.DISK_SPACE, lambda keys: _bigger_disk(assessor, keys, criteria)),
+        ("improve_cooling", Reason.THERMALS, lambda keys: _cooler(assessor, keys)),
+    ]
+    out: list[Unlock] = []
+    for action, reason, fix in fixes:
+        tally = _Tally(amounts=Counter())
+        for keys, weight in rigs.items():
+            fixed = fix(keys)
+            if fixed is None:
+                continue
+            new_keys, amount = fixed
+            tally.rigs += weight
+            assert tally.amounts is not None
+            tally.amounts[amount] += weight
+            for old_key, new_key in zip(keys, new_keys, strict=True):
+                if old_key != new_key:
+                    _count(
+                        tally, assessor.profile(old_key), assessor.profile(new_key), reason, criteria, weight
+                    )
+        if tally.rigs and tally.gpus:
+            out.append(_unlock(action, reason, tally, criteria))
+    out.sort(key=lambda u: (-u.vram_newly_ready_gib, -u.gpus_tier_up, -u.gpus_caveat_cleared, u.action))
+    return out
+
+
+def _count(
+    tally: _Tally, old: GpuProfile, new: GpuProfile, reason: Reason, criteria: ReadinessCriteria, weight: int
+) -> None:
+    tally.gpus += weight
+    if tier_rank(new.tier) > tier_rank(old.tier):
+        tally.tier_up += weight
+    if new.headline_ready and not old.headline_ready:
+        tally.newly_ready += weight
+        tally.vram_ready += new.vram_gib * weight
+    had = any(lim.reason == reason for lim in old.limits)
+    has = any(lim.reason == reason for lim in new.limits)
+    if had and not has:
+        tally.cleared += weight
+    ref = new.classes[max(tier_rank(new.tier) - 1, 0)] if new.classes else None
+    if ref is not None and ref.fits and ref.load_seconds <= criteria.slow_load_seconds:
+        tally.fast_load += weight
+
+
+def _has(assessor: ProfileAssessor, key: ProfileKey, reason: Reason) -> bool:
+    return any(lim.reason == reason for lim in assessor.profile(key).limits)
+
+
+def _better_risers(
+    assessor: ProfileAssessor, keys: Sequence[ProfileKey], c: ReadinessCriteria
+) -> tuple[list[ProfileKey], float] | None:
+    if not any(_has(assessor, k, Reason.PCIE_LINK) for k in keys):
+        return None
+    new: list[ProfileKey] = []
+    for key in keys:
+        link = key.slot.link
+        if link is None or (link[0] >= c.unlock_link_gen and link[1] >= c.unlock_link_lanes):
+            new.append(key)
+            continue
+        better = (max(link[0], c.unlock_link_gen), max(link[1], c.unlock_link_lanes))
+        new.append(replace(key, slot=replace(key.slot, link=better)))
+    return new, float(sum(1 for a, b in zip(keys, new, strict=True) if a != b))
+
+
+def _more_ram(assessor: ProfileAssessor, keys: Sequence[ProfileKey]) -> tuple[list[ProfileKey], float] | None:
+    need = 0.0
+    for key in keys:
+        profile = assessor.profile(key)
+        if key.host.ram_gib is None or not any(lim.reason == Reason.HOST_RAM for lim in profile.limits):
+            continue
+        ref = profile.classes[max(tier_rank(profile.tier) - 1, 0)]
+        need = max(need, ref.model_file_gib + _OS_RAM_GIB)
+    current = keys[0].host.ram_gib if keys else None
+    if not need or current is None:
+        return None
+    # DIMMs come in 8 GB steps; round the rig's total up to the next one.
+    target = math.ceil(need / 8) * 8
+    added = float(target - current) if target > current else 8.0
+    new_ram = current + added
+    return [replace(k, host=replace(k.host, ram_gib=new_ram)) for k in keys], added
+
+
+def _stop_miners(keys: Sequence[ProfileKey]) -> tuple[list[ProfileKey], float] | None:
+    if not any(k.slot.used_by_others_gib > 0 for k in keys):
+        return None
+    new = [replace(k, slot=replace(k.slot, used_by_others_gib=0.0)) for k in keys]
+    return new, 0.0
+
+
+def _more_cores(
+    assessor: ProfileAssessor, keys: Sequence[ProfileKey], c: ReadinessCriteria
+) -> tuple[list[ProfileKey], float] | None:
+    if not any(_has(assessor, k, Reason.CPU_CORES) for k in keys):
+        return None
+    cores = float(math.ceil(c.min_cores_per_gpu * len(keys)))
+    return [replace(k, host=replace(k.host, cores_per_gpu=c.min_cores_per_gpu)) for k in keys], cores
+
+
+def _bigger_disk(
+    assessor: ProfileAssessor, keys: Sequence[ProfileKey], c: ReadinessCriteria
+) -> tuple[list[ProfileKey], float] | None:
+    if not any(_has(assessor, k, Reason.DISK_SPACE) for k in keys):
+        return None
+    need = max(
+        c.min_disk_gib,
+        *(max((r.model_file_gib for r in assessor.profile(k).classes), default=0) for k in keys),
+    )
+    size = float(next((s for s in _DISK_STEPS_GIB if s >= need), _DISK_STEPS_GIB[-1]))
+    return [replace(k, host=replace(k.host, disk_gib=size)) for k in keys], size
+
+
+def _cooler(assessor: ProfileAssessor, keys: Sequence[ProfileKey]) -> tuple[list[ProfileKey], float] | None:
+    if not any(k.host.hot for k in keys):
+        return None
+    return [replace(k, host=replace(k.host, hot=False)) if k.host.hot else k for k in keys], 0.0
+
+
+def _unlock(action: Action, reason: Reason, t: _Tally, c: ReadinessCriteria) -> Unlock:
+    amounts = t.amounts or Counter()
+    lo, hi = (min(amounts), max(amounts)) if amounts else (0.0, 0.0)
+    span = f"{lo:g}" if lo == hi else f"{lo:g}-{hi:g}"
+    rigs = f"{t.rigs} rig{'s' if t.rigs != 1 else ''}"
+    text = {
+        "replace_risers": f"replace risers with Gen{c.unlock_link_gen} x{c.unlock_link_lanes} links on {rigs}",
+        "add_ram": f"add {span} GB RAM to {rigs}",
+        "stop_miners": f"stop the miners holding VRAM on {rigs}",
+        "add_cores": f"give {rigs} at least {c.min_cores_per_gpu:g} CPU core per GPU",
+        "add_disk": f"give {rigs} a {span} GB SSD",
+        "improve_cooling": f"improve cooling on {rigs}",
+    }[action]
+    effects: list[str] = []
+    if t.newly_ready:
+        effects.append(f"{t.newly_ready} more GPUs AI-ready (+{t.vram_ready:,.0f} GiB VRAM)")
+    if t.tier_up:
+        effects.append(f"{t.tier_up} GPUs move up a tier")
+    if action == "replace_risers":
+        effects.append(f"{t.fast_load} GPUs then load a model in under {c.slow_load_seconds:g} s")
+    elif t.cleared:
+        effects.append(f"{t.cleared} GPUs lose the '{reason.text}' limit")
+    return Unlock(
+        action=action,
+        text=text,
+        rigs=t.rigs,
+        gpus_affected=t.gpus,
+        gpus_tier_up=t.tier_up,
+        gpus_newly_ready=t.newly_ready,
+        vram_newly_ready_gib=round(t.vram_ready, 1),
+        gpus_caveat_cleared=t.cleared,
+        effect="; ".join(effects) or "no change in tier",
+    )
