@@ -6,6 +6,7 @@ import typer
 
 from rigshift.cli import catalog as catalog_cli
 from rigshift.cli import estimate as estimate_cli
+from rigshift.cli import server as server_cli
 
 app = typer.Typer(
     name="rigshift",
@@ -17,6 +18,7 @@ app = typer.Typer(
 
 estimate_cli.register(app)
 catalog_cli.register(app)
+server_cli.register(app)
 
 
 def main() -> None:
