@@ -1,0 +1,35 @@
+"""Economics: what each card class earns mining, rented out and selling tokens; what to do about it.
+
+Public entry points:
+- `analyze_fleet(fleet, inputs, spec_of, throughput) -> Economics`: the pure computation the CLI
+  and the server call (per card class, fleet totals, conversion plan, sensitivity).
+- `rigshift.econ.prices.load_inputs(path)`: a prices file merged over the shipped defaults.
+- `EstimatorThroughput`: tokens/s from rigshift's estimator, cached.
+Formulas are written out in docs/economics.md.
+"""
+
+from rigshift.econ.analysis import Economics, FleetTotals, UseTotals, analyze_fleet
+from rigshift.econ.cards import CardClass, CardEconomics, InferenceRate, ThroughputModel, UseResult
+from rigshift.econ.inputs import EconInputs
+from rigshift.econ.plan import Allocation, ConversionPlan, PlanStep
+from rigshift.econ.sensitivity import Sensitivity, SensitivityCell
+from rigshift.econ.throughput import EstimatorThroughput
+
+__all__ = [
+    "Allocation",
+    "CardClass",
+    "CardEconomics",
+    "ConversionPlan",
+    "EconInputs",
+    "Economics",
+    "EstimatorThroughput",
+    "FleetTotals",
+    "InferenceRate",
+    "PlanStep",
+    "Sensitivity",
+    "SensitivityCell",
+    "ThroughputModel",
+    "UseResult",
+    "UseTotals",
+    "analyze_fleet",
+]

@@ -1,0 +1,121 @@
+"""Group a fleet's GPUs into card classes (one GPU model at one site) with their rig facts."""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Callable
+
+from rigshift.catalog.gpu_spec import GpuSpec
+from rigshift.econ.cards import CardClass
+from rigshift.econ.inputs import EconInputs
+from rigshift.fleet.model import Fleet, Gpu, Rig
+
+# A rig with no link recorded is assumed to sit on x1 risers: the usual mining build (DOMAIN.md §2).
+ASSUMED_RISER = (1, 1)
+# Vast.ai's published host rules (DOMAIN.md §4): per GPU ≥1 CPU core, ≥4 GB RAM, ≥1 PCIe lane per 2.5 TFLOPS.
+RENTAL_GB_RAM_PER_GPU = 4.0
+RENTAL_TFLOPS_PER_LANE = 2.5
+
+
+def lanes_needed_for_rental(spec: GpuSpec) -> int:
+    return max(1, math.ceil(spec.fp32_tflops / RENTAL_TFLOPS_PER_LANE))
+
+
+def rental_blockers(rig: Rig, gpu: Gpu, spec: GpuSpec) -> list[str]:
+    """What stops a marketplace from listing this GPU as it sits in its rig."""
+    n = len(rig.gpus)
+    blockers = []
+    if rig.cpu_cores is None or rig.cpu_cores < n:
+        blockers.append(f"{rig.cpu_cores or '?'} CPU cores for {n} GPUs")
+    if rig.ram_gib is None or rig.ram_gib * 1.073741824 < RENTAL_GB_RAM_PER_GPU * n:
+        blockers.append(f"{rig.ram_gib or '?'} GiB RAM for {n} GPUs")
+    lanes = gpu.pcie.width if gpu.pcie else ASSUMED_RISER[1]
+    if lanes < lanes_needed_for_rental(spec):
+        blockers.append(f"PCIe x{lanes}, needs x{lanes_needed_for_rental(spec)}")
+    if len({g.model for g in rig.gpus}) > 1:
+        blockers.append("mixed GPU models in one host")
+    return blockers
+
+
+def rental_fix_usd_per_gpu(spec: GpuSpec, inputs: EconInputs) -> float:
+    """A new host with enough lanes, shared by as many such cards as its lanes allow."""
+    cap = inputs.capital
+    per_host = max(1, min(cap.gpus_per_host, cap.host_pcie_lanes // lanes_needed_for_rental(spec)))
+    return cap.host_usd / per_host
+
+
+def site_power(fleet: Fleet, site: str, inputs: EconInputs) -> tuple[float, float]:
+    """($/kWh, PUE) for a site: the site's own price unless the prices file overrides it."""
+    found = fleet.site(site)
+    price = inputs.power.usd_per_kwh
+    if found is not None and found.power_price_usd_kwh is not None and not inputs.power.override_sites:
+        price = found.power_price_usd_kwh
+    pue = inputs.power.pue if inputs.power.pue is not None else (found.pue if found is not None else 1.0)
+    return price, pue
+
+
+def card_classes(fleet: Fleet, spec_of: Callable[[str], GpuSpec], inputs: EconInputs) -> list[CardClass]:
+    groups: dict[tuple[str, str], list[tuple[Rig, Gpu]]] = defaultdict(list)
+    for rig, gpu in fleet.gpus():
+        groups[(rig.site, gpu.model)].append((rig, gpu))
+    classes = []
+    for (site, key), members in sorted(groups.items()):
+        spec = spec_of(key)
+        price, pue = site_power(fleet, site, inputs)
+        blockers: list[str] = []
+        for rig, gpu in members:
+            blockers += [b for b in rental_blockers(rig, gpu, spec) if b not in blockers]
+        links = [(g.pcie.gen, g.pcie.width) if g.pcie else ASSUMED_RISER for _, g in members]
+        per_rig: dict[str, int] = defaultdict(int)
+        for rig, _ in members:
+            per_rig[rig.name] += 1
+        busy = [
+            g.power.current
+            if g.power and g.power.current
+            else (g.power.default if g.power and g.power.default else spec.tdp_w)
+            for _, g in members
+        ]
+        classes.append(
+            CardClass(
+                id=f"{site}/{key}",
+                site=site,
+                gpu_key=key,
+                gpu_name=spec.name,
+                count=len(members),
+                vram_gib=spec.vram_gib,
+                busy_w=sum(busy) / len(busy),
+                host_share_w=sum(inputs.power.host_w_per_rig / len(r.gpus) for r, _ in members)
+                / len(members),
+                usd_per_kwh=price,
+                pue=pue,
+                link_gen=min(g for g, _ in links),
+                link_lanes=min(w for _, w in links),
+                max_group=max(per_rig.values()),
+                rental_fix_usd_per_gpu=rental_fix_usd_per_gpu(spec, inputs) if blockers else 0.0,
+                rental_blockers=tuple(blockers),
+            )
+        )
+    return classes
+
+
+def purchase_class(spec: GpuSpec, site: str, fleet: Fleet, inputs: EconInputs) -> CardClass:
+    """A card the plan may buy, as it would sit at `site`: on a riser in a new mining-style host."""
+    price, pue = site_power(fleet, site, inputs)
+    return CardClass(
+        id=f"{site}/{spec.key}+buy",
+        site=site,
+        gpu_key=spec.key,
+        gpu_name=spec.name,
+        count=0,
+        vram_gib=spec.vram_gib,
+        busy_w=spec.tdp_w,
+        host_share_w=inputs.power.host_w_per_rig / inputs.capital.gpus_per_host,
+        usd_per_kwh=price,
+        pue=pue,
+        link_gen=3,
+        link_lanes=1,
+        max_group=inputs.capital.gpus_per_host,
+        rental_fix_usd_per_gpu=rental_fix_usd_per_gpu(spec, inputs),
+        rental_blockers=("bought cards go on x1 risers; renting needs a proper host",),
+    )

@@ -1,0 +1,410 @@
+"""The prices file: one YAML or JSON document, every section optional, merged over the defaults.
+
+GPU names in tables are resolved through the GPU catalog, so `RTX 3090` and the catalog key both
+work and a typo gets a did-you-mean naming the file and the table. Relative file paths (coin data,
+power series) are relative to the prices file.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from rigshift.econ.inputs import (
+    AiInputs,
+    CapitalInputs,
+    Constraints,
+    EconInputs,
+    Hashrate,
+    MiningInputs,
+    ModelClassPrice,
+    PowerInputs,
+    Provenance,
+)
+from rigshift.econ.prices.coins import parse_coins, read_coins
+from rigshift.econ.prices.power_series import read_power_series
+from rigshift.errors import InputError, Problem, RigshiftError
+from rigshift.suggest import did_you_mean
+
+DEFAULTS_PACKAGE = "rigshift.econ.defaults"
+DEFAULT_MARKET = "market.yaml"
+DEFAULT_COINS = "coins_whattomine_snapshot.json"
+
+GpuResolver = Callable[[str], str]  # a GPU name as people write it -> catalog key
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    as_of: str | None = None
+    source: str | None = None
+
+
+class SeriesRef(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    file: str
+    format: str = "auto"
+    settlement_point: str | None = None
+
+
+class PowerSection(_Section):
+    usd_per_kwh: float | None = Field(default=None, ge=0)
+    series: SeriesRef | None = None
+    override_sites: bool | None = None
+    pue: float | None = Field(default=None, ge=1.0)
+    host_w_per_rig: float | None = Field(default=None, ge=0)
+    idle_w_per_gpu: float | None = Field(default=None, ge=0)
+
+
+class RentSection(_Section):
+    rental_utilisation: float | None = Field(default=None, ge=0, le=1)
+    marketplace_fee: float | None = Field(default=None, ge=0, lt=1)
+    usd_per_gpu_hour: dict[str, float] = Field(default_factory=dict)
+
+
+class TokenClass(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    model: str
+    quant: str = "Q4_K_M"
+    input: float = Field(ge=0)  # $/M input tokens
+    output: float = Field(ge=0)  # $/M output tokens
+
+
+class TokensSection(_Section):
+    utilisation: float | None = Field(default=None, ge=0, le=1)
+    input_tokens_per_request: int | None = Field(default=None, ge=0)
+    output_tokens_per_request: int | None = Field(default=None, ge=1)
+    parallel: int | None = Field(default=None, ge=1)
+    context: int | None = Field(default=None, ge=256)
+    classes: dict[str, TokenClass] = Field(default_factory=dict)
+
+
+class MiningSection(_Section):
+    coins: str | None = None
+    btc_usd: float | None = Field(default=None, gt=0)
+    pool_fee: float | None = Field(default=None, ge=0, lt=1)
+    hashrates: dict[str, dict[str, tuple[float, float]]] = Field(
+        default_factory=dict
+    )  # name -> algo -> (MH/s, W)
+
+
+class CapitalSection(_Section):
+    resale_usd: dict[str, float] = Field(default_factory=dict)
+    buy_usd: dict[str, float] = Field(default_factory=dict)
+    max_buy_per_model: int | None = Field(default=None, ge=0)
+    riser_usd: float | None = Field(default=None, ge=0)
+    ram_usd_per_gib: float | None = Field(default=None, ge=0)
+    host_usd: float | None = Field(default=None, ge=0)
+    gpus_per_host: int | None = Field(default=None, ge=1)
+    host_pcie_lanes: int | None = Field(default=None, ge=1)
+    setup_usd_per_gpu: float | None = Field(default=None, ge=0)
+    staff_usd_per_month: float | None = Field(default=None, ge=0)
+    staff_gpus: int | None = Field(default=None, ge=1)
+    cost_of_capital_annual: float | None = Field(default=None, ge=0, lt=2)
+    horizon_months: int | None = Field(default=None, ge=1, le=120)
+
+
+class ConstraintsSection(_Section):
+    capex_budget_usd: float | None = Field(default=None, ge=0)
+    site_power_kw: dict[str, float] = Field(default_factory=dict)
+
+
+class PricesFile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    as_of: str | None = None
+    source: str | None = None
+    power: PowerSection = PowerSection()
+    rent: RentSection = RentSection()
+    tokens: TokensSection = TokensSection()
+    mining: MiningSection = MiningSection()
+    capital: CapitalSection = CapitalSection()
+    constraints: ConstraintsSection = ConstraintsSection()
+
+
+SECTIONS = ("power", "rent", "tokens", "mining", "capital", "constraints")
+
+
+def _problems(error: ValidationError, source: str) -> list[Problem]:
+    problems = []
+    for item in error.errors():
+        loc = [str(p) for p in item["loc"]]
+        path = "$" + "".join(f"[{p}]" if p.isdigit() else f".{p}" for p in loc)
+        suggestions: tuple[str, ...] = ()
+        if item["type"] == "extra_forbidden" and loc:
+            model: type[BaseModel] = PricesFile
+            for part in loc[:-1]:
+                field = model.model_fields.get(part)
+                annotation = field.annotation if field else None
+                if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+                    model = annotation
+            suggestions = did_you_mean(loc[-1], model.model_fields)
+        problems.append(
+            Problem(
+                item["msg"] if item["type"] != "extra_forbidden" else "unknown key",
+                source=source,
+                location=path,
+                field=loc[-1] if loc else None,
+                suggestions=suggestions,
+            )
+        )
+    return problems
+
+
+def parse_prices_text(text: str, source: str) -> PricesFile:
+    try:
+        data = json.loads(text) if source.endswith(".json") else yaml.safe_load(text)
+    except json.JSONDecodeError as error:
+        raise InputError(
+            Problem(f"not valid JSON: {error.msg}", source=source, location=f"line {error.lineno}")
+        ) from None
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f"line {mark.line + 1}" if mark is not None else None
+        raise InputError(
+            Problem(f"not valid YAML: {getattr(error, 'problem', error)}", source=source, location=where)
+        ) from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise InputError(
+            Problem(
+                "the prices file must be a mapping of sections",
+                source=source,
+                location="$",
+                expected="keys: " + ", ".join(SECTIONS),
+            )
+        )
+    try:
+        return PricesFile.model_validate(data)
+    except ValidationError as error:
+        raise InputError(_problems(error, source)) from None
+
+
+def _default_resolver(name: str) -> str:
+    from rigshift.catalog.gpus import gpu_catalog
+
+    return gpu_catalog().resolve(name).key
+
+
+def _resolve_table(
+    table: dict[str, Any], resolve: GpuResolver, source: str, where: str, strict: bool
+) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name, value in table.items():
+        try:
+            out[resolve(name)] = value
+        except RigshiftError as error:
+            if not strict:
+                continue  # a shipped default for a card this catalog lacks: not the operator's problem
+            suggestions = tuple(getattr(error, "suggestions", ()))
+            raise InputError(
+                Problem(
+                    f"unknown GPU {name!r}",
+                    source=source,
+                    location=f"{where}.{name}",
+                    field=name,
+                    suggestions=suggestions,
+                )
+            ) from None
+    return out
+
+
+class _Merged:
+    """Defaults first, then the operator's file over them; remembers which defaults stayed in use."""
+
+    def __init__(
+        self, defaults: PricesFile, user: PricesFile | None, user_source: str | None, resolve: GpuResolver
+    ):
+        self.defaults, self.user, self.user_source, self.resolve = defaults, user, user_source, resolve
+        self.defaulted: dict[str, list[str]] = {s: [] for s in SECTIONS}
+        self.from_user: dict[str, list[str]] = {s: [] for s in SECTIONS}
+
+    def scalar(self, section: str, name: str) -> Any:
+        if self.user is not None:
+            value = getattr(getattr(self.user, section), name)
+            if value is not None:
+                self.from_user[section].append(name)
+                return value
+        value = getattr(getattr(self.defaults, section), name)
+        if value is not None:
+            self.defaulted[section].append(name)
+        return value
+
+    def table(self, section: str, name: str, by_gpu: bool) -> dict[str, Any]:
+        base = getattr(getattr(self.defaults, section), name)
+        mine = getattr(getattr(self.user, section), name) if self.user is not None else {}
+        if by_gpu:
+            base = _resolve_table(
+                base, self.resolve, "defaults/market.yaml", f"$.{section}.{name}", strict=False
+            )
+            mine = _resolve_table(
+                mine, self.resolve, self.user_source or "", f"$.{section}.{name}", strict=True
+            )
+        if mine:
+            self.from_user[section].append(name)
+        if set(base) - set(mine):
+            self.defaulted[section].append(f"{name} ({len(set(base) - set(mine))} entries)")
+        return {**base, **mine}
+
+
+def load_defaults_file() -> PricesFile:
+    text = resources.files(DEFAULTS_PACKAGE).joinpath(DEFAULT_MARKET).read_text(encoding="utf-8")
+    return parse_prices_text(text, f"{DEFAULTS_PACKAGE}/{DEFAULT_MARKET}")
+
+
+def load_inputs(path: Path | None = None, resolve: GpuResolver | None = None) -> EconInputs:
+    """The prices file at `path` (None: defaults only) merged over the shipped defaults."""
+    resolve = resolve or _default_resolver
+    user = None
+    source = str(path) if path is not None else None
+    if path is not None:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as error:
+            raise InputError(
+                Problem(f"cannot read the prices file: {error.strerror}", source=source)
+            ) from None
+        user = parse_prices_text(text, str(path))
+    base_dir = path.parent if path is not None else Path(".")
+    m = _Merged(load_defaults_file(), user, source, resolve)
+    provenance: list[Provenance] = []
+
+    power, series_note = _power(m, base_dir)
+    mining, coin_provenance = _mining(m, base_dir)
+    ai = _ai(m)
+    capital = CapitalInputs(
+        resale_usd=m.table("capital", "resale_usd", by_gpu=True),
+        buy_usd=m.table("capital", "buy_usd", by_gpu=True),
+        **{
+            name: m.scalar("capital", name)
+            for name in CapitalInputs.model_fields
+            if name not in ("resale_usd", "buy_usd")
+        },
+    )
+    constraints = Constraints(
+        capex_budget_usd=m.scalar("constraints", "capex_budget_usd"),
+        site_power_kw=user.constraints.site_power_kw if user is not None else {},
+    )
+    if series_note is not None:
+        provenance.append(series_note)
+    provenance.append(coin_provenance)
+    for section in SECTIONS:
+        dflt = getattr(m.defaults, section)
+        if m.defaulted[section]:
+            provenance.append(
+                Provenance(
+                    what=f"{section}: " + ", ".join(m.defaulted[section]),
+                    source=dflt.source or "defaults",
+                    as_of=dflt.as_of,
+                    is_default=True,
+                )
+            )
+        if m.from_user[section] and user is not None:
+            mine = getattr(user, section)
+            provenance.append(
+                Provenance(
+                    what=f"{section}: " + ", ".join(m.from_user[section]),
+                    source=f"{source}" + (f" ({mine.source})" if mine.source else ""),
+                    as_of=mine.as_of or user.as_of,
+                )
+            )
+    return EconInputs(
+        power=power,
+        mining=mining,
+        ai=ai,
+        capital=capital,
+        constraints=constraints,
+        provenance=tuple(provenance),
+    )
+
+
+def _power(m: _Merged, base_dir: Path) -> tuple[PowerInputs, Provenance | None]:
+    series = m.user.power.series if m.user is not None else None
+    summary = None
+    note = None
+    if series is not None:
+        summary = read_power_series(base_dir / series.file, series.format, series.settlement_point)
+        price = summary.mean_usd_kwh
+        m.from_user["power"].append("series")
+        note = Provenance(
+            what=f"power price: mean of {summary.points} prices, {summary.first} … {summary.last}",
+            source=summary.source,
+            as_of=summary.last,
+        )
+    else:
+        price = m.scalar("power", "usd_per_kwh")
+    user_set_price = m.user is not None and (series is not None or m.user.power.usd_per_kwh is not None)
+    override = m.user.power.override_sites if m.user is not None else None
+    return (
+        PowerInputs(
+            usd_per_kwh=price,
+            series=summary,
+            # A price the operator wrote in the prices file wins over the fleet file unless told otherwise.
+            override_sites=override if override is not None else user_set_price,
+            pue=m.user.power.pue if m.user is not None else None,
+            host_w_per_rig=m.scalar("power", "host_w_per_rig"),
+            idle_w_per_gpu=m.scalar("power", "idle_w_per_gpu"),
+        ),
+        note,
+    )
+
+
+def _mining(m: _Merged, base_dir: Path) -> tuple[MiningInputs, Provenance]:
+    btc_usd = m.user.mining.btc_usd if m.user is not None else None
+    coins_file = m.user.mining.coins if m.user is not None else None
+    if coins_file is not None:
+        coins, meta = read_coins(base_dir / coins_file, btc_usd)
+        m.from_user["mining"].append("coins")
+        provenance = Provenance(
+            what="coin data",
+            source=str(base_dir / coins_file),
+            as_of=meta.get("as_of") or (m.user.mining.as_of if m.user else None),
+        )
+    else:
+        text = resources.files(DEFAULTS_PACKAGE).joinpath(DEFAULT_COINS).read_text(encoding="utf-8")
+        coins, meta = parse_coins(json.loads(text), f"{DEFAULTS_PACKAGE}/{DEFAULT_COINS}", btc_usd)
+        provenance = Provenance(
+            what=f"coin data ({meta.get('label', 'snapshot')})",
+            source=meta.get("source", DEFAULT_COINS),
+            as_of=meta.get("as_of"),
+            is_default=True,
+        )
+    raw = m.table("mining", "hashrates", by_gpu=True)
+    hashrates = {
+        key: tuple(
+            Hashrate(algorithm=algo, hashrate_hs=mhs * 1e6, power_w=w) for algo, (mhs, w) in algos.items()
+        )
+        for key, algos in raw.items()
+    }
+    return MiningInputs(coins=coins, pool_fee=m.scalar("mining", "pool_fee"), hashrates=hashrates), provenance
+
+
+def _ai(m: _Merged) -> AiInputs:
+    classes = dict(m.defaults.tokens.classes)
+    if m.user is not None and m.user.tokens.classes:
+        classes.update(m.user.tokens.classes)
+        m.from_user["tokens"].append("classes")
+    if set(m.defaults.tokens.classes) - set(m.user.tokens.classes if m.user else {}):
+        m.defaulted["tokens"].append("classes")
+    prices = tuple(
+        ModelClassPrice(
+            name=name, model=c.model, quant=c.quant, usd_per_m_input=c.input, usd_per_m_output=c.output
+        )
+        for name, c in classes.items()
+    )
+    return AiInputs(
+        rent_usd_per_hour=m.table("rent", "usd_per_gpu_hour", by_gpu=True),
+        rental_utilisation=m.scalar("rent", "rental_utilisation"),
+        marketplace_fee=m.scalar("rent", "marketplace_fee"),
+        token_prices=prices,
+        utilisation=m.scalar("tokens", "utilisation"),
+        input_tokens_per_request=m.scalar("tokens", "input_tokens_per_request"),
+        output_tokens_per_request=m.scalar("tokens", "output_tokens_per_request"),
+        parallel=m.scalar("tokens", "parallel"),
+        context=m.scalar("tokens", "context"),
+    )

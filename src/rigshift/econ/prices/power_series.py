@@ -1,0 +1,175 @@
+"""Power price series: ERCOT's published CSVs and a plain `timestamp,price` CSV.
+
+ERCOT prices are $/MWh; rigshift works in $/kWh. A flat (always-on) load pays the series'
+time-weighted mean; the series is assumed regular (one row per hour, per 15 minutes, or per
+the plain file's own median step).
+"""
+
+from __future__ import annotations
+
+import csv
+import itertools
+import statistics
+from datetime import datetime
+from pathlib import Path
+
+from rigshift.econ.inputs import PriceSeriesSummary
+from rigshift.errors import InputError, Problem, UnknownNameError
+from rigshift.suggest import did_you_mean
+
+DAM_COLUMNS = {"DeliveryDate", "HourEnding", "SettlementPoint", "SettlementPointPrice"}
+RTM_COLUMNS = {
+    "DeliveryDate",
+    "DeliveryHour",
+    "DeliveryInterval",
+    "SettlementPointName",
+    "SettlementPointPrice",
+}
+FORMATS = ("auto", "ercot-dam", "ercot-rtm", "plain")
+
+
+def _detect(header: set[str], source: str) -> str:
+    if header >= DAM_COLUMNS:
+        return "ercot-dam"
+    if header >= RTM_COLUMNS:
+        return "ercot-rtm"
+    if "timestamp" in header and ({"price", "price_usd_kwh", "price_usd_mwh"} & header):
+        return "plain"
+    raise InputError(
+        Problem(
+            f"unrecognised price series columns: {', '.join(sorted(header)) or '(none)'}",
+            source=source,
+            location="line 1",
+            expected="ERCOT NP4-190-CD (DeliveryDate,HourEnding,SettlementPoint,SettlementPointPrice,DSTFlag), "
+            "NP6-905-CD (DeliveryDate,DeliveryHour,DeliveryInterval,SettlementPointName,SettlementPointType,"
+            "SettlementPointPrice,DSTFlag) or timestamp,price",
+        )
+    )
+
+
+def _number(text: str | None, source: str, line: int, field: str) -> float:
+    try:
+        return float((text or "").strip())
+    except ValueError:
+        raise InputError(
+            Problem(
+                f"not a number: {text!r}",
+                source=source,
+                location=f"line {line}",
+                field=field,
+                expected="a price",
+            )
+        ) from None
+
+
+def read_power_series(
+    path: Path, fmt: str = "auto", settlement_point: str | None = None
+) -> PriceSeriesSummary:
+    source = str(path)
+    if fmt not in FORMATS:
+        raise UnknownNameError(
+            Problem(
+                f"unknown series format {fmt!r}",
+                source=source,
+                field="format",
+                suggestions=did_you_mean(fmt, FORMATS),
+            )
+        )
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except OSError as error:
+        raise InputError(Problem(f"cannot read the price series: {error.strerror}", source=source)) from None
+    reader = csv.DictReader(text.splitlines())
+    header = {h.strip() for h in (reader.fieldnames or [])}
+    kind = _detect(header, source) if fmt == "auto" else fmt
+    rows = list(reader)
+    if kind in ("ercot-dam", "ercot-rtm"):
+        return _ercot(rows, kind, source, settlement_point)
+    return _plain(rows, header, source)
+
+
+def _ercot(rows: list[dict[str, str]], kind: str, source: str, point: str | None) -> PriceSeriesSummary:
+    point_col = "SettlementPoint" if kind == "ercot-dam" else "SettlementPointName"
+    points = sorted({(r.get(point_col) or "").strip() for r in rows})
+    if point is None:
+        if len(points) != 1:
+            raise InputError(
+                Problem(
+                    f"the file holds {len(points)} settlement points; choose one",
+                    source=source,
+                    field="settlement_point",
+                    expected="one of " + ", ".join(points[:8]) + (" …" if len(points) > 8 else ""),
+                )
+            )
+        point = points[0]
+    if point not in points:
+        raise UnknownNameError(
+            Problem(
+                f"settlement point {point!r} is not in the file",
+                source=source,
+                field="settlement_point",
+                suggestions=did_you_mean(point, points),
+            )
+        )
+    prices, stamps = [], []
+    for line, row in enumerate(rows, start=2):
+        if (row.get(point_col) or "").strip() != point:
+            continue
+        prices.append(_number(row.get("SettlementPointPrice"), source, line, "SettlementPointPrice") / 1000.0)
+        if kind == "ercot-dam":
+            stamps.append(f"{row.get('DeliveryDate', '').strip()} HE {row.get('HourEnding', '').strip()}")
+        else:
+            stamps.append(
+                f"{row.get('DeliveryDate', '').strip()} H{row.get('DeliveryHour', '').strip()}"
+                f" I{row.get('DeliveryInterval', '').strip()}"
+            )
+    step_h = 1.0 if kind == "ercot-dam" else 0.25
+    return _summary(source, prices, stamps, step_h, point)
+
+
+def _plain(rows: list[dict[str, str]], header: set[str], source: str) -> PriceSeriesSummary:
+    column, scale = next(
+        (c, s) for c, s in (("price_usd_mwh", 1e-3), ("price_usd_kwh", 1.0), ("price", 1.0)) if c in header
+    )
+    prices, stamps, times = [], [], []
+    for line, row in enumerate(rows, start=2):
+        stamp = (row.get("timestamp") or "").strip()
+        try:
+            times.append(datetime.fromisoformat(stamp))
+        except ValueError:
+            raise InputError(
+                Problem(
+                    f"not a timestamp: {stamp!r}",
+                    source=source,
+                    location=f"line {line}",
+                    field="timestamp",
+                    expected="ISO 8601, e.g. 2026-07-01T14:00",
+                )
+            ) from None
+        prices.append(_number(row.get(column), source, line, column) * scale)
+        stamps.append(stamp)
+    steps = [(b - a).total_seconds() / 3600 for a, b in itertools.pairwise(times)]
+    step_h = statistics.median(steps) if steps else 1.0
+    if step_h <= 0:
+        raise InputError(Problem("timestamps are not in increasing order", source=source, field="timestamp"))
+    return _summary(source, prices, stamps, step_h, None)
+
+
+def _summary(
+    source: str, prices: list[float], stamps: list[str], step_h: float, point: str | None
+) -> PriceSeriesSummary:
+    if not prices:
+        raise InputError(
+            Problem("the price series has no rows", source=source, expected="at least one price")
+        )
+    return PriceSeriesSummary(
+        source=source,
+        points=len(prices),
+        hours=len(prices) * step_h,
+        mean_usd_kwh=sum(prices) / len(prices),
+        min_usd_kwh=min(prices),
+        max_usd_kwh=max(prices),
+        first=stamps[0],
+        last=stamps[-1],
+        settlement_point=point,
+    )

@@ -1,0 +1,84 @@
+"""How the plan changes with the power price and the token price.
+
+Each cell of the grid re-runs the whole computation (card economics and the plan) with every
+site's power price and every token price scaled by a factor; the estimator's answers do not
+change with prices, so they come from the throughput cache.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from pydantic import BaseModel, ConfigDict
+
+from rigshift.econ.plan import ConversionPlan
+
+DEFAULT_POWER_FACTORS = (0.5, 0.75, 1.0, 1.5, 2.0, 3.0)
+DEFAULT_TOKEN_FACTORS = (0.5, 1.0, 2.0)
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SensitivityCell(_Model):
+    power_factor: float
+    token_factor: float
+    usd_per_kwh: float  # the fleet's GPU-weighted mean power price at this factor
+    monthly_revenue_usd: float
+    monthly_net_usd: float
+    net_capex_usd: float
+    gpus_by_use: dict[str, int]  # mine / rent / infer / off / sell / bought
+    plan_summary: str
+
+
+class Sensitivity(_Model):
+    power_factors: tuple[float, ...]
+    token_factors: tuple[float, ...]
+    cells: tuple[SensitivityCell, ...]
+
+    def cell(self, power_factor: float, token_factor: float) -> SensitivityCell:
+        return next(
+            c for c in self.cells if c.power_factor == power_factor and c.token_factor == token_factor
+        )
+
+
+def summarise(plan: ConversionPlan) -> tuple[dict[str, int], str]:
+    counts: dict[str, int] = {}
+    for a in plan.after:
+        name = "bought" if a.bought else a.use
+        counts[name] = counts.get(name, 0) + a.count
+    for a in plan.after:
+        if a.bought:
+            counts[f"bought:{a.use}"] = counts.get(f"bought:{a.use}", 0) + a.count
+    order = ("mine", "rent", "infer", "off", "sell", "bought")
+    text = ", ".join(f"{counts[k]} {k}" for k in order if counts.get(k))
+    return counts, text
+
+
+def sweep(
+    run: Callable[[float, float], tuple[ConversionPlan, float]],
+    power_factors: Sequence[float] = DEFAULT_POWER_FACTORS,
+    token_factors: Sequence[float] = DEFAULT_TOKEN_FACTORS,
+) -> Sensitivity:
+    """`run(power_factor, token_factor)` returns the plan and the mean power price it used."""
+    cells = []
+    for tf in token_factors:
+        for pf in power_factors:
+            plan, price = run(pf, tf)
+            counts, text = summarise(plan)
+            cells.append(
+                SensitivityCell(
+                    power_factor=pf,
+                    token_factor=tf,
+                    usd_per_kwh=price,
+                    monthly_revenue_usd=plan.monthly_revenue_after_usd,
+                    monthly_net_usd=plan.monthly_net_after_usd,
+                    net_capex_usd=plan.net_capex_usd,
+                    gpus_by_use=counts,
+                    plan_summary=text,
+                )
+            )
+    return Sensitivity(
+        power_factors=tuple(power_factors), token_factors=tuple(token_factors), cells=tuple(cells)
+    )
