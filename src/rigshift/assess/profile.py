@@ -385,7 +385,7 @@ class ProfileAssessor:
                 )
             else:
                 add(Reason.DISK_SPEED, f"the disk loads {ref.model} {ref.quant} in {ref.load_seconds:.0f} s")
-        elif link.lanes < 4:
+        if link.lanes < 4 and not any(lim.reason == Reason.PCIE_LINK for lim in out):
             add(Reason.PCIE_LINK, f"{link}: no tensor parallel; layer split only")
         if host.ram_gib is not None and ref.model_file_gib > 0 and host.ram_gib < ref.model_file_gib:
             add(
