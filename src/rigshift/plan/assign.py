@@ -86,7 +86,9 @@ class RigState:
                     return self._commit(j, r, self.free[c.pool][r][: c.k])
         return None
 
-    def take_exact(self, j: int, r: int, positions: tuple[int, ...], kept: tuple[str, ...]) -> Placement | None:
+    def take_exact(
+        self, j: int, r: int, positions: tuple[int, ...], kept: tuple[str, ...]
+    ) -> Placement | None:
         c = self.cands.configs[j]
         free = self.free[c.pool].get(r, [])
         if not all(p in free for p in positions) or not self._power_ok(c) or not self._host_ok(r, c):
@@ -115,7 +117,11 @@ class Tally:
 
     def room(self, c: Config) -> bool:
         d = self.cands.demand.deployments[c.deployment]
-        cap = d.replicas.max if d.replicas is not None else (d.throughput.max_replicas if d.throughput else None)
+        cap = (
+            d.replicas.max
+            if d.replicas is not None
+            else (d.throughput.max_replicas if d.throughput else None)
+        )
         return cap is None or self.replicas[c.deployment] + c.n <= cap
 
     def below_minimum(self, di: int) -> bool:
@@ -157,12 +163,18 @@ def greedy_fill(cands: Candidates, state: RigState, tally: Tally) -> list[Placem
     by_dep: dict[int, list[int]] = defaultdict(list)
     for j, c in enumerate(configs):
         by_dep[c.deployment].append(j)
-    supply = {di: sum(cands.pools[q].size for q in {configs[j].pool for j in js}) for di, js in by_dep.items()}
+    supply = {
+        di: sum(cands.pools[q].size for q in {configs[j].pool for j in js}) for di, js in by_dep.items()
+    }
     for di in sorted(by_dep, key=lambda d: (supply[d], d)):
         # smallest footprint first: leave the big cards to the models only they can hold
         order = sorted(
             by_dep[di],
-            key=lambda j: (configs[j].k * cands.pools[configs[j].pool].key.free_gib, -configs[j].value_per_group, j),
+            key=lambda j: (
+                configs[j].k * cands.pools[configs[j].pool].key.free_gib,
+                -configs[j].value_per_group,
+                j,
+            ),
         )
         for j in order:
             while tally.below_minimum(di) and tally.room(configs[j]):

@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from rigshift.catalog.gpu_spec import GpuSpec
 from rigshift.catalog.model_spec import ModelSpec
+from rigshift.errors import InputError
 from rigshift.estimate.power import serving_power_w
 from rigshift.estimate.types import Estimate, GpuSlot, Hardware, PcieLink, Workload
 from rigshift.fleet.model import Fleet, Gpu, Rig
@@ -175,7 +176,9 @@ def build_pools(
             )
             pool = pools.setdefault(key, Pool(key=key, spec=spec))
             pool.members.setdefault(r, []).append(position)
-    ordered = sorted(pools.values(), key=lambda p: (p.key.site, p.key.gpu_model, -p.key.free_gib, repr(p.key)))
+    ordered = sorted(
+        pools.values(), key=lambda p: (p.key.site, p.key.gpu_model, -p.key.free_gib, repr(p.key))
+    )
     return ordered, dict(unusable), dict(reserved_w)
 
 
@@ -265,7 +268,9 @@ def build_candidates(
         fixed[pool.key.site] += pool.size * _leftover_draw(options, pool.spec)
     for site, watts in reserved_w.items():  # GPUs reserved for mining keep mining
         fixed[site] += watts
-    site_budget_w = {s: kw * 1000 - fixed.get(s, 0.0) for s, kw in site_budget_kw.items() if s in sites_of_rigs}
+    site_budget_w = {
+        s: kw * 1000 - fixed.get(s, 0.0) for s, kw in site_budget_kw.items() if s in sites_of_rigs
+    }
     circuit_budget_w: dict[str, float] = {}
     for circuit, kw in options.circuit_power_kw.items():
         load = sum(
@@ -284,7 +289,11 @@ def build_candidates(
             if not _allowed(deployment, pool, rej):
                 continue
             budgeted = pool.key.site in site_budget_w or (pool.key.circuit in circuit_budget_w)
-            configs.extend(_fit(di, deployment, model, pi, pool, budgeted, options, cache, rej, price))
+            try:
+                configs.extend(_fit(di, deployment, model, pi, pool, budgeted, options, cache, rej, price))
+            except InputError as error:  # an unknown quant or runtime: say which deployment has it
+                where = f"$.deployments[{di}] ({deployment.name})"
+                raise InputError([replace(p, location=p.location or where) for p in error.problems]) from None
     leftover_w = {pi: _leftover_draw(options, p.spec) for pi, p in enumerate(pools)}
     return Candidates(
         fleet=fleet,
@@ -348,7 +357,9 @@ def _fit(
             return []
         over = any(n > c for n, c in zip(first.memory.per_gpu, first.memory.capacity, strict=False))
         if over or any(w in first.reason.lower() for w in ("memory", "vram", "gib")):
-            rej.add("memory", pool.size, f"no GPU (or same-rig group) with ≥ {first.memory.total:.1f} GiB free")
+            rej.add(
+                "memory", pool.size, f"no GPU (or same-rig group) with ≥ {first.memory.total:.1f} GiB free"
+            )
         else:
             rej.add("runtime", pool.size, first.reason or "runtime cannot serve this model here")
         return []
@@ -358,7 +369,9 @@ def _fit(
     for fraction, cap_w in _cap_levels(pool, options, budgeted):
         est = chosen
         if cap_w is not None:
-            est = cache.get(workload, _hardware(pool, k_fit, cap_w, split_mode if k_fit > 1 else "layer", options))
+            est = cache.get(
+                workload, _hardware(pool, k_fit, cap_w, split_mode if k_fit > 1 else "layer", options)
+            )
             if not est.fits:
                 continue
         cap = cap_w if cap_w is not None else pool.key.power_default_w
@@ -374,7 +387,9 @@ def _fit(
             if deployment.replicas is not None:
                 v = deployment.value
                 revenue = (
-                    v.priority if v.priority is not None else (v.usd_per_mtok or 0.0) * per_replica_tps * 3.6e-3
+                    v.priority
+                    if v.priority is not None
+                    else (v.usd_per_mtok or 0.0) * per_replica_tps * 3.6e-3
                 )
             watts = k_fit * (per_gpu_w - leftover)
             configs.append(

@@ -27,6 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from rigshift.errors import InputError, Problem
 from rigshift.plan.types import PlanOptions
+from rigshift.suggest import did_you_mean
 
 
 class _Model(BaseModel):
@@ -127,6 +128,11 @@ class Demand(_Model):
         return PlanOptions.model_validate(merged)
 
 
+_FIELD_NAMES = sorted(
+    {f for m in (Deployment, ReplicaRange, Throughput, Value, Constraints, Demand) for f in m.model_fields}
+)
+
+
 def _line_index(node: yaml.Node, path: tuple[Any, ...] = ()) -> dict[tuple[Any, ...], int]:
     """Map each key path of a YAML document to the 1-based line where it starts."""
     lines = {path: node.start_mark.line + 1}
@@ -160,7 +166,9 @@ def parse_demand(text: str, source: str = "<demand>") -> Demand:
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         location = f"line {mark.line + 1}" if mark is not None else None
-        raise InputError(Problem(f"not valid YAML: {getattr(error, 'problem', error)}", source, location)) from None
+        raise InputError(
+            Problem(f"not valid YAML: {getattr(error, 'problem', error)}", source, location)
+        ) from None
     if not isinstance(data, dict) or node is None:
         raise InputError(Problem("a demand file is a mapping with a 'deployments' list", source, "line 1"))
     lines = _line_index(node)
@@ -174,7 +182,10 @@ def parse_demand(text: str, source: str = "<demand>") -> Demand:
             where = f"line {line}, {_json_path(loc)}" if line else _json_path(loc)
             message = item["msg"].removeprefix("Value error, ")
             field = str(loc[-1]) if loc and not isinstance(loc[-1], int) else None
-            problems.append(Problem(message, source, where, field))
+            suggestions: tuple[str, ...] = ()
+            if item["type"] == "extra_forbidden" and field:
+                suggestions = did_you_mean(field, _FIELD_NAMES)
+            problems.append(Problem(message, source, where, field, suggestions=suggestions))
         raise InputError(problems) from None
     try:
         demand.plan_options()
@@ -182,8 +193,12 @@ def parse_demand(text: str, source: str = "<demand>") -> Demand:
         first = error.errors()[0]
         loc = ("options", *first["loc"])
         line = _nearest_line(lines, loc)
+        field = str(loc[-1])
+        suggestions = (
+            did_you_mean(field, PlanOptions.model_fields) if first["type"] == "extra_forbidden" else ()
+        )
         raise InputError(
-            Problem(first["msg"], source, f"line {line}" if line else None, str(loc[-1]))
+            Problem(first["msg"], source, f"line {line}" if line else None, field, suggestions=suggestions)
         ) from None
     return demand
 

@@ -78,10 +78,14 @@ def _capacity_reasons(cands: Candidates, state: RigState, configs: list[int]) ->
             host += free
     out = []
     if taken:
-        out.append(Rejection(filter="taken", rejected=taken, message="GPUs that fit are used by other replicas"))
+        out.append(
+            Rejection(filter="taken", rejected=taken, message="GPUs that fit are used by other replicas")
+        )
     if power:
         out.append(
-            Rejection(filter="power", rejected=power, message=f"{', '.join(sorted(power_sites))} power budget")
+            Rejection(
+                filter="power", rejected=power, message=f"{', '.join(sorted(power_sites))} power budget"
+            )
         )
     if split:
         out.append(
@@ -107,9 +111,13 @@ def moves_against(current: Plan | None, plan: Plan) -> list[Move]:
     for r in current.replicas:
         where = _where(r.rig, [g.position for g in r.gpus])
         if r.id in new_ids:
-            moves.append(Move(action="keep", deployment=r.deployment, replica_id=r.id, source=where, target=where))
+            moves.append(
+                Move(action="keep", deployment=r.deployment, replica_id=r.id, source=where, target=where)
+            )
         else:
-            stops[r.deployment].append(Move(action="stop", deployment=r.deployment, replica_id=r.id, source=where))
+            stops[r.deployment].append(
+                Move(action="stop", deployment=r.deployment, replica_id=r.id, source=where)
+            )
     for r in plan.replicas:
         if r.id in old_ids:
             continue

@@ -34,6 +34,8 @@ the reported objective is the realized one).
 
 from __future__ import annotations
 
+import os
+import sys
 import time
 from collections import defaultdict
 from dataclasses import dataclass
@@ -214,9 +216,11 @@ def solve_milp(
     lp.a_matrix_.start_ = np.cumsum(starts).astype(np.int32)
     lp.a_matrix_.index_ = np.array([e[0] for e in entries], dtype=np.int32)
     lp.a_matrix_.value_ = np.array([e[2] for e in entries], dtype=np.float64)
-    lp.integrality_ = [highspy.HighsVarType.kInteger if i else highspy.HighsVarType.kContinuous for i in integral]
+    lp.integrality_ = [
+        highspy.HighsVarType.kInteger if i else highspy.HighsVarType.kContinuous for i in integral
+    ]
 
-    h = highspy.Highs()
+    h = _new_highs()
     h.setOptionValue("output_flag", False)
     h.setOptionValue("time_limit", float(max(time_limit_s, 0.1)))
     h.setOptionValue("mip_rel_gap", 1e-3)
@@ -241,6 +245,20 @@ def solve_milp(
     return MilpResult(result_counts, objective, bound, status, time.perf_counter() - started)
 
 
+def _new_highs() -> highspy.Highs:
+    """HiGHS prints a banner on stdout (C level) the first time; keep `--json` output clean."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 1)
+        return highspy.Highs()
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+        os.close(devnull)
+
+
 def _complete_warm(
     cands: Candidates,
     values: np.ndarray,
@@ -252,8 +270,8 @@ def _complete_warm(
     targets: list[float],
 ) -> highspy.HighsSolution:
     """Fill the continuous columns of a warm start so HiGHS accepts it as feasible."""
-    replicas = defaultdict(float)
-    tokens = defaultdict(float)
+    replicas: dict[int, float] = defaultdict(float)
+    tokens: dict[int, float] = defaultdict(float)
     placed_in: dict[KeepGroup, float] = defaultdict(float)
     for j, c in enumerate(cands.configs):
         y = values[j]

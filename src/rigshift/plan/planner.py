@@ -33,7 +33,8 @@ def plan_placement(
     seams: Seams | None = None,
 ) -> Plan:
     started = time.perf_counter()
-    opts = demand.plan_options(options)
+    # Explicit options win (the caller merged the demand file's `options:` already, as the CLI does).
+    opts = options if options is not None else demand.plan_options()
     seams = seams or default_seams()
     cands = build_candidates(fleet, demand, opts, seams, EstimateCache(seams))
     current_groups = _current_groups(cands, current)
@@ -41,7 +42,7 @@ def plan_placement(
     for group, _, _, ids in current_groups:
         keep_groups[group] += len(ids)
 
-    greedy_state, greedy_tally, greedy_places = _construct(cands, current_groups, {})
+    _, greedy_tally, greedy_places = _construct(cands, current_groups, {})
     greedy_obj = evaluate(cands, greedy_tally.counts, _kept(greedy_places))
     chosen = greedy_places
     objective, bound, status, solver = greedy_obj, None, "greedy only", "greedy"
@@ -104,21 +105,20 @@ def _current_groups(cands: Candidates, current: Plan | None) -> list[CurrentGrou
     deps = {d.name: i for i, d in enumerate(cands.demand.deployments)}
     grouped: dict[tuple[int, int, tuple[int, ...]], list[str]] = defaultdict(list)
     for replica in current.replicas:
-        di = deps.get(replica.deployment)
-        r = cands.rig_index.get(replica.rig)
-        if di is None or r is None or replica.cross_rig:
+        dep_index = deps.get(replica.deployment)
+        rig_index = cands.rig_index.get(replica.rig)
+        if dep_index is None or rig_index is None or replica.cross_rig:
             continue
-        d = cands.demand.deployments[di]
+        d = cands.demand.deployments[dep_index]
         if (replica.quant, replica.context, replica.parallel) != (d.quant, d.context, d.parallel):
             continue
-        grouped[(di, r, tuple(g.position for g in replica.gpus))].append(replica.id)
+        grouped[(dep_index, rig_index, tuple(g.position for g in replica.gpus))].append(replica.id)
     out: list[CurrentGroup] = []
     for (di, r, positions), ids in sorted(grouped.items()):
         pools = {pool_of.get((r, p)) for p in positions}
-        if len(pools) != 1 or None in pools:
+        q = pools.pop() if len(pools) == 1 else None
+        if q is None:
             continue
-        q = pools.pop()
-        assert q is not None
         out.append(((di, q, len(positions), len(ids)), r, positions, tuple(sorted(ids))))
     return out
 
@@ -246,7 +246,7 @@ def _to_plan(
                 )
             )
     summaries = []
-    for di, d in enumerate(demand.deployments):
+    for d in demand.deployments:
         mine = [r for r in replicas if r.deployment == d.name]
         wanted = (
             f"{d.replicas.min}-{d.replicas.max} replicas"
@@ -266,7 +266,7 @@ def _to_plan(
         )
     used = {(p.rig, pos) for p in places for pos in p.positions}
     free_usable = sum(pool.size for pool in cands.pools) - len(used)
-    leftover = {cands.options.leftover: free_usable}
+    leftover: dict[str, int] = {cands.options.leftover: free_usable}
     reserved = cands.unusable.get("reserved for mining", 0)
     if reserved:
         leftover["reserved for mining"] = reserved

@@ -1,0 +1,253 @@
+"""Behaviour of plan_placement on small fleets built from the fleet model, real estimator."""
+
+from collections import Counter
+
+import pytest
+
+from rigshift.plan import Plan, PlanOptions, parse_demand, plan_placement
+from rigshift.plan.assign import binpack_baseline
+from rigshift.plan.candidates import build_candidates
+from rigshift.plan.milp import evaluate
+
+from .fixtures import SEAMS, fleet, rig
+
+CHAT = """\
+deployments:
+  - name: chat
+    model: llama-3.1-8b
+    parallel: 2
+    replicas: {{min: {min}, max: {max}}}
+    value: {{usd_per_mtok: 0.5}}
+"""
+
+
+def plan(f, text, current=None, **opts):
+    demand = parse_demand(text)
+    options = PlanOptions.model_validate({**demand.plan_options().model_dump(), **opts})
+    return plan_placement(f, demand, current=current, options=options, seams=SEAMS)
+
+
+def gpu_uses(p: Plan) -> Counter:
+    seen: Counter = Counter()
+    for r in p.replicas:
+        for g in r.gpus:
+            seen[(g.rig, g.position)] += 1 / r.shared_gpu
+    return seen
+
+
+def test_every_gpu_holds_at_most_one_group_and_the_plan_meets_its_bound():
+    f = fleet(rig("a1", "A", "geforce-rtx-3060-12gb", 6), rig("b1", "B", "p104-100", 8))
+    p = plan(f, CHAT.format(min=2, max=10))
+    assert len(p.replicas) == 10
+    assert all(abs(n - 1) < 1e-9 for n in gpu_uses(p).values())
+    assert p.bound is not None and p.objective <= p.bound + 1e-6
+    assert p.gap is not None and p.gap < 0.01
+    assert not p.unplaced
+    # faster cards first: all six 3060s carry a replica before the slower P104s fill the rest
+    assert sum(r.rig == "a1" for r in p.replicas) == 6
+
+
+def test_same_input_gives_the_same_plan_and_it_round_trips_json():
+    f = fleet(rig("a1", "A", "geforce-rtx-3060-12gb", 6), rig("a2", "A", "geforce-rtx-3090", 4, link=(3, 4)))
+    text = CHAT.format(min=1, max=7)
+    first, second = plan(f, text), plan(f, text)
+    assert [r.model_dump() for r in first.replicas] == [r.model_dump() for r in second.replicas]
+    again = Plan.model_validate_json(first.model_dump_json())
+    assert again.replicas == first.replicas and again.objective == first.objective
+
+
+def test_model_too_big_for_every_gpu_is_unplaced_with_counted_reasons():
+    f = fleet(rig("b1", "B", "p104-100", 1), rig("b2", "B", "radeon-rx-580-8gb", 1))
+    text = """\
+deployments:
+  - name: huge
+    model: llama-3.1-70b
+    replicas: {min: 1, max: 1}
+"""
+    p = plan(f, text)
+    assert not p.replicas
+    (u,) = p.unplaced
+    assert u.deployment == "huge" and u.replicas == 1
+    memory = [r for r in u.reasons if r.filter == "memory"]
+    assert memory and memory[0].rejected == 2 and "GiB free" in memory[0].message
+
+
+def test_constraints_filter_sites_models_and_labels_with_counts():
+    f = fleet(
+        rig("a1", "A", "geforce-rtx-3060-12gb", 4, labels={"tier": "gold"}),
+        rig("a2", "A", "geforce-rtx-3090", 2),
+        rig("b1", "B", "geforce-rtx-3060-12gb", 3),
+    )
+    text = """\
+deployments:
+  - name: chat
+    model: llama-3.1-8b
+    replicas: {min: 6, max: 6}
+    constraints: {sites: [A], gpu_models: [geforce-rtx-3060-12gb], labels: {tier: gold}}
+"""
+    p = plan(f, text)
+    assert {r.rig for r in p.replicas} == {"a1"} and len(p.replicas) == 4
+    (u,) = p.unplaced
+    assert u.replicas == 2
+    by = {r.filter: r.rejected for r in u.reasons}
+    assert by == {"site": 3, "labels": 2, "taken": 4}  # filters run in order: first rejection counts
+
+
+def test_reserved_and_hot_gpus_are_never_used():
+    r1 = rig("a1", "A", "geforce-rtx-3060-12gb", 2)
+    r1.gpus[0].reserved_for_mining = True
+    r1.gpus[1].temperature_c = 95
+    p = plan(fleet(r1, rig("a2", "A", "geforce-rtx-3060-12gb", 1)), CHAT.format(min=2, max=2))
+    assert [(r.rig, r.gpus[0].position) for r in p.replicas] == [("a2", 0)]
+    by = {r.filter: r.rejected for r in p.unplaced[0].reasons}
+    assert by["reserved for mining"] == 1 and by["hotter than 85 °C"] == 1
+    assert p.leftover["reserved for mining"] == 1
+
+
+def test_big_model_splits_over_gpus_of_one_rig_with_tensor_split():
+    f = fleet(rig("a1", "A", "geforce-rtx-3060-12gb", 8), rig("a2", "A", "geforce-rtx-3060-12gb", 1))
+    text = """\
+deployments:
+  - name: big
+    model: qwen2.5-32b
+    context: 4096
+    replicas: {min: 1, max: 2}
+    value: {usd_per_mtok: 2}
+"""
+    p = plan(f, text)
+    assert len(p.replicas) == 2
+    for r in p.replicas:
+        assert r.rig == "a1" and len(r.gpus) > 1
+        assert r.tensor_split is not None and abs(sum(r.tensor_split) - 1) < 1e-3
+    assert len({g.position for r in p.replicas for g in r.gpus}) == sum(len(r.gpus) for r in p.replicas)
+
+
+def test_vllm_tensor_parallel_is_refused_on_x1_risers():
+    f = fleet(rig("a1", "A", "geforce-rtx-3060-12gb", 4, link=(1, 1)))
+    text = """\
+deployments:
+  - name: big
+    model: qwen2.5-14b
+    quant: F16
+    runtime: vllm
+    replicas: {min: 1, max: 1}
+"""
+    p = plan(f, text)
+    assert not p.replicas
+    assert any(r.filter == "pcie" for r in p.unplaced[0].reasons)
+
+
+def test_host_cpu_limits_replicas_per_rig():
+    f = fleet(rig("a1", "A", "p104-100", 8, cores=2))
+    text = """\
+deployments:
+  - name: small
+    model: qwen2.5-0.5b
+    context: 2048
+    replicas: {min: 0, max: 8}
+    value: {priority: 1}
+"""
+    p = plan(f, text)
+    assert len(p.replicas) == 2  # 2 cores, 1 core per replica
+
+
+def test_power_budget_binds_and_caps_buy_more_tokens():
+    rigs = [rig(f"a{i}", "A", "geforce-rtx-3060-12gb", 6) for i in range(3)]
+    text = CHAT.format(min=0, max=18)
+    budget_kw = 60 * 3 / 1000 + 1.5  # hosts plus about 1.5 kW of GPUs: not enough for 18 at full power
+    capped = plan(fleet(*rigs, budgets_kw={"A": budget_kw}), text)
+    uncapped = plan(fleet(*rigs, budgets_kw={"A": budget_kw}), text, power_cap_fractions=(1.0,))
+    for p in (capped, uncapped):
+        assert p.power_w_by_site["A"] <= budget_kw * 1000 + 1e-6
+    assert capped.objective > uncapped.objective
+    assert any(g.power_cap_w for r in capped.replicas for g in r.gpus)
+    assert len(capped.replicas) > len(uncapped.replicas)
+
+
+def test_throughput_target_places_enough_replicas_and_pays_only_up_to_target():
+    f = fleet(rig("a1", "A", "geforce-rtx-3060-12gb", 8))
+    text = """\
+deployments:
+  - name: rag
+    model: llama-3.1-8b
+    throughput: {tokens_per_s: 250}
+    value: {usd_per_mtok: 1}
+"""
+    p = plan(f, text)
+    tokens = sum(r.tokens_per_s for r in p.replicas)
+    assert tokens >= 250
+    best_single = max(r.tokens_per_s for r in p.replicas)
+    assert tokens - best_single < 250  # no replica beyond what the target needs
+    assert p.revenue_usd_per_h == pytest.approx(250 * 3.6e-3, rel=1e-3)
+
+
+def test_replan_keeps_replicas_and_moves_only_those_on_a_lost_rig():
+    rigs = [
+        rig("a1", "A", "geforce-rtx-3060-12gb", 4),
+        rig("a2", "A", "geforce-rtx-3060-12gb", 4),
+        rig("a3", "A", "geforce-rtx-3060-12gb", 4),
+    ]
+    text = CHAT.format(min=6, max=6)
+    first = plan(fleet(*rigs), text)
+    same = plan(fleet(*rigs), text, current=first)
+    assert {m.action for m in same.moves} == {"keep"}
+    lost = first.replicas[0].rig
+    after = plan(fleet(*[r for r in rigs if r.name != lost]), text, current=first)
+    actions = Counter(m.action for m in after.moves)
+    on_lost = sum(r.rig == lost for r in first.replicas)
+    assert actions["move"] == on_lost and actions["keep"] == 6 - on_lost
+    assert all(r.rig != lost for r in after.replicas)
+
+
+def test_replan_prefers_staying_unless_a_move_gains_more_than_migration_cost():
+    f1 = fleet(rig("a1", "A", "geforce-rtx-3060-12gb", 1))
+    text = CHAT.format(min=1, max=1)
+    first = plan(f1, text)
+    # a faster card appears: worth moving only if the gain beats the migration cost
+    f2 = fleet(rig("a1", "A", "geforce-rtx-3060-12gb", 1), rig("z9", "A", "geforce-rtx-3090", 1, link=(3, 4)))
+    stay = plan(f2, text, current=first, migration_cost=10.0)
+    move = plan(f2, text, current=first, migration_cost=0.0)
+    assert [r.rig for r in stay.replicas] == ["a1"]
+    assert [r.rig for r in move.replicas] == ["z9"]
+    assert [m.action for m in move.moves] == ["move"]
+
+
+def test_small_models_share_a_large_gpu_when_replicas_are_wanted():
+    f = fleet(rig("a1", "A", "geforce-rtx-3090", 1, link=(3, 4)))
+    text = """\
+deployments:
+  - name: tiny
+    model: qwen2.5-0.5b
+    context: 2048
+    replicas: {min: 3, max: 3}
+    value: {priority: 1}
+"""
+    p = plan(f, text, cpu_cores_per_replica=0)
+    assert len(p.replicas) == 3 and not p.unplaced
+    assert {r.shared_gpu for r in p.replicas} == {3}
+
+
+def test_solver_never_worse_than_greedy_and_baseline():
+    f = fleet(
+        rig("a1", "A", "geforce-rtx-3090", 2, link=(3, 4)),
+        rig("a2", "A", "geforce-rtx-3060-12gb", 4),
+        rig("b1", "B", "radeon-rx-580-8gb", 6),
+    )
+    text = """\
+deployments:
+  - name: chat
+    model: llama-3.1-8b
+    replicas: {min: 0, max: 20}
+    value: {usd_per_mtok: 0.3}
+  - name: code
+    model: qwen2.5-14b
+    replicas: {min: 0, max: 4}
+    value: {usd_per_mtok: 1.5}
+"""
+    milp = plan(f, text)
+    greedy = plan(f, text, solver="greedy")
+    assert milp.objective >= greedy.objective - 1e-9
+    demand = parse_demand(text)
+    cands = build_candidates(f, demand, demand.plan_options(), SEAMS)
+    counts, _ = binpack_baseline(cands)
+    assert evaluate(cands, counts) <= milp.objective + 1e-9
