@@ -6,6 +6,7 @@ import typer
 
 from rigshift.cli import catalog as catalog_cli
 from rigshift.cli import estimate as estimate_cli
+from rigshift.cli import plan as plan_cli
 from rigshift.cli import server as server_cli
 
 app = typer.Typer(
@@ -17,6 +18,7 @@ app = typer.Typer(
 )
 
 estimate_cli.register(app)
+plan_cli.register(app)
 catalog_cli.register(app)
 server_cli.register(app)
 

@@ -114,12 +114,12 @@ def _current_groups(cands: Candidates, current: Plan | None) -> list[CurrentGrou
             continue
         grouped[(dep_index, rig_index, tuple(g.position for g in replica.gpus))].append(replica.id)
     out: list[CurrentGroup] = []
-    for (di, r, positions), ids in sorted(grouped.items()):
-        pools = {pool_of.get((r, p)) for p in positions}
-        q = pools.pop() if len(pools) == 1 else None
-        if q is None:
+    for (di, r, gpu_positions), ids in sorted(grouped.items()):
+        pools = {pool_of.get((r, p)) for p in gpu_positions}
+        pool_index = pools.pop() if len(pools) == 1 else None
+        if pool_index is None:
             continue
-        out.append(((di, q, len(positions), len(ids)), r, positions, tuple(sorted(ids))))
+        out.append(((di, pool_index, len(gpu_positions), len(ids)), r, gpu_positions, tuple(sorted(ids))))
     return out
 
 
