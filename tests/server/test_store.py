@@ -1,0 +1,113 @@
+"""The database: migrations, keys stored hashed, usage reports. Real SQLite, never a mock."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import select, text
+
+from rigshift.errors import InputError, UnknownNameError
+from rigshift.server.db import open_engine
+from rigshift.server.keys import KeyStore, hash_key, key_id_of
+from rigshift.server.metering import TokenPrices
+from rigshift.server.tables import api_keys, metadata
+from rigshift.server.usage import UsageRecord, UsageStore
+
+
+def test_migrations_create_the_schema_the_code_queries_and_rerun_safely(tmp_path):
+    path = str(tmp_path / "a.db")
+    engine = open_engine(path)
+    open_engine(path)  # second start: nothing to do, nothing lost
+    with engine.connect() as conn:
+        assert conn.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+        diff = compare_metadata(MigrationContext.configure(conn), metadata)
+    assert diff == []
+
+
+def test_in_memory_databases_are_refused():
+    with pytest.raises(InputError, match="in-memory"):
+        open_engine("sqlite://")
+
+
+def test_keys_are_stored_only_as_hashes(engine):
+    keys = KeyStore(engine)
+    key, secret = keys.create("alice", now=1.0, allowed_models=["tiny"], token_quota=100, rate_limit_rpm=5)
+    with engine.connect() as conn:
+        row = conn.execute(select(api_keys)).one()._mapping
+    assert secret not in [str(v) for v in row.values()]
+    assert row["key_hash"] == hash_key(secret) and row["id"] == key_id_of(secret) == key.id
+    assert keys.authenticate(secret) == key
+    assert keys.authenticate(secret + "x") is None
+    assert keys.authenticate("rs-" + key.id + "_guess") is None
+    assert key.allows("tiny") and not key.allows("other")
+
+
+def test_revoke_by_name_or_id_with_did_you_mean(engine):
+    keys = KeyStore(engine)
+    _, secret = keys.create("alice", now=1.0)
+    keys.create("bob", now=2.0)
+    with pytest.raises(UnknownNameError) as unknown:
+        keys.revoke("alise", now=3.0)
+    assert "alice" in unknown.value.suggestions
+    revoked = keys.revoke("alice", now=3.0)
+    assert revoked.revoked_at == 3.0 and keys.authenticate(secret) is None
+    assert [k.name for k in keys.list(include_revoked=False)] == ["bob"]
+
+
+def test_bad_key_settings_are_input_errors(engine):
+    keys = KeyStore(engine)
+    with pytest.raises(InputError, match="quota period"):
+        keys.create("x", now=1.0, quota_period="week")
+    with pytest.raises(InputError, match="negative"):
+        keys.create("x", now=1.0, token_quota=-1)
+
+
+def _record(i: int, key: str, model: str, rig: str, gpus: tuple[str, ...], at: float) -> UsageRecord:
+    return UsageRecord(
+        id=f"req{i}",
+        created_at=at,
+        key_id=key,
+        endpoint="chat",
+        model=model,
+        replica_id=f"{rig}-r",
+        rig=rig,
+        gpus=gpus,
+        prompt_tokens=100,
+        completion_tokens=400,
+        duration_ms=50.0,
+        energy_wh=0.5,
+        status=200,
+    )
+
+
+def test_usage_summaries_by_key_model_and_rig_with_revenue_per_gpu_day(engine):
+    store = UsageStore(engine)
+    day = 86400.0
+    store.insert_many(
+        [
+            _record(1, "k1", "llama", "rig-a", ("rig-a/0", "rig-a/1"), 0.0),
+            _record(2, "k1", "llama", "rig-a", ("rig-a/0", "rig-a/1"), 10.0),
+            _record(3, "k2", "qwen", "rig-b", ("rig-b/0",), 20.0),
+        ]
+    )
+    prices = TokenPrices(prompt_usd_per_mtok=1.0, completion_usd_per_mtok=2.0)  # 900 µ$ per record
+    by_rig = {s.group: s for s in store.summarise("rig", prices, since=0.0, now=day)}
+    assert by_rig["rig-a"].requests == 2 and by_rig["rig-a"].gpus == 2
+    assert by_rig["rig-a"].revenue_usd == pytest.approx(0.0018)
+    assert by_rig["rig-a"].revenue_per_gpu_day_usd == pytest.approx(0.0009)
+    assert by_rig["rig-b"].revenue_per_gpu_day_usd == pytest.approx(0.0009)
+    by_key = store.summarise("key", prices, now=day, key_id="k2")
+    assert [(s.group, s.completion_tokens) for s in by_key] == [("k2", 400)]
+    assert [s.group for s in store.summarise("model", prices, since=15.0, now=day)] == ["qwen"]
+    assert store.tokens_since("k1", 5.0) == 500
+    with pytest.raises(InputError, match="did you mean: rig"):
+        store.summarise("rigs", prices, now=day)
+
+
+def test_usage_survives_reopening_the_database(tmp_path):
+    path = str(tmp_path / "u.db")
+    UsageStore(open_engine(path)).insert_many([_record(1, "k", "m", "r", (), time.time())])
+    assert UsageStore(open_engine(path)).count() == 1
