@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from rigshift.cli import catalog as catalog_cli
+from rigshift.cli import econ as econ_cli
 from rigshift.cli import estimate as estimate_cli
 from rigshift.cli import plan as plan_cli
 from rigshift.cli import server as server_cli
@@ -21,6 +22,7 @@ estimate_cli.register(app)
 plan_cli.register(app)
 catalog_cli.register(app)
 server_cli.register(app)
+econ_cli.register(app)
 
 
 def main() -> None:

@@ -150,9 +150,12 @@ def _per_unit(econ: CardEconomics, fate: Fate, inputs: EconInputs) -> Allocation
     return _allocation(econ, fate, 1, inputs, bought=econ.card.count == 0)
 
 
-def _available(econ: CardEconomics, fate: Fate) -> bool:
-    if fate in ("off", "sell"):
+def _available(econ: CardEconomics, fate: Fate, inputs: EconInputs) -> bool:
+    if fate == "off":
         return True
+    if fate == "sell":
+        # No resale price known: the plan cannot count on a sale, so it may only switch the card off.
+        return econ.card.gpu_key in inputs.capital.resale_usd
     result = econ.use(fate)
     return result is not None and result.available
 
@@ -192,7 +195,9 @@ def solve_plan(
         resale = cap.resale_usd.get(card.gpu_key, 0.0)
         every = solver.Constraint(card.count, card.count, f"count[{card.id}]")
         for fate in EXISTING_FATES:
-            var = solver.IntVar(0, card.count if _available(econ, fate) else 0, f"x[{card.id},{fate}]")
+            var = solver.IntVar(
+                0, card.count if _available(econ, fate, inputs) else 0, f"x[{card.id},{fate}]"
+            )
             x[(i, fate)] = var
             every.SetCoefficient(var, 1)
             unit = _per_unit(econ, fate, inputs)
@@ -208,15 +213,18 @@ def solve_plan(
             if card.site in power:
                 power[card.site].SetCoefficient(var, unit.power_kw)
 
+    depths: dict[str, pywraplp.Constraint] = {}
     for j, econ in enumerate(purchasable):
         card = econ.card
         price = cap.buy_usd.get(card.gpu_key)
         if price is None:
             continue
-        depth = solver.Constraint(0, cap.max_buy_per_model, f"depth[{card.id}]")
+        if card.gpu_key not in depths:  # market depth holds per model, across all sites
+            depths[card.gpu_key] = solver.Constraint(0, cap.max_buy_per_model, f"depth[{card.gpu_key}]")
+        depth = depths[card.gpu_key]
         for use in BUY_USES:
             var = solver.IntVar(
-                0, cap.max_buy_per_model if _available(econ, use) else 0, f"y[{card.id},{use}]"
+                0, cap.max_buy_per_model if _available(econ, use, inputs) else 0, f"y[{card.id},{use}]"
             )
             y[(j, use)] = var
             depth.SetCoefficient(var, 1)

@@ -27,6 +27,7 @@ class SensitivityCell(_Model):
     usd_per_kwh: float  # the fleet's GPU-weighted mean power price at this factor
     monthly_revenue_usd: float
     monthly_net_usd: float
+    monthly_net_before_usd: float  # the baseline (every card mining) at the same prices
     net_capex_usd: float
     gpus_by_use: dict[str, int]  # mine / rent / infer / off / sell / bought
     plan_summary: str
@@ -74,6 +75,7 @@ def sweep(
                     usd_per_kwh=price,
                     monthly_revenue_usd=plan.monthly_revenue_after_usd,
                     monthly_net_usd=plan.monthly_net_after_usd,
+                    monthly_net_before_usd=plan.monthly_net_before_usd,
                     net_capex_usd=plan.net_capex_usd,
                     gpus_by_use=counts,
                     plan_summary=text,

@@ -1,0 +1,77 @@
+"""`rigshift econ`: mining vs rental vs inference per card class, a conversion plan, sensitivity."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from rigshift.cli.errors import handle_errors
+from rigshift.econ.html import render_html
+from rigshift.econ.render import render_terminal
+from rigshift.econ.service import fleet_economics
+from rigshift.errors import InputError, Problem
+from rigshift.fleet.demo import demo_fleet
+from rigshift.fleet.store import load_fleet, write_atomic
+
+
+def econ_command(
+    fleet: Annotated[
+        Path | None, typer.Argument(help="Fleet file (JSON or YAML) as `rigshift fleet` writes it.")
+    ] = None,
+    prices: Annotated[
+        Path | None,
+        typer.Option(
+            "--prices", "-p", help="Prices file (YAML/JSON, docs/economics.md); defaults fill the rest."
+        ),
+    ] = None,
+    demo: Annotated[
+        bool, typer.Option("--demo", help="Use the bundled demo fleet instead of FLEET.")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the whole result as JSON.")] = False,
+    html: Annotated[
+        Path | None, typer.Option("--html", help="Also write a self-contained HTML report here.")
+    ] = None,
+    budget: Annotated[
+        float | None,
+        typer.Option("--budget", help="Capex budget in USD (new money on top of sale proceeds)."),
+    ] = None,
+    details: Annotated[
+        bool, typer.Option("--details", help="Show every use and model class per card.")
+    ] = False,
+    no_sensitivity: Annotated[
+        bool, typer.Option("--no-sensitivity", help="Skip the power/token price sweep.")
+    ] = False,
+) -> None:
+    """What each GPU class of FLEET nets a day mining, rented out and selling tokens; which cards to
+    convert, keep mining, sell or replace, at what cost and payback; and how that changes with the
+    power and token prices. Every default used is listed with its date and source."""
+    if demo == (fleet is not None):
+        raise InputError(
+            Problem(
+                "give a FLEET file or --demo, not both and not neither", field="FLEET", expected="one of them"
+            )
+        )
+    if budget is not None and budget < 0:
+        raise InputError(Problem(f"budget must be ≥ 0, got {budget}", field="--budget"))
+    fleet_data = demo_fleet() if fleet is None else load_fleet(fleet)
+    economics = fleet_economics(
+        fleet_data, prices, capex_budget_usd=budget, with_sensitivity=not no_sensitivity
+    )
+    if html is not None:
+        write_atomic(html, render_html(economics))
+    if as_json:
+        typer.echo(economics.model_dump_json(indent=2))
+    else:
+        render_terminal(economics, Console(highlight=False, soft_wrap=False, width=160), details=details)
+        if html is not None:
+            typer.echo(f"wrote {html}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("econ")(handle_errors(econ_command))
+
+
+__all__ = ["econ_command", "register"]

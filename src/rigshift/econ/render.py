@@ -1,0 +1,178 @@
+"""Terminal rendering of an `Economics` (rich tables). Rounds money for display only."""
+
+from __future__ import annotations
+
+from rich.console import Console, Group
+from rich.table import Table
+from rich.text import Text
+
+from rigshift.econ.analysis import Economics
+from rigshift.econ.cards import UseResult
+
+
+def money(value: float | None, cents: bool = True) -> str:
+    if value is None:
+        return "—"
+    return f"${value:,.2f}" if cents else f"${value:,.0f}"
+
+
+def months(value: float | None) -> str:
+    if value is None:
+        return "never"
+    return "at once" if value == 0 else f"{value:.1f} mo"
+
+
+def price(value: float | None) -> str:
+    return "—" if value is None else f"${value:.3f}"
+
+
+def _net(result: UseResult) -> str:
+    return money(result.net_usd_day) if result.available else "n/a"
+
+
+def cards_table(economics: Economics) -> Table:
+    table = Table(title="Per card class: net $/day per card (revenue − power)", title_justify="left")
+    for column in (
+        "class",
+        "GPUs",
+        "$/kWh",
+        "mining",
+        "rental",
+        "inference",
+        "best",
+        "break-even $/kWh mine / AI",
+        "break-even util.",
+    ):
+        table.add_column(column, justify="left" if column in ("class", "best") else "right")
+    for c in economics.cards:
+        infer = c.inference
+        table.add_row(
+            f"{c.card.gpu_name} @ {c.card.site}",
+            str(c.card.count),
+            price(c.card.usd_per_kwh),
+            _net(c.mining),
+            _net(c.rental),
+            f"{_net(infer)} {infer.model_class or ''}".strip(),
+            c.best_use,
+            f"{price(c.mining.break_even_usd_kwh)} / {price(infer.break_even_usd_kwh)}",
+            "—" if c.break_even_utilisation is None else f"{c.break_even_utilisation:.0%}",
+        )
+    return table
+
+
+def details_table(economics: Economics) -> Table:
+    table = Table(title="What each use means per card", title_justify="left", show_lines=False)
+    table.add_column("class")
+    table.add_column("use")
+    table.add_column("revenue/day", justify="right")
+    table.add_column("power/day", justify="right")
+    table.add_column("detail")
+    for c in economics.cards:
+        for r in (c.mining, c.rental, *c.inference_options):
+            label = r.use if r.model_class is None else f"{r.use} {r.model_class}"
+            table.add_row(
+                f"{c.card.gpu_name} @ {c.card.site}",
+                label,
+                money(r.revenue_usd_day) if r.available else "",
+                money(r.power_cost_usd_day) if r.available else "",
+                r.detail,
+            )
+    return table
+
+
+def totals_table(economics: Economics) -> Table:
+    t = economics.totals
+    table = Table(title=f"Fleet totals ({t.gpus} GPUs) if every card did one use", title_justify="left")
+    for column in ("use", "GPUs able", "revenue/day", "power/day", "net/day", "net/month"):
+        table.add_column(column, justify="left" if column == "use" else "right")
+    for u in t.by_use:
+        table.add_row(
+            u.use,
+            str(u.gpus),
+            money(u.revenue_usd_day),
+            money(u.power_cost_usd_day),
+            money(u.net_usd_day),
+            money(u.net_usd_day * 365.25 / 12, cents=False),
+        )
+    table.add_row(
+        "each card's best", "", "", "", money(t.best_net_usd_day), money(t.best_net_usd_month, cents=False)
+    )
+    return table
+
+
+def plan_table(economics: Economics) -> Table:
+    p = economics.plan
+    table = Table(title="Conversion plan", title_justify="left")
+    for column in ("step", "capex", "monthly gain", "payback"):
+        table.add_column(column, justify="left" if column == "step" else "right")
+    for s in p.steps:
+        table.add_row(
+            s.description,
+            money(s.capex_usd, cents=False),
+            money(s.monthly_gain_usd, cents=False),
+            months(s.payback_months),
+        )
+    return table
+
+
+def plan_summary(economics: Economics) -> Text:
+    p = economics.plan
+    lines = [
+        f"monthly revenue: {money(p.monthly_revenue_before_usd, False)} before → "
+        f"{money(p.monthly_revenue_after_usd, False)} after",
+        f"monthly net (after power, AI staff): {money(p.monthly_net_before_usd, False)} before → "
+        f"{money(p.monthly_net_after_usd, False)} after",
+        f"spend {money(p.spend_usd, False)}, sale proceeds {money(p.sale_proceeds_usd, False)}, "
+        f"net capex {money(p.net_capex_usd, False)} (budget {money(p.capex_budget_usd, False)} new money)",
+    ]
+    for site in sorted(set(p.power_kw_before) | set(p.power_kw_after)):
+        budget = p.site_power_budget_kw.get(site)
+        limit = f" of {budget:.1f} kW" if budget is not None else ""
+        lines.append(
+            f"power at {site}: {p.power_kw_before.get(site, 0):.1f} kW before → "
+            f"{p.power_kw_after.get(site, 0):.1f} kW after{limit}"
+        )
+    return Text("\n".join(lines))
+
+
+def sensitivity_table(economics: Economics) -> Table | None:
+    s = economics.sensitivity
+    if s is None:
+        return None
+    table = Table(
+        title="Sensitivity: monthly net after the plan (and what the plan does)", title_justify="left"
+    )
+    table.add_column("power $/kWh", justify="right")
+    table.add_column("mining only", justify="right")
+    for tf in s.token_factors:
+        table.add_column(f"tokens ×{tf:g}", justify="right")
+    for pf in s.power_factors:
+        cells = [s.cell(pf, tf) for tf in s.token_factors]
+        table.add_row(
+            price(cells[0].usd_per_kwh),
+            money(cells[0].monthly_net_before_usd, False),
+            *(f"{money(c.monthly_net_usd, False)}\n{c.plan_summary}" for c in cells),
+        )
+    return table
+
+
+def provenance_text(economics: Economics) -> Text:
+    lines = ["Inputs used:"]
+    for p in economics.inputs.provenance:
+        tag = "DEFAULT " if p.is_default else ""
+        lines.append(f"  {tag}{p.what} — as of {p.as_of or '?'} — {p.source}")
+    for note in economics.notes:
+        lines.append(f"  note: {note}")
+    return Text("\n".join(lines))
+
+
+def render_terminal(economics: Economics, console: Console, details: bool = False) -> None:
+    parts: list[Table | Text] = [cards_table(economics)]
+    if details:
+        parts.append(details_table(economics))
+    parts += [totals_table(economics), plan_table(economics), plan_summary(economics)]
+    sens = sensitivity_table(economics)
+    if sens is not None:
+        parts.append(sens)
+    parts.append(provenance_text(economics))
+    console.print(Group(*parts))
