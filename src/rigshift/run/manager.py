@@ -1,0 +1,255 @@
+"""Keep the running replicas equal to the plan, and tell the gateway which ones can serve.
+
+`ReplicaManager.apply(specs)` sets the desired state; `tick()` observes the cluster, re-places
+replicas of lost rigs, reconciles, applies the actions and refreshes the snapshot that
+`directory()` serves to the gateway. `start()` runs `tick()` every `interval_s` in a thread.
+
+The gateway's hot path (`ready_replicas`) reads an immutable snapshot dict: no Ray call, no lock,
+so routing costs nanoseconds whatever the cluster is doing.
+
+Every action is recorded as an `ActionRecord` with its reason (kept in memory, and passed to
+`on_action` so the control plane can store them).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from typing import Any, Protocol
+
+from rigshift.errors import RigshiftError
+from rigshift.run.contracts import ReplicaEndpoint, ReplicaState
+from rigshift.run.reconcile import Action, ObservedReplica, RigCapacity, reconcile, replace_lost
+from rigshift.run.spec import ReplicaSpec
+
+log = logging.getLogger(__name__)
+
+
+class ClusterPort(Protocol):
+    """What the manager needs from a cluster (Ray in production, a fake in unit tests)."""
+
+    def live_rigs(self) -> dict[str, RigCapacity]: ...
+
+    def observe(self) -> tuple[list[ObservedReplica], dict[str, dict[str, Any]]]: ...
+
+    def start(self, spec: ReplicaSpec) -> None: ...
+
+    def stop(self, replica_id: str) -> None: ...
+
+    def kill_backend(self, replica_id: str) -> int | None: ...
+
+    def check_now(self, replica_id: str) -> None: ...
+
+
+@dataclass(frozen=True)
+class ActionRecord:
+    at: float  # unix time
+    kind: str
+    replica_id: str
+    reason: str
+    rig: str | None
+    from_rig: str | None
+    outcome: str  # "ok" or the error
+
+
+class ReplicaManager:
+    def __init__(
+        self,
+        cluster: ClusterPort,
+        *,
+        on_action: Callable[[ActionRecord], None] | None = None,
+        clock: Callable[[], float] = time.time,
+        interval_s: float = 1.0,
+        history: int = 1000,
+    ) -> None:
+        self.cluster = cluster
+        self.on_action = on_action
+        self.clock = clock
+        self.interval_s = interval_s
+        self._history = history
+        self._lock = threading.Lock()  # serialises ticks and apply()
+        self._desired: list[ReplicaSpec] = []
+        self._effective: list[ReplicaSpec] = []
+        self._snapshot: dict[str, ReplicaEndpoint] = {}
+        self._suspect: dict[str, float] = {}  # replica id -> when the gateway reported a failure
+        self.actions: list[ActionRecord] = []
+        self.waiting: list[Action] = []
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    # --- desired state ----------------------------------------------------------------------
+
+    def apply(self, specs: Sequence[ReplicaSpec]) -> None:
+        """Make `specs` the desired state (a new plan); the next tick starts converging."""
+        ids = [s.replica_id for s in specs]
+        if len(set(ids)) != len(ids):
+            raise ValueError("replica ids in a plan must be unique")
+        with self._lock:
+            self._desired = list(specs)
+            self._effective = list(specs)
+        self._wake.set()
+
+    @property
+    def desired(self) -> list[ReplicaSpec]:
+        return list(self._effective)
+
+    # --- the loop ---------------------------------------------------------------------------
+
+    def tick(self) -> list[ActionRecord]:
+        """Observe, re-place, reconcile, act, refresh the snapshot. Returns this tick's actions."""
+        with self._lock:
+            live = self.cluster.live_rigs()
+            self._effective, waits = replace_lost(self._effective, live)
+            observed, infos = self.cluster.observe()
+            actions = reconcile(self._effective, observed, live)
+            done = [self._execute(a) for a in actions if a.kind != "wait"]
+            self.waiting = [a for a in actions if a.kind == "wait"] + waits
+            if done:  # new actors: look again so the snapshot knows them
+                observed, infos = self.cluster.observe()
+            self._refresh(infos)
+            return done
+
+    def _execute(self, action: Action) -> ActionRecord:
+        outcome = "ok"
+        try:
+            if action.kind in ("stop", "move"):
+                self.cluster.stop(action.replica_id)
+            if action.kind in ("start", "move"):
+                assert action.spec is not None
+                self.cluster.start(action.spec)
+        except (RigshiftError, OSError, RuntimeError) as error:
+            outcome = f"failed: {error}"
+        record = ActionRecord(
+            at=self.clock(),
+            kind=action.kind,
+            replica_id=action.replica_id,
+            reason=action.reason,
+            rig=action.spec.rig if action.spec else None,
+            from_rig=action.from_rig,
+            outcome=outcome,
+        )
+        log.info("replica %s: %s (%s) -> %s", record.replica_id, record.kind, record.reason, outcome)
+        self.actions.append(record)
+        del self.actions[: -self._history]
+        if self.on_action is not None:
+            self.on_action(record)
+        return record
+
+    def _refresh(self, infos: dict[str, dict[str, Any]]) -> None:
+        snapshot: dict[str, ReplicaEndpoint] = {}
+        now = self.clock()
+        for spec in self._effective:
+            info = infos.get(spec.replica_id)
+            if info is None or info.get("rig") != spec.rig:
+                continue
+            state: ReplicaState = info["state"]
+            suspect_at = self._suspect.get(spec.replica_id)
+            if suspect_at is not None:
+                # Stay out of rotation until the backend answered a health check after the report.
+                if state == "ready" and now - suspect_at > 1.0:
+                    self._suspect.pop(spec.replica_id, None)
+                elif state == "ready":
+                    state = "unhealthy"
+            snapshot[spec.replica_id] = ReplicaEndpoint(
+                replica_id=spec.replica_id,
+                deployment=spec.deployment,
+                model=spec.model,
+                base_url=info["base_url"],
+                rig=spec.rig,
+                gpus=tuple(f"{spec.rig}/{i}" for i in spec.gpu_indices),
+                state=state,
+                max_parallel=spec.parallel,
+                context=spec.context,
+                watts=spec.watts,
+                labels={"backend": str(info.get("backend", "")), "restarts": str(info.get("restarts", 0))},
+            )
+        self._snapshot = snapshot  # one reference swap: readers never see a half-built dict
+
+    def start(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="replica-manager", daemon=True)
+            self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.tick()
+            except Exception:  # the loop must outlive any one bad tick; the next one retries
+                log.exception("reconcile tick failed")
+            self._wake.wait(self.interval_s)
+            self._wake.clear()
+
+    def close(self, stop_replicas: bool = False) -> None:
+        """Stop the loop; with `stop_replicas`, also stop every replica (else they keep serving)."""
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+            self._thread = None
+        if stop_replicas:
+            with self._lock:
+                for spec in self._effective:
+                    self.cluster.stop(spec.replica_id)
+                self._snapshot = {}
+
+    # --- views --------------------------------------------------------------------------------
+
+    def replicas(self) -> list[ReplicaEndpoint]:
+        return list(self._snapshot.values())
+
+    def wait_ready(self, count: int | None = None, timeout_s: float = 60.0, model: str | None = None) -> bool:
+        """Block until `count` replicas (default: all desired) of `model` (default: any) are ready."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            wanted = [s for s in self._effective if model is None or s.model == model]
+            need = len(wanted) if count is None else count
+            ready = [
+                e
+                for e in self._snapshot.values()
+                if e.state == "ready" and (model is None or e.model == model)
+            ]
+            if len(ready) >= need and need > 0:
+                return True
+            self._wake.set()
+            time.sleep(0.2)
+        return False
+
+    def kill_backend(self, replica_id: str) -> int | None:
+        """Failure drill: kill a replica's backend process as a crash would."""
+        return self.cluster.kill_backend(replica_id)
+
+    def directory(self) -> ManagedDirectory:
+        return ManagedDirectory(self)
+
+    def report_failure(self, replica_id: str, error: str) -> None:
+        self._suspect[replica_id] = self.clock()
+        current = self._snapshot.get(replica_id)
+        if current is not None and current.state == "ready":
+            snapshot = dict(self._snapshot)
+            snapshot[replica_id] = replace(current, state="unhealthy")
+            self._snapshot = snapshot
+        log.warning("gateway reported replica %s failing: %s", replica_id, error)
+        with contextlib.suppress(Exception):  # best effort; the loop will look anyway
+            self.cluster.check_now(replica_id)
+        self._wake.set()
+
+
+class ManagedDirectory:
+    """`ReplicaDirectory` over a manager's snapshot (what the gateway is given)."""
+
+    def __init__(self, manager: ReplicaManager) -> None:
+        self._manager = manager
+
+    def models(self) -> list[str]:
+        return sorted({s.model for s in self._manager.desired})
+
+    def ready_replicas(self, model: str) -> list[ReplicaEndpoint]:
+        return [e for e in self._manager._snapshot.values() if e.model == model and e.state == "ready"]
+
+    def report_failure(self, replica_id: str, error: str) -> None:
+        self._manager.report_failure(replica_id, error)
