@@ -101,7 +101,7 @@ def _reason(layout: MemoryLayout, hardware: Hardware, context: int, native: int)
     if context > native:
         return False, f"context {context} exceeds the model's native {native} tokens"
     worst = max(p / c if c else float("inf") for p, c in zip(layout.per_gpu, layout.capacity, strict=True))
-    return True, f"fits: {worst:.0%} of usable GPU memory"
+    return True, f"uses {worst:.0%} of usable GPU memory"
 
 
 def estimate(workload: Workload, hardware: Hardware) -> Estimate:
@@ -133,7 +133,9 @@ def estimate(workload: Workload, hardware: Hardware) -> Estimate:
     step_b = decode_step_seconds(
         model, recipe, hardware, layout, profile, workload.parallel, depth, workload.kv_type
     )
-    prefill = prefill_tokens_per_s(model, recipe, hardware, layout, profile, workload.prompt_tokens)
+    prefill = prefill_tokens_per_s(
+        model, recipe, hardware, layout, profile, workload.prompt_tokens, workload.flash_attention
+    )
     power_decode = min(speed_factor_at_power_limit(s.spec, s.power_limit_w, "decode") for s in hardware.gpus)
     power_prefill = min(
         speed_factor_at_power_limit(s.spec, s.power_limit_w, "prefill") for s in hardware.gpus

@@ -10,7 +10,7 @@ transformers keep everything, embeddings included, on the GPUs; vLLM additionall
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from rigshift.catalog.model_spec import ModelSpec
 from rigshift.estimate.quants import QuantRecipe, kv_bytes_per_element
@@ -97,7 +97,8 @@ def compute_buffer_bytes(
         act = LLAMA_CPP_ACTIVATION_BYTES
         head = model.vocab_size * tokens * act if holds_head and model.kind == "chat" else 0
         ffn = tokens * (2 * model.ffn_size + model.hidden_size) * act
-        kq = 0 if profile.uses_flash_attention else model.n_heads * workload.context * tokens * act
+        flash = profile.uses_flash_attention if workload.flash_attention is None else workload.flash_attention
+        kq = 0 if flash else model.n_heads * workload.context * tokens * act
         return max(head, ffn) + kq + tokens * model.hidden_size * act * 4
     # PyTorch runtimes: a whole prompt (transformers) or a scheduler step (vLLM) goes through at once,
     # with the MLP's gate, up and activated outputs live together, and the logits of the last token.
@@ -133,7 +134,7 @@ def memory_layout(
     n = len(hardware.gpus)
     tensor_parallel = hardware.split_mode == "tensor" and n > 1
     weights, kv, compute, overhead = [], [], [], []
-    sized = Workload(model, workload.quant, context, parallel, workload.kv_type, workload.runtime)
+    sized = replace(workload, context=context, parallel=parallel)
     for i in range(n):
         last = i == n - 1
         if tensor_parallel:

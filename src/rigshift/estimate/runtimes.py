@@ -32,26 +32,54 @@ VLLM_MIN_CC = (7, 0)
 @dataclass(frozen=True)
 class RuntimeProfile:
     name: str
-    # Share of peak memory bandwidth the decode (GEMV) kernels reach.
-    decode_bandwidth_efficiency: float
-    # Fixed cost per layer per decoded token (kernel launches, synchronisation, Python for
-    # transformers), microseconds. Dominates small models.
+    # Share of peak memory bandwidth the decode (GEMV) kernels reach, for float weights (F16,
+    # BF16) and for quantized ones (GGUF K/IQ/legacy, GPTQ, AWQ, FP8), whose kernels also
+    # dequantize and so reach less.
+    decode_efficiency_float: float
+    decode_efficiency_quantized: float
+    # Fixed cost per layer per decode step (kernel launches, synchronisation, the Python of
+    # transformers and of vLLM's model runner), microseconds. Dominates small models.
     per_layer_overhead_us: float
-    # Share of the peak matrix rate that prompt processing reaches.
-    prefill_compute_efficiency: float
+    # Share of the peak matrix rate that prompt processing reaches, per arithmetic path.
+    prefill_efficiency_int8: float
+    prefill_efficiency_fp16: float
     # GPU memory the runtime itself holds per GPU (CUDA/HIP context, cuBLAS workspace), GiB.
     context_overhead_gib: float
     uses_flash_attention: bool
     micro_batch: int  # tokens per prompt-processing step (llama.cpp n_ubatch)
+    # Reading the KV cache in decode attention reaches this share of the weights' bandwidth
+    # efficiency: one sequence's attention at long context leaves most of the GPU idle.
+    kv_read_efficiency: float = 1.0
+
+    def decode_efficiency(self, quantized: bool) -> float:
+        return self.decode_efficiency_quantized if quantized else self.decode_efficiency_float
+
+    def prefill_efficiency(self, path: str) -> float:
+        return self.prefill_efficiency_int8 if path == "int8" else self.prefill_efficiency_fp16
 
 
+# Fitted by `python bench/estimator_accuracy.py --reference llm_throughput.csv --fit` on the
+# single-GPU rows of the published measurements (docs/estimator.md lists sources, row counts and
+# the resulting errors). Where no published row exists the value is an assumption, marked so:
+# ROCm takes Vulkan's decode factors (the same llama.cpp kernels' structure on AMD) and CUDA's
+# prefill ones; vLLM prefill and transformers prefill have no rows in the calibration set.
 PROFILES: dict[str, RuntimeProfile] = {
-    "llama.cpp-cuda": RuntimeProfile("llama.cpp-cuda", 0.78, 6.0, 0.42, 0.35, True, 512),
-    "llama.cpp-rocm": RuntimeProfile("llama.cpp-rocm", 0.65, 10.0, 0.30, 0.40, True, 512),
-    "llama.cpp-vulkan": RuntimeProfile("llama.cpp-vulkan", 0.62, 12.0, 0.25, 0.30, True, 512),
-    "llama.cpp-cpu": RuntimeProfile("llama.cpp-cpu", 0.60, 20.0, 0.50, 0.05, True, 512),
-    "vllm": RuntimeProfile("vllm", 0.80, 4.0, 0.55, 0.80, True, 2048),
-    "transformers": RuntimeProfile("transformers", 0.75, 700.0, 0.45, 0.0, True, 2048),
+    # llama-bench, CUDA: 47 float + 112 quantized decode rows, 47 + 92 prefill rows.
+    "llama.cpp-cuda": RuntimeProfile("llama.cpp-cuda", 0.92, 0.92, 133.0, 0.156, 0.356, 0.35, True, 512),
+    # assumption: Vulkan's decode factors, CUDA's prefill factors.
+    "llama.cpp-rocm": RuntimeProfile("llama.cpp-rocm", 0.85, 0.85, 64.0, 0.156, 0.356, 0.40, True, 512),
+    # 17 quantized decode rows (geerlingguy/ai-benchmarks); prefill: assumption (CUDA's FP16 factor).
+    "llama.cpp-vulkan": RuntimeProfile("llama.cpp-vulkan", 0.85, 0.85, 64.0, 0.356, 0.356, 0.30, True, 512),
+    # assumption: no CPU rows; a weak mining host's DRAM bandwidth and FLOPs are in speed.py.
+    "llama.cpp-cpu": RuntimeProfile("llama.cpp-cpu", 0.60, 0.60, 20.0, 0.50, 0.50, 0.05, True, 512),
+    # Qwen2.5 speed benchmark, vLLM 0.6.3 on A100: 27 float + 108 GPTQ/AWQ decode rows;
+    # prefill: assumption.
+    # kv_read_efficiency 0.35: best of a sweep (1.0, 0.5, 0.35, 0.25, 0.15) over the rows that
+    # decode after 1 to 129,024 prompt tokens (docs/estimator.md).
+    "vllm": RuntimeProfile("vllm", 0.72, 0.92, 120.0, 0.60, 0.60, 0.80, True, 2048, 0.35),
+    # Qwen2.5 speed benchmark, transformers 4.46: 24 float + 78 GPTQ/AWQ decode rows;
+    # prefill: assumption.
+    "transformers": RuntimeProfile("transformers", 0.88, 0.41, 850.0, 0.40, 0.40, 0.0, True, 2048, 0.35),
 }
 
 

@@ -29,12 +29,15 @@ HOST_TFLOPS = 0.1
 PCIE_HOP_LATENCY_S = 20e-6
 RPC_HOP_LATENCY_S = 500e-6
 ACTIVATION_BYTES_PER_VALUE = 4  # llama.cpp passes F32 hidden states between devices
+ATTENTION_COST = 3.0
+PIPELINE_DEPTH = 4  # llama.cpp's default n_batch (2048) ÷ n_ubatch (512)
 
 
 @dataclass(frozen=True)
 class MatrixRate:
     tflops: float
     path: str  # human-readable: "int8 tensor cores", "FP32 (Pascal FP16 is 1:64)"
+    path_kind: str = "fp16"  # "int8" or "fp16" (FP16/FP32/FP8 floating-point paths)
 
 
 def matrix_rate(spec: GpuSpec, runtime: str, recipe: QuantRecipe) -> MatrixRate:
@@ -43,14 +46,36 @@ def matrix_rate(spec: GpuSpec, runtime: str, recipe: QuantRecipe) -> MatrixRate:
         return MatrixRate(HOST_TFLOPS, "host CPU")
     fp16_usable = spec.fp16_tflops >= spec.fp32_tflops  # Pascal consumer/P10x: FP16 at 1:64
     fp16 = spec.fp16_matrix_tflops or (spec.fp16_tflops if fp16_usable else 0.0)
+    if spec.fp16_matrix_tflops and runtime == "llama.cpp-cuda" and consumer_half_rate_accumulate(spec):
+        # ggml-cuda runs F16 GEMMs with FP16 accumulation (CUBLAS_COMPUTE_16F), which GeForce
+        # tensor cores run at twice their FP32-accumulate rate (the catalog's figure).
+        fp16 *= 2
     if runtime == "llama.cpp-vulkan":
         # Vulkan shaders: packed FP16 where the card runs it at full rate, else FP32.
         return MatrixRate(max(spec.fp16_tflops if fp16_usable else 0.0, spec.fp32_tflops), "shader FP16/FP32")
     if recipe.matmul == "int8" and spec.int8_tops:
-        return MatrixRate(spec.int8_tops, "int8 (MMQ)")
+        return MatrixRate(spec.int8_tops, "int8 (MMQ)", "int8")
     if fp16 > spec.fp32_tflops:
         return MatrixRate(fp16, "FP16 matrix units" if spec.fp16_matrix_tflops else "FP16 shaders")
     return MatrixRate(spec.fp32_tflops, "FP32" + ("" if fp16_usable else " (FP16 is 1:64 on this card)"))
+
+
+# Prompt-processing efficiency relative to the runtime's, per GPU architecture (llama.cpp's
+# kernels are tuned unevenly across generations). Fitted on the llama-bench rows of 6 Ampere and
+# 6 Ada card types by bench/estimator_accuracy.py --fit; 1.0 elsewhere. (Hopper fits 0.54, but
+# from one card type only, so it is not applied: a factor never rests on one card model.)
+ARCHITECTURE_PREFILL_FACTOR = {"Ampere": 1.11, "Ada Lovelace": 0.86}
+
+
+def architecture_factor(spec: GpuSpec) -> float:
+    return ARCHITECTURE_PREFILL_FACTOR.get(spec.architecture, 1.0)
+
+
+def consumer_half_rate_accumulate(spec: GpuSpec) -> bool:
+    """GeForce and CMP tensor cores accumulate FP32 at half their FP16-accumulate rate; TITAN,
+    workstation and data-centre parts do not (NVIDIA Turing/Ampere/Ada whitepapers' tables)."""
+    name = spec.name.upper()
+    return spec.vendor == "nvidia" and ("GEFORCE" in name or "CMP" in name) and "TITAN" not in name
 
 
 def _bandwidth(spec: GpuSpec, runtime: str) -> float:
@@ -105,9 +130,12 @@ def decode_step_seconds(
         read = active * share + (head if (last or tensor_parallel) else 0.0) * (
             share if tensor_parallel else 1
         )
-        read += kv_per_token * depth * batch * share
-        memory_s = read / (_bandwidth(slot.spec, profile.name) * 1e9 * profile.decode_bandwidth_efficiency)
-        rate = matrix_rate(slot.spec, profile.name, recipe).tflops * 1e12 * profile.prefill_compute_efficiency
+        read += kv_per_token * depth * batch * share / profile.kv_read_efficiency
+        memory_s = read / (
+            _bandwidth(slot.spec, profile.name) * 1e9 * profile.decode_efficiency(recipe.family != "float")
+        )
+        peak = matrix_rate(slot.spec, profile.name, recipe)
+        rate = peak.tflops * 1e12 * profile.prefill_efficiency(peak.path_kind)
         compute_s = flops_per_token * share * batch / rate
         gpu_s = max(memory_s, compute_s)
         if tensor_parallel:
@@ -144,31 +172,52 @@ def prefill_tokens_per_s(
     layout: MemoryLayout,
     profile: RuntimeProfile,
     prompt_tokens: int,
+    flash_attention: bool | None = None,
 ) -> float:
     """Prompt-processing rate for a prompt of `prompt_tokens`, attention cost included."""
     prompt_tokens = max(1, prompt_tokens)
     ubatch = min(profile.micro_batch, prompt_tokens)
     wb = weight_bytes(model, recipe)
     params = active_params(model)
+    # Attention runs well below the matrix rate (softmax, masking, and without flash attention a
+    # KQ matrix through memory): its FLOPs count ATTENTION_COST times. Fitted on the pp512..pp8192
+    # rows (flash attention off); with flash attention on, an assumption of half that penalty.
+    attention_cost = ATTENTION_COST if flash_attention is False else 1 + (ATTENTION_COST - 1) / 2
     attn_flops_per_token = 4 * model.n_layers * model.n_heads * model.head_dim * (prompt_tokens / 2)
-    flops_per_token = 2 * params + attn_flops_per_token
+    flops_per_token = 2 * params + attn_flops_per_token * attention_cost
     n = len(hardware.gpus)
     tensor_parallel = hardware.split_mode == "tensor" and n > 1
     seconds_per_ubatch = 0.0
+    stage_seconds: list[float] = []
     for i, slot in enumerate(hardware.gpus):
         share = 1 / n if tensor_parallel else layout.layers[i] / model.n_layers
-        rate = matrix_rate(slot.spec, profile.name, recipe).tflops * 1e12 * profile.prefill_compute_efficiency
+        peak = matrix_rate(slot.spec, profile.name, recipe)
+        rate = (
+            peak.tflops * 1e12 * profile.prefill_efficiency(peak.path_kind) * architecture_factor(slot.spec)
+        )
         compute_s = flops_per_token * ubatch * share / rate
         memory_s = (
             wb.layers
             * share
-            / (_bandwidth(slot.spec, profile.name) * 1e9 * profile.decode_bandwidth_efficiency)
+            / (
+                _bandwidth(slot.spec, profile.name)
+                * 1e9
+                * profile.decode_efficiency(recipe.family != "float")
+            )
         )
         gpu_s = max(compute_s, memory_s)
+        stage_seconds.append(gpu_s)
         seconds_per_ubatch = max(seconds_per_ubatch, gpu_s) if tensor_parallel else seconds_per_ubatch + gpu_s
+    seconds_per_ubatch += model.n_layers * profile.per_layer_overhead_us * 1e-6
     if tensor_parallel:
         seconds_per_ubatch += _tensor_parallel_sync_seconds(hardware, model, ubatch)
-    else:
-        seconds_per_ubatch += _hop_seconds(hardware, model.hidden_size * ubatch)
-    seconds_per_ubatch += model.n_layers * profile.per_layer_overhead_us * 1e-6
+    elif n > 1:
+        # llama.cpp pipelines micro-batches through a layer split (n_batch 2048 = 4 micro-batches
+        # in flight): GPUs work at once, so a micro-batch costs about the slowest stage, plus the
+        # pipeline's fill and drain spread over the micro-batches of the prompt.
+        stages = stage_seconds
+        in_flight = max(1, min(PIPELINE_DEPTH, -(-prompt_tokens // ubatch)))
+        seconds_per_ubatch = max(stages) + (sum(stages) - max(stages)) / in_flight
+        seconds_per_ubatch += model.n_layers * profile.per_layer_overhead_us * 1e-6 / in_flight
+        seconds_per_ubatch += _hop_seconds(hardware, model.hidden_size * ubatch) / in_flight
     return ubatch / seconds_per_ubatch

@@ -77,6 +77,7 @@ class Workload:
     runtime: str | None = None  # None: the best runtime for the GPU's vendor
     prompt_tokens: int = 512  # prompt length for time-to-first-token
     weights_bytes: int | None = None  # exact tensor bytes when known (a GGUF file's header)
+    flash_attention: bool | None = None  # None: the runtime's default (llama.cpp: on where supported)
 
 
 @dataclass(frozen=True)
