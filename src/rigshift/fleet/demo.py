@@ -75,17 +75,45 @@ class _SiteShape:
 
 
 _SITES = (
-    _SiteShape(Site(name="tx-ercot", power_budget_kw=900, power_price_usd_kwh=0.035, pue=1.12,
-                    labels={"market": "ERCOT", "hub": "HB_WEST", "region": "Texas"}), "tx", 0.6, 30),
-    _SiteShape(Site(name="no-hydro", power_budget_kw=600, power_price_usd_kwh=0.045, pue=1.05,
-                    labels={"market": "Nord Pool", "zone": "NO4", "region": "Northern Norway"}), "no", 0.4, 12),
+    _SiteShape(
+        Site(
+            name="tx-ercot",
+            power_budget_kw=900,
+            power_price_usd_kwh=0.035,
+            pue=1.12,
+            labels={"market": "ERCOT", "hub": "HB_WEST", "region": "Texas"},
+        ),
+        "tx",
+        0.6,
+        30,
+    ),
+    _SiteShape(
+        Site(
+            name="no-hydro",
+            power_budget_kw=600,
+            power_price_usd_kwh=0.045,
+            pue=1.05,
+            labels={"market": "Nord Pool", "zone": "NO4", "region": "Northern Norway"},
+        ),
+        "no",
+        0.4,
+        12,
+    ),
 )
 # (name, cores, share); mining rigs ran the cheapest CPU the board took.
-_CPUS = (("Intel Celeron G3930", 2, 0.45), ("Intel Celeron G4900", 2, 0.35),
-         ("Intel Celeron G5905", 2, 0.1), ("Intel Pentium G4560", 4, 0.1))
+_CPUS = (
+    ("Intel Celeron G3930", 2, 0.45),
+    ("Intel Celeron G4900", 2, 0.35),
+    ("Intel Celeron G5905", 2, 0.1),
+    ("Intel Pentium G4560", 4, 0.1),
+)
 # (board, slots, link pattern): x1-riser boards, and a few Gen3 boards with x4/x16 slots.
-_BOARDS = (("ASRock H110 Pro BTC+", 13), ("Biostar TB250-BTC PRO", 12), ("MSI Z270-A PRO", 7),
-           ("Gigabyte GA-B250-FinTech", 12))
+_BOARDS = (
+    ("ASRock H110 Pro BTC+", 13),
+    ("Biostar TB250-BTC PRO", 12),
+    ("MSI Z270-A PRO", 7),
+    ("Gigabyte GA-B250-FinTech", 12),
+)
 _GEN3_BOARDS = (("ASUS B250 Mining Expert", 19), ("Supermicro X10DRG-Q", 4))
 _DISKS = ((16, 0.04, "USB stick"), (32, 0.08, "USB stick"), (60, 0.45, "SSD"), (120, 0.5, "SSD"))
 
@@ -125,7 +153,12 @@ def _generate(seed: int, scale: int, resolver: Resolver) -> Fleet:
 
 
 def _rig(
-    rng: random.Random, card: _Card, shape: _SiteShape, size: int, resolved: Resolved, counters: dict[str, int]
+    rng: random.Random,
+    card: _Card,
+    shape: _SiteShape,
+    size: int,
+    resolved: Resolved,
+    counters: dict[str, int],
 ) -> dict[str, Any]:
     """One rig as plain data: validated once, with the whole fleet, which is much faster."""
     short = card.name.lower().replace("rtx ", "").replace("gtx ", "").replace("rx ", "rx")
@@ -144,14 +177,26 @@ def _rig(
     ram = rng.choices((4, 8, 16), (0.45, 0.45, 0.1))[0]
     psu = _round_up(size * card.mining_w * 1.25 + 80, 100)
 
-    pcie = {"gen": min(link[0], card.max_link[0]), "width": min(link[1], card.max_link[1]),
-            "max_gen": card.max_link[0], "max_width": card.max_link[1]}
-    power = {"min": round(card.tdp_w * 0.5), "default": card.tdp_w, "max": round(card.tdp_w * 1.15),
-             "current": card.mining_w if mining else card.tdp_w}
+    pcie = {
+        "gen": min(link[0], card.max_link[0]),
+        "width": min(link[1], card.max_link[1]),
+        "max_gen": card.max_link[0],
+        "max_width": card.max_link[1],
+    }
+    power = {
+        "min": round(card.tdp_w * 0.5),
+        "default": card.tdp_w,
+        "max": round(card.tdp_w * 1.15),
+        "current": card.mining_w if mining else card.tdp_w,
+    }
     dag_gib = 3.9 if card.vram_gib >= 6 else 2.4  # Etchash DAG; 4 GB cards mine Autolykos (ERG)
     template: dict[str, Any] = {
-        "model": resolved.key, "reported_name": card.name, "brand": card.brand, "vram_gib": card.vram_gib,
-        "miner_running": mining, "vram_used_by_others_gib": dag_gib if mining else 0.0,
+        "model": resolved.key,
+        "reported_name": card.name,
+        "brand": card.brand,
+        "vram_gib": card.vram_gib,
+        "miner_running": mining,
+        "vram_used_by_others_gib": dag_gib if mining else 0.0,
     }
     if resolved.suggestions:
         template["name_suggestions"] = list(resolved.suggestions)
@@ -170,16 +215,29 @@ def _rig(
             "temperature_c": round(temperature, 1),
             "memory_temperature_c": round(temperature + (rng.uniform(28, 40) if card.hot_memory else 8), 1),
             "fan_pct": round(rng.uniform(35, 85 if mining else 50)),
-            "power_draw_w": round(card.mining_w * rng.uniform(0.92, 1.0) if mining else rng.uniform(8, 20), 1),
+            "power_draw_w": round(
+                card.mining_w * rng.uniform(0.92, 1.0) if mining else rng.uniform(8, 20), 1
+            ),
         }
         if card.brand == "nvidia":
             gpu["uuid"] = _uuid(rng)
         gpus.append(gpu)
     return {
-        "name": name, "site": shape.site.name, "hostname": name, "external_id": str(rng.randrange(10**6, 10**7)),
-        "cpu_model": cpu, "cpu_cores": cores, "ram_gib": ram, "disk_gib": disk_gib, "disk_read_gbs": disk_gbs,
-        "network_gbps": 1.0, "psu_w": psu, "mining_os": "hiveos", "motherboard": board,
-        "labels": {"riser": "none" if gen3 else f"gen{link[0]} x1 usb riser"}, "gpus": gpus,
+        "name": name,
+        "site": shape.site.name,
+        "hostname": name,
+        "external_id": str(rng.randrange(10**6, 10**7)),
+        "cpu_model": cpu,
+        "cpu_cores": cores,
+        "ram_gib": ram,
+        "disk_gib": disk_gib,
+        "disk_read_gbs": disk_gbs,
+        "network_gbps": 1.0,
+        "psu_w": psu,
+        "mining_os": "hiveos",
+        "motherboard": board,
+        "labels": {"riser": "none" if gen3 else f"gen{link[0]} x1 usb riser"},
+        "gpus": gpus,
     }
 
 

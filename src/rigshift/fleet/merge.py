@@ -29,7 +29,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
-from rigshift.fleet.model import UNRESOLVED_MODEL, Fleet, Gpu, Rig, Site
+from rigshift.fleet.model import UNASSIGNED_SITE, UNRESOLVED_MODEL, Fleet, Gpu, Rig, Site
 from rigshift.fleet.sources.common import Parsed, SourceKind
 from rigshift.fleet.sources.nvml import normalise_bus_id
 
@@ -132,8 +132,13 @@ def _match_gpus(group: list[Sourced]) -> list[list[Sourced]]:
             else:
                 target.append((kind, position, gpu))
                 untouched.remove(target)
-        # No ids to go by: pair in listed order when the counts agree (minerstat after HiveOS).
-        if unmatched and len(untouched) == len(unmatched) and not any(_ids(g) for g in unmatched):
+        # Nothing to match on (a file or minerstat lists no bus ids): pair in listed order when
+        # the counts agree and no pair has ids on both sides (those would have matched above).
+        if (
+            unmatched
+            and len(untouched) == len(unmatched)
+            and not any(_ids(gpu) and _group_ids(g) for g, gpu in zip(untouched, unmatched, strict=True))
+        ):
             for target, gpu in zip(untouched, unmatched, strict=True):
                 target.append((kind, position, gpu))
         else:
@@ -150,6 +155,10 @@ def _ids(gpu: Gpu) -> set[str]:
     return ids
 
 
+def _group_ids(group: list[Sourced]) -> set[str]:
+    return set().union(*(_ids(s[2]) for s in group))
+
+
 def _same_card(group: list[Sourced], gpu: Gpu) -> bool:
     wanted = _ids(gpu)
     return bool(wanted) and any(_ids(s[2]) & wanted for s in group)
@@ -164,11 +173,7 @@ def _merge_model(
     for name in cls.model_fields:
         if name in skip or name in follow_model:
             continue
-        given = [
-            (k, p, getattr(o, name), o)
-            for k, p, o in group
-            if name in o.model_fields_set and getattr(o, name) is not None
-        ]
+        given = [(k, p, getattr(o, name), o) for k, p, o in group if _given(o, name)]
         if not given:
             continue
         if name == "labels":
@@ -189,12 +194,28 @@ def _merge_model(
                     values[follower] = getattr(winner, follower)
         if name in _IDENTITY_FIELDS:
             for other_kind, _, other, _ in given[1:]:
-                if other != value:
+                if not _agree(other, value):
                     notes.append(
                         f"{label}: {name} {_show(value)} from {kind} kept over {_show(other)} "
                         f"from {other_kind}"
                     )
+    if "site" in cls.model_fields and "site" not in values:
+        values["site"] = UNASSIGNED_SITE  # no source knew the site
     return cls(**values)
+
+
+def _given(obj: BaseModel, name: str) -> bool:
+    value = getattr(obj, name)
+    if name == "site" and value == UNASSIGNED_SITE:  # a source that knows no site said nothing
+        return False
+    return name in obj.model_fields_set and value is not None
+
+
+def _agree(a: Any, b: Any) -> bool:
+    """Equal, or numbers within 10% (HiveOS reports usable RAM: 7.67 GiB of an 8 GB stick)."""
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)) and not isinstance(a, bool):
+        return abs(a - b) <= 0.1 * max(abs(a), abs(b))
+    return bool(a == b)
 
 
 def _show(value: Any) -> str:

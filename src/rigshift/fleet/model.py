@@ -37,6 +37,9 @@ class PowerLimits(_Model):
 # `Gpu.model` of a card whose reported name the catalog does not know: it is kept (never dropped
 # or guessed) with its did-you-mean in `Gpu.name_suggestions`, and later stages skip it.
 UNRESOLVED_MODEL = "unresolved"
+# `Rig.site` of a rig whose source knows no site (minerstat, a probe): another source or the user
+# assigns it; merging never lets it override a real site.
+UNASSIGNED_SITE = "unassigned"
 
 
 class Gpu(_Model):

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from rigshift.fleet.model import Gpu, Rig
+from rigshift.fleet.model import UNASSIGNED_SITE, Gpu, Rig
 from rigshift.fleet.names import Resolver
 from rigshift.fleet.sources.common import (
     EntryProblems,
@@ -26,7 +26,7 @@ from rigshift.fleet.sources.common import (
 _UNIT_TO_MHS = {"H": 1e-6, "KH": 1e-3, "MH": 1.0, "GH": 1e3, "TH": 1e6}
 
 
-def parse_minerstat(data: Any, source: str, resolver: Resolver, site: str = "minerstat") -> Parsed:
+def parse_minerstat(data: Any, source: str, resolver: Resolver, site: str = UNASSIGNED_SITE) -> Parsed:
     parsed = Parsed("minerstat", source, assemble_fleet("fleet", []))
     if isinstance(data, dict) and not {"hardware", "info"} & set(data):
         workers = [(f"$[{k!r}]", k, v) for k, v in data.items()]

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from rigshift.errors import EnvironmentProblem
-from rigshift.fleet.model import Gpu
+from rigshift.fleet.model import UNASSIGNED_SITE, Gpu
 from rigshift.fleet.names import Resolver
 from rigshift.fleet.sources.amd import Runner, probe_amd
 from rigshift.fleet.sources.common import (
@@ -68,7 +68,7 @@ def probe_machine(
     amdsmi: Any | None = None,
     run: Runner | None = None,
     host: HostInfo | None = None,
-    site: str = "local",
+    site: str = UNASSIGNED_SITE,
 ) -> Parsed:
     host = host or read_host_info()
     nvidia, nvidia_reason = probe_nvidia(nvml)

@@ -1,0 +1,247 @@
+"""`rigshift fleet import|show|probe|demo`: read inventories into one normalised fleet file."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any, cast
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from rigshift.cli.errors import handle_errors
+from rigshift.errors import InputError
+from rigshift.fleet.demo import demo_fleet
+from rigshift.fleet.importer import FORMATS, Format, ImportResult, import_files
+from rigshift.fleet.model import Fleet
+from rigshift.fleet.names import CatalogResolver
+from rigshift.fleet.sources.common import Parsed
+from rigshift.fleet.sources.hiveos import parse_hiveos
+from rigshift.fleet.sources.hiveos_api import HIVEOS_API, fetch_farm
+from rigshift.fleet.sources.probe import probe_machine
+from rigshift.fleet.store import dump_fleet, load_fleet, save_fleet
+from rigshift.fleet.summary import summarize
+
+fleet_app = typer.Typer(
+    help="Fleet inventory: import HiveOS/minerstat/CSV/YAML, probe this machine, show a fleet.",
+    no_args_is_help=True,
+)
+_out = Console(highlight=False, soft_wrap=True)
+_err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(fleet_app, name="fleet")
+
+
+@fleet_app.command("import")
+@handle_errors
+def import_command(
+    sources: Annotated[
+        list[Path] | None, typer.Argument(help="inventory files (CSV, YAML, HiveOS or minerstat JSON)")
+    ] = None,
+    fmt: Annotated[
+        str, typer.Option("--format", help="csv, yaml, hiveos, minerstat, fleet or auto")
+    ] = "auto",
+    hiveos_token: Annotated[
+        str | None,
+        typer.Option("--hiveos-token", envvar="RIGSHIFT_HIVEOS_TOKEN", help="HiveOS API token (live import)"),
+    ] = None,
+    farm_id: Annotated[int | None, typer.Option("--farm-id", help="HiveOS farm id (live import)")] = None,
+    hiveos_url: Annotated[str, typer.Option("--hiveos-url", help="HiveOS API base URL")] = HIVEOS_API,
+    probe: Annotated[
+        bool, typer.Option("--probe", help="also probe this machine's GPUs and merge them")
+    ] = False,
+    output: Annotated[
+        Path, typer.Option("-o", "--output", help="fleet file to write (.json, or .yaml)")
+    ] = Path("fleet.json"),
+    skip_invalid: Annotated[
+        bool, typer.Option("--skip-invalid", help="import the valid entries, list the rest")
+    ] = False,
+) -> None:
+    """Read inventories, merge them (docs/fleet.md: precedence), write a normalised fleet file.
+
+    Every problem of every source is reported at once and nothing is written, unless
+    --skip-invalid. The file is replaced atomically: a failed import leaves the old one intact.
+    """
+    if fmt not in FORMATS:
+        raise InputError(f"unknown format {fmt!r}", field="--format", expected=", ".join(FORMATS))
+    if (hiveos_token is None) != (farm_id is None):
+        raise InputError(
+            "a live HiveOS import needs both",
+            field="--hiveos-token/--farm-id",
+            expected="--hiveos-token T --farm-id N",
+        )
+    if not sources and farm_id is None and not probe:
+        raise InputError(
+            "nothing to import", expected="inventory files, --hiveos-token/--farm-id, or --probe"
+        )
+    resolver = CatalogResolver()
+    extra: list[Parsed] = []
+    if hiveos_token is not None and farm_id is not None:
+        bundle = fetch_farm(hiveos_token, farm_id, base_url=hiveos_url)
+        extra.append(parse_hiveos(bundle, f"{hiveos_url}/farms/{farm_id}", resolver))
+    if probe:
+        extra.append(probe_machine(resolver))
+    result = import_files(
+        sources or [], cast(Format, fmt), skip_invalid=skip_invalid, resolver=resolver, extra=extra
+    )
+    save_fleet(result.fleet, output)
+    _report_import(result, output)
+
+
+def _report_import(result: ImportResult, output: Path) -> None:
+    fleet = result.fleet
+    _out.print(f"wrote {output}: {len(fleet.rigs)} rigs, {fleet.gpu_count} GPUs, {len(fleet.sites)} sites")
+    if result.skipped:
+        _err.print(f"[yellow]skipped {len(result.skipped)} invalid entries:[/]")
+        for line in result.skipped:
+            _err.print(f"  {line}", markup=False)
+        for problem in result.problems:
+            _err.print(f"    {problem.render()}", markup=False)
+    for unresolved in summarize(fleet)["unresolved"]:
+        hint = (
+            f"; did you mean: {', '.join(unresolved['did_you_mean'])}?" if unresolved["did_you_mean"] else ""
+        )
+        _err.print(
+            f"[yellow]unknown GPU[/] {unresolved['reported_name']!r} x{unresolved['count']} "
+            f"(kept as 'unresolved'){hint}"
+        )
+    for note in result.notes:
+        _err.print(f"note: {note}", markup=False)
+
+
+@fleet_app.command("show")
+@handle_errors
+def show_command(
+    fleet_file: Annotated[Path, typer.Argument(help="a fleet file written by `rigshift fleet import`")],
+    as_json: Annotated[bool, typer.Option("--json", help="the summary as JSON")] = False,
+) -> None:
+    """Summarise a fleet: sites, GPUs by model, VRAM totals, PCIe links, unresolved names."""
+    fleet = load_fleet(fleet_file)
+    summary = summarize(fleet)
+    if as_json:
+        typer.echo(json.dumps(summary, indent=2))
+        return
+    _print_summary(summary)
+
+
+def _print_summary(summary: dict[str, Any]) -> None:
+    _out.print(
+        f"[bold]{summary['name']}[/]: {summary['rigs']} rigs, {summary['gpus']} GPUs, "
+        f"{summary['vram_gib']:.0f} GiB VRAM; {summary['gpus_mining']} GPUs still mining, "
+        f"holding {summary['vram_used_by_others_gib']:.0f} GiB"
+    )
+    sites = Table(title="Sites")
+    for column in ("site", "rigs", "GPUs", "VRAM GiB", "$/kWh", "budget kW"):
+        sites.add_column(column, justify="left" if column == "site" else "right")
+    for s in summary["sites"]:
+        sites.add_row(
+            s["site"],
+            str(s["rigs"]),
+            str(s["gpus"]),
+            f"{s['vram_gib']:.0f}",
+            _num(s.get("power_price_usd_kwh")),
+            _num(s.get("power_budget_kw")),
+        )
+    _out.print(sites)
+    models = Table(title="GPUs by model")
+    for column in ("model", "reported as", "count", "VRAM GiB", "VRAM total", "links"):
+        models.add_column(
+            column,
+            justify="right" if column in ("count", "VRAM GiB", "VRAM total") else "left",
+            no_wrap=column == "model",
+        )
+    for m in summary["by_model"]:
+        links = ", ".join(f"{k}: {v}" for k, v in m["links"].items())
+        models.add_row(
+            m["model"],
+            m["reported_name"] or "",
+            str(m["count"]),
+            f"{m['vram_gib']:g}",
+            f"{m['vram_total_gib']:g}",
+            links,
+        )
+    _out.print(models)
+    link_table = Table(title="PCIe links")
+    link_table.add_column("link")
+    link_table.add_column("GPUs", justify="right")
+    for link, count in summary["links"].items():
+        link_table.add_row(link, str(count))
+    _out.print(link_table)
+    if summary["unresolved"]:
+        bad = Table(title="Unresolved GPU names (not in the catalog)")
+        for column in ("reported name", "count", "rigs", "did you mean"):
+            bad.add_column(column)
+        for u in summary["unresolved"]:
+            rigs = ", ".join(u["rigs"][:5]) + (" ..." if len(u["rigs"]) > 5 else "")
+            bad.add_row(str(u["reported_name"]), str(u["count"]), rigs, ", ".join(u["did_you_mean"]))
+        _out.print(bad)
+
+
+def _num(value: float | None) -> str:
+    return "" if value is None else f"{value:g}"
+
+
+@fleet_app.command("probe")
+@handle_errors
+def probe_command(
+    as_json: Annotated[bool, typer.Option("--json", help="the probed rig as fleet JSON")] = False,
+) -> None:
+    """Probe this machine's GPUs (NVML, amdsmi, rocm-smi); exit 5 when it has none."""
+    parsed = probe_machine(CatalogResolver())
+    for problem in parsed.problems:
+        _err.print(f"[yellow]warning:[/] {problem.render()}")
+    if as_json:
+        typer.echo(dump_fleet(parsed.fleet))
+        return
+    _print_summary(summarize(parsed.fleet))
+    table = Table(title="GPUs")
+    for column in (
+        "index",
+        "model",
+        "bus id",
+        "VRAM GiB",
+        "used by others",
+        "link (max)",
+        "power W (min-max)",
+        "°C",
+    ):
+        table.add_column(column)
+    for _, gpu in parsed.fleet.gpus():
+        link = (
+            f"Gen{gpu.pcie.gen} x{gpu.pcie.width} ({gpu.pcie.max_gen or '?'} x{gpu.pcie.max_width or '?'})"
+            if gpu.pcie
+            else "?"
+        )
+        power = gpu.power
+        watts = f"{_num(power.current)} ({_num(power.min)}-{_num(power.max)})" if power else ""
+        table.add_row(
+            str(gpu.index),
+            gpu.model,
+            gpu.bus_id or "",
+            f"{gpu.vram_gib:g}",
+            f"{gpu.vram_used_by_others_gib:g}",
+            link,
+            watts,
+            _num(gpu.temperature_c),
+        )
+    _out.print(table)
+
+
+@fleet_app.command("demo")
+@handle_errors
+def demo_command(
+    output: Annotated[Path, typer.Option("-o", "--output", help="fleet file to write")] = Path(
+        "demo-fleet.json"
+    ),
+    seed: Annotated[int, typer.Option(help="random seed")] = 0,
+    scale: Annotated[int, typer.Option(help="about this many GPUs")] = 2000,
+) -> None:
+    """Write the bundled synthetic demo fleet (a former Ethereum farm; docs/fleet.md)."""
+    if scale < 1:
+        raise InputError(f"bad value {scale}", field="--scale", expected="a whole number >= 1")
+    fleet: Fleet = demo_fleet(seed=seed, scale=scale)
+    save_fleet(fleet, output)
+    _out.print(f"wrote {output}: {len(fleet.rigs)} rigs, {fleet.gpu_count} GPUs, {len(fleet.sites)} sites")
