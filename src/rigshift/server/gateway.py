@@ -307,6 +307,14 @@ class Gateway:
             await self._meter(
                 key, endpoint, model, replica, prompt, completion, started, concurrent, response.status_code
             )
+        except Exception as error:  # not metered, not delivered: the client may retry, nothing is lost
+            return openai_error(
+                503,
+                f"usage could not be recorded: {error}",
+                type="server_error",
+                code="usage_store_unavailable",
+                retry_after="1",
+            )
         finally:
             self.router.release(replica.replica_id)
         if response.status_code >= 400:

@@ -1,0 +1,249 @@
+"""The gateway in front of the real llama.cpp server on the CPU, serving the tiny generated model.
+
+Needs `llama-server` (scripts/build-llama-server, $RIGSHIFT_LLAMA_SERVER or PATH); skipped with
+that reason when it is absent. Replicas run under the data plane's `BackendSupervisor`, so a
+killed backend is restarted the way it is on a rig.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import openai
+import pytest
+
+from rigshift.run.backends import backend_command, choose_backend, find_llama_server
+from rigshift.run.contracts import ReplicaEndpoint
+from rigshift.run.spec import ModelSource, ReplicaSpec
+from rigshift.run.supervisor import BackendSupervisor, SupervisorSettings, spawn_subprocess
+from rigshift.run.tiny_gguf import expected_text, write_tiny_gguf
+from rigshift.server.app import create_app
+from rigshift.server.db import open_engine
+from rigshift.server.keys import KeyStore
+from rigshift.server.local import SupervisedDirectory
+from rigshift.server.serving import BackgroundServer, free_port, serve_in_thread
+from rigshift.server.settings import ServerSettings
+from rigshift.server.usage import UsageStore
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        find_llama_server() is None,
+        reason="llama-server not found: run scripts/build-llama-server (or set RIGSHIFT_LLAMA_SERVER)",
+    ),
+]
+
+MODEL = "rigshift-tiny"
+CHAT = [{"role": "user", "content": "hi"}]
+
+
+@pytest.fixture(scope="module")
+def model_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_tiny_gguf(tmp_path_factory.mktemp("model") / "tiny.gguf")
+
+
+class Farm:
+    """Two supervised llama-server replicas (two simulated rigs) and a gateway in front."""
+
+    def __init__(self, model_path: Path, db: str, logs: Path):
+        self.db = db
+        self.directory = SupervisedDirectory()
+        self.supervisors: dict[str, BackendSupervisor] = {}
+        for n in range(2):
+            spec = ReplicaSpec(
+                replica_id=f"r{n}",
+                deployment="demo",
+                model=MODEL,
+                source=ModelSource("demo", MODEL),
+                rig=f"rig-{n}",
+                context=512,
+                parallel=4,
+            )
+            port = free_port()
+            argv = backend_command(
+                choose_backend(spec.runtime), spec, str(model_path), "127.0.0.1", port, threads=1
+            )
+            supervisor = BackendSupervisor(
+                argv,
+                dict(os.environ),
+                f"http://127.0.0.1:{port}/health",
+                spawn=spawn_subprocess(logs / f"r{n}.log"),
+                settings=SupervisorSettings(interval_s=0.2, backoff_base_s=0.1),
+            )
+            supervisor.start()
+            self.supervisors[spec.replica_id] = supervisor
+            self.directory.add(
+                ReplicaEndpoint(
+                    spec.replica_id,
+                    "demo",
+                    MODEL,
+                    f"http://127.0.0.1:{port}",
+                    spec.rig,
+                    (f"{spec.rig}/cpu",),
+                    "starting",
+                    max_parallel=4,
+                    context=512,
+                    watts=65.0,
+                ),
+                lambda s=supervisor: s.status().state,
+            )
+        for supervisor in self.supervisors.values():
+            assert supervisor.wait_ready(60), supervisor.status()
+        self.gateway: BackgroundServer | None = None
+        self.start_gateway()
+        self.key = KeyStore(open_engine(db)).create("tenant", now=time.time())[1]
+
+    def start_gateway(self) -> None:
+        app = create_app(self.directory, ServerSettings(join_token="t"), engine=open_engine(self.db))
+        self.gateway = serve_in_thread(app)
+
+    def client(self, key: str | None = None) -> openai.OpenAI:
+        assert self.gateway is not None
+        return openai.OpenAI(
+            base_url=self.gateway.url + "/v1", api_key=key or self.key, max_retries=0, timeout=30
+        )
+
+    def close(self) -> None:
+        if self.gateway:
+            self.gateway.stop()
+        for supervisor in self.supervisors.values():
+            supervisor.stop()
+
+
+@pytest.fixture
+def farm(model_path: Path, tmp_path: Path) -> Iterator[Farm]:
+    f = Farm(model_path, str(tmp_path / "rigshift.db"), tmp_path)
+    yield f
+    f.close()
+
+
+def test_openai_client_against_real_llama_server(farm: Farm):
+    client = farm.client()
+    reply = client.chat.completions.create(model=MODEL, messages=CHAT, max_tokens=32)
+    assert reply.choices[0].message.content.strip() == expected_text(max_tokens=32)
+    assert reply.usage is not None and reply.usage.completion_tokens > 0
+
+    chunks = list(client.chat.completions.create(model=MODEL, messages=CHAT, max_tokens=32, stream=True))
+    streamed = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert streamed.strip() == expected_text(max_tokens=32)
+    assert all(c.choices for c in chunks)  # the usage chunk the gateway asked for is not passed on
+
+    text = client.completions.create(model=MODEL, prompt="hi", max_tokens=8).choices[0].text
+    assert text.strip() == expected_text(max_tokens=8)
+
+    records = UsageStore(open_engine(farm.db)).records()
+    assert len(records) == 3
+    assert all(r.prompt_tokens > 0 and r.completion_tokens > 0 for r in records)
+
+    with pytest.raises(openai.AuthenticationError):
+        farm.client("rs-000000000000_wrong").chat.completions.create(model=MODEL, messages=CHAT)
+    with pytest.raises(openai.BadRequestError) as too_long:
+        client.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": "word " * 600}])
+    assert too_long.value.code == "context_length_exceeded"
+
+
+def test_killing_a_backend_under_load_fails_no_request_and_it_comes_back(farm: Farm):
+    client = farm.client()
+    failures: list[str] = []
+    served = [0]
+    stop = threading.Event()
+
+    def load() -> None:
+        while not stop.is_set():
+            try:
+                reply = client.chat.completions.create(model=MODEL, messages=CHAT, max_tokens=16)
+                assert reply.choices[0].message.content.strip() == expected_text(max_tokens=16)
+                served[0] += 1
+            except Exception as error:  # any failure is the bug this test looks for
+                failures.append(repr(error))
+
+    workers = [threading.Thread(target=load) for _ in range(6)]
+    for w in workers:
+        w.start()
+    time.sleep(1.0)
+    victim = farm.supervisors["r0"]
+    assert victim.kill_backend() is not None
+    time.sleep(2.0)
+    stop.set()
+    for w in workers:
+        w.join()
+    assert failures == []
+    assert served[0] > 10
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and victim.status().state != "ready":
+        time.sleep(0.2)
+    assert victim.status().state == "ready" and victim.status().restarts >= 1
+    # Traffic reaches the restarted replica again.
+    before = sum(1 for r in UsageStore(open_engine(farm.db)).records(limit=100_000) if r.replica_id == "r0")
+    for _ in range(8):
+        client.chat.completions.create(model=MODEL, messages=CHAT, max_tokens=4)
+    after = sum(1 for r in UsageStore(open_engine(farm.db)).records(limit=100_000) if r.replica_id == "r0")
+    assert after > before
+
+
+def test_restarting_the_server_loses_no_usage_record_and_replicas_keep_serving(farm: Farm):
+    client = farm.client()
+    done = 0
+    for i in range(10):
+        reply = client.chat.completions.create(model=MODEL, messages=CHAT, max_tokens=4, stream=bool(i % 2))
+        if i % 2:
+            list(reply)  # type: ignore[call-overload]
+        done += 1
+    assert farm.gateway is not None
+    farm.gateway.stop()
+    farm.start_gateway()
+    client = farm.client()
+    for _ in range(5):
+        client.chat.completions.create(model=MODEL, messages=CHAT, max_tokens=4)
+        done += 1
+    assert UsageStore(open_engine(farm.db)).count() == done
+
+
+def test_rigshift_up_demo_serves_the_tiny_model(tmp_path: Path):
+    port = free_port()
+    env = {**os.environ, "XDG_DATA_HOME": str(tmp_path)}
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "rigshift.cli.app",
+            "up",
+            "--demo",
+            "--port",
+            str(port),
+            "--db",
+            str(tmp_path / "up.db"),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+        start_new_session=True,
+    )
+    try:
+        key = None
+        deadline = time.monotonic() + 90
+        assert proc.stdout is not None
+        while key is None and time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            if not line:
+                break
+            match = re.search(r"demo API key: (\S+)", line)
+            key = match.group(1) if match else None
+        assert key, "rigshift up --demo printed no key"
+        client = openai.OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key=key, max_retries=0)
+        reply = client.chat.completions.create(model=MODEL, messages=CHAT)
+        assert reply.choices[0].message.content.strip() == expected_text()
+        assert httpx.get(f"http://127.0.0.1:{port}/healthz").json()["models"] == [MODEL]
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=20)
