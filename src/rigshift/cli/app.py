@@ -7,6 +7,7 @@ import typer
 from rigshift.cli import catalog as catalog_cli
 from rigshift.cli import econ as econ_cli
 from rigshift.cli import estimate as estimate_cli
+from rigshift.cli import fleet as fleet_cli
 from rigshift.cli import plan as plan_cli
 from rigshift.cli import server as server_cli
 
@@ -19,6 +20,7 @@ app = typer.Typer(
 )
 
 estimate_cli.register(app)
+fleet_cli.register(app)
 plan_cli.register(app)
 catalog_cli.register(app)
 server_cli.register(app)
