@@ -2,10 +2,10 @@
 
 Speed and memory of llama.cpp do not depend on weight values, so a zero model of Llama 3.1 8B's
 shapes measures what the real one would, without downloading 5-16 GB that a closed GPU machine
-cannot fetch. Weights are written as Q8_0 (zero blocks: scale 0) or F16; `llama-quantize
---allow-requantize` then makes any other type with llama.cpp's own tensor-type rules.
+cannot fetch. Weights are written as Q4_K_M (with llama.cpp's Q4_K/Q6_K tensor mix), Q8_0 or
+F16; the token embedding takes the file's base type as llama-quantize would give it.
 
-    python zero_gguf.py --spec spec.json --type Q8_0 --out model.gguf
+    python zero_gguf.py --spec spec.json --type Q4_K_M --out model.gguf
 
 spec.json holds the catalog's architecture numbers (rigshift models --json gives them).
 """
@@ -18,16 +18,37 @@ import json
 import numpy as np
 from gguf import GGMLQuantizationType, GGUFWriter, TokenType
 
-Q8_0_BLOCK = (32, 34)  # weights per block, bytes per block
+# Weights per block and bytes per block (ggml-common.h). An all-zero block is valid in each:
+# its scale is 0, so every weight decodes to 0.
+BLOCKS = {
+    GGMLQuantizationType.Q8_0: (32, 34),
+    GGMLQuantizationType.Q4_K: (256, 144),
+    GGMLQuantizationType.Q6_K: (256, 210),
+}
 
 
-def zeros(shape: tuple[int, int], kind: str) -> tuple[np.ndarray, dict]:
+def zeros(shape: tuple[int, int], ggml_type: GGMLQuantizationType) -> tuple[np.ndarray, dict]:
     rows, cols = shape
-    if kind == "F16":
+    if ggml_type == GGMLQuantizationType.F16:
         return np.zeros(shape, dtype=np.float16), {}
-    per, nbytes = Q8_0_BLOCK
-    raw = np.zeros((rows, cols // per * nbytes), dtype=np.uint8)
-    return raw, {"raw_dtype": GGMLQuantizationType.Q8_0}
+    per, nbytes = BLOCKS[ggml_type]
+    return np.zeros((rows, cols // per * nbytes), dtype=np.uint8), {"raw_dtype": ggml_type}
+
+
+def use_more_bits(layer: int, layers: int) -> bool:
+    """llama.cpp's rule (src/llama-quant.cpp) for the layers whose attn_v/ffn_down get Q6_K in Q4_K_M."""
+    return layer < layers // 8 or layer >= 7 * layers // 8 or (layer - layers // 8) % 3 == 2
+
+
+def tensor_type(kind: str, name: str, layer: int, layers: int) -> GGMLQuantizationType:
+    if kind == "F16":
+        return GGMLQuantizationType.F16
+    if kind == "Q8_0":
+        return GGMLQuantizationType.Q8_0
+    # Q4_K_M: output Q6_K; attn_v and ffn_down Q6_K on use_more_bits layers; the rest Q4_K.
+    if name == "output" or (name in ("attn_v", "ffn_down") and use_more_bits(layer, layers)):
+        return GGMLQuantizationType.Q6_K
+    return GGMLQuantizationType.Q4_K
 
 
 def write(spec: dict, kind: str, out: str) -> None:
@@ -48,7 +69,7 @@ def write(spec: dict, kind: str, out: str) -> None:
     w.add_rope_dimension_count(spec["head_dim"])
     w.add_rope_freq_base(500000.0)
     w.add_layer_norm_rms_eps(1e-5)
-    w.add_file_type(7 if kind == "Q8_0" else 1)
+    w.add_file_type({"Q8_0": 7, "F16": 1, "Q4_K_M": 15}[kind])
     # A SentencePiece-style vocabulary: specials, the 256 byte tokens, then unique fillers.
     tokens = ["<unk>", "<s>", "</s>"] + [f"<0x{i:02X}>" for i in range(256)]
     types = [TokenType.UNKNOWN, TokenType.CONTROL, TokenType.CONTROL] + [TokenType.BYTE] * 256
@@ -61,21 +82,22 @@ def write(spec: dict, kind: str, out: str) -> None:
     w.add_bos_token_id(1)
     w.add_eos_token_id(2)
 
-    def add(name: str, shape: tuple[int, int]) -> None:
-        data, extra = zeros(shape, kind)
-        w.add_tensor(name, data, **extra)  # a Q8_0 byte array: the writer derives the shape
+    def add(name: str, shape: tuple[int, int], layer: int = 0) -> None:
+        short = name.split(".")[-2] if name.startswith("blk.") else name.split(".")[0]
+        data, extra = zeros(shape, tensor_type(kind, short, layer, layers))
+        w.add_tensor(name, data, **extra)  # a quantized byte array: the writer derives the shape
 
     add("token_embd.weight", (vocab, h))
     for i in range(layers):
         w.add_tensor(f"blk.{i}.attn_norm.weight", np.ones(h, dtype=np.float32))
-        add(f"blk.{i}.attn_q.weight", (q_dim, h))
-        add(f"blk.{i}.attn_k.weight", (kv_dim, h))
-        add(f"blk.{i}.attn_v.weight", (kv_dim, h))
-        add(f"blk.{i}.attn_output.weight", (h, q_dim))
+        add(f"blk.{i}.attn_q.weight", (q_dim, h), i)
+        add(f"blk.{i}.attn_k.weight", (kv_dim, h), i)
+        add(f"blk.{i}.attn_v.weight", (kv_dim, h), i)
+        add(f"blk.{i}.attn_output.weight", (h, q_dim), i)
         w.add_tensor(f"blk.{i}.ffn_norm.weight", np.ones(h, dtype=np.float32))
-        add(f"blk.{i}.ffn_gate.weight", (ffn, h))
-        add(f"blk.{i}.ffn_up.weight", (ffn, h))
-        add(f"blk.{i}.ffn_down.weight", (h, ffn))
+        add(f"blk.{i}.ffn_gate.weight", (ffn, h), i)
+        add(f"blk.{i}.ffn_up.weight", (ffn, h), i)
+        add(f"blk.{i}.ffn_down.weight", (h, ffn), i)
     w.add_tensor("output_norm.weight", np.ones(h, dtype=np.float32))
     add("output.weight", (vocab, h))
     w.write_header_to_file()
@@ -89,7 +111,7 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--spec", required=True)
-    parser.add_argument("--type", choices=("Q8_0", "F16"), default="Q8_0")
+    parser.add_argument("--type", choices=("Q4_K_M", "Q8_0", "F16"), default="Q4_K_M")
     parser.add_argument("--out", required=True)
     args = parser.parse_args()
     with open(args.spec, encoding="utf-8") as handle:
