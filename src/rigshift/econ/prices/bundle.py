@@ -323,12 +323,28 @@ def load_inputs(path: Path | None = None, resolve: GpuResolver | None = None) ->
     )
 
 
+def _referenced(path: Path, source: str | None, location: str, field: str) -> Path:
+    """A file the prices file names: a missing one is the prices file's error, so say where it is named."""
+    if not path.is_file():
+        raise InputError(
+            Problem(
+                f"no such file: {path}",
+                source=source,
+                location=location,
+                field=field,
+                expected="a path relative to the prices file",
+            )
+        )
+    return path
+
+
 def _power(m: _Merged, base_dir: Path) -> tuple[PowerInputs, Provenance | None]:
     series = m.user.power.series if m.user is not None else None
     summary = None
     note = None
     if series is not None:
-        summary = read_power_series(base_dir / series.file, series.format, series.settlement_point)
+        target = _referenced(base_dir / series.file, m.user_source, "$.power.series.file", "file")
+        summary = read_power_series(target, series.format, series.settlement_point)
         price = summary.mean_usd_kwh
         m.from_user["power"].append("series")
         note = Provenance(
@@ -358,7 +374,9 @@ def _mining(m: _Merged, base_dir: Path) -> tuple[MiningInputs, Provenance]:
     btc_usd = m.user.mining.btc_usd if m.user is not None else None
     coins_file = m.user.mining.coins if m.user is not None else None
     if coins_file is not None:
-        coins, meta = read_coins(base_dir / coins_file, btc_usd)
+        coins, meta = read_coins(
+            _referenced(base_dir / coins_file, m.user_source, "$.mining.coins", "coins"), btc_usd
+        )
         m.from_user["mining"].append("coins")
         provenance = Provenance(
             what="coin data",
