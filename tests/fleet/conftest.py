@@ -17,6 +17,7 @@ _KNOWN = {
     "rtx 3060": ("geforce-rtx-3060-12gb", 12.0),
     "rtx 3060 12gb": ("geforce-rtx-3060-12gb", 12.0),
     "geforce rtx 3060": ("geforce-rtx-3060-12gb", 12.0),
+    "nvidia geforce rtx 3060": ("geforce-rtx-3060-12gb", 12.0),
     "rtx 3070": ("geforce-rtx-3070", 8.0),
     "rx 580": ("radeon-rx-580-8gb", 8.0),
     "radeon rx 580 series": ("radeon-rx-580-8gb", 8.0),
