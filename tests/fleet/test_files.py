@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
+from rigshift.errors import InputError
 from rigshift.fleet.importer import import_files, read_source
 from rigshift.fleet.model import UNRESOLVED_MODEL
 from rigshift.fleet.names import CatalogResolver
 from rigshift.fleet.sources.csv_file import parse_csv
 from rigshift.fleet.sources.yaml_file import parse_yaml
-from rigshift.errors import InputError
 
 
 @pytest.mark.parametrize(
@@ -31,7 +31,13 @@ def test_each_file_example_parses_against_the_real_catalog(examples, name, rigs,
 def test_yaml_count_expands_and_keeps_every_field(examples, resolver):
     parsed = read_source(examples / "rig_6x3060-12g_x1.yaml", resolver=resolver)
     rig = parsed.fleet.rigs[0]
-    assert (rig.name, rig.site, rig.cpu_cores, rig.ram_gib, rig.psu_w) == ("rig-3060-01", "tx-ercot", 2, 8.0, 1200.0)
+    assert (rig.name, rig.site, rig.cpu_cores, rig.ram_gib, rig.psu_w) == (
+        "rig-3060-01",
+        "tx-ercot",
+        2,
+        8.0,
+        1200.0,
+    )
     assert len(rig.gpus) == 6
     gpu = rig.gpus[0]
     assert gpu.model == "geforce-rtx-3060-12gb"

@@ -69,10 +69,20 @@ def test_hiveos_bad_fields_are_reported_by_json_path(hiveos_export, resolver):
 
 
 def test_hiveos_gpus_endpoint_alone_is_enough(resolver):
-    data = {"gpus": {"data": [
-        {"worker": {"id": 7, "name": "w7"}, "bus_number": 3, "brand": "amd", "model": "RX 580",
-         "details": {"mem": "8192 MiB"}, "temp": 61},
-    ]}}
+    data = {
+        "gpus": {
+            "data": [
+                {
+                    "worker": {"id": 7, "name": "w7"},
+                    "bus_number": 3,
+                    "brand": "amd",
+                    "model": "RX 580",
+                    "details": {"mem": "8192 MiB"},
+                    "temp": 61,
+                },
+            ]
+        }
+    }
     parsed = parse_hiveos(data, "gpus.json", resolver)
     assert parsed.problems == []
     gpu = parsed.fleet.rigs[0].gpus[0]
@@ -92,7 +102,11 @@ def test_live_client_reads_farm_workers_and_gpus_with_the_bearer_token(hiveos_ex
         return httpx.Response(200, json=bodies[request.url.path])
 
     bundle = fetch_farm("secret-token", 42, transport=httpx.MockTransport(handler))
-    assert [p for p, _ in seen] == ["/api/v2/farms/42", "/api/v2/farms/42/workers", "/api/v2/farms/42/workers/gpus"]
+    assert [p for p, _ in seen] == [
+        "/api/v2/farms/42",
+        "/api/v2/farms/42/workers",
+        "/api/v2/farms/42/workers/gpus",
+    ]
     assert {auth for _, auth in seen} == {"Bearer secret-token"}
     parsed = parse_hiveos(bundle, "live", resolver)
     assert parsed.fleet.gpu_count == 10
@@ -131,7 +145,10 @@ def test_minerstat_example_parses(examples):
 
 def test_minerstat_units_and_unknown_names(resolver):
     data = {
-        "w1": {"hardware": [{"name": "RX 580", "speed": 30500000}], "mining": {"hashrate": {"hashrate_unit": "H"}}},
+        "w1": {
+            "hardware": [{"name": "RX 580", "speed": 30500000}],
+            "mining": {"hashrate": {"hashrate_unit": "H"}},
+        },
         "w2": {"hardware": [{"name": "Mystery 9000", "temp": 50}, "junk"]},
     }
     parsed = parse_minerstat(data, "ms.json", resolver)

@@ -63,11 +63,26 @@ def fake_pynvml(cards: list[dict], init_error: Exception | None = None) -> Simpl
 
 def card(**overrides):
     base = {
-        "name": "NVIDIA GeForce RTX 3060", "uuid": "GPU-aaaa", "serial": NVMLError("Not Supported"),
-        "bus": "00000000:03:00.0", "total": 12 * GIB, "cc": (8, 6), "constraints": (100_000, 182_000),
-        "default_mw": 170_000, "limit_mw": 115_000, "usage_mw": 98_500, "temp": 57, "fan": 62,
-        "gen": 1, "width": 1, "max_gen": 4, "max_width": 16,
-        "procs": [SimpleNamespace(pid=4242, usedGpuMemory=int(3.5 * GIB)), SimpleNamespace(pid=1, usedGpuMemory=None)],
+        "name": "NVIDIA GeForce RTX 3060",
+        "uuid": "GPU-aaaa",
+        "serial": NVMLError("Not Supported"),
+        "bus": "00000000:03:00.0",
+        "total": 12 * GIB,
+        "cc": (8, 6),
+        "constraints": (100_000, 182_000),
+        "default_mw": 170_000,
+        "limit_mw": 115_000,
+        "usage_mw": 98_500,
+        "temp": 57,
+        "fan": 62,
+        "gen": 1,
+        "width": 1,
+        "max_gen": 4,
+        "max_width": 16,
+        "procs": [
+            SimpleNamespace(pid=4242, usedGpuMemory=int(3.5 * GIB)),
+            SimpleNamespace(pid=1, usedGpuMemory=None),
+        ],
     }
     return {**base, **overrides}
 
@@ -80,7 +95,11 @@ def test_nvml_reads_link_power_and_vram_held_by_others():
     assert first["bus_id"] == "0000:03:00.0"
     assert first["pcie"] == {"gen": 1, "width": 1, "max_gen": 4, "max_width": 16}
     assert (first["power_min_w"], first["power_max_w"], first["power_default_w"], first["power_limit_w"]) == (
-        100, 182, 170, 115)
+        100,
+        182,
+        170,
+        115,
+    )
     assert first["vram_used_by_others_gib"] == 3.5  # a process that reports None counts as unknown, not 0
     assert first["labels"] == {"compute_capability": "8.6", "other_processes": "2"}
     assert "serial" not in first  # refused by the card: that field only
@@ -114,17 +133,28 @@ def fake_amdsmi(raise_on_init: bool = False) -> SimpleNamespace:
         amdsmi_init=init,
         amdsmi_shut_down=lambda: None,
         amdsmi_get_processor_handles=lambda: ["h0"],
-        amdsmi_get_gpu_asic_info=lambda h: {"market_name": "Radeon RX 6800 XT", "target_graphics_version": "gfx1030"},
+        amdsmi_get_gpu_asic_info=lambda h: {
+            "market_name": "Radeon RX 6800 XT",
+            "target_graphics_version": "gfx1030",
+        },
         amdsmi_get_gpu_device_bdf=lambda h: "0000:0b:00.0",
         amdsmi_get_gpu_device_uuid=lambda h: "amd-uuid-1",
         amdsmi_get_gpu_vram_info=lambda h: {"vram_size": 16384},
         amdsmi_get_gpu_vram_usage=lambda h: {"vram_total": 16384, "vram_used": 900},
-        amdsmi_get_gpu_process_list=lambda h: [{"name": "teamredminer", "memory_usage": {"vram_mem": 2 * GIB}}],
-        amdsmi_get_power_cap_info=lambda h: {"power_cap": 150_000_000, "default_power_cap": 300_000_000,
-                                             "min_power_cap": 0, "max_power_cap": 330_000_000},
+        amdsmi_get_gpu_process_list=lambda h: [
+            {"name": "teamredminer", "memory_usage": {"vram_mem": 2 * GIB}}
+        ],
+        amdsmi_get_power_cap_info=lambda h: {
+            "power_cap": 150_000_000,
+            "default_power_cap": 300_000_000,
+            "min_power_cap": 0,
+            "max_power_cap": 330_000_000,
+        },
         amdsmi_get_power_info=lambda h: {"current_socket_power": 143},
-        amdsmi_get_pcie_info=lambda h: {"pcie_static": {"max_pcie_width": 16, "max_pcie_speed": 16000},
-                                        "pcie_metric": {"pcie_width": 1, "pcie_speed": 5000}},
+        amdsmi_get_pcie_info=lambda h: {
+            "pcie_static": {"max_pcie_width": 16, "max_pcie_speed": 16000},
+            "pcie_metric": {"pcie_width": 1, "pcie_speed": 5000},
+        },
         amdsmi_get_temp_metric=lambda h, kind, metric: 66,
     )
 
@@ -141,10 +171,19 @@ def test_amdsmi_reads_link_power_and_vram_held_by_others():
 
 
 ROCM_SMI = {
-    "card0": {"Card series": "Radeon RX 580 Series", "PCI Bus": "0000:03:00.0",
-              "VRAM Total Memory (B)": str(8 * GIB), "VRAM Total Used Memory (B)": str(GIB),
-              "Temperature (Sensor edge) (C)": "61.0", "Average Graphics Package Power (W)": "92.0"},
-    "card1": {"Card Series": "Radeon RX 580 Series", "PCI Bus": "0000:04:00.0", "VRAM Total Memory (B)": "junk"},
+    "card0": {
+        "Card series": "Radeon RX 580 Series",
+        "PCI Bus": "0000:03:00.0",
+        "VRAM Total Memory (B)": str(8 * GIB),
+        "VRAM Total Used Memory (B)": str(GIB),
+        "Temperature (Sensor edge) (C)": "61.0",
+        "Average Graphics Package Power (W)": "92.0",
+    },
+    "card1": {
+        "Card Series": "Radeon RX 580 Series",
+        "PCI Bus": "0000:04:00.0",
+        "VRAM Total Memory (B)": "junk",
+    },
     "system": {"Driver version": "6.2"},
 }
 
@@ -154,7 +193,10 @@ def test_amdsmi_failing_falls_back_to_rocm_smi_json():
     entries, reason = probe_amd(fake_amdsmi(raise_on_init=True), run=lambda argv: out)
     assert reason is None and len(entries) == 2
     assert (entries[0]["model"], entries[0]["vram_gib"], entries[0]["vram_used_by_others_gib"]) == (
-        "Radeon RX 580 Series", 8.0, 1.0)
+        "Radeon RX 580 Series",
+        8.0,
+        1.0,
+    )
     assert entries[0]["temperature_c"] == 61 and entries[0]["power_draw_w"] == 92
     assert "vram_gib" not in entries[1]  # a value that does not parse costs that field only
 
@@ -174,7 +216,9 @@ HOST = HostInfo("rig-3060-01", "Intel Celeron G3930", 2, 7.7, 29.0)
 
 
 def test_probe_machine_builds_one_rig(resolver):
-    parsed = probe_machine(resolver, nvml=fake_pynvml([card()]), amdsmi=fake_amdsmi(True), run=_no_rocm, host=HOST)
+    parsed = probe_machine(
+        resolver, nvml=fake_pynvml([card()]), amdsmi=fake_amdsmi(True), run=_no_rocm, host=HOST
+    )
     assert parsed.kind == "probe" and parsed.problems == []
     rig = parsed.fleet.rigs[0]
     assert (rig.name, rig.hostname, rig.cpu_cores, rig.ram_gib) == ("rig-3060-01", "rig-3060-01", 2, 7.7)
