@@ -73,3 +73,17 @@ def test_a_card_to_buy_sits_on_a_riser_in_a_new_host():
     assert card.count == 0 and card.id == "s/card-big+buy"
     assert card.host_share_w == pytest.approx(60 / 8)
     assert card.rental_fix_usd_per_gpu == pytest.approx(400.0)  # 35.6 TFLOPS needs 15 lanes: one per host
+
+
+def test_a_rig_short_only_of_ram_buys_ram_not_a_host():
+    rig = Rig(
+        name="almost",
+        site="s",
+        cpu_cores=8,
+        ram_gib=8,
+        gpus=[Gpu(model="card-small", vram_gib=8, pcie=PcieState(gen=3, width=16)) for _ in range(4)],
+    )
+    (card,) = card_classes(Fleet(sites=[Site(name="s")], rigs=[rig]), spec_of, worked_inputs())
+    assert card.rental_blockers == ("8.0 GiB RAM for 4 GPUs",)
+    # 4 GPUs × 4 GB = 14.90 GiB needed, 8 GiB present: 6.90 GiB × $3/GiB over 4 GPUs = $5.18 each.
+    assert card.rental_fix_usd_per_gpu == pytest.approx((16 / 1.073741824 - 8) * 3 / 4)

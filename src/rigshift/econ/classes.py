@@ -45,6 +45,13 @@ def rental_fix_usd_per_gpu(spec: GpuSpec, inputs: EconInputs) -> float:
     return cap.host_usd / per_host
 
 
+def ram_upgrade_usd_per_gpu(rig: Rig, inputs: EconInputs) -> float:
+    """RAM to reach the marketplace's 4 GB per GPU, per GPU of the rig."""
+    need_gib = RENTAL_GB_RAM_PER_GPU * len(rig.gpus) / 1.073741824
+    missing = max(0.0, need_gib - (rig.ram_gib or 0.0))
+    return missing * inputs.capital.ram_usd_per_gib / len(rig.gpus)
+
+
 def site_power(fleet: Fleet, site: str, inputs: EconInputs) -> tuple[float, float]:
     """($/kWh, PUE) for a site: the site's own price unless the prices file overrides it."""
     found = fleet.site(site)
@@ -64,8 +71,18 @@ def card_classes(fleet: Fleet, spec_of: Callable[[str], GpuSpec], inputs: EconIn
         spec = spec_of(key)
         price, pue = site_power(fleet, site, inputs)
         blockers: list[str] = []
+        only_ram = True
+        ram_cost = 0.0
         for rig, gpu in members:
-            blockers += [b for b in rental_blockers(rig, gpu, spec) if b not in blockers]
+            found = rental_blockers(rig, gpu, spec)
+            only_ram = only_ram and all(" RAM for " in b for b in found)
+            if found and rig.ram_gib is not None:
+                ram_cost += ram_upgrade_usd_per_gpu(rig, inputs)
+            blockers += [b for b in found if b not in blockers]
+        if blockers and only_ram and all(r.ram_gib is not None for r, _ in members):
+            fix = ram_cost / len(members)  # more RAM is enough: no new host
+        else:
+            fix = rental_fix_usd_per_gpu(spec, inputs) if blockers else 0.0
         links = [(g.pcie.gen, g.pcie.width) if g.pcie else ASSUMED_RISER for _, g in members]
         per_rig: dict[str, int] = defaultdict(int)
         for rig, _ in members:
@@ -92,7 +109,7 @@ def card_classes(fleet: Fleet, spec_of: Callable[[str], GpuSpec], inputs: EconIn
                 link_gen=min(g for g, _ in links),
                 link_lanes=min(w for _, w in links),
                 max_group=max(per_rig.values()),
-                rental_fix_usd_per_gpu=rental_fix_usd_per_gpu(spec, inputs) if blockers else 0.0,
+                rental_fix_usd_per_gpu=fix,
                 rental_blockers=tuple(blockers),
             )
         )
