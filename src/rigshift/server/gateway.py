@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -95,6 +96,12 @@ class Gateway:
         self.http = httpx.AsyncClient(
             timeout=httpx.Timeout(self.settings.backend_timeout_s, connect=self.settings.connect_timeout_s),
             limits=httpx.Limits(max_connections=4096, max_keepalive_connections=1024),
+            # httpcore writes headers and body separately; with Nagle on, the body waits for the
+            # backend's delayed ACK (~40 ms on Linux). TCP_NODELAY sends it at once.
+            transport=httpx.AsyncHTTPTransport(
+                limits=httpx.Limits(max_connections=4096, max_keepalive_connections=1024),
+                socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)],
+            ),
         )
 
     async def stop(self) -> None:
@@ -269,7 +276,13 @@ class Gateway:
             headers={"content-type": "application/json"},
         )
         try:
-            response = await self.http.send(request, stream=stream)
+            try:
+                response = await self.http.send(request, stream=stream)
+            except httpx.RemoteProtocolError:
+                # A pooled keep-alive connection the backend had already closed (llama-server's
+                # HTTP library closes them after a few requests): not a replica failure, resend once
+                # on a fresh connection before blaming the replica.
+                response = await self.http.send(request, stream=stream)
         except httpx.HTTPError as error:
             raise _BackendFailed(f"{type(error).__name__}: {error}") from error
         if response.status_code in _RETRYABLE_STATUS:

@@ -1,0 +1,239 @@
+"""Gateway overhead: the same llama.cpp server called directly and through `rigshift server`.
+
+    python bench/gateway_overhead.py                     # 32 concurrent streams, 10 requests each
+    python bench/gateway_overhead.py --concurrency 32 --requests 20 --rounds 3
+
+One `llama-server` (the real binary from scripts/build-llama-server, $RIGSHIFT_LLAMA_SERVER or
+PATH) serves the tiny generated model on the CPU with 32 slots; `rigshift server --backend`
+fronts it in its own process with a real SQLite usage store, so every request through the
+gateway is authenticated, routed, streamed through and metered (committed) as in production.
+The load generator runs `--concurrency` streaming chat requests at a time, reads every SSE
+event to `[DONE]`, and alternates direct and gateway rounds so drift hits both alike.
+Reported: median and p90 request latency, throughput (requests/s and streamed tokens/s), the
+added median latency and the throughput ratio. Targets: added median <= 2 ms, ratio >= 95%.
+Without llama-server it runs against rigshift's fake backend and says so.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+from rigshift.run.backends import find_llama_server
+from rigshift.run.tiny_gguf import write_tiny_gguf
+from rigshift.server.db import open_engine
+from rigshift.server.keys import KeyStore
+from rigshift.server.serving import free_port
+
+MODEL = "rigshift-tiny"
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def wait_healthy(url: str, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url, timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise SystemExit(f"{url} did not come up")
+
+
+async def one_round(url: str, key: str | None, concurrency: int, requests: int, max_tokens: int):
+    headers = {"authorization": f"Bearer {key}"} if key else {}
+    body = {
+        "model": MODEL,
+        "messages": [{"role": "user", "content": "hi"}],
+        "max_tokens": max_tokens,
+        "stream": True,
+    }
+    latencies: list[float] = []
+    events = 0
+    stale = [0]
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    # TCP_NODELAY as the gateway uses towards backends, so neither leg waits on delayed ACKs.
+    transport = httpx.AsyncHTTPTransport(
+        limits=limits, socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]
+    )
+    async with httpx.AsyncClient(base_url=url, headers=headers, timeout=60, transport=transport) as client:
+
+        async def worker() -> None:
+            nonlocal events
+            for _ in range(requests):
+                started = time.perf_counter()
+                for attempt in range(3):
+                    try:
+                        async with client.stream("POST", "/v1/chat/completions", json=body) as response:
+                            response.raise_for_status()
+                            async for line in response.aiter_lines():
+                                if line.startswith("data: "):
+                                    events += 1
+                        break
+                    except httpx.RemoteProtocolError:
+                        # llama-server (cpp-httplib) closes a keep-alive connection after a few
+                        # requests; a reused connection can find it closed. Count and resend.
+                        stale[0] += 1
+                        if attempt == 2:
+                            raise
+                latencies.append(time.perf_counter() - started)
+
+        wall_start = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        wall = time.perf_counter() - wall_start
+    if stale[0]:
+        print(f"  ({url}: {stale[0]} stale keep-alive connections resent)")
+    return latencies, wall, events
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--requests", type=int, default=10, help="per concurrent stream, per round")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--max-tokens", type=int, default=32)
+    parser.add_argument("--threads", type=int, default=1, help="llama-server CPU threads")
+    parser.add_argument(
+        "--no-pin",
+        action="store_true",
+        help="let all processes share every core (default: backend + load generator on core 0, gateway on "
+        "core 1, as in production where the gateway runs on the control node and backends on rigs)",
+    )
+    args = parser.parse_args()
+    pin = not args.no_pin and len(os.sched_getaffinity(0)) >= 2
+    cores = sorted(os.sched_getaffinity(0))
+    if pin:
+        os.sched_setaffinity(0, {cores[0]})  # the load generator (and the backend it spawns)
+
+    binary = find_llama_server()
+    procs: list[subprocess.Popen[bytes]] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        backend_port, gateway_port = free_port(), free_port()
+        if binary is not None:
+            model = write_tiny_gguf(Path(tmp) / "tiny.gguf", stop=False)
+            backend_argv = [
+                str(binary),
+                "--model",
+                str(model),
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(backend_port),
+                "--parallel",
+                str(args.concurrency),
+                "--ctx-size",
+                str(args.concurrency * 256),
+                "--alias",
+                MODEL,
+                "--threads",
+                str(args.threads),
+                "--no-webui",
+            ]
+            label = f"llama-server ({binary})"
+        else:
+            backend_argv = [
+                sys.executable,
+                "-c",
+                "import uvicorn; from rigshift.server.fake_backend import create_fake_backend; "
+                f"uvicorn.run(create_fake_backend(), host='127.0.0.1', port={backend_port}, "
+                "log_level='warning')",
+            ]
+            label = "rigshift fake backend (llama-server not found: run scripts/build-llama-server)"
+        db = f"{tmp}/bench.db"
+        key = KeyStore(open_engine(db)).create("bench", now=time.time())[1]
+        backend_url = f"http://127.0.0.1:{backend_port}"
+        gateway_argv = [
+            sys.executable,
+            "-m",
+            "rigshift.cli.app",
+            "server",
+            "--port",
+            str(gateway_port),
+            "--db",
+            db,
+            "--join-token",
+            "x",
+            "--backend",
+            f"{MODEL}={backend_url},parallel={args.concurrency},context=256",
+        ]
+        try:
+            procs.append(subprocess.Popen(backend_argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+            wait_healthy(backend_url + "/health")
+            procs.append(
+                subprocess.Popen(
+                    gateway_argv,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                    env={**os.environ, "RIGSHIFT_DB": db},
+                )
+            )
+            if pin:
+                os.sched_setaffinity(procs[1].pid, {cores[1]})
+            gateway_url = f"http://127.0.0.1:{gateway_port}"
+            wait_healthy(gateway_url + "/healthz")
+            asyncio.run(one_round(backend_url, None, args.concurrency, 2, args.max_tokens))  # warm-up
+            asyncio.run(one_round(gateway_url, key, args.concurrency, 2, args.max_tokens))
+            results: dict[str, list[tuple[list[float], float, int]]] = {"direct": [], "gateway": []}
+            gateway_cpu = 0.0
+            for _ in range(args.rounds):
+                results["direct"].append(
+                    asyncio.run(
+                        one_round(backend_url, None, args.concurrency, args.requests, args.max_tokens)
+                    )
+                )
+                before = cpu_seconds(procs[1].pid)
+                results["gateway"].append(
+                    asyncio.run(one_round(gateway_url, key, args.concurrency, args.requests, args.max_tokens))
+                )
+                gateway_cpu += cpu_seconds(procs[1].pid) - before
+            metered = httpx.get(gateway_url + "/admin/usage", headers={"authorization": f"Bearer {key}"})
+        finally:
+            for p in reversed(procs):
+                p.terminate()
+                p.wait(10)
+
+    print(
+        f"gateway overhead: {args.concurrency} concurrent streams, {args.rounds} rounds x "
+        f"{args.concurrency * args.requests} requests, max_tokens {args.max_tokens}; backend: {label}"
+    )
+    summary = {}
+    for name, rounds in results.items():
+        latencies = [x for r in rounds for x in r[0]]
+        wall = sum(r[1] for r in rounds)
+        events = sum(r[2] for r in rounds)
+        med = statistics.median(latencies)
+        p90 = statistics.quantiles(latencies, n=10)[-1]
+        rps = len(latencies) / wall
+        summary[name] = (med, rps)
+        print(
+            f"  {name:8s} median {med * 1000:8.2f} ms   p90 {p90 * 1000:8.2f} ms   "
+            f"{rps:8.1f} req/s   {events / wall:9.1f} SSE events/s"
+        )
+    added = (summary["gateway"][0] - summary["direct"][0]) * 1000
+    ratio = summary["gateway"][1] / summary["direct"][1]
+    print(f"  added median latency: {added:+.2f} ms (target <= 2 ms)")
+    print(f"  throughput ratio:     {ratio * 100:.1f}% of direct (target >= 95%)")
+    gateway_requests = sum(len(r[0]) for r in results["gateway"])
+    print(f"  gateway process CPU:  {gateway_cpu / gateway_requests * 1000:.2f} ms per streamed request")
+    print(f"  usage records check:  admin usage HTTP {metered.status_code} (non-admin key: 403 expected)")
+
+
+if __name__ == "__main__":
+    main()
