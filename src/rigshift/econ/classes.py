@@ -73,12 +73,17 @@ def card_classes(fleet: Fleet, spec_of: Callable[[str], GpuSpec], inputs: EconIn
         blockers: list[str] = []
         only_ram = True
         ram_cost = 0.0
+        # The answer depends on the rig and the card's link only: ask once per pair (100k-GPU fleets).
+        asked: dict[tuple[int, int | None], tuple[list[str], float]] = {}
         for rig, gpu in members:
-            found = rental_blockers(rig, gpu, spec)
-            only_ram = only_ram and all(" RAM for " in b for b in found)
-            if found and rig.ram_gib is not None:
-                ram_cost += ram_upgrade_usd_per_gpu(rig, inputs)
-            blockers += [b for b in found if b not in blockers]
+            pair = (id(rig), gpu.pcie.width if gpu.pcie else None)
+            if pair not in asked:
+                found = rental_blockers(rig, gpu, spec)
+                ram = ram_upgrade_usd_per_gpu(rig, inputs) if found and rig.ram_gib is not None else 0.0
+                asked[pair] = (found, ram)
+                only_ram = only_ram and all(" RAM for " in b for b in found)
+                blockers += [b for b in found if b not in blockers]
+            ram_cost += asked[pair][1]
         if blockers and only_ram and all(r.ram_gib is not None for r, _ in members):
             fix = ram_cost / len(members)  # more RAM is enough: no new host
         else:
