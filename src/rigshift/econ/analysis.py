@@ -90,7 +90,15 @@ def site_power_budgets(fleet: Fleet, inputs: EconInputs) -> dict[str, float]:
 def _scaled(
     classes: Sequence[CardClass], inputs: EconInputs, power_factor: float, token_factor: float
 ) -> tuple[list[CardClass], EconInputs]:
-    scaled_classes = [c.model_copy(update={"usd_per_kwh": c.usd_per_kwh * power_factor}) for c in classes]
+    scaled_classes = [
+        c.model_copy(
+            update={
+                "usd_per_kwh": c.usd_per_kwh * power_factor,
+                "price_curve": tuple((p * power_factor, share) for p, share in c.price_curve),
+            }
+        )
+        for c in classes
+    ]
     prices = tuple(
         p.model_copy(
             update={

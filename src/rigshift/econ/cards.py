@@ -38,8 +38,11 @@ class CardClass(_Model):
     vram_gib: float
     busy_w: float  # draw while serving or rented: the power limit, else the TDP
     host_share_w: float  # the rig's host power divided among its GPUs
-    usd_per_kwh: float
+    usd_per_kwh: float  # the mean price over the period
     pue: float
+    # Set when the site buys at a price series: (price, share of hours), cheapest first. Mining can
+    # stop in dear hours; serving and renting run regardless, at the mean price.
+    price_curve: tuple[tuple[float, float], ...] = ()
     link_gen: int | None = None  # worst link in the class; None = the card's own slot
     link_lanes: int | None = None
     max_group: int = 1  # most cards of this model in one rig: the largest multi-GPU replica
@@ -133,10 +136,14 @@ def mining_result(card: CardClass, spec: GpuSpec, inputs: EconInputs) -> UseResu
             coin.price_usd,
         )
         cost = _power_cost(card, watts)
+        detail = f"{coin.tag} ({coin.algorithm}) at {_hashrate_text(hashrate)}, {watts:.0f} W"
+        if card.price_curve:
+            revenue, cost, running = _curtailed(card, revenue, watts)
+            detail += f", running {running:.0%} of hours (stops when power costs more than it earns)"
         result = UseResult(
             use="mine",
             available=True,
-            detail=f"{coin.tag} ({coin.algorithm}) at {_hashrate_text(hashrate)}, {watts:.0f} W",
+            detail=detail,
             revenue_usd_day=revenue,
             power_w=watts,
             power_cost_usd_day=cost,
@@ -148,6 +155,22 @@ def mining_result(card: CardClass, spec: GpuSpec, inputs: EconInputs) -> UseResu
     if best is None:
         return UseResult(use="mine", available=False, detail="no hashrate for any coin in the coin data")
     return best
+
+
+def _curtailed(card: CardClass, revenue: float, watts: float) -> tuple[float, float, float]:
+    """Mining that runs only in the hours whose price it beats: (revenue, power cost, share running).
+
+    A rig can stop mining at once and lose nothing but that hour's coins, so over the duration
+    curve it earns Σ share × max(0, revenue − kWh × price) (rig and host off when stopped).
+    """
+    kwh = f.energy_kwh_per_day(watts + card.host_share_w, card.pue)
+    earned = cost = running = 0.0
+    for price, share in card.price_curve:
+        if revenue - kwh * price > 0:
+            earned += share * revenue
+            cost += share * kwh * price
+            running += share
+    return earned, cost, running
 
 
 def _hashrate_text(hs: float) -> str:

@@ -52,14 +52,18 @@ def ram_upgrade_usd_per_gpu(rig: Rig, inputs: EconInputs) -> float:
     return missing * inputs.capital.ram_usd_per_gib / len(rig.gpus)
 
 
-def site_power(fleet: Fleet, site: str, inputs: EconInputs) -> tuple[float, float]:
-    """($/kWh, PUE) for a site: the site's own price unless the prices file overrides it."""
+def site_power(
+    fleet: Fleet, site: str, inputs: EconInputs
+) -> tuple[float, float, tuple[tuple[float, float], ...]]:
+    """($/kWh, PUE, duration curve) for a site: its own flat price unless the prices file overrides it."""
     found = fleet.site(site)
     price = inputs.power.usd_per_kwh
+    series = inputs.power.series
+    curve = series.duration_curve if series is not None else ()
     if found is not None and found.power_price_usd_kwh is not None and not inputs.power.override_sites:
-        price = found.power_price_usd_kwh
+        price, curve = found.power_price_usd_kwh, ()
     pue = inputs.power.pue if inputs.power.pue is not None else (found.pue if found is not None else 1.0)
-    return price, pue
+    return price, pue, curve
 
 
 def card_classes(fleet: Fleet, spec_of: Callable[[str], GpuSpec], inputs: EconInputs) -> list[CardClass]:
@@ -69,7 +73,7 @@ def card_classes(fleet: Fleet, spec_of: Callable[[str], GpuSpec], inputs: EconIn
     classes = []
     for (site, key), members in sorted(groups.items()):
         spec = spec_of(key)
-        price, pue = site_power(fleet, site, inputs)
+        price, pue, curve = site_power(fleet, site, inputs)
         blockers: list[str] = []
         only_ram = True
         ram_cost = 0.0
@@ -111,6 +115,7 @@ def card_classes(fleet: Fleet, spec_of: Callable[[str], GpuSpec], inputs: EconIn
                 / len(members),
                 usd_per_kwh=price,
                 pue=pue,
+                price_curve=curve,
                 link_gen=min(g for g, _ in links),
                 link_lanes=min(w for _, w in links),
                 max_group=max(per_rig.values()),
@@ -123,7 +128,7 @@ def card_classes(fleet: Fleet, spec_of: Callable[[str], GpuSpec], inputs: EconIn
 
 def purchase_class(spec: GpuSpec, site: str, fleet: Fleet, inputs: EconInputs) -> CardClass:
     """A card the plan may buy, as it would sit at `site`: on a riser in a new mining-style host."""
-    price, pue = site_power(fleet, site, inputs)
+    price, pue, curve = site_power(fleet, site, inputs)
     return CardClass(
         id=f"{site}/{spec.key}+buy",
         site=site,
@@ -135,6 +140,7 @@ def purchase_class(spec: GpuSpec, site: str, fleet: Fleet, inputs: EconInputs) -
         host_share_w=inputs.power.host_w_per_rig / inputs.capital.gpus_per_host,
         usd_per_kwh=price,
         pue=pue,
+        price_curve=curve,
         link_gen=3,
         link_lanes=1,
         max_group=inputs.capital.gpus_per_host,

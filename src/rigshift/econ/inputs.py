@@ -25,7 +25,8 @@ class Provenance(_Model):
 
 
 class PriceSeriesSummary(_Model):
-    """What a power price series reduces to: flat loads pay its time-weighted mean."""
+    """What a power price series reduces to: flat loads pay its time-weighted mean; a load that
+    can stop (mining) reads the duration curve and runs only in the hours that pay."""
 
     source: str
     points: int
@@ -36,6 +37,8 @@ class PriceSeriesSummary(_Model):
     first: str
     last: str
     settlement_point: str | None = None
+    # (price $/kWh, share of hours), cheapest first: the series sorted into equal-count buckets.
+    duration_curve: tuple[tuple[float, float], ...] = ()
 
 
 class PowerInputs(_Model):

@@ -172,4 +172,21 @@ def _summary(
         first=stamps[0],
         last=stamps[-1],
         settlement_point=point,
+        duration_curve=duration_curve(prices),
     )
+
+
+def duration_curve(prices: list[float], buckets: int = 48) -> tuple[tuple[float, float], ...]:
+    """The prices sorted into at most `buckets` equal-count groups: (mean price, share of hours).
+
+    Kept small so a year of 15-minute prices travels in JSON; the shares weight the means so the
+    curve's mean equals the series' mean.
+    """
+    ordered = sorted(prices)
+    n = len(ordered)
+    k = min(buckets, n)
+    curve = []
+    for i in range(k):
+        chunk = ordered[i * n // k : (i + 1) * n // k]
+        curve.append((sum(chunk) / len(chunk), len(chunk) / n))
+    return tuple(curve)
