@@ -7,9 +7,12 @@ the target: a crash or a refused import never leaves a half-written or emptied f
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import json
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import yaml
@@ -32,20 +35,26 @@ def load_fleet(path: str | os.PathLike[str]) -> Fleet:
         ) from error
     except OSError as error:
         raise InputError(f"cannot read: {error.strerror}", source=str(path)) from error
+    is_yaml = path.suffix.lower() in _YAML_SUFFIXES
     try:
-        data = yaml.safe_load(text) if path.suffix.lower() in _YAML_SUFFIXES else json.loads(text)
-    except json.JSONDecodeError as error:
-        raise InputError(
-            f"not valid JSON: {error.msg}", source=str(path), location=f"line {error.lineno}"
-        ) from error
+        with _gc_paused():  # a 100,000-GPU file is millions of acyclic objects: no GC rescans
+            if is_yaml:
+                return Fleet.model_validate(yaml.safe_load(text))
+            # pydantic parses and validates JSON in one pass in Rust, ~5x faster than json + dict
+            return Fleet.model_validate_json(text)
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         raise InputError(
             "not valid YAML", source=str(path), location=f"line {mark.line + 1}" if mark else None
         ) from error
-    try:
-        return Fleet.model_validate(data)
     except ValidationError as error:
+        if not is_yaml and any(item["type"] == "json_invalid" for item in error.errors()):
+            try:
+                json.loads(text)  # only for the line number of the syntax error
+            except json.JSONDecodeError as syntax:
+                raise InputError(
+                    f"not valid JSON: {syntax.msg}", source=str(path), location=f"line {syntax.lineno}"
+                ) from error
         raise InputError(
             [
                 Problem(
@@ -59,11 +68,22 @@ def load_fleet(path: str | os.PathLike[str]) -> Fleet:
         ) from error
 
 
+@contextlib.contextmanager
+def _gc_paused() -> Iterator[None]:
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def dump_fleet(fleet: Fleet, yaml_format: bool = False) -> str:
-    data = fleet.model_dump(mode="json", exclude_defaults=False)
     if yaml_format:
+        data = fleet.model_dump(mode="json")
         return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
-    return json.dumps(data, indent=2) + "\n"
+    return fleet.model_dump_json(indent=1) + "\n"
 
 
 def save_fleet(fleet: Fleet, path: str | os.PathLike[str]) -> Path:
