@@ -13,7 +13,9 @@ from rigshift.econ.cards import UseResult
 def money(value: float | None, cents: bool = True) -> str:
     if value is None:
         return "—"
-    return f"${value:,.2f}" if cents else f"${value:,.0f}"
+    text = f"${abs(value):,.2f}" if cents else f"${abs(value):,.0f}"
+    # "-$0.00" would say a loss that rounds away is one: only show the sign when it survives rounding.
+    return f"-{text}" if value < 0 and text.strip("$0.,") else text
 
 
 def months(value: float | None) -> str:
