@@ -126,3 +126,48 @@ def test_every_command_is_documented(command):
 
     doc = (Path(__file__).resolve().parents[2] / "docs" / "fleet.md").read_text()
     assert f"rigshift fleet {command}" in doc
+
+
+def test_live_hiveos_import_against_a_local_fake_server(tmp_path, examples):
+    """The real httpx client over loopback HTTP: token sent, farm/workers/gpus read, fleet written."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    export = json.loads((examples / "hiveos_farm_2workers.json").read_text())
+    bodies = {
+        "/api/v2/farms/7": export["farm"],
+        "/api/v2/farms/7/workers": export["workers"],
+        "/api/v2/farms/7/workers/gpus": {"data": []},
+    }
+    tokens = []
+
+    class FakeHiveOs(BaseHTTPRequestHandler):
+        def do_GET(self):
+            tokens.append(self.headers.get("Authorization"))
+            body = bodies.get(self.path)
+            payload = json.dumps(body if body is not None else {"message": "not found"}).encode()
+            self.send_response(200 if body is not None else 404)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), FakeHiveOs)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/api/v2"
+        out = tmp_path / "fleet.json"
+        result = run("import", "--hiveos-token", "tok", "--farm-id", "7", "--hiveos-url", url, "-o", str(out))
+        assert result.exit_code == 0, result.output
+        assert store.load_fleet(out).gpu_count == 10 and set(tokens) == {"Bearer tok"}
+        wrong_farm = run(
+            "import", "--hiveos-token", "tok", "--farm-id", "8", "--hiveos-url", url, "-o", str(out)
+        )
+        assert wrong_farm.exit_code == 2 and "--farm-id" in wrong_farm.output
+    finally:
+        server.shutdown()
+        server.server_close()
