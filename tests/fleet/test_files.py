@@ -152,3 +152,10 @@ def test_problems_of_several_files_are_reported_together(tmp_path, resolver):
         import_files([tmp_path / "a.csv", tmp_path / "b.yaml", tmp_path / "missing.csv"], resolver=resolver)
     sources = {p.source for p in error.value.problems}
     assert sources == {str(tmp_path / n) for n in ("a.csv", "b.yaml", "missing.csv")}
+
+
+def test_one_bus_id_on_two_cards_is_a_problem(resolver):
+    text = "site,rig,model,bus_id\ntx,r1,RTX 3070,0000:01:00.0\ntx,r1,RTX 3070,0000:01:00.0\n"
+    parsed = parse_csv(text, "f.csv", resolver)
+    assert [(p.field, p.location) for p in parsed.problems] == [("bus_id", "line 2")]
+    assert parsed.fleet.rigs == []

@@ -8,6 +8,7 @@ from typing import Annotated, Any, cast
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from rigshift.cli.errors import handle_errors
@@ -105,8 +106,8 @@ def _report_import(result: ImportResult, output: Path) -> None:
             f"; did you mean: {', '.join(unresolved['did_you_mean'])}?" if unresolved["did_you_mean"] else ""
         )
         _err.print(
-            f"[yellow]unknown GPU[/] {unresolved['reported_name']!r} x{unresolved['count']} "
-            f"(kept as 'unresolved'){hint}"
+            f"[yellow]unknown GPU[/] {escape(repr(unresolved['reported_name']))} x{unresolved['count']} "
+            f"(kept as 'unresolved'){escape(hint)}"
         )
     for note in result.notes:
         _err.print(f"note: {note}", markup=False)
@@ -192,7 +193,7 @@ def probe_command(
     """Probe this machine's GPUs (NVML, amdsmi, rocm-smi); exit 5 when it has none."""
     parsed = probe_machine(CatalogResolver())
     for problem in parsed.problems:
-        _err.print(f"[yellow]warning:[/] {problem.render()}")
+        _err.print(f"[yellow]warning:[/] {escape(problem.render())}")
     if as_json:
         typer.echo(dump_fleet(parsed.fleet))
         return

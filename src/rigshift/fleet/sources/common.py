@@ -304,6 +304,14 @@ def rig_from_values(values: Mapping[str, Any], gpus: list[Gpu], problems: EntryP
     for required in ("name", "site"):
         if required not in values and not any(p.field == required for p in problems.problems):
             problems.add("missing", field=required, expected=RIG_FIELDS[required][1])
+    for id_field in ("bus_id", "uuid"):
+        ids = [getattr(g, id_field) for g in gpus if getattr(g, id_field)]
+        for repeated in sorted({i for i in ids if ids.count(i) > 1}):
+            problems.add(
+                f"{repeated!r} names more than one card of this rig",
+                field=id_field,
+                expected="a different id per card",
+            )
     if problems:
         return None
     try:
