@@ -159,3 +159,16 @@ def test_one_bus_id_on_two_cards_is_a_problem(resolver):
     parsed = parse_csv(text, "f.csv", resolver)
     assert [(p.field, p.location) for p in parsed.problems] == [("bus_id", "line 2")]
     assert parsed.fleet.rigs == []
+
+
+def test_yaml_labels_and_reimporting_a_normalised_yaml_fleet(tmp_path, resolver):
+    text = "rigs:\n  - name: r1\n    site: tx\n    labels: {rack: A3}\n    gpus:\n      - {model: RX 580, labels: {slot: 1}}\n"
+    inventory = tmp_path / "inv.yaml"
+    inventory.write_text(text)
+    first = import_files([inventory], resolver=resolver).fleet
+    assert first.rigs[0].labels == {"rack": "A3"} and first.rigs[0].gpus[0].labels == {"slot": "1"}
+    from rigshift.fleet.store import save_fleet
+
+    save_fleet(first, tmp_path / "fleet.yaml")
+    again = import_files([tmp_path / "fleet.yaml"], resolver=resolver).fleet  # detected as a fleet file
+    assert again == first

@@ -155,7 +155,8 @@ def _print_summary(summary: dict[str, Any]) -> None:
             no_wrap=column == "model",
         )
     for m in summary["by_model"]:
-        links = ", ".join(f"{k}: {v}" for k, v in m["links"].items())
+        # "Gen1 x1" -> "G1x1" so the column stays narrow on an 80-column terminal.
+        links = " ".join(f"{k.replace('Gen', 'G').replace(' ', '')}:{v}" for k, v in m["links"].items())
         models.add_row(
             m["model"],
             m["reported_name"] or "",

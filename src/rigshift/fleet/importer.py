@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+import yaml
+
 from rigshift.errors import InputError, Problem
 from rigshift.fleet.merge import merge_sources
 from rigshift.fleet.model import Fleet, Gpu, Rig
@@ -78,7 +80,9 @@ def detect_format(path: Path, text: str) -> Format:
     if suffix == ".csv":
         return "csv"
     if suffix in (".yaml", ".yml"):
-        return "yaml"
+        # A normalised fleet file written as YAML names itself with `name:`; an inventory uses `fleet:`.
+        head = _yaml_or_none(text)
+        return "fleet" if isinstance(head, dict) and "name" in head and "fleet" not in head else "yaml"
     try:
         data = json.loads(text)
     except json.JSONDecodeError as error:
@@ -105,6 +109,13 @@ def detect_format(path: Path, text: str) -> Format:
         field="--format",
         expected="--format hiveos or --format minerstat",
     )
+
+
+def _yaml_or_none(text: str) -> Any:
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError:
+        return None  # the inventory parser reports it, with its line
 
 
 def _looks_like_fleet(data: Any) -> bool:

@@ -140,6 +140,13 @@ def parse_text(value: Any) -> str:
     return text
 
 
+def parse_labels(value: Any) -> dict[str, str]:
+    """YAML `labels: {rack: A3}`: a flat mapping, values kept as text."""
+    if not isinstance(value, Mapping) or any(isinstance(v, (Mapping, list)) for v in value.values()):
+        raise ValueError(value)
+    return {str(k): str(v) for k, v in value.items()}
+
+
 Converter = Callable[[Any], Any]
 
 # Columns / keys of one GPU entry: field -> (converter, what a person should write).
@@ -167,6 +174,7 @@ GPU_FIELDS: dict[str, tuple[Converter, str]] = {
     "algorithm": (parse_text, "text"),
     "vram_used_by_others_gib": (lambda v: parse_float(v, minimum=0), "GiB >= 0"),
     "reserved_for_mining": (parse_bool, "true or false"),
+    "labels": (parse_labels, "a mapping of names to text"),
 }
 
 RIG_FIELDS: dict[str, tuple[Converter, str]] = {
@@ -182,6 +190,7 @@ RIG_FIELDS: dict[str, tuple[Converter, str]] = {
     "psu_w": (lambda v: _positive(parse_watts(v)), "watts > 0"),
     "mining_os": (parse_text, "hiveos, raveos, minerstat, ..."),
     "motherboard": (parse_text, "text"),
+    "labels": (parse_labels, "a mapping of names to text"),
 }
 
 
@@ -278,6 +287,7 @@ def gpus_from_entry(values: Mapping[str, Any], resolver: Resolver, problems: Ent
             "algorithm",
             "vram_used_by_others_gib",
             "reserved_for_mining",
+            "labels",
         )
         if k in values
     }
