@@ -44,6 +44,13 @@ def econ_command(
     no_sensitivity: Annotated[
         bool, typer.Option("--no-sensitivity", help="Skip the power/token price sweep.")
     ] = False,
+    no_assessment: Annotated[
+        bool,
+        typer.Option(
+            "--no-assessment",
+            help="Count token revenue wherever a model fits, without the assessment's quality bar.",
+        ),
+    ] = False,
 ) -> None:
     """What each GPU class of FLEET nets a day mining, rented out and selling tokens; which cards to
     convert, keep mining, sell or replace, at what cost and payback; and how that changes with the

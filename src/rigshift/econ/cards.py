@@ -231,12 +231,15 @@ def inference_option(
         if rate is not None:
             break
     if rate is None or rate.decode_tokens_per_s <= 0 or rate.prefill_tokens_per_s <= 0:
+        # A throughput model may know a better reason than "does not fit" (the assessment's verdict).
+        refusal = getattr(throughput, "refusal", None)
+        why = refusal(spec, model_class) if refusal is not None else None
         return UseResult(
             use="infer",
             available=False,
             model_class=model_class.name,
-            detail=f"{model_class.name} ({model_class.model} {model_class.quant}) does not fit "
-            f"on up to {card.max_group} × {card.gpu_name}",
+            detail=f"{model_class.name} ({model_class.model} {model_class.quant}): "
+            + (why or f"does not fit on up to {card.max_group} × {card.gpu_name}"),
         )
     rps = f.requests_per_second(
         ai.input_tokens_per_request,
