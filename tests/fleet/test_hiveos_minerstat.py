@@ -157,3 +157,11 @@ def test_minerstat_units_and_unknown_names(resolver):
         ("$['w2'].hardware[0].vram_gib", "vram_gib"),
         ("$['w2'].hardware[1]", None),
     }
+
+
+def test_two_hiveos_workers_with_one_name_are_not_folded_together(hiveos_export, resolver):
+    data = copy.deepcopy(hiveos_export)
+    data["workers"]["data"][1]["name"] = "rig-3060-01"
+    parsed = parse_hiveos(data, "farm.json", resolver)
+    assert [(p.location, p.field) for p in parsed.problems] == [("$.workers.data[1].name", "name")]
+    assert [len(r.gpus) for r in parsed.fleet.rigs] == [6]

@@ -97,7 +97,12 @@ def merge_sources(parsed: Sequence[Parsed]) -> Merged:
         for site in part.fleet.sites:
             site_groups.setdefault(site.name, []).append((part.kind, position, site))
     used = {rig.site for rig in rigs}
-    sites = [_merge_model(Site, g, f"site {name}", notes) for name, g in site_groups.items() if name in used]
+    # Sites a person declared stay even without rigs yet; others only when a rig names them.
+    sites = [
+        _merge_model(Site, g, f"site {name}", notes)
+        for name, g in site_groups.items()
+        if name in used or any(kind == "file" for kind, _, _ in g)
+    ]
     names = [p.fleet.name for p in parsed if p.fleet.name != "fleet"]
     fleet = Fleet(name=names[0] if names else "fleet", sites=sites, rigs=rigs)
     missing = used - {s.name for s in sites}

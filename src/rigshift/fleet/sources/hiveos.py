@@ -44,11 +44,24 @@ def parse_hiveos(data: Any, source: str, resolver: Resolver, site: str | None = 
     site_name = site or str(farm.get("name") or "hiveos")
     gpus_by_worker = _gpus_endpoint(data)
     rigs: list[Rig] = []
+    seen: dict[str, str] = {}
     for i, worker in enumerate(workers):
         path = f"{base}[{i}]"
         rig = _rig(worker, path, source, site_name, resolver, gpus_by_worker, parsed)
-        if rig is not None:
-            rigs.append(rig)
+        if rig is None:
+            continue
+        if rig.name in seen:  # merging them would fold two rigs' cards (same bus ids) into one
+            problems = EntryProblems(source, under(path))
+            problems.add(
+                f"worker name {rig.name!r} is also {seen[rig.name]}",
+                field="name",
+                expected="one worker per name",
+            )
+            parsed.problems.extend(problems.problems)
+            parsed.skipped.append(f"{path} {rig.name}")
+            continue
+        seen[rig.name] = path
+        rigs.append(rig)
     parsed.fleet = assemble_fleet(str(farm.get("name") or "fleet"), rigs, [_site(site_name, farm)])
     return parsed
 
