@@ -155,9 +155,12 @@ def _tight_sites(cands: Candidates) -> set[str]:
     return {s for s, b in cands.site_budget_w.items() if demand_w.get(s, 0.0) > b}
 
 
-def greedy_fill(cands: Candidates, state: RigState, tally: Tally) -> list[Placement]:
-    """Minimums first (scarcest deployment first, smallest sufficient card first), then value per
-    GPU (per watt where a site's power budget binds) while a group still adds value."""
+def greedy_fill(
+    cands: Candidates, state: RigState, tally: Tally, rank: list[int] | None = None
+) -> list[Placement]:
+    """Minimums first (scarcest deployment first, smallest sufficient card first), then by `rank`
+    (default: value per GPU, per watt where a site's power budget binds) while a group still adds
+    value. The planner passes the LP's order (reduced costs at dual prices) when it has one."""
     placements: list[Placement] = []
     configs = cands.configs
     by_dep: dict[int, list[int]] = defaultdict(list)
@@ -185,8 +188,10 @@ def greedy_fill(cands: Candidates, state: RigState, tally: Tally) -> list[Placem
                 tally.add(j)
             if not tally.below_minimum(di):
                 break
-    tight = _tight_sites(cands)
-    ranked = sorted(range(len(configs)), key=lambda j: (-static_score(cands, j, tight), j))
+    if rank is None:
+        tight = _tight_sites(cands)
+        rank = sorted(range(len(configs)), key=lambda j: (-static_score(cands, j, tight), j))
+    ranked = rank
     for j in ranked:
         c = configs[j]
         while tally.room(c) and tally.marginal(c) > 1e-12:

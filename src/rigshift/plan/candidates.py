@@ -19,13 +19,14 @@ from dataclasses import dataclass, field, replace
 from rigshift.catalog.gpu_spec import GpuSpec
 from rigshift.catalog.model_spec import ModelSpec
 from rigshift.errors import InputError
-from rigshift.estimate.power import serving_power_w
+from rigshift.estimate.power import serving_power_w, speed_factor_at_power_limit
 from rigshift.estimate.types import Estimate, GpuSlot, Hardware, PcieLink, Workload
 from rigshift.fleet.model import Fleet, Gpu, Rig
 from rigshift.plan.demand import Demand, Deployment
 from rigshift.plan.seams import Seams
 from rigshift.plan.types import PlanOptions
 
+UNLIMITED = 1 << 30  # replicas per rig when the fleet file says nothing about its host
 FREE_VRAM_STEP_GIB = 0.25  # free VRAM is floored to this step so near-identical GPUs share a pool
 
 
@@ -42,6 +43,7 @@ class SlotKey:
     power_min_w: float | None
     power_max_w: float | None
     labels: tuple[tuple[str, str], ...]
+    host: tuple[int | None, float | None] = (None, None)  # the rigs' CPU cores and RAM (GiB)
 
 
 @dataclass
@@ -118,8 +120,9 @@ class Candidates:
     rig_index: dict[str, int]
 
 
-def _gpu_labels(rig: Rig, gpu: Gpu) -> tuple[tuple[str, str], ...]:
-    return tuple(sorted({**rig.labels, **gpu.labels}.items()))
+def _gpu_labels(rig: Rig, gpu: Gpu, keys: frozenset[str]) -> tuple[tuple[str, str], ...]:
+    """Only labels some deployment asks about: the rest would split pools for nothing."""
+    return tuple(sorted((k, v) for k, v in {**rig.labels, **gpu.labels}.items() if k in keys))
 
 
 def _default_power(gpu: Gpu, spec: GpuSpec) -> float:
@@ -135,13 +138,14 @@ def _leftover_draw(options: PlanOptions, spec: GpuSpec) -> float:
 
 
 def build_pools(
-    fleet: Fleet, seams: Seams, options: PlanOptions
+    fleet: Fleet, seams: Seams, options: PlanOptions, label_keys: frozenset[str] = frozenset()
 ) -> tuple[list[Pool], dict[str, int], dict[str, float]]:
     """Group usable GPUs into pools; returns (pools, unusable GPUs by reason, mining watts by site)."""
     pools: dict[SlotKey, Pool] = {}
     unusable: dict[str, int] = defaultdict(int)
     specs: dict[str, GpuSpec | None] = {}
     reserved_w: dict[str, float] = defaultdict(float)
+    rig_slots: dict[int, list[tuple[int, SlotKey, GpuSpec]]] = {}
     for r, rig in enumerate(fleet.rigs):
         for position, gpu in enumerate(rig.gpus):
             if gpu.model not in specs:
@@ -163,17 +167,24 @@ def build_pools(
                 unusable["no free VRAM"] += 1
                 continue
             power = gpu.power
-            key = SlotKey(
+            slot = SlotKey(
                 site=rig.site,
-                circuit=rig.labels.get("circuit"),
+                circuit=rig.labels.get("circuit") if options.circuit_power_kw else None,
                 gpu_model=gpu.model,
                 free_gib=free,
                 link=(gpu.pcie.gen, gpu.pcie.width) if gpu.pcie else None,
                 power_default_w=_default_power(gpu, spec),
                 power_min_w=power.min if power else None,
                 power_max_w=power.max if power else None,
-                labels=_gpu_labels(rig, gpu),
+                labels=_gpu_labels(rig, gpu, label_keys),
             )
+            rig_slots.setdefault(r, []).append((position, slot, spec))
+    # A pool is one slot type on rigs with one host size (CPU cores, RAM), so the per-rig host
+    # limits add up over a pool's rigs (exactly, when a rig's GPUs all sit in one pool).
+    for r, slots in rig_slots.items():
+        rig = fleet.rigs[r]
+        for position, slot, spec in slots:
+            key = replace(slot, host=(rig.cpu_cores, rig.ram_gib))
             pool = pools.setdefault(key, Pool(key=key, spec=spec))
             pool.members.setdefault(r, []).append(position)
     ordered = sorted(
@@ -200,37 +211,63 @@ class EstimateCache:
         return hit
 
 
-def _hardware(pool: Pool, k: int, cap_w: float | None, split_mode: str, options: PlanOptions) -> Hardware:
+def _hardware(pool: Pool, k: int, split_mode: str, used_gib: float | None = None) -> Hardware:
     spec = pool.spec
-    used = spec.vram_gib - pool.key.free_gib  # others + reserve + the step rounding, as one figure
-    link = PcieLink(*pool.key.link) if pool.key.link else None
-    slot = GpuSlot(spec=spec, link=link, used_by_others_gib=max(used, 0.0), power_limit_w=cap_w)
+    if used_gib is None:  # others + reserve + the step rounding, as one figure
+        used_gib = max(spec.vram_gib - pool.key.free_gib, 0.0)
+    # On one GPU the link only sets the load time, which the plan does not price: leaving it out
+    # of the key lets pools on x1 risers and x16 slots share one estimate.
+    link = PcieLink(*pool.key.link) if pool.key.link and k > 1 else None
+    slot = GpuSlot(spec=spec, link=link, used_by_others_gib=used_gib)
     return Hardware(gpus=(slot,) * k, split_mode=split_mode)  # type: ignore[arg-type]
 
 
-def _cap_levels(pool: Pool, options: PlanOptions, budgeted: bool) -> list[tuple[float, float | None]]:
-    """(fraction, watts) caps to try; None watts = the card's default limit."""
-    if not budgeted:
+def _cap_levels(pool: Pool, options: PlanOptions, tight: bool) -> list[tuple[float, float | None]]:
+    """(fraction, watts) caps to offer the solver; None watts = the card's default limit.
+
+    Where the site's (or circuit's) budget cannot feed every GPU at its default limit, the cap
+    with the most tokens per joule is offered besides the default; elsewhere a cap only loses
+    tokens. Offering every level would multiply the integer program for little gain.
+    """
+    if not tight:
         return [(1.0, None)]
-    levels: list[tuple[float, float | None]] = []
+    best: tuple[float, float | None] = (1.0, None)
+    best_tpj = speed_factor_at_power_limit(pool.spec, None) / serving_power_w(
+        pool.spec, pool.key.power_default_w
+    )
     for fraction in sorted(set(options.power_cap_fractions), reverse=True):
         watts = pool.key.power_default_w * fraction
-        if pool.key.power_min_w is not None and watts < pool.key.power_min_w:
+        if fraction >= 1.0 or (pool.key.power_min_w is not None and watts < pool.key.power_min_w):
             continue
-        if pool.key.power_max_w is not None:
-            watts = min(watts, pool.key.power_max_w)
-        levels.append((fraction, None if fraction == 1.0 else round(watts, 1)))
-    return levels or [(1.0, None)]
+        tpj = speed_factor_at_power_limit(pool.spec, watts) / serving_power_w(pool.spec, watts)
+        if tpj > best_tpj:
+            best, best_tpj = (fraction, round(watts, 1)), tpj
+    return [(1.0, None)] if best[1] is None else [(1.0, None), best]
 
 
-def _effective_tps(deployment: Deployment, est: Estimate) -> float:
-    """Output tokens/s one replica delivers; a request profile also pays for its prompt."""
-    tps = est.decode_tokens_per_s_total
+def replicas_per_rig(pool: Pool, options: PlanOptions, host_ram_gib: float) -> int:
+    """How many replicas of this size one rig of the pool can host (CPU cores, then RAM)."""
+    cores, ram = pool.key.host
+    cap = UNLIMITED
+    if cores and options.cpu_cores_per_replica > 0:
+        cap = int(cores // options.cpu_cores_per_replica)
+    if ram and host_ram_gib > 0:
+        cap = min(cap, int(max(0.0, ram - options.host_reserve_ram_gib) // host_ram_gib))
+    return cap
+
+
+def _effective_tps(
+    deployment: Deployment, est: Estimate, decode_factor: float, prefill_factor: float
+) -> float:
+    """Output tokens/s one replica delivers at a power cap; a request profile also pays for its
+    prompt, which takes the replica's time too."""
+    tps = est.decode_tokens_per_s_total * decode_factor
     t = deployment.throughput
     if t is None or t.requests_per_s is None or est.decode_tokens_per_s <= 0:
         return tps
-    decode_s = t.output_tokens / est.decode_tokens_per_s
-    prefill_s = t.prompt_tokens / est.prefill_tokens_per_s if est.prefill_tokens_per_s > 0 else 0.0
+    decode_s = t.output_tokens / (est.decode_tokens_per_s * decode_factor)
+    prefill = est.prefill_tokens_per_s * prefill_factor
+    prefill_s = t.prompt_tokens / prefill if prefill > 0 else 0.0
     return tps * decode_s / (decode_s + prefill_s)
 
 
@@ -257,7 +294,8 @@ def build_candidates(
 ) -> Candidates:
     cache = cache or EstimateCache(seams)
     models = [seams.catalog.model(d.model) for d in demand.deployments]
-    pools, unusable, reserved_w = build_pools(fleet, seams, options)
+    label_keys = frozenset(k for d in demand.deployments for k in d.constraints.labels)
+    pools, unusable, reserved_w = build_pools(fleet, seams, options, label_keys)
     site_budget_kw = {s.name: s.power_budget_kw for s in fleet.sites if s.power_budget_kw}
     site_budget_kw.update(options.site_power_kw)
     sites_of_rigs = {rig.site for rig in fleet.rigs}
@@ -278,6 +316,18 @@ def build_candidates(
         ) + sum(p.size * _leftover_draw(options, p.spec) for p in pools if p.key.circuit == circuit)
         circuit_budget_w[circuit] = kw * 1000 - load
     price = {s.name: (s.power_price_usd_kwh or 0.0) * s.pue for s in fleet.sites}
+    # Budgets that bind: the usable GPUs at their default limits would draw more than is left.
+    full_site: dict[str, float] = defaultdict(float)
+    full_circuit: dict[str, float] = defaultdict(float)
+    for pool in pools:
+        draw = pool.size * (
+            serving_power_w(pool.spec, pool.key.power_default_w) - _leftover_draw(options, pool.spec)
+        )
+        full_site[pool.key.site] += draw
+        if pool.key.circuit is not None:
+            full_circuit[pool.key.circuit] += draw
+    tight_sites = {s for s, b in site_budget_w.items() if full_site[s] > b}
+    tight_circuits = {c for c, b in circuit_budget_w.items() if full_circuit[c] > b}
 
     configs: list[Config] = []
     rejections = [Rejections() for _ in demand.deployments]
@@ -288,7 +338,7 @@ def build_candidates(
         for pi, pool in enumerate(pools):
             if not _allowed(deployment, pool, rej):
                 continue
-            budgeted = pool.key.site in site_budget_w or (pool.key.circuit in circuit_budget_w)
+            budgeted = pool.key.site in tight_sites or pool.key.circuit in tight_circuits
             try:
                 configs.extend(_fit(di, deployment, model, pi, pool, budgeted, options, cache, rej, price))
             except InputError as error:  # an unknown quant or runtime: say which deployment has it
@@ -337,61 +387,78 @@ def _fit(
         runtime=deployment.runtime,
         prompt_tokens=deployment.throughput.prompt_tokens if deployment.throughput else 512,
     )
-    chosen: Estimate | None = None
-    k_fit = 0
-    first: Estimate | None = None
-    for k in range(1, pool.max_per_rig + 1):
-        if vllm and k > 1:
+
+    def hardware(k: int) -> Hardware:
+        return _hardware(pool, k, split_mode if k > 1 else "layer")
+
+    # One GPU: estimate the card empty and compare with this pool's free memory. A single GPU's
+    # need does not depend on what others hold (capacity is VRAM less that), so every free-VRAM
+    # variant of a card shares this estimate.
+    single = cache.get(workload, _hardware(pool, 1, "layer", used_gib=0.0))
+    used = max(pool.spec.vram_gib - pool.key.free_gib, 0.0)
+    need, room = single.memory.per_gpu[0], single.memory.capacity[0]
+    chosen: Estimate | None = single if single.fits and need <= room - used + 1e-9 else None
+    k_fit = 1 if chosen is not None else 0
+    over = need > room - used
+    if chosen is None and not over:  # a runtime or context problem: more GPUs will not help
+        rej.add("runtime", pool.size, single.reason or "runtime cannot serve this model here")
+        return []
+    if chosen is None:
+        # Jump straight to the GPU count memory calls for, instead of trying every count.
+        k = max(2, math.ceil(single.memory.total / max(room - used, 1e-6)))
+        if vllm and k <= pool.max_per_rig:
             link = PcieLink(*pool.key.link) if pool.key.link else None
             gbs = link.gbs if link else PcieLink(pool.spec.pcie_gen, pool.spec.pcie_lanes).gbs
             if gbs < options.min_link_gbs_tensor_parallel:
                 rej.add("pcie", pool.size, f"PCIe link too slow for vLLM tensor parallel ({gbs:.2f} GB/s)")
                 return []
-        est = cache.get(workload, _hardware(pool, k, None, split_mode if k > 1 else "layer", options))
-        first = first or est
-        if est.fits:
-            chosen, k_fit = est, k
-            break
+        while k <= pool.max_per_rig:
+            est = cache.get(workload, hardware(k))
+            if est.fits:
+                chosen, k_fit = est, k
+                break
+            k += 1
     if chosen is None:
-        if first is None:
-            return []
-        over = any(n > c for n, c in zip(first.memory.per_gpu, first.memory.capacity, strict=False))
-        if over or any(w in first.reason.lower() for w in ("memory", "vram", "gib")):
-            rej.add(
-                "memory", pool.size, f"no GPU (or same-rig group) with ≥ {first.memory.total:.1f} GiB free"
-            )
-        else:
-            rej.add("runtime", pool.size, first.reason or "runtime cannot serve this model here")
+        rej.add("memory", pool.size, f"no GPU (or same-rig group) with ≥ {single.memory.total:.1f} GiB free")
         return []
     configs: list[Config] = []
     site_price = price.get(pool.key.site, 0.0)
     leftover = _leftover_draw(options, pool.spec)
+    v = deployment.value
     for fraction, cap_w in _cap_levels(pool, options, budgeted):
-        est = chosen
-        if cap_w is not None:
-            est = cache.get(
-                workload, _hardware(pool, k_fit, cap_w, split_mode if k_fit > 1 else "layer", options)
-            )
-            if not est.fits:
-                continue
         cap = cap_w if cap_w is not None else pool.key.power_default_w
+        # The estimator's own power model: a cap slows the compute-bound share of each phase.
+        decode_factor = speed_factor_at_power_limit(pool.spec, cap_w, "decode")
+        prefill_factor = speed_factor_at_power_limit(pool.spec, cap_w, "prefill")
         per_gpu_w = serving_power_w(pool.spec, cap, "decode")  # decode leaves cores waiting on memory
         max_n = 1
-        if k_fit == 1 and est.memory.total > 0:
-            max_n = max(1, min(options.max_pack_per_gpu, int(pool.key.free_gib // est.memory.total)))
-        tps = _effective_tps(deployment, est)
+        if (
+            k_fit == 1
+            and chosen.memory.total > 0
+            and deployment.replicas is not None
+            and v.priority is not None
+        ):
+            # Sharing a card only pays when replicas themselves are valued: n processes each
+            # stream their own weights, so they split the card's tokens, not multiply them.
+            max_n = max(1, min(options.max_pack_per_gpu, int(pool.key.free_gib // chosen.memory.total)))
+        host_cap = replicas_per_rig(pool, options, options.ram_gib_per_replica + chosen.memory.host_ram)
+        if host_cap == 0:
+            rej.add("host", pool.size, "rig CPU cores or RAM too small for one replica")
+            return []
+        max_n = min(max_n, host_cap)  # the replicas sharing a GPU all live on its rig
+        tps = _effective_tps(deployment, chosen, decode_factor, prefill_factor)
         for n in range(1, max_n + 1):
-            # n processes each stream their own weights: they split the card, not multiply it.
             per_replica_tps = tps / n
             revenue = 0.0
             if deployment.replicas is not None:
-                v = deployment.value
                 revenue = (
                     v.priority
                     if v.priority is not None
                     else (v.usd_per_mtok or 0.0) * per_replica_tps * 3.6e-3
                 )
-            watts = k_fit * (per_gpu_w - leftover)
+            power_cost = k_fit * per_gpu_w / 1000 * site_price
+            if deployment.replicas is not None and deployment.replicas.min == 0 and n * revenue <= power_cost:
+                continue  # never worth placing, and no minimum asks for it
             configs.append(
                 Config(
                     deployment=di,
@@ -401,14 +468,14 @@ def _fit(
                     cap_fraction=fraction,
                     cap_w=cap,
                     serving_w=per_gpu_w,
-                    watts=watts,
+                    watts=k_fit * (per_gpu_w - leftover),
                     tokens_per_s=per_replica_tps,
                     revenue=revenue,
-                    power_cost=k_fit * per_gpu_w / 1000 * site_price,
-                    host_ram_gib=options.ram_gib_per_replica + est.memory.host_ram,
-                    runtime=est.runtime,
+                    power_cost=power_cost,
+                    host_ram_gib=options.ram_gib_per_replica + chosen.memory.host_ram,
+                    runtime=chosen.runtime,
                     split_mode=split_mode if k_fit > 1 else "layer",
-                    vram_per_gpu_gib=max(est.memory.per_gpu, default=0.0),
+                    vram_per_gpu_gib=max(chosen.memory.per_gpu, default=0.0),
                 )
             )
     return configs

@@ -19,17 +19,19 @@ Objective
 Constraints
     Σ_{j∈q} k_j y_j ≤ N_q                                  ∀q   (GPUs)
     Σ_{j∈q, k_j=k} y_j ≤ A_qk                               ∀q, k≥2 (a group stays on one rig)
-    Σ_{j∈q} n_j y_j ≤ Σ_{rigs of q} ⌊cores / cores per replica⌋   ∀q   (host CPU)
-    Σ_{j∈q} n_j h_j y_j ≤ Σ_{rigs of q} (RAM − OS reserve)  ∀q   (host RAM)
+    Σ_{j∈q} (n_j / m_j) y_j ≤ R_q                            ∀q   (host slots)
+        m_j = min(⌊cores / cores per replica⌋, ⌊(RAM − OS reserve) / h_j⌋): replicas of j one rig hosts
     Σ_{j∈d} n_j y_j ≤ max_d;   Σ_{j∈d} n_j y_j + u_d ≥ min_d      (replica-count deployments)
     σ_d ≤ Σ_{j∈d} n_j t_j y_j;  σ_d + 100 u_d ≥ T_d                 (throughput deployments)
     Σ_{j∈s} w_j y_j ≤ B_s ∀s;   Σ_{j∈c} w_j y_j ≤ B_c ∀c        (power budgets)
     κ_g ≤ Σ_{j∈g} n_j y_j                                    ∀g   (keep only what is placed)
 
-Host CPU and RAM are per rig, and a rig's GPUs may sit in several pools, so the per-pool rows
-are a relaxation: the solver's bound stays a true upper bound, and `realize` enforces the exact
-per-rig limits when it maps counts onto GPUs (anything it cannot map is re-placed greedily, and
-the reported objective is the realized one).
+Host rows are per pool (all its R_q rigs have one host size). The slot row is conservative (two
+replicas that would just share a rig's RAM may be kept apart), which makes almost every solution
+map onto rigs; the bound is the bound of this model. A rig whose GPUs sit in several pools counts
+its host once per pool, so mapping counts onto rigs (`planner._construct`) checks the exact
+per-rig limits, re-places greedily what it cannot map, and the plan reports the realized
+objective.
 """
 
 from __future__ import annotations
@@ -38,12 +40,15 @@ import os
 import sys
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import highspy
 import numpy as np
 
-from rigshift.plan.candidates import Candidates
+from rigshift.plan.candidates import UNLIMITED, Candidates, Config, replicas_per_rig
+
+MIP_REL_GAP = 0.004  # stop within 0.4% of the bound: the target is 98%, the rest is mapping
 
 KeepGroup = tuple[int, int, int, int]  # (deployment, pool, k, n)
 
@@ -55,6 +60,7 @@ class MilpResult:
     bound: float
     status: str
     seconds: float
+    reduced_costs: dict[int, float] | None = None  # LP only: value less its resources at dual prices
 
 
 def _value_terms(cands: Candidates) -> tuple[list[float], list[float]]:
@@ -101,7 +107,10 @@ def solve_milp(
     warm: dict[int, int] | None,
     keep_groups: dict[KeepGroup, int],
     time_limit_s: float,
+    relax: bool = False,
 ) -> MilpResult:
+    """Solve the integer program (or, with relax=True, its LP relaxation: a bound and a
+    fractional point to round down)."""
     started = time.perf_counter()
     configs = cands.configs
     n_y = len(configs)
@@ -111,7 +120,7 @@ def solve_milp(
 
     cost: list[float] = [c.value_per_group for c in configs]
     lower: list[float] = [0.0] * n_y
-    upper: list[float] = [float(cands.pools[c.pool].groups_of(c.k)) for c in configs]
+    upper: list[float] = [_upper(cands, c) for c in configs]
     integral: list[int] = [1] * n_y
     sigma: dict[int, int] = {}
     short: dict[int, int] = {}
@@ -160,7 +169,6 @@ def solve_milp(
             by_circuit[key.circuit].append(j)
         by_keep[(c.deployment, c.pool, c.k, c.n)].append(j)
 
-    rigs = cands.fleet.rigs
     for q, js in sorted(by_pool.items()):
         pool = cands.pools[q]
         row([(j, float(configs[j].k)) for j in js], -inf, float(pool.size))
@@ -168,13 +176,7 @@ def solve_milp(
             jk = [j for j in js if configs[j].k == k]
             if len(jk) > 1:
                 row([(j, 1.0) for j in jk], -inf, float(pool.groups_of(k)))
-        rig_list = [rigs[r] for r in pool.members]
-        if opts.cpu_cores_per_replica > 0 and all(r.cpu_cores for r in rig_list):
-            cap = sum(int((r.cpu_cores or 0) // opts.cpu_cores_per_replica) for r in rig_list)
-            row([(j, float(configs[j].n)) for j in js], -inf, float(cap))
-        if all(r.ram_gib for r in rig_list):
-            ram = sum(max(0.0, (r.ram_gib or 0.0) - opts.host_reserve_ram_gib) for r in rig_list)
-            row([(j, configs[j].n * configs[j].host_ram_gib) for j in js], -inf, ram)
+    _host_rows(cands, row)
     for di, d in enumerate(deployments):
         js = by_dep.get(di, [])
         if d.replicas is not None:
@@ -216,16 +218,19 @@ def solve_milp(
     lp.a_matrix_.start_ = np.cumsum(starts).astype(np.int32)
     lp.a_matrix_.index_ = np.array([e[0] for e in entries], dtype=np.int32)
     lp.a_matrix_.value_ = np.array([e[2] for e in entries], dtype=np.float64)
+    if relax:
+        integral = [0] * len(integral)
     lp.integrality_ = [
         highspy.HighsVarType.kInteger if i else highspy.HighsVarType.kContinuous for i in integral
     ]
 
     h = _new_highs()
-    h.setOptionValue("output_flag", False)
+    h.setOptionValue("output_flag", os.environ.get("RIGSHIFT_HIGHS_LOG") == "1")
     h.setOptionValue("time_limit", float(max(time_limit_s, 0.1)))
-    h.setOptionValue("mip_rel_gap", 1e-3)
+    h.setOptionValue("mip_rel_gap", MIP_REL_GAP)
     h.setOptionValue("threads", 1)  # one thread: the same input gives the same plan
     h.setOptionValue("random_seed", 0)
+    h.setOptionValue("presolve", os.environ.get("RIGSHIFT_HIGHS_PRESOLVE", "off"))
     h.passModel(lp)
     if warm:
         values = np.zeros(n_col)
@@ -239,10 +244,78 @@ def solve_milp(
     objective = float("-inf")
     if info.primal_solution_status >= 2:  # feasible
         col_value = h.getSolution().col_value
-        result_counts = {j: round(col_value[j]) for j in range(n_y) if round(col_value[j]) > 0}
+        # Rounded down: a fractional group is not a group (the small slack lets 2.9999999 be 3).
+        result_counts = {j: int(col_value[j] + 1e-6) for j in range(n_y) if int(col_value[j] + 1e-6) > 0}
+        if relax:
+            _round_up_minimums(cands, result_counts, [float(v) for v in col_value[:n_y]])
         objective = float(info.objective_function_value)
-    bound = float(info.mip_dual_bound) if np.isfinite(info.mip_dual_bound) else float("inf")
-    return MilpResult(result_counts, objective, bound, status, time.perf_counter() - started)
+    if relax:
+        optimal = h.getModelStatus() == highspy.HighsModelStatus.kOptimal
+        bound = objective if optimal else float("inf")
+    else:
+        bound = float(info.mip_dual_bound) if np.isfinite(info.mip_dual_bound) else float("inf")
+    reduced = None
+    if relax and info.dual_solution_status >= 2:
+        col_dual = h.getSolution().col_dual
+        reduced = {j: float(col_dual[j]) for j in range(n_y)}
+    return MilpResult(result_counts, objective, bound, status, time.perf_counter() - started, reduced)
+
+
+def _round_up_minimums(cands: Candidates, counts: dict[int, int], values: list[float]) -> None:
+    """Rounding an LP point down can leave a deployment below its minimum (a throughput target,
+    a minimum replica count) for want of one fractional group: round its largest fractions up."""
+    replicas: dict[int, float] = defaultdict(float)
+    tokens: dict[int, float] = defaultdict(float)
+    fractions: dict[int, list[tuple[float, int]]] = defaultdict(list)
+    for j, c in enumerate(cands.configs):
+        y = counts.get(j, 0)
+        replicas[c.deployment] += c.n * y
+        tokens[c.deployment] += c.n * c.tokens_per_s * y
+        if values[j] - y > 1e-6:
+            fractions[c.deployment].append((values[j] - y, j))
+    for di, d in enumerate(cands.demand.deployments):
+        for _, j in sorted(fractions[di], reverse=True):
+            c = cands.configs[j]
+            if d.replicas is not None:
+                if replicas[di] >= d.replicas.min:
+                    break
+            else:
+                assert d.throughput is not None
+                if tokens[di] >= d.throughput.target_tokens_per_s - 1e-9:
+                    break
+            counts[j] = counts.get(j, 0) + 1
+            replicas[di] += c.n
+            tokens[di] += c.n * c.tokens_per_s
+
+
+def _upper(cands: Candidates, c: Config) -> float:
+    """Most groups of c the pool can hold: k-GPU groups per rig, and n-replica groups per rig host."""
+    pool = cands.pools[c.pool]
+    per_rig = replicas_per_rig(pool, cands.options, c.host_ram_gib) // c.n
+    return float(min(pool.groups_of(c.k), len(pool.members) * per_rig))
+
+
+def _host_rows(cands: Candidates, row: Callable[[list[tuple[int, float]], float, float], None]) -> None:
+    """Host CPU and RAM per pool (its rigs share one host size), as slots: a replica of config j
+    takes 1/m_j of a rig, m_j = how many such replicas one rig hosts (CPU cores, then RAM).
+    Mixes with Σ 1/m_j ≤ 1 always fit one rig (RAM Σ h_j ≤ Σ RAM/m_j), so counts map onto rigs."""
+    by_pool: dict[int, list[int]] = defaultdict(list)
+    for j, c in enumerate(cands.configs):
+        by_pool[c.pool].append(j)
+    for q, js in sorted(by_pool.items()):
+        pool = cands.pools[q]
+        terms = []
+        for j in js:
+            c = cands.configs[j]
+            m = replicas_per_rig(pool, cands.options, c.host_ram_gib)
+            if m < UNLIMITED:
+                terms.append((j, c.n / m))
+        if terms:
+            row(terms, -inf_(), float(len(pool.members)))
+
+
+def inf_() -> float:
+    return float(highspy.kHighsInf)
 
 
 def _new_highs() -> highspy.Highs:

@@ -18,7 +18,7 @@ from rigshift.plan.assign import Placement, RigState, Tally, greedy_fill
 from rigshift.plan.candidates import Candidates, EstimateCache, build_candidates
 from rigshift.plan.demand import Demand
 from rigshift.plan.explain import moves_against, unplaced_reasons
-from rigshift.plan.milp import KeepGroup, evaluate, solve_milp
+from rigshift.plan.milp import MIP_REL_GAP, KeepGroup, evaluate, solve_milp
 from rigshift.plan.seams import Seams, default_seams
 from rigshift.plan.types import DeploymentSummary, Plan, PlannedGpu, PlannedReplica, PlanOptions
 
@@ -44,40 +44,60 @@ def plan_placement(
 
     _, greedy_tally, greedy_places = _construct(cands, current_groups, {})
     greedy_obj = evaluate(cands, greedy_tally.counts, _kept(greedy_places))
-    chosen = greedy_places
-    objective, bound, status, solver = greedy_obj, None, "greedy only", "greedy"
+    best_places, objective, solver = greedy_places, greedy_obj, "greedy"
+    best_counts = dict(greedy_tally.counts)
+    bound: float | None = None
+    status = "greedy only"
     notes: list[str] = []
-    if opts.solver == "milp" and cands.configs:
-        remaining = max(0.5, opts.time_limit_s - (time.perf_counter() - started))
-        result = solve_milp(cands, dict(greedy_tally.counts), dict(keep_groups), remaining)
-        bound = result.bound if math.isfinite(result.bound) else None
-        status, solver = result.status, "highs-milp"
-        if result.counts:
-            _, tally, places = _construct(cands, current_groups, result.counts)
-            realized = evaluate(cands, tally.counts, _kept(places))
-            if realized >= greedy_obj - 1e-9:
-                chosen, objective = places, realized
-                if realized < result.objective - 1e-6:
-                    notes.append(
-                        f"solver objective {result.objective:.4f}; {realized:.4f} after mapping onto rigs"
-                    )
-            else:
-                notes.append("greedy construction beat the solver's mapped plan; kept the greedy plan")
-                solver = "highs-milp+greedy"
-        else:
-            notes.append(f"solver found no plan ({status}); greedy plan used")
-    elif not cands.configs:
-        bound = 0.0 if not any(_needs_minimum(cands, i) for i in range(len(demand.deployments))) else None
 
-    plan = _to_plan(cands, chosen, objective, bound, solver, status, started, notes)
-    plan.unplaced = unplaced_reasons(cands, chosen, greedy_state_after(cands, chosen))
+    def consider(counts: dict[int, int], name: str, rank: list[int] | None = None) -> None:
+        nonlocal best_places, objective, solver, best_counts
+        _, tally, places = _construct(cands, current_groups, counts, rank)
+        value = evaluate(cands, tally.counts, _kept(places))
+        if value > objective + 1e-9:
+            best_places, objective, solver, best_counts = places, value, name, dict(tally.counts)
+
+    if opts.solver == "milp" and cands.configs:
+        # 1. The LP relaxation: a bound in a fraction of a second, and a point to round down.
+        lp = solve_milp(cands, None, dict(keep_groups), _left(opts, started), relax=True)
+        if math.isfinite(lp.bound):
+            bound, status = lp.bound, "LP bound"
+        if lp.counts:
+            rank = None
+            if lp.reduced_costs is not None:
+                # Fill what rounding left in the LP's own order: configurations whose value covers
+                # their resources at the dual prices first (reduced cost 0), then the nearest misses.
+                rc = lp.reduced_costs
+                rank = sorted(rc, key=lambda j: (-round(rc[j], 9), -cands.configs[j].value_per_group, j))
+            consider(lp.counts, "highs-lp-rounding", rank)
+        # 2. The integer program itself, warm-started from the best plan so far, while time lasts.
+        left = _left(opts, started)
+        gap_now = None if bound is None else (bound - objective) / max(abs(bound), 1e-9)
+        if left > 0.5 and (gap_now is None or gap_now > MIP_REL_GAP):
+            mip = solve_milp(cands, best_counts, dict(keep_groups), left)
+            status = mip.status
+            if math.isfinite(mip.bound):
+                bound = mip.bound if bound is None else min(bound, mip.bound)
+            if mip.counts:
+                consider(mip.counts, "highs-milp")
+        elif gap_now is not None:
+            status = "within gap tolerance after LP rounding"
+        if bound is not None and objective > bound + 1e-6:
+            notes.append(
+                f"the plan beats the model's bound {bound:.4f}: the model's host slots are conservative"
+            )
+    elif not cands.configs:
+        bound = objective
+        status = "nothing to place"
+
+    plan = _to_plan(cands, best_places, objective, bound, solver, status, started, notes)
+    plan.unplaced = unplaced_reasons(cands, best_places, greedy_state_after(cands, best_places))
     plan.moves = moves_against(current, plan)
     return plan
 
 
-def _needs_minimum(cands: Candidates, di: int) -> bool:
-    d = cands.demand.deployments[di]
-    return d.throughput is not None or (d.replicas is not None and d.replicas.min > 0)
+def _left(opts: PlanOptions, started: float) -> float:
+    return max(0.0, opts.time_limit_s - (time.perf_counter() - started))
 
 
 def _kept(places: list[Placement]) -> int:
@@ -124,7 +144,10 @@ def _current_groups(cands: Candidates, current: Plan | None) -> list[CurrentGrou
 
 
 def _construct(
-    cands: Candidates, current_groups: list[CurrentGroup], counts: dict[int, int]
+    cands: Candidates,
+    current_groups: list[CurrentGroup],
+    counts: dict[int, int],
+    rank: list[int] | None = None,
 ) -> tuple[RigState, Tally, list[Placement]]:
     """Kept replicas on their GPUs, then the given counts (largest groups first), then greedy
     repair and fill. With empty counts this is the plain greedy construction."""
@@ -151,7 +174,25 @@ def _construct(
                 if counts:
                     remaining[j] -= 1
                 break
-    for j in sorted(remaining, key=lambda j: (-cands.configs[j].k, j)):
+    # Largest first (GPUs per group, then host RAM per replica): first-fit decreasing packs rigs
+    # the way the aggregate counts assumed.
+    # Deployments with a minimum (replicas or a throughput target) go first: what fails to map
+    # later is then plain value, not a shortfall.
+    needy = {
+        di
+        for di, d in enumerate(cands.demand.deployments)
+        if d.throughput is not None or (d.replicas is not None and d.replicas.min > 0)
+    }
+    order = sorted(
+        remaining,
+        key=lambda j: (
+            cands.configs[j].deployment not in needy,
+            -cands.configs[j].k,
+            -cands.configs[j].host_ram_gib,
+            j,
+        ),
+    )
+    for j in order:
         for _ in range(max(0, remaining[j])):
             if not tally.room(cands.configs[j]):
                 break
@@ -160,7 +201,7 @@ def _construct(
                 break
             places.append(placed)
             tally.add(j)
-    places.extend(greedy_fill(cands, state, tally))
+    places.extend(greedy_fill(cands, state, tally, rank))
     return state, tally, places
 
 
