@@ -172,12 +172,20 @@ def _runtimes(spec: GpuSpec) -> list[str]:
     return ["llama.cpp-vulkan"]
 
 
+def fake_speed_factor(spec: GpuSpec, limit_w: float | None, phase: str) -> float:
+    """Decode slows with the cube root of the power cut, like a clock-bound kernel would."""
+    if limit_w is None or limit_w >= spec.tdp_w:
+        return 1.0
+    return (limit_w / spec.tdp_w) ** (1 / 3)
+
+
 def fake_tools(runtimes: object = None) -> AssessTools:
     return AssessTools(
         gpu_spec=_gpu_spec,
         model=_model_lookup,
         estimate=fake_estimate,
         runtimes_for=runtimes or _runtimes,  # type: ignore[arg-type]
+        speed_factor=fake_speed_factor,
     )
 
 

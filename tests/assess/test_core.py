@@ -114,7 +114,7 @@ def test_identical_gpus_are_estimated_once_per_group():
     def run(n_rigs: int) -> int:
         calls.clear()
         base = fake_tools()
-        tools = AssessTools(base.gpu_spec, base.model, counting, base.runtimes_for)
+        tools = AssessTools(base.gpu_spec, base.model, counting, base.runtimes_for, base.speed_factor)
         rigs = [rig(f"r{i}", [gpu("rtx-3060-12g") for _ in range(6)]) for i in range(n_rigs)]
         assess_fleet(fleet(*rigs), tools=tools)
         return len(calls)

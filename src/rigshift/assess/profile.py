@@ -7,8 +7,8 @@ A `ProfileKey` holds every property the verdict depends on and nothing else, so 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, replace
-from typing import Any
+from dataclasses import replace
+from typing import Any, NamedTuple
 
 from rigshift.assess.criteria import CLASSES, TIER_NONE, ModelClass, ReadinessCriteria, tier_rank
 from rigshift.assess.finetune import finetune_vram_gib, training_stack
@@ -24,11 +24,13 @@ from rigshift.assess.types import (
     Use,
 )
 from rigshift.catalog.gpu_spec import GpuSpec
+from rigshift.catalog.model_spec import ModelSpec
 from rigshift.errors import UnknownNameError
 from rigshift.estimate.types import Estimate, GpuSlot, Hardware, PcieLink, Workload
-from rigshift.fleet.model import Gpu, Rig
+from rigshift.fleet.model import Rig
 
 DEFAULT_DISK_READ_GBS = 0.5  # a SATA SSD, when the inventory does not say
+REFERENCE_DISK_GBS = 0.5  # the disk every estimate is made with; rescaled per rig (see estimate())
 # FP16 slower than 1/8 of FP32 marks a crippled rate (Pascal consumer cards and P10x run 1:64).
 _FP16_CRIPPLED_RATIO = 1 / 8
 # Order in which blockers are reported: the most fundamental first.
@@ -43,9 +45,10 @@ _BLOCKER_ORDER = (
 )
 
 
-@dataclass(frozen=True)
-class SlotKey:
-    """What the estimator sees of one GPU."""
+# Keys are NamedTuples, not dataclasses: 100,000 GPUs build and hash 100,000 of them, and tuples
+# do both in C. `_replace` gives the what-if variants the unlock actions need.
+class SlotKey(NamedTuple):
+    """What the estimator sees of one GPU (and the rig's disk, which only scales load time)."""
 
     gpu_model: str
     vram_gib: float
@@ -55,8 +58,7 @@ class SlotKey:
     disk_read_gbs: float
 
 
-@dataclass(frozen=True)
-class HostKey:
+class HostKey(NamedTuple):
     """What the verdict needs of the rig around a GPU, bucketed so similar rigs share a key."""
 
     ram_gib: float | None
@@ -67,51 +69,61 @@ class HostKey:
     mining: bool
 
 
-@dataclass(frozen=True)
-class ProfileKey:
+class ProfileKey(NamedTuple):
     slot: SlotKey
     host: HostKey
 
     @property
     def id(self) -> str:
         # Content-addressed: the same GPU in the same surroundings gets the same id in every run.
-        return hashlib.sha1(repr(self).encode()).hexdigest()[:12]
+        return hashlib.sha1(repr(tuple(self)).encode()).hexdigest()[:12]
+
+
+class Verdict(NamedTuple):
+    tier: str
+    ready: bool
+    reasons: frozenset[Reason]  # every limit, blocking or not
+    fast_load: bool  # the tier's model loads within criteria.slow_load_seconds
+
+
+class _Judged(NamedTuple):
+    slot: GpuSlot | None
+    classes: list[ClassResult]
+    tier: str
+    ready: bool
+    blocking: list[tuple[Reason, str, ModelClass]]
+    caveats: list[tuple[Reason, str]]
 
 
 def _bucket(value: float | None, step: float) -> float | None:
     return None if value is None else round(round(value / step) * step, 4)
 
 
-def slot_key(rig: Rig, gpu: Gpu) -> SlotKey:
-    link = (gpu.pcie.gen, gpu.pcie.width) if gpu.pcie else None
-    power = gpu.power.current if gpu.power and gpu.power.current else None
-    return SlotKey(
-        gpu_model=gpu.model,
-        vram_gib=_bucket(gpu.vram_gib, 0.25) or gpu.vram_gib,
-        link=link,
-        used_by_others_gib=_bucket(gpu.vram_used_by_others_gib, 0.25) or 0.0,
-        power_limit_w=_bucket(power, 5.0),
-        disk_read_gbs=_bucket(rig.disk_read_gbs, 0.01) or DEFAULT_DISK_READ_GBS,
-    )
-
-
-def host_key(rig: Rig, gpu: Gpu, criteria: ReadinessCriteria) -> HostKey:
-    cores = rig.cpu_cores / max(len(rig.gpus), 1) if rig.cpu_cores else None
-    hot = (gpu.temperature_c is not None and gpu.temperature_c >= criteria.max_temperature_c) or (
-        gpu.memory_temperature_c is not None and gpu.memory_temperature_c >= criteria.max_memory_temperature_c
-    )
-    return HostKey(
-        ram_gib=_bucket(rig.ram_gib, 0.5),
-        cores_per_gpu=_bucket(cores, 0.05),
-        disk_gib=_bucket(rig.disk_gib, 1.0),
-        hot=hot,
-        reserved=gpu.reserved_for_mining,
-        mining=gpu.miner_running or bool(gpu.hashrate_mhs),
-    )
-
-
-def profile_key(rig: Rig, gpu: Gpu, criteria: ReadinessCriteria) -> ProfileKey:
-    return ProfileKey(slot_key(rig, gpu), host_key(rig, gpu, criteria))
+def rig_keys(rig: Rig, criteria: ReadinessCriteria) -> list[ProfileKey]:
+    """The profile key of every GPU of a rig; the rig's own properties are bucketed once."""
+    n = max(len(rig.gpus), 1)
+    disk_read = _bucket(rig.disk_read_gbs, 0.01) or DEFAULT_DISK_READ_GBS
+    ram = _bucket(rig.ram_gib, 0.5)
+    cores = _bucket(rig.cpu_cores / n, 0.05) if rig.cpu_cores else None
+    disk = _bucket(rig.disk_gib, 1.0)
+    max_t, max_mem_t = criteria.max_temperature_c, criteria.max_memory_temperature_c
+    keys = []
+    for gpu in rig.gpus:
+        pcie, power = gpu.pcie, gpu.power
+        limit = power.current if power is not None and power.current else None
+        slot = SlotKey(
+            gpu.model,
+            round(gpu.vram_gib * 4) / 4,
+            (pcie.gen, pcie.width) if pcie is not None else None,
+            round(gpu.vram_used_by_others_gib * 4) / 4,
+            None if limit is None else round(limit / 5) * 5.0,
+            disk_read,
+        )
+        t, mt = gpu.temperature_c, gpu.memory_temperature_c
+        hot = (t is not None and t >= max_t) or (mt is not None and mt >= max_mem_t)
+        mining = gpu.miner_running or bool(gpu.hashrate_mhs)
+        keys.append(ProfileKey(slot, HostKey(ram, cores, disk, hot, gpu.reserved_for_mining, mining)))
+    return keys
 
 
 def is_fp16_crippled(spec: GpuSpec) -> bool:
@@ -125,8 +137,12 @@ class ProfileAssessor:
         self.tools = tools
         self.criteria = criteria
         self._specs: dict[str, GpuSpec | None] = {}
-        self._estimates: dict[tuple[Workload, Hardware], Estimate] = {}
+        self._estimates: dict[tuple[Workload, tuple[GpuSlot, ...]], Estimate] = {}
         self._profiles: dict[ProfileKey, GpuProfile] = {}
+        self._classes: dict[SlotKey, list[ClassResult]] = {}
+        self._verdicts: dict[ProfileKey, Verdict] = {}
+        self._adjusted: dict[tuple[Workload, tuple[GpuSlot, ...], float], Estimate] = {}
+        self._power: dict[tuple[str, float, float | None, str], float] = {}
         self._runtimes: dict[GpuSpec, list[str]] = {}
         # Resolve every model name once, up front: a typo in the criteria is an input error.
         self.class_models = {c: [tools.model(n) for n in criteria.models_for(c)] for c in CLASSES}
@@ -157,11 +173,66 @@ class ProfileAssessor:
             (r for r in self.runtimes(spec) if r.startswith("llama.cpp-") and r != "llama.cpp-cpu"), None
         )
 
-    def estimate(self, workload: Workload, hardware: Hardware) -> Estimate:
-        key = (workload, hardware)
+    def estimate(self, workload: Workload, slots: tuple[GpuSlot, ...], disk_read_gbs: float) -> Estimate:
+        """The estimator's answer for `workload` layer-split over `slots`, cached by what matters.
+
+        The estimator costs milliseconds a call (it searches for the largest context that fits),
+        so two inputs that only rescale its answer are taken out of the cache key and applied
+        afterwards, exactly as the estimator applies them:
+        - the disk: load time from disk is file bytes / read rate, so it scales with 1/rate;
+        - for one GPU, the link: it carries only the weights, once, at load time (1/rate too);
+        - the power limit: decode and prefill speeds are multiplied by the slowest GPU's
+          `speed_factor_at_power_limit` (rigshift.estimate.power); memory is unaffected.
+        """
+        outer = (workload, slots, disk_read_gbs)
+        adjusted = self._adjusted.get(outer)
+        if adjusted is None:
+            adjusted = self._adjusted[outer] = self._estimate(workload, slots, disk_read_gbs)
+        return adjusted
+
+    def _estimate(self, workload: Workload, slots: tuple[GpuSlot, ...], disk_read_gbs: float) -> Estimate:
+        single = len(slots) == 1
+        if single:
+            # One GPU: the link only carries the weights at load time (no activations cross it),
+            # so the card's own link stands in for every riser and load time is rescaled below.
+            reference: tuple[GpuSlot, ...] = (replace(slots[0], link=None, power_limit_w=None),)
+        else:
+            reference = tuple(s if s.power_limit_w is None else replace(s, power_limit_w=None) for s in slots)
+        key = (workload, reference)
         found = self._estimates.get(key)
         if found is None:
+            hardware = Hardware(gpus=reference, split_mode="layer", disk_read_gbs=REFERENCE_DISK_GBS)
             found = self._estimates[key] = self.tools.estimate(workload, hardware)
+        changes: dict[str, Any] = {}
+        link_s, disk_s = found.load_seconds_link, found.load_seconds_disk
+        if single and slots[0].link is not None:
+            own, actual = reference[0].effective_link.gbs, slots[0].effective_link.gbs
+            if actual != own:
+                link_s = found.load_seconds_link * own / actual
+                changes.update(load_seconds_link=link_s)
+        if disk_read_gbs != REFERENCE_DISK_GBS:
+            disk_s = found.load_seconds_disk * REFERENCE_DISK_GBS / disk_read_gbs
+            changes.update(load_seconds_disk=disk_s)
+        if changes:
+            changes.update(load_seconds=max(disk_s, link_s))
+        if any(s.power_limit_w is not None for s in slots):
+            decode = min(self.power_factor(s, "decode") for s in slots)
+            prefill = min(self.power_factor(s, "prefill") for s in slots)
+            if decode != 1.0 or prefill != 1.0:
+                d1, pf = found.decode_tokens_per_s * decode, found.prefill_tokens_per_s * prefill
+                changes.update(
+                    decode_tokens_per_s=d1,
+                    decode_tokens_per_s_total=found.decode_tokens_per_s_total * decode,
+                    prefill_tokens_per_s=pf,
+                    ttft_s=(workload.prompt_tokens / pf if pf else 0.0) + (1 / d1 if d1 else 0.0),
+                )
+        return replace(found, **changes) if changes else found
+
+    def power_factor(self, slot: GpuSlot, phase: str) -> float:
+        key = (slot.spec.key, slot.spec.tdp_w, slot.power_limit_w, phase)
+        found = self._power.get(key)
+        if found is None:
+            found = self._power[key] = self.tools.speed_factor(slot.spec, slot.power_limit_w, phase)
         return found
 
     def slot(self, key: SlotKey) -> GpuSlot | None:
@@ -192,36 +263,89 @@ class ProfileAssessor:
             blockers.append(Reason.PCIE_LINK if slow_link else Reason.DISK_SPEED)
         return sorted(set(blockers), key=_BLOCKER_ORDER.index)
 
+    def classes(self, key: SlotKey) -> list[ClassResult]:
+        """Every class for one GPU slot, smallest first, cached per slot."""
+        found = self._classes.get(key)
+        if found is not None:
+            return found
+        slot = self.slot(key)
+        runtime = self.gpu_runtime(slot.spec) if slot else None
+        if slot is None or runtime is None:
+            blockers = [Reason.UNKNOWN_GPU if slot is None else Reason.RUNTIME]
+            found = [ClassResult(model_class=c, usable=False, blockers=blockers) for c in CLASSES]
+        else:
+            found = []
+            missed: ClassResult | None = None
+            for model_class in CLASSES:
+                if missed is not None:
+                    # Larger classes have larger models: they need more VRAM, decode slower and
+                    # load longer, so they miss for the same reasons. Not estimated, to save time.
+                    found.append(
+                        ClassResult(
+                            model_class=model_class,
+                            usable=False,
+                            context=self.criteria.min_context,
+                            blockers=list(missed.blockers),
+                            notes=[f"not estimated: {missed.model_class.value} already misses the criteria"],
+                        )
+                    )
+                    continue
+                roomy = bool(found) and found[-1].quant == self.criteria.quants()[-1]
+                result = self.class_result(slot, runtime, model_class, key.disk_read_gbs, roomy)
+                found.append(result)
+                if not result.usable:
+                    missed = result
+        self._classes[key] = found
+        return found
+
     def class_result(
-        self, slot: GpuSlot, hardware: Hardware, runtime: str, model_class: ModelClass
+        self, slot: GpuSlot, runtime: str, model_class: ModelClass, disk_read_gbs: float, roomy: bool = False
     ) -> ClassResult:
-        """The largest reference model of the class at the best quant that meets the criteria."""
+        """The largest reference model of the class at the best quant that meets the criteria.
+
+        Meeting the criteria is monotone in quality (a better quant is larger and slower), so the
+        answer is found by probing: the best quant first when the smaller class passed at it
+        (`roomy`: likely to pass again), else the lowest acceptable one first; then the rest.
+        """
         c = self.criteria
-        quants = c.quants()  # lowest acceptable quality first: if that misses, better ones miss too
+        lowest = c.quants()[0]
         nearest: tuple[str, str, Estimate, list[Reason]] | None = None
         for model in self.class_models[model_class]:
-            best: tuple[str, Estimate] | None = None
-            for quant in quants:
-                est = self.estimate(Workload(model, quant, c.min_context, runtime=runtime), hardware)
-                blockers = self.judge(est, slot)
-                if blockers:
-                    if best is None:
-                        nearest = (model.key, quant, est, blockers)
-                    break
-                best = (quant, est)
+            best, tried = self._best_quant(model, slot, runtime, disk_read_gbs, roomy)
             if best is not None:
-                return _class_result(model_class, True, model.key, best[0], best[1], [], c.min_context)
+                return _class_result(model_class, True, model.key, best, tried[best][0], [], c.min_context)
+            est, blockers = tried[lowest]
+            nearest = (model.key, lowest, est, blockers)  # ends as the class's smallest model
         if nearest is None:  # a class with no reference models: nothing to serve
             return ClassResult(model_class=model_class, usable=False, context=c.min_context)
         key, quant, est, blockers = nearest
         return _class_result(model_class, False, key, quant, est, blockers, c.min_context)
 
-    def embeddings(self, hardware: Hardware, runtime: str) -> EmbeddingResult:
+    def _best_quant(
+        self, model: ModelSpec, slot: GpuSlot, runtime: str, disk_read_gbs: float, roomy: bool
+    ) -> tuple[str | None, dict[str, tuple[Estimate, list[Reason]]]]:
+        quants = self.criteria.quants()
+        tried: dict[str, tuple[Estimate, list[Reason]]] = {}
+
+        def passes(quant: str) -> bool:
+            if quant not in tried:
+                workload = Workload(model, quant, self.criteria.min_context, runtime=runtime)
+                est = self.estimate(workload, (slot,), disk_read_gbs)
+                tried[quant] = (est, self.judge(est, slot))
+            return not tried[quant][1]
+
+        if roomy and passes(quants[-1]):
+            return quants[-1], tried
+        if not passes(quants[0]):  # the lowest quality misses: every better quant misses too
+            return None, tried
+        return next((q for q in reversed(quants[1:]) if passes(q)), quants[0]), tried
+
+    def embeddings(self, slot: GpuSlot, runtime: str) -> EmbeddingResult:
         model = self.embedding_model
         workload = Workload(
             model, self.criteria.embedding_quant, min(model.context_length, 2048), runtime=runtime
         )
-        est = self.estimate(workload, hardware)
+        est = self.estimate(workload, (slot,), REFERENCE_DISK_GBS)
         return EmbeddingResult(
             usable=est.fits,
             model=model.key,
@@ -270,10 +394,38 @@ class ProfileAssessor:
             found = self._profiles[key] = self._assess(key)
         return found
 
-    def _assess(self, key: ProfileKey) -> GpuProfile:
+    def verdict(self, key: ProfileKey) -> Verdict:
+        """Tier, readiness and reasons of a key without building its profile: the unlock what-ifs
+        judge thousands of variant keys and need no more than this."""
+        found = self._verdicts.get(key)
+        if found is None:
+            judged = self._judge(key)
+            reasons = frozenset(r for r, _, _ in judged.blocking) | frozenset(r for r, _ in judged.caveats)
+            ref = judged.classes[max(tier_rank(judged.tier) - 1, 0)]
+            fast = ref.fits and ref.load_seconds <= self.criteria.slow_load_seconds
+            found = self._verdicts[key] = Verdict(judged.tier, judged.ready, reasons, fast)
+        return found
+
+    def _judge(self, key: ProfileKey) -> _Judged:
         slot = self.slot(key.slot)
+        classes = self.classes(key.slot)
+        tier = TIER_NONE
+        for result in classes:
+            if result.usable:
+                tier = result.model_class.value
+        ready = tier_rank(tier) >= self.criteria.headline_class.rank
+        blocking = self._blocking_limits(classes, tier, slot)
+        caveats = self._caveats(classes, tier, slot, key.host)
+        return _Judged(slot, classes, tier, ready, blocking, caveats)
+
+    def _assess(self, key: ProfileKey) -> GpuProfile:
+        j = self._judge(key)
         host = key.host
         free_gib = max(key.slot.vram_gib - key.slot.used_by_others_gib, 0.0)
+        limits = [Limit(reason=r, detail=d, blocking=True, model_class=mc) for r, d, mc in j.blocking] + [
+            Limit(reason=r, detail=d, blocking=False) for r, d in j.caveats
+        ]
+        primary = j.blocking[0][0] if j.blocking else None
         base: dict[str, Any] = {
             "id": key.id,
             "gpu_model": key.slot.gpu_model,
@@ -284,131 +436,81 @@ class ProfileAssessor:
             "host_ram_gib": host.ram_gib,
             "cores_per_gpu": host.cores_per_gpu,
             "disk_gib": host.disk_gib,
+            "tier": j.tier,
+            "headline_ready": j.ready,
+            "classes": j.classes,
+            "limits": limits,
         }
-        if slot is None:
-            limit = Limit(
-                reason=Reason.UNKNOWN_GPU,
-                detail=f"{key.slot.gpu_model!r} is not in the GPU catalog",
-                blocking=True,
-            )
+        if j.slot is None:
             use = Use.KEEP_MINING
             return GpuProfile(
-                **base,
-                gpu_name=key.slot.gpu_model,
-                tier=TIER_NONE,
-                headline_ready=False,
-                limits=[limit],
-                primary_reason=Reason.UNKNOWN_GPU,
-                recommendation=use,
-                uses=[use],
-                recommendation_text="keep as is: name the card correctly to assess it",
-            )
-        spec = slot.spec
-        hardware = Hardware(gpus=(slot,), disk_read_gbs=key.slot.disk_read_gbs)
+                **base, gpu_name=key.slot.gpu_model, primary_reason=Reason.UNKNOWN_GPU, recommendation=use,
+                uses=[use], recommendation_text="keep as is: name the card correctly to assess it",
+            )  # fmt: skip
+        spec = j.slot.spec
         runtime = self.gpu_runtime(spec)
-        base.update(
-            gpu_name=spec.name,
-            vendor=spec.vendor,
-            architecture=spec.architecture,
-            runtimes=self.runtimes(spec),
-            gpu_runtime=runtime,
-        )
-        if runtime is None:
-            classes = [ClassResult(model_class=c, usable=False, blockers=[Reason.RUNTIME]) for c in CLASSES]
-            embeddings = None
-        else:
-            classes = [self.class_result(slot, hardware, runtime, c) for c in CLASSES]
-            embeddings = self.embeddings(hardware, runtime)
+        embeddings = self.embeddings(j.slot, runtime) if runtime else None
         finetune = self.finetune(spec, free_gib)
-        tier = TIER_NONE
-        for result in classes:
-            if result.usable:
-                tier = result.model_class.value
-        headline_ready = tier_rank(tier) >= self.criteria.headline_class.rank
-        limits = self._blocking_limits(classes, tier, slot) + self._caveats(classes, tier, slot, host)
-        primary = next((lim.reason for lim in limits if lim.blocking), None)
-        if host.reserved:
-            primary = primary if headline_ready else Reason.RESERVED
-        use, uses, text = self._recommend(classes, tier, headline_ready, embeddings, finetune, host)
+        if host.reserved and not j.ready:
+            primary = Reason.RESERVED
+        use, uses, text = self._recommend(j.classes, j.tier, j.ready, embeddings, finetune, host)
         return GpuProfile(
-            **base,
-            tier=tier,
-            headline_ready=headline_ready,
-            classes=classes,
-            embeddings=embeddings,
-            finetune=finetune,
-            limits=limits,
-            primary_reason=primary,
-            recommendation=use,
-            uses=uses,
-            recommendation_text=text,
-        )
+            **base, gpu_name=spec.name, vendor=spec.vendor, architecture=spec.architecture,
+            runtimes=self.runtimes(spec), gpu_runtime=runtime, embeddings=embeddings, finetune=finetune,
+            primary_reason=primary, recommendation=use, uses=uses, recommendation_text=text,
+        )  # fmt: skip
 
-    def _blocking_limits(self, classes: list[ClassResult], tier: str, slot: GpuSlot) -> list[Limit]:
+    def _blocking_limits(
+        self, classes: list[ClassResult], tier: str, slot: GpuSlot | None
+    ) -> list[tuple[Reason, str, ModelClass]]:
         """What stops the next class up (the GPU's tier + 1)."""
         rank = tier_rank(tier)
         if rank >= len(classes):
             return []
         nxt = classes[rank]
-        return [
-            Limit(
-                reason=r,
-                detail=_blocker_detail(r, nxt, slot, self.criteria),
-                blocking=True,
-                model_class=nxt.model_class,
-            )
-            for r in nxt.blockers
-        ]
+        return [(r, _blocker_detail(r, nxt, slot, self.criteria), nxt.model_class) for r in nxt.blockers]
 
-    def _caveats(self, classes: list[ClassResult], tier: str, slot: GpuSlot, host: HostKey) -> list[Limit]:
+    def _caveats(
+        self, classes: list[ClassResult], tier: str, slot: GpuSlot | None, host: HostKey
+    ) -> list[tuple[Reason, str]]:
         """What weighs on the GPU at the tier it reaches (or the smallest class if none)."""
+        if slot is None:
+            return []
         c = self.criteria
         ref = classes[max(tier_rank(tier) - 1, 0)]
-        out: list[Limit] = []
-
-        def add(reason: Reason, detail: str) -> None:
-            out.append(Limit(reason=reason, detail=detail, blocking=False))
-
-        if is_fp16_crippled(slot.spec):
-            add(
-                Reason.FP16_RATE,
-                f"FP16 runs at 1:{round(slot.spec.fp32_tflops / max(slot.spec.fp16_tflops, 1e-9))}"
-                " of FP32: llama.cpp uses FP32/int8 kernels, prefill is slow, vLLM and training are out",
-            )
+        out: list[tuple[Reason, str]] = []
+        spec = slot.spec
+        if is_fp16_crippled(spec):
+            ratio = round(spec.fp32_tflops / max(spec.fp16_tflops, 1e-9))
+            out.append((Reason.FP16_RATE, f"FP16 runs at 1:{ratio} of FP32: llama.cpp uses FP32/int8 kernels,"
+                        " prefill is slow, vLLM and training are out"))  # fmt: skip
         link = slot.effective_link
         if ref.fits and ref.load_seconds > c.slow_load_seconds:
+            what = f"{ref.model} {ref.quant} in {ref.load_seconds:.0f} s"
             if ref.load_seconds_link >= ref.load_seconds_disk:
-                add(
-                    Reason.PCIE_LINK,
-                    f"{link} loads {ref.model} {ref.quant} in {ref.load_seconds:.0f} s"
-                    " and rules out tensor parallel",
-                )
+                out.append((Reason.PCIE_LINK, f"{link} loads {what} and rules out tensor parallel"))
             else:
-                add(Reason.DISK_SPEED, f"the disk loads {ref.model} {ref.quant} in {ref.load_seconds:.0f} s")
-        if link.lanes < 4 and not any(lim.reason == Reason.PCIE_LINK for lim in out):
-            add(Reason.PCIE_LINK, f"{link}: no tensor parallel; layer split only")
+                out.append((Reason.DISK_SPEED, f"the disk loads {what}"))
+        if link.lanes < 4 and not any(r == Reason.PCIE_LINK for r, _ in out):
+            out.append((Reason.PCIE_LINK, f"{link}: no tensor parallel; layer split only"))
         if host.ram_gib is not None and ref.model_file_gib > 0 and host.ram_gib < ref.model_file_gib:
-            add(
-                Reason.HOST_RAM,
-                f"{host.ram_gib:g} GiB host RAM < {ref.model_file_gib:.1f} GiB model file:"
-                " stream it to the GPU, never mmap-copy it",
-            )
+            out.append((Reason.HOST_RAM, f"{host.ram_gib:g} GiB host RAM < {ref.model_file_gib:.1f} GiB model"
+                        " file: stream it to the GPU, never mmap-copy it"))  # fmt: skip
         if host.cores_per_gpu is not None and host.cores_per_gpu < c.min_cores_per_gpu:
-            add(
-                Reason.CPU_CORES,
-                f"{host.cores_per_gpu:g} CPU cores per GPU (< {c.min_cores_per_gpu:g}):"
-                " tokenizing and sampling for many streams will lag",
-            )
+            out.append((Reason.CPU_CORES, f"{host.cores_per_gpu:g} CPU cores per GPU (< {c.min_cores_per_gpu:g}):"
+                        " tokenizing and sampling for many streams will lag"))  # fmt: skip
         if host.disk_gib is not None and host.disk_gib < max(c.min_disk_gib, ref.model_file_gib):
-            add(Reason.DISK_SPACE, f"{host.disk_gib:g} GiB disk (< {c.min_disk_gib:g} GiB for a model store)")
-        if host.hot:
-            add(
-                Reason.THERMALS,
-                f"at or above {c.max_temperature_c:g} °C core or {c.max_memory_temperature_c:g} °C"
-                " memory: it will throttle under sustained load",
+            out.append(
+                (
+                    Reason.DISK_SPACE,
+                    f"{host.disk_gib:g} GiB disk (< {c.min_disk_gib:g} GiB for a model store)",
+                )
             )
+        if host.hot:
+            out.append((Reason.THERMALS, f"at or above {c.max_temperature_c:g} °C core or"
+                        f" {c.max_memory_temperature_c:g} °C memory: it will throttle under sustained load"))  # fmt: skip
         if host.reserved:
-            add(Reason.RESERVED, "the operator reserved this GPU for mining")
+            out.append((Reason.RESERVED, "the operator reserved this GPU for mining"))
         return out
 
     def _recommend(
@@ -488,8 +590,10 @@ def _class_result(
     )
 
 
-def _blocker_detail(reason: Reason, result: ClassResult, slot: GpuSlot, c: ReadinessCriteria) -> str:
+def _blocker_detail(reason: Reason, result: ClassResult, slot: GpuSlot | None, c: ReadinessCriteria) -> str:
     what = f"{result.model} {result.quant}" if result.model else result.model_class.value
+    if slot is None:
+        return f"{reason.text}: the GPU model is not in the catalog"
     if reason == Reason.VRAM:
         held = slot.used_by_others_gib
         extra = f", of which {held:g} GiB held by other processes (a miner?)" if held > 0 else ""

@@ -8,6 +8,7 @@ rig's real links through `Hardware` with several `GpuSlot`s; identical rigs shar
 from __future__ import annotations
 
 from collections import Counter
+from typing import Any
 
 from rigshift.assess.criteria import CLASSES, TIER_NONE, tier_rank
 from rigshift.assess.profile import ProfileAssessor, ProfileKey, SlotKey
@@ -25,26 +26,35 @@ class RigAssessor:
     def __init__(self, profiles: ProfileAssessor):
         self.profiles = profiles
         self._splits: dict[tuple[SlotKey, ...], list[RigOption]] = {}
+        # Everything but the name depends only on the GPUs' profile keys: a farm of 13,000 rigs
+        # has a few thousand distinct configurations, each worked out once.
+        self._configs: dict[tuple[ProfileKey, ...], dict[str, Any]] = {}
 
     def assess(self, rig: Rig, keys: list[ProfileKey], gpu_profiles: list[GpuProfile]) -> RigAssessment:
+        config = tuple(keys)
+        shared = self._configs.get(config)
+        if shared is None:
+            shared = self._configs[config] = self._assess_config(keys, gpu_profiles)
+        # model_construct: every field comes from validated models or the validated fleet.
+        return RigAssessment.model_construct(
+            name=rig.name, site=rig.site, gpus=len(rig.gpus),
+            vram_gib=round(sum(g.vram_gib for g in rig.gpus), 2), **shared,
+        )  # fmt: skip
+
+    def _assess_config(self, keys: list[ProfileKey], gpu_profiles: list[GpuProfile]) -> dict[str, Any]:
         options = self._replica_options(gpu_profiles) + self._split_options(keys, gpu_profiles)
         limits: dict[Reason, Limit] = {}
         for profile in gpu_profiles:
             for limit in profile.limits:
                 if limit.reason in _RIG_REASONS:
                     limits.setdefault(limit.reason, limit)
-        best = max((p.tier for p in gpu_profiles), key=tier_rank, default=TIER_NONE)
-        return RigAssessment(
-            name=rig.name,
-            site=rig.site,
-            gpus=len(rig.gpus),
-            vram_gib=round(sum(g.vram_gib for g in rig.gpus), 2),
-            ready_gpus=sum(p.headline_ready for p in gpu_profiles),
-            best_tier=best,
-            options=options,
-            limits=list(limits.values()),
-            notes=_rig_notes(keys),
-        )
+        return {
+            "ready_gpus": sum(p.headline_ready for p in gpu_profiles),
+            "best_tier": max((p.tier for p in gpu_profiles), key=tier_rank, default=TIER_NONE),
+            "options": options,
+            "limits": list(limits.values()),
+            "notes": _rig_notes(keys),
+        }
 
     def _replica_options(self, gpu_profiles: list[GpuProfile]) -> list[RigOption]:
         """One option per class that some GPUs serve alone: that many independent replicas."""
@@ -103,7 +113,7 @@ class RigAssessor:
         for model_class in CLASSES:
             for model in self.profiles.class_models[model_class]:
                 workload = Workload(model, quant, c.min_context, runtime=runtime)
-                alone = self.profiles.estimate(workload, Hardware(gpus=(slots[0],), disk_read_gbs=disk))
+                alone = self.profiles.estimate(workload, (slots[0],), disk)
                 if alone.fits:
                     break  # the rig's largest GPU holds it alone: a split buys no speed, replicas win
                 found = self._smallest_split(workload, slots, alone.memory.total, disk)
@@ -133,8 +143,7 @@ class RigAssessor:
                         f" {est.decode_tokens_per_s:.1f} tokens/s{verdict}",
                     )
                 )
-                if meets:
-                    break  # a smaller model of the same class adds nothing
+                break  # the largest model of the class that the rig holds; smaller ones add little
         return out
 
     def _smallest_split(
@@ -147,7 +156,7 @@ class RigAssessor:
             start = len(slots)
         for k in range(max(start, 2), len(slots) + 1):
             hardware = Hardware(gpus=tuple(slots[:k]), split_mode="layer", disk_read_gbs=disk)
-            est = self.profiles.estimate(workload, hardware)
+            est = self.profiles.estimate(workload, hardware.gpus, disk)
             if est.fits:
                 return k, est, hardware
         return None

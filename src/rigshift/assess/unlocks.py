@@ -11,12 +11,12 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Literal
 
 from rigshift.assess.criteria import ReadinessCriteria, tier_rank
-from rigshift.assess.profile import ProfileAssessor, ProfileKey
-from rigshift.assess.types import GpuProfile, Reason, Unlock
+from rigshift.assess.profile import ProfileAssessor, ProfileKey, Verdict
+from rigshift.assess.types import Reason, Unlock
 
 Action = Literal["replace_risers", "add_ram", "stop_miners", "add_disk", "add_cores", "improve_cooling"]
 # Distinct rig configurations (their GPUs' profile keys) and how many rigs share each one.
@@ -63,7 +63,7 @@ def compute_unlocks(assessor: ProfileAssessor, rigs: RigConfigs, criteria: Readi
             for old_key, new_key in zip(keys, new_keys, strict=True):
                 if old_key != new_key:
                     _count(
-                        tally, assessor.profile(old_key), assessor.profile(new_key), reason, criteria, weight
+                        tally, assessor.verdict(old_key), assessor.verdict(new_key), new_key, reason, weight
                     )
         if tally.rigs and tally.gpus:
             out.append(_unlock(action, reason, tally, criteria))
@@ -72,25 +72,22 @@ def compute_unlocks(assessor: ProfileAssessor, rigs: RigConfigs, criteria: Readi
 
 
 def _count(
-    tally: _Tally, old: GpuProfile, new: GpuProfile, reason: Reason, criteria: ReadinessCriteria, weight: int
+    tally: _Tally, old: Verdict, new: Verdict, new_key: ProfileKey, reason: Reason, weight: int
 ) -> None:
     tally.gpus += weight
     if tier_rank(new.tier) > tier_rank(old.tier):
         tally.tier_up += weight
-    if new.headline_ready and not old.headline_ready:
+    if new.ready and not old.ready:
         tally.newly_ready += weight
-        tally.vram_ready += new.vram_gib * weight
-    had = any(lim.reason == reason for lim in old.limits)
-    has = any(lim.reason == reason for lim in new.limits)
-    if had and not has:
+        tally.vram_ready += new_key.slot.vram_gib * weight
+    if reason in old.reasons and reason not in new.reasons:
         tally.cleared += weight
-    ref = new.classes[max(tier_rank(new.tier) - 1, 0)] if new.classes else None
-    if ref is not None and ref.fits and ref.load_seconds <= criteria.slow_load_seconds:
+    if new.fast_load:
         tally.fast_load += weight
 
 
 def _has(assessor: ProfileAssessor, key: ProfileKey, reason: Reason) -> bool:
-    return any(lim.reason == reason for lim in assessor.profile(key).limits)
+    return reason in assessor.verdict(key).reasons
 
 
 def _better_risers(
@@ -105,17 +102,17 @@ def _better_risers(
             new.append(key)
             continue
         better = (max(link[0], c.unlock_link_gen), max(link[1], c.unlock_link_lanes))
-        new.append(replace(key, slot=replace(key.slot, link=better)))
+        new.append(key._replace(slot=key.slot._replace(link=better)))
     return new, float(sum(1 for a, b in zip(keys, new, strict=True) if a != b))
 
 
 def _more_ram(assessor: ProfileAssessor, keys: Sequence[ProfileKey]) -> tuple[list[ProfileKey], float] | None:
     need = 0.0
     for key in keys:
-        profile = assessor.profile(key)
-        if key.host.ram_gib is None or not any(lim.reason == Reason.HOST_RAM for lim in profile.limits):
+        verdict = assessor.verdict(key)
+        if key.host.ram_gib is None or Reason.HOST_RAM not in verdict.reasons:
             continue
-        ref = profile.classes[max(tier_rank(profile.tier) - 1, 0)]
+        ref = assessor.classes(key.slot)[max(tier_rank(verdict.tier) - 1, 0)]
         need = max(need, ref.model_file_gib + _OS_RAM_GIB)
     current = keys[0].host.ram_gib if keys else None
     if not need or current is None:
@@ -124,13 +121,13 @@ def _more_ram(assessor: ProfileAssessor, keys: Sequence[ProfileKey]) -> tuple[li
     target = math.ceil(need / 8) * 8
     added = float(target - current) if target > current else 8.0
     new_ram = current + added
-    return [replace(k, host=replace(k.host, ram_gib=new_ram)) for k in keys], added
+    return [k._replace(host=k.host._replace(ram_gib=new_ram)) for k in keys], added
 
 
 def _stop_miners(keys: Sequence[ProfileKey]) -> tuple[list[ProfileKey], float] | None:
     if not any(k.slot.used_by_others_gib > 0 for k in keys):
         return None
-    new = [replace(k, slot=replace(k.slot, used_by_others_gib=0.0)) for k in keys]
+    new = [k._replace(slot=k.slot._replace(used_by_others_gib=0.0)) for k in keys]
     return new, 0.0
 
 
@@ -140,7 +137,7 @@ def _more_cores(
     if not any(_has(assessor, k, Reason.CPU_CORES) for k in keys):
         return None
     cores = float(math.ceil(c.min_cores_per_gpu * len(keys)))
-    return [replace(k, host=replace(k.host, cores_per_gpu=c.min_cores_per_gpu)) for k in keys], cores
+    return [k._replace(host=k.host._replace(cores_per_gpu=c.min_cores_per_gpu)) for k in keys], cores
 
 
 def _bigger_disk(
@@ -153,13 +150,13 @@ def _bigger_disk(
         *(max((r.model_file_gib for r in assessor.profile(k).classes), default=0) for k in keys),
     )
     size = float(next((s for s in _DISK_STEPS_GIB if s >= need), _DISK_STEPS_GIB[-1]))
-    return [replace(k, host=replace(k.host, disk_gib=size)) for k in keys], size
+    return [k._replace(host=k.host._replace(disk_gib=size)) for k in keys], size
 
 
 def _cooler(assessor: ProfileAssessor, keys: Sequence[ProfileKey]) -> tuple[list[ProfileKey], float] | None:
     if not any(k.host.hot for k in keys):
         return None
-    return [replace(k, host=replace(k.host, hot=False)) if k.host.hot else k for k in keys], 0.0
+    return [k._replace(host=k.host._replace(hot=False)) if k.host.hot else k for k in keys], 0.0
 
 
 def _unlock(action: Action, reason: Reason, t: _Tally, c: ReadinessCriteria) -> Unlock:
