@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from rigshift.econ.cards import mining_result
 from rigshift.econ.classes import card_classes, lanes_needed_for_rental, purchase_class
+from rigshift.econ.inputs import Coin
 from rigshift.fleet.model import Fleet, Gpu, PcieState, Rig, Site
 
 from .fakes import SPECS, spec_of, worked_inputs
@@ -87,3 +89,24 @@ def test_a_rig_short_only_of_ram_buys_ram_not_a_host():
     assert card.rental_blockers == ("8.0 GiB RAM for 4 GPUs",)
     # 4 GPUs × 4 GB = 14.90 GiB needed, 8 GiB present: 6.90 GiB × $3/GiB over 4 GPUs = $5.18 each.
     assert card.rental_fix_usd_per_gpu == pytest.approx((16 / 1.073741824 - 8) * 3 / 4)
+
+
+def test_hashrates_the_rigs_report_beat_the_tables():
+    gpus = [
+        Gpu(model="card-a", vram_gib=12, algorithm="autolykos2", hashrate_mhs=100.0, power_draw_w=90.0),
+        Gpu(model="card-a", vram_gib=12, algorithm="autolykos2", hashrate_mhs=120.0, power_draw_w=110.0),
+        Gpu(model="card-a", vram_gib=12),  # reports nothing: not counted
+    ]
+    fleet = Fleet(sites=[Site(name="s")], rigs=[Rig(name="r", site="s", gpus=gpus)])
+    (card,) = card_classes(fleet, spec_of, worked_inputs())
+    (measured,) = card.measured_hashrates
+    assert (measured.algorithm, measured.hashrate_hs, measured.power_w) == ("autolykos2", 110e6, 100.0)
+    erg = Coin(
+        tag="ERG", algorithm="Autolykos", block_time_s=120, block_reward=6, nethash_hs=2e13, price_usd=1
+    )
+    inputs = worked_inputs()
+    inputs = inputs.model_copy(update={"mining": inputs.mining.model_copy(update={"coins": (erg,)})})
+    result = mining_result(card, SPECS["card-a"], inputs)
+    # 110 MH/s of a 20 TH/s network × 6 ERG × 720 blocks/day × 0.99 × $1
+    assert result.revenue_usd_day == pytest.approx(110e6 / 2e13 * 6 * 720 * 0.99)
+    assert "ERG (Autolykos) at 110.0 MH/s, 100 W" in result.detail

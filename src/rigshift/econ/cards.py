@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict
 
 from rigshift.catalog.gpu_spec import GpuSpec
 from rigshift.econ import formulas as f
-from rigshift.econ.inputs import AiInputs, EconInputs, ModelClassPrice
+from rigshift.econ.inputs import AiInputs, EconInputs, Hashrate, ModelClassPrice
 from rigshift.estimate.types import PcieLink
 from rigshift.suggest import normalise
 
@@ -43,6 +43,8 @@ class CardClass(_Model):
     # Set when the site buys at a price series: (price, share of hours), cheapest first. Mining can
     # stop in dear hours; serving and renting run regardless, at the mean price.
     price_curve: tuple[tuple[float, float], ...] = ()
+    # What the class's own GPUs report mining (HiveOS, minerstat): mean per algorithm. Beats tables.
+    measured_hashrates: tuple[Hashrate, ...] = ()
     link_gen: int | None = None  # worst link in the class; None = the card's own slot
     link_lanes: int | None = None
     max_group: int = 1  # most cards of this model in one rig: the largest multi-GPU replica
@@ -115,15 +117,31 @@ def _hashrates(spec: GpuSpec, inputs: EconInputs) -> dict[str, tuple[float, floa
         # Etchash hashes like Ethash did (DOMAIN.md §1): the historic figure still holds.
         rates["etchash"] = (spec.ethash_mhs * 1e6, spec.ethash_power_w or spec.tdp_w)
     for entry in inputs.mining.hashrates.get(spec.key, ()):
-        rates[normalise(entry.algorithm)] = (entry.hashrate_hs, entry.power_w)
+        rates[canonical_algorithm(entry.algorithm)] = (entry.hashrate_hs, entry.power_w)
     return rates
+
+
+# Names miners and dashboards use for the algorithms the coin data calls otherwise.
+_ALGORITHM_ALIASES = {
+    "ethash": "etchash",
+    "daggerhashimoto": "etchash",
+    "autolykos2": "autolykos",
+    "autolykos v2": "autolykos",
+}
+
+
+def canonical_algorithm(name: str) -> str:
+    key = normalise(name)
+    return _ALGORITHM_ALIASES.get(key, key)
 
 
 def mining_result(card: CardClass, spec: GpuSpec, inputs: EconInputs) -> UseResult:
     rates = _hashrates(spec, inputs)
+    for entry in card.measured_hashrates:
+        rates[canonical_algorithm(entry.algorithm)] = (entry.hashrate_hs, entry.power_w)
     best: UseResult | None = None
     for coin in inputs.mining.coins:
-        found = rates.get(normalise(coin.algorithm))
+        found = rates.get(canonical_algorithm(coin.algorithm))
         if found is None:
             continue
         hashrate, watts = found

@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 from rigshift.catalog.gpu_spec import GpuSpec
 from rigshift.econ.cards import CardClass
-from rigshift.econ.inputs import EconInputs
+from rigshift.econ.inputs import EconInputs, Hashrate
 from rigshift.fleet.model import Fleet, Gpu, Rig
 
 # A rig with no link recorded is assumed to sit on x1 risers: the usual mining build (DOMAIN.md §2).
@@ -66,6 +66,26 @@ def site_power(
     return price, pue, curve
 
 
+def measured_hashrates(members: list[tuple[Rig, Gpu]], spec: GpuSpec) -> tuple[Hashrate, ...]:
+    """Mean reported hashrate (and draw, where reported) per algorithm over the GPUs that report one."""
+    by_algo: dict[str, list[Gpu]] = defaultdict(list)
+    for _, gpu in members:
+        if gpu.algorithm and gpu.hashrate_mhs and gpu.hashrate_mhs > 0:
+            by_algo[gpu.algorithm].append(gpu)
+    out = []
+    for algo, gpus in sorted(by_algo.items()):
+        draws = [g.power_draw_w for g in gpus if g.power_draw_w]
+        watts = sum(draws) / len(draws) if draws else spec.tdp_w
+        out.append(
+            Hashrate(
+                algorithm=algo,
+                hashrate_hs=sum(g.hashrate_mhs or 0 for g in gpus) / len(gpus) * 1e6,
+                power_w=watts,
+            )
+        )
+    return tuple(out)
+
+
 def card_classes(fleet: Fleet, spec_of: Callable[[str], GpuSpec], inputs: EconInputs) -> list[CardClass]:
     groups: dict[tuple[str, str], list[tuple[Rig, Gpu]]] = defaultdict(list)
     for rig, gpu in fleet.gpus():
@@ -116,6 +136,7 @@ def card_classes(fleet: Fleet, spec_of: Callable[[str], GpuSpec], inputs: EconIn
                 usd_per_kwh=price,
                 pue=pue,
                 price_curve=curve,
+                measured_hashrates=measured_hashrates(members, spec),
                 link_gen=min(g for g, _ in links),
                 link_lanes=min(w for _, w in links),
                 max_group=max(per_rig.values()),
