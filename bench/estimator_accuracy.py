@@ -374,7 +374,7 @@ def fit(paths: list[str]) -> None:
     original = dict(runtimes.PROFILES)
     decode: dict[str, list[tuple[float, float, float, bool]]] = defaultdict(list)
     prefill: dict[tuple[str, str], list[float]] = defaultdict(list)
-    by_architecture: dict[tuple[str, str], list[tuple[str, float]]] = defaultdict(list)
+    by_architecture: dict[tuple[str, str, str], list[tuple[str, float]]] = defaultdict(list)
     for row in rows:
         parsed = parse_test(row["test"])
         try:
@@ -420,7 +420,7 @@ def fit(paths: list[str]) -> None:
             ideal_s = 1 / estimate(work, Hardware.of(spec)).prefill_tokens_per_s
             path = matrix_rate(spec, runtime, recipe).path_kind
             prefill[(runtime, path)].append(ideal_s / measured_s)
-            by_architecture[(runtime, spec.architecture)].append((path, ideal_s / measured_s))
+            by_architecture[(runtime, spec.architecture, path)].append((path, ideal_s / measured_s))
         runtimes.PROFILES.update(original)
     # A streaming kernel reaches at most ~92% of the spec-sheet bandwidth on GDDR6(X)/HBM cards
     # (the rest is refresh, bank conflicts, page switches): the grid stops there.

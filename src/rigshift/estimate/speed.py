@@ -60,15 +60,22 @@ def matrix_rate(spec: GpuSpec, runtime: str, recipe: QuantRecipe) -> MatrixRate:
     return MatrixRate(spec.fp32_tflops, "FP32" + ("" if fp16_usable else " (FP16 is 1:64 on this card)"))
 
 
-# Prompt-processing efficiency relative to the runtime's, per GPU architecture (llama.cpp's
-# kernels are tuned unevenly across generations). Fitted on the llama-bench rows of 6 Ampere and
-# 6 Ada card types by bench/estimator_accuracy.py --fit; 1.0 elsewhere. (Hopper fits 0.54, but
-# from one card type only, so it is not applied: a factor never rests on one card model.)
-ARCHITECTURE_PREFILL_FACTOR = {"Ampere": 1.11, "Ada Lovelace": 0.86}
+# Prompt-processing efficiency relative to the runtime's, per GPU architecture and arithmetic
+# path (llama.cpp's kernels are tuned unevenly across generations). Ampere and Ada: fitted on the
+# llama-bench rows of 6 card types each by bench/estimator_accuracy.py --fit. Hopper int8: the
+# MMQ kernels do not use Hopper's wgmma; 0.54 from the H100 PCIe rows of the calibration set,
+# confirmed on an H200 with current llama.cpp (docs/benchmarks.md: 0.53). 1.0 elsewhere.
+ARCHITECTURE_PREFILL_FACTOR: dict[tuple[str, str], float] = {
+    ("Ampere", "int8"): 1.11,
+    ("Ampere", "fp16"): 1.11,
+    ("Ada Lovelace", "int8"): 0.86,
+    ("Ada Lovelace", "fp16"): 0.86,
+    ("Hopper", "int8"): 0.54,
+}
 
 
-def architecture_factor(spec: GpuSpec) -> float:
-    return ARCHITECTURE_PREFILL_FACTOR.get(spec.architecture, 1.0)
+def architecture_factor(spec: GpuSpec, path_kind: str) -> float:
+    return ARCHITECTURE_PREFILL_FACTOR.get((spec.architecture, path_kind), 1.0)
 
 
 def consumer_half_rate_accumulate(spec: GpuSpec) -> bool:
@@ -193,7 +200,10 @@ def prefill_tokens_per_s(
         share = 1 / n if tensor_parallel else layout.layers[i] / model.n_layers
         peak = matrix_rate(slot.spec, profile.name, recipe)
         rate = (
-            peak.tflops * 1e12 * profile.prefill_efficiency(peak.path_kind) * architecture_factor(slot.spec)
+            peak.tflops
+            * 1e12
+            * profile.prefill_efficiency(peak.path_kind)
+            * architecture_factor(slot.spec, peak.path_kind)
         )
         compute_s = flops_per_token * ubatch * share / rate
         memory_s = (
