@@ -451,10 +451,10 @@ def fit(paths: list[str]) -> None:
         print(
             f"prefill {runtime:16} {path:9} rows {len(ratios):3d}: efficiency {efficiency[(runtime, path)]:.3f}"
         )
-    for (runtime, architecture), samples in sorted(by_architecture.items()):
+    for (runtime, architecture, path_kind), samples in sorted(by_architecture.items()):
         relative = [ratio / efficiency[(runtime, path)] for path, ratio in samples]
         print(
-            f"prefill {runtime:16} {architecture:13} rows {len(samples):3d}: "
+            f"prefill {runtime:16} {architecture:13} {path_kind:5} rows {len(samples):3d}: "
             f"architecture factor {statistics.median(relative):.2f}"
         )
 
