@@ -59,7 +59,7 @@ def _vbar_chart(
     fmt: str = "{:.0f}", vmax: float | None = None,
 ) -> str:  # fmt: skip
     """Grouped vertical bars with value labels and a legend."""
-    width, height, left, bottom, top = 520, 260, 40, 40, 24
+    width, height, left, bottom, top = 520, 270, 40, 40, 36
     groups = max(len(labels), 1)
     plot_w, plot_h = width - left - 10, height - bottom - top
     vmax = vmax or max((v for _, values, _ in series for v in values), default=1) or 1
@@ -113,28 +113,41 @@ def _vram_histogram(a: FleetAssessment) -> str:
 
 
 def _reason_chart(a: FleetAssessment) -> str:
-    rows = [(r.text, r.gpus_limited, r.gpus_not_ready) for r in a.summary.by_reason if r.gpus_limited]
+    """Per reason: GPUs it stops at their next tier (red part: not AI-ready), and GPUs where it
+    is a caveat only (grey), so both what blocks and what weighs show."""
+    rows = [(r.text, r.gpus_limited, r.gpus_not_ready, r.gpus_caveat) for r in a.summary.by_reason]
     top = sum(p.gpus for p in a.profiles if p.primary_reason is None)
     if top:
-        rows.append(("nothing: serves the largest class", top, 0))
-    width, row_h, label_w = 560, 26, 250
+        rows.append(("nothing: serves the largest class", top, 0, 0))
+    width, row_h, label_w = 720, 34, 330
     height = max(len(rows), 1) * row_h + 30
-    vmax = max((n for _, n, _ in rows), default=1) or 1
-    out = [f"<svg id='chart-reasons' width='{width}' height='{height}'"
-           f" viewBox='0 0 {width} {height}' role='img'>"]  # fmt: skip
-    out.append(f"<rect x='{label_w}' y='4' width='10' height='10' fill='{_RED}'/>"
-               f"<text x='{label_w + 14}' y='13'>not AI-ready</text>"
-               f"<rect x='{label_w + 120}' y='4' width='10' height='10' fill='{_BLUE}'/>"
-               f"<text x='{label_w + 134}' y='13'>AI-ready, limits the next tier</text>")  # fmt: skip
-    for i, (text, limited, not_ready) in enumerate(rows):
+    vmax = max((max(n, c) for _, n, _, c in rows), default=1) or 1
+    span = width - label_w - 60
+    out = [
+        f"<svg id='chart-reasons' width='{width}' height='{height}' viewBox='0 0 {width} {height}' role='img'>"
+    ]
+    legend = ((_RED, "not AI-ready"), (_BLUE, "limits the next tier"), (_GREY, "caveat only"))
+    for i, (color, text) in enumerate(legend):
+        x = label_w + i * 140
+        out.append(
+            f"<rect x='{x}' y='4' width='10' height='10' fill='{color}'/><text x='{x + 14}' y='13'>{text}</text>"
+        )
+    for i, (text, limited, not_ready, caveat) in enumerate(rows):
         y = 24 + i * row_h
-        bar = (width - label_w - 60) * limited / vmax
-        red = (width - label_w - 60) * not_ready / vmax
-        out.append(f"<text x='{label_w - 6}' y='{y + 15}' text-anchor='end'>{escape(text[:40])}</text>")
-        out.append(f"<rect x='{label_w}' y='{y + 3}' width='{bar:.1f}' height='{row_h - 8}' fill='{_BLUE}'>"
-                   f"<title>{escape(text)}: {limited:,} GPUs</title></rect>")  # fmt: skip
-        out.append(f"<rect x='{label_w}' y='{y + 3}' width='{red:.1f}' height='{row_h - 8}' fill='{_RED}'/>")
-        out.append(f"<text x='{label_w + bar + 4:.1f}' y='{y + 15}'>{limited:,}</text>")
+        blue, red, grey = (span * n / vmax for n in (limited, not_ready, caveat))
+        out.append(
+            f"<text x='{label_w - 6}' y='{y + 17}' text-anchor='end'>{escape(text if len(text) <= 50 else text[:49] + '…')}</text>"
+        )
+        out.append(f"<rect x='{label_w}' y='{y + 2}' width='{blue:.1f}' height='14' fill='{_BLUE}'>"
+                   f"<title>{escape(text)}: limits {limited:,} GPUs</title></rect>")  # fmt: skip
+        out.append(f"<rect x='{label_w}' y='{y + 2}' width='{red:.1f}' height='14' fill='{_RED}'>"
+                   f"<title>{escape(text)}: {not_ready:,} GPUs not AI-ready</title></rect>")  # fmt: skip
+        out.append(f"<rect x='{label_w}' y='{y + 17}' width='{grey:.1f}' height='10' fill='{_GREY}'>"
+                   f"<title>{escape(text)}: caveat on {caveat:,} GPUs</title></rect>")  # fmt: skip
+        if limited:
+            out.append(f"<text x='{label_w + blue + 4:.1f}' y='{y + 14}'>{limited:,}</text>")
+        if caveat:
+            out.append(f"<text x='{label_w + grey + 4:.1f}' y='{y + 27}' class='muted'>{caveat:,}</text>")
     out.append("</svg>")
     return "".join(out)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from rigshift.cli import assess as assess_cli
 from rigshift.cli import catalog as catalog_cli
 from rigshift.cli import econ as econ_cli
 from rigshift.cli import estimate as estimate_cli
@@ -20,6 +21,7 @@ app = typer.Typer(
 )
 
 estimate_cli.register(app)
+assess_cli.register(app)
 fleet_cli.register(app)
 plan_cli.register(app)
 catalog_cli.register(app)
