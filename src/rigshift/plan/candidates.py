@@ -293,7 +293,13 @@ def build_candidates(
     fleet: Fleet, demand: Demand, options: PlanOptions, seams: Seams, cache: EstimateCache | None = None
 ) -> Candidates:
     cache = cache or EstimateCache(seams)
-    models = [seams.catalog.model(d.model) for d in demand.deployments]
+    models = []
+    for di, d in enumerate(demand.deployments):
+        try:
+            models.append(seams.catalog.model(d.model))
+        except InputError as error:  # say which deployment names the unknown model
+            where = f"$.deployments[{di}] ({d.name})"
+            raise InputError([replace(p, location=p.location or where) for p in error.problems]) from None
     label_keys = frozenset(k for d in demand.deployments for k in d.constraints.labels)
     pools, unusable, reserved_w = build_pools(fleet, seams, options, label_keys)
     site_budget_kw = {s.name: s.power_budget_kw for s in fleet.sites if s.power_budget_kw}

@@ -78,8 +78,9 @@ def _value_terms(cands: Candidates) -> tuple[list[float], list[float]]:
     return prices, targets
 
 
-def evaluate(cands: Candidates, counts: dict[int, int], kept: int = 0) -> float:
-    """The objective of a set of chosen groups, exactly as the integer program scores it."""
+def evaluate(cands: Candidates, counts: dict[int, int], kept: int = 0, penalty: float | None = None) -> float:
+    """The objective of a set of chosen groups, exactly as the integer program scores it
+    (`penalty=0`: the plain value, revenue less power, without shortfall penalties)."""
     prices, targets = _value_terms(cands)
     total = cands.options.migration_cost * kept
     replicas = [0] * len(cands.demand.deployments)
@@ -91,7 +92,8 @@ def evaluate(cands: Candidates, counts: dict[int, int], kept: int = 0) -> float:
         total += c.value_per_group * y
         replicas[c.deployment] += c.n * y
         tokens[c.deployment] += c.n * c.tokens_per_s * y
-    penalty = cands.options.shortfall_penalty
+    if penalty is None:
+        penalty = cands.options.shortfall_penalty
     for di, d in enumerate(cands.demand.deployments):
         if d.throughput is None:
             assert d.replicas is not None
