@@ -53,7 +53,9 @@ def test_plan_writes_a_plan_that_reads_back_and_replans_in_place(tmp_path: Path,
 
 
 def test_unmeetable_demand_exits_3_with_reasons(tmp_path: Path, fleet_file: Path):
-    text = DEMAND.replace("llama-3.1-8b", "llama-3.1-70b").replace("context: 4096", "context: 4096\n    parallel: 1")
+    text = DEMAND.replace("llama-3.1-8b", "llama-3.1-70b").replace(
+        "context: 4096", "context: 4096\n    parallel: 1"
+    )
     out = tmp_path / "plan.json"
     result = runner.invoke(app, ["plan", str(fleet_file), str(_demand(tmp_path, text)), "-o", str(out)])
     assert result.exit_code == 3
@@ -70,6 +72,8 @@ def test_malformed_demand_exits_2_with_file_line_and_field(tmp_path: Path, fleet
 
 
 def test_unknown_model_gets_a_suggestion(tmp_path: Path, fleet_file: Path):
-    result = runner.invoke(app, ["plan", str(fleet_file), str(_demand(tmp_path, DEMAND.replace("llama-3.1-8b", "llama-3.1-8")))])
+    result = runner.invoke(
+        app, ["plan", str(fleet_file), str(_demand(tmp_path, DEMAND.replace("llama-3.1-8b", "llama-3.1-8")))]
+    )
     assert result.exit_code == 2
     assert "did you mean" in result.output

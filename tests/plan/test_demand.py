@@ -65,6 +65,8 @@ def test_broken_yaml_and_missing_file(tmp_path: Path):
         load_demand(tmp_path / "missing.yaml")
 
 
-@pytest.mark.parametrize("path", sorted(Path(__file__).parents[2].joinpath("examples", "demand").glob("*.yaml")))
+@pytest.mark.parametrize(
+    "path", sorted(Path(__file__).parents[2].joinpath("examples", "demand").glob("*.yaml"))
+)
 def test_example_demand_files_read(path: Path):
     assert load_demand(path).deployments
