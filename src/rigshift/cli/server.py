@@ -12,6 +12,7 @@ import os
 import signal
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated, Any
@@ -25,6 +26,7 @@ from rigshift.cli.errors import handle_errors
 from rigshift.errors import BackendError, EnvironmentProblem, InputError
 from rigshift.server.app import create_app
 from rigshift.server.db import default_db_url, normalise_url, open_engine
+from rigshift.server.deployments import DeploymentLog
 from rigshift.server.keys import ApiKey, KeyStore
 from rigshift.server.metering import TokenPrices, default_prices
 from rigshift.server.settings import ServerSettings
@@ -258,7 +260,9 @@ def server(
     backend: Annotated[
         list[str] | None,
         typer.Option(
-            "--backend", help="Serve an already running backend: MODEL=URL[,parallel=N][,context=N][,watts=W]"
+            "--backend",
+            help="Serve an already running backend instead of a Ray cluster: "
+            "MODEL=URL[,parallel=N][,context=N][,watts=W][,rig=NAME] (repeat)",
         ),
     ] = None,
     join_token: Annotated[
@@ -269,16 +273,32 @@ def server(
             help="Agents' token (default: generated, kept next to the DB)",
         ),
     ] = None,
+    ray_port: Annotated[int, typer.Option(help="Port of the Ray head this server starts or reuses")] = 6380,
 ) -> None:
-    """Run the control plane: management API, OpenAI-compatible gateway, telemetry, /metrics."""
+    """Run the control plane: management API, OpenAI-compatible gateway, telemetry, /metrics.
+
+    Without --backend it starts (or reuses) the Ray head with token authentication, re-applies the
+    stored deployment and keeps the replicas equal to it; replicas keep serving across restarts.
+    """
     import uvicorn
 
     engine = open_engine(db)
     token = join_token or _join_token(db)
-    directory = StaticDirectory([parse_backend(spec, i) for i, spec in enumerate(backend or [])])
     first_admin = ensure_admin_key(KeyStore(engine))
     settings = ServerSettings(db_url=db, host=host, port=port, join_token=token)
-    app = create_app(directory, settings, engine=engine)
+    plane = None
+    if backend:
+        directory: Any = StaticDirectory([parse_backend(spec, i) for i, spec in enumerate(backend)])
+    else:
+        from rigshift.server.cluster import start_cluster_plane
+
+        plane = start_cluster_plane(token, engine, data_dir(db), ray_port=ray_port)
+        stored = DeploymentLog(engine).load_desired()
+        if stored:
+            plane.manager.apply(stored)
+        directory = plane.manager.directory()
+        _out.print(f"Ray head at {plane.head.address} (token auth); agents join with the join token")
+    app = create_app(directory, settings, engine=engine, manager=plane.manager if plane else None)
     _out.print(f"rigshift control plane on http://{host}:{port}  (OpenAI base URL: http://{host}:{port}/v1)")
     if first_admin:
         _out.print(f"admin key (shown once): {first_admin}")
@@ -286,6 +306,9 @@ def server(
         uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
     except OSError as error:
         raise EnvironmentProblem(f"cannot listen on {host}:{port}: {error}") from error
+    finally:
+        if plane is not None:
+            plane.close(stop_replicas=False)  # the replicas outlive this process by design
 
 
 def _join_token(db: str | None) -> str:
@@ -302,10 +325,15 @@ def up(
     port: Annotated[int, typer.Option(help="Gateway port")] = 8000,
     host: Annotated[str, typer.Option(help="Address to bind")] = "127.0.0.1",
     db: DbOption = None,
-    ready_timeout: Annotated[float, typer.Option(help="Seconds to wait for the replica")] = 120.0,
+    ray: Annotated[
+        bool,
+        typer.Option(
+            "--ray/--no-ray", help="Run the replica on a local Ray cluster (default) or as a plain process"
+        ),
+    ] = True,
+    ready_timeout: Annotated[float, typer.Option(help="Seconds to wait for the replica")] = 180.0,
 ) -> None:
-    """Everything on this machine: database, gateway, one local replica. Ctrl-C stops it all."""
-    from rigshift.server.local import SupervisedDirectory, start_demo_replica
+    """Everything on this machine: database, local Ray, gateway, one replica. Ctrl-C stops it all."""
     from rigshift.server.serving import serve_in_thread
 
     if not demo:
@@ -316,37 +344,69 @@ def up(
         )
     engine = open_engine(db)
     workdir = data_dir(db)
-    directory = SupervisedDirectory()
-    supervisor, endpoint = start_demo_replica(workdir)
-    directory.add(endpoint, lambda: supervisor.status().state)
+    token = _join_token(db)
     keys = KeyStore(engine)
     first_admin = ensure_admin_key(keys)
-    _key, demo_key = keys.create("demo", now=time.time(), allowed_models=[endpoint.model], rate_limit_rpm=600)
-    settings = ServerSettings(db_url=db, host=host, port=port, join_token=_join_token(db))
+    settings = ServerSettings(db_url=db, host=host, port=port, join_token=token)
+    cleanup: list[Callable[[], None]] = []
     try:
-        running = serve_in_thread(create_app(directory, settings, engine=engine), host=host, port=port)
-        if not supervisor.wait_ready(ready_timeout):
-            status = supervisor.status()
+        if ray:
+            import ray as ray_module
+
+            from rigshift.server.cluster import demo_specs, start_local_plane
+
+            cleanup.append(ray_module.shutdown)  # the local cluster belongs to this process
+            plane = start_local_plane(token, engine, workdir, threads=2)
+            cleanup.append(lambda: plane.close(stop_replicas=True))
+            specs = list(demo_specs())
+            plane.manager.apply(specs)
+            DeploymentLog(engine).save_desired(specs, time.time())
+            directory: Any = plane.manager.directory()
+            model = specs[0].model
+            manager = plane.manager
+
+            def wait_ready() -> bool:
+                return manager.wait_ready(1, timeout_s=ready_timeout)
+
+            app = create_app(directory, settings, engine=engine, manager=manager)
+        else:
+            from rigshift.server.local import SupervisedDirectory, start_demo_replica
+
+            local = SupervisedDirectory()
+            supervisor, endpoint = start_demo_replica(workdir)
+            cleanup.append(supervisor.stop)
+            local.add(endpoint, lambda: supervisor.status().state)
+            model = endpoint.model
+
+            def wait_ready() -> bool:
+                return supervisor.wait_ready(ready_timeout)
+
+            app = create_app(local, settings, engine=engine)
+        _key, demo_key = keys.create("demo", now=time.time(), allowed_models=[model], rate_limit_rpm=600)
+        running = serve_in_thread(app, host=host, port=port)
+        cleanup.append(running.stop)
+        if not wait_ready():
             raise BackendError(
-                f"the demo replica did not become ready: {status.last_error or status.events[-3:]}"
+                f"the demo replica did not become ready within {ready_timeout:g} s (see {workdir}/logs)"
             )
         url = running.url
-        _out.print(f"rigshift is up: {url}/v1  (model {endpoint.model!r})")
+        _out.print(f"rigshift is up: {url}/v1  (model {model!r})")
         _out.print(f"demo API key: {demo_key}")
         if first_admin:
             _out.print(f"admin key (shown once): {first_admin}")
         _out.print(
             f"try: curl {url}/v1/chat/completions -H 'Authorization: Bearer {demo_key}' "
-            f'-H \'Content-Type: application/json\' -d \'{{"model": "{endpoint.model}", '
+            f'-H \'Content-Type: application/json\' -d \'{{"model": "{model}", '
             '"messages": [{"role": "user", "content": "hi"}]}\''
         )
         stop = threading.Event()
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
         with contextlib.suppress(KeyboardInterrupt):
             stop.wait()
-        running.stop()
     finally:
-        supervisor.stop()
+        for step in reversed(cleanup):
+            with contextlib.suppress(Exception):  # shutting down: one failed step must not skip the rest
+                step()
 
 
 def register(app: typer.Typer) -> None:

@@ -25,6 +25,9 @@ from starlette.responses import JSONResponse, Response
 
 from rigshift.errors import RigshiftError
 from rigshift.run.contracts import ReplicaDirectory, ReplicaEndpoint, RigTelemetry
+from rigshift.run.manager import ReplicaManager
+from rigshift.run.spec import from_json as spec_from_json
+from rigshift.run.spec import to_dict as spec_to_dict
 from rigshift.server.db import open_engine
 from rigshift.server.deployments import DeploymentLog
 from rigshift.server.errors import openai_error
@@ -52,6 +55,7 @@ def create_app(
     *,
     engine: Engine | None = None,
     clock: Callable[[], float] = time.time,
+    manager: ReplicaManager | None = None,
 ) -> FastAPI:
     settings = settings or ServerSettings()
     engine = engine or open_engine(settings.db_url)
@@ -83,6 +87,8 @@ def create_app(
         for received_at, report in await anyio.to_thread.run_sync(telemetry_store.load):
             telemetry.latest.setdefault(report.rig, (received_at, report))
         await gateway.start()
+        # Warm the price list (econ's defaults take ~1 s to load) without delaying start-up.
+        asyncio.get_running_loop().run_in_executor(None, default_prices)
         flusher = asyncio.create_task(flush_loop())
         try:
             yield
@@ -210,6 +216,34 @@ def create_app(
             for r in all_replicas(directory)
         ]
         return JSONResponse({"data": data})
+
+    @app.get("/admin/deployments")
+    async def desired_replicas(request: Request) -> Response:
+        who = await admin(request)
+        if isinstance(who, Response):
+            return who
+        specs = manager.desired if manager is not None else []
+        return JSONResponse({"data": [spec_to_dict(s) for s in specs]})
+
+    @app.put("/admin/deployments")
+    async def apply_replicas(request: Request) -> Response:
+        """Replace the desired replicas (the data plane's ReplicaSpec JSON); the reconciler converges."""
+        who = await admin(request)
+        if isinstance(who, Response):
+            return who
+        if manager is None:
+            return openai_error(
+                409,
+                "this server runs fixed --backend replicas; it has no cluster to deploy to",
+                code="no_cluster",
+            )
+        try:
+            specs = spec_from_json((await request.body()).decode())
+            manager.apply(specs)  # validates (unique ids) before anything is stored
+        except (ValueError, TypeError, KeyError) as error:
+            return openai_error(400, f"cannot read replica specs: {error}", code="invalid_specs")
+        await anyio.to_thread.run_sync(lambda: log.save_desired(specs, clock()))
+        return JSONResponse({"data": [spec_to_dict(s) for s in specs]}, status_code=202)
 
     @app.get("/admin/actions")
     async def list_actions(request: Request, limit: int = 100) -> Response:

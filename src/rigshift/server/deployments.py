@@ -6,12 +6,14 @@ is where it is; the gateway never reads them (it routes on the live `ReplicaDire
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 from sqlalchemy import Engine, delete, insert, select
 
 from rigshift.run.contracts import ReplicaEndpoint
-from rigshift.server.tables import actions, replicas
+from rigshift.run.spec import ReplicaSpec, from_dict, to_dict
+from rigshift.server.tables import actions, desired_specs, replicas
 
 
 @dataclass(frozen=True)
@@ -63,3 +65,25 @@ class DeploymentLog:
     def replicas(self) -> list[dict[str, object]]:
         with self.engine.connect() as conn:
             return [dict(r._mapping) for r in conn.execute(select(replicas).order_by(replicas.c.id))]
+
+    def save_desired(self, specs: list[ReplicaSpec], now: float) -> None:
+        """Replace the stored plan (one transaction: a crash leaves the old or the new, never half)."""
+        with self.engine.begin() as conn:
+            conn.execute(delete(desired_specs))
+            if specs:
+                conn.execute(
+                    insert(desired_specs),
+                    [
+                        {
+                            "replica_id": s.replica_id,
+                            "spec_json": json.dumps(to_dict(s), sort_keys=True),
+                            "updated_at": now,
+                        }
+                        for s in specs
+                    ],
+                )
+
+    def load_desired(self) -> list[ReplicaSpec]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(desired_specs).order_by(desired_specs.c.replica_id)).all()
+        return [from_dict(json.loads(r.spec_json)) for r in rows]

@@ -1,15 +1,17 @@
 """Metering arithmetic: energy per request and revenue per GPU per day. Pure functions.
 
-Token prices come from `rigshift.econ` when that module publishes defaults
-(`DEFAULT_TOKEN_PRICES_USD_PER_MTOK`); otherwise from `FALLBACK_PRICES_USD_PER_MTOK` below.
-The fallback is what hosted APIs charged in 2025 for open 7-8B models (Llama-3.1-8B-Instruct at
-roughly $0.02-0.06 per million input and $0.05-0.20 per million output tokens on DeepInfra,
-Together, Groq): the market a mining farm competes in, since a mining card serves models of that
-size. `rigshift usage --price-prompt/--price-completion` overrides both.
+Token prices come from the economics stage's shipped defaults (`rigshift.econ`, the "8b" model
+class in `econ/defaults/market.yaml`: the size of model a mining card serves), so metered revenue
+and the conversion economics use one price list. If those defaults cannot be loaded, the
+fallback below is the cheapest public price for Llama-3.1-8B-class models in 2025-26 (DeepInfra,
+about $0.03-0.05 in / $0.05 out per million, rounded up to $0.05/$0.15 because a farm without a
+brand does not get premium prices but does serve some larger models): the conservative revenue
+figure. `rigshift usage --price-prompt/--price-completion` overrides both.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -27,16 +29,17 @@ class TokenPrices:
         ) / 1e6
 
 
-def default_prices() -> TokenPrices:
-    """econ's default token prices when it has them, else the documented fallback."""
-    table = FALLBACK_PRICES_USD_PER_MTOK
+@functools.cache
+def default_prices(model_class: str = "8b") -> TokenPrices:
+    """econ's default token prices for `model_class`, else the documented fallback (cached)."""
     try:
-        from rigshift import econ  # optional sibling module, written by the economics stage
+        from rigshift.econ.prices.bundle import load_inputs
 
-        table = {**table, **getattr(econ, "DEFAULT_TOKEN_PRICES_USD_PER_MTOK", {})}
-    except ImportError:
-        pass
-    return TokenPrices(float(table["prompt"]), float(table["completion"]))
+        classes = {p.name: p for p in load_inputs().ai.token_prices}
+        chosen = classes.get(model_class) or next(iter(classes.values()))
+        return TokenPrices(chosen.usd_per_m_input, chosen.usd_per_m_output)
+    except Exception:  # econ is optional for metering: a broken price file must not stop billing
+        return TokenPrices(FALLBACK_PRICES_USD_PER_MTOK["prompt"], FALLBACK_PRICES_USD_PER_MTOK["completion"])
 
 
 def energy_wh(watts: float | None, duration_s: float, concurrent: int) -> float:

@@ -98,3 +98,12 @@ telemetry_latest = Table(
     Column("memory_total_gib", Float, nullable=True),
     Column("memory_used_by_others_gib", Float, nullable=True),
 )
+
+# The plan the reconciler converges to (data-plane ReplicaSpec JSON), re-applied at start-up.
+desired_specs = Table(
+    "desired_specs",
+    metadata,
+    Column("replica_id", String(200), primary_key=True),
+    Column("spec_json", Text, nullable=False),
+    Column("updated_at", Float, nullable=False),
+)

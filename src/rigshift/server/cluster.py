@@ -1,0 +1,130 @@
+"""Wire the control plane to the data plane: Ray head (token auth), replica manager, action log.
+
+`rigshift server` and `rigshift up` call `start_cluster_plane`; everything Ray-specific lives in
+`rigshift.run` (the data plane). The control plane only records the manager's actions in its
+database and hands the manager's `ReplicaDirectory` to the gateway.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import Engine
+
+from rigshift.fleet.model import Rig
+from rigshift.run.labels import rig_labels
+from rigshift.run.manager import ActionRecord, ReplicaManager
+from rigshift.run.ray_cluster import (
+    NAMESPACE,
+    HeadNode,
+    RayCluster,
+    connect,
+    start_head,
+    use_token_in_this_process,
+)
+from rigshift.run.replica_actor import RunnerSettings
+from rigshift.run.spec import ModelSource, ReplicaSpec
+from rigshift.run.tiny_gguf import DEFAULT_REPLY
+from rigshift.server.deployments import Action, DeploymentLog
+
+DEMO_MODEL = "rigshift-tiny"
+LOCAL_RIG = "local"
+
+
+@dataclass
+class ClusterPlane:
+    head: HeadNode
+    manager: ReplicaManager
+
+    def close(self, *, stop_replicas: bool) -> None:
+        self.manager.close(stop_replicas=stop_replicas)
+
+
+def action_logger(log: DeploymentLog, manager_ref: list[ReplicaManager]) -> Callable[[ActionRecord], None]:
+    """`on_action` callback: every start/stop/move with its reason goes to the actions table."""
+
+    def record(action: ActionRecord) -> None:
+        deployments = {s.replica_id: s.deployment for s in (manager_ref[0].desired if manager_ref else [])}
+        reason = action.reason if action.outcome == "ok" else f"{action.reason} (failed: {action.outcome})"
+        if action.from_rig and action.rig and action.from_rig != action.rig:
+            reason += f" [{action.from_rig} -> {action.rig}]"
+        log.record_action(
+            Action(action.at, deployments.get(action.replica_id, "?"), action.replica_id, action.kind, reason)
+        )
+
+    return record
+
+
+def start_cluster_plane(
+    token: str,
+    engine: Engine,
+    workdir: Path,
+    *,
+    ray_port: int = 6380,
+    threads: int | None = None,
+) -> ClusterPlane:
+    """`rigshift server`: start (or reuse) the Ray head as daemons, with token auth, and run the
+    replica manager against it. Head and replicas outlive this process, so a restarted server
+    finds its replicas still serving."""
+    head = start_head(token, port=ray_port, labels={"rigshift.io/role": "head"})
+    connect(head.address, token)
+    return _with_manager(head, engine, workdir, threads)
+
+
+def start_local_plane(
+    token: str, engine: Engine, workdir: Path, *, threads: int | None = None
+) -> ClusterPlane:
+    """`rigshift up`: a Ray cluster owned by this process (it ends with it), token auth on, whose
+    only node is also a CPU-only rig named "local", so no separate agent process is needed."""
+    import ray
+
+    use_token_in_this_process(token)
+    labels = {"rigshift.io/role": "head", **rig_labels(Rig(name=LOCAL_RIG, site=LOCAL_RIG, gpus=[]))}
+    if not ray.is_initialized():
+        ray.init(
+            address="local",  # always a new cluster: never attach to someone else's on this machine
+            num_cpus=os.cpu_count() or 2,
+            labels=labels,
+            namespace=NAMESPACE,
+            include_dashboard=False,
+            log_to_driver=False,
+            logging_level=logging.WARNING,
+        )
+    return _with_manager(HeadNode("local", token), engine, workdir, threads)
+
+
+def _with_manager(head: HeadNode, engine: Engine, workdir: Path, threads: int | None) -> ClusterPlane:
+    # Ray imports pydantic.v1 lazily when it first serialises actor arguments; doing that on the
+    # manager's thread while the main thread is still importing races in the import system.
+    import pydantic.v1  # noqa: F401
+
+    settings = RunnerSettings(
+        cache_dir=str(workdir / "models"), log_dir=str(workdir / "logs"), threads=threads
+    )
+    manager_ref: list[ReplicaManager] = []
+    manager = ReplicaManager(
+        RayCluster(settings), on_action=action_logger(DeploymentLog(engine), manager_ref)
+    )
+    manager_ref.append(manager)
+    manager.start()
+    return ClusterPlane(head, manager)
+
+
+def demo_specs(parallel: int = 4, context: int = 2048) -> Sequence[ReplicaSpec]:
+    """The tiny generated model, one CPU replica on the local rig."""
+    return [
+        ReplicaSpec(
+            replica_id="demo-0",
+            deployment="demo",
+            model=DEMO_MODEL,
+            source=ModelSource("demo", DEFAULT_REPLY),
+            rig=LOCAL_RIG,
+            runtime="llama.cpp-cpu",
+            context=context,
+            parallel=parallel,
+        )
+    ]
