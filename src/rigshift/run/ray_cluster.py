@@ -46,8 +46,17 @@ def auth_env(token: str, base: Mapping[str, str] | None = None) -> dict[str, str
 
 
 def use_token_in_this_process(token: str) -> None:
-    """Ray reads the token from the environment of the process that calls ray.init."""
-    os.environ.update({k: v for k, v in auth_env(token, {}).items()})
+    """Ray reads the token from the environment of the process that calls ray.init.
+
+    Ray caches its auth mode when `ray._raylet` loads; if it is already loaded (tests, or a
+    server that imported Ray early), the cache is reset so the new mode and token take effect.
+    """
+    os.environ.update(auth_env(token, {}))
+    os.environ.pop("RAY_AUTH_TOKEN_PATH", None)
+    if "ray._raylet" in sys.modules:
+        from ray._private.authentication_test_utils import reset_auth_token_state
+
+        reset_auth_token_state()
 
 
 def _ray_cli() -> list[str]:
@@ -67,7 +76,7 @@ class HeadNode:
 def start_head(
     token: str,
     *,
-    host: str = "127.0.0.1",
+    host: str | None = None,
     port: int = 6380,
     labels: Mapping[str, str] | None = None,
     num_cpus: int | None = None,
@@ -75,9 +84,14 @@ def start_head(
     timeout_s: float = 60,
 ) -> HeadNode:
     """`ray start --head` as its own daemon processes, so the cluster (and every replica on it)
-    survives a restart of the control plane. Idempotent: a running head on that port is reused."""
-    address = f"{host}:{port}"
-    cmd = [*_ray_cli(), "start", "--head", f"--node-ip-address={host}", f"--port={port}"]
+    survives a restart of the control plane. Idempotent: a running head on that port is reused.
+
+    `host` None lets Ray pick this machine's address (Ray rewrites 127.0.0.1 to it anyway when a
+    driver connects, so forcing loopback breaks single-machine use); traffic stays on the host.
+    """
+    cmd = [*_ray_cli(), "start", "--head", f"--port={port}"]
+    if host:
+        cmd.append(f"--node-ip-address={host}")
     cmd += ["--include-dashboard=false", "--disable-usage-stats"]
     if labels:
         cmd.append(f"--labels={labels_as_cli(dict(labels))}")
@@ -88,15 +102,18 @@ def start_head(
     result = subprocess.run(cmd, env=auth_env(token), capture_output=True, text=True, timeout=timeout_s)
     if result.returncode != 0 and "already" not in (result.stderr + result.stdout).lower():
         raise BackendError(f"ray start --head failed: {_last_line(result.stderr or result.stdout)}")
-    return HeadNode(address, token, temp_dir)
+    return HeadNode(f"{host or _this_node_ip()}:{port}", token, temp_dir)
+
+
+def _this_node_ip() -> str:
+    import ray
+
+    return str(ray.util.get_node_ip_address())
 
 
 def join_command(address: str, labels: Mapping[str, str], num_cpus: int | None = None) -> list[str]:
     """The `ray start` line an agent runs to join (blocking: the agent supervises it)."""
-    host = address.rsplit(":", 1)[0]
     cmd = [*_ray_cli(), "start", f"--address={address}", "--block", "--disable-usage-stats"]
-    if host in ("127.0.0.1", "localhost"):
-        cmd.append("--node-ip-address=127.0.0.1")
     if labels:
         cmd.append(f"--labels={labels_as_cli(dict(labels))}")
     if num_cpus is not None:

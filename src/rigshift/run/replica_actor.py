@@ -98,6 +98,7 @@ class ReplicaRunner:
         host = self.settings.bind_host
         if node_labels is None:
             node_labels = _current_node_labels()
+        self.node_id = node_labels.get("ray.io/node-id", "")
         advertise = self.settings.advertise_host or node_labels.get(LABEL_ADVERTISE) or host
         if advertise != host and host == "127.0.0.1":
             host = "0.0.0.0"  # the rig advertises a routable address: listen on it
@@ -141,6 +142,7 @@ class ReplicaRunner:
             "error": self.error or (status.last_error if status else None),
             "events": status.events[-10:] if status else [],
             "actor_pid": os.getpid(),
+            "node_id": self.node_id,
         }
 
     def check_now(self) -> str:

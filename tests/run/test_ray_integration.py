@@ -1,0 +1,164 @@
+"""A real multi-node Ray cluster (token auth on) running the tiny model with the real llama-server.
+
+One cluster for the whole module (a start costs ~15 s on 2 cores): a head and two simulated rigs,
+each node labelled from a fleet description the way `rigshift agent` labels it.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import openai
+import pytest
+
+from rigshift.fleet.model import Gpu, PcieState, Rig
+from rigshift.run.labels import rig_labels
+from rigshift.run.manager import ReplicaManager
+from rigshift.run.ray_cluster import RayCluster, auth_env, join_command, use_token_in_this_process
+from rigshift.run.replica_actor import RunnerSettings
+from rigshift.run.spec import LABEL_RIG, ModelSource, ReplicaSpec
+from rigshift.run.tiny_gguf import expected_text
+
+pytestmark = pytest.mark.slow
+
+REPLY = "Tokens from the farm"
+TOKEN = "test-join-token-0123456789abcdef0123456789"
+
+
+def _rig(name: str, gpus: int) -> Rig:
+    card = Gpu(model="geforce-rtx-3060-12gb", vram_gib=12, pcie=PcieState(gen=1, width=1))
+    return Rig(name=name, site="north", gpus=[card.model_copy() for _ in range(gpus)])
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory, llama_server_bin: str) -> Iterator[tuple[object, dict]]:
+    import ray
+    from ray.cluster_utils import Cluster
+
+    saved = {k: os.environ.get(k) for k in ("RAY_AUTH_MODE", "RAY_AUTH_TOKEN", "RIGSHIFT_LLAMA_SERVER")}
+    use_token_in_this_process(TOKEN)
+    os.environ["RIGSHIFT_LLAMA_SERVER"] = llama_server_bin
+    c = Cluster(
+        initialize_head=True,
+        head_node_args={"num_cpus": 1, "labels": {"rigshift.io/role": "head"}},
+    )
+    nodes = {
+        "rig-a": c.add_node(num_cpus=2, labels=rig_labels(_rig("rig-a", 2))),
+        "rig-b": c.add_node(num_cpus=2, labels=rig_labels(_rig("rig-b", 1))),
+    }
+    ray.init(address=c.address, namespace="rigshift", log_to_driver=False)
+    try:
+        yield c, nodes
+    finally:
+        ray.shutdown()
+        c.shutdown()
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        from ray._private.authentication_test_utils import reset_auth_token_state
+
+        reset_auth_token_state()
+
+
+@pytest.fixture(scope="module")
+def manager(
+    cluster: tuple[object, dict], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ReplicaManager]:
+    settings = RunnerSettings(
+        cache_dir=str(tmp_path_factory.mktemp("models")),
+        threads=1,
+        supervisor={"interval_s": 0.2, "backoff_base_s": 0.2},
+    )
+    mgr = ReplicaManager(RayCluster(settings), interval_s=0.5)
+    source = ModelSource("demo", REPLY)
+    mgr.apply(
+        [
+            ReplicaSpec("tiny-0", "tiny", "tiny", source, "rig-a", parallel=2, context=512),
+            ReplicaSpec("tiny-1", "tiny", "tiny", source, "rig-b", parallel=2, context=512),
+        ]
+    )
+    mgr.start()
+    assert mgr.wait_ready(2, timeout_s=90), mgr.actions
+    yield mgr
+    mgr.close(stop_replicas=True)
+
+
+def _client(base_url: str) -> openai.OpenAI:
+    return openai.OpenAI(base_url=base_url + "/v1", api_key="unused", max_retries=0, timeout=20)
+
+
+def test_replicas_run_on_their_rigs_and_answer_the_openai_client(manager: ReplicaManager) -> None:
+    ready = {e.replica_id: e for e in manager.directory().ready_replicas("tiny")}
+    assert {e.rig for e in ready.values()} == {"rig-a", "rig-b"}
+    for endpoint in ready.values():
+        client = _client(endpoint.base_url)
+        chat = client.chat.completions.create(model="tiny", messages=[{"role": "user", "content": "hello"}])
+        assert chat.choices[0].message.content.strip() == expected_text(REPLY)
+        stream = client.chat.completions.create(
+            model="tiny", messages=[{"role": "user", "content": "hi"}], stream=True, max_tokens=2
+        )
+        text = "".join(chunk.choices[0].delta.content or "" for chunk in stream if chunk.choices)
+        assert text.strip() == expected_text(REPLY, max_tokens=2)
+    assert [a.reason for a in manager.actions[:2]] == ["new in plan", "new in plan"]
+
+
+def test_actors_are_pinned_by_rig_label(manager: ReplicaManager, cluster: tuple[object, dict]) -> None:
+    import ray
+
+    _, nodes = cluster
+    for replica_id, rig in (("tiny-0", "rig-a"), ("tiny-1", "rig-b")):
+        actor = ray.get_actor(f"replica:{replica_id}", namespace="rigshift")
+        info = ray.get(actor.info.remote())
+        assert info["rig"] == rig
+        assert info["node_id"] == nodes[rig].node_id
+
+
+def test_killed_backend_comes_back(manager: ReplicaManager) -> None:
+    before = {e.replica_id: e for e in manager.replicas()}["tiny-0"]
+    pid = manager.kill_backend("tiny-0")
+    assert pid
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        now = {e.replica_id: e for e in manager.replicas()}.get("tiny-0")
+        if now and now.state == "ready" and now.labels["restarts"] != before.labels["restarts"]:
+            break
+        time.sleep(0.2)
+    else:
+        pytest.fail(f"replica did not come back: {manager.replicas()}")
+    reply = _client(now.base_url).completions.create(model="tiny", prompt="x", max_tokens=1)
+    assert reply.choices[0].text.strip() == expected_text(REPLY, max_tokens=1)
+
+
+def test_agent_without_the_join_token_cannot_join(cluster: tuple[object, dict], tmp_path: Path) -> None:
+    c, _ = cluster
+    env = auth_env("wrong-token-" + "x" * 32)
+    cmd = join_command(c.address, {LABEL_RIG: "intruder"}, num_cpus=1)
+    result = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode != 0
+    import ray
+
+    assert not any((n.get("Labels") or {}).get(LABEL_RIG) == "intruder" for n in ray.nodes())
+
+
+def test_removed_node_replicas_are_replaced(manager: ReplicaManager, cluster: tuple[object, dict]) -> None:
+    """Last in the module: it takes rig-b away for good."""
+    c, nodes = cluster
+    c.remove_node(nodes["rig-b"])
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        ready = manager.directory().ready_replicas("tiny")
+        if len(ready) == 2 and {e.rig for e in ready} == {"rig-a"}:
+            break
+        time.sleep(0.3)
+    else:
+        pytest.fail(f"not re-placed: {manager.replicas()} {manager.actions[-3:]}")
+    moved = [a for a in manager.actions if a.replica_id == "tiny-1" and a.rig == "rig-a"]
+    assert moved and moved[-1].reason == "rig rig-b lost"
+    endpoint = next(e for e in ready if e.replica_id == "tiny-1")
+    assert _client(endpoint.base_url).models.list().data[0].id == "tiny"
