@@ -251,3 +251,24 @@ deployments:
     cands = build_candidates(f, demand, demand.plan_options(), SEAMS)
     counts, _ = binpack_baseline(cands)
     assert evaluate(cands, counts) <= milp.objective + 1e-9
+
+
+def test_cross_rig_split_only_when_the_deployment_allows_it():
+    rigs = [rig(f"a{i}", "A", "geforce-rtx-3060-12gb", 1) for i in range(3)]
+    text = """\
+deployments:
+  - name: big
+    model: qwen2.5-32b
+    context: 4096
+    replicas: {min: 1, max: 1}
+    value: {usd_per_mtok: 1}
+    constraints: {same_rig: SAME}
+"""
+    strict = plan(fleet(*rigs), text.replace("SAME", "true"))
+    assert not strict.replicas and strict.unplaced
+    assert any(r.filter == "memory" for r in strict.unplaced[0].reasons)
+    loose = plan(fleet(*rigs), text.replace("SAME", "false"))
+    (replica,) = loose.replicas
+    assert replica.cross_rig and len({g.rig for g in replica.gpus}) == len(replica.gpus) >= 2
+    assert not loose.unplaced
+    assert any("cross-rig" in n for n in loose.notes)

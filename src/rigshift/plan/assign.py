@@ -74,6 +74,23 @@ class RigState:
             self.circuit_w[key.circuit] -= c.watts
         return Placement(j, r, tuple(positions), kept)
 
+    def take_gpus(
+        self, q: int, gpus: list[tuple[int, int]], main: int, host_ram: float, watts: float
+    ) -> None:
+        """Claim GPUs of pool q on several rigs (a cross-rig replica served from `main`)."""
+        free, b = self.free[q], self.buckets[q]
+        for r, p in gpus:
+            b[len(free[r])].remove(r)
+            free[r].remove(p)
+            bisect.insort(b[len(free[r])], r)
+        self.cpu_left[main] -= 1
+        self.ram_left[main] -= host_ram
+        key = self.cands.pools[q].key
+        if key.site in self.site_w:
+            self.site_w[key.site] -= watts
+        if key.circuit in self.circuit_w:
+            self.circuit_w[key.circuit] -= watts
+
     def take(self, j: int) -> Placement | None:
         """One group of configuration j on the fullest rig that fits, or None."""
         c = self.cands.configs[j]

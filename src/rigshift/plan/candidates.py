@@ -131,7 +131,7 @@ def _default_power(gpu: Gpu, spec: GpuSpec) -> float:
     return spec.tdp_w
 
 
-def _leftover_draw(options: PlanOptions, spec: GpuSpec) -> float:
+def leftover_draw(options: PlanOptions, spec: GpuSpec) -> float:
     if options.leftover == "idle":
         return options.idle_watts_fraction * spec.tdp_w
     return 0.0  # "off" draws nothing; "mining" takes only budget the serving plan leaves
@@ -256,7 +256,7 @@ def replicas_per_rig(pool: Pool, options: PlanOptions, host_ram_gib: float) -> i
     return cap
 
 
-def _effective_tps(
+def effective_tps(
     deployment: Deployment, est: Estimate, decode_factor: float, prefill_factor: float
 ) -> float:
     """Output tokens/s one replica delivers at a power cap; a request profile also pays for its
@@ -271,7 +271,19 @@ def _effective_tps(
     return tps * decode_s / (decode_s + prefill_s)
 
 
-def _allowed(deployment: Deployment, pool: Pool, rejections: Rejections) -> bool:
+def workload_of(deployment: Deployment, model: ModelSpec) -> Workload:
+    return Workload(
+        model=model,
+        quant=deployment.quant,
+        context=deployment.context,
+        parallel=deployment.parallel,
+        kv_type=deployment.kv_type,
+        runtime=deployment.runtime,
+        prompt_tokens=deployment.throughput.prompt_tokens if deployment.throughput else 512,
+    )
+
+
+def allowed(deployment: Deployment, pool: Pool, rejections: Rejections) -> bool:
     c = deployment.constraints
     size = pool.size
     if c.sites is not None and pool.key.site not in c.sites:
@@ -309,7 +321,7 @@ def build_candidates(
     for rig in fleet.rigs:
         fixed[rig.site] += options.host_watts_per_rig
     for pool in pools:
-        fixed[pool.key.site] += pool.size * _leftover_draw(options, pool.spec)
+        fixed[pool.key.site] += pool.size * leftover_draw(options, pool.spec)
     for site, watts in reserved_w.items():  # GPUs reserved for mining keep mining
         fixed[site] += watts
     site_budget_w = {
@@ -319,7 +331,7 @@ def build_candidates(
     for circuit, kw in options.circuit_power_kw.items():
         load = sum(
             options.host_watts_per_rig for rig in fleet.rigs if rig.labels.get("circuit") == circuit
-        ) + sum(p.size * _leftover_draw(options, p.spec) for p in pools if p.key.circuit == circuit)
+        ) + sum(p.size * leftover_draw(options, p.spec) for p in pools if p.key.circuit == circuit)
         circuit_budget_w[circuit] = kw * 1000 - load
     price = {s.name: (s.power_price_usd_kwh or 0.0) * s.pue for s in fleet.sites}
     # Budgets that bind: the usable GPUs at their default limits would draw more than is left.
@@ -327,7 +339,7 @@ def build_candidates(
     full_circuit: dict[str, float] = defaultdict(float)
     for pool in pools:
         draw = pool.size * (
-            serving_power_w(pool.spec, pool.key.power_default_w) - _leftover_draw(options, pool.spec)
+            serving_power_w(pool.spec, pool.key.power_default_w) - leftover_draw(options, pool.spec)
         )
         full_site[pool.key.site] += draw
         if pool.key.circuit is not None:
@@ -342,7 +354,7 @@ def build_candidates(
         for name, count in unusable.items():
             rej.add(name, count, name)
         for pi, pool in enumerate(pools):
-            if not _allowed(deployment, pool, rej):
+            if not allowed(deployment, pool, rej):
                 continue
             budgeted = pool.key.site in tight_sites or pool.key.circuit in tight_circuits
             try:
@@ -350,7 +362,7 @@ def build_candidates(
             except InputError as error:  # an unknown quant or runtime: say which deployment has it
                 where = f"$.deployments[{di}] ({deployment.name})"
                 raise InputError([replace(p, location=p.location or where) for p in error.problems]) from None
-    leftover_w = {pi: _leftover_draw(options, p.spec) for pi, p in enumerate(pools)}
+    leftover_w = {pi: leftover_draw(options, p.spec) for pi, p in enumerate(pools)}
     return Candidates(
         fleet=fleet,
         demand=demand,
@@ -384,15 +396,7 @@ def _fit(
     at each power cap; on one GPU also n replicas sharing it when memory allows."""
     vllm = deployment.runtime == "vllm"
     split_mode = "tensor" if vllm else "layer"
-    workload = Workload(
-        model=model,
-        quant=deployment.quant,
-        context=deployment.context,
-        parallel=deployment.parallel,
-        kv_type=deployment.kv_type,
-        runtime=deployment.runtime,
-        prompt_tokens=deployment.throughput.prompt_tokens if deployment.throughput else 512,
-    )
+    workload = workload_of(deployment, model)
 
     def hardware(k: int) -> Hardware:
         return _hardware(pool, k, split_mode if k > 1 else "layer")
@@ -429,7 +433,7 @@ def _fit(
         return []
     configs: list[Config] = []
     site_price = price.get(pool.key.site, 0.0)
-    leftover = _leftover_draw(options, pool.spec)
+    leftover = leftover_draw(options, pool.spec)
     v = deployment.value
     for fraction, cap_w in _cap_levels(pool, options, budgeted):
         cap = cap_w if cap_w is not None else pool.key.power_default_w
@@ -452,7 +456,7 @@ def _fit(
             rej.add("host", pool.size, "rig CPU cores or RAM too small for one replica")
             return []
         max_n = min(max_n, host_cap)  # the replicas sharing a GPU all live on its rig
-        tps = _effective_tps(deployment, chosen, decode_factor, prefill_factor)
+        tps = effective_tps(deployment, chosen, decode_factor, prefill_factor)
         for n in range(1, max_n + 1):
             per_replica_tps = tps / n
             revenue = 0.0

@@ -4,13 +4,19 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
+from collections.abc import Sequence
 
 from rigshift.plan.assign import Placement, RigState
 from rigshift.plan.candidates import Candidates
 from rigshift.plan.types import Move, Plan, Rejection, Unplaced
 
 
-def unplaced_reasons(cands: Candidates, places: list[Placement], state: RigState) -> list[Unplaced]:
+def unplaced_reasons(
+    cands: Candidates,
+    places: list[Placement],
+    state: RigState,
+    extra: Sequence[tuple[int, float, float]] = (),
+) -> list[Unplaced]:
     """For every deployment below its minimum (replicas, or target tokens/s): the static filters'
     rejections, then why the GPUs that *could* hold it were not used (taken, power, host, split)."""
     replicas: dict[int, int] = defaultdict(int)
@@ -19,6 +25,9 @@ def unplaced_reasons(cands: Candidates, places: list[Placement], state: RigState
         c = cands.configs[p.config]
         replicas[c.deployment] += c.n
         tokens[c.deployment] += c.n * c.tokens_per_s
+    for di, tps, _ in extra:  # cross-rig replicas
+        replicas[di] += 1
+        tokens[di] += tps
     by_dep: dict[int, list[int]] = defaultdict(list)
     for j, c in enumerate(cands.configs):
         by_dep[c.deployment].append(j)

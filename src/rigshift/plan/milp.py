@@ -40,7 +40,7 @@ import os
 import sys
 import time
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import highspy
@@ -78,9 +78,16 @@ def _value_terms(cands: Candidates) -> tuple[list[float], list[float]]:
     return prices, targets
 
 
-def evaluate(cands: Candidates, counts: dict[int, int], kept: int = 0, penalty: float | None = None) -> float:
+def evaluate(
+    cands: Candidates,
+    counts: dict[int, int],
+    kept: int = 0,
+    penalty: float | None = None,
+    extra: Sequence[tuple[int, float, float]] = (),
+) -> float:
     """The objective of a set of chosen groups, exactly as the integer program scores it
-    (`penalty=0`: the plain value, revenue less power, without shortfall penalties)."""
+    (`penalty=0`: the plain value, revenue less power, without shortfall penalties). `extra`:
+    replicas placed outside the model (cross-rig), as (deployment, tokens/s, value $/h)."""
     prices, targets = _value_terms(cands)
     total = cands.options.migration_cost * kept
     replicas = [0] * len(cands.demand.deployments)
@@ -92,6 +99,10 @@ def evaluate(cands: Candidates, counts: dict[int, int], kept: int = 0, penalty: 
         total += c.value_per_group * y
         replicas[c.deployment] += c.n * y
         tokens[c.deployment] += c.n * c.tokens_per_s * y
+    for di, tps, value in extra:
+        replicas[di] += 1
+        tokens[di] += tps
+        total += value
     if penalty is None:
         penalty = cands.options.shortfall_penalty
     for di, d in enumerate(cands.demand.deployments):

@@ -19,6 +19,7 @@ from rigshift.plan.candidates import Candidates, EstimateCache, build_candidates
 from rigshift.plan.demand import Demand
 from rigshift.plan.explain import moves_against, unplaced_reasons
 from rigshift.plan.milp import MIP_REL_GAP, KeepGroup, evaluate, solve_milp
+from rigshift.plan.rpc import CrossRigPlacement, place_cross_rig
 from rigshift.plan.seams import Seams, default_seams
 from rigshift.plan.types import DeploymentSummary, Plan, PlannedGpu, PlannedReplica, PlanOptions
 
@@ -36,7 +37,8 @@ def plan_placement(
     # Explicit options win (the caller merged the demand file's `options:` already, as the CLI does).
     opts = options if options is not None else demand.plan_options()
     seams = seams or default_seams()
-    cands = build_candidates(fleet, demand, opts, seams, EstimateCache(seams))
+    cache = EstimateCache(seams)
+    cands = build_candidates(fleet, demand, opts, seams, cache)
     current_groups = _current_groups(cands, current)
     keep_groups: dict[KeepGroup, int] = defaultdict(int)
     for group, _, _, ids in current_groups:
@@ -90,10 +92,67 @@ def plan_placement(
         bound = objective
         status = "nothing to place"
 
+    # Last resort for deployments that allow it: split across rigs over the network (slow).
+    state = greedy_state_after(cands, best_places)
+    cross: list[CrossRigPlacement] = []
+    if any(not d.constraints.same_rig for d in demand.deployments):
+        tally = Tally(cands)
+        for p in best_places:
+            tally.add(p.config)
+        cross = place_cross_rig(cands, state, tally, cache)
+    extra = [(x.deployment, x.tokens_per_s, x.value) for x in cross]
+    if cross:
+        objective = evaluate(cands, best_counts, _kept(best_places), extra=extra)
+        notes.append(f"{len(cross)} cross-rig (llama.cpp RPC) replica(s): slow, outside the solver's model")
+
     plan = _to_plan(cands, best_places, objective, bound, solver, status, started, notes)
-    plan.unplaced = unplaced_reasons(cands, best_places, greedy_state_after(cands, best_places))
+    plan.replicas.extend(_cross_rig_replicas(cands, cross))
+    plan.unplaced = unplaced_reasons(cands, best_places, state, extra)
     plan.moves = moves_against(current, plan)
     return plan
+
+
+def _cross_rig_replicas(cands: Candidates, cross: list[CrossRigPlacement]) -> list[PlannedReplica]:
+    out = []
+    for x in cross:
+        d = cands.demand.deployments[x.deployment]
+        rigs = cands.fleet.rigs
+        first = rigs[x.gpus[0][0]]
+        gpus = [
+            PlannedGpu(
+                index=rigs[r].gpus[p].index,
+                position=p,
+                bus_id=rigs[r].gpus[p].bus_id,
+                uuid=rigs[r].gpus[p].uuid,
+                model=rigs[r].gpus[p].model,
+                rig=rigs[r].name,
+            )
+            for r, p in x.gpus
+        ]
+        where = "+".join(f"{rigs[r].name}/{p}" for r, p in x.gpus)
+        out.append(
+            PlannedReplica(
+                id=f"{d.name}@{where}#rpc",
+                deployment=d.name,
+                model=cands.models[x.deployment].key,
+                quant=d.quant,
+                context=d.context,
+                parallel=d.parallel,
+                runtime=x.runtime,
+                site=first.site,
+                rig=first.name,
+                gpus=gpus,
+                tensor_split=[round(1 / len(gpus), 4)] * len(gpus),
+                cross_rig=True,
+                tokens_per_s=round(x.tokens_per_s, 3),
+                revenue_usd_per_h=round((d.value.usd_per_mtok or 0.0) * x.tokens_per_s * 3.6e-3, 6),
+                power_w=round(len(gpus) * x.serving_w, 1),
+                power_cost_usd_per_h=round(x.power_cost, 6),
+                vram_gib_per_gpu=[round(x.vram_per_gpu_gib, 3)] * len(gpus),
+                notes=["llama.cpp RPC across rigs: every token crosses the network (slow)"],
+            )
+        )
+    return out
 
 
 def _left(opts: PlanOptions, started: float) -> float:
