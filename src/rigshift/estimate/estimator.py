@@ -8,8 +8,8 @@ from rigshift.errors import InputError, Problem
 from rigshift.estimate.memory import GIB, MemoryLayout, memory_layout
 from rigshift.estimate.power import speed_factor_at_power_limit
 from rigshift.estimate.quants import QuantRecipe, kv_bytes_per_element, quant_recipe
-from rigshift.estimate.runtimes import RuntimeProfile, default_runtime, runtime_profile, runtime_support
-from rigshift.estimate.speed import decode_step_seconds, prefill_tokens_per_s
+from rigshift.estimate.runtimes import default_runtime, runtime_profile, runtime_support
+from rigshift.estimate.speed import decode_step_seconds, prefill_tokens_per_s, split_seconds
 from rigshift.estimate.tensors import weight_bytes
 from rigshift.estimate.types import Estimate, Hardware, MemoryEstimate, Workload
 
@@ -44,17 +44,6 @@ def validate(workload: Workload, hardware: Hardware) -> None:
         raise InputError(problems)
 
 
-def _layout(
-    workload: Workload,
-    hardware: Hardware,
-    recipe: QuantRecipe,
-    profile: RuntimeProfile,
-    context: int,
-    parallel: int,
-) -> MemoryLayout:
-    return memory_layout(workload, hardware, recipe, profile, context, parallel)
-
-
 def _largest(fits: Callable[[int], bool], low: int, high: int) -> int:
     """Largest n in [low, high] with fits(n), assuming fits is monotone decreasing; low-1 if none."""
     if not fits(low):
@@ -82,8 +71,6 @@ def _runtime_problem(workload: Workload, hardware: Hardware, runtime: str, recip
             return "vLLM tensor parallelism needs the same VRAM on every GPU"
         if recipe.family == "fp8" and all((s.spec.cc_major_minor or (0, 0)) < (8, 9) for s in hardware.gpus):
             return "FP8 weights need compute capability 8.9+ (Ada, Hopper) for native FP8 kernels"
-    if workload.model.kind == "embedding" and workload.parallel > 1 and runtime == "transformers":
-        return None
     return None
 
 
@@ -113,17 +100,17 @@ def estimate(workload: Workload, hardware: Hardware) -> Estimate:
     model = workload.model
     native = model.context_length
 
-    layout = _layout(workload, hardware, recipe, profile, workload.context, workload.parallel)
+    layout = memory_layout(workload, hardware, recipe, profile, workload.context, workload.parallel)
     fits, reason = _reason(layout, hardware, workload.context, native)
     runtime_problem = _runtime_problem(workload, hardware, runtime, recipe)
     if runtime_problem:
         fits, reason = False, runtime_problem
 
     def fits_context(ctx: int) -> bool:
-        return not _layout(workload, hardware, recipe, profile, ctx, workload.parallel).overfull()
+        return not memory_layout(workload, hardware, recipe, profile, ctx, workload.parallel).overfull()
 
     def fits_parallel(par: int) -> bool:
-        return not _layout(workload, hardware, recipe, profile, workload.context, par).overfull()
+        return not memory_layout(workload, hardware, recipe, profile, workload.context, par).overfull()
 
     max_context = max(0, _largest(fits_context, 1, native)) if not runtime_problem else 0
     max_parallel = max(0, _largest(fits_parallel, 1, MAX_PARALLEL)) if not runtime_problem else 0
@@ -153,17 +140,7 @@ def estimate(workload: Workload, hardware: Hardware) -> Estimate:
     )
     if runtime == "llama.cpp-cpu":
         link_s = 0.0
-    split_s = 0.0
-    if len(hardware.gpus) > 1:
-        single = decode_step_seconds(model, recipe, hardware, layout, profile, 1, depth, workload.kv_type)
-        no_hops = Hardware(hardware.gpus, hardware.tensor_split, hardware.split_mode, hardware.disk_read_gbs)
-        split_s = max(
-            0.0,
-            single
-            - decode_step_seconds(
-                model, recipe, _zero_cost_links(no_hops), layout, profile, 1, depth, workload.kv_type
-            ),
-        )
+    split_s = split_seconds(model, hardware, 1)
     bottleneck = _bottleneck(hardware, split_s, step_1, runtime)
     notes = _notes(hardware, layout, file_bytes, runtime)
 
@@ -195,19 +172,6 @@ def estimate(workload: Workload, hardware: Hardware) -> Estimate:
         bottleneck=bottleneck,
         notes=notes,
     )
-
-
-def _zero_cost_links(hardware: Hardware) -> Hardware:
-    """The same GPUs with free, instant links: the reference for what the split itself costs."""
-    from dataclasses import replace
-
-    from rigshift.estimate.types import PcieLink
-
-    fast = tuple(replace(s, link=None) for s in hardware.gpus)
-    fast = tuple(
-        replace(s, spec=replace(s.spec, pcie_gen=5, pcie_lanes=10**6), link=PcieLink(5, 10**6)) for s in fast
-    )
-    return Hardware(fast, hardware.tensor_split, hardware.split_mode, hardware.disk_read_gbs)
 
 
 def _bottleneck(hardware: Hardware, split_s: float, step_s: float, runtime: str) -> str:

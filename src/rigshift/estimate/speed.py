@@ -150,11 +150,16 @@ def decode_step_seconds(
         else:
             total += gpu_s
     total += model.n_layers * profile.per_layer_overhead_us * 1e-6
-    if tensor_parallel:
-        total += _tensor_parallel_sync_seconds(hardware, model, batch)
-    else:
-        total += _hop_seconds(hardware, model.hidden_size * batch)
-    return total
+    return total + split_seconds(model, hardware, batch)
+
+
+def split_seconds(model: ModelSpec, hardware: Hardware, tokens: int) -> float:
+    """What moving activations between the GPUs of a split costs for one step over `tokens`."""
+    if len(hardware.gpus) < 2:
+        return 0.0
+    if hardware.split_mode == "tensor":
+        return _tensor_parallel_sync_seconds(hardware, model, tokens)
+    return _hop_seconds(hardware, model.hidden_size * tokens)
 
 
 def weight_bytes_read_per_step(
