@@ -84,6 +84,13 @@ def test_unknown_quant_in_criteria_is_an_input_error():
     assert "Q4_K_M" in error.value.suggestions
 
 
+def test_criteria_for_one_class_keep_the_defaults_of_the_others():
+    criteria = ReadinessCriteria(reference_models={ModelClass.B7_9: ["llama-3.1-8b"]})
+    assert criteria.models_for(ModelClass.B30_PLUS) == ["llama-3.1-70b", "qwen2.5-32b"]
+    with pytest.raises(ValueError, match="no reference model for 12-14B"):
+        ReadinessCriteria(reference_models={ModelClass.B12_14: []})
+
+
 def test_assessment_round_trips_through_json():
     a = assess_fleet(mixed_fleet(), tools=fake_tools())
     again = FleetAssessment.model_validate_json(a.model_dump_json())

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from rigshift.assess import ModelClass, Reason, assess_fleet, default_tools
-from rigshift.assess.criteria import ReadinessCriteria
+from rigshift.assess.criteria import ReadinessCriteria, tier_rank
 from rigshift.assess.profile import ProfileAssessor
 from rigshift.catalog.gpus import gpu_catalog
 from rigshift.catalog.models import model_catalog
@@ -115,3 +117,25 @@ def test_power_limit_slows_but_does_not_change_memory(tools):
     assert c_low is not None and c_full is not None
     assert c_low.decode_tps < c_full.decode_tps
     assert c_low.vram_needed_gib == c_full.vram_needed_gib
+
+
+_THRESHOLDS = st.tuples(
+    st.floats(0, 80), st.sampled_from([2048, 8192, 32768]), st.sampled_from(["Q8_0", "Q4_K_M"])
+)
+
+
+@pytest.mark.slow
+@settings(max_examples=8, deadline=None)
+@given(a=_THRESHOLDS, b=_THRESHOLDS)
+def test_stricter_criteria_never_make_a_gpu_more_ready_with_the_real_estimator(a, b):
+    from rigshift.assess.criteria import QUALITY_ORDER
+
+    lax = ReadinessCriteria(min_decode_tps=min(a[0], b[0]), min_context=min(a[1], b[1]),
+                            min_quant=max(a[2], b[2], key=QUALITY_ORDER.index))  # fmt: skip
+    strict = ReadinessCriteria(min_decode_tps=max(a[0], b[0]), min_context=max(a[1], b[1]),
+                               min_quant=min(a[2], b[2], key=QUALITY_ORDER.index))  # fmt: skip
+    fleet = demo_fleet(seed=3, scale=60)
+    tools = default_tools()
+    ranks_lax = [tier_rank(g.tier) for g in assess_fleet(fleet, lax, tools=tools).gpus]
+    ranks_strict = [tier_rank(g.tier) for g in assess_fleet(fleet, strict, tools=tools).gpus]
+    assert all(s <= x for s, x in zip(ranks_strict, ranks_lax, strict=True))

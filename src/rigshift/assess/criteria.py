@@ -95,6 +95,17 @@ class ReadinessCriteria(BaseModel):
             )
         return upper
 
+    @field_validator("reference_models")
+    @classmethod
+    def _every_class_has_models(cls, value: dict[ModelClass, list[str]]) -> dict[ModelClass, list[str]]:
+        # A file that names one class keeps the defaults of the others; an empty list would leave a
+        # class that nothing can ever serve and break "serves this class or a larger one".
+        merged = {**_default_reference_models(), **value}
+        empty = [c.value for c, models in merged.items() if not models]
+        if empty:
+            raise ValueError(f"no reference model for {', '.join(empty)}: list at least one per class")
+        return {c: merged[c] for c in CLASSES}
+
     def quants(self) -> tuple[str, ...]:
         """Usable quants from the lowest acceptable quality up to the best worth trying."""
         lo = QUALITY_ORDER.index(self.min_quant)
