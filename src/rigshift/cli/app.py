@@ -10,6 +10,7 @@ from rigshift.cli import econ as econ_cli
 from rigshift.cli import estimate as estimate_cli
 from rigshift.cli import fleet as fleet_cli
 from rigshift.cli import plan as plan_cli
+from rigshift.cli import run as run_cli
 from rigshift.cli import server as server_cli
 
 app = typer.Typer(
@@ -24,6 +25,7 @@ estimate_cli.register(app)
 assess_cli.register(app)
 fleet_cli.register(app)
 plan_cli.register(app)
+run_cli.register(app)
 catalog_cli.register(app)
 server_cli.register(app)
 econ_cli.register(app)

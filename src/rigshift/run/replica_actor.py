@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -116,7 +117,7 @@ class ReplicaRunner:
             self.base_url = f"http://{advertise}:{port}"
             log_dir = Path(self.settings.log_dir) if self.settings.log_dir else cache.root.parent / "logs"
             log_dir.mkdir(parents=True, exist_ok=True)
-            log_path = log_dir / f"{self.spec.replica_id}.log"
+            log_path = log_dir / (re.sub(r"[^A-Za-z0-9._-]", "_", self.spec.replica_id) + ".log")
             self.supervisor = BackendSupervisor(
                 argv,
                 backend_env(self.spec),

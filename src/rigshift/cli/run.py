@@ -1,0 +1,163 @@
+"""`rigshift agent` (join a rig to the cluster) and `rigshift deploy` (plan and apply a demand)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Annotated, Any
+
+import httpx
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from rigshift.cli.errors import handle_errors
+from rigshift.errors import BackendError, InfeasiblePlan, InputError, Problem
+from rigshift.run.spec import ReplicaSpec, to_json
+
+_out = Console(highlight=False, soft_wrap=True)
+_err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+@handle_errors
+def agent(
+    server: Annotated[str, typer.Option(help="Control plane URL, e.g. http://10.0.0.2:8000")],
+    token: Annotated[str, typer.Option(envvar="RIGSHIFT_JOIN_TOKEN", help="The cluster's join token")],
+    ray_address: Annotated[
+        str | None,
+        typer.Option(help="Ray head HOST:PORT (default: asked from the server, else its host:6380)"),
+    ] = None,
+    fleet: Annotated[
+        Path | None, typer.Option(help="Describe this rig from a fleet file instead of probing the GPUs")
+    ] = None,
+    rig: Annotated[
+        str | None, typer.Option(help="This rig's name (in --fleet, or to rename the probe)")
+    ] = None,
+    site: Annotated[str | None, typer.Option(help="Site of a probed rig")] = None,
+    cpu_only: Annotated[
+        bool, typer.Option("--cpu-only", help="Join without GPUs (CPU replicas only)")
+    ] = False,
+    advertise_host: Annotated[
+        str | None,
+        typer.Option(help="Address the gateway uses to reach this rig's backends (default: loopback only)"),
+    ] = None,
+    num_cpus: Annotated[int | None, typer.Option(help="CPUs this node offers to Ray")] = None,
+    telemetry_interval: Annotated[float, typer.Option(help="Seconds between telemetry reports")] = 5.0,
+    simulate: Annotated[
+        bool, typer.Option("--simulate", help="Report the fleet file's values instead of reading drivers")
+    ] = False,
+) -> None:
+    """Join this rig to the cluster as a Ray node labelled with its rig id, GPU models, VRAM and
+    PCIe links, and report GPU telemetry to the control plane until stopped (Ctrl-C)."""
+    from rigshift.run.agent import Agent, cpu_rig, probe_this_rig, ray_address_for, rig_from_fleet
+
+    if fleet is not None:
+        this = rig_from_fleet(fleet, rig)
+    elif cpu_only:
+        this = cpu_rig(rig, site)
+    else:
+        this = probe_this_rig(rig, site)
+    address = ray_address_for(server, ray_address, token)
+    runner = Agent(this, server, token, address, advertise_host, num_cpus, telemetry_interval, simulate)
+    gpus = ", ".join(g.model for g in this.gpus) or "no GPUs"
+    code = runner.run(on_joined=lambda a: _out.print(f"rig {this.name} ({gpus}) joined the cluster at {a}"))
+    if code not in (0, -15):
+        raise BackendError(f"the Ray node of rig {this.name} exited with code {code}")
+
+
+def _load_sources(demand: Any) -> dict[str, Any]:
+    from rigshift.run.plan_adapter import source_for
+
+    return {d.name: source_for(d.model, d.quant) for d in demand.deployments}
+
+
+def _summary(specs: list[ReplicaSpec]) -> Table:
+    table = Table(title=f"{len(specs)} replica(s)")
+    for column in ("replica", "model", "rig", "gpus", "runtime", "ctx", "slots", "source"):
+        table.add_column(column)
+    for s in specs:
+        table.add_row(
+            s.replica_id,
+            s.model,
+            s.rig,
+            ",".join(map(str, s.gpu_indices)) or "cpu",
+            s.runtime,
+            str(s.context),
+            str(s.parallel),
+            f"{s.source.kind}:{s.source.uri}",
+        )
+    return table
+
+
+@handle_errors
+def deploy(
+    demand_file: Annotated[Path, typer.Argument(metavar="DEMAND.yaml", help="What to serve")],
+    fleet: Annotated[Path, typer.Option(help="The fleet file to place it on")],
+    server: Annotated[
+        str | None, typer.Option(envvar="RIGSHIFT_SERVER", help="Control plane URL to apply the plan to")
+    ] = None,
+    admin_key: Annotated[
+        str | None, typer.Option(envvar="RIGSHIFT_ADMIN_KEY", help="Admin key for --server")
+    ] = None,
+    current: Annotated[
+        Path | None, typer.Option(help="The plan now running (JSON), so unchanged replicas stay put")
+    ] = None,
+    out: Annotated[Path | None, typer.Option(help="Write the replica specs (JSON) here")] = None,
+    allow_partial: Annotated[
+        bool, typer.Option("--allow-partial", help="Apply even when part of the demand cannot be placed")
+    ] = False,
+) -> None:
+    """Plan DEMAND.yaml on the fleet and apply it: the server's reconciler starts, stops and moves
+    replicas until the running ones equal the plan. Without --server it prints (or --out writes)
+    the replica specs it would apply."""
+    from rigshift.cli.plan import load_plan
+    from rigshift.fleet.store import load_fleet
+    from rigshift.plan import load_demand, plan_placement
+    from rigshift.run.plan_adapter import specs_from_plan
+
+    demand = load_demand(demand_file)
+    plan = plan_placement(load_fleet(fleet), demand, current=load_plan(current) if current else None)
+    for unplaced in plan.unplaced:
+        _err.print(f"[yellow]unplaced:[/] {unplaced.render()}")
+    if plan.unplaced and not allow_partial:
+        raise InfeasiblePlan(
+            "part of the demand cannot be placed (see above); fix the demand or pass --allow-partial"
+        )
+    specs = specs_from_plan(plan, _load_sources(demand))
+    _out.print(_summary(specs))
+    text = to_json(specs)
+    if out is not None:
+        tmp = out.with_name(out.name + f".tmp{os.getpid()}")
+        tmp.write_text(text)
+        os.replace(tmp, out)
+    if server is None:
+        if out is None:
+            _out.print("dry run: pass --server URL (and --admin-key) to apply it")
+        return
+    if not admin_key:
+        raise InputError(
+            Problem("--server needs an admin key", field="--admin-key", expected="a key made with --admin")
+        )
+    try:
+        response = httpx.put(
+            server.rstrip("/") + "/admin/deployments",
+            content=text,
+            headers={"Authorization": f"Bearer {admin_key}", "Content-Type": "application/json"},
+            timeout=30,
+        )
+    except httpx.HTTPError as error:
+        raise BackendError(f"cannot reach the control plane at {server}: {error}") from None
+    if response.status_code >= 300:
+        try:
+            message = response.json()["error"]["message"]
+        except (ValueError, KeyError, TypeError):
+            message = response.text[:300]
+        raise BackendError(f"the control plane refused the deployment ({response.status_code}): {message}")
+    applied = len(json.loads(response.text).get("data", []))
+    _out.print(f"applied {applied} replica(s); follow with `rigshift usage` or GET {server}/admin/replicas")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("agent")(agent)
+    app.command("deploy")(deploy)

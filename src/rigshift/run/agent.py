@@ -1,0 +1,140 @@
+"""`rigshift agent`: make this rig a labelled node of the cluster and report its GPUs.
+
+Steps: describe the rig (fleet file entry, or the probe of this machine), turn it into Ray node
+labels, run `ray start --address … --block` with the join token as Ray's auth token (a wrong
+token is refused by the head), and post telemetry to the control plane every few seconds. The
+model cache lives in the replica actors the head places here; the agent only owns the node.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlparse
+
+import httpx
+
+from rigshift.errors import BackendError, EnvironmentProblem, InputError, Problem
+from rigshift.fleet.model import Rig
+from rigshift.run.labels import rig_labels
+from rigshift.run.ray_cluster import auth_env, join_command
+from rigshift.run.telemetry import TelemetryReporter, post_report, sampler_for
+from rigshift.suggest import did_you_mean
+
+DEFAULT_RAY_PORT = 6380
+
+
+def rig_from_fleet(path: Path, name: str | None) -> Rig:
+    from rigshift.fleet.store import load_fleet
+
+    fleet = load_fleet(path)
+    if name is None:
+        if len(fleet.rigs) != 1:
+            raise InputError(
+                Problem("the fleet has several rigs: say which one this is", str(path), field="--rig")
+            )
+        return fleet.rigs[0]
+    for rig in fleet.rigs:
+        if name in (rig.name, rig.hostname):
+            return rig
+    names = [r.name for r in fleet.rigs]
+    raise InputError(
+        Problem(
+            f"no rig named {name!r}", str(path), field="--rig", suggestions=tuple(did_you_mean(name, names))
+        )
+    )
+
+
+def probe_this_rig(name: str | None, site: str | None) -> Rig:
+    from rigshift.fleet.names import CatalogResolver
+    from rigshift.fleet.sources.probe import probe_machine
+
+    parsed = probe_machine(CatalogResolver(), site=site) if site else probe_machine(CatalogResolver())
+    rig = parsed.fleet.rigs[0]
+    return rig.model_copy(update={"name": name}) if name else rig
+
+
+def cpu_rig(name: str | None, site: str | None) -> Rig:
+    import socket
+
+    return Rig(name=name or socket.gethostname(), site=site or "local", gpus=[])
+
+
+def ray_address_for(server: str, explicit: str | None, token: str) -> str:
+    """The head's address: given, else asked from the control plane, else its host at :6380."""
+    if explicit:
+        return explicit
+    try:
+        response = httpx.get(
+            server.rstrip("/") + "/internal/cluster", headers={"Authorization": f"Bearer {token}"}, timeout=5
+        )
+        if response.status_code == 200 and response.json().get("ray_address"):
+            return str(response.json()["ray_address"])
+        if response.status_code == 401:
+            raise InputError(Problem("the control plane refused the join token", server, field="--token"))
+    except (httpx.HTTPError, ValueError):
+        pass
+    host = urlparse(server).hostname or "127.0.0.1"
+    return f"{host}:{DEFAULT_RAY_PORT}"
+
+
+@dataclass
+class Agent:
+    rig: Rig
+    server: str
+    token: str
+    ray_address: str
+    advertise_host: str | None = None
+    num_cpus: int | None = None
+    telemetry_interval_s: float = 5.0
+    simulate: bool = False
+
+    def labels(self) -> dict[str, str]:
+        return rig_labels(self.rig, self.advertise_host)
+
+    def run(self, on_joined: Callable[[str], None] | None = None, settle_s: float = 10.0) -> int:
+        """Join and block until the Ray node process ends; returns its exit code."""
+        cmd = join_command(self.ray_address, self.labels(), self.num_cpus)
+        try:
+            node = subprocess.Popen(
+                cmd, env=auth_env(self.token), stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+            )
+        except OSError as error:
+            raise EnvironmentProblem(f"cannot run `ray start`: {error}") from None
+        reporter = TelemetryReporter(
+            self.rig.name,
+            sampler_for(self.rig, self.simulate),
+            post_report(self.server, self.token),
+            interval_s=self.telemetry_interval_s,
+        )
+        try:
+            # `ray start --block` exits at once when the head refuses it (wrong token, no head).
+            deadline = time.monotonic() + settle_s
+            while time.monotonic() < deadline and node.poll() is None:
+                time.sleep(0.2)
+            if node.poll() is not None:
+                output = node.stdout.read().decode(errors="replace") if node.stdout else ""
+                raise BackendError(f"could not join the cluster at {self.ray_address}: {_reason(output)}")
+            if on_joined:
+                on_joined(self.ray_address)
+            reporter.start()
+            return node.wait()
+        finally:
+            reporter.stop()
+            if node.poll() is None:
+                node.terminate()  # `ray start --block` stops its node on SIGTERM
+                try:
+                    node.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    node.kill()
+
+
+def _reason(output: str) -> str:
+    lowered = output.lower()
+    if "auth" in lowered or "token" in lowered:
+        return "the head refused the join token"
+    lines = [line for line in output.strip().splitlines() if line.strip()]
+    return lines[-1][:300] if lines else "ray start exited"

@@ -1,0 +1,249 @@
+"""GPU telemetry on a rig: sample NVML / amdsmi and post `RigTelemetry` to the control plane.
+
+Samplers are the seam: `NvmlSampler` and `AmdSmiSampler` read the drivers (each optional query may
+fail on its own: consumer and CMP cards refuse some), `StaticSampler` replays a fleet file's
+values for simulated rigs and tests. `TelemetryReporter` posts a report every `interval_s` to
+`POST {server}/internal/telemetry` with the join token; a failed post is logged and retried on
+the next tick (only the latest reading matters, so nothing is queued).
+
+"Memory used by others" is VRAM held by processes that are not inference backends (a miner still
+running, a desktop): the planner must not count on it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any, Protocol
+
+import httpx
+
+from rigshift.fleet.model import Rig
+from rigshift.run.contracts import GpuTelemetry, RigTelemetry
+
+log = logging.getLogger(__name__)
+_GIB = 1024**3
+OUR_PROCESSES = ("llama-server", "llama_cpp", "vllm", "ray::")
+
+
+class Sampler(Protocol):
+    def sample(self) -> list[GpuTelemetry]: ...
+
+
+def _try(call: Callable[..., Any], *args: Any) -> Any:
+    try:
+        return call(*args)
+    except Exception:  # one refused query costs one field, never the report
+        return None
+
+
+class NvmlSampler:
+    """NVIDIA cards through `pynvml` (nvidia-ml-py); `models` are catalog keys by GPU index."""
+
+    def __init__(self, models: list[str] | None = None, nvml: Any | None = None) -> None:
+        if nvml is None:
+            import pynvml
+
+            nvml = pynvml
+        self.nvml = nvml
+        self.models = models or []
+        nvml.nvmlInit()
+
+    def sample(self) -> list[GpuTelemetry]:
+        n = self.nvml
+        out = []
+        for i in range(n.nvmlDeviceGetCount()):
+            h = n.nvmlDeviceGetHandleByIndex(i)
+            mem = _try(n.nvmlDeviceGetMemoryInfo, h)
+            util = _try(n.nvmlDeviceGetUtilizationRates, h)
+            power = _try(n.nvmlDeviceGetPowerUsage, h)
+            limit = _try(n.nvmlDeviceGetPowerManagementLimit, h)
+            procs = _try(n.nvmlDeviceGetComputeRunningProcesses, h) or []
+            others = sum(
+                (p.usedGpuMemory or 0) for p in procs if not _is_ours(_try(n.nvmlSystemGetProcessName, p.pid))
+            )
+            out.append(
+                GpuTelemetry(
+                    index=i,
+                    uuid=_text(_try(n.nvmlDeviceGetUUID, h)),
+                    model=self.models[i] if i < len(self.models) else None,
+                    temperature_c=_try(n.nvmlDeviceGetTemperature, h, 0),  # NVML_TEMPERATURE_GPU
+                    power_w=power / 1000 if power is not None else None,
+                    power_limit_w=limit / 1000 if limit is not None else None,
+                    utilization_pct=float(util.gpu) if util is not None else None,
+                    memory_used_gib=mem.used / _GIB if mem is not None else None,
+                    memory_total_gib=mem.total / _GIB if mem is not None else None,
+                    memory_used_by_others_gib=others / _GIB,
+                )
+            )
+        return out
+
+
+class AmdSmiSampler:
+    """AMD cards through `amdsmi` (ROCm); power values arrive in microwatts or watts by version."""
+
+    def __init__(self, models: list[str] | None = None, amdsmi: Any | None = None) -> None:
+        if amdsmi is None:
+            import amdsmi as amdsmi_module
+
+            amdsmi = amdsmi_module
+        self.smi = amdsmi
+        self.models = models or []
+        amdsmi.amdsmi_init()
+
+    def sample(self) -> list[GpuTelemetry]:
+        s = self.smi
+        out = []
+        for i, h in enumerate(s.amdsmi_get_processor_handles()):
+            vram = _try(s.amdsmi_get_gpu_vram_usage, h) or {}
+            power = _try(s.amdsmi_get_power_info, h) or {}
+            cap = _try(s.amdsmi_get_power_cap_info, h) or {}
+            activity = _try(s.amdsmi_get_gpu_activity, h) or {}
+            temp = _try(
+                s.amdsmi_get_temp_metric, h, s.AmdSmiTemperatureType.EDGE, s.AmdSmiTemperatureMetric.CURRENT
+            )
+            watts = power.get("current_socket_power") or power.get("average_socket_power")
+            cap_w = _num(cap.get("power_cap"))
+            if cap_w is not None and cap_w > 10_000:  # microwatts (amdsmi 6.x)
+                cap_w /= 1e6
+            out.append(
+                GpuTelemetry(
+                    index=i,
+                    model=self.models[i] if i < len(self.models) else None,
+                    temperature_c=_num(temp),
+                    power_w=_num(watts),
+                    power_limit_w=cap_w,
+                    utilization_pct=_num(activity.get("gfx_activity")),
+                    memory_used_gib=_scaled(vram.get("vram_used"), 1024),  # MiB
+                    memory_total_gib=_scaled(vram.get("vram_total"), 1024),
+                )
+            )
+        return out
+
+
+class StaticSampler:
+    """A rig's GPUs as its fleet entry describes them (simulated rigs, tests, CPU-only demo)."""
+
+    def __init__(self, rig: Rig) -> None:
+        self.rig = rig
+
+    def sample(self) -> list[GpuTelemetry]:
+        return [
+            GpuTelemetry(
+                index=g.index if g.index is not None else i,
+                uuid=g.uuid,
+                model=g.model,
+                temperature_c=g.temperature_c,
+                power_w=g.power_draw_w,
+                power_limit_w=g.power.current if g.power else None,
+                memory_total_gib=g.vram_gib,
+                memory_used_by_others_gib=g.vram_used_by_others_gib,
+            )
+            for i, g in enumerate(self.rig.gpus)
+        ]
+
+
+def sampler_for(rig: Rig, simulate: bool = False) -> Sampler:
+    """The driver that can read this rig's cards, else the fleet description."""
+    if not simulate:
+        models = [g.model for g in rig.gpus]
+        brands = {g.brand for g in rig.gpus}
+        for brand, cls in (("nvidia", NvmlSampler), ("amd", AmdSmiSampler)):
+            if brand in brands or brands == {None}:
+                with contextlib.suppress(Exception):  # driver or library missing: try the next
+                    sampler: Sampler = cls(models)
+                    if sampler.sample():
+                        return sampler
+    return StaticSampler(rig)
+
+
+def post_report(
+    server: str, token: str, client: httpx.Client | None = None
+) -> Callable[[RigTelemetry], None]:
+    url = server.rstrip("/") + "/internal/telemetry"
+    http = client or httpx.Client(timeout=5)
+
+    def post(report: RigTelemetry) -> None:
+        response = http.post(
+            url,
+            content=report.model_dump_json(),
+            headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+        )
+        if response.status_code >= 300:
+            raise httpx.HTTPStatusError(
+                f"telemetry refused: {response.status_code}", request=response.request, response=response
+            )
+
+    return post
+
+
+class TelemetryReporter:
+    def __init__(
+        self,
+        rig: str,
+        sampler: Sampler,
+        post: Callable[[RigTelemetry], None],
+        *,
+        interval_s: float = 5.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.rig = rig
+        self.sampler = sampler
+        self.post = post
+        self.interval_s = interval_s
+        self.clock = clock
+        self.sent = 0
+        self.failed = 0
+        self.last_error: str | None = None
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def report_once(self) -> bool:
+        try:
+            self.post(RigTelemetry(rig=self.rig, timestamp=self.clock(), gpus=self.sampler.sample()))
+        except Exception as error:  # network down, server restarting: next tick tries again
+            self.failed += 1
+            self.last_error = str(error)
+            log.warning("telemetry not delivered: %s", error)
+            return False
+        self.sent += 1
+        return True
+
+    def start(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="telemetry", daemon=True)
+            self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.report_once()
+            self._stop.wait(self.interval_s)
+
+    def stop(self) -> None:
+        self._stop.set()
+
+
+def _is_ours(name: Any) -> bool:
+    text = _text(name) or ""
+    return any(marker in text for marker in OUR_PROCESSES)
+
+
+def _text(value: Any) -> str | None:
+    if value is None:
+        return None
+    return value.decode(errors="replace") if isinstance(value, bytes) else str(value)
+
+
+def _num(value: Any) -> float | None:
+    try:
+        return float(value) if value is not None and value != "N/A" else None
+    except (TypeError, ValueError):
+        return None
+
+
+def _scaled(value: Any, divisor: float) -> float | None:
+    number = _num(value)
+    return None if number is None else number / divisor
