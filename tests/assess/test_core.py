@@ -222,3 +222,12 @@ def test_fake_models_cover_the_default_reference_models():
     defaults = ReadinessCriteria()
     names = {n for c in ModelClass for n in defaults.models_for(c)} | {defaults.embedding_model}
     assert names <= set(MODELS)
+
+
+def test_a_card_the_inventory_could_not_name_is_reported_by_its_printed_name():
+    unnamed = gpu("unresolved", vram=24, reported_name="GeForce RTX 9999")
+    a = assess_fleet(fleet(rig("u", [unnamed, gpu("rtx-3090")])), tools=fake_tools())
+    p = a.profile(a.gpus[0].profile)
+    assert a.gpus[0].gpu_model == "unresolved" and p.gpu_name == "GeForce RTX 9999"
+    assert p.primary_reason == Reason.UNKNOWN_GPU and "'GeForce RTX 9999'" in p.limits[0].detail
+    assert any(row.gpu_name == "GeForce RTX 9999" for row in a.summary.by_card_model)

@@ -27,8 +27,9 @@ from rigshift.catalog.gpu_spec import GpuSpec
 from rigshift.catalog.model_spec import ModelSpec
 from rigshift.errors import UnknownNameError
 from rigshift.estimate.types import Estimate, GpuSlot, Hardware, PcieLink, Workload
-from rigshift.fleet.model import Rig
+from rigshift.fleet.model import UNRESOLVED_MODEL, Rig
 
+_UNRESOLVED_PREFIX = "unresolved:"
 DEFAULT_DISK_READ_GBS = 0.5  # a SATA SSD, when the inventory does not say
 REFERENCE_DISK_GBS = 0.5  # the disk every estimate is made with; rescaled per rig (see estimate())
 # FP16 slower than 1/8 of FP32 marks a crippled rate (Pascal consumer cards and P10x run 1:64).
@@ -110,9 +111,14 @@ def rig_keys(rig: Rig, criteria: ReadinessCriteria) -> list[ProfileKey]:
     keys = []
     for gpu in rig.gpus:
         pcie, power = gpu.pcie, gpu.power
+        # A card the inventory could not name keeps what the source printed, so the summary
+        # counts "unresolved:GeForce RTX 9999" apart from other unknown cards.
+        model = (
+            gpu.model if gpu.model != UNRESOLVED_MODEL else _UNRESOLVED_PREFIX + (gpu.reported_name or "?")
+        )
         limit = power.current if power is not None and power.current else None
         slot = SlotKey(
-            gpu.model,
+            model,
             round(gpu.vram_gib * 4) / 4,
             (pcie.gen, pcie.width) if pcie is not None else None,
             round(gpu.vram_used_by_others_gib * 4) / 4,
@@ -414,7 +420,14 @@ class ProfileAssessor:
             if result.usable:
                 tier = result.model_class.value
         ready = tier_rank(tier) >= self.criteria.headline_class.rank
-        blocking = self._blocking_limits(classes, tier, slot)
+        if slot is None:
+            name = key.slot.gpu_model.removeprefix(_UNRESOLVED_PREFIX)
+            detail = (
+                f"{name!r} is not in the GPU catalog: correct the card's name in the inventory to assess it"
+            )
+            blocking = [(Reason.UNKNOWN_GPU, detail, classes[0].model_class)]
+        else:
+            blocking = self._blocking_limits(classes, tier, slot)
         caveats = self._caveats(classes, tier, slot, key.host)
         return _Judged(slot, classes, tier, ready, blocking, caveats)
 
@@ -444,7 +457,7 @@ class ProfileAssessor:
         if j.slot is None:
             use = Use.KEEP_MINING
             return GpuProfile(
-                **base, gpu_name=key.slot.gpu_model, primary_reason=Reason.UNKNOWN_GPU, recommendation=use,
+                **base, gpu_name=key.slot.gpu_model.removeprefix(_UNRESOLVED_PREFIX), primary_reason=Reason.UNKNOWN_GPU, recommendation=use,
                 uses=[use], recommendation_text="keep as is: name the card correctly to assess it",
             )  # fmt: skip
         spec = j.slot.spec
@@ -593,7 +606,7 @@ def _class_result(
 def _blocker_detail(reason: Reason, result: ClassResult, slot: GpuSlot | None, c: ReadinessCriteria) -> str:
     what = f"{result.model} {result.quant}" if result.model else result.model_class.value
     if slot is None:
-        return f"{reason.text}: the GPU model is not in the catalog"
+        return reason.text
     if reason == Reason.VRAM:
         held = slot.used_by_others_gib
         extra = f", of which {held:g} GiB held by other processes (a miner?)" if held > 0 else ""

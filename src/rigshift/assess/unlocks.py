@@ -163,7 +163,7 @@ def _unlock(action: Action, reason: Reason, t: _Tally, c: ReadinessCriteria) -> 
     amounts = t.amounts or Counter()
     lo, hi = (min(amounts), max(amounts)) if amounts else (0.0, 0.0)
     span = f"{lo:g}" if lo == hi else f"{lo:g}-{hi:g}"
-    rigs = f"{t.rigs} rig{'s' if t.rigs != 1 else ''}"
+    rigs = f"{t.rigs:,} rig{'s' if t.rigs != 1 else ''}"
     text = {
         "replace_risers": f"replace risers with Gen{c.unlock_link_gen} x{c.unlock_link_lanes} links on {rigs}",
         "add_ram": f"add {span} GB RAM to {rigs}",
@@ -174,13 +174,13 @@ def _unlock(action: Action, reason: Reason, t: _Tally, c: ReadinessCriteria) -> 
     }[action]
     effects: list[str] = []
     if t.newly_ready:
-        effects.append(f"{t.newly_ready} more GPUs AI-ready (+{t.vram_ready:,.0f} GiB VRAM)")
+        effects.append(f"{t.newly_ready:,} more GPUs AI-ready (+{t.vram_ready:,.0f} GiB VRAM)")
     if t.tier_up:
-        effects.append(f"{t.tier_up} GPUs move up a tier")
+        effects.append(f"{t.tier_up:,} GPUs move up a tier")
     if action == "replace_risers":
-        effects.append(f"{t.fast_load} GPUs then load a model in under {c.slow_load_seconds:g} s")
+        effects.append(f"{t.fast_load:,} GPUs then load a model in under {c.slow_load_seconds:g} s")
     elif t.cleared:
-        effects.append(f"{t.cleared} GPUs lose the '{reason.text}' limit")
+        effects.append(f"{t.cleared:,} GPUs lose the '{reason.text}' limit")
     return Unlock(
         action=action,
         text=text,
