@@ -201,7 +201,7 @@ def _rig_table(a: FleetAssessment) -> str:
     rows = []
     for rig in a.rigs[:MAX_RIG_ROWS]:
         replicas = next((o.text for o in rig.options if o.kind == "replicas"), "-")
-        split = next((o.text for o in rig.options if o.kind == "split"), "-")
+        split = "; ".join(o.text for o in rig.options if o.kind == "split") or "-"
         limits = ", ".join(lim.reason.value for lim in rig.limits) or "-"
         rows.append((rig.name, rig.site, rig.gpus, f"{rig.vram_gib:g}", rig.ready_gpus, rig.best_tier, replicas,
                      split, limits))  # fmt: skip
