@@ -7,7 +7,7 @@ each node labelled from a fleet description the way `rigshift agent` labels it.
 from __future__ import annotations
 
 import os
-import subprocess
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,10 +15,12 @@ from pathlib import Path
 import openai
 import pytest
 
+from rigshift.errors import BackendError
 from rigshift.fleet.model import Gpu, PcieState, Rig
+from rigshift.run.agent import Agent
 from rigshift.run.labels import rig_labels
 from rigshift.run.manager import ReplicaManager
-from rigshift.run.ray_cluster import RayCluster, auth_env, join_command, use_token_in_this_process
+from rigshift.run.ray_cluster import RayCluster, use_token_in_this_process
 from rigshift.run.replica_actor import RunnerSettings
 from rigshift.run.spec import LABEL_RIG, ModelSource, ReplicaSpec
 from rigshift.run.tiny_gguf import expected_text
@@ -135,15 +137,42 @@ def test_killed_backend_comes_back(manager: ReplicaManager) -> None:
     assert reply.choices[0].text.strip() == expected_text(REPLY, max_tokens=1)
 
 
-def test_agent_without_the_join_token_cannot_join(cluster: tuple[object, dict], tmp_path: Path) -> None:
-    c, _ = cluster
-    env = auth_env("wrong-token-" + "x" * 32)
-    cmd = join_command(c.address, {LABEL_RIG: "intruder"}, num_cpus=1)
-    result = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
-    assert result.returncode != 0
+def test_agent_joins_with_labels_only_with_the_join_token(
+    cluster: tuple[object, dict], tmp_path: Path
+) -> None:
     import ray
 
-    assert not any((n.get("Labels") or {}).get(LABEL_RIG) == "intruder" for n in ray.nodes())
+    c, _ = cluster
+    rig = _rig("rig-new", 1)
+    intruder = Agent(
+        rig, "http://127.0.0.1:9", "wrong-token-" + "x" * 32, c.address, num_cpus=0, simulate=True
+    )
+    with pytest.raises(BackendError, match="could not join"):
+        intruder.run(log_path=tmp_path / "intruder.log")
+    assert not any((n.get("Labels") or {}).get(LABEL_RIG) == "rig-new" for n in ray.nodes() if n["Alive"])
+
+    member = Agent(rig, "http://127.0.0.1:9", TOKEN, c.address, num_cpus=0, simulate=True)
+    joined = threading.Event()
+    thread = threading.Thread(
+        target=member.run, kwargs={"on_joined": lambda _: joined.set(), "log_path": tmp_path / "a.log"}
+    )
+    thread.start()
+    try:
+        assert joined.wait(120), (tmp_path / "a.log").read_text()[-2000:]
+        deadline = time.monotonic() + 30
+        labels: dict[str, str] = {}
+        while time.monotonic() < deadline and not labels:
+            labels = next(
+                (n["Labels"] for n in ray.nodes() if n["Alive"] and n["Labels"].get(LABEL_RIG) == "rig-new"),
+                {},
+            )
+            time.sleep(0.5)
+        assert labels["rigshift.io/gpu-0"] == "geforce-rtx-3060-12gb"
+        assert labels["rigshift.io/gpu-0-pcie"] == "gen1x1"
+        assert labels["rigshift.io/gpu-0-vram-gib"] == "12"
+    finally:
+        member.stop()
+        thread.join(60)
 
 
 def test_removed_node_replicas_are_replaced(manager: ReplicaManager, cluster: tuple[object, dict]) -> None:

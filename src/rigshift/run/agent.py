@@ -8,10 +8,12 @@ model cache lives in the replica actors the head places here; the agent only own
 
 from __future__ import annotations
 
+import os
 import subprocess
+import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -91,19 +93,31 @@ class Agent:
     num_cpus: int | None = None
     telemetry_interval_s: float = 5.0
     simulate: bool = False
+    _node: subprocess.Popen[bytes] | None = field(default=None, repr=False)
 
     def labels(self) -> dict[str, str]:
         return rig_labels(self.rig, self.advertise_host)
 
-    def run(self, on_joined: Callable[[str], None] | None = None, settle_s: float = 10.0) -> int:
-        """Join and block until the Ray node process ends; returns its exit code."""
+    def run(
+        self,
+        on_joined: Callable[[str], None] | None = None,
+        join_timeout_s: float = 120.0,
+        log_path: Path | None = None,
+    ) -> int:
+        """Join and block until the Ray node process ends; returns its exit code.
+
+        Joined means `ray start` printed its start-up message; if it exits first (the head
+        refused the token, or no head answers), that is a BackendError with the reason.
+        """
         cmd = join_command(self.ray_address, self.labels(), self.num_cpus)
-        try:
-            node = subprocess.Popen(
-                cmd, env=auth_env(self.token), stdout=subprocess.PIPE, stderr=subprocess.STDOUT
-            )
-        except OSError as error:
-            raise EnvironmentProblem(f"cannot run `ray start`: {error}") from None
+        log_path = log_path or Path(tempfile.gettempdir()) / f"rigshift-agent-{os.getpid()}.log"
+        # A file, not a pipe: a long-running node would block on a full pipe nobody reads.
+        with open(log_path, "wb") as out:
+            try:
+                node = subprocess.Popen(cmd, env=auth_env(self.token), stdout=out, stderr=subprocess.STDOUT)
+            except OSError as error:
+                raise EnvironmentProblem(f"cannot run `ray start`: {error}") from None
+        self._node = node
         reporter = TelemetryReporter(
             self.rig.name,
             sampler_for(self.rig, self.simulate),
@@ -111,13 +125,17 @@ class Agent:
             interval_s=self.telemetry_interval_s,
         )
         try:
-            # `ray start --block` exits at once when the head refuses it (wrong token, no head).
-            deadline = time.monotonic() + settle_s
-            while time.monotonic() < deadline and node.poll() is None:
+            deadline = time.monotonic() + join_timeout_s
+            while node.poll() is None and _JOINED not in _read(log_path):
+                if time.monotonic() > deadline:
+                    raise BackendError(
+                        f"no answer from the Ray head at {self.ray_address} in {join_timeout_s:g} s"
+                    )
                 time.sleep(0.2)
-            if node.poll() is not None:
-                output = node.stdout.read().decode(errors="replace") if node.stdout else ""
-                raise BackendError(f"could not join the cluster at {self.ray_address}: {_reason(output)}")
+            if node.poll() is not None and _JOINED not in _read(log_path):
+                raise BackendError(
+                    f"could not join the cluster at {self.ray_address}: {_reason(_read(log_path))}"
+                )
             if on_joined:
                 on_joined(self.ray_address)
             reporter.start()
@@ -130,6 +148,21 @@ class Agent:
                     node.wait(timeout=30)
                 except subprocess.TimeoutExpired:
                     node.kill()
+
+    def stop(self) -> None:
+        """Leave the cluster (from another thread): the blocked `run` returns."""
+        if self._node is not None and self._node.poll() is None:
+            self._node.terminate()
+
+
+_JOINED = "Ray runtime started"
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(errors="replace")
+    except OSError:
+        return ""
 
 
 def _reason(output: str) -> str:
