@@ -105,7 +105,7 @@ def rig_keys(rig: Rig, criteria: ReadinessCriteria) -> list[ProfileKey]:
     n = max(len(rig.gpus), 1)
     disk_read = _bucket(rig.disk_read_gbs, 0.01) or DEFAULT_DISK_READ_GBS
     ram = _bucket(rig.ram_gib, 0.5)
-    cores = _bucket(rig.cpu_cores / n, 0.05) if rig.cpu_cores else None
+    cores = _bucket(rig.cpu_cores / n, 0.01) if rig.cpu_cores else None
     disk = _bucket(rig.disk_gib, 1.0)
     max_t, max_mem_t = criteria.max_temperature_c, criteria.max_memory_temperature_c
     keys = []
