@@ -1,0 +1,76 @@
+"""The rig's model cache: copy or fetch once, verify, never leave a partial file."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pytest
+
+from rigshift.errors import BackendError, InputError
+from rigshift.run.model_cache import ModelCache
+from rigshift.run.spec import ModelSource
+
+
+def test_local_path_used_in_place_or_copied_once(tmp_path: Path) -> None:
+    model = tmp_path / "m.gguf"
+    model.write_bytes(b"weights")
+    cache = ModelCache(tmp_path / "cache")
+    assert cache.ensure(ModelSource("path", str(model))) == model
+    copied = cache.ensure(ModelSource("path", str(model)), copy=True)
+    assert copied != model and copied.read_bytes() == b"weights"
+    assert cache.ensure(ModelSource("path", str(model)), copy=True) == copied
+    assert cache.copies == 1
+    with pytest.raises(InputError, match="not found"):
+        cache.ensure(ModelSource("path", str(tmp_path / "nope.gguf")))
+
+
+def test_store_fetch_happens_once_and_is_verified(tmp_path: Path) -> None:
+    calls: list[tuple[str, dict[str, str]]] = []
+
+    def fetch(url: str, headers: dict[str, str], dest: Path) -> None:
+        calls.append((url, headers))
+        dest.write_bytes(b"GGUF-data")
+
+    digest = hashlib.sha256(b"GGUF-data").hexdigest()
+    cache = ModelCache(tmp_path, store_url="http://cp:8000/", token="tok", fetch=fetch)
+    source = ModelSource("store", "qwen.Q4_K_M.gguf", sha256=digest)
+    first = cache.ensure(source)
+    assert first.read_bytes() == b"GGUF-data"
+    assert cache.ensure(source) == first
+    assert calls == [("http://cp:8000/internal/models/qwen.Q4_K_M.gguf", {"Authorization": "Bearer tok"})]
+
+    bad = ModelSource("store", "other.gguf", sha256="0" * 64)
+    with pytest.raises(BackendError, match="sha256"):
+        cache.ensure(bad)
+    assert not list(tmp_path.glob("**/other.gguf*"))  # no partial file left behind
+
+
+def test_failed_fetch_leaves_nothing(tmp_path: Path) -> None:
+    def fetch(url: str, headers: dict[str, str], dest: Path) -> None:
+        dest.write_bytes(b"half")
+        raise BackendError("connection reset")
+
+    cache = ModelCache(tmp_path, store_url="http://cp", fetch=fetch)
+    with pytest.raises(BackendError):
+        cache.ensure(ModelSource("store", "m.gguf"))
+    assert [p for p in tmp_path.rglob("*") if p.is_file()] == []
+
+
+def test_hf_cache_lookup(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    snap = tmp_path / "hub" / "models--org--repo" / "snapshots" / "abc123"
+    snap.mkdir(parents=True)
+    (snap / "model.Q4.gguf").write_bytes(b"x")
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
+    cache = ModelCache(tmp_path / "c")
+    assert cache.ensure(ModelSource("hf", "org/repo/model.Q4.gguf")) == snap / "model.Q4.gguf"
+    with pytest.raises(InputError, match="not in the Hugging Face cache"):
+        cache.ensure(ModelSource("hf", "org/repo/missing.gguf"))
+
+
+def test_demo_model_is_generated_once(tmp_path: Path) -> None:
+    cache = ModelCache(tmp_path)
+    path = cache.ensure(ModelSource("demo", "hello rigs"))
+    assert path.read_bytes()[:4] == b"GGUF"
+    assert cache.ensure(ModelSource("demo", "hello rigs")) == path
+    assert cache.copies == 1
