@@ -137,6 +137,16 @@ def test_killed_backend_comes_back(manager: ReplicaManager) -> None:
     assert reply.choices[0].text.strip() == expected_text(REPLY, max_tokens=1)
 
 
+def test_a_new_manager_adopts_running_replicas(manager: ReplicaManager, tmp_path: Path) -> None:
+    """A restarted control plane finds the detached actors and restarts nothing."""
+    before = {e.replica_id: e.base_url for e in manager.replicas()}
+    successor = ReplicaManager(RayCluster(RunnerSettings(cache_dir=str(tmp_path))))
+    successor.apply(manager.desired)
+    assert successor.tick() == []
+    after = {e.replica_id: e.base_url for e in successor.directory().ready_replicas("tiny")}
+    assert after == before
+
+
 def test_agent_joins_with_labels_only_with_the_join_token(
     cluster: tuple[object, dict], tmp_path: Path
 ) -> None:
