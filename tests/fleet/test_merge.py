@@ -171,3 +171,13 @@ def test_merged_fleet_is_valid_and_round_trips():
     fleet = merge_sources([only]).fleet
     assert [s.name for s in fleet.sites] == [UNASSIGNED_SITE]
     assert Fleet.model_validate_json(fleet.model_dump_json()) == fleet
+
+
+def test_merging_a_fleet_with_itself_changes_nothing():
+    from rigshift.fleet.demo import demo_fleet
+    from rigshift.fleet.names import CatalogResolver
+
+    fleet = demo_fleet(seed=5, scale=300, resolver=CatalogResolver())
+    merged = merge_sources([Parsed("file", "a", fleet), Parsed("hiveos", "b", fleet)])
+    assert merged.fleet.model_dump() == fleet.model_dump()
+    assert merged.notes == []
