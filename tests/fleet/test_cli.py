@@ -171,3 +171,27 @@ def test_live_hiveos_import_against_a_local_fake_server(tmp_path, examples):
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_import_with_probe_adds_the_measured_link_to_the_inventory(tmp_path, monkeypatch, examples):
+    card = {
+        "brand": "nvidia",
+        "index": 0,
+        "labels": {},
+        "model": "NVIDIA GeForce RTX 3060",
+        "vram_gib": 12.0,
+        "bus_id": "0000:01:00.0",
+        "pcie": {"gen": 2, "width": 1, "max_gen": 4, "max_width": 16},
+        "vram_used_by_others_gib": 0.0,
+    }
+    monkeypatch.setattr(probe_module, "probe_nvidia", lambda nvml=None: ([dict(card)], None))
+    monkeypatch.setattr(probe_module, "probe_amd", lambda amdsmi=None, run=None: ([], "none"))
+    monkeypatch.setattr(probe_module, "read_host_info", lambda: probe_module.HostInfo("rig-3060-01", None, 2))
+    out = tmp_path / "fleet.json"
+    result = run("import", str(examples / "hiveos_farm_2workers.json"), "--probe", "-o", str(out))
+    assert result.exit_code == 0, result.output
+    rig = next(r for r in store.load_fleet(out).rigs if r.name == "rig-3060-01")
+    by_bus = {g.bus_id: g for g in rig.gpus}
+    assert len(rig.gpus) == 6 and by_bus["0000:01:00.0"].pcie.max_width == 16  # probe: link
+    assert by_bus["0000:01:00.0"].hashrate_mhs == 48.1  # HiveOS: hashrate
+    assert by_bus["0000:02:00.0"].pcie is None  # a card the probe did not see keeps HiveOS's record
