@@ -116,7 +116,7 @@ class RigAssessor:
                 alone = self.profiles.estimate(workload, (slots[0],), disk)
                 if alone.fits:
                     break  # the rig's largest GPU holds it alone: a split buys no speed, replicas win
-                found = self._smallest_split(workload, slots, alone.memory.total, disk)
+                found = self._smallest_split(workload, slots, alone, disk)
                 if found is None:
                     continue
                 k, est, hardware = found
@@ -147,11 +147,18 @@ class RigAssessor:
         return out
 
     def _smallest_split(
-        self, workload: Workload, slots: list[GpuSlot], total_gib: float, disk: float
+        self, workload: Workload, slots: list[GpuSlot], alone: Estimate, disk: float
     ) -> tuple[int, Estimate, Hardware] | None:
         """Fewest GPUs (largest first) the estimator says hold the model; None if all of them don't."""
-        free = [s.spec.vram_gib - s.used_by_others_gib - _SPLIT_HEADROOM_GIB for s in slots]
-        start = next((k for k in range(2, len(slots) + 1) if sum(free[:k]) >= total_gib), None)
+        free = [s.spec.vram_gib - s.used_by_others_gib for s in slots]
+        # Weights and KV cache must sit on the GPUs whatever the split: a rig with less free VRAM
+        # in all cannot hold the model, and saying so needs no estimate.
+        if sum(free) < alone.memory.weights + alone.memory.kv_cache:
+            return None
+        need = alone.memory.total
+        start = next(
+            (k for k in range(2, len(slots) + 1) if sum(free[:k]) - k * _SPLIT_HEADROOM_GIB >= need), None
+        )
         if start is None:
             start = len(slots)
         for k in range(max(start, 2), len(slots) + 1):
