@@ -283,3 +283,22 @@ def test_admin_api_creates_lists_and_revokes_keys_at_once(backends, gateway):
         gw.client(secret).chat.completions.create(model="tiny", messages=CHAT)
     missing = httpx.delete(gw.url + "/admin/keys/carl", headers=admin)
     assert missing.status_code == 404 and "carol" in missing.json()["error"]["message"]
+
+
+def test_a_client_hanging_up_mid_stream_frees_the_slot_and_is_metered(backends, gateway):
+    backend = backends(words=tuple(f" w{i}" for i in range(200)), word_delay_s=0.02)
+    gw = gateway([replica("r1", backend.url)])
+    key = gw.key()
+    body = {"model": "tiny", "messages": CHAT, "stream": True}
+    with httpx.stream(
+        "POST", gw.url + "/v1/chat/completions", json=body, headers={"authorization": f"Bearer {key}"}
+    ) as response:
+        first = next(response.iter_bytes())
+        assert first.startswith(b"data: ")
+    router = gw.server.server.config.app.state.gateway.router
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and (router.outstanding or not UsageStore(gw.engine).count()):
+        time.sleep(0.05)
+    assert router.outstanding == {}
+    (record,) = UsageStore(gw.engine).records()
+    assert record.status == 499 and 0 < record.completion_tokens < 200

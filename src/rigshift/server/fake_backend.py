@@ -24,6 +24,7 @@ class FakeBackendState:
     name: str = "fake"
     words: tuple[str, ...] = ("hello", " from", " the", " fake", " backend")
     delay_s: float = 0.0  # before the first byte
+    word_delay_s: float = 0.0  # between streamed words
     fail_status: int | None = None  # answer every request with this status
     context: int = 4096
     requests: int = 0
@@ -94,6 +95,8 @@ def create_fake_backend(state: FakeBackendState | None = None) -> Starlette:
 
         async def events() -> AsyncIterator[bytes]:
             for i, word in enumerate(words):
+                if i and state.word_delay_s:
+                    await asyncio.sleep(state.word_delay_s)
                 last = i == len(words) - 1
                 delta: dict[str, object] = (
                     {"index": 0, "delta": {"content": word}, "finish_reason": "stop" if last else None}

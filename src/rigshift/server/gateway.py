@@ -1,7 +1,7 @@
 """The OpenAI-compatible gateway: authenticate, limit, route, forward, meter.
 
-Requests are forwarded as raw bytes over one pooled `httpx.AsyncClient` (keep-alive per
-replica), never through pydantic models, so the gateway adds well under a millisecond. A replica
+Requests are forwarded as raw bytes over pooled keep-alive connections per replica
+(`backend_client.BackendPool`), never through pydantic models, so the gateway adds well under a millisecond. A replica
 that fails before the first byte (refused connection, 5xx, reset) is reported to the data plane
 and the request moves to the next best replica; once bytes have reached the client, it cannot.
 """
@@ -10,18 +10,17 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
 import anyio.to_thread
-import httpx
 from starlette.requests import Request
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import Response
 
 from rigshift.run.contracts import ReplicaDirectory, ReplicaEndpoint
+from rigshift.server.backend_client import BackendConnectionError, BackendPool, BackendResponse
 from rigshift.server.errors import normalise_backend_error, openai_error
 from rigshift.server.keys import ApiKey, KeyStore, hash_key
 from rigshift.server.limits import QuotaTracker, RateLimiter, period_bounds, retry_after_header
@@ -29,7 +28,7 @@ from rigshift.server.metering import energy_wh
 from rigshift.server.metrics import Metrics
 from rigshift.server.router import Router
 from rigshift.server.settings import ServerSettings
-from rigshift.server.sse import StreamMeter
+from rigshift.server.sse import PassThroughStream, StreamMeter
 from rigshift.server.usage import UsageRecord, UsageStore
 from rigshift.server.writer import UsageWriter
 
@@ -85,7 +84,7 @@ class Gateway:
     writer: UsageWriter = field(init=False)
     limiter: RateLimiter = field(default_factory=RateLimiter)
     quotas: QuotaTracker = field(default_factory=QuotaTracker)
-    http: httpx.AsyncClient | None = None
+    backends: BackendPool | None = None
     _auth_cache: dict[str, tuple[ApiKey | None, float]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -93,21 +92,14 @@ class Gateway:
         self.writer = UsageWriter(self.usage)
 
     async def start(self) -> None:
-        self.http = httpx.AsyncClient(
-            timeout=httpx.Timeout(self.settings.backend_timeout_s, connect=self.settings.connect_timeout_s),
-            limits=httpx.Limits(max_connections=4096, max_keepalive_connections=1024),
-            # httpcore writes headers and body separately; with Nagle on, the body waits for the
-            # backend's delayed ACK (~40 ms on Linux). TCP_NODELAY sends it at once.
-            transport=httpx.AsyncHTTPTransport(
-                limits=httpx.Limits(max_connections=4096, max_keepalive_connections=1024),
-                socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)],
-            ),
+        self.backends = BackendPool(
+            connect_timeout=self.settings.connect_timeout_s, read_timeout=self.settings.backend_timeout_s
         )
 
     async def stop(self) -> None:
         await self.writer.drain()
-        if self.http is not None:
-            await self.http.aclose()
+        if self.backends is not None:
+            await self.backends.aclose()
 
     # --- authentication --------------------------------------------------------------------
 
@@ -267,26 +259,16 @@ class Gateway:
 
     async def _send(
         self, replica: ReplicaEndpoint, endpoint: str, raw: bytes, stream: bool
-    ) -> httpx.Response:
-        assert self.http is not None, "Gateway.start() was not called"
-        request = self.http.build_request(
-            "POST",
-            replica.base_url.rstrip("/") + ENDPOINT_PATHS[endpoint],
-            content=raw,
-            headers={"content-type": "application/json"},
-        )
+    ) -> BackendResponse:
+        assert self.backends is not None, "Gateway.start() was not called"
         try:
-            try:
-                response = await self.http.send(request, stream=stream)
-            except httpx.RemoteProtocolError:
-                # A pooled keep-alive connection the backend had already closed (llama-server's
-                # HTTP library closes them after a few requests): not a replica failure, resend once
-                # on a fresh connection before blaming the replica.
-                response = await self.http.send(request, stream=stream)
-        except httpx.HTTPError as error:
-            raise _BackendFailed(f"{type(error).__name__}: {error}") from error
+            # The pool resends once on a fresh connection when a reused keep-alive one turns out
+            # closed (llama-server closes them after streams): housekeeping, not a replica failure.
+            response = await self.backends.post(replica.base_url.rstrip("/") + ENDPOINT_PATHS[endpoint], raw)
+        except BackendConnectionError as error:
+            raise _BackendFailed(str(error)) from error
         if response.status_code in _RETRYABLE_STATUS:
-            await response.aclose()
+            response.close()
             raise _BackendFailed(f"HTTP {response.status_code}")
         return response
 
@@ -303,9 +285,9 @@ class Gateway:
         try:
             response = await self._send(replica, endpoint, raw, stream=False)
             try:
-                content = response.content
-            except httpx.HTTPError as error:  # died mid-body: the client has seen nothing yet
-                raise _BackendFailed(f"{type(error).__name__}: {error}") from error
+                content = await response.read()
+            except BackendConnectionError as error:  # died mid-body: the client has seen nothing yet
+                raise _BackendFailed(str(error)) from error
         except _BackendFailed:
             raise
         prompt = completion = 0
@@ -347,19 +329,20 @@ class Gateway:
     ) -> Response:
         response = await self._send(replica, endpoint, raw, stream=True)
         if response.status_code >= 400:
-            content = await response.aread()
-            await response.aclose()
+            try:
+                content = await response.read()
+            except BackendConnectionError as error:
+                raise _BackendFailed(str(error)) from error
             self.router.release(replica.replica_id)
             return normalise_backend_error(response.status_code, content)
-        chunks = response.aiter_raw()
+        chunks = response.chunks()
         try:
             first = await chunks.__anext__()
         except StopAsyncIteration:
-            await response.aclose()
+            response.close()
             raise _BackendFailed("stream closed before the first byte") from None
-        except httpx.HTTPError as error:
-            await response.aclose()
-            raise _BackendFailed(f"{type(error).__name__}: {error}") from error
+        except BackendConnectionError as error:
+            raise _BackendFailed(str(error)) from error
         self.metrics.first_byte.labels(model).observe(time.perf_counter() - started)
         meter = StreamMeter(strip_usage_chunk=strip_usage)
 
@@ -374,7 +357,7 @@ class Gateway:
                         out = meter.feed(chunk)
                         if out:
                             yield out
-                except httpx.HTTPError:
+                except BackendConnectionError:
                     pass  # the backend died mid-stream; meter what was sent and end the stream
                 tail = meter.flush()
                 if tail:
@@ -389,7 +372,7 @@ class Gateway:
                 if meter.done_event is not None:
                     yield meter.done_event
             finally:
-                await response.aclose()
+                response.close()  # no-op when the body was read to the end (connection reused)
                 self.router.release(replica.replica_id)
                 if not metered:  # the client hung up: still meter what it consumed
                     completion = meter.completion_tokens or meter.content_chunks
@@ -408,9 +391,7 @@ class Gateway:
                     )
                     task.add_done_callback(lambda t: t.exception())
 
-        return StreamingResponse(
-            body(), media_type="text/event-stream", headers={"cache-control": "no-cache"}
-        )
+        return PassThroughStream(body())
 
     async def _meter(
         self,
@@ -440,7 +421,9 @@ class Gateway:
             energy_wh=energy_wh(replica.watts, duration, concurrent),
             status=status,
         )
+        commit_started = time.perf_counter()
         await self.writer.write(record)
+        self.metrics.usage_commit.observe(time.perf_counter() - commit_started)
         if key.token_quota is not None:
             self.quotas.add(
                 key.id, period_bounds(record.created_at, key.quota_period)[0], record.total_tokens

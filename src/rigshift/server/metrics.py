@@ -59,6 +59,12 @@ class Metrics:
             buckets=LATENCY_BUCKETS,
             registry=self.registry,
         )
+        self.usage_commit = Histogram(
+            "rigshift_usage_commit_seconds",
+            "How long a request waited for its usage record to be committed",
+            buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1),
+            registry=self.registry,
+        )
         self.retries = Counter(
             "rigshift_retries",
             "Requests moved to another replica after a failure",

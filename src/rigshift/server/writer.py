@@ -15,8 +15,13 @@ from rigshift.server.usage import UsageRecord, UsageStore
 
 
 class UsageWriter:
-    def __init__(self, store: UsageStore):
+    def __init__(self, store: UsageStore, *, inline: bool | None = None):
         self.store = store
+        # SQLite commits a small batch in ~0.2 ms: done on the event loop, that is cheaper than a
+        # worker thread, which under load waits for the GIL at every SQLite call (a 5 ms switch
+        # interval each: 65 ms per commit was measured at 32 streams). A networked database
+        # (PostgreSQL) goes through a thread so a slow round trip never stalls the loop.
+        self.inline = store.engine.dialect.name == "sqlite" if inline is None else inline
         self._pending: list[tuple[UsageRecord, asyncio.Future[None]]] = []
         self._task: asyncio.Task[None] | None = None
 
@@ -33,7 +38,11 @@ class UsageWriter:
         while self._pending:
             batch, self._pending = self._pending, []
             try:
-                await anyio.to_thread.run_sync(self.store.insert_many, [r for r, _ in batch])
+                records = [r for r, _ in batch]
+                if self.inline:
+                    self.store.insert_many(records)
+                else:
+                    await anyio.to_thread.run_sync(self.store.insert_many, records)
             except Exception as error:  # the DB failed: every waiter learns it, none is dropped silently
                 for _, future in batch:
                     if not future.done():
