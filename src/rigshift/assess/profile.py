@@ -147,6 +147,9 @@ class ProfileAssessor:
         self._profiles: dict[ProfileKey, GpuProfile] = {}
         self._classes: dict[SlotKey, list[ClassResult]] = {}
         self._verdicts: dict[ProfileKey, Verdict] = {}
+        self._slot_verdicts: dict[
+            SlotKey, tuple[GpuSlot | None, list[ClassResult], str, bool, list[tuple[Reason, str, ModelClass]]]
+        ] = {}
         self._adjusted: dict[tuple[Workload, tuple[GpuSlot, ...], float], Estimate] = {}
         self._power: dict[tuple[str, float, float | None, str], float] = {}
         self._runtimes: dict[GpuSpec, list[str]] = {}
@@ -413,23 +416,34 @@ class ProfileAssessor:
         return found
 
     def _judge(self, key: ProfileKey) -> _Judged:
-        slot = self.slot(key.slot)
-        classes = self.classes(key.slot)
+        slot, classes, tier, ready, blocking = self._judge_slot(key.slot)
+        caveats = self._caveats(classes, tier, slot, key.host)
+        return _Judged(slot, classes, tier, ready, blocking, caveats)
+
+    def _judge_slot(
+        self, key: SlotKey
+    ) -> tuple[GpuSlot | None, list[ClassResult], str, bool, list[tuple[Reason, str, ModelClass]]]:
+        """The part of a verdict that depends on the GPU alone: shared by every host around it."""
+        found = self._slot_verdicts.get(key)
+        if found is not None:
+            return found
+        slot = self.slot(key)
+        classes = self.classes(key)
         tier = TIER_NONE
         for result in classes:
             if result.usable:
                 tier = result.model_class.value
         ready = tier_rank(tier) >= self.criteria.headline_class.rank
         if slot is None:
-            name = key.slot.gpu_model.removeprefix(_UNRESOLVED_PREFIX)
+            name = key.gpu_model.removeprefix(_UNRESOLVED_PREFIX)
             detail = (
                 f"{name!r} is not in the GPU catalog: correct the card's name in the inventory to assess it"
             )
             blocking = [(Reason.UNKNOWN_GPU, detail, classes[0].model_class)]
         else:
             blocking = self._blocking_limits(classes, tier, slot)
-        caveats = self._caveats(classes, tier, slot, key.host)
-        return _Judged(slot, classes, tier, ready, blocking, caveats)
+        found = self._slot_verdicts[key] = (slot, classes, tier, ready, blocking)
+        return found
 
     def _assess(self, key: ProfileKey) -> GpuProfile:
         j = self._judge(key)
