@@ -20,7 +20,8 @@ import statistics
 import time
 
 from rigshift.assess import ReadinessCriteria, assess_fleet, default_tools
-from rigshift.assess.profile import ProfileAssessor, rig_keys
+from rigshift.assess.keys import rig_keys
+from rigshift.assess.profile import ProfileAssessor
 from rigshift.assess.tools import AssessTools
 from rigshift.fleet.demo import demo_fleet
 

@@ -12,7 +12,8 @@ from collections import Counter
 from typing import Any
 
 from rigshift.assess.criteria import ReadinessCriteria
-from rigshift.assess.profile import ProfileAssessor, ProfileKey, rig_keys
+from rigshift.assess.keys import ProfileKey, rig_keys
+from rigshift.assess.profile import ProfileAssessor
 from rigshift.assess.rig import RigAssessor
 from rigshift.assess.summary import summarize
 from rigshift.assess.tools import AssessTools, default_tools

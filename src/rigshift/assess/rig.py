@@ -11,7 +11,8 @@ from collections import Counter
 from typing import Any
 
 from rigshift.assess.criteria import CLASSES, TIER_NONE, tier_rank
-from rigshift.assess.profile import ProfileAssessor, ProfileKey, SlotKey
+from rigshift.assess.keys import ProfileKey, SlotKey
+from rigshift.assess.profile import ProfileAssessor
 from rigshift.assess.types import GpuProfile, Limit, Reason, RigAssessment, RigOption
 from rigshift.estimate.types import Estimate, GpuSlot, Hardware, Workload
 from rigshift.fleet.model import Rig

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 from rigshift.assess.criteria import ReadinessCriteria, tier_rank
-from rigshift.assess.profile import ProfileAssessor, ProfileKey, Verdict
+from rigshift.assess.keys import ProfileKey
+from rigshift.assess.profile import ProfileAssessor, Verdict
 from rigshift.assess.types import Reason, Unlock
 
 Action = Literal["replace_risers", "add_ram", "stop_miners", "add_disk", "add_cores", "improve_cooling"]
