@@ -140,8 +140,7 @@ class RigAssessor:
                         split_ms_per_token=round(est.split_ms_per_token, 2),
                         bottleneck=est.bottleneck,
                         meets_criteria=meets,
-                        text=f"{model.key} {quant} as a {k}-way layer split at"
-                        f" {est.decode_tokens_per_s:.1f} tokens/s{verdict}",
+                        text=_split_text(model.key, quant, k, len(slots), est.decode_tokens_per_s, verdict),
                     )
                 )
                 break  # the largest model of the class that the rig holds; smaller ones add little
@@ -168,6 +167,17 @@ class RigAssessor:
             if est.fits:
                 return k, est, hardware
         return None
+
+
+def _split_text(model: str, quant: str, k: int, n: int, tps: float, verdict: str) -> str:
+    copies, left = n // k, n % k
+    head = (
+        f"{model} {quant} as a {k}-way layer split"
+        if copies == 1
+        else f"{copies} × {model} {quant} as {k}-way layer splits"
+    )
+    spare = f", {left} GPU{'s' if left != 1 else ''} left for replicas" if left else ""
+    return f"{head} at {tps:.1f} tokens/s{' each' if copies > 1 else ''}{verdict}{spare}"
 
 
 def _rig_notes(keys: list[ProfileKey]) -> list[str]:
