@@ -12,13 +12,43 @@ def normalise(name: str) -> str:
     return re.sub(r"\s+", " ", re.sub(r"[^a-z0-9.]+", " ", name.lower())).strip()
 
 
+def edit_distance(a: str, b: str) -> int:
+    """Optimal-string-alignment distance: insertions, deletions, substitutions and swaps of two
+    neighbours each cost 1, so a transposed digit ('3600' for '3060') is one typo, not two."""
+    previous2: list[int] = []
+    previous = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        current = [i] + [0] * len(b)
+        for j, cb in enumerate(b, 1):
+            cost = ca != cb
+            current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + cost)
+            if i > 1 and j > 1 and ca == b[j - 2] and a[i - 2] == cb:
+                current[j] = min(current[j], previous2[j - 2] + 1)
+        previous2, previous = previous, current
+    return previous[-1]
+
+
 def did_you_mean(name: str, candidates: Iterable[str], limit: int = 5) -> tuple[str, ...]:
-    """The candidates closest to `name`, best first; substring matches count as close."""
+    """The candidates closest to `name`, best first.
+
+    Ranked by edit distance (typos), then by difflib's similarity (shared runs), with a candidate
+    that contains the name or is contained in it counting as close; candidates that share too
+    little are left out.
+    """
     by_key: dict[str, str] = {}
     for candidate in candidates:
         by_key.setdefault(normalise(candidate), candidate)
     wanted = normalise(name)
-    close = difflib.get_close_matches(wanted, list(by_key), n=limit, cutoff=0.5)
-    containing = [k for k in by_key if wanted and (wanted in k or k in wanted) and k not in close]
-    ranked = close + sorted(containing, key=lambda k: abs(len(k) - len(wanted)))
-    return tuple(by_key[k] for k in ranked[:limit])
+    if not wanted:
+        return ()
+    scored: list[tuple[int, float, float, str]] = []
+    for key, original in by_key.items():
+        ratio = difflib.SequenceMatcher(None, wanted, key).ratio()
+        contains = wanted in key or key in wanted
+        # A candidate with more words than the name ('rtx 3060 12 gb' for 'rtx 3600') is judged
+        # on its leading part too, at a small penalty, so the extra words do not bury it.
+        distance = min(edit_distance(wanted, key), edit_distance(wanted, key[: len(wanted)]) + 0.5)
+        if ratio >= 0.5 or contains or distance <= max(2, len(wanted) // 4):
+            scored.append((0 if contains else 1, distance, -ratio, original))
+    scored.sort(key=lambda item: (min(item[0], item[1]), item[1], item[2]))
+    return tuple(item[3] for item in scored[:limit])

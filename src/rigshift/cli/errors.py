@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import ParamSpec, TypeVar
 
 from rich.console import Console
+from rich.markup import escape
 
 from rigshift.errors import RigshiftError
 
@@ -18,7 +19,7 @@ _stderr = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 def report(error: RigshiftError) -> int:
-    _stderr.print(f"[bold red]error:[/] {error}", markup=True)
+    _stderr.print(f"[bold red]error:[/] {escape(str(error))}", markup=True)
     return error.exit_code
 
 
