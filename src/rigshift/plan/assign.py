@@ -91,13 +91,19 @@ class RigState:
         if key.circuit in self.circuit_w:
             self.circuit_w[key.circuit] -= watts
 
-    def take(self, j: int) -> Placement | None:
-        """One group of configuration j on the fullest rig that fits, or None."""
+    def take(self, j: int, fullest_first: bool = False) -> Placement | None:
+        """One group of configuration j on a rig of its pool, or None.
+
+        The rigs of a pool are alike, and on mining rigs the host (2 cores) binds before the GPUs
+        do: groups go to the rig with the *most* free GPUs (groups are placed largest first, so
+        this deals them out evenly and strands neither cores nor GPUs). `fullest_first` is
+        GPUStack's binpack, for the baseline.
+        """
         c = self.cands.configs[j]
         if not self._power_ok(c):
             return None
         b = self.buckets[c.pool]
-        for count in sorted(n for n in b if n >= c.k and b[n]):
+        for count in sorted((n for n in b if n >= c.k and b[n]), reverse=not fullest_first):
             for r in b[count]:
                 if self._host_ok(r, c):
                     return self._commit(j, r, self.free[c.pool][r][: c.k])
@@ -178,6 +184,14 @@ def greedy_fill(
     """Minimums first (scarcest deployment first, smallest sufficient card first), then by `rank`
     (default: value per GPU, per watt where a site's power budget binds) while a group still adds
     value. The planner passes the LP's order (reduced costs at dual prices) when it has one."""
+    placements = fill_minimums(cands, state, tally)
+    placements.extend(fill_value(cands, state, tally, rank))
+    return placements
+
+
+def fill_minimums(cands: Candidates, state: RigState, tally: Tally) -> list[Placement]:
+    """Place groups of deployments below their minimum: scarcest deployment first, smallest
+    sufficient card first (leave the big cards to the models only they can hold)."""
     placements: list[Placement] = []
     configs = cands.configs
     by_dep: dict[int, list[int]] = defaultdict(list)
@@ -187,7 +201,6 @@ def greedy_fill(
         di: sum(cands.pools[q].size for q in {configs[j].pool for j in js}) for di, js in by_dep.items()
     }
     for di in sorted(by_dep, key=lambda d: (supply[d], d)):
-        # smallest footprint first: leave the big cards to the models only they can hold
         order = sorted(
             by_dep[di],
             key=lambda j: (
@@ -205,6 +218,15 @@ def greedy_fill(
                 tally.add(j)
             if not tally.below_minimum(di):
                 break
+    return placements
+
+
+def fill_value(
+    cands: Candidates, state: RigState, tally: Tally, rank: list[int] | None = None
+) -> list[Placement]:
+    """Add groups in `rank` order while each still adds value."""
+    placements: list[Placement] = []
+    configs = cands.configs
     if rank is None:
         tight = _tight_sites(cands)
         rank = sorted(range(len(configs)), key=lambda j: (-static_score(cands, j, tight), j))
@@ -243,18 +265,24 @@ def binpack_baseline(cands: Candidates) -> tuple[dict[int, int], list[Placement]
     tally = Tally(cands)
     placements: list[Placement] = []
     configs = cands.configs
+    by_dep: dict[int, list[int]] = defaultdict(list)
+    for j, c in enumerate(configs):
+        if c.cap_fraction == 1.0 and c.n == 1:
+            by_dep[c.deployment].append(j)
     for di, d in enumerate(cands.demand.deployments):
-        js = [j for j, c in enumerate(configs) if c.deployment == di and c.cap_fraction == 1.0 and c.n == 1]
-        js.sort(key=lambda j: (configs[j].k, cands.pools[configs[j].pool].key.free_gib, j))
+        js = sorted(by_dep[di], key=lambda j: (configs[j].k, cands.pools[configs[j].pool].key.free_gib, j))
         want = d.replicas.max if d.replicas is not None else None
-        while True:
-            if want is not None and tally.replicas[di] >= want:
-                break
-            if want is None and not tally.below_minimum(di):
-                break
-            placed = next((p for j in js if tally.room(configs[j]) and (p := state.take(j))), None)
-            if placed is None:
-                break
-            placements.append(placed)
-            tally.add(placed.config)
+        # Resources only shrink, so once a configuration fails it fails for every later replica:
+        # walking the list once is the same as restarting the scan for each replica.
+        for j in js:
+            while tally.room(configs[j]):
+                if want is not None and tally.replicas[di] >= want:
+                    break
+                if want is None and not tally.below_minimum(di):
+                    break
+                placed = state.take(j, fullest_first=True)
+                if placed is None:
+                    break
+                placements.append(placed)
+                tally.add(j)
     return dict(tally.counts), placements

@@ -13,7 +13,7 @@ replicas per GPU, power cap), and the estimator runs once per distinct (workload
 from __future__ import annotations
 
 import math
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field, replace
 
 from rigshift.catalog.gpu_spec import GpuSpec
@@ -44,6 +44,7 @@ class SlotKey:
     power_max_w: float | None
     labels: tuple[tuple[str, str], ...]
     host: tuple[int | None, float | None] = (None, None)  # the rigs' CPU cores and RAM (GiB)
+    rig_gpus: int = 0  # GPUs of this kind on each rig of the pool
 
 
 @dataclass
@@ -56,9 +57,12 @@ class Pool:
     def size(self) -> int:
         return sum(len(p) for p in self.members.values())
 
-    def groups_of(self, k: int) -> int:
-        """How many disjoint k-GPU groups fit, rig by rig (a replica never splits across rigs)."""
-        return sum(len(p) // k for p in self.members.values())
+    def groups_of(self, k: int, per_rig: int | None = None) -> int:
+        """How many disjoint k-GPU groups fit, rig by rig (a replica never splits across rigs),
+        at most `per_rig` on one rig (what its host can serve)."""
+        if per_rig is None:
+            return sum(len(p) // k for p in self.members.values())
+        return sum(min(len(p) // k, per_rig) for p in self.members.values())
 
     @property
     def max_per_rig(self) -> int:
@@ -183,8 +187,11 @@ def build_pools(
     # limits add up over a pool's rigs (exactly, when a rig's GPUs all sit in one pool).
     for r, slots in rig_slots.items():
         rig = fleet.rigs[r]
+        per_slot = Counter(slot for _, slot, _ in slots)
         for position, slot, spec in slots:
-            key = replace(slot, host=(rig.cpu_cores, rig.ram_gib))
+            # Rigs in one pool also hold the same number of such GPUs: then every rig of a pool
+            # can take the same mix of groups, and the pool's totals are nearly exact.
+            key = replace(slot, host=(rig.cpu_cores, rig.ram_gib), rig_gpus=per_slot[slot])
             pool = pools.setdefault(key, Pool(key=key, spec=spec))
             pool.members.setdefault(r, []).append(position)
     ordered = sorted(

@@ -6,7 +6,7 @@ Sets
     per group, power cap);  s ∈ S sites, c ∈ C circuits with a power budget;  g ∈ G keep groups
     (deployment, pool, k, n) of the current plan when re-planning.
 Data
-    N_q GPUs in q;  A_qk = Σ_rigs ⌊GPUs of q on the rig / k⌋ groups of k one rig can host;
+    N_q GPUs in q;  A_qk = Σ_rigs min(⌊GPUs of q on the rig / k⌋, CPU cap) groups of k;
     t_j tokens/s per replica;  r_j $/h per replica (replica-count deployments);  e_j $/h power per
     group;  w_j serving watts per group over the GPU's leftover draw;  h_j host RAM per replica;
     B_s, B_c watts left for serving;  min_d, max_d replicas;  T_d target tokens/s;  p_d $/h per
@@ -19,6 +19,7 @@ Objective
 Constraints
     Σ_{j∈q} k_j y_j ≤ N_q                                  ∀q   (GPUs)
     Σ_{j∈q, k_j=k} y_j ≤ A_qk                               ∀q, k≥2 (a group stays on one rig)
+    y_j ≤ Σ_{rigs of q} min(⌊GPUs on the rig / k_j⌋, ⌊m_j / n_j⌋)          (bounds, per rig)
     Σ_{j∈q} (n_j / m_j) y_j ≤ R_q                            ∀q   (host slots)
         m_j = min(⌊cores / cores per replica⌋, ⌊(RAM − OS reserve) / h_j⌋): replicas of j one rig hosts
     Σ_{j∈d} n_j y_j ≤ max_d;   Σ_{j∈d} n_j y_j + u_d ≥ min_d      (replica-count deployments)
@@ -185,10 +186,12 @@ def solve_milp(
     for q, js in sorted(by_pool.items()):
         pool = cands.pools[q]
         row([(j, float(configs[j].k)) for j in js], -inf, float(pool.size))
+        # every group holds at least one replica, so a rig holds at most its CPU cap of groups
+        cpu_cap = replicas_per_rig(pool, opts, 0.0)
         for k in sorted({configs[j].k for j in js} - {1}):
             jk = [j for j in js if configs[j].k == k]
             if len(jk) > 1:
-                row([(j, 1.0) for j in jk], -inf, float(pool.groups_of(k)))
+                row([(j, 1.0) for j in jk], -inf, float(pool.groups_of(k, cpu_cap)))
     _host_rows(cands, row)
     for di, d in enumerate(deployments):
         js = by_dep.get(di, [])
@@ -305,7 +308,7 @@ def _upper(cands: Candidates, c: Config) -> float:
     """Most groups of c the pool can hold: k-GPU groups per rig, and n-replica groups per rig host."""
     pool = cands.pools[c.pool]
     per_rig = replicas_per_rig(pool, cands.options, c.host_ram_gib) // c.n
-    return float(min(pool.groups_of(c.k), len(pool.members) * per_rig))
+    return float(pool.groups_of(c.k, per_rig))
 
 
 def _host_rows(cands: Candidates, row: Callable[[list[tuple[int, float]], float, float], None]) -> None:

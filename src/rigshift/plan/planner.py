@@ -14,7 +14,7 @@ import time
 from collections import defaultdict
 
 from rigshift.fleet.model import Fleet
-from rigshift.plan.assign import Placement, RigState, Tally, greedy_fill
+from rigshift.plan.assign import Placement, RigState, Tally, fill_minimums, greedy_fill
 from rigshift.plan.candidates import Candidates, EstimateCache, build_candidates
 from rigshift.plan.demand import Demand
 from rigshift.plan.explain import moves_against, unplaced_reasons
@@ -251,15 +251,27 @@ def _construct(
             j,
         ),
     )
-    for j in order:
-        for _ in range(max(0, remaining[j])):
-            if not tally.room(cands.configs[j]):
-                break
+
+    def place(j: int, only_below_minimum: bool) -> None:
+        c = cands.configs[j]
+        while remaining[j] > 0 and tally.room(c):
+            if only_below_minimum and not tally.below_minimum(c.deployment):
+                return
             placed = state.take(j)
+            remaining[j] -= 1
             if placed is None:
-                break
+                continue
             places.append(placed)
             tally.add(j)
+
+    # Minimums first, on the configurations the counts chose; what those could not map goes
+    # elsewhere (fill_minimums) before anything placed for plain value takes the room.
+    for j in order:
+        if cands.configs[j].deployment in needy:
+            place(j, only_below_minimum=True)
+    places.extend(fill_minimums(cands, state, tally))
+    for j in order:
+        place(j, only_below_minimum=False)
     places.extend(greedy_fill(cands, state, tally, rank))
     return state, tally, places
 
