@@ -9,7 +9,7 @@ from rigshift.plan.assign import binpack_baseline
 from rigshift.plan.candidates import build_candidates
 from rigshift.plan.milp import evaluate
 
-from .fixtures import SEAMS, fleet, rig
+from .fixtures import REAL_SEAMS, SEAMS, fleet, rig
 
 CHAT = """\
 deployments:
@@ -272,3 +272,34 @@ deployments:
     assert replica.cross_rig and len({g.rig for g in replica.gpus}) == len(replica.gpus) >= 2
     assert not loose.unplaced
     assert any("cross-rig" in n for n in loose.notes)
+
+
+def test_real_estimator_plan_fits_memory_and_power():
+    rigs = [
+        rig("a1", "A", "geforce-rtx-3060-12gb", 6, used=1.5),
+        rig("a2", "A", "radeon-rx-580-8gb", 8, cores=2, ram=4.0),
+        rig("a3", "A", "geforce-rtx-3090", 2, link=(3, 16)),
+    ]
+    f = fleet(*rigs, budgets_kw={"A": 2.0})
+    text = """\
+deployments:
+  - name: chat
+    model: llama-3.1-8b
+    context: 8192
+    replicas: {min: 1, max: 12}
+    value: {usd_per_mtok: 0.5}
+  - name: code
+    model: qwen2.5-14b
+    replicas: {min: 0, max: 4}
+    value: {usd_per_mtok: 1.2}
+"""
+    demand = parse_demand(text)
+    p = plan_placement(f, demand, options=demand.plan_options(), seams=REAL_SEAMS)
+    free = {(r.name, i): g.vram_gib - g.vram_used_by_others_gib for r in rigs for i, g in enumerate(r.gpus)}
+    for replica in p.replicas:
+        for g, need in zip(replica.gpus, replica.vram_gib_per_gpu, strict=True):
+            assert need <= free[(g.rig, g.position)]
+    assert p.power_w_by_site["A"] <= 2000 + 1e-6
+    assert p.bound is not None and p.objective <= p.bound + 1e-6
+    cores = Counter(r.rig for r in p.replicas)
+    assert cores["a2"] <= 2  # a 2-core host serves two replicas at most
