@@ -3,7 +3,8 @@
     python bench/assess_scale.py [--scales 2000,10000,100000] [--repeat 3] [--baseline-sample 200]
 
 Fleets come from `rigshift.fleet.demo.demo_fleet` (seed 0). Each scale is assessed `--repeat`
-times with a fresh assessor (cold caches every time) and the best and median runs are printed.
+times with a fresh assessor (cold caches every time); the best and median wall times are printed,
+and the least CPU time of the process (what the run costs when other jobs share the CPUs).
 
 Baseline: the same per-GPU work with no grouping and no cache shared between GPUs — a fresh
 `ProfileAssessor` per GPU, so every GPU pays its own estimator calls. It is timed on a sample of
@@ -69,24 +70,26 @@ def main() -> None:
         f" {calls_per_gpu:.1f} estimator calls/GPU (sample of {args.baseline_sample})"
     )
     print()
-    print(f"{'GPUs':>8} {'rigs':>6} {'profiles':>8} {'est.calls':>9} {'best s':>7} {'median s':>8}"
+    print(f"{'GPUs':>8} {'rigs':>6} {'profiles':>8} {'est.calls':>9} {'best s':>7} {'median s':>8} {'cpu s':>6}"
           f" {'GPUs/s':>9} {'baseline s':>10} {'speed-up':>8}")  # fmt: skip
     for scale in (int(s) for s in args.scales.split(",")):
         fleet = demo_fleet(seed=0, scale=scale)
-        times = []
+        times, cpu_times = [], []
         calls: list[int] = [0]
         result = None
         for _ in range(args.repeat):
             counted, calls = counting(tools)
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             result = assess_fleet(fleet, tools=counted)
             times.append(time.perf_counter() - t0)
+            cpu_times.append(time.process_time() - c0)
         assert result is not None
-        best, median = min(times), statistics.median(times)
+        best, median, cpu = min(times), statistics.median(times), min(cpu_times)
         gpus = fleet.gpu_count
         baseline = per_gpu * gpus
         print(
             f"{gpus:>8,} {len(fleet.rigs):>6,} {len(result.profiles):>8,} {calls[0]:>9,} {best:>7.2f} {median:>8.2f}"
+            f" {cpu:>6.2f}"
             f" {gpus / best:>9,.0f} {baseline:>10.1f} {baseline / best:>7.0f}x"
         )
     print(f"\nload average {os.getloadavg()[0]:.2f} at end (other processes share these CPUs)")

@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 
 from rigshift.assess import ModelClass, Reason, assess_fleet, default_tools
 from rigshift.assess.criteria import ReadinessCriteria, tier_rank
+from rigshift.assess.keys import SlotKey
 from rigshift.assess.profile import ProfileAssessor
 from rigshift.catalog.gpus import gpu_catalog
 from rigshift.catalog.models import model_catalog
@@ -77,15 +78,17 @@ def test_a_miner_holding_vram_is_limited_by_vram(tools):
     ],
 )
 def test_cached_and_rescaled_estimates_equal_direct_ones(tools, card, vram, link, held, power_w, count, disk):
-    slots = tuple(
-        GpuSlot(gpu_catalog().resolve(card, vram_gib=vram), link, held, power_w) for _ in range(count)
-    )
     # The assessment estimates with a reference disk, no power limit and (for one GPU) the card's
     # own link, then rescales: this guards that shortcut against the estimator as it is now.
     assessor = ProfileAssessor(tools, ReadinessCriteria())
-    model = model_catalog().get("llama-3.1-70b" if len(slots) > 1 else "llama-3.1-8b")
+    key = SlotKey(_key(card, vram), vram, (link.gen, link.lanes) if link else None, held, power_w, disk)
+    keys = (key,) * count
+    model = model_catalog().get("llama-3.1-70b" if count > 1 else "llama-3.1-8b")
     workload = Workload(model, "Q4_K_M", 8192, runtime="llama.cpp-vulkan")
-    got = assessor.estimate(workload, slots, disk)
+    got = assessor.estimate(workload, keys)
+    slots = tuple(
+        GpuSlot(gpu_catalog().resolve(card, vram_gib=vram), link, held, power_w) for _ in range(count)
+    )
     want = estimate(workload, Hardware(gpus=slots, split_mode="layer", disk_read_gbs=disk))
     for field in ("decode_tokens_per_s", "decode_tokens_per_s_total", "prefill_tokens_per_s", "ttft_s",
                   "load_seconds", "load_seconds_link", "load_seconds_disk", "split_ms_per_token"):  # fmt: skip

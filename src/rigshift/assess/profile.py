@@ -10,7 +10,7 @@ from dataclasses import replace
 from typing import Any, NamedTuple
 
 from rigshift.assess.criteria import CLASSES, TIER_NONE, ModelClass, ReadinessCriteria, tier_rank
-from rigshift.assess.estimates import REFERENCE_DISK_GBS, CachedEstimator
+from rigshift.assess.estimates import CachedEstimator
 from rigshift.assess.finetune import finetune_vram_gib, training_stack
 from rigshift.assess.keys import UNRESOLVED_PREFIX, ProfileKey, SlotKey
 from rigshift.assess.reasons import blocker_detail, caveats, is_fp16_crippled, recommend
@@ -65,7 +65,8 @@ class ProfileAssessor:
         self.tools = tools
         self.criteria = criteria
         self._specs: dict[str, GpuSpec | None] = {}
-        self.estimates = CachedEstimator(tools.estimate, tools.speed_factor)
+        self.estimates = CachedEstimator(tools.estimate, tools.speed_factor, self.known_slot)
+        self._slots: dict[SlotKey, GpuSlot | None] = {}
         self._profiles: dict[ProfileKey, GpuProfile] = {}
         self._classes: dict[SlotKey, list[ClassResult]] = {}
         self._verdicts: dict[ProfileKey, Verdict] = {}
@@ -102,16 +103,25 @@ class ProfileAssessor:
             (r for r in self.runtimes(spec) if r.startswith("llama.cpp-") and r != "llama.cpp-cpu"), None
         )
 
-    def estimate(self, workload: Workload, slots: tuple[GpuSlot, ...], disk_read_gbs: float) -> Estimate:
-        """The (cached, rescaled) estimate of `workload` layer-split over `slots`: see estimates.py."""
-        return self.estimates.estimate(workload, slots, disk_read_gbs)
+    def estimate(self, workload: Workload, keys: tuple[SlotKey, ...]) -> Estimate:
+        """The (cached, rescaled) estimate of `workload` layer-split over `keys`: see estimates.py."""
+        return self.estimates.estimate(workload, keys)
 
     def slot(self, key: SlotKey) -> GpuSlot | None:
-        spec = self.spec(key.gpu_model, key.vram_gib)
-        if spec is None:
-            return None
-        link = PcieLink(*key.link) if key.link else None
-        return GpuSlot(spec, link, key.used_by_others_gib, key.power_limit_w)
+        """The estimator's view of a slot key; None for a card the catalog does not know."""
+        if key not in self._slots:
+            spec = self.spec(key.gpu_model, key.vram_gib)
+            link = PcieLink(*key.link) if key.link else None
+            self._slots[key] = (
+                None if spec is None else GpuSlot(spec, link, key.used_by_others_gib, key.power_limit_w)
+            )
+        return self._slots[key]
+
+    def known_slot(self, key: SlotKey) -> GpuSlot:
+        slot = self.slot(key)
+        if slot is None:  # estimates are only asked for cards the catalog knows
+            raise KeyError(key.gpu_model)
+        return slot
 
     # -- judging ------------------------------------------------------------------------------------
 
@@ -162,7 +172,7 @@ class ProfileAssessor:
                     )
                     continue
                 roomy = bool(found) and found[-1].quant == self.criteria.quants()[-1]
-                result = self.class_result(slot, runtime, model_class, key.disk_read_gbs, roomy)
+                result = self.class_result(slot, key, runtime, model_class, roomy)
                 found.append(result)
                 if not result.usable:
                     missed = result
@@ -170,7 +180,7 @@ class ProfileAssessor:
         return found
 
     def class_result(
-        self, slot: GpuSlot, runtime: str, model_class: ModelClass, disk_read_gbs: float, roomy: bool = False
+        self, slot: GpuSlot, key: SlotKey, runtime: str, model_class: ModelClass, roomy: bool = False
     ) -> ClassResult:
         """The largest reference model of the class at the best quant that meets the criteria.
 
@@ -182,18 +192,18 @@ class ProfileAssessor:
         lowest = c.quants()[0]
         nearest: tuple[str, str, Estimate, list[Reason]] | None = None
         for model in self.class_models[model_class]:
-            best, tried = self._best_quant(model, slot, runtime, disk_read_gbs, roomy)
+            best, tried = self._best_quant(model, slot, key, runtime, roomy)
             if best is not None:
                 return _class_result(model_class, True, model.key, best, tried[best][0], [], c.min_context)
             est, blockers = tried[lowest]
             nearest = (model.key, lowest, est, blockers)  # ends as the class's smallest model
         if nearest is None:  # a class with no reference models: nothing to serve
             return ClassResult(model_class=model_class, usable=False, context=c.min_context)
-        key, quant, est, blockers = nearest
-        return _class_result(model_class, False, key, quant, est, blockers, c.min_context)
+        name, quant, est, blockers = nearest
+        return _class_result(model_class, False, name, quant, est, blockers, c.min_context)
 
     def _best_quant(
-        self, model: ModelSpec, slot: GpuSlot, runtime: str, disk_read_gbs: float, roomy: bool
+        self, model: ModelSpec, slot: GpuSlot, key: SlotKey, runtime: str, roomy: bool
     ) -> tuple[str | None, dict[str, tuple[Estimate, list[Reason]]]]:
         quants = self.criteria.quants()
         tried: dict[str, tuple[Estimate, list[Reason]]] = {}
@@ -201,7 +211,7 @@ class ProfileAssessor:
         def passes(quant: str) -> bool:
             if quant not in tried:
                 workload = Workload(model, quant, self.criteria.min_context, runtime=runtime)
-                est = self.estimate(workload, (slot,), disk_read_gbs)
+                est = self.estimate(workload, (key,))
                 tried[quant] = (est, self.judge(est, slot))
             return not tried[quant][1]
 
@@ -211,12 +221,12 @@ class ProfileAssessor:
             return None, tried
         return next((q for q in reversed(quants[1:]) if passes(q)), quants[0]), tried
 
-    def embeddings(self, slot: GpuSlot, runtime: str) -> EmbeddingResult:
+    def embeddings(self, key: SlotKey, runtime: str) -> EmbeddingResult:
         model = self.embedding_model
         workload = Workload(
             model, self.criteria.embedding_quant, min(model.context_length, 2048), runtime=runtime
         )
-        est = self.estimate(workload, (slot,), REFERENCE_DISK_GBS)
+        est = self.estimate(workload, (key,))
         return EmbeddingResult(
             usable=est.fits,
             model=model.key,
@@ -338,7 +348,7 @@ class ProfileAssessor:
             )  # fmt: skip
         spec = j.slot.spec
         runtime = self.gpu_runtime(spec)
-        embeddings = self.embeddings(j.slot, runtime) if runtime else None
+        embeddings = self.embeddings(key.slot, runtime) if runtime else None
         finetune = self.finetune(spec, free_gib)
         if host.reserved and not j.ready:
             primary = Reason.RESERVED

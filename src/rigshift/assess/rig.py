@@ -14,7 +14,7 @@ from rigshift.assess.criteria import CLASSES, TIER_NONE, tier_rank
 from rigshift.assess.keys import ProfileKey, SlotKey
 from rigshift.assess.profile import ProfileAssessor
 from rigshift.assess.types import GpuProfile, Limit, Reason, RigAssessment, RigOption
-from rigshift.estimate.types import Estimate, GpuSlot, Hardware, Workload
+from rigshift.estimate.types import Estimate, Workload
 from rigshift.fleet.model import Rig
 
 _RIG_REASONS = (Reason.HOST_RAM, Reason.CPU_CORES, Reason.DISK_SPACE)
@@ -95,7 +95,7 @@ class RigAssessor:
         members = tuple(
             sorted(
                 (k.slot for k, p in zip(keys, gpu_profiles, strict=True) if p.gpu_runtime == runtime),
-                key=repr,
+                key=repr,  # one order for the same members, whatever their order in the rig
             )
         )
         if len(members) < 2:
@@ -106,24 +106,24 @@ class RigAssessor:
 
     def _compute_splits(self, members: tuple[SlotKey, ...], runtime: str) -> list[RigOption]:
         c = self.profiles.criteria
-        slots = [s for k in members if (s := self.profiles.slot(k)) is not None]
-        slots.sort(key=lambda s: s.spec.vram_gib - s.used_by_others_gib, reverse=True)
+        # Largest free VRAM first: a split uses the fewest GPUs, the biggest ones.
+        order = sorted(members, key=lambda k: k.vram_gib - k.used_by_others_gib, reverse=True)
         quant = c.quants()[0]  # the lowest acceptable quality fits the most
-        disk = members[0].disk_read_gbs
         out: list[RigOption] = []
         for model_class in CLASSES:
             for model in self.profiles.class_models[model_class]:
                 workload = Workload(model, quant, c.min_context, runtime=runtime)
-                alone = self.profiles.estimate(workload, (slots[0],), disk)
+                alone = self.profiles.estimate(workload, (order[0],))
                 if alone.fits:
                     break  # the rig's largest GPU holds it alone: a split buys no speed, replicas win
-                found = self._smallest_split(workload, slots, alone, disk)
+                found = self._smallest_split(workload, order, alone)
                 if found is None:
                     continue
-                k, est, hardware = found
-                blockers = self.profiles.judge(est, hardware.gpus[0])
+                k, est = found
+                blockers = self.profiles.judge(est, self.profiles.known_slot(order[0]))
                 meets = not blockers
                 verdict = "" if meets else f" (below criteria: {', '.join(b.value for b in blockers)})"
+                copies = len(order) // k
                 out.append(
                     RigOption(
                         kind="split",
@@ -131,41 +131,40 @@ class RigAssessor:
                         model=model.key,
                         quant=quant,
                         gpus_used=k,
-                        replicas=len(slots) // k,
+                        replicas=copies,
                         decode_tps_each=round(est.decode_tokens_per_s, 1),
-                        decode_tps_total=round(est.decode_tokens_per_s * (len(slots) // k), 1),
+                        decode_tps_total=round(est.decode_tokens_per_s * copies, 1),
                         context=c.min_context,
                         max_context=est.max_context,
                         load_seconds=round(est.load_seconds, 1),
                         split_ms_per_token=round(est.split_ms_per_token, 2),
                         bottleneck=est.bottleneck,
                         meets_criteria=meets,
-                        text=_split_text(model.key, quant, k, len(slots), est.decode_tokens_per_s, verdict),
+                        text=_split_text(model.key, quant, k, len(order), est.decode_tokens_per_s, verdict),
                     )
                 )
                 break  # the largest model of the class that the rig holds; smaller ones add little
         return out
 
     def _smallest_split(
-        self, workload: Workload, slots: list[GpuSlot], alone: Estimate, disk: float
-    ) -> tuple[int, Estimate, Hardware] | None:
+        self, workload: Workload, order: list[SlotKey], alone: Estimate
+    ) -> tuple[int, Estimate] | None:
         """Fewest GPUs (largest first) the estimator says hold the model; None if all of them don't."""
-        free = [s.spec.vram_gib - s.used_by_others_gib for s in slots]
+        free = [k.vram_gib - k.used_by_others_gib for k in order]
         # Weights and KV cache must sit on the GPUs whatever the split: a rig with less free VRAM
         # in all cannot hold the model, and saying so needs no estimate.
         if sum(free) < alone.memory.weights + alone.memory.kv_cache:
             return None
         need = alone.memory.total
         start = next(
-            (k for k in range(2, len(slots) + 1) if sum(free[:k]) - k * _SPLIT_HEADROOM_GIB >= need), None
+            (k for k in range(2, len(order) + 1) if sum(free[:k]) - k * _SPLIT_HEADROOM_GIB >= need), None
         )
         if start is None:
-            start = len(slots)
-        for k in range(max(start, 2), len(slots) + 1):
-            hardware = Hardware(gpus=tuple(slots[:k]), split_mode="layer", disk_read_gbs=disk)
-            est = self.profiles.estimate(workload, hardware.gpus, disk)
+            start = len(order)
+        for k in range(max(start, 2), len(order) + 1):
+            est = self.profiles.estimate(workload, tuple(order[:k]))
             if est.fits:
-                return k, est, hardware
+                return k, est
         return None
 
 
