@@ -200,19 +200,51 @@ def build_pools(
     return ordered, dict(unusable), dict(reserved_w)
 
 
+def _signature(workload: Workload, hardware: Hardware) -> tuple[object, ...]:
+    """A cheap cache key: hashing the nested frozen specs field by field costs more than the
+    lookup saves. Models are the catalog's own objects (one per name), held for the whole run."""
+    w = workload
+    return (
+        id(w.model),
+        w.quant,
+        w.context,
+        w.parallel,
+        w.kv_type,
+        w.runtime,
+        w.prompt_tokens,
+        w.weights_bytes,
+        tuple(
+            (
+                s.spec.key,
+                (s.link.gen, s.link.lanes) if s.link else None,
+                s.used_by_others_gib,
+                s.power_limit_w,
+            )
+            for s in hardware.gpus
+        ),
+        hardware.tensor_split,
+        hardware.split_mode,
+        hardware.disk_read_gbs,
+        hardware.network_gbs,
+        hardware.host_ram_gib,
+    )
+
+
 class EstimateCache:
     """The estimator evaluated once per distinct key: pools repeat across sites and rigs."""
 
     def __init__(self, seams: Seams) -> None:
         self._seams = seams
         self._cache: dict[tuple[object, ...], Estimate] = {}
+        self._models: list[object] = []  # keeps the models whose id() is in a key alive
         self.calls = 0
 
     def get(self, workload: Workload, hardware: Hardware) -> Estimate:
-        key = (workload, hardware)
+        key = _signature(workload, hardware)
         hit = self._cache.get(key)
         if hit is None:
             self.calls += 1
+            self._models.append(workload.model)
             hit = self._seams.estimate(workload, hardware)
             self._cache[key] = hit
         return hit

@@ -1,10 +1,11 @@
 """`plan_placement`: fleet + demand (+ the current plan) -> Plan. The library call the CLI and
 the server share.
 
-Steps: candidates (filters, fitters, pools) → greedy construction (warm start, fallback) → the
-integer program (`milp`) → realization on concrete GPUs (kept replicas first) → greedy repair of
-anything the aggregate counts could not map → the better of solver and greedy → reasons for
-everything unplaced and the moves against the current plan.
+Steps: candidates (filters, fitters, pools) → the LP relaxation (the bound; its point rounded and
+mapped onto rigs, the rest filled greedily in the LP's order) → the integer program while time
+lasts and the gap is above tolerance, warm-started from the best plan → cross-rig replicas where
+allowed → reasons for everything unplaced and the moves against the current plan. The plain greedy
+construction is the fallback when there is no LP point, and the whole method with `solver: greedy`.
 """
 
 from __future__ import annotations
@@ -44,10 +45,9 @@ def plan_placement(
     for group, _, _, ids in current_groups:
         keep_groups[group] += len(ids)
 
-    _, greedy_tally, greedy_places = _construct(cands, current_groups, {})
-    greedy_obj = evaluate(cands, greedy_tally.counts, _kept(greedy_places))
-    best_places, objective, solver = greedy_places, greedy_obj, "greedy"
-    best_counts = dict(greedy_tally.counts)
+    best_places: list[Placement] = []
+    best_counts: dict[int, int] = {}
+    objective, solver = -math.inf, "greedy"
     bound: float | None = None
     status = "greedy only"
     notes: list[str] = []
@@ -72,6 +72,8 @@ def plan_placement(
                 rc = lp.reduced_costs
                 rank = sorted(rc, key=lambda j: (-round(rc[j], 9), -cands.configs[j].value_per_group, j))
             consider(lp.counts, "highs-lp-rounding", rank)
+        if objective == -math.inf:  # no LP point: the greedy construction is the fallback
+            consider({}, "greedy")
         # 2. The integer program itself, warm-started from the best plan so far, while time lasts.
         left = _left(opts, started)
         gap_now = None if bound is None else (bound - objective) / max(abs(bound), 1e-9)
@@ -88,9 +90,10 @@ def plan_placement(
             notes.append(
                 f"the plan beats the model's bound {bound:.4f}: the model's host slots are conservative"
             )
-    elif not cands.configs:
-        bound = objective
-        status = "nothing to place"
+    else:
+        consider({}, "greedy")
+        if not cands.configs:
+            bound, status = objective, "nothing to place"
 
     # Last resort for deployments that allow it: split across rigs over the network (slow).
     state = greedy_state_after(cands, best_places)
