@@ -111,3 +111,42 @@ def test_usage_survives_reopening_the_database(tmp_path):
     path = str(tmp_path / "u.db")
     UsageStore(open_engine(path)).insert_many([_record(1, "k", "m", "r", (), time.time())])
     assert UsageStore(open_engine(path)).count() == 1
+
+
+@pytest.mark.parametrize("inline", [True, False])
+def test_usage_writer_commits_every_record_before_returning(engine, inline):
+    import asyncio
+
+    from rigshift.server.writer import UsageWriter
+
+    store = UsageStore(engine)
+    writer = UsageWriter(store, inline=inline)
+    seen: list[int] = []
+
+    async def one(i: int) -> None:
+        await writer.write(_record(i, "k", "m", "r", (), float(i)))
+        seen.append(store.count())  # committed: visible to another connection right away
+
+    async def main() -> None:
+        await asyncio.gather(*(one(i) for i in range(40)))
+        await writer.drain()
+
+    asyncio.run(main())
+    assert store.count() == 40
+    assert all(n >= 1 for n in seen) and max(seen) == 40
+
+
+def test_usage_writer_reports_a_failed_commit_to_every_waiter(engine):
+    import asyncio
+
+    from rigshift.server.writer import UsageWriter
+
+    writer = UsageWriter(UsageStore(engine), inline=False)
+    duplicate = _record(1, "k", "m", "r", (), 1.0)
+
+    async def main() -> list[object]:
+        await writer.write(duplicate)
+        return await asyncio.gather(writer.write(duplicate), return_exceptions=True)
+
+    (result,) = asyncio.run(main())
+    assert isinstance(result, Exception)  # primary key clash: the caller learns, nothing is silent

@@ -48,7 +48,8 @@ class _Parsing:
     complete: bool = False
     body: list[bytes] = field(default_factory=list)
     content_type: str = ""
-    _last_header: bytes = b""
+    keep_alive: bool = False
+    parser: httptools.HttpResponseParser | None = None
 
     def on_header(self, name: bytes, value: bytes) -> None:
         if name.lower() == b"content-type":
@@ -56,6 +57,8 @@ class _Parsing:
 
     def on_headers_complete(self) -> None:
         self.headers_done = True
+        # Only meaningful now: llhttp resets it once the message is complete.
+        self.keep_alive = self.parser is not None and self.parser.should_keep_alive()
 
     def on_body(self, body: bytes) -> None:
         self.body.append(body)
@@ -117,7 +120,7 @@ class BackendResponse:
         if self._closed:
             return
         self._closed = True
-        if self._parser.should_keep_alive():
+        if self._state.keep_alive:
             self._pool._put(self._key, self._conn)
         else:
             self._conn.close()
@@ -165,6 +168,7 @@ class BackendPool:
             conn = await self._connect(key)
         state = _Parsing()
         parser = httptools.HttpResponseParser(state)
+        state.parser = parser
         try:
             conn.writer.write(request)
             async with asyncio.timeout(self.read_timeout):

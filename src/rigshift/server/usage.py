@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Literal
 
-from sqlalchemy import Engine, func, insert, select
+from sqlalchemy import Connection, Engine, func, insert, select
 
 from rigshift.errors import InputError
 from rigshift.server.metering import TokenPrices, revenue_per_gpu_day
@@ -59,12 +59,25 @@ class UsageStore:
     def __init__(self, engine: Engine):
         self.engine = engine
 
-    def insert_many(self, records: Sequence[UsageRecord]) -> None:
-        """One transaction for the batch: it is committed (durable) when this returns."""
+    def insert_many(self, records: Sequence[UsageRecord], connection: Connection | None = None) -> None:
+        """One transaction for the batch: it is committed (durable) when this returns.
+
+        `connection`: a long-lived connection of the caller's (the gateway's writer), which saves
+        a pool checkout per batch; without it, one is taken from the pool.
+        """
         if not records:
             return
-        with self.engine.begin() as conn:
-            conn.execute(insert(usage_records), [r.to_row() for r in records])
+        rows = [r.to_row() for r in records]
+        if connection is None:
+            with self.engine.begin() as conn:
+                conn.execute(insert(usage_records), rows)
+            return
+        try:
+            connection.execute(insert(usage_records), rows)
+            connection.commit()
+        except BaseException:
+            connection.rollback()
+            raise
 
     def tokens_since(self, key_id: str, since: float) -> int:
         total = func.coalesce(func.sum(usage_records.c.prompt_tokens + usage_records.c.completion_tokens), 0)
