@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 from rigshift.run.manager import ReplicaManager
@@ -130,3 +131,21 @@ def test_failed_start_is_recorded_not_raised() -> None:
     [record] = manager.tick()
     assert record.outcome == "failed: no capacity"
     assert manager.replicas() == []
+
+
+def test_an_actor_that_keeps_dying_is_restarted_with_backoff() -> None:
+    cluster = FakeCluster({"rig-a": ()})
+    now = [0.0]
+    manager = ReplicaManager(cluster, clock=lambda: now[0])
+    manager.apply(specs(1))
+    manager.tick()
+    starts = []
+    for step in range(40):  # 10 s in 0.25 s ticks, the actor dying right after each start
+        now[0] = step * 0.25
+        cluster.actors["chat-0"]["dead"] = True
+        if any(r.kind == "start" for r in manager.tick()):
+            starts.append(now[0])
+    gaps = [b - a for a, b in itertools.pairwise(starts)]
+    assert starts[0] == 0.0
+    assert gaps == sorted(gaps) and gaps[-1] >= 4  # 1, 2, 4, 8 s apart: never every tick
+    assert len(starts) <= 5

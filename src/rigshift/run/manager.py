@@ -76,6 +76,7 @@ class ReplicaManager:
         self._effective: list[ReplicaSpec] = []
         self._snapshot: dict[str, ReplicaEndpoint] = {}
         self._suspect: dict[str, float] = {}  # replica id -> when the gateway reported a failure
+        self._crashes: dict[str, tuple[int, float]] = {}  # replica id -> (actor deaths in a row, last start)
         self.actions: list[ActionRecord] = []
         self.waiting: list[Action] = []
         self._stop = threading.Event()
@@ -107,12 +108,26 @@ class ReplicaManager:
             self._effective, waits = replace_lost(self._effective, live)
             observed, infos = self.cluster.observe()
             actions = reconcile(self._effective, observed, live)
-            done = [self._execute(a) for a in actions if a.kind != "wait"]
+            now = self.clock()
+            due = [a for a in actions if a.kind != "wait" and self._due(a, now)]
+            done = [self._execute(a) for a in due]
             self.waiting = [a for a in actions if a.kind == "wait"] + waits
             if done:  # new actors: look again so the snapshot knows them
                 observed, infos = self.cluster.observe()
             self._refresh(infos)
             return done
+
+    def _due(self, action: Action, now: float) -> bool:
+        """Back off restarting an actor that keeps dying (1 s, 2 s, 4 s … 60 s), so a replica whose
+        constructor crashes does not churn the cluster every tick."""
+        if action.kind == "start" and action.reason.startswith("actor died"):
+            deaths, last = self._crashes.get(action.replica_id, (0, float("-inf")))
+            if now - last < min(60.0, 2.0 ** (deaths - 1)) and deaths:
+                return False
+            self._crashes[action.replica_id] = (deaths + 1, now)
+        elif action.kind in ("start", "move"):
+            self._crashes.pop(action.replica_id, None)
+        return True
 
     def _execute(self, action: Action) -> ActionRecord:
         outcome = "ok"
@@ -166,7 +181,11 @@ class ReplicaManager:
                 max_parallel=spec.parallel,
                 context=spec.context,
                 watts=spec.watts,
-                labels={"backend": str(info.get("backend", "")), "restarts": str(info.get("restarts", 0))},
+                labels={
+                    "backend": str(info.get("backend", "")),
+                    "restarts": str(info.get("restarts", 0)),
+                    **({"error": str(info["error"])[:300]} if info.get("error") else {}),
+                },
             )
         self._snapshot = snapshot  # one reference swap: readers never see a half-built dict
 
