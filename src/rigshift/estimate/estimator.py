@@ -44,8 +44,14 @@ def validate(workload: Workload, hardware: Hardware) -> None:
         raise InputError(problems)
 
 
-def _largest(fits: Callable[[int], bool], low: int, high: int) -> int:
-    """Largest n in [low, high] with fits(n), assuming fits is monotone decreasing; low-1 if none."""
+def _largest(fits: Callable[[int], bool], low: int, high: int, guess: int | None = None) -> int:
+    """Largest n in [low, high] with fits(n), assuming fits is monotone decreasing; low-1 if none.
+
+    A `guess` that is right (fits, and guess+1 does not) is confirmed in two checks; otherwise
+    (or without one) a binary search decides.
+    """
+    if guess is not None and low <= guess <= high and fits(guess) and (guess == high or not fits(guess + 1)):
+        return guess
     if not fits(low):
         return low - 1
     while low < high:
@@ -55,6 +61,21 @@ def _largest(fits: Callable[[int], bool], low: int, high: int) -> int:
         else:
             high = mid - 1
     return low
+
+
+def _affine_guess(layout_at: Callable[[int], MemoryLayout], low: int, high: int) -> int:
+    """Where memory, taken as affine in x between `low` and `high`, first exceeds a GPU.
+
+    KV cache grows linearly with context and with parallel sequences, so this is exact unless
+    sliding-window layers bend the line; `_largest` checks it either way.
+    """
+    first, last = layout_at(low), layout_at(high)
+    best = high
+    for need_low, need_high, capacity in zip(first.per_gpu, last.per_gpu, first.capacity, strict=True):
+        slope = (need_high - need_low) / (high - low) if high > low else 0.0
+        if slope > 0:
+            best = min(best, low + int((capacity - need_low) // slope))
+    return max(low, best)
 
 
 def _runtime_problem(workload: Workload, hardware: Hardware, runtime: str, recipe: QuantRecipe) -> str | None:
@@ -106,14 +127,24 @@ def estimate(workload: Workload, hardware: Hardware) -> Estimate:
     if runtime_problem:
         fits, reason = False, runtime_problem
 
+    def layout_at_context(ctx: int) -> MemoryLayout:
+        return memory_layout(workload, hardware, recipe, profile, ctx, workload.parallel)
+
+    def layout_at_parallel(par: int) -> MemoryLayout:
+        return memory_layout(workload, hardware, recipe, profile, workload.context, par)
+
     def fits_context(ctx: int) -> bool:
-        return not memory_layout(workload, hardware, recipe, profile, ctx, workload.parallel).overfull()
+        return not layout_at_context(ctx).overfull()
 
     def fits_parallel(par: int) -> bool:
-        return not memory_layout(workload, hardware, recipe, profile, workload.context, par).overfull()
+        return not layout_at_parallel(par).overfull()
 
-    max_context = max(0, _largest(fits_context, 1, native)) if not runtime_problem else 0
-    max_parallel = max(0, _largest(fits_parallel, 1, MAX_PARALLEL)) if not runtime_problem else 0
+    max_context = max_parallel = 0
+    if not runtime_problem:
+        guess = _affine_guess(layout_at_context, 1, native)
+        max_context = max(0, _largest(fits_context, 1, native, guess))
+        guess = _affine_guess(layout_at_parallel, 1, MAX_PARALLEL)
+        max_parallel = max(0, _largest(fits_parallel, 1, MAX_PARALLEL, guess))
 
     depth = min(workload.prompt_tokens, workload.context)
     step_1 = decode_step_seconds(model, recipe, hardware, layout, profile, 1, depth, workload.kv_type)

@@ -8,6 +8,7 @@ Biases and norm vectors are a rounding error (< 0.1%) and are folded into the at
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 from rigshift.catalog.model_spec import ModelSpec
 from rigshift.estimate.quants import QuantRecipe
@@ -35,6 +36,7 @@ class TensorGroups:
         return self.attn + self.attn_v + self.ffn + self.ffn_down + self.router
 
 
+@lru_cache(maxsize=4096)  # pure function of frozen specs; the estimator asks often
 def tensor_groups(model: ModelSpec) -> TensorGroups:
     h, L = model.hidden_size, model.n_layers
     q_dim = model.n_heads * model.head_dim
@@ -71,6 +73,7 @@ class WeightBytes:
         return self.output + self.layers
 
 
+@lru_cache(maxsize=4096)  # pure function of frozen specs; the estimator asks often
 def weight_bytes(model: ModelSpec, recipe: QuantRecipe) -> WeightBytes:
     g = tensor_groups(model)
     expert_part = (g.ffn * recipe.ffn_bits + g.ffn_down * recipe.ffn_down_bits) / 8
@@ -84,6 +87,7 @@ def weight_bytes(model: ModelSpec, recipe: QuantRecipe) -> WeightBytes:
     return WeightBytes(embedding, output, dense_part + expert_part, dense_part + active_experts)
 
 
+@lru_cache(maxsize=4096)  # pure function of frozen specs; the estimator asks often
 def active_params(model: ModelSpec) -> float:
     """Parameters one token multiplies through: dense layers, active experts and the LM head."""
     g = tensor_groups(model)
