@@ -14,6 +14,7 @@ from rigshift.fleet.store import save_fleet
 from rigshift.plan.types import PlannedGpu, PlannedReplica
 from rigshift.run.plan_adapter import replica_spec, source_for
 from rigshift.run.spec import ModelSource, from_json
+from rigshift.run.tiny_gguf import write_tiny_gguf
 
 runner = CliRunner()
 
@@ -127,3 +128,39 @@ def test_model_sources_from_demand_names() -> None:
     assert source_for("hf:org/repo/f.gguf", "Q4_K_M") == ModelSource("hf", "org/repo/f.gguf")
     assert source_for("/models/x.gguf", "Q4_K_M") == ModelSource("path", "/models/x.gguf")
     assert source_for("llama-3.1-8b", "Q5_K_M") == ModelSource("store", "llama-3.1-8b.Q5_K_M.gguf")
+
+
+def test_deploy_applies_through_the_management_api(
+    tmp_path: Path, fleet_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import httpx
+
+    sent: list[tuple[str, str, dict[str, str]]] = []
+    answer = [httpx.Response(202, json={"data": [{}, {}]})]
+
+    def fake_put(url: str, content: str, headers: dict[str, str], timeout: float) -> httpx.Response:
+        sent.append((url, content, headers))
+        return answer[0]
+
+    monkeypatch.setattr(httpx, "put", fake_put)
+    model = write_tiny_gguf(tmp_path / "tiny.gguf")  # the planner reads a GGUF's own metadata
+    demand = _demand(
+        tmp_path,
+        f"deployments:\n  - name: chat\n    model: {model}\n    context: 2048\n    replicas: {{min: 2, max: 2}}\n",
+    )
+    args = ["deploy", str(demand), "--fleet", str(fleet_file), "--server", "http://cp:8000/"]
+    result = runner.invoke(app, [*args, "--admin-key", "adm"])
+    assert result.exit_code == 0, result.output
+    url, body, headers = sent[0]
+    assert url == "http://cp:8000/admin/deployments"
+    assert headers["Authorization"] == "Bearer adm"
+    specs = from_json(body)
+    assert len(specs) == 2 and all(s.source == ModelSource("path", str(model)) for s in specs)
+    assert "applied 2 replica(s)" in result.output
+
+    answer[0] = httpx.Response(401, json={"error": {"message": "admin key required"}})
+    result = runner.invoke(app, [*args, "--admin-key", "wrong"])
+    assert result.exit_code == 4
+    assert "admin key required" in result.output
+    result = runner.invoke(app, args, env={"RIGSHIFT_ADMIN_KEY": ""})
+    assert result.exit_code == 2
