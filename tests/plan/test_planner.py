@@ -303,3 +303,24 @@ deployments:
     assert p.bound is not None and p.objective <= p.bound + 1e-6
     cores = Counter(r.rig for r in p.replicas)
     assert cores["a2"] <= 2  # a 2-core host serves two replicas at most
+
+
+def test_circuit_budget_and_power_reason_for_what_does_not_fit():
+    rigs = [rig(f"a{i}", "A", "geforce-rtx-3060-12gb", 4, labels={"circuit": "row1"}) for i in range(2)]
+    text = CHAT.format(min=8, max=8) + "options:\n  circuit_power_kw: {row1: 0.6}\n  leftover: off\n"
+    p = plan(fleet(*rigs), text)
+    watts = sum(r.power_w for r in p.replicas)
+    assert 0 < watts <= 600 - 2 * 60 + 1e-6  # the circuit also feeds the two hosts
+    (u,) = p.unplaced
+    assert any(r.filter == "power" and "circuit row1" in r.message for r in u.reasons)
+
+
+def test_leftover_gpus_mine_only_within_the_budget_left():
+    rigs = [rig(f"a{i}", "A", "geforce-rtx-3060-12gb", 4) for i in range(2)]
+    text = CHAT.format(min=1, max=1) + "options:\n  leftover: mining\n"
+    budget_kw = 0.12 + 0.2 + 0.3  # hosts, about one serving GPU, and room for a few miners
+    p = plan(fleet(*rigs, budgets_kw={"A": budget_kw}), text)
+    assert len(p.replicas) == 1
+    assert p.leftover["mining"] + p.leftover["off (no power left to mine)"] == 7
+    assert 0 < p.leftover["mining"] < 7
+    assert p.power_w_by_site["A"] <= budget_kw * 1000 + 1e-6

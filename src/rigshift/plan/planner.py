@@ -110,6 +110,7 @@ def plan_placement(
 
     plan = _to_plan(cands, best_places, objective, bound, solver, status, started, notes)
     plan.replicas.extend(_cross_rig_replicas(cands, cross))
+    plan.leftover = _leftover(cands, state, plan.power_w_by_site)
     plan.unplaced = unplaced_reasons(cands, best_places, state, extra)
     plan.moves = moves_against(current, plan)
     return plan
@@ -156,6 +157,32 @@ def _cross_rig_replicas(cands: Candidates, cross: list[CrossRigPlacement]) -> li
             )
         )
     return out
+
+
+def _leftover(cands: Candidates, state: RigState, power_w_by_site: dict[str, float]) -> dict[str, int]:
+    """GPUs without a replica, by what they do. Mining GPUs take only the budget the serving plan
+    left (adding their draw to the site's power); the rest of them are powered down."""
+    opts = cands.options
+    out: dict[str, int] = defaultdict(int)
+    left_w = dict(state.site_w)
+    for q, pool in enumerate(cands.pools):
+        free = state.free_gpus(q)
+        if opts.leftover != "mining" or free == 0:
+            out[opts.leftover] += free
+            continue
+        draw = opts.mining_watts_fraction * pool.key.power_default_w
+        site = pool.key.site
+        mining = free if site not in left_w or draw <= 0 else max(0, min(free, int(left_w[site] // draw)))
+        if site in left_w:
+            left_w[site] -= mining * draw
+        power_w_by_site[site] = round(power_w_by_site.get(site, 0.0) + mining * draw, 1)
+        out["mining"] += mining
+        if free - mining:
+            out["off (no power left to mine)"] += free - mining
+    reserved = cands.unusable.get("reserved for mining", 0)
+    if reserved:
+        out["reserved for mining"] = reserved
+    return dict(out)
 
 
 def _left(opts: PlanOptions, started: float) -> float:
@@ -379,12 +406,6 @@ def _to_plan(
                 wanted=wanted,
             )
         )
-    used = {(p.rig, pos) for p in places for pos in p.positions}
-    free_usable = sum(pool.size for pool in cands.pools) - len(used)
-    leftover: dict[str, int] = {cands.options.leftover: free_usable}
-    reserved = cands.unusable.get("reserved for mining", 0)
-    if reserved:
-        leftover["reserved for mining"] = reserved
     gap = None
     if bound is not None:
         gap = max(0.0, (bound - objective) / max(abs(bound), 1e-9))
@@ -401,6 +422,5 @@ def _to_plan(
         power_cost_usd_per_h=round(sum(r.power_cost_usd_per_h for r in replicas), 4),
         power_w_by_site={s: round(w, 1) for s, w in sorted(site_w.items())},
         deployments=summaries,
-        leftover=leftover,
         notes=notes,
     )

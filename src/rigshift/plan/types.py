@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 LeftoverPolicy = Literal["mining", "idle", "off"]
 
@@ -41,6 +41,12 @@ class PlanOptions(_Model):
     max_pack_per_gpu: int = Field(default=4, ge=1)  # most replicas of one deployment sharing one GPU
     min_link_gbs_tensor_parallel: float = 3.9  # vLLM tensor parallel wants at least Gen3 x4
     rpc_network_gbs: float = 0.125  # 1 GbE between rigs, for llama.cpp RPC splits
+
+    @field_validator("leftover", mode="before")
+    @classmethod
+    def _yaml_off(cls, value: object) -> object:
+        # YAML 1.1 reads a bare `off` as false: `leftover: off` means "off", not a boolean.
+        return "off" if value is False else value
 
 
 class PlannedGpu(_Model):
