@@ -20,7 +20,7 @@ from rigshift.catalog.gpu_spec import GpuSpec
 from rigshift.catalog.model_spec import ModelSpec
 from rigshift.errors import InputError
 from rigshift.estimate.power import serving_power_w, speed_factor_at_power_limit
-from rigshift.estimate.types import Estimate, GpuSlot, Hardware, PcieLink, Workload
+from rigshift.estimate.types import Estimate, GpuSlot, Hardware, PcieLink, SplitMode, Workload
 from rigshift.fleet.model import Fleet, Gpu, Rig
 from rigshift.plan.demand import Demand, Deployment
 from rigshift.plan.seams import Seams
@@ -258,7 +258,8 @@ def _hardware(pool: Pool, k: int, split_mode: str, used_gib: float | None = None
     # of the key lets pools on x1 risers and x16 slots share one estimate.
     link = PcieLink(*pool.key.link) if pool.key.link and k > 1 else None
     slot = GpuSlot(spec=spec, link=link, used_by_others_gib=used_gib)
-    return Hardware(gpus=(slot,) * k, split_mode=split_mode)  # type: ignore[arg-type]
+    mode: SplitMode = "tensor" if split_mode == "tensor" else "layer"
+    return Hardware(gpus=(slot,) * k, split_mode=mode)
 
 
 def _cap_levels(pool: Pool, options: PlanOptions, tight: bool) -> list[tuple[float, float | None]]:

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from rigshift.estimate.power import serving_power_w
-from rigshift.estimate.types import GpuSlot, Hardware, PcieLink
+from rigshift.estimate.types import GpuSlot, Hardware, PcieLink, Workload
 from rigshift.plan.assign import RigState, Tally
 from rigshift.plan.candidates import (
     Candidates,
@@ -76,7 +76,7 @@ def _one(
     cands: Candidates,
     state: RigState,
     cache: EstimateCache,
-    workload: object,
+    workload: Workload,
     di: int,
     q: int,
     site_price: float,
@@ -94,7 +94,7 @@ def _one(
     available = sum(len(free[r]) for r in rigs)
     for k in range(2, min(MAX_RPC_GPUS, available) + 1):
         hardware = Hardware(gpus=(slot,) * k, network_gbs=opts.rpc_network_gbs)
-        est = cache.get(workload, hardware)  # type: ignore[arg-type]
+        est = cache.get(workload, hardware)
         if not est.fits:
             continue
         host_ram = opts.ram_gib_per_replica + est.memory.host_ram

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from rigshift.catalog.gpu_spec import GpuSpec
+from rigshift.catalog.gpus import gpu_catalog
 from rigshift.catalog.model_spec import ModelSpec
 from rigshift.catalog.models import load_model
 from rigshift.errors import RigshiftError
@@ -41,9 +42,6 @@ class _RealCatalog:
     def gpu(self, key: str) -> GpuSpec | None:
         if key == UNRESOLVED_MODEL:
             return None
-        # Imported here only while rigshift.catalog.gpus is being written; move to the top once it lands.
-        from rigshift.catalog.gpus import gpu_catalog
-
         try:
             return gpu_catalog().get(key)
         except RigshiftError:  # unknown key: the planner counts these GPUs as unusable
