@@ -4,6 +4,7 @@ from collections import Counter
 
 import pytest
 
+from rigshift.errors import InputError
 from rigshift.plan import Plan, PlanOptions, parse_demand, plan_placement
 from rigshift.plan.assign import binpack_baseline
 from rigshift.plan.candidates import build_candidates
@@ -324,3 +325,15 @@ def test_leftover_gpus_mine_only_within_the_budget_left():
     assert p.leftover["mining"] + p.leftover["off (no power left to mine)"] == 7
     assert 0 < p.leftover["mining"] < 7
     assert p.power_w_by_site["A"] <= budget_kw * 1000 + 1e-6
+
+
+def test_unknown_site_or_gpu_model_in_constraints_is_an_input_error_with_suggestions():
+    f = fleet(rig("a1", "tx-ercot", "geforce-rtx-3060-12gb", 1))
+    text = (
+        CHAT.format(min=1, max=1) + "    constraints: {sites: [tx-ercott], gpu_models: [geforce-rtx-3060]}\n"
+    )
+    with pytest.raises(InputError) as caught:
+        plan(f, text)
+    message = str(caught.value)
+    assert "no site 'tx-ercott'" in message and "did you mean: tx-ercot" in message
+    assert "unknown GPU model 'geforce-rtx-3060'" in message and "geforce-rtx-3060-12gb" in message

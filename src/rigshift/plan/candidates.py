@@ -18,13 +18,14 @@ from dataclasses import dataclass, field, replace
 
 from rigshift.catalog.gpu_spec import GpuSpec
 from rigshift.catalog.model_spec import ModelSpec
-from rigshift.errors import InputError
+from rigshift.errors import InputError, Problem
 from rigshift.estimate.power import serving_power_w, speed_factor_at_power_limit
 from rigshift.estimate.types import Estimate, GpuSlot, Hardware, PcieLink, SplitMode, Workload
 from rigshift.fleet.model import Fleet, Gpu, Rig
 from rigshift.plan.demand import Demand, Deployment
 from rigshift.plan.seams import Seams
 from rigshift.plan.types import PlanOptions
+from rigshift.suggest import did_you_mean
 
 UNLIMITED = 1 << 30  # replicas per rig when the fleet file says nothing about its host
 FREE_VRAM_STEP_GIB = 0.25  # free VRAM is floored to this step so near-identical GPUs share a pool
@@ -341,6 +342,38 @@ def allowed(deployment: Deployment, pool: Pool, rejections: Rejections) -> bool:
     return True
 
 
+def _check_names(fleet: Fleet, demand: Demand, seams: Seams) -> None:
+    """A site or GPU model a constraint names must exist, or it would silently reject everything."""
+    sites = sorted({s.name for s in fleet.sites} | {r.site for r in fleet.rigs})
+    models = sorted({g.model for _, g in fleet.gpus()})
+    problems = []
+    for di, d in enumerate(demand.deployments):
+        where = f"$.deployments[{di}].constraints ({d.name})"
+        for site in d.constraints.sites or []:
+            if site not in sites:
+                problems.append(
+                    Problem(
+                        f"no site {site!r} in the fleet",
+                        location=where,
+                        field="sites",
+                        suggestions=did_you_mean(site, sites),
+                    )
+                )
+        for model in d.constraints.gpu_models or []:
+            if model not in models and seams.catalog.gpu(model) is None:
+                problems.append(
+                    Problem(
+                        f"unknown GPU model {model!r}",
+                        location=where,
+                        field="gpu_models",
+                        expected="a catalog key such as the fleet's GPU models",
+                        suggestions=did_you_mean(model, models),
+                    )
+                )
+    if problems:
+        raise InputError(problems)
+
+
 def build_candidates(
     fleet: Fleet, demand: Demand, options: PlanOptions, seams: Seams, cache: EstimateCache | None = None
 ) -> Candidates:
@@ -352,6 +385,7 @@ def build_candidates(
         except InputError as error:  # say which deployment names the unknown model
             where = f"$.deployments[{di}] ({d.name})"
             raise InputError([replace(p, location=p.location or where) for p in error.problems]) from None
+    _check_names(fleet, demand, seams)
     label_keys = frozenset(k for d in demand.deployments for k in d.constraints.labels)
     pools, unusable, reserved_w = build_pools(fleet, seams, options, label_keys)
     site_budget_kw = {s.name: s.power_budget_kw for s in fleet.sites if s.power_budget_kw}
