@@ -104,9 +104,12 @@ def plan_command(
     ] = None,
     solver: Annotated[str | None, typer.Option("--solver", help="milp (default) or greedy.")] = None,
 ) -> None:
-    """Place every replica of DEMAND on the GPUs of FLEET so the farm earns the most within its
-    power, memory and host limits. Exit code 3 when some demand cannot be met (the plan is still
-    written, with the reasons)."""
+    """Place every replica of DEMAND on the GPUs of FLEET, for the most value within its limits.
+
+    Power, memory and host limits are respected; the plan lists replicas with their GPUs, tensor
+    split, power caps, tokens/s and $/h, the solver's bound and gap, and the reasons for anything
+    unplaced. Exit code 3 when some demand cannot be met (the plan is still written).
+    """
     fleet_data = load_fleet(fleet)
     demand_data = load_demand(demand)
     current_plan = load_plan(current) if current else None
