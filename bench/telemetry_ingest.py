@@ -97,6 +97,7 @@ def main() -> None:
                 f"{tmp}/bench.db",
                 "--join-token",
                 TOKEN,
+                "--no-ray",
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.STDOUT,

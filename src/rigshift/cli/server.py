@@ -274,6 +274,13 @@ def server(
         ),
     ] = None,
     ray_port: Annotated[int, typer.Option(help="Port of the Ray head this server starts or reuses")] = 6380,
+    ray: Annotated[
+        bool,
+        typer.Option(
+            "--ray/--no-ray",
+            help="Start or reuse the Ray head and run the reconciler (default without --backend)",
+        ),
+    ] = True,
 ) -> None:
     """Run the control plane: management API, OpenAI-compatible gateway, telemetry, /metrics.
 
@@ -287,8 +294,8 @@ def server(
     first_admin = ensure_admin_key(KeyStore(engine))
     settings = ServerSettings(db_url=db, host=host, port=port, join_token=token)
     plane = None
-    if backend:
-        directory: Any = StaticDirectory([parse_backend(spec, i) for i, spec in enumerate(backend)])
+    if backend or not ray:
+        directory: Any = StaticDirectory([parse_backend(spec, i) for i, spec in enumerate(backend or [])])
     else:
         from rigshift.server.cluster import start_cluster_plane
 
