@@ -36,6 +36,7 @@ from rigshift.server.keys import KeyStore
 from rigshift.server.serving import free_port
 
 MODEL = "rigshift-tiny"
+client_cpu: dict[str, float] = {}  # load generator CPU seconds per request, summed over rounds
 
 
 def cpu_seconds(pid: int) -> float:
@@ -98,9 +99,12 @@ async def one_round(url: str, key: str | None, concurrency: int, requests: int, 
                 latencies.append(time.perf_counter() - started)
                 ttfts.append(first_event or 0.0)
 
-        wall_start = time.perf_counter()
+        wall_start, cpu_start = time.perf_counter(), time.process_time()
         await asyncio.gather(*(worker() for _ in range(concurrency)))
         wall = time.perf_counter() - wall_start
+        client_cpu[url] = client_cpu.get(url, 0.0) + (time.process_time() - cpu_start) / max(
+            1, len(latencies)
+        )
     if stale[0]:
         print(f"  ({url}: {stale[0]} stale keep-alive connections resent)")
     return latencies, wall, events, ttfts
