@@ -337,3 +337,28 @@ def test_unknown_site_or_gpu_model_in_constraints_is_an_input_error_with_suggest
     message = str(caught.value)
     assert "no site 'tx-ercott'" in message and "did you mean: tx-ercot" in message
     assert "unknown GPU model 'geforce-rtx-3060'" in message and "geforce-rtx-3060-12gb" in message
+
+
+def test_empty_fleet_reports_every_minimum_unplaced_without_crashing():
+    p = plan(fleet(), CHAT.format(min=2, max=4))
+    assert not p.replicas
+    (u,) = p.unplaced
+    assert u.replicas == 2 and u.reasons[0].message == "the fleet has no GPUs"
+
+
+def test_request_profile_pays_for_prompts():
+    f = fleet(rig("a1", "A", "geforce-rtx-3060-12gb", 8))
+    by_tokens = "throughput: {tokens_per_s: 150}"
+    by_requests = "throughput: {requests_per_s: 0.5, prompt_tokens: 4000, output_tokens: 300}"
+    text = """\
+deployments:
+  - name: rag
+    model: llama-3.1-8b
+    GOAL
+    value: {usd_per_mtok: 1}
+"""
+    plain = plan(f, text.replace("GOAL", by_tokens))
+    prompted = plan(f, text.replace("GOAL", by_requests))
+    assert plain.replicas[0].tokens_per_s > prompted.replicas[0].tokens_per_s
+    assert len(prompted.replicas) > len(plain.replicas)
+    assert not prompted.unplaced and sum(r.tokens_per_s for r in prompted.replicas) >= 150
