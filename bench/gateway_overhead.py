@@ -252,6 +252,8 @@ def main() -> None:
     ratio = summary["gateway"][1] / summary["direct"][1]
     print(f"  added median latency: {added:+.2f} ms (target <= 2 ms)")
     print(f"  throughput ratio:     {ratio * 100:.1f}% of direct (target >= 95%)")
+    per_url = [f"{cpu / (args.rounds + 1) * 1000:.2f} ms" for cpu in client_cpu.values()]
+    print(f"  load generator CPU:   {' direct, '.join(per_url)} gateway (per request)")
     gateway_requests = sum(len(r[0]) for r in results["gateway"])
     print(f"  gateway process CPU:  {gateway_cpu / gateway_requests * 1000:.2f} ms per streamed request")
     commit = {
