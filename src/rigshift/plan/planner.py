@@ -108,8 +108,7 @@ def plan_placement(
         objective = evaluate(cands, best_counts, _kept(best_places), extra=extra)
         notes.append(f"{len(cross)} cross-rig (llama.cpp RPC) replica(s): slow, outside the solver's model")
 
-    plan = _to_plan(cands, best_places, objective, bound, solver, status, started, notes)
-    plan.replicas.extend(_cross_rig_replicas(cands, cross))
+    plan = _to_plan(cands, best_places, objective, bound, solver, status, started, notes, cross)
     plan.leftover = _leftover(cands, state, plan.power_w_by_site)
     plan.unplaced = unplaced_reasons(cands, best_places, state, extra)
     plan.moves = moves_against(current, plan)
@@ -327,6 +326,7 @@ def _to_plan(
     status: str,
     started: float,
     notes: list[str],
+    cross: list[CrossRigPlacement],
 ) -> Plan:
     demand = cands.demand
     tokens_by_dep: dict[int, float] = defaultdict(float)
@@ -387,6 +387,9 @@ def _to_plan(
                     vram_gib_per_gpu=[round(c.vram_per_gpu_gib, 3)] * c.k,
                 )
             )
+    replicas.extend(_cross_rig_replicas(cands, cross))
+    for x in cross:
+        site_w[cands.pools[x.pool].key.site] += x.watts
     summaries = []
     for d in demand.deployments:
         mine = [r for r in replicas if r.deployment == d.name]
