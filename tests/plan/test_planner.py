@@ -273,7 +273,8 @@ deployments:
     assert replica.cross_rig and len({g.rig for g in replica.gpus}) == len(replica.gpus) >= 2
     assert not loose.unplaced
     assert any("cross-rig" in n for n in loose.notes)
-    assert loose.deployments[0].replicas == 1 and loose.revenue_usd_per_h == replica.revenue_usd_per_h
+    assert loose.deployments[0].replicas == 1
+    assert loose.revenue_usd_per_h == pytest.approx(replica.revenue_usd_per_h, abs=1e-3)
     assert loose.power_w_by_site["A"] > strict.power_w_by_site["A"]
 
 
