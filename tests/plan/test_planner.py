@@ -91,7 +91,7 @@ deployments:
     (u,) = p.unplaced
     assert u.replicas == 2
     by = {r.filter: r.rejected for r in u.reasons}
-    assert by == {"site": 3, "labels": 2, "taken": 4}  # filters run in order: first rejection counts
+    assert by == {"site": 3, "labels": 2, "own": 4}  # filters run in order: first rejection counts
 
 
 def test_reserved_and_hot_gpus_are_never_used():
@@ -365,3 +365,23 @@ deployments:
     assert plain.replicas[0].tokens_per_s > prompted.replicas[0].tokens_per_s
     assert len(prompted.replicas) > len(plain.replicas)
     assert not prompted.unplaced and sum(r.tokens_per_s for r in prompted.replicas) >= 150
+
+
+def test_gpus_held_by_another_deployment_are_reported_as_taken():
+    f = fleet(rig("a1", "A", "geforce-rtx-3060-12gb", 2))
+    text = """\
+deployments:
+  - name: gold
+    model: llama-3.1-8b
+    replicas: {min: 2, max: 2}
+    value: {usd_per_mtok: 5}
+  - name: bronze
+    model: llama-3.1-8b
+    replicas: {min: 1, max: 1}
+    value: {usd_per_mtok: 0.01}
+"""
+    p = plan(f, text)
+    assert {r.deployment for r in p.replicas} in ({"gold"}, {"bronze", "gold"})
+    short = {u.deployment: {r.filter: r.rejected for r in u.reasons} for u in p.unplaced}
+    (name,) = short
+    assert short[name].get("taken") and short[name]["taken"] >= 1

@@ -49,7 +49,11 @@ def unplaced_reasons(
             Rejection(filter=name, rejected=count, message=msg)
             for name, (count, msg) in cands.rejections[di].by_filter.items()
         ]
-        reasons.extend(_capacity_reasons(cands, state, by_dep[di]))
+        own: dict[int, int] = defaultdict(int)  # GPUs per pool holding this deployment already
+        for p in places:
+            if cands.configs[p.config].deployment == di:
+                own[cands.configs[p.config].pool] += len(p.positions)
+        reasons.extend(_capacity_reasons(cands, state, by_dep[di], own))
         if not reasons:
             reasons.append(Rejection(filter="fleet", rejected=0, message="the fleet has no GPUs"))
         out.append(
@@ -63,14 +67,16 @@ def unplaced_reasons(
     return out
 
 
-def _capacity_reasons(cands: Candidates, state: RigState, configs: list[int]) -> list[Rejection]:
+def _capacity_reasons(
+    cands: Candidates, state: RigState, configs: list[int], own: dict[int, int]
+) -> list[Rejection]:
     taken = power = host = split = 0
     power_sites: set[str] = set()
     for q in sorted({cands.configs[j].pool for j in configs}):
         pool = cands.pools[q]
         mine = [cands.configs[j] for j in configs if cands.configs[j].pool == q]
         free = state.free_gpus(q)
-        taken += pool.size - free
+        taken += pool.size - free - own.get(q, 0)
         if free == 0:
             continue
         if not any(state._power_ok(c) for c in mine):
@@ -86,6 +92,9 @@ def _capacity_reasons(cands: Candidates, state: RigState, configs: list[int]) ->
         if not any(state._host_ok(r, c) for r in rigs_with_k):
             host += free
     out = []
+    mine_total = sum(own.values())
+    if mine_total:
+        out.append(Rejection(filter="own", rejected=mine_total, message="GPUs that fit already serve it"))
     if taken:
         out.append(
             Rejection(filter="taken", rejected=taken, message="GPUs that fit are used by other replicas")
