@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import sys
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -59,6 +61,8 @@ def agent(
     else:
         this = probe_this_rig(rig, site)
     address = ray_address_for(server, ray_address, token)
+    # SIGTERM (systemd, docker stop) must leave the cluster cleanly, as Ctrl-C does.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     runner = Agent(this, server, token, address, advertise_host, num_cpus, telemetry_interval, simulate)
     gpus = ", ".join(g.model for g in this.gpus) or "no GPUs"
     code = runner.run(on_joined=lambda a: _out.print(f"rig {this.name} ({gpus}) joined the cluster at {a}"))

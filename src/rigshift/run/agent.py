@@ -8,7 +8,9 @@ model cache lives in the replica actors the head places here; the agent only own
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import subprocess
 import tempfile
 import time
@@ -114,7 +116,15 @@ class Agent:
         # A file, not a pipe: a long-running node would block on a full pipe nobody reads.
         with open(log_path, "wb") as out:
             try:
-                node = subprocess.Popen(cmd, env=auth_env(self.token), stdout=out, stderr=subprocess.STDOUT)
+                # Own process group: the raylet and its workers join it, so leaving kills them all
+                # (`ray start --block` itself ignores SIGTERM and would orphan its raylet).
+                node = subprocess.Popen(
+                    cmd,
+                    env=auth_env(self.token),
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
             except OSError as error:
                 raise EnvironmentProblem(f"cannot run `ray start`: {error}") from None
         self._node = node
@@ -142,20 +152,40 @@ class Agent:
             return node.wait()
         finally:
             reporter.stop()
-            if node.poll() is None:
-                node.terminate()  # `ray start --block` stops its node on SIGTERM
-                try:
-                    node.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    node.kill()
+            _end_group(node)
 
     def stop(self) -> None:
         """Leave the cluster (from another thread): the blocked `run` returns."""
-        if self._node is not None and self._node.poll() is None:
-            self._node.terminate()
+        if self._node is not None:
+            _end_group(self._node)
 
 
 _JOINED = "Ray runtime started"
+
+
+def _end_group(node: subprocess.Popen[bytes], grace_s: float = 5.0) -> None:
+    """SIGTERM the node's whole process group, then SIGKILL what is left after `grace_s`."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(node.pid, sig)
+        deadline = time.monotonic() + grace_s
+        while time.monotonic() < deadline and _group_alive(node.pid):
+            node.poll()  # reap our direct child, or its zombie keeps the group "alive"
+            time.sleep(0.1)
+        if not _group_alive(node.pid):
+            break
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        node.wait(timeout=5)
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _read(path: Path) -> str:
