@@ -385,3 +385,14 @@ deployments:
     short = {u.deployment: {r.filter: r.rejected for r in u.reasons} for u in p.unplaced}
     (name,) = short
     assert short[name].get("taken") and short[name]["taken"] >= 1
+
+
+def test_a_budget_eaten_by_idle_gpus_is_explained():
+    rigs = [rig(f"a{i}", "A", "geforce-rtx-3060-12gb", 8) for i in range(3)]
+    f = fleet(*rigs, budgets_kw={"A": 0.3})  # 3 hosts (180 W) + 24 idle cards (~330 W) > 300 W
+    p = plan(f, CHAT.format(min=1, max=4))
+    assert not p.replicas
+    assert any("site A" in n and "leftover: off" in n for n in p.notes)
+    assert any(r.filter == "power" for r in p.unplaced[0].reasons)
+    off = plan(f, CHAT.format(min=1, max=4) + "options:\n  leftover: off\n")
+    assert off.replicas

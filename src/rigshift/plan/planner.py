@@ -51,6 +51,13 @@ def plan_placement(
     bound: float | None = None
     status = "greedy only"
     notes: list[str] = []
+    for site, left_w in sorted(cands.site_budget_w.items()):
+        if left_w <= 0:
+            notes.append(
+                f"site {site}: hosts, reserved miners and leftover GPUs ({opts.leftover}) already draw "
+                f"{cands.fixed_w_by_site.get(site, 0.0) / 1000:.1f} kW, the whole budget: nothing can "
+                "serve there (leftover: off frees the idle draw)"
+            )
 
     def consider(counts: dict[int, int], name: str, rank: list[int] | None = None) -> None:
         nonlocal best_places, objective, solver, best_counts
