@@ -14,6 +14,7 @@ import json
 import time
 from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import asdict
+from pathlib import Path
 from typing import Any
 
 import anyio.to_thread
@@ -22,7 +23,7 @@ from prometheus_client.core import Metric
 from pydantic import ValidationError
 from sqlalchemy import Engine
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import FileResponse, JSONResponse, Response
 
 from rigshift.errors import RigshiftError
 from rigshift.run.contracts import ReplicaDirectory, ReplicaEndpoint, RigTelemetry
@@ -36,6 +37,7 @@ from rigshift.server.gateway import Gateway
 from rigshift.server.keys import ApiKey, KeyStore
 from rigshift.server.metering import default_prices
 from rigshift.server.metrics import Metrics, gpu_metrics, replica_metrics
+from rigshift.server.model_store import HashingWriter, ModelStore
 from rigshift.server.settings import ServerSettings
 from rigshift.server.telemetry import TelemetryHub, TelemetryStore
 from rigshift.server.usage import UsageStore
@@ -262,8 +264,7 @@ def create_app(
     # --- agents ---------------------------------------------------------------------------------
     @app.post("/internal/telemetry")
     async def ingest(request: Request) -> Response:
-        token = request.headers.get("authorization", "")[7:]
-        if not settings.join_token or not hmac.compare_digest(token.encode(), settings.join_token.encode()):
+        if not join_token_ok(request):
             return openai_error(401, "telemetry needs the cluster's join token", type="authentication_error")
         try:
             report = RigTelemetry.model_validate_json(await request.body())
@@ -274,6 +275,55 @@ def create_app(
         telemetry.ingest(report, clock())
         metrics.telemetry_reports.inc()
         return Response(status_code=204)
+
+    # --- model store -----------------------------------------------------------------------------
+    store = ModelStore(Path(settings.model_store_dir)) if settings.model_store_dir else None
+
+    def join_token_ok(request: Request) -> bool:
+        token = request.headers.get("authorization", "")[7:]
+        return bool(settings.join_token) and hmac.compare_digest(
+            token.encode(), (settings.join_token or "").encode()
+        )
+
+    @app.get("/internal/models/{name}")
+    async def download_model(name: str, request: Request) -> Response:
+        if not join_token_ok(request):
+            return openai_error(
+                401, "model downloads need the cluster's join token", type="authentication_error"
+            )
+        path = store.path(name) if store else None
+        if path is None or not path.is_file():
+            return openai_error(404, f"no model {name!r} in the store", code="model_not_found")
+        return FileResponse(path, media_type="application/octet-stream")
+
+    @app.get("/admin/models")
+    async def list_models_in_store(request: Request) -> Response:
+        who = await admin(request)
+        if isinstance(who, Response):
+            return who
+        listed = await anyio.to_thread.run_sync(store.list) if store else []
+        return JSONResponse({"data": [asdict(m) for m in listed]})
+
+    @app.put("/admin/models/{name}")
+    async def upload_model(name: str, request: Request) -> Response:
+        who = await admin(request)
+        if isinstance(who, Response):
+            return who
+        if store is None:
+            return openai_error(409, "this server has no model store directory", code="no_model_store")
+        tmp, final = store.open_upload(name)
+        writer = await anyio.to_thread.run_sync(HashingWriter, tmp)
+        try:
+            async for chunk in request.stream():
+                await anyio.to_thread.run_sync(writer.write, chunk)
+            digest = await anyio.to_thread.run_sync(writer.close)
+            await anyio.to_thread.run_sync(ModelStore.finish_upload, tmp, final, digest)
+        except BaseException:
+            with contextlib.suppress(Exception):
+                writer.close()
+            tmp.unlink(missing_ok=True)
+            raise
+        return JSONResponse({"name": name, "size_bytes": writer.size, "sha256": digest}, status_code=201)
 
     @app.get("/metrics")
     async def prometheus() -> Response:

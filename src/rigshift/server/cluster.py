@@ -66,13 +66,14 @@ def start_cluster_plane(
     *,
     ray_port: int = 6380,
     threads: int | None = None,
+    store_url: str | None = None,
 ) -> ClusterPlane:
     """`rigshift server`: start (or reuse) the Ray head as daemons, with token auth, and run the
     replica manager against it. Head and replicas outlive this process, so a restarted server
     finds its replicas still serving."""
     head = start_head(token, port=ray_port, labels={"rigshift.io/role": "head"})
     connect(head.address, token)
-    return _with_manager(head, engine, workdir, threads)
+    return _with_manager(head, engine, workdir, threads, store_url)
 
 
 def start_local_plane(
@@ -97,7 +98,9 @@ def start_local_plane(
     return _with_manager(HeadNode("local", token), engine, workdir, threads)
 
 
-def _with_manager(head: HeadNode, engine: Engine, workdir: Path, threads: int | None) -> ClusterPlane:
+def _with_manager(
+    head: HeadNode, engine: Engine, workdir: Path, threads: int | None, store_url: str | None = None
+) -> ClusterPlane:
     # Ray imports pydantic.v1 lazily when it first serialises actor arguments; doing that on the
     # manager's thread while the main thread is still importing races in the import system.
     import pydantic.v1  # noqa: F401

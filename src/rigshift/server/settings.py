@@ -19,3 +19,4 @@ class ServerSettings:
     saturated_retry_after_s: float = 1.0
     telemetry_flush_s: float = 5.0  # latest telemetry is written to the DB at most this often
     telemetry_stale_s: float = 30.0  # a rig silent this long is reported as such in /metrics
+    model_store_dir: str | None = None  # None: no model store (GET /internal/models answers 404)
