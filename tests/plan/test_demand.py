@@ -70,3 +70,9 @@ def test_broken_yaml_and_missing_file(tmp_path: Path):
 )
 def test_example_demand_files_read(path: Path):
     assert load_demand(path).deployments
+
+
+def test_a_bare_replica_count_means_exactly_that_many():
+    demand = parse_demand("deployments:\n  - name: a\n    model: x\n    replicas: 3\n")
+    assert demand.deployments[0].replicas is not None
+    assert (demand.deployments[0].replicas.min, demand.deployments[0].replicas.max) == (3, 3)

@@ -7,7 +7,7 @@ deployments:
     quant: Q4_K_M
     context: 8192
     parallel: 4
-    replicas: {min: 2, max: 40}  # or: throughput: {tokens_per_s: 3000}
+    replicas: {min: 2, max: 40}  # or `replicas: 4` (exactly), or throughput: {tokens_per_s: 3000}
     value: {usd_per_mtok: 0.20}  # or: value: {priority: 5}
     constraints: {sites: [north], gpu_models: [geforce-rtx-3060-12gb], same_rig: true}
 options:                         # optional PlanOptions overrides
@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from rigshift.errors import InputError, Problem
 from rigshift.plan.types import PlanOptions
@@ -101,6 +101,14 @@ class Deployment(_Model):
     throughput: Throughput | None = None
     value: Value = Field(default_factory=lambda: Value(priority=1.0))
     constraints: Constraints = Field(default_factory=Constraints)
+
+    @field_validator("replicas", mode="before")
+    @classmethod
+    def _exact_count(cls, value: object) -> object:
+        # `replicas: 3` is shorthand for exactly three
+        if isinstance(value, int) and not isinstance(value, bool):
+            return {"min": value, "max": value}
+        return value
 
     @model_validator(mode="after")
     def _one_goal(self) -> Deployment:
