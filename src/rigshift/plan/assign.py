@@ -13,7 +13,7 @@ import math
 from collections import defaultdict
 from dataclasses import dataclass
 
-from rigshift.plan.candidates import Candidates, Config
+from rigshift.plan.candidates import UNLIMITED, Candidates, Config, replicas_per_rig
 
 
 @dataclass(frozen=True)
@@ -243,7 +243,7 @@ def fill_value(
 
 
 def static_score(cands: Candidates, j: int, tight: set[str]) -> float:
-    """Rank of a configuration: value per GPU, or per watt where the site's budget binds.
+    """Rank of a configuration: value per share of a rig, or per watt where the site's budget binds.
     Throughput deployments count at full price (their marginal value is checked when placing)."""
     c = cands.configs[j]
     d = cands.demand.deployments[c.deployment]
@@ -253,9 +253,14 @@ def static_score(cands: Candidates, j: int, tight: set[str]) -> float:
         v = d.value
         price = v.priority / target if v.priority is not None else (v.usd_per_mtok or 0.0) * 3.6e-3
         value = c.n * c.tokens_per_s * price - c.power_cost
-    if cands.pools[c.pool].key.site in tight and c.watts > 0:
+    pool = cands.pools[c.pool]
+    if pool.key.site in tight and c.watts > 0:
         return value / c.watts
-    return value / c.k
+    # The share of a rig one group uses: its GPUs, or its host (2-core mining hosts run out of
+    # cores long before GPUs), whichever is larger.
+    per_rig = replicas_per_rig(pool, cands.options, c.host_ram_gib)
+    share = max(c.k / max(pool.key.rig_gpus, 1), c.n / per_rig if per_rig < UNLIMITED else 0.0)
+    return value / max(share, 1e-9)
 
 
 def binpack_baseline(cands: Candidates) -> tuple[dict[int, int], list[Placement]]:
