@@ -183,6 +183,10 @@ def test_agent_joins_with_labels_only_with_the_join_token(
     finally:
         member.stop()
         thread.join(60)
+    node = member._node
+    assert node is not None
+    with pytest.raises(ProcessLookupError):  # the node's raylet and workers went with it
+        os.killpg(node.pid, 0)
 
 
 def test_removed_node_replicas_are_replaced(manager: ReplicaManager, cluster: tuple[object, dict]) -> None:

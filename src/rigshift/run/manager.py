@@ -75,6 +75,7 @@ class ReplicaManager:
         self._desired: list[ReplicaSpec] = []
         self._effective: list[ReplicaSpec] = []
         self._snapshot: dict[str, ReplicaEndpoint] = {}
+        self._ready_by_model: dict[str, list[ReplicaEndpoint]] = {}  # the gateway's per-request view
         self._suspect: dict[str, float] = {}  # replica id -> when the gateway reported a failure
         self._crashes: dict[str, tuple[int, float]] = {}  # replica id -> (actor deaths in a row, last start)
         self.actions: list[ActionRecord] = []
@@ -187,7 +188,15 @@ class ReplicaManager:
                     **({"error": str(info["error"])[:300]} if info.get("error") else {}),
                 },
             )
-        self._snapshot = snapshot  # one reference swap: readers never see a half-built dict
+        self._publish(snapshot)
+
+    def _publish(self, snapshot: dict[str, ReplicaEndpoint]) -> None:
+        """Swap in a new snapshot and its ready-by-model index; readers never see a half-built one."""
+        ready: dict[str, list[ReplicaEndpoint]] = {}
+        for endpoint in snapshot.values():
+            if endpoint.state == "ready":
+                ready.setdefault(endpoint.model, []).append(endpoint)
+        self._snapshot, self._ready_by_model = snapshot, ready
 
     def start(self) -> None:
         if self._thread is None:
@@ -214,7 +223,7 @@ class ReplicaManager:
             with self._lock:
                 for spec in self._effective:
                     self.cluster.stop(spec.replica_id)
-                self._snapshot = {}
+                self._publish({})
 
     # --- views --------------------------------------------------------------------------------
 
@@ -251,7 +260,7 @@ class ReplicaManager:
         if current is not None and current.state == "ready":
             snapshot = dict(self._snapshot)
             snapshot[replica_id] = replace(current, state="unhealthy")
-            self._snapshot = snapshot
+            self._publish(snapshot)
         log.warning("gateway reported replica %s failing: %s", replica_id, error)
         with contextlib.suppress(Exception):  # best effort; the loop will look anyway
             self.cluster.check_now(replica_id)
@@ -268,7 +277,7 @@ class ManagedDirectory:
         return sorted({s.model for s in self._manager.desired})
 
     def ready_replicas(self, model: str) -> list[ReplicaEndpoint]:
-        return [e for e in self._manager._snapshot.values() if e.model == model and e.state == "ready"]
+        return list(self._manager._ready_by_model.get(model, ()))
 
     def report_failure(self, replica_id: str, error: str) -> None:
         self._manager.report_failure(replica_id, error)
