@@ -144,7 +144,7 @@ def _cross_rig_replicas(cands: Candidates, cross: list[CrossRigPlacement]) -> li
             PlannedReplica(
                 id=f"{d.name}@{where}#rpc",
                 deployment=d.name,
-                model=cands.models[x.deployment].key,
+                model=_model_ref(cands, x.deployment),
                 quant=d.quant,
                 context=d.context,
                 parallel=d.parallel,
@@ -189,6 +189,14 @@ def _leftover(cands: Candidates, state: RigState, power_w_by_site: dict[str, flo
     if reserved:
         out["reserved for mining"] = reserved
     return dict(out)
+
+
+def _model_ref(cands: Candidates, di: int) -> str:
+    """What the runtime loads: a model file as the demand named it, else the catalog key."""
+    given = cands.demand.deployments[di].model
+    if "/" in given or given.lower().endswith((".gguf", ".json")):
+        return given
+    return cands.models[di].key
 
 
 def _left(opts: PlanOptions, started: float) -> float:
@@ -374,7 +382,7 @@ def _to_plan(
                 PlannedReplica(
                     id=rid,
                     deployment=d.name,
-                    model=cands.models[c.deployment].key,
+                    model=_model_ref(cands, c.deployment),
                     quant=d.quant,
                     context=d.context,
                     parallel=d.parallel,
