@@ -9,6 +9,7 @@ from rigshift.plan import Plan, PlanOptions, parse_demand, plan_placement
 from rigshift.plan.assign import binpack_baseline
 from rigshift.plan.candidates import build_candidates
 from rigshift.plan.milp import evaluate
+from rigshift.run.tiny_gguf import write_tiny_gguf
 
 from .fixtures import REAL_SEAMS, SEAMS, fleet, rig
 
@@ -396,3 +397,12 @@ def test_a_budget_eaten_by_idle_gpus_is_explained():
     assert any(r.filter == "power" for r in p.unplaced[0].reasons)
     off = plan(f, CHAT.format(min=1, max=4) + "options:\n  leftover: off\n")
     assert off.replicas
+
+
+def test_a_model_file_is_planned_by_its_path(tmp_path):
+    path = write_tiny_gguf(tmp_path / "tiny.gguf")
+    f = fleet(rig("a1", "A", "geforce-rtx-3060-12gb", 1))
+    text = f"deployments:\n  - name: tiny\n    model: {path}\n    quant: F16\n    context: 256\n    replicas: 1\n"
+    p = plan(f, text, solver="milp")
+    (replica,) = p.replicas
+    assert replica.model == str(path)
