@@ -81,7 +81,7 @@ class Config:
     cap_fraction: float
     cap_w: float  # power limit per GPU
     serving_w: float  # draw per GPU while serving
-    watts: float  # per group, incremental over the GPU's leftover draw
+    watts: float  # per group at peak (the cap), over the GPUs' leftover draw: what budgets hold
     tokens_per_s: float  # per replica, all parallel streams
     revenue: float  # $/h per replica (0 for throughput deployments: paid through `served`)
     power_cost: float  # $/h per group
@@ -412,9 +412,7 @@ def build_candidates(
     full_site: dict[str, float] = defaultdict(float)
     full_circuit: dict[str, float] = defaultdict(float)
     for pool in pools:
-        draw = pool.size * (
-            serving_power_w(pool.spec, pool.key.power_default_w) - leftover_draw(options, pool.spec)
-        )
+        draw = pool.size * (pool.key.power_default_w - leftover_draw(options, pool.spec))
         full_site[pool.key.site] += draw
         if pool.key.circuit is not None:
             full_circuit[pool.key.circuit] += draw
@@ -552,7 +550,8 @@ def _fit(
                     cap_fraction=fraction,
                     cap_w=cap,
                     serving_w=per_gpu_w,
-                    watts=k_fit * (per_gpu_w - leftover),
+                    # budgets hold at peak: a capped GPU never draws more than its cap
+                    watts=k_fit * (cap - leftover),
                     tokens_per_s=per_replica_tps,
                     revenue=revenue,
                     power_cost=power_cost,

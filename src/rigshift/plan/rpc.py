@@ -104,7 +104,7 @@ def _one(
         if main is None:
             return None
         serving = serving_power_w(pool.spec, pool.key.power_default_w, "decode")
-        watts = k * (serving - leftover_draw(opts, pool.spec))
+        watts = k * (pool.key.power_default_w - leftover_draw(opts, pool.spec))  # at peak
         site, circuit = pool.key.site, pool.key.circuit
         if site in state.site_w and state.site_w[site] < watts:
             return None
