@@ -169,3 +169,34 @@ def test_stop_kills_and_stays_stopped(world: World) -> None:
     world.now = 100
     assert sup.step() == "stopped"
     assert len(world.processes) == 1
+
+
+def test_status_answers_while_a_health_probe_hangs(world: World) -> None:
+    import threading
+
+    release = threading.Event()
+    entered = threading.Event()
+
+    def slow_probe(url: str) -> bool:
+        entered.set()
+        release.wait(5)
+        return True
+
+    sup = BackendSupervisor(
+        ["llama-server"],
+        {},
+        "http://h/health",
+        spawn=world.spawn,
+        probe=slow_probe,
+        clock=world.clock,
+        settings=SETTINGS,
+    )
+    sup.step()  # starts the process
+    ticker = threading.Thread(target=sup.step)
+    ticker.start()
+    assert entered.wait(5)
+    assert sup.status().state == "starting"  # not blocked behind the probe
+    sup.stop()  # stopped while the probe was out: its late answer must not revive the replica
+    release.set()
+    ticker.join(5)
+    assert sup.status().state == "stopped"

@@ -108,7 +108,8 @@ class BackendSupervisor:
         self._probe = probe or http_probe()
         self._clock = clock
         self.settings = settings
-        self._lock = threading.RLock()
+        self._lock = threading.RLock()  # guards the state below
+        self._step_lock = threading.Lock()  # one tick at a time (loop thread, check_now)
         self._process: Process | None = None
         self._state: ReplicaState = "starting"
         self._stopped = False
@@ -126,35 +127,47 @@ class BackendSupervisor:
     # --- the monitoring logic -------------------------------------------------------------
 
     def step(self) -> ReplicaState:
-        """One tick: (re)start the process if due, check its health, update the state."""
-        with self._lock:
-            if self._stopped:
-                return self._state
-            now = self._clock()
-            proc = self._process
-            if proc is not None and (code := proc.poll()) is not None:
-                self._on_exit(code, now)
-                proc = None
-            if proc is None:
-                if now >= self._next_start_at:
-                    self._start(now)
-                return self._state
-            if self._probe(self.health_url):
-                if self._state != "ready":
-                    self._event(f"ready after {now - self._started_at:.1f}s")
-                self._state = "ready"
-                self._ready.set()
-                self._failed_checks = 0
-                self._crashes_in_a_row = 0
-            elif self._state == "ready":
-                self._failed_checks += 1
-                if self._failed_checks >= self.settings.unhealthy_after:
-                    self._kill(f"no answer to {self._failed_checks} health checks")
-                    self._on_exit(None, now)
-            elif now - self._started_at > self.settings.start_timeout_s:
-                self._kill(f"not ready within {self.settings.start_timeout_s:.0f}s")
+        """One tick: (re)start the process if due, check its health, update the state.
+
+        The health probe (an HTTP call, up to its timeout) runs outside the state lock, so
+        `status()` answers at once even while a probe waits; `_step_lock` keeps ticks in order.
+        """
+        with self._step_lock:
+            with self._lock:
+                if self._stopped:
+                    return self._state
+                now = self._clock()
+                proc = self._process
+                if proc is not None and (code := proc.poll()) is not None:
+                    self._on_exit(code, now)
+                    proc = None
+                if proc is None:
+                    if now >= self._next_start_at:
+                        self._start(now)
+                    return self._state
+            healthy = self._probe(self.health_url)
+            with self._lock:
+                if self._stopped or self._process is not proc:
+                    return self._state  # stopped or killed while we probed: nothing to judge
+                return self._judge(healthy, now)
+
+    def _judge(self, healthy: bool, now: float) -> ReplicaState:
+        if healthy:
+            if self._state != "ready":
+                self._event(f"ready after {now - self._started_at:.1f}s")
+            self._state = "ready"
+            self._ready.set()
+            self._failed_checks = 0
+            self._crashes_in_a_row = 0
+        elif self._state == "ready":
+            self._failed_checks += 1
+            if self._failed_checks >= self.settings.unhealthy_after:
+                self._kill(f"no answer to {self._failed_checks} health checks")
                 self._on_exit(None, now)
-            return self._state
+        elif now - self._started_at > self.settings.start_timeout_s:
+            self._kill(f"not ready within {self.settings.start_timeout_s:.0f}s")
+            self._on_exit(None, now)
+        return self._state
 
     def _start(self, now: float) -> None:
         try:
