@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import os
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import openai
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, create_engine
 
 from rigshift.run.contracts import ReplicaEndpoint
 from rigshift.server.app import create_app
-from rigshift.server.db import open_engine
+from rigshift.server.db import normalise_url, open_engine
 from rigshift.server.fake_backend import FakeBackendState, create_fake_backend
 from rigshift.server.keys import KeyStore
 from rigshift.server.serving import BackgroundServer, free_port, serve_in_thread
@@ -24,8 +26,25 @@ JOIN_TOKEN = "join-token-for-tests"
 
 
 @pytest.fixture
-def engine(tmp_path: Path) -> Engine:
-    return open_engine(str(tmp_path / "rigshift.db"))
+def engine(tmp_path: Path) -> Iterator[Engine]:
+    """SQLite in a temp dir; with RIGSHIFT_TEST_POSTGRES_URL set, a fresh PostgreSQL database per
+    test instead, so the same tests run on both (`pip install 'psycopg[binary]'` for that)."""
+    server_url = os.environ.get("RIGSHIFT_TEST_POSTGRES_URL")
+    if not server_url:
+        yield open_engine(str(tmp_path / "rigshift.db"))
+        return
+    name = f"rs_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(normalise_url(server_url), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f"CREATE DATABASE {name}")
+    engine = open_engine(server_url.rsplit("/", 1)[0] + "/" + name)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f"DROP DATABASE {name} WITH (FORCE)")
+        admin.dispose()
 
 
 @dataclass

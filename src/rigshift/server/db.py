@@ -93,3 +93,18 @@ def migrate(engine: Engine) -> None:
             command.upgrade(config, "head")
     except OperationalError as error:
         raise EnvironmentProblem(f"cannot migrate database {engine.url!r}: {error.orig}") from error
+
+
+def migration_sql(url: str) -> str:
+    """The DDL every migration would run on a database of `url`'s dialect, without connecting."""
+    import contextlib
+    import io
+
+    config = Config(output_buffer=io.StringIO())
+    config.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
+    config.set_main_option("sqlalchemy.url", normalise_url(url).replace("+psycopg", ""))
+    with contextlib.redirect_stdout(io.StringIO()):
+        command.upgrade(config, "head", sql=True)
+    buffer = config.output_buffer
+    assert isinstance(buffer, io.StringIO)
+    return buffer.getvalue()

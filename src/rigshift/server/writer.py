@@ -60,7 +60,8 @@ class UsageWriter:
             self._connection = self.store.engine.connect()
             # Blocking the loop is fine for a 0.25 ms commit, not for a long lock wait: after
             # 2 s the request fails with 503 (not billed, not delivered) instead.
-            self._connection.exec_driver_sql("PRAGMA busy_timeout=2000")
+            if self.store.engine.dialect.name == "sqlite":
+                self._connection.exec_driver_sql("PRAGMA busy_timeout=2000")
         try:
             self.store.insert_many(records, self._connection)
         except Exception:
