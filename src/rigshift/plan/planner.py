@@ -68,7 +68,10 @@ def plan_placement(
 
     if opts.solver == "milp" and cands.configs:
         # 1. The LP relaxation: a bound in a fraction of a second, and a point to round down.
-        lp = solve_milp(cands, None, dict(keep_groups), _left(opts, started), relax=True)
+        # The LP gets a floor of time even when building candidates ate the budget: without its
+        # point the plan falls back to the much weaker greedy.
+        lp_limit = max(_left(opts, started), 0.25 * opts.time_limit_s, 1.0)
+        lp = solve_milp(cands, None, dict(keep_groups), lp_limit, relax=True)
         if math.isfinite(lp.bound):
             bound, status = lp.bound, "LP bound"
         if lp.counts:
