@@ -19,7 +19,9 @@ pytestmark = pytest.mark.slow
 
 def test_llama_server_replies_restarts_and_stops(tmp_path: Path, llama_server_bin: str) -> None:
     model = write_tiny_gguf(tmp_path / "tiny.gguf", reply="Rigs serve tokens")
-    spec = ReplicaSpec("t-0", "t", "tiny", ModelSource("path", str(model)), "local", parallel=2, context=512)
+    spec = ReplicaSpec(
+        "t-0", "t", "tiny", ModelSource("path", str(model)), "local", parallel=2, context=512, embeddings=True
+    )
     port = free_port("127.0.0.1")
     argv = backend_command(
         BackendBinary("llama-server", (llama_server_bin,)), spec, str(model), "127.0.0.1", port
@@ -37,6 +39,9 @@ def test_llama_server_replies_restarts_and_stops(tmp_path: Path, llama_server_bi
         body = {"model": "tiny", "messages": [{"role": "user", "content": "hi"}]}
         reply = httpx.post(f"http://127.0.0.1:{port}/v1/chat/completions", json=body, timeout=10).json()
         assert reply["choices"][0]["message"]["content"].strip() == expected_text("Rigs serve tokens")
+        body = {"model": "tiny", "input": ["one", "two"]}
+        vectors = httpx.post(f"http://127.0.0.1:{port}/v1/embeddings", json=body, timeout=10).json()["data"]
+        assert len(vectors) == 2 and len(vectors[0]["embedding"]) == 64
         first_pid = sup.status().pid
 
         assert sup.kill_backend() == first_pid

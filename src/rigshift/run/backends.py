@@ -89,6 +89,10 @@ def backend_command(
             argv += ["--split-mode", "layer"]
             if spec.tensor_split:
                 argv += ["--tensor-split", ",".join(f"{x:g}" for x in spec.tensor_split)]
+        if spec.embeddings:
+            # This llama-server keeps answering completions with --embeddings on (checked with
+            # the tiny model); mean pooling suits decoder models that have no pooling of their own.
+            argv += ["--embeddings", "--pooling", "mean"]
         if threads:
             argv += ["--threads", str(threads)]
     elif binary.kind == "llama-cpp-python":

@@ -53,6 +53,7 @@ class ReplicaSpec:
     parallel: int = 1  # slots
     tensor_split: tuple[float, ...] = ()  # fraction per GPU, same order as gpu_indices
     watts: float | None = None
+    embeddings: bool = False  # also serve /v1/embeddings (llama-server --embeddings --pooling mean)
     extra_args: tuple[str, ...] = ()
     labels: dict[str, str] = field(default_factory=dict)
 
