@@ -141,7 +141,7 @@ class BackendPool:
         self.max_idle = max_idle_per_backend
         self._idle: dict[tuple[str, int], list[_Connection]] = {}
 
-    async def post(self, url: str, body: bytes) -> BackendResponse:
+    async def post(self, url: str, body: bytes, headers: dict[str, str] | None = None) -> BackendResponse:
         """POST `body` as JSON; returns once the status line and headers are in.
 
         A reused keep-alive connection that turns out closed is retried once on a new one,
@@ -153,7 +153,9 @@ class BackendPool:
         target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         head = (
             f"POST {target} HTTP/1.1\r\nHost: {host}:{port}\r\nContent-Type: application/json\r\n"
-            f"Accept: */*\r\nContent-Length: {len(body)}\r\n\r\n"
+            f"Accept: */*\r\nContent-Length: {len(body)}\r\n"
+            + "".join(f"{name}: {value}\r\n" for name, value in (headers or {}).items())
+            + "\r\n"
         ).encode("latin-1")
         try:
             return await self._attempt(key, head + body)
