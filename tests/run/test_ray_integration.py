@@ -137,6 +137,73 @@ def test_killed_backend_comes_back(manager: ReplicaManager) -> None:
     assert reply.choices[0].text.strip() == expected_text(REPLY, max_tokens=1)
 
 
+@pytest.fixture(scope="module")
+def gateway(manager: ReplicaManager, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
+    """The real control plane's gateway in front of the Ray replicas (loopback, SQLite)."""
+    from rigshift.server.app import create_app
+    from rigshift.server.db import open_engine
+    from rigshift.server.keys import KeyStore
+    from rigshift.server.serving import serve_in_thread
+    from rigshift.server.settings import ServerSettings
+
+    db = f"sqlite:///{tmp_path_factory.mktemp('gw') / 'gw.db'}"
+    engine = open_engine(db)
+    _, key = KeyStore(engine).create("tenant", now=time.time())
+    app = create_app(
+        manager.directory(), ServerSettings(db_url=db, join_token=TOKEN), engine=engine, manager=manager
+    )
+    running = serve_in_thread(app)
+    yield running.url, key
+    running.stop()
+
+
+def test_gateway_serves_ray_replicas_to_the_openai_client(gateway: tuple[str, str]) -> None:
+    url, key = gateway
+    client = openai.OpenAI(base_url=url + "/v1", api_key=key, max_retries=0, timeout=20)
+    assert "tiny" in [m.id for m in client.models.list().data]
+    chat = client.chat.completions.create(model="tiny", messages=[{"role": "user", "content": "hi"}])
+    assert chat.choices[0].message.content.strip() == expected_text(REPLY)
+    # one token per word, plus the EOS llama.cpp counts as generated
+    assert chat.usage is not None and chat.usage.completion_tokens == len(REPLY.split()) + 1
+    stream = client.chat.completions.create(
+        model="tiny", messages=[{"role": "user", "content": "hi"}], stream=True
+    )
+    text = "".join(chunk.choices[0].delta.content or "" for chunk in stream if chunk.choices)
+    assert text.strip() == expected_text(REPLY)
+
+
+def test_killing_a_backend_under_load_fails_no_request(
+    manager: ReplicaManager, gateway: tuple[str, str]
+) -> None:
+    url, key = gateway
+    client = openai.OpenAI(base_url=url + "/v1", api_key=key, max_retries=0, timeout=30)
+    failures: list[str] = []
+    done = [0]
+
+    def worker() -> None:
+        for _ in range(25):
+            try:
+                reply = client.completions.create(model="tiny", prompt="load", max_tokens=3)
+                assert reply.choices[0].text.strip() == expected_text(REPLY, max_tokens=3)
+                done[0] += 1
+            except Exception as error:  # collected, asserted below
+                failures.append(repr(error))
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for t in threads:
+        t.start()
+    time.sleep(0.3)
+    victim = manager.directory().ready_replicas("tiny")[0].replica_id
+    assert manager.kill_backend(victim)
+    at_kill = done[0]
+    for t in threads:
+        t.join(120)
+    assert failures == []
+    assert done[0] == 100
+    assert at_kill < 100  # the kill landed while requests were still flowing
+    assert manager.wait_ready(2, timeout_s=30), manager.replicas()
+
+
 def test_a_new_manager_adopts_running_replicas(manager: ReplicaManager, tmp_path: Path) -> None:
     """A restarted control plane finds the detached actors and restarts nothing."""
     before = {e.replica_id: e.base_url for e in manager.replicas()}
