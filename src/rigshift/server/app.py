@@ -116,21 +116,24 @@ def create_app(
         return openai_error(error.http_status, str(error), type=type(error).__name__)
 
     # --- OpenAI-compatible gateway ---------------------------------------------------------
-    @app.get("/v1/models")
+    # Plain Starlette routes for the hot path: FastAPI's dependency solving per request costs
+    # more than the routing itself, and these handlers only need the raw request.
     async def models(request: Request) -> Response:
         return await gateway.list_models(request)
 
-    @app.post("/v1/chat/completions")
     async def chat(request: Request) -> Response:
         return await gateway.handle(request, "chat")
 
-    @app.post("/v1/completions")
     async def completions(request: Request) -> Response:
         return await gateway.handle(request, "completions")
 
-    @app.post("/v1/embeddings")
     async def embeddings(request: Request) -> Response:
         return await gateway.handle(request, "embeddings")
+
+    app.add_route("/v1/models", models, methods=["GET"], include_in_schema=False)
+    app.add_route("/v1/chat/completions", chat, methods=["POST"], include_in_schema=False)
+    app.add_route("/v1/completions", completions, methods=["POST"], include_in_schema=False)
+    app.add_route("/v1/embeddings", embeddings, methods=["POST"], include_in_schema=False)
 
     @app.get("/v1/usage")
     async def tenant_usage(request: Request, by: str = "model", since: str | None = None) -> Response:
