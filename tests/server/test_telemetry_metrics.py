@@ -72,3 +72,23 @@ def test_telemetry_is_exported_as_metrics_and_persisted(gateway, backends):
         'rigshift_gpu_power_w{gpu="1",model="rtx-3060-12g",rig="rig-a"} 120.0'
         in httpx.get(restarted.url + "/metrics").text
     )
+
+
+def test_agents_learn_the_ray_address_with_the_join_token(engine):
+    from rigshift.server.app import create_app
+    from rigshift.server.serving import serve_in_thread
+    from rigshift.server.settings import ServerSettings
+    from rigshift.server.static_directory import StaticDirectory
+
+    app = create_app(
+        StaticDirectory([]), ServerSettings(join_token=JOIN_TOKEN), engine=engine, ray_address="10.0.0.2:6380"
+    )
+    server = serve_in_thread(app)
+    try:
+        url = server.url + "/internal/cluster"
+        assert httpx.get(url, headers={"authorization": f"Bearer {JOIN_TOKEN}"}).json() == {
+            "ray_address": "10.0.0.2:6380"
+        }
+        assert httpx.get(url, headers={"authorization": "Bearer nope"}).status_code == 401
+    finally:
+        server.stop()

@@ -305,7 +305,13 @@ def server(
             plane.manager.apply(stored)
         directory = plane.manager.directory()
         _out.print(f"Ray head at {plane.head.address} (token auth); agents join with the join token")
-    app = create_app(directory, settings, engine=engine, manager=plane.manager if plane else None)
+    app = create_app(
+        directory,
+        settings,
+        engine=engine,
+        manager=plane.manager if plane else None,
+        ray_address=plane.head.address if plane else None,
+    )
     _out.print(f"rigshift control plane on http://{host}:{port}  (OpenAI base URL: http://{host}:{port}/v1)")
     if first_admin:
         _out.print(f"admin key (shown once): {first_admin}")

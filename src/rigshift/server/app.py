@@ -59,6 +59,7 @@ def create_app(
     engine: Engine | None = None,
     clock: Callable[[], float] = time.time,
     manager: ReplicaManager | None = None,
+    ray_address: str | None = None,
 ) -> FastAPI:
     settings = settings or ServerSettings()
     engine = engine or open_engine(settings.db_url)
@@ -287,6 +288,13 @@ def create_app(
         return bool(settings.join_token) and hmac.compare_digest(
             token.encode(), (settings.join_token or "").encode()
         )
+
+    @app.get("/internal/cluster")
+    async def cluster_info(request: Request) -> Response:
+        """What `rigshift agent` asks first: where the Ray head is (join token required)."""
+        if not join_token_ok(request):
+            return openai_error(401, "the cluster's join token is required", type="authentication_error")
+        return JSONResponse({"ray_address": ray_address})
 
     @app.get("/internal/models/{name}")
     async def download_model(name: str, request: Request) -> Response:
