@@ -130,7 +130,19 @@ def test_failed_start_is_recorded_not_raised() -> None:
     manager.apply(specs(1))
     [record] = manager.tick()
     assert record.outcome == "failed: no capacity"
-    assert manager.replicas() == []
+    [listed] = manager.directory().replicas()
+    assert (listed.state, listed.base_url) == ("starting", "")  # shown to the operator ...
+    assert manager.directory().ready_replicas("chat") == []  # ... never routed to
+
+
+def test_replicas_that_cannot_run_are_listed_as_waiting() -> None:
+    cluster = FakeCluster({"rig-a": ()})
+    manager = ReplicaManager(cluster)
+    manager.apply([ReplicaSpec("gpu-0", "chat", "chat", SRC, "rig-b", gpu_indices=(0,), gpu_models=("x",))])
+    assert manager.tick() == []
+    [listed] = manager.replicas()
+    assert listed.state == "stopped"
+    assert "no live rig can take it" in listed.labels["waiting"]
 
 
 def test_an_actor_that_keeps_dying_is_restarted_with_backoff() -> None:

@@ -181,7 +181,7 @@ def test_killing_a_backend_under_load_fails_no_request(
     done = [0]
 
     def worker() -> None:
-        for _ in range(25):
+        for _ in range(50):
             try:
                 reply = client.completions.create(model="tiny", prompt="load", max_tokens=3)
                 assert reply.choices[0].text.strip() == expected_text(REPLY, max_tokens=3)
@@ -192,15 +192,16 @@ def test_killing_a_backend_under_load_fails_no_request(
     threads = [threading.Thread(target=worker) for _ in range(4)]
     for t in threads:
         t.start()
-    time.sleep(0.3)
+    while done[0] < 8 and not failures:  # kill once the load is flowing
+        time.sleep(0.01)
     victim = manager.directory().ready_replicas("tiny")[0].replica_id
     assert manager.kill_backend(victim)
     at_kill = done[0]
     for t in threads:
         t.join(120)
     assert failures == []
-    assert done[0] == 100
-    assert at_kill < 100  # the kill landed while requests were still flowing
+    assert done[0] == 200
+    assert at_kill < 150  # the kill landed while requests were still flowing
     assert manager.wait_ready(2, timeout_s=30), manager.replicas()
 
 

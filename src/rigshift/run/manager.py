@@ -159,9 +159,16 @@ class ReplicaManager:
     def _refresh(self, infos: dict[str, dict[str, Any]]) -> None:
         snapshot: dict[str, ReplicaEndpoint] = {}
         now = self.clock()
+        waiting = {a.replica_id: a.reason for a in self.waiting}
         for spec in self._effective:
             info = infos.get(spec.replica_id)
             if info is None or info.get("rig") != spec.rig:
+                # Not answering yet (actor being placed, model being copied) or cannot run now:
+                # listed for the operator and /metrics, never routed to (no URL, not ready).
+                reason = waiting.get(spec.replica_id)
+                snapshot[spec.replica_id] = self._endpoint(
+                    spec, "stopped" if reason else "starting", "", {"waiting": reason} if reason else {}
+                )
                 continue
             state: ReplicaState = info["state"]
             suspect_at = self._suspect.get(spec.replica_id)
@@ -171,24 +178,29 @@ class ReplicaManager:
                     self._suspect.pop(spec.replica_id, None)
                 elif state == "ready":
                     state = "unhealthy"
-            snapshot[spec.replica_id] = ReplicaEndpoint(
-                replica_id=spec.replica_id,
-                deployment=spec.deployment,
-                model=spec.model,
-                base_url=info["base_url"],
-                rig=spec.rig,
-                gpus=tuple(f"{spec.rig}/{i}" for i in spec.gpu_indices),
-                state=state,
-                max_parallel=spec.parallel,
-                context=spec.context,
-                watts=spec.watts,
-                labels={
-                    "backend": str(info.get("backend", "")),
-                    "restarts": str(info.get("restarts", 0)),
-                    **({"error": str(info["error"])[:300]} if info.get("error") else {}),
-                },
-            )
+            labels = {"backend": str(info.get("backend", "")), "restarts": str(info.get("restarts", 0))}
+            if info.get("error"):
+                labels["error"] = str(info["error"])[:300]
+            snapshot[spec.replica_id] = self._endpoint(spec, state, info["base_url"], labels)
         self._publish(snapshot)
+
+    @staticmethod
+    def _endpoint(
+        spec: ReplicaSpec, state: ReplicaState, base_url: str, labels: dict[str, str]
+    ) -> ReplicaEndpoint:
+        return ReplicaEndpoint(
+            replica_id=spec.replica_id,
+            deployment=spec.deployment,
+            model=spec.model,
+            base_url=base_url,
+            rig=spec.rig,
+            gpus=tuple(f"{spec.rig}/{i}" for i in spec.gpu_indices),
+            state=state,
+            max_parallel=spec.parallel,
+            context=spec.context,
+            watts=spec.watts,
+            labels=labels,
+        )
 
     def _publish(self, snapshot: dict[str, ReplicaEndpoint]) -> None:
         """Swap in a new snapshot and its ready-by-model index; readers never see a half-built one."""
@@ -278,6 +290,10 @@ class ManagedDirectory:
 
     def ready_replicas(self, model: str) -> list[ReplicaEndpoint]:
         return list(self._manager._ready_by_model.get(model, ()))
+
+    def replicas(self) -> list[ReplicaEndpoint]:
+        """Every desired replica in any state (for /admin/replicas and /metrics)."""
+        return self._manager.replicas()
 
     def report_failure(self, replica_id: str, error: str) -> None:
         self._manager.report_failure(replica_id, error)
