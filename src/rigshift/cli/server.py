@@ -281,6 +281,12 @@ def server(
             help="Start or reuse the Ray head and run the reconciler (default without --backend)",
         ),
     ] = True,
+    public_url: Annotated[
+        str | None,
+        typer.Option(
+            "--public-url", help="URL rigs use to reach this server's model store (default http://HOST:PORT)"
+        ),
+    ] = None,
 ) -> None:
     """Run the control plane: management API, OpenAI-compatible gateway, telemetry, /metrics.
 
@@ -292,17 +298,24 @@ def server(
     engine = open_engine(db)
     token = join_token or _join_token(db)
     first_admin = ensure_admin_key(KeyStore(engine))
-    settings = ServerSettings(db_url=db, host=host, port=port, join_token=token)
+    store_dir = data_dir(db) / "model-store"
+    settings = ServerSettings(
+        db_url=db, host=host, port=port, join_token=token, model_store_dir=str(store_dir)
+    )
     plane = None
     if backend or not ray:
         directory: Any = StaticDirectory([parse_backend(spec, i) for i, spec in enumerate(backend or [])])
     else:
         from rigshift.server.cluster import start_cluster_plane
 
-        plane = start_cluster_plane(token, engine, data_dir(db), ray_port=ray_port)
-        stored = DeploymentLog(engine).load_desired()
-        if stored:
-            plane.manager.apply(stored)
+        plane = start_cluster_plane(
+            token,
+            engine,
+            data_dir(db),
+            ray_port=ray_port,
+            store_url=public_url or f"http://{host}:{port}",
+            desired=DeploymentLog(engine).load_desired(),
+        )
         directory = plane.manager.directory()
         _out.print(f"Ray head at {plane.head.address} (token auth); agents join with the join token")
     app = create_app(

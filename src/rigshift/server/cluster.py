@@ -67,13 +67,14 @@ def start_cluster_plane(
     ray_port: int = 6380,
     threads: int | None = None,
     store_url: str | None = None,
+    desired: Sequence[ReplicaSpec] = (),
 ) -> ClusterPlane:
     """`rigshift server`: start (or reuse) the Ray head as daemons, with token auth, and run the
     replica manager against it. Head and replicas outlive this process, so a restarted server
     finds its replicas still serving."""
     head = start_head(token, port=ray_port, labels={"rigshift.io/role": "head"})
     connect(head.address, token)
-    return _with_manager(head, engine, workdir, threads, store_url)
+    return _with_manager(head, engine, workdir, threads, store_url, desired)
 
 
 def start_local_plane(
@@ -99,7 +100,12 @@ def start_local_plane(
 
 
 def _with_manager(
-    head: HeadNode, engine: Engine, workdir: Path, threads: int | None, store_url: str | None = None
+    head: HeadNode,
+    engine: Engine,
+    workdir: Path,
+    threads: int | None,
+    store_url: str | None = None,
+    desired: Sequence[ReplicaSpec] = (),
 ) -> ClusterPlane:
     # Ray imports pydantic.v1 lazily when it first serialises actor arguments; doing that on the
     # manager's thread while the main thread is still importing races in the import system.
@@ -113,6 +119,10 @@ def _with_manager(
         RayCluster(settings), on_action=action_logger(DeploymentLog(engine), manager_ref)
     )
     manager_ref.append(manager)
+    if desired:
+        # Before the first tick: a restarted server must adopt the replicas still running for its
+        # stored plan, not see an empty plan and stop them (seen as stop + start in the action log).
+        manager.apply(desired)
     manager.start()
     return ClusterPlane(head, manager)
 
