@@ -49,6 +49,10 @@ def agent(
     simulate: Annotated[
         bool, typer.Option("--simulate", help="Report the fleet file's values instead of reading drivers")
     ] = False,
+    model_cache: Annotated[
+        str | None,
+        typer.Option(help="Where replicas on this rig keep models (default ~/.cache/rigshift/models)"),
+    ] = None,
 ) -> None:
     """Join this rig to the cluster as a Ray node labelled with its rig id, GPU models, VRAM and
     PCIe links, and report GPU telemetry to the control plane until stopped (Ctrl-C)."""
@@ -63,7 +67,9 @@ def agent(
     address = ray_address_for(server, ray_address, token)
     # SIGTERM (systemd, docker stop) must leave the cluster cleanly, as Ctrl-C does.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    runner = Agent(this, server, token, address, advertise_host, num_cpus, telemetry_interval, simulate)
+    runner = Agent(
+        this, server, token, address, advertise_host, num_cpus, telemetry_interval, simulate, model_cache
+    )
     gpus = ", ".join(g.model for g in this.gpus) or "no GPUs"
     code = runner.run(on_joined=lambda a: _out.print(f"rig {this.name} ({gpus}) joined the cluster at {a}"))
     if code not in (0, -15):

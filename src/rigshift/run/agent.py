@@ -25,6 +25,7 @@ from rigshift.errors import BackendError, EnvironmentProblem, InputError, Proble
 from rigshift.fleet.model import Rig
 from rigshift.run.labels import rig_labels
 from rigshift.run.ray_cluster import auth_env, join_command
+from rigshift.run.replica_actor import RIG_CACHE_ENV, RIG_SERVER_ENV
 from rigshift.run.telemetry import TelemetryReporter, post_report, sampler_for
 from rigshift.suggest import did_you_mean
 
@@ -95,10 +96,20 @@ class Agent:
     num_cpus: int | None = None
     telemetry_interval_s: float = 5.0
     simulate: bool = False
+    model_cache: str | None = None  # where replicas on this rig keep models (default ~/.cache/…)
     _node: subprocess.Popen[bytes] | None = field(default=None, repr=False)
 
     def labels(self) -> dict[str, str]:
         return rig_labels(self.rig, self.advertise_host)
+
+    def node_env(self) -> dict[str, str]:
+        """The Ray node's environment, inherited by the replica actors placed on this rig: the
+        join token (Ray auth, model store), the server URL (model store) and the model cache."""
+        env = auth_env(self.token)
+        env[RIG_SERVER_ENV] = self.server
+        if self.model_cache:
+            env[RIG_CACHE_ENV] = self.model_cache
+        return env
 
     def run(
         self,
@@ -120,7 +131,7 @@ class Agent:
                 # (`ray start --block` itself ignores SIGTERM and would orphan its raylet).
                 node = subprocess.Popen(
                     cmd,
-                    env=auth_env(self.token),
+                    env=self.node_env(),
                     stdout=out,
                     stderr=subprocess.STDOUT,
                     start_new_session=True,

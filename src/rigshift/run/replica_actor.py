@@ -28,6 +28,8 @@ from rigshift.run.model_cache import ModelCache
 from rigshift.run.spec import from_dict
 from rigshift.run.supervisor import BackendSupervisor, Process, SupervisorSettings
 
+RIG_CACHE_ENV = "RIGSHIFT_MODEL_CACHE"  # set on a rig's Ray node by `rigshift agent --model-cache`
+RIG_SERVER_ENV = "RIGSHIFT_SERVER"  # the control plane URL, set on a rig's node by `rigshift agent`
 HEALTH_PATHS = {"llama-server": "/health", "vllm": "/health", "llama-cpp-python": "/v1/models"}
 
 
@@ -104,10 +106,13 @@ class ReplicaRunner:
         if advertise != host and host == "127.0.0.1":
             host = "0.0.0.0"  # the rig advertises a routable address: listen on it
         try:
+            # The rig's own choices (set by `rigshift agent` on its Ray node) win over the
+            # control plane's defaults: a path on the server may not exist on a rig.
+            cache_dir = os.environ.get(RIG_CACHE_ENV) or self.settings.cache_dir
             cache = ModelCache(
-                Path(self.settings.cache_dir) if self.settings.cache_dir else None,
-                store_url=self.settings.store_url,
-                token=self.settings.token,
+                Path(cache_dir) if cache_dir else None,
+                store_url=self.settings.store_url or os.environ.get(RIG_SERVER_ENV),
+                token=self.settings.token or os.environ.get("RAY_AUTH_TOKEN"),
             )
             model_path = cache.ensure(self.spec.source)
             binary = choose_backend(self.spec.runtime)
@@ -115,7 +120,11 @@ class ReplicaRunner:
             port = free_port(host)
             argv = backend_command(binary, self.spec, str(model_path), host, port, self.settings.threads)
             self.base_url = f"http://{advertise}:{port}"
-            log_dir = Path(self.settings.log_dir) if self.settings.log_dir else cache.root.parent / "logs"
+            log_dir = (
+                cache.root.parent / "logs"
+                if os.environ.get(RIG_CACHE_ENV) or not self.settings.log_dir
+                else Path(self.settings.log_dir)
+            )
             log_dir.mkdir(parents=True, exist_ok=True)
             log_path = log_dir / (re.sub(r"[^A-Za-z0-9._-]", "_", self.spec.replica_id) + ".log")
             self.supervisor = BackendSupervisor(
