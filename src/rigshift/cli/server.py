@@ -274,6 +274,10 @@ def server(
         ),
     ] = None,
     ray_port: Annotated[int, typer.Option(help="Port of the Ray head this server starts or reuses")] = 6380,
+    ray_temp_dir: Annotated[
+        str | None,
+        typer.Option("--ray-temp-dir", help="Ray's session directory root (default /tmp/ray; keep it short)"),
+    ] = None,
     ray: Annotated[
         bool,
         typer.Option(
@@ -313,6 +317,7 @@ def server(
             engine,
             data_dir(db),
             ray_port=ray_port,
+            ray_temp_dir=ray_temp_dir,
             store_url=public_url or f"http://{host}:{port}",
             desired=DeploymentLog(engine).load_desired(),
         )

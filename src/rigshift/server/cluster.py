@@ -65,6 +65,7 @@ def start_cluster_plane(
     workdir: Path,
     *,
     ray_port: int = 6380,
+    ray_temp_dir: str | None = None,
     threads: int | None = None,
     store_url: str | None = None,
     desired: Sequence[ReplicaSpec] = (),
@@ -72,7 +73,7 @@ def start_cluster_plane(
     """`rigshift server`: start (or reuse) the Ray head as daemons, with token auth, and run the
     replica manager against it. Head and replicas outlive this process, so a restarted server
     finds its replicas still serving."""
-    head = start_head(token, port=ray_port, labels={"rigshift.io/role": "head"})
+    head = start_head(token, port=ray_port, labels={"rigshift.io/role": "head"}, temp_dir=ray_temp_dir)
     connect(head.address, token)
     return _with_manager(head, engine, workdir, threads, store_url, desired)
 
