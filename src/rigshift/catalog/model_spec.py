@@ -20,7 +20,7 @@ class ModelSpec:
 
     key: str  # "llama-3.1-8b"
     name: str  # "Llama 3.1 8B Instruct"
-    architecture: str  # llama, qwen2, qwen3, qwen3moe, mistral, mixtral, gemma2, gemma3, phi3, bert, nomic-bert
+    architecture: str  # llama, qwen2, qwen3, qwen3moe, mixtral, gemma2, gemma3, phi3, bert, ...
     kind: ModelKind
     params_b: float
     n_layers: int
