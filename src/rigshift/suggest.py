@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
+
+from rigshift.errors import Problem, UnknownNameError
 
 
 def normalise(name: str) -> str:
@@ -52,3 +54,17 @@ def did_you_mean(name: str, candidates: Iterable[str], limit: int = 5) -> tuple[
             scored.append((0 if contains else 1, distance, -ratio, original))
     scored.sort(key=lambda item: (min(item[0], item[1]), item[1], item[2]))
     return tuple(item[3] for item in scored[:limit])
+
+
+def unknown_choice(
+    field: str, value: str, allowed: Collection[str], what: str | None = None
+) -> UnknownNameError:
+    """The error for a value outside a fixed set: names the field, lists the set, suggests."""
+    return UnknownNameError(
+        Problem(
+            f"unknown {what or field} {value!r}",
+            field=field,
+            expected="one of " + ", ".join(allowed),
+            suggestions=did_you_mean(value, allowed),
+        )
+    )

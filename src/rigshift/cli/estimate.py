@@ -18,6 +18,7 @@ from rigshift.errors import InputError, Problem
 from rigshift.estimate import Estimate, GpuSlot, Hardware, PcieLink, Workload, estimate
 from rigshift.estimate.quants import KV_TYPE_BYTES
 from rigshift.estimate.runtimes import RUNTIMES
+from rigshift.suggest import unknown_choice
 
 _VRAM_SUFFIX = re.compile(r"\s*(\d+(?:\.\d+)?)\s*G(?:i?B)?\s*$", re.IGNORECASE)
 _LINK = re.compile(r"^\s*(?:gen)?\s*([1-5])\s*x\s*(\d{1,2})\s*$", re.IGNORECASE)
@@ -45,16 +46,7 @@ def resolve_gpu_arg(text: str) -> GpuSlot:
 
 def _check_choice(value: str, allowed: tuple[str, ...] | list[str], field: str) -> None:
     if value not in allowed:
-        from rigshift.suggest import did_you_mean
-
-        raise InputError(
-            Problem(
-                f"unknown {field} {value!r}",
-                field=field,
-                expected="one of " + ", ".join(allowed),
-                suggestions=did_you_mean(value, allowed),
-            )
-        )
+        raise unknown_choice(field, value, allowed)
 
 
 def render_table(result: Estimate, title: str, console: Console) -> None:

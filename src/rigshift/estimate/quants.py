@@ -17,8 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from rigshift.errors import Problem, UnknownNameError
-from rigshift.suggest import did_you_mean
+from rigshift.suggest import unknown_choice
 
 # Bits per weight of each ggml tensor type, scales included (bytes per block × 8 / block size).
 GGML_TYPE_BITS: dict[str, float] = {
@@ -176,25 +175,11 @@ def quant_recipe(name: str) -> QuantRecipe:
     for known in RECIPES:
         if known.upper().replace("-", "_") == key:
             return RECIPES[known]
-    raise UnknownNameError(
-        Problem(
-            f"unknown quantization {name!r}",
-            field="quant",
-            expected="one of " + ", ".join(RECIPES),
-            suggestions=did_you_mean(name, RECIPES),
-        )
-    )
+    raise unknown_choice("quant", name, RECIPES, "quantization")
 
 
 def kv_bytes_per_element(kv_type: str) -> float:
     try:
         return KV_TYPE_BYTES[kv_type.lower()]
     except KeyError:
-        raise UnknownNameError(
-            Problem(
-                f"unknown KV-cache type {kv_type!r}",
-                field="kv_type",
-                expected="one of " + ", ".join(KV_TYPE_BYTES),
-                suggestions=did_you_mean(kv_type, KV_TYPE_BYTES),
-            )
-        ) from None
+        raise unknown_choice("kv_type", kv_type, KV_TYPE_BYTES, "KV-cache type") from None

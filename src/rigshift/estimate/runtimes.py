@@ -12,8 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from rigshift.catalog.gpu_spec import GpuSpec
-from rigshift.errors import Problem, UnknownNameError
-from rigshift.suggest import did_you_mean
+from rigshift.suggest import unknown_choice
 
 RUNTIMES = ("llama.cpp-cuda", "llama.cpp-vulkan", "llama.cpp-rocm", "llama.cpp-cpu", "vllm", "transformers")
 
@@ -87,14 +86,7 @@ def runtime_profile(name: str) -> RuntimeProfile:
     try:
         return PROFILES[name]
     except KeyError:
-        raise UnknownNameError(
-            Problem(
-                f"unknown runtime {name!r}",
-                field="runtime",
-                expected="one of " + ", ".join(RUNTIMES),
-                suggestions=did_you_mean(name, RUNTIMES),
-            )
-        ) from None
+        raise unknown_choice("runtime", name, RUNTIMES) from None
 
 
 def runtime_support(spec: GpuSpec, runtime: str) -> tuple[bool, str]:
