@@ -5,7 +5,7 @@ from __future__ import annotations
 from html import escape
 
 from rigshift.econ.analysis import Economics
-from rigshift.econ.render import money, months, price
+from rigshift.econ.render import CARD_COLUMNS, money, months, price
 from rigshift.econ.sensitivity import Sensitivity
 
 COLOURS = ("#1b6ca8", "#d1495b", "#2e933c", "#edae49", "#7b4b94", "#00798c")
@@ -149,17 +149,7 @@ def render_html(economics: Economics) -> str:
         f"<h1>rigshift economics: {escape(e.fleet)}</h1>",
         "<h2>Per card class: net $/day per card</h2>",
         _table(
-            [
-                "class",
-                "GPUs",
-                "$/kWh",
-                "mining",
-                "rental",
-                "inference",
-                "best",
-                "break-even $/kWh mine / AI",
-                "break-even util.",
-            ],
+            list(CARD_COLUMNS),
             cards,
         ),
         "<h2>Conversion plan</h2>",

@@ -32,19 +32,23 @@ def _net(result: UseResult) -> str:
     return money(result.net_usd_day) if result.available else "n/a"
 
 
+# The per-card-class columns, shared by the terminal table and the HTML report.
+CARD_COLUMNS = (
+    "class",
+    "GPUs",
+    "$/kWh",
+    "mining",
+    "rental",
+    "inference",
+    "best",
+    "break-even $/kWh mine / AI",
+    "break-even util.",
+)
+
+
 def cards_table(economics: Economics) -> Table:
     table = Table(title="Per card class: net $/day per card (revenue − power)", title_justify="left")
-    for column in (
-        "class",
-        "GPUs",
-        "$/kWh",
-        "mining",
-        "rental",
-        "inference",
-        "best",
-        "break-even $/kWh mine / AI",
-        "break-even util.",
-    ):
+    for column in CARD_COLUMNS:
         table.add_column(column, justify="left" if column in ("class", "best") else "right")
     for c in economics.cards:
         infer = c.inference
