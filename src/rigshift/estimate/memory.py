@@ -92,7 +92,7 @@ def compute_buffer_bytes(
     logits of a micro-batch (vocab × tokens, F32) on the GPU holding the LM head, else the FFN
     intermediates. Without flash attention the KQ matrix (heads × context × tokens) adds up.
     """
-    if profile.name.startswith("llama.cpp"):
+    if profile.is_llama_cpp:
         tokens = profile.micro_batch
         act = LLAMA_CPP_ACTIVATION_BYTES
         head = model.vocab_size * tokens * act if holds_head and model.kind == "chat" else 0
@@ -123,10 +123,12 @@ def memory_layout(
     host = wb.embedding
     if workload.weights_bytes:  # a real file: trust its size, keep our split between host and GPU
         on_gpu_total = max(0.0, workload.weights_bytes - wb.embedding)
-    if not profile.name.startswith("llama.cpp"):
+    if not profile.is_llama_cpp:
         on_gpu_total += host  # PyTorch runtimes keep the embedding on the GPU
         host = 0.0
-    head_bytes = wb.output if profile.name.startswith("llama.cpp") else wb.output + wb.embedding
+    # The weights read as the LM head: llama.cpp's GPU copy of the output; PyTorch runtimes also
+    # hold the embedding on the GPU, so it is counted with the head there.
+    head_bytes = wb.output if profile.is_llama_cpp else wb.output + wb.embedding
     per_layer_weights = max(0.0, on_gpu_total - head_bytes) / model.n_layers
     kv_per_layer = kv_bytes_per_token(model, workload.kv_type, context) * context * parallel / model.n_layers
     capacity = capacity_bytes(hardware, profile.name)
@@ -146,5 +148,5 @@ def memory_layout(
             kv.append(kv_per_layer * layers[i])
             compute.append(compute_buffer_bytes(model, profile, sized, last))
         overhead.append(profile.context_overhead_gib * GIB)
-    host += 0.25 * GIB if profile.name.startswith("llama.cpp") else 0.0  # host-side compute buffer, logits
+    host += 0.25 * GIB if profile.is_llama_cpp else 0.0  # host-side compute buffer, logits
     return MemoryLayout(tuple(weights), tuple(kv), tuple(compute), tuple(overhead), capacity, layers, host)

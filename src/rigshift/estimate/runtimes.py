@@ -50,6 +50,11 @@ class RuntimeProfile:
     # efficiency: one sequence's attention at long context leaves most of the GPU idle.
     kv_read_efficiency: float = 1.0
 
+    @property
+    def is_llama_cpp(self) -> bool:
+        """llama.cpp keeps the token embedding in host memory and runs ggml's graph allocator."""
+        return self.name.startswith("llama.cpp")
+
     def decode_efficiency(self, quantized: bool) -> float:
         return self.decode_efficiency_quantized if quantized else self.decode_efficiency_float
 

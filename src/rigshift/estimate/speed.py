@@ -125,7 +125,7 @@ def decode_step_seconds(
     """Seconds for one decode step that emits one token for each of `batch` sequences at `depth`."""
     wb = weight_bytes(model, recipe)
     active = weight_bytes_read_per_step(model, wb.layers, wb.layers_active, batch)
-    head = wb.output if profile.name.startswith("llama.cpp") else wb.output + wb.embedding
+    head = wb.output if profile.is_llama_cpp else wb.output + wb.embedding
     kv_per_token = kv_bytes_per_token(model, kv_type, max(depth, 1))
     flops_per_token = 2 * active_params(model)
     n = len(hardware.gpus)
