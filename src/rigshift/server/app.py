@@ -30,9 +30,10 @@ from rigshift.run.contracts import ReplicaDirectory, ReplicaEndpoint, RigTelemet
 from rigshift.run.manager import ReplicaManager
 from rigshift.run.spec import from_json as spec_from_json
 from rigshift.run.spec import to_dict as spec_to_dict
+from rigshift.server.body_limit import BodySizeLimit
 from rigshift.server.db import open_engine
 from rigshift.server.deployments import DeploymentLog
-from rigshift.server.errors import openai_error
+from rigshift.server.errors import error_response, openai_error
 from rigshift.server.gateway import Gateway
 from rigshift.server.keys import ApiKey, KeyStore
 from rigshift.server.metering import default_prices
@@ -114,7 +115,12 @@ def create_app(
 
     @app.exception_handler(RigshiftError)
     async def _rigshift_error(_request: Request, error: RigshiftError) -> Response:
-        return openai_error(error.http_status, str(error), type=type(error).__name__)
+        return error_response(error)
+
+    def body_limit(path: str) -> int:
+        return settings.max_upload_bytes if path.startswith("/admin/models/") else settings.max_body_bytes
+
+    app.add_middleware(BodySizeLimit, limit_for=body_limit)
 
     # --- OpenAI-compatible gateway ---------------------------------------------------------
     # Plain Starlette routes for the hot path: FastAPI's dependency solving per request costs
