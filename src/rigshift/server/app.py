@@ -137,12 +137,7 @@ def create_app(
         openapi_url="/openapi.json" if docs else None,
         redoc_url=None,
     )
-    app.state.ctx = ctx
-    # Kept for callers that reach into the app (tests, `rigshift up`).
-    app.state.gateway = gateway
-    app.state.engine = engine
-    app.state.telemetry = ctx.telemetry.hub
-    app.state.log = ctx.deployments.log
+    app.state.ctx = ctx  # what routes reach through `Depends(context)`
 
     install_error_handlers(app)
 
