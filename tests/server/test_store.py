@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -183,3 +184,26 @@ def test_the_same_store_code_on_postgresql():
     assert [
         s.requests for s in store.summarise("key", TokenPrices(1, 1), key_id=key.id, now=time.time())
     ] == [1]
+
+
+def test_limits_stored_as_infinity_by_the_old_api_are_repaired_by_the_migration(tmp_path):
+    """Issue 13: `"rate_limit_rpm": 1e400` stored inf, and every later key listing was a 500."""
+    import sqlite3
+
+    from alembic import command
+    from alembic.config import Config
+
+    path = tmp_path / "old.db"
+    engine = open_engine(str(path), migrate_schema=False)
+    config = Config()
+    import rigshift.server.db as db_module
+
+    config.set_main_option("script_location", str(Path(db_module.__file__).parent / "migrations"))
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0002")
+    with sqlite3.connect(path) as db:
+        db.execute("INSERT INTO api_keys VALUES ('k1', 'x', 'h', 0, '*', NULL, 'month', 9e999, 1.0, NULL)")
+    engine = open_engine(str(path))  # migrates to head
+    (key,) = KeyStore(engine).list()
+    assert key.rate_limit_rpm is None
