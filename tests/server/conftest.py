@@ -125,7 +125,7 @@ def gateway(engine: Engine) -> Iterator[Callable[..., Gateway]]:
     started: list[BackgroundServer] = []
 
     def start(replicas: list[ReplicaEndpoint], **settings: object) -> Gateway:
-        directory = StaticDirectory(replicas, cooldown_s=60.0)
+        directory = StaticDirectory(replicas, cooldown_s=float(settings.pop("cooldown_s", 60.0)))  # type: ignore[arg-type]
         options = {"join_token": JOIN_TOKEN, "telemetry_flush_s": 0.2, **settings}
         app = create_app(directory, ServerSettings(**options), engine=engine)  # type: ignore[arg-type]
         server = serve_in_thread(app)

@@ -75,3 +75,27 @@ def test_an_unreachable_replica_is_still_taken_out_and_the_request_moves_on(back
     key = gw.key()
     assert [_post(gw.url, key, "hi") for _ in range(4)] == [200] * 4
     assert {replica_id for replica_id, _ in gw.directory.failures} == {"dead"}
+
+
+def test_a_replica_that_stopped_answering_is_back_once_its_health_probe_answers(gateway):
+    from rigshift.server.serving import free_port, serve_in_thread
+
+    from .fake_backend import create_fake_backend
+
+    port = free_port()
+    gw = gateway([replica("late", f"http://127.0.0.1:{port}")], cooldown_s=0.2, health_probe_s=0.1)
+    key = gw.key()
+    assert _post(gw.url, key, "hi") == 502  # nothing listens yet: reported, out of rotation
+    assert _post(gw.url, key, "hi") == 503
+    assert [r.state for r in gw.directory.replicas()] == ["unhealthy"]
+    time.sleep(0.5)  # probed a few times meanwhile: still nothing there, still out
+    assert _post(gw.url, key, "hi") == 503
+    backend = serve_in_thread(create_fake_backend(), port=port)
+    try:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and gw.directory.replicas()[0].state != "ready":
+            time.sleep(0.05)
+        assert _post(gw.url, key, "hi") == 200  # its /health answered: back in rotation
+        assert len(gw.directory.failures) == 1
+    finally:
+        backend.stop()

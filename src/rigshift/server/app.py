@@ -33,6 +33,7 @@ from rigshift.server.db import open_engine
 from rigshift.server.deployments import DeploymentLog
 from rigshift.server.errors import error_response, openai_error
 from rigshift.server.gateway import Gateway
+from rigshift.server.health import probe_loop
 from rigshift.server.keys import KeyStore
 from rigshift.server.metering import default_prices
 from rigshift.server.metrics import Metrics, gpu_metrics, replica_metrics
@@ -121,10 +122,14 @@ def create_app(
         # Warm the price list (econ's defaults take ~1 s to load) without delaying start-up.
         asyncio.get_running_loop().run_in_executor(None, default_prices)
         flusher = asyncio.create_task(flush_loop())
+        prober = asyncio.create_task(
+            probe_loop(directory, settings.health_probe_s, settings.connect_timeout_s)
+        )
         try:
             yield
         finally:
             flusher.cancel()
+            prober.cancel()
             await gateway.stop()
             with contextlib.suppress(Exception):
                 await ctx.telemetry.flush()

@@ -17,6 +17,7 @@ class ServerSettings:
     connect_timeout_s: float = 2.0
     backend_timeout_s: float = 600.0  # a long generation is not a failure
     saturated_retry_after_s: float = 1.0
+    health_probe_s: float = 1.0  # how often a replica out of rotation is probed (GET /health)
     telemetry_flush_s: float = 5.0  # latest telemetry is written to the DB at most this often
     telemetry_stale_s: float = 30.0  # a rig silent this long is reported as such in /metrics
     model_store_dir: str | None = None  # None: no model store (GET /internal/models answers 404)

@@ -1,7 +1,9 @@
 """A `ReplicaDirectory` over a fixed list: tests, benchmarks, and `rigshift server --backend`.
 
-Failures the gateway reports mark a replica unhealthy for `cooldown_s`, after which it is tried
-again (a fixed list has no supervisor to tell it the backend is back).
+A replica the gateway reports (it did not answer at all) is out of rotation until its health
+probe (`GET /health`, run by `rigshift.server.health.probe_loop`) answers 200 again, probed no
+sooner than `cooldown_s` after the failure. What a request gets back never marks a replica: the
+circuit breaks on health, not on what a client sent.
 """
 
 from __future__ import annotations
@@ -26,29 +28,40 @@ class StaticDirectory:
         self.cooldown_s = cooldown_s
         self.clock = clock
         self.failures: list[tuple[str, str]] = []
-        self._down_until: dict[str, float] = {}
+        self._down_since: dict[str, float] = {}
 
     def models(self) -> list[str]:
         return sorted({r.model for r in self._replicas.values()})
 
     def ready_replicas(self, model: str) -> list[ReplicaEndpoint]:
-        now = self.clock()
         return [
             r
             for r in self._replicas.values()
-            if r.model == model and r.state == "ready" and self._down_until.get(r.replica_id, 0.0) <= now
+            if r.model == model and r.state == "ready" and r.replica_id not in self._down_since
         ]
 
     def replicas(self) -> list[ReplicaEndpoint]:
-        now = self.clock()
         return [
-            replace(r, state="unhealthy") if self._down_until.get(r.replica_id, 0.0) > now else r
+            replace(r, state="unhealthy") if r.replica_id in self._down_since else r
             for r in self._replicas.values()
         ]
 
     def report_failure(self, replica_id: str, error: str) -> None:
         self.failures.append((replica_id, error))
-        self._down_until[replica_id] = self.clock() + self.cooldown_s
+        self._down_since.setdefault(replica_id, self.clock())
+
+    def suspects(self) -> list[ReplicaEndpoint]:
+        """Replicas out of rotation whose health is due to be probed again."""
+        now = self.clock()
+        return [
+            self._replicas[rid]
+            for rid, since in self._down_since.items()
+            if rid in self._replicas and since + self.cooldown_s <= now
+        ]
+
+    def mark_healthy(self, replica_id: str) -> None:
+        """Its health probe answered: back in rotation."""
+        self._down_since.pop(replica_id, None)
 
     def set(self, replica: ReplicaEndpoint) -> None:
         self._replicas[replica.replica_id] = replica
