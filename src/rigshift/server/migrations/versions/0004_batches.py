@@ -1,7 +1,7 @@
 """The Batch API: files, batches and per-line results (the line-level checkpoint).
 
-Revision ID: 0003_batches
-Revises: 0002
+Revision ID: 0004_batches
+Revises: 0003_h_server
 """
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0003_batches"
-down_revision = "0002"
+revision = "0004_batches"
+down_revision = "0003_h_server"
 branch_labels = None
 depends_on = None
 
