@@ -127,4 +127,7 @@ def test_loads_strict_names_where_the_bad_value_is():
         with pytest.raises(BadRequest) as error:
             loads_strict(raw)
         assert error.value.param == where and error.value.code == "invalid_json"
-    assert loads_strict('{"e": "\\ud83d\\ude00", "big": 18446744073709551615}') == {"e": "😀", "big": 2**64 - 1}
+    assert loads_strict('{"e": "\\ud83d\\ude00", "big": 18446744073709551615}') == {
+        "e": "😀",
+        "big": 2**64 - 1,
+    }

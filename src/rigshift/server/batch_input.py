@@ -14,6 +14,10 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
+from rigshift.server.errors import ApiError
+from rigshift.server.openai_body import read_fields
+from rigshift.server.strict_json import loads_strict
+
 BATCH_ENDPOINTS = {
     "/v1/chat/completions": "chat",
     "/v1/completions": "completions",
@@ -21,7 +25,7 @@ BATCH_ENDPOINTS = {
 }
 MAX_LINES = 50_000  # OpenAI's own per-batch limit
 MAX_PROBLEMS = 100  # reported per file: the first hundred say enough
-MAX_DEPTH = 32
+MAX_DEPTH = 64  # the gateway's own limit for a request body, plus the line's envelope
 
 
 @dataclass(frozen=True)
@@ -41,37 +45,6 @@ class LineProblem:
 
     def to_openai(self) -> dict[str, object]:
         return {"code": self.code, "message": self.message, "param": self.param, "line": self.line}
-
-
-def _reject_constant(name: str) -> float:
-    raise ValueError(f"{name} is not valid JSON")
-
-
-def _strict_json(text: str) -> object:
-    """json.loads without NaN/Infinity, and without numbers that overflow to inf."""
-
-    def parse_float(literal: str) -> float:
-        value = float(literal)
-        if value in (float("inf"), float("-inf")):
-            raise ValueError(f"number {literal[:20]} is out of range")
-        return value
-
-    return json.loads(text, parse_constant=_reject_constant, parse_float=parse_float)
-
-
-def _depth(value: object, limit: int) -> int:
-    stack: list[tuple[object, int]] = [(value, 1)]
-    deepest = 0
-    while stack:
-        item, level = stack.pop()
-        deepest = max(deepest, level)
-        if deepest > limit:
-            return deepest
-        if isinstance(item, dict):
-            stack.extend((v, level + 1) for v in item.values())
-        elif isinstance(item, list):
-            stack.extend((v, level + 1) for v in item)
-    return deepest
 
 
 def parse_batch_file(content: bytes, endpoint: str) -> tuple[list[BatchLine], list[LineProblem]]:
@@ -95,15 +68,13 @@ def parse_batch_file(content: bytes, endpoint: str) -> tuple[list[BatchLine], li
         if not raw.strip():
             continue
         try:
-            item = _strict_json(raw)
-        except (ValueError, RecursionError) as error:
-            problem(number, "invalid_json_line", f"this line is not valid JSON: {error}")
+            # The gateway's own strict reading: what it would refuse over HTTP is refused here.
+            item = loads_strict(raw, max_depth=MAX_DEPTH)
+        except ApiError as error:
+            problem(number, "invalid_json_line", f"this line is not valid JSON: {error.message}")
             continue
         if not isinstance(item, dict):
             problem(number, "invalid_request", "each line must be a JSON object")
-            continue
-        if _depth(item, MAX_DEPTH) > MAX_DEPTH:
-            problem(number, "invalid_request", f"the request nests deeper than {MAX_DEPTH} levels")
             continue
         custom_id = item.get("custom_id")
         if not isinstance(custom_id, str) or not custom_id or len(custom_id) > 512:
@@ -134,14 +105,20 @@ def parse_batch_file(content: bytes, endpoint: str) -> tuple[list[BatchLine], li
         if not isinstance(body, dict):
             problem(number, "invalid_request", "body must be a JSON object", "body")
             continue
-        model = body.get("model")
-        if not isinstance(model, str) or not model:
-            problem(number, "missing_model", "body.model is required", "body.model")
+        try:
+            fields = read_fields(body, BATCH_ENDPOINTS[endpoint])
+        except ApiError as error:
+            problem(
+                number,
+                error.code or "invalid_request",
+                error.message,
+                f"body.{error.param or ''}".rstrip("."),
+            )
             continue
-        if body.get("stream"):
+        if fields.stream:
             problem(number, "invalid_request", "batch requests cannot stream", "body.stream")
             continue
-        lines.append(BatchLine(len(lines), custom_id, json.dumps(body).encode(), model))
+        lines.append(BatchLine(len(lines), custom_id, json.dumps(body).encode(), fields.model))
     if not lines and not problems:
         problems.append(LineProblem(1, "empty_file", "the file holds no requests"))
     return lines, problems

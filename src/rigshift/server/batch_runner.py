@@ -67,6 +67,7 @@ class BatchRunner:
     clock: Callable[[], float] | None = None
     _lines: dict[str, list[BatchLine]] = field(default_factory=dict)
     _task: asyncio.Task[None] | None = None
+    _stopping: bool = False
     paused: bool = False  # the gate's last answer, for the console and /admin
 
     def now(self) -> float:
@@ -140,22 +141,32 @@ class BatchRunner:
     # --- lifecycle -------------------------------------------------------------------------
 
     async def _loop(self) -> None:
-        while True:
+        while not self._stopping:
             try:
                 recorded = await self.tick()
             except Exception:  # the store was briefly unavailable: keep the runner alive
                 log.exception("batch runner tick failed")
                 recorded = 0
-            if recorded == 0:
+            if recorded == 0 and not self._stopping:
                 await asyncio.sleep(self.poll_s)
 
     def start(self) -> None:
         if self._task is None:
             self._task = asyncio.get_running_loop().create_task(self._loop())
 
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+    async def stop(self, grace_s: float = 10.0) -> None:
+        """Let lines in flight finish and be recorded (up to `grace_s`), then stop.
+
+        A line cut off after that is simply not recorded: it runs again after the restart, and
+        the output still holds it once.
+        """
+        if self._task is None:
+            return
+        self._stopping = True
+        with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError):
+            await asyncio.wait_for(asyncio.shield(self._task), grace_s)
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+        self._task = None
+        self._stopping = False

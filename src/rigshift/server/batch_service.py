@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from rigshift.errors import InputError
 from rigshift.server.batch_input import BATCH_ENDPOINTS, BatchLine, LineProblem, parse_batch_file
 from rigshift.server.batch_store import Batch, BatchStore, FileStore, StoredFile
+from rigshift.server.errors import NotFound
 from rigshift.server.keys import ApiKey
 from rigshift.suggest import did_you_mean
 
@@ -21,10 +22,6 @@ COMPLETION_WINDOWS = {"24h": 24 * 3600.0}
 FILE_PURPOSES = ("batch",)  # what a client may upload; "batch_output" files are the server's
 MAX_FILE_BYTES = 100 * 1024 * 1024
 MAX_METADATA_PAIRS = 16  # OpenAI's limits on batch metadata
-
-
-class NotFound(InputError):
-    http_status = 404
 
 
 @dataclass
@@ -56,18 +53,18 @@ class BatchService:
     def file(self, key: ApiKey, file_id: str) -> StoredFile:
         found = self.files.get(key.id, file_id)
         if found is None:
-            raise NotFound(f"no file {file_id!r}", field="file_id")
+            raise NotFound(f"no file {file_id!r}", param="file_id")
         return found
 
     def file_content(self, key: ApiKey, file_id: str) -> bytes:
         content = self.files.content(key.id, file_id)
         if content is None:
-            raise NotFound(f"no file {file_id!r}", field="file_id")
+            raise NotFound(f"no file {file_id!r}", param="file_id")
         return content
 
     def delete_file(self, key: ApiKey, file_id: str) -> None:
         if not self.files.delete(key.id, file_id):
-            raise NotFound(f"no file {file_id!r}", field="file_id")
+            raise NotFound(f"no file {file_id!r}", param="file_id")
 
     # --- batches ---------------------------------------------------------------------------
 
@@ -97,7 +94,7 @@ class BatchService:
             raise InputError("too many metadata pairs", field="metadata", expected=f"<= {MAX_METADATA_PAIRS}")
         stored = self.files.get(key.id, input_file_id)
         if stored is None or stored.purpose != "batch":
-            raise NotFound(f"no batch input file {input_file_id!r}", field="input_file_id")
+            raise NotFound(f"no batch input file {input_file_id!r}", param="input_file_id")
         content = self.files.content(key.id, input_file_id) or b""
         lines, problems = parse_batch_file(content, endpoint)
         problems += [
@@ -122,7 +119,7 @@ class BatchService:
     def get(self, key: ApiKey, batch_id: str) -> Batch:
         found = self.batches.get(key.id, batch_id)
         if found is None:
-            raise NotFound(f"no batch {batch_id!r}", field="batch_id")
+            raise NotFound(f"no batch {batch_id!r}", param="batch_id")
         return found
 
     def page(self, key: ApiKey, *, after: str | None, limit: int) -> list[Batch]:
