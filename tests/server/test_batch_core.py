@@ -14,8 +14,8 @@ from rigshift.errors import InputError
 from rigshift.server.batch_input import BatchLine, parse_batch_file
 from rigshift.server.batch_runner import BatchRunner, DispatchResult
 from rigshift.server.batch_service import BatchService
-from rigshift.server.errors import NotFound
 from rigshift.server.batch_store import BatchStore, FileStore
+from rigshift.server.errors import NotFound
 from rigshift.server.keys import ApiKey
 from rigshift.server.usage import UsageRecord, UsageStore
 
