@@ -27,6 +27,10 @@ from starlette.responses import Response
 from rigshift.errors import RigshiftError
 from rigshift.run.contracts import ReplicaDirectory
 from rigshift.run.manager import ReplicaManager
+from rigshift.server.batch_dispatch import GatewayDispatcher
+from rigshift.server.batch_runner import BatchRunner
+from rigshift.server.batch_service import MAX_FILE_BYTES, BatchService
+from rigshift.server.batch_store import BatchStore, FileStore
 from rigshift.server.body_limit import BodySizeLimit
 from rigshift.server.context import ServerContext
 from rigshift.server.db import open_engine
@@ -38,7 +42,7 @@ from rigshift.server.keys import KeyStore
 from rigshift.server.metering import default_prices
 from rigshift.server.metrics import Metrics, gpu_metrics, replica_metrics
 from rigshift.server.model_store import ModelStore
-from rigshift.server.routers import deployments, internal, keys, models, openai, ops, usage
+from rigshift.server.routers import batches, deployments, internal, keys, models, openai, ops, usage
 from rigshift.server.services.deployments import DeploymentsService, all_replicas
 from rigshift.server.services.keys import KeysService
 from rigshift.server.services.model_files import ModelFilesService
@@ -51,6 +55,7 @@ from rigshift.server.usage import UsageStore
 # Every server's routers, in the order they are matched. Adding a resource: one line.
 ROUTERS: list[APIRouter] = [
     openai.router,
+    batches.router,
     usage.router,
     keys.router,
     deployments.router,
@@ -77,6 +82,7 @@ def create_app(
     engine = engine or open_engine(settings.db_url)
     metrics = Metrics()
     gateway = Gateway(directory, KeyStore(engine), UsageStore(engine), metrics, settings, clock=clock)
+    batch_service = BatchService(FileStore(engine), BatchStore(engine), clock)
     ctx = ServerContext(
         settings=settings,
         clock=clock,
@@ -92,6 +98,13 @@ def create_app(
             ModelStore(Path(settings.model_store_dir)) if settings.model_store_dir else None
         ),
         telemetry=TelemetryService(TelemetryHub(), TelemetryStore(engine), metrics, clock),
+        batches=batch_service,
+        batch_runner=BatchRunner(
+            batch_service,
+            GatewayDispatcher(gateway, KeyStore(engine)),
+            concurrency=settings.batch_concurrency,
+            poll_s=settings.batch_poll_s,
+        ),
         ray_address=ray_address,
     )
 
@@ -125,11 +138,13 @@ def create_app(
         prober = asyncio.create_task(
             probe_loop(directory, settings.health_probe_s, settings.connect_timeout_s)
         )
+        ctx.batch_runner.start()
         try:
             yield
         finally:
             flusher.cancel()
             prober.cancel()
+            await ctx.batch_runner.stop()
             await gateway.stop()
             with contextlib.suppress(Exception):
                 await ctx.telemetry.flush()
@@ -147,7 +162,11 @@ def create_app(
     install_error_handlers(app)
 
     def body_limit(path: str) -> int:
-        return settings.max_upload_bytes if path.startswith("/admin/models/") else settings.max_body_bytes
+        if path.startswith("/admin/models/"):
+            return settings.max_upload_bytes
+        if path == "/v1/files":
+            return MAX_FILE_BYTES + 64 * 1024  # the file plus its multipart envelope
+        return settings.max_body_bytes
 
     app.add_middleware(BodySizeLimit, limit_for=body_limit)
     for router in [*ROUTERS, *routers]:

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from starlette.requests import Request
 
 from rigshift.run.contracts import ReplicaDirectory
+from rigshift.server.batch_runner import BatchRunner
+from rigshift.server.batch_service import BatchService
 from rigshift.server.gateway import Gateway
 from rigshift.server.metrics import Metrics
 from rigshift.server.services.deployments import DeploymentsService
@@ -30,6 +32,8 @@ class ServerContext:
     deployments: DeploymentsService
     model_files: ModelFilesService
     telemetry: TelemetryService
+    batches: BatchService
+    batch_runner: BatchRunner
     ray_address: str | None = None
 
 

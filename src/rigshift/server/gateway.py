@@ -23,6 +23,7 @@ from starlette.responses import Response
 
 from rigshift.run.contracts import ReplicaDirectory, ReplicaEndpoint
 from rigshift.server.backend_client import BackendConnectionError, BackendPool, BackendResponse
+from rigshift.server.batch_runner import DispatchResult
 from rigshift.server.errors import ApiError, error_response, normalise_backend_error, openai_error
 from rigshift.server.keys import ApiKey, KeyStore, hash_key
 from rigshift.server.limits import QuotaTracker, RateLimiter, Reservation, period_bounds, retry_after_header
@@ -482,8 +483,32 @@ class Gateway:
         status: int,
         source: str = "backend",
     ) -> None:
+        record = self._usage_record(call, replica, prompt, completion, concurrent, status, source)
+        commit_started = time.perf_counter()
+        await self.writer.write(record)
+        self.metrics.usage_commit.observe(time.perf_counter() - commit_started)
+        if call.reservation is not None:
+            self.quotas.settle(call.reservation, record.total_tokens)
+        elif call.key.token_quota is not None:
+            self.quotas.add(
+                call.key.id, period_bounds(record.created_at, call.key.quota_period)[0], record.total_tokens
+            )
+        self.metrics.observe_request(
+            call.model, call.endpoint, status, prompt, completion, record.duration_ms / 1000.0
+        )
+
+    def _usage_record(
+        self,
+        call: _Call,
+        replica: ReplicaEndpoint,
+        prompt: int,
+        completion: int,
+        concurrent: int,
+        status: int,
+        source: str,
+    ) -> UsageRecord:
         duration = time.perf_counter() - call.started
-        record = UsageRecord(
+        return UsageRecord(
             id=uuid.uuid4().hex,
             created_at=self.clock(),
             key_id=call.key.id,
@@ -499,16 +524,88 @@ class Gateway:
             status=status,
             tokens_source=source,
         )
-        commit_started = time.perf_counter()
-        await self.writer.write(record)
-        self.metrics.usage_commit.observe(time.perf_counter() - commit_started)
-        if call.reservation is not None:
-            self.quotas.settle(call.reservation, record.total_tokens)
-        elif call.key.token_quota is not None:
-            self.quotas.add(
-                call.key.id, period_bounds(record.created_at, call.key.quota_period)[0], record.total_tokens
+
+    # --- Batch API lines --------------------------------------------------------------------
+
+    def spare_replica(
+        self, model: str, site_allowed: Callable[[str], bool] | None = None
+    ) -> ReplicaEndpoint | None:
+        """The least busy ready replica of `model` with a free slot, at a site where batch may run.
+
+        Batch work only takes free slots: a replica's queue (`queue_factor`) is left to interactive
+        requests, so a backlog of batch lines never makes a customer's chat wait or see a 429.
+        """
+        best: ReplicaEndpoint | None = None
+        best_load = 0.0
+        for replica in self.directory.ready_replicas(model):
+            if site_allowed is not None and not site_allowed(replica.labels.get("site", "")):
+                continue
+            busy = self.router.outstanding.get(replica.replica_id, 0)
+            if busy >= replica.max_parallel:
+                continue
+            load = busy / max(1, replica.max_parallel)
+            if best is None or load < best_load:
+                best, best_load = replica, load
+        return best
+
+    async def batch_line(
+        self, key: ApiKey, endpoint: str, raw: bytes, site_allowed: Callable[[str], bool] | None = None
+    ) -> DispatchResult:
+        """Run one Batch API line on spare capacity; the usage it returns is for the caller to store.
+
+        The runner stores the usage with the line's result in one transaction (the checkpoint), so
+        nothing here writes it. `retry_later` means nothing ran: no free slot, the quota is spent
+        for now, or the replica did not answer; the line is tried again on a later tick.
+        """
+        body = loads_strict(raw, max_depth=self.settings.max_json_depth)
+        fields = read_fields(body, endpoint)
+        call = _Call(key, endpoint, fields.model, body, raw, time.perf_counter())
+        replica = self.spare_replica(fields.model, site_allowed)
+        if replica is None:
+            return DispatchResult(retry_later=True, reason="no free replica slot")
+        try:
+            if key.token_quota is not None and await self._reserve(call, replica, fields) is not None:
+                return DispatchResult(retry_later=True, reason="token quota used up for now")
+            concurrent = self.router.acquire(replica.replica_id)
+            try:
+                response = await self._send(replica, endpoint, call.raw)
+                content = await response.read()
+            except (_BackendFailed, BackendConnectionError) as failure:
+                self.directory.report_failure(replica.replica_id, str(failure))
+                return DispatchResult(retry_later=True, reason=str(failure))
+            except _TryAnother as busy:
+                return DispatchResult(retry_later=True, reason=str(busy))
+            finally:
+                self.router.release(replica.replica_id)
+            if response.status_code >= 400:  # the request's own fault: final, nothing billed
+                error = normalise_backend_error(response.status_code, content)
+                return DispatchResult(response.status_code, bytes(error.body))
+            prompt, completion, source = 0, 0, "backend"
+            usage: object = None
+            with contextlib.suppress(ValueError, AttributeError):
+                usage = json.loads(content).get("usage")
+            if isinstance(usage, dict) and isinstance(usage.get("prompt_tokens"), int):
+                prompt = int(usage.get("prompt_tokens") or 0)
+                completion = int(usage.get("completion_tokens") or 0)
+            else:
+                counted = await self._prompt_for_billing(call, replica)
+                prompt, source = counted.tokens, counted.source
+            record = self._usage_record(
+                call, replica, prompt, completion, concurrent, response.status_code, source
             )
-        self.metrics.observe_request(call.model, call.endpoint, status, prompt, completion, duration)
+            if call.reservation is not None:
+                self.quotas.settle(call.reservation, record.total_tokens)
+            elif key.token_quota is not None:
+                self.quotas.add(
+                    key.id, period_bounds(record.created_at, key.quota_period)[0], record.total_tokens
+                )
+            self.metrics.observe_request(
+                call.model, endpoint, response.status_code, prompt, completion, record.duration_ms / 1000.0
+            )
+            return DispatchResult(response.status_code, content, record)
+        finally:
+            if call.reservation is not None:
+                self.quotas.settle(call.reservation, 0)  # no-op once settled
 
 
 @dataclass

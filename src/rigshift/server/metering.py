@@ -16,6 +16,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 FALLBACK_PRICES_USD_PER_MTOK: dict[str, float] = {"prompt": 0.05, "completion": 0.15}
+# Batch API tokens are billed at half the synchronous price, as OpenAI bills its Batch API
+# (platform.openai.com/docs/guides/batch, read 2026-12): what buyers expect for work that may wait
+# up to 24 hours, and what makes it the load a farm can move to cheap hours.
+BATCH_PRICE_FACTOR = 0.5
 
 
 @dataclass(frozen=True)
@@ -27,6 +31,9 @@ class TokenPrices:
         return (
             prompt_tokens * self.prompt_usd_per_mtok + completion_tokens * self.completion_usd_per_mtok
         ) / 1e6
+
+    def batch_revenue_usd(self, prompt_tokens: int, completion_tokens: int) -> float:
+        return BATCH_PRICE_FACTOR * self.revenue_usd(prompt_tokens, completion_tokens)
 
 
 @functools.cache

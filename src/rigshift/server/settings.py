@@ -26,3 +26,5 @@ class ServerSettings:
     max_json_depth: int = 64  # nesting a request body may have (OpenAI bodies use a dozen at most)
     public_metrics: bool = True  # serve /metrics (Prometheus); off: no route at all
     public_docs: bool = False  # serve /docs and /openapi.json (the API's schema)
+    batch_concurrency: int = 4  # Batch API lines in flight at once (each still needs a free slot)
+    batch_poll_s: float = 1.0  # how often an idle batch runner looks for work

@@ -12,6 +12,7 @@ from sqlalchemy import (
     Float,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -55,6 +56,7 @@ usage_records = Table(
     # Who counted the tokens: "backend" (its usage report), "counted" (the gateway, with the
     # backend's tokenizer and the events it passed on) or "estimated" (no tokenizer could answer).
     Column("tokens_source", String(16), nullable=False, server_default="backend"),
+    Column("batch_id", String(40), nullable=True),  # set for Batch API lines: billed at the batch price
     Index("ix_usage_key_time", "key_id", "created_at"),
     Index("ix_usage_time", "created_at"),
 )
@@ -96,4 +98,61 @@ desired_specs = Table(
     Column("replica_id", String(200), primary_key=True),
     Column("spec_json", Text, nullable=False),
     Column("updated_at", Float, nullable=False),
+)
+
+# The Batch API: uploaded files (content kept in the database, so a batch's input, its outputs
+# and the usage they billed commit together and survive a restart on SQLite and PostgreSQL alike),
+# batches, and one row per finished line: the line-level checkpoint that lets a paused or
+# restarted batch resume without losing or repeating a line.
+files = Table(
+    "files",
+    metadata,
+    Column("id", String(40), primary_key=True),  # "file-<hex>"
+    Column("key_id", String(32), nullable=False),  # owner; tenants only ever see their own
+    Column("purpose", String(32), nullable=False),  # batch | batch_output
+    Column("filename", String(255), nullable=False),
+    Column("bytes", Integer, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("content", LargeBinary, nullable=False),
+    Index("ix_files_key_time", "key_id", "created_at"),
+)
+
+batches = Table(
+    "batches",
+    metadata,
+    Column("id", String(40), primary_key=True),  # "batch_<hex>"
+    Column("key_id", String(32), nullable=False),
+    Column("endpoint", String(64), nullable=False),
+    Column("input_file_id", String(40), nullable=False),
+    Column("completion_window", String(16), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("total", Integer, nullable=False),
+    Column("errors_json", Text, nullable=True),
+    Column("metadata_json", Text, nullable=True),
+    Column("output_file_id", String(40), nullable=True),
+    Column("error_file_id", String(40), nullable=True),
+    Column("created_at", Float, nullable=False),
+    Column("in_progress_at", Float, nullable=True),
+    Column("expires_at", Float, nullable=False),
+    Column("finalizing_at", Float, nullable=True),
+    Column("completed_at", Float, nullable=True),
+    Column("failed_at", Float, nullable=True),
+    Column("expired_at", Float, nullable=True),
+    Column("cancelling_at", Float, nullable=True),
+    Column("cancelled_at", Float, nullable=True),
+    Index("ix_batches_key_time", "key_id", "created_at"),
+    Index("ix_batches_status", "status"),
+)
+
+batch_results = Table(
+    "batch_results",
+    metadata,
+    Column("batch_id", String(40), primary_key=True),
+    Column("line_index", Integer, primary_key=True),
+    Column("custom_id", String(512), nullable=False),
+    Column("request_id", String(40), nullable=False),
+    Column("status_code", Integer, nullable=False),
+    Column("body", Text, nullable=False),  # the backend's JSON answer, or an OpenAI error object
+    Column("ok", Boolean, nullable=False),
+    Column("created_at", Float, nullable=False),
 )

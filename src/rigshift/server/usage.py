@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Literal
 
-from sqlalchemy import Connection, Engine, func, insert, select
+from sqlalchemy import Connection, Engine, case, func, insert, select
 
 from rigshift.errors import InputError
 from rigshift.server.metering import TokenPrices, revenue_per_gpu_day
@@ -33,6 +33,7 @@ class UsageRecord:
     energy_wh: float
     status: int
     tokens_source: str = "backend"  # "backend", "counted" (by the gateway) or "estimated"
+    batch_id: str | None = None  # a Batch API line: billed at the batch price
 
     @property
     def total_tokens(self) -> int:
@@ -124,6 +125,7 @@ class UsageStore:
                 suggestions=did_you_mean(by, GROUP_COLUMNS),
             )
         column = GROUP_COLUMNS[by]
+        is_batch = usage_records.c.batch_id.is_not(None)
         query = select(
             column.label("group"),
             usage_records.c.gpus,
@@ -131,6 +133,8 @@ class UsageStore:
             func.sum(usage_records.c.prompt_tokens).label("prompt"),
             func.sum(usage_records.c.completion_tokens).label("completion"),
             func.sum(usage_records.c.energy_wh).label("energy"),
+            func.sum(case((is_batch, usage_records.c.prompt_tokens), else_=0)).label("batch_prompt"),
+            func.sum(case((is_batch, usage_records.c.completion_tokens), else_=0)).label("batch_completion"),
             func.min(usage_records.c.created_at).label("first"),
         ).group_by(column, usage_records.c.gpus)
         if since is not None:
@@ -149,12 +153,16 @@ class UsageStore:
             t.prompt += int(r.prompt or 0)
             t.completion += int(r.completion or 0)
             t.energy += float(r.energy or 0.0)
+            t.batch_prompt += int(r.batch_prompt or 0)
+            t.batch_completion += int(r.batch_completion or 0)
             t.first = min(t.first, float(r.first))
             t.gpus.update(g for g in (r.gpus or "").split(",") if g)
         end = until if until is not None else now
         out = []
         for group, t in sorted(acc.items()):
-            revenue = prices.revenue_usd(t.prompt, t.completion)
+            revenue = prices.revenue_usd(
+                t.prompt - t.batch_prompt, t.completion - t.batch_completion
+            ) + prices.batch_revenue_usd(t.batch_prompt, t.batch_completion)
             start = since if since is not None else t.first
             # A window shorter than an hour would inflate "per day" figures into nonsense.
             window = max(end - start, 3600.0)
@@ -180,4 +188,6 @@ class _Totals:
     prompt: int = 0
     completion: int = 0
     energy: float = 0.0
+    batch_prompt: int = 0
+    batch_completion: int = 0
     gpus: set[str] = field(default_factory=set)

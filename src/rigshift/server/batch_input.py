@@ -1,0 +1,124 @@
+"""Reading a Batch API input file (JSONL), the way OpenAI's Batch API defines it.
+
+Each line is one request: `{"custom_id": "...", "method": "POST", "url": "/v1/chat/completions",
+"body": {...}}`. A batch names one endpoint and every line must target it. A file with any bad
+line is refused as a whole, before a single line runs, and every problem is reported with its
+line number (OpenAI's `errors.data[].line`), so a customer fixes the file once instead of paying
+for half a batch.
+
+Pure: bytes in, lines or problems out.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from rigshift.server.errors import ApiError
+from rigshift.server.openai_body import read_fields
+from rigshift.server.strict_json import loads_strict
+
+BATCH_ENDPOINTS = {
+    "/v1/chat/completions": "chat",
+    "/v1/completions": "completions",
+    "/v1/embeddings": "embeddings",
+}
+MAX_LINES = 50_000  # OpenAI's own per-batch limit
+MAX_PROBLEMS = 100  # reported per file: the first hundred say enough
+MAX_DEPTH = 64  # the gateway's own limit for a request body, plus the line's envelope
+
+
+@dataclass(frozen=True)
+class BatchLine:
+    index: int  # 0-based position in the input file; output order follows it
+    custom_id: str
+    body: bytes  # the request body as the gateway will forward it (re-serialised, strict JSON)
+    model: str
+
+
+@dataclass(frozen=True)
+class LineProblem:
+    line: int  # 1-based, as editors number lines
+    code: str
+    message: str
+    param: str | None = None
+
+    def to_openai(self) -> dict[str, object]:
+        return {"code": self.code, "message": self.message, "param": self.param, "line": self.line}
+
+
+def parse_batch_file(content: bytes, endpoint: str) -> tuple[list[BatchLine], list[LineProblem]]:
+    """The lines of a batch input file for `endpoint`, or the problems that refuse it."""
+    lines: list[BatchLine] = []
+    problems: list[LineProblem] = []
+    seen_ids: dict[str, int] = {}
+
+    def problem(line: int, code: str, message: str, param: str | None = None) -> None:
+        if len(problems) < MAX_PROBLEMS:
+            problems.append(LineProblem(line, code, message, param))
+
+    try:
+        text = content.decode("utf-8")
+    except UnicodeDecodeError as error:
+        return [], [LineProblem(1, "invalid_encoding", f"the file is not UTF-8 text: {error.reason}")]
+    raw_lines = text.splitlines()
+    if len([line for line in raw_lines if line.strip()]) > MAX_LINES:
+        return [], [LineProblem(MAX_LINES + 1, "too_many_lines", f"a batch holds at most {MAX_LINES} lines")]
+    for number, raw in enumerate(raw_lines, start=1):
+        if not raw.strip():
+            continue
+        try:
+            # The gateway's own strict reading: what it would refuse over HTTP is refused here.
+            item = loads_strict(raw, max_depth=MAX_DEPTH)
+        except ApiError as error:
+            problem(number, "invalid_json_line", f"this line is not valid JSON: {error.message}")
+            continue
+        if not isinstance(item, dict):
+            problem(number, "invalid_request", "each line must be a JSON object")
+            continue
+        custom_id = item.get("custom_id")
+        if not isinstance(custom_id, str) or not custom_id or len(custom_id) > 512:
+            problem(number, "missing_custom_id", "custom_id must be a non-empty string", "custom_id")
+            continue
+        if custom_id in seen_ids:
+            problem(
+                number,
+                "duplicate_custom_id",
+                f"custom_id {custom_id!r} is already used on line {seen_ids[custom_id]}",
+                "custom_id",
+            )
+            continue
+        seen_ids[custom_id] = number
+        if item.get("method", "POST") != "POST":
+            problem(number, "invalid_method", "method must be POST", "method")
+            continue
+        url = item.get("url")
+        if url != endpoint:
+            problem(
+                number,
+                "mismatched_endpoint",
+                f"url {url!r} differs from the batch's endpoint {endpoint!r}",
+                "url",
+            )
+            continue
+        body = item.get("body")
+        if not isinstance(body, dict):
+            problem(number, "invalid_request", "body must be a JSON object", "body")
+            continue
+        try:
+            fields = read_fields(body, BATCH_ENDPOINTS[endpoint])
+        except ApiError as error:
+            problem(
+                number,
+                error.code or "invalid_request",
+                error.message,
+                f"body.{error.param or ''}".rstrip("."),
+            )
+            continue
+        if fields.stream:
+            problem(number, "invalid_request", "batch requests cannot stream", "body.stream")
+            continue
+        lines.append(BatchLine(len(lines), custom_id, json.dumps(body).encode(), fields.model))
+    if not lines and not problems:
+        problems.append(LineProblem(1, "empty_file", "the file holds no requests"))
+    return lines, problems

@@ -1,0 +1,172 @@
+"""Drives Batch API work forward on spare capacity and in the hours the energy policy allows.
+
+Each tick, for every active batch, oldest first:
+- past its window: finalise as `expired` (lines already done are delivered);
+- `cancelling`: finalise as `cancelled` (likewise);
+- `in_progress` and the gate open: run up to `concurrency` of its pending lines at once, record
+  each with the usage that bills it (one transaction per line; `batch_store` explains why that
+  makes the line the checkpoint); when none is pending, finalise as `completed`.
+
+A closed gate (curtailment, a demand-response event, batch off in the policy) only stops new
+lines from starting: lines in flight finish and are recorded, so a pause neither loses nor
+repeats work. A line the dispatcher could not place now (no free replica slot, quota spent) is
+not recorded and is retried on a later tick; one the backend answered, even with an error, is
+final and lands in the error file, as OpenAI's Batch API does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from rigshift.server.batch_input import BATCH_ENDPOINTS, BatchLine
+from rigshift.server.batch_service import BatchService
+from rigshift.server.batch_store import Batch, LineResult, new_id
+from rigshift.server.usage import UsageRecord
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class DispatchResult:
+    """What became of one line. `retry_later`: nothing ran (no free slot, quota spent): try again."""
+
+    status_code: int = 0
+    body: bytes = b""
+    usage: UsageRecord | None = None
+    retry_later: bool = False
+    reason: str = ""
+
+
+class BatchDispatcher(Protocol):
+    async def dispatch(self, key_id: str, endpoint: str, line: BatchLine) -> DispatchResult: ...
+
+
+class BatchGate(Protocol):
+    """The energy side's say: may batch work start now? (False during curtailment or an event.)"""
+
+    def batch_allowed(self, now: float) -> bool: ...
+
+
+class AlwaysOpen:
+    def batch_allowed(self, now: float) -> bool:
+        return True
+
+
+@dataclass
+class BatchRunner:
+    service: BatchService
+    dispatcher: BatchDispatcher
+    gate: BatchGate = field(default_factory=AlwaysOpen)
+    concurrency: int = 4
+    poll_s: float = 1.0
+    clock: Callable[[], float] | None = None
+    _lines: dict[str, list[BatchLine]] = field(default_factory=dict)
+    _task: asyncio.Task[None] | None = None
+    _stopping: bool = False
+    paused: bool = False  # the gate's last answer, for the console and /admin
+
+    def now(self) -> float:
+        return (self.clock or self.service.clock)()
+
+    async def tick(self) -> int:
+        """One pass over the active batches; returns how many lines were recorded."""
+        recorded = 0
+        for batch in self.service.batches.active():
+            recorded += await self._advance(batch)
+        return recorded
+
+    async def _advance(self, batch: Batch) -> int:
+        now = self.now()
+        if batch.status == "cancelling":
+            self._finish(batch, "cancelled")
+            return 0
+        if batch.status == "in_progress" and now >= batch.expires_at:
+            self._finish(batch, "expired")
+            return 0
+        if batch.status == "finalizing":
+            self._finish(batch, "completed")
+            return 0
+        if batch.status != "in_progress":
+            return 0
+        lines = self._lines.get(batch.id)
+        if lines is None:
+            lines = self._lines[batch.id] = self.service.lines_of(batch)
+        done = self.service.batches.done_lines(batch.id)
+        pending = [line for line in lines if line.index not in done]
+        if not pending:
+            self._finish(batch, "completed")
+            return 0
+        self.paused = not self.gate.batch_allowed(now)
+        if self.paused:
+            return 0
+        endpoint = BATCH_ENDPOINTS[batch.endpoint]
+        outcomes = await asyncio.gather(
+            *(self._run_line(batch, endpoint, line) for line in pending[: self.concurrency])
+        )
+        return sum(outcomes)
+
+    async def _run_line(self, batch: Batch, endpoint: str, line: BatchLine) -> int:
+        try:
+            result = await self.dispatcher.dispatch(batch.key_id, endpoint, line)
+        except Exception as error:  # a dispatcher bug must not kill the runner: retry the line later
+            log.warning("batch %s line %d: dispatch failed: %s", batch.id, line.index, error)
+            return 0
+        if result.retry_later:
+            return 0
+        request_id = new_id("batch_req_")
+        recorded = self.service.batches.record_line(
+            batch.id,
+            LineResult(
+                line_index=line.index,
+                custom_id=line.custom_id,
+                request_id=request_id,
+                status_code=result.status_code,
+                body=result.body.decode("utf-8", "replace") or "{}",
+                ok=200 <= result.status_code < 300,
+            ),
+            result.usage,
+            self.now(),
+        )
+        return int(recorded)
+
+    def _finish(self, batch: Batch, status: str) -> None:
+        if self.service.finalize(batch, status):
+            self._lines.pop(batch.id, None)
+
+    # --- lifecycle -------------------------------------------------------------------------
+
+    async def _loop(self) -> None:
+        while not self._stopping:
+            try:
+                recorded = await self.tick()
+            except Exception:  # the store was briefly unavailable: keep the runner alive
+                log.exception("batch runner tick failed")
+                recorded = 0
+            if recorded == 0 and not self._stopping:
+                await asyncio.sleep(self.poll_s)
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._loop())
+
+    async def stop(self, grace_s: float = 10.0) -> None:
+        """Let lines in flight finish and be recorded (up to `grace_s`), then stop.
+
+        A line cut off after that is simply not recorded: it runs again after the restart, and
+        the output still holds it once.
+        """
+        if self._task is None:
+            return
+        self._stopping = True
+        with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError):
+            await asyncio.wait_for(asyncio.shield(self._task), grace_s)
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+        self._task = None
+        self._stopping = False

@@ -1,0 +1,209 @@
+"""The Batch API's use-cases: upload a file, create, read, list and cancel batches, assemble output.
+
+Routers call these with the authenticated key; the runner (`batch_runner`) drives batches
+forward. Errors are the project's one tree (`InputError` 400, `NotFound` 404), mapped to OpenAI's
+error shape once by the server.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from rigshift.errors import InputError
+from rigshift.server.batch_input import BATCH_ENDPOINTS, BatchLine, LineProblem, parse_batch_file
+from rigshift.server.batch_store import Batch, BatchStore, FileStore, StoredFile
+from rigshift.server.errors import NotFound
+from rigshift.server.keys import ApiKey
+from rigshift.suggest import did_you_mean
+
+COMPLETION_WINDOWS = {"24h": 24 * 3600.0}
+FILE_PURPOSES = ("batch",)  # what a client may upload; "batch_output" files are the server's
+MAX_FILE_BYTES = 100 * 1024 * 1024
+MAX_METADATA_PAIRS = 16  # OpenAI's limits on batch metadata
+
+
+@dataclass
+class BatchService:
+    files: FileStore
+    batches: BatchStore
+    clock: Callable[[], float]
+
+    # --- files -----------------------------------------------------------------------------
+
+    def upload(self, key: ApiKey, purpose: str, filename: str, content: bytes) -> StoredFile:
+        if purpose not in FILE_PURPOSES:
+            raise InputError(
+                f"purpose {purpose!r} is not supported",
+                field="purpose",
+                expected=" or ".join(FILE_PURPOSES),
+                suggestions=did_you_mean(purpose, FILE_PURPOSES),
+            )
+        if not content:
+            raise InputError("the uploaded file is empty", field="file", expected="a JSONL file")
+        if len(content) > MAX_FILE_BYTES:
+            raise InputError(
+                f"the file is {len(content)} bytes", field="file", expected=f"at most {MAX_FILE_BYTES} bytes"
+            )
+        if not filename.strip() or any(c in filename for c in "\r\n\0"):
+            raise InputError("the file name is empty or has control characters", field="file")
+        return self.files.create(key.id, purpose, filename, content, self.clock())
+
+    def file(self, key: ApiKey, file_id: str) -> StoredFile:
+        found = self.files.get(key.id, file_id)
+        if found is None:
+            raise NotFound(f"no file {file_id!r}", param="file_id")
+        return found
+
+    def file_content(self, key: ApiKey, file_id: str) -> bytes:
+        content = self.files.content(key.id, file_id)
+        if content is None:
+            raise NotFound(f"no file {file_id!r}", param="file_id")
+        return content
+
+    def delete_file(self, key: ApiKey, file_id: str) -> None:
+        if not self.files.delete(key.id, file_id):
+            raise NotFound(f"no file {file_id!r}", param="file_id")
+
+    # --- batches ---------------------------------------------------------------------------
+
+    def create(
+        self,
+        key: ApiKey,
+        *,
+        input_file_id: str,
+        endpoint: str,
+        completion_window: str,
+        metadata: dict[str, str] | None = None,
+    ) -> Batch:
+        if endpoint not in BATCH_ENDPOINTS:
+            raise InputError(
+                f"endpoint {endpoint!r} cannot be batched",
+                field="endpoint",
+                expected=", ".join(BATCH_ENDPOINTS),
+                suggestions=did_you_mean(endpoint, BATCH_ENDPOINTS),
+            )
+        if completion_window not in COMPLETION_WINDOWS:
+            raise InputError(
+                f"completion_window {completion_window!r} is not offered",
+                field="completion_window",
+                expected=", ".join(COMPLETION_WINDOWS),
+            )
+        if metadata is not None and len(metadata) > MAX_METADATA_PAIRS:
+            raise InputError("too many metadata pairs", field="metadata", expected=f"<= {MAX_METADATA_PAIRS}")
+        stored = self.files.get(key.id, input_file_id)
+        if stored is None or stored.purpose != "batch":
+            raise NotFound(f"no batch input file {input_file_id!r}", param="input_file_id")
+        content = self.files.content(key.id, input_file_id) or b""
+        lines, problems = parse_batch_file(content, endpoint)
+        problems += [
+            LineProblem(line.index + 1, "model_not_allowed", f"this API key may not use model {line.model!r}")
+            for line in lines
+            if not key.allows(line.model)
+        ][: max(0, 100 - len(problems))]
+        now = self.clock()
+        return self.batches.create(
+            key_id=key.id,
+            endpoint=endpoint,
+            input_file_id=input_file_id,
+            completion_window=completion_window,
+            status="failed" if problems else "in_progress",
+            total=0 if problems else len(lines),
+            now=now,
+            expires_at=now + COMPLETION_WINDOWS[completion_window],
+            metadata=metadata,
+            errors=[p.to_openai() for p in problems] or None,
+        )
+
+    def get(self, key: ApiKey, batch_id: str) -> Batch:
+        found = self.batches.get(key.id, batch_id)
+        if found is None:
+            raise NotFound(f"no batch {batch_id!r}", param="batch_id")
+        return found
+
+    def page(self, key: ApiKey, *, after: str | None, limit: int) -> list[Batch]:
+        return self.batches.page(key.id, after=after, limit=limit)
+
+    def cancel(self, key: ApiKey, batch_id: str) -> Batch:
+        batch = self.get(key, batch_id)
+        if batch.status in ("validating", "in_progress"):
+            self.batches.transition(batch.id, ("validating", "in_progress"), "cancelling", self.clock())
+        elif batch.status not in ("cancelling", "cancelled"):
+            raise InputError(
+                f"a batch that is {batch.status} cannot be cancelled",
+                field="batch_id",
+                expected="in_progress",
+            )
+        return self.get(key, batch_id)
+
+    # --- the runner's side -----------------------------------------------------------------
+
+    def lines_of(self, batch: Batch) -> list[BatchLine]:
+        content = self.files.content(batch.key_id, batch.input_file_id) or b""
+        lines, _problems = parse_batch_file(content, batch.endpoint)
+        return lines
+
+    def finalize(self, batch: Batch, final_status: str) -> bool:
+        """Write the output and error files from the recorded lines, then set the final status.
+
+        The files are written before the status changes, so a client that sees "completed" always
+        finds them; a crash in between leaves the batch "finalizing" and the next tick redoes it.
+        """
+        now = self.clock()
+        if batch.status != "finalizing" and final_status == "completed":
+            self.batches.transition(batch.id, ("in_progress",), "finalizing", now)
+        output: list[str] = []
+        errors: list[str] = []
+        for result in self.batches.results(batch.id):
+            body = json.loads(result.body)
+            if result.ok:
+                line = {
+                    "id": result.request_id,
+                    "custom_id": result.custom_id,
+                    "response": {
+                        "status_code": result.status_code,
+                        "request_id": result.request_id,
+                        "body": body,
+                    },
+                    "error": None,
+                }
+                output.append(json.dumps(line))
+            else:
+                error = body.get("error", body) if isinstance(body, dict) else {"message": str(body)}
+                line = {
+                    "id": result.request_id,
+                    "custom_id": result.custom_id,
+                    "response": {
+                        "status_code": result.status_code,
+                        "request_id": result.request_id,
+                        "body": body,
+                    },
+                    "error": {"code": error.get("code"), "message": error.get("message")},
+                }
+                errors.append(json.dumps(line))
+        output_id = error_id = None
+        if output:
+            output_id = self.files.create(
+                batch.key_id,
+                "batch_output",
+                f"{batch.id}_output.jsonl",
+                ("\n".join(output) + "\n").encode(),
+                now,
+            ).id
+        if errors:
+            error_id = self.files.create(
+                batch.key_id,
+                "batch_output",
+                f"{batch.id}_error.jsonl",
+                ("\n".join(errors) + "\n").encode(),
+                now,
+            ).id
+        return self.batches.transition(
+            batch.id,
+            ("in_progress", "finalizing", "cancelling"),
+            final_status,
+            now,
+            output_file_id=output_id,
+            error_file_id=error_id,
+        )
