@@ -66,10 +66,24 @@ def solve_ratio(
         if got <= 0:
             raise ValueError(f"predict({c}) returned {got}")
         step = measured / got
+        if abs(step - 1) < tolerance:
+            return c
         c = min(high, max(low, c * step))
-        if abs(step - 1) < tolerance or c in (low, high):
-            break
-    return c
+        if c in (low, high) and (predict(c) < measured) == (c == high):
+            return c  # no multiplier within bounds reaches it
+    # Near the asymptote (fixed costs dominate) the fixed point crawls: bisect in log space.
+    if predict(high) < measured:
+        return high
+    if predict(low) > measured:
+        return low
+    lo, hi = math.log(low), math.log(high)
+    for _ in range(60):
+        mid = (lo + hi) / 2
+        if predict(math.exp(mid)) < measured:
+            lo = mid
+        else:
+            hi = mid
+    return math.exp((lo + hi) / 2)
 
 
 def combine_ratios(ratios: Sequence[float], prior_rows: float = PRIOR_WEIGHT_ROWS) -> float:

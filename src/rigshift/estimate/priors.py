@@ -71,13 +71,15 @@ def arch_class(spec: GpuSpec, runtime: str = "") -> str:
         cc = spec.cc_major_minor or (0, 0)
         base = {
             5: "maxwell",
-            6: "pascal",
+            6: "pascal" if cc >= (6, 1) else "pascal-hbm",  # GP100 (P100): HBM2, FP16 2:1
             7: "turing" if cc >= (7, 5) else "volta",
             8: "ada" if cc >= (8, 9) else "ampere",
             9: "hopper",
         }.get(cc[0], "blackwell" if cc[0] >= 10 else "nvidia-other")
-        cmp = "CMP " in spec.name
-        return f"{base}-cmp" if cmp else base
+        if "CMP " in spec.name:
+            # CMP 30HX is TU116: no tensor cores, unlike the 40HX/50HX (TU106/TU102)
+            return f"{base}-cmp" if spec.tensor_cores or base != "turing" else "turing-cmp-tu116"
+        return base
     if spec.vendor == "amd":
         gfx = spec.gfx_target or ""
         if gfx.startswith("gfx80"):

@@ -136,4 +136,3 @@ class Estimate:
         data["memory_gib"] = data.pop("memory")
         data["provenance"] = self.provenance.to_json()
         return data
-
