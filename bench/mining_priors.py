@@ -27,13 +27,8 @@ import csv
 import math
 import re
 import statistics
-import sys
 from collections import defaultdict
 from dataclasses import dataclass, replace
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).parent))
-
 
 from rigshift.catalog.gpu_spec import GpuSpec
 from rigshift.catalog.gpus import gpu_catalog
@@ -41,7 +36,7 @@ from rigshift.catalog.model_spec import ModelSpec
 from rigshift.catalog.models import load_model
 from rigshift.errors import RigshiftError
 from rigshift.estimate import GpuSlot, Hardware, PcieLink, Workload, estimate, priors
-from rigshift.estimate.correction import Correction, solve_ratio
+from rigshift.estimate.correction import PRIOR_WEIGHT_ROWS, Correction, combine_ratios, solve_ratio
 from rigshift.estimate.memory import GIB
 from rigshift.estimate.priors import arch_class, quant_family, short_runtime
 from rigshift.estimate.quants import quant_recipe
@@ -304,12 +299,17 @@ def check(rows: list[Row], show_rows: bool) -> None:
     )
 
 
-def leave_one_out(rows: list[Row], same_source: bool) -> None:
+def leave_one_out(
+    rows: list[Row], same_source: bool, catalog_shapes: bool = False, prior_rows: float = PRIOR_WEIGHT_ROWS
+) -> None:
     """Given one measured row per (card, runtime, kind), predict the card's other rows; with
     `same_source`, only rows of the same source (one tool, build and host: what `rigshift bench`
-    on the operator's rig gives)."""
+    on the operator's rig gives); with `catalog_shapes`, only rows whose model the catalog has
+    (no stand-in shapes) and no Ollama prompt timings."""
     by_card: dict[tuple[str, ...], list[Row]] = defaultdict(list)
     for row in rows:
+        if catalog_shapes and (row.stand_in or (row.tier == "ollama" and row.kind == "prefill")):
+            continue
         if row.tier in ("bench", "server", "ollama") and row.spec is not None:
             key = (row.spec.key, row.runtime, row.kind) + ((row.source,) if same_source else ())
             by_card[key].append(row)
@@ -321,7 +321,8 @@ def leave_one_out(rows: list[Row], same_source: bool) -> None:
             continue
         card_errs = []
         for known in members:
-            ratio = row_ratio(known)
+            # the measured/prior ratio through the model, shrunk toward the prior (correction.py)
+            ratio = combine_ratios([row_ratio(known)], prior_rows=prior_rows)
             corr = Correction(decode=ratio) if known.kind == "decode" else Correction(prefill=ratio)
             for other in members:
                 if other is known:
@@ -334,8 +335,45 @@ def leave_one_out(rows: list[Row], same_source: bool) -> None:
     for (card, runtime, kind, *_), n, med in per_card:
         print(f"  {card:26} {short_runtime(runtime):7} {kind:7} rows {n:2d}: median |err| {med:.1%}")
     scope = "same (card, runtime, source)" if same_source else "same (card, runtime), any source"
+    scope += ", catalog shapes only" if catalog_shapes else ""
+    scope += f", prior weight {prior_rows:g} rows"
     print(f"leave-one-out, {scope}: {len(errs)} predictions, median |err| {statistics.median(errs):.1%} "
           f"(prior alone on the same rows: {statistics.median(prior_errs):.1%})")  # fmt: skip
+
+
+def leave_one_source_out(rows: list[Row]) -> None:
+    """The priors' real test: every row predicted by factors fitted without its own source.
+
+    Per row, the multiplier that reproduces it (bare model); a row's out-of-source factor is the
+    median multiplier of its (runtime, class, kind) group's rows from other sources, or 1.0
+    (uncalibrated) where no other source has that class."""
+    fitted = [
+        r
+        for r in rows
+        if r.tier in ("bench", "server", "ollama") and not (r.tier == "ollama" and r.kind == "prefill")
+    ]
+    priors.NEUTRAL = True
+    try:
+        ratios = {r.index: row_ratio(r) for r in fitted}
+        errors: dict[str, list[float]] = defaultdict(list)
+        for row in fitted:
+            others = [
+                math.log(ratios[o.index]) for o in fitted
+                if (o.runtime, o.klass, o.kind) == (row.runtime, row.klass, row.kind) and o.source != row.source
+            ]  # fmt: skip
+            factor = math.exp(statistics.median(others)) if others else 1.0
+            corr = Correction(decode=factor) if row.kind == "decode" else Correction(prefill=factor)
+            err = abs(predicted(row, corr) - row.measured) / row.measured
+            errors[f"{row.kind} ALL"].append(err)
+            errors[
+                f"{row.kind} {row.klass}/{short_runtime(row.runtime)}{'' if others else ' (no other source)'}"
+            ].append(err)
+    finally:
+        priors.NEUTRAL = False
+    print("leave-one-source-out (priors refitted without each row's source):")
+    for key in sorted(errors):
+        e = errors[key]
+        print(f"  {key:45} {len(e):4d} rows  median |err| {statistics.median(e):6.1%}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -345,14 +383,26 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reference", required=True, help="mining_cards.csv")
     parser.add_argument("--fit", action="store_true", help="print the factors per (runtime, class, quant)")
     parser.add_argument("--rows", action="store_true", help="print every row's estimate")
+    parser.add_argument(
+        "--bare", action="store_true", help="check the bare physical model (all priors 1.0): the baseline"
+    )
     args = parser.parse_args(argv)
     rows = load(args.reference)
     if args.fit:
         fit(rows)
         return 0
+    if args.bare:
+        priors.NEUTRAL = True
+        print("BASELINE: bare model, every prior 1.0")
+        check(rows, args.rows)
+        priors.NEUTRAL = False
+        return 0
     check(rows, args.rows)
+    leave_one_out(rows, same_source=False, prior_rows=0.0)
     leave_one_out(rows, same_source=False)
     leave_one_out(rows, same_source=True)
+    leave_one_out(rows, same_source=False, catalog_shapes=True)
+    leave_one_source_out(rows)
     return 0
 
 
