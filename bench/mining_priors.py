@@ -106,10 +106,23 @@ def _model(name: str) -> tuple[ModelSpec, bool] | None:
     return None
 
 
-def _quant(text: str, backend: str) -> str:
-    m = re.search(r"(UD-)?(IQ\d_[A-Z]+|Q\d_K(?:_[SMLX]+)?|Q\d_\d|F16|MXFP4)", text.upper())
+# Ollama's default tags where the row does not state the quant: Q4_0 for the 2023-24 library
+# entries (llama2:7b 3.8 GB, mistral:7b/latest 4.1 GB = 7.25B x 4.5 bits), Q4_K_M for later ones
+# (llama3.1:8b 4.9 GB, qwen2.5:7b 4.7 GB, qwen3:8b 5.2 GB). From the library's listed sizes.
+OLLAMA_Q4_0_TAGS = ("llama2:", "mistral:")
+
+
+def _quant(text: str, backend: str, model: str = "", notes: str = "") -> str:
+    stated = "not stated" not in text.lower()
+    m = (
+        re.search(r"(UD-)?(IQ\d_[A-Z]+|Q\d_K(?:_[SMLX]+)?|Q\d_\d|F16|MXFP4)", text.upper())
+        if stated
+        else None
+    )
+    if not m and ("Q4_0 at that time" in notes or model.lower().startswith(OLLAMA_Q4_0_TAGS)):
+        return "Q4_0"
     if not m:
-        return "Q4_K_M"  # Ollama's default tags since 2024 (not stated in the row: an assumption)
+        return "Q4_K_M"  # Ollama's default tags since mid-2024 (not stated in the row: an assumption)
     q = m.group(2)
     q = {
         "Q6_K_L": "Q6_K",
@@ -161,7 +174,7 @@ def judge(index: int, r: dict[str, str]) -> Row:
     runtime = "llama.cpp-vulkan" if "vulkan" in b else "llama.cpp-rocm" if "rocm" in b else "llama.cpp-cuda"
     test = r["test"]
     kind = "prefill" if test.startswith(("pp", "prompt")) else "decode"
-    quant = _quant(r["quant"], backend)
+    quant = _quant(r["quant"], backend, r["model"], notes)
     size = float(r["model_size_gib"]) if r["model_size_gib"].strip() else None
     if "gpt-oss" in r["model"]:
         quant, size = "MXFP4", size or (12.85 if "F16" in r["quant"] else 10.8)  # MXFP4 experts in every GGUF
@@ -210,6 +223,8 @@ def judge(index: int, r: dict[str, str]) -> Row:
     )
     if kind == "prefill" and not m and prompt == 512 and tier != "check":
         tier, why = "check", "prompt length not stated"
+    if kind == "prefill" and tier == "ollama":
+        tier, why = "check", "Ollama prompt timing (short prompts: latency-bound)"
     return Row(
         index, tier, why, kind, float(value), spec, count, runtime, work, hardware,
         arch_class(spec, runtime), quant_family(quant_recipe(quant)), stand_in, r["source_url"],
@@ -274,13 +289,11 @@ def check(rows: list[Row], show_rows: bool) -> None:
         est = predicted(row)
         err = (est - row.measured) / row.measured
         label = f"{row.kind}/{row.tier}"
-        if row.tier in ("bench", "server") or (row.tier == "ollama" and row.kind == "decode"):
+        if row.tier in ("bench", "server", "ollama"):
             errors[f"{row.kind} ALL"].append(err)
             errors[f"{row.kind} {row.klass}/{short_runtime(row.runtime)}"].append(err)
             if row.klass.split("-")[0] in ("polaris", "pascal") or "cmp" in row.klass:
                 errors[f"{row.kind} polaris+pascal+cmp"].append(err)
-        elif row.tier == "ollama":
-            errors[f"{row.kind} check:ollama short prompts"].append(err)
         else:
             errors[f"{row.kind} check:{row.why}"].append(err)
         if show_rows:
@@ -308,7 +321,7 @@ def leave_one_out(
     (no stand-in shapes) and no Ollama prompt timings."""
     by_card: dict[tuple[str, ...], list[Row]] = defaultdict(list)
     for row in rows:
-        if catalog_shapes and (row.stand_in or (row.tier == "ollama" and row.kind == "prefill")):
+        if catalog_shapes and row.stand_in:
             continue
         if row.tier in ("bench", "server", "ollama") and row.spec is not None:
             key = (row.spec.key, row.runtime, row.kind) + ((row.source,) if same_source else ())
@@ -347,11 +360,7 @@ def leave_one_source_out(rows: list[Row]) -> None:
     Per row, the multiplier that reproduces it (bare model); a row's out-of-source factor is the
     median multiplier of its (runtime, class, kind) group's rows from other sources, or 1.0
     (uncalibrated) where no other source has that class."""
-    fitted = [
-        r
-        for r in rows
-        if r.tier in ("bench", "server", "ollama") and not (r.tier == "ollama" and r.kind == "prefill")
-    ]
+    fitted = [r for r in rows if r.tier in ("bench", "server", "ollama")]
     priors.NEUTRAL = True
     try:
         ratios = {r.index: row_ratio(r) for r in fitted}
