@@ -145,8 +145,29 @@ def render_html(economics: Economics) -> str:
         f"<span class='small'>{escape(pr.source)}</span></li>"
         for pr in e.inputs.provenance
     )
+    ai = e.inputs.ai
+    service = [
+        [
+            s.model_class,
+            f"{s.requests_per_day:,.0f}",
+            f"{s.tokens_per_day:,.0f}",
+            f"{s.served_requests_per_day:,.0f}",
+            f"{s.served_tokens_per_day:,.0f}",
+            str(s.gpus),
+            "—" if s.utilisation is None else f"{s.utilisation:.0%}",
+        ]
+        for s in p.service
+    ]
+    unassessed = [[u.name, u.site, str(u.count), u.hint] for u in e.unassessed]
     body = [
         f"<h1>rigshift economics: {escape(e.fleet)}</h1>",
+        f"<p><b>Demand assumed</b>: {e.tokens_per_day:,.0f} tokens/day, {e.requests_per_day:,.0f} requests/day "
+        f"of {ai.input_tokens_per_request:,} + {ai.output_tokens_per_request:,} tokens; revenue never exceeds "
+        f"what it buys. <span class='small'>{escape(ai.demand.source)}</span></p>",
+        _table(
+            ["class", "demand req/day", "tokens/day", "served req/day", "served tokens/day", "GPUs", "busy"],
+            service,
+        ),
         "<h2>Per card class: net $/day per card</h2>",
         _table(
             list(CARD_COLUMNS),
@@ -175,6 +196,11 @@ def render_html(economics: Economics) -> str:
         "<h2>Inputs used</h2>",
         f"<ul>{provenance}</ul>",
     ]
+    if unassessed:
+        body += [
+            "<h2>Unassessed GPUs (not in the catalog; left out)</h2>",
+            _table(["GPU", "site", "count", "hint"], unassessed, numeric_from=2),
+        ]
     if e.notes:
         body.append("<ul>" + "".join(f"<li>{escape(n)}</li>" for n in e.notes) + "</ul>")
     return (

@@ -25,7 +25,18 @@ def months(value: float | None) -> str:
 
 
 def price(value: float | None) -> str:
-    return "—" if value is None else f"${value:.3f}"
+    """A break-even power price; below zero means no power price makes the use pay (staff included)."""
+    if value is None:
+        return "—"
+    return "never" if value < 0 else f"${value:.3f}"
+
+
+def count(value: float) -> str:
+    """Large daily volumes readably: 1.2 M, 250 k."""
+    for unit, scale in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
+        if abs(value) >= scale:
+            return f"{value / scale:,.1f} {unit}"
+    return f"{value:,.0f}"
 
 
 def _net(result: UseResult) -> str:
@@ -47,7 +58,11 @@ CARD_COLUMNS = (
 
 
 def cards_table(economics: Economics) -> Table:
-    table = Table(title="Per card class: net $/day per card (revenue − power)", title_justify="left")
+    table = Table(
+        title="Per card class: net $/day per card (revenue − power − AI staff share; inference at the "
+        "utilisation its demand gives the class); best = the plan's verdict",
+        title_justify="left",
+    )
     for column in CARD_COLUMNS:
         table.add_column(column, justify="left" if column in ("class", "best") else "right")
     for c in economics.cards:
@@ -64,6 +79,60 @@ def cards_table(economics: Economics) -> Table:
             "—" if c.break_even_utilisation is None else f"{c.break_even_utilisation:.0%}",
         )
     return table
+
+
+def demand_text(economics: Economics) -> Text:
+    d = economics.inputs.ai.demand
+    ai = economics.inputs.ai
+    return Text(
+        f"Demand assumed: {count(economics.tokens_per_day)} tokens/day, {count(economics.requests_per_day)} "
+        f"requests/day of {ai.input_tokens_per_request:,} prompt + {ai.output_tokens_per_request:,} output "
+        f"tokens (revenue can never exceed what it buys) — {d.source}"
+        + (f", as of {d.as_of}" if d.as_of else "")
+    )
+
+
+def demand_table(economics: Economics) -> Table:
+    table = Table(title="Demand and what the plan serves, per price class", title_justify="left")
+    for column in (
+        "class",
+        "$/M in/out",
+        "replica",
+        "demand req/day",
+        "tokens/day",
+        "served req/day",
+        "served tokens/day",
+        "GPUs",
+        "busy",
+        "revenue/month",
+    ):
+        table.add_column(column, justify="left" if column == "class" else "right")
+    prices = {p.name: p for p in economics.inputs.ai.token_prices}
+    for s in economics.plan.service:
+        p = prices[s.model_class]
+        table.add_row(
+            f"{s.model_class} ({p.model})",
+            f"${p.usd_per_m_input:g}/${p.usd_per_m_output:g}",
+            f"{p.parallel or '?'} × {p.context or '?'}",
+            count(s.requests_per_day),
+            count(s.tokens_per_day),
+            count(s.served_requests_per_day),
+            count(s.served_tokens_per_day),
+            str(s.gpus),
+            "—" if s.utilisation is None else f"{s.utilisation:.0%}",
+            money(s.served_requests_per_day * s.usd_per_request * 365.25 / 12, cents=False),
+        )
+    return table
+
+
+def unassessed_text(economics: Economics) -> Text | None:
+    if not economics.unassessed:
+        return None
+    total = sum(u.count for u in economics.unassessed)
+    lines = [f"Unassessed: {total} GPUs the GPU catalog does not know (counted, left out of every figure):"]
+    for u in economics.unassessed:
+        lines.append(f"  {u.count} × {u.name} @ {u.site}: {u.hint}")
+    return Text("\n".join(lines))
 
 
 def details_table(economics: Economics) -> Table:
@@ -162,6 +231,28 @@ def sensitivity_table(economics: Economics) -> Table | None:
     return table
 
 
+def demand_sweep_table(economics: Economics) -> Table | None:
+    s = economics.sensitivity
+    if s is None or not s.demand_cells:
+        return None
+    table = Table(
+        title="Sensitivity to demand (and so utilisation), at today's power and token prices",
+        title_justify="left",
+    )
+    for column in ("demand", "req/day", "served/day", "busy", "monthly net", "plan"):
+        table.add_column(column, justify="left" if column == "plan" else "right")
+    for c in s.demand_cells:
+        table.add_row(
+            f"×{c.demand_factor:g}",
+            count(c.requests_per_day),
+            count(c.served_requests_per_day),
+            "—" if c.utilisation is None else f"{c.utilisation:.0%}",
+            money(c.monthly_net_usd, False),
+            c.plan_summary,
+        )
+    return table
+
+
 def provenance_text(economics: Economics) -> Text:
     lines = ["Inputs used:"]
     for p in economics.inputs.provenance:
@@ -173,12 +264,17 @@ def provenance_text(economics: Economics) -> Text:
 
 
 def render_terminal(economics: Economics, console: Console, details: bool = False) -> None:
-    parts: list[Table | Text] = [cards_table(economics)]
+    parts: list[Table | Text] = [demand_text(economics), cards_table(economics)]
     if details:
         parts.append(details_table(economics))
-    parts += [totals_table(economics), plan_table(economics), plan_summary(economics)]
-    sens = sensitivity_table(economics)
-    if sens is not None:
-        parts.append(sens)
+    parts += [
+        demand_table(economics),
+        totals_table(economics),
+        plan_table(economics),
+        plan_summary(economics),
+    ]
+    for extra in (sensitivity_table(economics), demand_sweep_table(economics), unassessed_text(economics)):
+        if extra is not None:
+            parts.append(extra)
     parts.append(provenance_text(economics))
     console.print(Group(*parts))

@@ -11,6 +11,7 @@ from rigshift.econ.assessed import AssessedThroughput, assessment_class, served_
 from rigshift.econ.cards import ThroughputModel
 from rigshift.econ.inputs import EconInputs
 from rigshift.econ.prices import load_inputs
+from rigshift.econ.prices.demand import read_demand
 from rigshift.econ.throughput import EstimatorThroughput
 from rigshift.fleet.model import Fleet
 
@@ -38,13 +39,20 @@ def fleet_economics(
     with_sensitivity: bool = True,
     use_assessment: bool = True,
     throughput: ThroughputModel | None = None,
+    demand: Path | None = None,
+    usage_days: float = 1.0,
 ) -> Economics:
     """`rigshift econ` as a function: the prices file (or the defaults) applied to `fleet`.
 
     With `use_assessment` a card earns from a model class only where the assessment finds it
     serves that class to its criteria; without, wherever the estimator says the model fits.
+    `demand` (a demand file, a plan's demand file or a usage export over `usage_days` days)
+    replaces the demand of the prices file and the defaults.
     """
     inputs = load_inputs(prices)
+    if demand is not None:
+        given = read_demand(demand, inputs.ai.token_prices, inputs.ai.tokens_per_request, usage_days)
+        inputs = load_inputs(prices, demand=given)
     if capex_budget_usd is not None:
         inputs = inputs.model_copy(
             update={

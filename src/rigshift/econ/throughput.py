@@ -36,8 +36,8 @@ class EstimatorThroughput:
             link,
             model_class.model,
             model_class.quant,
-            ai.parallel,
-            ai.context,
+            model_class.parallel or ai.parallel or ai.max_parallel,
+            model_class.context or ai.context,
             ai.input_tokens_per_request,
         )
         if key not in self._cache:
@@ -50,8 +50,8 @@ class EstimatorThroughput:
         workload = Workload(
             model=self.model(model_class.model),
             quant=model_class.quant,
-            context=ai.context,
-            parallel=ai.parallel,
+            context=model_class.context or ai.context or 8192,
+            parallel=model_class.parallel or ai.parallel or ai.max_parallel,
             prompt_tokens=max(1, ai.input_tokens_per_request),
         )
         result = estimate(workload, Hardware.of(spec, count=gpus, link=link))
