@@ -12,7 +12,14 @@ from collections.abc import Callable, Mapping, Sequence
 from pydantic import BaseModel, ConfigDict
 
 from rigshift.catalog.gpu_spec import GpuSpec
-from rigshift.econ.cards import CardClass, CardEconomics, ThroughputModel, Verdict, economics_for
+from rigshift.econ.cards import (
+    CardClass,
+    CardEconomics,
+    ThroughputModel,
+    Verdict,
+    economics_for,
+    replica_rates,
+)
 from rigshift.econ.classes import UnassessedCards, card_classes, purchase_class
 from rigshift.econ.demand import size_replicas
 from rigshift.econ.formulas import DAYS_PER_MONTH
@@ -185,13 +192,16 @@ def analyze_fleet(
             continue
         buyable += [purchase_class(spec, site, fleet, inputs) for site in sites]
 
+    # Replica speeds depend on the cards and the workload, not on prices or demand: ask once.
+    rates = replica_rates([*existing, *buyable], spec_of, inputs, throughput)
+
     def run(
         power_factor: float, token_factor: float, demand_factor: float = 1.0
     ) -> tuple[list[CardEconomics], list[CardEconomics], ConversionPlan]:
         own, scaled_inputs = _scaled(existing, inputs, power_factor, token_factor, demand_factor)
         buy, _ = _scaled(buyable, inputs, power_factor, token_factor, demand_factor)
-        cards = economics_for(own, spec_of, scaled_inputs, throughput)
-        purchasable = economics_for(buy, spec_of, scaled_inputs, throughput, pool=own)
+        cards = economics_for(own, spec_of, scaled_inputs, throughput, rates=rates)
+        purchasable = economics_for(buy, spec_of, scaled_inputs, throughput, pool=own, rates=rates)
         return cards, purchasable, solve_plan(cards, purchasable, scaled_inputs, budgets)
 
     cards, purchasable, plan = run(1.0, 1.0)

@@ -429,23 +429,37 @@ def _break_even_utilisation(
     )
 
 
+def replica_rates(
+    cards: Sequence[CardClass],
+    spec_of: Callable[[str], GpuSpec],
+    inputs: EconInputs,
+    throughput: ThroughputModel,
+) -> dict[str, dict[str, InferenceRate | None]]:
+    """card class id -> price class -> the replica that serves it (None: none fits)."""
+    return {
+        card.id: {
+            mc.name: replica_rate(card, spec_of(card.gpu_key), mc, inputs, throughput)
+            for mc in inputs.ai.token_prices
+        }
+        for card in {c.id: c for c in cards}.values()
+    }
+
+
 def economics_for(
     cards: Sequence[CardClass],
     spec_of: Callable[[str], GpuSpec],
     inputs: EconInputs,
     throughput: ThroughputModel,
     pool: Sequence[CardClass] = (),
+    rates: Mapping[str, Mapping[str, InferenceRate | None]] | None = None,
 ) -> list[CardEconomics]:
     """Every card class's economics, inference credited at the utilisation its price class gets
-    when the class's demand is spread over every card (of `pool`, default `cards`) able to serve it."""
+    when the class's demand is spread over every card (of `pool`, default `cards`) able to serve it.
+
+    `rates` (from `replica_rates`) spares asking again: speeds do not move with prices or demand.
+    """
     pool = pool or cards
-    rates = {
-        card.id: {
-            mc.name: replica_rate(card, spec_of(card.gpu_key), mc, inputs, throughput)
-            for mc in inputs.ai.token_prices
-        }
-        for card in {c.id: c for c in (*pool, *cards)}.values()
-    }
+    rates = rates or replica_rates([*pool, *cards], spec_of, inputs, throughput)
     capacity: dict[str, float] = defaultdict(float)
     for card in pool:
         for name, rate in rates[card.id].items():

@@ -310,18 +310,21 @@ def solve_plan(
             option = _option(econ, price.name)
             if option is None or option.capacity_requests_per_day <= 0:
                 continue
+            per_hour = option.capacity_requests_per_day / 24.0 * ai.max_utilisation
+            margin = usd_per_request(price, ai) - _busy_cost_per_request(econ, option, inputs)
+            one_off = option.one_off_usd_per_gpu + extra_one_off
+            fixed = annuity * month * (_idle_cost_day(econ, inputs) + staff_day) + one_off
+            if annuity * month * 24.0 * per_hour * margin <= fixed:
+                # Even busy to the ceiling every hour a card would not pay its idle power, staff
+                # and setup: the optimum never serves this class on it, so leave it out (exact).
+                continue
             n = solver.IntVar(0, upper, f"n[{tag},{price.name}]")
             out[price.name] = n
-            one_off = option.one_off_usd_per_gpu + extra_one_off
-            objective.SetCoefficient(
-                n, -annuity * month * (_idle_cost_day(econ, inputs) + staff_day) - one_off
-            )
+            objective.SetCoefficient(n, -fixed)
             budget.SetCoefficient(n, one_off)
             if card.site in power:
                 ceiling_w = f.duty_watts(card.busy_w, inputs.power.idle_w_per_gpu, ai.max_utilisation)
                 power[card.site].SetCoefficient(n, (ceiling_w + card.host_share_w) * card.pue / 1000.0)
-            per_hour = option.capacity_requests_per_day / 24.0 * ai.max_utilisation
-            margin = usd_per_request(price, ai) - _busy_cost_per_request(econ, option, inputs)
             for k, (_, hours) in enumerate(buckets):
                 q = solver.NumVar(0, infinity, f"q[{tag},{price.name},{k}]")
                 objective.SetCoefficient(q, annuity * month * hours * margin)
