@@ -95,6 +95,29 @@ def test_demo_runs():
     economics = Economics.model_validate_json(result.stdout)
     assert economics.totals.gpus > 100
     assert economics.plan.net_capex_usd <= economics.plan.capex_budget_usd + 1e-6
+    # The demo's demand is stated, and no class sells more than it.
+    assert economics.requests_per_day > 0 and economics.tokens_per_day == economics.requests_per_day * 1250
+    assert "ASSUMPTION" in economics.inputs.ai.demand.source
+    for service in economics.plan.service:
+        assert service.served_requests_per_day <= service.requests_per_day + 1e-6
+    # The per-class "best" is the plan's verdict for most of the class's cards.
+    for card in economics.cards:
+        fates: dict[str, int] = {}
+        for a in economics.plan.after:
+            if a.card_id == card.card.id and not a.bought:
+                fates[a.use] = fates.get(a.use, 0) + a.count
+        assert fates[card.best_use] == max(fates.values())
+    # Unlocks are priced: the demo's x1 rigs need new boards, and fixes that ready no GPU rank
+    # after every fix that does.
+    risers = next(u for u in economics.unlocks if u.action == "replace_risers")
+    assert "mining board" in risers.text and risers.cost_usd and "boards" in risers.cost_detail
+    ranked = list(economics.unlocks)
+    useful = [i for i, u in enumerate(ranked) if u.gpus_newly_ready or u.gpus_tier_up]
+    useless = [i for i, u in enumerate(ranked) if not (u.gpus_newly_ready or u.gpus_tier_up)]
+    assert not useful or not useless or max(useful) < min(useless)
+    cores = next(u for u in ranked if u.action == "add_cores")
+    if not cores.gpus_newly_ready and not cores.gpus_tier_up:
+        assert cores.monthly_gain_usd == 0.0
 
 
 @pytest.mark.parametrize(

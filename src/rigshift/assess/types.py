@@ -252,6 +252,11 @@ class Unlock(_Model):
     vram_newly_ready_gib: float
     gpus_caveat_cleared: int  # GPUs that lose the caveat the fix addresses
     effect: str  # "240 GPUs then load a model in under 30 s"
+    # Priced (unlocks.UnlockCosts, from econ's inputs); None when no prices were given.
+    cost_usd: float | None = None
+    cost_detail: str = ""  # "255 boards × $180"
+    monthly_gain_usd: float | None = None  # what the GPUs it unlocks add a month
+    gain_per_usd: float | None = None  # monthly gain per dollar spent (None: free or unpriced)
 
 
 class FleetSummary(_Model):

@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 from pydantic import BaseModel, ConfigDict
 
+from rigshift.assess import Unlock
 from rigshift.catalog.gpu_spec import GpuSpec
 from rigshift.econ.cards import (
     CardClass,
@@ -73,6 +74,10 @@ class Economics(_Model):
     defaults_used: tuple[Provenance, ...]
     notes: tuple[str, ...] = ()
     unassessed: tuple[UnassessedCards, ...] = ()  # GPUs the catalog does not know: counted, excluded
+    # The assessment's fixes priced from these inputs, ranked by monthly gain per dollar
+    # (econ/unlocks.py); empty without the assessment.
+    unlocks: tuple[Unlock, ...] = ()
+    value_per_ready_gpu_month: float | None = None  # what one more AI-ready GPU adds (unmet demand)
 
 
 def fleet_totals(cards: Sequence[CardEconomics]) -> FleetTotals:

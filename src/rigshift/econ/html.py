@@ -159,6 +159,16 @@ def render_html(economics: Economics) -> str:
         for s in p.service
     ]
     unassessed = [[u.name, u.site, str(u.count), u.hint] for u in e.unassessed]
+    unlocks = [
+        [
+            u.text,
+            "—" if u.cost_usd is None else f"{money(u.cost_usd, False)} ({u.cost_detail})",
+            "—" if u.monthly_gain_usd is None else money(u.monthly_gain_usd, False),
+            "—" if u.gain_per_usd is None else f"{u.gain_per_usd:.3f}",
+            u.effect,
+        ]
+        for u in e.unlocks
+    ]
     body = [
         f"<h1>rigshift economics: {escape(e.fleet)}</h1>",
         f"<p><b>Demand assumed</b>: {e.tokens_per_day:,.0f} tokens/day, {e.requests_per_day:,.0f} requests/day "
@@ -196,6 +206,11 @@ def render_html(economics: Economics) -> str:
         "<h2>Inputs used</h2>",
         f"<ul>{provenance}</ul>",
     ]
+    if unlocks:
+        body += [
+            "<h2>Unlock actions, priced, ranked by monthly gain per $</h2>",
+            _table(["action", "cost", "monthly gain", "gain/$", "effect"], unlocks, numeric_from=99),
+        ]
     if unassessed:
         body += [
             "<h2>Unassessed GPUs (not in the catalog; left out)</h2>",

@@ -135,6 +135,28 @@ def unassessed_text(economics: Economics) -> Text | None:
     return Text("\n".join(lines))
 
 
+def unlocks_table(economics: Economics) -> Table | None:
+    if not economics.unlocks:
+        return None
+    value = economics.value_per_ready_gpu_month or 0.0
+    table = Table(
+        title="Unlock actions, priced from these inputs, ranked by monthly gain per $ (an AI-ready GPU "
+        f"adds {money(value, False)}/month at this demand; a tier up half that, an assumption)",
+        title_justify="left",
+    )
+    for column in ("action", "cost", "monthly gain", "gain/$", "effect"):
+        table.add_column(column, justify="left" if column in ("action", "effect") else "right")
+    for u in economics.unlocks:
+        table.add_row(
+            u.text,
+            "—" if u.cost_usd is None else f"{money(u.cost_usd, False)} ({u.cost_detail})",
+            "—" if u.monthly_gain_usd is None else money(u.monthly_gain_usd, False),
+            "free" if u.cost_usd == 0 else ("—" if u.gain_per_usd is None else f"{u.gain_per_usd:.3f}"),
+            u.effect,
+        )
+    return table
+
+
 def details_table(economics: Economics) -> Table:
     table = Table(title="What each use means per card", title_justify="left", show_lines=False)
     table.add_column("class")
@@ -273,7 +295,12 @@ def render_terminal(economics: Economics, console: Console, details: bool = Fals
         plan_table(economics),
         plan_summary(economics),
     ]
-    for extra in (sensitivity_table(economics), demand_sweep_table(economics), unassessed_text(economics)):
+    for extra in (
+        unlocks_table(economics),
+        sensitivity_table(economics),
+        demand_sweep_table(economics),
+        unassessed_text(economics),
+    ):
         if extra is not None:
             parts.append(extra)
     parts.append(provenance_text(economics))

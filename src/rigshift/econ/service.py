@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from rigshift.assess import ReadinessCriteria, assess_fleet
+from rigshift.assess import FleetAssessment, ReadinessCriteria, assess_fleet
+from rigshift.assess.unlocks import reprice_unlocks
 from rigshift.catalog.gpus import gpu_catalog
 from rigshift.econ.analysis import Economics, analyze_fleet
 from rigshift.econ.assessed import AssessedThroughput, assessment_class, served_classes
@@ -13,6 +14,7 @@ from rigshift.econ.inputs import EconInputs
 from rigshift.econ.prices import load_inputs
 from rigshift.econ.prices.demand import read_demand
 from rigshift.econ.throughput import EstimatorThroughput
+from rigshift.econ.unlocks import TIER_UP_SHARE, unlock_costs, value_of_ready_gpu
 from rigshift.fleet.model import Fleet
 
 
@@ -21,6 +23,7 @@ def assessed_throughput(
     inputs: EconInputs,
     estimator: EstimatorThroughput,
     criteria: ReadinessCriteria | None = None,
+    assessment: FleetAssessment | None = None,
 ) -> AssessedThroughput:
     """The estimator's speeds, limited to the model classes the assessment says each card serves."""
     criteria = criteria or ReadinessCriteria()
@@ -28,7 +31,8 @@ def assessed_throughput(
         p.name: assessment_class(p.model, estimator.model(p.model).params_b, criteria)
         for p in inputs.ai.token_prices
     }
-    return AssessedThroughput(estimator, served_classes(assess_fleet(fleet, criteria), fleet), class_of)
+    assessment = assessment or assess_fleet(fleet, criteria)
+    return AssessedThroughput(estimator, served_classes(assessment, fleet), class_of)
 
 
 def fleet_economics(
@@ -59,7 +63,17 @@ def fleet_economics(
                 "constraints": inputs.constraints.model_copy(update={"capex_budget_usd": capex_budget_usd})
             }
         )
+    assessment = None
     if throughput is None:
         estimator = EstimatorThroughput()
-        throughput = assessed_throughput(fleet, inputs, estimator) if use_assessment else estimator
-    return analyze_fleet(fleet, inputs, gpu_catalog().get, throughput, with_sensitivity=with_sensitivity)
+        if use_assessment:
+            assessment = assess_fleet(fleet, ReadinessCriteria(), unlock_costs=unlock_costs(inputs))
+            throughput = assessed_throughput(fleet, inputs, estimator, assessment=assessment)
+        else:
+            throughput = estimator
+    economics = analyze_fleet(fleet, inputs, gpu_catalog().get, throughput, with_sensitivity=with_sensitivity)
+    if assessment is None:
+        return economics
+    value = value_of_ready_gpu(economics.plan, inputs)
+    unlocks = reprice_unlocks(assessment.summary.unlocks, value, value * TIER_UP_SHARE)
+    return economics.model_copy(update={"unlocks": tuple(unlocks), "value_per_ready_gpu_month": value})
