@@ -84,7 +84,15 @@ def test_terminal_and_html_report(fleet_file, tmp_path):
     assert result.exit_code == 0, result.output
     for heading in ("Per card class", "Conversion plan", "Sensitivity", "Inputs used", "DEFAULT"):
         assert heading in result.stdout
+    # The demand and every default that drives the verdict are printed, with their origin.
+    out = result.stdout
+    assert "Demand assumed:" in out and "tokens/day" in out and "requests/day" in out
+    assert "Figures that drive the verdict" in out
+    assert "8b $0.03/$0.05" in out  # market-clearing default token prices
+    assert "$4,000/month per 200 AI GPUs" in out and "ILLUSTRATIVE" in out
+    assert "tokens ×0.1" in out and "Sensitivity to demand" in out
     page = html.read_text(encoding="utf-8")
+    assert "Demand assumed" in page and "Figures that drive the verdict" in page
     assert "<svg" in page and "<polyline" in page
     assert "http://" not in page.replace("http://www.w3.org/2000/svg", "") and "<script" not in page
 

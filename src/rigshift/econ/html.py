@@ -5,7 +5,7 @@ from __future__ import annotations
 from html import escape
 
 from rigshift.econ.analysis import Economics
-from rigshift.econ.render import CARD_COLUMNS, money, months, price
+from rigshift.econ.render import CARD_COLUMNS, key_figures, money, months, price
 from rigshift.econ.sensitivity import Sensitivity
 
 COLOURS = ("#1b6ca8", "#d1495b", "#2e933c", "#edae49", "#7b4b94", "#00798c")
@@ -200,9 +200,29 @@ def render_html(economics: Economics) -> str:
                 sens_rows,
             ),
         ]
+    if e.sensitivity is not None and e.sensitivity.demand_cells:
+        body += [
+            "<h2>Sensitivity to demand (and so utilisation)</h2>",
+            _table(
+                ["demand", "req/day", "served/day", "busy", "monthly net", "plan"],
+                [
+                    [
+                        f"×{c.demand_factor:g}",
+                        f"{c.requests_per_day:,.0f}",
+                        f"{c.served_requests_per_day:,.0f}",
+                        "—" if c.utilisation is None else f"{c.utilisation:.0%}",
+                        money(c.monthly_net_usd, False),
+                        c.plan_summary,
+                    ]
+                    for c in e.sensitivity.demand_cells
+                ],
+            ),
+        ]
     body += [
         "<h2>Per use, per card</h2>",
         _table(["class", "use", "detail"], details, numeric_from=99),
+        "<h2>Figures that drive the verdict</h2>",
+        _table(["figure", "value", "from"], [list(r) for r in key_figures(e)], numeric_from=99),
         "<h2>Inputs used</h2>",
         f"<ul>{provenance}</ul>",
     ]

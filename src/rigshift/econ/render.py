@@ -275,6 +275,104 @@ def demand_sweep_table(economics: Economics) -> Table | None:
     return table
 
 
+def _origin(economics: Economics, section: str, key: str) -> str:
+    """Where one figure came from: the default (with its date) or the operator's file."""
+    for p in economics.inputs.provenance:
+        if p.what.startswith(f"{section}:") and key in p.what:
+            flag = (
+                ", ILLUSTRATIVE in part or whole (see source)" if "ILLUSTRATIVE" in p.source.upper() else ""
+            )
+            return f"{'DEFAULT, ' if p.is_default else ''}as of {p.as_of or '?'}{flag}"
+    return "given"
+
+
+def key_figures(economics: Economics) -> list[tuple[str, str, str]]:
+    """(figure, value, origin) for every input that drives the verdict, as used in this run."""
+    inputs, ai, cap = economics.inputs, economics.inputs.ai, economics.inputs.capital
+    names = {c.card.gpu_key: c.card.gpu_name for c in (*economics.cards, *economics.purchasable)}
+    sites = sorted({(c.card.site, c.card.usd_per_kwh) for c in economics.cards})
+    rows = [
+        (
+            "power price",
+            ", ".join(f"{site} ${p:.3f}/kWh" for site, p in sites),
+            "prices file"
+            if inputs.power.override_sites
+            else "fleet file's site prices, else " + _origin(economics, "power", "usd_per_kwh"),
+        ),
+        (
+            "token prices ($/M in/out)",
+            ", ".join(f"{p.name} ${p.usd_per_m_input:g}/${p.usd_per_m_output:g}" for p in ai.token_prices),
+            _origin(economics, "tokens", "classes"),
+        ),
+        (
+            "demand (requests/day)",
+            ", ".join(f"{c.name} {c.requests_per_day:,.0f}" for c in ai.demand.classes) or "none",
+            _origin(economics, "demand", "requests")
+            if "ASSUMPTION" in ai.demand.source
+            else ai.demand.source,
+        ),
+        (
+            "utilisation",
+            f"at most {ai.max_utilisation:.0%} of any hour per replica; the demand sets the rest",
+            _origin(economics, "tokens", "max_utilisation"),
+        ),
+        (
+            "request mix",
+            f"{ai.input_tokens_per_request:,} prompt + {ai.output_tokens_per_request:,} output tokens",
+            _origin(economics, "tokens", "input_tokens_per_request"),
+        ),
+        (
+            "rent ($/GPU-hour)",
+            ", ".join(
+                f"{names.get(k, k)} ${v:g}" for k, v in sorted(ai.rent_usd_per_hour.items()) if k in names
+            )
+            + f"; {ai.rental_utilisation:.0%} occupancy, {ai.marketplace_fee:.0%} fee",
+            _origin(economics, "rent", "usd_per_gpu_hour"),
+        ),
+        (
+            "card resale ($)",
+            ", ".join(f"{names[k]} ${v:,.0f}" for k, v in sorted(cap.resale_usd.items()) if k in names)
+            or "none",
+            _origin(economics, "capital", "resale_usd"),
+        ),
+        (
+            "card purchase ($)",
+            ", ".join(f"{names.get(k, k)} ${v:,.0f}" for k, v in sorted(cap.buy_usd.items())) or "none",
+            _origin(economics, "capital", "buy_usd"),
+        ),
+        (
+            "AI staff",
+            f"${cap.staff_usd_per_month:,.0f}/month per {cap.staff_gpus} AI GPUs "
+            f"(${cap.staff_usd_per_month / cap.staff_gpus:,.2f}/GPU-month, in every AI net and break-even)",
+            _origin(economics, "capital", "staff_usd_per_month"),
+        ),
+        (
+            "one-off costs",
+            f"setup ${cap.setup_usd_per_gpu:g}/GPU, host ${cap.host_usd:g}, board ${cap.board_usd:g}, "
+            f"CPU ${cap.cpu_usd:g}, SSD ${cap.ssd_usd:g}, riser ${cap.riser_usd:g}, RAM ${cap.ram_usd_per_gib:g}/GiB",
+            _origin(economics, "capital", "setup_usd_per_gpu"),
+        ),
+        (
+            "money",
+            f"{cap.cost_of_capital_annual:.0%}/year over {cap.horizon_months} months; budget "
+            f"{money(economics.inputs.constraints.capex_budget_usd, False)}",
+            _origin(economics, "capital", "cost_of_capital_annual"),
+        ),
+    ]
+    return rows
+
+
+def figures_table(economics: Economics) -> Table:
+    table = Table(
+        title="Figures that drive the verdict (sources and dates under 'Inputs used')", title_justify="left"
+    )
+    for column in ("figure", "value", "from"):
+        table.add_column(column)
+    for row in key_figures(economics):
+        table.add_row(*row)
+    return table
+
+
 def provenance_text(economics: Economics) -> Text:
     lines = ["Inputs used:"]
     for p in economics.inputs.provenance:
@@ -303,5 +401,5 @@ def render_terminal(economics: Economics, console: Console, details: bool = Fals
     ):
         if extra is not None:
             parts.append(extra)
-    parts.append(provenance_text(economics))
+    parts += [figures_table(economics), provenance_text(economics)]
     console.print(Group(*parts))
