@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable, Mapping, Sequence
 
 from pydantic import BaseModel, ConfigDict
@@ -166,6 +167,38 @@ def analyze_fleet(
     with_sensitivity: bool = True,
 ) -> Economics:
     """Per card class, the fleet totals, the conversion plan and (optionally) its sensitivity."""
+    # A 100k-GPU fleet is millions of small objects: the cyclic GC would rescan all of them while
+    # the card classes and the sweep's plans are built (1-4 s of a run), so it is paused, as
+    # assess_fleet and demo_fleet do. Nothing built here holds a reference cycle.
+    paused = gc.isenabled()
+    gc.disable()
+    try:
+        return _analyze(
+            fleet,
+            inputs,
+            spec_of,
+            throughput,
+            power_factors=power_factors,
+            token_factors=token_factors,
+            demand_factors=demand_factors,
+            with_sensitivity=with_sensitivity,
+        )
+    finally:
+        if paused:
+            gc.enable()
+
+
+def _analyze(
+    fleet: Fleet,
+    inputs: EconInputs,
+    spec_of: Callable[[str], GpuSpec],
+    throughput: ThroughputModel,
+    *,
+    power_factors: Sequence[float],
+    token_factors: Sequence[float],
+    demand_factors: Sequence[float],
+    with_sensitivity: bool,
+) -> Economics:
     if not fleet.gpu_count:
         raise InputError(Problem("the fleet has no GPUs", field="rigs[].gpus", expected="at least one GPU"))
     # Replicas sized for the workload (request mix, concurrency), once: the sweep keeps the shape.
