@@ -272,6 +272,14 @@ def test_demand_from_an_econ_demand_file(fleet_file, tmp_path):
         assert service.served_requests_per_day <= service.requests_per_day + 1e-6
 
 
+def test_the_example_demand_file_reads(fleet_file):
+    example = Path(__file__).resolve().parents[2] / "examples" / "demand" / "econ-demand.yaml"
+    economics = _demand_cli(fleet_file, example)
+    assert economics.requests_per_day == pytest.approx(1_500_000 + 150_000_000 / 1250)
+    assert economics.inputs.ai.demand.load_profile[10] == 1.6
+    assert economics.inputs.ai.demand.as_of == "2026-12-01"
+
+
 def test_demand_from_a_plan_demand_file(fleet_file):
     plan_demand = Path(__file__).resolve().parents[2] / "examples" / "demand" / "chat-and-rag.yaml"
     economics = _demand_cli(fleet_file, plan_demand)
