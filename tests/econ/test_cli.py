@@ -268,6 +268,9 @@ def test_demand_from_an_econ_demand_file(fleet_file, tmp_path):
     assert economics.requests_per_day == pytest.approx(1000 + 2000)  # 2.5 M tokens / 1,250 a request
     assert economics.tokens_per_day == pytest.approx(3000 * 1250)
     assert "our pipeline" in economics.inputs.ai.demand.source
+    # listed with the inputs used, and not as a default
+    (given,) = [p for p in economics.inputs.provenance if p.what.startswith("demand")]
+    assert not given.is_default and "our pipeline" in given.source
     for service in economics.plan.service:
         assert service.served_requests_per_day <= service.requests_per_day + 1e-6
 

@@ -329,6 +329,10 @@ def load_inputs(
     )
     if series_note is not None:
         provenance.append(series_note)
+    if demand is not None:  # from --demand: neither the defaults nor the prices file
+        provenance.append(
+            Provenance(what="demand: requests/tokens per day", source=demand.source, as_of=demand.as_of)
+        )
     provenance.append(coin_provenance)
     for section in SECTIONS:
         dflt = getattr(m.defaults, section)
