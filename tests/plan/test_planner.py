@@ -26,7 +26,7 @@ deployments:
 def plan(f, text, current=None, **opts):
     demand = parse_demand(text)
     options = PlanOptions.model_validate({**demand.plan_options().model_dump(), **opts})
-    return plan_placement(f, demand, current=current, options=options, seams=SEAMS)
+    return plan_placement(f, demand, current=current, options=options, tools=SEAMS)
 
 
 def gpu_uses(p: Plan) -> Counter:
@@ -299,7 +299,7 @@ deployments:
     value: {usd_per_mtok: 1.2}
 """
     demand = parse_demand(text)
-    p = plan_placement(f, demand, options=demand.plan_options(), seams=REAL_SEAMS)
+    p = plan_placement(f, demand, options=demand.plan_options(), tools=REAL_SEAMS)
     free = {(r.name, i): g.vram_gib - g.vram_used_by_others_gib for r in rigs for i, g in enumerate(r.gpus)}
     for replica in p.replicas:
         for g, need in zip(replica.gpus, replica.vram_gib_per_gpu, strict=True):

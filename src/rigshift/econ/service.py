@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from rigshift.assess import ReadinessCriteria, assess_fleet
-from rigshift.catalog.gpus import gpu_catalog
 from rigshift.econ.analysis import Economics, analyze_fleet
 from rigshift.econ.assessed import AssessedThroughput, assessment_class, served_classes
 from rigshift.econ.cards import ThroughputModel
@@ -13,6 +12,7 @@ from rigshift.econ.inputs import EconInputs
 from rigshift.econ.prices import load_inputs
 from rigshift.econ.throughput import EstimatorThroughput
 from rigshift.fleet.model import Fleet
+from rigshift.toolkit import Toolkit, default_toolkit
 
 
 def assessed_throughput(
@@ -23,11 +23,12 @@ def assessed_throughput(
 ) -> AssessedThroughput:
     """The estimator's speeds, limited to the model classes the assessment says each card serves."""
     criteria = criteria or ReadinessCriteria()
+    assessment = assess_fleet(fleet, criteria, estimator.tools)
     class_of = {
         p.name: assessment_class(p.model, estimator.model(p.model).params_b, criteria)
         for p in inputs.ai.token_prices
     }
-    return AssessedThroughput(estimator, served_classes(assess_fleet(fleet, criteria), fleet), class_of)
+    return AssessedThroughput(estimator, served_classes(assessment, fleet), class_of)
 
 
 def fleet_economics(
@@ -38,6 +39,7 @@ def fleet_economics(
     with_sensitivity: bool = True,
     use_assessment: bool = True,
     throughput: ThroughputModel | None = None,
+    tools: Toolkit | None = None,
 ) -> Economics:
     """`rigshift econ` as a function: the prices file (or the defaults) applied to `fleet`.
 
@@ -45,6 +47,7 @@ def fleet_economics(
     serves that class to its criteria; without, wherever the estimator says the model fits.
     """
     inputs = load_inputs(prices)
+    tools = tools or default_toolkit()  # one toolkit: the assessment's estimates serve the economics
     if capex_budget_usd is not None:
         inputs = inputs.model_copy(
             update={
@@ -52,6 +55,6 @@ def fleet_economics(
             }
         )
     if throughput is None:
-        estimator = EstimatorThroughput()
+        estimator = EstimatorThroughput(tools)
         throughput = assessed_throughput(fleet, inputs, estimator) if use_assessment else estimator
-    return analyze_fleet(fleet, inputs, gpu_catalog().get, throughput, with_sensitivity=with_sensitivity)
+    return analyze_fleet(fleet, inputs, tools.gpu_spec, throughput, with_sensitivity=with_sensitivity)

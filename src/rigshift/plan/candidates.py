@@ -23,9 +23,9 @@ from rigshift.estimate.power import serving_power_w, speed_factor_at_power_limit
 from rigshift.estimate.types import Estimate, GpuSlot, Hardware, PcieLink, SplitMode, Workload
 from rigshift.fleet.model import Fleet, Gpu, Rig
 from rigshift.plan.demand import Demand, Deployment
-from rigshift.plan.seams import Seams
 from rigshift.plan.types import PlanOptions
 from rigshift.suggest import did_you_mean
+from rigshift.toolkit import Toolkit
 
 UNLIMITED = 1 << 30  # replicas per rig when the fleet file says nothing about its host
 FREE_VRAM_STEP_GIB = 0.25  # free VRAM is floored to this step so near-identical GPUs share a pool
@@ -143,7 +143,7 @@ def leftover_draw(options: PlanOptions, spec: GpuSpec) -> float:
 
 
 def build_pools(
-    fleet: Fleet, seams: Seams, options: PlanOptions, label_keys: frozenset[str] = frozenset()
+    fleet: Fleet, tools: Toolkit, options: PlanOptions, label_keys: frozenset[str] = frozenset()
 ) -> tuple[list[Pool], dict[str, int], dict[str, float]]:
     """Group usable GPUs into pools; returns (pools, unusable GPUs by reason, mining watts by site)."""
     pools: dict[SlotKey, Pool] = {}
@@ -154,7 +154,7 @@ def build_pools(
     for r, rig in enumerate(fleet.rigs):
         for position, gpu in enumerate(rig.gpus):
             if gpu.model not in specs:
-                specs[gpu.model] = seams.catalog.gpu(gpu.model)
+                specs[gpu.model] = tools.gpu(gpu.model)
             spec = specs[gpu.model]
             if spec is None:
                 unusable["unknown GPU model"] += 1
@@ -199,56 +199,6 @@ def build_pools(
         pools.values(), key=lambda p: (p.key.site, p.key.gpu_model, -p.key.free_gib, repr(p.key))
     )
     return ordered, dict(unusable), dict(reserved_w)
-
-
-def _signature(workload: Workload, hardware: Hardware) -> tuple[object, ...]:
-    """A cheap cache key: hashing the nested frozen specs field by field costs more than the
-    lookup saves. Models are the catalog's own objects (one per name), held for the whole run."""
-    w = workload
-    return (
-        id(w.model),
-        w.quant,
-        w.context,
-        w.parallel,
-        w.kv_type,
-        w.runtime,
-        w.prompt_tokens,
-        w.weights_bytes,
-        tuple(
-            (
-                s.spec.key,
-                (s.link.gen, s.link.lanes) if s.link else None,
-                s.used_by_others_gib,
-                s.power_limit_w,
-            )
-            for s in hardware.gpus
-        ),
-        hardware.tensor_split,
-        hardware.split_mode,
-        hardware.disk_read_gbs,
-        hardware.network_gbs,
-        hardware.host_ram_gib,
-    )
-
-
-class EstimateCache:
-    """The estimator evaluated once per distinct key: pools repeat across sites and rigs."""
-
-    def __init__(self, seams: Seams) -> None:
-        self._seams = seams
-        self._cache: dict[tuple[object, ...], Estimate] = {}
-        self._models: list[object] = []  # keeps the models whose id() is in a key alive
-        self.calls = 0
-
-    def get(self, workload: Workload, hardware: Hardware) -> Estimate:
-        key = _signature(workload, hardware)
-        hit = self._cache.get(key)
-        if hit is None:
-            self.calls += 1
-            self._models.append(workload.model)
-            hit = self._seams.estimate(workload, hardware)
-            self._cache[key] = hit
-        return hit
 
 
 def _hardware(pool: Pool, k: int, split_mode: str, used_gib: float | None = None) -> Hardware:
@@ -342,7 +292,7 @@ def allowed(deployment: Deployment, pool: Pool, rejections: Rejections) -> bool:
     return True
 
 
-def _check_names(fleet: Fleet, demand: Demand, seams: Seams) -> None:
+def _check_names(fleet: Fleet, demand: Demand, tools: Toolkit) -> None:
     """A site or GPU model a constraint names must exist, or it would silently reject everything."""
     sites = sorted({s.name for s in fleet.sites} | {r.site for r in fleet.rigs})
     models = sorted({g.model for _, g in fleet.gpus()})
@@ -360,7 +310,7 @@ def _check_names(fleet: Fleet, demand: Demand, seams: Seams) -> None:
                     )
                 )
         for model in d.constraints.gpu_models or []:
-            if model not in models and seams.catalog.gpu(model) is None:
+            if model not in models and tools.gpu(model) is None:
                 problems.append(
                     Problem(
                         f"unknown GPU model {model!r}",
@@ -374,20 +324,17 @@ def _check_names(fleet: Fleet, demand: Demand, seams: Seams) -> None:
         raise InputError(problems)
 
 
-def build_candidates(
-    fleet: Fleet, demand: Demand, options: PlanOptions, seams: Seams, cache: EstimateCache | None = None
-) -> Candidates:
-    cache = cache or EstimateCache(seams)
+def build_candidates(fleet: Fleet, demand: Demand, options: PlanOptions, tools: Toolkit) -> Candidates:
     models = []
     for di, d in enumerate(demand.deployments):
         try:
-            models.append(seams.catalog.model(d.model))
+            models.append(tools.model(d.model))
         except InputError as error:  # say which deployment names the unknown model
             where = f"$.deployments[{di}] ({d.name})"
             raise InputError([replace(p, location=p.location or where) for p in error.problems]) from None
-    _check_names(fleet, demand, seams)
+    _check_names(fleet, demand, tools)
     label_keys = frozenset(k for d in demand.deployments for k in d.constraints.labels)
-    pools, unusable, reserved_w = build_pools(fleet, seams, options, label_keys)
+    pools, unusable, reserved_w = build_pools(fleet, tools, options, label_keys)
     site_budget_kw = {s.name: s.power_budget_kw for s in fleet.sites if s.power_budget_kw}
     site_budget_kw.update(options.site_power_kw)
     sites_of_rigs = {rig.site for rig in fleet.rigs}
@@ -430,7 +377,7 @@ def build_candidates(
                 continue
             budgeted = pool.key.site in tight_sites or pool.key.circuit in tight_circuits
             try:
-                configs.extend(_fit(di, deployment, model, pi, pool, budgeted, options, cache, rej, price))
+                configs.extend(_fit(di, deployment, model, pi, pool, budgeted, options, tools, rej, price))
             except InputError as error:  # an unknown quant or runtime: say which deployment has it
                 where = f"$.deployments[{di}] ({deployment.name})"
                 raise InputError([replace(p, location=p.location or where) for p in error.problems]) from None
@@ -460,7 +407,7 @@ def _fit(
     pool: Pool,
     budgeted: bool,
     options: PlanOptions,
-    cache: EstimateCache,
+    tools: Toolkit,
     rej: Rejections,
     price: dict[str, float],
 ) -> list[Config]:
@@ -476,7 +423,7 @@ def _fit(
     # One GPU: estimate the card empty and compare with this pool's free memory. A single GPU's
     # need does not depend on what others hold (capacity is VRAM less that), so every free-VRAM
     # variant of a card shares this estimate.
-    single = cache.get(workload, _hardware(pool, 1, "layer", used_gib=0.0))
+    single = tools.estimate(workload, _hardware(pool, 1, "layer", used_gib=0.0))
     used = max(pool.spec.vram_gib - pool.key.free_gib, 0.0)
     need, room = single.memory.per_gpu[0], single.memory.capacity[0]
     chosen: Estimate | None = single if single.fits and need <= room - used + 1e-9 else None
@@ -495,7 +442,7 @@ def _fit(
                 rej.add("pcie", pool.size, f"PCIe link too slow for vLLM tensor parallel ({gbs:.2f} GB/s)")
                 return []
         while k <= pool.max_per_rig:
-            est = cache.get(workload, hardware(k))
+            est = tools.estimate(workload, hardware(k))
             if est.fits:
                 chosen, k_fit = est, k
                 break
