@@ -75,29 +75,50 @@ def host_capacity(
 ) -> HostCapacity:
     """The host rule above for one rig and one model; `replica_host_ram_gib` is the estimator's
     host RAM for the model (`Estimate.memory.host_ram`), not including `ram_gib_per_replica`."""
+    return capacity_for_replica_ram(
+        cpu_cores,
+        ram_gib,
+        criteria.replica_ram_gib(replica_host_ram_gib),
+        criteria,
+        disk_gib=disk_gib,
+        model_file_gib=model_file_gib,
+    )
+
+
+def capacity_for_replica_ram(
+    cpu_cores: float | None,
+    ram_gib: float | None,
+    replica_ram_gib: float,
+    criteria: HostCriteria = DEFAULT_HOST_CRITERIA,
+    *,
+    disk_gib: float | None = None,
+    model_file_gib: float = 0.0,
+) -> HostCapacity:
+    """`host_capacity` for a caller that already holds `criteria.replica_ram_gib(...)`."""
     c = criteria
     if disk_gib is not None and model_file_gib > 0 and disk_gib < model_file_gib:
         return HostCapacity(
-            0, "disk", f"{disk_gib:g} GiB disk < {model_file_gib:.1f} GiB model file: a bigger disk"
+            0,
+            "disk",
+            f"{disk_gib:g} GiB disk < {model_file_gib:.1f} GiB model file: a bigger disk would host it",
         )
     best, limit, detail = UNLIMITED, None, ""
     if cpu_cores and c.cpu_cores_per_replica > 0:
-        by_cpu = int(cpu_cores // c.cpu_cores_per_replica + 1e-9)
+        by_cpu = int(cpu_cores // c.cpu_cores_per_replica)
         best, limit = by_cpu, "cpu"
         detail = (
-            f"{cpu_cores:g} CPU cores at {c.cpu_cores_per_replica:g} per replica: {by_cpu} replica(s);"
-            " more cores (or a lower cpu_cores_per_replica) would host more"
+            f"{cpu_cores:g} CPU cores at {c.cpu_cores_per_replica:g} per replica: {by_cpu} replica(s)"
+            " per rig; more cores (or a lower cpu_cores_per_replica) would host more"
         )
-    if ram_gib:
-        per = c.replica_ram_gib(replica_host_ram_gib)
-        if per > 0:
-            by_ram = int(max(0.0, ram_gib - c.host_reserve_ram_gib) // per)
-            if by_ram < best:
-                best, limit = by_ram, "ram"
-                detail = (
-                    f"{ram_gib:g} GiB RAM less {c.host_reserve_ram_gib:g} GiB for the OS, at {per:.1f} GiB"
-                    f" per replica: {by_ram} replica(s); more RAM would host more"
-                )
+    if ram_gib and replica_ram_gib > 0:
+        # the planner subtracts replica by replica with a 1e-9 tolerance: the same count here
+        by_ram = int((max(0.0, ram_gib - c.host_reserve_ram_gib) + 1e-9) // replica_ram_gib)
+        if by_ram < best:
+            best, limit = by_ram, "ram"
+            detail = (
+                f"{ram_gib:g} GiB RAM less {c.host_reserve_ram_gib:g} GiB for the OS, at {replica_ram_gib:.2f} GiB"
+                f" per replica: {by_ram} replica(s) per rig; more RAM would host more"
+            )
     return HostCapacity(best, limit, detail)
 
 
@@ -130,6 +151,7 @@ __all__ = [
     "UNLIMITED",
     "HostCapacity",
     "HostCriteria",
+    "capacity_for_replica_ram",
     "host_capacity",
     "replicas_on_rig",
 ]

@@ -6,13 +6,12 @@ GPU figures are the published ones (TechPowerUp); they are fixtures, not a secon
 from __future__ import annotations
 
 from rigshift.catalog.gpu_spec import GpuSpec
-from rigshift.catalog.model_spec import ModelSpec
 from rigshift.catalog.models import load_model
 from rigshift.errors import Problem, UnknownNameError
 from rigshift.estimate import Estimate, Hardware, MemoryEstimate, Workload, estimate
-from rigshift.fleet.model import Fleet, Gpu, PcieState, PowerLimits, Rig, Site
 from rigshift.estimate.power import speed_factor_at_power_limit
 from rigshift.estimate.runtimes import runtimes_for
+from rigshift.fleet.model import Fleet, Gpu, PcieState, PowerLimits, Rig, Site
 from rigshift.toolkit import Toolkit
 
 SPECS = {

@@ -71,7 +71,8 @@ deployments:
     (u,) = p.unplaced
     assert u.deployment == "huge" and u.replicas == 1
     memory = [r for r in u.reasons if r.filter == "memory"]
-    assert memory and memory[0].rejected == 2 and "GiB free" in memory[0].message
+    assert memory and memory[0].rejected == 2 and "needs 42.8 GiB" in memory[0].message
+    assert "a smaller quant or context would fit" in memory[0].message
 
 
 def test_constraints_filter_sites_models_and_labels_with_counts():
@@ -113,6 +114,7 @@ deployments:
   - name: big
     model: qwen2.5-32b
     context: 4096
+    min_tokens_per_s: 0  # the split's mechanics, not its speed (the fake estimator is slow here)
     replicas: {min: 1, max: 2}
     value: {usd_per_mtok: 2}
 """

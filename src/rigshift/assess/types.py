@@ -99,6 +99,7 @@ class ClassResult(_Model):
     vram_needed_gib: float = 0.0
     vram_capacity_gib: float = 0.0
     model_file_gib: float = 0.0
+    host_ram_gib: float = 0.0  # what the runtime keeps in host RAM (the estimator's): the host rule
     runtime: str | None = None
     bottleneck: str | None = None
     blockers: list[Reason] = Field(default_factory=list)
@@ -198,6 +199,8 @@ class RigOption(_Model):
     bottleneck: str | None = None
     meets_criteria: bool
     text: str
+    host_ram_gib: float = 0.0  # per replica, from the estimator (the host rule adds the process)
+    model_file_gib: float = 0.0
 
 
 class RigAssessment(_Model):

@@ -22,12 +22,12 @@ from rigshift.errors import InputError, Problem
 from rigshift.estimate.power import serving_power_w, speed_factor_at_power_limit
 from rigshift.estimate.types import Estimate, GpuSlot, Hardware, PcieLink, SplitMode, Workload
 from rigshift.fleet.model import Fleet, Gpu, Rig
+from rigshift.hosts import HostCapacity, capacity_for_replica_ram
 from rigshift.plan.demand import Demand, Deployment
 from rigshift.plan.types import PlanOptions
 from rigshift.suggest import did_you_mean
 from rigshift.toolkit import Toolkit
 
-UNLIMITED = 1 << 30  # replicas per rig when the fleet file says nothing about its host
 FREE_VRAM_STEP_GIB = 0.25  # free VRAM is floored to this step so near-identical GPUs share a pool
 
 
@@ -44,7 +44,7 @@ class SlotKey:
     power_min_w: float | None
     power_max_w: float | None
     labels: tuple[tuple[str, str], ...]
-    host: tuple[int | None, float | None] = (None, None)  # the rigs' CPU cores and RAM (GiB)
+    host: tuple[int | None, float | None, float | None] = (None, None, None)  # cores, RAM, disk (GiB)
     rig_gpus: int = 0  # GPUs of this kind on each rig of the pool
 
 
@@ -192,7 +192,7 @@ def build_pools(
         for position, slot, spec in slots:
             # Rigs in one pool also hold the same number of such GPUs: then every rig of a pool
             # can take the same mix of groups, and the pool's totals are nearly exact.
-            key = replace(slot, host=(rig.cpu_cores, rig.ram_gib), rig_gpus=per_slot[slot])
+            key = replace(slot, host=(rig.cpu_cores, rig.ram_gib, rig.disk_gib), rig_gpus=per_slot[slot])
             pool = pools.setdefault(key, Pool(key=key, spec=spec))
             pool.members.setdefault(r, []).append(position)
     ordered = sorted(
@@ -236,15 +236,20 @@ def _cap_levels(pool: Pool, options: PlanOptions, tight: bool) -> list[tuple[flo
     return [(1.0, None)] if best[1] is None else [(1.0, None), best]
 
 
+def host_capacity_of(
+    pool: Pool, options: PlanOptions, host_ram_gib: float, model_file_gib: float = 0.0
+) -> HostCapacity:
+    """The shared host rule (rigshift.hosts) for one rig of the pool; `host_ram_gib` is a
+    replica's whole host RAM (`Config.host_ram_gib`)."""
+    cores, ram, disk = pool.key.host
+    return capacity_for_replica_ram(
+        cores, ram, host_ram_gib, options.host(), disk_gib=disk, model_file_gib=model_file_gib
+    )
+
+
 def replicas_per_rig(pool: Pool, options: PlanOptions, host_ram_gib: float) -> int:
     """How many replicas of this size one rig of the pool can host (CPU cores, then RAM)."""
-    cores, ram = pool.key.host
-    cap = UNLIMITED
-    if cores and options.cpu_cores_per_replica > 0:
-        cap = int(cores // options.cpu_cores_per_replica)
-    if ram and host_ram_gib > 0:
-        cap = min(cap, int(max(0.0, ram - options.host_reserve_ram_gib) // host_ram_gib))
-    return cap
+    return host_capacity_of(pool, options, host_ram_gib).replicas
 
 
 def effective_tps(
@@ -439,7 +444,12 @@ def _fit(
             link = PcieLink(*pool.key.link) if pool.key.link else None
             gbs = link.gbs if link else PcieLink(pool.spec.pcie_gen, pool.spec.pcie_lanes).gbs
             if gbs < options.min_link_gbs_tensor_parallel:
-                rej.add("pcie", pool.size, f"PCIe link too slow for vLLM tensor parallel ({gbs:.2f} GB/s)")
+                rej.add(
+                    "pcie",
+                    pool.size,
+                    f"PCIe link {gbs:.2f} GB/s < {options.min_link_gbs_tensor_parallel:g} GB/s for vLLM tensor"
+                    " parallel; runtime: llama.cpp (layer split) would serve it",
+                )
                 return []
         while k <= pool.max_per_rig:
             est = tools.estimate(workload, hardware(k))
@@ -448,9 +458,17 @@ def _fit(
                 break
             k += 1
     if chosen is None:
-        rej.add("memory", pool.size, f"no GPU (or same-rig group) with ≥ {single.memory.total:.1f} GiB free")
+        rej.add(
+            "memory",
+            pool.size,
+            f"{deployment.quant} at {deployment.context // 1024}k context x {deployment.parallel} needs"
+            f" {single.memory.total:.1f} GiB; no {pool.spec.name} (or same-rig group of up to"
+            f" {pool.max_per_rig}) has it free; a smaller quant or context would fit",
+        )
         return []
     configs: list[Config] = []
+    host_ram = options.host().replica_ram_gib(chosen.memory.host_ram)
+    floor = options.min_decode_tps if deployment.min_tokens_per_s is None else deployment.min_tokens_per_s
     site_price = price.get(pool.key.site, 0.0)
     leftover = leftover_draw(options, pool.spec)
     v = deployment.value
@@ -470,11 +488,28 @@ def _fit(
             # Sharing a card only pays when replicas themselves are valued: n processes each
             # stream their own weights, so they split the card's tokens, not multiply them.
             max_n = max(1, min(options.max_pack_per_gpu, int(pool.key.free_gib // chosen.memory.total)))
-        host_cap = replicas_per_rig(pool, options, options.ram_gib_per_replica + chosen.memory.host_ram)
-        if host_cap == 0:
-            rej.add("host", pool.size, "rig CPU cores or RAM too small for one replica")
+        capacity = host_capacity_of(pool, options, host_ram, chosen.memory.weights)
+        if capacity.replicas == 0:
+            rej.add(
+                f"host {capacity.limit}", pool.size, f"rig host too small for one replica: {capacity.detail}"
+            )
             return []
-        max_n = min(max_n, host_cap)  # the replicas sharing a GPU all live on its rig
+        max_n = min(max_n, capacity.replicas)  # the replicas sharing a GPU all live on its rig
+        # One stream's speed while all `parallel` streams run: what each user of the replica gets.
+        one = chosen.decode_tokens_per_s
+        if deployment.parallel > 1:
+            one = min(one, chosen.decode_tokens_per_s_total / deployment.parallel)
+        per_stream = one * decode_factor
+        if per_stream + 1e-9 < floor:
+            if fraction >= 1.0:  # uncapped too slow: every cap is slower still
+                rej.add(
+                    "speed",
+                    pool.size,
+                    f"{per_stream:.1f} tok/s per stream on {k_fit} × {pool.spec.name} < the"
+                    f" {floor:g} tok/s floor (min_tokens_per_s: lower it, or a smaller quant or model)",
+                )
+                return []
+            continue  # this power cap is too slow: the uncapped level stays
         tps = effective_tps(deployment, chosen, decode_factor, prefill_factor)
         for n in range(1, max_n + 1):
             per_replica_tps = tps / n
@@ -502,7 +537,7 @@ def _fit(
                     tokens_per_s=per_replica_tps,
                     revenue=revenue,
                     power_cost=power_cost,
-                    host_ram_gib=options.ram_gib_per_replica + chosen.memory.host_ram,
+                    host_ram_gib=host_ram,
                     runtime=chosen.runtime,
                     split_mode=split_mode if k_fit > 1 else "layer",
                     vram_per_gpu_gib=max(chosen.memory.per_gpu, default=0.0),

@@ -97,6 +97,9 @@ class Deployment(_Model):
     parallel: int = Field(default=1, ge=1)
     kv_type: str = "f16"
     runtime: str | None = None
+    # Slowest stream worth serving (tokens/s, one stream); None: options.min_decode_tps (the
+    # assessment's floor). 0 turns the floor off for batch work that only counts total tokens.
+    min_tokens_per_s: float | None = Field(default=None, ge=0)
     replicas: ReplicaRange | None = None
     throughput: Throughput | None = None
     value: Value = Field(default_factory=lambda: Value(priority=1.0))
