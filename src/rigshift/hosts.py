@@ -28,6 +28,9 @@ DEFAULT_RAM_GIB_PER_REPLICA = 1.0  # one llama-server process besides the tensor
 DEFAULT_HOST_RESERVE_RAM_GIB = 1.0  # the mining OS itself
 DEFAULT_MIN_DISK_GIB = 64.0  # room for a small model store (a caveat below it)
 DEFAULT_MIN_DECODE_TPS = 20.0  # tokens/s for one stream: slower is not usable for chat
+# VRAM kept free on every GPU besides the estimator's own overhead (CUDA/Vulkan context, buffers):
+# none, so the planner fits exactly what the assessment says fits.
+DEFAULT_VRAM_RESERVE_GIB = 0.0
 
 UNLIMITED = 1 << 30  # replicas per rig when the fleet says nothing about its host
 
@@ -148,6 +151,7 @@ __all__ = [
     "DEFAULT_MIN_DECODE_TPS",
     "DEFAULT_MIN_DISK_GIB",
     "DEFAULT_RAM_GIB_PER_REPLICA",
+    "DEFAULT_VRAM_RESERVE_GIB",
     "UNLIMITED",
     "HostCapacity",
     "HostCriteria",

@@ -18,6 +18,7 @@ from rigshift.catalog.gpu_spec import GpuSpec
 from rigshift.econ import formulas as f
 from rigshift.econ.inputs import AiInputs, EconInputs, Hashrate, ModelClassPrice
 from rigshift.estimate.types import PcieLink
+from rigshift.hosts import replicas_on_rig
 from rigshift.suggest import normalise
 
 Use = Literal["mine", "rent", "infer", "off"]
@@ -50,6 +51,24 @@ class CardClass(_Model):
     max_group: int = 1  # most cards of this model in one rig: the largest multi-GPU replica
     rental_fix_usd_per_gpu: float = 0.0  # host work a marketplace demands before it lists the card
     rental_blockers: tuple[str, ...] = ()
+    # The class's rigs for the shared host rule (rigshift.hosts): (cards of this class on the rig,
+    # CPU cores, RAM GiB, disk GiB, how many such rigs). Empty: hosts sized for the cards (bought).
+    rig_hosts: tuple[tuple[int, int | None, float | None, float | None, int], ...] = ()
+
+    def hosted_gpus(self, gpus_per_replica: int, host_ram_gib: float, model_file_gib: float) -> int:
+        """Cards of this class that serve a replica once every rig's host limit is applied: the
+        replicas `replicas_on_rig` (the rule assess and plan count with) allows, times their size."""
+        if not self.rig_hosts:
+            return self.count
+        return sum(
+            rigs
+            * gpus_per_replica
+            * replicas_on_rig(
+                gpus, cores, ram, host_ram_gib, gpus_per_replica=gpus_per_replica,
+                disk_gib=disk, model_file_gib=model_file_gib,
+            )
+            for gpus, cores, ram, disk, rigs in self.rig_hosts
+        )  # fmt: skip
 
     @property
     def link(self) -> PcieLink | None:
@@ -92,6 +111,8 @@ class InferenceRate:
     prefill_tokens_per_s: float
     gpus: int
     runtime: str
+    host_ram_gib: float = 0.0  # what one replica keeps in host RAM (the estimator's)
+    model_file_gib: float = 0.0
 
 
 class ThroughputModel(Protocol):
@@ -265,8 +286,13 @@ def inference_option(
         rate.prefill_tokens_per_s,
         rate.decode_tokens_per_s,
     )
+    # Only the cards whose rig's host carries a replica earn (the host rule assess and plan use);
+    # the class's revenue is spread over all its cards.
+    hosted = card.hosted_gpus(rate.gpus, rate.host_ram_gib, rate.model_file_gib)
+    hosted_share = hosted / card.count if card.count else 1.0
+    host_note = f"; rig hosts carry {hosted:,} of {card.count:,} cards" if hosted < card.count else ""
     # A replica on k cards earns for all k: each card is credited a k-th.
-    revenue = (
+    revenue = hosted_share * (
         f.inference_revenue_per_day(
             rps,
             ai.input_tokens_per_request,
@@ -285,7 +311,8 @@ def inference_option(
         model_class=model_class.name,
         detail=f"{model_class.name} ({model_class.model} {model_class.quant}) on {rate.gpus} GPU"
         f"{'s' if rate.gpus > 1 else ''} via {rate.runtime}: {rate.decode_tokens_per_s:.1f} tok/s decode "
-        f"({ai.parallel} streams), {rate.prefill_tokens_per_s:.0f} tok/s prefill, {ai.utilisation:.0%} busy",
+        f"({ai.parallel} streams), {rate.prefill_tokens_per_s:.0f} tok/s prefill, {ai.utilisation:.0%} busy"
+        + host_note,
         revenue_usd_day=revenue,
         power_w=watts,
         power_cost_usd_day=cost,

@@ -63,4 +63,6 @@ class EstimatorThroughput:
             prefill_tokens_per_s=result.prefill_tokens_per_s,
             gpus=gpus,
             runtime=result.runtime,
+            host_ram_gib=result.memory.host_ram,
+            model_file_gib=result.memory.weights,
         )

@@ -15,6 +15,7 @@ from rigshift.hosts import (
     DEFAULT_HOST_RESERVE_RAM_GIB,
     DEFAULT_MIN_DECODE_TPS,
     DEFAULT_RAM_GIB_PER_REPLICA,
+    DEFAULT_VRAM_RESERVE_GIB,
     HostCriteria,
 )
 
@@ -28,7 +29,8 @@ class _Model(BaseModel):
 class PlanOptions(_Model):
     """Knobs of the planner. Defaults suit a mining farm of x1-riser rigs."""
 
-    vram_reserve_gib: float = Field(default=0.25, ge=0)  # kept free on every GPU (driver, fragmentation)
+    # kept free on every GPU besides the estimator's overhead; the assessment keeps none (rigshift.hosts)
+    vram_reserve_gib: float = Field(default=DEFAULT_VRAM_RESERVE_GIB, ge=0)
     # The host model shared with assess and econ (rigshift.hosts): defaults are the assessment's.
     cpu_cores_per_replica: float = Field(default=DEFAULT_CPU_CORES_PER_REPLICA, ge=0)
     ram_gib_per_replica: float = Field(default=DEFAULT_RAM_GIB_PER_REPLICA, ge=0)
