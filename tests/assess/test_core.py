@@ -245,4 +245,10 @@ def test_a_card_the_inventory_could_not_name_is_reported_by_its_printed_name():
     p = a.profile(a.gpus[0].profile)
     assert a.gpus[0].gpu_model == "unresolved" and p.gpu_name == "GeForce RTX 9999"
     assert p.primary_reason == Reason.UNKNOWN_GPU and "'GeForce RTX 9999'" in p.limits[0].detail
-    assert any(row.gpu_name == "GeForce RTX 9999" for row in a.summary.by_card_model)
+    # Counted, excluded from every share, listed with a hint: never an error, never "not ready".
+    s = a.summary
+    assert s.gpus == 2 and s.unassessed_gpus == 1
+    assert [(u.gpu_name, u.gpus) for u in s.unassessed] == [("GeForce RTX 9999", 1)]
+    assert "catalog" in s.unassessed[0].hint and "unassessed" in s.headline
+    assert s.ready_gpus == 1 and s.ready_share == 1.0  # the 3090, of the one assessed GPU
+    assert not any(row.gpu_name == "GeForce RTX 9999" for row in s.by_card_model)

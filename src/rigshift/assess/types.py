@@ -234,6 +234,14 @@ class CardModelCount(_Model):
     tiers: dict[str, int] = Field(default_factory=dict)
 
 
+class UnassessedCard(_Model):
+    """Cards the catalog does not know: counted and listed, left out of every share."""
+
+    gpu_name: str  # as the inventory reported it
+    gpus: int
+    hint: str
+
+
 class ReasonCount(_Model):
     reason: Reason
     text: str
@@ -272,6 +280,9 @@ class FleetSummary(_Model):
     by_reason: list[ReasonCount] = Field(default_factory=list)
     by_recommendation: dict[str, int] = Field(default_factory=dict)
     unlocks: list[Unlock] = Field(default_factory=list)
+    # GPUs whose card the catalog does not know: in `gpus`, out of every share and tier.
+    unassessed_gpus: int = 0
+    unassessed: list[UnassessedCard] = Field(default_factory=list)
 
 
 class FleetAssessment(_Model):

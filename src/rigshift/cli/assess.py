@@ -11,7 +11,6 @@ from typing import Annotated, Any
 import typer
 import yaml
 from pydantic import ValidationError
-from rich.console import Console
 
 from rigshift.assess import FleetAssessment, ModelClass, ReadinessCriteria, assess_fleet
 from rigshift.assess.render_html import render_html
@@ -21,6 +20,7 @@ from rigshift.errors import InputError, Problem
 from rigshift.fleet.demo import demo_fleet
 from rigshift.fleet.store import load_fleet
 from rigshift.suggest import did_you_mean
+from rigshift.tables import output_console
 
 
 def load_criteria(path: Path) -> dict[str, Any]:
@@ -166,7 +166,7 @@ def assess_command(
     if as_json:
         typer.echo(result.model_dump_json(indent=1))
         return
-    console = Console()
+    console = output_console()
     print_assessment(result, console, details=details)
     if html is not None:
         console.print(f"HTML report: {html}")
