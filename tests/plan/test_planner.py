@@ -5,6 +5,7 @@ from collections import Counter
 import pytest
 
 from rigshift.errors import InputError
+from rigshift.fleet.model import Fleet, Gpu, PcieState, Rig, Site
 from rigshift.plan import Plan, PlanOptions, parse_demand, plan_placement
 from rigshift.plan.assign import binpack_baseline
 from rigshift.plan.candidates import build_candidates
@@ -408,3 +409,68 @@ def test_a_model_file_is_planned_by_its_path(tmp_path):
     p = plan(f, text, solver="milp")
     (replica,) = p.replicas
     assert replica.model == str(path)
+
+
+def _real(f: Fleet, text: str) -> Plan:
+    from rigshift.toolkit import default_toolkit
+
+    demand = parse_demand(text)
+    return plan_placement(f, demand, options=demand.plan_options(), tools=default_toolkit())
+
+
+def _catalog_rig(name: str, key: str, vram: float, n: int, **host: object) -> Rig:
+    gpus = [Gpu(model=key, vram_gib=vram, index=i, pcie=PcieState(gen=1, width=1)) for i in range(n)]
+    return Rig(name=name, site="s", gpus=gpus, **host)  # type: ignore[arg-type]
+
+
+def test_nothing_places_a_32b_model_below_the_assessments_speed_floor():
+    """coder-32b on 3 × GTX 1070 fits as a split but decodes at ~11 tok/s: assess calls it unusable."""
+    f = Fleet(name="t", sites=[Site(name="s")], rigs=[_catalog_rig("p", "geforce-gtx-1070", 8, 3)])
+    text = """\
+deployments:
+  - name: coder-32b
+    model: qwen2.5-32b
+    context: 4096
+    replicas: {min: 1, max: 1}
+    value: {usd_per_mtok: 0.9}
+"""
+    p = _real(f, text)
+    assert not p.replicas and p.min_tokens_per_s == {"coder-32b": 20.0}
+    (speed,) = [r for r in p.unplaced[0].reasons if r.filter == "speed"]
+    assert "< the 20 tok/s floor" in speed.message and "min_tokens_per_s" in speed.message
+    slow_ok = _real(f, text.replace("context: 4096", "context: 4096\n    min_tokens_per_s: 5"))
+    assert len(slow_ok.replicas) == 1 and len(slow_ok.replicas[0].gpus) == 3
+
+
+def test_a_full_host_names_its_exact_limit_and_the_option_that_would_change_it():
+    f = Fleet(
+        name="t",
+        sites=[Site(name="s")],
+        rigs=[_catalog_rig("r2c", "geforce-rtx-3060-12gb", 12, 8, cpu_cores=2, ram_gib=32)],
+    )
+    text = """\
+deployments:
+  - name: chat
+    model: llama-3.1-8b
+    replicas: {min: 8, max: 8}
+    value: {usd_per_mtok: 0.5}
+"""
+    p = _real(f, text)
+    assert len(p.replicas) == 2  # one per core, as assess counts (rigshift.hosts)
+    (u,) = p.unplaced
+    (host,) = [r for r in u.reasons if r.filter.startswith("host")]
+    assert host.filter == "host cpu" and host.rejected == 6
+    assert "r2c: 2 cores at 1 per replica" in host.message and "cpu_cores_per_replica" in host.message
+
+
+def test_unknown_cards_are_unassessed_never_an_error():
+    odd = Gpu(model="unresolved", reported_name="GeForce RTX 9999", vram_gib=16)
+    f = Fleet(
+        name="t",
+        sites=[Site(name="s")],
+        rigs=[_catalog_rig("ok", "geforce-rtx-3060-12gb", 12, 1), Rig(name="odd", site="s", gpus=[odd])],
+    )
+    p = _real(f, CHAT.format(min=1, max=2))
+    assert len(p.replicas) == 1 and p.gpus == 2
+    assert p.unassessed == {"GeForce RTX 9999": 1}
+    assert p.excluded == {"unassessed (card not in the catalog)": 1}

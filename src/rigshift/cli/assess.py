@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -17,6 +15,7 @@ from rigshift.assess.render_html import render_html
 from rigshift.assess.render_terminal import print_assessment
 from rigshift.cli.errors import handle_errors
 from rigshift.errors import InputError, Problem
+from rigshift.files import write_atomic
 from rigshift.fleet.demo import demo_fleet
 from rigshift.fleet.store import load_fleet
 from rigshift.suggest import did_you_mean
@@ -88,22 +87,6 @@ def _headline(value: str | None) -> ModelClass | None:
     )  # fmt: skip
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    """Temp file + rename: an interrupted write never leaves half a report over the old one."""
-    directory = path.parent if str(path.parent) else Path(".")
-    try:
-        fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{path.name}.", suffix=".tmp")
-    except OSError as error:
-        raise InputError(Problem(f"cannot write: {error.strerror}", source=str(path))) from None
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def assess_command(
     fleet: Annotated[
         Path | None, typer.Argument(help="Fleet file (JSON or YAML) as `rigshift fleet import` writes it.")
@@ -162,7 +145,7 @@ def assess_command(
     fleet_data = demo_fleet(seed=seed, scale=scale) if fleet is None else load_fleet(fleet)
     result = assess_fleet(fleet_data, criteria)
     if html is not None:
-        _write_atomic(html, render_html(result))
+        write_atomic(html, render_html(result))
     if as_json:
         typer.echo(result.model_dump_json(indent=1))
         return

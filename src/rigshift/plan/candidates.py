@@ -28,6 +28,7 @@ from rigshift.plan.types import PlanOptions
 from rigshift.suggest import did_you_mean
 from rigshift.toolkit import Toolkit
 
+UNASSESSED = "unassessed (card not in the catalog)"
 FREE_VRAM_STEP_GIB = 0.25  # free VRAM is floored to this step so near-identical GPUs share a pool
 
 
@@ -122,6 +123,7 @@ class Candidates:
     fixed_w_by_site: dict[str, float]
     leftover_w: dict[int, float]  # per pool: a leftover GPU's draw under the policy
     unusable: dict[str, int]  # GPUs no deployment may use, by reason
+    unassessed: dict[str, int]  # cards the catalog does not know, by the name the inventory gave
     rig_index: dict[str, int]
 
 
@@ -143,9 +145,14 @@ def leftover_draw(options: PlanOptions, spec: GpuSpec) -> float:
 
 
 def build_pools(
-    fleet: Fleet, tools: Toolkit, options: PlanOptions, label_keys: frozenset[str] = frozenset()
+    fleet: Fleet,
+    tools: Toolkit,
+    options: PlanOptions,
+    label_keys: frozenset[str] = frozenset(),
+    unassessed: dict[str, int] | None = None,
 ) -> tuple[list[Pool], dict[str, int], dict[str, float]]:
-    """Group usable GPUs into pools; returns (pools, unusable GPUs by reason, mining watts by site)."""
+    """Group usable GPUs into pools; returns (pools, unusable GPUs by reason, mining watts by site).
+    Cards the catalog does not know are counted into `unassessed` by their reported name."""
     pools: dict[SlotKey, Pool] = {}
     unusable: dict[str, int] = defaultdict(int)
     specs: dict[str, GpuSpec | None] = {}
@@ -157,7 +164,10 @@ def build_pools(
                 specs[gpu.model] = tools.gpu(gpu.model)
             spec = specs[gpu.model]
             if spec is None:
-                unusable["unknown GPU model"] += 1
+                unusable[UNASSESSED] += 1
+                if unassessed is not None:
+                    name = gpu.reported_name or gpu.model
+                    unassessed[name] = unassessed.get(name, 0) + 1
                 continue
             if gpu.reserved_for_mining:
                 unusable["reserved for mining"] += 1
@@ -339,7 +349,8 @@ def build_candidates(fleet: Fleet, demand: Demand, options: PlanOptions, tools: 
             raise InputError([replace(p, location=p.location or where) for p in error.problems]) from None
     _check_names(fleet, demand, tools)
     label_keys = frozenset(k for d in demand.deployments for k in d.constraints.labels)
-    pools, unusable, reserved_w = build_pools(fleet, tools, options, label_keys)
+    unassessed: dict[str, int] = {}
+    pools, unusable, reserved_w = build_pools(fleet, tools, options, label_keys, unassessed)
     site_budget_kw = {s.name: s.power_budget_kw for s in fleet.sites if s.power_budget_kw}
     site_budget_kw.update(options.site_power_kw)
     sites_of_rigs = {rig.site for rig in fleet.rigs}
@@ -400,6 +411,7 @@ def build_candidates(fleet: Fleet, demand: Demand, options: PlanOptions, tools: 
         fixed_w_by_site=dict(fixed),
         leftover_w=leftover_w,
         unusable=unusable,
+        unassessed=dict(sorted(unassessed.items(), key=lambda kv: (-kv[1], kv[0]))),
         rig_index={rig.name: i for i, rig in enumerate(fleet.rigs)},
     )
 

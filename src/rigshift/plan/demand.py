@@ -19,6 +19,7 @@ Errors name the file, the line and the field, never a pydantic traceback.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -220,4 +221,21 @@ def load_demand(path: str | Path) -> Demand:
         text = path.read_text()
     except OSError as error:
         raise InputError(Problem(f"cannot read demand file: {error.strerror}", str(path))) from None
+    _not_a_demand(path, text)
     return parse_demand(text, str(path))
+
+
+def _not_a_demand(path: Path, text: str) -> None:
+    """A fleet file or an inventory in the demand's place: name the swap."""
+    try:
+        data = json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
+    except (yaml.YAMLError, json.JSONDecodeError, RecursionError):
+        return  # parse_demand says where
+    if isinstance(data, dict) and "deployments" not in data and ("rigs" in data or "sites" in data):
+        raise InputError(
+            Problem(
+                "this is a fleet, not a demand: the arguments look swapped",
+                str(path),
+                expected="the fleet file first, then the demand (`rigshift plan FLEET DEMAND`)",
+            )
+        )

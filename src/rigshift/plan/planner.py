@@ -447,4 +447,11 @@ def _to_plan(
         power_w_by_site={s: round(w, 1) for s, w in sorted(site_w.items())},
         deployments=summaries,
         notes=notes,
+        excluded=dict(sorted(cands.unusable.items(), key=lambda kv: (-kv[1], kv[0]))),
+        unassessed=cands.unassessed,
+        gpus=cands.fleet.gpu_count,
+        min_tokens_per_s={
+            d.name: cands.options.min_decode_tps if d.min_tokens_per_s is None else d.min_tokens_per_s
+            for d in cands.demand.deployments
+        },
     )

@@ -159,6 +159,12 @@ class Plan(_Model):
     unplaced: list[Unplaced] = Field(default_factory=list)
     moves: list[Move] = Field(default_factory=list)
     leftover: dict[str, int] = Field(default_factory=dict)  # policy -> GPUs
+    # GPUs no deployment may use, by reason (reserved, too hot, no free VRAM, unassessed)
+    excluded: dict[str, int] = Field(default_factory=dict)
+    # Cards the catalog does not know, by the name the inventory gave: counted, never an error
+    unassessed: dict[str, int] = Field(default_factory=dict)
+    gpus: int = 0  # every GPU of the fleet
+    min_tokens_per_s: dict[str, float] = Field(default_factory=dict)  # deployment -> speed floor used
     notes: list[str] = Field(default_factory=list)
 
     @property
