@@ -14,6 +14,7 @@ from rigshift.assess import FleetAssessment, ModelClass, ReadinessCriteria, asse
 from rigshift.assess.render_html import render_html
 from rigshift.assess.render_terminal import print_assessment
 from rigshift.cli.errors import handle_errors
+from rigshift.cli.estimate import parse_tokens_option
 from rigshift.errors import InputError, Problem
 from rigshift.files import write_atomic
 from rigshift.fleet.demo import demo_fleet
@@ -109,7 +110,7 @@ def assess_command(
         float | None, typer.Option("--min-tps", help="Usable speed: tokens/s for one stream [20].")
     ] = None,
     min_context: Annotated[
-        int | None, typer.Option("--min-context", help="Usable context, tokens [8192].")
+        str | None, typer.Option("--min-context", help="Usable context, tokens: 8192, 8k [8k].")
     ] = None,
     min_quant: Annotated[
         str | None, typer.Option("--min-quant", help="Lowest usable quality [Q4_K_M].")
@@ -136,7 +137,7 @@ def assess_command(
     base = load_criteria(criteria_file) if criteria_file else {}
     overrides = {
         "min_decode_tps": min_tps,
-        "min_context": min_context,
+        "min_context": None if min_context is None else parse_tokens_option(min_context, "--min-context"),
         "min_quant": min_quant,
         "max_load_seconds": max_load,
         "headline_class": _headline(headline),

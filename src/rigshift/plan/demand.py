@@ -29,6 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from rigshift.errors import InputError, Problem
 from rigshift.plan.types import PlanOptions
 from rigshift.suggest import did_you_mean
+from rigshift.units import parse_tokens
 
 
 class _Model(BaseModel):
@@ -105,6 +106,15 @@ class Deployment(_Model):
     throughput: Throughput | None = None
     value: Value = Field(default_factory=lambda: Value(priority=1.0))
     constraints: Constraints = Field(default_factory=Constraints)
+
+    @field_validator("context", mode="before")
+    @classmethod
+    def _context_tokens(cls, value: object) -> object:
+        # `context: 8k` as on the command line (k = 1024); anything else goes to int validation.
+        try:
+            return parse_tokens(value)
+        except ValueError:
+            return value
 
     @field_validator("replicas", mode="before")
     @classmethod
