@@ -118,7 +118,7 @@ def test_demo_runs():
     # Unlocks are priced: the demo's x1 rigs need new boards, and fixes that ready no GPU rank
     # after every fix that does.
     risers = next(u for u in economics.unlocks if u.action == "replace_risers")
-    assert "mining board" in risers.text and risers.cost_usd and "boards" in risers.cost_detail
+    assert "new boards" in risers.text and risers.cost_usd and "boards" in risers.cost_detail
     ranked = list(economics.unlocks)
     useful = [i for i, u in enumerate(ranked) if u.gpus_newly_ready or u.gpus_tier_up]
     useless = [i for i, u in enumerate(ranked) if not (u.gpus_newly_ready or u.gpus_tier_up)]

@@ -99,6 +99,7 @@ class ClassResult(_Model):
     vram_needed_gib: float = 0.0
     vram_capacity_gib: float = 0.0
     model_file_gib: float = 0.0
+    host_ram_gib: float = 0.0  # what the runtime keeps in host RAM (the estimator's): the host rule
     runtime: str | None = None
     bottleneck: str | None = None
     blockers: list[Reason] = Field(default_factory=list)
@@ -198,6 +199,8 @@ class RigOption(_Model):
     bottleneck: str | None = None
     meets_criteria: bool
     text: str
+    host_ram_gib: float = 0.0  # per replica, from the estimator (the host rule adds the process)
+    model_file_gib: float = 0.0
 
 
 class RigAssessment(_Model):
@@ -229,6 +232,14 @@ class CardModelCount(_Model):
     ready_gpus: int
     vram_gib: float
     tiers: dict[str, int] = Field(default_factory=dict)
+
+
+class UnassessedCard(_Model):
+    """Cards the catalog does not know: counted and listed, left out of every share."""
+
+    gpu_name: str  # as the inventory reported it
+    gpus: int
+    hint: str
 
 
 class ReasonCount(_Model):
@@ -274,6 +285,9 @@ class FleetSummary(_Model):
     by_reason: list[ReasonCount] = Field(default_factory=list)
     by_recommendation: dict[str, int] = Field(default_factory=dict)
     unlocks: list[Unlock] = Field(default_factory=list)
+    # GPUs whose card the catalog does not know: in `gpus`, out of every share and tier.
+    unassessed_gpus: int = 0
+    unassessed: list[UnassessedCard] = Field(default_factory=list)
 
 
 class FleetAssessment(_Model):

@@ -23,6 +23,7 @@ from rigshift.econ import formulas as f
 from rigshift.econ.demand import served_per_day, usd_per_request
 from rigshift.econ.inputs import AiInputs, EconInputs, Hashrate, ModelClassPrice
 from rigshift.estimate.types import PcieLink
+from rigshift.hosts import replicas_on_rig
 from rigshift.suggest import normalise
 
 Use = Literal["mine", "rent", "infer", "off"]
@@ -57,6 +58,24 @@ class CardClass(_Model):
     max_group: int = 1  # most cards of this model in one rig: the largest multi-GPU replica
     rental_fix_usd_per_gpu: float = 0.0  # host work a marketplace demands before it lists the card
     rental_blockers: tuple[str, ...] = ()
+    # The class's rigs for the shared host rule (rigshift.hosts): (cards of this class on the rig,
+    # CPU cores, RAM GiB, disk GiB, how many such rigs). Empty: hosts sized for the cards (bought).
+    rig_hosts: tuple[tuple[int, int | None, float | None, float | None, int], ...] = ()
+
+    def hosted_gpus(self, gpus_per_replica: int, host_ram_gib: float, model_file_gib: float) -> int:
+        """Cards of this class that serve a replica once every rig's host limit is applied: the
+        replicas `replicas_on_rig` (the rule assess and plan count with) allows, times their size."""
+        if not self.rig_hosts:
+            return self.count
+        return sum(
+            rigs
+            * gpus_per_replica
+            * replicas_on_rig(
+                gpus, cores, ram, host_ram_gib, gpus_per_replica=gpus_per_replica,
+                disk_gib=disk, model_file_gib=model_file_gib,
+            )
+            for gpus, cores, ram, disk, rigs in self.rig_hosts
+        )  # fmt: skip
 
     @property
     def link(self) -> PcieLink | None:
@@ -82,6 +101,7 @@ class UseResult(_Model):
     utilisation: float | None = None
     requests_per_day: float = 0.0  # served by one card at that utilisation
     gpus_per_replica: int = 1
+    hosted_gpus: int | None = None  # cards of the class their rigs' hosts let serve it (None: bought)
 
 
 class CardEconomics(_Model):
@@ -107,6 +127,8 @@ class InferenceRate:
     prefill_tokens_per_s: float
     gpus: int
     runtime: str
+    host_ram_gib: float = 0.0  # what one replica keeps in host RAM (the estimator's)
+    model_file_gib: float = 0.0
 
 
 class ThroughputModel(Protocol):
@@ -326,11 +348,18 @@ def inference_option(
             + (why or f"does not fit on up to {card.max_group} × {card.gpu_name}"),
         )
     capacity = capacity_per_gpu_day(rate, ai)
+    # Only the cards whose rig's host carries a replica serve (the host rule assess and plan use,
+    # rigshift.hosts); the class's revenue is spread over all its cards.
+    hosted = card.hosted_gpus(rate.gpus, rate.host_ram_gib, rate.model_file_gib) if card.count else 0
+    hosted_share = hosted / card.count if card.count else 1.0
+    host_note = (
+        f"; rig hosts carry {hosted:,} of {card.count:,} cards" if card.count and hosted < card.count else ""
+    )
     if utilisation is None:
-        utilisation = class_utilisation(capacity * max(card.count, 1), model_class.name, ai)
-    served = capacity * utilisation
+        utilisation = class_utilisation(capacity * max(hosted, 1), model_class.name, ai)
+    served = capacity * utilisation * hosted_share  # per card of the class, on average
     revenue = served * usd_per_request(model_class, ai)
-    watts = f.duty_watts(card.busy_w, inputs.power.idle_w_per_gpu, utilisation)
+    watts = f.duty_watts(card.busy_w, inputs.power.idle_w_per_gpu, utilisation * hosted_share)
     cost = _power_cost(card, watts)
     staff = staff_usd_per_gpu_day(inputs)
     streams = model_class.parallel or ai.parallel or ai.max_parallel
@@ -342,7 +371,7 @@ def inference_option(
         detail=f"{model_class.name} ({model_class.model} {model_class.quant}) on {rate.gpus} GPU"
         f"{'s' if rate.gpus > 1 else ''} via {rate.runtime}: {rate.decode_tokens_per_s:.1f} tok/s decode "
         f"({streams} streams × {context} tokens), {rate.prefill_tokens_per_s:.0f} tok/s prefill, "
-        f"{utilisation:.0%} busy",
+        f"{utilisation:.0%} busy" + host_note,
         revenue_usd_day=revenue,
         power_w=watts,
         power_cost_usd_day=cost,
@@ -354,6 +383,7 @@ def inference_option(
         utilisation=utilisation,
         requests_per_day=served,
         gpus_per_replica=rate.gpus,
+        hosted_gpus=hosted if card.count else None,
     )
 
 
@@ -464,7 +494,10 @@ def economics_for(
     for card in pool:
         for name, rate in rates[card.id].items():
             if rate is not None:
-                capacity[name] += card.count * capacity_per_gpu_day(rate, inputs.ai)
+                hosted = (
+                    card.hosted_gpus(rate.gpus, rate.host_ram_gib, rate.model_file_gib) if card.count else 0
+                )
+                capacity[name] += hosted * capacity_per_gpu_day(rate, inputs.ai)
     out = []
     for card in cards:
         utilisation = {}

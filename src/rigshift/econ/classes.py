@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable
 
 from pydantic import BaseModel, ConfigDict
@@ -160,8 +160,11 @@ def card_classes(
             fix = rental_fix_usd_per_gpu(spec, inputs) if blockers else 0.0
         links = [(g.pcie.gen, g.pcie.width) if g.pcie else ASSUMED_RISER for _, g in members]
         per_rig: dict[str, int] = defaultdict(int)
+        host_of: dict[str, tuple[int | None, float | None, float | None]] = {}
         for rig, _ in members:
             per_rig[rig.name] += 1
+            host_of[rig.name] = (rig.cpu_cores, rig.ram_gib, rig.disk_gib)
+        rig_hosts = Counter((n, *host_of[name]) for name, n in per_rig.items())
         busy = [
             g.power.current
             if g.power and g.power.current
@@ -186,6 +189,7 @@ def card_classes(
                 link_gen=min(g for g, _ in links),
                 link_lanes=min(w for _, w in links),
                 max_group=max(per_rig.values()),
+                rig_hosts=tuple(sorted(((*k, rigs) for k, rigs in rig_hosts.items()), key=repr)),
                 rental_fix_usd_per_gpu=fix,
                 rental_blockers=tuple(blockers),
             )

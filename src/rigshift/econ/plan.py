@@ -318,7 +318,9 @@ def solve_plan(
                 # Even busy to the ceiling every hour a card would not pay its idle power, staff
                 # and setup: the optimum never serves this class on it, so leave it out (exact).
                 continue
-            n = solver.IntVar(0, upper, f"n[{tag},{price.name}]")
+            # Only the cards whose rig's host carries a replica can serve (rigshift.hosts).
+            limit = upper if option.hosted_gpus is None else min(upper, option.hosted_gpus)
+            n = solver.IntVar(0, limit, f"n[{tag},{price.name}]")
             out[price.name] = n
             objective.SetCoefficient(n, -fixed)
             budget.SetCoefficient(n, one_off)

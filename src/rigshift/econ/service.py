@@ -6,7 +6,6 @@ from pathlib import Path
 
 from rigshift.assess import FleetAssessment, ReadinessCriteria, assess_fleet
 from rigshift.assess.unlocks import reprice_unlocks
-from rigshift.catalog.gpus import gpu_catalog
 from rigshift.econ.analysis import Economics, analyze_fleet
 from rigshift.econ.assessed import AssessedThroughput, assessment_class, served_classes
 from rigshift.econ.cards import ThroughputModel
@@ -16,6 +15,7 @@ from rigshift.econ.prices.demand import read_demand
 from rigshift.econ.throughput import EstimatorThroughput
 from rigshift.econ.unlocks import TIER_UP_SHARE, unlock_costs, value_of_ready_gpu
 from rigshift.fleet.model import Fleet
+from rigshift.toolkit import Toolkit, default_toolkit
 
 
 def assessed_throughput(
@@ -27,11 +27,11 @@ def assessed_throughput(
 ) -> AssessedThroughput:
     """The estimator's speeds, limited to the model classes the assessment says each card serves."""
     criteria = criteria or ReadinessCriteria()
+    assessment = assessment or assess_fleet(fleet, criteria, estimator.tools)
     class_of = {
         p.name: assessment_class(p.model, estimator.model(p.model).params_b, criteria)
         for p in inputs.ai.token_prices
     }
-    assessment = assessment or assess_fleet(fleet, criteria)
     return AssessedThroughput(estimator, served_classes(assessment, fleet), class_of)
 
 
@@ -43,6 +43,7 @@ def fleet_economics(
     with_sensitivity: bool = True,
     use_assessment: bool = True,
     throughput: ThroughputModel | None = None,
+    tools: Toolkit | None = None,
     demand: Path | None = None,
     usage_days: float = 1.0,
 ) -> Economics:
@@ -57,6 +58,7 @@ def fleet_economics(
     if demand is not None:
         given = read_demand(demand, inputs.ai.token_prices, inputs.ai.tokens_per_request, usage_days)
         inputs = load_inputs(prices, demand=given)
+    tools = tools or default_toolkit()  # one toolkit: the assessment's estimates serve the economics
     if capex_budget_usd is not None:
         inputs = inputs.model_copy(
             update={
@@ -65,13 +67,13 @@ def fleet_economics(
         )
     assessment = None
     if throughput is None:
-        estimator = EstimatorThroughput()
+        estimator = EstimatorThroughput(tools)
         if use_assessment:
-            assessment = assess_fleet(fleet, ReadinessCriteria(), unlock_costs=unlock_costs(inputs))
+            assessment = assess_fleet(fleet, ReadinessCriteria(), tools, unlock_costs=unlock_costs(inputs))
             throughput = assessed_throughput(fleet, inputs, estimator, assessment=assessment)
         else:
             throughput = estimator
-    economics = analyze_fleet(fleet, inputs, gpu_catalog().get, throughput, with_sensitivity=with_sensitivity)
+    economics = analyze_fleet(fleet, inputs, tools.gpu_spec, throughput, with_sensitivity=with_sensitivity)
     if assessment is None:
         return economics
     value = value_of_ready_gpu(economics.plan, inputs)

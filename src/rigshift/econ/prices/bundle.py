@@ -33,6 +33,7 @@ from rigshift.econ.prices.coins import parse_coins, read_coins
 from rigshift.econ.prices.power_series import read_power_series
 from rigshift.errors import InputError, Problem, RigshiftError
 from rigshift.suggest import did_you_mean
+from rigshift.units import british_keys
 
 DEFAULTS_PACKAGE = "rigshift.econ.defaults"
 DEFAULT_MARKET = "market.yaml"
@@ -204,6 +205,7 @@ def parse_prices_text(text: str, source: str) -> PricesFile:
         ) from None
     if data is None:
         data = {}
+    data = british_keys(data)  # `utilization` and `utilisation` both read
     if not isinstance(data, dict):
         raise InputError(
             Problem(
