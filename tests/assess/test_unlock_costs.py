@@ -28,8 +28,8 @@ def test_x1_mining_slots_need_a_new_board_not_risers():
     rigs = [rig(f"r{i}", [gpu("rtx-3090") for _ in range(6)], ram=32, disk_read_gbs=3.0) for i in range(3)]
     a = assess_fleet(fleet(*rigs), tools=fake_tools(), unlock_costs=COSTS)
     risers = _unlock(a, "replace_risers")
-    assert "mining board (x1 slots) on 3 rigs" in risers.text
-    assert "risers to" not in risers.text
+    assert "new boards (Gen3 x4 slots) for 3 rigs" in risers.text
+    assert "risers for" not in risers.text
     assert risers.cost_usd == pytest.approx(3 * 180.0)  # a board per rig, not 18 risers
     assert risers.cost_detail == "3 boards × $180"
 
@@ -39,7 +39,7 @@ def test_wide_slots_on_an_old_generation_only_need_risers():
     criteria = ReadinessCriteria(max_load_seconds=3)
     a = assess_fleet(fleet(*rigs), criteria, tools=fake_tools(), unlock_costs=COSTS)
     risers = _unlock(a, "replace_risers")
-    assert "mining board" not in risers.text and "risers to 4 GPUs" in risers.text
+    assert "boards" not in risers.text and "Gen3 x4 risers for 4 GPUs" in risers.text
     assert risers.cost_usd == pytest.approx(4 * 10.0)
 
 

@@ -118,7 +118,7 @@ def test_demo_runs():
     # Unlocks are priced: the demo's x1 rigs need new boards, and fixes that ready no GPU rank
     # after every fix that does.
     risers = next(u for u in economics.unlocks if u.action == "replace_risers")
-    assert "mining board" in risers.text and risers.cost_usd and "boards" in risers.cost_detail
+    assert "new boards" in risers.text and risers.cost_usd and "boards" in risers.cost_detail
     ranked = list(economics.unlocks)
     useful = [i for i, u in enumerate(ranked) if u.gpus_newly_ready or u.gpus_tier_up]
     useless = [i for i, u in enumerate(ranked) if not (u.gpus_newly_ready or u.gpus_tier_up)]
@@ -276,7 +276,7 @@ def test_demand_from_an_econ_demand_file(fleet_file, tmp_path):
 
 
 def test_the_example_demand_file_reads(fleet_file):
-    example = Path(__file__).resolve().parents[2] / "examples" / "demand" / "econ-demand.yaml"
+    example = Path(__file__).resolve().parents[2] / "examples" / "prices" / "econ-demand.yaml"
     economics = _demand_cli(fleet_file, example)
     assert economics.requests_per_day == pytest.approx(1_500_000 + 150_000_000 / 1250)
     assert economics.inputs.ai.demand.load_profile[10] == 1.6

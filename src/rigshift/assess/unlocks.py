@@ -316,12 +316,10 @@ def _plural(n: int, word: str) -> str:
 def _riser_text(t: _Tally, c: ReadinessCriteria) -> str:
     link = f"Gen{c.unlock_link_gen} x{c.unlock_link_lanes}"
     parts = []
-    if t.boards:
-        parts.append(
-            f"replace the mining board (x1 slots) on {_plural(t.boards, 'rig')} with one that gives each GPU {link}"
-        )
+    if t.boards:  # a mining board's x1 slots cannot take a wider link: the board goes
+        parts.append(f"new boards ({link} slots) for {_plural(t.boards, 'rig')}")
     if t.risers:
-        parts.append(f"fit {link} risers to {_plural(t.risers, 'GPU')}")
+        parts.append(f"{link} risers for {_plural(t.risers, 'GPU')}")
     return "; ".join(parts) or f"replace risers with {link} links"
 
 
