@@ -276,7 +276,7 @@ def test_demand_from_an_econ_demand_file(fleet_file, tmp_path):
 
 
 def test_the_example_demand_file_reads(fleet_file):
-    example = Path(__file__).resolve().parents[2] / "examples" / "demand" / "econ-demand.yaml"
+    example = Path(__file__).resolve().parents[2] / "examples" / "prices" / "econ-demand.yaml"
     economics = _demand_cli(fleet_file, example)
     assert economics.requests_per_day == pytest.approx(1_500_000 + 150_000_000 / 1250)
     assert economics.inputs.ai.demand.load_profile[10] == 1.6
