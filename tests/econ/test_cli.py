@@ -307,6 +307,14 @@ def test_demand_from_a_usage_export(fleet_file, tmp_path):
     assert _demand_cli(fleet_file, csv_file, "--usage-days", "3").requests_per_day == pytest.approx(1000)
 
 
+def test_a_usage_export_over_no_days_is_an_error(fleet_file, tmp_path):
+    usage = tmp_path / "usage.json"
+    usage.write_text(json.dumps([{"group": "llama-3.1-8b", "requests": 10}]))
+    result = runner.invoke(app, ["econ", str(fleet_file), "--demand", str(usage), "--usage-days", "0"])
+    assert result.exit_code == 2
+    assert "--usage-days" in result.output and "Traceback" not in result.output
+
+
 def test_a_demand_for_an_unpriced_class_is_an_error(fleet_file, tmp_path):
     demand = tmp_path / "demand.yaml"
     demand.write_text("requests_per_day: {8bb: 1000}\n")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from html import escape
 
 from rigshift.econ.analysis import Economics
-from rigshift.econ.render import CARD_COLUMNS, key_figures, money, months, price
+from rigshift.econ.render import CARD_COLUMNS, break_even_text, key_figures, money, months, price
 from rigshift.econ.sensitivity import Sensitivity
 
 COLOURS = ("#1b6ca8", "#d1495b", "#2e933c", "#edae49", "#7b4b94", "#00798c")
@@ -111,7 +111,7 @@ def render_html(economics: Economics) -> str:
             ),
             c.best_use,
             f"{price(c.mining.break_even_usd_kwh)} / {price(c.inference.break_even_usd_kwh)}",
-            "—" if c.break_even_utilisation is None else f"{c.break_even_utilisation:.0%}",
+            break_even_text(c.break_even_utilisation, e.inputs.ai.max_utilisation),
         ]
         for c in e.cards
     ]

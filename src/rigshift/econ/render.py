@@ -76,9 +76,16 @@ def cards_table(economics: Economics) -> Table:
             f"{_net(infer)} {infer.model_class or ''}".strip(),
             c.best_use,
             f"{price(c.mining.break_even_usd_kwh)} / {price(infer.break_even_usd_kwh)}",
-            "—" if c.break_even_utilisation is None else f"{c.break_even_utilisation:.0%}",
+            break_even_text(c.break_even_utilisation, economics.inputs.ai.max_utilisation),
         )
     return table
+
+
+def break_even_text(u: float | None, ceiling: float) -> str:
+    """A break-even utilisation above the ceiling a replica is kept under is never reached."""
+    if u is None:
+        return "—"
+    return f"{u:.0%} (never: > {ceiling:.0%} max)" if u > ceiling else f"{u:.0%}"
 
 
 def demand_text(economics: Economics) -> Text:
