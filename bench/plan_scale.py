@@ -19,10 +19,10 @@ import time
 from rigshift.fleet.demo import demo_fleet
 from rigshift.plan import plan_placement
 from rigshift.plan.assign import binpack_baseline
-from rigshift.plan.candidates import EstimateCache, build_candidates
+from rigshift.plan.candidates import build_candidates
 from rigshift.plan.demo import demo_demand
 from rigshift.plan.milp import evaluate
-from rigshift.plan.seams import default_seams
+from rigshift.toolkit import default_toolkit
 
 
 def main() -> int:
@@ -48,14 +48,13 @@ def main() -> int:
     )
     if args.time_limit is not None:
         options = options.model_copy(update={"time_limit_s": args.time_limit})
-    seams = default_seams()
 
     t0 = time.perf_counter()
-    plan = plan_placement(fleet, demand, options=options, seams=seams)
+    plan = plan_placement(fleet, demand, options=options, tools=default_toolkit())
     t_plan = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    cands = build_candidates(fleet, demand, options, seams, EstimateCache(seams))
+    cands = build_candidates(fleet, demand, options, default_toolkit())
     t_cands = time.perf_counter() - t0
     t0 = time.perf_counter()
     counts, _ = binpack_baseline(cands)

@@ -88,7 +88,22 @@ def test_bad_criteria_file_names_the_field_and_suggests(tmp_path: Path, fleet_fi
 
 
 def test_html_write_failure_leaves_no_partial_file(fleet_file: Path, tmp_path: Path):
-    target = tmp_path / "no-such-dir" / "report.html"
+    target = tmp_path / "report.html"
+    target.mkdir()  # a directory where the report should go: the rename fails
     result = runner.invoke(app, ["assess", str(fleet_file), "--html", str(target)])
     assert result.exit_code == 2 and "cannot write" in result.output
-    assert not target.exists()
+    assert target.is_dir() and not list(tmp_path.glob(".report.html.*"))  # no temp file left
+
+
+def test_reports_are_written_with_the_users_umask(fleet_file: Path, tmp_path: Path):
+    import os
+
+    for mask, mode in ((0o022, 0o644), (0o077, 0o600)):
+        target = tmp_path / f"report-{mask:o}.html"
+        old = os.umask(mask)
+        try:
+            result = runner.invoke(app, ["assess", str(fleet_file), "--html", str(target)])
+        finally:
+            os.umask(old)
+        assert result.exit_code == 0, result.output
+        assert target.stat().st_mode & 0o777 == mode

@@ -19,7 +19,8 @@ def _profile_of(a: FleetAssessment, rig_name: str, index: int = 0):
 
 
 def test_six_3060_on_x1_risers_offer_a_70b_split_and_six_8b_replicas():
-    a = assess_fleet(fleet(rig("r", [gpu("rtx-3060-12g") for _ in range(6)])), tools=fake_tools())
+    six = [gpu("rtx-3060-12g") for _ in range(6)]
+    a = assess_fleet(fleet(rig("r", six, cores=6, ram=16)), tools=fake_tools())
     options = a.rigs[0].options
     split = [o for o in options if o.kind == "split" and o.model == "llama-3.1-70b"]
     assert len(split) == 1
@@ -29,6 +30,20 @@ def test_six_3060_on_x1_risers_offer_a_70b_split_and_six_8b_replicas():
     assert eight_b and eight_b[0].replicas == 6 and eight_b[0].model == "llama-3.1-8b"
     assert eight_b[0].decode_tps_total == pytest.approx(6 * eight_b[0].decode_tps_each, rel=0.01)
     assert any("no tensor parallel" in n for n in a.rigs[0].notes)
+
+
+def test_a_two_core_rig_hosts_two_replicas_and_says_which_limit_stops_it():
+    """The host rule plan and econ use (rigshift.hosts): one replica per CPU core by default."""
+    a = assess_fleet(fleet(rig("r", [gpu("rtx-3060-12g") for _ in range(6)], cores=2)), tools=fake_tools())
+    eight_b = next(o for o in a.rigs[0].options if o.kind == "replicas" and o.model_class == ModelClass.B7_9)
+    assert eight_b.replicas == 2 and eight_b.gpus_used == 2
+    assert "4 more GPU(s) fit but the host stops at 2" in eight_b.text and "2 CPU cores" in eight_b.text
+    roomy = assess_fleet(
+        fleet(rig("r", [gpu("rtx-3060-12g") for _ in range(6)], cores=2)),
+        ReadinessCriteria(min_cores_per_gpu=0.25),
+        tools=fake_tools(),
+    )
+    assert next(o for o in roomy.rigs[0].options if o.model_class == ModelClass.B7_9).replicas == 6
 
 
 def test_pascal_gets_an_fp16_rate_caveat_and_no_training_stack():
@@ -230,4 +245,10 @@ def test_a_card_the_inventory_could_not_name_is_reported_by_its_printed_name():
     p = a.profile(a.gpus[0].profile)
     assert a.gpus[0].gpu_model == "unresolved" and p.gpu_name == "GeForce RTX 9999"
     assert p.primary_reason == Reason.UNKNOWN_GPU and "'GeForce RTX 9999'" in p.limits[0].detail
-    assert any(row.gpu_name == "GeForce RTX 9999" for row in a.summary.by_card_model)
+    # Counted, excluded from every share, listed with a hint: never an error, never "not ready".
+    s = a.summary
+    assert s.gpus == 2 and s.unassessed_gpus == 1
+    assert [(u.gpu_name, u.gpus) for u in s.unassessed] == [("GeForce RTX 9999", 1)]
+    assert "catalog" in s.unassessed[0].hint and "unassessed" in s.headline
+    assert s.ready_gpus == 1 and s.ready_share == 1.0  # the 3090, of the one assessed GPU
+    assert not any(row.gpu_name == "GeForce RTX 9999" for row in s.by_card_model)

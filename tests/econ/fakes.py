@@ -9,8 +9,10 @@ from rigshift.econ.cards import CardClass, InferenceRate
 from rigshift.econ.inputs import (
     AiInputs,
     CapitalInputs,
+    ClassDemand,
     Coin,
     Constraints,
+    DemandInputs,
     EconInputs,
     Hashrate,
     MiningInputs,
@@ -83,6 +85,14 @@ ETC = Coin(
 CLASS_8B = ModelClassPrice(name="8b", model="llama-3.1-8b", usd_per_m_input=0.15, usd_per_m_output=0.22)
 
 
+# 48,000 requests a day of the 8B class, spread evenly over the day (a flat load profile).
+WORKED_DEMAND = DemandInputs(
+    classes=(ClassDemand(name="8b", requests_per_day=48_000),),
+    load_profile=(1.0,) * 24,
+    source="worked example",
+)
+
+
 def worked_inputs(budget: float = 100.0, **capital: object) -> EconInputs:
     """The inputs of docs/economics.md's worked example."""
     return EconInputs(
@@ -97,9 +107,10 @@ def worked_inputs(budget: float = 100.0, **capital: object) -> EconInputs:
             rental_utilisation=0.5,
             marketplace_fee=0.2,
             token_prices=(CLASS_8B,),
-            utilisation=0.3,
+            max_utilisation=0.7,
             input_tokens_per_request=1000,
             output_tokens_per_request=250,
+            demand=WORKED_DEMAND,
         ),
         capital=CapitalInputs(
             resale_usd={"card-a": 190.0},

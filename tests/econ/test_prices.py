@@ -128,7 +128,7 @@ def test_a_prices_file_overrides_defaults_and_says_so(tmp_path):
         "prices.yaml",
         "as_of: '2026-10-01'\npower: {usd_per_kwh: 0.04, pue: 1.2}\n"
         "rent: {usd_per_gpu_hour: {card-a: 0.2}}\n"
-        "tokens: {utilisation: 0.5, classes: {8b: {model: m, input: 1.0, output: 2.0}}}\n"
+        "tokens: {max_utilisation: 0.5, classes: {8b: {model: m, input: 1.0, output: 2.0}}}\n"
         "capital: {resale_usd: {card-small: 33}}\nconstraints: {capex_budget_usd: 123, site_power_kw: {s: 10}}\n",
     )
     inputs = load_inputs(path, resolve=resolve)
@@ -136,7 +136,7 @@ def test_a_prices_file_overrides_defaults_and_says_so(tmp_path):
     assert inputs.ai.rent_usd_per_hour == {
         "card-a": 0.2
     }  # default table names this catalog lacks are skipped
-    assert inputs.ai.utilisation == 0.5
+    assert inputs.ai.max_utilisation == 0.5
     eight = next(p for p in inputs.ai.token_prices if p.name == "8b")
     assert (eight.model, eight.usd_per_m_input, eight.usd_per_m_output) == ("m", 1.0, 2.0)
     assert inputs.capital.resale_usd == {"card-small": 33}

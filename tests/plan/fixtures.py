@@ -6,12 +6,13 @@ GPU figures are the published ones (TechPowerUp); they are fixtures, not a secon
 from __future__ import annotations
 
 from rigshift.catalog.gpu_spec import GpuSpec
-from rigshift.catalog.model_spec import ModelSpec
 from rigshift.catalog.models import load_model
 from rigshift.errors import Problem, UnknownNameError
 from rigshift.estimate import Estimate, Hardware, MemoryEstimate, Workload, estimate
+from rigshift.estimate.power import speed_factor_at_power_limit
+from rigshift.estimate.runtimes import runtimes_for
 from rigshift.fleet.model import Fleet, Gpu, PcieState, PowerLimits, Rig, Site
-from rigshift.plan.seams import Seams
+from rigshift.toolkit import Toolkit
 
 SPECS = {
     "geforce-rtx-3060-12gb": GpuSpec(
@@ -128,16 +129,25 @@ def fake_estimate(workload: Workload, hardware: Hardware) -> Estimate:
     )
 
 
-class FixtureCatalog:
-    def gpu(self, key: str) -> GpuSpec | None:
-        return SPECS.get(key)
-
-    def model(self, name_or_path: str) -> ModelSpec:
-        return load_model(name_or_path)
+def fixture_gpu(key: str) -> GpuSpec:
+    if key not in SPECS:
+        raise UnknownNameError(Problem(f"unknown GPU {key!r}"))
+    return SPECS[key]
 
 
-SEAMS = Seams(catalog=FixtureCatalog(), estimate=fake_estimate)  # unit tests: fast, stable
-REAL_SEAMS = Seams(catalog=FixtureCatalog(), estimate=estimate)  # integration: the real estimator
+def fixture_tools(real: bool = False) -> Toolkit:
+    """Unit tests: the fake estimator (fast, stable); integration: the real one."""
+    return Toolkit(
+        gpu_spec=fixture_gpu,
+        model=load_model,
+        estimate=estimate if real else fake_estimate,
+        runtimes_for=runtimes_for,
+        speed_factor=speed_factor_at_power_limit,  # type: ignore[arg-type]
+    )
+
+
+SEAMS = fixture_tools()
+REAL_SEAMS = fixture_tools(real=True)
 
 
 def rig(

@@ -41,7 +41,9 @@ def test_plan_writes_a_plan_that_reads_back_and_replans_in_place(tmp_path: Path,
     out = tmp_path / "plan.json"
     result = runner.invoke(app, ["plan", str(fleet_file), str(_demand(tmp_path, DEMAND)), "--out", str(out)])
     assert result.exit_code == 0, result.output
-    assert "objective" in result.output and "chat" in result.output
+    assert "chat" in result.output and "All demand is met" in result.output
+    # for people: no solver vocabulary by default
+    assert not any(word in result.output for word in ("objective", "bound", "gap", "LP", "highs", "milp"))
     plan = Plan.model_validate_json(out.read_text())
     assert 2 <= len(plan.replicas) <= 6 and plan.bound is not None
     again = runner.invoke(
@@ -59,7 +61,8 @@ def test_unmeetable_demand_exits_3_with_reasons(tmp_path: Path, fleet_file: Path
     out = tmp_path / "plan.json"
     result = runner.invoke(app, ["plan", str(fleet_file), str(_demand(tmp_path, text)), "-o", str(out)])
     assert result.exit_code == 3
-    assert "unplaced" in result.output and "rejected" in result.output
+    assert "chat: 2 replica(s) short" in result.output and "GPU(s):" in result.output
+    assert "a smaller quant or context would fit" in result.output
     assert Plan.model_validate_json(out.read_text()).unplaced  # the plan is still written
 
 
@@ -77,3 +80,60 @@ def test_unknown_model_gets_a_suggestion(tmp_path: Path, fleet_file: Path):
     )
     assert result.exit_code == 2
     assert "did you mean" in result.output
+
+
+def test_explain_groups_placements_and_keeps_the_solver_figures_for_last(tmp_path: Path, fleet_file: Path):
+    result = runner.invoke(app, ["plan", str(fleet_file), str(_demand(tmp_path, DEMAND)), "--explain"])
+    assert result.exit_code == 0, result.output
+    out = result.output
+    assert "Placement by deployment, site and card" in out and "Solver:" in out
+    assert out.index("What runs where") < out.index("Placement by deployment") < out.index("Solver:")
+    groups = [
+        line
+        for line in out[out.index("Placement by deployment") :].splitlines()
+        if line.startswith("chat ") and ("geforce" in line or "radeon" in line)
+    ]
+    assert len(groups) == 2  # one row per (deployment, site, card): A's 3060s, B's RX 580s
+
+
+def test_html_report_has_a_rig_map_and_the_users_umask(tmp_path: Path, fleet_file: Path):
+    import os
+
+    html = tmp_path / "plan.html"
+    old = os.umask(0o022)
+    try:
+        result = runner.invoke(
+            app, ["plan", str(fleet_file), str(_demand(tmp_path, DEMAND)), "--html", str(html)]
+        )
+    finally:
+        os.umask(old)
+    assert result.exit_code == 0, result.output
+    page = html.read_text()
+    assert "<svg id='rig-map'" in page and page.count("<rect") == 8  # one square per GPU
+    assert "a1" in page and "b1" in page and "http" not in page.replace("http-equiv", "")
+    assert html.stat().st_mode & 0o777 == 0o644
+
+
+def test_swapped_arguments_and_raw_inventories_are_named(tmp_path: Path, fleet_file: Path):
+    demand = _demand(tmp_path, DEMAND)
+    swapped = runner.invoke(app, ["plan", str(demand), str(fleet_file)])
+    assert swapped.exit_code == 2 and "arguments look swapped" in swapped.output
+    fleet_as_demand = runner.invoke(app, ["plan", str(fleet_file), str(fleet_file)])
+    assert fleet_as_demand.exit_code == 2 and "this is a fleet, not a demand" in fleet_as_demand.output
+    root = Path(__file__).resolve().parents[2]
+    raw = runner.invoke(app, ["plan", str(root / "examples/fleet/hiveos_farm_2workers.json"), str(demand)])
+    assert raw.exit_code == 2 and "rigshift fleet import" in raw.output
+    csv = runner.invoke(app, ["assess", str(root / "examples/fleet/farm_3rigs_per-gpu.csv")])
+    assert csv.exit_code == 2 and "rigshift fleet import" in csv.output
+
+
+@pytest.mark.parametrize("columns", [80, 120])
+def test_summary_fits_the_terminal_and_never_cuts_a_name(
+    tmp_path: Path, fleet_file: Path, columns: int, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setenv("COLUMNS", str(columns))
+    text = DEMAND.replace("name: chat", "name: chat-llama-3.1-8b-for-customer-acme")
+    result = runner.invoke(app, ["plan", str(fleet_file), str(_demand(tmp_path, text))])
+    assert result.exit_code == 0, result.output
+    assert all(len(line) <= columns for line in result.output.splitlines()), result.output
+    assert "chat-llama-3.1-8b-for-customer-acme" in result.output

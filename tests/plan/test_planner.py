@@ -5,6 +5,7 @@ from collections import Counter
 import pytest
 
 from rigshift.errors import InputError
+from rigshift.fleet.model import Fleet, Gpu, PcieState, Rig, Site
 from rigshift.plan import Plan, PlanOptions, parse_demand, plan_placement
 from rigshift.plan.assign import binpack_baseline
 from rigshift.plan.candidates import build_candidates
@@ -26,7 +27,7 @@ deployments:
 def plan(f, text, current=None, **opts):
     demand = parse_demand(text)
     options = PlanOptions.model_validate({**demand.plan_options().model_dump(), **opts})
-    return plan_placement(f, demand, current=current, options=options, seams=SEAMS)
+    return plan_placement(f, demand, current=current, options=options, tools=SEAMS)
 
 
 def gpu_uses(p: Plan) -> Counter:
@@ -71,7 +72,8 @@ deployments:
     (u,) = p.unplaced
     assert u.deployment == "huge" and u.replicas == 1
     memory = [r for r in u.reasons if r.filter == "memory"]
-    assert memory and memory[0].rejected == 2 and "GiB free" in memory[0].message
+    assert memory and memory[0].rejected == 2 and "needs 42.8 GiB" in memory[0].message
+    assert "a smaller quant or context would fit" in memory[0].message
 
 
 def test_constraints_filter_sites_models_and_labels_with_counts():
@@ -113,6 +115,7 @@ deployments:
   - name: big
     model: qwen2.5-32b
     context: 4096
+    min_tokens_per_s: 0  # the split's mechanics, not its speed (the fake estimator is slow here)
     replicas: {min: 1, max: 2}
     value: {usd_per_mtok: 2}
 """
@@ -299,7 +302,7 @@ deployments:
     value: {usd_per_mtok: 1.2}
 """
     demand = parse_demand(text)
-    p = plan_placement(f, demand, options=demand.plan_options(), seams=REAL_SEAMS)
+    p = plan_placement(f, demand, options=demand.plan_options(), tools=REAL_SEAMS)
     free = {(r.name, i): g.vram_gib - g.vram_used_by_others_gib for r in rigs for i, g in enumerate(r.gpus)}
     for replica in p.replicas:
         for g, need in zip(replica.gpus, replica.vram_gib_per_gpu, strict=True):
@@ -406,3 +409,68 @@ def test_a_model_file_is_planned_by_its_path(tmp_path):
     p = plan(f, text, solver="milp")
     (replica,) = p.replicas
     assert replica.model == str(path)
+
+
+def _real(f: Fleet, text: str) -> Plan:
+    from rigshift.toolkit import default_toolkit
+
+    demand = parse_demand(text)
+    return plan_placement(f, demand, options=demand.plan_options(), tools=default_toolkit())
+
+
+def _catalog_rig(name: str, key: str, vram: float, n: int, **host: object) -> Rig:
+    gpus = [Gpu(model=key, vram_gib=vram, index=i, pcie=PcieState(gen=1, width=1)) for i in range(n)]
+    return Rig(name=name, site="s", gpus=gpus, **host)  # type: ignore[arg-type]
+
+
+def test_nothing_places_a_32b_model_below_the_assessments_speed_floor():
+    """coder-32b on 3 × GTX 1070 fits as a split but decodes at ~11 tok/s: assess calls it unusable."""
+    f = Fleet(name="t", sites=[Site(name="s")], rigs=[_catalog_rig("p", "geforce-gtx-1070", 8, 3)])
+    text = """\
+deployments:
+  - name: coder-32b
+    model: qwen2.5-32b
+    context: 4096
+    replicas: {min: 1, max: 1}
+    value: {usd_per_mtok: 0.9}
+"""
+    p = _real(f, text)
+    assert not p.replicas and p.min_tokens_per_s == {"coder-32b": 20.0}
+    (speed,) = [r for r in p.unplaced[0].reasons if r.filter == "speed"]
+    assert "< the 20 tok/s floor" in speed.message and "min_tokens_per_s" in speed.message
+    slow_ok = _real(f, text.replace("context: 4096", "context: 4096\n    min_tokens_per_s: 5"))
+    assert len(slow_ok.replicas) == 1 and len(slow_ok.replicas[0].gpus) == 3
+
+
+def test_a_full_host_names_its_exact_limit_and_the_option_that_would_change_it():
+    f = Fleet(
+        name="t",
+        sites=[Site(name="s")],
+        rigs=[_catalog_rig("r2c", "geforce-rtx-3060-12gb", 12, 8, cpu_cores=2, ram_gib=32)],
+    )
+    text = """\
+deployments:
+  - name: chat
+    model: llama-3.1-8b
+    replicas: {min: 8, max: 8}
+    value: {usd_per_mtok: 0.5}
+"""
+    p = _real(f, text)
+    assert len(p.replicas) == 2  # one per core, as assess counts (rigshift.hosts)
+    (u,) = p.unplaced
+    (host,) = [r for r in u.reasons if r.filter.startswith("host")]
+    assert host.filter == "host cpu" and host.rejected == 6
+    assert "r2c: 2 cores at 1 per replica" in host.message and "cpu_cores_per_replica" in host.message
+
+
+def test_unknown_cards_are_unassessed_never_an_error():
+    odd = Gpu(model="unresolved", reported_name="GeForce RTX 9999", vram_gib=16)
+    f = Fleet(
+        name="t",
+        sites=[Site(name="s")],
+        rigs=[_catalog_rig("ok", "geforce-rtx-3060-12gb", 12, 1), Rig(name="odd", site="s", gpus=[odd])],
+    )
+    p = _real(f, CHAT.format(min=1, max=2))
+    assert len(p.replicas) == 1 and p.gpus == 2
+    assert p.unassessed == {"GeForce RTX 9999": 1}
+    assert p.excluded == {"unassessed (card not in the catalog)": 1}

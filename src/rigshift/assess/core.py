@@ -18,14 +18,20 @@ from rigshift.assess.rig import RigAssessor
 from rigshift.assess.summary import summarize
 from rigshift.assess.tools import AssessTools, default_tools
 from rigshift.assess.types import FleetAssessment, GpuAssessment, GpuProfile, RigAssessment
-from rigshift.assess.unlocks import compute_unlocks
+from rigshift.assess.unlocks import UnlockCosts, compute_unlocks
 from rigshift.fleet.model import Fleet
 
 
 def assess_fleet(
-    fleet: Fleet, criteria: ReadinessCriteria | None = None, tools: AssessTools | None = None
+    fleet: Fleet,
+    criteria: ReadinessCriteria | None = None,
+    tools: AssessTools | None = None,
+    unlock_costs: UnlockCosts | None = None,
 ) -> FleetAssessment:
-    """Assess every GPU and rig of `fleet` against `criteria` (defaults: >= Q4, >= 8k, >= 20 tok/s)."""
+    """Assess every GPU and rig of `fleet` against `criteria` (defaults: >= Q4, >= 8k, >= 20 tok/s).
+
+    With `unlock_costs` (econ builds them: `rigshift.econ.unlock_costs`) every unlock action is
+    priced and the list ranked by monthly gain per dollar."""
     criteria = criteria or ReadinessCriteria()
     assessor = ProfileAssessor(tools or default_tools(), criteria)
     # Hundreds of thousands of small acyclic objects (keys, rows): the cyclic GC would rescan the
@@ -33,13 +39,18 @@ def assess_fleet(
     paused = gc.isenabled()
     gc.disable()
     try:
-        return _assess(fleet, criteria, assessor)
+        return _assess(fleet, criteria, assessor, unlock_costs)
     finally:
         if paused:
             gc.enable()
 
 
-def _assess(fleet: Fleet, criteria: ReadinessCriteria, assessor: ProfileAssessor) -> FleetAssessment:
+def _assess(
+    fleet: Fleet,
+    criteria: ReadinessCriteria,
+    assessor: ProfileAssessor,
+    unlock_costs: UnlockCosts | None = None,
+) -> FleetAssessment:
     rig_assessor = RigAssessor(assessor)
 
     gpu_rows: list[GpuAssessment] = []
@@ -79,7 +90,7 @@ def _assess(fleet: Fleet, criteria: ReadinessCriteria, assessor: ProfileAssessor
         fleet_profiles.append(profile)
     fleet_profiles.sort(key=lambda p: (-p.gpus, p.id))
 
-    unlocks = compute_unlocks(assessor, rig_configs, criteria)
+    unlocks = compute_unlocks(assessor, rig_configs, criteria, unlock_costs)
     summary = summarize(fleet_profiles, len(fleet.rigs), criteria, unlocks)
     return FleetAssessment(
         fleet=fleet.name,

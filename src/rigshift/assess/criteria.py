@@ -12,6 +12,14 @@ from enum import StrEnum
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from rigshift.errors import UnknownNameError
+from rigshift.hosts import (
+    DEFAULT_CPU_CORES_PER_REPLICA,
+    DEFAULT_HOST_RESERVE_RAM_GIB,
+    DEFAULT_MIN_DECODE_TPS,
+    DEFAULT_MIN_DISK_GIB,
+    DEFAULT_RAM_GIB_PER_REPLICA,
+    HostCriteria,
+)
 from rigshift.suggest import did_you_mean
 
 
@@ -61,7 +69,7 @@ class ReadinessCriteria(BaseModel):
     min_quant: str = Field(default="Q4_K_M", description="lowest acceptable quality")
     best_quant: str = Field(default="Q8_0", description="highest quality worth trying")
     min_context: int = Field(default=8192, ge=512, description="tokens per sequence")
-    min_decode_tps: float = Field(default=20.0, ge=0, description="one stream, tokens/s")
+    min_decode_tps: float = Field(default=DEFAULT_MIN_DECODE_TPS, ge=0, description="one stream, tokens/s")
     max_load_seconds: float | None = Field(
         default=None, gt=0, description="a model that loads slower than this is not usable; None: no limit"
     )
@@ -72,8 +80,16 @@ class ReadinessCriteria(BaseModel):
     reference_models: dict[ModelClass, list[str]] = Field(default_factory=_default_reference_models)
     embedding_model: str = "nomic-embed-text-v1.5"
     embedding_quant: str = "Q8_0"
-    min_cores_per_gpu: float = Field(default=1.0, ge=0)
-    min_disk_gib: float = Field(default=64.0, ge=0, description="room for a small model store")
+    # The host model (rigshift.hosts), shared with plan and econ: a rig hosts one replica per
+    # `min_cores_per_gpu` cores and per `ram_gib_per_replica` + the model's CPU-side tensors of RAM.
+    min_cores_per_gpu: float = Field(
+        default=DEFAULT_CPU_CORES_PER_REPLICA, ge=0, description="CPU cores per replica"
+    )
+    ram_gib_per_replica: float = Field(default=DEFAULT_RAM_GIB_PER_REPLICA, ge=0)
+    host_reserve_ram_gib: float = Field(default=DEFAULT_HOST_RESERVE_RAM_GIB, ge=0)
+    min_disk_gib: float = Field(
+        default=DEFAULT_MIN_DISK_GIB, ge=0, description="room for a small model store"
+    )
     max_temperature_c: float = Field(default=83.0, description="core temperature under load")
     max_memory_temperature_c: float = Field(default=100.0, description="GDDR6X junction")
     finetune_sequence: int = Field(default=2048, ge=128, description="tokens per training sample")
@@ -105,6 +121,16 @@ class ReadinessCriteria(BaseModel):
         if empty:
             raise ValueError(f"no reference model for {', '.join(empty)}: list at least one per class")
         return {c: merged[c] for c in CLASSES}
+
+    def host(self) -> HostCriteria:
+        """The host rule and speed floor these criteria judge with, as plan and econ take them."""
+        return HostCriteria(
+            cpu_cores_per_replica=self.min_cores_per_gpu,
+            ram_gib_per_replica=self.ram_gib_per_replica,
+            host_reserve_ram_gib=self.host_reserve_ram_gib,
+            min_disk_gib=self.min_disk_gib,
+            min_decode_tps=self.min_decode_tps,
+        )
 
     def quants(self) -> tuple[str, ...]:
         """Usable quants from the lowest acceptable quality up to the best worth trying."""

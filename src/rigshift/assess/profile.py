@@ -396,6 +396,7 @@ def _class_result(
         vram_needed_gib=round(max(est.memory.per_gpu or (est.memory.total,)), 2),
         vram_capacity_gib=round(sum(est.memory.capacity), 2),
         model_file_gib=round(est.memory.weights, 2),
+        host_ram_gib=est.memory.host_ram,
         runtime=est.runtime,
         bottleneck=est.bottleneck,
         blockers=blockers,

@@ -16,6 +16,10 @@ from rigshift.assess.profile import ProfileAssessor
 from rigshift.assess.types import GpuProfile, Limit, Reason, RigAssessment, RigOption
 from rigshift.estimate.types import Estimate, Workload
 from rigshift.fleet.model import Rig
+from rigshift.hosts import HostCapacity, host_capacity
+
+# What the shared host rule (rigshift.hosts) needs of a rig: CPU cores, RAM and disk in GiB.
+Host = tuple[int | None, float | None, float | None]
 
 _RIG_REASONS = (Reason.HOST_RAM, Reason.CPU_CORES, Reason.DISK_SPACE)
 # GiB each GPU keeps free of weights in a split (runtime context, compute buffers): a first guess
@@ -29,21 +33,24 @@ class RigAssessor:
         self._splits: dict[tuple[SlotKey, ...], list[RigOption]] = {}
         # Everything but the name depends only on the GPUs' profile keys: a farm of 13,000 rigs
         # has a few thousand distinct configurations, each worked out once.
-        self._configs: dict[tuple[ProfileKey, ...], dict[str, Any]] = {}
+        self._configs: dict[tuple[Host, tuple[ProfileKey, ...]], dict[str, Any]] = {}
 
     def assess(self, rig: Rig, keys: list[ProfileKey], gpu_profiles: list[GpuProfile]) -> RigAssessment:
-        config = tuple(keys)
+        host: Host = (rig.cpu_cores, rig.ram_gib, rig.disk_gib)
+        config = (host, tuple(keys))
         shared = self._configs.get(config)
         if shared is None:
-            shared = self._configs[config] = self._assess_config(keys, gpu_profiles)
+            shared = self._configs[config] = self._assess_config(host, keys, gpu_profiles)
         # model_construct: every field comes from validated models or the validated fleet.
         return RigAssessment.model_construct(
             name=rig.name, site=rig.site, gpus=len(rig.gpus),
             vram_gib=round(sum(g.vram_gib for g in rig.gpus), 2), **shared,
         )  # fmt: skip
 
-    def _assess_config(self, keys: list[ProfileKey], gpu_profiles: list[GpuProfile]) -> dict[str, Any]:
-        options = self._replica_options(gpu_profiles) + self._split_options(keys, gpu_profiles)
+    def _assess_config(
+        self, host: Host, keys: list[ProfileKey], gpu_profiles: list[GpuProfile]
+    ) -> dict[str, Any]:
+        options = self._replica_options(host, gpu_profiles) + self._split_options(host, keys, gpu_profiles)
         limits: dict[Reason, Limit] = {}
         for profile in gpu_profiles:
             for limit in profile.limits:
@@ -57,8 +64,21 @@ class RigAssessor:
             "notes": _rig_notes(keys),
         }
 
-    def _replica_options(self, gpu_profiles: list[GpuProfile]) -> list[RigOption]:
-        """One option per class that some GPUs serve alone: that many independent replicas."""
+    def capacity(self, host: Host, host_ram_gib: float, model_file_gib: float) -> HostCapacity:
+        """The shared host rule (rigshift.hosts) for one replica of a model on this rig."""
+        cores, ram, disk = host
+        return host_capacity(
+            cores,
+            ram,
+            host_ram_gib,
+            self.profiles.criteria.host(),
+            disk_gib=disk,
+            model_file_gib=model_file_gib,
+        )
+
+    def _replica_options(self, host: Host, gpu_profiles: list[GpuProfile]) -> list[RigOption]:
+        """One option per class that some GPUs serve alone: that many independent replicas, as
+        many as the rig's host carries (CPU cores, RAM, disk: the rule plan and econ use too)."""
         out: list[RigOption] = []
         for model_class in reversed(CLASSES):
             serving = [r for p in gpu_profiles if (r := p.class_result(model_class)) is not None and r.usable]
@@ -66,7 +86,18 @@ class RigAssessor:
                 continue
             slowest = min(serving, key=lambda r: r.decode_tps)
             model, quant = Counter((r.model, r.quant) for r in serving).most_common(1)[0][0]
-            count = len(serving)
+            cap = self.capacity(
+                host, max(r.host_ram_gib for r in serving), max(r.model_file_gib for r in serving)
+            )
+            usable = len(serving)
+            count = min(usable, cap.replicas)
+            if count == 0:
+                continue
+            held = ""
+            if count < usable:  # the fastest GPUs get the replicas the host allows
+                serving = sorted(serving, key=lambda r: r.decode_tps, reverse=True)[:count]
+                slowest = serving[-1]
+                held = f"; {usable - count} more GPU(s) fit but the host stops at {count} ({cap.detail})"
             out.append(
                 RigOption(
                     kind="replicas",
@@ -81,12 +112,33 @@ class RigAssessor:
                     max_context=min(r.max_context for r in serving),
                     load_seconds=max(r.load_seconds for r in serving),
                     meets_criteria=True,
-                    text=f"{count} × {model} {quant} replicas at >= {slowest.decode_tps:.0f} tokens/s each",
+                    host_ram_gib=max(r.host_ram_gib for r in serving),
+                    model_file_gib=max(r.model_file_gib for r in serving),
+                    text=f"{count} × {model} {quant} replicas at >= {slowest.decode_tps:.0f} tokens/s each{held}",
                 )
             )
         return out
 
-    def _split_options(self, keys: list[ProfileKey], gpu_profiles: list[GpuProfile]) -> list[RigOption]:
+    def _split_options(
+        self, host: Host, keys: list[ProfileKey], gpu_profiles: list[GpuProfile]
+    ) -> list[RigOption]:
+        out = []
+        for option in self._splits_of(keys, gpu_profiles):
+            cap = self.capacity(host, option.host_ram_gib, option.model_file_gib)
+            if cap.replicas == 0:
+                continue
+            if cap.replicas < option.replicas:
+                option = option.model_copy(
+                    update={
+                        "replicas": cap.replicas,
+                        "decode_tps_total": round(option.decode_tps_each * cap.replicas, 1),
+                        "text": f"{option.text}; the host stops at {cap.replicas} ({cap.detail})",
+                    }
+                )
+            out.append(option)
+        return out
+
+    def _splits_of(self, keys: list[ProfileKey], gpu_profiles: list[GpuProfile]) -> list[RigOption]:
         # Only GPUs that share the rig's most common GPU runtime join a split (one backend build).
         runtimes = Counter(p.gpu_runtime for p in gpu_profiles if p.gpu_runtime)
         if not runtimes:
@@ -140,6 +192,8 @@ class RigAssessor:
                         split_ms_per_token=round(est.split_ms_per_token, 2),
                         bottleneck=est.bottleneck,
                         meets_criteria=meets,
+                        host_ram_gib=est.memory.host_ram,
+                        model_file_gib=round(est.memory.weights, 2),
                         text=_split_text(model.key, quant, k, len(order), est.decode_tokens_per_s, verdict),
                     )
                 )

@@ -17,6 +17,7 @@ from rigshift.assess.types import (
     Reason,
     ReasonCount,
     TierShare,
+    UnassessedCard,
     Unlock,
 )
 
@@ -24,6 +25,10 @@ from rigshift.assess.types import (
 def summarize(
     profiles: Sequence[GpuProfile], rigs: int, criteria: ReadinessCriteria, unlocks: list[Unlock]
 ) -> FleetSummary:
+    total_gpus = sum(p.gpus for p in profiles)
+    unknown = [p for p in profiles if p.primary_reason == Reason.UNKNOWN_GPU]
+    # Unknown cards are counted and listed, never judged: shares are over the assessed GPUs.
+    profiles = [p for p in profiles if p.primary_reason != Reason.UNKNOWN_GPU]
     gpus = sum(p.gpus for p in profiles)
     vram = sum(p.vram_gib * p.gpus for p in profiles)
     ready = sum(p.gpus for p in profiles if p.headline_ready)
@@ -94,8 +99,14 @@ def summarize(
     headline = (
         f"{share:.1%} of GPUs ({ready:,} of {gpus:,}) and {_share(ready_vram, vram):.1%} of VRAM are AI-ready"
     )
+    unassessed = unassessed_cards(unknown)
+    skipped = sum(u.gpus for u in unassessed)
+    if skipped:
+        headline += f"; {skipped:,} GPU(s) of unknown card models unassessed"
     return FleetSummary(
-        gpus=gpus,
+        gpus=total_gpus,
+        unassessed_gpus=skipped,
+        unassessed=unassessed,
         rigs=rigs,
         vram_gib=round(vram, 1),
         ready_gpus=ready,
@@ -110,6 +121,19 @@ def summarize(
         by_recommendation=dict(recommendations.most_common()),
         unlocks=unlocks,
     )
+
+
+UNASSESSED_HINT = (
+    "not in the GPU catalog: check the name in the inventory (`rigshift fleet show` lists"
+    " did-you-mean names) or add the card to the catalog overlay, then assess again"
+)
+
+
+def unassessed_cards(profiles: Sequence[GpuProfile]) -> list[UnassessedCard]:
+    counts: Counter[str] = Counter()
+    for p in profiles:
+        counts[p.gpu_name] += p.gpus
+    return [UnassessedCard(gpu_name=name, gpus=n, hint=UNASSESSED_HINT) for name, n in counts.most_common()]
 
 
 def _share(part: float, whole: float) -> float:

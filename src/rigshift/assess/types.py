@@ -99,6 +99,7 @@ class ClassResult(_Model):
     vram_needed_gib: float = 0.0
     vram_capacity_gib: float = 0.0
     model_file_gib: float = 0.0
+    host_ram_gib: float = 0.0  # what the runtime keeps in host RAM (the estimator's): the host rule
     runtime: str | None = None
     bottleneck: str | None = None
     blockers: list[Reason] = Field(default_factory=list)
@@ -198,6 +199,8 @@ class RigOption(_Model):
     bottleneck: str | None = None
     meets_criteria: bool
     text: str
+    host_ram_gib: float = 0.0  # per replica, from the estimator (the host rule adds the process)
+    model_file_gib: float = 0.0
 
 
 class RigAssessment(_Model):
@@ -231,6 +234,14 @@ class CardModelCount(_Model):
     tiers: dict[str, int] = Field(default_factory=dict)
 
 
+class UnassessedCard(_Model):
+    """Cards the catalog does not know: counted and listed, left out of every share."""
+
+    gpu_name: str  # as the inventory reported it
+    gpus: int
+    hint: str
+
+
 class ReasonCount(_Model):
     reason: Reason
     text: str
@@ -252,6 +263,11 @@ class Unlock(_Model):
     vram_newly_ready_gib: float
     gpus_caveat_cleared: int  # GPUs that lose the caveat the fix addresses
     effect: str  # "240 GPUs then load a model in under 30 s"
+    # Priced (unlocks.UnlockCosts, from econ's inputs); None when no prices were given.
+    cost_usd: float | None = None
+    cost_detail: str = ""  # "255 boards × $180"
+    monthly_gain_usd: float | None = None  # what the GPUs it unlocks add a month
+    gain_per_usd: float | None = None  # monthly gain per dollar spent (None: free or unpriced)
 
 
 class FleetSummary(_Model):
@@ -269,6 +285,9 @@ class FleetSummary(_Model):
     by_reason: list[ReasonCount] = Field(default_factory=list)
     by_recommendation: dict[str, int] = Field(default_factory=dict)
     unlocks: list[Unlock] = Field(default_factory=list)
+    # GPUs whose card the catalog does not know: in `gpus`, out of every share and tier.
+    unassessed_gpus: int = 0
+    unassessed: list[UnassessedCard] = Field(default_factory=list)
 
 
 class FleetAssessment(_Model):

@@ -3,24 +3,24 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 import yaml
 from pydantic import ValidationError
-from rich.console import Console
 
 from rigshift.assess import FleetAssessment, ModelClass, ReadinessCriteria, assess_fleet
 from rigshift.assess.render_html import render_html
 from rigshift.assess.render_terminal import print_assessment
 from rigshift.cli.errors import handle_errors
+from rigshift.cli.estimate import parse_tokens_option
 from rigshift.errors import InputError, Problem
+from rigshift.files import write_atomic
 from rigshift.fleet.demo import demo_fleet
 from rigshift.fleet.store import load_fleet
 from rigshift.suggest import did_you_mean
+from rigshift.tables import output_console
 
 
 def load_criteria(path: Path) -> dict[str, Any]:
@@ -88,22 +88,6 @@ def _headline(value: str | None) -> ModelClass | None:
     )  # fmt: skip
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    """Temp file + rename: an interrupted write never leaves half a report over the old one."""
-    directory = path.parent if str(path.parent) else Path(".")
-    try:
-        fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{path.name}.", suffix=".tmp")
-    except OSError as error:
-        raise InputError(Problem(f"cannot write: {error.strerror}", source=str(path))) from None
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def assess_command(
     fleet: Annotated[
         Path | None, typer.Argument(help="Fleet file (JSON or YAML) as `rigshift fleet import` writes it.")
@@ -126,7 +110,7 @@ def assess_command(
         float | None, typer.Option("--min-tps", help="Usable speed: tokens/s for one stream [20].")
     ] = None,
     min_context: Annotated[
-        int | None, typer.Option("--min-context", help="Usable context, tokens [8192].")
+        str | None, typer.Option("--min-context", help="Usable context, tokens: 8192, 8k [8k].")
     ] = None,
     min_quant: Annotated[
         str | None, typer.Option("--min-quant", help="Lowest usable quality [Q4_K_M].")
@@ -153,7 +137,7 @@ def assess_command(
     base = load_criteria(criteria_file) if criteria_file else {}
     overrides = {
         "min_decode_tps": min_tps,
-        "min_context": min_context,
+        "min_context": None if min_context is None else parse_tokens_option(min_context, "--min-context"),
         "min_quant": min_quant,
         "max_load_seconds": max_load,
         "headline_class": _headline(headline),
@@ -162,11 +146,11 @@ def assess_command(
     fleet_data = demo_fleet(seed=seed, scale=scale) if fleet is None else load_fleet(fleet)
     result = assess_fleet(fleet_data, criteria)
     if html is not None:
-        _write_atomic(html, render_html(result))
+        write_atomic(html, render_html(result))
     if as_json:
         typer.echo(result.model_dump_json(indent=1))
         return
-    console = Console()
+    console = output_console()
     print_assessment(result, console, details=details)
     if html is not None:
         console.print(f"HTML report: {html}")

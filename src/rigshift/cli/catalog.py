@@ -7,13 +7,12 @@ from dataclasses import asdict
 from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from rigshift.catalog.gpus import gpu_catalog
 from rigshift.catalog.models import model_catalog
 from rigshift.cli.errors import handle_errors
-from rigshift.suggest import normalise
+from rigshift.suggest import normalise, unknown_choice
+from rigshift.tables import Col, fitted_table, output_console
 
 
 def register(app: typer.Typer) -> None:
@@ -28,9 +27,13 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """The GPU catalog: VRAM, bandwidth, FP16/FP32/int8 rates, TDP, PCIe, Ethash history."""
         wanted = normalise(name) if name else None
+        catalog = gpu_catalog().all()
+        vendors = sorted({g.vendor for g in catalog})
+        if vendor is not None and vendor.lower() not in vendors:
+            raise unknown_choice("--vendor", vendor, vendors, "vendor")
         rows = [
             g
-            for g in gpu_catalog().all()
+            for g in catalog
             if (vendor is None or g.vendor == vendor.lower())
             and (wanted is None or wanted in normalise(g.name))
             and g.vram_gib >= min_vram
@@ -39,23 +42,21 @@ def register(app: typer.Typer) -> None:
         if as_json:
             typer.echo(json.dumps([asdict(g) for g in rows], indent=2))
             return
-        table = Table(title=f"{len(rows)} GPUs")
-        for column in (
-            "key",
-            "name",
-            "VRAM GiB",
-            "GB/s",
-            "FP32 TF",
-            "FP16 TF",
-            "int8 TOPS",
-            "TDP W",
-            "PCIe",
-            "CC/gfx",
-            "Ethash MH/s",
-        ):
-            table.add_column(column, overflow="fold")
-        for g in rows:
-            table.add_row(
+        columns = (
+            Col("key"),
+            Col("name", wrap=True, drop=9),
+            Col("VRAM GiB", "right"),
+            Col("GB/s", "right", drop=2),
+            Col("FP32 TF", "right", drop=5),
+            Col("FP16 TF", "right", drop=4),
+            Col("int8 TOPS", "right", drop=6),
+            Col("TDP W", "right", drop=3),
+            Col("PCIe", drop=7),
+            Col("CC/gfx", drop=8),
+            Col("Ethash MH/s", "right", drop=1),
+        )
+        table_rows = [
+            (
                 g.key,
                 g.name,
                 f"{g.vram_gib:g}",
@@ -68,7 +69,10 @@ def register(app: typer.Typer) -> None:
                 g.compute_capability or g.gfx_target or "-",
                 f"{g.ethash_mhs:g}" if g.ethash_mhs else "-",
             )
-        Console().print(table)
+            for g in rows
+        ]
+        console = output_console()
+        console.print(fitted_table(columns, table_rows, console.width, title=f"{len(rows)} GPUs"))
 
     @app.command("models")
     @handle_errors
@@ -81,6 +85,9 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """The model catalog: architecture numbers from each model's published config.json."""
         wanted = normalise(name) if name else None
+        kinds = sorted({m.kind for m in model_catalog().all()})
+        if kind is not None and kind not in kinds:
+            raise unknown_choice("--kind", kind, kinds, "model kind")
         rows = [
             m
             for m in model_catalog().all()
@@ -92,21 +99,19 @@ def register(app: typer.Typer) -> None:
         if as_json:
             typer.echo(json.dumps([asdict(m) for m in rows], indent=2))
             return
-        table = Table(title=f"{len(rows)} models")
-        for column in (
-            "key",
-            "name",
-            "kind",
-            "params B",
-            "layers",
-            "hidden",
-            "heads/kv",
-            "experts",
-            "context",
-        ):
-            table.add_column(column, overflow="fold")
-        for m in rows:
-            table.add_row(
+        columns = (
+            Col("key"),
+            Col("name", wrap=True, drop=9),
+            Col("kind", drop=3),
+            Col("params B", "right"),
+            Col("layers", "right", drop=5),
+            Col("hidden", "right", drop=6),
+            Col("heads/kv", "right", drop=7),
+            Col("experts", "right", drop=4),
+            Col("context", "right", drop=2),
+        )
+        table_rows = [
+            (
                 m.key,
                 m.name,
                 m.kind,
@@ -117,4 +122,7 @@ def register(app: typer.Typer) -> None:
                 f"{m.n_active_experts}/{m.n_experts}" if m.is_moe else "-",
                 str(m.context_length),
             )
-        Console().print(table)
+            for m in rows
+        ]
+        console = output_console()
+        console.print(fitted_table(columns, table_rows, console.width, title=f"{len(rows)} models"))

@@ -44,6 +44,18 @@ def econ_command(
     no_sensitivity: Annotated[
         bool, typer.Option("--no-sensitivity", help="Skip the power/token price sweep.")
     ] = False,
+    demand: Annotated[
+        Path | None,
+        typer.Option(
+            "--demand",
+            help="What there is to sell: a demand file (requests/tokens per day per price class), a plan's "
+            "demand file, or `rigshift usage --by model --json` output (JSON or CSV).",
+        ),
+    ] = None,
+    usage_days: Annotated[
+        float,
+        typer.Option("--usage-days", help="Days the usage export given to --demand covers (default 1)."),
+    ] = 1.0,
     no_assessment: Annotated[
         bool,
         typer.Option(
@@ -65,7 +77,13 @@ def econ_command(
         raise InputError(Problem(f"budget must be ≥ 0, got {budget}", field="--budget"))
     fleet_data = demo_fleet() if fleet is None else load_fleet(fleet)
     economics = fleet_economics(
-        fleet_data, prices, capex_budget_usd=budget, with_sensitivity=not no_sensitivity
+        fleet_data,
+        prices,
+        capex_budget_usd=budget,
+        with_sensitivity=not no_sensitivity,
+        use_assessment=not no_assessment,
+        demand=demand,
+        usage_days=usage_days,
     )
     if html is not None:
         write_atomic(html, render_html(economics))

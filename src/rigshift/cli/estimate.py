@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from rigshift import units
 from rigshift.catalog.gpus import gpu_catalog
 from rigshift.catalog.models import load_model
 from rigshift.cli.errors import handle_errors
@@ -23,19 +24,27 @@ from rigshift.estimate.types import DEFAULT_HOST_BANDWIDTH_GBS, DEFAULT_HOST_THR
 from rigshift.suggest import unknown_choice
 
 _VRAM_SUFFIX = re.compile(r"\s*(\d+(?:\.\d+)?)\s*G(?:i?B)?\s*$", re.IGNORECASE)
-_LINK = re.compile(r"^\s*(?:gen)?\s*([1-5])\s*x\s*(\d{1,2})\s*$", re.IGNORECASE)
 
 
-def parse_link(text: str) -> PcieLink:
-    """'gen1x1', '3x16', 'Gen3 x4' -> PcieLink."""
-    match = _LINK.match(text.replace(" ", "").lower())
-    if not match:
+def parse_link(text: str, default_gen: int = 3) -> PcieLink:
+    """'gen1x1', '3x16', 'Gen3 x4', 'PCIe 3.0 x16', or 'x1' (at `default_gen`, the card's own)."""
+    try:
+        gen, lanes = units.parse_link(text)
+    except ValueError:
         raise InputError(
-            Problem(
-                f"cannot read PCIe link {text!r}", field="pcie", expected="GEN x LANES, e.g. gen1x1, gen3x16"
-            )
-        )
-    return PcieLink(int(match.group(1)), int(match.group(2)))
+            Problem(f"cannot read PCIe link {text!r}", field="--pcie", expected=units.LINK_EXAMPLES)
+        ) from None
+    return PcieLink(gen or default_gen, lanes)
+
+
+def parse_tokens_option(text: str, field: str) -> int:
+    try:
+        tokens = units.parse_tokens(text)
+    except ValueError:
+        tokens = 0
+    if tokens < 1:
+        raise InputError(Problem(f"cannot read {text!r}", field=field, expected=units.TOKEN_EXAMPLES))
+    return tokens
 
 
 def resolve_gpu_arg(text: str, vram_override: float | None = None) -> GpuSlot:
@@ -136,15 +145,17 @@ def register(app: typer.Typer) -> None:
         quant: Annotated[
             str, typer.Option(help="Q2_K..Q8_0, IQ*, F16, BF16, GPTQ-Int4/Int8, AWQ, FP8")
         ] = "Q4_K_M",
-        context: Annotated[int, typer.Option(help="tokens per sequence")] = 8192,
+        context: Annotated[str, typer.Option(help="tokens per sequence: 8192, 8k, 32k")] = "8192",
         parallel: Annotated[int, typer.Option(help="sequences served together")] = 1,
         gpus: Annotated[int, typer.Option(help="how many of this GPU the model is split across")] = 1,
         runtime: Annotated[str | None, typer.Option(help=" | ".join(RUNTIMES))] = None,
         kv_type: Annotated[str, typer.Option(help="KV-cache type: f16, q8_0, q4_0")] = "f16",
-        pcie: Annotated[str | None, typer.Option(help="the link the GPU really has, e.g. gen1x1")] = None,
+        pcie: Annotated[
+            str | None, typer.Option(help='the link the GPU really has: gen1x1, "PCIe 3.0 x16", x1')
+        ] = None,
         split: Annotated[str, typer.Option(help="layer (llama.cpp) or tensor (vLLM)")] = "layer",
         tensor_split: Annotated[str | None, typer.Option(help="llama.cpp ratios, e.g. 3,1")] = None,
-        prompt: Annotated[int, typer.Option(help="prompt tokens for time to first token")] = 512,
+        prompt: Annotated[str, typer.Option(help="prompt tokens for time to first token: 512, 2k")] = "512",
         disk_gbs: Annotated[float, typer.Option(help="disk read speed, GB/s")] = 0.5,
         vram: Annotated[
             float | None, typer.Option(help="the card's real VRAM, GiB (a flashed or modded card)")
@@ -168,10 +179,12 @@ def register(app: typer.Typer) -> None:
         _check_choice(split, ("layer", "tensor"), "split")
         if gpus < 1 or gpus > 64:
             raise InputError(Problem(f"--gpus must be 1..64, got {gpus}", field="gpus"))
+        context_tokens = parse_tokens_option(context, "--context")
+        prompt_tokens = parse_tokens_option(prompt, "--prompt")
         slot = resolve_gpu_arg(gpu, vram)
         layers = _parse_gpu_layers(gpu_layers)
         if pcie:
-            slot = GpuSlot(slot.spec, parse_link(pcie))
+            slot = GpuSlot(slot.spec, parse_link(pcie, default_gen=slot.spec.pcie_gen))
         ratios = None
         if tensor_split:
             try:
@@ -192,11 +205,11 @@ def register(app: typer.Typer) -> None:
         workload = Workload(
             spec,
             quant=quant,
-            context=context,
+            context=context_tokens,
             parallel=parallel,
             kv_type=kv_type.lower(),
             runtime=runtime,
-            prompt_tokens=prompt,
+            prompt_tokens=prompt_tokens,
             weights_bytes=weights_bytes,
             gpu_layers=layers,
         )
@@ -217,7 +230,7 @@ def register(app: typer.Typer) -> None:
                 "gpus": gpus,
                 "model": spec.key,
                 "quant": quant,
-                "context": context,
+                "context": context_tokens,
                 "parallel": parallel,
                 "kv_type": kv_type.lower(),
                 "vram_gib": slot.spec.vram_gib,
@@ -225,5 +238,5 @@ def register(app: typer.Typer) -> None:
             }
             typer.echo(json.dumps(payload, indent=2))
         else:
-            title = f"{spec.name} {quant} · ctx {context} × {parallel} on {gpus} × {slot.spec.name}"
+            title = f"{spec.name} {quant} · ctx {context_tokens} × {parallel} on {gpus} × {slot.spec.name}"
             render_table(result, title, Console())

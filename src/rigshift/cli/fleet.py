@@ -9,7 +9,6 @@ from typing import Annotated, Any, cast
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
 
 from rigshift.cli.errors import handle_errors
 from rigshift.errors import InputError
@@ -23,6 +22,7 @@ from rigshift.fleet.sources.hiveos_api import HIVEOS_API, fetch_farm
 from rigshift.fleet.sources.probe import probe_machine
 from rigshift.fleet.store import dump_fleet, load_fleet, save_fleet
 from rigshift.fleet.summary import summarize
+from rigshift.tables import Col, fitted_table, output_console
 
 fleet_app = typer.Typer(
     help="Fleet inventory: import HiveOS/minerstat/CSV/YAML, probe this machine, show a fleet.",
@@ -129,16 +129,15 @@ def show_command(
 
 
 def _print_summary(summary: dict[str, Any]) -> None:
-    _out.print(
-        f"[bold]{summary['name']}[/]: {summary['rigs']} rigs, {summary['gpus']} GPUs, "
+    out = output_console()
+    out.print(
+        f"[bold]{escape(summary['name'])}[/]: {summary['rigs']} rigs, {summary['gpus']} GPUs, "
         f"{summary['vram_gib']:.0f} GiB VRAM; {summary['gpus_mining']} GPUs still mining, "
         f"holding {summary['vram_used_by_others_gib']:.0f} GiB"
     )
-    sites = Table(title="Sites")
-    for column in ("site", "rigs", "GPUs", "VRAM GiB", "$/kWh", "budget kW"):
-        sites.add_column(column, justify="left" if column == "site" else "right")
-    for s in summary["sites"]:
-        sites.add_row(
+    width = out.width
+    site_rows = [
+        (
             s["site"],
             str(s["rigs"]),
             str(s["gpus"]),
@@ -146,40 +145,57 @@ def _print_summary(summary: dict[str, Any]) -> None:
             _num(s.get("power_price_usd_kwh")),
             _num(s.get("power_budget_kw")),
         )
-    _out.print(sites)
-    models = Table(title="GPUs by model")
-    for column in ("model", "reported as", "count", "VRAM GiB", "VRAM total", "links"):
-        models.add_column(
-            column,
-            justify="right" if column in ("count", "VRAM GiB", "VRAM total") else "left",
-            no_wrap=column == "model",
-        )
-    for m in summary["by_model"]:
-        # "Gen1 x1" -> "G1x1" so the column stays narrow on an 80-column terminal.
-        links = " ".join(f"{k.replace('Gen', 'G').replace(' ', '')}:{v}" for k, v in m["links"].items())
-        models.add_row(
+        for s in summary["sites"]
+    ]
+    site_cols = (
+        Col("site"),
+        Col("rigs", "right"),
+        Col("GPUs", "right"),
+        Col("VRAM GiB", "right", drop=1),
+        Col("$/kWh", "right", drop=2),
+        Col("budget kW", "right", drop=3),
+    )
+    out.print(fitted_table(site_cols, site_rows, width, title="Sites"))
+    model_rows = [
+        (
             m["model"],
             m["reported_name"] or "",
             str(m["count"]),
             f"{m['vram_gib']:g}",
             f"{m['vram_total_gib']:g}",
-            links,
+            # "Gen1 x1" -> "G1x1" so the column stays narrow
+            " ".join(f"{k.replace('Gen', 'G').replace(' ', '')}:{v}" for k, v in m["links"].items()),
         )
-    _out.print(models)
-    link_table = Table(title="PCIe links")
-    link_table.add_column("link")
-    link_table.add_column("GPUs", justify="right")
-    for link, count in summary["links"].items():
-        link_table.add_row(link, str(count))
-    _out.print(link_table)
+        for m in summary["by_model"]
+    ]
+    model_cols = (
+        Col("model"),
+        Col("reported as", wrap=True, drop=3),
+        Col("count", "right"),
+        Col("VRAM GiB", "right", drop=1),
+        Col("VRAM total", "right", drop=2),
+        Col("links", wrap=True, drop=4),
+    )
+    out.print(fitted_table(model_cols, model_rows, width, title="GPUs by model"))
+    link_rows = [(link, str(count)) for link, count in summary["links"].items()]
+    out.print(fitted_table((Col("link"), Col("GPUs", "right")), link_rows, width, title="PCIe links"))
     if summary["unresolved"]:
-        bad = Table(title="Unresolved GPU names (not in the catalog)")
-        for column in ("reported name", "count", "rigs", "did you mean"):
-            bad.add_column(column)
-        for u in summary["unresolved"]:
-            rigs = ", ".join(u["rigs"][:5]) + (" ..." if len(u["rigs"]) > 5 else "")
-            bad.add_row(str(u["reported_name"]), str(u["count"]), rigs, ", ".join(u["did_you_mean"]))
-        _out.print(bad)
+        bad_rows = [
+            (
+                str(u["reported_name"]),
+                str(u["count"]),
+                ", ".join(u["rigs"][:5]) + (" ..." if len(u["rigs"]) > 5 else ""),
+                ", ".join(u["did_you_mean"]),
+            )
+            for u in summary["unresolved"]
+        ]
+        bad_cols = (
+            Col("reported name"),
+            Col("count", "right"),
+            Col("rigs", wrap=True, drop=2),
+            Col("did you mean", wrap=True, drop=1),
+        )
+        out.print(fitted_table(bad_cols, bad_rows, width, title="Unresolved GPU names (not in the catalog)"))
 
 
 def _num(value: float | None) -> str:
@@ -199,18 +215,7 @@ def probe_command(
         typer.echo(dump_fleet(parsed.fleet))
         return
     _print_summary(summarize(parsed.fleet))
-    table = Table(title="GPUs")
-    for column in (
-        "index",
-        "model",
-        "bus id",
-        "VRAM GiB",
-        "used by others",
-        "link (max)",
-        "power W (min-max)",
-        "°C",
-    ):
-        table.add_column(column)
+    rows = []
     for _, gpu in parsed.fleet.gpus():
         link = (
             f"Gen{gpu.pcie.gen} x{gpu.pcie.width} ({gpu.pcie.max_gen or '?'} x{gpu.pcie.max_width or '?'})"
@@ -219,17 +224,30 @@ def probe_command(
         )
         power = gpu.power
         watts = f"{_num(power.current)} ({_num(power.min)}-{_num(power.max)})" if power else ""
-        table.add_row(
-            str(gpu.index),
-            gpu.model,
-            gpu.bus_id or "",
-            f"{gpu.vram_gib:g}",
-            f"{gpu.vram_used_by_others_gib:g}",
-            link,
-            watts,
-            _num(gpu.temperature_c),
+        rows.append(
+            (
+                str(gpu.index),
+                gpu.model,
+                gpu.bus_id or "",
+                f"{gpu.vram_gib:g}",
+                f"{gpu.vram_used_by_others_gib:g}",
+                link,
+                watts,
+                _num(gpu.temperature_c),
+            )
         )
-    _out.print(table)
+    columns = (
+        Col("index", "right"),
+        Col("model"),
+        Col("bus id", drop=2),
+        Col("VRAM GiB", "right"),
+        Col("used by others", "right", drop=3),
+        Col("link (max)", drop=1),
+        Col("power W (min-max)", drop=4),
+        Col("°C", "right", drop=5),
+    )
+    out = output_console()
+    out.print(fitted_table(columns, rows, out.width, title="GPUs"))
 
 
 @fleet_app.command("demo")

@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from pydantic import ValidationError
 from rich.console import Console
-from rich.table import Table
 
 from rigshift.cli.errors import handle_errors
 from rigshift.errors import InfeasiblePlan, InputError, Problem
+from rigshift.files import write_atomic
 from rigshift.fleet.store import load_fleet
 from rigshift.plan import Plan, PlanOptions, load_demand, plan_placement
+from rigshift.plan.report import render_explain, render_html, render_summary
+from rigshift.tables import output_console
 
 
 def load_plan(path: Path) -> Plan:
@@ -31,61 +31,11 @@ def load_plan(path: Path) -> Plan:
         ) from None
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    """Temp file + rename: an interrupted write never leaves a half plan over the old one."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent or Path("."), prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def print_summary(plan: Plan, console: Console, explain: bool) -> None:
-    table = Table(title=f"Plan for {plan.fleet}", show_lines=False)
-    for column in ("deployment", "wanted", "replicas", "tok/s", "$/h"):
-        table.add_column(column, justify="left" if column in ("deployment", "wanted") else "right")
-    for d in plan.deployments:
-        table.add_row(
-            d.deployment, d.wanted, str(d.replicas), f"{d.tokens_per_s:,.0f}", f"{d.revenue_usd_per_h:.3f}"
-        )
-    console.print(table)
-    bound = "n/a" if plan.bound is None else f"{plan.bound:.4f}"
-    gap = "n/a" if plan.gap is None else f"{plan.gap:.2%}"
-    console.print(
-        f"objective {plan.objective:.4f}  bound {bound}  gap {gap}  ({plan.solver}, {plan.solver_status}, "
-        f"{plan.solve_seconds:.2f} s)"
-    )
-    console.print(
-        f"revenue ${plan.revenue_usd_per_h:.3f}/h  power ${plan.power_cost_usd_per_h:.3f}/h  "
-        + "  ".join(f"{s}: {w / 1000:.1f} kW" for s, w in plan.power_w_by_site.items())
-    )
-    console.print("leftover GPUs: " + ", ".join(f"{k} {v}" for k, v in plan.leftover.items()))
-    if plan.moves:
-        counts: dict[str, int] = {}
-        for m in plan.moves:
-            counts[m.action] = counts.get(m.action, 0) + 1
-        console.print("changes: " + ", ".join(f"{n} {a}" for a, n in sorted(counts.items())))
-        if explain:
-            for m in plan.moves:
-                if m.action != "keep":
-                    console.print(f"  {m.action} {m.deployment} {m.source or ''} -> {m.target or ''}")
-    for u in plan.unplaced:
-        console.print(f"[bold yellow]unplaced[/] {u.render()}")
+    """The plan for people: a one-screen summary; `explain` adds the groups, reasons and changes."""
+    console.print(render_summary(plan, console.width))
     if explain:
-        for note in plan.notes:
-            console.print(f"note: {note}")
-        for r in plan.replicas:
-            gpus = ",".join(
-                f"{g.position}" + (f"@{g.power_cap_w:g}W" if g.power_cap_w else "") for g in r.gpus
-            )
-            split = f" split {r.tensor_split}" if r.tensor_split else ""
-            console.print(
-                f"  {r.id}: {r.rig} gpu {gpus} {r.runtime} {r.tokens_per_s:.1f} tok/s "
-                f"${r.revenue_usd_per_h:.4f}/h {r.power_w:.0f} W{split}"
-            )
+        console.print(render_explain(plan, console.width))
 
 
 def plan_command(
@@ -98,7 +48,13 @@ def plan_command(
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the plan as JSON instead of a summary.")
     ] = False,
-    explain: Annotated[bool, typer.Option("--explain", help="List every replica, move and note.")] = False,
+    explain: Annotated[
+        bool,
+        typer.Option("--explain", help="Add placement groups, every reason, changes and solver figures."),
+    ] = False,
+    html: Annotated[
+        Path | None, typer.Option("--html", help="Also write a self-contained HTML report with a rig map.")
+    ] = None,
     time_limit: Annotated[
         float | None, typer.Option("--time-limit", help="Solver time limit, seconds.")
     ] = None,
@@ -106,9 +62,11 @@ def plan_command(
 ) -> None:
     """Place every replica of DEMAND on the GPUs of FLEET, for the most value within its limits.
 
-    Power, memory and host limits are respected; the plan lists replicas with their GPUs, tensor
-    split, power caps, tokens/s and $/h, the solver's bound and gap, and the reasons for anything
-    unplaced. Exit code 3 when some demand cannot be met (the plan is still written).
+    Power, memory, host (CPU cores, RAM, disk) and speed limits are respected: a replica slower than
+    its deployment's min_tokens_per_s (default: the assessment's 20 tokens/s per stream) is never
+    placed. Prints what runs where, $/h, what is unmet and what would change it; `--json` or `--out`
+    has every replica with its GPUs, tensor split and power caps. Exit code 3 when some demand
+    cannot be met (the plan is still written).
     """
     fleet_data = load_fleet(fleet)
     demand_data = load_demand(demand)
@@ -126,11 +84,16 @@ def plan_command(
     plan = plan_placement(fleet_data, demand_data, current=current_plan, options=options)
     text = plan.model_dump_json(indent=2)
     if out is not None:
-        _write_atomic(out, text + "\n")
+        write_atomic(out, text + "\n")
+    if html is not None:
+        write_atomic(html, render_html(plan, fleet_data))
     if as_json:
         typer.echo(text)
     else:
-        print_summary(plan, Console(highlight=False, soft_wrap=True), explain)
+        console = output_console()
+        print_summary(plan, console, explain)
+        if html is not None:
+            console.print(f"HTML report: {html}")
     if plan.unplaced:
         raise InfeasiblePlan(
             f"{sum(u.replicas for u in plan.unplaced)} replica(s) of "

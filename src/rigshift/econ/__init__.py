@@ -5,13 +5,17 @@ Public entry points:
   and the server call (per card class, fleet totals, conversion plan, sensitivity).
 - `rigshift.econ.prices.load_inputs(path)`: a prices file merged over the shipped defaults.
 - `EstimatorThroughput`: tokens/s from rigshift's estimator, cached.
+- `DemandInputs` / `ClassDemand`: what there is to sell (token revenue never exceeds it);
+  `rigshift.econ.prices.demand.read_demand(path, ...)` reads one from a demand file, a plan's
+  demand file or a usage export.
 Formulas are written out in docs/economics.md.
 """
 
 from rigshift.econ.analysis import Economics, FleetTotals, UseTotals, analyze_fleet
 from rigshift.econ.cards import CardClass, CardEconomics, InferenceRate, ThroughputModel, UseResult
-from rigshift.econ.inputs import EconInputs
-from rigshift.econ.plan import Allocation, ConversionPlan, PlanStep
+from rigshift.econ.classes import UnassessedCards
+from rigshift.econ.inputs import ClassDemand, DemandInputs, EconInputs
+from rigshift.econ.plan import Allocation, ClassService, ConversionPlan, PlanStep
 from rigshift.econ.sensitivity import Sensitivity, SensitivityCell
 from rigshift.econ.throughput import EstimatorThroughput
 
@@ -19,7 +23,10 @@ __all__ = [
     "Allocation",
     "CardClass",
     "CardEconomics",
+    "ClassDemand",
+    "ClassService",
     "ConversionPlan",
+    "DemandInputs",
     "EconInputs",
     "Economics",
     "EstimatorThroughput",
@@ -29,6 +36,7 @@ __all__ = [
     "Sensitivity",
     "SensitivityCell",
     "ThroughputModel",
+    "UnassessedCards",
     "UseResult",
     "UseTotals",
     "analyze_fleet",

@@ -3,12 +3,16 @@
 A card class is one GPU model at one site (sites can have different power prices and budgets).
 The three uses are computed side by side with the same power accounting, so they compare:
 each card carries its own draw plus its share of the rig's host power, times the site's PUE.
-Per-card figures here count power only; staff and capital enter in the plan (plan.py).
+AI uses (rent, infer) also carry their share of the AI staff. Inference is bounded by demand:
+a card is credited the utilisation its price class gets when the class's demand is spread over
+every card of the fleet that can serve it (`class_utilisation`), never a flat guess; the plan
+(plan.py) then decides which cards actually serve, hour by hour against the load profile.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections import defaultdict
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
@@ -16,11 +20,15 @@ from pydantic import BaseModel, ConfigDict
 
 from rigshift.catalog.gpu_spec import GpuSpec
 from rigshift.econ import formulas as f
+from rigshift.econ.demand import served_per_day, usd_per_request
 from rigshift.econ.inputs import AiInputs, EconInputs, Hashrate, ModelClassPrice
 from rigshift.estimate.types import PcieLink
+from rigshift.hosts import replicas_on_rig
 from rigshift.suggest import normalise
 
 Use = Literal["mine", "rent", "infer", "off"]
+Verdict = Literal["mine", "rent", "infer", "off", "sell"]
+AI_USES = ("rent", "infer")
 
 
 class _Model(BaseModel):
@@ -50,6 +58,24 @@ class CardClass(_Model):
     max_group: int = 1  # most cards of this model in one rig: the largest multi-GPU replica
     rental_fix_usd_per_gpu: float = 0.0  # host work a marketplace demands before it lists the card
     rental_blockers: tuple[str, ...] = ()
+    # The class's rigs for the shared host rule (rigshift.hosts): (cards of this class on the rig,
+    # CPU cores, RAM GiB, disk GiB, how many such rigs). Empty: hosts sized for the cards (bought).
+    rig_hosts: tuple[tuple[int, int | None, float | None, float | None, int], ...] = ()
+
+    def hosted_gpus(self, gpus_per_replica: int, host_ram_gib: float, model_file_gib: float) -> int:
+        """Cards of this class that serve a replica once every rig's host limit is applied: the
+        replicas `replicas_on_rig` (the rule assess and plan count with) allows, times their size."""
+        if not self.rig_hosts:
+            return self.count
+        return sum(
+            rigs
+            * gpus_per_replica
+            * replicas_on_rig(
+                gpus, cores, ram, host_ram_gib, gpus_per_replica=gpus_per_replica,
+                disk_gib=disk, model_file_gib=model_file_gib,
+            )
+            for gpus, cores, ram, disk, rigs in self.rig_hosts
+        )  # fmt: skip
 
     @property
     def link(self) -> PcieLink | None:
@@ -68,7 +94,14 @@ class UseResult(_Model):
     net_usd_day: float = 0.0
     break_even_usd_kwh: float | None = None  # the power price at which net is zero
     one_off_usd_per_gpu: float = 0.0  # paid once before the card can start this use
+    staff_usd_day: float = 0.0  # the card's share of AI staff (rent, infer); already in net
     model_class: str | None = None  # inference: the class of model served
+    # inference: what one card does at 100 % busy, and the share of the day demand keeps it busy
+    capacity_requests_per_day: float = 0.0
+    utilisation: float | None = None
+    requests_per_day: float = 0.0  # served by one card at that utilisation
+    gpus_per_replica: int = 1
+    hosted_gpus: int | None = None  # cards of the class their rigs' hosts let serve it (None: bought)
 
 
 class CardEconomics(_Model):
@@ -77,8 +110,10 @@ class CardEconomics(_Model):
     rental: UseResult
     inference: UseResult  # the best model class this card can serve
     inference_options: tuple[UseResult, ...]  # every model class, served or not, and why
-    best_use: Use
-    break_even_utilisation: float | None  # inference utilisation that matches the best other use
+    # The plan's verdict for most of the class's cards once the plan is solved; before that, the
+    # card's best standalone use.
+    best_use: Verdict
+    break_even_utilisation: float | None  # inference utilisation that matches the best other use (staff in)
 
     def use(self, use: str) -> UseResult | None:
         return {"mine": self.mining, "rent": self.rental, "infer": self.inference}.get(use)
@@ -92,6 +127,8 @@ class InferenceRate:
     prefill_tokens_per_s: float
     gpus: int
     runtime: str
+    host_ram_gib: float = 0.0  # what one replica keeps in host RAM (the estimator's)
+    model_file_gib: float = 0.0
 
 
 class ThroughputModel(Protocol):
@@ -106,8 +143,13 @@ def _power_cost(card: CardClass, card_w: float) -> float:
     return f.power_cost_per_day(card_w + card.host_share_w, card.usd_per_kwh, card.pue)
 
 
-def _break_even(revenue: float, card: CardClass, card_w: float) -> float | None:
-    return f.break_even_power_price(revenue, card_w + card.host_share_w, card.pue)
+def _break_even(revenue: float, card: CardClass, card_w: float, staff_usd_day: float = 0.0) -> float | None:
+    """The power price at which the use nets zero, staff share included for AI uses."""
+    return f.break_even_power_price(revenue - staff_usd_day, card_w + card.host_share_w, card.pue)
+
+
+def staff_usd_per_gpu_day(inputs: EconInputs) -> float:
+    return inputs.capital.staff_usd_per_month / inputs.capital.staff_gpus / f.DAYS_PER_MONTH
 
 
 def _hashrates(spec: GpuSpec, inputs: EconInputs) -> dict[str, tuple[float, float]]:
@@ -206,6 +248,7 @@ def rental_result(card: CardClass, inputs: EconInputs) -> UseResult:
     watts = f.duty_watts(card.busy_w, inputs.power.idle_w_per_gpu, ai.rental_utilisation)
     revenue = f.rental_revenue_per_day(rate, ai.rental_utilisation, ai.marketplace_fee)
     cost = _power_cost(card, watts)
+    staff = staff_usd_per_gpu_day(inputs)
     detail = f"${rate:.3f}/GPU-h at {ai.rental_utilisation:.0%} occupancy"
     if card.rental_blockers:
         detail += f"; host fix ${card.rental_fix_usd_per_gpu:.0f}/GPU first: " + "; ".join(
@@ -218,9 +261,10 @@ def rental_result(card: CardClass, inputs: EconInputs) -> UseResult:
         revenue_usd_day=revenue,
         power_w=watts,
         power_cost_usd_day=cost,
-        net_usd_day=revenue - cost,
-        break_even_usd_kwh=_break_even(revenue, card, watts),
+        net_usd_day=revenue - cost - staff,
+        break_even_usd_kwh=_break_even(revenue, card, watts, staff),
         one_off_usd_per_gpu=card.rental_fix_usd_per_gpu,
+        staff_usd_day=staff,
     )
 
 
@@ -234,21 +278,65 @@ def _group_sizes(max_group: int) -> list[int]:
     return sizes
 
 
+def replica_rate(
+    card: CardClass,
+    spec: GpuSpec,
+    model_class: ModelClassPrice,
+    inputs: EconInputs,
+    throughput: ThroughputModel,
+) -> InferenceRate | None:
+    """The smallest group of same-model cards in one rig that fits the class, and its speed."""
+    for gpus in _group_sizes(card.max_group):
+        rate = throughput.rate(spec, gpus, card.link, model_class, inputs.ai)
+        if rate is not None:
+            if rate.decode_tokens_per_s <= 0 or rate.prefill_tokens_per_s <= 0:
+                return None
+            return rate
+    return None
+
+
+def capacity_per_gpu_day(rate: InferenceRate, ai: AiInputs) -> float:
+    """Requests one card completes in a day kept 100 % busy (a replica on k cards: a k-th each)."""
+    rps = f.requests_per_second(
+        ai.input_tokens_per_request,
+        ai.output_tokens_per_request,
+        rate.prefill_tokens_per_s,
+        rate.decode_tokens_per_s,
+    )
+    return rps * f.SECONDS_PER_DAY / rate.gpus
+
+
+def class_utilisation(capacity_per_day: float, model_class: str, ai: AiInputs) -> float:
+    """Share of the day a pool of `capacity_per_day` (at 100 % busy) is busy serving the class's demand.
+
+    Each hour the pool serves the smaller of that hour's demand and its capacity at the ceiling
+    (`max_utilisation`); the result is served / capacity, so it never exceeds the ceiling and
+    falls as capacity outgrows demand.
+    """
+    if capacity_per_day <= 0:
+        return 0.0
+    served = served_per_day(
+        ai.demand.requests_per_day(model_class),
+        ai.demand.hour_buckets(),
+        capacity_per_day / 24.0 * ai.max_utilisation,
+    )
+    return served / capacity_per_day
+
+
 def inference_option(
     card: CardClass,
     spec: GpuSpec,
     model_class: ModelClassPrice,
     inputs: EconInputs,
     throughput: ThroughputModel,
+    utilisation: float | None = None,
+    rate: InferenceRate | None = None,
 ) -> UseResult:
-    """One model class on this card: the smallest group of same-model cards in a rig that fits it."""
+    """One model class on this card, busy `utilisation` of the day (default: the class's demand
+    spread over this class of cards alone)."""
     ai = inputs.ai
-    rate: InferenceRate | None = None
-    for gpus in _group_sizes(card.max_group):
-        rate = throughput.rate(spec, gpus, card.link, model_class, ai)
-        if rate is not None:
-            break
-    if rate is None or rate.decode_tokens_per_s <= 0 or rate.prefill_tokens_per_s <= 0:
+    rate = rate or replica_rate(card, spec, model_class, inputs, throughput)
+    if rate is None:
         # A throughput model may know a better reason than "does not fit" (the assessment's verdict).
         refusal = getattr(throughput, "refusal", None)
         why = refusal(spec, model_class) if refusal is not None else None
@@ -259,48 +347,70 @@ def inference_option(
             detail=f"{model_class.name} ({model_class.model} {model_class.quant}): "
             + (why or f"does not fit on up to {card.max_group} × {card.gpu_name}"),
         )
-    rps = f.requests_per_second(
-        ai.input_tokens_per_request,
-        ai.output_tokens_per_request,
-        rate.prefill_tokens_per_s,
-        rate.decode_tokens_per_s,
+    capacity = capacity_per_gpu_day(rate, ai)
+    # Only the cards whose rig's host carries a replica serve (the host rule assess and plan use,
+    # rigshift.hosts); the class's revenue is spread over all its cards.
+    hosted = card.hosted_gpus(rate.gpus, rate.host_ram_gib, rate.model_file_gib) if card.count else 0
+    hosted_share = hosted / card.count if card.count else 1.0
+    host_note = (
+        f"; rig hosts carry {hosted:,} of {card.count:,} cards" if card.count and hosted < card.count else ""
     )
-    # A replica on k cards earns for all k: each card is credited a k-th.
-    revenue = (
-        f.inference_revenue_per_day(
-            rps,
-            ai.input_tokens_per_request,
-            ai.output_tokens_per_request,
-            model_class.usd_per_m_input,
-            model_class.usd_per_m_output,
-            ai.utilisation,
-        )
-        / rate.gpus
-    )
-    watts = f.duty_watts(card.busy_w, inputs.power.idle_w_per_gpu, ai.utilisation)
+    if utilisation is None:
+        utilisation = class_utilisation(capacity * max(hosted, 1), model_class.name, ai)
+    served = capacity * utilisation * hosted_share  # per card of the class, on average
+    revenue = served * usd_per_request(model_class, ai)
+    watts = f.duty_watts(card.busy_w, inputs.power.idle_w_per_gpu, utilisation * hosted_share)
     cost = _power_cost(card, watts)
+    staff = staff_usd_per_gpu_day(inputs)
+    streams = model_class.parallel or ai.parallel or ai.max_parallel
+    context = model_class.context or ai.context
     return UseResult(
         use="infer",
         available=True,
         model_class=model_class.name,
         detail=f"{model_class.name} ({model_class.model} {model_class.quant}) on {rate.gpus} GPU"
         f"{'s' if rate.gpus > 1 else ''} via {rate.runtime}: {rate.decode_tokens_per_s:.1f} tok/s decode "
-        f"({ai.parallel} streams), {rate.prefill_tokens_per_s:.0f} tok/s prefill, {ai.utilisation:.0%} busy",
+        f"({streams} streams × {context} tokens), {rate.prefill_tokens_per_s:.0f} tok/s prefill, "
+        f"{utilisation:.0%} busy" + host_note,
         revenue_usd_day=revenue,
         power_w=watts,
         power_cost_usd_day=cost,
-        net_usd_day=revenue - cost,
-        break_even_usd_kwh=_break_even(revenue, card, watts),
+        net_usd_day=revenue - cost - staff,
+        break_even_usd_kwh=_break_even(revenue, card, watts, staff),
         one_off_usd_per_gpu=inputs.capital.setup_usd_per_gpu,
+        staff_usd_day=staff,
+        capacity_requests_per_day=capacity,
+        utilisation=utilisation,
+        requests_per_day=served,
+        gpus_per_replica=rate.gpus,
+        hosted_gpus=hosted if card.count else None,
     )
 
 
 def card_economics(
-    card: CardClass, spec: GpuSpec, inputs: EconInputs, throughput: ThroughputModel
+    card: CardClass,
+    spec: GpuSpec,
+    inputs: EconInputs,
+    throughput: ThroughputModel,
+    utilisation: Mapping[str, float] | None = None,
+    rates: Mapping[str, InferenceRate | None] | None = None,
 ) -> CardEconomics:
+    """All uses of one card class; `utilisation` per price class (default: this class alone
+    serving the class's whole demand), `rates` the replica speeds when already asked."""
     mining = mining_result(card, spec, inputs)
     rental = rental_result(card, inputs)
-    options = tuple(inference_option(card, spec, mc, inputs, throughput) for mc in inputs.ai.token_prices)
+    options = tuple(
+        inference_option(
+            card,
+            spec,
+            mc,
+            inputs,
+            throughput,
+            utilisation=None if utilisation is None else utilisation.get(mc.name),
+            rate=None if rates is None else rates.get(mc.name),
+        )
+        for mc in inputs.ai.token_prices
+    )
     served = [o for o in options if o.available]
     if served:
         inference = max(served, key=lambda o: o.net_usd_day)
@@ -329,10 +439,15 @@ def card_economics(
 def _break_even_utilisation(
     card: CardClass, inputs: EconInputs, inference: UseResult, mining: UseResult, rental: UseResult
 ) -> float | None:
-    if not inference.available or inputs.ai.utilisation <= 0:
+    """The busy share at which serving tokens nets as much as the best other use, staff included."""
+    if not inference.available:
         return None
-    revenue_at_full = inference.revenue_usd_day / inputs.ai.utilisation
-    target = max([0.0] + [r.net_usd_day for r in (mining, rental) if r.available])
+    price = inputs.ai.price(inference.model_class or "")
+    if price is None:
+        return None
+    revenue_at_full = inference.capacity_requests_per_day * usd_per_request(price, inputs.ai)
+    # Serving must also pay its staff share: it is the bar the utilisation has to clear.
+    target = max([0.0] + [r.net_usd_day for r in (mining, rental) if r.available]) + inference.staff_usd_day
     return f.break_even_utilisation(
         revenue_at_full,
         busy_w=card.busy_w,
@@ -344,10 +459,54 @@ def _break_even_utilisation(
     )
 
 
+def replica_rates(
+    cards: Sequence[CardClass],
+    spec_of: Callable[[str], GpuSpec],
+    inputs: EconInputs,
+    throughput: ThroughputModel,
+) -> dict[str, dict[str, InferenceRate | None]]:
+    """card class id -> price class -> the replica that serves it (None: none fits)."""
+    return {
+        card.id: {
+            mc.name: replica_rate(card, spec_of(card.gpu_key), mc, inputs, throughput)
+            for mc in inputs.ai.token_prices
+        }
+        for card in {c.id: c for c in cards}.values()
+    }
+
+
 def economics_for(
     cards: Sequence[CardClass],
     spec_of: Callable[[str], GpuSpec],
     inputs: EconInputs,
     throughput: ThroughputModel,
+    pool: Sequence[CardClass] = (),
+    rates: Mapping[str, Mapping[str, InferenceRate | None]] | None = None,
 ) -> list[CardEconomics]:
-    return [card_economics(card, spec_of(card.gpu_key), inputs, throughput) for card in cards]
+    """Every card class's economics, inference credited at the utilisation its price class gets
+    when the class's demand is spread over every card (of `pool`, default `cards`) able to serve it.
+
+    `rates` (from `replica_rates`) spares asking again: speeds do not move with prices or demand.
+    """
+    pool = pool or cards
+    rates = rates or replica_rates([*pool, *cards], spec_of, inputs, throughput)
+    capacity: dict[str, float] = defaultdict(float)
+    for card in pool:
+        for name, rate in rates[card.id].items():
+            if rate is not None:
+                hosted = (
+                    card.hosted_gpus(rate.gpus, rate.host_ram_gib, rate.model_file_gib) if card.count else 0
+                )
+                capacity[name] += hosted * capacity_per_gpu_day(rate, inputs.ai)
+    out = []
+    for card in cards:
+        utilisation = {}
+        for name, rate in rates[card.id].items():
+            if rate is not None:
+                # A card the pool lacks (one to buy) is judged as if it joined the pool.
+                own = capacity_per_gpu_day(rate, inputs.ai) * (0 if card.count else 1)
+                utilisation[name] = class_utilisation(capacity[name] + own, name, inputs.ai)
+        out.append(
+            card_economics(card, spec_of(card.gpu_key), inputs, throughput, utilisation, rates[card.id])
+        )
+    return out

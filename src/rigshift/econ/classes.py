@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import math
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable
+
+from pydantic import BaseModel, ConfigDict
 
 from rigshift.catalog.gpu_spec import GpuSpec
 from rigshift.econ.cards import CardClass
 from rigshift.econ.inputs import EconInputs, Hashrate
-from rigshift.fleet.model import Fleet, Gpu, Rig
+from rigshift.errors import RigshiftError
+from rigshift.fleet.model import UNRESOLVED_MODEL, Fleet, Gpu, Rig
 
 # A rig with no link recorded is assumed to sit on x1 risers: the usual mining build (DOMAIN.md §2).
 ASSUMED_RISER = (1, 1)
@@ -86,13 +89,56 @@ def measured_hashrates(members: list[tuple[Rig, Gpu]], spec: GpuSpec) -> tuple[H
     return tuple(out)
 
 
-def card_classes(fleet: Fleet, spec_of: Callable[[str], GpuSpec], inputs: EconInputs) -> list[CardClass]:
+class UnassessedCards(BaseModel):
+    """GPUs the economics leaves out because the GPU catalog does not know them: counted, not priced."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    site: str
+    name: str  # as the fleet file or its source names the card
+    count: int
+    hint: str  # what to do about it
+
+
+def _unknown_name(gpu: Gpu) -> str:
+    if gpu.model == UNRESOLVED_MODEL:
+        return gpu.reported_name or "unknown GPU"
+    return gpu.model
+
+
+def _hint(gpu: Gpu, error: RigshiftError | None) -> str:
+    suggestions = list(gpu.name_suggestions) or list(getattr(error, "suggestions", ()) or ())
+    hint = "not in the GPU catalog: correct the model in the fleet file"
+    if suggestions:
+        hint += " (did you mean " + " or ".join(repr(s) for s in suggestions[:3]) + "?)"
+    return hint + ", or add the card to the catalog (docs/fleet.md)"
+
+
+def card_classes(
+    fleet: Fleet,
+    spec_of: Callable[[str], GpuSpec],
+    inputs: EconInputs,
+    unassessed: list[UnassessedCards] | None = None,
+) -> list[CardClass]:
+    """The fleet's card classes; GPUs the catalog does not know go to `unassessed` (counted, excluded)."""
     groups: dict[tuple[str, str], list[tuple[Rig, Gpu]]] = defaultdict(list)
     for rig, gpu in fleet.gpus():
         groups[(rig.site, gpu.model)].append((rig, gpu))
     classes = []
     for (site, key), members in sorted(groups.items()):
-        spec = spec_of(key)
+        try:
+            if key == UNRESOLVED_MODEL:
+                raise RigshiftError(f"unresolved GPU name {key!r}")
+            spec = spec_of(key)
+        except RigshiftError as error:
+            if unassessed is not None:
+                by_name: dict[str, list[Gpu]] = defaultdict(list)
+                for _, gpu in members:
+                    by_name[_unknown_name(gpu)].append(gpu)
+                for name, gpus in sorted(by_name.items()):
+                    hint = _hint(gpus[0], error if key != UNRESOLVED_MODEL else None)
+                    unassessed.append(UnassessedCards(site=site, name=name, count=len(gpus), hint=hint))
+            continue
         price, pue, curve = site_power(fleet, site, inputs)
         blockers: list[str] = []
         only_ram = True
@@ -114,8 +160,11 @@ def card_classes(fleet: Fleet, spec_of: Callable[[str], GpuSpec], inputs: EconIn
             fix = rental_fix_usd_per_gpu(spec, inputs) if blockers else 0.0
         links = [(g.pcie.gen, g.pcie.width) if g.pcie else ASSUMED_RISER for _, g in members]
         per_rig: dict[str, int] = defaultdict(int)
+        host_of: dict[str, tuple[int | None, float | None, float | None]] = {}
         for rig, _ in members:
             per_rig[rig.name] += 1
+            host_of[rig.name] = (rig.cpu_cores, rig.ram_gib, rig.disk_gib)
+        rig_hosts = Counter((n, *host_of[name]) for name, n in per_rig.items())
         busy = [
             g.power.current
             if g.power and g.power.current
@@ -140,6 +189,7 @@ def card_classes(fleet: Fleet, spec_of: Callable[[str], GpuSpec], inputs: EconIn
                 link_gen=min(g for g, _ in links),
                 link_lanes=min(w for _, w in links),
                 max_group=max(per_rig.values()),
+                rig_hosts=tuple(sorted(((*k, rigs) for k, rigs in rig_hosts.items()), key=repr)),
                 rental_fix_usd_per_gpu=fix,
                 rental_blockers=tuple(blockers),
             )

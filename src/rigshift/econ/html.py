@@ -5,7 +5,7 @@ from __future__ import annotations
 from html import escape
 
 from rigshift.econ.analysis import Economics
-from rigshift.econ.render import CARD_COLUMNS, money, months, price
+from rigshift.econ.render import CARD_COLUMNS, break_even_text, key_figures, money, months, price
 from rigshift.econ.sensitivity import Sensitivity
 
 COLOURS = ("#1b6ca8", "#d1495b", "#2e933c", "#edae49", "#7b4b94", "#00798c")
@@ -111,7 +111,7 @@ def render_html(economics: Economics) -> str:
             ),
             c.best_use,
             f"{price(c.mining.break_even_usd_kwh)} / {price(c.inference.break_even_usd_kwh)}",
-            "—" if c.break_even_utilisation is None else f"{c.break_even_utilisation:.0%}",
+            break_even_text(c.break_even_utilisation, e.inputs.ai.max_utilisation),
         ]
         for c in e.cards
     ]
@@ -145,8 +145,39 @@ def render_html(economics: Economics) -> str:
         f"<span class='small'>{escape(pr.source)}</span></li>"
         for pr in e.inputs.provenance
     )
+    ai = e.inputs.ai
+    service = [
+        [
+            s.model_class,
+            f"{s.requests_per_day:,.0f}",
+            f"{s.tokens_per_day:,.0f}",
+            f"{s.served_requests_per_day:,.0f}",
+            f"{s.served_tokens_per_day:,.0f}",
+            str(s.gpus),
+            "—" if s.utilisation is None else f"{s.utilisation:.0%}",
+        ]
+        for s in p.service
+    ]
+    unassessed = [[u.name, u.site, str(u.count), u.hint] for u in e.unassessed]
+    unlocks = [
+        [
+            u.text,
+            "—" if u.cost_usd is None else f"{money(u.cost_usd, False)} ({u.cost_detail})",
+            "—" if u.monthly_gain_usd is None else money(u.monthly_gain_usd, False),
+            "—" if u.gain_per_usd is None else f"{u.gain_per_usd:.3f}",
+            u.effect,
+        ]
+        for u in e.unlocks
+    ]
     body = [
         f"<h1>rigshift economics: {escape(e.fleet)}</h1>",
+        f"<p><b>Demand assumed</b>: {e.tokens_per_day:,.0f} tokens/day, {e.requests_per_day:,.0f} requests/day "
+        f"of {ai.input_tokens_per_request:,} + {ai.output_tokens_per_request:,} tokens; revenue never exceeds "
+        f"what it buys. <span class='small'>{escape(ai.demand.source)}</span></p>",
+        _table(
+            ["class", "demand req/day", "tokens/day", "served req/day", "served tokens/day", "GPUs", "busy"],
+            service,
+        ),
         "<h2>Per card class: net $/day per card</h2>",
         _table(
             list(CARD_COLUMNS),
@@ -169,12 +200,42 @@ def render_html(economics: Economics) -> str:
                 sens_rows,
             ),
         ]
+    if e.sensitivity is not None and e.sensitivity.demand_cells:
+        body += [
+            "<h2>Sensitivity to demand (and so utilisation)</h2>",
+            _table(
+                ["demand", "req/day", "served/day", "busy", "monthly net", "plan"],
+                [
+                    [
+                        f"×{c.demand_factor:g}",
+                        f"{c.requests_per_day:,.0f}",
+                        f"{c.served_requests_per_day:,.0f}",
+                        "—" if c.utilisation is None else f"{c.utilisation:.0%}",
+                        money(c.monthly_net_usd, False),
+                        c.plan_summary,
+                    ]
+                    for c in e.sensitivity.demand_cells
+                ],
+            ),
+        ]
     body += [
         "<h2>Per use, per card</h2>",
         _table(["class", "use", "detail"], details, numeric_from=99),
+        "<h2>Figures that drive the verdict</h2>",
+        _table(["figure", "value", "from"], [list(r) for r in key_figures(e)], numeric_from=99),
         "<h2>Inputs used</h2>",
         f"<ul>{provenance}</ul>",
     ]
+    if unlocks:
+        body += [
+            "<h2>Unlock actions, priced, ranked by monthly gain per $</h2>",
+            _table(["action", "cost", "monthly gain", "gain/$", "effect"], unlocks, numeric_from=99),
+        ]
+    if unassessed:
+        body += [
+            "<h2>Unassessed GPUs (not in the catalog; left out)</h2>",
+            _table(["GPU", "site", "count", "hint"], unassessed, numeric_from=2),
+        ]
     if e.notes:
         body.append("<ul>" + "".join(f"<li>{escape(n)}</li>" for n in e.notes) + "</ul>")
     return (

@@ -84,6 +84,63 @@ class ModelClassPrice(_Model):
     quant: str = "Q4_K_M"
     usd_per_m_input: float = Field(ge=0)
     usd_per_m_output: float = Field(ge=0)
+    # How one replica is sized for this class (streams x tokens per stream). None until
+    # `rigshift.econ.demand.size_replicas` derives them from the request mix and the demand.
+    parallel: int | None = Field(default=None, ge=1)
+    context: int | None = Field(default=None, ge=256)
+
+
+# A working day's shape when nobody gives one: relative load per hour 00-23 (local time). Night
+# at half the mean, a business-day peak at 1.5x; a stated assumption, not a measurement.
+DEFAULT_LOAD_PROFILE: tuple[float, ...] = (0.5,) * 7 + (1.0,) * 2 + (1.5,) * 9 + (1.0,) * 6
+
+
+class ClassDemand(_Model):
+    """What buyers ask of one price class a day (requests of the request mix in `AiInputs`)."""
+
+    name: str  # the price class: "8b"
+    requests_per_day: float = Field(ge=0)
+
+
+class DemandInputs(_Model):
+    """How much inference there is to sell, and how it spreads over the day.
+
+    Revenue is bounded by it: in each hour a class serves at most its demand that hour, and at
+    most what its replicas can do at `AiInputs.max_utilisation`.
+    """
+
+    classes: tuple[ClassDemand, ...] = ()
+    load_profile: tuple[float, ...] = DEFAULT_LOAD_PROFILE  # relative load per hour (the utilisation curve)
+    source: str = "assumption"
+    as_of: str | None = None
+    notes: tuple[str, ...] = ()  # what reading it left out (a deployment with no volume, an unknown model)
+
+    def requests_per_day(self, name: str) -> float:
+        return sum(c.requests_per_day for c in self.classes if c.name == name)
+
+    def hour_buckets(self) -> tuple[tuple[float, float], ...]:
+        """(share of the day's requests per hour, hours at that share): equal hours merged.
+
+        Capacity is the same every hour, so only how many hours sit at each load level matters.
+        """
+        total = sum(self.load_profile)
+        if total <= 0:
+            return ()
+        buckets: dict[float, float] = {}
+        for weight in self.load_profile:
+            share = weight / total * 24.0 / len(self.load_profile)  # share of a day's requests per hour
+            buckets[share] = buckets.get(share, 0.0) + 24.0 / len(self.load_profile)
+        return tuple(sorted(buckets.items()))
+
+    def scaled(self, factor: float) -> DemandInputs:
+        return self.model_copy(
+            update={
+                "classes": tuple(
+                    c.model_copy(update={"requests_per_day": c.requests_per_day * factor})
+                    for c in self.classes
+                )
+            }
+        )
 
 
 class AiInputs(_Model):
@@ -91,11 +148,22 @@ class AiInputs(_Model):
     rental_utilisation: float = Field(default=0.5, ge=0, le=1)  # share of hours a renter pays for
     marketplace_fee: float = Field(default=0.2, ge=0, lt=1)  # the marketplace's cut of rent
     token_prices: tuple[ModelClassPrice, ...] = ()
-    utilisation: float = Field(default=0.3, ge=0, le=1)  # share of time a replica is busy with requests
+    # The most of any hour a replica is kept busy (headroom for latency); demand decides the rest.
+    max_utilisation: float = Field(default=0.7, gt=0, le=1)
     input_tokens_per_request: int = Field(default=1000, ge=0)
     output_tokens_per_request: int = Field(default=250, ge=1)
-    parallel: int = Field(default=4, ge=1)  # streams per replica
-    context: int = Field(default=8192, ge=256)  # tokens per stream
+    # Replica sizing overrides; None: derived from the request mix and the demand (econ/demand.py).
+    parallel: int | None = Field(default=None, ge=1)  # streams per replica
+    context: int | None = Field(default=None, ge=256)  # tokens per stream
+    max_parallel: int = Field(default=4, ge=1)  # most streams a derived replica gets
+    demand: DemandInputs = DemandInputs()
+
+    def price(self, name: str) -> ModelClassPrice | None:
+        return next((p for p in self.token_prices if p.name == name), None)
+
+    @property
+    def tokens_per_request(self) -> int:
+        return self.input_tokens_per_request + self.output_tokens_per_request
 
 
 class CapitalInputs(_Model):
@@ -107,6 +175,9 @@ class CapitalInputs(_Model):
     host_usd: float = Field(default=400.0, ge=0)  # board + CPU + RAM + PSU for one new host
     gpus_per_host: int = Field(default=8, ge=1)  # slots a new mining-style host offers
     host_pcie_lanes: int = Field(default=20, ge=1)  # lanes a proper (rental-grade) host gives its GPUs
+    board_usd: float = Field(default=180.0, ge=0)  # a board with x4+ slots, replacing a mining board
+    cpu_usd: float = Field(default=60.0, ge=0)  # a CPU with more cores for an existing board
+    ssd_usd: float = Field(default=35.0, ge=0)  # an SSD big enough for the model files
     setup_usd_per_gpu: float = Field(default=15.0, ge=0)  # labour to convert one GPU to AI
     staff_usd_per_month: float = Field(default=4000.0, ge=0)  # one AI operations person ...
     staff_gpus: int = Field(default=200, ge=1)  # ... looks after this many AI GPUs

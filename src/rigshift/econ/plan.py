@@ -3,19 +3,27 @@
 The integer program (solved with OR-Tools' SCIP backend; a few dozen variables):
 
 Variables
-    x[c,u] ∈ ℤ≥0   cards of existing class c put to use u ∈ {mine, rent, infer, off, sell}
-    y[p,u] ∈ ℤ≥0   cards of purchasable model p (at site s(p)) bought for u ∈ {mine, rent, infer}
+    x[c,u] ∈ ℤ≥0   cards of existing class c put to use u ∈ {mine, rent, off, sell}
+    n[c,m] ∈ ℤ≥0   cards of class c serving price class m (inference)
+    y[p,u] ∈ ℤ≥0   cards of purchasable model p (at site s(p)) bought for u ∈ {mine, rent}
+    n[p,m] ∈ ℤ≥0   cards of purchasable model p bought to serve m
+    q[c,m,k] ≥ 0   requests an hour that class c's cards serve of m in load level k
     h[s]   ∈ ℤ≥0   new hosts bought at site s (each gives `gpus_per_host` slots)
 
 Objective: maximise the present value over `horizon_months` at the cost of capital,
-    Σ x[c,u]·v[c,u] + Σ y[p,u]·v[p,u] − host_usd·Σ h[s]
+    Σ x[c,u]·v[c,u] + Σ n[c,m]·w[c,m] + Σ q[c,m,k]·A·D·hours[k]·(r[m] − e[c,m])
+      + Σ y[p,u]·v[p,u] + Σ n[p,m]·(w[p,m] − price[p] − riser) − host_usd·Σ h[s]
     v[c,u] = A·m[c,u] − one_off[c,u] ;  v[c,sell] = resale[c] ;  v[c,off] = 0
+    w[c,m] = −A·D·(idle power[c] + staff) − setup         a card kept on for m, busy or not
     v[p,u] = A·m[p,u] − price[p] − riser − one_off[p,u]
-  where m is the monthly net (revenue − power − staff share for AI uses), A the annuity factor.
+  where m is the monthly net (revenue − power − staff share for AI uses), A the annuity factor,
+  D days a month, r[m] $ per request, e[c,m] the busy energy of one request on c.
   Kept and bought cards are given no residual value at the horizon (a conservative choice).
 
 Constraints
-    Σ_u x[c,u] = count[c]                                            every card gets one fate
+    Σ_u x[c,u] + Σ_m n[c,m] = count[c]                               every card gets one fate
+    q[c,m,k] ≤ n[c,m]·cap[c,m]/24·max_utilisation                     a card serves what it can
+    Σ_c q[c,m,k] ≤ demand[m]·share[k]                                 never more than the demand
     x[c,u] = 0, y[p,u] = 0 where the use is unavailable (no fit, no market, no hashrate)
     Σ_p Σ_u y[p,u] ≤ Σ_{c at s} x[c,sell] + gpus_per_host·h[s]        bought cards need slots (per site)
     Σ one_off·x + Σ (price + riser + one_off)·y + host_usd·Σh − Σ resale·x[·,sell] ≤ capex budget
@@ -36,13 +44,14 @@ from ortools.linear_solver import pywraplp
 from pydantic import BaseModel, ConfigDict
 
 from rigshift.econ import formulas as f
-from rigshift.econ.cards import CardEconomics, Use
+from rigshift.econ.cards import CardEconomics, UseResult, staff_usd_per_gpu_day
+from rigshift.econ.demand import usd_per_request
 from rigshift.econ.inputs import EconInputs
 from rigshift.errors import InfeasiblePlan
 
 Fate = Literal["mine", "rent", "infer", "off", "sell"]
-EXISTING_FATES: tuple[Fate, ...] = ("mine", "rent", "infer", "off", "sell")
-BUY_USES: tuple[Use, ...] = ("mine", "rent", "infer")
+EXISTING_FATES: tuple[Fate, ...] = ("mine", "rent", "off", "sell")  # infer: per price class
+BUY_USES: tuple[Fate, ...] = ("mine", "rent")
 AI_USES = ("rent", "infer")
 
 
@@ -66,6 +75,10 @@ class Allocation(_Model):
     monthly_net_usd: float
     power_kw: float  # at the meter (PUE included)
     detail: str
+    model_class: str | None = None  # infer: the price class served
+    requests_per_day: float = 0.0  # infer: requests served a day
+    tokens_per_day: float = 0.0  # infer: prompt + output tokens served a day
+    utilisation: float | None = None  # infer: share of the day the cards are busy
 
 
 StepAction = Literal[
@@ -89,6 +102,19 @@ class PlanStep(_Model):
     payback_months: float | None  # 0: pays at once; None: never
 
 
+class ClassService(_Model):
+    """One price class: the demand the plan assumes and what the plan serves of it."""
+
+    model_class: str
+    requests_per_day: float  # demand
+    tokens_per_day: float  # demand: prompt + output tokens
+    served_requests_per_day: float
+    served_tokens_per_day: float
+    gpus: int  # cards serving it after the plan
+    utilisation: float | None  # served / what those cards could do kept busy all day
+    usd_per_request: float
+
+
 class ConversionPlan(_Model):
     before: tuple[Allocation, ...]
     after: tuple[Allocation, ...]
@@ -106,10 +132,76 @@ class ConversionPlan(_Model):
     power_kw_after: dict[str, float]
     site_power_budget_kw: dict[str, float]
     present_value_usd: float  # the objective: value over the horizon, net of what the plan spends
+    service: tuple[ClassService, ...] = ()  # per price class: demand and what the plan serves
 
 
 def _staff_per_gpu_month(inputs: EconInputs) -> float:
     return inputs.capital.staff_usd_per_month / inputs.capital.staff_gpus
+
+
+def _option(econ: CardEconomics, model_class: str) -> UseResult | None:
+    return next((o for o in econ.inference_options if o.model_class == model_class and o.available), None)
+
+
+def _idle_cost_day(econ: CardEconomics, inputs: EconInputs) -> float:
+    """Power of a card kept on for inference while it waits: idle draw plus host share."""
+    card = econ.card
+    return f.power_cost_per_day(inputs.power.idle_w_per_gpu + card.host_share_w, card.usd_per_kwh, card.pue)
+
+
+def _busy_cost_per_request(econ: CardEconomics, option: UseResult, inputs: EconInputs) -> float:
+    """Power one request adds over idling: (busy − idle) W for the card-seconds it takes."""
+    card = econ.card
+    seconds = f.SECONDS_PER_DAY / option.capacity_requests_per_day
+    extra_w = max(0.0, card.busy_w - inputs.power.idle_w_per_gpu)
+    return extra_w * seconds / 3600.0 / 1000.0 * card.pue * card.usd_per_kwh
+
+
+def _serving(
+    econ: CardEconomics,
+    option: UseResult,
+    count: int,
+    served_per_day: float,
+    inputs: EconInputs,
+    bought: bool,
+) -> Allocation:
+    """`count` cards of a class serving one price class, `served_per_day` requests between them."""
+    card = econ.card
+    month = f.DAYS_PER_MONTH
+    price = inputs.ai.price(option.model_class or "")
+    per_request = usd_per_request(price, inputs.ai) if price is not None else 0.0
+    capacity = option.capacity_requests_per_day * count
+    utilisation = served_per_day / capacity if capacity > 0 else 0.0
+    power_day = count * _idle_cost_day(econ, inputs) + served_per_day * _busy_cost_per_request(
+        econ, option, inputs
+    )
+    revenue_day = served_per_day * per_request
+    staff = _staff_per_gpu_month(inputs) * count
+    watts = (
+        f.duty_watts(card.busy_w, inputs.power.idle_w_per_gpu, utilisation) + card.host_share_w
+    ) * card.pue
+    detail = (
+        option.detail.rsplit(", ", 1)[0] + f", {utilisation:.0%} busy, {served_per_day:,.0f} requests/day"
+    )
+    return Allocation(
+        card_id=card.id,
+        site=card.site,
+        gpu_key=card.gpu_key,
+        gpu_name=card.gpu_name,
+        bought=bought,
+        use="infer",
+        count=count,
+        monthly_revenue_usd=revenue_day * month,
+        monthly_power_usd=power_day * month,
+        monthly_staff_usd=staff,
+        monthly_net_usd=(revenue_day - power_day) * month - staff,
+        power_kw=watts * count / 1000.0,
+        detail=detail,
+        model_class=option.model_class,
+        requests_per_day=served_per_day,
+        tokens_per_day=served_per_day * inputs.ai.tokens_per_request,
+        utilisation=utilisation,
+    )
 
 
 def _allocation(econ: CardEconomics, fate: Fate, count: int, inputs: EconInputs, bought: bool) -> Allocation:
@@ -160,6 +252,9 @@ def _available(econ: CardEconomics, fate: Fate, inputs: EconInputs) -> bool:
     return result is not None and result.available
 
 
+Served = dict[tuple[int, str], list[tuple[pywraplp.Variable, float]]]  # (card, class) -> [(q, hours)]
+
+
 def solve_plan(
     existing: Sequence[CardEconomics],
     purchasable: Sequence[CardEconomics],
@@ -167,7 +262,9 @@ def solve_plan(
     site_power_budget_kw: Mapping[str, float],
 ) -> ConversionPlan:
     cap = inputs.capital
+    ai = inputs.ai
     annuity = f.annuity_factor(cap.horizon_months, f.monthly_rate(cap.cost_of_capital_annual))
+    month = f.DAYS_PER_MONTH
     solver = pywraplp.Solver.CreateSolver("SCIP")
     if solver is None:  # pragma: no cover - OR-Tools always ships SCIP
         raise InfeasiblePlan("no MIP solver available in OR-Tools")
@@ -182,13 +279,63 @@ def solve_plan(
         for s in sites
         if s in site_power_budget_kw
     }
+    buckets = ai.demand.hour_buckets()
+    demand = {
+        (p.name, k): solver.Constraint(
+            -infinity, ai.demand.requests_per_day(p.name) * share, f"demand[{p.name},{k}]"
+        )
+        for p in ai.token_prices
+        for k, (share, _) in enumerate(buckets)
+    }
     x: dict[tuple[int, Fate], pywraplp.Variable] = {}
-    y: dict[tuple[int, Use], pywraplp.Variable] = {}
+    y: dict[tuple[int, Fate], pywraplp.Variable] = {}
+    n_own: dict[tuple[int, str], pywraplp.Variable] = {}
+    n_buy: dict[tuple[int, str], pywraplp.Variable] = {}
+    q_own: Served = defaultdict(list)
+    q_buy: Served = defaultdict(list)
     hosts = {s: solver.IntVar(0, infinity, f"h[{s}]") for s in sites}
     for s, h in hosts.items():
         objective.SetCoefficient(h, -cap.host_usd)
         budget.SetCoefficient(h, cap.host_usd)
         slots[s].SetCoefficient(h, -cap.gpus_per_host)
+    staff_day = staff_usd_per_gpu_day(inputs)
+
+    def serving_vars(
+        econ: CardEconomics, tag: str, upper: int, extra_one_off: float, served: Served, key: int
+    ) -> dict[str, pywraplp.Variable]:
+        """n (cards on each price class) and q (requests an hour per load level) for one card class."""
+        out: dict[str, pywraplp.Variable] = {}
+        card = econ.card
+        for price in ai.token_prices:
+            option = _option(econ, price.name)
+            if option is None or option.capacity_requests_per_day <= 0:
+                continue
+            per_hour = option.capacity_requests_per_day / 24.0 * ai.max_utilisation
+            margin = usd_per_request(price, ai) - _busy_cost_per_request(econ, option, inputs)
+            one_off = option.one_off_usd_per_gpu + extra_one_off
+            fixed = annuity * month * (_idle_cost_day(econ, inputs) + staff_day) + one_off
+            if annuity * month * 24.0 * per_hour * margin <= fixed:
+                # Even busy to the ceiling every hour a card would not pay its idle power, staff
+                # and setup: the optimum never serves this class on it, so leave it out (exact).
+                continue
+            # Only the cards whose rig's host carries a replica can serve (rigshift.hosts).
+            limit = upper if option.hosted_gpus is None else min(upper, option.hosted_gpus)
+            n = solver.IntVar(0, limit, f"n[{tag},{price.name}]")
+            out[price.name] = n
+            objective.SetCoefficient(n, -fixed)
+            budget.SetCoefficient(n, one_off)
+            if card.site in power:
+                ceiling_w = f.duty_watts(card.busy_w, inputs.power.idle_w_per_gpu, ai.max_utilisation)
+                power[card.site].SetCoefficient(n, (ceiling_w + card.host_share_w) * card.pue / 1000.0)
+            for k, (_, hours) in enumerate(buckets):
+                q = solver.NumVar(0, infinity, f"q[{tag},{price.name},{k}]")
+                objective.SetCoefficient(q, annuity * month * hours * margin)
+                link = solver.Constraint(-infinity, 0.0, f"cap[{tag},{price.name},{k}]")
+                link.SetCoefficient(q, 1)
+                link.SetCoefficient(n, -per_hour)
+                demand[(price.name, k)].SetCoefficient(q, 1)
+                served[(key, price.name)].append((q, hours))
+        return out
 
     for i, econ in enumerate(existing):
         card = econ.card
@@ -201,7 +348,7 @@ def solve_plan(
             x[(i, fate)] = var
             every.SetCoefficient(var, 1)
             unit = _per_unit(econ, fate, inputs)
-            result = econ.use(fate) if fate in ("mine", "rent", "infer") else None
+            result = econ.use(fate) if fate in ("mine", "rent") else None
             one_off = result.one_off_usd_per_gpu if result is not None else 0.0
             if fate == "sell":
                 objective.SetCoefficient(var, resale)
@@ -212,6 +359,9 @@ def solve_plan(
                 budget.SetCoefficient(var, one_off)
             if card.site in power:
                 power[card.site].SetCoefficient(var, unit.power_kw)
+        for name, var in serving_vars(econ, card.id, card.count, 0.0, q_own, i).items():
+            n_own[(i, name)] = var
+            every.SetCoefficient(var, 1)
 
     depths: dict[str, pywraplp.Constraint] = {}
     for j, econ in enumerate(purchasable):
@@ -236,6 +386,12 @@ def solve_plan(
             slots[card.site].SetCoefficient(var, 1)
             if card.site in power:
                 power[card.site].SetCoefficient(var, unit.power_kw)
+        for name, var in serving_vars(
+            econ, card.id, cap.max_buy_per_model, price + cap.riser_usd, q_buy, j
+        ).items():
+            n_buy[(j, name)] = var
+            depth.SetCoefficient(var, 1)
+            slots[card.site].SetCoefficient(var, 1)
 
     params = pywraplp.MPSolverParameters()
     # Solve to proven optimality (the default stops within 0.01 %): the plan must not change with
@@ -247,30 +403,66 @@ def solve_plan(
             "no conversion plan meets the constraints (capex budget, site power); "
             "raise the budget or the site power limit"
         )
-    return _read_solution(existing, purchasable, inputs, x, y, hosts, objective.Value(), site_power_budget_kw)
+    after: list[Allocation] = []
+    for (i, fate), var in x.items():
+        count = round(var.solution_value())
+        if count:
+            after.append(_allocation(existing[i], fate, count, inputs, bought=False))
+    for (j, use), var in y.items():
+        count = round(var.solution_value())
+        if count:
+            after.append(_allocation(purchasable[j], use, count, inputs, bought=True))
+    for group, n_vars, served, bought in (
+        (existing, n_own, q_own, False),
+        (purchasable, n_buy, q_buy, True),
+    ):
+        for (i, name), var in n_vars.items():
+            count = round(var.solution_value())
+            if count:
+                per_day = sum(q.solution_value() * hours for q, hours in served[(i, name)])
+                option = _option(group[i], name)
+                assert option is not None
+                after.append(_serving(group[i], option, count, per_day, inputs, bought))
+    return _read_solution(
+        existing, purchasable, inputs, after, hosts, objective.Value(), site_power_budget_kw
+    )
+
+
+def _service(inputs: EconInputs, after: Sequence[Allocation]) -> tuple[ClassService, ...]:
+    ai = inputs.ai
+    out = []
+    for price in ai.token_prices:
+        serving = [a for a in after if a.use == "infer" and a.model_class == price.name]
+        served = sum(a.requests_per_day for a in serving)
+        gpus = sum(a.count for a in serving)
+        capacity = sum(a.requests_per_day / a.utilisation for a in serving if a.utilisation)
+        wanted = ai.demand.requests_per_day(price.name)
+        out.append(
+            ClassService(
+                model_class=price.name,
+                requests_per_day=wanted,
+                tokens_per_day=wanted * ai.tokens_per_request,
+                served_requests_per_day=served,
+                served_tokens_per_day=served * ai.tokens_per_request,
+                gpus=gpus,
+                utilisation=served / capacity if capacity > 0 else None,
+                usd_per_request=usd_per_request(price, ai),
+            )
+        )
+    return tuple(out)
 
 
 def _read_solution(
     existing: Sequence[CardEconomics],
     purchasable: Sequence[CardEconomics],
     inputs: EconInputs,
-    x: Mapping[tuple[int, Fate], pywraplp.Variable],
-    y: Mapping[tuple[int, Use], pywraplp.Variable],
+    after: list[Allocation],
     hosts: Mapping[str, pywraplp.Variable],
     value: float,
     site_power_budget_kw: Mapping[str, float],
 ) -> ConversionPlan:
     cap = inputs.capital
     before = [_allocation(e, baseline_fate(e), e.card.count, inputs, bought=False) for e in existing]
-    after: list[Allocation] = []
-    for (i, fate), var in x.items():
-        n = round(var.solution_value())
-        if n:
-            after.append(_allocation(existing[i], fate, n, inputs, bought=False))
-    for (j, use), var in y.items():
-        n = round(var.solution_value())
-        if n:
-            after.append(_allocation(purchasable[j], use, n, inputs, bought=True))
     hosts_bought = {s: round(h.solution_value()) for s, h in hosts.items() if round(h.solution_value())}
     steps = _steps(existing, purchasable, inputs, after, hosts_bought)
     proceeds = sum(a.count * cap.resale_usd.get(a.gpu_key, 0.0) for a in after if a.use == "sell")
@@ -299,6 +491,7 @@ def _read_solution(
         power_kw_after=kw(after),
         site_power_budget_kw=dict(site_power_budget_kw),
         present_value_usd=value,
+        service=_service(inputs, after),
     )
 
 

@@ -25,7 +25,18 @@ def months(value: float | None) -> str:
 
 
 def price(value: float | None) -> str:
-    return "—" if value is None else f"${value:.3f}"
+    """A break-even power price; below zero means no power price makes the use pay (staff included)."""
+    if value is None:
+        return "—"
+    return "never" if value < 0 else f"${value:.3f}"
+
+
+def count(value: float) -> str:
+    """Large daily volumes readably: 1.2 M, 250 k."""
+    for unit, scale in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
+        if abs(value) >= scale:
+            return f"{value / scale:,.1f} {unit}"
+    return f"{value:,.0f}"
 
 
 def _net(result: UseResult) -> str:
@@ -47,7 +58,11 @@ CARD_COLUMNS = (
 
 
 def cards_table(economics: Economics) -> Table:
-    table = Table(title="Per card class: net $/day per card (revenue − power)", title_justify="left")
+    table = Table(
+        title="Per card class: net $/day per card (revenue − power − AI staff share; inference at the "
+        "utilisation its demand gives the class); best = the plan's verdict",
+        title_justify="left",
+    )
     for column in CARD_COLUMNS:
         table.add_column(column, justify="left" if column in ("class", "best") else "right")
     for c in economics.cards:
@@ -61,7 +76,90 @@ def cards_table(economics: Economics) -> Table:
             f"{_net(infer)} {infer.model_class or ''}".strip(),
             c.best_use,
             f"{price(c.mining.break_even_usd_kwh)} / {price(infer.break_even_usd_kwh)}",
-            "—" if c.break_even_utilisation is None else f"{c.break_even_utilisation:.0%}",
+            break_even_text(c.break_even_utilisation, economics.inputs.ai.max_utilisation),
+        )
+    return table
+
+
+def break_even_text(u: float | None, ceiling: float) -> str:
+    """A break-even utilisation above the ceiling a replica is kept under is never reached."""
+    if u is None:
+        return "—"
+    return f"{u:.0%} (never: > {ceiling:.0%} max)" if u > ceiling else f"{u:.0%}"
+
+
+def demand_text(economics: Economics) -> Text:
+    d = economics.inputs.ai.demand
+    ai = economics.inputs.ai
+    return Text(
+        f"Demand assumed: {count(economics.tokens_per_day)} tokens/day, {count(economics.requests_per_day)} "
+        f"requests/day of {ai.input_tokens_per_request:,} prompt + {ai.output_tokens_per_request:,} output "
+        f"tokens (revenue can never exceed what it buys) — {d.source}"
+        + (f", as of {d.as_of}" if d.as_of else "")
+    )
+
+
+def demand_table(economics: Economics) -> Table:
+    table = Table(title="Demand and what the plan serves, per price class", title_justify="left")
+    for column in (
+        "class",
+        "$/M in/out",
+        "replica",
+        "demand req/day",
+        "tokens/day",
+        "served req/day",
+        "served tokens/day",
+        "GPUs",
+        "busy",
+        "revenue/month",
+    ):
+        table.add_column(column, justify="left" if column == "class" else "right")
+    prices = {p.name: p for p in economics.inputs.ai.token_prices}
+    for s in economics.plan.service:
+        p = prices[s.model_class]
+        table.add_row(
+            f"{s.model_class} ({p.model})",
+            f"${p.usd_per_m_input:g}/${p.usd_per_m_output:g}",
+            f"{p.parallel or '?'} × {p.context or '?'}",
+            count(s.requests_per_day),
+            count(s.tokens_per_day),
+            count(s.served_requests_per_day),
+            count(s.served_tokens_per_day),
+            str(s.gpus),
+            "—" if s.utilisation is None else f"{s.utilisation:.0%}",
+            money(s.served_requests_per_day * s.usd_per_request * 365.25 / 12, cents=False),
+        )
+    return table
+
+
+def unassessed_text(economics: Economics) -> Text | None:
+    if not economics.unassessed:
+        return None
+    total = sum(u.count for u in economics.unassessed)
+    lines = [f"Unassessed: {total} GPUs the GPU catalog does not know (counted, left out of every figure):"]
+    for u in economics.unassessed:
+        lines.append(f"  {u.count} × {u.name} @ {u.site}: {u.hint}")
+    return Text("\n".join(lines))
+
+
+def unlocks_table(economics: Economics) -> Table | None:
+    if not economics.unlocks:
+        return None
+    value = economics.value_per_ready_gpu_month or 0.0
+    table = Table(
+        title="Unlock actions, priced from these inputs, ranked by monthly gain per $ (an AI-ready GPU "
+        f"adds {money(value, False)}/month at this demand; a tier up half that, an assumption)",
+        title_justify="left",
+    )
+    for column in ("action", "cost", "monthly gain", "gain/$", "effect"):
+        table.add_column(column, justify="left" if column in ("action", "effect") else "right")
+    for u in economics.unlocks:
+        table.add_row(
+            u.text,
+            "—" if u.cost_usd is None else f"{money(u.cost_usd, False)} ({u.cost_detail})",
+            "—" if u.monthly_gain_usd is None else money(u.monthly_gain_usd, False),
+            "free" if u.cost_usd == 0 else ("—" if u.gain_per_usd is None else f"{u.gain_per_usd:.3f}"),
+            u.effect,
         )
     return table
 
@@ -162,6 +260,126 @@ def sensitivity_table(economics: Economics) -> Table | None:
     return table
 
 
+def demand_sweep_table(economics: Economics) -> Table | None:
+    s = economics.sensitivity
+    if s is None or not s.demand_cells:
+        return None
+    table = Table(
+        title="Sensitivity to demand (and so utilisation), at today's power and token prices",
+        title_justify="left",
+    )
+    for column in ("demand", "req/day", "served/day", "busy", "monthly net", "plan"):
+        table.add_column(column, justify="left" if column == "plan" else "right")
+    for c in s.demand_cells:
+        table.add_row(
+            f"×{c.demand_factor:g}",
+            count(c.requests_per_day),
+            count(c.served_requests_per_day),
+            "—" if c.utilisation is None else f"{c.utilisation:.0%}",
+            money(c.monthly_net_usd, False),
+            c.plan_summary,
+        )
+    return table
+
+
+def _origin(economics: Economics, section: str, key: str) -> str:
+    """Where one figure came from: the default (with its date) or the operator's file."""
+    for p in economics.inputs.provenance:
+        if p.what.startswith(f"{section}:") and key in p.what:
+            flag = (
+                ", ILLUSTRATIVE in part or whole (see source)" if "ILLUSTRATIVE" in p.source.upper() else ""
+            )
+            return f"{'DEFAULT, ' if p.is_default else ''}as of {p.as_of or '?'}{flag}"
+    return "given"
+
+
+def key_figures(economics: Economics) -> list[tuple[str, str, str]]:
+    """(figure, value, origin) for every input that drives the verdict, as used in this run."""
+    inputs, ai, cap = economics.inputs, economics.inputs.ai, economics.inputs.capital
+    names = {c.card.gpu_key: c.card.gpu_name for c in (*economics.cards, *economics.purchasable)}
+    sites = sorted({(c.card.site, c.card.usd_per_kwh) for c in economics.cards})
+    rows = [
+        (
+            "power price",
+            ", ".join(f"{site} ${p:.3f}/kWh" for site, p in sites),
+            "prices file"
+            if inputs.power.override_sites
+            else "fleet file's site prices, else " + _origin(economics, "power", "usd_per_kwh"),
+        ),
+        (
+            "token prices ($/M in/out)",
+            ", ".join(f"{p.name} ${p.usd_per_m_input:g}/${p.usd_per_m_output:g}" for p in ai.token_prices),
+            _origin(economics, "tokens", "classes"),
+        ),
+        (
+            "demand (requests/day)",
+            ", ".join(f"{c.name} {c.requests_per_day:,.0f}" for c in ai.demand.classes) or "none",
+            _origin(economics, "demand", "requests")
+            if "ASSUMPTION" in ai.demand.source
+            else ai.demand.source,
+        ),
+        (
+            "utilisation",
+            f"at most {ai.max_utilisation:.0%} of any hour per replica; the demand sets the rest",
+            _origin(economics, "tokens", "max_utilisation"),
+        ),
+        (
+            "request mix",
+            f"{ai.input_tokens_per_request:,} prompt + {ai.output_tokens_per_request:,} output tokens",
+            _origin(economics, "tokens", "input_tokens_per_request"),
+        ),
+        (
+            "rent ($/GPU-hour)",
+            ", ".join(
+                f"{names.get(k, k)} ${v:g}" for k, v in sorted(ai.rent_usd_per_hour.items()) if k in names
+            )
+            + f"; {ai.rental_utilisation:.0%} occupancy, {ai.marketplace_fee:.0%} fee",
+            _origin(economics, "rent", "usd_per_gpu_hour"),
+        ),
+        (
+            "card resale ($)",
+            ", ".join(f"{names[k]} ${v:,.0f}" for k, v in sorted(cap.resale_usd.items()) if k in names)
+            or "none",
+            _origin(economics, "capital", "resale_usd"),
+        ),
+        (
+            "card purchase ($)",
+            ", ".join(f"{names.get(k, k)} ${v:,.0f}" for k, v in sorted(cap.buy_usd.items())) or "none",
+            _origin(economics, "capital", "buy_usd"),
+        ),
+        (
+            "AI staff",
+            f"${cap.staff_usd_per_month:,.0f}/month per {cap.staff_gpus} AI GPUs "
+            f"(${cap.staff_usd_per_month / cap.staff_gpus:,.2f}/GPU-month, in every AI net and break-even)",
+            _origin(economics, "capital", "staff_usd_per_month"),
+        ),
+        (
+            "one-off costs",
+            f"setup ${cap.setup_usd_per_gpu:g}/GPU, host ${cap.host_usd:g}, board ${cap.board_usd:g}, "
+            f"CPU ${cap.cpu_usd:g}, SSD ${cap.ssd_usd:g}, riser ${cap.riser_usd:g}, RAM ${cap.ram_usd_per_gib:g}/GiB",
+            _origin(economics, "capital", "setup_usd_per_gpu"),
+        ),
+        (
+            "money",
+            f"{cap.cost_of_capital_annual:.0%}/year over {cap.horizon_months} months; budget "
+            f"{money(economics.inputs.constraints.capex_budget_usd, False)}",
+            _origin(economics, "capital", "cost_of_capital_annual"),
+        ),
+    ]
+    return rows
+
+
+def figures_table(economics: Economics) -> Table:
+    table = Table(
+        title="Figures that drive the verdict (sources and dates under 'Inputs used')", title_justify="left"
+    )
+    for column in ("figure", "value", "from"):
+        table.add_column(column)
+    for row in key_figures(economics):
+        table.add_row(*row)
+    return table
+
+
 def provenance_text(economics: Economics) -> Text:
     lines = ["Inputs used:"]
     for p in economics.inputs.provenance:
@@ -173,12 +391,22 @@ def provenance_text(economics: Economics) -> Text:
 
 
 def render_terminal(economics: Economics, console: Console, details: bool = False) -> None:
-    parts: list[Table | Text] = [cards_table(economics)]
+    parts: list[Table | Text] = [demand_text(economics), cards_table(economics)]
     if details:
         parts.append(details_table(economics))
-    parts += [totals_table(economics), plan_table(economics), plan_summary(economics)]
-    sens = sensitivity_table(economics)
-    if sens is not None:
-        parts.append(sens)
-    parts.append(provenance_text(economics))
+    parts += [
+        demand_table(economics),
+        totals_table(economics),
+        plan_table(economics),
+        plan_summary(economics),
+    ]
+    for extra in (
+        unlocks_table(economics),
+        sensitivity_table(economics),
+        demand_sweep_table(economics),
+        unassessed_text(economics),
+    ):
+        if extra is not None:
+            parts.append(extra)
+    parts += [figures_table(economics), provenance_text(economics)]
     console.print(Group(*parts))

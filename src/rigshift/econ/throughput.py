@@ -9,22 +9,23 @@ from __future__ import annotations
 
 from rigshift.catalog.gpu_spec import GpuSpec
 from rigshift.catalog.model_spec import ModelSpec
-from rigshift.catalog.models import load_model
 from rigshift.econ.cards import InferenceRate
 from rigshift.econ.inputs import AiInputs, ModelClassPrice
-from rigshift.estimate import Hardware, PcieLink, Workload, estimate
+from rigshift.estimate import Hardware, PcieLink, Workload
+from rigshift.toolkit import Toolkit, default_toolkit
 
 
 class EstimatorThroughput:
     """The real `ThroughputModel`: one `estimate()` per (card, group size, link, model, load)."""
 
-    def __init__(self) -> None:
+    def __init__(self, tools: Toolkit | None = None) -> None:
+        self.tools = tools or default_toolkit()
         self._models: dict[str, ModelSpec] = {}
         self._cache: dict[tuple[object, ...], InferenceRate | None] = {}
 
     def model(self, name: str) -> ModelSpec:
         if name not in self._models:
-            self._models[name] = load_model(name)
+            self._models[name] = self.tools.model(name)
         return self._models[name]
 
     def rate(
@@ -36,8 +37,8 @@ class EstimatorThroughput:
             link,
             model_class.model,
             model_class.quant,
-            ai.parallel,
-            ai.context,
+            model_class.parallel or ai.parallel or ai.max_parallel,
+            model_class.context or ai.context,
             ai.input_tokens_per_request,
         )
         if key not in self._cache:
@@ -50,11 +51,11 @@ class EstimatorThroughput:
         workload = Workload(
             model=self.model(model_class.model),
             quant=model_class.quant,
-            context=ai.context,
-            parallel=ai.parallel,
+            context=model_class.context or ai.context or 8192,
+            parallel=model_class.parallel or ai.parallel or ai.max_parallel,
             prompt_tokens=max(1, ai.input_tokens_per_request),
         )
-        result = estimate(workload, Hardware.of(spec, count=gpus, link=link))
+        result = self.tools.estimate(workload, Hardware.of(spec, count=gpus, link=link))
         if not result.fits:
             return None
         return InferenceRate(
@@ -62,4 +63,6 @@ class EstimatorThroughput:
             prefill_tokens_per_s=result.prefill_tokens_per_s,
             gpus=gpus,
             runtime=result.runtime,
+            host_ram_gib=result.memory.host_ram,
+            model_file_gib=result.memory.weights,
         )

@@ -11,7 +11,6 @@ import contextlib
 import gc
 import json
 import os
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,6 +18,7 @@ import yaml
 from pydantic import ValidationError
 
 from rigshift.errors import InputError, Problem
+from rigshift.files import write_atomic
 from rigshift.fleet.model import Fleet
 
 _YAML_SUFFIXES = (".yaml", ".yml")
@@ -36,6 +36,9 @@ def load_fleet(path: str | os.PathLike[str]) -> Fleet:
     except OSError as error:
         raise InputError(f"cannot read: {error.strerror}", source=str(path)) from error
     is_yaml = path.suffix.lower() in _YAML_SUFFIXES
+    wrong = _not_a_fleet(path, text)
+    if wrong is not None:
+        raise InputError(wrong)
     try:
         with _gc_paused():  # a 100,000-GPU file is millions of acyclic objects: no GC rescans
             if is_yaml:
@@ -68,6 +71,39 @@ def load_fleet(path: str | os.PathLike[str]) -> Fleet:
         ) from error
 
 
+def _not_a_fleet(path: Path, text: str) -> Problem | None:
+    """A demand or a raw inventory where a fleet file belongs: say what to run instead.
+
+    A fleet file (what `rigshift fleet import` writes) is a mapping of `name`, `sites` and `rigs`;
+    anything else that parses is an inventory (HiveOS, minerstat, CSV, an inventory YAML) or a
+    demand given in the fleet's place."""
+    import_first = f"a fleet file: run `rigshift fleet import {path} -o fleet.json` and pass fleet.json"
+    if path.suffix.lower() == ".csv":
+        return Problem(
+            "this is an inventory (CSV), not a fleet file", source=str(path), expected=import_first
+        )
+    head = text.lstrip()[:1]
+    if not head:
+        return Problem("empty file", source=str(path), expected="a file written by `rigshift fleet import`")
+    try:
+        data = yaml.safe_load(text) if path.suffix.lower() in _YAML_SUFFIXES else json.loads(text)
+    except (yaml.YAMLError, json.JSONDecodeError, RecursionError):
+        return None  # the parser below reports where
+    if isinstance(data, dict) and "deployments" in data:
+        return Problem(
+            "this is a demand file, not a fleet: the arguments look swapped",
+            source=str(path),
+            expected="the fleet file first, then the demand (`rigshift plan FLEET DEMAND`)",
+        )
+    if isinstance(data, dict) and "fleet" not in data and (not data or {"name", "rigs", "sites"} & set(data)):
+        return None  # a fleet file (an inventory YAML names its farm with `fleet:`)
+    if isinstance(data, (dict, list)):
+        return Problem(
+            "this looks like an inventory, not a fleet file", source=str(path), expected=import_first
+        )
+    return None
+
+
 @contextlib.contextmanager
 def _gc_paused() -> Iterator[None]:
     enabled = gc.isenabled()
@@ -91,25 +127,6 @@ def save_fleet(fleet: Fleet, path: str | os.PathLike[str]) -> Path:
     text = dump_fleet(fleet, yaml_format=path.suffix.lower() in _YAML_SUFFIXES)
     write_atomic(path, text)
     return path
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Temp file in the target's directory (same filesystem, so the rename is atomic), then rename."""
-    directory = path.parent if str(path.parent) else Path(".")
-    try:
-        directory.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
-    except OSError as error:
-        raise InputError(f"cannot write: {error.strerror}", source=str(path)) from error
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _json_path(loc: tuple[int | str, ...]) -> str:

@@ -13,7 +13,8 @@ import math
 from collections import defaultdict
 from dataclasses import dataclass
 
-from rigshift.plan.candidates import UNLIMITED, Candidates, Config, replicas_per_rig
+from rigshift.hosts import UNLIMITED
+from rigshift.plan.candidates import Candidates, Config, replicas_per_rig
 
 
 @dataclass(frozen=True)

@@ -22,12 +22,13 @@ from rigshift.errors import InputError, Problem
 from rigshift.estimate.power import serving_power_w, speed_factor_at_power_limit
 from rigshift.estimate.types import Estimate, GpuSlot, Hardware, PcieLink, SplitMode, Workload
 from rigshift.fleet.model import Fleet, Gpu, Rig
+from rigshift.hosts import HostCapacity, capacity_for_replica_ram
 from rigshift.plan.demand import Demand, Deployment
-from rigshift.plan.seams import Seams
 from rigshift.plan.types import PlanOptions
 from rigshift.suggest import did_you_mean
+from rigshift.toolkit import Toolkit
 
-UNLIMITED = 1 << 30  # replicas per rig when the fleet file says nothing about its host
+UNASSESSED = "unassessed (card not in the catalog)"
 FREE_VRAM_STEP_GIB = 0.25  # free VRAM is floored to this step so near-identical GPUs share a pool
 
 
@@ -44,7 +45,7 @@ class SlotKey:
     power_min_w: float | None
     power_max_w: float | None
     labels: tuple[tuple[str, str], ...]
-    host: tuple[int | None, float | None] = (None, None)  # the rigs' CPU cores and RAM (GiB)
+    host: tuple[int | None, float | None, float | None] = (None, None, None)  # cores, RAM, disk (GiB)
     rig_gpus: int = 0  # GPUs of this kind on each rig of the pool
 
 
@@ -122,6 +123,7 @@ class Candidates:
     fixed_w_by_site: dict[str, float]
     leftover_w: dict[int, float]  # per pool: a leftover GPU's draw under the policy
     unusable: dict[str, int]  # GPUs no deployment may use, by reason
+    unassessed: dict[str, int]  # cards the catalog does not know, by the name the inventory gave
     rig_index: dict[str, int]
 
 
@@ -143,9 +145,14 @@ def leftover_draw(options: PlanOptions, spec: GpuSpec) -> float:
 
 
 def build_pools(
-    fleet: Fleet, seams: Seams, options: PlanOptions, label_keys: frozenset[str] = frozenset()
+    fleet: Fleet,
+    tools: Toolkit,
+    options: PlanOptions,
+    label_keys: frozenset[str] = frozenset(),
+    unassessed: dict[str, int] | None = None,
 ) -> tuple[list[Pool], dict[str, int], dict[str, float]]:
-    """Group usable GPUs into pools; returns (pools, unusable GPUs by reason, mining watts by site)."""
+    """Group usable GPUs into pools; returns (pools, unusable GPUs by reason, mining watts by site).
+    Cards the catalog does not know are counted into `unassessed` by their reported name."""
     pools: dict[SlotKey, Pool] = {}
     unusable: dict[str, int] = defaultdict(int)
     specs: dict[str, GpuSpec | None] = {}
@@ -154,10 +161,13 @@ def build_pools(
     for r, rig in enumerate(fleet.rigs):
         for position, gpu in enumerate(rig.gpus):
             if gpu.model not in specs:
-                specs[gpu.model] = seams.catalog.gpu(gpu.model)
+                specs[gpu.model] = tools.gpu(gpu.model)
             spec = specs[gpu.model]
             if spec is None:
-                unusable["unknown GPU model"] += 1
+                unusable[UNASSESSED] += 1
+                if unassessed is not None:
+                    name = gpu.reported_name or gpu.model
+                    unassessed[name] = unassessed.get(name, 0) + 1
                 continue
             if gpu.reserved_for_mining:
                 unusable["reserved for mining"] += 1
@@ -192,63 +202,13 @@ def build_pools(
         for position, slot, spec in slots:
             # Rigs in one pool also hold the same number of such GPUs: then every rig of a pool
             # can take the same mix of groups, and the pool's totals are nearly exact.
-            key = replace(slot, host=(rig.cpu_cores, rig.ram_gib), rig_gpus=per_slot[slot])
+            key = replace(slot, host=(rig.cpu_cores, rig.ram_gib, rig.disk_gib), rig_gpus=per_slot[slot])
             pool = pools.setdefault(key, Pool(key=key, spec=spec))
             pool.members.setdefault(r, []).append(position)
     ordered = sorted(
         pools.values(), key=lambda p: (p.key.site, p.key.gpu_model, -p.key.free_gib, repr(p.key))
     )
     return ordered, dict(unusable), dict(reserved_w)
-
-
-def _signature(workload: Workload, hardware: Hardware) -> tuple[object, ...]:
-    """A cheap cache key: hashing the nested frozen specs field by field costs more than the
-    lookup saves. Models are the catalog's own objects (one per name), held for the whole run."""
-    w = workload
-    return (
-        id(w.model),
-        w.quant,
-        w.context,
-        w.parallel,
-        w.kv_type,
-        w.runtime,
-        w.prompt_tokens,
-        w.weights_bytes,
-        tuple(
-            (
-                s.spec.key,
-                (s.link.gen, s.link.lanes) if s.link else None,
-                s.used_by_others_gib,
-                s.power_limit_w,
-            )
-            for s in hardware.gpus
-        ),
-        hardware.tensor_split,
-        hardware.split_mode,
-        hardware.disk_read_gbs,
-        hardware.network_gbs,
-        hardware.host_ram_gib,
-    )
-
-
-class EstimateCache:
-    """The estimator evaluated once per distinct key: pools repeat across sites and rigs."""
-
-    def __init__(self, seams: Seams) -> None:
-        self._seams = seams
-        self._cache: dict[tuple[object, ...], Estimate] = {}
-        self._models: list[object] = []  # keeps the models whose id() is in a key alive
-        self.calls = 0
-
-    def get(self, workload: Workload, hardware: Hardware) -> Estimate:
-        key = _signature(workload, hardware)
-        hit = self._cache.get(key)
-        if hit is None:
-            self.calls += 1
-            self._models.append(workload.model)
-            hit = self._seams.estimate(workload, hardware)
-            self._cache[key] = hit
-        return hit
 
 
 def _hardware(pool: Pool, k: int, split_mode: str, used_gib: float | None = None) -> Hardware:
@@ -286,15 +246,20 @@ def _cap_levels(pool: Pool, options: PlanOptions, tight: bool) -> list[tuple[flo
     return [(1.0, None)] if best[1] is None else [(1.0, None), best]
 
 
+def host_capacity_of(
+    pool: Pool, options: PlanOptions, host_ram_gib: float, model_file_gib: float = 0.0
+) -> HostCapacity:
+    """The shared host rule (rigshift.hosts) for one rig of the pool; `host_ram_gib` is a
+    replica's whole host RAM (`Config.host_ram_gib`)."""
+    cores, ram, disk = pool.key.host
+    return capacity_for_replica_ram(
+        cores, ram, host_ram_gib, options.host(), disk_gib=disk, model_file_gib=model_file_gib
+    )
+
+
 def replicas_per_rig(pool: Pool, options: PlanOptions, host_ram_gib: float) -> int:
     """How many replicas of this size one rig of the pool can host (CPU cores, then RAM)."""
-    cores, ram = pool.key.host
-    cap = UNLIMITED
-    if cores and options.cpu_cores_per_replica > 0:
-        cap = int(cores // options.cpu_cores_per_replica)
-    if ram and host_ram_gib > 0:
-        cap = min(cap, int(max(0.0, ram - options.host_reserve_ram_gib) // host_ram_gib))
-    return cap
+    return host_capacity_of(pool, options, host_ram_gib).replicas
 
 
 def effective_tps(
@@ -342,7 +307,7 @@ def allowed(deployment: Deployment, pool: Pool, rejections: Rejections) -> bool:
     return True
 
 
-def _check_names(fleet: Fleet, demand: Demand, seams: Seams) -> None:
+def _check_names(fleet: Fleet, demand: Demand, tools: Toolkit) -> None:
     """A site or GPU model a constraint names must exist, or it would silently reject everything."""
     sites = sorted({s.name for s in fleet.sites} | {r.site for r in fleet.rigs})
     models = sorted({g.model for _, g in fleet.gpus()})
@@ -360,7 +325,7 @@ def _check_names(fleet: Fleet, demand: Demand, seams: Seams) -> None:
                     )
                 )
         for model in d.constraints.gpu_models or []:
-            if model not in models and seams.catalog.gpu(model) is None:
+            if model not in models and tools.gpu(model) is None:
                 problems.append(
                     Problem(
                         f"unknown GPU model {model!r}",
@@ -374,20 +339,18 @@ def _check_names(fleet: Fleet, demand: Demand, seams: Seams) -> None:
         raise InputError(problems)
 
 
-def build_candidates(
-    fleet: Fleet, demand: Demand, options: PlanOptions, seams: Seams, cache: EstimateCache | None = None
-) -> Candidates:
-    cache = cache or EstimateCache(seams)
+def build_candidates(fleet: Fleet, demand: Demand, options: PlanOptions, tools: Toolkit) -> Candidates:
     models = []
     for di, d in enumerate(demand.deployments):
         try:
-            models.append(seams.catalog.model(d.model))
+            models.append(tools.model(d.model))
         except InputError as error:  # say which deployment names the unknown model
             where = f"$.deployments[{di}] ({d.name})"
             raise InputError([replace(p, location=p.location or where) for p in error.problems]) from None
-    _check_names(fleet, demand, seams)
+    _check_names(fleet, demand, tools)
     label_keys = frozenset(k for d in demand.deployments for k in d.constraints.labels)
-    pools, unusable, reserved_w = build_pools(fleet, seams, options, label_keys)
+    unassessed: dict[str, int] = {}
+    pools, unusable, reserved_w = build_pools(fleet, tools, options, label_keys, unassessed)
     site_budget_kw = {s.name: s.power_budget_kw for s in fleet.sites if s.power_budget_kw}
     site_budget_kw.update(options.site_power_kw)
     sites_of_rigs = {rig.site for rig in fleet.rigs}
@@ -430,7 +393,7 @@ def build_candidates(
                 continue
             budgeted = pool.key.site in tight_sites or pool.key.circuit in tight_circuits
             try:
-                configs.extend(_fit(di, deployment, model, pi, pool, budgeted, options, cache, rej, price))
+                configs.extend(_fit(di, deployment, model, pi, pool, budgeted, options, tools, rej, price))
             except InputError as error:  # an unknown quant or runtime: say which deployment has it
                 where = f"$.deployments[{di}] ({deployment.name})"
                 raise InputError([replace(p, location=p.location or where) for p in error.problems]) from None
@@ -448,6 +411,7 @@ def build_candidates(
         fixed_w_by_site=dict(fixed),
         leftover_w=leftover_w,
         unusable=unusable,
+        unassessed=dict(sorted(unassessed.items(), key=lambda kv: (-kv[1], kv[0]))),
         rig_index={rig.name: i for i, rig in enumerate(fleet.rigs)},
     )
 
@@ -460,7 +424,7 @@ def _fit(
     pool: Pool,
     budgeted: bool,
     options: PlanOptions,
-    cache: EstimateCache,
+    tools: Toolkit,
     rej: Rejections,
     price: dict[str, float],
 ) -> list[Config]:
@@ -476,7 +440,7 @@ def _fit(
     # One GPU: estimate the card empty and compare with this pool's free memory. A single GPU's
     # need does not depend on what others hold (capacity is VRAM less that), so every free-VRAM
     # variant of a card shares this estimate.
-    single = cache.get(workload, _hardware(pool, 1, "layer", used_gib=0.0))
+    single = tools.estimate(workload, _hardware(pool, 1, "layer", used_gib=0.0))
     used = max(pool.spec.vram_gib - pool.key.free_gib, 0.0)
     need, room = single.memory.per_gpu[0], single.memory.capacity[0]
     chosen: Estimate | None = single if single.fits and need <= room - used + 1e-9 else None
@@ -492,18 +456,31 @@ def _fit(
             link = PcieLink(*pool.key.link) if pool.key.link else None
             gbs = link.gbs if link else PcieLink(pool.spec.pcie_gen, pool.spec.pcie_lanes).gbs
             if gbs < options.min_link_gbs_tensor_parallel:
-                rej.add("pcie", pool.size, f"PCIe link too slow for vLLM tensor parallel ({gbs:.2f} GB/s)")
+                rej.add(
+                    "pcie",
+                    pool.size,
+                    f"PCIe link {gbs:.2f} GB/s < {options.min_link_gbs_tensor_parallel:g} GB/s for vLLM tensor"
+                    " parallel; runtime: llama.cpp (layer split) would serve it",
+                )
                 return []
         while k <= pool.max_per_rig:
-            est = cache.get(workload, hardware(k))
+            est = tools.estimate(workload, hardware(k))
             if est.fits:
                 chosen, k_fit = est, k
                 break
             k += 1
     if chosen is None:
-        rej.add("memory", pool.size, f"no GPU (or same-rig group) with ≥ {single.memory.total:.1f} GiB free")
+        rej.add(
+            "memory",
+            pool.size,
+            f"{deployment.quant} at {deployment.context // 1024}k context x {deployment.parallel} needs"
+            f" {single.memory.total:.1f} GiB; no {pool.spec.name} (or same-rig group of up to"
+            f" {pool.max_per_rig}) has it free; a smaller quant or context would fit",
+        )
         return []
     configs: list[Config] = []
+    host_ram = options.host().replica_ram_gib(chosen.memory.host_ram)
+    floor = options.min_decode_tps if deployment.min_tokens_per_s is None else deployment.min_tokens_per_s
     site_price = price.get(pool.key.site, 0.0)
     leftover = leftover_draw(options, pool.spec)
     v = deployment.value
@@ -523,11 +500,28 @@ def _fit(
             # Sharing a card only pays when replicas themselves are valued: n processes each
             # stream their own weights, so they split the card's tokens, not multiply them.
             max_n = max(1, min(options.max_pack_per_gpu, int(pool.key.free_gib // chosen.memory.total)))
-        host_cap = replicas_per_rig(pool, options, options.ram_gib_per_replica + chosen.memory.host_ram)
-        if host_cap == 0:
-            rej.add("host", pool.size, "rig CPU cores or RAM too small for one replica")
+        capacity = host_capacity_of(pool, options, host_ram, chosen.memory.weights)
+        if capacity.replicas == 0:
+            rej.add(
+                f"host {capacity.limit}", pool.size, f"rig host too small for one replica: {capacity.detail}"
+            )
             return []
-        max_n = min(max_n, host_cap)  # the replicas sharing a GPU all live on its rig
+        max_n = min(max_n, capacity.replicas)  # the replicas sharing a GPU all live on its rig
+        # One stream's speed while all `parallel` streams run: what each user of the replica gets.
+        one = chosen.decode_tokens_per_s
+        if deployment.parallel > 1:
+            one = min(one, chosen.decode_tokens_per_s_total / deployment.parallel)
+        per_stream = one * decode_factor
+        if per_stream + 1e-9 < floor:
+            if fraction >= 1.0:  # uncapped too slow: every cap is slower still
+                rej.add(
+                    "speed",
+                    pool.size,
+                    f"{per_stream:.1f} tok/s per stream on {k_fit} × {pool.spec.name} < the"
+                    f" {floor:g} tok/s floor (min_tokens_per_s: lower it, or a smaller quant or model)",
+                )
+                return []
+            continue  # this power cap is too slow: the uncapped level stays
         tps = effective_tps(deployment, chosen, decode_factor, prefill_factor)
         for n in range(1, max_n + 1):
             per_replica_tps = tps / n
@@ -555,7 +549,7 @@ def _fit(
                     tokens_per_s=per_replica_tps,
                     revenue=revenue,
                     power_cost=power_cost,
-                    host_ram_gib=options.ram_gib_per_replica + chosen.memory.host_ram,
+                    host_ram_gib=host_ram,
                     runtime=chosen.runtime,
                     split_mode=split_mode if k_fit > 1 else "layer",
                     vram_per_gpu_gib=max(chosen.memory.per_gpu, default=0.0),

@@ -19,6 +19,7 @@ Errors name the file, the line and the field, never a pydantic traceback.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from rigshift.errors import InputError, Problem
 from rigshift.plan.types import PlanOptions
 from rigshift.suggest import did_you_mean
+from rigshift.units import parse_tokens
 
 
 class _Model(BaseModel):
@@ -97,10 +99,22 @@ class Deployment(_Model):
     parallel: int = Field(default=1, ge=1)
     kv_type: str = "f16"
     runtime: str | None = None
+    # Slowest stream worth serving (tokens/s, one stream); None: options.min_decode_tps (the
+    # assessment's floor). 0 turns the floor off for batch work that only counts total tokens.
+    min_tokens_per_s: float | None = Field(default=None, ge=0)
     replicas: ReplicaRange | None = None
     throughput: Throughput | None = None
     value: Value = Field(default_factory=lambda: Value(priority=1.0))
     constraints: Constraints = Field(default_factory=Constraints)
+
+    @field_validator("context", mode="before")
+    @classmethod
+    def _context_tokens(cls, value: object) -> object:
+        # `context: 8k` as on the command line (k = 1024); anything else goes to int validation.
+        try:
+            return parse_tokens(value)
+        except ValueError:
+            return value
 
     @field_validator("replicas", mode="before")
     @classmethod
@@ -217,4 +231,21 @@ def load_demand(path: str | Path) -> Demand:
         text = path.read_text()
     except OSError as error:
         raise InputError(Problem(f"cannot read demand file: {error.strerror}", str(path))) from None
+    _not_a_demand(path, text)
     return parse_demand(text, str(path))
+
+
+def _not_a_demand(path: Path, text: str) -> None:
+    """A fleet file or an inventory in the demand's place: name the swap."""
+    try:
+        data = json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
+    except (yaml.YAMLError, json.JSONDecodeError, RecursionError):
+        return  # parse_demand says where
+    if isinstance(data, dict) and "deployments" not in data and ("rigs" in data or "sites" in data):
+        raise InputError(
+            Problem(
+                "this is a fleet, not a demand: the arguments look swapped",
+                str(path),
+                expected="the fleet file first, then the demand (`rigshift plan FLEET DEMAND`)",
+            )
+        )

@@ -70,7 +70,9 @@ def unplaced_reasons(
 def _capacity_reasons(
     cands: Candidates, state: RigState, configs: list[int], own: dict[int, int]
 ) -> list[Rejection]:
-    taken = power = host = split = 0
+    taken = power = split = 0
+    host: dict[str, int] = defaultdict(int)  # "cpu" | "ram" -> GPUs left free by a full host
+    host_example: dict[str, str] = {}
     power_sites: set[str] = set()
     for q in sorted({cands.configs[j].pool for j in configs}):
         pool = cands.pools[q]
@@ -90,27 +92,51 @@ def _capacity_reasons(
             continue
         c = min(mine, key=lambda c: (c.n, c.host_ram_gib))
         if not any(state._host_ok(r, c) for r in rigs_with_k):
-            host += free
+            r = rigs_with_k[0]
+            axis = "cpu" if state.cpu_left[r] < c.n else "ram"
+            host[axis] += free
+            if axis not in host_example:
+                rig = cands.fleet.rigs[r]
+                o = cands.options
+                host_example[axis] = (
+                    f"every CPU core is taken ({rig.name}: {rig.cpu_cores} cores at {o.cpu_cores_per_replica:g}"
+                    " per replica); more cores per rig, or options.cpu_cores_per_replica lower, would place more"
+                    if axis == "cpu"
+                    else f"host RAM is full ({rig.name}: {rig.ram_gib:g} GiB less {o.host_reserve_ram_gib:g} GiB"
+                    f" for the OS, {c.host_ram_gib:.2f} GiB per replica); more RAM per rig would place more"
+                )
     out = []
     mine_total = sum(own.values())
     if mine_total:
         out.append(Rejection(filter="own", rejected=mine_total, message="GPUs that fit already serve it"))
     if taken:
         out.append(
-            Rejection(filter="taken", rejected=taken, message="GPUs that fit are used by other replicas")
+            Rejection(
+                filter="taken",
+                rejected=taken,
+                message="GPUs that fit serve other deployments; a higher value for this one would take them",
+            )
         )
     if power:
         out.append(
             Rejection(
-                filter="power", rejected=power, message=f"{', '.join(sorted(power_sites))} power budget"
+                filter="power",
+                rejected=power,
+                message=f"{', '.join(sorted(power_sites))} power budget spent; a larger budget"
+                " (options.site_power_kw) or lower power caps would place more",
             )
         )
     if split:
         out.append(
-            Rejection(filter="same_rig", rejected=split, message="free GPUs are spread over too many rigs")
+            Rejection(
+                filter="same_rig",
+                rejected=split,
+                message="free GPUs are spread over too many rigs for one replica; grouping cards on fewer rigs would place it",
+            )
         )
-    if host:
-        out.append(Rejection(filter="host", rejected=host, message="rig CPU cores or RAM exhausted"))
+    for axis in ("cpu", "ram"):
+        if host.get(axis):
+            out.append(Rejection(filter=f"host {axis}", rejected=host[axis], message=host_example[axis]))
     return out
 
 

@@ -47,7 +47,8 @@ from dataclasses import dataclass
 import highspy
 import numpy as np
 
-from rigshift.plan.candidates import UNLIMITED, Candidates, Config, replicas_per_rig
+from rigshift.hosts import UNLIMITED
+from rigshift.plan.candidates import Candidates, Config, replicas_per_rig
 
 MIP_REL_GAP = 0.004  # stop within 0.4% of the bound: the target is 98%, the rest is mapping
 

@@ -16,13 +16,13 @@ from collections import defaultdict
 
 from rigshift.fleet.model import Fleet
 from rigshift.plan.assign import Placement, RigState, Tally, fill_minimums, greedy_fill
-from rigshift.plan.candidates import Candidates, EstimateCache, build_candidates
+from rigshift.plan.candidates import Candidates, build_candidates
 from rigshift.plan.demand import Demand
 from rigshift.plan.explain import moves_against, unplaced_reasons
 from rigshift.plan.milp import MIP_REL_GAP, KeepGroup, evaluate, solve_milp
 from rigshift.plan.rpc import CrossRigPlacement, place_cross_rig
-from rigshift.plan.seams import Seams, default_seams
 from rigshift.plan.types import DeploymentSummary, Plan, PlannedGpu, PlannedReplica, PlanOptions
+from rigshift.toolkit import Toolkit, default_toolkit
 
 LP_SECONDS_PER_COLUMN = 1e-4  # generous: HiGHS solved 143,000 columns in 3-7 s on 2 busy cores
 
@@ -34,14 +34,13 @@ def plan_placement(
     demand: Demand,
     current: Plan | None = None,
     options: PlanOptions | None = None,
-    seams: Seams | None = None,
+    tools: Toolkit | None = None,
 ) -> Plan:
     started = time.perf_counter()
     # Explicit options win (the caller merged the demand file's `options:` already, as the CLI does).
     opts = options if options is not None else demand.plan_options()
-    seams = seams or default_seams()
-    cache = EstimateCache(seams)
-    cands = build_candidates(fleet, demand, opts, seams, cache)
+    tools = tools or default_toolkit()
+    cands = build_candidates(fleet, demand, opts, tools)
     current_groups = _current_groups(cands, current)
     keep_groups: dict[KeepGroup, int] = defaultdict(int)
     for group, _, _, ids in current_groups:
@@ -116,7 +115,7 @@ def plan_placement(
         tally = Tally(cands)
         for p in best_places:
             tally.add(p.config)
-        cross = place_cross_rig(cands, state, tally, cache)
+        cross = place_cross_rig(cands, state, tally, tools)
     extra = [(x.deployment, x.tokens_per_s, x.value) for x in cross]
     if cross:
         objective = evaluate(cands, best_counts, _kept(best_places), extra=extra)
@@ -448,4 +447,11 @@ def _to_plan(
         power_w_by_site={s: round(w, 1) for s, w in sorted(site_w.items())},
         deployments=summaries,
         notes=notes,
+        excluded=dict(sorted(cands.unusable.items(), key=lambda kv: (-kv[1], kv[0]))),
+        unassessed=cands.unassessed,
+        gpus=cands.fleet.gpu_count,
+        min_tokens_per_s={
+            d.name: cands.options.min_decode_tps if d.min_tokens_per_s is None else d.min_tokens_per_s
+            for d in cands.demand.deployments
+        },
     )

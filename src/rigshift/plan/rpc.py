@@ -17,13 +17,13 @@ from rigshift.estimate.types import GpuSlot, Hardware, PcieLink, Workload
 from rigshift.plan.assign import RigState, Tally
 from rigshift.plan.candidates import (
     Candidates,
-    EstimateCache,
     Rejections,
     allowed,
     effective_tps,
     leftover_draw,
     workload_of,
 )
+from rigshift.toolkit import Toolkit
 
 MAX_RPC_GPUS = 8
 
@@ -48,7 +48,7 @@ class CrossRigPlacement:
 
 
 def place_cross_rig(
-    cands: Candidates, state: RigState, tally: Tally, cache: EstimateCache
+    cands: Candidates, state: RigState, tally: Tally, tools: Toolkit
 ) -> list[CrossRigPlacement]:
     out: list[CrossRigPlacement] = []
     price = {s.name: (s.power_price_usd_kwh or 0.0) * s.pue for s in cands.fleet.sites}
@@ -61,7 +61,7 @@ def place_cross_rig(
         while tally.below_minimum(di):
             placed = None
             for q in pools:
-                placed = _one(cands, state, cache, workload, di, q, price.get(cands.pools[q].key.site, 0.0))
+                placed = _one(cands, state, tools, workload, di, q, price.get(cands.pools[q].key.site, 0.0))
                 if placed is not None:
                     break
             if placed is None:
@@ -75,7 +75,7 @@ def place_cross_rig(
 def _one(
     cands: Candidates,
     state: RigState,
-    cache: EstimateCache,
+    tools: Toolkit,
     workload: Workload,
     di: int,
     q: int,
@@ -94,7 +94,7 @@ def _one(
     available = sum(len(free[r]) for r in rigs)
     for k in range(2, min(MAX_RPC_GPUS, available) + 1):
         hardware = Hardware(gpus=(slot,) * k, network_gbs=opts.rpc_network_gbs)
-        est = cache.get(workload, hardware)
+        est = tools.estimate(workload, hardware)
         if not est.fits:
             continue
         host_ram = opts.ram_gib_per_replica + est.memory.host_ram

@@ -10,6 +10,15 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from rigshift.hosts import (
+    DEFAULT_CPU_CORES_PER_REPLICA,
+    DEFAULT_HOST_RESERVE_RAM_GIB,
+    DEFAULT_MIN_DECODE_TPS,
+    DEFAULT_RAM_GIB_PER_REPLICA,
+    DEFAULT_VRAM_RESERVE_GIB,
+    HostCriteria,
+)
+
 LeftoverPolicy = Literal["mining", "idle", "off"]
 
 
@@ -20,10 +29,15 @@ class _Model(BaseModel):
 class PlanOptions(_Model):
     """Knobs of the planner. Defaults suit a mining farm of x1-riser rigs."""
 
-    vram_reserve_gib: float = Field(default=0.25, ge=0)  # kept free on every GPU (driver, fragmentation)
-    cpu_cores_per_replica: float = Field(default=1.0, ge=0)  # tokenizer + sampler + HTTP per replica
-    ram_gib_per_replica: float = Field(default=1.0, ge=0)  # llama-server process besides host tensors
-    host_reserve_ram_gib: float = Field(default=1.0, ge=0)  # the mining OS itself
+    # kept free on every GPU besides the estimator's overhead; the assessment keeps none (rigshift.hosts)
+    vram_reserve_gib: float = Field(default=DEFAULT_VRAM_RESERVE_GIB, ge=0)
+    # The host model shared with assess and econ (rigshift.hosts): defaults are the assessment's.
+    cpu_cores_per_replica: float = Field(default=DEFAULT_CPU_CORES_PER_REPLICA, ge=0)
+    ram_gib_per_replica: float = Field(default=DEFAULT_RAM_GIB_PER_REPLICA, ge=0)
+    host_reserve_ram_gib: float = Field(default=DEFAULT_HOST_RESERVE_RAM_GIB, ge=0)
+    # Slowest stream a deployment may be served at (tokens/s, one stream); a deployment's own
+    # `min_tokens_per_s` wins. The default is the assessment's "usable" floor.
+    min_decode_tps: float = Field(default=DEFAULT_MIN_DECODE_TPS, ge=0)
     max_temperature_c: float = 85.0  # GPUs reported hotter than this are not used
     circuit_power_kw: dict[str, float] = Field(default_factory=dict)  # rig label "circuit" -> kW
     site_power_kw: dict[str, float] = Field(default_factory=dict)  # overrides Site.power_budget_kw
@@ -41,6 +55,14 @@ class PlanOptions(_Model):
     max_pack_per_gpu: int = Field(default=4, ge=1)  # most replicas of one deployment sharing one GPU
     min_link_gbs_tensor_parallel: float = 3.9  # vLLM tensor parallel wants at least Gen3 x4
     rpc_network_gbs: float = 0.125  # 1 GbE between rigs, for llama.cpp RPC splits
+
+    def host(self) -> HostCriteria:
+        return HostCriteria(
+            cpu_cores_per_replica=self.cpu_cores_per_replica,
+            ram_gib_per_replica=self.ram_gib_per_replica,
+            host_reserve_ram_gib=self.host_reserve_ram_gib,
+            min_decode_tps=self.min_decode_tps,
+        )
 
     @field_validator("leftover", mode="before")
     @classmethod
@@ -137,6 +159,12 @@ class Plan(_Model):
     unplaced: list[Unplaced] = Field(default_factory=list)
     moves: list[Move] = Field(default_factory=list)
     leftover: dict[str, int] = Field(default_factory=dict)  # policy -> GPUs
+    # GPUs no deployment may use, by reason (reserved, too hot, no free VRAM, unassessed)
+    excluded: dict[str, int] = Field(default_factory=dict)
+    # Cards the catalog does not know, by the name the inventory gave: counted, never an error
+    unassessed: dict[str, int] = Field(default_factory=dict)
+    gpus: int = 0  # every GPU of the fleet
+    min_tokens_per_s: dict[str, float] = Field(default_factory=dict)  # deployment -> speed floor used
     notes: list[str] = Field(default_factory=list)
 
     @property

@@ -14,12 +14,14 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from rigshift.econ.inputs import (
     AiInputs,
     CapitalInputs,
+    ClassDemand,
     Constraints,
+    DemandInputs,
     EconInputs,
     Hashrate,
     MiningInputs,
@@ -31,6 +33,7 @@ from rigshift.econ.prices.coins import parse_coins, read_coins
 from rigshift.econ.prices.power_series import read_power_series
 from rigshift.errors import InputError, Problem, RigshiftError
 from rigshift.suggest import did_you_mean
+from rigshift.units import british_keys
 
 DEFAULTS_PACKAGE = "rigshift.econ.defaults"
 DEFAULT_MARKET = "market.yaml"
@@ -76,12 +79,40 @@ class TokenClass(BaseModel):
 
 
 class TokensSection(_Section):
-    utilisation: float | None = Field(default=None, ge=0, le=1)
+    max_utilisation: float | None = Field(default=None, gt=0, le=1)
     input_tokens_per_request: int | None = Field(default=None, ge=0)
     output_tokens_per_request: int | None = Field(default=None, ge=1)
     parallel: int | None = Field(default=None, ge=1)
     context: int | None = Field(default=None, ge=256)
+    max_parallel: int | None = Field(default=None, ge=1)
     classes: dict[str, TokenClass] = Field(default_factory=dict)
+
+
+class DemandSection(_Section):
+    """Requests or tokens (prompt + output) a day per price class, and the day's load profile."""
+
+    requests_per_day: dict[str, float] = Field(default_factory=dict)
+    tokens_per_day: dict[str, float] = Field(default_factory=dict)
+    load_profile: list[float] | None = None  # 24 relative loads, hour 0 first
+
+    @field_validator("requests_per_day", "tokens_per_day")
+    @classmethod
+    def _non_negative(cls, table: dict[str, float]) -> dict[str, float]:
+        for name, value in table.items():
+            if value < 0:
+                raise ValueError(f"{name}: must be >= 0, got {value}")
+        return table
+
+    @field_validator("load_profile")
+    @classmethod
+    def _profile(cls, profile: list[float] | None) -> list[float] | None:
+        if profile is None:
+            return None
+        if len(profile) != 24:
+            raise ValueError(f"give 24 hourly values (hour 0 first), got {len(profile)}")
+        if any(v < 0 for v in profile) or sum(profile) <= 0:
+            raise ValueError("hourly loads must be >= 0 and not all zero")
+        return profile
 
 
 class MiningSection(_Section):
@@ -102,6 +133,9 @@ class CapitalSection(_Section):
     host_usd: float | None = Field(default=None, ge=0)
     gpus_per_host: int | None = Field(default=None, ge=1)
     host_pcie_lanes: int | None = Field(default=None, ge=1)
+    board_usd: float | None = Field(default=None, ge=0)
+    cpu_usd: float | None = Field(default=None, ge=0)
+    ssd_usd: float | None = Field(default=None, ge=0)
     setup_usd_per_gpu: float | None = Field(default=None, ge=0)
     staff_usd_per_month: float | None = Field(default=None, ge=0)
     staff_gpus: int | None = Field(default=None, ge=1)
@@ -124,9 +158,10 @@ class PricesFile(BaseModel):
     mining: MiningSection = MiningSection()
     capital: CapitalSection = CapitalSection()
     constraints: ConstraintsSection = ConstraintsSection()
+    demand: DemandSection = DemandSection()
 
 
-SECTIONS = ("power", "rent", "tokens", "mining", "capital", "constraints")
+SECTIONS = ("power", "rent", "tokens", "mining", "capital", "constraints", "demand")
 
 
 def _problems(error: ValidationError, source: str) -> list[Problem]:
@@ -170,6 +205,7 @@ def parse_prices_text(text: str, source: str) -> PricesFile:
         ) from None
     if data is None:
         data = {}
+    data = british_keys(data)  # `utilization` and `utilisation` both read
     if not isinstance(data, dict):
         raise InputError(
             Problem(
@@ -257,8 +293,11 @@ def load_defaults_file() -> PricesFile:
     return parse_prices_text(text, f"{DEFAULTS_PACKAGE}/{DEFAULT_MARKET}")
 
 
-def load_inputs(path: Path | None = None, resolve: GpuResolver | None = None) -> EconInputs:
-    """The prices file at `path` (None: defaults only) merged over the shipped defaults."""
+def load_inputs(
+    path: Path | None = None, resolve: GpuResolver | None = None, demand: DemandInputs | None = None
+) -> EconInputs:
+    """The prices file at `path` (None: defaults only) merged over the shipped defaults; `demand`
+    (from `--demand`) replaces the demand of both."""
     resolve = resolve or _default_resolver
     user = None
     source = str(path) if path is not None else None
@@ -276,7 +315,7 @@ def load_inputs(path: Path | None = None, resolve: GpuResolver | None = None) ->
 
     power, series_note = _power(m, base_dir)
     mining, coin_provenance = _mining(m, base_dir)
-    ai = _ai(m)
+    ai = _ai(m, demand)
     capital = CapitalInputs(
         resale_usd=m.table("capital", "resale_usd", by_gpu=True),
         buy_usd=m.table("capital", "buy_usd", by_gpu=True),
@@ -292,6 +331,10 @@ def load_inputs(path: Path | None = None, resolve: GpuResolver | None = None) ->
     )
     if series_note is not None:
         provenance.append(series_note)
+    if demand is not None:  # from --demand: neither the defaults nor the prices file
+        provenance.append(
+            Provenance(what="demand: requests/tokens per day", source=demand.source, as_of=demand.as_of)
+        )
     provenance.append(coin_provenance)
     for section in SECTIONS:
         dflt = getattr(m.defaults, section)
@@ -402,7 +445,41 @@ def _mining(m: _Merged, base_dir: Path) -> tuple[MiningInputs, Provenance]:
     return MiningInputs(coins=coins, pool_fee=m.scalar("mining", "pool_fee"), hashrates=hashrates), provenance
 
 
-def _ai(m: _Merged) -> AiInputs:
+def demand_from_section(
+    section: DemandSection, tokens_per_request: int, source: str, as_of: str | None
+) -> DemandInputs:
+    """Requests a day per class: tokens are turned into requests of the request mix."""
+    requests = dict(section.requests_per_day)
+    for name, tokens in section.tokens_per_day.items():
+        requests[name] = requests.get(name, 0.0) + tokens / max(1, tokens_per_request)
+    fields: dict[str, Any] = {
+        "classes": tuple(ClassDemand(name=n, requests_per_day=r) for n, r in requests.items()),
+        "source": source,
+        "as_of": as_of,
+    }
+    if section.load_profile is not None:
+        fields["load_profile"] = tuple(section.load_profile)
+    return DemandInputs(**fields)
+
+
+def _demand(m: _Merged, tokens_per_request: int, given: DemandInputs | None) -> DemandInputs:
+    if given is not None:
+        return given
+    user = m.user.demand if m.user is not None else None
+    if user is not None and (user.requests_per_day or user.tokens_per_day):
+        m.from_user["demand"].append("requests/tokens per day")
+        return demand_from_section(
+            user,
+            tokens_per_request,
+            f"{m.user_source}" + (f" ({user.source})" if user.source else ""),
+            user.as_of or (m.user.as_of if m.user else None),
+        )
+    m.defaulted["demand"].append("requests/tokens per day, load profile")
+    section = m.defaults.demand
+    return demand_from_section(section, tokens_per_request, section.source or "defaults", section.as_of)
+
+
+def _ai(m: _Merged, demand: DemandInputs | None = None) -> AiInputs:
     classes = dict(m.defaults.tokens.classes)
     if m.user is not None and m.user.tokens.classes:
         classes.update(m.user.tokens.classes)
@@ -415,14 +492,34 @@ def _ai(m: _Merged) -> AiInputs:
         )
         for name, c in classes.items()
     )
-    return AiInputs(
+    in_tokens = m.scalar("tokens", "input_tokens_per_request")
+    out_tokens = m.scalar("tokens", "output_tokens_per_request")
+    ai = AiInputs(
         rent_usd_per_hour=m.table("rent", "usd_per_gpu_hour", by_gpu=True),
         rental_utilisation=m.scalar("rent", "rental_utilisation"),
         marketplace_fee=m.scalar("rent", "marketplace_fee"),
         token_prices=prices,
-        utilisation=m.scalar("tokens", "utilisation"),
-        input_tokens_per_request=m.scalar("tokens", "input_tokens_per_request"),
-        output_tokens_per_request=m.scalar("tokens", "output_tokens_per_request"),
+        max_utilisation=m.scalar("tokens", "max_utilisation"),
+        input_tokens_per_request=in_tokens,
+        output_tokens_per_request=out_tokens,
         parallel=m.scalar("tokens", "parallel"),
         context=m.scalar("tokens", "context"),
+        max_parallel=m.scalar("tokens", "max_parallel"),
+        demand=_demand(m, in_tokens + out_tokens, demand),
     )
+    unknown = [c.name for c in ai.demand.classes if ai.price(c.name) is None]
+    if unknown:
+        names = [p.name for p in ai.token_prices]
+        raise InputError(
+            [
+                Problem(
+                    f"demand names price class {name!r}, which has no token prices",
+                    source=ai.demand.source,
+                    field=name,
+                    expected="one of " + ", ".join(names),
+                    suggestions=did_you_mean(name, names),
+                )
+                for name in unknown
+            ]
+        )
+    return ai

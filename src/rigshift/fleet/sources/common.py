@@ -19,6 +19,7 @@ from rigshift.errors import Problem
 from rigshift.fleet.model import Fleet, Gpu, PcieState, PowerLimits, Rig, Site
 from rigshift.fleet.names import Resolver
 from rigshift.suggest import did_you_mean
+from rigshift.units import parse_link
 
 SourceKind = Literal["file", "hiveos", "minerstat", "probe"]
 
@@ -76,17 +77,16 @@ def under(path: str) -> Callable[[str | None], str | None]:
 
 # --- value converters: raise ValueError with nothing to add; the caller knows field + expected ---
 
-_PCIE = re.compile(r"(?:pcie\s*)?(?:gen\s*)?([1-6])(?:\.0)?\s*[x×]\s*([0-9]{1,2})", re.I)
-
 
 def parse_pcie(value: Any) -> PcieState:
-    """'gen1x1', 'Gen3 x16', 'PCIe 2.0 x1', '3x4' -> PcieState; anything else is an error."""
+    """'gen1x1', 'Gen3 x16', 'PCIe 2.0 x1', '3x4' -> PcieState (rigshift.units reads every
+    spelling the CLI takes); an inventory must name the generation it trained at."""
     if isinstance(value, Mapping):
         return PcieState(**value)
-    match = _PCIE.fullmatch(str(value).strip())
-    if not match:
+    gen, lanes = parse_link(str(value))
+    if gen is None:
         raise ValueError(value)
-    return PcieState(gen=int(match.group(1)), width=int(match.group(2)))
+    return PcieState(gen=gen, width=lanes)
 
 
 def parse_float(value: Any, minimum: float | None = None, strictly_above: float | None = None) -> float:
