@@ -69,6 +69,18 @@ def test_json_everywhere(command: str, fleet_file: Path) -> None:
     json.loads(result.output)
 
 
+def test_json_from_commands_that_write_files(fleet_file: Path, tmp_path: Path) -> None:
+    inventory = str(ROOT / "examples/fleet/hiveos_farm_2workers.json")
+    imported = runner.invoke(app, ["fleet", "import", inventory, "-o", str(tmp_path / "f.json"), "--json"])
+    assert imported.exit_code == 0 and json.loads(imported.output)["gpus"] == 10
+    demo = runner.invoke(app, ["fleet", "demo", "-o", str(tmp_path / "d.json"), "--scale", "20", "--json"])
+    assert demo.exit_code == 0 and json.loads(demo.output)["gpus"] >= 1
+    demand = str(ROOT / "examples/demand/small-test.yaml")
+    deploy = runner.invoke(app, ["deploy", demand, "--fleet", str(fleet_file), "--json"])
+    assert deploy.exit_code == 0, deploy.output
+    assert {s["deployment"] for s in json.loads(deploy.output)} == {"chat"}
+
+
 def test_an_unknown_vendor_is_an_error_with_a_suggestion() -> None:
     result = runner.invoke(app, ["gpus", "--vendor", "nvidai"])
     assert result.exit_code == 2 and "did you mean: nvidia" in result.output
