@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pydantic import BaseModel, ConfigDict
 
 from rigshift.catalog.gpu_spec import GpuSpec
-from rigshift.econ.cards import CardClass, CardEconomics, ThroughputModel, economics_for
+from rigshift.econ.cards import CardClass, CardEconomics, ThroughputModel, UseResult, economics_for
 from rigshift.econ.classes import card_classes, purchase_class
 from rigshift.econ.formulas import DAYS_PER_MONTH
 from rigshift.econ.inputs import EconInputs, Provenance
@@ -58,7 +58,7 @@ class Economics(_Model):
 def fleet_totals(cards: Sequence[CardEconomics]) -> FleetTotals:
     by_use = []
     for use in ("mine", "rent", "infer"):
-        results = [(c.card.count, c.use(use)) for c in cards]
+        results = [(_takers(c.card.count, c.use(use)), c.use(use)) for c in cards]
         able = [(n, r) for n, r in results if r is not None and r.available]
         by_use.append(
             UseTotals(
@@ -72,13 +72,20 @@ def fleet_totals(cards: Sequence[CardEconomics]) -> FleetTotals:
     best = 0.0
     for c in cards:
         chosen = c.use(c.best_use)
-        best += c.card.count * (chosen.net_usd_day if chosen is not None else 0.0)
+        best += _takers(c.card.count, chosen) * (chosen.net_usd_day if chosen is not None else 0.0)
     return FleetTotals(
         gpus=sum(c.card.count for c in cards),
         by_use=tuple(by_use),
         best_net_usd_day=best,
         best_net_usd_month=best * DAYS_PER_MONTH,
     )
+
+
+def _takers(count: int, result: UseResult | None) -> int:
+    """Cards of a class that can take a use: all, or as many as the rigs' hosts carry."""
+    if result is None or result.max_gpus is None:
+        return count
+    return min(count, result.max_gpus)
 
 
 def site_power_budgets(fleet: Fleet, inputs: EconInputs) -> dict[str, float]:

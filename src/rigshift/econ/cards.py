@@ -88,6 +88,9 @@ class UseResult(_Model):
     break_even_usd_kwh: float | None = None  # the power price at which net is zero
     one_off_usd_per_gpu: float = 0.0  # paid once before the card can start this use
     model_class: str | None = None  # inference: the class of model served
+    # Cards of the class this use can take at most (inference: the replicas the rigs' hosts carry,
+    # rigshift.hosts); None: every card. The figures above are per card that takes it.
+    max_gpus: int | None = None
 
 
 class CardEconomics(_Model):
@@ -286,13 +289,21 @@ def inference_option(
         rate.prefill_tokens_per_s,
         rate.decode_tokens_per_s,
     )
-    # Only the cards whose rig's host carries a replica earn (the host rule assess and plan use);
-    # the class's revenue is spread over all its cards.
+    # Only the cards whose rig's host carries a replica can serve (the host rule assess and plan
+    # count with): the plan may put at most that many of the class on inference.
     hosted = card.hosted_gpus(rate.gpus, rate.host_ram_gib, rate.model_file_gib)
-    hosted_share = hosted / card.count if card.count else 1.0
-    host_note = f"; rig hosts carry {hosted:,} of {card.count:,} cards" if hosted < card.count else ""
+    if card.count and hosted == 0:
+        return UseResult(
+            use="infer",
+            available=False,
+            model_class=model_class.name,
+            detail=f"{model_class.name} ({model_class.model} {model_class.quant}): the rigs' CPU cores, RAM"
+            " or disk carry no replica (rigshift.hosts)",
+        )
+    limited = bool(card.count) and hosted < card.count
+    host_note = f"; the rigs' hosts carry replicas for {hosted:,} of {card.count:,} cards" if limited else ""
     # A replica on k cards earns for all k: each card is credited a k-th.
-    revenue = hosted_share * (
+    revenue = (
         f.inference_revenue_per_day(
             rps,
             ai.input_tokens_per_request,
@@ -319,6 +330,7 @@ def inference_option(
         net_usd_day=revenue - cost,
         break_even_usd_kwh=_break_even(revenue, card, watts),
         one_off_usd_per_gpu=inputs.capital.setup_usd_per_gpu,
+        max_gpus=hosted if limited else None,
     )
 
 
