@@ -35,3 +35,22 @@ def test_a_host_with_a_core_per_card_earns_on_every_card() -> None:
     econ = fleet_economics(_fleet(cores=8), with_sensitivity=False)
     (card,) = econ.cards
     assert card.inference.available and card.inference.max_gpus is None
+
+
+def test_a_mixed_rig_shares_its_host_between_card_classes() -> None:
+    """Two classes on one 2-core rig never count more than the two replicas the host carries."""
+    gpus = [
+        Gpu(
+            model=model,
+            vram_gib=24 if model.endswith("3090") else 12,
+            index=i,
+            pcie=PcieState(gen=1, width=1),
+        )
+        for i, model in enumerate(["geforce-rtx-3090"] * 4 + ["geforce-rtx-3060-12gb"] * 4)
+    ]
+    rig = Rig(name="m", site="s", cpu_cores=2, ram_gib=32, disk_gib=240, gpus=gpus)
+    econ = fleet_economics(
+        Fleet(name="t", sites=[Site(name="s", power_price_usd_kwh=0.05)], rigs=[rig]), with_sensitivity=False
+    )
+    hosted = sum(c.inference.max_gpus or c.card.count for c in econ.cards if c.inference.available)
+    assert hosted <= 2
