@@ -527,11 +527,7 @@ def _fit(
             per_replica_tps = tps / n
             revenue = 0.0
             if deployment.replicas is not None:
-                revenue = (
-                    v.priority
-                    if v.priority is not None
-                    else (v.usd_per_mtok or 0.0) * per_replica_tps * 3.6e-3
-                )
+                revenue = v.per_replica(per_replica_tps)
             power_cost = k_fit * per_gpu_w / 1000 * site_price
             if deployment.replicas is not None and deployment.replicas.min == 0 and n * revenue <= power_cost:
                 continue  # never worth placing, and no minimum asks for it
