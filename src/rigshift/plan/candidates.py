@@ -293,16 +293,18 @@ def allowed(deployment: Deployment, pool: Pool, rejections: Rejections) -> bool:
     c = deployment.constraints
     size = pool.size
     if c.sites is not None and pool.key.site not in c.sites:
-        rejections.add("site", size, f"not at site {'/'.join(c.sites)}")
+        rejections.add("site", size, f"not at site {'/'.join(c.sites)} (constraints.sites allows more)")
         return False
     labels = dict(pool.key.labels)
     missing = {k: v for k, v in c.labels.items() if labels.get(k) != v}
     if missing:
         shown = ", ".join(f"{k}={v}" for k, v in missing.items())
-        rejections.add("labels", size, f"labels {shown} missing")
+        rejections.add(
+            "labels", size, f"labels {shown} missing (label the rigs, or relax constraints.labels)"
+        )
         return False
     if c.gpu_models is not None and pool.key.gpu_model not in c.gpu_models:
-        rejections.add("gpu_model", size, "GPU model not allowed")
+        rejections.add("gpu_model", size, "GPU model not in constraints.gpu_models")
         return False
     return True
 
@@ -447,7 +449,8 @@ def _fit(
     k_fit = 1 if chosen is not None else 0
     over = need > room - used
     if chosen is None and not over:  # a runtime or context problem: more GPUs will not help
-        rej.add("runtime", pool.size, single.reason or "runtime cannot serve this model here")
+        why = single.reason or "the runtime cannot serve this model here"
+        rej.add("runtime", pool.size, f"{why} (another runtime, a smaller context or quant may serve it)")
         return []
     if chosen is None:
         # Jump straight to the GPU count memory calls for, instead of trying every count.
