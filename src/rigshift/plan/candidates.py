@@ -19,7 +19,10 @@ from dataclasses import dataclass, field, replace
 from rigshift.catalog.gpu_spec import GpuSpec
 from rigshift.catalog.model_spec import ModelSpec
 from rigshift.errors import InputError, Problem
+from rigshift.estimate.memory import GIB
 from rigshift.estimate.power import serving_power_w, speed_factor_at_power_limit
+from rigshift.estimate.quants import quant_recipe
+from rigshift.estimate.tensors import weight_bytes
 from rigshift.estimate.types import Estimate, GpuSlot, Hardware, PcieLink, SplitMode, Workload
 from rigshift.fleet.model import Fleet, Gpu, Rig
 from rigshift.hosts import HostCapacity, capacity_for_replica_ram
@@ -150,6 +153,7 @@ def build_pools(
     options: PlanOptions,
     label_keys: frozenset[str] = frozenset(),
     unassessed: dict[str, int] | None = None,
+    disk_enough_gib: float = math.inf,
 ) -> tuple[list[Pool], dict[str, int], dict[str, float]]:
     """Group usable GPUs into pools; returns (pools, unusable GPUs by reason, mining watts by site).
     Cards the catalog does not know are counted into `unassessed` by their reported name."""
@@ -202,7 +206,9 @@ def build_pools(
         for position, slot, spec in slots:
             # Rigs in one pool also hold the same number of such GPUs: then every rig of a pool
             # can take the same mix of groups, and the pool's totals are nearly exact.
-            key = replace(slot, host=(rig.cpu_cores, rig.ram_gib, rig.disk_gib), rig_gpus=per_slot[slot])
+            # A disk that holds every demanded model file limits nothing: such rigs share pools.
+            disk = rig.disk_gib if rig.disk_gib is not None and rig.disk_gib < disk_enough_gib else None
+            key = replace(slot, host=(rig.cpu_cores, rig.ram_gib, disk), rig_gpus=per_slot[slot])
             pool = pools.setdefault(key, Pool(key=key, spec=spec))
             pool.members.setdefault(r, []).append(position)
     ordered = sorted(
@@ -341,6 +347,18 @@ def _check_names(fleet: Fleet, demand: Demand, tools: Toolkit) -> None:
         raise InputError(problems)
 
 
+def _largest_file_gib(demand: Demand, models: list[ModelSpec]) -> float:
+    """An upper bound of every demanded model's weights (all tensors at its quant), in GiB: a disk
+    at least this large never limits the plan."""
+    largest = 0.0
+    for d, model in zip(demand.deployments, models, strict=True):
+        try:
+            largest = max(largest, weight_bytes(model, quant_recipe(d.quant)).total / GIB)
+        except InputError:  # an unknown quant: reported with its deployment by the fitter
+            return math.inf
+    return largest
+
+
 def build_candidates(fleet: Fleet, demand: Demand, options: PlanOptions, tools: Toolkit) -> Candidates:
     models = []
     for di, d in enumerate(demand.deployments):
@@ -352,7 +370,9 @@ def build_candidates(fleet: Fleet, demand: Demand, options: PlanOptions, tools: 
     _check_names(fleet, demand, tools)
     label_keys = frozenset(k for d in demand.deployments for k in d.constraints.labels)
     unassessed: dict[str, int] = {}
-    pools, unusable, reserved_w = build_pools(fleet, tools, options, label_keys, unassessed)
+    pools, unusable, reserved_w = build_pools(
+        fleet, tools, options, label_keys, unassessed, _largest_file_gib(demand, models)
+    )
     site_budget_kw = {s.name: s.power_budget_kw for s in fleet.sites if s.power_budget_kw}
     site_budget_kw.update(options.site_power_kw)
     sites_of_rigs = {rig.site for rig in fleet.rigs}
