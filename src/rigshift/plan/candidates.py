@@ -503,6 +503,10 @@ def _fit(
         return []
     configs: list[Config] = []
     host_ram = options.host().replica_ram_gib(chosen.memory.host_ram)
+    capacity = host_capacity_of(pool, options, host_ram, chosen.memory.weights)
+    if capacity.replicas == 0:
+        rej.add(f"host {capacity.limit}", pool.size, f"rig host too small for one replica: {capacity.detail}")
+        return []
     floor = options.min_decode_tps if deployment.min_tokens_per_s is None else deployment.min_tokens_per_s
     site_price = price.get(pool.key.site, 0.0)
     leftover = leftover_draw(options, pool.spec)
@@ -523,12 +527,6 @@ def _fit(
             # Sharing a card only pays when replicas themselves are valued: n processes each
             # stream their own weights, so they split the card's tokens, not multiply them.
             max_n = max(1, min(options.max_pack_per_gpu, int(pool.key.free_gib // chosen.memory.total)))
-        capacity = host_capacity_of(pool, options, host_ram, chosen.memory.weights)
-        if capacity.replicas == 0:
-            rej.add(
-                f"host {capacity.limit}", pool.size, f"rig host too small for one replica: {capacity.detail}"
-            )
-            return []
         max_n = min(max_n, capacity.replicas)  # the replicas sharing a GPU all live on its rig
         # One stream's speed while all `parallel` streams run: what each user of the replica gets.
         one = chosen.decode_tokens_per_s

@@ -17,6 +17,7 @@ from rigshift.hosts import (
     DEFAULT_RAM_GIB_PER_REPLICA,
     DEFAULT_VRAM_RESERVE_GIB,
     HostCriteria,
+    host_criteria,
 )
 
 LeftoverPolicy = Literal["mining", "idle", "off"]
@@ -57,11 +58,12 @@ class PlanOptions(_Model):
     rpc_network_gbs: float = 0.125  # 1 GbE between rigs, for llama.cpp RPC splits
 
     def host(self) -> HostCriteria:
-        return HostCriteria(
-            cpu_cores_per_replica=self.cpu_cores_per_replica,
-            ram_gib_per_replica=self.ram_gib_per_replica,
-            host_reserve_ram_gib=self.host_reserve_ram_gib,
-            min_decode_tps=self.min_decode_tps,
+        """The shared host rule's criteria (rigshift.hosts) these options set."""
+        return host_criteria(
+            self.cpu_cores_per_replica,
+            self.ram_gib_per_replica,
+            self.host_reserve_ram_gib,
+            self.min_decode_tps,
         )
 
     @field_validator("leftover", mode="before")
