@@ -31,11 +31,22 @@ def _commands(fleet: Path) -> dict[str, list[str]]:
         "fleet show": ["fleet", "show", str(fleet)],
         "assess": ["assess", str(fleet)],
         "plan": ["plan", str(fleet), str(ROOT / "examples/demand/small-test.yaml")],
+        "estimate": [
+            "estimate",
+            "--gpu",
+            "RTX 3060",
+            "--gpus",
+            "6",
+            "--pcie",
+            "gen1x1",
+            "--model",
+            "llama-3.1-70b",
+        ],
     }
 
 
 @pytest.mark.parametrize("columns", [80, 120])
-@pytest.mark.parametrize("command", ["gpus", "models", "fleet show", "assess", "plan"])
+@pytest.mark.parametrize("command", ["gpus", "models", "fleet show", "assess", "plan", "estimate"])
 def test_every_table_fits_the_width(command: str, columns: int, fleet_file: Path, monkeypatch) -> None:
     monkeypatch.setenv("COLUMNS", str(columns))
     result = runner.invoke(app, _commands(fleet_file)[command])
@@ -62,7 +73,7 @@ def test_a_pipe_gets_one_row_per_line(monkeypatch) -> None:
     assert not any(line.strip() in ("Instru", "ct", "Instruct") for line in out.splitlines())
 
 
-@pytest.mark.parametrize("command", ["gpus", "models", "fleet show", "assess", "plan"])
+@pytest.mark.parametrize("command", ["gpus", "models", "fleet show", "assess", "plan", "estimate"])
 def test_json_everywhere(command: str, fleet_file: Path) -> None:
     result = runner.invoke(app, [*_commands(fleet_file)[command], "--json"])
     assert result.exit_code == 0, result.output

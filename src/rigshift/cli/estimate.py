@@ -20,6 +20,7 @@ from rigshift.estimate import Estimate, GpuSlot, Hardware, PcieLink, Workload, e
 from rigshift.estimate.quants import KV_TYPE_BYTES
 from rigshift.estimate.runtimes import RUNTIMES
 from rigshift.suggest import unknown_choice
+from rigshift.tables import output_console
 
 _VRAM_SUFFIX = re.compile(r"\s*(\d+(?:\.\d+)?)\s*G(?:i?B)?\s*$", re.IGNORECASE)
 
@@ -183,4 +184,4 @@ def register(app: typer.Typer) -> None:
             typer.echo(json.dumps(payload, indent=2))
         else:
             title = f"{spec.name} {quant} · ctx {context_tokens} × {parallel} on {gpus} × {slot.spec.name}"
-            render_table(result, title, Console())
+            render_table(result, title, output_console())
