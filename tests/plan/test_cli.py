@@ -137,3 +137,13 @@ def test_summary_fits_the_terminal_and_never_cuts_a_name(
     assert result.exit_code == 0, result.output
     assert all(len(line) <= columns for line in result.output.splitlines()), result.output
     assert "chat-llama-3.1-8b-for-customer-acme" in result.output
+
+
+def test_the_rig_map_draws_every_gpu_of_a_large_rig(tmp_path: Path):
+    path = tmp_path / "fleet.json"
+    path.write_text(fleet(rig("big", "A", "geforce-rtx-3060-12gb", 12)).model_dump_json())
+    html = tmp_path / "plan.html"
+    result = runner.invoke(app, ["plan", str(path), str(_demand(tmp_path, DEMAND)), "--html", str(html)])
+    assert result.exit_code == 0, result.output
+    page = html.read_text()
+    assert page.count("<rect") == 12 and page.count("big GPU 11") == 1
