@@ -147,3 +147,12 @@ def test_the_rig_map_draws_every_gpu_of_a_large_rig(tmp_path: Path):
     assert result.exit_code == 0, result.output
     page = html.read_text()
     assert page.count("<rect") == 12 and page.count("big GPU 11") == 1
+
+
+def test_min_tps_sets_the_speed_floor_for_deployments_without_one(tmp_path: Path, fleet_file: Path):
+    demand = str(_demand(tmp_path, DEMAND))
+    strict = runner.invoke(app, ["plan", str(fleet_file), demand, "--min-tps", "500", "--json"])
+    assert strict.exit_code == 3
+    data = json.loads(strict.output[: strict.output.rindex("}") + 1])
+    assert data["min_tokens_per_s"] == {"chat": 500.0} and not data["replicas"]
+    assert any(r["filter"] == "speed" for r in data["unplaced"][0]["reasons"])
