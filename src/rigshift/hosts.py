@@ -10,7 +10,7 @@ The rule, per rig and per model (a replica is one llama-server process):
     replicas <= floor(cpu_cores / cpu_cores_per_replica)                   (tokenizer, sampler, HTTP)
     replicas <= floor((ram_gib - host_reserve_ram_gib)
                       / (ram_gib_per_replica + the estimator's host RAM))  (process + CPU-side tensors)
-    replicas = 0 when disk_gib < the model file                            (the file must be stored)
+    replicas = 0 when disk_gib < the model's weights                       (the file must be stored)
 
 An unknown core count, RAM or disk puts no limit on that axis. The speed floor is the assessment's:
 a deployment below `DEFAULT_MIN_DECODE_TPS` tokens/s for one stream is "unusable" everywhere.
@@ -23,7 +23,7 @@ from functools import lru_cache
 
 from pydantic import BaseModel, ConfigDict, Field
 
-# Defaults shared by ReadinessCriteria (assess), PlanOptions (plan) and EconInputs (econ).
+# Defaults of ReadinessCriteria (assess) and PlanOptions (plan); econ counts with DEFAULT_HOST_CRITERIA.
 DEFAULT_CPU_CORES_PER_REPLICA = 1.0  # tokenizer + sampler + HTTP of one llama-server
 DEFAULT_RAM_GIB_PER_REPLICA = 1.0  # one llama-server process besides the tensors it keeps on the CPU
 DEFAULT_HOST_RESERVE_RAM_GIB = 1.0  # the mining OS itself
