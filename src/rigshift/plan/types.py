@@ -121,11 +121,13 @@ class Unplaced(_Model):
     reasons: list[Rejection]
 
     def render(self) -> str:
-        what = f"{self.replicas} replica(s)"
+        """One line: what is short and why, the most GPUs first (plan.report words it for screens)."""
+        what = f"{self.replicas} replica(s) short"
         if self.tokens_per_s_short:
             what += f" ({self.tokens_per_s_short:.0f} tok/s short)"
-        return f"{self.deployment}: {what} unplaced: " + "; ".join(
-            f"{r.message}: {r.rejected:,} rejected" for r in self.reasons
+        reasons = sorted(self.reasons, key=lambda r: (-r.rejected, r.filter))
+        return f"{self.deployment}: {what}: " + "; ".join(
+            f"{r.rejected:,} GPU(s): {r.message}" for r in reasons
         )
 
 
