@@ -76,3 +76,13 @@ def test_utilization_and_utilisation_read_the_same() -> None:
 
 def test_both_spellings_at_once_are_left_for_the_validator() -> None:
     assert british_keys({"utilization": 1, "utilisation": 2}) == {"utilization": 1, "utilisation": 2}
+
+
+def test_a_million_tokens_an_hour_at_a_dollar_a_million_is_a_dollar_an_hour() -> None:
+    from rigshift.plan.demand import Value
+    from rigshift.units import usd_per_hour
+
+    assert usd_per_hour(1e6 / 3600, 1.0) == pytest.approx(1.0)
+    assert Value(usd_per_mtok=0.5).usd_per_h(1e6 / 3600) == pytest.approx(0.5)
+    assert Value(priority=3.0).per_replica(1000.0) == 3.0 and Value(priority=3.0).usd_per_h(1000.0) == 0.0
+    assert Value(priority=3.0).per_token_s(300.0) == pytest.approx(0.01)

@@ -10,7 +10,7 @@ The rule, per rig and per model (a replica is one llama-server process):
     replicas <= floor(cpu_cores / cpu_cores_per_replica)                   (tokenizer, sampler, HTTP)
     replicas <= floor((ram_gib - host_reserve_ram_gib)
                       / (ram_gib_per_replica + the estimator's host RAM))  (process + CPU-side tensors)
-    replicas = 0 when disk_gib < the model file                            (the file must be stored)
+    replicas = 0 when disk_gib < the model's weights                       (the file must be stored)
 
 An unknown core count, RAM or disk puts no limit on that axis. The speed floor is the assessment's:
 a deployment below `DEFAULT_MIN_DECODE_TPS` tokens/s for one stream is "unusable" everywhere.
@@ -19,10 +19,11 @@ a deployment below `DEFAULT_MIN_DECODE_TPS` tokens/s for one stream is "unusable
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 from pydantic import BaseModel, ConfigDict, Field
 
-# Defaults shared by ReadinessCriteria (assess), PlanOptions (plan) and EconInputs (econ).
+# Defaults of ReadinessCriteria (assess) and PlanOptions (plan); econ counts with DEFAULT_HOST_CRITERIA.
 DEFAULT_CPU_CORES_PER_REPLICA = 1.0  # tokenizer + sampler + HTTP of one llama-server
 DEFAULT_RAM_GIB_PER_REPLICA = 1.0  # one llama-server process besides the tensors it keeps on the CPU
 DEFAULT_HOST_RESERVE_RAM_GIB = 1.0  # the mining OS itself
@@ -54,17 +55,64 @@ class HostCriteria(BaseModel):
 DEFAULT_HOST_CRITERIA = HostCriteria()
 
 
+@lru_cache(maxsize=256)
+def host_criteria(
+    cpu_cores_per_replica: float,
+    ram_gib_per_replica: float,
+    host_reserve_ram_gib: float,
+    min_decode_tps: float,
+    min_disk_gib: float = DEFAULT_MIN_DISK_GIB,
+) -> HostCriteria:
+    """One HostCriteria per distinct set of values (built and validated once: callers ask often)."""
+    return HostCriteria(
+        cpu_cores_per_replica=cpu_cores_per_replica,
+        ram_gib_per_replica=ram_gib_per_replica,
+        host_reserve_ram_gib=host_reserve_ram_gib,
+        min_decode_tps=min_decode_tps,
+        min_disk_gib=min_disk_gib,
+    )
+
+
 @dataclass(frozen=True)
 class HostCapacity:
     """How many replicas of one model a rig's host carries, and which resource stops it."""
 
     replicas: int
     limit: str | None  # "cpu", "ram", "disk" or None (no host limit below UNLIMITED)
-    detail: str  # the exact limit in words, with what would change it; "" when unlimited
+    # What the verdict was made of, for `detail` (worded only when asked: the planner asks the
+    # count tens of thousands of times, the words a handful).
+    cpu_cores: float | None = None
+    ram_gib: float | None = None
+    replica_ram_gib: float = 0.0
+    disk_gib: float | None = None
+    model_file_gib: float = 0.0
+    criteria: HostCriteria = DEFAULT_HOST_CRITERIA
 
     @property
     def unlimited(self) -> bool:
         return self.replicas >= UNLIMITED
+
+    @property
+    def detail(self) -> str:
+        """The exact limit in words, with what would change it; "" when the host sets none."""
+        c, n = self.criteria, self.replicas
+        if self.limit == "disk":
+            return (
+                f"{self.disk_gib:g} GiB disk < {self.model_file_gib:.1f} GiB model file: a bigger disk would"
+                " host it"
+            )
+        if self.limit == "cpu":
+            return (
+                f"{self.cpu_cores:g} CPU cores at {c.cpu_cores_per_replica:g} per replica: {n} replica(s)"
+                " per rig; more cores (or a lower cpu_cores_per_replica) would host more"
+            )
+        if self.limit == "ram":
+            return (
+                f"{self.ram_gib:g} GiB RAM less {c.host_reserve_ram_gib:g} GiB for the OS, at"
+                f" {self.replica_ram_gib:.2f} GiB per replica: {n} replica(s) per rig; more RAM would"
+                " host more"
+            )
+        return ""
 
 
 def host_capacity(
@@ -99,30 +147,18 @@ def capacity_for_replica_ram(
 ) -> HostCapacity:
     """`host_capacity` for a caller that already holds `criteria.replica_ram_gib(...)`."""
     c = criteria
+    seen = (cpu_cores, ram_gib, replica_ram_gib, disk_gib, model_file_gib, c)
     if disk_gib is not None and model_file_gib > 0 and disk_gib < model_file_gib:
-        return HostCapacity(
-            0,
-            "disk",
-            f"{disk_gib:g} GiB disk < {model_file_gib:.1f} GiB model file: a bigger disk would host it",
-        )
-    best, limit, detail = UNLIMITED, None, ""
+        return HostCapacity(0, "disk", *seen)
+    best, limit = UNLIMITED, None
     if cpu_cores and c.cpu_cores_per_replica > 0:
-        by_cpu = int(cpu_cores // c.cpu_cores_per_replica)
-        best, limit = by_cpu, "cpu"
-        detail = (
-            f"{cpu_cores:g} CPU cores at {c.cpu_cores_per_replica:g} per replica: {by_cpu} replica(s)"
-            " per rig; more cores (or a lower cpu_cores_per_replica) would host more"
-        )
+        best, limit = int(cpu_cores // c.cpu_cores_per_replica), "cpu"
     if ram_gib and replica_ram_gib > 0:
         # the planner subtracts replica by replica with a 1e-9 tolerance: the same count here
         by_ram = int((max(0.0, ram_gib - c.host_reserve_ram_gib) + 1e-9) // replica_ram_gib)
         if by_ram < best:
             best, limit = by_ram, "ram"
-            detail = (
-                f"{ram_gib:g} GiB RAM less {c.host_reserve_ram_gib:g} GiB for the OS, at {replica_ram_gib:.2f} GiB"
-                f" per replica: {by_ram} replica(s) per rig; more RAM would host more"
-            )
-    return HostCapacity(best, limit, detail)
+    return HostCapacity(best, limit, *seen)
 
 
 def replicas_on_rig(
@@ -157,5 +193,6 @@ __all__ = [
     "HostCriteria",
     "capacity_for_replica_ram",
     "host_capacity",
+    "host_criteria",
     "replicas_on_rig",
 ]

@@ -55,6 +55,16 @@ def parse_tokens(value: Any) -> int:
     return int(number)
 
 
+SECONDS_PER_HOUR = 3600.0
+TOKENS_PER_MTOK = 1e6
+
+
+def usd_per_hour(tokens_per_s: float, usd_per_mtok: float) -> float:
+    """What `tokens_per_s` earn in an hour at `usd_per_mtok` dollars per million tokens: the one
+    revenue formula of the planner (it was written out seven times)."""
+    return usd_per_mtok * tokens_per_s * SECONDS_PER_HOUR / TOKENS_PER_MTOK
+
+
 def british_keys(data: Any) -> Any:
     """`data` with American spellings of known keys (utilization, rental_utilization) in British,
     at every depth; a file that has both spellings keeps both, for the validator to reject."""
@@ -74,4 +84,4 @@ def british_keys(data: Any) -> Any:
     return data
 
 
-__all__ = ["LINK_EXAMPLES", "TOKEN_EXAMPLES", "british_keys", "parse_link", "parse_tokens"]
+__all__ = ["LINK_EXAMPLES", "TOKEN_EXAMPLES", "british_keys", "parse_link", "parse_tokens", "usd_per_hour"]

@@ -31,11 +31,22 @@ def _commands(fleet: Path) -> dict[str, list[str]]:
         "fleet show": ["fleet", "show", str(fleet)],
         "assess": ["assess", str(fleet)],
         "plan": ["plan", str(fleet), str(ROOT / "examples/demand/small-test.yaml")],
+        "estimate": [
+            "estimate",
+            "--gpu",
+            "RTX 3060",
+            "--gpus",
+            "6",
+            "--pcie",
+            "gen1x1",
+            "--model",
+            "llama-3.1-70b",
+        ],
     }
 
 
 @pytest.mark.parametrize("columns", [80, 120])
-@pytest.mark.parametrize("command", ["gpus", "models", "fleet show", "assess", "plan"])
+@pytest.mark.parametrize("command", ["gpus", "models", "fleet show", "assess", "plan", "estimate"])
 def test_every_table_fits_the_width(command: str, columns: int, fleet_file: Path, monkeypatch) -> None:
     monkeypatch.setenv("COLUMNS", str(columns))
     result = runner.invoke(app, _commands(fleet_file)[command])
@@ -62,11 +73,23 @@ def test_a_pipe_gets_one_row_per_line(monkeypatch) -> None:
     assert not any(line.strip() in ("Instru", "ct", "Instruct") for line in out.splitlines())
 
 
-@pytest.mark.parametrize("command", ["gpus", "models", "fleet show", "assess", "plan"])
+@pytest.mark.parametrize("command", ["gpus", "models", "fleet show", "assess", "plan", "estimate"])
 def test_json_everywhere(command: str, fleet_file: Path) -> None:
     result = runner.invoke(app, [*_commands(fleet_file)[command], "--json"])
     assert result.exit_code == 0, result.output
     json.loads(result.output)
+
+
+def test_json_from_commands_that_write_files(fleet_file: Path, tmp_path: Path) -> None:
+    inventory = str(ROOT / "examples/fleet/hiveos_farm_2workers.json")
+    imported = runner.invoke(app, ["fleet", "import", inventory, "-o", str(tmp_path / "f.json"), "--json"])
+    assert imported.exit_code == 0 and json.loads(imported.output)["gpus"] == 10
+    demo = runner.invoke(app, ["fleet", "demo", "-o", str(tmp_path / "d.json"), "--scale", "20", "--json"])
+    assert demo.exit_code == 0 and json.loads(demo.output)["gpus"] >= 1
+    demand = str(ROOT / "examples/demand/small-test.yaml")
+    deploy = runner.invoke(app, ["deploy", demand, "--fleet", str(fleet_file), "--json"])
+    assert deploy.exit_code == 0, deploy.output
+    assert {s["deployment"] for s in json.loads(deploy.output)} == {"chat"}
 
 
 def test_an_unknown_vendor_is_an_error_with_a_suggestion() -> None:

@@ -137,3 +137,22 @@ def test_summary_fits_the_terminal_and_never_cuts_a_name(
     assert result.exit_code == 0, result.output
     assert all(len(line) <= columns for line in result.output.splitlines()), result.output
     assert "chat-llama-3.1-8b-for-customer-acme" in result.output
+
+
+def test_the_rig_map_draws_every_gpu_of_a_large_rig(tmp_path: Path):
+    path = tmp_path / "fleet.json"
+    path.write_text(fleet(rig("big", "A", "geforce-rtx-3060-12gb", 12)).model_dump_json())
+    html = tmp_path / "plan.html"
+    result = runner.invoke(app, ["plan", str(path), str(_demand(tmp_path, DEMAND)), "--html", str(html)])
+    assert result.exit_code == 0, result.output
+    page = html.read_text()
+    assert page.count("<rect") == 12 and page.count("big GPU 11") == 1
+
+
+def test_min_tps_sets_the_speed_floor_for_deployments_without_one(tmp_path: Path, fleet_file: Path):
+    demand = str(_demand(tmp_path, DEMAND))
+    strict = runner.invoke(app, ["plan", str(fleet_file), demand, "--min-tps", "500", "--json"])
+    assert strict.exit_code == 3
+    data = json.loads(strict.output[: strict.output.rindex("}") + 1])
+    assert data["min_tokens_per_s"] == {"chat": 500.0} and not data["replicas"]
+    assert any(r["filter"] == "speed" for r in data["unplaced"][0]["reasons"])

@@ -19,6 +19,7 @@ from rigshift.hosts import (
     DEFAULT_MIN_DISK_GIB,
     DEFAULT_RAM_GIB_PER_REPLICA,
     HostCriteria,
+    host_criteria,
 )
 from rigshift.suggest import did_you_mean
 
@@ -124,12 +125,12 @@ class ReadinessCriteria(BaseModel):
 
     def host(self) -> HostCriteria:
         """The host rule and speed floor these criteria judge with, as plan and econ take them."""
-        return HostCriteria(
-            cpu_cores_per_replica=self.min_cores_per_gpu,
-            ram_gib_per_replica=self.ram_gib_per_replica,
-            host_reserve_ram_gib=self.host_reserve_ram_gib,
-            min_disk_gib=self.min_disk_gib,
-            min_decode_tps=self.min_decode_tps,
+        return host_criteria(
+            self.min_cores_per_gpu,
+            self.ram_gib_per_replica,
+            self.host_reserve_ram_gib,
+            self.min_decode_tps,
+            self.min_disk_gib,
         )
 
     def quants(self) -> tuple[str, ...]:

@@ -22,6 +22,7 @@ from rigshift.estimate.quants import KV_TYPE_BYTES
 from rigshift.estimate.runtimes import RUNTIMES
 from rigshift.estimate.types import DEFAULT_HOST_BANDWIDTH_GBS, DEFAULT_HOST_THREADS
 from rigshift.suggest import unknown_choice
+from rigshift.tables import output_console
 
 _VRAM_SUFFIX = re.compile(r"\s*(\d+(?:\.\d+)?)\s*G(?:i?B)?\s*$", re.IGNORECASE)
 
@@ -239,4 +240,4 @@ def register(app: typer.Typer) -> None:
             typer.echo(json.dumps(payload, indent=2))
         else:
             title = f"{spec.name} {quant} · ctx {context_tokens} × {parallel} on {gpus} × {slot.spec.name}"
-            render_table(result, title, Console())
+            render_table(result, title, output_console())

@@ -60,6 +60,7 @@ def import_command(
     skip_invalid: Annotated[
         bool, typer.Option("--skip-invalid", help="import the valid entries, list the rest")
     ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="what was written, as JSON")] = False,
 ) -> None:
     """Read inventories, merge them (docs/fleet.md: precedence), write a normalised fleet file.
 
@@ -89,7 +90,24 @@ def import_command(
         sources or [], cast(Format, fmt), skip_invalid=skip_invalid, resolver=resolver, extra=extra
     )
     save_fleet(result.fleet, output)
+    if as_json:
+        typer.echo(json.dumps(_import_json(result, output), indent=2))
+        return
     _report_import(result, output)
+
+
+def _import_json(result: ImportResult, output: Path) -> dict[str, Any]:
+    fleet = result.fleet
+    return {
+        "output": str(output),
+        "rigs": len(fleet.rigs),
+        "gpus": fleet.gpu_count,
+        "sites": len(fleet.sites),
+        "skipped": list(result.skipped),
+        "problems": [p.render() for p in result.problems],
+        "unresolved": summarize(fleet)["unresolved"],
+        "notes": list(result.notes),
+    }
 
 
 def _report_import(result: ImportResult, output: Path) -> None:
@@ -258,10 +276,15 @@ def demo_command(
     ),
     seed: Annotated[int, typer.Option(help="random seed")] = 0,
     scale: Annotated[int, typer.Option(help="about this many GPUs")] = 2000,
+    as_json: Annotated[bool, typer.Option("--json", help="what was written, as JSON")] = False,
 ) -> None:
     """Write the bundled synthetic demo fleet (a former Ethereum farm; docs/fleet.md)."""
     if scale < 1:
         raise InputError(f"bad value {scale}", field="--scale", expected="a whole number >= 1")
     fleet: Fleet = demo_fleet(seed=seed, scale=scale)
     save_fleet(fleet, output)
+    if as_json:
+        written = {"output": str(output), "rigs": len(fleet.rigs), "gpus": fleet.gpu_count}
+        typer.echo(json.dumps({**written, "sites": len(fleet.sites)}, indent=2))
+        return
     _out.print(f"wrote {output}: {len(fleet.rigs)} rigs, {fleet.gpu_count} GPUs, {len(fleet.sites)} sites")

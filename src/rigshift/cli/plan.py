@@ -59,6 +59,12 @@ def plan_command(
         float | None, typer.Option("--time-limit", help="Solver time limit, seconds.")
     ] = None,
     solver: Annotated[str | None, typer.Option("--solver", help="milp (default) or greedy.")] = None,
+    min_tps: Annotated[
+        float | None,
+        typer.Option(
+            "--min-tps", help="Slowest stream served, tokens/s, where a deployment sets none [20, as assess]."
+        ),
+    ] = None,
 ) -> None:
     """Place every replica of DEMAND on the GPUs of FLEET, for the most value within its limits.
 
@@ -74,6 +80,10 @@ def plan_command(
     overrides: dict[str, object] = {}
     if time_limit is not None:
         overrides["time_limit_s"] = time_limit
+    if min_tps is not None:
+        if not min_tps >= 0:
+            raise InputError(Problem(f"bad value {min_tps}", field="--min-tps", expected="tokens/s >= 0"))
+        overrides["min_decode_tps"] = min_tps
     if solver is not None:
         if solver not in ("milp", "greedy"):
             raise InputError(

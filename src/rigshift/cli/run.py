@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import sys
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.table import Table
+from rich.console import Console, RenderableType
 
 from rigshift.cli.errors import handle_errors
 from rigshift.errors import BackendError, InfeasiblePlan
@@ -80,12 +78,11 @@ def _load_sources(demand: Any) -> dict[str, Any]:
     return {d.name: source_for(d.model, d.quant) for d in demand.deployments}
 
 
-def _summary(specs: list[ReplicaSpec]) -> Table:
-    table = Table(title=f"{len(specs)} replica(s)")
-    for column in ("replica", "model", "rig", "gpus", "runtime", "ctx", "slots", "source"):
-        table.add_column(column)
-    for s in specs:
-        table.add_row(
+def _summary(specs: list[ReplicaSpec], width: int) -> RenderableType:
+    from rigshift.tables import Col, fitted_table
+
+    rows = [
+        (
             s.replica_id,
             s.model,
             s.rig,
@@ -95,7 +92,19 @@ def _summary(specs: list[ReplicaSpec]) -> Table:
             str(s.parallel),
             f"{s.source.kind}:{s.source.uri}",
         )
-    return table
+        for s in specs
+    ]
+    columns = (
+        Col("replica"),
+        Col("model", drop=3),
+        Col("rig"),
+        Col("gpus"),
+        Col("runtime", drop=4),
+        Col("ctx", "right", drop=5),
+        Col("slots", "right", drop=6),
+        Col("source", wrap=True, drop=2),
+    )
+    return fitted_table(columns, rows, width, title=f"{len(specs)} replica(s)")
 
 
 @handle_errors
@@ -115,6 +124,7 @@ def deploy(
     allow_partial: Annotated[
         bool, typer.Option("--allow-partial", help="Apply even when part of the demand cannot be placed")
     ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the replica specs as JSON")] = False,
 ) -> None:
     """Plan DEMAND.yaml on the fleet and apply it: the server's reconciler starts, stops and moves
     replicas until the running ones equal the plan. Without --server it prints (or --out writes)
@@ -132,15 +142,20 @@ def deploy(
         raise InfeasiblePlan(
             "part of the demand cannot be placed (see above); fix the demand or pass --allow-partial"
         )
+    from rigshift.files import write_atomic
+    from rigshift.tables import output_console
+
     specs = specs_from_plan(plan, _load_sources(demand))
-    _out.print(_summary(specs))
     text = to_json(specs)
+    if as_json:
+        typer.echo(text)
+    else:
+        console = output_console()
+        console.print(_summary(specs, console.width))
     if out is not None:
-        tmp = out.with_name(out.name + f".tmp{os.getpid()}")
-        tmp.write_text(text)
-        os.replace(tmp, out)
+        write_atomic(out, text)
     if server is None:
-        if out is None:
+        if out is None and not as_json:
             _out.print("dry run: pass --server URL (and --admin-key) to apply it")
         return
     from rigshift.server.control_plane import RemoteControlPlane

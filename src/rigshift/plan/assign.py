@@ -166,8 +166,7 @@ class Tally:
         assert d.throughput is not None
         target = d.throughput.target_tokens_per_s
         add = min(c.n * c.tokens_per_s, max(0.0, target - self.tokens[c.deployment]))
-        v = d.value
-        price = v.priority / target if v.priority is not None else (v.usd_per_mtok or 0.0) * 3.6e-3
+        price = d.value.per_token_s(target)
         return add * (price + opts.shortfall_penalty / 100) - c.power_cost
 
 
@@ -251,8 +250,7 @@ def static_score(cands: Candidates, j: int, tight: set[str]) -> float:
     value = c.value_per_group
     if d.throughput is not None:
         target = d.throughput.target_tokens_per_s
-        v = d.value
-        price = v.priority / target if v.priority is not None else (v.usd_per_mtok or 0.0) * 3.6e-3
+        price = d.value.per_token_s(target)
         value = c.n * c.tokens_per_s * price - c.power_cost
     pool = cands.pools[c.pool]
     if pool.key.site in tight and c.watts > 0:

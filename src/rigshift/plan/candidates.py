@@ -19,7 +19,10 @@ from dataclasses import dataclass, field, replace
 from rigshift.catalog.gpu_spec import GpuSpec
 from rigshift.catalog.model_spec import ModelSpec
 from rigshift.errors import InputError, Problem
+from rigshift.estimate.memory import GIB
 from rigshift.estimate.power import serving_power_w, speed_factor_at_power_limit
+from rigshift.estimate.quants import quant_recipe
+from rigshift.estimate.tensors import weight_bytes
 from rigshift.estimate.types import Estimate, GpuSlot, Hardware, PcieLink, SplitMode, Workload
 from rigshift.fleet.model import Fleet, Gpu, Rig
 from rigshift.hosts import HostCapacity, capacity_for_replica_ram
@@ -150,6 +153,7 @@ def build_pools(
     options: PlanOptions,
     label_keys: frozenset[str] = frozenset(),
     unassessed: dict[str, int] | None = None,
+    disk_enough_gib: float = math.inf,
 ) -> tuple[list[Pool], dict[str, int], dict[str, float]]:
     """Group usable GPUs into pools; returns (pools, unusable GPUs by reason, mining watts by site).
     Cards the catalog does not know are counted into `unassessed` by their reported name."""
@@ -202,7 +206,9 @@ def build_pools(
         for position, slot, spec in slots:
             # Rigs in one pool also hold the same number of such GPUs: then every rig of a pool
             # can take the same mix of groups, and the pool's totals are nearly exact.
-            key = replace(slot, host=(rig.cpu_cores, rig.ram_gib, rig.disk_gib), rig_gpus=per_slot[slot])
+            # A disk that holds every demanded model file limits nothing: such rigs share pools.
+            disk = rig.disk_gib if rig.disk_gib is not None and rig.disk_gib < disk_enough_gib else None
+            key = replace(slot, host=(rig.cpu_cores, rig.ram_gib, disk), rig_gpus=per_slot[slot])
             pool = pools.setdefault(key, Pool(key=key, spec=spec))
             pool.members.setdefault(r, []).append(position)
     ordered = sorted(
@@ -293,16 +299,18 @@ def allowed(deployment: Deployment, pool: Pool, rejections: Rejections) -> bool:
     c = deployment.constraints
     size = pool.size
     if c.sites is not None and pool.key.site not in c.sites:
-        rejections.add("site", size, f"not at site {'/'.join(c.sites)}")
+        rejections.add("site", size, f"not at site {'/'.join(c.sites)} (constraints.sites allows more)")
         return False
     labels = dict(pool.key.labels)
     missing = {k: v for k, v in c.labels.items() if labels.get(k) != v}
     if missing:
         shown = ", ".join(f"{k}={v}" for k, v in missing.items())
-        rejections.add("labels", size, f"labels {shown} missing")
+        rejections.add(
+            "labels", size, f"labels {shown} missing (label the rigs, or relax constraints.labels)"
+        )
         return False
     if c.gpu_models is not None and pool.key.gpu_model not in c.gpu_models:
-        rejections.add("gpu_model", size, "GPU model not allowed")
+        rejections.add("gpu_model", size, "GPU model not in constraints.gpu_models")
         return False
     return True
 
@@ -339,6 +347,18 @@ def _check_names(fleet: Fleet, demand: Demand, tools: Toolkit) -> None:
         raise InputError(problems)
 
 
+def _largest_file_gib(demand: Demand, models: list[ModelSpec]) -> float:
+    """An upper bound of every demanded model's weights (all tensors at its quant), in GiB: a disk
+    at least this large never limits the plan."""
+    largest = 0.0
+    for d, model in zip(demand.deployments, models, strict=True):
+        try:
+            largest = max(largest, weight_bytes(model, quant_recipe(d.quant)).total / GIB)
+        except InputError:  # an unknown quant: reported with its deployment by the fitter
+            return math.inf
+    return largest
+
+
 def build_candidates(fleet: Fleet, demand: Demand, options: PlanOptions, tools: Toolkit) -> Candidates:
     models = []
     for di, d in enumerate(demand.deployments):
@@ -350,7 +370,9 @@ def build_candidates(fleet: Fleet, demand: Demand, options: PlanOptions, tools: 
     _check_names(fleet, demand, tools)
     label_keys = frozenset(k for d in demand.deployments for k in d.constraints.labels)
     unassessed: dict[str, int] = {}
-    pools, unusable, reserved_w = build_pools(fleet, tools, options, label_keys, unassessed)
+    pools, unusable, reserved_w = build_pools(
+        fleet, tools, options, label_keys, unassessed, _largest_file_gib(demand, models)
+    )
     site_budget_kw = {s.name: s.power_budget_kw for s in fleet.sites if s.power_budget_kw}
     site_budget_kw.update(options.site_power_kw)
     sites_of_rigs = {rig.site for rig in fleet.rigs}
@@ -447,7 +469,8 @@ def _fit(
     k_fit = 1 if chosen is not None else 0
     over = need > room - used
     if chosen is None and not over:  # a runtime or context problem: more GPUs will not help
-        rej.add("runtime", pool.size, single.reason or "runtime cannot serve this model here")
+        why = single.reason or "the runtime cannot serve this model here"
+        rej.add("runtime", pool.size, f"{why} (another runtime, a smaller context or quant may serve it)")
         return []
     if chosen is None:
         # Jump straight to the GPU count memory calls for, instead of trying every count.
@@ -480,6 +503,10 @@ def _fit(
         return []
     configs: list[Config] = []
     host_ram = options.host().replica_ram_gib(chosen.memory.host_ram)
+    capacity = host_capacity_of(pool, options, host_ram, chosen.memory.weights)
+    if capacity.replicas == 0:
+        rej.add(f"host {capacity.limit}", pool.size, f"rig host too small for one replica: {capacity.detail}")
+        return []
     floor = options.min_decode_tps if deployment.min_tokens_per_s is None else deployment.min_tokens_per_s
     site_price = price.get(pool.key.site, 0.0)
     leftover = leftover_draw(options, pool.spec)
@@ -500,12 +527,6 @@ def _fit(
             # Sharing a card only pays when replicas themselves are valued: n processes each
             # stream their own weights, so they split the card's tokens, not multiply them.
             max_n = max(1, min(options.max_pack_per_gpu, int(pool.key.free_gib // chosen.memory.total)))
-        capacity = host_capacity_of(pool, options, host_ram, chosen.memory.weights)
-        if capacity.replicas == 0:
-            rej.add(
-                f"host {capacity.limit}", pool.size, f"rig host too small for one replica: {capacity.detail}"
-            )
-            return []
         max_n = min(max_n, capacity.replicas)  # the replicas sharing a GPU all live on its rig
         # One stream's speed while all `parallel` streams run: what each user of the replica gets.
         one = chosen.decode_tokens_per_s
@@ -527,11 +548,7 @@ def _fit(
             per_replica_tps = tps / n
             revenue = 0.0
             if deployment.replicas is not None:
-                revenue = (
-                    v.priority
-                    if v.priority is not None
-                    else (v.usd_per_mtok or 0.0) * per_replica_tps * 3.6e-3
-                )
+                revenue = v.per_replica(per_replica_tps)
             power_cost = k_fit * per_gpu_w / 1000 * site_price
             if deployment.replicas is not None and deployment.replicas.min == 0 and n * revenue <= power_cost:
                 continue  # never worth placing, and no minimum asks for it

@@ -29,7 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from rigshift.errors import InputError, Problem
 from rigshift.plan.types import PlanOptions
 from rigshift.suggest import did_you_mean
-from rigshift.units import parse_tokens
+from rigshift.units import parse_tokens, usd_per_hour
 
 
 class _Model(BaseModel):
@@ -76,6 +76,21 @@ class Value(_Model):
 
     usd_per_mtok: float | None = Field(default=None, ge=0)
     priority: float | None = Field(default=None, ge=0)
+
+    def usd_per_h(self, tokens_per_s: float) -> float:
+        """Money `tokens_per_s` earn in an hour (0 for a deployment valued by priority)."""
+        return usd_per_hour(tokens_per_s, self.usd_per_mtok or 0.0)
+
+    def per_token_s(self, target_tokens_per_s: float) -> float:
+        """Objective units one tok/s of a throughput target is worth per hour: the priority spread
+        over the target, or what the tokens earn."""
+        if self.priority is not None:
+            return self.priority / target_tokens_per_s
+        return self.usd_per_h(1.0)
+
+    def per_replica(self, tokens_per_s: float) -> float:
+        """Objective units a replica-count replica is worth per hour: its priority, or its tokens."""
+        return self.priority if self.priority is not None else self.usd_per_h(tokens_per_s)
 
     @model_validator(mode="after")
     def _one(self) -> Value:

@@ -74,8 +74,7 @@ def _value_terms(cands: Candidates) -> tuple[list[float], list[float]]:
             targets.append(0.0)
             continue
         target = d.throughput.target_tokens_per_s
-        v = d.value
-        prices.append(v.priority / target if v.priority is not None else (v.usd_per_mtok or 0.0) * 3.6e-3)
+        prices.append(d.value.per_token_s(target))
         targets.append(target)
     return prices, targets
 

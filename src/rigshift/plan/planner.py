@@ -23,6 +23,7 @@ from rigshift.plan.milp import MIP_REL_GAP, KeepGroup, evaluate, solve_milp
 from rigshift.plan.rpc import CrossRigPlacement, place_cross_rig
 from rigshift.plan.types import DeploymentSummary, Plan, PlannedGpu, PlannedReplica, PlanOptions
 from rigshift.toolkit import Toolkit, default_toolkit
+from rigshift.units import usd_per_hour
 
 LP_SECONDS_PER_COLUMN = 1e-4  # generous: HiGHS solved 143,000 columns in 3-7 s on 2 busy cores
 
@@ -161,7 +162,7 @@ def _cross_rig_replicas(cands: Candidates, cross: list[CrossRigPlacement]) -> li
                 tensor_split=[round(1 / len(gpus), 4)] * len(gpus),
                 cross_rig=True,
                 tokens_per_s=round(x.tokens_per_s, 3),
-                revenue_usd_per_h=round((d.value.usd_per_mtok or 0.0) * x.tokens_per_s * 3.6e-3, 6),
+                revenue_usd_per_h=round(d.value.usd_per_h(x.tokens_per_s), 6),
                 power_w=round(len(gpus) * x.serving_w, 1),
                 power_cost_usd_per_h=round(x.power_cost, 6),
                 vram_gib_per_gpu=[round(x.vram_per_gpu_gib, 3)] * len(gpus),
@@ -401,7 +402,7 @@ def _to_plan(
                     shared_gpu=c.n,
                     tokens_per_s=round(c.tokens_per_s, 3),
                     revenue_usd_per_h=round(
-                        price * c.tokens_per_s * 3.6e-3 * paid_share.get(c.deployment, 1.0), 6
+                        usd_per_hour(c.tokens_per_s, price) * paid_share.get(c.deployment, 1.0), 6
                     ),
                     power_w=round(c.k * c.serving_w / c.n, 1),
                     power_cost_usd_per_h=round(c.power_cost / c.n, 6),

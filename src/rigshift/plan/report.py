@@ -305,7 +305,7 @@ svg text{font-family:inherit;font-size:10px;fill:#1d2430}.legend span{display:in
 """
 _PALETTE = ("#2a9d8f", "#457b9d", "#e9c46a", "#8e7dbe", "#e76f51", "#43aa8b", "#f4a261", "#577590")
 _IDLE, _EXCLUDED = "#dfe4ea", "#8d99ae"
-_CELL, _GAP, _RIG_W = 9, 1, 120  # GPU square, gap, one rig's column width in the map
+_CELL, _GAP, _RIG_W = 9, 1, 120  # GPU square, gap, the narrowest column a rig gets in the map
 MAX_MAP_RIGS = 3000  # beyond this the map groups nothing and helps nobody; the JSON has them all
 
 
@@ -318,15 +318,17 @@ def rig_map_svg(plan: Plan, fleet: Fleet) -> str:
         for g in r.gpus:
             serving[(g.rig, g.position)] = r.deployment
     rigs = fleet.rigs[:MAX_MAP_RIGS]
-    per_row = max(1, 960 // _RIG_W)
+    widest = max((len(r.gpus) for r in rigs), default=1)
+    rig_w = max(_RIG_W, widest * (_CELL + _GAP) + 8)  # every GPU of the largest rig gets a square
+    per_row = max(1, 960 // rig_w)
     rows = (len(rigs) + per_row - 1) // per_row
     row_h = 14 + _CELL + 6
-    width, height = per_row * _RIG_W, max(rows * row_h, row_h)
+    width, height = per_row * rig_w, max(rows * row_h, row_h)
     out = [f"<svg id='rig-map' width='{width}' height='{height}' viewBox='0 0 {width} {height}' role='img'>"]
     for i, rig in enumerate(rigs):
-        x0, y0 = (i % per_row) * _RIG_W, (i // per_row) * row_h
+        x0, y0 = (i % per_row) * rig_w, (i // per_row) * row_h
         out.append(f"<text x='{x0}' y='{y0 + 10}'>{escape(rig.name[:18])}</text>")
-        for p, gpu in enumerate(rig.gpus[: (_RIG_W - 4) // (_CELL + _GAP)]):
+        for p, gpu in enumerate(rig.gpus):
             dep = serving.get((rig.name, p))
             fill = color.get(dep, _IDLE) if dep else (_EXCLUDED if gpu.reserved_for_mining else _IDLE)
             what = dep or ("reserved for mining" if gpu.reserved_for_mining else "not serving")

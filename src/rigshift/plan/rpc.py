@@ -121,7 +121,7 @@ def _one(
         v = deployment.value
         revenue = 0.0
         if deployment.replicas is not None:
-            revenue = v.priority if v.priority is not None else (v.usd_per_mtok or 0.0) * tps * 3.6e-3
+            revenue = v.per_replica(tps)
         state.take_gpus(q, gpus, main, host_ram, watts)
         return CrossRigPlacement(
             deployment=di,

@@ -17,6 +17,7 @@ from rigshift.hosts import (
     DEFAULT_RAM_GIB_PER_REPLICA,
     DEFAULT_VRAM_RESERVE_GIB,
     HostCriteria,
+    host_criteria,
 )
 
 LeftoverPolicy = Literal["mining", "idle", "off"]
@@ -57,11 +58,12 @@ class PlanOptions(_Model):
     rpc_network_gbs: float = 0.125  # 1 GbE between rigs, for llama.cpp RPC splits
 
     def host(self) -> HostCriteria:
-        return HostCriteria(
-            cpu_cores_per_replica=self.cpu_cores_per_replica,
-            ram_gib_per_replica=self.ram_gib_per_replica,
-            host_reserve_ram_gib=self.host_reserve_ram_gib,
-            min_decode_tps=self.min_decode_tps,
+        """The shared host rule's criteria (rigshift.hosts) these options set."""
+        return host_criteria(
+            self.cpu_cores_per_replica,
+            self.ram_gib_per_replica,
+            self.host_reserve_ram_gib,
+            self.min_decode_tps,
         )
 
     @field_validator("leftover", mode="before")
@@ -119,11 +121,13 @@ class Unplaced(_Model):
     reasons: list[Rejection]
 
     def render(self) -> str:
-        what = f"{self.replicas} replica(s)"
+        """One line: what is short and why, the most GPUs first (plan.report words it for screens)."""
+        what = f"{self.replicas} replica(s) short"
         if self.tokens_per_s_short:
             what += f" ({self.tokens_per_s_short:.0f} tok/s short)"
-        return f"{self.deployment}: {what} unplaced: " + "; ".join(
-            f"{r.message}: {r.rejected:,} rejected" for r in self.reasons
+        reasons = sorted(self.reasons, key=lambda r: (-r.rejected, r.filter))
+        return f"{self.deployment}: {what}: " + "; ".join(
+            f"{r.rejected:,} GPU(s): {r.message}" for r in reasons
         )
 
 
