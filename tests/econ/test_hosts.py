@@ -21,8 +21,7 @@ def _fleet(cores: int) -> Fleet:
 def test_a_two_core_rig_earns_inference_on_two_cards_only() -> None:
     econ = fleet_economics(_fleet(cores=2), with_sensitivity=False)
     (card,) = econ.cards
-    assert card.inference.available and card.inference.max_gpus == 2
-    assert "for 2 of 8 cards" in card.inference.detail
+    assert card.inference.available and card.inference.hosted_gpus == 2
     infer = sum(
         a.count for a in econ.plan.after if a.use == "infer" and not a.bought and a.card_id == card.card.id
     )
@@ -34,7 +33,7 @@ def test_a_two_core_rig_earns_inference_on_two_cards_only() -> None:
 def test_a_host_with_a_core_per_card_earns_on_every_card() -> None:
     econ = fleet_economics(_fleet(cores=8), with_sensitivity=False)
     (card,) = econ.cards
-    assert card.inference.available and card.inference.max_gpus is None
+    assert card.inference.available and card.inference.hosted_gpus == 8
 
 
 def test_a_mixed_rig_shares_its_host_between_card_classes() -> None:
@@ -52,5 +51,5 @@ def test_a_mixed_rig_shares_its_host_between_card_classes() -> None:
     econ = fleet_economics(
         Fleet(name="t", sites=[Site(name="s", power_price_usd_kwh=0.05)], rigs=[rig]), with_sensitivity=False
     )
-    hosted = sum(c.inference.max_gpus or c.card.count for c in econ.cards if c.inference.available)
+    hosted = sum(c.inference.hosted_gpus or 0 for c in econ.cards if c.inference.available)
     assert hosted <= 2

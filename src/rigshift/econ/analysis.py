@@ -89,7 +89,9 @@ def fleet_totals(cards: Sequence[CardEconomics]) -> FleetTotals:
         by_use.append(
             UseTotals(
                 use=use,
-                gpus=sum(n for n, _ in able),
+                # Inference counts only the cards their rigs' hosts carry (rigshift.hosts); the
+                # per-card figures are already averaged over the class, so the sums stay exact.
+                gpus=sum(n if r.hosted_gpus is None else min(n, r.hosted_gpus) for n, r in able),
                 revenue_usd_day=sum(n * r.revenue_usd_day for n, r in able),
                 power_cost_usd_day=sum(n * r.power_cost_usd_day for n, r in able),
                 net_usd_day=sum(n * r.net_usd_day for n, r in able),

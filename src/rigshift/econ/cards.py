@@ -60,7 +60,7 @@ class CardClass(_Model):
     rental_blockers: tuple[str, ...] = ()
     # The class's rigs for the shared host rule (rigshift.hosts): (cards of this class on the rig,
     # CPU cores, RAM GiB, disk GiB, how many such rigs). Empty: hosts sized for the cards (bought).
-    rig_hosts: tuple[tuple[int, int | None, float | None, float | None, int], ...] = ()
+    rig_hosts: tuple[tuple[int, float | None, float | None, float | None, int], ...] = ()
 
     def hosted_gpus(self, gpus_per_replica: int, host_ram_gib: float, model_file_gib: float) -> int:
         """Cards of this class that serve a replica once every rig's host limit is applied: the

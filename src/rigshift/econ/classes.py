@@ -13,6 +13,7 @@ from rigshift.econ.cards import CardClass
 from rigshift.econ.inputs import EconInputs, Hashrate
 from rigshift.errors import RigshiftError
 from rigshift.fleet.model import UNRESOLVED_MODEL, Fleet, Gpu, Rig
+from rigshift.hosts import DEFAULT_HOST_CRITERIA
 
 # A rig with no link recorded is assumed to sit on x1 risers: the usual mining build (DOMAIN.md §2).
 ASSUMED_RISER = (1, 1)
@@ -114,6 +115,21 @@ def _hint(gpu: Gpu, error: RigshiftError | None) -> str:
     return hint + ", or add the card to the catalog (docs/fleet.md)"
 
 
+def host_share(rig: Rig, gpus: int) -> tuple[float | None, float | None, float | None]:
+    """The rig's CPU cores, RAM and disk as a class of `gpus` of its cards may count on. A rig of
+    one card model gives the class all of it; a mixed rig gives each class its share of the cores
+    and of the RAM above the OS reserve, so the classes together never count more replicas than
+    the host carries (assess and plan count the rig as a whole)."""
+    total = len(rig.gpus)
+    if gpus >= total:
+        return rig.cpu_cores, rig.ram_gib, rig.disk_gib
+    share = gpus / total
+    reserve = DEFAULT_HOST_CRITERIA.host_reserve_ram_gib
+    cores = None if rig.cpu_cores is None else rig.cpu_cores * share
+    ram = None if rig.ram_gib is None else reserve + max(rig.ram_gib - reserve, 0.0) * share
+    return cores, ram, rig.disk_gib
+
+
 def card_classes(
     fleet: Fleet,
     spec_of: Callable[[str], GpuSpec],
@@ -160,11 +176,11 @@ def card_classes(
             fix = rental_fix_usd_per_gpu(spec, inputs) if blockers else 0.0
         links = [(g.pcie.gen, g.pcie.width) if g.pcie else ASSUMED_RISER for _, g in members]
         per_rig: dict[str, int] = defaultdict(int)
-        host_of: dict[str, tuple[int | None, float | None, float | None]] = {}
+        rig_of: dict[str, Rig] = {}
         for rig, _ in members:
             per_rig[rig.name] += 1
-            host_of[rig.name] = (rig.cpu_cores, rig.ram_gib, rig.disk_gib)
-        rig_hosts = Counter((n, *host_of[name]) for name, n in per_rig.items())
+            rig_of[rig.name] = rig
+        rig_hosts = Counter((n, *host_share(rig_of[name], n)) for name, n in per_rig.items())
         busy = [
             g.power.current
             if g.power and g.power.current

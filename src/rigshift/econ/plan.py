@@ -342,12 +342,9 @@ def solve_plan(
         resale = cap.resale_usd.get(card.gpu_key, 0.0)
         every = solver.Constraint(card.count, card.count, f"count[{card.id}]")
         for fate in EXISTING_FATES:
-            most = card.count if _available(econ, fate, inputs) else 0
-            taken = econ.use(fate)
-            limit = taken.max_gpus if taken is not None else None
-            if limit is not None:
-                most = min(most, limit)  # inference: only the cards the rigs' hosts carry
-            var = solver.IntVar(0, most, f"x[{card.id},{fate}]")
+            var = solver.IntVar(
+                0, card.count if _available(econ, fate, inputs) else 0, f"x[{card.id},{fate}]"
+            )
             x[(i, fate)] = var
             every.SetCoefficient(var, 1)
             unit = _per_unit(econ, fate, inputs)
