@@ -27,6 +27,7 @@ from rigshift.errors import BackendError, EnvironmentProblem, InputError
 from rigshift.server.app import create_app
 from rigshift.server.db import default_db_url, normalise_url, open_engine
 from rigshift.server.deployments import DeploymentLog
+from rigshift.server.fleet_source import FleetSource
 from rigshift.server.keys import ApiKey, KeyStore
 from rigshift.server.metering import TokenPrices, default_prices
 from rigshift.server.settings import ServerSettings
@@ -291,6 +292,13 @@ def server(
             "--public-url", help="URL rigs use to reach this server's model store (default http://HOST:PORT)"
         ),
     ] = None,
+    fleet: Annotated[
+        Path | None,
+        typer.Option(
+            "--fleet",
+            help="Fleet file (as `rigshift fleet` writes it) the console and /admin/assess|econ|plan report on",
+        ),
+    ] = None,
 ) -> None:
     """Run the control plane: management API, OpenAI-compatible gateway, telemetry, /metrics.
 
@@ -299,6 +307,8 @@ def server(
     """
     import uvicorn
 
+    if fleet is not None and not fleet.is_file():
+        raise InputError(f"fleet file not found: {fleet}", field="--fleet", expected="a fleet JSON/YAML file")
     engine = open_engine(db)
     token = join_token or _join_token(db)
     first_admin = ensure_admin_key(KeyStore(engine))
@@ -329,8 +339,10 @@ def server(
         engine=engine,
         manager=plane.manager if plane else None,
         ray_address=plane.head.address if plane else None,
+        fleet=FleetSource.from_file(fleet) if fleet else None,
     )
     _out.print(f"rigshift control plane on http://{host}:{port}  (OpenAI base URL: http://{host}:{port}/v1)")
+    _out.print(f"console: http://{host}:{port}/  (log in with an API key)")
     if first_admin:
         _out.print(f"admin key (shown once): {first_admin}")
     try:
@@ -399,7 +411,7 @@ def up(
             def wait_ready() -> bool:
                 return manager.wait_ready(1, timeout_s=ready_timeout)
 
-            app = create_app(directory, settings, engine=engine, manager=manager)
+            app = create_app(directory, settings, engine=engine, manager=manager, fleet=FleetSource.demo())
         else:
             from rigshift.server.local import SupervisedDirectory, start_demo_replica
 
@@ -412,7 +424,7 @@ def up(
             def wait_ready() -> bool:
                 return supervisor.wait_ready(ready_timeout)
 
-            app = create_app(local, settings, engine=engine)
+            app = create_app(local, settings, engine=engine, fleet=FleetSource.demo())
         _key, demo_key = keys.create("demo", now=time.time(), allowed_models=[model], rate_limit_rpm=600)
         running = serve_in_thread(app, host=host, port=port)
         cleanup.append(running.stop)
@@ -425,6 +437,14 @@ def up(
         _out.print(f"demo API key: {demo_key}")
         if first_admin:
             _out.print(f"admin key (shown once): {first_admin}")
+        _out.print(
+            f"console: {url}/  (log in with the admin key"
+            + (
+                ")"
+                if first_admin
+                else " shown at the first start, or make one: rigshift keys create NAME --admin)"
+            )
+        )
         _out.print(
             f"try: curl {url}/v1/chat/completions -H 'Authorization: Bearer {demo_key}' "
             f'-H \'Content-Type: application/json\' -d \'{{"model": "{model}", '

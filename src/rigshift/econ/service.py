@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 from rigshift.assess import ReadinessCriteria, assess_fleet
@@ -11,6 +12,7 @@ from rigshift.econ.assessed import AssessedThroughput, assessment_class, served_
 from rigshift.econ.cards import ThroughputModel
 from rigshift.econ.inputs import EconInputs
 from rigshift.econ.prices import load_inputs
+from rigshift.econ.sensitivity import DEFAULT_POWER_FACTORS, DEFAULT_TOKEN_FACTORS
 from rigshift.econ.throughput import EstimatorThroughput
 from rigshift.fleet.model import Fleet
 
@@ -38,11 +40,14 @@ def fleet_economics(
     with_sensitivity: bool = True,
     use_assessment: bool = True,
     throughput: ThroughputModel | None = None,
+    power_factors: Sequence[float] = DEFAULT_POWER_FACTORS,
+    token_factors: Sequence[float] = DEFAULT_TOKEN_FACTORS,
 ) -> Economics:
     """`rigshift econ` as a function: the prices file (or the defaults) applied to `fleet`.
 
     With `use_assessment` a card earns from a model class only where the assessment finds it
     serves that class to its criteria; without, wherever the estimator says the model fits.
+    `power_factors` × `token_factors` is the sensitivity grid (the console's what-if asks for one cell).
     """
     inputs = load_inputs(prices)
     if capex_budget_usd is not None:
@@ -54,4 +59,12 @@ def fleet_economics(
     if throughput is None:
         estimator = EstimatorThroughput()
         throughput = assessed_throughput(fleet, inputs, estimator) if use_assessment else estimator
-    return analyze_fleet(fleet, inputs, gpu_catalog().get, throughput, with_sensitivity=with_sensitivity)
+    return analyze_fleet(
+        fleet,
+        inputs,
+        gpu_catalog().get,
+        throughput,
+        power_factors=power_factors,
+        token_factors=token_factors,
+        with_sensitivity=with_sensitivity,
+    )

@@ -19,6 +19,7 @@ from typing import Any
 
 import anyio.to_thread
 from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
 from prometheus_client.core import Metric
 from pydantic import ValidationError
 from sqlalchemy import Engine
@@ -30,14 +31,20 @@ from rigshift.run.contracts import ReplicaDirectory, ReplicaEndpoint, RigTelemet
 from rigshift.run.manager import ReplicaManager
 from rigshift.run.spec import from_json as spec_from_json
 from rigshift.run.spec import to_dict as spec_to_dict
+from rigshift.server.console_auth import SessionStore
 from rigshift.server.db import open_engine
 from rigshift.server.deployments import DeploymentLog
 from rigshift.server.errors import openai_error
+from rigshift.server.fleet_source import FleetSource
 from rigshift.server.gateway import Gateway
 from rigshift.server.keys import ApiKey, KeyStore
 from rigshift.server.metering import default_prices
 from rigshift.server.metrics import Metrics, gpu_metrics, replica_metrics
 from rigshift.server.model_store import HashingWriter, ModelStore
+from rigshift.server.principal import AuthProblem, resolve_caller
+from rigshift.server.routers import console as console_router
+from rigshift.server.routers import farm as farm_router
+from rigshift.server.routers import usage_report as usage_report_router
 from rigshift.server.settings import ServerSettings
 from rigshift.server.telemetry import TelemetryHub, TelemetryStore
 from rigshift.server.usage import UsageStore
@@ -60,8 +67,10 @@ def create_app(
     clock: Callable[[], float] = time.time,
     manager: ReplicaManager | None = None,
     ray_address: str | None = None,
+    fleet: FleetSource | None = None,
 ) -> FastAPI:
     settings = settings or ServerSettings()
+    fleet = fleet or FleetSource.none()
     engine = engine or open_engine(settings.db_url)
     keys, usage, log = KeyStore(engine), UsageStore(engine), DeploymentLog(engine)
     telemetry, telemetry_store = TelemetryHub(), TelemetryStore(engine)
@@ -98,6 +107,9 @@ def create_app(
         gc.freeze()
         # Warm the price list (econ's defaults take ~1 s to load) without delaying start-up.
         asyncio.get_running_loop().run_in_executor(None, default_prices)
+        # Load, assess and price the fleet in the background: the console's first paint must not
+        # wait for the ~2 s this takes on the demo farm.
+        asyncio.get_running_loop().run_in_executor(None, _warm, fleet)
         flusher = asyncio.create_task(flush_loop())
         try:
             yield
@@ -111,6 +123,25 @@ def create_app(
     app.state.engine = engine
     app.state.telemetry = telemetry
     app.state.log = log
+    app.state.keys = keys
+    app.state.directory = directory
+    app.state.replicas = lambda: all_replicas(directory)
+    app.state.settings = settings
+    app.state.clock = clock
+    app.state.fleet_source = fleet
+    app.state.sessions = sessions = SessionStore(clock)
+    for router in (console_router.router, farm_router.router, usage_report_router.router):
+        app.include_router(router)
+
+    @app.exception_handler(AuthProblem)
+    async def _auth_problem(_request: Request, problem: AuthProblem) -> Response:
+        return openai_error(problem.status, problem.message, type=problem.type, code=problem.code)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid_request(_request: Request, error: RequestValidationError) -> Response:
+        first = error.errors()[0] if error.errors() else {"loc": (), "msg": "invalid request"}
+        where = ".".join(str(p) for p in first["loc"])
+        return openai_error(400, f"{where}: {first['msg']}", param=where)
 
     @app.exception_handler(RigshiftError)
     async def _rigshift_error(_request: Request, error: RigshiftError) -> Response:
@@ -158,7 +189,12 @@ def create_app(
 
     # --- management API (admin key) -----------------------------------------------------------
     async def admin(request: Request) -> ApiKey | Response:
-        key = await gateway.authenticate(request)
+        """An admin's Bearer key or console session (CSRF-checked on changes)."""
+        try:
+            found = await resolve_caller(request)
+        except AuthProblem as problem:
+            return openai_error(problem.status, problem.message, type=problem.type, code=problem.code)
+        key = found.key if found else None
         if key is None:
             return openai_error(
                 401,
@@ -204,6 +240,7 @@ def create_app(
             return who
         key = await anyio.to_thread.run_sync(lambda: keys.revoke(key_ref, now=clock()))
         gateway.forget_key(key.id)
+        sessions.end_for_key(key.id)
         return JSONResponse(_key_json(key))
 
     @app.get("/admin/usage")
@@ -345,6 +382,11 @@ def create_app(
         return JSONResponse({"ok": True, "models": sorted(directory.models())})
 
     return app
+
+
+def _warm(fleet: FleetSource) -> None:
+    with contextlib.suppress(Exception):  # a broken fleet file is reported by the routes that need it
+        fleet.warm()
 
 
 def _key_json(key: ApiKey) -> dict[str, Any]:

@@ -1,0 +1,196 @@
+"""The farm over HTTP: overview, fleet with live telemetry, assessment, economics, placement.
+
+Assessment, economics and placement call the CLI's own functions (`assess_fleet`,
+`fleet_economics`, `plan_placement`) on the server's fleet (`rigshift server --fleet FILE`, or the
+demo farm under `rigshift up --demo`); the JSON is what `rigshift assess|econ|plan --json` prints.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict
+from typing import Any
+
+import anyio.to_thread
+from fastapi import APIRouter, Depends, Query, Request
+from pydantic import BaseModel, Field
+from starlette.responses import JSONResponse, Response
+
+from rigshift.econ.prices import load_inputs
+from rigshift.fleet.model import Fleet
+from rigshift.plan import parse_demand, plan_placement
+from rigshift.server.errors import openai_error
+from rigshift.server.fleet_source import FleetSource
+from rigshift.server.fleet_view import build_view, overview
+from rigshift.server.metering import default_prices
+from rigshift.server.principal import Caller, admin_caller
+from rigshift.server.usage_report import usage_report
+
+router = APIRouter(tags=["farm"])
+Admin = Depends(admin_caller)
+
+
+class PlanRequest(BaseModel):
+    demand: str = Field(min_length=1, max_length=200_000, description="A demand file's YAML (docs/plan.md)")
+
+
+def _no_fleet() -> Response:
+    return openai_error(
+        409,
+        "this server has no fleet: start it with `rigshift server --fleet FLEET_FILE` "
+        "(or `rigshift up --demo` for the demo farm)",
+        code="no_fleet",
+    )
+
+
+def _source(request: Request) -> FleetSource:
+    source: FleetSource = request.app.state.fleet_source
+    return source
+
+
+def _view(request: Request, fleet: Fleet | None) -> Any:
+    state = request.app.state
+    return build_view(
+        fleet,
+        dict(state.telemetry.latest),
+        state.replicas(),
+        now=state.clock(),
+        stale_s=state.settings.telemetry_stale_s,
+        assessment=_source(request).loaded_assessment(),
+    )
+
+
+@router.get("/admin/overview")
+async def get_overview(request: Request, _: Caller = Admin) -> Response:
+    """Sites, rigs and GPUs by state, power and its cost now, revenue and tokens/s now, alerts."""
+    state = request.app.state
+    source = _source(request)
+    # The first call may load the fleet file (the demo farm: ~0.6 s); later ones reuse it.
+    fleet = await anyio.to_thread.run_sync(source.fleet)
+    view = _view(request, fleet)
+    now = state.clock()
+    recent = await anyio.to_thread.run_sync(
+        lambda: usage_report(state.engine, default_prices(), {}, since=now - 3600, now=now)
+    )
+    power_price = await anyio.to_thread.run_sync(_default_power_price)
+    body = overview(
+        view,
+        fleet,
+        tokens_per_s=recent["tokens_per_s"],
+        revenue_usd_per_h=recent["total"]["revenue_usd"],
+        default_usd_per_kwh=power_price,
+    )
+    body["fleet_source"] = source.label
+    body["replicas"] = _replica_states(request)
+    body["generated_at"] = now
+    return JSONResponse(body)
+
+
+def _default_power_price() -> float | None:
+    try:
+        return load_inputs(None).power.usd_per_kwh
+    except Exception:  # the overview still shows power in W when prices cannot be read
+        return None
+
+
+def _replica_states(request: Request) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for r in request.app.state.replicas():
+        counts[r.state] = counts.get(r.state, 0) + 1
+    return counts
+
+
+@router.get("/admin/fleet")
+async def get_fleet(request: Request, _: Caller = Admin) -> Response:
+    """Every rig and GPU: inventory, live telemetry (when an agent reports), state, assessment."""
+    fleet = await anyio.to_thread.run_sync(_source(request).fleet)
+    view = _view(request, fleet)
+    return JSONResponse(
+        {
+            "fleet_source": _source(request).label,
+            "stale_s": request.app.state.settings.telemetry_stale_s,
+            "rigs": [asdict(r) for r in view.rigs],
+            "gpus": [asdict(g) for g in view.gpus],
+            "alerts": [asdict(a) for a in view.alerts],
+            "generated_at": time.time(),
+        }
+    )
+
+
+@router.get("/admin/assess")
+async def get_assessment(
+    request: Request, _: Caller = Admin, view: str = Query("full", pattern="^(full|summary)$")
+) -> Response:
+    """`rigshift assess --json` of the server's fleet; `view=summary` leaves out per-GPU rows and
+    the per-class estimates (the console's Fleet page needs the summary and the profiles' verdicts)."""
+    source = _source(request)
+    if not source.configured:
+        return _no_fleet()
+    assessment = await anyio.to_thread.run_sync(source.assessment)
+    assert assessment is not None
+    if view == "full":
+        return Response(assessment.model_dump_json(), media_type="application/json")
+    profiles = [
+        {
+            "id": p.id,
+            "gpu_name": p.gpu_name,
+            "vram_gib": p.vram_gib,
+            "link": p.link,
+            "gpus": p.gpus,
+            "tier": p.tier,
+            "headline_ready": p.headline_ready,
+            "primary_reason": p.primary_reason.text if p.primary_reason else None,
+            "recommendation": p.recommendation,
+            "recommendation_text": p.recommendation_text,
+            "limits": [lim.model_dump(mode="json") for lim in p.limits],
+            "gpu_runtime": p.gpu_runtime,
+        }
+        for p in assessment.profiles
+    ]
+    return JSONResponse(
+        {
+            "fleet": assessment.fleet,
+            "criteria": assessment.criteria.model_dump(mode="json"),
+            "summary": assessment.summary.model_dump(mode="json"),
+            "profiles": profiles,
+            # Every figure is the estimator's, from catalog specs and published benchmarks: none
+            # is measured on this fleet yet (rigshift bench adds measurements).
+            "provenance": "estimated from catalog specs (not measured on this fleet)",
+        }
+    )
+
+
+@router.get("/admin/econ")
+async def get_economics(
+    request: Request,
+    _: Caller = Admin,
+    power_factor: float = Query(1.0, gt=0, le=10),
+    token_factor: float = Query(1.0, gt=0, le=10),
+) -> Response:
+    """`rigshift econ --json` of the server's fleet. Other factors: a what-if with every power price
+    and every token price scaled; its `sensitivity` then holds that one cell."""
+    source = _source(request)
+    if not source.configured:
+        return _no_fleet()
+    if power_factor == 1.0 and token_factor == 1.0:
+        economics = await anyio.to_thread.run_sync(source.economics)
+    else:
+        economics = await anyio.to_thread.run_sync(lambda: source.what_if(power_factor, token_factor))
+    assert economics is not None
+    return Response(economics.model_dump_json(), media_type="application/json")
+
+
+@router.post("/admin/plan")
+async def place(body: PlanRequest, request: Request, _: Caller = Admin) -> Response:
+    """`rigshift plan FLEET DEMAND --json` with the server's fleet and the demand in the body."""
+    source = _source(request)
+    if not source.configured:
+        return _no_fleet()
+
+    def run() -> str:
+        fleet = source.fleet()
+        assert fleet is not None
+        demand = parse_demand(body.demand, "demand")
+        return plan_placement(fleet, demand, options=demand.plan_options()).model_dump_json()
+
+    return Response(await anyio.to_thread.run_sync(run), media_type="application/json")
