@@ -188,6 +188,8 @@ def log_in(page: Any, url: str, key: str) -> None:
 def open_page(page: Any, url: str, name: str) -> None:
     page.goto(f"{url}/#{name}")
     page.wait_for_selector(f"#page[data-loaded={name}]")
+    shown = page.locator("#page .card.error").all_inner_texts()
+    assert not shown, f"{name}: {shown}"  # an API error the page caught and displayed
 
 
 def test_every_page_renders_the_demo_cluster(

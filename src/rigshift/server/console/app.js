@@ -28,9 +28,11 @@ function problem(error) {
 // --- Overview ----------------------------------------------------------------------------------
 const overviewPage = {
   render(el) {
+    this.sites = null;
     el.innerHTML = `<h1>Overview</h1><div id="ov-kpis" class="kpis"></div>
 <div class="grid"><div class="card span-8"><h2>GPUs by state and site</h2><div id="ov-sites"></div></div>
-<div class="card span-4"><h2>Alerts</h2><div id="ov-alerts"></div></div></div>
+<div class="card span-4"><h2>Alerts</h2><div id="ov-alerts"></div></div>
+<div class="card span-12"><h2>Sites: power and its cost now</h2><div id="ov-site-table"></div></div></div>
 <p class="muted small" id="ov-source"></p>`;
   },
   async refresh() {
@@ -43,7 +45,7 @@ const overviewPage = {
       kpi("GPUs", fmt.int(d.gpus), `${fmt.int(s.mining)} mining · ${fmt.int(s.serving)} serving · ${fmt.int(s.idle)} idle · ${fmt.int(s.lost)} lost`),
       kpi("power now", fmt.kw(d.power_w), sub),
       kpi("power cost", fmt.usd(d.power_cost_usd_per_h) + "/h", d.power_price_sources.includes("default") ? "site prices, else the econ default price" : "at each site's price and PUE"),
-      kpi("token revenue", fmt.usd(d.revenue_usd_per_h, 4) + "/h", "metered, last hour"),
+      kpi("token revenue", fmt.usdAny(d.revenue_usd_per_h) + "/h", "metered, last hour"),
       kpi("tokens/s", fmt.num(d.tokens_per_s, 1), "all replicas, last minute"),
       kpi("replicas", Object.values(d.replicas).reduce((a, b) => a + b, 0), Object.entries(d.replicas).map(([k, v]) => `${v} ${k}`).join(" · ")),
     ].join("");
@@ -52,6 +54,20 @@ const overviewPage = {
       ["mining", "serving", "idle", "lost"],
       { format: fmt.int, colors: STATE_COLORS },
     );
+    const sitesTable = this.sites;
+    const siteRows = d.sites.map((x) => ({ ...x, kw: x.power_w / 1000 }));
+    if (sitesTable) sitesTable.update(siteRows);
+    else
+      this.sites = table($("#ov-site-table"), [
+        { key: "name", label: "site" },
+        { key: "rigs", label: "rigs", num: true },
+        { key: "gpus", label: "GPUs", num: true },
+        { key: "serving", label: "serving", num: true, hidePhone: true },
+        { key: "mining", label: "mining", num: true, hidePhone: true },
+        { key: "kw", label: "power kW", num: true, render: (x) => fmt.num(x.kw) },
+        { key: "usd_per_kwh", label: "$/kWh", num: true, hidePhone: true, render: (x) => fmt.usd(x.usd_per_kwh, 3) },
+        { key: "power_cost_usd_per_h", label: "$/h", num: true, render: (x) => fmt.usd(x.power_cost_usd_per_h) },
+      ], siteRows, { filter: false, id: "sites-table" });
     $("#ov-alerts").innerHTML = d.alerts.length
       ? `<ul class="alerts">${d.alerts.map((a) => `<li class="${esc(a.severity)}" data-kind="${esc(a.kind)}">${esc(a.message)}</li>`).join("")}</ul>`
       : `<p class="muted">No alerts: no rig lost, no replica restarting, no GPU at or above ${d.hot_gpu_c} °C.</p>`;
@@ -115,7 +131,7 @@ const fleetPage = {
       $("#fl-assess").innerHTML = `<p><b>${esc(s.headline)}</b></p><p class="muted small">${esc(s.criteria)}</p>
 <p class="muted small">Confidence: ${esc(a.provenance)}.</p>
 ${bars(s.tiers.map((t) => ({ label: `≥ ${t.tier}`, value: t.gpus })), { format: fmt.int })}
-<h2>Why not more</h2>${bars(s.by_reason.filter((r) => r.gpus_limited).map((r) => ({ label: r.text.slice(0, 40), value: r.gpus_limited })), { format: fmt.int, labelWidth: 230 })}`;
+<h2>Why not more</h2>${bars(s.by_reason.filter((r) => r.gpus_limited).map((r) => ({ label: r.text.slice(0, 40), value: r.gpus_limited })), { format: fmt.int, labelWidth: Math.min(230, window.innerWidth * 0.4) })}`;
       $("#fl-unlocks").innerHTML = s.unlocks.length
         ? `<div class="table-wrap"><table><thead><tr><th>action</th><th class="num">GPUs tier up</th><th class="num">newly ready</th><th class="hide-phone">effect</th></tr></thead><tbody>${s.unlocks
             .map((u) => `<tr><td class="wrap">${esc(u.text)}</td><td class="num">${fmt.int(u.gpus_tier_up)}</td><td class="num">${fmt.int(u.gpus_newly_ready)}</td><td class="hide-phone wrap">${esc(u.effect)}</td></tr>`)
@@ -287,15 +303,15 @@ ${admin ? `<div class="card"><h2>API keys</h2>
     $("#sv-kpis").innerHTML = [
       kpi("requests", fmt.int(t.requests), t.errors ? `${t.errors} errors` : ""),
       kpi("tokens", fmt.int(t.prompt_tokens + t.completion_tokens), `${fmt.int(t.prompt_tokens)} prompt · ${fmt.int(t.completion_tokens)} completion`),
-      kpi("revenue", fmt.usd(t.revenue_usd, 4), `at $${u.prices.prompt_usd_per_mtok}/$${u.prices.completion_usd_per_mtok} per M tokens`),
+      kpi("revenue", fmt.usdAny(t.revenue_usd), `at $${u.prices.prompt_usd_per_mtok}/$${u.prices.completion_usd_per_mtok} per M tokens`),
       kpi("tokens/s now", fmt.num(u.tokens_per_s, 1)),
       kpi("latency p50 / p95", `${fmt.ms(t.latency_ms.p50)} / ${fmt.ms(t.latency_ms.p95)}`),
     ].join("");
-    $("#sv-day").innerHTML = columns(u.day.map((r) => ({ label: r.group.slice(5), value: r.revenue_usd })), { format: (v) => fmt.usd(v, 4) });
+    $("#sv-day").innerHTML = columns(u.day.map((r) => ({ label: r.group.slice(5), value: r.revenue_usd })), { format: fmt.usdAny });
     $("#sv-model").innerHTML = bars(u.model.map((r) => ({ label: r.group, value: r.prompt_tokens + r.completion_tokens })), { format: fmt.int });
     if (admin) {
-      $("#sv-tenant").innerHTML = bars(u.tenant.map((r) => ({ label: r.group, value: r.revenue_usd })), { format: (v) => fmt.usd(v, 4) });
-      $("#sv-gpu").innerHTML = bars(u.gpu.map((r) => ({ label: r.group, value: r.revenue_usd })), { format: (v) => fmt.usd(v, 4) });
+      $("#sv-tenant").innerHTML = bars(u.tenant.map((r) => ({ label: r.group, value: r.revenue_usd })), { format: fmt.usdAny });
+      $("#sv-gpu").innerHTML = bars(u.gpu.map((r) => ({ label: r.group, value: r.revenue_usd })), { format: fmt.usdAny });
     }
     const names = Object.fromEntries((keys?.data || []).map((k) => [k.id, k.name]));
     const usageRows = u.key.map((r) => ({ ...r, name: names[r.group] || (admin ? "" : session.name), tokens: r.prompt_tokens + r.completion_tokens, p95: r.latency_ms.p95 }));
@@ -304,7 +320,7 @@ ${admin ? `<div class="card"><h2>API keys</h2>
       { key: "name", label: "tenant" },
       { key: "requests", label: "requests", num: true },
       { key: "tokens", label: "tokens", num: true, render: (r) => fmt.int(r.tokens) },
-      { key: "revenue_usd", label: "revenue", num: true, render: (r) => fmt.usd(r.revenue_usd, 4) },
+      { key: "revenue_usd", label: "revenue", num: true, render: (r) => fmt.usdAny(r.revenue_usd) },
       { key: "p95", label: "p95 latency", num: true, hidePhone: true, render: (r) => fmt.ms(r.p95) },
     ], usageRows, { id: "usage-table" });
     if (!admin) return;
@@ -434,9 +450,11 @@ function signedIn(s) {
 }
 
 async function tick() {
+  const current = page;
   try {
-    await page.refresh();
+    await current.refresh();
   } catch (error) {
+    if (current !== page) return; // the user moved on while this page's request was in flight
     if (error instanceof ApiError && error.status === 401) return showLogin("Your session ended; log in again.");
     $("#page").insertAdjacentHTML("afterbegin", problem(error));
   }
@@ -452,7 +470,13 @@ function route() {
   document.title = `rigshift · ${name}`;
   page.render($("#page"));
   $("#page").dataset.page = name;
-  tick().then(() => ($("#page").dataset.loaded = name));
+  tick().then(() => {
+    $("#page").dataset.loaded = name;
+    // The first page with its data on screen: bench/console_paint.py reads this mark.
+    if (!performance.getEntriesByName("rigshift:useful-paint").length) {
+      requestAnimationFrame(() => performance.mark("rigshift:useful-paint"));
+    }
+  });
   if (POLL_MS[name]) timer = setInterval(tick, POLL_MS[name]);
 }
 

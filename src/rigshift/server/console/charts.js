@@ -2,14 +2,26 @@
 // needs three shapes, and drawing them is fewer lines than vendoring and pinning a chart package.
 import { esc } from "./util.js";
 
+// Charts are drawn 1 SVG unit = 1 CSS px where they can be, so their text stays readable on a
+// phone instead of shrinking with the viewBox.
+export function chartWidth() {
+  return window.innerWidth < 720 ? Math.max(280, window.innerWidth - 50) : 560;
+}
+
 const PALETTE = ["#2563eb", "#059669", "#d97706", "#7c3aed", "#dc2626", "#0891b2", "#65a30d", "#db2777"];
+
+function clip(label, room) {
+  const chars = Math.max(4, Math.floor(room / 6.3));
+  const text = String(label);
+  return text.length > chars ? text.slice(0, chars - 1) + "…" : text;
+}
 
 export function color(i) {
   return PALETTE[i % PALETTE.length];
 }
 
 // items: [{label, value}], value ≥ 0 (negative values draw to the left of a zero line)
-export function bars(items, { format = String, width = 560, labelWidth = 150, fill } = {}) {
+export function bars(items, { format = String, width = chartWidth(), labelWidth = Math.min(150, width * 0.3), fill } = {}) {
   if (!items.length) return `<p class="muted">No data yet.</p>`;
   const row = 22;
   const height = items.length * row + 6;
@@ -23,7 +35,7 @@ export function bars(items, { format = String, width = 560, labelWidth = 150, fi
       const x0 = x(Math.min(0, d.value));
       const w = Math.max(1, Math.abs(x(d.value) - x(0)));
       const f = fill ? fill(d, i) : color(0);
-      return `<text x="${labelWidth - 6}" y="${y + 14}" text-anchor="end">${esc(d.label)}</text>
+      return `<text x="${labelWidth - 6}" y="${y + 14}" text-anchor="end">${esc(clip(d.label, labelWidth - 8))}</text>
 <rect x="${x0}" y="${y + 2}" width="${w}" height="${row - 8}" fill="${f}" rx="2"><title>${esc(d.label)}: ${esc(format(d.value))}</title></rect>
 <text x="${x0 + w + 4}" y="${y + 14}">${esc(format(d.value))}</text>`;
     })
@@ -32,7 +44,7 @@ export function bars(items, { format = String, width = 560, labelWidth = 150, fi
 }
 
 // items: [{label, parts: {name: value}}]; keys: the part names in drawing order
-export function stacked(items, keys, { format = String, width = 560, labelWidth = 110, colors = {} } = {}) {
+export function stacked(items, keys, { format = String, width = chartWidth(), labelWidth = Math.min(110, width * 0.25), colors = {} } = {}) {
   if (!items.length) return `<p class="muted">No data yet.</p>`;
   const row = 26;
   const height = items.length * row + 6;
@@ -53,7 +65,7 @@ export function stacked(items, keys, { format = String, width = 560, labelWidth 
           return r;
         })
         .join("");
-      return `<text x="${labelWidth - 6}" y="${y + 15}" text-anchor="end">${esc(d.label)}</text>${rects}<text x="${at + 4}" y="${y + 15}">${esc(format(totals[i]))}</text>`;
+      return `<text x="${labelWidth - 6}" y="${y + 15}" text-anchor="end">${esc(clip(d.label, labelWidth - 8))}</text>${rects}<text x="${at + 4}" y="${y + 15}">${esc(format(totals[i]))}</text>`;
     })
     .join("");
   const legend = keys
@@ -63,7 +75,7 @@ export function stacked(items, keys, { format = String, width = 560, labelWidth 
 }
 
 // items: [{label, value}] in order (e.g. days)
-export function columns(items, { format = String, width = 560, height = 180 } = {}) {
+export function columns(items, { format = String, width = chartWidth(), height = 180 } = {}) {
   if (!items.length) return `<p class="muted">No data yet.</p>`;
   const max = Math.max(...items.map((d) => d.value)) || 1;
   const top = 16;

@@ -7,6 +7,8 @@ export function esc(value) {
 export const fmt = {
   int: (v) => (v == null ? "–" : Math.round(v).toLocaleString("en-US")),
   num: (v, d = 1) => (v == null ? "–" : Number(v).toLocaleString("en-US", { maximumFractionDigits: d, minimumFractionDigits: d })),
+  // Money that may be tiny (a demo's metered revenue): two significant digits below a cent.
+  usdAny: (v) => (v == null ? "–" : Math.abs(v) >= 0.01 || v === 0 ? fmt.usd(v, 2) : (v < 0 ? "−$" : "$") + Math.abs(v).toPrecision(2)),
   usd: (v, d = 2) => (v == null ? "–" : (v < 0 ? "−$" : "$") + Math.abs(v).toLocaleString("en-US", { maximumFractionDigits: d, minimumFractionDigits: d })),
   kw: (w) => (w == null ? "–" : (w / 1000).toLocaleString("en-US", { maximumFractionDigits: 1, minimumFractionDigits: 1 }) + " kW"),
   pct: (v) => (v == null ? "–" : Math.round(v * 100) + "%"),
