@@ -31,7 +31,7 @@ def test_wrong_key_gets_401_in_openai_shape_and_no_cookie(plane: Plane):
     assert response.json()["error"]["code"] == "invalid_api_key"
     assert "set-cookie" not in response.headers
     empty = httpx.post(plane.url + "/console/login", json={})
-    assert empty.status_code == 400 and empty.json()["error"]["param"] == "body.key"
+    assert empty.status_code == 400 and empty.json()["error"]["param"] == "$.key"
 
 
 def test_a_change_without_the_csrf_token_is_refused_and_stores_nothing(plane: Plane):

@@ -54,7 +54,7 @@ def test_econ_what_if_scales_power_and_token_prices(plane: Plane):
     assert [c["power_factor"] for c in what_if["sensitivity"]["cells"]] == [2.0]
     assert what_if["sensitivity"]["cells"][0]["monthly_net_usd"] == pytest.approx(cell["monthly_net_usd"])
     bad = get(plane, "/admin/econ", power_factor=-1)
-    assert bad.status_code == 400 and bad.json()["error"]["param"] == "query.power_factor"
+    assert bad.status_code == 400 and bad.json()["error"]["param"] == "power_factor"
 
 
 def test_plan_over_http_places_the_demand_on_the_fleet(plane: Plane):

@@ -12,6 +12,7 @@ const $ = (sel) => document.querySelector(sel);
 let session = null;
 let timer = null;
 let page = null; // the current page's {refresh} (polled)
+let routed = 0; // counts renders, so a slow first load cannot mark a newer render as loaded
 
 function stateBadge(s) {
   return `<span class="state ${esc(s)}">${esc(s)}</span>`;
@@ -467,10 +468,13 @@ function route() {
   for (const a of document.querySelectorAll("nav a")) a.classList.toggle("active", a.getAttribute("href") === `#${name}`);
   clearInterval(timer);
   page = PAGES[name];
+  const generation = ++routed;
   document.title = `rigshift · ${name}`;
+  delete $("#page").dataset.loaded; // set again once this render has its data
   page.render($("#page"));
   $("#page").dataset.page = name;
   tick().then(() => {
+    if (generation !== routed) return; // re-routed meanwhile: that render reports for itself
     $("#page").dataset.loaded = name;
     // The first page with its data on screen: bench/console_paint.py reads this mark.
     if (!performance.getEntriesByName("rigshift:useful-paint").length) {

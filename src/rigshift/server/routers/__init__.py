@@ -1,1 +1,1 @@
-"""HTTP routers, one module per resource (APIRouter + pydantic request models + auth Depends)."""
+"""One APIRouter per resource; `rigshift.server.app.ROUTERS` lists them (adding one is one line)."""

@@ -9,68 +9,70 @@ from __future__ import annotations
 
 import time
 from dataclasses import asdict
-from typing import Any
+from typing import Annotated
 
 import anyio.to_thread
-from fastapi import APIRouter, Depends, Query, Request
-from pydantic import BaseModel, Field
+from fastapi import Query
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import JSONResponse, Response
 
 from rigshift.econ.prices import load_inputs
 from rigshift.fleet.model import Fleet
 from rigshift.plan import parse_demand, plan_placement
-from rigshift.server.errors import openai_error
+from rigshift.server.context import ServerContext
+from rigshift.server.deps import Admin, Context
+from rigshift.server.errors import Conflict
 from rigshift.server.fleet_source import FleetSource
-from rigshift.server.fleet_view import build_view, overview
+from rigshift.server.fleet_view import FleetView, build_view, overview
 from rigshift.server.metering import default_prices
-from rigshift.server.principal import Caller, admin_caller
+from rigshift.server.routing import api_router
+from rigshift.server.services.deployments import all_replicas
 from rigshift.server.usage_report import usage_report
 
-router = APIRouter(tags=["farm"])
-Admin = Depends(admin_caller)
+router = api_router(tags=["farm"])
 
 
 class PlanRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     demand: str = Field(min_length=1, max_length=200_000, description="A demand file's YAML (docs/plan.md)")
 
 
-def _no_fleet() -> Response:
-    return openai_error(
-        409,
+def _no_fleet() -> Conflict:
+    return Conflict(
         "this server has no fleet: start it with `rigshift server --fleet FLEET_FILE` "
         "(or `rigshift up --demo` for the demo farm)",
         code="no_fleet",
     )
 
 
-def _source(request: Request) -> FleetSource:
-    source: FleetSource = request.app.state.fleet_source
-    return source
+def _configured(ctx: ServerContext) -> FleetSource:
+    if not ctx.fleet.configured:
+        raise _no_fleet()
+    return ctx.fleet
 
 
-def _view(request: Request, fleet: Fleet | None) -> Any:
-    state = request.app.state
+def _view(ctx: ServerContext, fleet: Fleet | None) -> FleetView:
     return build_view(
         fleet,
-        dict(state.telemetry.latest),
-        state.replicas(),
-        now=state.clock(),
-        stale_s=state.settings.telemetry_stale_s,
-        assessment=_source(request).loaded_assessment(),
+        dict(ctx.telemetry.hub.latest),
+        all_replicas(ctx.directory),
+        now=ctx.clock(),
+        stale_s=ctx.settings.telemetry_stale_s,
+        assessment=ctx.fleet.loaded_assessment(),
     )
 
 
 @router.get("/admin/overview")
-async def get_overview(request: Request, _: Caller = Admin) -> Response:
+async def get_overview(ctx: Context, _admin: Admin) -> Response:
     """Sites, rigs and GPUs by state, power and its cost now, revenue and tokens/s now, alerts."""
-    state = request.app.state
-    source = _source(request)
     # The first call may load the fleet file (the demo farm: ~0.6 s); later ones reuse it.
-    fleet = await anyio.to_thread.run_sync(source.fleet)
-    view = _view(request, fleet)
-    now = state.clock()
+    fleet = await anyio.to_thread.run_sync(ctx.fleet.fleet)
+    view = _view(ctx, fleet)
+    now = ctx.clock()
+    engine = ctx.usage.store.engine
     recent = await anyio.to_thread.run_sync(
-        lambda: usage_report(state.engine, default_prices(), {}, since=now - 3600, now=now)
+        lambda: usage_report(engine, default_prices(), {}, since=now - 3600, now=now)
     )
     power_price = await anyio.to_thread.run_sync(_default_power_price)
     body = overview(
@@ -80,8 +82,8 @@ async def get_overview(request: Request, _: Caller = Admin) -> Response:
         revenue_usd_per_h=recent["total"]["revenue_usd"],
         default_usd_per_kwh=power_price,
     )
-    body["fleet_source"] = source.label
-    body["replicas"] = _replica_states(request)
+    body["fleet_source"] = ctx.fleet.label
+    body["replicas"] = _replica_states(ctx)
     body["generated_at"] = now
     return JSONResponse(body)
 
@@ -93,22 +95,22 @@ def _default_power_price() -> float | None:
         return None
 
 
-def _replica_states(request: Request) -> dict[str, int]:
+def _replica_states(ctx: ServerContext) -> dict[str, int]:
     counts: dict[str, int] = {}
-    for r in request.app.state.replicas():
+    for r in all_replicas(ctx.directory):
         counts[r.state] = counts.get(r.state, 0) + 1
     return counts
 
 
 @router.get("/admin/fleet")
-async def get_fleet(request: Request, _: Caller = Admin) -> Response:
+async def get_fleet(ctx: Context, _admin: Admin) -> Response:
     """Every rig and GPU: inventory, live telemetry (when an agent reports), state, assessment."""
-    fleet = await anyio.to_thread.run_sync(_source(request).fleet)
-    view = _view(request, fleet)
+    fleet = await anyio.to_thread.run_sync(ctx.fleet.fleet)
+    view = _view(ctx, fleet)
     return JSONResponse(
         {
-            "fleet_source": _source(request).label,
-            "stale_s": request.app.state.settings.telemetry_stale_s,
+            "fleet_source": ctx.fleet.label,
+            "stale_s": ctx.settings.telemetry_stale_s,
             "rigs": [asdict(r) for r in view.rigs],
             "gpus": [asdict(g) for g in view.gpus],
             "alerts": [asdict(a) for a in view.alerts],
@@ -119,13 +121,11 @@ async def get_fleet(request: Request, _: Caller = Admin) -> Response:
 
 @router.get("/admin/assess")
 async def get_assessment(
-    request: Request, _: Caller = Admin, view: str = Query("full", pattern="^(full|summary)$")
+    ctx: Context, _admin: Admin, view: Annotated[str, Query(pattern="^(full|summary)$")] = "full"
 ) -> Response:
     """`rigshift assess --json` of the server's fleet; `view=summary` leaves out per-GPU rows and
     the per-class estimates (the console's Fleet page needs the summary and the profiles' verdicts)."""
-    source = _source(request)
-    if not source.configured:
-        return _no_fleet()
+    source = _configured(ctx)
     assessment = await anyio.to_thread.run_sync(source.assessment)
     assert assessment is not None
     if view == "full":
@@ -162,16 +162,14 @@ async def get_assessment(
 
 @router.get("/admin/econ")
 async def get_economics(
-    request: Request,
-    _: Caller = Admin,
-    power_factor: float = Query(1.0, gt=0, le=10),
-    token_factor: float = Query(1.0, gt=0, le=10),
+    ctx: Context,
+    _admin: Admin,
+    power_factor: Annotated[float, Query(gt=0, le=10)] = 1.0,
+    token_factor: Annotated[float, Query(gt=0, le=10)] = 1.0,
 ) -> Response:
     """`rigshift econ --json` of the server's fleet. Other factors: a what-if with every power price
     and every token price scaled; its `sensitivity` then holds that one cell."""
-    source = _source(request)
-    if not source.configured:
-        return _no_fleet()
+    source = _configured(ctx)
     if power_factor == 1.0 and token_factor == 1.0:
         economics = await anyio.to_thread.run_sync(source.economics)
     else:
@@ -181,11 +179,9 @@ async def get_economics(
 
 
 @router.post("/admin/plan")
-async def place(body: PlanRequest, request: Request, _: Caller = Admin) -> Response:
+async def place(body: PlanRequest, ctx: Context, _admin: Admin) -> Response:
     """`rigshift plan FLEET DEMAND --json` with the server's fleet and the demand in the body."""
-    source = _source(request)
-    if not source.configured:
-        return _no_fleet()
+    source = _configured(ctx)
 
     def run() -> str:
         fleet = source.fleet()
