@@ -193,22 +193,24 @@ def test_token_quota_exhausted_gives_429(backends, gateway):
     backend = backends()
     gw = gateway([replica("r1", backend.url)])
     client = gw.client(gw.key(token_quota=20, quota_period="day"))
-    client.chat.completions.create(model="tiny", messages=CHAT)  # ~14 tokens: under quota
-    client.chat.completions.create(model="tiny", messages=CHAT)  # starts under, ends over
+    client.chat.completions.create(model="tiny", messages=CHAT)  # 9 prompt + 5 completion: 14 of 20
+    # 6 tokens left cannot hold this 9-token prompt: refused up front instead of overrunning the
+    # quota (it used to be served and end over it).
     with pytest.raises(openai.RateLimitError) as over:
         client.chat.completions.create(model="tiny", messages=CHAT)
     assert over.value.code == "insufficient_quota"
     assert int(over.value.response.headers["retry-after"]) > 0
-    assert backend.state.requests == 2
+    assert backend.state.requests == 1
+    assert sum(r.total_tokens for r in UsageStore(gw.engine).records()) <= 20
 
 
 def test_quota_counts_usage_stored_before_the_server_started(backends, gateway, engine):
     backend = backends()
     gw = gateway([replica("r1", backend.url)])
-    key = gw.key(token_quota=20, quota_period="month")
+    key = gw.key(token_quota=30, quota_period="month")
     client = gw.client(key)
-    client.chat.completions.create(model="tiny", messages=CHAT)
-    client.chat.completions.create(model="tiny", messages=CHAT)
+    client.chat.completions.create(model="tiny", messages=CHAT)  # 14 tokens
+    client.chat.completions.create(model="tiny", messages=CHAT)  # 28: 2 left, too few for another
     restarted = gateway([replica("r1", backend.url)])
     with pytest.raises(openai.RateLimitError):
         restarted.client(key).chat.completions.create(model="tiny", messages=CHAT)
