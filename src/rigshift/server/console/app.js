@@ -409,17 +409,46 @@ const energyPage = {
     try {
       d = await api("/admin/energy");
     } catch (error) {
-      if (error.status === 404 || error.status === 409) {
-        $("#en-body").innerHTML = `<div class="card notice" id="energy-not-configured"><h2>Energy operations not configured</h2><p>This server has no power price source, policy or events to show. ${esc(error.status === 409 ? error.message : "")}</p><p class="muted small">When energy operations are set up (price feed per site, curtailment policy), prices, decisions and events appear here.</p></div>`;
+      // 404: this server has no energy routes; 409/503: it has them but energy is not set up.
+      if ([404, 409, 503].includes(error.status)) {
+        $("#en-body").innerHTML = `<div class="card notice" id="energy-not-configured"><h2>Energy operations not configured</h2><p>This server has no power price source, policy or demand-response events to show${error.status === 404 ? "" : `: ${esc(error.message)}`}.</p><p class="muted small">Start the server with its energy settings (price feed per site, curtailment policy) and prices, decisions and events appear here.</p></div>`;
         return;
       }
       throw error;
     }
-    const sections = Object.entries(d)
-      .map(([k, v]) => (Array.isArray(v) ? `<div class="card"><h2>${esc(k)}</h2>${autoTable(v)}</div>` : v && typeof v === "object" ? `<div class="card"><h2>${esc(k)}</h2>${autoTable([v])}</div>` : ""))
-      .join("");
-    const scalars = Object.entries(d).filter(([, v]) => v === null || typeof v !== "object");
-    $("#en-body").innerHTML = `<div class="kpis">${scalars.map(([k, v]) => kpi(k, typeof v === "number" ? fmt.num(v, 3) : v ?? "–")).join("")}</div>${sections}`;
+    if (!Array.isArray(d.sites)) {
+      $("#en-body").innerHTML = `<div class="card">${autoTable([d])}</div>`;
+      return;
+    }
+    const rows = d.sites.map((x) => ({
+      site: x.site,
+      price: x.price_usd_mwh,
+      planned_kw: x.planned_kw,
+      limit_kw: x.limit_kw,
+      measured_kw: x.measured_kw,
+      batch: x.batch_paused ? "paused" : x.batch_allowed ? "on" : "off",
+      mining: x.decision ? (x.decision.mining_on ? "on" : "off") : "–",
+      cards: x.decision ? Object.entries(x.decision.cards).map(([k, v]) => `${v} ${k}`).join(" · ") : "–",
+      event: x.event ? `${x.event.shed_kw != null ? `shed ${x.event.shed_kw} kW` : `≤ ${x.event.target_kw} kW`} until ${fmt.when(x.event.end)}` : "",
+      notes: x.decision ? x.decision.notes.join("; ") : x.price_missing ? "no price" : "",
+      at: x.at,
+    }));
+    $("#en-body").innerHTML = `<div class="kpis">${d.sites.map((x) => kpi(`${x.site}: price now`, x.price_usd_mwh == null ? "–" : `$${fmt.num(x.price_usd_mwh, 1)}/MWh`, x.planned_kw == null ? "" : `plan ${fmt.num(x.planned_kw)} kW`)).join("")}</div>
+<div class="card"><h2>Decisions per site</h2><div id="en-sites"></div></div>
+<div class="card"><h2>Demand-response events</h2><div id="en-events"></div></div>`;
+    table($("#en-sites"), [
+      { key: "site", label: "site" },
+      { key: "price", label: "$/MWh", num: true, render: (r) => fmt.num(r.price, 1) },
+      { key: "planned_kw", label: "plan kW", num: true, render: (r) => fmt.num(r.planned_kw) },
+      { key: "limit_kw", label: "limit kW", num: true, hidePhone: true, render: (r) => fmt.num(r.limit_kw) },
+      { key: "measured_kw", label: "measured kW", num: true, hidePhone: true, render: (r) => fmt.num(r.measured_kw) },
+      { key: "cards", label: "cards", hidePhone: true },
+      { key: "batch", label: "batch" },
+      { key: "mining", label: "mining" },
+      { key: "event", label: "event", wrap: true },
+      { key: "notes", label: "why", hidePhone: true, wrap: true },
+    ], rows, { filter: false, id: "energy-sites" });
+    $("#en-events").innerHTML = autoTable(d.events || []);
   },
 };
 
