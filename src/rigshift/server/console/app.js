@@ -97,7 +97,7 @@ const fleetPage = {
     if (!this.rigs) {
       this.rigs = table($("#fl-rigs"), [
         { key: "name", label: "rig" },
-        { key: "site", label: "site" },
+        { key: "site", label: "site", hidePhone: true },
         { key: "state", label: "state", render: (r) => stateBadge(r.state) },
         { key: "gpus", label: "GPUs", num: true },
         { key: "power_w", label: "power W", num: true, render: (r) => fmt.int(r.power_w) },
@@ -111,7 +111,7 @@ const fleetPage = {
       this.gpus = table($("#fl-gpus"), [
         { key: "rig", label: "rig" },
         { key: "index", label: "#", num: true },
-        { key: "model", label: "model" },
+        { key: "model", label: "model", hidePhone: true },
         { key: "state", label: "state", render: (g) => stateBadge(g.state) },
         { key: "temperature_c", label: "temp °C", num: true, render: (g) => fmt.int(g.temperature_c) },
         { key: "power_w", label: "power W", num: true, render: (g) => fmt.int(g.power_w) },
