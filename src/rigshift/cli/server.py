@@ -307,8 +307,14 @@ def server(
     """
     import uvicorn
 
-    if fleet is not None and not fleet.is_file():
-        raise InputError(f"fleet file not found: {fleet}", field="--fleet", expected="a fleet JSON/YAML file")
+    fleet_source = None
+    if fleet is not None:
+        if not fleet.is_file():
+            raise InputError(
+                f"fleet file not found: {fleet}", field="--fleet", expected="a fleet JSON/YAML file"
+            )
+        fleet_source = FleetSource.from_file(fleet)
+        fleet_source.fleet()  # a malformed file stops the start here, with its own clear message
     engine = open_engine(db)
     token = join_token or _join_token(db)
     first_admin = ensure_admin_key(KeyStore(engine))
@@ -339,7 +345,7 @@ def server(
         engine=engine,
         manager=plane.manager if plane else None,
         ray_address=plane.head.address if plane else None,
-        fleet=FleetSource.from_file(fleet) if fleet else None,
+        fleet=fleet_source,
     )
     _out.print(f"rigshift control plane on http://{host}:{port}  (OpenAI base URL: http://{host}:{port}/v1)")
     _out.print(f"console: http://{host}:{port}/  (log in with an API key)")
