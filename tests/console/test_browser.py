@@ -364,7 +364,9 @@ ENERGY = {
 }
 
 
-def test_the_energy_page_shows_prices_decisions_and_events(demo: Demo, playwright: Any, tmp_path: Path):
+def test_the_energy_page_shows_prices_decisions_and_events(
+    demo: Demo, playwright: Any, artifacts: Path, tmp_path: Path
+):
     """The Energy page against the energy service's answer, served at the browser's network seam
     (`up --demo` runs no energy operations, so the real route has nothing to show there)."""
     import json
@@ -381,3 +383,4 @@ def test_the_energy_page_shows_prices_decisions_and_events(demo: Demo, playwrigh
         assert "tx-ercot" in row and "shed 250 kW" in row and "96 interactive" in row
         assert "price above the batch threshold" in row
         assert "ev1" in page.inner_text("#en-events")
+        page.screenshot(path=artifacts / "energy-with-data-1366.png", full_page=True)

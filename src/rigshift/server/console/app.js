@@ -332,8 +332,10 @@ ${admin ? `<div class="card"><h2>API keys</h2>
     });
     this.show("replicas", $("#sv-replicas"), [
       { key: "replica_id", label: "replica" },
+      { key: "deployment", label: "deployment", hidePhone: true },
       { key: "model", label: "model" },
       { key: "rig", label: "rig" },
+      { key: "gpus", label: "GPUs", hidePhone: true, render: (r) => esc((r.gpus || []).join(", ") || "CPU") },
       { key: "state", label: "state", render: (r) => stateBadge(r.state) },
       { key: "restarts", label: "restarts", num: true },
       { key: "outstanding", label: "in flight", num: true, hidePhone: true },
@@ -391,12 +393,18 @@ ${admin ? `<div class="card"><h2>API keys</h2>
 };
 
 // --- Energy ------------------------------------------------------------------------------------
+// Unix-seconds fields (start, end, at, *_at) as UTC times; other numbers with up to 3 decimals.
+function cell(key, value) {
+  if (typeof value !== "number") return value ?? "–";
+  return /^(start|end|at)$|_at$/.test(key) ? fmt.when(value) : fmt.num(value, Number.isInteger(value) ? 0 : 3);
+}
+
 function autoTable(rows) {
   if (!Array.isArray(rows) || !rows.length) return `<p class="muted">None.</p>`;
   const keys = Object.keys(rows[0]).filter((k) => typeof rows[0][k] !== "object" || rows[0][k] === null);
   return `<div class="table-wrap"><table><thead><tr>${keys.map((k) => `<th>${esc(k)}</th>`).join("")}</tr></thead><tbody>${rows
     .slice(0, 200)
-    .map((r) => `<tr>${keys.map((k) => `<td>${esc(typeof r[k] === "number" ? fmt.num(r[k], 3) : r[k])}</td>`).join("")}</tr>`)
+    .map((r) => `<tr>${keys.map((k) => `<td>${esc(cell(k, r[k]))}</td>`).join("")}</tr>`)
     .join("")}</tbody></table></div>`;
 }
 

@@ -13,7 +13,7 @@ export const fmt = {
   kw: (w) => (w == null ? "–" : (w / 1000).toLocaleString("en-US", { maximumFractionDigits: 1, minimumFractionDigits: 1 }) + " kW"),
   pct: (v) => (v == null ? "–" : Math.round(v * 100) + "%"),
   ms: (v) => (v == null ? "–" : Math.round(v).toLocaleString("en-US") + " ms"),
-  when: (ts) => (ts == null ? "–" : new Date(ts * 1000).toISOString().replace("T", " ").slice(0, 16)),
+  when: (ts) => (ts == null ? "–" : new Date(ts * 1000).toISOString().replace("T", " ").slice(0, 16) + " UTC"),
 };
 
 export class ApiError extends Error {
