@@ -384,3 +384,18 @@ def test_the_energy_page_shows_prices_decisions_and_events(
         assert "price above the batch threshold" in row
         assert "ev1" in page.inner_text("#en-events")
         page.screenshot(path=artifacts / "energy-with-data-1366.png", full_page=True)
+
+
+def test_names_are_shown_as_text_and_logout_ends_the_session(demo: Demo, playwright: Any, tmp_path: Path):
+    hostile = '<img src=x onerror="document.body.dataset.pwned=1">'
+    assert demo.admin("POST", "/admin/keys", json={"name": hostile}).status_code == 201
+    with browser_page(playwright, tmp_path, LAPTOP) as page:
+        log_in(page, demo.url, demo.admin_key)
+        open_page(page, demo.url, "serving")
+        assert hostile in page.inner_text("#keys-table")  # the markup as text, not an element
+        assert page.get_attribute("body", "data-pwned") is None
+        page.click("#logout")
+        page.wait_for_selector("#login:not([hidden])")
+        page.reload()
+        page.wait_for_selector("#login:not([hidden])")  # the cookie no longer opens a session
+        assert page.evaluate("fetch('/admin/keys').then(r => r.status)") == 401
