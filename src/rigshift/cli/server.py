@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -215,6 +216,13 @@ def server(
     docs: Annotated[
         bool, typer.Option("--docs/--no-docs", help="Serve the API's docs at /docs and /openapi.json")
     ] = False,
+    fleet: Annotated[
+        Path | None,
+        typer.Option(
+            "--fleet",
+            help="Fleet file (as `rigshift fleet` writes it) the console and /admin/assess|econ|plan report on",
+        ),
+    ] = None,
 ) -> None:
     """Run the control plane: management API, OpenAI-compatible gateway, telemetry, /metrics.
 
@@ -235,6 +243,7 @@ def server(
         public_url=public_url,
         public_metrics=metrics,
         public_docs=docs,
+        fleet=fleet,
         say=_out.print,
     )
 

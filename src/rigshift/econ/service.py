@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 from rigshift.assess import FleetAssessment, ReadinessCriteria, assess_fleet
@@ -12,6 +13,7 @@ from rigshift.econ.cards import ThroughputModel
 from rigshift.econ.inputs import EconInputs
 from rigshift.econ.prices import load_inputs
 from rigshift.econ.prices.demand import read_demand
+from rigshift.econ.sensitivity import DEFAULT_POWER_FACTORS, DEFAULT_TOKEN_FACTORS
 from rigshift.econ.throughput import EstimatorThroughput
 from rigshift.econ.unlocks import TIER_UP_SHARE, unlock_costs, value_of_ready_gpu
 from rigshift.fleet.model import Fleet
@@ -46,6 +48,8 @@ def fleet_economics(
     tools: Toolkit | None = None,
     demand: Path | None = None,
     usage_days: float = 1.0,
+    power_factors: Sequence[float] = DEFAULT_POWER_FACTORS,
+    token_factors: Sequence[float] = DEFAULT_TOKEN_FACTORS,
 ) -> Economics:
     """`rigshift econ` as a function: the prices file (or the defaults) applied to `fleet`.
 
@@ -53,6 +57,7 @@ def fleet_economics(
     serves that class to its criteria; without, wherever the estimator says the model fits.
     `demand` (a demand file, a plan's demand file or a usage export over `usage_days` days)
     replaces the demand of the prices file and the defaults.
+    `power_factors` × `token_factors` is the sensitivity grid (the console's what-if asks for one cell).
     """
     inputs = load_inputs(prices)
     if demand is not None:
@@ -73,7 +78,15 @@ def fleet_economics(
             throughput = assessed_throughput(fleet, inputs, estimator, assessment=assessment)
         else:
             throughput = estimator
-    economics = analyze_fleet(fleet, inputs, tools.gpu_spec, throughput, with_sensitivity=with_sensitivity)
+    economics = analyze_fleet(
+        fleet,
+        inputs,
+        tools.gpu_spec,
+        throughput,
+        power_factors=power_factors,
+        token_factors=token_factors,
+        with_sensitivity=with_sensitivity,
+    )
     if assessment is None:
         return economics
     value = value_of_ready_gpu(economics.plan, inputs)

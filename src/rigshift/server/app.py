@@ -32,17 +32,31 @@ from rigshift.server.batch_runner import BatchRunner
 from rigshift.server.batch_service import MAX_FILE_BYTES, BatchService
 from rigshift.server.batch_store import BatchStore, FileStore
 from rigshift.server.body_limit import BodySizeLimit
+from rigshift.server.console_auth import SessionStore
 from rigshift.server.context import ServerContext
 from rigshift.server.db import open_engine
 from rigshift.server.deployments import DeploymentLog
 from rigshift.server.errors import error_response, openai_error
+from rigshift.server.fleet_source import FleetSource
 from rigshift.server.gateway import Gateway
 from rigshift.server.health import probe_loop
 from rigshift.server.keys import KeyStore
 from rigshift.server.metering import default_prices
 from rigshift.server.metrics import Metrics, gpu_metrics, replica_metrics
 from rigshift.server.model_store import ModelStore
-from rigshift.server.routers import batches, deployments, internal, keys, models, openai, ops, usage
+from rigshift.server.routers import (
+    batches,
+    console,
+    deployments,
+    farm,
+    internal,
+    keys,
+    models,
+    openai,
+    ops,
+    usage,
+    usage_report,
+)
 from rigshift.server.services.deployments import DeploymentsService, all_replicas
 from rigshift.server.services.keys import KeysService
 from rigshift.server.services.model_files import ModelFilesService
@@ -62,6 +76,9 @@ ROUTERS: list[APIRouter] = [
     models.router,
     internal.router,
     ops.router,
+    farm.router,
+    usage_report.router,
+    console.router,
 ]
 
 __all__ = ["ROUTERS", "all_replicas", "create_app"]
@@ -76,9 +93,18 @@ def create_app(
     manager: ReplicaManager | None = None,
     ray_address: str | None = None,
     routers: Iterable[APIRouter] = (),
+    fleet: FleetSource | None = None,
 ) -> FastAPI:
-    """The control plane over `directory`; `routers` are added after `ROUTERS` (extensions, tests)."""
+    """The control plane over `directory`; `routers` are added after `ROUTERS` (extensions, tests).
+    `fleet`: what the console and /admin/assess|econ|plan report on (none: they say how to set one)."""
     settings = settings or ServerSettings()
+    fleet = fleet or FleetSource.none()
+    sessions = SessionStore(clock)
+
+    def revoked(key_id: str) -> None:
+        gateway.forget_key(key_id)
+        sessions.end_for_key(key_id)  # the console's sessions of that key end with it
+
     engine = engine or open_engine(settings.db_url)
     metrics = Metrics()
     gateway = Gateway(directory, KeyStore(engine), UsageStore(engine), metrics, settings, clock=clock)
@@ -89,7 +115,7 @@ def create_app(
         directory=directory,
         gateway=gateway,
         metrics=metrics,
-        keys=KeysService(KeyStore(engine), clock, on_revoked=gateway.forget_key),
+        keys=KeysService(KeyStore(engine), clock, on_revoked=revoked),
         usage=UsageService(UsageStore(engine), clock),
         deployments=DeploymentsService(
             DeploymentLog(engine), directory, gateway.router.outstanding, clock, manager
@@ -106,6 +132,8 @@ def create_app(
             poll_s=settings.batch_poll_s,
         ),
         ray_address=ray_address,
+        fleet=fleet,
+        sessions=sessions,
     )
 
     def scrape() -> Iterable[Metric]:
@@ -134,6 +162,9 @@ def create_app(
         gc.freeze()
         # Warm the price list (econ's defaults take ~1 s to load) without delaying start-up.
         asyncio.get_running_loop().run_in_executor(None, default_prices)
+        # Load, assess and price the fleet in the background: the console's first paint must not
+        # wait for the ~2 s this takes on the demo farm.
+        asyncio.get_running_loop().run_in_executor(None, _warm, fleet)
         flusher = asyncio.create_task(flush_loop())
         prober = asyncio.create_task(
             probe_loop(directory, settings.health_probe_s, settings.connect_timeout_s)
@@ -183,6 +214,11 @@ def create_app(
 
     app.openapi = described  # type: ignore[method-assign]
     return app
+
+
+def _warm(fleet: FleetSource) -> None:
+    with contextlib.suppress(Exception):  # a broken fleet file is reported by the routes that need it
+        fleet.warm()
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from starlette.requests import Request
 
 from rigshift.run.contracts import ReplicaDirectory
 from rigshift.server.batch_runner import BatchRunner
 from rigshift.server.batch_service import BatchService
+from rigshift.server.console_auth import SessionStore
+from rigshift.server.fleet_source import FleetSource
 from rigshift.server.gateway import Gateway
 from rigshift.server.metrics import Metrics
 from rigshift.server.services.deployments import DeploymentsService
@@ -35,6 +37,9 @@ class ServerContext:
     batches: BatchService
     batch_runner: BatchRunner
     ray_address: str | None = None
+    # The console's: the fleet the server reports on (--fleet, or the demo farm) and its sessions.
+    fleet: FleetSource = field(default_factory=FleetSource.none)
+    sessions: SessionStore | None = None
 
 
 def context(request: Request) -> ServerContext:

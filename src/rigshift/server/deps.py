@@ -9,9 +9,11 @@ from __future__ import annotations
 import hmac
 from typing import Annotated
 
+import anyio.to_thread
 from fastapi import Depends
 from starlette.requests import Request
 
+from rigshift.server.console_auth import SESSION_COOKIE, csrf_problem
 from rigshift.server.context import ServerContext, context
 from rigshift.server.errors import Forbidden, NotAuthenticated
 from rigshift.server.keys import ApiKey
@@ -20,9 +22,29 @@ Context = Annotated[ServerContext, Depends(context)]
 
 
 async def tenant_key(request: Request, ctx: Context) -> ApiKey:
-    key = await ctx.gateway.authenticate(request)
+    """A Bearer key, else the console's session cookie (CSRF-checked when the request changes state)."""
+    if "authorization" in request.headers or SESSION_COOKIE not in request.cookies:
+        key = await ctx.gateway.authenticate(request)
+    else:
+        key = await session_key(request, ctx)
     if key is None:
         raise NotAuthenticated("missing, unknown or revoked API key")
+    return key
+
+
+async def session_key(request: Request, ctx: ServerContext) -> ApiKey | None:
+    """The key behind a console session; a key revoked since (through the API or in the database)
+    ends its sessions here, at their next request."""
+    session = ctx.sessions.get(request.cookies.get(SESSION_COOKIE)) if ctx.sessions else None
+    if session is None or ctx.sessions is None:
+        return None
+    key = await anyio.to_thread.run_sync(ctx.keys.store.get, session.key_id)
+    if key is None or key.revoked:
+        ctx.sessions.end_for_key(session.key_id)
+        return None
+    problem = csrf_problem(request, session)
+    if problem is not None:
+        raise Forbidden(problem, code="csrf_failed")
     return key
 
 

@@ -16,6 +16,7 @@ from typing import Any
 from rigshift.errors import BackendError, EnvironmentProblem, InputError
 from rigshift.server.db import default_db_url, normalise_url, open_engine
 from rigshift.server.deployments import DeploymentLog
+from rigshift.server.fleet_source import FleetSource
 from rigshift.server.keys import KeyStore
 from rigshift.server.settings import ServerSettings
 
@@ -76,6 +77,7 @@ def serve(
     public_metrics: bool,
     public_docs: bool,
     say: Say,
+    fleet: Path | None = None,
 ) -> None:
     """`rigshift server`: the control plane in the foreground until stopped."""
     import uvicorn
@@ -83,6 +85,14 @@ def serve(
     from rigshift.server.app import create_app
     from rigshift.server.static_directory import StaticDirectory, parse_backend
 
+    fleet_source = None
+    if fleet is not None:
+        if not fleet.is_file():
+            raise InputError(
+                f"fleet file not found: {fleet}", field="--fleet", expected="a fleet JSON/YAML file"
+            )
+        fleet_source = FleetSource.from_file(fleet)
+        fleet_source.fleet()  # a malformed file stops the start here, with its own clear message
     engine = open_engine(db)
     token = token or join_token(db)
     first_admin = ensure_admin_key(KeyStore(engine))
@@ -118,8 +128,10 @@ def serve(
         engine=engine,
         manager=plane.manager if plane else None,
         ray_address=plane.head.address if plane else None,
+        fleet=fleet_source,
     )
     say(f"rigshift control plane on http://{host}:{port}  (OpenAI base URL: http://{host}:{port}/v1)")
+    say(f"console: http://{host}:{port}/  (log in with an API key)")
     if first_admin:
         say(f"admin key (shown once): {first_admin}")
     try:
@@ -163,7 +175,7 @@ def up_demo(*, host: str, port: int, db: str | None, use_ray: bool, ready_timeou
             def wait_ready() -> bool:
                 return manager.wait_ready(1, timeout_s=ready_timeout)
 
-            app = create_app(directory, settings, engine=engine, manager=manager)
+            app = create_app(directory, settings, engine=engine, manager=manager, fleet=FleetSource.demo())
         else:
             from rigshift.server.local import SupervisedDirectory, start_demo_replica
 
@@ -176,7 +188,7 @@ def up_demo(*, host: str, port: int, db: str | None, use_ray: bool, ready_timeou
             def wait_ready() -> bool:
                 return supervisor.wait_ready(ready_timeout)
 
-            app = create_app(local, settings, engine=engine)
+            app = create_app(local, settings, engine=engine, fleet=FleetSource.demo())
         key = demo_key(keys, workdir, model)
         running = serve_in_thread(app, host=host, port=port)
         cleanup.append(running.stop)
@@ -189,6 +201,14 @@ def up_demo(*, host: str, port: int, db: str | None, use_ray: bool, ready_timeou
         say(f"demo API key: {key}")
         if first_admin:
             say(f"admin key (shown once): {first_admin}")
+        say(
+            f"console: {url}/  (log in with the admin key"
+            + (
+                ")"
+                if first_admin
+                else " shown at the first start, or make one: rigshift keys create NAME --admin)"
+            )
+        )
         say(
             f"try: curl {url}/v1/chat/completions -H 'Authorization: Bearer {key}' "
             f'-H \'Content-Type: application/json\' -d \'{{"model": "{model}", '

@@ -1,0 +1,545 @@
+// The console: login, a hash router over five pages, and polling for live figures.
+// Everything comes from the server's JSON API (the one the CLI uses); nothing is computed here
+// beyond sums and formatting.
+import { bars, columns, stacked } from "./charts.js";
+import { ApiError, api, esc, fmt, setCsrf, table } from "./util.js";
+
+const POLL_MS = { overview: 5000, fleet: 10000, serving: 5000, energy: 15000 };
+const STATE_COLORS = { mining: "#d97706", serving: "#059669", idle: "#94a3b8", lost: "#dc2626" };
+const USE_COLORS = { mine: "#d97706", rent: "#7c3aed", infer: "#059669", off: "#94a3b8", sell: "#dc2626" };
+const $ = (sel) => document.querySelector(sel);
+
+let session = null;
+let timer = null;
+let page = null; // the current page's {refresh} (polled)
+let routed = 0; // counts renders, so a slow first load cannot mark a newer render as loaded
+
+function stateBadge(s) {
+  return `<span class="state ${esc(s)}">${esc(s)}</span>`;
+}
+
+function kpi(label, value, sub = "") {
+  return `<div class="kpi"><div class="v">${esc(value)}</div><div class="l">${esc(label)}</div>${sub ? `<div class="s">${esc(sub)}</div>` : ""}</div>`;
+}
+
+function problem(error) {
+  return `<div class="card error" role="alert">${esc(error.message)}</div>`;
+}
+
+// --- Overview ----------------------------------------------------------------------------------
+const overviewPage = {
+  render(el) {
+    this.sites = null;
+    el.innerHTML = `<h1>Overview</h1><div id="ov-kpis" class="kpis"></div>
+<div class="grid"><div class="card span-8"><h2>GPUs by state and site</h2><div id="ov-sites"></div></div>
+<div class="card span-4"><h2>Alerts</h2><div id="ov-alerts"></div></div>
+<div class="card span-12"><h2>Sites: power and its cost now</h2><div id="ov-site-table"></div></div></div>
+<p class="muted small" id="ov-source"></p>`;
+  },
+  async refresh() {
+    const d = await api("/admin/overview");
+    const s = d.gpu_states;
+    const sub = d.power_sources.live ? `${d.power_sources.live} GPUs live, ${d.power_sources.inventory} from inventory` : "from the inventory snapshot (no agent reporting)";
+    $("#ov-kpis").innerHTML = [
+      kpi("sites", d.sites.length),
+      kpi("rigs", fmt.int(d.rigs), d.rigs_lost ? `${d.rigs_lost} lost` : ""),
+      kpi("GPUs", fmt.int(d.gpus), `${fmt.int(s.mining)} mining · ${fmt.int(s.serving)} serving · ${fmt.int(s.idle)} idle · ${fmt.int(s.lost)} lost`),
+      kpi("power now", fmt.kw(d.power_w), sub),
+      kpi("power cost", fmt.usd(d.power_cost_usd_per_h) + "/h", d.power_price_sources.includes("default") ? "site prices, else the econ default price" : "at each site's price and PUE"),
+      kpi("token revenue", fmt.usdAny(d.revenue_usd_per_h) + "/h", "metered, last hour"),
+      kpi("tokens/s", fmt.num(d.tokens_per_s, 1), "all replicas, last minute"),
+      kpi("replicas", Object.values(d.replicas).reduce((a, b) => a + b, 0), Object.entries(d.replicas).map(([k, v]) => `${v} ${k}`).join(" · ")),
+    ].join("");
+    $("#ov-sites").innerHTML = stacked(
+      d.sites.map((x) => ({ label: x.name, parts: { mining: x.mining, serving: x.serving, idle: x.idle, lost: x.lost } })),
+      ["mining", "serving", "idle", "lost"],
+      { format: fmt.int, colors: STATE_COLORS },
+    );
+    const sitesTable = this.sites;
+    const siteRows = d.sites.map((x) => ({ ...x, kw: x.power_w / 1000 }));
+    if (sitesTable) sitesTable.update(siteRows);
+    else
+      this.sites = table($("#ov-site-table"), [
+        { key: "name", label: "site" },
+        { key: "rigs", label: "rigs", num: true },
+        { key: "gpus", label: "GPUs", num: true },
+        { key: "serving", label: "serving", num: true, hidePhone: true },
+        { key: "mining", label: "mining", num: true, hidePhone: true },
+        { key: "kw", label: "power kW", num: true, render: (x) => fmt.num(x.kw) },
+        { key: "usd_per_kwh", label: "$/kWh", num: true, hidePhone: true, render: (x) => fmt.usd(x.usd_per_kwh, 3) },
+        { key: "power_cost_usd_per_h", label: "$/h", num: true, render: (x) => fmt.usd(x.power_cost_usd_per_h) },
+      ], siteRows, { filter: false, id: "sites-table" });
+    $("#ov-alerts").innerHTML = d.alerts.length
+      ? `<ul class="alerts">${d.alerts.map((a) => `<li class="${esc(a.severity)}" data-kind="${esc(a.kind)}">${esc(a.message)}</li>`).join("")}</ul>`
+      : `<p class="muted">No alerts: no rig lost, no replica restarting, no GPU at or above ${d.hot_gpu_c} °C.</p>`;
+    $("#ov-source").textContent = `Fleet: ${d.fleet_source || "none configured (rigshift server --fleet FILE)"} · updated ${new Date(d.generated_at * 1000).toLocaleTimeString()}`;
+  },
+};
+
+// --- Fleet -------------------------------------------------------------------------------------
+const fleetPage = {
+  rigs: null,
+  gpus: null,
+  render(el) {
+    el.innerHTML = `<h1>Fleet</h1>
+<div class="card"><h2>Rigs</h2><div id="fl-rigs"></div></div>
+<div class="card"><h2>GPUs</h2><p class="muted small">Source <b>live</b>: an agent's report; <b>inventory</b>: the fleet file's snapshot (not now).</p><div id="fl-gpus"></div></div>
+<div class="grid"><div class="card span-6"><h2>Assessment</h2><div id="fl-assess"></div></div>
+<div class="card span-6"><h2>What would unlock more</h2><div id="fl-unlocks"></div></div></div>
+<div class="card"><h2>GPU profiles</h2><div id="fl-profiles"></div></div>`;
+    this.rigs = null;
+    this.gpus = null;
+    this.assessed = false;
+  },
+  async refresh() {
+    const d = await api("/admin/fleet");
+    const rigRows = d.rigs.map((r) => ({ ...r, state: r.lost ? "lost" : Object.entries(r.states).sort((a, b) => b[1] - a[1])[0]?.[0] || "idle", age: r.telemetry_age_s }));
+    if (!this.rigs) {
+      this.rigs = table($("#fl-rigs"), [
+        { key: "name", label: "rig" },
+        { key: "site", label: "site", hidePhone: true },
+        { key: "state", label: "state", render: (r) => stateBadge(r.state) },
+        { key: "gpus", label: "GPUs", num: true },
+        { key: "power_w", label: "power W", num: true, render: (r) => fmt.int(r.power_w) },
+        { key: "link", label: "link", hidePhone: true },
+        { key: "best_tier", label: "best tier", hidePhone: true },
+        { key: "ready_gpus", label: "AI-ready", num: true, hidePhone: true },
+        { key: "age", label: "telemetry age", num: true, hidePhone: true, render: (r) => (r.age == null ? "none" : `${fmt.int(r.age)} s`) },
+        { key: "cpu", label: "CPU", hidePhone: true },
+        { key: "ram_gib", label: "RAM GiB", num: true, hidePhone: true },
+      ], rigRows, { limit: 100, id: "rigs-table" });
+      this.gpus = table($("#fl-gpus"), [
+        { key: "rig", label: "rig" },
+        { key: "index", label: "#", num: true },
+        { key: "model", label: "model", hidePhone: true },
+        { key: "state", label: "state", render: (g) => stateBadge(g.state) },
+        { key: "temperature_c", label: "temp °C", num: true, render: (g) => fmt.int(g.temperature_c) },
+        { key: "power_w", label: "power W", num: true, render: (g) => fmt.int(g.power_w) },
+        { key: "memory_used_gib", label: "VRAM used GiB", num: true, hidePhone: true, render: (g) => (g.memory_used_gib == null ? "–" : `${fmt.num(g.memory_used_gib)} / ${fmt.num(g.vram_gib)}`) },
+        { key: "link", label: "link", hidePhone: true },
+        { key: "source", label: "source", hidePhone: true },
+        { key: "tier", label: "tier", hidePhone: true },
+        { key: "reason", label: "what holds it back", hidePhone: true, wrap: true },
+      ], d.gpus, { limit: 200, id: "gpus-table" });
+    } else {
+      this.rigs.update(rigRows);
+      this.gpus.update(d.gpus);
+    }
+    if (!this.assessed) {
+      this.assessed = true;
+      const a = await api("/admin/assess?view=summary");
+      const s = a.summary;
+      $("#fl-assess").innerHTML = `<p><b>${esc(s.headline)}</b></p><p class="muted small">${esc(s.criteria)}</p>
+<p class="muted small">Confidence: ${esc(a.provenance)}.</p>
+${bars(s.tiers.map((t) => ({ label: `≥ ${t.tier}`, value: t.gpus })), { format: fmt.int })}
+<h2>Why not more</h2>${bars(s.by_reason.filter((r) => r.gpus_limited).map((r) => ({ label: r.text.slice(0, 40), value: r.gpus_limited })), { format: fmt.int, labelWidth: Math.min(230, window.innerWidth * 0.4) })}`;
+      $("#fl-unlocks").innerHTML = s.unlocks.length
+        ? `<div class="table-wrap"><table><thead><tr><th>action</th><th class="num">GPUs tier up</th><th class="num">newly ready</th><th class="hide-phone">effect</th></tr></thead><tbody>${s.unlocks
+            .map((u) => `<tr><td class="wrap">${esc(u.text)}</td><td class="num">${fmt.int(u.gpus_tier_up)}</td><td class="num">${fmt.int(u.gpus_newly_ready)}</td><td class="hide-phone wrap">${esc(u.effect)}</td></tr>`)
+            .join("")}</tbody></table></div>`
+        : `<p class="muted">No fix would change a verdict.</p>`;
+      table($("#fl-profiles"), [
+        { key: "gpu_name", label: "card" },
+        { key: "gpus", label: "GPUs", num: true },
+        { key: "link", label: "link" },
+        { key: "tier", label: "tier" },
+        { key: "primary_reason", label: "reason", hidePhone: true, wrap: true },
+        { key: "recommendation_text", label: "recommendation", hidePhone: true, wrap: true },
+      ], a.profiles, { limit: 60 });
+    }
+  },
+};
+
+// --- Economics and plan --------------------------------------------------------------------------
+const econPage = {
+  render(el) {
+    el.innerHTML = `<h1>Economics and plan</h1>
+<div id="ec-kpis" class="kpis"></div>
+<div class="grid">
+<div class="card span-6"><h2>Net per day by use (every card that can)</h2><div id="ec-uses"></div></div>
+<div class="card span-6"><h2>Conversion plan: GPUs before → after</h2><div id="ec-plan"></div></div>
+<div class="card span-12"><h2>What if power and token prices change?</h2>
+<form class="inline" id="whatif"><label>power price × <span class="range"><input type="range" id="wf-power" min="0.25" max="3" step="0.25" value="1"><output id="wf-power-v">1</output></span></label>
+<label>token price × <span class="range"><input type="range" id="wf-token" min="0.25" max="3" step="0.25" value="1"><output id="wf-token-v">1</output></span></label>
+<button type="submit">Compute</button></form><div id="ec-whatif" class="small"></div>
+<h2>Sensitivity (monthly net, $)</h2><div id="ec-sens"></div></div>
+<div class="card span-12"><h2>Steps</h2><div id="ec-steps"></div></div>
+<div class="card span-6"><h2>Deployed replicas (desired plan)</h2><div id="ec-desired"></div></div>
+<div class="card span-6"><h2>Place a demand</h2><p class="muted small">The placement planner (<code>rigshift plan</code>) on this fleet.</p>
+<form id="plan-form"><textarea id="plan-demand" aria-label="demand YAML">deployments:
+  - name: chat-8b
+    model: llama-3.1-8b
+    quant: Q4_K_M
+    context: 8192
+    replicas: {min: 4, max: 40}
+    value: {usd_per_mtok: 0.20}</textarea><button type="submit">Plan</button></form><div id="plan-out"></div></div>
+<div class="card span-12"><h2>Defaults used</h2><div id="ec-defaults" class="small"></div></div></div>`;
+    for (const k of ["power", "token"]) {
+      $(`#wf-${k}`).addEventListener("input", (e) => ($(`#wf-${k}-v`).textContent = e.target.value));
+    }
+    $("#whatif").addEventListener("submit", (e) => {
+      e.preventDefault();
+      this.whatIf();
+    });
+    $("#plan-form").addEventListener("submit", (e) => {
+      e.preventDefault();
+      this.place();
+    });
+    this.loaded = false;
+  },
+  async refresh() {
+    if (this.loaded) return;
+    this.loaded = true;
+    const [e, desired] = await Promise.all([api("/admin/econ"), api("/admin/deployments")]);
+    const p = e.plan;
+    $("#ec-kpis").innerHTML = [
+      kpi("net / month now", fmt.usd(p.monthly_net_before_usd, 0), "every card mining"),
+      kpi("net / month after plan", fmt.usd(p.monthly_net_after_usd, 0)),
+      kpi("net capex", fmt.usd(p.net_capex_usd, 0), `spend ${fmt.usd(p.spend_usd, 0)} − sales ${fmt.usd(p.sale_proceeds_usd, 0)}`),
+      kpi("best net / day", fmt.usd(e.totals.best_net_usd_day, 0), "each card in its own best use"),
+    ].join("");
+    $("#ec-uses").innerHTML = bars(e.totals.by_use.map((u) => ({ label: `${u.use} (${u.gpus} GPUs)`, value: u.net_usd_day, use: u.use })), { format: (v) => fmt.usd(v, 0), fill: (d) => USE_COLORS[d.use] || "#2563eb" });
+    const count = (allocs) => allocs.reduce((acc, a) => ((acc[a.bought ? "bought" : a.use] = (acc[a.bought ? "bought" : a.use] || 0) + a.count), acc), {});
+    $("#ec-plan").innerHTML = stacked(
+      [{ label: "before", parts: count(p.before) }, { label: "after", parts: count(p.after) }],
+      ["mine", "rent", "infer", "off", "sell", "bought"],
+      { format: fmt.int, colors: { ...USE_COLORS, bought: "#2563eb" } },
+    );
+    if (e.sensitivity) {
+      const s = e.sensitivity;
+      $("#ec-sens").innerHTML = `<div class="table-wrap"><table id="sens-table"><thead><tr><th>token × \\ power ×</th>${s.power_factors.map((f) => `<th class="num">${f}</th>`).join("")}</tr></thead><tbody>${s.token_factors
+        .map((tf) => `<tr><th>${tf}</th>${s.power_factors.map((pf) => {
+          const c = s.cells.find((x) => x.power_factor === pf && x.token_factor === tf);
+          return `<td class="num" title="${esc(c.plan_summary)}">${fmt.usd(c.monthly_net_usd, 0)}</td>`;
+        }).join("")}</tr>`)
+        .join("")}</tbody></table></div>`;
+    }
+    $("#ec-steps").innerHTML = "";
+    table($("#ec-steps"), [
+      { key: "action", label: "action" },
+      { key: "site", label: "site" },
+      { key: "description", label: "what", hidePhone: true, wrap: true },
+      { key: "gpus", label: "GPUs", num: true },
+      { key: "capex_usd", label: "capex", num: true, render: (r) => fmt.usd(r.capex_usd, 0) },
+      { key: "monthly_gain_usd", label: "gain / month", num: true, render: (r) => fmt.usd(r.monthly_gain_usd, 0) },
+      { key: "payback_months", label: "payback (months)", num: true, render: (r) => (r.payback_months == null ? "never" : fmt.num(r.payback_months)) },
+    ], p.steps, { filter: false });
+    table($("#ec-desired"), [
+      { key: "replica_id", label: "replica" },
+      { key: "model", label: "model" },
+      { key: "rig", label: "rig" },
+      { key: "runtime", label: "runtime", hidePhone: true },
+    ], desired.data, { filter: false });
+    $("#ec-defaults").innerHTML = e.defaults_used.length
+      ? `<ul>${e.defaults_used.map((d) => `<li>${esc(d.what)}: ${esc(d.source)}${d.as_of ? ` (as of ${esc(d.as_of)})` : ""}</li>`).join("")}</ul>`
+      : "none";
+  },
+  async whatIf() {
+    const pf = $("#wf-power").value;
+    const tf = $("#wf-token").value;
+    const out = $("#ec-whatif");
+    out.textContent = "Computing…";
+    try {
+      const e = await api(`/admin/econ?power_factor=${pf}&token_factor=${tf}`);
+      const c = e.sensitivity.cells[0];
+      out.innerHTML = `<p id="whatif-result">At power × ${esc(pf)} (${fmt.usd(c.usd_per_kwh, 3)}/kWh mean) and token prices × ${esc(tf)}: net <b>${fmt.usd(c.monthly_net_usd, 0)}</b>/month after the plan (${fmt.usd(c.monthly_net_before_usd, 0)} if every card kept mining); plan: ${esc(c.plan_summary)}.</p>`;
+    } catch (error) {
+      out.innerHTML = problem(error);
+    }
+  },
+  async place() {
+    const out = $("#plan-out");
+    out.textContent = "Planning…";
+    try {
+      const plan = await api("/admin/plan", { method: "POST", body: { demand: $("#plan-demand").value } });
+      out.innerHTML = `<p>${plan.replicas.length} replicas · ${fmt.usd(plan.revenue_usd_per_h, 2)}/h revenue · ${fmt.usd(plan.power_cost_usd_per_h, 2)}/h power (${esc(plan.solver)}, ${esc(plan.solver_status)})</p>${bars(Object.entries(plan.power_w_by_site).map(([k, v]) => ({ label: k, value: v })), { format: fmt.kw })}`;
+    } catch (error) {
+      out.innerHTML = problem(error);
+    }
+  },
+};
+
+// --- Serving -----------------------------------------------------------------------------------
+const servingPage = {
+  render(el) {
+    const admin = session.admin;
+    el.innerHTML = `<h1>Serving</h1>
+${admin ? `<div class="card"><h2>Replicas</h2><div id="sv-replicas"></div></div>` : `<p class="muted">Usage of key <b>${esc(session.name)}</b> only.</p>`}
+<div class="toolbar"><label>Window <select id="sv-since"><option value="24h">24 h</option><option value="7d" selected>7 days</option><option value="30d">30 days</option></select></label></div>
+<div id="sv-kpis" class="kpis"></div>
+<div class="grid">
+<div class="card span-6"><h2>Revenue by day</h2><div id="sv-day"></div></div>
+<div class="card span-6"><h2>Tokens by model</h2><div id="sv-model"></div></div>
+${admin ? `<div class="card span-6"><h2>Revenue by tenant</h2><div id="sv-tenant"></div></div><div class="card span-6"><h2>Revenue by GPU</h2><div id="sv-gpu"></div></div>` : ""}
+<div class="card span-12"><h2>Usage by key</h2><div id="sv-keys-usage"></div></div></div>
+${admin ? `<div class="card"><h2>API keys</h2>
+<form class="inline" id="key-form"><label>name / tenant<input id="key-name" required maxlength="200"></label>
+<label>models (comma-separated, * = all)<input id="key-models" value="*"></label>
+<label>token quota<input id="key-quota" type="number" min="1" placeholder="none"></label>
+<label>period<select id="key-period"><option>month</option><option>day</option></select></label>
+<label>requests/min<input id="key-rpm" type="number" min="1" placeholder="none"></label>
+<button type="submit">Create key</button></form><div id="key-created"></div><div id="sv-keys"></div></div>` : ""}`;
+    $("#sv-since").addEventListener("change", () => this.refresh());
+    if (admin) {
+      $("#key-form").addEventListener("submit", (e) => {
+        e.preventDefault();
+        this.createKey();
+      });
+      $("#sv-keys").addEventListener("click", (e) => {
+        const b = e.target.closest("button[data-revoke]");
+        if (b) this.revoke(b.dataset.revoke, b.dataset.name);
+      });
+    }
+    this.tables = {};
+  },
+  async refresh() {
+    const admin = session.admin;
+    const since = $("#sv-since").value;
+    const [u, reps, keys] = await Promise.all([
+      api(`/v1/usage/report?since=${since}`),
+      admin ? api("/admin/replicas") : null,
+      admin ? api("/admin/keys") : null,
+    ]);
+    const t = u.total;
+    $("#sv-kpis").innerHTML = [
+      kpi("requests", fmt.int(t.requests), t.errors ? `${t.errors} errors` : ""),
+      kpi("tokens", fmt.int(t.prompt_tokens + t.completion_tokens), `${fmt.int(t.prompt_tokens)} prompt · ${fmt.int(t.completion_tokens)} completion`),
+      kpi("revenue", fmt.usdAny(t.revenue_usd), `at $${u.prices.prompt_usd_per_mtok}/$${u.prices.completion_usd_per_mtok} per M tokens`),
+      kpi("tokens/s now", fmt.num(u.tokens_per_s, 1)),
+      kpi("latency p50 / p95", `${fmt.ms(t.latency_ms.p50)} / ${fmt.ms(t.latency_ms.p95)}`),
+    ].join("");
+    $("#sv-day").innerHTML = columns(u.day.map((r) => ({ label: r.group.slice(5), value: r.revenue_usd })), { format: fmt.usdAny });
+    $("#sv-model").innerHTML = bars(u.model.map((r) => ({ label: r.group, value: r.prompt_tokens + r.completion_tokens })), { format: fmt.int });
+    if (admin) {
+      $("#sv-tenant").innerHTML = bars(u.tenant.map((r) => ({ label: r.group, value: r.revenue_usd })), { format: fmt.usdAny });
+      $("#sv-gpu").innerHTML = bars(u.gpu.map((r) => ({ label: r.group, value: r.revenue_usd })), { format: fmt.usdAny });
+    }
+    const names = Object.fromEntries((keys?.data || []).map((k) => [k.id, k.name]));
+    const usageRows = u.key.map((r) => ({ ...r, name: names[r.group] || (admin ? "" : session.name), tokens: r.prompt_tokens + r.completion_tokens, p95: r.latency_ms.p95 }));
+    this.show("usage", $("#sv-keys-usage"), [
+      { key: "group", label: "key" },
+      { key: "name", label: "tenant" },
+      { key: "requests", label: "requests", num: true },
+      { key: "tokens", label: "tokens", num: true, render: (r) => fmt.int(r.tokens) },
+      { key: "revenue_usd", label: "revenue", num: true, render: (r) => fmt.usdAny(r.revenue_usd) },
+      { key: "p95", label: "p95 latency", num: true, hidePhone: true, render: (r) => fmt.ms(r.p95) },
+    ], usageRows, { id: "usage-table" });
+    if (!admin) return;
+    const byReplica = Object.fromEntries(u.replica.map((r) => [r.group, r]));
+    const repRows = reps.data.map((r) => {
+      const m = byReplica[r.replica_id];
+      return { ...r, restarts: Number(r.labels?.restarts || 0), tps: m ? m.tokens_per_s : 0, p50: m?.latency_ms.p50, p95: m?.latency_ms.p95, p99: m?.latency_ms.p99, requests: m ? m.requests : 0 };
+    });
+    this.show("replicas", $("#sv-replicas"), [
+      { key: "replica_id", label: "replica" },
+      { key: "deployment", label: "deployment", hidePhone: true },
+      { key: "model", label: "model" },
+      { key: "rig", label: "rig" },
+      { key: "gpus", label: "GPUs", hidePhone: true, render: (r) => esc((r.gpus || []).join(", ") || "CPU") },
+      { key: "state", label: "state", render: (r) => stateBadge(r.state) },
+      { key: "restarts", label: "restarts", num: true },
+      { key: "outstanding", label: "in flight", num: true, hidePhone: true },
+      { key: "tps", label: "tokens/s", num: true, render: (r) => fmt.num(r.tps, 1) },
+      { key: "requests", label: "requests", num: true, hidePhone: true },
+      { key: "p50", label: "p50", num: true, hidePhone: true, render: (r) => fmt.ms(r.p50) },
+      { key: "p95", label: "p95", num: true, render: (r) => fmt.ms(r.p95) },
+      { key: "p99", label: "p99", num: true, hidePhone: true, render: (r) => fmt.ms(r.p99) },
+    ], repRows, { filter: false, id: "replicas-table" });
+    this.show("keys", $("#sv-keys"), [
+      { key: "id", label: "id" },
+      { key: "name", label: "name" },
+      { key: "admin", label: "admin", render: (k) => (k.admin ? "yes" : "") },
+      { key: "models", label: "models", hidePhone: true },
+      { key: "quota", label: "quota" },
+      { key: "rate_limit_rpm", label: "rpm", num: true, hidePhone: true },
+      { key: "created_at", label: "created", hidePhone: true, render: (k) => fmt.when(k.created_at) },
+      { key: "revoked_at", label: "status", render: (k) => (k.revoked_at ? `revoked ${fmt.when(k.revoked_at)}` : `<button type="button" class="danger" data-revoke="${esc(k.id)}" data-name="${esc(k.name)}">Revoke</button>`) },
+    ], keys.data.map((k) => ({ ...k, models: k.allowed_models.join(","), quota: k.token_quota == null ? "none" : `${fmt.int(k.token_quota)}/${k.quota_period}` })), { id: "keys-table" });
+  },
+  show(name, el, cols, rows, options) {
+    if (this.tables[name]) this.tables[name].update(rows);
+    else this.tables[name] = table(el, cols, rows, options);
+  },
+  async createKey() {
+    const quota = $("#key-quota").value;
+    const rpm = $("#key-rpm").value;
+    const body = {
+      name: $("#key-name").value.trim(),
+      allowed_models: $("#key-models").value.split(",").map((s) => s.trim()).filter(Boolean),
+      token_quota: quota ? Number(quota) : null,
+      quota_period: $("#key-period").value,
+      rate_limit_rpm: rpm ? Number(rpm) : null,
+    };
+    const out = $("#key-created");
+    try {
+      const k = await api("/admin/keys", { method: "POST", body });
+      out.innerHTML = `<p>Key <b>${esc(k.name)}</b> (${esc(k.id)}) created. Copy it now: it is not shown again.</p><p class="secret" id="new-key">${esc(k.key)}</p>`;
+      $("#key-form").reset();
+      await this.refresh();
+    } catch (error) {
+      out.innerHTML = problem(error);
+    }
+  },
+  async revoke(id, name) {
+    if (!window.confirm(`Revoke key ${name} (${id})? Requests with it fail from now on.`)) return;
+    try {
+      await api(`/admin/keys/${encodeURIComponent(id)}`, { method: "DELETE" });
+      $("#key-created").innerHTML = `<p>Key ${esc(name)} (${esc(id)}) revoked.</p>`;
+      await this.refresh();
+    } catch (error) {
+      $("#key-created").innerHTML = problem(error);
+    }
+  },
+};
+
+// --- Energy ------------------------------------------------------------------------------------
+// Unix-seconds fields (start, end, at, *_at) as UTC times; other numbers with up to 3 decimals.
+function cell(key, value) {
+  if (typeof value !== "number") return value ?? "–";
+  return /^(start|end|at)$|_at$/.test(key) ? fmt.when(value) : fmt.num(value, Number.isInteger(value) ? 0 : 3);
+}
+
+function autoTable(rows) {
+  if (!Array.isArray(rows) || !rows.length) return `<p class="muted">None.</p>`;
+  const keys = Object.keys(rows[0]).filter((k) => typeof rows[0][k] !== "object" || rows[0][k] === null);
+  return `<div class="table-wrap"><table><thead><tr>${keys.map((k) => `<th>${esc(k)}</th>`).join("")}</tr></thead><tbody>${rows
+    .slice(0, 200)
+    .map((r) => `<tr>${keys.map((k) => `<td>${esc(cell(k, r[k]))}</td>`).join("")}</tr>`)
+    .join("")}</tbody></table></div>`;
+}
+
+const energyPage = {
+  render(el) {
+    el.innerHTML = `<h1>Energy</h1><div id="en-body"></div>`;
+  },
+  async refresh() {
+    let d;
+    try {
+      d = await api("/admin/energy");
+    } catch (error) {
+      // 404: this server has no energy routes; 409/503: it has them but energy is not set up.
+      if ([404, 409, 503].includes(error.status)) {
+        $("#en-body").innerHTML = `<div class="card notice" id="energy-not-configured"><h2>Energy operations not configured</h2><p>This server has no power price source, policy or demand-response events to show${error.status === 404 ? "" : `: ${esc(error.message)}`}.</p><p class="muted small">Start the server with its energy settings (price feed per site, curtailment policy) and prices, decisions and events appear here.</p></div>`;
+        return;
+      }
+      throw error;
+    }
+    if (!Array.isArray(d.sites)) {
+      $("#en-body").innerHTML = `<div class="card">${autoTable([d])}</div>`;
+      return;
+    }
+    const rows = d.sites.map((x) => ({
+      site: x.site,
+      price: x.price_usd_mwh,
+      planned_kw: x.planned_kw,
+      limit_kw: x.limit_kw,
+      measured_kw: x.measured_kw,
+      batch: x.batch_paused ? "paused" : x.batch_allowed ? "on" : "off",
+      mining: x.decision ? (x.decision.mining_on ? "on" : "off") : "–",
+      cards: x.decision ? Object.entries(x.decision.cards).map(([k, v]) => `${v} ${k}`).join(" · ") : "–",
+      event: x.event ? `${x.event.shed_kw != null ? `shed ${x.event.shed_kw} kW` : `≤ ${x.event.target_kw} kW`} until ${fmt.when(x.event.end)}` : "",
+      notes: x.decision ? x.decision.notes.join("; ") : x.price_missing ? "no price" : "",
+      at: x.at,
+    }));
+    $("#en-body").innerHTML = `<div class="kpis">${d.sites.map((x) => kpi(`${x.site}: price now`, x.price_usd_mwh == null ? "–" : `$${fmt.num(x.price_usd_mwh, 1)}/MWh`, x.planned_kw == null ? "" : `plan ${fmt.num(x.planned_kw)} kW`)).join("")}</div>
+<div class="card"><h2>Decisions per site</h2><div id="en-sites"></div></div>
+<div class="card"><h2>Demand-response events</h2><div id="en-events"></div></div>`;
+    table($("#en-sites"), [
+      { key: "site", label: "site" },
+      { key: "price", label: "$/MWh", num: true, render: (r) => fmt.num(r.price, 1) },
+      { key: "planned_kw", label: "plan kW", num: true, render: (r) => fmt.num(r.planned_kw) },
+      { key: "limit_kw", label: "limit kW", num: true, hidePhone: true, render: (r) => fmt.num(r.limit_kw) },
+      { key: "measured_kw", label: "measured kW", num: true, hidePhone: true, render: (r) => fmt.num(r.measured_kw) },
+      { key: "cards", label: "cards", hidePhone: true },
+      { key: "batch", label: "batch" },
+      { key: "mining", label: "mining" },
+      { key: "event", label: "event", wrap: true },
+      { key: "notes", label: "why", hidePhone: true, wrap: true },
+    ], rows, { filter: false, id: "energy-sites" });
+    $("#en-events").innerHTML = autoTable(d.events || []);
+  },
+};
+
+// --- Shell: login, routing, polling -------------------------------------------------------------
+const PAGES = { overview: overviewPage, fleet: fleetPage, econ: econPage, serving: servingPage, energy: energyPage };
+const ADMIN_ONLY = new Set(["overview", "fleet", "econ", "energy"]);
+
+function showLogin(message = "") {
+  session = null;
+  setCsrf(null);
+  clearInterval(timer);
+  $("#nav").hidden = true;
+  $("#who").hidden = true;
+  $("#page").innerHTML = "";
+  $("#login").hidden = false;
+  $("#login-error").textContent = message;
+  $("#login-key").focus();
+}
+
+function signedIn(s) {
+  session = s;
+  setCsrf(s.csrf_token);
+  $("#login").hidden = true;
+  $("#nav").hidden = false;
+  $("#who").hidden = false;
+  $("#who-name").textContent = `${s.name}${s.admin ? " (admin)" : ""}`;
+  for (const a of document.querySelectorAll("nav a[data-admin]")) a.hidden = !s.admin;
+  route();
+}
+
+async function tick() {
+  const current = page;
+  try {
+    await current.refresh();
+  } catch (error) {
+    if (current !== page) return; // the user moved on while this page's request was in flight
+    if (error instanceof ApiError && error.status === 401) return showLogin("Your session ended; log in again.");
+    $("#page").insertAdjacentHTML("afterbegin", problem(error));
+  }
+}
+
+function route() {
+  if (!session) return;
+  let name = location.hash.slice(1) || (session.admin ? "overview" : "serving");
+  if (!PAGES[name] || (ADMIN_ONLY.has(name) && !session.admin)) name = session.admin ? "overview" : "serving";
+  for (const a of document.querySelectorAll("nav a")) a.classList.toggle("active", a.getAttribute("href") === `#${name}`);
+  clearInterval(timer);
+  page = PAGES[name];
+  const generation = ++routed;
+  document.title = `rigshift · ${name}`;
+  delete $("#page").dataset.loaded; // set again once this render has its data
+  page.render($("#page"));
+  $("#page").dataset.page = name;
+  tick().then(() => {
+    if (generation !== routed) return; // re-routed meanwhile: that render reports for itself
+    $("#page").dataset.loaded = name;
+    // The first page with its data on screen: bench/console_paint.py reads this mark.
+    if (!performance.getEntriesByName("rigshift:useful-paint").length) {
+      requestAnimationFrame(() => performance.mark("rigshift:useful-paint"));
+    }
+  });
+  if (POLL_MS[name]) timer = setInterval(tick, POLL_MS[name]);
+}
+
+$("#login-form").addEventListener("submit", async (e) => {
+  e.preventDefault();
+  try {
+    const s = await api("/console/login", { method: "POST", body: { key: $("#login-key").value } });
+    $("#login-key").value = "";
+    signedIn(s);
+  } catch (error) {
+    $("#login-error").textContent = error.message;
+  }
+});
+
+$("#logout").addEventListener("click", async () => {
+  await api("/console/logout", { method: "POST" }).catch(() => null);
+  location.hash = "";
+  showLogin();
+});
+
+window.addEventListener("hashchange", route);
+
+api("/console/session")
+  .then(signedIn)
+  .catch(() => showLogin());

@@ -1,0 +1,95 @@
+"""The fleet the server reports on, and the analyses of it the console and the API serve.
+
+The fleet comes from `rigshift server --fleet FILE` or, for `rigshift up --demo`, the bundled
+demo farm. Assessment and economics are the CLI's own functions (`assess_fleet`,
+`fleet_economics`) run once per fleet on a worker thread and kept: they take about a second on the
+2,000-GPU demo and only change when the fleet or the prices do. What-if economics (other power or
+token prices) are computed per request and not kept.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+from rigshift.assess import FleetAssessment, ReadinessCriteria, assess_fleet
+from rigshift.econ.analysis import Economics
+from rigshift.econ.service import fleet_economics
+from rigshift.fleet.model import Fleet
+
+
+class FleetSource:
+    def __init__(self, load: Callable[[], Fleet] | None, label: str | None = None):
+        self._load = load
+        self.label = label  # where the fleet comes from, shown to the operator
+        self._lock = threading.Lock()
+        self._fleet: Fleet | None = None
+        self._assessment: FleetAssessment | None = None
+        self._economics: Economics | None = None
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> FleetSource:
+        from rigshift.fleet.store import load_fleet
+
+        return cls(lambda: load_fleet(Path(path)), str(path))
+
+    @classmethod
+    def demo(cls) -> FleetSource:
+        from rigshift.fleet.demo import demo_fleet
+
+        return cls(demo_fleet, "the bundled demo farm (synthetic)")
+
+    @classmethod
+    def none(cls) -> FleetSource:
+        return cls(None)
+
+    @property
+    def configured(self) -> bool:
+        return self._load is not None
+
+    def fleet(self) -> Fleet | None:
+        if self._load is None:
+            return None
+        with self._lock:
+            if self._fleet is None:
+                self._fleet = self._load()
+            return self._fleet
+
+    def loaded_fleet(self) -> Fleet | None:
+        """The fleet if it is already in memory (never blocks a request on loading it)."""
+        return self._fleet
+
+    def assessment(self) -> FleetAssessment | None:
+        fleet = self.fleet()
+        if fleet is None:
+            return None
+        with self._lock:
+            if self._assessment is None:
+                self._assessment = assess_fleet(fleet, ReadinessCriteria())
+            return self._assessment
+
+    def loaded_assessment(self) -> FleetAssessment | None:
+        return self._assessment
+
+    def economics(self) -> Economics | None:
+        fleet = self.fleet()
+        if fleet is None:
+            return None
+        with self._lock:
+            if self._economics is None:
+                self._economics = fleet_economics(fleet)
+            return self._economics
+
+    def what_if(self, power_factor: float, token_factor: float) -> Economics | None:
+        """The economics with every power price and every token price scaled (one grid cell)."""
+        fleet = self.fleet()
+        if fleet is None:
+            return None
+        return fleet_economics(fleet, power_factors=(power_factor,), token_factors=(token_factor,))
+
+    def warm(self) -> None:
+        """Load the fleet, then assess it, then price it (a background thread at start-up)."""
+        self.fleet()
+        self.assessment()
+        self.economics()

@@ -1,0 +1,192 @@
+"""The farm over HTTP: overview, fleet with live telemetry, assessment, economics, placement.
+
+Assessment, economics and placement call the CLI's own functions (`assess_fleet`,
+`fleet_economics`, `plan_placement`) on the server's fleet (`rigshift server --fleet FILE`, or the
+demo farm under `rigshift up --demo`); the JSON is what `rigshift assess|econ|plan --json` prints.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict
+from typing import Annotated
+
+import anyio.to_thread
+from fastapi import Query
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.responses import JSONResponse, Response
+
+from rigshift.econ.prices import load_inputs
+from rigshift.fleet.model import Fleet
+from rigshift.plan import parse_demand, plan_placement
+from rigshift.server.context import ServerContext
+from rigshift.server.deps import Admin, Context
+from rigshift.server.errors import Conflict
+from rigshift.server.fleet_source import FleetSource
+from rigshift.server.fleet_view import FleetView, build_view, overview
+from rigshift.server.metering import default_prices
+from rigshift.server.routing import api_router
+from rigshift.server.services.deployments import all_replicas
+from rigshift.server.usage_report import usage_report
+
+router = api_router(tags=["farm"])
+
+
+class PlanRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    demand: str = Field(min_length=1, max_length=200_000, description="A demand file's YAML (docs/plan.md)")
+
+
+def _no_fleet() -> Conflict:
+    return Conflict(
+        "this server has no fleet: start it with `rigshift server --fleet FLEET_FILE` "
+        "(or `rigshift up --demo` for the demo farm)",
+        code="no_fleet",
+    )
+
+
+def _configured(ctx: ServerContext) -> FleetSource:
+    if not ctx.fleet.configured:
+        raise _no_fleet()
+    return ctx.fleet
+
+
+def _view(ctx: ServerContext, fleet: Fleet | None) -> FleetView:
+    return build_view(
+        fleet,
+        dict(ctx.telemetry.hub.latest),
+        all_replicas(ctx.directory),
+        now=ctx.clock(),
+        stale_s=ctx.settings.telemetry_stale_s,
+        assessment=ctx.fleet.loaded_assessment(),
+    )
+
+
+@router.get("/admin/overview")
+async def get_overview(ctx: Context, _admin: Admin) -> Response:
+    """Sites, rigs and GPUs by state, power and its cost now, revenue and tokens/s now, alerts."""
+    # The first call may load the fleet file (the demo farm: ~0.6 s); later ones reuse it.
+    fleet = await anyio.to_thread.run_sync(ctx.fleet.fleet)
+    view = _view(ctx, fleet)
+    now = ctx.clock()
+    engine = ctx.usage.store.engine
+    recent = await anyio.to_thread.run_sync(
+        lambda: usage_report(engine, default_prices(), {}, since=now - 3600, now=now)
+    )
+    power_price = await anyio.to_thread.run_sync(_default_power_price)
+    body = overview(
+        view,
+        fleet,
+        tokens_per_s=recent["tokens_per_s"],
+        revenue_usd_per_h=recent["total"]["revenue_usd"],
+        default_usd_per_kwh=power_price,
+    )
+    body["fleet_source"] = ctx.fleet.label
+    body["replicas"] = _replica_states(ctx)
+    body["generated_at"] = now
+    return JSONResponse(body)
+
+
+def _default_power_price() -> float | None:
+    try:
+        return load_inputs(None).power.usd_per_kwh
+    except Exception:  # the overview still shows power in W when prices cannot be read
+        return None
+
+
+def _replica_states(ctx: ServerContext) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for r in all_replicas(ctx.directory):
+        counts[r.state] = counts.get(r.state, 0) + 1
+    return counts
+
+
+@router.get("/admin/fleet")
+async def get_fleet(ctx: Context, _admin: Admin) -> Response:
+    """Every rig and GPU: inventory, live telemetry (when an agent reports), state, assessment."""
+    fleet = await anyio.to_thread.run_sync(ctx.fleet.fleet)
+    view = _view(ctx, fleet)
+    return JSONResponse(
+        {
+            "fleet_source": ctx.fleet.label,
+            "stale_s": ctx.settings.telemetry_stale_s,
+            "rigs": [asdict(r) for r in view.rigs],
+            "gpus": [asdict(g) for g in view.gpus],
+            "alerts": [asdict(a) for a in view.alerts],
+            "generated_at": time.time(),
+        }
+    )
+
+
+@router.get("/admin/assess")
+async def get_assessment(
+    ctx: Context, _admin: Admin, view: Annotated[str, Query(pattern="^(full|summary)$")] = "full"
+) -> Response:
+    """`rigshift assess --json` of the server's fleet; `view=summary` leaves out per-GPU rows and
+    the per-class estimates (the console's Fleet page needs the summary and the profiles' verdicts)."""
+    source = _configured(ctx)
+    assessment = await anyio.to_thread.run_sync(source.assessment)
+    assert assessment is not None
+    if view == "full":
+        return Response(assessment.model_dump_json(), media_type="application/json")
+    profiles = [
+        {
+            "id": p.id,
+            "gpu_name": p.gpu_name,
+            "vram_gib": p.vram_gib,
+            "link": p.link,
+            "gpus": p.gpus,
+            "tier": p.tier,
+            "headline_ready": p.headline_ready,
+            "primary_reason": p.primary_reason.text if p.primary_reason else None,
+            "recommendation": p.recommendation,
+            "recommendation_text": p.recommendation_text,
+            "limits": [lim.model_dump(mode="json") for lim in p.limits],
+            "gpu_runtime": p.gpu_runtime,
+        }
+        for p in assessment.profiles
+    ]
+    return JSONResponse(
+        {
+            "fleet": assessment.fleet,
+            "criteria": assessment.criteria.model_dump(mode="json"),
+            "summary": assessment.summary.model_dump(mode="json"),
+            "profiles": profiles,
+            # Every figure is the estimator's, from catalog specs and published benchmarks: none
+            # is measured on this fleet yet (rigshift bench adds measurements).
+            "provenance": "estimated from catalog specs (not measured on this fleet)",
+        }
+    )
+
+
+@router.get("/admin/econ")
+async def get_economics(
+    ctx: Context,
+    _admin: Admin,
+    power_factor: Annotated[float, Query(gt=0, le=10)] = 1.0,
+    token_factor: Annotated[float, Query(gt=0, le=10)] = 1.0,
+) -> Response:
+    """`rigshift econ --json` of the server's fleet. Other factors: a what-if with every power price
+    and every token price scaled; its `sensitivity` then holds that one cell."""
+    source = _configured(ctx)
+    if power_factor == 1.0 and token_factor == 1.0:
+        economics = await anyio.to_thread.run_sync(source.economics)
+    else:
+        economics = await anyio.to_thread.run_sync(lambda: source.what_if(power_factor, token_factor))
+    assert economics is not None
+    return Response(economics.model_dump_json(), media_type="application/json")
+
+
+@router.post("/admin/plan")
+async def place(body: PlanRequest, ctx: Context, _admin: Admin) -> Response:
+    """`rigshift plan FLEET DEMAND --json` with the server's fleet and the demand in the body."""
+    source = _configured(ctx)
+
+    def run() -> str:
+        fleet = source.fleet()
+        assert fleet is not None
+        demand = parse_demand(body.demand, "demand")
+        return plan_placement(fleet, demand, options=demand.plan_options()).model_dump_json()
+
+    return Response(await anyio.to_thread.run_sync(run), media_type="application/json")
