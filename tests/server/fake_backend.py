@@ -32,6 +32,7 @@ class FakeBackendState:
     poison_status: int = 500
     context: int = 4096
     crash_after_words: int | None = None  # drop the connection mid-stream, as a crashed backend does
+    report_usage: bool = True  # False: no `usage` anywhere, like backends that do not meter
     tokenizer: bool = True  # serve /tokenize and /apply-template like llama-server
     requests: int = 0
     tokenize_requests: int = 0
@@ -109,7 +110,7 @@ def create_fake_backend(state: FakeBackendState | None = None) -> Starlette:
                     "created": created,
                     "model": body["model"],
                     "choices": [choice],
-                    "usage": usage,
+                    **({"usage": usage} if state.report_usage else {}),
                 }
             )
 
@@ -141,7 +142,7 @@ def create_fake_backend(state: FakeBackendState | None = None) -> Starlette:
                     "choices": [delta],
                 }
                 yield f"data: {json.dumps(chunk)}\n\n".encode()
-            if include_usage:
+            if include_usage and state.report_usage:
                 tail = {
                     "id": "fake-1",
                     "object": kind + ".chunk",

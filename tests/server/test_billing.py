@@ -136,3 +136,23 @@ def test_a_long_generation_is_capped_to_the_quota_left(backends, gateway, tokeni
     assert backend.state.bodies[0]["max_tokens"] < 100
     billed = sum(r.total_tokens for r in UsageStore(gw.engine).records())
     assert 0 < billed <= 100  # was 1,956
+
+
+def test_a_backend_that_reports_no_usage_is_billed_the_prompt_the_gateway_counts(backends, gateway):
+    backend = backends(report_usage=False)
+    gw = gateway([replica("r1", backend.url)])
+    client = gw.client(gw.key())
+    client.chat.completions.create(model="tiny", messages=[{"role": "user", "content": "hi"}])
+    list(
+        client.chat.completions.create(
+            model="tiny", messages=[{"role": "user", "content": "hi"}], stream=True
+        )
+    )
+    records = UsageStore(gw.engine).records()
+    expected = fake_token_count('[{"role": "user", "content": "hi"}]')
+    assert sorted((r.prompt_tokens, r.tokens_source) for r in records) == [(expected, "counted")] * 2
+    # Streamed: the events passed on; not streamed: the reply's text through the tokenizer.
+    assert sorted(r.completion_tokens for r in records) == [
+        5,
+        fake_token_count("hello from the fake backend"),
+    ]

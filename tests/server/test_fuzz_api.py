@@ -15,19 +15,18 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import schemathesis  # a dev dependency (pyproject): a missing one fails loudly, never skips
+from hypothesis import HealthCheck, settings
 
-schemathesis = pytest.importorskip("schemathesis")
-from hypothesis import HealthCheck, settings  # noqa: E402
+from rigshift.server.app import create_app
+from rigshift.server.db import open_engine
+from rigshift.server.keys import KeyStore
+from rigshift.server.serving import serve_in_thread
+from rigshift.server.settings import ServerSettings
+from rigshift.server.static_directory import StaticDirectory
 
-from rigshift.server.app import create_app  # noqa: E402
-from rigshift.server.db import open_engine  # noqa: E402
-from rigshift.server.keys import KeyStore  # noqa: E402
-from rigshift.server.serving import serve_in_thread  # noqa: E402
-from rigshift.server.settings import ServerSettings  # noqa: E402
-from rigshift.server.static_directory import StaticDirectory  # noqa: E402
-
-from .conftest import replica  # noqa: E402
-from .fake_backend import FakeBackendState, create_fake_backend  # noqa: E402
+from .conftest import replica
+from .fake_backend import FakeBackendState, create_fake_backend
 
 pytestmark = pytest.mark.slow
 

@@ -30,7 +30,7 @@ from rigshift.server.limits import QuotaTracker, RateLimiter, Reservation, perio
 from rigshift.server.metering import energy_wh
 from rigshift.server.metrics import Metrics
 from rigshift.server.openai_body import GatewayFields, read_fields
-from rigshift.server.prompt_tokens import PromptCount, count_prompt, estimate_tokens
+from rigshift.server.prompt_tokens import PromptCount, count_completion, count_prompt, estimate_tokens
 from rigshift.server.router import Router
 from rigshift.server.settings import ServerSettings
 from rigshift.server.sse import PassThroughStream, StreamMeter
@@ -363,15 +363,23 @@ class Gateway:
         prompt = completion = 0
         source = "backend"
         if response.status_code < 400:
-            usage: object = None
-            with contextlib.suppress(ValueError, AttributeError):
-                usage = json.loads(content).get("usage")
+            reply: Any = None
+            with contextlib.suppress(ValueError):
+                reply = json.loads(content)
+            usage = reply.get("usage") if isinstance(reply, dict) else None
             if isinstance(usage, dict) and isinstance(usage.get("prompt_tokens"), int):
                 prompt = int(usage.get("prompt_tokens") or 0)
                 completion = int(usage.get("completion_tokens") or 0)
-            else:  # a backend that reports no usage: the gateway counts the prompt itself
+            else:  # a backend that reports no usage: the gateway counts with its tokenizer
                 counted = await self._prompt_for_billing(call, replica)
-                prompt, source = counted.tokens, counted.source
+                generated = (
+                    await count_completion(self.backends, [replica], reply)
+                    if self.backends is not None and call.endpoint != "embeddings"
+                    else PromptCount(0, "tokenized")
+                )
+                prompt, completion = counted.tokens, generated.tokens
+                exact = counted.source == generated.source == "tokenized"
+                source = "counted" if exact else "estimated"
         try:
             await self._meter(call, replica, prompt, completion, concurrent, response.status_code, source)
         except Exception as error:  # not metered, not delivered: the client may retry, nothing is lost

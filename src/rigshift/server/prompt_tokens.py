@@ -128,3 +128,37 @@ async def _post_json(pool: BackendPool, url: str, body: bytes) -> Any:
     if response.status_code != 200:
         raise ValueError(f"HTTP {response.status_code}")
     return json.loads(content)
+
+
+def reply_texts(reply: Any) -> list[str]:
+    """The generated texts of a non-streamed chat or completion reply."""
+    texts: list[str] = []
+    choices = reply.get("choices") if isinstance(reply, dict) else None
+    for choice in choices if isinstance(choices, list) else []:
+        if not isinstance(choice, dict):
+            continue
+        message = choice.get("message")
+        content = message.get("content") if isinstance(message, dict) else choice.get("text")
+        if isinstance(content, str):
+            texts.append(content)
+    return texts
+
+
+async def count_completion(pool: BackendPool, replicas: list[ReplicaEndpoint], reply: Any) -> PromptCount:
+    """A reply's generated tokens by the backend's tokenizer (no special tokens), else estimated."""
+    texts = reply_texts(reply)
+    for replica in replicas:
+        try:
+            async with asyncio.timeout(TOKENIZE_TIMEOUT_S):
+                total = 0
+                for text in texts:
+                    answer = await _post_json(
+                        pool,
+                        replica.base_url.rstrip("/") + "/tokenize",
+                        json.dumps({"content": text, "add_special": False}).encode(),
+                    )
+                    total += len(answer["tokens"])
+            return PromptCount(total, "tokenized")
+        except (BackendConnectionError, TimeoutError, ValueError, KeyError, TypeError, AttributeError):
+            continue
+    return PromptCount(sum(len(t.encode()) for t in texts) // 4, "estimated")
