@@ -26,6 +26,10 @@ class FakeBackendState:
     delay_s: float = 0.0  # before the first byte
     word_delay_s: float = 0.0  # between streamed words
     fail_status: int | None = None  # answer every request with this status
+    # Answer requests whose body contains this text with `poison_status` (a request-caused error,
+    # like llama-server's 500 for a body its JSON parser rejects).
+    poison: str | None = None
+    poison_status: int = 500
     context: int = 4096
     requests: int = 0
     bodies: list[dict[str, object]] = field(default_factory=list)
@@ -35,9 +39,15 @@ def create_fake_backend(state: FakeBackendState | None = None) -> Starlette:
     state = state or FakeBackendState()
 
     async def common(request: Request) -> tuple[dict[str, object], Response | None]:
-        body = json.loads(await request.body())
+        raw = await request.body()
+        body = json.loads(raw)
         state.requests += 1
         state.bodies.append(body)
+        if state.poison is not None and state.poison.encode() in raw:
+            return body, JSONResponse(
+                {"error": {"code": 500, "message": "[json.exception.parse_error]", "type": "server_error"}},
+                status_code=state.poison_status,
+            )
         if state.delay_s:
             await asyncio.sleep(state.delay_s)
         if state.fail_status:

@@ -21,14 +21,16 @@ from starlette.responses import Response
 
 from rigshift.run.contracts import ReplicaDirectory, ReplicaEndpoint
 from rigshift.server.backend_client import BackendConnectionError, BackendPool, BackendResponse
-from rigshift.server.errors import normalise_backend_error, openai_error
+from rigshift.server.errors import ApiError, error_response, normalise_backend_error, openai_error
 from rigshift.server.keys import ApiKey, KeyStore, hash_key
 from rigshift.server.limits import QuotaTracker, RateLimiter, period_bounds, retry_after_header
 from rigshift.server.metering import energy_wh
 from rigshift.server.metrics import Metrics
+from rigshift.server.openai_body import read_fields
 from rigshift.server.router import Router
 from rigshift.server.settings import ServerSettings
 from rigshift.server.sse import PassThroughStream, StreamMeter
+from rigshift.server.strict_json import loads_strict
 from rigshift.server.usage import UsageRecord, UsageStore
 from rigshift.server.writer import UsageWriter
 
@@ -37,11 +39,19 @@ ENDPOINT_PATHS = {
     "completions": "/v1/completions",
     "embeddings": "/v1/embeddings",
 }
-_RETRYABLE_STATUS = {500, 502, 503, 504}
+# A backend that answers at all is alive: its status is about the request, not the replica's
+# health. 502/503/504 (loading, no free slot, a proxy in front timing out) are worth another
+# replica; a 500 is usually the request itself, and retrying it would hand the same poison to
+# every replica in turn.
+_TRY_ANOTHER_STATUS = {502, 503, 504}
 
 
 class _BackendFailed(Exception):
-    """This replica failed before sending anything the client could have seen."""
+    """This replica did not answer (refused, reset, closed) before the client saw anything."""
+
+
+class _TryAnother(Exception):
+    """This replica answered with a status worth another replica; it stays in rotation."""
 
 
 def approx_prompt_tokens(body: dict[str, object]) -> int:
@@ -146,14 +156,12 @@ class Gateway:
             return _unauthorized()
         raw = await request.body()
         try:
-            body = json.loads(raw)
-            if not isinstance(body, dict):
-                raise ValueError("not an object")
-        except ValueError:
-            return openai_error(400, "the request body must be a JSON object", code="invalid_json")
-        model = body.get("model")
-        if not isinstance(model, str) or not model:
-            return openai_error(400, "'model' is required", param="model", code="missing_model")
+            # Strict: NaN, 1e400, lone surrogates or deep nesting would make the backend answer 500.
+            body = loads_strict(raw, max_depth=self.settings.max_json_depth)
+            fields = read_fields(body, endpoint)
+        except ApiError as error:
+            return error_response(error)
+        model = fields.model
         if not key.allows(model):
             return openai_error(
                 403,
@@ -165,14 +173,12 @@ class Gateway:
         if rejected is not None:
             self.metrics.requests.labels(model, endpoint, str(rejected.status_code)).inc()
             return rejected
-        stream = bool(body.get("stream")) and endpoint != "embeddings"
+        stream = fields.stream
         strip_usage = False
-        if stream:
-            options = body.get("stream_options")
-            if not (isinstance(options, dict) and options.get("include_usage")):
-                # Ask the backend for usage so metering is exact; the extra chunk is removed again.
-                body["stream_options"] = {**(options or {}), "include_usage": True}
-                strip_usage = True
+        if stream and not fields.wants_usage:
+            # Ask the backend for usage so metering is exact; the extra chunk is removed again.
+            body["stream_options"] = {**(body.get("stream_options") or {}), "include_usage": True}
+            strip_usage = True
             raw = json.dumps(body).encode()
         prompt_estimate = approx_prompt_tokens(body)
 
@@ -218,11 +224,17 @@ class Gateway:
                     )
                 return await self._forward(key, endpoint, model, replica, raw, started, concurrent)
             except _BackendFailed as failure:
+                # No answer at all: the data plane's health check decides whether it is down.
                 self.router.release(replica.replica_id)
                 last_error = str(failure)
                 tried.append(replica.replica_id)
                 self.metrics.retries.labels(model).inc()
                 self.directory.report_failure(replica.replica_id, last_error)
+            except _TryAnother as busy:
+                self.router.release(replica.replica_id)
+                last_error = str(busy)
+                tried.append(replica.replica_id)
+                self.metrics.retries.labels(model).inc()
         self.metrics.requests.labels(model, endpoint, "502").inc()
         return openai_error(
             502,
@@ -267,9 +279,9 @@ class Gateway:
             response = await self.backends.post(replica.base_url.rstrip("/") + ENDPOINT_PATHS[endpoint], raw)
         except BackendConnectionError as error:
             raise _BackendFailed(str(error)) from error
-        if response.status_code in _RETRYABLE_STATUS:
+        if response.status_code in _TRY_ANOTHER_STATUS:
             response.close()
-            raise _BackendFailed(f"HTTP {response.status_code}")
+            raise _TryAnother(f"HTTP {response.status_code}")
         return response
 
     async def _forward(
