@@ -84,7 +84,7 @@ def _lines(series: dict[str, np.ndarray], unit: str, first: float, last: float) 
 
 
 def _stacked(layers: dict[str, np.ndarray], first: float, last: float) -> str:
-    total = sum(layers.values())
+    total = np.sum(np.vstack(list(layers.values())), axis=0)
     hi = float(np.max(total)) if len(total) else 1.0
     base = np.zeros_like(total)
     polys = []
@@ -112,7 +112,9 @@ def render_html(sim: Simulation) -> str:
         "<tr><td>{}</td>{}</tr>".format(
             name,
             "".join(
-                f"<td>{data[name][k]:,.2f}</td>" if isinstance(data[name][k], float) else f"<td>{data[name][k]}</td>"
+                f"<td>{data[name][k]:,.2f}</td>"
+                if isinstance(data[name][k], float)
+                else f"<td>{data[name][k]}</td>"
                 for k in _COLUMNS
             ),
         )
@@ -153,7 +155,9 @@ def render_html(sim: Simulation) -> str:
             )
         )
         if run.events:
-            sections.append("<h3>Demand-response events</h3><pre>" + html.escape(_events_text(run.events)) + "</pre>")
+            sections.append(
+                "<h3>Demand-response events</h3><pre>" + html.escape(_events_text(run.events)) + "</pre>"
+            )
     inputs = html.escape(_inputs_text(data["inputs"]))
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>rigshift energy simulate</title>

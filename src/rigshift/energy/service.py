@@ -102,12 +102,16 @@ class EnergyService:
         events = self.events.current(now)
         out: dict[str, SiteDecision] = {}
         for name, farm in self.sites.items():
-            decision = self._tick_site(name, farm, now, [e for e in events if e.site == name and e.active(now)])
+            decision = self._tick_site(
+                name, farm, now, [e for e in events if e.site == name and e.active(now)]
+            )
             if decision is not None:
                 out[name] = decision
         return out
 
-    def _tick_site(self, name: str, farm: SiteFarm, now: float, active: list[EnergyEvent]) -> SiteDecision | None:
+    def _tick_site(
+        self, name: str, farm: SiteFarm, now: float, active: list[EnergyEvent]
+    ) -> SiteDecision | None:
         state = self.state[name]
         quote = self.prices(name, now)
         if quote is None:
@@ -123,11 +127,19 @@ class EnergyService:
         decision = free
         if event is not None:
             if event.baseline_kw is None:
-                before = state.measured_kw if state.measured_kw is not None else (
-                    state.decision.power_kw if state.decision is not None and not state.decision.in_event else free.power_kw
+                before = (
+                    state.measured_kw
+                    if state.measured_kw is not None
+                    else (
+                        state.decision.power_kw
+                        if state.decision is not None and not state.decision.in_event
+                        else free.power_kw
+                    )
                 )
                 event = replace(event, baseline_kw=before)
-            decision = decide(farm.groups, replace(interval, event_kw=event.limit_kw(free.power_kw)), needs, jobs)
+            decision = decide(
+                farm.groups, replace(interval, event_kw=event.limit_kw(free.power_kw)), needs, jobs
+            )
         measured = self.measured_kw(name)
         dt = now - state.last_tick if state.last_tick is not None else 0.0
         if event is not None:
@@ -143,7 +155,12 @@ class EnergyService:
 
     @staticmethod
     def _account(
-        event: EnergyEvent, free: SiteDecision, decision: SiteDecision, measured: float | None, now: float, dt: float
+        event: EnergyEvent,
+        free: SiteDecision,
+        decision: SiteDecision,
+        measured: float | None,
+        now: float,
+        dt: float,
     ) -> EnergyEvent:
         drawing = measured if measured is not None else decision.power_kw
         baseline = event.baseline_kw if event.baseline_kw is not None else free.power_kw
@@ -154,9 +171,12 @@ class EnergyService:
         below = sum(max(0, free.replicas.get(d, 0) - n) for d, n in decision.replicas.items())
         paused = {
             "batch_cards": max(event.paused.get("batch_cards", 0), free.batch_cards - decision.batch_cards),
-            "mining_cards": max(event.paused.get("mining_cards", 0), free.mining_cards - decision.mining_cards),
+            "mining_cards": max(
+                event.paused.get("mining_cards", 0), free.mining_cards - decision.mining_cards
+            ),
             "replicas_stopped": max(event.paused.get("replicas_stopped", 0), below),
-            "batch_paused": event.paused.get("batch_paused", False) or (free.batch_on and not decision.batch_on),
+            "batch_paused": event.paused.get("batch_paused", False)
+            or (free.batch_on and not decision.batch_on),
         }
         return replace(
             event,
@@ -210,7 +230,9 @@ class EnergyService:
             from rigshift.errors import InputError, Problem
             from rigshift.suggest import did_you_mean
 
-            raise InputError(Problem(f"no site {site!r}", field="site", suggestions=did_you_mean(site, self.state)))
+            raise InputError(
+                Problem(f"no site {site!r}", field="site", suggestions=did_you_mean(site, self.state))
+            )
         return self.state[site]
 
     def caps_for_rig(self, rig: str) -> list[dict[str, Any]]:
@@ -218,7 +240,12 @@ class EnergyService:
         with self._lock:
             found = [d for name, d in self._gpus.items() if name.rsplit("/", 1)[0] == rig]
         return [
-            {"index": int(d.gpu.rsplit("/", 1)[1]), "power_cap_w": d.power_cap_w, "role": d.role, "deployment": d.deployment}
+            {
+                "index": int(d.gpu.rsplit("/", 1)[1]),
+                "power_cap_w": d.power_cap_w,
+                "role": d.role,
+                "deployment": d.deployment,
+            }
             for d in sorted(found, key=lambda d: int(d.gpu.rsplit("/", 1)[1]))
         ]
 
@@ -236,7 +263,9 @@ class EnergyService:
                         "price_missing": state.price_missing,
                         "limit_kw": d.limit_kw if d else None,
                         "planned_kw": round(d.power_kw, 3) if d else None,
-                        "unconstrained_kw": round(state.unconstrained_kw, 3) if state.unconstrained_kw is not None else None,
+                        "unconstrained_kw": round(state.unconstrained_kw, 3)
+                        if state.unconstrained_kw is not None
+                        else None,
                         "measured_kw": state.measured_kw,
                         "batch_allowed": self.batch_allowed(name),
                         "batch_paused": state.batch_paused,

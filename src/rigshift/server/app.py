@@ -22,6 +22,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
+from rigshift.energy.service import EnergyService
 from rigshift.errors import RigshiftError
 from rigshift.run.contracts import ReplicaDirectory
 from rigshift.run.manager import ReplicaManager
@@ -29,14 +30,16 @@ from rigshift.server.body_limit import BodySizeLimit
 from rigshift.server.context import ServerContext
 from rigshift.server.db import open_engine
 from rigshift.server.deployments import DeploymentLog
+from rigshift.server.energy_events import EnergyEventStore
 from rigshift.server.errors import error_response, openai_error
 from rigshift.server.gateway import Gateway
 from rigshift.server.keys import KeyStore
 from rigshift.server.metering import default_prices
 from rigshift.server.metrics import Metrics, gpu_metrics, replica_metrics
 from rigshift.server.model_store import ModelStore
-from rigshift.server.routers import deployments, internal, keys, models, openai, ops, usage
+from rigshift.server.routers import deployments, energy, internal, keys, models, openai, ops, usage
 from rigshift.server.services.deployments import DeploymentsService, all_replicas
+from rigshift.server.services.energy import EnergyApiService
 from rigshift.server.services.keys import KeysService
 from rigshift.server.services.model_files import ModelFilesService
 from rigshift.server.services.telemetry import TelemetryService
@@ -53,6 +56,8 @@ ROUTERS: list[APIRouter] = [
     deployments.router,
     models.router,
     internal.router,
+    energy.router,
+    energy.agent_router,
     ops.router,
 ]
 
@@ -68,6 +73,7 @@ def create_app(
     manager: ReplicaManager | None = None,
     ray_address: str | None = None,
     routers: Iterable[APIRouter] = (),
+    energy_loop: EnergyService | None = None,
 ) -> FastAPI:
     """The control plane over `directory`; `routers` are added after `ROUTERS` (extensions, tests)."""
     settings = settings or ServerSettings()
@@ -90,6 +96,7 @@ def create_app(
         ),
         telemetry=TelemetryService(TelemetryHub(), TelemetryStore(engine), metrics, clock),
         ray_address=ray_address,
+        energy=EnergyApiService(EnergyEventStore(engine), clock, energy_loop),
     )
 
     def scrape() -> Iterable[Metric]:

@@ -11,6 +11,7 @@ from rigshift.run.contracts import ReplicaDirectory
 from rigshift.server.gateway import Gateway
 from rigshift.server.metrics import Metrics
 from rigshift.server.services.deployments import DeploymentsService
+from rigshift.server.services.energy import EnergyApiService
 from rigshift.server.services.keys import KeysService
 from rigshift.server.services.model_files import ModelFilesService
 from rigshift.server.services.telemetry import TelemetryService
@@ -31,6 +32,7 @@ class ServerContext:
     model_files: ModelFilesService
     telemetry: TelemetryService
     ray_address: str | None = None
+    energy: EnergyApiService | None = None
 
 
 def context(request: Request) -> ServerContext:

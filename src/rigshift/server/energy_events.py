@@ -36,18 +36,24 @@ class EnergyEvent:
         """The draw the site must stay at or under while the event runs."""
         if self.target_kw is not None:
             return self.target_kw
-        return max(0.0, (self.baseline_kw if self.baseline_kw is not None else baseline_kw) - (self.shed_kw or 0.0))
+        return max(
+            0.0, (self.baseline_kw if self.baseline_kw is not None else baseline_kw) - (self.shed_kw or 0.0)
+        )
 
     def as_json(self) -> dict[str, Any]:
         return {k: v for k, v in self.__dict__.items()}
 
 
-def validate_event(site: str, start: float, end: float, shed_kw: float | None, target_kw: float | None) -> None:
+def validate_event(
+    site: str, start: float, end: float, shed_kw: float | None, target_kw: float | None
+) -> None:
     problems = []
     if not site:
         problems.append(Problem("a site is required", field="site"))
     if (shed_kw is None) == (target_kw is None):
-        problems.append(Problem("give shed_kw or target_kw (one of them)", field="shed_kw", expected="a number of kW"))
+        problems.append(
+            Problem("give shed_kw or target_kw (one of them)", field="shed_kw", expected="a number of kW")
+        )
     if shed_kw is not None and shed_kw <= 0:
         problems.append(Problem(f"shed_kw must be > 0, got {shed_kw}", field="shed_kw"))
     if target_kw is not None and target_kw < 0:
@@ -63,7 +69,14 @@ class EnergyEventStore:
         self.engine = engine
 
     def create(
-        self, site: str, start: float, end: float, *, shed_kw: float | None, target_kw: float | None, now: float
+        self,
+        site: str,
+        start: float,
+        end: float,
+        *,
+        shed_kw: float | None,
+        target_kw: float | None,
+        now: float,
     ) -> EnergyEvent:
         validate_event(site, start, end, shed_kw, target_kw)
         event = EnergyEvent(
@@ -79,7 +92,7 @@ class EnergyEventStore:
             conn.execute(insert(energy_events).values(**_row(event)))
         return event
 
-    def list(self, *, site: str | None = None, limit: int = 100) -> list[EnergyEvent]:
+    def recent(self, *, site: str | None = None, limit: int = 100) -> list[EnergyEvent]:
         query = select(energy_events).order_by(energy_events.c.start_at.desc()).limit(limit)
         if site is not None:
             query = query.where(energy_events.c.site == site)
