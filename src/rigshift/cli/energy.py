@@ -177,13 +177,9 @@ def event_command(
 ) -> None:
     """Announce a demand-response event: the server's energy loop keeps SITE under its target from
     START to END (batch and mining pause first, interactive replicas last) and logs what it shed."""
-    body = {
-        "site": site,
-        "shed_kw": shed_kw,
-        "target_kw": target_kw,
-        "start": _instant(start, "--start") if start else None,
-        "end": _instant(end, "--end"),
-    }
+    begins = _instant(start, "--start") if start else None
+    ends = _instant(end, "--end")
+    body = {"site": site, "shed_kw": shed_kw, "target_kw": target_kw, "start": begins, "end": ends}
     if server:
         typer.echo(json.dumps(_api(server, admin_key, "POST", "/admin/energy/events", body), indent=2))
         return
@@ -192,7 +188,7 @@ def event_command(
 
     now = time.time()
     event = EnergyEventStore(open_engine(db)).create(
-        site, body["start"] or now, body["end"], shed_kw=shed_kw, target_kw=target_kw, now=now
+        site, now if begins is None else begins, ends, shed_kw=shed_kw, target_kw=target_kw, now=now
     )
     typer.echo(json.dumps(event.as_json(), indent=2))
 
