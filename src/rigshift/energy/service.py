@@ -23,6 +23,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+from rigshift.energy.events import EnergyEvent, EventSource
 from rigshift.energy.farm import SiteFarm
 from rigshift.energy.policy import (
     BatchJob,
@@ -34,7 +35,6 @@ from rigshift.energy.policy import (
     per_gpu,
 )
 from rigshift.energy.prices import PriceSeries
-from rigshift.server.energy_events import EnergyEvent, EnergyEventStore
 
 PriceNow = Callable[[str, float], tuple[float, tuple[float, ...]] | None]  # site, now -> ($/kWh, day-ahead)
 
@@ -71,7 +71,7 @@ class EnergyService:
         self,
         sites: Mapping[str, SiteFarm],
         prices: PriceNow,
-        events: EnergyEventStore,
+        events: EventSource,
         *,
         backlog: Callable[[str], Sequence[BatchJob]] = lambda site: (),
         demand: Callable[[str], Sequence[InteractiveNeed]] = lambda site: (),
