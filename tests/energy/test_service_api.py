@@ -148,3 +148,20 @@ def test_http_api(world: World) -> None:
         assert client.delete("/admin/energy/events/ev-nope", headers=admin).status_code == 404
         listed = client.get("/admin/energy/events?site=tx", headers=admin).json()["data"]
         assert [e["id"] for e in listed] == [event_id]
+
+
+def test_replicas_are_held_in_an_event_and_released_after(tmp_path: Path) -> None:
+    world = World(tmp_path)
+    held: dict[str, str] = {}
+    world.loop.replicas = lambda site: {"chat": ["chat-0", "chat-1", "chat-2"]}
+    world.loop.demand = lambda site: [InteractiveNeed("chat", 3, 400.0, 0.22)]
+    world.loop.hold = lambda ids, why: held.update(dict.fromkeys(ids, why))
+    world.loop.release = lambda ids: [held.pop(i) for i in ids]
+    world.loop.tick()
+    assert held == {}  # three replicas wanted, three planned
+    event = world.store.create("tx", T0, T0 + 600, shed_kw=None, target_kw=0.25, now=T0)
+    world.loop.tick()
+    assert held and all(why == f"energy: event {event.id}" for why in held.values())
+    world.now = T0 + 700
+    world.loop.tick()
+    assert held == {}

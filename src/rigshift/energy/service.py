@@ -77,6 +77,9 @@ class EnergyService:
         demand: Callable[[str], Sequence[InteractiveNeed]] = lambda site: (),
         measured_kw: Callable[[str], float | None] = lambda site: None,
         gpus_by_group: Callable[[str], Mapping[str, Sequence[str]]] = lambda site: {},
+        replicas: Callable[[str], Mapping[str, Sequence[str]]] = lambda site: {},
+        hold: Callable[[Sequence[str], str], None] | None = None,
+        release: Callable[[Sequence[str]], None] | None = None,
         step_s: int = 300,
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -87,6 +90,10 @@ class EnergyService:
         self.demand = demand
         self.measured_kw = measured_kw
         self.gpus_by_group = gpus_by_group
+        self.replicas = replicas
+        self.hold = hold
+        self.release = release
+        self.held: dict[str, str] = {}  # replica id -> why the policy holds it down
         self.step_s = step_s
         self.clock = clock
         self.state: dict[str, SiteState] = {name: SiteState() for name in self.sites}
@@ -145,6 +152,7 @@ class EnergyService:
         if event is not None:
             event = self._account(event, free, decision, measured, now, min(dt, self.step_s))
             self.events.record(event)
+        self._scale(name, decision, event)
         gpus = per_gpu(decision, self.gpus_by_group(name), {g: d.role for g, d in self._gpus.items()})
         with self._lock:
             state.decision, state.unconstrained_kw, state.event = decision, free.power_kw, event
@@ -152,6 +160,27 @@ class EnergyService:
             for g in gpus:
                 self._gpus[g.gpu] = g
         return decision
+
+    def _scale(self, site: str, decision: SiteDecision, event: EnergyEvent | None) -> None:
+        """Replica up/down: each deployment keeps the first `decision.replicas[d]` of its planned
+        replicas; the rest are held down (drained, then stopped) until the policy wants them."""
+        if self.hold is None or self.release is None:
+            return
+        reason = f"energy: event {event.id}" if event is not None else "energy: price"
+        to_hold, to_release = [], []
+        for deployment, ids in self.replicas(site).items():
+            keep = decision.replicas.get(deployment, len(ids))
+            for rid in ids[keep:]:
+                if rid not in self.held:
+                    to_hold.append(rid)
+            to_release += [rid for rid in ids[:keep] if rid in self.held]
+        if to_hold:
+            self.hold(to_hold, reason)
+            self.held.update(dict.fromkeys(to_hold, reason))
+        if to_release:
+            self.release(to_release)
+            for rid in to_release:
+                self.held.pop(rid, None)
 
     @staticmethod
     def _account(
