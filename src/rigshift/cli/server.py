@@ -291,6 +291,12 @@ def server(
             "--public-url", help="URL rigs use to reach this server's model store (default http://HOST:PORT)"
         ),
     ] = None,
+    energy: Annotated[
+        Path | None,
+        typer.Option(
+            "--energy", help="Run the energy policy: prices per site, caps, events (docs/energy.md)"
+        ),
+    ] = None,
 ) -> None:
     """Run the control plane: management API, OpenAI-compatible gateway, telemetry, /metrics.
 
@@ -323,13 +329,33 @@ def server(
         )
         directory = plane.manager.directory()
         _out.print(f"Ray head at {plane.head.address} (token auth); agents join with the join token")
+    energy_loop = None
+    if energy is not None:
+        from rigshift.energy.wiring import build_energy_loop, measured_site_kw
+        from rigshift.server.energy_events import EnergyEventStore
+
+        manager = plane.manager if plane else None
+        energy_loop, energy_fleet = build_energy_loop(
+            energy,
+            EnergyEventStore(engine),
+            desired=(lambda: manager.desired) if manager else (lambda: ()),
+            hold=manager.hold if manager else None,
+            release=manager.release if manager else None,
+        )
     app = create_app(
         directory,
         settings,
         engine=engine,
         manager=plane.manager if plane else None,
         ray_address=plane.head.address if plane else None,
+        energy_loop=energy_loop,
     )
+    if energy_loop is not None:
+        energy_loop.measured_kw = measured_site_kw(
+            app.state.telemetry.readings, energy_fleet, {n: s.pue for n, s in energy_loop.sites.items()}
+        )
+        energy_loop.start(interval_s=5.0)
+        _out.print(f"energy policy on for {', '.join(energy_loop.sites)}")
     _out.print(f"rigshift control plane on http://{host}:{port}  (OpenAI base URL: http://{host}:{port}/v1)")
     if first_admin:
         _out.print(f"admin key (shown once): {first_admin}")
@@ -338,6 +364,8 @@ def server(
     except OSError as error:
         raise EnvironmentProblem(f"cannot listen on {host}:{port}: {error}") from error
     finally:
+        if energy_loop is not None:
+            energy_loop.close()
         if plane is not None:
             plane.close(stop_replicas=False)  # the replicas outlive this process by design
 
