@@ -166,6 +166,7 @@ class SiteDecision:
     mining_cards: int = 0
     off_cards: int = 0
     mean_ai_cap_w: float = 0.0  # over the cards serving or running batch
+    mining_usd_per_hour: float = 0.0  # what the mining cards earn at this decision
 
     @property
     def batch_on(self) -> bool:
@@ -291,8 +292,12 @@ def decide(
     interval: SiteInterval,
     interactive: Sequence[InteractiveNeed] = (),
     batch: Sequence[BatchJob] = (),
+    detail: bool = True,
 ) -> SiteDecision:
-    """One interval, one site: every card's role and cap (the rule is in the module docstring)."""
+    """One interval, one site: every card's role and cap (the rule is in the module docstring).
+
+    `detail=False` leaves out the per-group breakdown (`groups`), for callers that only keep the
+    site's totals (the simulator over a year); the decision itself is the same."""
     price = interval.usd_per_kwh * interval.pue
     in_event = interval.event_kw is not None
     allocs = {g.id: _Alloc(g) for g in groups}
@@ -387,7 +392,7 @@ def decide(
     if limit is not None:
         _shed(list(allocs.values()), interval, price, limit, in_event, interactive, notes)
 
-    return _decision(list(allocs.values()), interval, limit, in_event, interactive, due, notes)
+    return _decision(list(allocs.values()), interval, limit, in_event, interactive, due, notes, detail)
 
 
 def _power_w(a: _Alloc) -> float:
@@ -498,12 +503,13 @@ def _decision(
     needs: Sequence[InteractiveNeed],
     due: float,
     notes: list[str],
+    detail: bool = True,
 ) -> SiteDecision:
     replicas: dict[str, int] = {n.deployment: 0 for n in needs}
     capacity: dict[str, float] = {n.deployment: 0.0 for n in needs}
     batch_tps = watts = 0.0
     counts = [0, 0, 0, 0]  # interactive, batch, mining, off
-    cap_sum = 0.0
+    cap_sum = mining_usd = 0.0
     out = []
     for a in allocs:
         g = a.group
@@ -527,6 +533,9 @@ def _decision(
         counts[2] += a.mining
         counts[3] += off
         cap_sum += a.n_int * i_cap + a.batch * b_cap
+        mining_usd += a.mining * g.mining_usd_per_hour
+        if not detail:
+            continue
         out.append(
             GroupDecision(
                 g.id,
@@ -558,6 +567,7 @@ def _decision(
         mining_cards=counts[2],
         off_cards=counts[3],
         mean_ai_cap_w=cap_sum / ai if ai else 0.0,
+        mining_usd_per_hour=mining_usd,
     )
 
 
@@ -618,6 +628,7 @@ def always_on(
     interval: SiteInterval,
     interactive: Sequence[InteractiveNeed] = (),
     batch: Sequence[BatchJob] = (),
+    detail: bool = True,
 ) -> SiteDecision:
     """Everything at full power whatever the price: replicas for the demand (at least the minimum),
     batch on every free converted card while there is work, every mining card mining. No cap,
@@ -647,7 +658,7 @@ def always_on(
     for a in allocs.values():
         if not a.group.converted and a.group.mining_w > 0:
             a.mining = a.group.count
-    return _decision(list(allocs.values()), interval, None, False, interactive, 0.0, [])
+    return _decision(list(allocs.values()), interval, None, False, interactive, 0.0, [], detail)
 
 
 def mining_only(
@@ -655,7 +666,8 @@ def mining_only(
     interval: SiteInterval,
     interactive: Sequence[InteractiveNeed] = (),
     batch: Sequence[BatchJob] = (),
+    detail: bool = True,
 ) -> SiteDecision:
     """The farm as it was: every card that can mine mines, around the clock; nothing is served."""
     allocs = [_Alloc(g, g.count if g.mining_w > 0 else 0) for g in groups]
-    return _decision(allocs, interval, None, False, interactive, 0.0, [])
+    return _decision(allocs, interval, None, False, interactive, 0.0, [], detail)

@@ -99,6 +99,7 @@ class EnergyService:
         self.state: dict[str, SiteState] = {name: SiteState() for name in self.sites}
         self._gpus: dict[str, GpuDecision] = {}
         self._lock = threading.Lock()
+        self._tick_lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 

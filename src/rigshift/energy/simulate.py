@@ -38,7 +38,7 @@ from rigshift.energy.policy import (
 from rigshift.energy.prices import PriceSeries
 
 Strategy = Callable[
-    [Sequence[CardGroup], SiteInterval, Sequence[InteractiveNeed], Sequence[BatchJob]], SiteDecision
+    [Sequence[CardGroup], SiteInterval, Sequence[InteractiveNeed], Sequence[BatchJob], bool], SiteDecision
 ]
 STRATEGIES: dict[str, Strategy] = {"policy": decide, "always_on": always_on, "mining_only": mining_only}
 DAY_AHEAD_HORIZON_S = 24 * 3600  # the day-ahead market clears the next operating day: >= 24 h known
@@ -122,7 +122,6 @@ def simulate_site(
     off_cards = np.zeros(n, dtype=np.int64)
     caps = np.zeros(n)
     in_event = np.zeros(n, dtype=bool)
-    groups = {g.id: g for g in farm.groups}
     # Cards that mine at the file's median price: one of them off is curtailment, not retirement.
     median = float(np.median(prices.usd_per_kwh)) * farm.pue
     mining_possible = sum(
@@ -154,7 +153,7 @@ def simulate_site(
         event = next((e for e in site_events if e.start_ts <= t < e.end_ts), None)
         baseline_kw = None
         if event is not None:
-            free_run = decide_fn(farm.groups, interval, interactive, jobs)
+            free_run = decide_fn(farm.groups, interval, interactive, jobs, False)
             baseline_kw = free_run.power_kw
             limit = (
                 event.target_kw
@@ -165,9 +164,9 @@ def simulate_site(
                 farm.site, t, step, float(prices_kwh[i]), farm.pue, farm.cap_kw, limit, da
             )
         if strategy == "mining_only":  # the same every interval: decide once
-            decision = constant = constant or decide_fn(farm.groups, interval, interactive, jobs)
+            decision = constant = constant or decide_fn(farm.groups, interval, interactive, jobs, False)
         else:
-            decision = decide_fn(farm.groups, interval, interactive, jobs)
+            decision = decide_fn(farm.groups, interval, interactive, jobs, False)
 
         # the books
         kwh = decision.power_kw * dt_h
@@ -207,10 +206,7 @@ def simulate_site(
                 still.append(entry)
         active = still
         mining_now = decision.mining_cards
-        if mining_now:
-            for gd in decision.groups:
-                if gd.mining:
-                    totals.mining_revenue_usd += gd.mining * groups[gd.group].mining_usd_per_hour * dt_h
+        totals.mining_revenue_usd += decision.mining_usd_per_hour * dt_h
         power[i] = decision.power_kw
         replicas[i] = decision.interactive_cards
         batch_cards[i] = decision.batch_cards
