@@ -80,7 +80,7 @@ def create_app(
     engine = engine or open_engine(settings.db_url)
     metrics = Metrics()
     gateway = Gateway(directory, KeyStore(engine), UsageStore(engine), metrics, settings, clock=clock)
-    if manager is not None and manager.in_flight is None:
+    if manager is not None and getattr(manager, "in_flight", False) is None:
         # Drain before stop: the manager stops a replica only when the gateway has nothing there.
         outstanding = gateway.router.outstanding
         manager.in_flight = lambda replica_id: outstanding.get(replica_id, 0)
