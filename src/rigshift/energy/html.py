@@ -159,6 +159,7 @@ def render_html(sim: Simulation) -> str:
                 "<h3>Demand-response events</h3><pre>" + html.escape(_events_text(run.events)) + "</pre>"
             )
     inputs = html.escape(_inputs_text(data["inputs"]))
+    header = "".join("<th>" + c.replace("_", " ") + "</th>" for c in _COLUMNS)
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>rigshift energy simulate</title>
 <style>body{{font-family:system-ui,sans-serif;margin:2em;max-width:1150px}}
@@ -167,7 +168,7 @@ td:first-child{{text-align:left}}pre{{background:#f6f6f6;padding:8px;white-space
 <body><h1>Energy policy against always-on and mining-only</h1>
 <p>Policy net minus always-on: <b>${data["policy_vs_always_on_usd"]:,.2f}</b>
 ({data["policy_vs_always_on_pct"]}%). Simulated in {data["seconds"]} s.</p>
-<table><tr><th>strategy</th>{"".join(f"<th>{c}</th>" for c in _COLUMNS)}</tr>{rows}</table>
+<table><tr><th>strategy</th>{header}</tr>{rows}</table>
 {"".join(sections)}
 <h2>Inputs</h2><pre>{inputs}</pre>
 </body></html>
@@ -189,7 +190,8 @@ _COLUMNS = (
 def _events_text(events: list[dict[str, Any]]) -> str:
     return "\n".join(
         f"{e['site']} {e['start']} → {e['end']}: asked {e['shed_kw_asked'] or e['target_kw']} kW, "
-        f"shed up to {e['max_kw_shed']} kW, {e['kwh_avoided']} kWh avoided, paused {e['paused']}"
+        f"shed up to {e['max_kw_shed']} kW, {e['kwh_avoided']} kWh avoided, "
+        f"{e['intervals_over_target']} of {e['intervals']} intervals over target, paused {e['paused']}"
         for e in events
     )
 
