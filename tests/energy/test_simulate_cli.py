@@ -101,3 +101,27 @@ def test_batch_deadlines_are_met_and_batch_moves_to_cheap_hours(farm) -> None:
     assert ran.any()
     # The batch ran in the cheapest hours it could: its mean price is below the span's mean.
     assert prices.usd_per_kwh[ran].mean() < prices.usd_per_kwh.mean()
+
+
+def test_event_and_events_on_the_database(tmp_path: Path) -> None:
+    runner = CliRunner()
+    db = str(tmp_path / "r.db")
+    made = runner.invoke(
+        app,
+        ["energy", "event", "--site", "tx-ercot", "--shed-kw", "50", "--start", "2026-08-01T15:00-05:00",
+         "--end", "2026-08-01T17:00-05:00", "--db", db],
+    )  # fmt: skip
+    assert made.exit_code == 0, made.output
+    event = json.loads(made.output)
+    assert event["end_at"] - event["start_at"] == 7200 and event["shed_kw"] == 50
+    listed = json.loads(runner.invoke(app, ["energy", "events", "--db", db]).output)["data"]
+    assert [e["id"] for e in listed] == [event["id"]]
+    both = runner.invoke(
+        app,
+        ["energy", "event", "--site", "s", "--shed-kw", "1", "--target-kw", "2", "--end", "1", "--db", db],
+    )
+    assert both.exit_code == 2 and "one of them" in both.output
+    no_key = runner.invoke(
+        app, ["energy", "events", "--server", "http://127.0.0.1:9"], env={"RIGSHIFT_ADMIN_KEY": ""}
+    )
+    assert no_key.exit_code == 2 and "admin key" in no_key.output
