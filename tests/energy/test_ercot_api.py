@@ -93,3 +93,38 @@ def test_b2c_token_is_cached_until_it_expires() -> None:
     )
     with pytest.raises(BackendError, match="invalid_grant"):
         bad()
+
+
+def test_live_prices_for_the_server_loop() -> None:
+    from rigshift.energy.wiring import LivePrices
+
+    calls: list[str] = []
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        calls.append(request.url.path)
+        if request.url.path.endswith(REAL_TIME):
+            data = [
+                ["2024-07-01", h, i, "HB_NORTH", "HU", 20.0 + h, False]
+                for h in range(1, 25)
+                for i in range(1, 5)
+            ]
+            return httpx.Response(200, json={"_meta": {"totalPages": 1}, "fields": RT_FIELDS, "data": data})
+        fields = [
+            {"name": n}
+            for n in ("deliveryDate", "hourEnding", "settlementPoint", "settlementPointPrice", "DSTFlag")
+        ]
+        data = [["2024-07-01", f"{h:02d}:00", "HB_NORTH", 100.0 + h, False] for h in range(1, 25)]
+        return httpx.Response(200, json={"_meta": {"totalPages": 1}, "fields": fields, "data": data})
+
+    live = LivePrices(
+        {"tx": ErcotApi("k", lambda: "t", transport=httpx.MockTransport(handle))}, refresh_s=300
+    )
+    noon = 1719853200.0  # 2024-07-01 12:00 CDT
+    quote = live("tx", noon)
+    assert quote is not None
+    price, ahead = quote
+    assert price == pytest.approx(0.033)  # HE13's real-time price, $/kWh
+    # The day-ahead curve from the next quarter hour on: 12:15-13:00 is still HE13 (12:00-13:00).
+    assert ahead[:4] == pytest.approx([0.113, 0.113, 0.113, 0.114])
+    assert live("tx", noon + 60)[0] == price and len(calls) == 2  # cached until the refresh is due
+    assert live("elsewhere", noon) is None

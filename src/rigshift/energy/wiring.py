@@ -114,9 +114,11 @@ class LivePrices:
             return None
         latest = float(rt.usd_per_kwh[min(len(rt) - 1, rt.index_at(now) or len(rt) - 1)])
         ahead: tuple[float, ...] = ()
-        if dam is not None:
-            later = dam.window(now, now + 24 * 3600)
-            ahead = tuple(later.resample(rt.step_s).usd_per_kwh.tolist()) if len(later) else ()
+        if dam is not None and len(dam):
+            # The following intervals, on the real-time step: from the next quarter hour on.
+            step = rt.step_s
+            following = (int(now) // step + 1) * step
+            ahead = tuple(dam.resample(step).window(following, following + 24 * 3600).usd_per_kwh.tolist())
         return latest, ahead
 
 
