@@ -31,24 +31,12 @@ import numpy as np
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from rigshift.econ.prices.power_series import DAM_COLUMNS, RTM_COLUMNS
+from rigshift.econ.prices.power_series import ANNUAL_COLUMNS, DAM_COLUMNS, PLAIN_COLUMNS, RTM_COLUMNS
 from rigshift.errors import InputError, Problem, UnknownNameError
 from rigshift.suggest import did_you_mean
 
 ERCOT_TZ = ZoneInfo("America/Chicago")
-ANNUAL_COLUMNS = {
-    "Delivery Date",
-    "Hour Ending",
-    "Repeated Hour Flag",
-    "Settlement Point",
-    "Settlement Point Price",
-}
-PLAIN_PRICE_COLUMNS = (
-    ("price_usd_per_mwh", 1e-3),
-    ("price_usd_mwh", 1e-3),
-    ("price_usd_kwh", 1.0),
-    ("price", 1.0),
-)
+PLAIN_PRICE_COLUMNS = PLAIN_COLUMNS
 FORMATS = ("auto", "plain", "ercot-dam", "ercot-rtm", "ercot-dam-annual", "tariff")
 Kind = Literal["day-ahead", "real-time", "tariff", "unknown"]
 
