@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -51,3 +52,41 @@ def test_loop_from_config(tmp_path: Path) -> None:
     )
     with pytest.raises(InputError, match="extra"):
         build_energy_loop(tmp_path / "bad.yaml", EnergyEventStore(open_engine(str(tmp_path / "db.sqlite"))))
+
+
+def test_replicas_above_the_minimum_are_held_in_dear_hours(tmp_path: Path) -> None:
+    parsed = read_source(REPO / "examples/fleet/farm_2sites_3rigs_mixed.yaml")
+    fleet = parsed.fleet
+    (tmp_path / "fleet.yaml").write_text(dump_fleet(fleet, yaml_format=True))
+    start = 1704088800
+    rows = ["timestamp,price_usd_per_mwh"] + [
+        f"{datetime.fromtimestamp(start + h * 3600, UTC).isoformat()},{9000 if h == 2 else 20}"
+        for h in range(6)
+    ]
+    (tmp_path / "p.csv").write_text("\n".join(rows) + "\n")
+    (tmp_path / "energy.yaml").write_text(
+        "fleet: fleet.yaml\nmin_replicas: {chat: 1}\nsites:\n  no-hydro:\n    prices: {file: p.csv}\n"
+    )
+    rig = next(r for r in fleet.rigs if r.site == "no-hydro")
+    specs = [
+        ReplicaSpec(f"chat-{i}", "chat", "chat", ModelSource("demo", "x"), rig.name, gpu_indices=(i,))
+        for i in range(3)
+    ]
+    held: set[str] = set()
+    now = [start + 3600.0]
+    loop, _ = build_energy_loop(
+        tmp_path / "energy.yaml",
+        EnergyEventStore(open_engine(str(tmp_path / "db.sqlite"))),
+        desired=lambda: specs,
+        hold=lambda ids, why: held.update(ids),
+        release=lambda ids: held.difference_update(ids),
+        clock=lambda: now[0],
+    )
+    loop.tick()
+    assert held == set()  # $20/MWh: all three planned replicas pay
+    now[0] = start + 2 * 3600.0
+    loop.tick()
+    assert held == {"chat-1", "chat-2"}  # $9,000/MWh: down to the SLO minimum
+    now[0] = start + 3 * 3600.0
+    loop.tick()
+    assert held == set()

@@ -12,8 +12,10 @@ The config (YAML)::
       # or, live:  ercot_api: {settlement_point: HB_NORTH}
       #   (ERCOT_API_SUBSCRIPTION_KEY, ERCOT_API_USERNAME, ERCOT_API_PASSWORD in the environment)
 
-What the plane supplies: the deployments planned on each site's rigs (every planned replica is
-the SLO minimum unless the batch runner or an operator says otherwise), hold/release of replicas
+`min_replicas: {deployment: N}` sets a deployment's SLO minimum (default: every planned replica);
+planned replicas above it run while they pay for their power and are held down in dear hours.
+
+What the plane supplies: the deployments planned on each site's rigs, hold/release of replicas
 (the manager drains before stopping), and the draw measured by the agents' telemetry. The batch
 backlog comes from the batch runner: it sets `EnergyService.backlog` (site -> jobs) and asks
 `EnergyService.batch_allowed(site)`.
@@ -68,6 +70,7 @@ class EnergyConfig(BaseModel):
     econ_prices: str | None = None
     model_class: str = "8b"
     step_minutes: int = Field(default=5, ge=1, le=60)
+    min_replicas: dict[str, int] = Field(default_factory=dict)  # deployment -> SLO; default: all planned
     sites: dict[str, SiteConfig]
 
 
@@ -186,9 +189,20 @@ def build_energy_loop(
     replicas = plan_by_site(fleet, desired)
     usd = farm.model_class.usd_per_m_output
 
+    slowest = {
+        s.site: min((g.levels[0].tokens_per_s for g in s.groups if g.converted and g.levels), default=1.0)
+        for s in farm.sites
+    }
+
     def demand(site: str) -> list[InteractiveNeed]:
-        # Every planned replica is the SLO minimum until a demand signal says more is needed.
-        return [InteractiveNeed(d, len(ids), 0.0, usd) for d, ids in replicas(site).items()]
+        # The SLO minimum per deployment (`min_replicas`, default every planned replica); the
+        # planned replicas above it run while they pay for their power (held down in dear hours).
+        # Demand is sized so the policy never asks for more replicas than are planned.
+        needs = []
+        for d, ids in replicas(site).items():
+            minimum = min(len(ids), config.min_replicas.get(d, len(ids)))
+            needs.append(InteractiveNeed(d, minimum, len(ids) * slowest[site] * 0.999, usd))
+        return needs
 
     loop = EnergyService(
         {s.site: s for s in farm.sites},
