@@ -115,7 +115,9 @@ def test_slo_minimums_and_site_cap_hold_outside_events(groups, price, pue, data)
 @given(groups=groups_st, price=price_st, data=st.data())
 def test_batch_runs_at_a_loss_only_when_its_deadline_cannot_wait(groups, price, data) -> None:
     jobs = _jobs(data, 0.0)
-    decision = decide(groups, SiteInterval("site", 0.0, STEP, price), (), jobs)
+    # With or without a day-ahead curve: a loss is only ever taken for work that is due now.
+    ahead = tuple(data.draw(st.lists(price_st, max_size=96)))
+    decision = decide(groups, SiteInterval("site", 0.0, STEP, price, day_ahead=ahead), (), jobs)
     cheapest = min((j.usd_per_m_tokens for j in jobs), default=0.0)
     for gd, g in zip(decision.groups, groups, strict=True):
         if gd.batch and _margin_of(g, gd.batch_cap_w, cheapest, price) < 0:
