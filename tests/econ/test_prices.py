@@ -185,3 +185,12 @@ def test_bad_prices_files_are_reported_with_file_and_field(tmp_path, text, messa
 def test_missing_prices_file(tmp_path):
     with pytest.raises(InputError, match=r"nope.yaml: cannot read the prices file"):
         load_inputs(tmp_path / "nope.yaml", resolve=resolve)
+
+
+def test_the_shared_ercot_extract_and_native_annual_file_read_the_same_mean():
+    data = Path(__file__).parents[1] / "energy" / "data"
+    plain = read_power_series(data / "ercot_hb_north_dam_2024_fall_back.csv")
+    native = read_power_series(data / "ercot_np4-180-er_2024_fall_back.csv", settlement_point="HB_NORTH")
+    assert plain.points == native.points == 5
+    assert plain.mean_usd_kwh == pytest.approx(native.mean_usd_kwh)
+    assert plain.max_usd_kwh == pytest.approx(0.0136)

@@ -7,6 +7,7 @@ import typer
 from rigshift.cli import assess as assess_cli
 from rigshift.cli import catalog as catalog_cli
 from rigshift.cli import econ as econ_cli
+from rigshift.cli import energy as energy_cli
 from rigshift.cli import estimate as estimate_cli
 from rigshift.cli import fleet as fleet_cli
 from rigshift.cli import plan as plan_cli
@@ -29,6 +30,7 @@ run_cli.register(app)
 catalog_cli.register(app)
 server_cli.register(app)
 econ_cli.register(app)
+energy_cli.register(app)
 
 
 def main() -> None:

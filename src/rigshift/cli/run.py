@@ -49,6 +49,17 @@ def agent(
         str | None,
         typer.Option(help="Where replicas on this rig keep models (default ~/.cache/rigshift/models)"),
     ] = None,
+    caps: Annotated[
+        str | None,
+        typer.Option(
+            "--caps",
+            help="Apply the energy policy's power caps with: auto (by GPU brand), nvml, amdsmi, rocm-smi, "
+            "fake:PATH (a JSON file, for tests) or none (default: auto; none with --simulate or --cpu-only)",
+        ),
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Print the power caps the policy asks for; change nothing")
+    ] = False,
 ) -> None:
     """Join this rig to the cluster as a Ray node labelled with its rig id, GPU models, VRAM and
     PCIe links, and report GPU telemetry to the control plane until stopped (Ctrl-C)."""
@@ -63,8 +74,23 @@ def agent(
     address = ray_address_for(server, ray_address, token)
     # SIGTERM (systemd, docker stop) must leave the cluster cleanly, as Ctrl-C does.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    from rigshift.energy.caps import DryRunCapper, capper_for
+
+    choice = caps or ("none" if simulate or cpu_only or not this.gpus else "auto")
+    capper = capper_for(choice, this.gpus[0].brand if this.gpus else None)
+    if capper is not None and dry_run:
+        capper = DryRunCapper(capper, say=_out.print)
     runner = Agent(
-        this, server, token, address, advertise_host, num_cpus, telemetry_interval, simulate, model_cache
+        this,
+        server,
+        token,
+        address,
+        advertise_host,
+        num_cpus,
+        telemetry_interval,
+        simulate,
+        model_cache,
+        capper,
     )
     gpus = ", ".join(g.model for g in this.gpus) or "no GPUs"
     code = runner.run(on_joined=lambda a: _out.print(f"rig {this.name} ({gpus}) joined the cluster at {a}"))

@@ -223,6 +223,12 @@ def server(
             help="Fleet file (as `rigshift fleet` writes it) the console and /admin/assess|econ|plan report on",
         ),
     ] = None,
+    energy: Annotated[
+        Path | None,
+        typer.Option(
+            "--energy", help="Run the energy policy: prices per site, caps, events (docs/energy.md)"
+        ),
+    ] = None,
 ) -> None:
     """Run the control plane: management API, OpenAI-compatible gateway, telemetry, /metrics.
 
@@ -244,6 +250,7 @@ def server(
         public_metrics=metrics,
         public_docs=docs,
         fleet=fleet,
+        energy=energy,
         say=_out.print,
     )
 

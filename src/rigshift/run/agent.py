@@ -2,7 +2,8 @@
 
 Steps: describe the rig (fleet file entry, or the probe of this machine), turn it into Ray node
 labels, run `ray start --address … --block` with the join token as Ray's auth token (a wrong
-token is refused by the head), and post telemetry to the control plane every few seconds. The
+token is refused by the head), and post telemetry to the control plane every few seconds; with a power capper, apply the energy
+policy's caps for this rig's GPUs as often (`rigshift.energy.caps`). The
 model cache lives in the replica actors the head places here; the agent only owns the node.
 """
 
@@ -21,6 +22,7 @@ from urllib.parse import urlparse
 
 import httpx
 
+from rigshift.energy.caps import CapApplier, PowerCapper, caps_from_server
 from rigshift.errors import BackendError, EnvironmentProblem, InputError, Problem
 from rigshift.fleet.model import Rig
 from rigshift.run.labels import rig_labels
@@ -97,6 +99,7 @@ class Agent:
     telemetry_interval_s: float = 5.0
     simulate: bool = False
     model_cache: str | None = None  # where replicas on this rig keep models (default ~/.cache/…)
+    capper: PowerCapper | None = None  # applies the energy policy's power caps (None: never touched)
     _node: subprocess.Popen[bytes] | None = field(default=None, repr=False)
 
     def labels(self) -> dict[str, str]:
@@ -160,7 +163,16 @@ class Agent:
             if on_joined:
                 on_joined(self.ray_address)
             reporter.start()
-            return node.wait()
+            applier = None
+            if self.capper is not None:
+                source = caps_from_server(self.server, self.token, self.rig.name)
+                applier = CapApplier(self.capper, source, interval_s=self.telemetry_interval_s)
+                applier.start()
+            try:
+                return node.wait()
+            finally:
+                if applier is not None:
+                    applier.stop()
         finally:
             reporter.stop()
             _end_group(node)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
-ReplicaState = Literal["starting", "ready", "unhealthy", "stopped"]
+ReplicaState = Literal["starting", "ready", "unhealthy", "draining", "stopped"]
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,10 @@ so routing costs nanoseconds whatever the cluster is doing.
 
 Every action is recorded as an `ActionRecord` with its reason (kept in memory, and passed to
 `on_action` so the control plane can store them).
+
+Stopping drains first: a replica leaving the plan (or held by the energy policy, `hold()`) is
+taken out of routing at once, and its backend is stopped only when the gateway has no request in
+flight there (`in_flight`), or after `drain_timeout_s`, so no request is cut off.
 """
 
 from __future__ import annotations
@@ -65,6 +69,8 @@ class ReplicaManager:
         clock: Callable[[], float] = time.time,
         interval_s: float = 1.0,
         history: int = 1000,
+        in_flight: Callable[[str], int] | None = None,
+        drain_timeout_s: float = 120.0,
     ) -> None:
         self.cluster = cluster
         self.on_action = on_action
@@ -80,6 +86,10 @@ class ReplicaManager:
         self._crashes: dict[str, tuple[int, float]] = {}  # replica id -> (actor deaths in a row, last start)
         self.actions: list[ActionRecord] = []
         self.waiting: list[Action] = []
+        self.in_flight = in_flight  # the gateway's count of requests in flight per replica
+        self.drain_timeout_s = drain_timeout_s
+        self._draining: dict[str, float] = {}  # replica id -> when its drain began
+        self._held: dict[str, str] = {}  # replica id -> why it is held down (energy policy)
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
@@ -100,6 +110,28 @@ class ReplicaManager:
     def desired(self) -> list[ReplicaSpec]:
         return list(self._effective)
 
+    def hold(self, replica_ids: Sequence[str], reason: str) -> None:
+        """Take replicas down without changing the plan (drained, then stopped); `release` brings
+        them back. The energy policy uses this for demand response and price-driven scale-down."""
+        with self._lock:
+            for rid in replica_ids:
+                self._held[rid] = reason
+        self._wake.set()
+
+    def release(self, replica_ids: Sequence[str] | None = None) -> None:
+        """Let held replicas run again (all of them when `replica_ids` is None)."""
+        with self._lock:
+            for rid in list(self._held) if replica_ids is None else replica_ids:
+                self._held.pop(rid, None)
+        self._wake.set()
+
+    @property
+    def held(self) -> dict[str, str]:
+        return dict(self._held)
+
+    def _wanted(self) -> list[ReplicaSpec]:
+        return [s for s in self._effective if s.replica_id not in self._held]
+
     # --- the loop ---------------------------------------------------------------------------
 
     def tick(self) -> list[ActionRecord]:
@@ -108,9 +140,12 @@ class ReplicaManager:
             live = self.cluster.live_rigs()
             self._effective, waits = replace_lost(self._effective, live)
             observed, infos = self.cluster.observe()
-            actions = reconcile(self._effective, observed, live)
+            actions = reconcile(self._wanted(), observed, live)
             now = self.clock()
-            due = [a for a in actions if a.kind != "wait" and self._due(a, now)]
+            alive = {o.replica_id for o in observed if o.alive}
+            due = [
+                a for a in actions if a.kind != "wait" and self._due(a, now) and self._drained(a, alive, now)
+            ]
             done = [self._execute(a) for a in due]
             self.waiting = [a for a in actions if a.kind == "wait"] + waits
             if done:  # new actors: look again so the snapshot knows them
@@ -128,6 +163,18 @@ class ReplicaManager:
             self._crashes[action.replica_id] = (deaths + 1, now)
         elif action.kind in ("start", "move"):
             self._crashes.pop(action.replica_id, None)
+        return True
+
+    def _drained(self, action: Action, alive: set[str], now: float) -> bool:
+        """May this stop (or move) go ahead? Only once the gateway has nothing in flight there."""
+        rid = action.replica_id
+        if action.kind not in ("stop", "move") or self.in_flight is None or rid not in alive:
+            self._draining.pop(rid, None)
+            return True
+        began = self._draining.setdefault(rid, now)
+        if self.in_flight(rid) > 0 and now - began < self.drain_timeout_s:
+            return False  # still serving: out of rotation, stopped at a later tick
+        self._draining.pop(rid, None)
         return True
 
     def _execute(self, action: Action) -> ActionRecord:
@@ -162,6 +209,14 @@ class ReplicaManager:
         waiting = {a.replica_id: a.reason for a in self.waiting}
         for spec in self._effective:
             info = infos.get(spec.replica_id)
+            if spec.replica_id in self._held or spec.replica_id in self._draining:
+                # Out of rotation: held down by the energy policy, or draining before a stop/move.
+                labels = {"held": self._held[spec.replica_id]} if spec.replica_id in self._held else {}
+                draining = spec.replica_id in self._draining
+                state: ReplicaState = "draining" if draining else "stopped"
+                url = info["base_url"] if info is not None and draining else ""
+                snapshot[spec.replica_id] = self._endpoint(spec, state, url, labels)
+                continue
             if info is None or info.get("rig") != spec.rig:
                 # Not answering yet (actor being placed, model being copied) or cannot run now:
                 # listed for the operator and /metrics, never routed to (no URL, not ready).
@@ -170,7 +225,7 @@ class ReplicaManager:
                     spec, "stopped" if reason else "starting", "", {"waiting": reason} if reason else {}
                 )
                 continue
-            state: ReplicaState = info["state"]
+            state = info["state"]
             suspect_at = self._suspect.get(spec.replica_id)
             if suspect_at is not None:
                 # Stay out of rotation until the backend answered a health check after the report.

@@ -24,10 +24,12 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
+from rigshift.energy.service import EnergyService
 from rigshift.errors import RigshiftError
 from rigshift.run.contracts import ReplicaDirectory
 from rigshift.run.manager import ReplicaManager
 from rigshift.server.batch_dispatch import GatewayDispatcher
+from rigshift.server.batch_energy import connect_batches_to_energy
 from rigshift.server.batch_runner import BatchRunner
 from rigshift.server.batch_service import MAX_FILE_BYTES, BatchService
 from rigshift.server.batch_store import BatchStore, FileStore
@@ -36,6 +38,7 @@ from rigshift.server.console_auth import SessionStore
 from rigshift.server.context import ServerContext
 from rigshift.server.db import open_engine
 from rigshift.server.deployments import DeploymentLog
+from rigshift.server.energy_events import EnergyEventStore
 from rigshift.server.errors import error_response, openai_error
 from rigshift.server.fleet_source import FleetSource
 from rigshift.server.gateway import Gateway
@@ -48,6 +51,7 @@ from rigshift.server.routers import (
     batches,
     console,
     deployments,
+    energy,
     farm,
     internal,
     keys,
@@ -58,6 +62,7 @@ from rigshift.server.routers import (
     usage_report,
 )
 from rigshift.server.services.deployments import DeploymentsService, all_replicas
+from rigshift.server.services.energy import EnergyApiService
 from rigshift.server.services.keys import KeysService
 from rigshift.server.services.model_files import ModelFilesService
 from rigshift.server.services.telemetry import TelemetryService
@@ -75,6 +80,8 @@ ROUTERS: list[APIRouter] = [
     deployments.router,
     models.router,
     internal.router,
+    energy.router,
+    energy.agent_router,
     ops.router,
     farm.router,
     usage_report.router,
@@ -94,6 +101,7 @@ def create_app(
     ray_address: str | None = None,
     routers: Iterable[APIRouter] = (),
     fleet: FleetSource | None = None,
+    energy_loop: EnergyService | None = None,
 ) -> FastAPI:
     """The control plane over `directory`; `routers` are added after `ROUTERS` (extensions, tests).
     `fleet`: what the console and /admin/assess|econ|plan report on (none: they say how to set one)."""
@@ -108,7 +116,17 @@ def create_app(
     engine = engine or open_engine(settings.db_url)
     metrics = Metrics()
     gateway = Gateway(directory, KeyStore(engine), UsageStore(engine), metrics, settings, clock=clock)
+    if manager is not None and getattr(manager, "in_flight", False) is None:
+        # Drain before stop: the manager stops a replica only when the gateway has nothing there.
+        outstanding = gateway.router.outstanding
+        manager.in_flight = lambda replica_id: outstanding.get(replica_id, 0)
     batch_service = BatchService(FileStore(engine), BatchStore(engine), clock)
+    dispatcher = GatewayDispatcher(gateway, KeyStore(engine))
+    batch_runner = BatchRunner(
+        batch_service, dispatcher, concurrency=settings.batch_concurrency, poll_s=settings.batch_poll_s
+    )
+    if energy_loop is not None:
+        connect_batches_to_energy(batch_runner, dispatcher, energy_loop, default_prices())
     ctx = ServerContext(
         settings=settings,
         clock=clock,
@@ -125,15 +143,11 @@ def create_app(
         ),
         telemetry=TelemetryService(TelemetryHub(), TelemetryStore(engine), metrics, clock),
         batches=batch_service,
-        batch_runner=BatchRunner(
-            batch_service,
-            GatewayDispatcher(gateway, KeyStore(engine)),
-            concurrency=settings.batch_concurrency,
-            poll_s=settings.batch_poll_s,
-        ),
+        batch_runner=batch_runner,
         ray_address=ray_address,
         fleet=fleet,
         sessions=sessions,
+        energy=EnergyApiService(EnergyEventStore(engine), clock, energy_loop),
     )
 
     def scrape() -> Iterable[Metric]:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import anyio.to_thread
 
+from rigshift.run.contracts import ReplicaEndpoint
 from rigshift.server.batch_input import BatchLine
 from rigshift.server.batch_runner import DispatchResult
 from rigshift.server.gateway import Gateway
@@ -19,7 +20,8 @@ _REVOKED = b'{"error": {"message": "the API key that created this batch was revo
 class GatewayDispatcher:
     gateway: Gateway
     keys: KeyStore
-    site_allowed: Callable[[str], bool] | None = None  # the energy policy's per-site batch switch
+    # The energy policy's per-site batch switch, asked per replica (None: batch may run anywhere).
+    replica_allowed: Callable[[ReplicaEndpoint], bool] | None = None
 
     async def dispatch(self, key_id: str, endpoint: str, line: BatchLine) -> DispatchResult:
         # Looked up per line, not cached: a key revoked mid-batch stops billing at once.
@@ -32,4 +34,4 @@ class GatewayDispatcher:
                 b'{"error": {"message": "this API key may no longer use this model", '
                 b'"type": "permission_error", "code": "model_not_allowed", "param": null}}',
             )
-        return await self.gateway.batch_line(key, endpoint, line.body, self.site_allowed)
+        return await self.gateway.batch_line(key, endpoint, line.body, self.replica_allowed)

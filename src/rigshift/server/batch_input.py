@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from rigshift.server.errors import ApiError
 from rigshift.server.openai_body import read_fields
+from rigshift.server.prompt_tokens import estimate_tokens
 from rigshift.server.strict_json import loads_strict
 
 BATCH_ENDPOINTS = {
@@ -24,6 +25,7 @@ BATCH_ENDPOINTS = {
     "/v1/embeddings": "embeddings",
 }
 MAX_LINES = 50_000  # OpenAI's own per-batch limit
+DEFAULT_COMPLETION_TOKENS = 256  # a line without max_tokens, for backlog sizing only
 MAX_PROBLEMS = 100  # reported per file: the first hundred say enough
 MAX_DEPTH = 64  # the gateway's own limit for a request body, plus the line's envelope
 
@@ -34,6 +36,7 @@ class BatchLine:
     custom_id: str
     body: bytes  # the request body as the gateway will forward it (re-serialised, strict JSON)
     model: str
+    tokens_estimate: int = 0  # prompt (about 4 bytes a token) + max_tokens: the energy policy's backlog
 
 
 @dataclass(frozen=True)
@@ -118,7 +121,10 @@ def parse_batch_file(content: bytes, endpoint: str) -> tuple[list[BatchLine], li
         if fields.stream:
             problem(number, "invalid_request", "batch requests cannot stream", "body.stream")
             continue
-        lines.append(BatchLine(len(lines), custom_id, json.dumps(body).encode(), fields.model))
+        tokens = estimate_tokens(body, BATCH_ENDPOINTS[endpoint]) + (
+            fields.max_tokens if fields.max_tokens is not None else DEFAULT_COMPLETION_TOKENS
+        )
+        lines.append(BatchLine(len(lines), custom_id, json.dumps(body).encode(), fields.model, tokens))
     if not lines and not problems:
         problems.append(LineProblem(1, "empty_file", "the file holds no requests"))
     return lines, problems

@@ -134,6 +134,20 @@ class BatchRunner:
         )
         return int(recorded)
 
+    def backlog(self) -> list[tuple[str, int, float]]:
+        """(batch id, tokens still to run, deadline) per in-progress batch: what the energy policy
+        weighs against the price (a batch whose deadline allows waiting waits for cheap hours)."""
+        out = []
+        for batch in self.service.batches.active():
+            if batch.status != "in_progress":
+                continue
+            # Called from the energy loop's thread: read the runner's cache, never write it.
+            lines = self._lines.get(batch.id) or self.service.lines_of(batch)
+            done = self.service.batches.done_lines(batch.id)
+            tokens = sum(line.tokens_estimate for line in lines if line.index not in done)
+            out.append((batch.id, tokens, batch.expires_at))
+        return out
+
     def _finish(self, batch: Batch, status: str) -> None:
         if self.service.finalize(batch, status):
             self._lines.pop(batch.id, None)

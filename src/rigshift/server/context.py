@@ -15,6 +15,7 @@ from rigshift.server.fleet_source import FleetSource
 from rigshift.server.gateway import Gateway
 from rigshift.server.metrics import Metrics
 from rigshift.server.services.deployments import DeploymentsService
+from rigshift.server.services.energy import EnergyApiService
 from rigshift.server.services.keys import KeysService
 from rigshift.server.services.model_files import ModelFilesService
 from rigshift.server.services.telemetry import TelemetryService
@@ -40,6 +41,7 @@ class ServerContext:
     # The console's: the fleet the server reports on (--fleet, or the demo farm) and its sessions.
     fleet: FleetSource = field(default_factory=FleetSource.none)
     sessions: SessionStore | None = None
+    energy: EnergyApiService | None = None
 
 
 def context(request: Request) -> ServerContext:

@@ -536,7 +536,7 @@ class Gateway:
     # --- Batch API lines --------------------------------------------------------------------
 
     def spare_replica(
-        self, model: str, site_allowed: Callable[[str], bool] | None = None
+        self, model: str, allowed: Callable[[ReplicaEndpoint], bool] | None = None
     ) -> ReplicaEndpoint | None:
         """The least busy ready replica of `model` with a free slot, at a site where batch may run.
 
@@ -546,7 +546,7 @@ class Gateway:
         best: ReplicaEndpoint | None = None
         best_load = 0.0
         for replica in self.directory.ready_replicas(model):
-            if site_allowed is not None and not site_allowed(replica.labels.get("site", "")):
+            if allowed is not None and not allowed(replica):
                 continue
             busy = self.router.outstanding.get(replica.replica_id, 0)
             if busy >= replica.max_parallel:
@@ -557,7 +557,11 @@ class Gateway:
         return best
 
     async def batch_line(
-        self, key: ApiKey, endpoint: str, raw: bytes, site_allowed: Callable[[str], bool] | None = None
+        self,
+        key: ApiKey,
+        endpoint: str,
+        raw: bytes,
+        allowed: Callable[[ReplicaEndpoint], bool] | None = None,
     ) -> DispatchResult:
         """Run one Batch API line on spare capacity; the usage it returns is for the caller to store.
 
@@ -568,7 +572,7 @@ class Gateway:
         body = loads_strict(raw, max_depth=self.settings.max_json_depth)
         fields = read_fields(body, endpoint)
         call = _Call(key, endpoint, fields.model, body, raw, time.perf_counter())
-        replica = self.spare_replica(fields.model, site_allowed)
+        replica = self.spare_replica(fields.model, allowed)
         if replica is None:
             return DispatchResult(retry_later=True, reason="no free replica slot")
         try:

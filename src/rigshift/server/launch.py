@@ -78,6 +78,7 @@ def serve(
     public_docs: bool,
     say: Say,
     fleet: Path | None = None,
+    energy: Path | None = None,
 ) -> None:
     """`rigshift server`: the control plane in the foreground until stopped."""
     import uvicorn
@@ -122,6 +123,19 @@ def serve(
         )
         directory = plane.manager.directory()
         say(f"Ray head at {plane.head.address} (token auth); agents join with the join token")
+    energy_loop = None
+    if energy is not None:
+        from rigshift.energy.wiring import build_energy_loop, measured_site_kw
+        from rigshift.server.energy_events import EnergyEventStore
+
+        manager = plane.manager if plane else None
+        energy_loop, energy_fleet = build_energy_loop(
+            energy,
+            EnergyEventStore(engine),
+            desired=(lambda: manager.desired) if manager else (lambda: ()),
+            hold=manager.hold if manager else None,
+            release=manager.release if manager else None,
+        )
     app = create_app(
         directory,
         settings,
@@ -129,7 +143,16 @@ def serve(
         manager=plane.manager if plane else None,
         ray_address=plane.head.address if plane else None,
         fleet=fleet_source,
+        energy_loop=energy_loop,
     )
+    if energy_loop is not None:
+        energy_loop.measured_kw = measured_site_kw(
+            app.state.ctx.telemetry.hub.readings,
+            energy_fleet,
+            {n: s.pue for n, s in energy_loop.sites.items()},
+        )
+        energy_loop.start(interval_s=5.0)
+        say(f"energy policy on for {', '.join(energy_loop.sites)}")
     say(f"rigshift control plane on http://{host}:{port}  (OpenAI base URL: http://{host}:{port}/v1)")
     say(f"console: http://{host}:{port}/  (log in with an API key)")
     if first_admin:
@@ -139,6 +162,8 @@ def serve(
     except OSError as error:
         raise EnvironmentProblem(f"cannot listen on {host}:{port}: {error}") from error
     finally:
+        if energy_loop is not None:
+            energy_loop.close()
         if plane is not None:
             plane.close(stop_replicas=False)  # the replicas outlive this process by design
 

@@ -156,3 +156,23 @@ batch_results = Table(
     Column("ok", Boolean, nullable=False),
     Column("created_at", Float, nullable=False),
 )
+
+# Demand-response events (`rigshift energy event`, POST /admin/energy/events) and what each did.
+energy_events = Table(
+    "energy_events",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("site", String(200), nullable=False),
+    Column("start_at", Float, nullable=False),  # unix seconds
+    Column("end_at", Float, nullable=False),
+    Column("shed_kw", Float, nullable=True),  # asked: shed this much below the baseline …
+    Column("target_kw", Float, nullable=True),  # … or stay at or under this draw
+    Column("created_at", Float, nullable=False),
+    Column("cancelled_at", Float, nullable=True),
+    Column("baseline_kw", Float, nullable=True),  # the draw when the event began
+    Column("max_kw_shed", Float, nullable=False, default=0.0),
+    Column("kwh_avoided", Float, nullable=False, default=0.0),
+    Column("under_target_after_s", Float, nullable=True),  # from start to the first reading under target
+    Column("paused_json", Text, nullable=False, default="{}"),  # what was paused: batch, mining, replicas
+    Index("ix_energy_events_site_time", "site", "start_at"),
+)

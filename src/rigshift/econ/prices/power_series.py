@@ -25,7 +25,16 @@ RTM_COLUMNS = {
     "SettlementPointName",
     "SettlementPointPrice",
 }
-FORMATS = ("auto", "ercot-dam", "ercot-rtm", "plain")
+# ERCOT's annual day-ahead workbook (NP4-180-ER) as CSV: the shared 2024 file's columns.
+ANNUAL_COLUMNS = {
+    "Delivery Date",
+    "Hour Ending",
+    "Repeated Hour Flag",
+    "Settlement Point",
+    "Settlement Point Price",
+}
+FORMATS = ("auto", "ercot-dam", "ercot-rtm", "ercot-dam-annual", "plain")
+PLAIN_COLUMNS = (("price_usd_per_mwh", 1e-3), ("price_usd_mwh", 1e-3), ("price_usd_kwh", 1.0), ("price", 1.0))
 
 
 def _detect(header: set[str], source: str) -> str:
@@ -33,7 +42,9 @@ def _detect(header: set[str], source: str) -> str:
         return "ercot-dam"
     if header >= RTM_COLUMNS:
         return "ercot-rtm"
-    if "timestamp" in header and ({"price", "price_usd_kwh", "price_usd_mwh"} & header):
+    if header >= ANNUAL_COLUMNS:
+        return "ercot-dam-annual"
+    if "timestamp" in header and ({c for c, _ in PLAIN_COLUMNS} & header):
         return "plain"
     raise InputError(
         Problem(
@@ -42,7 +53,8 @@ def _detect(header: set[str], source: str) -> str:
             location="line 1",
             expected="ERCOT NP4-190-CD (DeliveryDate,HourEnding,SettlementPoint,SettlementPointPrice,DSTFlag), "
             "NP6-905-CD (DeliveryDate,DeliveryHour,DeliveryInterval,SettlementPointName,SettlementPointType,"
-            "SettlementPointPrice,DSTFlag) or timestamp,price",
+            "SettlementPointPrice,DSTFlag), NP4-180-ER (Delivery Date,Hour Ending,Repeated Hour Flag,"
+            "Settlement Point,Settlement Point Price) or timestamp,price (or price_usd_per_mwh)",
         )
     )
 
@@ -83,6 +95,17 @@ def read_power_series(
     header = {h.strip() for h in (reader.fieldnames or [])}
     kind = _detect(header, source) if fmt == "auto" else fmt
     rows = list(reader)
+    if kind == "ercot-dam-annual":  # the same report with spaced column names
+        rows = [
+            {
+                "DeliveryDate": r.get("Delivery Date", ""),
+                "HourEnding": r.get("Hour Ending", ""),
+                "SettlementPoint": r.get("Settlement Point", ""),
+                "SettlementPointPrice": r.get("Settlement Point Price", ""),
+            }
+            for r in rows
+        ]
+        kind = "ercot-dam"
     if kind in ("ercot-dam", "ercot-rtm"):
         return _ercot(rows, kind, source, settlement_point)
     return _plain(rows, header, source)
@@ -128,9 +151,7 @@ def _ercot(rows: list[dict[str, str]], kind: str, source: str, point: str | None
 
 
 def _plain(rows: list[dict[str, str]], header: set[str], source: str) -> PriceSeriesSummary:
-    column, scale = next(
-        (c, s) for c, s in (("price_usd_mwh", 1e-3), ("price_usd_kwh", 1.0), ("price", 1.0)) if c in header
-    )
+    column, scale = next((c, s) for c, s in PLAIN_COLUMNS if c in header)
     prices, stamps, times = [], [], []
     for line, row in enumerate(rows, start=2):
         stamp = (row.get("timestamp") or "").strip()

@@ -1,0 +1,254 @@
+"""`rigshift energy`: replay the energy policy over a price file; demand-response events."""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import httpx
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from rigshift.cli.errors import handle_errors
+from rigshift.energy.demand import check_sites, demo_demand, read_demand, read_events
+from rigshift.energy.farm import build_farm
+from rigshift.energy.html import render_html
+from rigshift.energy.prices import FORMATS, read_price_series
+from rigshift.energy.simulate import STRATEGIES, simulate
+from rigshift.errors import BackendError, InputError, Problem
+from rigshift.fleet.demo import demo_fleet
+from rigshift.fleet.store import load_fleet, write_atomic
+
+energy_app = typer.Typer(help="Energy: prices, the policy, demand response.", no_args_is_help=True)
+_out = Console(highlight=False, soft_wrap=False, width=150)
+DEMO_SITE = "tx-ercot"  # the demo farm's Texas site buys at ERCOT prices
+
+
+def simulate_command(
+    fleet: Annotated[
+        Path | None, typer.Argument(help="Fleet file (JSON or YAML) as `rigshift fleet` writes it.")
+    ] = None,
+    prices: Annotated[
+        Path | None,
+        typer.Option(
+            "--prices",
+            help="Power prices: ERCOT CSV (NP4-190-CD, NP6-905-CD, NP4-180-ER), plain CSV or a tariff YAML.",
+        ),
+    ] = None,
+    demo: Annotated[
+        bool, typer.Option("--demo", help="Use the bundled demo fleet and its default demand.")
+    ] = False,
+    demand: Annotated[
+        Path | None, typer.Option("--demand", help="Demand file (YAML/JSON, docs/energy.md).")
+    ] = None,
+    events: Annotated[
+        Path | None, typer.Option("--events", help="Demand-response events (YAML/JSON list).")
+    ] = None,
+    site: Annotated[
+        list[str] | None,
+        typer.Option("--site", help="Sites the prices apply to (default: all; --demo: tx-ercot)."),
+    ] = None,
+    settlement_point: Annotated[
+        str | None, typer.Option("--settlement-point", help="Which point of a multi-point ERCOT file.")
+    ] = None,
+    fmt: Annotated[str, typer.Option("--format", help=f"Price file format: {', '.join(FORMATS)}.")] = "auto",
+    day_ahead: Annotated[
+        bool | None,
+        typer.Option(
+            "--day-ahead/--no-day-ahead",
+            help="Prices are day-ahead, known 24 h ahead (default: when the file is an ERCOT day-ahead report).",
+        ),
+    ] = None,
+    step: Annotated[
+        int | None, typer.Option("--step", help="Interval in minutes: 5, 15 or 60 (default: the file's).")
+    ] = None,
+    econ_prices: Annotated[
+        Path | None,
+        typer.Option("--econ-prices", help="Econ prices file (token prices, coins); defaults fill the rest."),
+    ] = None,
+    model_class: Annotated[
+        str, typer.Option("--model-class", help="Model class the converted cards serve.")
+    ] = "8b",
+    as_json: Annotated[bool, typer.Option("--json", help="Print the whole result as JSON.")] = False,
+    html: Annotated[
+        Path | None, typer.Option("--html", help="Also write a self-contained HTML report here.")
+    ] = None,
+) -> None:
+    """Replay the energy policy interval by interval over the span of the price file, with the same
+    code the server runs, against two baselines: always on, and mining only."""
+    if demo == (fleet is not None):
+        raise InputError(Problem("give a FLEET file or --demo, not both and not neither", field="FLEET"))
+    if prices is None:
+        raise InputError(Problem("--prices is required", field="--prices", expected="a price file"))
+    if step is not None and step not in (5, 15, 60):
+        raise InputError(Problem(f"--step must be 5, 15 or 60, got {step}", field="--step"))
+    fleet_data = demo_fleet() if fleet is None else load_fleet(fleet)
+    sites = site or ([DEMO_SITE] if demo else None)
+    farm = build_farm(fleet_data, econ_prices, model_class=model_class, sites=sites)
+    series = read_price_series(prices, fmt, settlement_point)
+    if step is not None:
+        series = series.resample(step * 60)
+    demand_data = read_demand(demand) if demand is not None else demo_demand(farm)
+    event_list = read_events(events) if events is not None else []
+    check_sites(demand_data, event_list, farm, str(demand or events or "demand"))
+    known_ahead = series.kind == "day-ahead" if day_ahead is None else day_ahead
+    sim = simulate(farm, {s.site: series for s in farm.sites}, demand_data, event_list, day_ahead=known_ahead)
+    if html is not None:
+        write_atomic(html, render_html(sim))
+    if as_json:
+        typer.echo(json.dumps(sim.to_json(), separators=(",", ":")))
+        return
+    _print(sim.to_json(with_intervals=False))
+    if html is not None:
+        typer.echo(f"wrote {html}")
+
+
+def _print(data: dict[str, Any]) -> None:
+    table = Table(title="energy policy against always-on and mining-only")
+    columns = (
+        "net_usd",
+        "energy_cost_usd",
+        "token_revenue_usd",
+        "mining_revenue_usd",
+        "batch_deadlines_met",
+        "batch_deadlines_total",
+        "slo_minutes_lost",
+        "curtailed_hours",
+    )
+    table.add_column("strategy")
+    for c in columns:
+        table.add_column(c.replace("_", " "), justify="right")
+    for name in STRATEGIES:
+        row = data[name]
+        table.add_row(
+            name, *(f"{row[c]:,.2f}" if isinstance(row[c], float) else str(row[c]) for c in columns)
+        )
+    _out.print(table)
+    _out.print(
+        f"policy - always-on: ${data['policy_vs_always_on_usd']:,.2f} ({data['policy_vs_always_on_pct']}%), "
+        f"simulated in {data['seconds']} s"
+    )
+    for site, summary in data["inputs"]["prices"].items():
+        _out.print(
+            f"{site}: {summary['source']} {summary['start']} … {summary['end']}, {summary['intervals']} intervals "
+            f"of {summary['step_minutes']} min, mean ${summary['mean_usd_mwh']}/MWh"
+        )
+    for note in data["inputs"]["farm"]["provenance"]:
+        _out.print(f"  source: {note}")
+
+
+def _instant(text: str, field: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise InputError(
+            Problem(f"not a time: {text!r}", field=field, expected="ISO 8601 or unix seconds")
+        ) from None
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
+
+
+def event_command(
+    site: Annotated[str, typer.Option("--site", help="The site that must shed.")],
+    end: Annotated[str, typer.Option("--end", help="When the event ends (ISO 8601 or unix seconds).")],
+    shed_kw: Annotated[
+        float | None, typer.Option("--shed-kw", help="kW to shed below the site's draw.")
+    ] = None,
+    target_kw: Annotated[
+        float | None, typer.Option("--target-kw", help="...or the draw to stay under.")
+    ] = None,
+    start: Annotated[str | None, typer.Option("--start", help="When it starts (default: now).")] = None,
+    server: Annotated[
+        str | None, typer.Option("--server", envvar="RIGSHIFT_SERVER", help="Control plane URL.")
+    ] = None,
+    admin_key: Annotated[
+        str | None, typer.Option("--admin-key", envvar="RIGSHIFT_ADMIN_KEY", help="Admin key.")
+    ] = None,
+    db: Annotated[
+        str | None, typer.Option("--db", help="Database URL or SQLite path (instead of --server).")
+    ] = None,
+) -> None:
+    """Announce a demand-response event: the server's energy loop keeps SITE under its target from
+    START to END (batch and mining pause first, interactive replicas last) and logs what it shed."""
+    begins = _instant(start, "--start") if start else None
+    ends = _instant(end, "--end")
+    body = {"site": site, "shed_kw": shed_kw, "target_kw": target_kw, "start": begins, "end": ends}
+    if server:
+        typer.echo(json.dumps(_api(server, admin_key, "POST", "/admin/energy/events", body), indent=2))
+        return
+    from rigshift.server.db import open_engine
+    from rigshift.server.energy_events import EnergyEventStore
+
+    now = time.time()
+    event = EnergyEventStore(open_engine(db)).create(
+        site, now if begins is None else begins, ends, shed_kw=shed_kw, target_kw=target_kw, now=now
+    )
+    typer.echo(json.dumps(event.as_json(), indent=2))
+
+
+def events_command(
+    site: Annotated[str | None, typer.Option("--site", help="Only this site.")] = None,
+    server: Annotated[
+        str | None, typer.Option("--server", envvar="RIGSHIFT_SERVER", help="Control plane URL.")
+    ] = None,
+    admin_key: Annotated[
+        str | None, typer.Option("--admin-key", envvar="RIGSHIFT_ADMIN_KEY", help="Admin key.")
+    ] = None,
+    db: Annotated[
+        str | None, typer.Option("--db", help="Database URL or SQLite path (instead of --server).")
+    ] = None,
+) -> None:
+    """List demand-response events with what each shed, avoided and paused."""
+    if server:
+        query = "/admin/energy/events" + (f"?site={site}" if site else "")
+        typer.echo(json.dumps(_api(server, admin_key, "GET", query), indent=2))
+        return
+    from rigshift.server.db import open_engine
+    from rigshift.server.energy_events import EnergyEventStore
+
+    rows = EnergyEventStore(open_engine(db)).recent(site=site)
+    typer.echo(json.dumps({"data": [e.as_json() for e in rows]}, indent=2))
+
+
+def _api(
+    server: str, admin_key: str | None, method: str, path: str, body: dict[str, Any] | None = None
+) -> Any:
+    if not admin_key:
+        raise InputError(
+            Problem("--server needs an admin key", field="--admin-key", expected="a key made with --admin")
+        )
+    try:
+        response = httpx.request(
+            method,
+            server.rstrip("/") + path,
+            json=body,
+            headers={"authorization": f"Bearer {admin_key}"},
+            timeout=30,
+        )
+    except httpx.HTTPError as error:
+        raise BackendError(f"cannot reach {server}: {error}") from None
+    if response.status_code >= 400:
+        try:
+            message = response.json()["error"]["message"]
+        except (ValueError, KeyError, TypeError):
+            message = response.text[:300]
+        error_type = InputError if response.status_code < 500 else BackendError
+        raise error_type(f"{server}: HTTP {response.status_code}: {message}")
+    return response.json()
+
+
+def register(app: typer.Typer) -> None:
+    energy_app.command("simulate")(handle_errors(simulate_command))
+    energy_app.command("event")(handle_errors(event_command))
+    energy_app.command("events")(handle_errors(events_command))
+    app.add_typer(energy_app, name="energy")
+
+
+__all__ = ["event_command", "events_command", "register", "simulate_command"]

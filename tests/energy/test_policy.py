@@ -1,0 +1,200 @@
+"""The energy policy's promises, as properties over random sites, prices, demand and backlogs."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+
+from rigshift.catalog.gpus import gpu_catalog
+from rigshift.energy.policy import (
+    BatchJob,
+    CardGroup,
+    InteractiveNeed,
+    SiteInterval,
+    cap_levels,
+    check_feasible,
+    decide,
+    must_run_tokens,
+    per_gpu,
+)
+from rigshift.errors import InputError
+
+CARDS = ["geforce-rtx-3060-12gb", "geforce-rtx-3090", "radeon-rx-6700-xt", "geforce-gtx-1080-ti"]
+STEP = 900
+HOUR = 3600
+
+
+def group(key: str, count: int, converted: bool, tps: float, mining_usd_h: float) -> CardGroup:
+    spec = gpu_catalog().get(key)
+    return CardGroup(
+        id=f"site/{key}/{converted}",
+        gpu=key,
+        count=count,
+        converted=converted,
+        tdp_w=spec.tdp_w,
+        idle_w=12.0,
+        host_w=8.0,
+        levels=cap_levels(spec, tps) if converted else (),
+        mining_usd_per_hour=mining_usd_h,
+        mining_w=spec.tdp_w * 0.6,
+    )
+
+
+groups_st = st.lists(
+    st.builds(
+        group,
+        st.sampled_from(CARDS),
+        st.integers(1, 40),
+        st.booleans(),
+        st.floats(20, 400),
+        st.floats(0, 0.05),
+    ),
+    min_size=1,
+    max_size=5,
+    unique_by=lambda g: g.id,
+)
+price_st = st.one_of(st.floats(-0.1, 0.2), st.floats(0.2, 9.0))  # $/kWh: negative hours to Uri
+
+
+def _needs(groups: list[CardGroup], data: st.DataObject) -> list[InteractiveNeed]:
+    serving = sum(g.count for g in groups if g.converted)
+    needs = []
+    left = serving
+    for k in range(data.draw(st.integers(0, 2))):
+        minimum = data.draw(st.integers(0, max(0, left // 2)))
+        left -= minimum
+        needs.append(
+            InteractiveNeed(
+                f"dep{k}", minimum, data.draw(st.floats(0, 20000)), data.draw(st.floats(0.01, 1.0))
+            )
+        )
+    return needs
+
+
+def _jobs(data: st.DataObject, now: float) -> list[BatchJob]:
+    return [
+        BatchJob(
+            f"b{k}",
+            data.draw(st.floats(1e3, 1e9)),
+            now + data.draw(st.floats(0, 48 * HOUR)),
+            data.draw(st.floats(0.01, 0.5)),
+        )
+        for k in range(data.draw(st.integers(0, 3)))
+    ]
+
+
+def _margin_of(g: CardGroup, cap_w: float, usd_per_m: float, price: float) -> float:
+    level = next(lv for lv in g.levels if lv.cap_w == cap_w)
+    return level.tokens_per_s * 3600 * usd_per_m / 1e6 - (level.draw_w + g.host_w) / 1000 * price
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(groups=groups_st, price=price_st, pue=st.floats(1.0, 1.4), data=st.data())
+def test_slo_minimums_and_site_cap_hold_outside_events(groups, price, pue, data) -> None:
+    needs = _needs(groups, data)
+    cap = data.draw(st.one_of(st.none(), st.floats(0.5, 60)))
+    try:
+        check_feasible(groups, needs, pue, cap)
+    except InputError:
+        assume(False)
+    interval = SiteInterval("site", 0.0, STEP, price, pue, cap, None, ())
+    decision = decide(groups, interval, needs, _jobs(data, 0.0))
+    for need in needs:
+        assert decision.replicas[need.deployment] >= need.min_replicas
+    if cap is not None:
+        assert decision.power_kw <= cap + 1e-6
+    for gd, g in zip(decision.groups, groups, strict=True):
+        assert gd.interactive + gd.batch + gd.mining + gd.off == g.count
+        assert gd.interactive == sum(n for _, n in gd.replicas)
+
+
+@settings(max_examples=300, deadline=None)
+@given(groups=groups_st, price=price_st, data=st.data())
+def test_batch_runs_at_a_loss_only_when_its_deadline_cannot_wait(groups, price, data) -> None:
+    jobs = _jobs(data, 0.0)
+    # With or without a day-ahead curve: a loss is only ever taken for work that is due now.
+    ahead = tuple(data.draw(st.lists(price_st, max_size=96)))
+    decision = decide(groups, SiteInterval("site", 0.0, STEP, price, day_ahead=ahead), (), jobs)
+    cheapest = min((j.usd_per_m_tokens for j in jobs), default=0.0)
+    for gd, g in zip(decision.groups, groups, strict=True):
+        if gd.batch and _margin_of(g, gd.batch_cap_w, cheapest, price) < 0:
+            assert decision.batch_due_tokens > 0, "batch at a loss although every deadline allowed waiting"
+
+
+@settings(max_examples=200, deadline=None)
+@given(groups=groups_st, price=st.floats(0.5, 9.0), data=st.data())
+def test_a_far_deadline_with_little_work_waits_out_a_price_spike(groups, price, data) -> None:
+    assume(any(g.converted for g in groups))
+    # Small work, two days to go: plenty of later intervals can take it, so nothing is due now.
+    jobs = [BatchJob("b", 1000.0, 48 * HOUR, data.draw(st.floats(0.001, 0.01)))]
+    decision = decide(groups, SiteInterval("site", 0.0, STEP, price), (), jobs)
+    assert decision.batch_due_tokens == 0
+    for gd, g in zip(decision.groups, groups, strict=True):
+        if gd.batch:
+            assert (
+                _margin_of(g, gd.batch_cap_w, 0.001, price) >= 0
+                or _margin_of(g, gd.batch_cap_w, jobs[0].usd_per_m_tokens, price) > 0
+            )
+
+
+def test_must_run_is_what_later_intervals_cannot_take() -> None:
+    jobs = [BatchJob("a", 100.0, 4 * HOUR + STEP, 0.1), BatchJob("b", 100.0, 12 * HOUR + STEP, 0.1)]
+    # 3 h before job a's deadline minus the 1 h guard: 12 quarter hours of 5 tokens = 60 < 100.
+    assert must_run_tokens(jobs, STEP, STEP, 5.0, []) == pytest.approx(40.0)
+    # The day-ahead curve says the next 4 quarters are dearer than now: 8 quarters of room left.
+    assert must_run_tokens(jobs, STEP, STEP, 5.0, [True] * 4) == pytest.approx(60.0)
+    assert must_run_tokens(jobs, STEP, STEP, 50.0, []) == 0.0
+
+
+def test_a_demand_response_event_goes_below_minimums_only_when_it_must() -> None:
+    g = group("geforce-rtx-3060-12gb", 20, True, 200.0, 0.0)
+    need = InteractiveNeed("chat", 10, 1000.0, 0.22)
+    free = decide(
+        [g], SiteInterval("s", 0, STEP, 0.03, 1.0, None, None), [need], [BatchJob("b", 1e9, 86400 * 2, 0.11)]
+    )
+    assert free.batch_cards > 0
+    mild = decide(
+        [g],
+        SiteInterval("s", 0, STEP, 0.03, 1.0, None, free.power_kw - 1.0),
+        [need],
+        [BatchJob("b", 1e9, 86400 * 2, 0.11)],
+    )
+    assert mild.power_kw <= free.power_kw - 1.0 + 1e-9 and mild.replicas["chat"] >= 10
+    deep = decide([g], SiteInterval("s", 0, STEP, 0.03, 1.0, None, 0.8), [need], [])
+    assert deep.power_kw <= 0.8 + 1e-9 and deep.replicas["chat"] < 10 and deep.in_event
+    assert any("below their minimum" in n for n in deep.notes)
+
+
+def test_an_infeasible_site_cap_is_refused() -> None:
+    g = group("geforce-rtx-3090", 10, True, 300.0, 0.0)
+    with pytest.raises(InputError, match="cap"):
+        check_feasible([g], [InteractiveNeed("chat", 10, 0.0, 0.2)], 1.0, 1.0)
+
+
+def test_dear_power_caps_cards_cheap_power_runs_them_and_mining_follows_its_margin() -> None:
+    ai = group("geforce-rtx-3090", 4, True, 300.0, 0.0)
+    miner = group("geforce-gtx-1080-ti", 6, False, 0.0, 0.02)
+    jobs = [BatchJob("b", 1e6, 2 * 86400, 0.05)]
+    cheap = decide([ai, miner], SiteInterval("s", 0, STEP, 0.02), [], jobs)
+    dear = decide([ai, miner], SiteInterval("s", 0, STEP, 2.0), [], jobs)
+    negative = decide([ai, miner], SiteInterval("s", 0, STEP, -0.05), [], jobs)
+    assert cheap.mining_cards == 6 and dear.mining_cards == 0
+    assert cheap.batch_cards == 4 and dear.batch_cards == 0
+    assert negative.groups[0].batch_cap_w == max(lv.cap_w for lv in ai.levels)  # paid to draw: full power
+    assert cheap.groups[0].batch_cap_w < ai.tdp_w  # the estimator: decode loses little under a cap
+
+
+def test_per_gpu_keeps_roles_where_it_can() -> None:
+    g = group("geforce-rtx-3060-12gb", 4, True, 200.0, 0.0)
+    decision = decide([g], SiteInterval("s", 0, STEP, 0.03), [InteractiveNeed("chat", 2, 0.0, 0.22)], [])
+    names = ["r/0", "r/1", "r/2", "r/3"]
+    gpus = per_gpu(decision, {g.id: names}, current={"r/3": "interactive", "r/2": "interactive"})
+    roles = {d.gpu: d.role for d in gpus}
+    assert roles["r/3"] == roles["r/2"] == "interactive"
+    assert sum(1 for d in gpus if d.role == "interactive") == 2
+    assert all(
+        d.power_cap_w is not None and not math.isnan(d.power_cap_w) for d in gpus if d.role == "interactive"
+    )

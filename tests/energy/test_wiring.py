@@ -1,0 +1,92 @@
+"""`rigshift server --energy FILE`: the loop built from a config over a fleet file and a price file."""
+
+from __future__ import annotations
+
+import shutil
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from rigshift.energy.wiring import build_energy_loop, measured_site_kw
+from rigshift.errors import InputError
+from rigshift.fleet.importer import read_source
+from rigshift.fleet.store import dump_fleet
+from rigshift.run.contracts import GpuTelemetry
+from rigshift.run.spec import ModelSource, ReplicaSpec
+from rigshift.server.db import open_engine
+from rigshift.server.energy_events import EnergyEventStore
+
+REPO = Path(__file__).parents[2]
+DATA = Path(__file__).parent / "data"
+
+
+def test_loop_from_config(tmp_path: Path) -> None:
+    parsed = read_source(REPO / "examples/fleet/farm_2sites_3rigs_mixed.yaml")
+    (tmp_path / "fleet.yaml").write_text(dump_fleet(parsed.fleet, yaml_format=True))
+    shutil.copy(DATA / "ercot_hb_north_rt15_2024_excerpt.csv", tmp_path / "rt.csv")
+    (tmp_path / "energy.yaml").write_text(
+        "fleet: fleet.yaml\nsites:\n  tx-ercot:\n    prices: {file: rt.csv}\n"
+    )
+    specs = [
+        ReplicaSpec("chat-0", "chat", "chat", ModelSource("demo", "x"), "tx-rx580-001", gpu_indices=(0,))
+    ]
+    held: list[str] = []
+    loop, fleet = build_energy_loop(
+        tmp_path / "energy.yaml",
+        EnergyEventStore(open_engine(str(tmp_path / "db.sqlite"))),
+        desired=lambda: specs,
+        hold=lambda ids, why: held.extend(ids),
+        release=lambda ids: None,
+        clock=lambda: 1704088800.0 + 3600,  # an hour into the excerpt
+    )
+    decisions = loop.tick()
+    assert set(decisions) == {"tx-ercot"}
+    assert loop.snapshot()["sites"][0]["price_usd_mwh"] is not None
+    caps = loop.caps_for_rig("tx-rx580-001")
+    assert len(caps) == 12
+    readings = [("tx-rx580-001", 0.0, GpuTelemetry(index=i, power_w=90.0)) for i in range(12)]
+    assert measured_site_kw(lambda: readings, fleet, {"tx-ercot": 1.0})("tx-ercot") == pytest.approx(1.08)
+    (tmp_path / "bad.yaml").write_text(
+        "fleet: fleet.yaml\nsites: {tx-ercot: {prices: {file: rt.csv}, extra: 1}}\n"
+    )
+    with pytest.raises(InputError, match="extra"):
+        build_energy_loop(tmp_path / "bad.yaml", EnergyEventStore(open_engine(str(tmp_path / "db.sqlite"))))
+
+
+def test_replicas_above_the_minimum_are_held_in_dear_hours(tmp_path: Path) -> None:
+    parsed = read_source(REPO / "examples/fleet/farm_2sites_3rigs_mixed.yaml")
+    fleet = parsed.fleet
+    (tmp_path / "fleet.yaml").write_text(dump_fleet(fleet, yaml_format=True))
+    start = 1704088800
+    rows = ["timestamp,price_usd_per_mwh"] + [
+        f"{datetime.fromtimestamp(start + h * 3600, UTC).isoformat()},{9000 if h == 2 else 20}"
+        for h in range(6)
+    ]
+    (tmp_path / "p.csv").write_text("\n".join(rows) + "\n")
+    (tmp_path / "energy.yaml").write_text(
+        "fleet: fleet.yaml\nmin_replicas: {chat: 1}\nsites:\n  no-hydro:\n    prices: {file: p.csv}\n"
+    )
+    rig = next(r for r in fleet.rigs if r.site == "no-hydro")
+    specs = [
+        ReplicaSpec(f"chat-{i}", "chat", "chat", ModelSource("demo", "x"), rig.name, gpu_indices=(i,))
+        for i in range(3)
+    ]
+    held: set[str] = set()
+    now = [start + 3600.0]
+    loop, _ = build_energy_loop(
+        tmp_path / "energy.yaml",
+        EnergyEventStore(open_engine(str(tmp_path / "db.sqlite"))),
+        desired=lambda: specs,
+        hold=lambda ids, why: held.update(ids),
+        release=lambda ids: held.difference_update(ids),
+        clock=lambda: now[0],
+    )
+    loop.tick()
+    assert held == set()  # $20/MWh: all three planned replicas pay
+    now[0] = start + 2 * 3600.0
+    loop.tick()
+    assert held == {"chat-1", "chat-2"}  # $9,000/MWh: down to the SLO minimum
+    now[0] = start + 3 * 3600.0
+    loop.tick()
+    assert held == set()
