@@ -35,7 +35,12 @@ def connect_batches_to_energy(
     usd_per_m = prices.batch_revenue_usd(0, 1_000_000)
     dispatcher.replica_allowed = lambda replica: energy.batch_allowed_on_rig(replica.rig)
     runner.gate = EnergyBatchGate(energy)
-    energy.backlog = lambda site: [
-        BatchJob(batch_id, float(tokens), deadline, usd_per_m)
-        for batch_id, tokens, deadline in runner.backlog()
-    ]
+    other_work = energy.backlog  # deferrable work the loop was given besides the Batch API's
+
+    def backlog(site: str) -> list[BatchJob]:
+        batches = [
+            BatchJob(b, float(tokens), deadline, usd_per_m) for b, tokens, deadline in runner.backlog()
+        ]
+        return [*other_work(site), *batches]
+
+    energy.backlog = backlog
