@@ -41,7 +41,7 @@ def test_load_of_broken_or_missing_files_is_an_input_error(tmp_path):
     (tmp_path / "bad.json").write_text('{"rigs": [')
     with pytest.raises(InputError, match="not valid JSON"):
         load_fleet(tmp_path / "bad.json")
-    with pytest.raises(InputError, match="no such fleet file"):
+    with pytest.raises(InputError, match="no such file"):
         load_fleet(tmp_path / "nope.json")
 
 

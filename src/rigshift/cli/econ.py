@@ -8,13 +8,14 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from rigshift.atomic import write_atomic
 from rigshift.cli.errors import handle_errors
 from rigshift.econ.html import render_html
 from rigshift.econ.render import render_terminal
 from rigshift.econ.service import fleet_economics
 from rigshift.errors import InputError, Problem
 from rigshift.fleet.demo import demo_fleet
-from rigshift.fleet.store import load_fleet, write_atomic
+from rigshift.fleet.store import load_fleet
 
 
 def econ_command(

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 from typing import Annotated
 
@@ -12,35 +10,25 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
+from rigshift.atomic import write_atomic
 from rigshift.cli.errors import handle_errors
 from rigshift.errors import InfeasiblePlan, InputError, Problem
 from rigshift.fleet.store import load_fleet
 from rigshift.plan import Plan, PlanOptions, load_demand, plan_placement
+from rigshift.readers import LIMITS, load_json, problems_from_validation, read_text
 
 
 def load_plan(path: Path) -> Plan:
+    expected = "a plan written by `rigshift plan --out`"
+    text = read_text(path, expected, max_bytes=LIMITS.fleet_file_bytes)
     try:
-        return Plan.model_validate_json(path.read_text(encoding="utf-8"))
-    except OSError as error:
-        raise InputError(Problem(f"cannot read plan: {error.strerror}", str(path))) from None
+        return Plan.model_validate_json(text)
     except ValidationError as error:
-        first = error.errors()[0]
-        loc = "$" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in first["loc"])
+        if any(item["type"] == "json_invalid" for item in error.errors()):
+            load_json(text, str(path), expected)  # raises, with the line of the syntax error
         raise InputError(
-            Problem(first["msg"], str(path), loc, expected="a plan written by `rigshift plan --out`")
+            problems_from_validation(error, str(path), expected=expected, first_only=True)
         ) from None
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    """Temp file + rename: an interrupted write never leaves a half plan over the old one."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent or Path("."), prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def print_summary(plan: Plan, console: Console, explain: bool) -> None:
@@ -126,7 +114,7 @@ def plan_command(
     plan = plan_placement(fleet_data, demand_data, current=current_plan, options=options)
     text = plan.model_dump_json(indent=2)
     if out is not None:
-        _write_atomic(out, text + "\n")
+        write_atomic(out, text + "\n")
     if as_json:
         typer.echo(text)
     else:

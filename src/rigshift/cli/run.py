@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import sys
 from pathlib import Path
@@ -14,6 +13,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from rigshift.atomic import write_atomic
 from rigshift.cli.errors import handle_errors
 from rigshift.errors import BackendError, InfeasiblePlan, InputError, Problem
 from rigshift.run.spec import ReplicaSpec, to_json
@@ -138,9 +138,7 @@ def deploy(
     _out.print(_summary(specs))
     text = to_json(specs)
     if out is not None:
-        tmp = out.with_name(out.name + f".tmp{os.getpid()}")
-        tmp.write_text(text)
-        os.replace(tmp, out)
+        write_atomic(out, text)
     if server is None:
         if out is None:
             _out.print("dry run: pass --server URL (and --admin-key) to apply it")

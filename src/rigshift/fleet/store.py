@@ -9,17 +9,17 @@ from __future__ import annotations
 
 import contextlib
 import gc
-import json
 import os
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import yaml
 from pydantic import ValidationError
 
-from rigshift.errors import InputError, Problem
+from rigshift.atomic import write_atomic
+from rigshift.errors import InputError
 from rigshift.fleet.model import Fleet
+from rigshift.readers import LIMITS, load_json, load_yaml, problems_from_validation, read_text
 
 _YAML_SUFFIXES = (".yaml", ".yml")
 
@@ -27,45 +27,20 @@ _YAML_SUFFIXES = (".yaml", ".yml")
 def load_fleet(path: str | os.PathLike[str]) -> Fleet:
     """Read a normalised fleet file; every problem in it is reported at once, by JSON path."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError as error:
-        raise InputError(
-            "no such fleet file", source=str(path), expected="a file written by `rigshift fleet import`"
-        ) from error
-    except OSError as error:
-        raise InputError(f"cannot read: {error.strerror}", source=str(path)) from error
+    source = str(path)
+    expected = "a fleet file written by `rigshift fleet import`"
+    text = read_text(path, expected, max_bytes=LIMITS.fleet_file_bytes)
     is_yaml = path.suffix.lower() in _YAML_SUFFIXES
     try:
         with _gc_paused():  # a 100,000-GPU file is millions of acyclic objects: no GC rescans
             if is_yaml:
-                return Fleet.model_validate(yaml.safe_load(text))
+                return Fleet.model_validate(load_yaml(text, source, expected))
             # pydantic parses and validates JSON in one pass in Rust, ~5x faster than json + dict
             return Fleet.model_validate_json(text)
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        raise InputError(
-            "not valid YAML", source=str(path), location=f"line {mark.line + 1}" if mark else None
-        ) from error
     except ValidationError as error:
         if not is_yaml and any(item["type"] == "json_invalid" for item in error.errors()):
-            try:
-                json.loads(text)  # only for the line number of the syntax error
-            except json.JSONDecodeError as syntax:
-                raise InputError(
-                    f"not valid JSON: {syntax.msg}", source=str(path), location=f"line {syntax.lineno}"
-                ) from error
-        raise InputError(
-            [
-                Problem(
-                    item["msg"],
-                    source=str(path),
-                    location=_json_path(item["loc"]),
-                    field=str(item["loc"][-1]) if item["loc"] else None,
-                )
-                for item in error.errors()
-            ]
-        ) from error
+            load_json(text, source, expected)  # raises, with the line of the syntax error
+        raise InputError(problems_from_validation(error, source)[: LIMITS.problems]) from None
 
 
 @contextlib.contextmanager
@@ -89,28 +64,8 @@ def dump_fleet(fleet: Fleet, yaml_format: bool = False) -> str:
 def save_fleet(fleet: Fleet, path: str | os.PathLike[str]) -> Path:
     path = Path(path)
     text = dump_fleet(fleet, yaml_format=path.suffix.lower() in _YAML_SUFFIXES)
-    write_atomic(path, text)
+    write_atomic(path, text, make_dirs=True)
     return path
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """Temp file in the target's directory (same filesystem, so the rename is atomic), then rename."""
-    directory = path.parent if str(path.parent) else Path(".")
-    try:
-        directory.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
-    except OSError as error:
-        raise InputError(f"cannot write: {error.strerror}", source=str(path)) from error
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _json_path(loc: tuple[int | str, ...]) -> str:
-    return "$" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc)
+__all__ = ["dump_fleet", "load_fleet", "save_fleet", "write_atomic"]
