@@ -92,7 +92,7 @@ def test_demo_runs():
     [
         (["econ"], "give a FLEET file or --demo"),
         (["econ", "--demo", "--budget", "-5"], "--budget: budget must be ≥ 0"),
-        (["econ", "missing-fleet.yaml"], "missing-fleet.yaml: no such fleet file"),
+        (["econ", "missing-fleet.yaml"], "missing-fleet.yaml: no such file"),
     ],
 )
 def test_usage_errors_exit_2_without_traceback(args, needle):

@@ -107,7 +107,7 @@ def test_coin_file_missing_field_is_named(tmp_path):
     )
     with pytest.raises(InputError, match=r"c.json:\$.coins.X: block_reward: missing"):
         read_coins(path)
-    with pytest.raises(InputError, match=r"no-such.json: cannot read the coin data"):
+    with pytest.raises(InputError, match=r"no-such.json: no such file"):
         read_coins(tmp_path / "no-such.json")
 
 
@@ -183,5 +183,5 @@ def test_bad_prices_files_are_reported_with_file_and_field(tmp_path, text, messa
 
 
 def test_missing_prices_file(tmp_path):
-    with pytest.raises(InputError, match=r"nope.yaml: cannot read the prices file"):
+    with pytest.raises(InputError, match=r"nope.yaml: no such file"):
         load_inputs(tmp_path / "nope.yaml", resolve=resolve)

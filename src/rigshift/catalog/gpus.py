@@ -54,7 +54,7 @@ class GpuCatalog:
             raise ValueError("duplicate GPU catalog keys")
         self._names = GpuNameIndex(cards)
         # (name, vram) -> spec, or the Problem to raise again: a fleet repeats the same few names.
-        self._resolved: dict[tuple[str, float | None], GpuSpec | Problem] = {}
+        self._resolved: dict[tuple[str, float | None, bool], GpuSpec | Problem] = {}
 
     def all(self) -> tuple[GpuSpec, ...]:
         return self._specs
@@ -73,18 +73,18 @@ class GpuCatalog:
                 )
             ) from None
 
-    def resolve(self, name: str, vram_gib: float | None = None) -> GpuSpec:
+    def resolve(self, name: str, vram_gib: float | None = None, suggest: bool = True) -> GpuSpec:
         """The card a printed name denotes, told apart from its variants by VRAM.
 
         `vram_gib` is what the machine reports (NVML's 11.76 GiB picks the 12 GB card); without it a
         size in the name ("RTX 3060 8GB") decides, and without either the name's default card (see
         `default_for` in gpu_overlay.yaml). Raises UnknownNameError with suggestions.
         """
-        cache_key = (name, None if vram_gib is None else round(vram_gib, 2))
+        cache_key = (name, None if vram_gib is None else round(vram_gib, 2), suggest)
         hit = self._resolved.get(cache_key)
         if hit is None:
             try:
-                hit = self._names.resolve(name, vram_gib)
+                hit = self._names.resolve(name, vram_gib, suggest)
             except UnknownNameError as error:
                 hit = error.problems[0]
             self._resolved[cache_key] = hit

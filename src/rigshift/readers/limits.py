@@ -22,7 +22,7 @@ class Limits:
     fleet_file_bytes: int = 512 * MIB  # a normalised fleet file: 100,000 GPUs is about 60 MiB
     nesting: int = 64  # YAML/JSON levels; real files use fewer than 8
     yaml_values: int = 2_000_000  # YAML values after expanding aliases (an alias bomb is billions)
-    csv_rows: int = 200_000  # rows of one CSV inventory (one GPU, or a group, per row)
+    csv_rows: int = 100_000  # rows of one CSV inventory (one GPU, or a group, per row)
     csv_columns: int = 256  # the format has about 40 columns
     gpus_per_entry: int = 64  # `count` of one GPU entry: more GPUs than any host can hold
     gpus_per_rig: int = 64

@@ -50,7 +50,7 @@ def problems_from_validation(
         if unknown and field and known_fields is not None:
             names = known_fields(loc) if callable(known_fields) else known_fields
             suggestions = did_you_mean(field, list(names))
-        message = "unknown field" if unknown else str(item["msg"]).removeprefix("Value error, ")
+        message = "unknown key" if unknown else str(item["msg"]).removeprefix("Value error, ")
         problems.append(
             Problem(
                 message,

@@ -138,4 +138,3 @@ def load_yaml_with_node(
 
 def load_yaml(text: str, source: str, expected: str | None = None, limits: Limits = LIMITS) -> Any:
     return load_yaml_with_node(text, source, expected, limits)[0]
-

@@ -111,6 +111,17 @@ def parse_float(
     return number
 
 
+def finite(value: Any) -> float | None:
+    """A JSON number as a finite float, or None (bools, text, 10**400, anything else)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    try:
+        number = float(value)
+    except OverflowError:
+        return None
+    return number if math.isfinite(number) else None
+
+
 def parse_watts(value: Any) -> float:
     """HiveOS prints watts as '120.00 W'; files may say 120 or '120W'."""
     text = str(value).strip()
@@ -271,6 +282,9 @@ def gpus_from_entry(values: Mapping[str, Any], resolver: Resolver, problems: Ent
     if "model" not in values:
         if not any(p.field == "model" for p in problems.problems):
             problems.add("missing", field="model", expected="a GPU name such as 'RTX 3060 12GB'")
+        return []
+    if not isinstance(values["model"], str) or len(values["model"]) > MAX_TEXT:
+        problems.add("not a GPU name", field="model", expected=f"a GPU name of at most {MAX_TEXT} characters")
         return []
     count = values.get("count", 1)
     if count > 1:
