@@ -280,7 +280,7 @@ def _gguf_info(
         if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= _MAX_ANY:
             raise InputError(
                 Problem(
-                    f"bad value {str(value)[:40]!r}",
+                    f"bad value {repr(value)[:40]}",
                     source=str(path),
                     field=f"{arch}.{name}",
                     expected=f"a whole number from 0 to {_MAX_ANY:,}",
@@ -387,7 +387,7 @@ def read_hf_config(path: str | Path) -> ModelSpec:
     model_type = str(text.get("model_type") or config.get("model_type") or "")
     arch = _HF_ARCHITECTURES.get(model_type, model_type.replace("_", "-") or "unknown")
 
-    def number(*names: str, default: int | None = None) -> int:
+    def number(*names: str, default: int | None = None, zero_ok: bool = False) -> int:
         # A key that is present must be valid: `head_dim: 0` once fell back to a default and the
         # model "fit at 35%". Only an absent key takes the default.
         for name in names:
@@ -397,11 +397,11 @@ def read_hf_config(path: str | Path) -> ModelSpec:
             limit = _MAX_CONFIG_VALUE.get(name, _MAX_ANY)
             if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= limit:
                 expected = f"a whole number from 1 to {limit:,}"
-                if default == 0 and value == 0:
+                if zero_ok and value == 0 and not isinstance(value, bool):
                     return 0  # "0 experts", "no shared expert": said explicitly
                 raise InputError(
                     Problem(
-                        f"bad value {str(value)[:40]!r}",
+                        f"bad value {repr(value)[:40]}",
                         source=str(config_path),
                         field=name,
                         expected=expected,
@@ -422,7 +422,7 @@ def read_hf_config(path: str | Path) -> ModelSpec:
     n_layers = number("num_hidden_layers", "n_layer")
     hidden = number("hidden_size", "n_embd", "d_model")
     n_heads = number("num_attention_heads", "n_head")
-    n_experts = number("num_local_experts", "num_experts", "n_routed_experts", default=0)
+    n_experts = number("num_local_experts", "num_experts", "n_routed_experts", default=0, zero_ok=True)
     ffn_names = (
         ("moe_intermediate_size", "intermediate_size") if n_experts > 1 else ("intermediate_size", "n_inner")
     )
@@ -450,8 +450,8 @@ def read_hf_config(path: str | Path) -> ModelSpec:
         vocab_size=number("vocab_size"),
         context_length=context,
         n_experts=n_experts,
-        n_active_experts=number("num_experts_per_tok", default=0) if n_experts > 1 else 0,
-        shared_ffn_size=number("shared_expert_intermediate_size", default=0),
+        n_active_experts=number("num_experts_per_tok", default=0, zero_ok=True) if n_experts > 1 else 0,
+        shared_ffn_size=number("shared_expert_intermediate_size", default=0, zero_ok=True),
         # transformers defaults tie_word_embeddings to True unless a model class overrides it;
         # Gemma and encoder configs often omit it and rely on that default.
         tied_embeddings=bool(tied)

@@ -143,7 +143,9 @@ def model_catalog() -> ModelCatalog:
 
 def _parse_catalog(text: str, source: str) -> tuple[ModelSpec, ...]:
     try:
-        raw = yaml.safe_load(text)
+        # The shipped catalog, not a user's file: libyaml's safe loader where installed (it is
+        # most of `rigshift estimate`'s start-up in pure Python).
+        raw = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     except yaml.YAMLError as exc:
         raise InputError(Problem(f"not valid YAML: {exc}", source=source)) from exc
     if not isinstance(raw, list):

@@ -260,9 +260,10 @@ def convert_fields(
     values: dict[str, Any] = {}
     for key, value in raw.items():
         if key not in known:
+            name = str(key)
             problems.add(
                 "unknown field",
-                field=str(key),
+                field=name if len(name) <= 60 else name[:60] + "…",
                 expected="one of the documented fields",
                 suggestions=did_you_mean(str(key), known),
             )
