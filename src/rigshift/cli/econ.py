@@ -10,9 +10,6 @@ from rich.console import Console
 
 from rigshift.atomic import write_atomic
 from rigshift.cli.errors import handle_errors
-from rigshift.econ.html import render_html
-from rigshift.econ.render import render_terminal
-from rigshift.econ.service import fleet_economics
 from rigshift.errors import InputError, Problem
 from rigshift.fleet.demo import demo_fleet
 from rigshift.fleet.store import load_fleet
@@ -65,6 +62,11 @@ def econ_command(
     if budget is not None and budget < 0:
         raise InputError(Problem(f"budget must be ≥ 0, got {budget}", field="--budget"))
     fleet_data = demo_fleet() if fleet is None else load_fleet(fleet)
+    # Imported here: the economics pull in OR-Tools, which `rigshift --help` must not pay for.
+    from rigshift.econ.html import render_html
+    from rigshift.econ.render import render_terminal
+    from rigshift.econ.service import fleet_economics
+
     economics = fleet_economics(
         fleet_data, prices, capex_budget_usd=budget, with_sensitivity=not no_sensitivity
     )

@@ -14,7 +14,7 @@ from rigshift.atomic import write_atomic
 from rigshift.cli.errors import handle_errors
 from rigshift.errors import InfeasiblePlan, InputError, Problem
 from rigshift.fleet.store import load_fleet
-from rigshift.plan import Plan, PlanOptions, load_demand, plan_placement
+from rigshift.plan import Plan, PlanOptions, load_demand
 from rigshift.readers import LIMITS, load_json, problems_from_validation, read_text
 
 
@@ -111,6 +111,8 @@ def plan_command(
             )
         overrides["solver"] = solver
     options = PlanOptions.model_validate({**demand_data.plan_options().model_dump(), **overrides})
+    from rigshift.plan import plan_placement  # the solver loads only when a plan is made
+
     plan = plan_placement(fleet_data, demand_data, current=current_plan, options=options)
     text = plan.model_dump_json(indent=2)
     if out is not None:

@@ -8,7 +8,6 @@ import sys
 from pathlib import Path
 from typing import Annotated, Any
 
-import httpx
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -147,6 +146,8 @@ def deploy(
         raise InputError(
             Problem("--server needs an admin key", field="--admin-key", expected="a key made with --admin")
         )
+    import httpx  # only a deploy to a server needs the HTTP stack: `rigshift` starts without it
+
     try:
         response = httpx.put(
             server.rstrip("/") + "/admin/deployments",
