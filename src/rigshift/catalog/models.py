@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from rigshift.catalog.model_files import read_gguf, read_hf_config
 from rigshift.catalog.model_spec import ModelSpec
 from rigshift.errors import InputError, Problem, UnknownNameError
+from rigshift.readers.validation import problems_from_validation
 from rigshift.suggest import did_you_mean
 
 CATALOG_FILE = "models.yaml"
@@ -157,15 +158,9 @@ def _parse_catalog(text: str, source: str) -> tuple[ModelSpec, ...]:
             specs.append(_ModelEntry.model_validate(item).to_spec())
         except ValidationError as exc:
             label = item.get("key", position) if isinstance(item, dict) else position
-            problems += [
-                Problem(
-                    error["msg"],
-                    source=source,
-                    location=f"[{label}]",
-                    field=".".join(str(p) for p in error["loc"]) or None,
-                )
-                for error in exc.errors()
-            ]
+            problems += problems_from_validation(
+                exc, source, locate=lambda _loc, where=f"[{label}]": where, dotted_field=True
+            )
     if problems:
         raise InputError(problems)
     duplicates = sorted({s.key for s in specs if [t.key for t in specs].count(s.key) > 1})
