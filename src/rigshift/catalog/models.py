@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import re
+from dataclasses import replace
 from importlib.resources import files
 from pathlib import Path
 from typing import Literal
@@ -158,9 +159,11 @@ def _parse_catalog(text: str, source: str) -> tuple[ModelSpec, ...]:
             specs.append(_ModelEntry.model_validate(item).to_spec())
         except ValidationError as exc:
             label = item.get("key", position) if isinstance(item, dict) else position
-            problems += problems_from_validation(
-                exc, source, locate=lambda _loc, where=f"[{label}]": where, dotted_field=True
-            )
+            where = f"[{label}]"
+            problems += [
+                replace(problem, location=where)
+                for problem in problems_from_validation(exc, source, dotted_field=True)
+            ]
     if problems:
         raise InputError(problems)
     duplicates = sorted({s.key for s in specs if [t.key for t in specs].count(s.key) > 1})
