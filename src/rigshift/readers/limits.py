@@ -19,7 +19,7 @@ MIB = 2**20
 @dataclass(frozen=True)
 class Limits:
     file_bytes: int = 64 * MIB  # an inventory, demand, prices or config.json file
-    fleet_file_bytes: int = 512 * MIB  # a normalised fleet file: 100,000 GPUs is about 60 MiB
+    fleet_file_bytes: int = 512 * MIB  # a normalised fleet file: 100,000 GPUs is about 82 MB
     nesting: int = 64  # YAML/JSON levels; real files use fewer than 8
     yaml_values: int = 2_000_000  # YAML values after expanding aliases (an alias bomb is billions)
     csv_rows: int = 100_000  # rows of one CSV inventory (one GPU, or a group, per row)
