@@ -134,3 +134,20 @@ def test_reads_are_bounded(tmp_path: Path) -> None:
         read_source(tmp_path / "latin1.csv")
     with pytest.raises(InputError, match="is a directory"):
         import_files([tmp_path])
+
+
+@pytest.mark.parametrize("number", ["Infinity", "NaN", "1e400", "-5"])
+def test_a_fleet_file_with_impossible_vram_is_refused(tmp_path: Path, number: str) -> None:
+    fleet = '{"name": "f", "sites": [{"name": "s"}], "rigs": [{"name": "r", "site": "s", "gpus": [{"model": "x", "vram_gib": '
+    (tmp_path / "fleet.json").write_text(fleet + number + "}]}]}")
+    result = runner.invoke(app, ["fleet", "show", str(tmp_path / "fleet.json")])
+    assert result.exit_code == 2 and "fleet.json:$.rigs[0].gpus[0].vram_gib: vram_gib:" in result.output
+
+
+def test_an_alias_bomb_in_assess_criteria_is_refused(tmp_path: Path) -> None:
+    lines = ["a: &a [1,1,1,1,1,1,1,1,1,1]"] + [
+        f"{n}: &{n} [" + ",".join([f"*{p}"] * 10) + "]" for p, n in zip("abcdefg", "bcdefgh", strict=False)
+    ]
+    (tmp_path / "criteria.yaml").write_text("\n".join(lines) + "\n")
+    result = runner.invoke(app, ["assess", "--demo", "--criteria", str(tmp_path / "criteria.yaml")])
+    assert result.exit_code == 2 and "once aliases are expanded" in result.output
