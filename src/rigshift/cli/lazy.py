@@ -47,9 +47,9 @@ class LazyCommands(MutableMapping[str, click.Command]):
     """`group.commands` that imports a command's module on first access (click and typer read
     commands through this mapping: `get_command`, `commands[name]`)."""
 
-    def __init__(self, table: Mapping[str, LazyCommand], loaded: Mapping[str, click.Command] = ()):  # type: ignore[assignment]
+    def __init__(self, table: Mapping[str, LazyCommand], loaded: Mapping[str, click.Command] | None = None):
         self.table = table
-        self.loaded: dict[str, click.Command] = dict(loaded)
+        self.loaded: dict[str, click.Command] = dict(loaded or {})
 
     def __getitem__(self, name: str) -> click.Command:
         if name not in self.loaded:
