@@ -8,6 +8,7 @@ the target: a crash or a refused import never leaves a half-written or emptied f
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import gc
 import os
 from collections.abc import Iterator
@@ -22,6 +23,9 @@ from rigshift.fleet.model import Fleet
 from rigshift.readers import LIMITS, load_json, load_yaml, problems_from_validation, read_text
 
 _YAML_SUFFIXES = (".yaml", ".yml")
+# A normalised fleet file is written by rigshift and holds ~30 values per GPU: a 100,000-GPU
+# fleet saved as YAML is ~3 million (slow to read, so JSON is the default; but not refused).
+_FLEET_FILE_LIMITS = dataclasses.replace(LIMITS, yaml_values=10_000_000)
 
 
 def load_fleet(path: str | os.PathLike[str]) -> Fleet:
@@ -34,7 +38,7 @@ def load_fleet(path: str | os.PathLike[str]) -> Fleet:
     try:
         with _gc_paused():  # a 100,000-GPU file is millions of acyclic objects: no GC rescans
             if is_yaml:
-                return Fleet.model_validate(load_yaml(text, source, expected))
+                return Fleet.model_validate(load_yaml(text, source, expected, _FLEET_FILE_LIMITS))
             # pydantic parses and validates JSON in one pass in Rust, ~5x faster than json + dict
             return Fleet.model_validate_json(text)
     except ValidationError as error:

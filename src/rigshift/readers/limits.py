@@ -21,7 +21,10 @@ class Limits:
     file_bytes: int = 64 * MIB  # an inventory, demand, prices or config.json file
     fleet_file_bytes: int = 512 * MIB  # a normalised fleet file: 100,000 GPUs is about 82 MB
     nesting: int = 64  # YAML/JSON levels; real files use fewer than 8
-    yaml_values: int = 2_000_000  # YAML values after expanding aliases (an alias bomb is billions)
+    # YAML values (nodes), before and after expanding aliases: an alias bomb is billions. PyYAML
+    # composes ~50k values/s, so this bounds a YAML file to seconds; about 100,000 GPU entries
+    # (a bigger inventory goes in CSV, ~15k rows/s).
+    yaml_values: int = 500_000
     csv_rows: int = 100_000  # rows of one CSV inventory (one GPU, or a group, per row)
     csv_columns: int = 256  # the format has about 40 columns
     gpus_per_entry: int = 64  # `count` of one GPU entry: more GPUs than any host can hold

@@ -48,6 +48,10 @@ class _LimitedComposer(Composer):
         if depth >= self.limits.nesting:
             event = self.peek_event()  # type: ignore[attr-defined]
             raise _TooBig(f"nested more than {self.limits.nesting} levels", event.start_mark.line + 1)
+        self._nodes = getattr(self, "_nodes", 0) + 1
+        if self._nodes > self.limits.yaml_values:  # bounds memory before any alias is expanded
+            event = self.peek_event()  # type: ignore[attr-defined]
+            raise _TooBig(f"more than {self.limits.yaml_values:,} values", event.start_mark.line + 1)
         self._depth = depth + 1
         try:
             return super().compose_node(parent, index)
