@@ -151,3 +151,11 @@ def test_an_alias_bomb_in_assess_criteria_is_refused(tmp_path: Path) -> None:
     (tmp_path / "criteria.yaml").write_text("\n".join(lines) + "\n")
     result = runner.invoke(app, ["assess", "--demo", "--criteria", str(tmp_path / "criteria.yaml")])
     assert result.exit_code == 2 and "once aliases are expanded" in result.output
+
+
+def test_yaml_values_are_counted_while_composing() -> None:
+    from rigshift.readers.limits import Limits
+
+    with pytest.raises(InputError, match=r"many\.yaml:line 4: more than 4 values"):
+        load_yaml("- 1\n- 2\n- 3\n- 4\n- 5\n", "many.yaml", limits=Limits(yaml_values=4))
+    assert load_yaml("- 1\n- 2\n- 3\n", "few.yaml", limits=Limits(yaml_values=4)) == [1, 2, 3]
