@@ -29,6 +29,9 @@ def write_atomic(path: str | os.PathLike[str], content: str | bytes, make_dirs: 
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
+    except OSError as error:  # the target is a directory, the disk is full, ...
+        Path(tmp).unlink(missing_ok=True)
+        raise InputError(Problem(f"cannot write: {error.strerror or error}", source=str(path))) from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

@@ -159,3 +159,12 @@ def test_yaml_values_are_counted_while_composing() -> None:
     with pytest.raises(InputError, match=r"many\.yaml:line 4: more than 4 values"):
         load_yaml("- 1\n- 2\n- 3\n- 4\n- 5\n", "many.yaml", limits=Limits(yaml_values=4))
     assert load_yaml("- 1\n- 2\n- 3\n", "few.yaml", limits=Limits(yaml_values=4)) == [1, 2, 3]
+
+
+def test_writing_over_a_directory_is_an_input_error_and_leaves_nothing(tmp_path: Path) -> None:
+    target = tmp_path / "out"
+    target.mkdir()
+    source = Path(__file__).resolve().parents[2] / "examples" / "fleet" / "rig_6x3060-12g_x1.yaml"
+    result = runner.invoke(app, ["fleet", "import", str(source), "-o", str(target)])
+    assert result.exit_code == 2 and "cannot write" in result.output
+    assert list(tmp_path.iterdir()) == [target] and list(target.iterdir()) == []
