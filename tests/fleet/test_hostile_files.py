@@ -9,6 +9,7 @@ code answers in milliseconds.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -127,8 +128,14 @@ def test_every_problem_is_one_line_and_the_output_is_capped(tmp_path: Path) -> N
 
 
 def test_reads_are_bounded(tmp_path: Path) -> None:
+    (tmp_path / "big.csv").write_text("x" * 5000)
     with pytest.raises(InputError, match="larger than"):
-        read_text("/dev/zero", "an inventory", max_bytes=4096)
+        read_text(tmp_path / "big.csv", "an inventory", max_bytes=4096)
+    with pytest.raises(InputError, match="not a regular file"):
+        read_text("/dev/zero", "an inventory")
+    os.mkfifo(tmp_path / "fifo.csv")
+    with pytest.raises(InputError, match="not a regular file"):
+        read_source(tmp_path / "fifo.csv")
     (tmp_path / "latin1.csv").write_bytes(b"site,rig,model\ns,r,Radeon\xe9\n")
     with pytest.raises(InputError, match=r"latin1\.csv:line 2: not UTF-8"):
         read_source(tmp_path / "latin1.csv")

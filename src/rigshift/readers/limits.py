@@ -39,12 +39,16 @@ LIMITS = Limits()
 def read_text(path: str | os.PathLike[str], what: str, max_bytes: int | None = None) -> str:
     """The file's text (UTF-8, a BOM dropped), or an InputError saying why not.
 
-    Reads at most `max_bytes` + 1 bytes, so a huge file, /dev/zero or a FIFO never fills memory.
+    Reads at most `max_bytes` + 1 bytes, so a huge file never fills memory; a FIFO or a device
+    (/dev/zero) is refused before it is opened.
     """
     path = Path(path)
     limit = LIMITS.file_bytes if max_bytes is None else max_bytes
     source = str(path)
     try:
+        if path.exists() and not path.is_dir() and not path.is_file():
+            # a FIFO would block until someone writes to it; a device never ends
+            raise InputError(Problem("not a regular file", source=source, expected=what))
         with path.open("rb") as handle:
             data = handle.read(limit + 1)
     except FileNotFoundError:
