@@ -55,7 +55,7 @@ def test_a_failed_save_keeps_the_old_file_and_leaves_no_temp(tmp_path, monkeypat
         raise OSError("disk full")
 
     monkeypatch.setattr(os, "replace", crash)
-    with pytest.raises(InputError, match="fleet.json: cannot write: disk full"):  # one line, exit 2
+    with pytest.raises(InputError, match=r"fleet\.json: cannot write: disk full"):  # one line, exit 2
         save_fleet(demo, path)
     assert path.read_bytes() == before
     assert os.listdir(tmp_path) == ["fleet.json"]
