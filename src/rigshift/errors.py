@@ -38,7 +38,8 @@ class Problem:
             parts.append(f" (expected {self.expected})")
         if self.suggestions:
             parts.append(f"; did you mean: {', '.join(self.suggestions)}?")
-        return "".join(parts)
+        # One problem, one line: a value quoted from a file may hold line breaks.
+        return "".join(parts).replace("\r", "\\r").replace("\n", "\\n")
 
 
 @dataclass
@@ -59,8 +60,14 @@ class InputError(RigshiftError):
         self.problems = problems
         super().__init__(self.render())
 
+    # Problems printed; a file with thousands of bad rows gets the first ones and a count.
+    shown = 50
+
     def render(self) -> str:
-        return "\n".join(p.render() for p in self.problems)
+        lines = [p.render() for p in self.problems[: self.shown]]
+        if len(self.problems) > self.shown:
+            lines.append(f"… and {len(self.problems) - self.shown:,} more problems")
+        return "\n".join(lines)
 
     @property
     def suggestions(self) -> tuple[str, ...]:

@@ -21,24 +21,28 @@ def _current_umask() -> int:
     return mask
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """Temp file in the target's directory (same filesystem, so the rename is atomic), then rename:
-    an interrupted write never leaves half a file over the old one."""
+def write_atomic(path: str | os.PathLike[str], content: str | bytes, make_dirs: bool = False) -> Path:
+    """Temp file in the target's directory (same filesystem, so the rename is atomic), flushed to
+    disk, then renamed over the target: a crash or a refused run never leaves a half-written or
+    emptied report, plan or fleet file. A missing directory is created only with `make_dirs`
+    (a mistyped report path should be an error, not a new folder); one that cannot be written
+    is an InputError, the old file intact."""
     path = Path(path)
     directory = path.parent if str(path.parent) else Path(".")
     try:
-        directory.mkdir(parents=True, exist_ok=True)
+        if make_dirs:
+            directory.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
     except OSError as error:
-        raise InputError(Problem(f"cannot write: {error.strerror}", source=str(path))) from None
+        raise InputError(Problem(f"cannot write: {error.strerror or error}", source=str(path))) from None
     try:
         try:
             mode = stat.S_IMODE(path.stat().st_mode)
         except OSError:
             mode = 0o666 & ~_current_umask()
         os.fchmod(fd, mode)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(content.encode("utf-8") if isinstance(content, str) else content)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
@@ -48,6 +52,7 @@ def write_atomic(path: Path, text: str) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    return path
 
 
 __all__ = ["write_atomic"]

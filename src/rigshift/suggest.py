@@ -30,6 +30,9 @@ def edit_distance(a: str, b: str) -> int:
     return previous[-1]
 
 
+MAX_SUGGESTED_NAME = 100
+
+
 def did_you_mean(name: str, candidates: Iterable[str], limit: int = 5) -> tuple[str, ...]:
     """The candidates closest to `name`, best first.
 
@@ -37,6 +40,8 @@ def did_you_mean(name: str, candidates: Iterable[str], limit: int = 5) -> tuple[
     that contains the name or is contained in it counting as close; candidates that share too
     little are left out.
     """
+    if len(name) > MAX_SUGGESTED_NAME:
+        return ()  # no name is that long; and the distances below are quadratic in the length
     by_key: dict[str, str] = {}
     for candidate in candidates:
         by_key.setdefault(normalise(candidate), candidate)

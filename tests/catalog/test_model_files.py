@@ -385,3 +385,50 @@ def test_config_that_is_not_an_object_is_an_input_error(tmp_path: Path) -> None:
     path.write_text("[1, 2, 3]")
     with pytest.raises(InputError, match="not a JSON object"):
         read_hf_config(path)
+
+
+# Issue 13: physically absurd configs were accepted ("head_dim 0" fit at 35%); each is refused
+# naming the file and the config's own key.
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"head_dim": 0}, r"config\.json: head_dim: bad value 0"),
+        ({"head_dim": -128}, r"head_dim: bad value -128"),
+        ({"num_key_value_heads": 7}, r"num_key_value_heads: 7 KV heads do not divide 32 attention heads"),
+        ({"num_attention_heads": 30}, r"head_dim: 30 attention heads do not divide hidden size 4096"),
+        ({"num_hidden_layers": 2**40}, r"num_hidden_layers: bad value"),
+        ({"vocab_size": True}, r"vocab_size: bad value True"),
+        ({"intermediate_size": 1e400}, r"out of range"),
+    ],
+)
+def test_absurd_config_numbers_are_refused(tmp_path: Path, change: dict[str, Any], message: str) -> None:
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps({**LLAMA_31_8B, **change}).replace("Infinity", "1e400"))
+    with pytest.raises(InputError, match=message):
+        read_hf_config(path)
+
+
+def test_more_experts_used_than_exist_is_refused(tmp_path: Path) -> None:
+    path = write_config(tmp_path / "moe", {**QWEN3_30B_A3B, "num_experts_per_tok": 512})
+    with pytest.raises(InputError, match=r"num_experts_per_tok: 512 experts used per token of 128"):
+        read_hf_config(path)
+
+
+def test_gguf_using_experts_it_does_not_have_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "bad.gguf"
+    write_tiny_gguf(path, extra={"llama.expert_used_count": 4})
+    with pytest.raises(
+        InputError, match=r"llama\.expert_used_count: 4 experts used per token, but the model has 0"
+    ):
+        read_gguf(path)
+
+
+def test_estimate_cli_refuses_head_dim_zero(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from rigshift.cli.app import app
+
+    path = write_config(tmp_path / "m", {**LLAMA_31_8B, "head_dim": 0})
+    result = CliRunner().invoke(app, ["estimate", "--gpu", "RTX 3060 12GB", "--model", str(path)])
+    assert result.exit_code == 2 and "head_dim: bad value 0" in result.output
+    assert "fits" not in result.output

@@ -10,7 +10,6 @@ import yaml
 from typer.testing import CliRunner
 
 from rigshift.catalog.gpus import gpu_catalog
-from rigshift.cli import econ as econ_cli
 from rigshift.cli.app import app
 from rigshift.econ import Economics
 from rigshift.econ.html import render_html
@@ -133,7 +132,7 @@ def test_demo_runs():
     [
         (["econ"], "give a FLEET file or --demo"),
         (["econ", "--demo", "--budget", "-5"], "--budget: budget must be ≥ 0"),
-        (["econ", "missing-fleet.yaml"], "missing-fleet.yaml: no such fleet file"),
+        (["econ", "missing-fleet.yaml"], "missing-fleet.yaml: no such file"),
     ],
 )
 def test_usage_errors_exit_2_without_traceback(args, needle):
@@ -166,14 +165,16 @@ def test_library_function_matches_the_cli(fleet_file):
 
 def test_no_assessment_reaches_the_economics(fleet_file, monkeypatch):
     # Regression: the flag was documented but never passed on.
+    import rigshift.econ.service as service  # the command imports it when it runs (lazy CLI)
+
     seen = {}
-    real = econ_cli.fleet_economics
+    real = service.fleet_economics
 
     def spy(*args, **kwargs):
         seen.update(kwargs)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(econ_cli, "fleet_economics", spy)
+    monkeypatch.setattr(service, "fleet_economics", spy)
     result = runner.invoke(app, ["econ", str(fleet_file), "--no-assessment", "--no-sensitivity", "--json"])
     assert result.exit_code == 0, result.output
     assert seen["use_assessment"] is False

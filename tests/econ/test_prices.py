@@ -107,7 +107,7 @@ def test_coin_file_missing_field_is_named(tmp_path):
     )
     with pytest.raises(InputError, match=r"c.json:\$.coins.X: block_reward: missing"):
         read_coins(path)
-    with pytest.raises(InputError, match=r"no-such.json: cannot read the coin data"):
+    with pytest.raises(InputError, match=r"no-such.json: no such file"):
         read_coins(tmp_path / "no-such.json")
 
 
@@ -173,8 +173,15 @@ def test_prices_file_series_and_coins_paths_are_relative_to_it():
             r"\$.power.series.file: file: no such file: .*missing.csv",
         ),
         ("mining: {coins: gone.json}\n", r"\$.mining.coins: coins: no such file: .*gone.json"),
+        # issue 13: non-finite prices were accepted and carried into every verdict
+        ("power: {usd_per_kwh: .inf}\n", r"\$.power.usd_per_kwh: usd_per_kwh: Input should be a finite number"),
+        ("tokens: {classes: {c: {model: m, input: .nan, output: 1}}}\n", r"\$.tokens.classes.c.input: input: .*finite"),
+        ("rent: {usd_per_gpu_hour: {card-a: -.inf}}\n", r"usd_per_gpu_hour.card-a: card-a: Input should be a finite number"),
+        ("a: &a [1,1,1,1,1,1,1,1,1,1]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a,*a]\nc: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b,*b]\n"
+         "d: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c,*c]\ne: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d,*d]\n"
+         "f: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e,*e]\ng: [*f,*f,*f,*f,*f,*f,*f,*f,*f,*f]\n", r"once aliases are expanded"),
     ],
-)
+)  # fmt: skip
 def test_bad_prices_files_are_reported_with_file_and_field(tmp_path, text, message):
     path = write(tmp_path, "prices.yaml", text)
     with pytest.raises(InputError, match=message) as error:
@@ -182,8 +189,24 @@ def test_bad_prices_files_are_reported_with_file_and_field(tmp_path, text, messa
     assert str(path) in str(error.value)
 
 
+@pytest.mark.parametrize("price", ["inf", "nan", "1e400", "99e300"])
+def test_non_finite_series_prices_are_refused_with_their_line(tmp_path, price):
+    bad = write(tmp_path, "s.csv", f"timestamp,price\n2026-07-01T00:00,0.03\n2026-07-01T01:00,{price}\n")
+    with pytest.raises(InputError, match=r"s\.csv:line 3: price: out of range"):
+        read_power_series(bad)
+
+
+def test_coin_data_with_infinite_numbers_is_refused(tmp_path):
+    coins = '{"coins": {"X": {"tag": "X", "algorithm": "A", "block_time": 1e400, "block_reward": 1,'
+    path = write(
+        tmp_path, "c.json", coins + ' "nethash": 1, "exchange_rate": 1, "exchange_rate_curr": "USD"}}}'
+    )
+    with pytest.raises(InputError, match=r"c\.json:\$\.coins\.X\.block_time: number out of range"):
+        read_coins(path)
+
+
 def test_missing_prices_file(tmp_path):
-    with pytest.raises(InputError, match=r"nope.yaml: cannot read the prices file"):
+    with pytest.raises(InputError, match=r"nope.yaml: no such file"):
         load_inputs(tmp_path / "nope.yaml", resolve=resolve)
 
 

@@ -90,7 +90,7 @@ def test_usage_errors_are_one_line_and_non_zero(tmp_path):
     assert run("import", "x.csv", "--format", "xml").exit_code == 2
     assert run("import", "--farm-id", "3").exit_code == 2
     missing = run("show", str(tmp_path / "none.json"))
-    assert missing.exit_code == 2 and "no such fleet file" in missing.output
+    assert missing.exit_code == 2 and "no such file" in missing.output
 
 
 def test_probe_without_gpus_says_so_and_exits_5(monkeypatch):

@@ -156,3 +156,29 @@ def test_min_tps_sets_the_speed_floor_for_deployments_without_one(tmp_path: Path
     data = json.loads(strict.output[: strict.output.rindex("}") + 1])
     assert data["min_tokens_per_s"] == {"chat": 500.0} and not data["replicas"]
     assert any(r["filter"] == "speed" for r in data["unplaced"][0]["reasons"])
+
+
+# Issue 13: `usd_per_mtok: .inf` planned to "objective inf" and exited 0.
+@pytest.mark.parametrize(
+    ("value", "field"),
+    [
+        ("value: {usd_per_mtok: .inf}", "usd_per_mtok"),
+        ("value: {priority: .nan}", "priority"),
+        ("replicas: {min: 1, max: 100000000}", "max"),
+        ("throughput: {tokens_per_s: .inf}", "tokens_per_s"),
+    ],
+)
+def test_non_finite_or_absurd_demand_is_refused(tmp_path: Path, fleet_file: Path, value: str, field: str):
+    text = f"deployments:\n  - name: chat\n    model: llama-3.1-8b\n    {value}\n"
+    if "replicas" not in value and "throughput" not in value:
+        text += "    replicas: 2\n"
+    result = runner.invoke(app, ["plan", str(fleet_file), str(_demand(tmp_path, text))])
+    assert result.exit_code == 2, result.output
+    assert "demand.yaml:line 4, $.deployments[0]." in result.output and f"{field}:" in result.output
+    assert "objective" not in result.output
+
+
+def test_plan_options_that_would_stall_the_planner_are_refused(tmp_path: Path, fleet_file: Path):
+    text = DEMAND + "options:\n  time_limit_s: .inf\n"
+    result = runner.invoke(app, ["plan", str(fleet_file), str(_demand(tmp_path, text))])
+    assert result.exit_code == 2 and "time_limit_s" in result.output

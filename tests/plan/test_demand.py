@@ -61,7 +61,7 @@ def test_duplicate_names_and_bad_options():
 
 def test_broken_yaml_and_missing_file(tmp_path: Path):
     assert "line 3" in _error("deployments:\n  - name: a\n   model: [x\n")
-    with pytest.raises(InputError, match="cannot read demand file"):
+    with pytest.raises(InputError, match="no such file"):
         load_demand(tmp_path / "missing.yaml")
 
 

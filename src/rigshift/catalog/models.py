@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import re
+from dataclasses import replace
 from importlib.resources import files
 from pathlib import Path
 from typing import Literal
@@ -20,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from rigshift.catalog.model_files import read_gguf, read_hf_config
 from rigshift.catalog.model_spec import ModelSpec
 from rigshift.errors import InputError, Problem, UnknownNameError
+from rigshift.readers.validation import problems_from_validation
 from rigshift.suggest import did_you_mean
 
 CATALOG_FILE = "models.yaml"
@@ -143,7 +145,9 @@ def model_catalog() -> ModelCatalog:
 
 def _parse_catalog(text: str, source: str) -> tuple[ModelSpec, ...]:
     try:
-        raw = yaml.safe_load(text)
+        # The shipped catalog, not a user's file: libyaml's safe loader where installed (it is
+        # most of `rigshift estimate`'s start-up in pure Python).
+        raw = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     except yaml.YAMLError as exc:
         raise InputError(Problem(f"not valid YAML: {exc}", source=source)) from exc
     if not isinstance(raw, list):
@@ -155,14 +159,10 @@ def _parse_catalog(text: str, source: str) -> tuple[ModelSpec, ...]:
             specs.append(_ModelEntry.model_validate(item).to_spec())
         except ValidationError as exc:
             label = item.get("key", position) if isinstance(item, dict) else position
+            where = f"[{label}]"
             problems += [
-                Problem(
-                    error["msg"],
-                    source=source,
-                    location=f"[{label}]",
-                    field=".".join(str(p) for p in error["loc"]) or None,
-                )
-                for error in exc.errors()
+                replace(problem, location=where)
+                for problem in problems_from_validation(exc, source, dotted_field=True)
             ]
     if problems:
         raise InputError(problems)

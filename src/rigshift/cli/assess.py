@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-import yaml
 from pydantic import ValidationError
 
 from rigshift.assess import FleetAssessment, ModelClass, ReadinessCriteria, assess_fleet
@@ -19,23 +17,15 @@ from rigshift.errors import InputError, Problem
 from rigshift.files import write_atomic
 from rigshift.fleet.demo import demo_fleet
 from rigshift.fleet.store import load_fleet
+from rigshift.readers import LIMITS, load_json, load_yaml, problems_from_validation, read_text
 from rigshift.suggest import did_you_mean
 from rigshift.tables import output_console
 
 
 def load_criteria(path: Path) -> dict[str, Any]:
     """A criteria file (YAML or JSON): any ReadinessCriteria fields, checked when combined with flags."""
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as error:
-        raise InputError(Problem(f"cannot read criteria: {error.strerror}", source=str(path))) from None
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        raise InputError(
-            Problem(
-                "not valid YAML/JSON", source=str(path), location=f"line {mark.line + 1}" if mark else None
-            )
-        ) from None
+    expected = "a criteria file (YAML or JSON)"
+    data = load_yaml(read_text(path, expected), str(path), expected)
     if not isinstance(data, dict):
         raise InputError(Problem("expected a mapping of criteria fields", source=str(path)))
     return data
@@ -47,23 +37,9 @@ def build_criteria(base: dict[str, Any], overrides: dict[str, Any], source: str 
             {**base, **{k: v for k, v in overrides.items() if v is not None}}
         )
     except ValidationError as error:
-        fields = list(ReadinessCriteria.model_fields)
-        problems = []
-        for item in error.errors():
-            loc = item["loc"]
-            name = str(loc[0]) if loc else None
-            problems.append(
-                Problem(
-                    item["msg"],
-                    source=source,
-                    location="$" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc),
-                    field=name,
-                    suggestions=did_you_mean(name, fields)
-                    if item["type"] == "extra_forbidden" and name
-                    else (),
-                )
-            )
-        raise InputError(problems) from None
+        raise InputError(
+            problems_from_validation(error, source, known_fields=ReadinessCriteria.model_fields)
+        ) from None
 
 
 # Short spellings people type for a class: "8b", "14B", "70b".
@@ -158,19 +134,13 @@ def assess_command(
 
 def load_assessment(path: Path) -> FleetAssessment:
     """Read back what `rigshift assess --json` wrote (for later stages run from files)."""
+    expected = "`rigshift assess --json` output"
+    data = load_json(read_text(path, expected, max_bytes=LIMITS.fleet_file_bytes), str(path), expected)
     try:
-        return FleetAssessment.model_validate(json.loads(path.read_text(encoding="utf-8")))
-    except OSError as error:
-        raise InputError(Problem(f"cannot read assessment: {error.strerror}", source=str(path))) from None
-    except json.JSONDecodeError as error:
-        raise InputError(
-            Problem(f"not valid JSON: {error.msg}", source=str(path), location=f"line {error.lineno}")
-        ) from None
+        return FleetAssessment.model_validate(data)
     except ValidationError as error:
-        first = error.errors()[0]
-        loc = "$" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in first["loc"])
         raise InputError(
-            Problem(first["msg"], source=str(path), location=loc, expected="`rigshift assess --json` output")
+            problems_from_validation(error, str(path), expected=expected, first_only=True)
         ) from None
 
 

@@ -9,12 +9,10 @@ import typer
 from rich.console import Console
 
 from rigshift.cli.errors import handle_errors
-from rigshift.econ.html import render_html
-from rigshift.econ.render import render_terminal
-from rigshift.econ.service import fleet_economics
 from rigshift.errors import InputError, Problem
+from rigshift.files import write_atomic
 from rigshift.fleet.demo import demo_fleet
-from rigshift.fleet.store import load_fleet, write_atomic
+from rigshift.fleet.store import load_fleet
 
 
 def econ_command(
@@ -76,6 +74,11 @@ def econ_command(
     if budget is not None and budget < 0:
         raise InputError(Problem(f"budget must be ≥ 0, got {budget}", field="--budget"))
     fleet_data = demo_fleet() if fleet is None else load_fleet(fleet)
+    # Imported here: the economics pull in OR-Tools, which `rigshift --help` must not pay for.
+    from rigshift.econ.html import render_html
+    from rigshift.econ.render import render_terminal
+    from rigshift.econ.service import fleet_economics
+
     economics = fleet_economics(
         fleet_data,
         prices,

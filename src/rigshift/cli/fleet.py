@@ -110,16 +110,25 @@ def _import_json(result: ImportResult, output: Path) -> dict[str, Any]:
     }
 
 
+_SHOWN = 20  # lines of one kind printed after an import; `fleet show` lists everything
+
+
+def _at_most(lines: list[str]) -> list[str]:
+    more = len(lines) - _SHOWN
+    return lines[:_SHOWN] + ([f"… and {more:,} more"] if more > 0 else [])
+
+
 def _report_import(result: ImportResult, output: Path) -> None:
     fleet = result.fleet
     _out.print(f"wrote {output}: {len(fleet.rigs)} rigs, {fleet.gpu_count} GPUs, {len(fleet.sites)} sites")
     if result.skipped:
         _err.print(f"[yellow]skipped {len(result.skipped)} invalid entries:[/]")
-        for line in result.skipped:
+        for line in _at_most(result.skipped):
             _err.print(f"  {line}", markup=False)
-        for problem in result.problems:
-            _err.print(f"    {problem.render()}", markup=False)
-    for unresolved in summarize(fleet)["unresolved"]:
+        for line in _at_most([problem.render() for problem in result.problems]):
+            _err.print(f"    {line}", markup=False)
+    unresolved_names = summarize(fleet)["unresolved"]
+    for unresolved in unresolved_names[:_SHOWN]:
         hint = (
             f"; did you mean: {', '.join(unresolved['did_you_mean'])}?" if unresolved["did_you_mean"] else ""
         )
@@ -127,6 +136,8 @@ def _report_import(result: ImportResult, output: Path) -> None:
             f"[yellow]unknown GPU[/] {escape(repr(unresolved['reported_name']))} x{unresolved['count']} "
             f"(kept as 'unresolved'){escape(hint)}"
         )
+    if len(unresolved_names) > _SHOWN:
+        _err.print(f"[yellow]… and {len(unresolved_names) - _SHOWN:,} more unknown GPU names[/]")
     for note in result.notes:
         _err.print(f"note: {note}", markup=False)
 

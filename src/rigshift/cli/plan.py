@@ -15,19 +15,20 @@ from rigshift.files import write_atomic
 from rigshift.fleet.store import load_fleet
 from rigshift.plan import Plan, PlanOptions, load_demand, plan_placement
 from rigshift.plan.report import render_explain, render_html, render_summary
+from rigshift.readers import LIMITS, load_json, problems_from_validation, read_text
 from rigshift.tables import output_console
 
 
 def load_plan(path: Path) -> Plan:
+    expected = "a plan written by `rigshift plan --out`"
+    text = read_text(path, expected, max_bytes=LIMITS.fleet_file_bytes)
     try:
-        return Plan.model_validate_json(path.read_text(encoding="utf-8"))
-    except OSError as error:
-        raise InputError(Problem(f"cannot read plan: {error.strerror}", str(path))) from None
+        return Plan.model_validate_json(text)
     except ValidationError as error:
-        first = error.errors()[0]
-        loc = "$" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in first["loc"])
+        if any(item["type"] == "json_invalid" for item in error.errors()):
+            load_json(text, str(path), expected)  # raises, with the line of the syntax error
         raise InputError(
-            Problem(first["msg"], str(path), loc, expected="a plan written by `rigshift plan --out`")
+            problems_from_validation(error, str(path), expected=expected, first_only=True)
         ) from None
 
 
@@ -91,6 +92,7 @@ def plan_command(
             )
         overrides["solver"] = solver
     options = PlanOptions.model_validate({**demand_data.plan_options().model_dump(), **overrides})
+
     plan = plan_placement(fleet_data, demand_data, current=current_plan, options=options)
     text = plan.model_dump_json(indent=2)
     if out is not None:

@@ -12,6 +12,7 @@ from rich.console import Console, RenderableType
 
 from rigshift.cli.errors import handle_errors
 from rigshift.errors import BackendError, InfeasiblePlan
+from rigshift.files import write_atomic
 from rigshift.run.spec import ReplicaSpec, to_json
 
 _out = Console(highlight=False, soft_wrap=True)
@@ -168,7 +169,6 @@ def deploy(
         raise InfeasiblePlan(
             "part of the demand cannot be placed (see above); fix the demand or pass --allow-partial"
         )
-    from rigshift.files import write_atomic
     from rigshift.tables import output_console
 
     specs = specs_from_plan(plan, _load_sources(demand))

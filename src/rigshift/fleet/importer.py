@@ -7,13 +7,10 @@ listed. Writing the result is the caller's (`store.save_fleet`, atomic).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
-
-import yaml
 
 from rigshift.errors import InputError, Problem
 from rigshift.fleet.merge import merge_sources
@@ -25,6 +22,7 @@ from rigshift.fleet.sources.hiveos import parse_hiveos
 from rigshift.fleet.sources.minerstat import parse_minerstat
 from rigshift.fleet.sources.yaml_file import parse_yaml
 from rigshift.fleet.store import load_fleet
+from rigshift.readers import load_json, load_yaml, read_text
 
 Format = Literal["auto", "csv", "yaml", "hiveos", "minerstat", "fleet"]
 FORMATS: tuple[str, ...] = ("auto", "csv", "yaml", "hiveos", "minerstat", "fleet")
@@ -47,12 +45,9 @@ def read_source(path: str | Path, fmt: Format = "auto", resolver: Resolver | Non
     path = Path(path)
     resolver = resolver or CatalogResolver()
     source = str(path)
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError as error:
-        raise InputError("no such file", source=source, expected="an inventory file") from error
-    except (OSError, UnicodeDecodeError) as error:
-        raise InputError(f"cannot read: {error}", source=source) from error
+    if fmt == "fleet":
+        return Parsed("file", source, load_fleet(path))
+    text = read_text(path, "an inventory file (CSV, YAML, HiveOS or minerstat JSON)")
     if fmt == "auto":
         fmt = detect_format(path, text)
     if fmt == "csv":
@@ -62,14 +57,9 @@ def read_source(path: str | Path, fmt: Format = "auto", resolver: Resolver | Non
     if fmt == "fleet":
         return Parsed("file", source, load_fleet(path))
     try:
-        data = json.loads(text)
-    except json.JSONDecodeError as error:
-        return Parsed(
-            "file",
-            source,
-            Fleet(),
-            [Problem(f"not valid JSON: {error.msg}", source=source, location=f"line {error.lineno}")],
-        )
+        data = load_json(text, source)
+    except InputError as error:
+        return Parsed("file", source, Fleet(), list(error.problems))
     if fmt == "hiveos":
         return parse_hiveos(data, source, resolver)
     return parse_minerstat(data, source, resolver)
@@ -84,15 +74,16 @@ def detect_format(path: Path, text: str) -> Format:
         head = _yaml_or_none(text)
         return "fleet" if isinstance(head, dict) and "name" in head and "fleet" not in head else "yaml"
     try:
-        data = json.loads(text)
-    except json.JSONDecodeError as error:
+        data = load_json(text, str(path))
+    except InputError as error:
+        first = error.problems[0]
         raise InputError(
-            f"cannot tell the format: not CSV or YAML by name, and not JSON ({error.msg})",
+            f"cannot tell the format: not CSV or YAML by name, and {first.message}",
             source=str(path),
-            location=f"line {error.lineno}",
+            location=first.location,
             field="--format",
             expected="one of " + ", ".join(FORMATS[1:]),
-        ) from error
+        ) from None
     if _looks_like_fleet(data):
         return "fleet"
     if _looks_like_hiveos(data):
@@ -113,8 +104,8 @@ def detect_format(path: Path, text: str) -> Format:
 
 def _yaml_or_none(text: str) -> Any:
     try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError:
+        return load_yaml(text, "<detect>")
+    except InputError:
         return None  # the inventory parser reports it, with its line
 
 

@@ -13,7 +13,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=False)
+    # allow_inf_nan=False: an infinite VRAM or price in a fleet file is refused, not computed with
+    model_config = ConfigDict(extra="forbid", frozen=False, allow_inf_nan=False)
 
 
 class PcieState(_Model):
@@ -47,7 +48,7 @@ class Gpu(_Model):
     reported_name: str | None = None  # as the source printed it
     name_suggestions: list[str] = Field(default_factory=list)  # did-you-mean when unresolved
     brand: str | None = None  # "nvidia", "amd" as the source reported it
-    vram_gib: float = Field(gt=0)
+    vram_gib: float = Field(gt=0, le=1024)
     index: int | None = None
     bus_id: str | None = None  # "0000:03:00.0"
     uuid: str | None = None

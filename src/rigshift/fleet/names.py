@@ -34,19 +34,27 @@ Resolver = Callable[[str, float | None], Resolved]
 
 @dataclass
 class CatalogResolver:
-    """Resolver over the real GPU catalog, caching per (name, VRAM): a farm repeats few names."""
+    """Resolver over the real GPU catalog, caching per (name, VRAM): a farm repeats few names.
 
+    A did-you-mean costs tens of milliseconds against the whole catalog, so only the first
+    `suggest_for` distinct unknown names get one: an inventory of 200,000 made-up names is
+    read in seconds, not hours, and a person reads the first few dozen suggestions anyway.
+    """
+
+    suggest_for: int = 20
     _cache: dict[tuple[str, float | None], Resolved] = field(default_factory=dict)
+    _unknown: int = 0
 
     def __call__(self, name: str, vram_gib: float | None) -> Resolved:
         key = (name, vram_gib)
         hit = self._cache.get(key)
         if hit is None:
-            hit = self._cache[key] = _resolve_in_catalog(name, vram_gib)
+            hit = self._cache[key] = _resolve_in_catalog(name, vram_gib, self._unknown < self.suggest_for)
+            self._unknown += not hit.ok
         return hit
 
 
-def _resolve_in_catalog(name: str, vram_gib: float | None) -> Resolved:
+def _resolve_in_catalog(name: str, vram_gib: float | None, suggest: bool = True) -> Resolved:
     # Imported here, not at module top, only because the catalog loads TechPowerUp's database:
     # modules that never resolve a name (the fleet loader) should not pay for that.
     from rigshift.catalog.gpus import gpu_catalog
@@ -56,7 +64,7 @@ def _resolve_in_catalog(name: str, vram_gib: float | None) -> Resolved:
     # The raw name first; then without the vendor noise some tools prepend.
     for candidate in dict.fromkeys((name.strip(), clean_reported_name(name))):
         try:
-            spec = catalog.resolve(candidate, vram_gib=vram_gib)
+            spec = catalog.resolve(candidate, vram_gib=vram_gib, suggest=suggest)
         except UnknownNameError as error:
             suggestions = suggestions or tuple(error.suggestions)
             continue

@@ -8,8 +8,8 @@ the target: a crash or a refused import never leaves a half-written or emptied f
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import gc
-import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,21 +20,20 @@ from pydantic import ValidationError
 from rigshift.errors import InputError, Problem
 from rigshift.files import write_atomic
 from rigshift.fleet.model import Fleet
+from rigshift.readers import LIMITS, load_json, load_yaml, problems_from_validation, read_text
 
 _YAML_SUFFIXES = (".yaml", ".yml")
+# A normalised fleet file is written by rigshift and holds ~30 values per GPU: a 100,000-GPU
+# fleet saved as YAML is ~3 million (slow to read, so JSON is the default; but not refused).
+_FLEET_FILE_LIMITS = dataclasses.replace(LIMITS, yaml_values=10_000_000)
 
 
 def load_fleet(path: str | os.PathLike[str]) -> Fleet:
     """Read a normalised fleet file; every problem in it is reported at once, by JSON path."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError as error:
-        raise InputError(
-            "no such fleet file", source=str(path), expected="a file written by `rigshift fleet import`"
-        ) from error
-    except OSError as error:
-        raise InputError(f"cannot read: {error.strerror}", source=str(path)) from error
+    source = str(path)
+    expected = "a fleet file written by `rigshift fleet import`"
+    text = read_text(path, expected, max_bytes=LIMITS.fleet_file_bytes)
     is_yaml = path.suffix.lower() in _YAML_SUFFIXES
     wrong = _not_a_fleet(path, text)
     if wrong is not None:
@@ -42,33 +41,13 @@ def load_fleet(path: str | os.PathLike[str]) -> Fleet:
     try:
         with _gc_paused():  # a 100,000-GPU file is millions of acyclic objects: no GC rescans
             if is_yaml:
-                return Fleet.model_validate(yaml.safe_load(text))
+                return Fleet.model_validate(load_yaml(text, source, expected, _FLEET_FILE_LIMITS))
             # pydantic parses and validates JSON in one pass in Rust, ~5x faster than json + dict
             return Fleet.model_validate_json(text)
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        raise InputError(
-            "not valid YAML", source=str(path), location=f"line {mark.line + 1}" if mark else None
-        ) from error
     except ValidationError as error:
         if not is_yaml and any(item["type"] == "json_invalid" for item in error.errors()):
-            try:
-                json.loads(text)  # only for the line number of the syntax error
-            except json.JSONDecodeError as syntax:
-                raise InputError(
-                    f"not valid JSON: {syntax.msg}", source=str(path), location=f"line {syntax.lineno}"
-                ) from error
-        raise InputError(
-            [
-                Problem(
-                    item["msg"],
-                    source=str(path),
-                    location=_json_path(item["loc"]),
-                    field=str(item["loc"][-1]) if item["loc"] else None,
-                )
-                for item in error.errors()
-            ]
-        ) from error
+            load_json(text, source, expected)  # raises, with the line of the syntax error
+        raise InputError(problems_from_validation(error, source)[: LIMITS.problems]) from None
 
 
 def _not_a_fleet(path: Path, text: str) -> Problem | None:
@@ -85,9 +64,12 @@ def _not_a_fleet(path: Path, text: str) -> Problem | None:
     head = text.lstrip()[:1]
     if not head:
         return Problem("empty file", source=str(path), expected="a file written by `rigshift fleet import`")
-    try:
-        data = yaml.safe_load(text) if path.suffix.lower() in _YAML_SUFFIXES else json.loads(text)
-    except (yaml.YAMLError, json.JSONDecodeError, RecursionError):
+    try:  # the bounded readers: an alias bomb or deep nesting is refused here too, at once
+        is_yaml = path.suffix.lower() in _YAML_SUFFIXES
+        data = (
+            load_yaml(text, str(path), "", _FLEET_FILE_LIMITS) if is_yaml else load_json(text, str(path), "")
+        )
+    except InputError:
         return None  # the parser below reports where
     if isinstance(data, dict) and "deployments" in data:
         return Problem(
@@ -125,9 +107,8 @@ def dump_fleet(fleet: Fleet, yaml_format: bool = False) -> str:
 def save_fleet(fleet: Fleet, path: str | os.PathLike[str]) -> Path:
     path = Path(path)
     text = dump_fleet(fleet, yaml_format=path.suffix.lower() in _YAML_SUFFIXES)
-    write_atomic(path, text)
+    write_atomic(path, text, make_dirs=True)
     return path
 
 
-def _json_path(loc: tuple[int | str, ...]) -> str:
-    return "$" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc)
+__all__ = ["dump_fleet", "load_fleet", "save_fleet", "write_atomic"]

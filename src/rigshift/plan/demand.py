@@ -19,7 +19,6 @@ Errors name the file, the line and the field, never a pydantic traceback.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -28,17 +27,24 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from rigshift.errors import InputError, Problem
 from rigshift.plan.types import PlanOptions
-from rigshift.suggest import did_you_mean
+from rigshift.readers import json_path, load_yaml_with_node, problems_from_validation, read_text
 from rigshift.units import parse_tokens, usd_per_hour
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # allow_inf_nan=False: `usd_per_mtok: .inf` once planned to "objective inf" and exited 0
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+
+# Upper bounds far above any farm, far below what would stall the planner or overflow a sum.
+MAX_REPLICAS = 100_000
+MAX_CONTEXT = 10_485_760  # tokens (10 Mi)
+MAX_PARALLEL = 1_024
 
 
 class ReplicaRange(_Model):
-    min: int = Field(default=0, ge=0)
-    max: int = Field(ge=1)
+    min: int = Field(default=0, ge=0, le=MAX_REPLICAS)
+    max: int = Field(ge=1, le=MAX_REPLICAS)
 
     @model_validator(mode="after")
     def _ordered(self) -> ReplicaRange:
@@ -50,11 +56,11 @@ class ReplicaRange(_Model):
 class Throughput(_Model):
     """A target in output tokens/s, or in requests/s with a token profile."""
 
-    tokens_per_s: float | None = Field(default=None, gt=0)
-    requests_per_s: float | None = Field(default=None, gt=0)
-    prompt_tokens: int = Field(default=512, ge=1)
-    output_tokens: int = Field(default=256, ge=1)
-    max_replicas: int | None = Field(default=None, ge=1)
+    tokens_per_s: float | None = Field(default=None, gt=0, le=1e9)
+    requests_per_s: float | None = Field(default=None, gt=0, le=1e7)
+    prompt_tokens: int = Field(default=512, ge=1, le=MAX_CONTEXT)
+    output_tokens: int = Field(default=256, ge=1, le=MAX_CONTEXT)
+    max_replicas: int | None = Field(default=None, ge=1, le=MAX_REPLICAS)
 
     @model_validator(mode="after")
     def _one_target(self) -> Throughput:
@@ -74,8 +80,8 @@ class Value(_Model):
     """Money per million output tokens, or a priority (each replica, or the whole target, worth
     `priority` objective units per hour)."""
 
-    usd_per_mtok: float | None = Field(default=None, ge=0)
-    priority: float | None = Field(default=None, ge=0)
+    usd_per_mtok: float | None = Field(default=None, ge=0, le=1e6)
+    priority: float | None = Field(default=None, ge=0, le=1e9)
 
     def usd_per_h(self, tokens_per_s: float) -> float:
         """Money `tokens_per_s` earn in an hour (0 for a deployment valued by priority)."""
@@ -110,8 +116,8 @@ class Deployment(_Model):
     name: str = Field(min_length=1)
     model: str = Field(min_length=1)
     quant: str = "Q4_K_M"
-    context: int = Field(default=8192, ge=128)
-    parallel: int = Field(default=1, ge=1)
+    context: int = Field(default=8192, ge=128, le=MAX_CONTEXT)
+    parallel: int = Field(default=1, ge=1, le=MAX_PARALLEL)
     kv_type: str = "f16"
     runtime: str | None = None
     # Slowest stream worth serving (tokens/s, one stream); None: options.min_decode_tps (the
@@ -147,7 +153,7 @@ class Deployment(_Model):
 
 
 class Demand(_Model):
-    deployments: list[Deployment] = Field(min_length=1)
+    deployments: list[Deployment] = Field(min_length=1, max_length=1_000)
     options: dict[str, Any] = Field(default_factory=dict)  # PlanOptions overrides
 
     @model_validator(mode="after")
@@ -171,11 +177,13 @@ _FIELD_NAMES = sorted(
 
 
 def _line_index(node: yaml.Node, path: tuple[Any, ...] = ()) -> dict[tuple[Any, ...], int]:
-    """Map each key path of a YAML document to the 1-based line where it starts."""
+    """Map each key path of a YAML document to the 1-based line where it starts (depth and size are
+    bounded by the loader: rigshift.readers.yaml_safe)."""
     lines = {path: node.start_mark.line + 1}
     if isinstance(node, yaml.MappingNode):
         for key, value in node.value:
-            lines[(*path, key.value)] = key.start_mark.line + 1
+            if not isinstance(key, yaml.ScalarNode):
+                continue  # a list as a key: validation refuses it, at the mapping's line
             lines.update({k: v for k, v in _line_index(value, (*path, key.value)).items() if k != path})
             lines[(*path, key.value)] = key.start_mark.line + 1
     elif isinstance(node, yaml.SequenceNode):
@@ -192,75 +200,46 @@ def _nearest_line(lines: dict[tuple[Any, ...], int], loc: tuple[Any, ...]) -> in
     return None
 
 
-def _json_path(loc: tuple[Any, ...]) -> str:
-    return "$" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc)
-
-
 def parse_demand(text: str, source: str = "<demand>") -> Demand:
-    try:
-        node = yaml.compose(text)
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        location = f"line {mark.line + 1}" if mark is not None else None
+    expected = "a demand file (docs/planner.md)"
+    data, node = load_yaml_with_node(text, source, expected)
+    if isinstance(data, dict) and "deployments" not in data and ("rigs" in data or "sites" in data):
         raise InputError(
-            Problem(f"not valid YAML: {getattr(error, 'problem', error)}", source, location)
-        ) from None
+            Problem(
+                "this is a fleet, not a demand: the arguments look swapped",
+                source,
+                expected="the fleet file first, then the demand (`rigshift plan FLEET DEMAND`)",
+            )
+        )
     if not isinstance(data, dict) or node is None:
         raise InputError(Problem("a demand file is a mapping with a 'deployments' list", source, "line 1"))
     lines = _line_index(node)
+
+    def locate(loc: tuple[Any, ...]) -> str:
+        line = _nearest_line(lines, loc)
+        return f"line {line}, {json_path(loc)}" if line else json_path(loc)
+
     try:
         demand = Demand.model_validate(data)
     except ValidationError as error:
-        problems = []
-        for item in error.errors():
-            loc = tuple(p for p in item["loc"] if not (isinstance(p, str) and p.startswith("function-")))
-            line = _nearest_line(lines, loc)
-            where = f"line {line}, {_json_path(loc)}" if line else _json_path(loc)
-            message = item["msg"].removeprefix("Value error, ")
-            field = str(loc[-1]) if loc and not isinstance(loc[-1], int) else None
-            suggestions: tuple[str, ...] = ()
-            if item["type"] == "extra_forbidden" and field:
-                suggestions = did_you_mean(field, _FIELD_NAMES)
-            problems.append(Problem(message, source, where, field, suggestions=suggestions))
-        raise InputError(problems) from None
+        raise InputError(
+            problems_from_validation(error, source, locate=locate, known_fields=_FIELD_NAMES)
+        ) from None
     try:
         demand.plan_options()
     except ValidationError as error:
-        first = error.errors()[0]
-        loc = ("options", *first["loc"])
-        line = _nearest_line(lines, loc)
-        field = str(loc[-1])
-        suggestions = (
-            did_you_mean(field, PlanOptions.model_fields) if first["type"] == "extra_forbidden" else ()
-        )
         raise InputError(
-            Problem(first["msg"], source, f"line {line}" if line else None, field, suggestions=suggestions)
+            problems_from_validation(
+                error,
+                source,
+                locate=lambda loc: f"line {line}" if (line := _nearest_line(lines, loc)) else None,
+                known_fields=PlanOptions.model_fields,
+                prefix=("options",),
+                first_only=True,
+            )
         ) from None
     return demand
 
 
 def load_demand(path: str | Path) -> Demand:
-    path = Path(path)
-    try:
-        text = path.read_text()
-    except OSError as error:
-        raise InputError(Problem(f"cannot read demand file: {error.strerror}", str(path))) from None
-    _not_a_demand(path, text)
-    return parse_demand(text, str(path))
-
-
-def _not_a_demand(path: Path, text: str) -> None:
-    """A fleet file or an inventory in the demand's place: name the swap."""
-    try:
-        data = json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
-    except (yaml.YAMLError, json.JSONDecodeError, RecursionError):
-        return  # parse_demand says where
-    if isinstance(data, dict) and "deployments" not in data and ("rigs" in data or "sites" in data):
-        raise InputError(
-            Problem(
-                "this is a fleet, not a demand: the arguments look swapped",
-                str(path),
-                expected="the fleet file first, then the demand (`rigshift plan FLEET DEMAND`)",
-            )
-        )
+    return parse_demand(read_text(path, "a demand file (docs/planner.md)"), str(path))

@@ -6,7 +6,7 @@ Everything here is a pydantic model so a plan written with `--json` reads back u
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -28,7 +28,12 @@ class _Model(BaseModel):
 
 
 class PlanOptions(_Model):
-    """Knobs of the planner. Defaults suit a mining farm of x1-riser rigs."""
+    """Knobs of the planner. Defaults suit a mining farm of x1-riser rigs.
+
+    A demand file may override them, so they are bounded (finite, and small where a value
+    multiplies the planner's work: cap fractions, packing, the time limit)."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     # kept free on every GPU besides the estimator's overhead; the assessment keeps none (rigshift.hosts)
     vram_reserve_gib: float = Field(default=DEFAULT_VRAM_RESERVE_GIB, ge=0)
@@ -44,16 +49,18 @@ class PlanOptions(_Model):
     site_power_kw: dict[str, float] = Field(default_factory=dict)  # overrides Site.power_budget_kw
     # Power caps tried per GPU, as fractions of the card's default limit; the solver picks one per
     # configuration. Caps only matter where a power budget binds, so sites without a budget get 1.0.
-    power_cap_fractions: tuple[float, ...] = (1.0, 0.8, 0.65)
+    power_cap_fractions: tuple[Annotated[float, Field(gt=0, le=1)], ...] = Field(
+        default=(1.0, 0.8, 0.65), min_length=1, max_length=8
+    )
     host_watts_per_rig: float = 60.0  # CPU, board, risers, fans
     leftover: LeftoverPolicy = "idle"
     idle_watts_fraction: float = Field(default=0.08, ge=0, le=1)  # an idle GPU's draw, share of TDP
     mining_watts_fraction: float = Field(default=0.7, ge=0, le=1)  # an undervolted miner's draw
     migration_cost: float = Field(default=0.05, ge=0)  # objective units ($/h) a moved replica must gain
     shortfall_penalty: float = Field(default=100.0, ge=0)  # per replica (or 100 tok/s) of unmet minimum
-    time_limit_s: float = Field(default=8.0, gt=0)
+    time_limit_s: float = Field(default=8.0, gt=0, le=3600)
     solver: Literal["milp", "greedy"] = "milp"
-    max_pack_per_gpu: int = Field(default=4, ge=1)  # most replicas of one deployment sharing one GPU
+    max_pack_per_gpu: int = Field(default=4, ge=1, le=64)  # most replicas of one deployment sharing one GPU
     min_link_gbs_tensor_parallel: float = 3.9  # vLLM tensor parallel wants at least Gen3 x4
     rpc_network_gbs: float = 0.125  # 1 GbE between rigs, for llama.cpp RPC splits
 

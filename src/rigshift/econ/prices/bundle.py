@@ -7,13 +7,11 @@ power series) are relative to the prices file.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from rigshift.econ.inputs import (
@@ -32,6 +30,7 @@ from rigshift.econ.inputs import (
 from rigshift.econ.prices.coins import parse_coins, read_coins
 from rigshift.econ.prices.power_series import read_power_series
 from rigshift.errors import InputError, Problem, RigshiftError
+from rigshift.readers import load_json, load_yaml, problems_from_validation, read_text
 from rigshift.suggest import did_you_mean
 from rigshift.units import british_keys
 
@@ -42,14 +41,17 @@ DEFAULT_COINS = "coins_whattomine_snapshot.json"
 GpuResolver = Callable[[str], str]  # a GPU name as people write it -> catalog key
 
 
+_STRICT = ConfigDict(extra="forbid", allow_inf_nan=False)  # `usd_per_mtok: .inf` is refused, not priced
+
+
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = _STRICT
     as_of: str | None = None
     source: str | None = None
 
 
 class SeriesRef(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = _STRICT
     file: str
     format: str = "auto"
     settlement_point: str | None = None
@@ -71,7 +73,7 @@ class RentSection(_Section):
 
 
 class TokenClass(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = _STRICT
     model: str
     quant: str = "Q4_K_M"
     input: float = Field(ge=0)  # $/M input tokens
@@ -149,7 +151,7 @@ class ConstraintsSection(_Section):
 
 
 class PricesFile(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = _STRICT
     as_of: str | None = None
     source: str | None = None
     power: PowerSection = PowerSection()
@@ -164,45 +166,22 @@ class PricesFile(BaseModel):
 SECTIONS = ("power", "rent", "tokens", "mining", "capital", "constraints", "demand")
 
 
-def _problems(error: ValidationError, source: str) -> list[Problem]:
-    problems = []
-    for item in error.errors():
-        loc = [str(p) for p in item["loc"]]
-        path = "$" + "".join(f"[{p}]" if p.isdigit() else f".{p}" for p in loc)
-        suggestions: tuple[str, ...] = ()
-        if item["type"] == "extra_forbidden" and loc:
-            model: type[BaseModel] = PricesFile
-            for part in loc[:-1]:
-                field = model.model_fields.get(part)
-                annotation = field.annotation if field else None
-                if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-                    model = annotation
-            suggestions = did_you_mean(loc[-1], model.model_fields)
-        problems.append(
-            Problem(
-                item["msg"] if item["type"] != "extra_forbidden" else "unknown key",
-                source=source,
-                location=path,
-                field=loc[-1] if loc else None,
-                suggestions=suggestions,
-            )
-        )
-    return problems
+def _known_fields(loc: tuple[int | str, ...]) -> list[str]:
+    """The fields of the model an unknown key sits in, for its did-you-mean."""
+    model: type[BaseModel] = PricesFile
+    for part in loc[:-1]:
+        field = model.model_fields.get(str(part))
+        annotation = field.annotation if field else None
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            model = annotation
+    return list(model.model_fields)
 
 
 def parse_prices_text(text: str, source: str) -> PricesFile:
-    try:
-        data = json.loads(text) if source.endswith(".json") else yaml.safe_load(text)
-    except json.JSONDecodeError as error:
-        raise InputError(
-            Problem(f"not valid JSON: {error.msg}", source=source, location=f"line {error.lineno}")
-        ) from None
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        where = f"line {mark.line + 1}" if mark is not None else None
-        raise InputError(
-            Problem(f"not valid YAML: {getattr(error, 'problem', error)}", source=source, location=where)
-        ) from None
+    expected = "a prices file (docs/economics.md)"
+    data = (
+        load_json(text, source, expected) if source.endswith(".json") else load_yaml(text, source, expected)
+    )
     if data is None:
         data = {}
     data = british_keys(data)  # `utilization` and `utilisation` both read
@@ -218,7 +197,7 @@ def parse_prices_text(text: str, source: str) -> PricesFile:
     try:
         return PricesFile.model_validate(data)
     except ValidationError as error:
-        raise InputError(_problems(error, source)) from None
+        raise InputError(problems_from_validation(error, source, known_fields=_known_fields)) from None
 
 
 def _default_resolver(name: str) -> str:
@@ -302,13 +281,7 @@ def load_inputs(
     user = None
     source = str(path) if path is not None else None
     if path is not None:
-        try:
-            text = path.read_text(encoding="utf-8")
-        except OSError as error:
-            raise InputError(
-                Problem(f"cannot read the prices file: {error.strerror}", source=source)
-            ) from None
-        user = parse_prices_text(text, str(path))
+        user = parse_prices_text(read_text(path, "a prices file (docs/economics.md)"), str(path))
     base_dir = path.parent if path is not None else Path(".")
     m = _Merged(load_defaults_file(), user, source, resolve)
     provenance: list[Provenance] = []
@@ -428,7 +401,9 @@ def _mining(m: _Merged, base_dir: Path) -> tuple[MiningInputs, Provenance]:
         )
     else:
         text = resources.files(DEFAULTS_PACKAGE).joinpath(DEFAULT_COINS).read_text(encoding="utf-8")
-        coins, meta = parse_coins(json.loads(text), f"{DEFAULTS_PACKAGE}/{DEFAULT_COINS}", btc_usd)
+        coins, meta = parse_coins(
+            load_json(text, DEFAULT_COINS), f"{DEFAULTS_PACKAGE}/{DEFAULT_COINS}", btc_usd
+        )
         provenance = Provenance(
             what=f"coin data ({meta.get('label', 'snapshot')})",
             source=meta.get("source", DEFAULT_COINS),

@@ -9,12 +9,13 @@ principles formula reduces to reward × H × 24 (DOMAIN.md §4).
 
 from __future__ import annotations
 
-import json
+import math
 from pathlib import Path
 from typing import Any
 
 from rigshift.econ.inputs import Coin
 from rigshift.errors import InputError, Problem
+from rigshift.readers import load_json, read_text
 
 SNAPSHOT_KEY = "_rigshift_snapshot"
 
@@ -22,15 +23,8 @@ SNAPSHOT_KEY = "_rigshift_snapshot"
 def read_coins(path: Path, btc_usd: float | None = None) -> tuple[tuple[Coin, ...], dict[str, Any]]:
     """The coins in a coin-data file and its snapshot metadata (empty for files from the sites)."""
     source = str(path)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as error:
-        raise InputError(Problem(f"cannot read the coin data: {error.strerror}", source=source)) from None
-    except json.JSONDecodeError as error:
-        raise InputError(
-            Problem(f"not valid JSON: {error.msg}", source=source, location=f"line {error.lineno}")
-        ) from None
-    return parse_coins(data, source, btc_usd)
+    expected = "coin data (WhatToMine or minerstat JSON)"
+    return parse_coins(load_json(read_text(path, expected), source, expected), source, btc_usd)
 
 
 def parse_coins(
@@ -40,7 +34,7 @@ def parse_coins(
     if isinstance(data, dict) and isinstance(data.get(SNAPSHOT_KEY), dict):
         meta = data[SNAPSHOT_KEY]
         if btc_usd is None and meta.get("btc_usd") is not None:
-            btc_usd = float(meta["btc_usd"])
+            btc_usd = _field(meta, "btc_usd", source, f"$.{SNAPSHOT_KEY}", "the BTC price in USD")
     if isinstance(data, list):
         coins = tuple(_minerstat(entry, source, f"$[{i}]") for i, entry in enumerate(data))
     elif isinstance(data, dict) and isinstance(data.get("coins"), dict):
@@ -70,11 +64,22 @@ def _field(entry: Any, name: str, source: str, where: str, expected: str = "a nu
         raise InputError(Problem("missing", source=source, location=where, field=name, expected=expected))
     value = entry[name]
     try:
+        if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+            raise TypeError(value)
         # WhatToMine writes some numbers as strings ("13.0"), and some with thousands commas.
-        return float(str(value).replace(",", "")) if isinstance(value, str) else float(value)
-    except (TypeError, ValueError):
+        number = float(value.replace(",", "")) if isinstance(value, str) else float(value)
+        if not math.isfinite(number):
+            raise ValueError(value)
+        return number
+    except (TypeError, ValueError, OverflowError):
         raise InputError(
-            Problem(f"not a number: {value!r}", source=source, location=where, field=name, expected=expected)
+            Problem(
+                f"not a finite number: {str(value)[:40]!r}",
+                source=source,
+                location=where,
+                field=name,
+                expected=expected,
+            )
         ) from None
 
 
@@ -115,7 +120,7 @@ def _whattomine(entry: Any, source: str, where: str, btc_usd: float | None) -> C
                 expected="BTC or USD",
             )
         )
-    if block_time <= 0 or nethash <= 0 or reward < 0 or price < 0:
+    if block_time <= 0 or nethash <= 0 or reward < 0 or not 0 <= price < math.inf:
         raise InputError(
             Problem(
                 "block_time and nethash must be > 0, block_reward and price ≥ 0",

@@ -8,13 +8,16 @@ the plain file's own median step).
 from __future__ import annotations
 
 import csv
+import io
 import itertools
+import math
 import statistics
 from datetime import datetime
 from pathlib import Path
 
 from rigshift.econ.inputs import PriceSeriesSummary
 from rigshift.errors import InputError, Problem, UnknownNameError
+from rigshift.readers.limits import LIMITS, read_text
 from rigshift.suggest import did_you_mean
 
 DAM_COLUMNS = {"DeliveryDate", "HourEnding", "SettlementPoint", "SettlementPointPrice"}
@@ -35,6 +38,8 @@ ANNUAL_COLUMNS = {
 }
 FORMATS = ("auto", "ercot-dam", "ercot-rtm", "ercot-dam-annual", "plain")
 PLAIN_COLUMNS = (("price_usd_per_mwh", 1e-3), ("price_usd_mwh", 1e-3), ("price_usd_kwh", 1.0), ("price", 1.0))
+MAX_ROWS = 1_100_000  # one settlement point's 5-minute prices for ten years; ERCOT files hold fewer
+MAX_ABS_PRICE = 1e6  # $/MWh; ERCOT's cap is 5,000 (negative prices are real)
 
 
 def _detect(header: set[str], source: str) -> str:
@@ -61,17 +66,28 @@ def _detect(header: set[str], source: str) -> str:
 
 def _number(text: str | None, source: str, line: int, field: str) -> float:
     try:
-        return float((text or "").strip())
+        number = float((text or "").strip())
     except ValueError:
         raise InputError(
             Problem(
-                f"not a number: {text!r}",
+                f"not a number: {(text or '')[:40]!r}",
                 source=source,
                 location=f"line {line}",
                 field=field,
                 expected="a price",
             )
         ) from None
+    if not math.isfinite(number) or abs(number) > MAX_ABS_PRICE:
+        raise InputError(
+            Problem(
+                f"out of range: {(text or '')[:40]!r}",
+                source=source,
+                location=f"line {line}",
+                field=field,
+                expected=f"a finite price within ±{MAX_ABS_PRICE:g}",
+            )
+        )
+    return number
 
 
 def read_power_series(
@@ -87,14 +103,33 @@ def read_power_series(
                 suggestions=did_you_mean(fmt, FORMATS),
             )
         )
+    text = read_text(path, "a price series CSV").removeprefix("\ufeff")  # ERCOT's files may open with a BOM
+    reader = csv.DictReader(io.StringIO(text))
     try:
-        text = path.read_text(encoding="utf-8-sig")
-    except OSError as error:
-        raise InputError(Problem(f"cannot read the price series: {error.strerror}", source=source)) from None
-    reader = csv.DictReader(text.splitlines())
-    header = {h.strip() for h in (reader.fieldnames or [])}
-    kind = _detect(header, source) if fmt == "auto" else fmt
-    rows = list(reader)
+        header = {h.strip() for h in (reader.fieldnames or [])}
+        if len(header) > LIMITS.csv_columns:
+            raise InputError(
+                Problem(
+                    f"{len(header):,} columns",
+                    source=source,
+                    location="line 1",
+                    expected="a price series CSV",
+                )
+            )
+        kind = _detect(header, source) if fmt == "auto" else fmt
+        rows = list(itertools.islice(reader, MAX_ROWS + 1))
+    except csv.Error as error:  # a NUL byte, a field over the csv module's limit
+        raise InputError(
+            Problem(f"not valid CSV: {error}", source=source, location=f"line {reader.line_num}")
+        ) from None
+    if len(rows) > MAX_ROWS:
+        raise InputError(
+            Problem(
+                f"more than {MAX_ROWS:,} rows",
+                source=source,
+                expected=f"at most {MAX_ROWS:,} prices (ten years of 5-minute prices)",
+            )
+        )
     if kind == "ercot-dam-annual":  # the same report with spaced column names
         rows = [
             {
@@ -140,18 +175,30 @@ def _ercot(rows: list[dict[str, str]], kind: str, source: str, point: str | None
             continue
         prices.append(_number(row.get("SettlementPointPrice"), source, line, "SettlementPointPrice") / 1000.0)
         if kind == "ercot-dam":
-            stamps.append(f"{row.get('DeliveryDate', '').strip()} HE {row.get('HourEnding', '').strip()}")
+            stamps.append(
+                f"{(row.get('DeliveryDate') or '').strip()} HE {(row.get('HourEnding') or '').strip()}"
+            )
         else:
             stamps.append(
-                f"{row.get('DeliveryDate', '').strip()} H{row.get('DeliveryHour', '').strip()}"
-                f" I{row.get('DeliveryInterval', '').strip()}"
+                f"{(row.get('DeliveryDate') or '').strip()} H{(row.get('DeliveryHour') or '').strip()}"
+                f" I{(row.get('DeliveryInterval') or '').strip()}"
             )
     step_h = 1.0 if kind == "ercot-dam" else 0.25
     return _summary(source, prices, stamps, step_h, point)
 
 
 def _plain(rows: list[dict[str, str]], header: set[str], source: str) -> PriceSeriesSummary:
-    column, scale = next((c, s) for c, s in PLAIN_COLUMNS if c in header)
+    found = next(((c, s) for c, s in PLAIN_COLUMNS if c in header), None)
+    if found is None or "timestamp" not in header:
+        raise InputError(
+            Problem(
+                "no timestamp and price columns",
+                source=source,
+                location="line 1",
+                expected="timestamp,price (or price_usd_kwh, price_usd_mwh, price_usd_per_mwh)",
+            )
+        )
+    column, scale = found
     prices, stamps, times = [], [], []
     for line, row in enumerate(rows, start=2):
         stamp = (row.get("timestamp") or "").strip()
@@ -169,7 +216,17 @@ def _plain(rows: list[dict[str, str]], header: set[str], source: str) -> PriceSe
             ) from None
         prices.append(_number(row.get(column), source, line, column) * scale)
         stamps.append(stamp)
-    steps = [(b - a).total_seconds() / 3600 for a, b in itertools.pairwise(times)]
+    try:
+        steps = [(b - a).total_seconds() / 3600 for a, b in itertools.pairwise(times)]
+    except TypeError:  # some stamps carry a UTC offset and some do not
+        raise InputError(
+            Problem(
+                "timestamps mix times with and without a UTC offset",
+                source=source,
+                field="timestamp",
+                expected="all with an offset, or none",
+            )
+        ) from None
     step_h = statistics.median(steps) if steps else 1.0
     if step_h <= 0:
         raise InputError(Problem("timestamps are not in increasing order", source=source, field="timestamp"))

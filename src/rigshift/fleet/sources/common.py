@@ -8,6 +8,7 @@ the good entries and lists what it skipped.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -18,6 +19,8 @@ from pydantic import ValidationError
 from rigshift.errors import Problem
 from rigshift.fleet.model import Fleet, Gpu, PcieState, PowerLimits, Rig, Site
 from rigshift.fleet.names import Resolver
+from rigshift.readers.limits import LIMITS
+from rigshift.readers.validation import problems_from_validation
 from rigshift.suggest import did_you_mean
 from rigshift.units import parse_link
 
@@ -89,29 +92,53 @@ def parse_pcie(value: Any) -> PcieState:
     return PcieState(gen=gen, width=lanes)
 
 
-def parse_float(value: Any, minimum: float | None = None, strictly_above: float | None = None) -> float:
-    if isinstance(value, bool):
+def parse_float(
+    value: Any,
+    minimum: float | None = None,
+    strictly_above: float | None = None,
+    maximum: float | None = None,
+) -> float:
+    """A finite number in range: `.inf`, NaN and 1e400 are refused, never carried into a verdict."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
         raise ValueError(value)
-    number = float(str(value).strip()) if isinstance(value, str) else float(value)
-    if number != number or (minimum is not None and number < minimum):  # NaN or too small
+    number = float(value.strip()) if isinstance(value, str) else float(value)
+    if not math.isfinite(number) or (minimum is not None and number < minimum):
         raise ValueError(value)
     if strictly_above is not None and number <= strictly_above:
         raise ValueError(value)
+    if maximum is not None and number > maximum:
+        raise ValueError(value)
     return number
+
+
+def finite(value: Any) -> float | None:
+    """A JSON number as a finite float, or None (bools, text, 10**400, anything else)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    try:
+        number = float(value)
+    except OverflowError:
+        return None
+    return number if math.isfinite(number) else None
 
 
 def parse_watts(value: Any) -> float:
     """HiveOS prints watts as '120.00 W'; files may say 120 or '120W'."""
     text = str(value).strip()
     text = re.sub(r"\s*w(atts?)?$", "", text, flags=re.I)
-    return parse_float(text, minimum=0)
+    return parse_float(text, minimum=0, maximum=MAX_WATTS)
 
 
-def parse_int(value: Any, minimum: int | None = None) -> int:
-    if isinstance(value, bool):
+def parse_int(value: Any, minimum: int | None = None, maximum: int | None = None) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
         raise ValueError(value)
-    number = float(str(value).strip()) if isinstance(value, str) else float(value)
-    if not number.is_integer() or (minimum is not None and number < minimum):
+    if isinstance(value, int):
+        number: float = value
+    else:
+        number = float(value.strip()) if isinstance(value, str) else value
+        if not math.isfinite(number) or not number.is_integer():
+            raise ValueError(value)
+    if (minimum is not None and number < minimum) or (maximum is not None and number > maximum):
         raise ValueError(value)
     return int(number)
 
@@ -131,11 +158,17 @@ def parse_bool(value: Any) -> bool:
     raise ValueError(value)
 
 
+MAX_TEXT = 200  # characters of a name or id: real ones are short, and did-you-mean is quadratic
+MAX_WATTS = 10_000.0  # one GPU or one rig's PSU; a typo in kW is caught, a 1e300 never reaches a sum
+MAX_VRAM_GIB = 1_024.0
+MAX_GIB = 1_048_576.0  # host RAM / disk
+
+
 def parse_text(value: Any) -> str:
-    if isinstance(value, (Mapping, list)):
+    if isinstance(value, (Mapping, list, bytes)):
         raise ValueError(value)
     text = str(value).strip()
-    if not text:
+    if not text or len(text) > MAX_TEXT:
         raise ValueError(value)
     return text
 
@@ -144,35 +177,51 @@ def parse_labels(value: Any) -> dict[str, str]:
     """YAML `labels: {rack: A3}`: a flat mapping, values kept as text."""
     if not isinstance(value, Mapping) or any(isinstance(v, (Mapping, list)) for v in value.values()):
         raise ValueError(value)
-    return {str(k): str(v) for k, v in value.items()}
+    labels = {str(k): str(v) for k, v in value.items()}
+    if len(labels) > 64 or any(len(k) > MAX_TEXT or len(v) > MAX_TEXT for k, v in labels.items()):
+        raise ValueError(value)
+    return labels
 
 
 Converter = Callable[[Any], Any]
+_WATTS = f"watts from 0 to {MAX_WATTS:g}"
 
 # Columns / keys of one GPU entry: field -> (converter, what a person should write).
 GPU_FIELDS: dict[str, tuple[Converter, str]] = {
     "model": (parse_text, "a GPU name such as 'RTX 3060 12GB'"),
-    "count": (lambda v: parse_int(v, minimum=1), "a whole number >= 1"),
-    "vram_gib": (lambda v: parse_float(v, strictly_above=0), "GiB > 0"),
+    "count": (
+        lambda v: parse_int(v, minimum=1, maximum=LIMITS.gpus_per_entry),
+        f"a whole number from 1 to {LIMITS.gpus_per_entry}",
+    ),
+    "vram_gib": (
+        lambda v: parse_float(v, strictly_above=0, maximum=MAX_VRAM_GIB),
+        f"GiB > 0 and <= {MAX_VRAM_GIB:g}",
+    ),
     "brand": (parse_text, "nvidia or amd"),
-    "index": (lambda v: parse_int(v, minimum=0), "a whole number >= 0"),
+    "index": (lambda v: parse_int(v, minimum=0, maximum=1023), "a whole number from 0 to 1023"),
     "bus_id": (parse_text, "a PCI bus id such as 0000:03:00.0"),
     "uuid": (parse_text, "text"),
     "serial": (parse_text, "text"),
     "pcie": (parse_pcie, "a link such as gen1x1 or gen3x16"),
     "pcie_max": (parse_pcie, "a link such as gen3x16"),
-    "power_limit_w": (parse_watts, "watts >= 0"),
-    "power_min_w": (parse_watts, "watts >= 0"),
-    "power_default_w": (parse_watts, "watts >= 0"),
-    "power_max_w": (parse_watts, "watts >= 0"),
-    "power_draw_w": (parse_watts, "watts >= 0"),
-    "temperature_c": (parse_float, "degrees C"),
-    "memory_temperature_c": (parse_float, "degrees C"),
-    "fan_pct": (lambda v: parse_float(v, minimum=0), "percent >= 0"),
+    "power_limit_w": (parse_watts, _WATTS),
+    "power_min_w": (parse_watts, _WATTS),
+    "power_default_w": (parse_watts, _WATTS),
+    "power_max_w": (parse_watts, _WATTS),
+    "power_draw_w": (parse_watts, _WATTS),
+    "temperature_c": (lambda v: parse_float(v, minimum=-100, maximum=200), "degrees C from -100 to 200"),
+    "memory_temperature_c": (
+        lambda v: parse_float(v, minimum=-100, maximum=200),
+        "degrees C from -100 to 200",
+    ),
+    "fan_pct": (lambda v: parse_float(v, minimum=0, maximum=100), "percent from 0 to 100"),
     "miner_running": (parse_bool, "true or false"),
     "hashrate_mhs": (lambda v: parse_float(v, minimum=0), "MH/s >= 0"),
     "algorithm": (parse_text, "text"),
-    "vram_used_by_others_gib": (lambda v: parse_float(v, minimum=0), "GiB >= 0"),
+    "vram_used_by_others_gib": (
+        lambda v: parse_float(v, minimum=0, maximum=MAX_VRAM_GIB),
+        f"GiB >= 0 and <= {MAX_VRAM_GIB:g}",
+    ),
     "reserved_for_mining": (parse_bool, "true or false"),
     "labels": (parse_labels, "a mapping of names to text"),
 }
@@ -182,12 +231,12 @@ RIG_FIELDS: dict[str, tuple[Converter, str]] = {
     "site": (parse_text, "a site name"),
     "hostname": (parse_text, "a host name"),
     "cpu_model": (parse_text, "text"),
-    "cpu_cores": (lambda v: parse_int(v, minimum=1), "a whole number >= 1"),
-    "ram_gib": (lambda v: parse_float(v, strictly_above=0), "GiB > 0"),
-    "disk_gib": (lambda v: parse_float(v, strictly_above=0), "GiB > 0"),
-    "disk_read_gbs": (lambda v: parse_float(v, strictly_above=0), "GB/s > 0"),
-    "network_gbps": (lambda v: parse_float(v, strictly_above=0), "Gbit/s > 0"),
-    "psu_w": (lambda v: _positive(parse_watts(v)), "watts > 0"),
+    "cpu_cores": (lambda v: parse_int(v, minimum=1, maximum=4096), "a whole number from 1 to 4096"),
+    "ram_gib": (lambda v: parse_float(v, strictly_above=0, maximum=MAX_GIB), "GiB > 0"),
+    "disk_gib": (lambda v: parse_float(v, strictly_above=0, maximum=MAX_GIB), "GiB > 0"),
+    "disk_read_gbs": (lambda v: parse_float(v, strictly_above=0, maximum=1000), "GB/s > 0 and <= 1000"),
+    "network_gbps": (lambda v: parse_float(v, strictly_above=0, maximum=10_000), "Gbit/s > 0"),
+    "psu_w": (lambda v: _positive(parse_watts(v)), f"watts > 0 and <= {MAX_WATTS:g}"),
     "mining_os": (parse_text, "hiveos, raveos, minerstat, ..."),
     "motherboard": (parse_text, "text"),
     "labels": (parse_labels, "a mapping of names to text"),
@@ -211,9 +260,10 @@ def convert_fields(
     values: dict[str, Any] = {}
     for key, value in raw.items():
         if key not in known:
+            name = str(key)
             problems.add(
                 "unknown field",
-                field=str(key),
+                field=name if len(name) <= 60 else name[:60] + "…",
                 expected="one of the documented fields",
                 suggestions=did_you_mean(str(key), known),
             )
@@ -233,6 +283,9 @@ def gpus_from_entry(values: Mapping[str, Any], resolver: Resolver, problems: Ent
     if "model" not in values:
         if not any(p.field == "model" for p in problems.problems):
             problems.add("missing", field="model", expected="a GPU name such as 'RTX 3060 12GB'")
+        return []
+    if not isinstance(values["model"], str) or len(values["model"]) > MAX_TEXT:
+        problems.add("not a GPU name", field="model", expected=f"a GPU name of at most {MAX_TEXT} characters")
         return []
     count = values.get("count", 1)
     if count > 1:
@@ -304,10 +357,14 @@ def gpus_from_entry(values: Mapping[str, Any], resolver: Resolver, problems: Ent
             **gpu_fields,
         )
     except ValidationError as error:
-        for item in error.errors():
-            problems.add(item["msg"], field=".".join(str(p) for p in item["loc"]))
+        _add_validation(problems, error)
         return []
     return [gpu] + [gpu.model_copy(deep=True) for _ in range(count - 1)]
+
+
+def _add_validation(problems: EntryProblems, error: ValidationError) -> None:
+    for problem in problems_from_validation(error, problems.source, dotted_field=True):
+        problems.add(problem.message, field=problem.field)
 
 
 def rig_from_values(values: Mapping[str, Any], gpus: list[Gpu], problems: EntryProblems) -> Rig | None:
@@ -322,13 +379,18 @@ def rig_from_values(values: Mapping[str, Any], gpus: list[Gpu], problems: EntryP
                 field=id_field,
                 expected="a different id per card",
             )
+    if len(gpus) > LIMITS.gpus_per_rig:
+        problems.add(
+            f"{len(gpus)} GPUs in one rig",
+            field="gpus",
+            expected=f"at most {LIMITS.gpus_per_rig} GPUs per rig (one host)",
+        )
     if problems:
         return None
     try:
         return Rig(**values, gpus=gpus)
     except ValidationError as error:
-        for item in error.errors():
-            problems.add(item["msg"], field=".".join(str(p) for p in item["loc"]))
+        _add_validation(problems, error)
         return None
 
 
@@ -338,3 +400,39 @@ def assemble_fleet(name: str, rigs: list[Rig], sites: list[Site] | None = None) 
     for rig in rigs:
         known.setdefault(rig.site, Site(name=rig.site))
     return Fleet(name=name, sites=list(known.values()), rigs=rigs)
+
+
+class GpuBudget:
+    """How many GPUs a source may still add (LIMITS.gpus_per_file) before the parser stops: a
+    file of a million `count: 64` entries must not become 64 million records in memory."""
+
+    def __init__(self, source: str, limit: int = LIMITS.gpus_per_file):
+        self.source = source
+        self.left = limit
+        self.limit = limit
+
+    def spend(self, gpus: int) -> None:
+        self.left -= gpus
+
+    def exhausted(self, parsed: Parsed, location: str | None) -> bool:
+        """True (with one problem recorded) once the limit or the problem limit is passed."""
+        if self.left < 0:
+            parsed.problems.append(
+                Problem(
+                    f"more than {self.limit:,} GPUs; stopped reading here",
+                    source=self.source,
+                    location=location,
+                    expected=f"at most {self.limit:,} GPUs per file (split the inventory)",
+                )
+            )
+            return True
+        if len(parsed.problems) >= LIMITS.problems:
+            parsed.problems.append(
+                Problem(
+                    f"more than {LIMITS.problems:,} problems; stopped reading here",
+                    source=self.source,
+                    location=location,
+                )
+            )
+            return True
+        return False

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Iterator
 from typing import Any
 
 from rigshift.errors import Problem
@@ -17,6 +18,7 @@ from rigshift.fleet.sources.common import (
     GPU_FIELDS,
     RIG_FIELDS,
     EntryProblems,
+    GpuBudget,
     Parsed,
     assemble_fleet,
     at,
@@ -24,26 +26,69 @@ from rigshift.fleet.sources.common import (
     gpus_from_entry,
     rig_from_values,
 )
+from rigshift.readers.limits import LIMITS
 
 # The rig's name column is called `rig` in a CSV (a `name` column would be ambiguous).
 _RIG_COLUMNS = {("rig" if k == "name" else k): v for k, v in RIG_FIELDS.items()}
 _COLUMNS = {**_RIG_COLUMNS, **GPU_FIELDS}
 
 
+def _rows(text: str, source: str, parsed: Parsed) -> Iterator[tuple[int, list[str]]]:
+    """(line, cells) of each row; a malformed CSV becomes one problem. A file of more than
+    LIMITS.csv_rows rows is refused before any row is converted (counting is ~1 s per million)."""
+    if text.count("\n") > LIMITS.csv_rows:  # rows <= lines: count exactly only when it may matter
+        try:
+            rows = sum(1 for _ in csv.reader(io.StringIO(text)))
+        except csv.Error:
+            rows = 0  # reported with its line below
+        if rows > LIMITS.csv_rows + 1:  # + the header
+            parsed.problems.append(
+                Problem(
+                    f"{rows - 1:,} rows after the header",
+                    source=source,
+                    expected=f"at most {LIMITS.csv_rows:,} rows per file (split the inventory)",
+                )
+            )
+            return
+    reader = csv.reader(io.StringIO(text))
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as error:  # a NUL byte, a field over the csv module's size limit
+            parsed.problems.append(
+                Problem(f"not valid CSV: {error}", source=source, location=f"line {reader.line_num}")
+            )
+            return
+        yield reader.line_num, row
+
+
 def parse_csv(text: str, source: str, resolver: Resolver, fleet_name: str = "fleet") -> Parsed:
     parsed = Parsed("file", source, assemble_fleet(fleet_name, []))
-    reader = csv.reader(io.StringIO(text))
     header: list[str] | None = None
     rig_values: dict[str, dict[str, Any]] = {}
     rig_lines: dict[str, int] = {}
     rig_gpus: dict[str, list[Gpu]] = {}
-    for row in reader:
-        line = reader.line_num
+    budget = GpuBudget(source)
+    for line, row in _rows(text, source, parsed):
         if not row or all(not cell.strip() for cell in row) or row[0].lstrip().startswith("#"):
             continue
+        if budget.exhausted(parsed, f"line {line}"):
+            break
         if header is None:
+            if len(row) > LIMITS.csv_columns:
+                parsed.problems.append(
+                    Problem(
+                        f"{len(row):,} columns",
+                        source=source,
+                        location=f"line {line}",
+                        expected=f"a header of at most {LIMITS.csv_columns} columns (docs/fleet.md)",
+                    )
+                )
+                return parsed
             header = [cell.strip().lower() for cell in row]
-            head = EntryProblems(source, at("line 1"))
+            head = EntryProblems(source, at(f"line {line}"))
             for column in header:
                 if column not in _COLUMNS:
                     convert_fields({column: None}, _COLUMNS, head)  # records unknown + did-you-mean
@@ -76,8 +121,10 @@ def parse_csv(text: str, source: str, resolver: Resolver, fleet_name: str = "fle
             continue
         assert name is not None
         rig_gpus.setdefault(name, []).extend(gpus)
+        budget.spend(len(gpus))
     if header is None:
-        parsed.problems.append(Problem("empty file", source=source, expected="a header row and GPU rows"))
+        if not parsed.problems:
+            parsed.problems.append(Problem("empty file", source=source, expected="a header row and GPU rows"))
         return parsed
     rigs = []
     for name, values in rig_values.items():

@@ -20,6 +20,7 @@ from rigshift.fleet.sources.common import (
     Parsed,
     assemble_fleet,
     at,
+    finite,
     gpus_from_entry,
     parse_watts,
     rig_from_values,
@@ -93,8 +94,8 @@ def _gpus_endpoint(data: Any) -> dict[tuple[Any, str], list[dict[str, Any]]]:
         if not isinstance(item, dict) or not isinstance(item.get("worker"), dict):
             continue
         worker = item["worker"]
-        flat = {**item.get("info", {}), **item.get("stats", {}), **item}
-        grouped.setdefault((worker.get("id"), str(worker.get("name"))), []).append(flat)
+        flat = {**_dict(item.get("info")), **_dict(item.get("stats")), **item}
+        grouped.setdefault((_key(worker.get("id")), str(worker.get("name"))), []).append(flat)
     return grouped
 
 
@@ -103,9 +104,10 @@ def _site(name: str, farm: dict[str, Any]) -> Site:
     currency = str(farm.get("power_price_currency") or "").strip().upper()
     labels = {}
     usd = None
-    if isinstance(price, (int, float)) and price >= 0:
+    price = finite(price)
+    if price is not None and price >= 0:
         if currency in ("USD", "$", ""):
-            usd = float(price)
+            usd = price
         else:  # not converted: a wrong exchange rate is worse than none
             labels["power_price"] = f"{price} {currency}/kWh"
     return Site(name=name, power_price_usd_kwh=usd, labels=labels)
@@ -136,7 +138,7 @@ def _rig(
         values["external_id"] = str(worker["id"])
     if isinstance(cpu.get("model"), str):
         values["cpu_model"] = cpu["model"]
-    if isinstance(cpu.get("cores"), int) and cpu["cores"] > 0:
+    if isinstance(cpu.get("cores"), int) and 0 < cpu["cores"] <= 4096:
         values["cpu_cores"] = cpu["cores"]
     board = hw.get("motherboard")
     if isinstance(board, dict):
@@ -156,10 +158,14 @@ def _rig(
     stats = worker.get("gpu_stats")
     info_path = f"{path}.gpu_info"
     if not isinstance(info, list):
-        info = gpus_by_worker.get((worker.get("id"), str(name)), [])
+        info = gpus_by_worker.get((_key(worker.get("id")), str(name)), [])
         stats = info
         info_path = f"{path}(gpus endpoint)"
-    stats_by_bus = {s.get("bus_number"): s for s in stats or [] if isinstance(s, dict)}
+    stats_by_bus = {
+        _key(s.get("bus_number")): s
+        for s in (stats if isinstance(stats, list) else [])
+        if isinstance(s, dict)
+    }
     hashrates = _hashrates(worker)
     gpus: list[Gpu] = []
     for j, card in enumerate(info):
@@ -205,19 +211,27 @@ def _gpu(
     else:
         # The full model string first; HiveOS's short name when the full one is unknown.
         values["model"] = next((n for n in names if resolver(n, values.get("vram_gib")).ok), names[0]).strip()
-    bus = card.get("bus_number")
+    bus = _key(card.get("bus_number"))
     if isinstance(card.get("bus_id"), str) and card["bus_id"].strip():
         values["bus_id"] = normalise_bus_id(card["bus_id"])
     elif isinstance(bus, int) and not isinstance(bus, bool):
-        values["bus_id"] = f"0000:{bus:02x}:00.0"  # HiveOS's bus_number is the PCI bus, in decimal
-    if isinstance(card.get("index"), int):
-        values["index"] = card["index"]
+        if 0 <= bus <= 255:
+            values["bus_id"] = f"0000:{bus:02x}:00.0"  # HiveOS's bus_number is the PCI bus, in decimal
+        else:
+            problems.add(f"bad value {bus!r}", field="bus_number", expected="a PCI bus number from 0 to 255")
+    if isinstance(card.get("index"), int) and not isinstance(card.get("index"), bool):
+        if 0 <= card["index"] <= 1023:
+            values["index"] = card["index"]
+        else:
+            problems.add(
+                f"bad value {card['index']!r}", field="index", expected="a whole number from 0 to 1023"
+            )
     power = _dict(card.get("power_limit"))
     for src, dst in (("min", "power_min_w"), ("def", "power_default_w"), ("max", "power_max_w")):
         if power.get(src) not in (None, ""):
             try:
                 values[dst] = parse_watts(power[src])
-            except ValueError:
+            except (ValueError, TypeError, OverflowError):
                 problems.add(f"bad value {power[src]!r}", field=f"power_limit.{src}", expected="'120.00 W'")
     stat = stats_by_bus.get(bus, {})
     for src, dst in (
@@ -226,8 +240,9 @@ def _gpu(
         ("fan", "fan_pct"),
         ("power", "power_draw_w"),
     ):
-        if isinstance(stat.get(src), (int, float)) and not isinstance(stat.get(src), bool):
-            values[dst] = float(stat[src])
+        number = finite(stat.get(src))
+        if number is not None:
+            values[dst] = number
     if bus in hashrates:
         mhs, algo = hashrates[bus]
         values["hashrate_mhs"] = mhs
@@ -243,14 +258,24 @@ def _hashrates(worker: dict[str, Any]) -> dict[Any, tuple[float, str | None]]:
     """bus_number -> (MH/s, algorithm) from the first miner reporting that bus (dual mining: the
     second algorithm's hashrate is not added: it is another coin's unit)."""
     out: dict[Any, tuple[float, str | None]] = {}
-    for entry in _dict(worker.get("miners_stats")).get("hashrates") or []:
+    entries = _dict(worker.get("miners_stats")).get("hashrates")
+    for entry in entries if isinstance(entries, list) else []:
         if not isinstance(entry, dict):
             continue
-        hashes, buses = entry.get("hashes") or [], entry.get("bus_numbers") or []
+        hashes, buses = entry.get("hashes"), entry.get("bus_numbers")
+        if not isinstance(hashes, list) or not isinstance(buses, list):
+            continue
+        algo = entry.get("algo") if isinstance(entry.get("algo"), str) else None
         for bus, khs in zip(buses, hashes, strict=False):
-            if isinstance(khs, (int, float)) and bus not in out:
-                out[bus] = (float(khs) / 1000.0, entry.get("algo"))
+            rate = finite(khs)
+            if rate is not None and rate >= 0 and _key(bus) not in out:
+                out[_key(bus)] = (rate / 1000.0, algo)
     return out
+
+
+def _key(value: Any) -> Any:
+    """A JSON value usable as a dict key (a list or object for a bus number or id is not)."""
+    return value if isinstance(value, (int, float, str, bool)) or value is None else repr(value)
 
 
 def _dict(value: Any) -> dict[str, Any]:

@@ -7,11 +7,12 @@ translated here into the project's error tree, and the token never appears in a 
 
 from __future__ import annotations
 
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from rigshift.errors import EnvironmentProblem, InputError
+
+if TYPE_CHECKING:
+    import httpx
 
 HIVEOS_API = "https://api2.hiveos.farm/api/v2"
 
@@ -26,6 +27,9 @@ class HiveOsClient:
     ):
         if not token.strip():
             raise InputError("empty token", field="--hiveos-token", expected="a HiveOS API token")
+        import httpx  # here, not at the top: `rigshift fleet` must start without the HTTP stack
+
+        self._http_error = httpx.HTTPError
         self._client = httpx.Client(
             base_url=base_url.rstrip("/"),
             headers={"Authorization": f"Bearer {token.strip()}", "Accept": "application/json"},
@@ -42,7 +46,7 @@ class HiveOsClient:
     def get(self, path: str) -> Any:
         try:
             response = self._client.get(path)
-        except httpx.HTTPError as error:
+        except self._http_error as error:
             raise EnvironmentProblem(f"cannot reach HiveOS at {self._client.base_url}: {error}") from error
         if response.status_code in (401, 403):
             raise InputError(
@@ -58,7 +62,7 @@ class HiveOsClient:
             raise EnvironmentProblem(f"HiveOS answered HTTP {response.status_code} for {path}")
         try:
             return response.json()
-        except ValueError as error:
+        except (ValueError, RecursionError) as error:
             raise EnvironmentProblem(f"HiveOS sent a body that is not JSON for {path}") from error
 
     def farm_export(self, farm_id: int) -> dict[str, Any]:

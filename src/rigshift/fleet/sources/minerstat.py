@@ -18,6 +18,7 @@ from rigshift.fleet.sources.common import (
     Parsed,
     assemble_fleet,
     at,
+    finite,
     gpus_from_entry,
     rig_from_values,
     under,
@@ -61,8 +62,9 @@ def _rig(
     if isinstance(name, str) and name.strip():
         values["name"] = values["external_id"] = name.strip()
     revenue = worker.get("revenue")
-    if isinstance(revenue, dict) and isinstance(revenue.get("usd_day"), (int, float)):
-        values["mining_revenue_usd_day"] = float(revenue["usd_day"])
+    usd_day = finite(revenue.get("usd_day")) if isinstance(revenue, dict) else None
+    if usd_day is not None:
+        values["mining_revenue_usd_day"] = usd_day
     mining: dict[str, Any] = worker["mining"] if isinstance(worker.get("mining"), dict) else {}
     rate: dict[str, Any] = mining["hashrate"] if isinstance(mining.get("hashrate"), dict) else {}
     unit = str(rate.get("hashrate_unit") or "MH").upper().removesuffix("/S").removesuffix("S")
@@ -82,9 +84,10 @@ def _rig(
             if isinstance(card.get("name"), str) and card["name"].strip():
                 gpu_values["model"] = card["name"].strip()
             for src, dst in (("temp", "temperature_c"), ("fan", "fan_pct"), ("power", "power_draw_w")):
-                if _number(card.get(src)) is not None and card[src] >= 0:
-                    gpu_values[dst] = float(card[src])
-            speed = _number(card.get("speed"))
+                number = finite(card.get(src))
+                if number is not None and number >= 0:
+                    gpu_values[dst] = number
+            speed = finite(card.get("speed"))
             if speed is not None and scale is not None and speed >= 0:
                 gpu_values["hashrate_mhs"] = speed * scale
                 gpu_values["miner_running"] = speed > 0
@@ -97,7 +100,3 @@ def _rig(
         parsed.problems.extend(problems.problems)
         parsed.skipped.append(path)
     return rig
-
-
-def _number(value: Any) -> float | None:
-    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None

@@ -103,7 +103,10 @@ def normalise_bus_id(bus: str) -> str:
     bus = bus.strip().lower()
     domain, sep, rest = bus.partition(":")
     if sep and rest.count(":") == 1:
-        return f"{int(domain, 16):04x}:{rest}"
+        try:
+            return f"{int(domain, 16):04x}:{rest}"
+        except ValueError:  # not hex: kept as written, so it still names the card it names
+            return bus
     if bus.count(":") == 1:  # '03:00.0'
         return f"0000:{bus}"
     return bus

@@ -12,27 +12,31 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from rigshift.errors import Problem
+from rigshift.errors import InputError
 from rigshift.fleet.model import Rig, Site
 from rigshift.fleet.names import Resolver
 from rigshift.fleet.sources.common import (
     GPU_FIELDS,
     RIG_FIELDS,
     EntryProblems,
+    GpuBudget,
     Parsed,
     assemble_fleet,
     convert_fields,
     gpus_from_entry,
     rig_from_values,
 )
+from rigshift.readers.validation import problems_from_validation
+from rigshift.readers.yaml_safe import load_yaml_with_node
 
 Path = tuple[str | int, ...]
 _TOP_KEYS = ("fleet", "sites", "rigs")
 
 
-def compose_with_lines(text: str) -> tuple[Any, dict[Path, int]]:
-    """Load YAML safely and remember the 1-based line of every value, keyed by its path."""
-    node = yaml.compose(text, Loader=yaml.SafeLoader)
+def compose_with_lines(text: str, source: str = "<yaml>") -> tuple[Any, dict[Path, int]]:
+    """Load YAML safely, within limits (rigshift.readers.yaml_safe: depth, aliases), and remember
+    the 1-based line of every value, keyed by its path. Raises InputError for bad YAML."""
+    _, node = load_yaml_with_node(text, source, expected="a fleet inventory (docs/fleet.md)")
     lines: dict[Path, int] = {}
     constructor = yaml.SafeLoader("")
 
@@ -64,16 +68,9 @@ def _locator(lines: dict[Path, int], path: Path) -> Callable[[str | None], str |
 def parse_yaml(text: str, source: str, resolver: Resolver, fleet_name: str = "fleet") -> Parsed:
     parsed = Parsed("file", source, assemble_fleet(fleet_name, []))
     try:
-        data, lines = compose_with_lines(text)
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        parsed.problems.append(
-            Problem(
-                f"not valid YAML: {getattr(error, 'problem', None) or error}",
-                source=source,
-                location=f"line {mark.line + 1}" if mark else None,
-            )
-        )
+        data, lines = compose_with_lines(text, source)
+    except InputError as error:
+        parsed.problems.extend(error.problems)
         return parsed
     top = EntryProblems(source, _locator(lines, ()))
     if not isinstance(data, dict) or not isinstance(data.get("rigs"), list):
@@ -89,10 +86,14 @@ def parse_yaml(text: str, source: str, resolver: Resolver, fleet_name: str = "fl
 
     rigs: list[Rig] = []
     seen: dict[str, int] = {}
+    budget = GpuBudget(source)
     for i, raw in enumerate(data["rigs"]):
+        if budget.exhausted(parsed, f"line {lines.get(('rigs', i))}"):
+            break
         rig = _parse_rig(raw, ("rigs", i), source, lines, resolver, parsed)
         if rig is None:
             continue
+        budget.spend(len(rig.gpus))
         if rig.name in seen:
             problems = EntryProblems(source, _locator(lines, ("rigs", i)))
             problems.add(
@@ -118,12 +119,11 @@ def _parse_sites(raw: Any, source: str, lines: dict[Path, int], top: EntryProble
         problems = EntryProblems(source, _locator(lines, ("sites", i)))
         try:
             sites.append(Site(**entry) if isinstance(entry, dict) else Site(name=str(entry)))
-        except (ValidationError, TypeError) as error:
-            details = (
-                error.errors() if isinstance(error, ValidationError) else [{"msg": str(error), "loc": ()}]
-            )
-            for item in details:
-                problems.add(str(item["msg"]), field=".".join(str(p) for p in item["loc"]) or None)
+        except ValidationError as error:
+            for problem in problems_from_validation(error, source, dotted_field=True):
+                problems.add(problem.message, field=problem.field)
+        except TypeError as error:  # a key that is not text: Site(**{1: ...})
+            problems.add(f"not a site: {error}", expected="a mapping with name, power_budget_kw, ...")
         top.problems.extend(problems.problems)
     return sites
 

@@ -1,0 +1,66 @@
+"""A pydantic ValidationError as rigshift's located problems: one for each thing wrong."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+from pydantic import ValidationError
+
+from rigshift.errors import Problem
+from rigshift.suggest import did_you_mean
+
+Loc = tuple[int | str, ...]
+
+
+def json_path(loc: Sequence[Any]) -> str:
+    """('rigs', 3, 'gpus', 0, 'model') -> '$.rigs[3].gpus[0].model'."""
+    return "$" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc)
+
+
+def problems_from_validation(
+    error: ValidationError,
+    source: str | None,
+    *,
+    locate: Callable[[Loc], str | None] | None = None,
+    known_fields: Callable[[Loc], Iterable[str]] | Iterable[str] | None = None,
+    expected: str | None = None,
+    prefix: Loc = (),
+    first_only: bool = False,
+    dotted_field: bool = False,
+) -> list[Problem]:
+    """One Problem per pydantic error: where (`locate(loc)`, by default a JSON path), which field,
+    the message without pydantic's "Value error, " prefix, and a did-you-mean for unknown keys.
+
+    `known_fields` is the field names to suggest from (or a function of the error's location, for
+    nested models); `prefix` puts a model validated on its own at its place in a bigger document;
+    `dotted_field` names the field by its whole path ("pcie.gen") instead of its last part.
+    """
+    problems = []
+    for item in error.errors():
+        loc: Loc = (
+            *prefix,
+            *(p for p in item["loc"] if not (isinstance(p, str) and p.startswith("function-"))),
+        )
+        field = str(loc[-1]) if loc and not isinstance(loc[-1], int) else None
+        if dotted_field:
+            field = ".".join(str(p) for p in loc) or None
+        suggestions: tuple[str, ...] = ()
+        unknown = item["type"] == "extra_forbidden"
+        if unknown and field and known_fields is not None:
+            names = known_fields(loc) if callable(known_fields) else known_fields
+            suggestions = did_you_mean(field, list(names))
+        message = "unknown key" if unknown else str(item["msg"]).removeprefix("Value error, ")
+        problems.append(
+            Problem(
+                message,
+                source=source,
+                location=(locate or json_path)(loc),
+                field=field,
+                expected=expected,
+                suggestions=suggestions,
+            )
+        )
+        if first_only:
+            break
+    return problems
