@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from rigshift.cli import assess as assess_cli
+from rigshift.cli import bench as bench_cli
 from rigshift.cli import catalog as catalog_cli
 from rigshift.cli import econ as econ_cli
 from rigshift.cli import estimate as estimate_cli
@@ -29,6 +30,7 @@ run_cli.register(app)
 catalog_cli.register(app)
 server_cli.register(app)
 econ_cli.register(app)
+bench_cli.register(app)
 
 
 def main() -> None:

@@ -15,9 +15,11 @@ from rigshift.catalog.gpus import gpu_catalog
 from rigshift.catalog.models import load_model
 from rigshift.cli.errors import handle_errors
 from rigshift.errors import InputError, Problem
-from rigshift.estimate import Estimate, GpuSlot, Hardware, PcieLink, Workload, estimate
+from rigshift.estimate import Estimate, GpuSlot, Hardware, PcieLink, Workload
+from rigshift.estimate.calibration import Calibration, describe
 from rigshift.estimate.quants import KV_TYPE_BYTES
 from rigshift.estimate.runtimes import RUNTIMES
+from rigshift.measure.calibrate import load_calibration
 from rigshift.suggest import unknown_choice
 
 _VRAM_SUFFIX = re.compile(r"\s*(\d+(?:\.\d+)?)\s*G(?:i?B)?\s*$", re.IGNORECASE)
@@ -73,6 +75,12 @@ def render_table(result: Estimate, title: str, console: Console) -> None:
         f"{result.decode_tokens_per_s_total:.1f} tok/s all streams",
     )
     table.add_row("prompt processing", f"{result.prefill_tokens_per_s:.0f} tok/s")
+    if result.provenance is not None:
+        p = result.provenance
+        table.add_row(
+            "speeds from",
+            f"decode {describe(p)}, 90% {p.interval[0]:.1f}-{p.interval[1]:.1f} tok/s; prefill {p.prefill}",
+        )
     table.add_row("time to first token", f"{result.ttft_s * 1000:.0f} ms")
     table.add_row("max context", f"{result.max_context} tokens per sequence")
     table.add_row("max parallel", f"{result.max_parallel} sequences at this context")
@@ -110,8 +118,19 @@ def register(app: typer.Typer) -> None:
         prompt: Annotated[int, typer.Option(help="prompt tokens for time to first token")] = 512,
         disk_gbs: Annotated[float, typer.Option(help="disk read speed, GB/s")] = 0.5,
         as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
+        no_measurements: Annotated[
+            bool, typer.Option("--no-measurements", help="ignore stored measurements: the prior alone")
+        ] = False,
+        db: Annotated[
+            str | None,
+            typer.Option(
+                "--db",
+                help="measurements database (default: $RIGSHIFT_DB or ~/.local/share/rigshift/rigshift.db)",
+            ),
+        ] = None,
     ) -> None:
-        """Memory, speed and fit of MODEL on GPU: weights, KV cache, tokens/s, max context, load time."""
+        """Memory, speed and fit of MODEL on GPU: weights, KV cache, tokens/s, max context, load
+        time, and where each speed comes from (measured, calibrated by stored measurements, prior)."""
         if runtime is not None:
             _check_choice(runtime, RUNTIMES, "runtime")
         _check_choice(kv_type.lower(), tuple(KV_TYPE_BYTES), "kv_type")
@@ -154,7 +173,8 @@ def register(app: typer.Typer) -> None:
             split_mode="tensor" if split == "tensor" else "layer",
             disk_read_gbs=disk_gbs,
         )
-        result = estimate(workload, hardware)
+        calibration = Calibration() if no_measurements else load_calibration(db)
+        result = calibration.apply(workload, hardware)
         if as_json:
             payload = {
                 "gpu": slot.spec.name,

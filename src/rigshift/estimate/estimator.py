@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from rigshift.errors import InputError, Problem
+from rigshift.estimate.efficiency import EfficiencyScale
 from rigshift.estimate.memory import GIB, MemoryLayout, memory_layout
 from rigshift.estimate.power import speed_factor_at_power_limit
 from rigshift.estimate.quants import QuantRecipe, kv_bytes_per_element, quant_recipe
@@ -112,12 +113,17 @@ def _reason(layout: MemoryLayout, hardware: Hardware, context: int, native: int)
     return True, f"uses {worst:.0%} of usable GPU memory"
 
 
-def estimate(workload: Workload, hardware: Hardware) -> Estimate:
-    """Memory per GPU, speed and fit of `workload` on `hardware` (one replica)."""
+def estimate(workload: Workload, hardware: Hardware, efficiency: EfficiencyScale | None = None) -> Estimate:
+    """Memory per GPU, speed and fit of `workload` on `hardware` (one replica).
+
+    `efficiency` scales the runtime's kernel efficiencies (calibration from measurements).
+    """
     validate(workload, hardware)
     recipe = quant_recipe(workload.quant)
     runtime = workload.runtime or default_runtime(hardware.gpus[0].spec)
     profile = runtime_profile(runtime)
+    if efficiency is not None:
+        profile = efficiency.apply(profile)
     model = workload.model
     native = model.context_length
 

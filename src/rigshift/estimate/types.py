@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 from rigshift.catalog.gpu_spec import GpuSpec
 from rigshift.catalog.model_spec import ModelSpec
+from rigshift.estimate.provenance import Provenance
 
 # Usable bandwidth per lane and direction after line encoding (8b/10b for Gen1/2, 128b/130b
 # from Gen3): PCI-SIG base specifications, as tabulated in e.g. Wikipedia's "PCI Express".
@@ -112,8 +113,10 @@ class Estimate:
     split_ms_per_token: float  # activation transfer between GPUs/hosts per decoded token
     bottleneck: str  # what bounds decode: "memory bandwidth", "PCIe link", "network", ...
     notes: tuple[str, ...] = field(default=())
+    provenance: Provenance | None = None  # where the speeds come from (calibration sets it)
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
         data["memory_gib"] = data.pop("memory")
+        data["provenance"] = self.provenance.to_json() if self.provenance else None
         return data
