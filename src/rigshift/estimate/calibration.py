@@ -10,14 +10,15 @@ modelled): an 8B Q4_0 tg128 informs a 14B Q4_K_M estimate without copying the 8B
 The ratios are pooled with a hierarchical Gaussian model (empirical Bayes with the prior's spread
 as the prior variance), per runtime and kind (decode, prefill):
 
-    r_i = a[class] + b[card] + c[card, quant family] + e_i
-    a ~ N(0, τ_class²), b ~ N(0, τ_card²), c ~ N(0, τ_quant²), e_i ~ N(0, σ_i²)
+    r_i = a[class] + b[card] + c[card, quant family] + d[card, quant] + e_i
+    a ~ N(0, τ_class²), b ~ N(0, τ_card²), c ~ N(0, τ_family²), d ~ N(0, τ_quant²), e_i ~ N(0, σ_i²)
 
-with τ_class² + τ_card² + τ_quant² = log(1 + spread)², `spread` the prior's relative spread
+with τ_class² + τ_card² + τ_family² + τ_quant² = log(1 + spread)², `spread` the prior's relative spread
 (one sigma) for that class, and σ_i² = σ_model² + (the row's relative stddev)². The posterior of the
 target θ = a + b + c is the Gaussian conditional mean k·K⁻¹·r with variance v − k·K⁻¹·k (K the
 rows' covariance, k their covariance with θ), so: no rows give the prior (θ = 0, its spread);
-rows of the same card pull hardest, rows of other cards of the class less, rows of other classes
+rows of the same card and quant pull hardest (on a CPU, Q4_0 and Q8_0 kernels differ
+more than the model's bytes and FLOPs say), then the card's other quants, rows of other cards of the class less, rows of other classes
 not at all; every added row can only shrink the variance.
 
 A row for exactly this card, runtime, model and quant makes the number `measured`: its own ratio
@@ -26,6 +27,7 @@ is used unshrunk, so the estimate at the row's test conditions is the measured r
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
@@ -46,8 +48,10 @@ HOST_CARD_KEY = "host-cpu"
 # One sigma of what a ratio learned on one model shape misses on another (shape transfer,
 # thermal state, build to build), in log units: 5%.
 SIGMA_MODEL = 0.05
-# Shares of the prior variance at card and card×quant-family level (the rest is the class).
+# Shares of the prior variance at card, card×quant-family and card×quant level (the rest is
+# the class), log units.
 TAU_CARD = 0.08
+TAU_FAMILY = 0.06
 TAU_QUANT = 0.06
 # The prior's spread where the caller does not know one (a class with no published rows).
 DEFAULT_SPREAD_PCT = 35.0
@@ -61,6 +65,7 @@ LOG_K_RANGE = (-5.0, 5.0)  # efficiency factors from 1/148 to 148: beyond that t
 Kind = str  # "decode" | "prefill"
 
 
+@functools.cache
 def quant_family(quant: str) -> str:
     """legacy (Q4_0, Q8_0, ...), k (Q4_K_M, ...), iq (IQ4_XS, ...), float (F16), mxfp4, or the
     recipe's family (gptq, awq, fp8): the kernel families that run at different efficiencies."""
@@ -146,18 +151,17 @@ def row_noise(tokens_per_s: float, stddev: float) -> float:
     return math.sqrt(SIGMA_MODEL**2 + relative**2)
 
 
-def _variances(spread_pct: float) -> tuple[float, float, float]:
+def _variances(spread_pct: float) -> tuple[float, float, float, float]:
     total = math.log1p(max(spread_pct, 1.0) / 100) ** 2
-    card, quant = TAU_CARD**2, TAU_QUANT**2
-    cls = max(total - card - quant, 0.02**2)
-    return cls, card, quant
+    card, family, quant = TAU_CARD**2, TAU_FAMILY**2, TAU_QUANT**2
+    cls = max(total - card - family - quant, 0.02**2)
+    return cls, card, family, quant
 
 
 def posterior(rows: Sequence[RatioRow], target: Target, kind: Kind, spread_pct: float) -> Posterior:
     """The target's log efficiency ratio given the rows (module docstring)."""
-    tau_cls, tau_card, tau_quant = _variances(spread_pct)
-    prior_var = tau_cls + tau_card + tau_quant
-    family = quant_family(target.quant)
+    tau_cls, tau_card, tau_family, tau_quant = _variances(spread_pct)
+    prior_var = tau_cls + tau_card + tau_family + tau_quant
     same = [
         r
         for r in rows
@@ -177,21 +181,23 @@ def posterior(rows: Sequence[RatioRow], target: Target, kind: Kind, spread_pct: 
     if not same:
         return Posterior(0.0, math.sqrt(prior_var), 0, "prior")
 
-    def cov(a_card: str, a_family: str, b_card: str, b_family: str) -> float:
+    def cov(a_card: str, a_quant: str, b_card: str, b_quant: str) -> float:
         value = tau_cls
         if a_card == b_card:
             value += tau_card
-            if a_family == b_family:
-                value += tau_quant
+            if quant_family(a_quant) == quant_family(b_quant):
+                value += tau_family
+                if a_quant == b_quant:
+                    value += tau_quant
         return value
 
     n = len(same)
     big_k = np.empty((n, n))
     for i, ri in enumerate(same):
         for j, rj in enumerate(same):
-            big_k[i, j] = cov(ri.card_key, ri.quant_family, rj.card_key, rj.quant_family)
+            big_k[i, j] = cov(ri.card_key, ri.quant, rj.card_key, rj.quant)
         big_k[i, i] += ri.noise**2
-    small_k = np.array([cov(target.card_key, family, r.card_key, r.quant_family) for r in same])
+    small_k = np.array([cov(target.card_key, target.quant, r.card_key, r.quant) for r in same])
     r = np.array([row.log_ratio for row in same])
     solved = np.linalg.solve(big_k, np.column_stack([r, small_k]))
     mean = float(small_k @ solved[:, 0])
@@ -222,7 +228,7 @@ class Calibration:
             uncalibrated = not fitted
         scale, decode, prefill = self.correct(target, spread)
         if scale != EfficiencyScale():
-            result = estimate(workload, hardware, efficiency=scale)
+            result = scaled_estimate(workload, hardware, scale)
         prov = provenance_of(decode, prefill, result.decode_tokens_per_s, target, uncalibrated)
         return replace(result, provenance=prov)
 
@@ -232,6 +238,22 @@ class Calibration:
         decode = posterior(self.rows, target, "decode", spread_pct)
         prefill = posterior(self.rows, target, "prefill", spread_pct)
         return EfficiencyScale(math.exp(decode.log_ratio), math.exp(prefill.log_ratio)), decode, prefill
+
+
+def scaled_estimate(workload: Workload, hardware: Hardware, scale: EfficiencyScale) -> Estimate:
+    """The estimate with decode sped up by `scale.decode` and prefill by `scale.prefill`.
+
+    Decode at batch 1 is the larger of a bandwidth time and a compute time (the latter at the
+    prefill efficiency), so the decode factor scales both for the decode figures; prefill reads
+    the weights once per micro-batch, so its run keeps the decode factor on that part. Two
+    estimator runs, merged; fixed per-layer costs stay as modelled in both.
+    """
+    if scale.decode == scale.prefill:
+        return estimate(workload, hardware, efficiency=scale)
+    decode_run = estimate(workload, hardware, efficiency=EfficiencyScale(scale.decode, scale.decode))
+    prefill_run = estimate(workload, hardware, efficiency=scale)
+    ttft = workload.prompt_tokens / prefill_run.prefill_tokens_per_s + 1 / decode_run.decode_tokens_per_s
+    return replace(decode_run, prefill_tokens_per_s=prefill_run.prefill_tokens_per_s, ttft_s=ttft)
 
 
 def target_of(workload: Workload, hardware: Hardware, runtime: str) -> Target:

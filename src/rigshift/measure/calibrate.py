@@ -16,7 +16,14 @@ from rigshift.catalog.gpu_spec import GpuSpec
 from rigshift.catalog.gpus import gpu_catalog
 from rigshift.catalog.models import model_catalog
 from rigshift.errors import RigshiftError
-from rigshift.estimate.calibration import Calibration, RatioRow, arch_class, row_noise, solve_log_ratio
+from rigshift.estimate.calibration import (
+    Calibration,
+    RatioRow,
+    arch_class,
+    row_noise,
+    scaled_estimate,
+    solve_log_ratio,
+)
 from rigshift.estimate.efficiency import EfficiencyScale
 from rigshift.estimate.estimator import estimate
 from rigshift.estimate.types import GpuSlot, Hardware, Workload
@@ -44,9 +51,10 @@ def ratio_row(m: Measurement) -> RatioRow:
     kind = m.kind
 
     def rate_at(k: float) -> float:
-        scale = EfficiencyScale(decode=k) if kind == "decode" else EfficiencyScale(prefill=k)
-        result = estimate(workload, hardware, efficiency=scale)
-        return result.decode_tokens_per_s if kind == "decode" else result.prefill_tokens_per_s
+        scale = EfficiencyScale(decode=k, prefill=1.0 if kind == "decode" else k)
+        if kind == "decode":
+            return scaled_estimate(workload, hardware, scale).decode_tokens_per_s
+        return estimate(workload, hardware, efficiency=EfficiencyScale(1.0, k)).prefill_tokens_per_s
 
     spec = hardware.gpus[0].spec
     return RatioRow(

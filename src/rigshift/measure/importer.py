@@ -257,15 +257,20 @@ def _gpu(record: BenchRecord, facts: LogFacts, defaults: ImportDefaults) -> tupl
                 "the file does not name the GPU", field="gpu", expected='--gpu NAME, e.g. "RX 580 8GB"'
             )
         return flag_spec, defaults.gpu or flag_spec.name
-    vram = flag_vram if flag_vram is not None else (facts.vram_mib / 1024 if facts.vram_mib else None)
-    spec = _resolve_gpu(reported, vram)
-    if flag_spec is not None and _GPU_NOISE.sub("", flag_spec.name) != _GPU_NOISE.sub("", spec.name):
+    vram = facts.vram_mib / 1024 if facts.vram_mib else None
+    spec = _resolve_gpu(reported, None if flag_spec else vram)
+    if flag_spec is not None and _base_name(flag_spec.name) != _base_name(spec.name):
         raise InputError(
             f"the file reports {reported!r}, --gpu says {defaults.gpu!r}",
             field="gpu",
             expected="--gpu naming the card the file was measured on (its VRAM variant, say)",
         )
     return flag_spec or spec, _clean(reported)
+
+
+def _base_name(name: str) -> str:
+    """'AMD Radeon RX 570 8 GB' -> 'AMD Radeon RX 570': the chip, whatever its VRAM variant."""
+    return re.sub(r"\s+\d+(?:\.\d+)?\s*GB$", "", name)
 
 
 def _clean(name: str) -> str:
