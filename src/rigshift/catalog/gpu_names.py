@@ -46,6 +46,8 @@ class ParsedName:
 def parse_gpu_name(name: str) -> ParsedName:
     """Reduce a printed GPU name to its model key and VRAM hint."""
     text = name.lower().replace("™", " ").replace("®", " ")
+    # NVML's name for LHR boards ("NVIDIA GeForce RTX 3060 Lite Hash Rate"): the same card to us.
+    text = re.sub(r"\blite\s+hash\s+rate\b", " ", text)
     text = re.sub(r"[^a-z0-9.]+", " ", text)
     text = re.sub(r"(?<!\d)\.|\.(?!\d)", " ", text)  # keep only decimal points
     text = re.sub(r"(?<=[a-z])(?=\d)|(?<=\d)(?=[a-z])", " ", text)

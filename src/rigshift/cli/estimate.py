@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import replace
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import typer
 from rich.console import Console
@@ -14,11 +15,12 @@ from rich.table import Table
 from rigshift.catalog.gpus import gpu_catalog
 from rigshift.catalog.models import load_model
 from rigshift.cli.errors import handle_errors
-from rigshift.errors import InputError, Problem
+from rigshift.errors import InputError, Problem, UnknownNameError
 from rigshift.estimate import Estimate, GpuSlot, Hardware, PcieLink, Workload
-from rigshift.estimate.calibration import Calibration, describe
+from rigshift.estimate.calibration import Calibration
 from rigshift.estimate.quants import KV_TYPE_BYTES
 from rigshift.estimate.runtimes import RUNTIMES
+from rigshift.estimate.types import DEFAULT_HOST_BANDWIDTH_GBS, DEFAULT_HOST_THREADS
 from rigshift.measure.calibrate import load_calibration
 from rigshift.suggest import unknown_choice
 
@@ -38,12 +40,42 @@ def parse_link(text: str) -> PcieLink:
     return PcieLink(int(match.group(1)), int(match.group(2)))
 
 
-def resolve_gpu_arg(text: str) -> GpuSlot:
-    """A GPU name as tools print it, with an optional VRAM suffix: 'RX 580 8GB', 'Tesla P40'."""
+def resolve_gpu_arg(text: str, vram_override: float | None = None) -> GpuSlot:
+    """A GPU name as tools print it, with an optional VRAM suffix: 'RX 580 8GB', 'Tesla P40'.
+
+    `vram_override` (--vram) picks the catalog's variant with that VRAM (a P104-100 flashed to
+    8 GB); where the catalog has none (a memory-modded card), the named card with its VRAM
+    replaced, as a HiveOS-reported `mem` replaces it in a fleet."""
     match = _VRAM_SUFFIX.search(text)
     vram = float(match.group(1)) if match else None
     name = text[: match.start()] if match and match.start() > 0 else text
-    return GpuSlot(gpu_catalog().resolve(name.strip(), vram_gib=vram))
+    if vram_override is None:
+        return GpuSlot(gpu_catalog().resolve(name.strip(), vram_gib=vram))
+    if vram_override <= 0:
+        raise InputError(Problem(f"--vram must be > 0 GiB, got {vram_override:g}", field="vram"))
+    try:
+        return GpuSlot(gpu_catalog().resolve(name.strip(), vram_gib=vram_override))
+    except UnknownNameError:
+        spec = gpu_catalog().resolve(name.strip(), vram_gib=vram)
+        return GpuSlot(replace(spec, vram_gib=vram_override))
+
+
+def _parse_gpu_layers(text: str | None) -> int | Literal["auto"] | None:
+    if text is None:
+        return None
+    if text.strip().lower() == "auto":
+        return "auto"
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise InputError(
+            Problem(
+                f"cannot read --gpu-layers {text!r}", field="gpu_layers", expected="a number >= 0 or 'auto'"
+            )
+        )
+    return value
 
 
 def _check_choice(value: str, allowed: tuple[str, ...] | list[str], field: str) -> None:
@@ -69,18 +101,17 @@ def render_table(result: Estimate, title: str, console: Console) -> None:
         ", ".join(f"{need:.2f} of {cap:.2f}" for need, cap in zip(mem.per_gpu, mem.capacity, strict=True)),
     )
     table.add_row("host RAM (GiB)", f"{mem.host_ram:.2f}")
+    if result.cpu_layers:
+        table.add_row(
+            "offload", f"{result.gpu_layers} layers on the GPUs, {result.cpu_layers} on the host CPU"
+        )
+    prov = result.provenance
     table.add_row(
         "decode",
-        f"{result.decode_tokens_per_s:.1f} tok/s one stream, "
-        f"{result.decode_tokens_per_s_total:.1f} tok/s all streams",
+        f"{result.decode_tokens_per_s:.1f} tok/s ({prov.label()}; {prov.interval[0]:.1f}-{prov.interval[1]:.1f}) "
+        f"one stream, {result.decode_tokens_per_s_total:.1f} tok/s all streams",
     )
-    table.add_row("prompt processing", f"{result.prefill_tokens_per_s:.0f} tok/s")
-    if result.provenance is not None:
-        p = result.provenance
-        table.add_row(
-            "speeds from",
-            f"decode {describe(p)}, 90% {p.interval[0]:.1f}-{p.interval[1]:.1f} tok/s; prefill {p.prefill}",
-        )
+    table.add_row("prompt processing", f"{result.prefill_tokens_per_s:.0f} tok/s ({prov.prefill})")
     table.add_row("time to first token", f"{result.ttft_s * 1000:.0f} ms")
     table.add_row("max context", f"{result.max_context} tokens per sequence")
     table.add_row("max parallel", f"{result.max_parallel} sequences at this context")
@@ -117,6 +148,19 @@ def register(app: typer.Typer) -> None:
         tensor_split: Annotated[str | None, typer.Option(help="llama.cpp ratios, e.g. 3,1")] = None,
         prompt: Annotated[int, typer.Option(help="prompt tokens for time to first token")] = 512,
         disk_gbs: Annotated[float, typer.Option(help="disk read speed, GB/s")] = 0.5,
+        vram: Annotated[
+            float | None, typer.Option(help="the card's real VRAM, GiB (a flashed or modded card)")
+        ] = None,
+        gpu_layers: Annotated[
+            str | None, typer.Option(help="layers offloaded to the GPUs (llama.cpp -ngl): N or auto")
+        ] = None,
+        host_ram: Annotated[
+            float | None, typer.Option(help="host RAM, GiB (checked by the CPU runtime)")
+        ] = None,
+        host_bandwidth: Annotated[
+            float, typer.Option(help="host RAM bandwidth, GB/s, for layers left on the CPU")
+        ] = DEFAULT_HOST_BANDWIDTH_GBS,
+        host_threads: Annotated[int, typer.Option(help="CPU threads llama.cpp uses")] = DEFAULT_HOST_THREADS,
         as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
         no_measurements: Annotated[
             bool, typer.Option("--no-measurements", help="ignore stored measurements: the prior alone")
@@ -137,7 +181,8 @@ def register(app: typer.Typer) -> None:
         _check_choice(split, ("layer", "tensor"), "split")
         if gpus < 1 or gpus > 64:
             raise InputError(Problem(f"--gpus must be 1..64, got {gpus}", field="gpus"))
-        slot = resolve_gpu_arg(gpu)
+        slot = resolve_gpu_arg(gpu, vram)
+        layers = _parse_gpu_layers(gpu_layers)
         if pcie:
             slot = GpuSlot(slot.spec, parse_link(pcie))
         ratios = None
@@ -166,12 +211,16 @@ def register(app: typer.Typer) -> None:
             runtime=runtime,
             prompt_tokens=prompt,
             weights_bytes=weights_bytes,
+            gpu_layers=layers,
         )
         hardware = Hardware(
             gpus=tuple(slot for _ in range(gpus)),
             tensor_split=ratios,
             split_mode="tensor" if split == "tensor" else "layer",
             disk_read_gbs=disk_gbs,
+            host_ram_gib=host_ram,
+            host_bandwidth_gbs=host_bandwidth,
+            host_threads=host_threads,
         )
         calibration = Calibration() if no_measurements else load_calibration(db)
         result = calibration.apply(workload, hardware)
@@ -185,6 +234,7 @@ def register(app: typer.Typer) -> None:
                 "context": context,
                 "parallel": parallel,
                 "kv_type": kv_type.lower(),
+                "vram_gib": slot.spec.vram_gib,
                 **result.to_json(),
             }
             typer.echo(json.dumps(payload, indent=2))

@@ -35,8 +35,10 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from rigshift.catalog.gpu_spec import GpuSpec
-from rigshift.estimate.efficiency import EfficiencyScale
+from rigshift.estimate.correction import RATIO_BOUNDS, Correction
 from rigshift.estimate.estimator import estimate
+from rigshift.estimate.priors import arch_class as prior_class
+from rigshift.estimate.priors import quant_family as prior_quant_family
 from rigshift.estimate.provenance import Provenance, Source
 from rigshift.estimate.quants import quant_recipe
 from rigshift.estimate.types import Estimate, Hardware, Workload
@@ -53,41 +55,27 @@ SIGMA_MODEL = 0.05
 TAU_CARD = 0.08
 TAU_FAMILY = 0.06
 TAU_QUANT = 0.06
-# The prior's spread where the caller does not know one (a class with no published rows).
+# The prior's spread where the caller does not know one.
 DEFAULT_SPREAD_PCT = 35.0
-# Until the prior carries its own provenance: classes the published calibration rows cover
-# (docs/estimator.md) get this spread, the rest DEFAULT_SPREAD_PCT and the "uncalibrated" flag.
-FITTED_SPREAD_PCT = 15.0
-_FITTED_CLASSES = {("llama.cpp-cuda", a) for a in ("Ampere", "Ada Lovelace", "Hopper", "Turing")}
-Z_90 = 1.645  # intervals are 90%
-LOG_K_RANGE = (-5.0, 5.0)  # efficiency factors from 1/148 to 148: beyond that the row is wrong
+# Correction's bounds: beyond them a row is wrong, not a card.
+LOG_K_RANGE = (math.log(RATIO_BOUNDS[0]), math.log(RATIO_BOUNDS[1]))
 
 Kind = str  # "decode" | "prefill"
 
 
 @functools.cache
 def quant_family(quant: str) -> str:
-    """legacy (Q4_0, Q8_0, ...), k (Q4_K_M, ...), iq (IQ4_XS, ...), float (F16), mxfp4, or the
-    recipe's family (gptq, awq, fp8): the kernel families that run at different efficiencies."""
-    name = quant_recipe(quant).name.upper()
-    if name in ("F16", "BF16", "F32"):
-        return "float"
-    if name.startswith("IQ"):
-        return "iq"
-    if "_K" in name:
-        return "k"
-    if name.startswith("Q"):
-        return "legacy"
-    if name == "MXFP4":
-        return "mxfp4"
-    return quant_recipe(quant).family
+    """The priors' quant families (kquant, iquant, legacy, float, ...): kernel families that run
+    at different efficiencies."""
+    return prior_quant_family(quant_recipe(quant))
 
 
 def arch_class(spec: GpuSpec | None, runtime: str) -> str:
-    """The class calibration pools over: the host for the CPU runtime, else the GPU architecture."""
+    """The class calibration pools over: the priors' architecture class (host-cpu for the CPU
+    runtime, whatever the card)."""
     if runtime == "llama.cpp-cpu" or spec is None:
-        return "host CPU"
-    return f"{spec.vendor} {spec.architecture}"
+        return "host-cpu"
+    return prior_class(spec, runtime)
 
 
 @dataclass(frozen=True)
@@ -216,42 +204,50 @@ class Calibration:
         return bool(self.rows)
 
     def apply(self, workload: Workload, hardware: Hardware, result: Estimate | None = None) -> Estimate:
-        """The estimate of `workload` on `hardware`, corrected by the rows, with its provenance."""
-        result = result if result is not None else estimate(workload, hardware)
-        target = target_of(workload, hardware, result.runtime)
-        if result.provenance is not None:
-            spread, uncalibrated = result.provenance.spread_pct, result.provenance.uncalibrated
-        else:
-            spec = hardware.gpus[0].spec
-            fitted = (result.runtime, spec.architecture) in _FITTED_CLASSES
-            spread = FITTED_SPREAD_PCT if fitted else DEFAULT_SPREAD_PCT
-            uncalibrated = not fitted
-        scale, decode, prefill = self.correct(target, spread)
-        if scale != EfficiencyScale():
-            result = scaled_estimate(workload, hardware, scale)
-        prov = provenance_of(decode, prefill, result.decode_tokens_per_s, target, uncalibrated)
-        return replace(result, provenance=prov)
+        """The estimate of `workload` on `hardware`, corrected by the rows, with its provenance.
+
+        `result` is the prior estimate when the caller already has it; its provenance gives the
+        prior's spread (the prior variance) and whether the class is calibrated at all."""
+        prior = result if result is not None else estimate(workload, hardware)
+        if not self.rows:
+            return prior
+        target = target_of(workload, hardware, prior.runtime)
+        base = prior.provenance
+        spread = base.spread_pct if base is not None else DEFAULT_SPREAD_PCT
+        decode_scale, prefill_scale, decode, prefill = self.correct(target, spread)
+        if decode.source == "prior" and prefill.source == "prior":
+            return prior
+        corrected = corrected_estimate(workload, hardware, decode_scale, prefill_scale)
+        prov = provenance_of(decode, prefill, corrected.decode_tokens_per_s, base, target)
+        return replace(corrected, provenance=prov)
 
     def correct(
         self, target: Target, spread_pct: float = DEFAULT_SPREAD_PCT
-    ) -> tuple[EfficiencyScale, Posterior, Posterior]:
+    ) -> tuple[float, float, Posterior, Posterior]:
+        """(decode factor, prefill factor, their posteriors) for the target."""
         decode = posterior(self.rows, target, "decode", spread_pct)
         prefill = posterior(self.rows, target, "prefill", spread_pct)
-        return EfficiencyScale(math.exp(decode.log_ratio), math.exp(prefill.log_ratio)), decode, prefill
+        return _bounded(decode.log_ratio), _bounded(prefill.log_ratio), decode, prefill
 
 
-def scaled_estimate(workload: Workload, hardware: Hardware, scale: EfficiencyScale) -> Estimate:
-    """The estimate with decode sped up by `scale.decode` and prefill by `scale.prefill`.
+def _bounded(log_ratio: float) -> float:
+    low, high = RATIO_BOUNDS
+    return min(high, max(low, math.exp(log_ratio)))
+
+
+def corrected_estimate(workload: Workload, hardware: Hardware, decode: float, prefill: float) -> Estimate:
+    """The estimate with decode sped up by `decode` and prefill by `prefill` (estimator
+    `Correction`s, multiplying the prior's efficiency factors).
 
     Decode at batch 1 is the larger of a bandwidth time and a compute time (the latter at the
     prefill efficiency), so the decode factor scales both for the decode figures; prefill reads
     the weights once per micro-batch, so its run keeps the decode factor on that part. Two
     estimator runs, merged; fixed per-layer costs stay as modelled in both.
     """
-    if scale.decode == scale.prefill:
-        return estimate(workload, hardware, efficiency=scale)
-    decode_run = estimate(workload, hardware, efficiency=EfficiencyScale(scale.decode, scale.decode))
-    prefill_run = estimate(workload, hardware, efficiency=scale)
+    decode_run = estimate(workload, hardware, Correction(decode=decode, prefill=decode))
+    if decode == prefill:
+        return decode_run
+    prefill_run = estimate(workload, hardware, Correction(decode=decode, prefill=prefill))
     ttft = workload.prompt_tokens / prefill_run.prefill_tokens_per_s + 1 / decode_run.decode_tokens_per_s
     return replace(decode_run, prefill_tokens_per_s=prefill_run.prefill_tokens_per_s, ttft_s=ttft)
 
@@ -265,29 +261,21 @@ def target_of(workload: Workload, hardware: Hardware, runtime: str) -> Target:
 
 
 def provenance_of(
-    decode: Posterior, prefill: Posterior, decode_tps: float, target: Target, uncalibrated: bool
+    decode: Posterior, prefill: Posterior, decode_tps: float, prior: Provenance | None, target: Target
 ) -> Provenance:
-    low, high = decode_tps * math.exp(-Z_90 * decode.sd), decode_tps * math.exp(Z_90 * decode.sd)
+    """Measured / calibrated provenance; the interval is one sigma either side in log, like the
+    prior's (decode ÷ (1 + s) .. decode × (1 + s))."""
+    s = math.exp(decode.sd) - 1
     return Provenance(
         decode=decode.source,
         prefill=prefill.source,
         memory="prior",
-        rows=max(decode.rows, prefill.rows) if decode.rows or prefill.rows else 0,
-        interval=(low, high),
-        arch_class=target.arch_class,
-        spread_pct=(math.exp(decode.sd) - 1) * 100,
-        uncalibrated=uncalibrated and decode.source == "prior",
+        rows=decode.rows if decode.rows else prefill.rows,
+        interval=(decode_tps / (1 + s), decode_tps * (1 + s)),
+        arch_class=prior.arch_class if prior is not None else target.arch_class,
+        spread_pct=s * 100,
+        uncalibrated=bool(prior and prior.uncalibrated) and decode.source == "prior",
     )
-
-
-def describe(p: Provenance) -> str:
-    """`measured`, `calibrated (N rows)` or `prior (class, ±x%)`, as the CLI prints it."""
-    if p.decode == "measured":
-        return "measured"
-    if p.decode == "calibrated":
-        return f"calibrated ({p.rows} row{'s' if p.rows != 1 else ''})"
-    flag = ", uncalibrated" if p.uncalibrated else ""
-    return f"prior ({p.arch_class}, ±{p.spread_pct:.0f}%{flag})"
 
 
 def merge(calibrations: Iterable[Calibration]) -> Calibration:

@@ -5,12 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from rigshift.errors import InputError, Problem
-from rigshift.estimate.efficiency import EfficiencyScale
+from rigshift.estimate.correction import Correction, corrected_spread
 from rigshift.estimate.memory import GIB, MemoryLayout, memory_layout
 from rigshift.estimate.power import speed_factor_at_power_limit
+from rigshift.estimate.priors import Prior, prior_for, prior_table
+from rigshift.estimate.provenance import Provenance, prior_provenance
 from rigshift.estimate.quants import QuantRecipe, kv_bytes_per_element, quant_recipe
 from rigshift.estimate.runtimes import default_runtime, runtime_profile, runtime_support
-from rigshift.estimate.speed import decode_step_seconds, prefill_tokens_per_s, split_seconds
+from rigshift.estimate.speed import Scale, decode_step_seconds, prefill_tokens_per_s, split_seconds
 from rigshift.estimate.tensors import weight_bytes
 from rigshift.estimate.types import Estimate, Hardware, MemoryEstimate, Workload
 
@@ -40,6 +42,13 @@ def validate(workload: Workload, hardware: Hardware) -> None:
         any(r < 0 for r in hardware.tensor_split) or not any(hardware.tensor_split)
     ):
         problems.append(Problem("tensor-split ratios must be ≥ 0 and not all 0", field="tensor_split"))
+    layers = workload.gpu_layers
+    if layers is not None and layers != "auto" and (not isinstance(layers, int) or layers < 0):
+        problems.append(Problem(f"gpu layers must be >= 0 or 'auto', got {layers!r}", field="gpu_layers"))
+    if hardware.host_bandwidth_gbs <= 0:
+        problems.append(Problem("host bandwidth must be > 0 GB/s", field="host_bandwidth_gbs"))
+    if hardware.host_threads < 1:
+        problems.append(Problem("host threads must be >= 1", field="host_threads"))
     kv_bytes_per_element(workload.kv_type)
     if problems:
         raise InputError(problems)
@@ -72,7 +81,7 @@ def _affine_guess(layout_at: Callable[[int], MemoryLayout], low: int, high: int)
     """
     first, last = layout_at(low), layout_at(high)
     best = high
-    for need_low, need_high, capacity in zip(first.per_gpu, last.per_gpu, first.capacity, strict=True):
+    for need_low, need_high, capacity in zip(first.needs, last.needs, first.capacities, strict=True):
         slope = (need_high - need_low) / (high - low) if high > low else 0.0
         if slope > 0:
             best = min(best, low + int((capacity - need_low) // slope))
@@ -100,6 +109,9 @@ def _reason(layout: MemoryLayout, hardware: Hardware, context: int, native: int)
     over = layout.overfull()
     if over:
         i = over[0]
+        if i == len(hardware.gpus):
+            need, have = layout.host / GIB, layout.host_capacity / GIB
+            return False, f"needs {need:.2f} GiB of host RAM, which has {have:.2f} GiB"
         slot = hardware.gpus[i]
         need, have = layout.per_gpu[i] / GIB, layout.capacity[i] / GIB
         held = (
@@ -109,35 +121,63 @@ def _reason(layout: MemoryLayout, hardware: Hardware, context: int, native: int)
         return False, f"needs {need:.2f} GiB on {which}, which has {have:.2f} GiB usable{held}"
     if context > native:
         return False, f"context {context} exceeds the model's native {native} tokens"
+    if not any(layout.per_gpu):
+        return True, f"uses {layout.host / layout.host_capacity:.0%} of host RAM"
     worst = max(p / c if c else float("inf") for p, c in zip(layout.per_gpu, layout.capacity, strict=True))
-    return True, f"uses {worst:.0%} of usable GPU memory"
+    offload = f"; {layout.host_layers} layers on the CPU" if layout.host_layers else ""
+    return True, f"uses {worst:.0%} of usable GPU memory{offload}"
 
 
-def estimate(workload: Workload, hardware: Hardware, efficiency: EfficiencyScale | None = None) -> Estimate:
+def resolve_gpu_layers(
+    workload: Workload, hardware: Hardware, recipe: QuantRecipe, runtime: str
+) -> int | None:
+    """--gpu-layers as a number: None (all), the number given, or for "auto" the most layers
+    whose weights, KV cache and buffers fit the GPUs at the workload's context (0 if none do)."""
+    requested = workload.gpu_layers
+    profile = runtime_profile(runtime)
+    n_layers = workload.model.n_layers
+    if requested is None or not profile.is_llama_cpp or runtime == "llama.cpp-cpu":
+        return None
+    if requested != "auto":
+        return None if requested >= n_layers else int(requested)
+
+    def gpus_fit(n: int) -> bool:
+        layout = memory_layout(workload, hardware, recipe, profile, workload.context, workload.parallel, n)
+        return not [i for i in layout.overfull() if i < len(hardware.gpus)]
+
+    if gpus_fit(n_layers):
+        return None
+    best = _largest(gpus_fit, 0, n_layers - 1)
+    return max(0, best)
+
+
+def estimate(workload: Workload, hardware: Hardware, correction: Correction | None = None) -> Estimate:
     """Memory per GPU, speed and fit of `workload` on `hardware` (one replica).
 
-    `efficiency` scales the runtime's kernel efficiencies (calibration from measurements).
-    """
+    Speeds are the physical model times the architecture class's prior (`priors.py`); a
+    `correction` from measurements of this card (`correction.py`) multiplies on top and makes the
+    provenance "calibrated"."""
     validate(workload, hardware)
     recipe = quant_recipe(workload.quant)
     runtime = workload.runtime or default_runtime(hardware.gpus[0].spec)
     profile = runtime_profile(runtime)
-    if efficiency is not None:
-        profile = efficiency.apply(profile)
     model = workload.model
     native = model.context_length
+    gpu_layers = resolve_gpu_layers(workload, hardware, recipe, runtime)
 
-    layout = memory_layout(workload, hardware, recipe, profile, workload.context, workload.parallel)
+    layout = memory_layout(
+        workload, hardware, recipe, profile, workload.context, workload.parallel, gpu_layers
+    )
     fits, reason = _reason(layout, hardware, workload.context, native)
     runtime_problem = _runtime_problem(workload, hardware, runtime, recipe)
     if runtime_problem:
         fits, reason = False, runtime_problem
 
     def layout_at_context(ctx: int) -> MemoryLayout:
-        return memory_layout(workload, hardware, recipe, profile, ctx, workload.parallel)
+        return memory_layout(workload, hardware, recipe, profile, ctx, workload.parallel, gpu_layers)
 
     def layout_at_parallel(par: int) -> MemoryLayout:
-        return memory_layout(workload, hardware, recipe, profile, workload.context, par)
+        return memory_layout(workload, hardware, recipe, profile, workload.context, par, gpu_layers)
 
     def fits_context(ctx: int) -> bool:
         return not layout_at_context(ctx).overfull()
@@ -153,12 +193,38 @@ def estimate(workload: Workload, hardware: Hardware, efficiency: EfficiencyScale
         max_parallel = max(0, _largest(fits_parallel, 1, MAX_PARALLEL, guess))
 
     depth = min(workload.prompt_tokens, workload.context)
-    step_1 = decode_step_seconds(model, recipe, hardware, layout, profile, 1, depth, workload.kv_type)
+    correction = correction or Correction()
+    priors = tuple(prior_for(slot.spec, runtime, recipe) for slot in hardware.gpus)
+    host_prior = prior_for(hardware.gpus[0].spec, "llama.cpp-cpu", recipe)
+    scales = tuple(Scale(p.decode * correction.decode, p.prefill * correction.prefill) for p in priors)
+    cpu_only = runtime == "llama.cpp-cpu"
+    host_scale = Scale(
+        host_prior.decode * (correction.decode if cpu_only else 1.0),
+        host_prior.prefill * (correction.prefill if cpu_only else 1.0),
+    )
+    wb = weight_bytes(model, recipe)
+    bytes_scale = (
+        max(0.0, workload.weights_bytes - wb.embedding) / wb.on_gpu
+        if workload.weights_bytes and wb.on_gpu
+        else 1.0
+    )
+    speed_args = (scales, host_scale, bytes_scale)
+    step_1 = decode_step_seconds(
+        model, recipe, hardware, layout, profile, 1, depth, workload.kv_type, *speed_args
+    )
     step_b = decode_step_seconds(
-        model, recipe, hardware, layout, profile, workload.parallel, depth, workload.kv_type
+        model, recipe, hardware, layout, profile, workload.parallel, depth, workload.kv_type, *speed_args
     )
     prefill = prefill_tokens_per_s(
-        model, recipe, hardware, layout, profile, workload.prompt_tokens, workload.flash_attention
+        model,
+        recipe,
+        hardware,
+        layout,
+        profile,
+        workload.prompt_tokens,
+        workload.flash_attention,
+        scales,
+        host_scale,
     )
     power_decode = min(speed_factor_at_power_limit(s.spec, s.power_limit_w, "decode") for s in hardware.gpus)
     power_prefill = min(
@@ -169,7 +235,6 @@ def estimate(workload: Workload, hardware: Hardware, efficiency: EfficiencyScale
     prefill *= power_prefill
     ttft = workload.prompt_tokens / prefill + 1 / decode_1
 
-    wb = weight_bytes(model, recipe)
     file_bytes = workload.weights_bytes or wb.total
     disk_s = file_bytes / (hardware.disk_read_gbs * 1e9)
     link_s = sum(
@@ -178,8 +243,9 @@ def estimate(workload: Workload, hardware: Hardware, efficiency: EfficiencyScale
     if runtime == "llama.cpp-cpu":
         link_s = 0.0
     split_s = split_seconds(model, hardware, 1)
-    bottleneck = _bottleneck(hardware, split_s, step_1, runtime)
+    bottleneck = _bottleneck(hardware, split_s, step_1, runtime, layout)
     notes = _notes(hardware, layout, file_bytes, runtime)
+    provenance = _provenance(priors if not cpu_only else (host_prior,), correction, decode_1, layout)
 
     memory = MemoryEstimate(
         weights=sum(layout.weights) / GIB,
@@ -208,12 +274,41 @@ def estimate(workload: Workload, hardware: Hardware, efficiency: EfficiencyScale
         split_ms_per_token=split_s * 1000,
         bottleneck=bottleneck,
         notes=notes,
+        provenance=provenance,
+        gpu_layers=None if cpu_only else model.n_layers - layout.host_layers,
+        cpu_layers=layout.host_layers,
     )
 
 
-def _bottleneck(hardware: Hardware, split_s: float, step_s: float, runtime: str) -> str:
+def _provenance(
+    priors: tuple[Prior, ...], correction: Correction, decode: float, layout: MemoryLayout
+) -> Provenance:
+    """The decode figure's origin: the least certain prior among the devices a step runs on."""
+    weakest = max(priors, key=lambda p: (p.uncalibrated, p.decode_spread_pct))
+    spread = weakest.decode_spread_pct or prior_table().uncalibrated_spread_pct
+    if layout.host_layers and priors[0].runtime != "llama.cpp-cpu":
+        # the host's share rests on assumed CPU figures: widen toward the uncalibrated spread
+        share = layout.host_layers / (layout.host_layers + sum(layout.layers))
+        spread = spread + share * (prior_table().uncalibrated_spread_pct - spread)
+    rows = weakest.decode_rows
+    label = " + ".join(dict.fromkeys(p.label for p in priors))
+    if layout.host_layers and priors[0].runtime != "llama.cpp-cpu":
+        label += " + host-cpu"
+    if correction.rows:
+        spread = corrected_spread(spread, correction.rows, correction.spread_pct)
+        s = spread / 100
+        return Provenance(
+            "calibrated", "calibrated", "prior", correction.rows, (decode / (1 + s), decode * (1 + s)),
+            label, spread, False,
+        )  # fmt: skip
+    return prior_provenance(decode, label, spread, rows)
+
+
+def _bottleneck(hardware: Hardware, split_s: float, step_s: float, runtime: str, layout: MemoryLayout) -> str:
     if runtime == "llama.cpp-cpu":
         return "host memory bandwidth"
+    if layout.host_layers:
+        return "host CPU (layers not offloaded)"
     if split_s > 0.25 * step_s:
         return "network between hosts" if hardware.network_gbs else "PCIe link between GPUs"
     return "GPU memory bandwidth"
@@ -221,6 +316,15 @@ def _bottleneck(hardware: Hardware, split_s: float, step_s: float, runtime: str)
 
 def _notes(hardware: Hardware, layout: MemoryLayout, file_bytes: float, runtime: str) -> tuple[str, ...]:
     notes = []
+    if runtime == "llama.cpp-cpu" and hardware.host_ram_gib is None:
+        notes.append(
+            f"host RAM not given: assumed {layout.host_capacity / GIB:.0f} GiB (a mining host); pass --host-ram"
+        )
+    if layout.host_layers and runtime != "llama.cpp-cpu":
+        notes.append(
+            f"{layout.host_layers} layers run on the host CPU ({hardware.host_threads} threads, "
+            f"{hardware.host_bandwidth_gbs:g} GB/s RAM): decode is bound by the host"
+        )
     slowest = min(hardware.gpus, key=lambda s: s.effective_link.gbs)
     if slowest.effective_link.gbs < 1.0 and runtime != "llama.cpp-cpu":
         notes.append(

@@ -17,13 +17,10 @@ from rigshift.catalog.gpu_spec import GpuSpec
 from rigshift.catalog.model_spec import ModelSpec
 from rigshift.estimate.memory import MemoryLayout, kv_bytes_per_token
 from rigshift.estimate.quants import QuantRecipe
-from rigshift.estimate.runtimes import RuntimeProfile
+from rigshift.estimate.runtimes import PROFILES, RuntimeProfile
 from rigshift.estimate.tensors import active_params, weight_bytes
 from rigshift.estimate.types import Hardware
 
-# A weak mining host (dual-channel DDR4, 2 cores) for the CPU runtime: ~20 GB/s, ~0.1 TFLOPS.
-HOST_BANDWIDTH_GBS = 20.0
-HOST_TFLOPS = 0.1
 # Latency of one activation hand-off between GPUs over PCIe (a synchronised copy), and between
 # hosts over llama.cpp RPC (a TCP round trip per graph split), seconds.
 PCIE_HOP_LATENCY_S = 20e-6
@@ -43,7 +40,7 @@ class MatrixRate:
 def matrix_rate(spec: GpuSpec, runtime: str, recipe: QuantRecipe) -> MatrixRate:
     """Peak dense matrix rate the runtime's prompt-processing kernels can use on this card."""
     if runtime == "llama.cpp-cpu":
-        return MatrixRate(HOST_TFLOPS, "host CPU")
+        return MatrixRate(0.1, "host CPU")  # not used for speed: the host's own rate is host_tflops()
     fp16_usable = spec.fp16_tflops >= spec.fp32_tflops  # Pascal consumer/P10x: FP16 at 1:64
     fp16 = spec.fp16_matrix_tflops or (spec.fp16_tflops if fp16_usable else 0.0)
     if spec.fp16_matrix_tflops and runtime == "llama.cpp-cuda" and consumer_half_rate_accumulate(spec):
@@ -86,7 +83,7 @@ def consumer_half_rate_accumulate(spec: GpuSpec) -> bool:
 
 
 def _bandwidth(spec: GpuSpec, runtime: str) -> float:
-    return HOST_BANDWIDTH_GBS if runtime == "llama.cpp-cpu" else spec.mem_bandwidth_gbs
+    return spec.mem_bandwidth_gbs
 
 
 def _hop_seconds(hardware: Hardware, values: float) -> float:
@@ -112,6 +109,39 @@ def _tensor_parallel_sync_seconds(hardware: Hardware, model: ModelSpec, tokens: 
     return 2 * model.n_layers * per_allreduce
 
 
+@dataclass(frozen=True)
+class Scale:
+    """Multipliers on a runtime's decode and prefill efficiencies for one device (a GPU, or the
+    host CPU): the architecture class's prior times any measured correction."""
+
+    decode: float = 1.0
+    prefill: float = 1.0
+
+
+NEUTRAL_SCALE = Scale()
+# One llama.cpp CPU thread streams about this many GB/s of quantized weights through its
+# dequantise-and-dot kernels (AVX2), and multiplies at about this many GFLOPS in prompt
+# processing: with a Celeron's 2 threads the host is thread bound, not DRAM bound. Assumptions
+# (no CPU rows in the calibration set), stated in docs/estimator.md.
+HOST_GBS_PER_THREAD = 8.0
+HOST_GFLOPS_PER_THREAD = 50.0
+# llama.cpp runs the matrix products of CPU-resident layers on the GPU when a batch is large
+# (prompt processing): the weights cross PCIe once per micro-batch instead (ggml-backend's
+# offload of large-batch ops, batch >= 32).
+GPU_OFFLOAD_MIN_BATCH = 32
+
+
+def host_bandwidth_gbs(hardware: Hardware) -> float:
+    """What the host CPU streams weights at: DRAM × the CPU runtime's efficiency, or what its threads
+    can dequantise, whichever is less."""
+    dram = hardware.host_bandwidth_gbs * PROFILES["llama.cpp-cpu"].decode_efficiency_quantized
+    return min(dram, max(1, hardware.host_threads) * HOST_GBS_PER_THREAD)
+
+
+def host_tflops(hardware: Hardware) -> float:
+    return max(1, hardware.host_threads) * HOST_GFLOPS_PER_THREAD / 1000
+
+
 def decode_step_seconds(
     model: ModelSpec,
     recipe: QuantRecipe,
@@ -121,34 +151,54 @@ def decode_step_seconds(
     batch: int,
     depth: int,
     kv_type: str,
+    scales: tuple[Scale, ...] | None = None,
+    host_scale: Scale = NEUTRAL_SCALE,
+    bytes_scale: float = 1.0,
 ) -> float:
-    """Seconds for one decode step that emits one token for each of `batch` sequences at `depth`."""
+    """Seconds for one decode step that emits one token for each of `batch` sequences at `depth`.
+
+    `scales` (one per GPU) carry the architecture class's prior and any measured correction;
+    `bytes_scale` corrects the modelled weight bytes to a real file's. Layers left on the host
+    (partial offload, the CPU runtime) are read by the CPU at the host's speed, after the GPUs."""
     wb = weight_bytes(model, recipe)
-    active = weight_bytes_read_per_step(model, wb.layers, wb.layers_active, batch)
-    head = wb.output if profile.is_llama_cpp else wb.output + wb.embedding
+    active = weight_bytes_read_per_step(model, wb.layers, wb.layers_active, batch) * bytes_scale
+    head = (wb.output if profile.is_llama_cpp else wb.output + wb.embedding) * bytes_scale
     kv_per_token = kv_bytes_per_token(model, kv_type, max(depth, 1))
     flops_per_token = 2 * active_params(model)
     n = len(hardware.gpus)
     tensor_parallel = hardware.split_mode == "tensor" and n > 1
+    gpu_layers = model.n_layers - layout.host_layers
+    head_on_gpu = layout.host_head == 0.0
+    quantized = recipe.family != "float"
     total = 0.0
-    for i, slot in enumerate(hardware.gpus):
-        share = 1 / n if tensor_parallel else layout.layers[i] / model.n_layers
+    for i, slot in enumerate(hardware.gpus if gpu_layers or head_on_gpu else ()):
+        scale = scales[i] if scales else NEUTRAL_SCALE
+        share = gpu_layers / model.n_layers / n if tensor_parallel else layout.layers[i] / model.n_layers
         last = i == n - 1
-        read = active * share + (head if (last or tensor_parallel) else 0.0) * (
-            share if tensor_parallel else 1
-        )
+        read = active * share
+        if head_on_gpu and (last or tensor_parallel):
+            read += head / (n if tensor_parallel else 1)
         read += kv_per_token * depth * batch * share / profile.kv_read_efficiency
         memory_s = read / (
-            _bandwidth(slot.spec, profile.name) * 1e9 * profile.decode_efficiency(recipe.family != "float")
+            _bandwidth(slot.spec, profile.name) * 1e9 * profile.decode_efficiency(quantized) * scale.decode
         )
         peak = matrix_rate(slot.spec, profile.name, recipe)
-        rate = peak.tflops * 1e12 * profile.prefill_efficiency(peak.path_kind)
+        rate = peak.tflops * 1e12 * profile.prefill_efficiency(peak.path_kind) * scale.prefill
         compute_s = flops_per_token * share * batch / rate
         gpu_s = max(memory_s, compute_s)
         if tensor_parallel:
             total = max(total, gpu_s)
         else:
             total += gpu_s
+    if layout.host_layers or not head_on_gpu:
+        share = layout.host_layers / model.n_layers
+        read = active * share + (0.0 if head_on_gpu else head)
+        read += kv_per_token * depth * batch * share
+        memory_s = read / (host_bandwidth_gbs(hardware) * 1e9 * host_scale.decode)
+        compute_s = flops_per_token * share * batch / (host_tflops(hardware) * 1e12 * host_scale.prefill)
+        total += max(memory_s, compute_s)
+        if gpu_layers:  # hidden state GPU -> host -> GPU each step
+            total += 2 * PCIE_HOP_LATENCY_S
     total += model.n_layers * profile.per_layer_overhead_us * 1e-6
     return total + split_seconds(model, hardware, batch)
 
@@ -185,6 +235,8 @@ def prefill_tokens_per_s(
     profile: RuntimeProfile,
     prompt_tokens: int,
     flash_attention: bool | None = None,
+    scales: tuple[Scale, ...] | None = None,
+    host_scale: Scale = NEUTRAL_SCALE,
 ) -> float:
     """Prompt-processing rate for a prompt of `prompt_tokens`, attention cost included."""
     prompt_tokens = max(1, prompt_tokens)
@@ -199,16 +251,20 @@ def prefill_tokens_per_s(
     flops_per_token = 2 * params + attn_flops_per_token * attention_cost
     n = len(hardware.gpus)
     tensor_parallel = hardware.split_mode == "tensor" and n > 1
+    gpu_layers = model.n_layers - layout.host_layers
+    quantized = recipe.family != "float"
     seconds_per_ubatch = 0.0
     stage_seconds: list[float] = []
-    for i, slot in enumerate(hardware.gpus):
-        share = 1 / n if tensor_parallel else layout.layers[i] / model.n_layers
+    for i, slot in enumerate(hardware.gpus if profile.name != "llama.cpp-cpu" else ()):
+        scale = scales[i] if scales else NEUTRAL_SCALE
+        share = gpu_layers / model.n_layers / n if tensor_parallel else layout.layers[i] / model.n_layers
         peak = matrix_rate(slot.spec, profile.name, recipe)
         rate = (
             peak.tflops
             * 1e12
             * profile.prefill_efficiency(peak.path_kind)
             * architecture_factor(slot.spec, peak.path_kind)
+            * scale.prefill
         )
         compute_s = flops_per_token * ubatch * share / rate
         memory_s = (
@@ -217,16 +273,27 @@ def prefill_tokens_per_s(
             / (
                 _bandwidth(slot.spec, profile.name)
                 * 1e9
-                * profile.decode_efficiency(recipe.family != "float")
+                * profile.decode_efficiency(quantized)
+                * scale.decode
             )
         )
         gpu_s = max(compute_s, memory_s)
         stage_seconds.append(gpu_s)
         seconds_per_ubatch = max(seconds_per_ubatch, gpu_s) if tensor_parallel else seconds_per_ubatch + gpu_s
+    if layout.host_layers:
+        share = layout.host_layers / model.n_layers
+        cpu_s = flops_per_token * ubatch * share / (host_tflops(hardware) * 1e12 * host_scale.prefill)
+        if stage_seconds and ubatch >= GPU_OFFLOAD_MIN_BATCH:
+            # The GPU multiplies the CPU layers' weights after copying them over the first GPU's link.
+            link = hardware.gpus[0].effective_link.gbs
+            gpu_rate_s = stage_seconds[0] * (layout.host_layers / max(1, layout.layers[0]))
+            cpu_s = min(cpu_s, layout.host_layer_weights / (link * 1e9) + gpu_rate_s)
+        stage_seconds.append(cpu_s)
+        seconds_per_ubatch += cpu_s
     seconds_per_ubatch += model.n_layers * profile.per_layer_overhead_us * 1e-6
     if tensor_parallel:
         seconds_per_ubatch += _tensor_parallel_sync_seconds(hardware, model, ubatch)
-    elif n > 1:
+    elif n > 1 and not layout.host_layers:
         # llama.cpp pipelines micro-batches through a layer split (n_batch 2048 = 4 micro-batches
         # in flight): GPUs work at once, so a micro-batch costs about the slowest stage, plus the
         # pipeline's fill and drain spread over the micro-batches of the prompt.

@@ -9,6 +9,15 @@ from rigshift.catalog.gpu_spec import GpuSpec
 from rigshift.catalog.model_spec import ModelSpec
 from rigshift.estimate.provenance import Provenance
 
+# A weak mining host (DOMAIN.md: Celeron-class CPU, 4-8 GB RAM): dual-channel DDR4 at ~20 GB/s
+# usable, 2 threads for llama.cpp. Assumptions, printed as such; pass the rig's own figures.
+DEFAULT_HOST_BANDWIDTH_GBS = 20.0
+DEFAULT_HOST_THREADS = 2
+DEFAULT_HOST_RAM_GIB = 8.0
+
+# For estimates built outside the estimator (test fakes): says it knows nothing.
+UNKNOWN_PROVENANCE = Provenance("prior", "prior", "prior", 0, (0.0, 0.0), "unknown", 100.0, True)
+
 # Usable bandwidth per lane and direction after line encoding (8b/10b for Gen1/2, 128b/130b
 # from Gen3): PCI-SIG base specifications, as tabulated in e.g. Wikipedia's "PCI Express".
 PCIE_GBS_PER_LANE = {1: 0.25, 2: 0.5, 3: 0.985, 4: 1.969, 5: 3.938}
@@ -59,7 +68,9 @@ class Hardware:
     split_mode: SplitMode = "layer"
     disk_read_gbs: float = 0.5  # a SATA SSD; a USB stick is ~0.03-0.1
     network_gbs: float | None = None  # set when the GPUs span hosts (llama.cpp RPC); 1 GbE = 0.125
-    host_ram_gib: float | None = None  # None: not checked
+    host_ram_gib: float | None = None  # None: not checked (the CPU runtime assumes DEFAULT_HOST_RAM_GIB)
+    host_bandwidth_gbs: float = DEFAULT_HOST_BANDWIDTH_GBS  # host DRAM, for layers left on the CPU
+    host_threads: int = DEFAULT_HOST_THREADS  # CPU threads llama.cpp uses
 
     @classmethod
     def of(cls, spec: GpuSpec, count: int = 1, link: PcieLink | None = None, **kwargs: Any) -> Hardware:
@@ -79,6 +90,9 @@ class Workload:
     prompt_tokens: int = 512  # prompt length for time-to-first-token
     weights_bytes: int | None = None  # exact tensor bytes when known (a GGUF file's header)
     flash_attention: bool | None = None  # None: the runtime's default (llama.cpp: on where supported)
+    # llama.cpp --gpu-layers: repeating layers offloaded to the GPUs (the rest run on the host CPU).
+    # None: all of them; "auto": all that fit (llama.cpp's --fit / Ollama's behaviour).
+    gpu_layers: int | Literal["auto"] | None = None
 
 
 @dataclass(frozen=True)
@@ -113,10 +127,12 @@ class Estimate:
     split_ms_per_token: float  # activation transfer between GPUs/hosts per decoded token
     bottleneck: str  # what bounds decode: "memory bandwidth", "PCIe link", "network", ...
     notes: tuple[str, ...] = field(default=())
-    provenance: Provenance | None = None  # where the speeds come from (calibration sets it)
+    provenance: Provenance = UNKNOWN_PROVENANCE
+    gpu_layers: int | None = None  # repeating layers on the GPUs; None: all (no CPU offload)
+    cpu_layers: int = 0  # repeating layers left on the host CPU
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
         data["memory_gib"] = data.pop("memory")
-        data["provenance"] = self.provenance.to_json() if self.provenance else None
+        data["provenance"] = self.provenance.to_json()
         return data

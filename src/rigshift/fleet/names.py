@@ -61,6 +61,12 @@ def _resolve_in_catalog(name: str, vram_gib: float | None) -> Resolved:
             suggestions = suggestions or tuple(error.suggestions)
             continue
         return Resolved(spec.key, spec.vram_gib)
+    if vram_gib is not None:
+        # A known card with a VRAM no catalog variant has (a memory mod): keep the card; the
+        # reported VRAM wins over its catalog default (Gpu.vram_gib, which the assessment uses).
+        stock = _resolve_in_catalog(name, None)
+        if stock.ok:
+            return stock
     return Resolved(UNRESOLVED_MODEL, None, suggestions)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
+from dataclasses import replace
 from pathlib import Path
 
 from rigshift.catalog.gpu_spec import GpuSpec
@@ -20,12 +21,10 @@ from rigshift.estimate.calibration import (
     Calibration,
     RatioRow,
     arch_class,
+    corrected_estimate,
     row_noise,
-    scaled_estimate,
     solve_log_ratio,
 )
-from rigshift.estimate.efficiency import EfficiencyScale
-from rigshift.estimate.estimator import estimate
 from rigshift.estimate.types import GpuSlot, Hardware, Workload
 from rigshift.measure.types import HOST_CARD_KEY, Measurement
 
@@ -43,7 +42,10 @@ def conditions(m: Measurement) -> tuple[Workload, Hardware]:
     context = max(prompt + m.n_gen + m.n_depth, 16)
     workload = Workload(model, quant=m.quant, context=context, runtime=m.runtime, prompt_tokens=prompt)
     spec = _host_stand_in() if m.card_key == HOST_CARD_KEY else gpu_catalog().get(m.card_key)
-    return workload, Hardware(gpus=(GpuSlot(spec, power_limit_w=m.power_limit_w),))
+    hardware = Hardware(gpus=(GpuSlot(spec, power_limit_w=m.power_limit_w),))
+    if m.runtime == "llama.cpp-cpu" and m.n_threads:
+        hardware = replace(hardware, host_threads=m.n_threads)
+    return workload, hardware
 
 
 def ratio_row(m: Measurement) -> RatioRow:
@@ -51,10 +53,9 @@ def ratio_row(m: Measurement) -> RatioRow:
     kind = m.kind
 
     def rate_at(k: float) -> float:
-        scale = EfficiencyScale(decode=k, prefill=1.0 if kind == "decode" else k)
         if kind == "decode":
-            return scaled_estimate(workload, hardware, scale).decode_tokens_per_s
-        return estimate(workload, hardware, efficiency=EfficiencyScale(1.0, k)).prefill_tokens_per_s
+            return corrected_estimate(workload, hardware, k, k).decode_tokens_per_s
+        return corrected_estimate(workload, hardware, 1.0, k).prefill_tokens_per_s
 
     spec = hardware.gpus[0].spec
     return RatioRow(

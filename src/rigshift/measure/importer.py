@@ -113,6 +113,7 @@ def to_measurement(
         vram_gib=vram,
         runtime_build=f"{build} ({number})" if build else None,
         n_gpu_layers=record.n_gpu_layers,
+        n_threads=record.n_threads,
         source=source,
         measured_at=measured_at,
     )

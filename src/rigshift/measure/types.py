@@ -30,6 +30,7 @@ class Measurement:
     pcie_link: str | None = None  # "Gen3 x16"
     gpu_memory_used_gib: float | None = None
     n_gpu_layers: int | None = None
+    n_threads: int | None = None  # CPU threads llama-bench used
     source: str = "bench"  # "bench", "import FILE:LINE", "agent RIG"
     rig: str | None = None
     measured_at: float = 0.0  # unix seconds

@@ -131,6 +131,7 @@ measurements = Table(
     Column("n_gen", Integer, nullable=False),
     Column("n_depth", Integer, nullable=False),
     Column("n_gpu_layers", Integer, nullable=True),
+    Column("n_threads", Integer, nullable=True),
     Column("tokens_per_s", Float, nullable=False),
     Column("stddev_tokens_per_s", Float, nullable=False),
     Column("gpu_memory_used_gib", Float, nullable=True),

@@ -36,6 +36,7 @@ def upgrade() -> None:
         sa.Column("n_gen", sa.Integer, nullable=False),
         sa.Column("n_depth", sa.Integer, nullable=False),
         sa.Column("n_gpu_layers", sa.Integer, nullable=True),
+        sa.Column("n_threads", sa.Integer, nullable=True),
         sa.Column("tokens_per_s", sa.Float, nullable=False),
         sa.Column("stddev_tokens_per_s", sa.Float, nullable=False),
         sa.Column("gpu_memory_used_gib", sa.Float, nullable=True),

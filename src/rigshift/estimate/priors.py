@@ -1,0 +1,170 @@
+"""Priors for architecture classes: how far each (runtime, architecture class, quant family)
+really gets from the estimator's physical model, fitted on published measurements.
+
+The estimator's runtime profiles (`runtimes.py`) were fitted on llama-bench tables of 2020s
+NVIDIA cards. Mining-era cards run the same kernels differently: Vulkan shaders on GCN/Polaris
+reach far less of the memory bandwidth than CUDA does on Ampere, Pascal's dp4a int8 path runs
+prompt processing faster than the FP32 it is rated by, K-quant dequantisation costs cards without
+fast FP16 more than legacy quants, CMP cards run crippled. Each such effect is a multiplier on the
+runtime's decode efficiency (share of bandwidth) and prefill efficiency (share of matrix rate),
+looked up by (runtime, class, quant family), then (runtime, class, any quant). The table lives in
+`priors.yaml`, with the rows each factor rests on, their number and spread; docs/estimator.md
+tabulates it and `bench/mining_priors.py --fit` re-derives it from the published rows (kept
+outside this repository).
+
+A class/runtime with no published rows gets the neutral factor 1.0, flagged uncalibrated with a
+wide spread (`UNCALIBRATED_SPREAD_PCT`) — never shown with the confidence of a fitted one.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any
+
+import yaml
+
+from rigshift.catalog.gpu_spec import GpuSpec
+from rigshift.estimate.quants import QuantRecipe
+
+_TABLE = "priors.yaml"
+
+
+@dataclass(frozen=True)
+class Prior:
+    """Multipliers on a runtime profile's efficiencies for one (runtime, class, quant family)."""
+
+    runtime: str
+    arch_class: str
+    quant: str  # "kquant", "legacy", "iquant", "float" or "*"
+    decode: float = 1.0
+    prefill: float = 1.0
+    decode_rows: int = 0
+    prefill_rows: int = 0
+    decode_spread_pct: float = 0.0
+    prefill_spread_pct: float = 0.0
+    rests_on: str = ""
+
+    @property
+    def uncalibrated(self) -> bool:
+        return self.decode_rows == 0
+
+    @property
+    def label(self) -> str:
+        return f"{self.arch_class}/{short_runtime(self.runtime)}"
+
+
+def short_runtime(runtime: str) -> str:
+    return runtime.removeprefix("llama.cpp-")
+
+
+def arch_class(spec: GpuSpec, runtime: str = "") -> str:
+    """The architecture class a card's priors are looked up by.
+
+    NVIDIA by compute capability (CMP cards apart: their FMA/FP32 and links are cut down), AMD by
+    gfx target family, Intel as one class; the CPU runtime is its own class whatever the card.
+    """
+    if runtime == "llama.cpp-cpu":
+        return "host-cpu"
+    if spec.vendor == "nvidia":
+        cc = spec.cc_major_minor or (0, 0)
+        base = {
+            5: "maxwell",
+            6: "pascal" if cc >= (6, 1) else "pascal-hbm",  # GP100 (P100): HBM2, FP16 2:1
+            7: "turing" if cc >= (7, 5) else "volta",
+            8: "ada" if cc >= (8, 9) else "ampere",
+            9: "hopper",
+        }.get(cc[0], "blackwell" if cc[0] >= 10 else "nvidia-other")
+        if "CMP " in spec.name:
+            # CMP 30HX is TU116: no tensor cores, unlike the 40HX/50HX (TU106/TU102)
+            return f"{base}-cmp" if spec.tensor_cores or base != "turing" else "turing-cmp-tu116"
+        return base
+    if spec.vendor == "amd":
+        gfx = spec.gfx_target or ""
+        if gfx.startswith("gfx80"):
+            return "polaris"
+        if gfx.startswith("gfx90"):
+            return "vega"
+        if gfx.startswith("gfx101"):
+            return "rdna1"
+        if gfx.startswith("gfx103"):
+            return "rdna2"
+        if gfx.startswith("gfx11"):
+            return "rdna3"
+        if gfx.startswith("gfx12"):
+            return "rdna4"
+        return "amd-other"
+    return "intel-arc"
+
+
+def quant_family(recipe: QuantRecipe) -> str:
+    """'kquant' (Q2_K..Q6_K mixes), 'iquant' (IQ*), 'legacy' (Q4_0..Q8_0), 'float', or the
+    non-GGUF family (gptq, awq, fp8)."""
+    if recipe.family != "gguf":
+        return "float" if recipe.family == "float" else recipe.family
+    name = recipe.name.upper()
+    if name.startswith("IQ") or name.startswith("MXFP"):
+        return "iquant"
+    if "_K" in name:
+        return "kquant"
+    return "legacy"
+
+
+@dataclass(frozen=True)
+class PriorTable:
+    priors: tuple[Prior, ...]
+    uncalibrated_spread_pct: float
+    default_spread_pct: float  # classes whose runtime profile was itself fitted on them
+
+    def lookup(self, runtime: str, klass: str, quant: str) -> Prior:
+        by_key = _index(self)
+        for key in ((runtime, klass, quant), (runtime, klass, "*")):
+            if key in by_key:
+                return by_key[key]
+        return Prior(runtime, klass, "*", decode_spread_pct=self.uncalibrated_spread_pct,
+                     prefill_spread_pct=self.uncalibrated_spread_pct)  # fmt: skip
+
+
+@functools.cache
+def _index(table: PriorTable) -> dict[tuple[str, str, str], Prior]:
+    return {(p.runtime, p.arch_class, p.quant): p for p in table.priors}
+
+
+def parse_table(data: dict[str, Any]) -> PriorTable:
+    priors = []
+    for entry in data["priors"]:
+        priors.append(
+            Prior(
+                runtime=str(entry["runtime"]),
+                arch_class=str(entry["class"]),
+                quant=str(entry.get("quant", "*")),
+                decode=float(entry.get("decode", 1.0)),
+                prefill=float(entry.get("prefill", 1.0)),
+                decode_rows=int(entry.get("decode_rows", 0)),
+                prefill_rows=int(entry.get("prefill_rows", 0)),
+                decode_spread_pct=float(entry.get("decode_spread_pct", data["uncalibrated_spread_pct"])),
+                prefill_spread_pct=float(entry.get("prefill_spread_pct", data["uncalibrated_spread_pct"])),
+                rests_on=str(entry.get("rests_on", "")),
+            )
+        )
+    return PriorTable(
+        tuple(priors), float(data["uncalibrated_spread_pct"]), float(data["default_spread_pct"])
+    )
+
+
+@functools.cache
+def prior_table() -> PriorTable:
+    text = resources.files("rigshift.estimate").joinpath(_TABLE).read_text(encoding="utf-8")
+    return parse_table(yaml.safe_load(text))
+
+
+# Set by bench/mining_priors.py --fit to fit from the bare physical model (all factors 1.0).
+NEUTRAL = False
+
+
+def prior_for(spec: GpuSpec, runtime: str, recipe: QuantRecipe) -> Prior:
+    klass = arch_class(spec, runtime)
+    if NEUTRAL:
+        return Prior(runtime, klass, "*")
+    return prior_table().lookup(runtime, klass, quant_family(recipe))
