@@ -69,6 +69,19 @@ def test_llama_server_command_carries_the_plan() -> None:
     assert env["CUDA_VISIBLE_DEVICES"] == "2,3" and env["HIP_VISIBLE_DEVICES"] == "2,3"
 
 
+def test_the_join_token_never_reaches_a_backends_environment() -> None:
+    """Issue 13: llama-server's environment carried the join token (Ray's auth token)."""
+    inherited = {
+        "RAY_AUTH_TOKEN": "s3cret",
+        "RIGSHIFT_JOIN_TOKEN": "s3cret",
+        "RIGSHIFT_ADMIN_KEY": "rs-x",
+        "PATH": "/bin",
+    }
+    env = backend_env(SPEC, inherited)
+    assert "s3cret" not in env.values() and "rs-x" not in env.values()
+    assert env["PATH"] == "/bin" and inherited["RAY_AUTH_TOKEN"] == "s3cret"
+
+
 def test_cpu_replica_offloads_nothing_and_other_backends() -> None:
     cpu = ReplicaSpec("c", "c", "c", ModelSource("path", "/m"), "r")
     argv = backend_command(BackendBinary("llama-server", ("ls",)), cpu, "/m", "127.0.0.1", 1)

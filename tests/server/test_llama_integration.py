@@ -258,3 +258,48 @@ def test_rigshift_up_demo_serves_the_tiny_model(tmp_path: Path, mode: str):
         finally:
             with contextlib.suppress(ProcessLookupError):  # anything left of its session
                 os.killpg(proc.pid, signal.SIGKILL)
+
+
+def test_an_aborted_stream_is_billed_the_prompt_llama_server_counts(farm: Farm):
+    """Issue 13: an aborted stream used to be billed 0 prompt tokens (usage comes only at the end)."""
+    messages = [{"role": "user", "content": "hello there " * 20}]
+    exact = farm.client().chat.completions.create(model=MODEL, messages=messages, max_tokens=2).usage
+    assert exact is not None and exact.prompt_tokens > 20
+    assert farm.gateway is not None
+    # ignore_eos: the tiny model would otherwise finish its 9-token reply before the client hangs up.
+    body = {"model": MODEL, "messages": messages, "stream": True, "max_tokens": 400, "ignore_eos": True}
+    with httpx.stream(
+        "POST",
+        farm.gateway.url + "/v1/chat/completions",
+        json=body,
+        headers={"authorization": f"Bearer {farm.key}"},
+    ) as response:
+        assert next(response.iter_bytes()).startswith(b"data: ")
+    store = UsageStore(open_engine(farm.db))
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and store.count() < 2:
+        time.sleep(0.05)
+    aborted = [r for r in store.records() if r.status == 499]
+    assert len(aborted) == 1, [(r.status, r.completion_tokens) for r in store.records()]
+    assert aborted[0].prompt_tokens == exact.prompt_tokens
+    assert aborted[0].tokens_source == "counted"
+
+
+def test_nan_bodies_never_reach_llama_server_and_other_tenants_keep_being_served(farm: Farm):
+    """Issue 13's reproduction: NaN / 1e400 / lone surrogates made llama-server answer 500, and
+    the gateway took the replica out of rotation, failing other tenants' requests with 503."""
+    assert farm.gateway is not None
+    url = farm.gateway.url + "/v1/chat/completions"
+    attacker = KeyStore(open_engine(farm.db)).create("attacker", now=time.time())[1]
+    poison = [
+        b'{"model": "rigshift-tiny", "messages": [{"role": "user", "content": "hi"}], "temperature": NaN}',
+        b'{"model": "rigshift-tiny", "messages": [{"role": "user", "content": "hi"}], "top_p": 1e400}',
+        b'{"model": "rigshift-tiny", "messages": [{"role": "user", "content": "\\ud800"}]}',
+    ]
+    victim = farm.client()
+    for i in range(30):
+        bad = httpx.post(url, content=poison[i % 3], headers={"authorization": f"Bearer {attacker}"})
+        assert bad.status_code == 400 and bad.json()["error"]["code"] == "invalid_json"
+        reply = victim.chat.completions.create(model=MODEL, messages=CHAT, max_tokens=4)
+        assert reply.choices[0].message.content
+    assert farm.directory.failures == []

@@ -111,9 +111,17 @@ def backend_command(
     return argv + list(spec.extra_args)
 
 
+# Secrets a backend never needs: the cluster's join token (Ray's auth token is the same secret)
+# and admin credentials. A backend runs third-party code on client input; it must not hold them.
+SECRET_ENV = ("RAY_AUTH_TOKEN", "RAY_AUTH_TOKEN_PATH", "RIGSHIFT_JOIN_TOKEN", "RIGSHIFT_ADMIN_KEY")
+
+
 def backend_env(spec: ReplicaSpec, base: dict[str, str] | None = None) -> dict[str, str]:
-    """Environment for the backend: only the plan's GPUs are visible to it (CUDA and ROCm)."""
+    """Environment for the backend: only the plan's GPUs are visible to it (CUDA and ROCm), and
+    none of the cluster's secrets."""
     env = dict(os.environ if base is None else base)
+    for name in SECRET_ENV:
+        env.pop(name, None)
     if spec.gpu_indices:
         visible = ",".join(str(i) for i in spec.gpu_indices)
         env["CUDA_VISIBLE_DEVICES"] = visible

@@ -1,4 +1,5 @@
-"""Replica rows and the reconciler's action log (start/stop/move/restart, each with its reason).
+"""The stored plan (desired replica specs) and the reconciler's action log (start/stop/move/restart,
+each with its reason).
 
 The data plane's reconciler calls these so an operator can ask the control plane why a replica
 is where it is; the gateway never reads them (it routes on the live `ReplicaDirectory`).
@@ -11,9 +12,8 @@ from dataclasses import dataclass
 
 from sqlalchemy import Engine, delete, insert, select
 
-from rigshift.run.contracts import ReplicaEndpoint
 from rigshift.run.spec import ReplicaSpec, from_dict, to_dict
-from rigshift.server.tables import actions, desired_specs, replicas
+from rigshift.server.tables import actions, desired_specs
 
 
 @dataclass(frozen=True)
@@ -42,29 +42,6 @@ class DeploymentLog:
                 Action(r.created_at, r.deployment, r.replica_id, r.action, r.reason)
                 for r in conn.execute(query)
             ]
-
-    def save_replica(self, replica: ReplicaEndpoint, now: float) -> None:
-        row = {
-            "id": replica.replica_id,
-            "deployment": replica.deployment,
-            "model": replica.model,
-            "rig": replica.rig,
-            "gpus": ",".join(replica.gpus),
-            "state": replica.state,
-            "base_url": replica.base_url,
-            "updated_at": now,
-        }
-        with self.engine.begin() as conn:
-            conn.execute(delete(replicas).where(replicas.c.id == replica.replica_id))
-            conn.execute(insert(replicas).values(**row))
-
-    def remove_replica(self, replica_id: str) -> None:
-        with self.engine.begin() as conn:
-            conn.execute(delete(replicas).where(replicas.c.id == replica_id))
-
-    def replicas(self) -> list[dict[str, object]]:
-        with self.engine.connect() as conn:
-            return [dict(r._mapping) for r in conn.execute(select(replicas).order_by(replicas.c.id))]
 
     def save_desired(self, specs: list[ReplicaSpec], now: float) -> None:
         """Replace the stored plan (one transaction: a crash leaves the old or the new, never half)."""

@@ -1,10 +1,85 @@
-"""OpenAI-style error responses: {"error": {"message", "type", "code", "param"}}."""
+"""The server's errors: refusals with OpenAI's fields, and the one mapping of errors to responses.
+
+Every error a client sees has OpenAI's shape, `{"error": {"message", "type", "code", "param"}}`,
+so the official clients raise their typed exceptions. Routes and services raise `ApiError`s (or
+any `RigshiftError`: an `InputError` is a 400, an `UnknownNameError` a 404); `error_response` is
+the only place that turns them into HTTP.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import json
 
 from starlette.responses import Response
+
+from rigshift.errors import InputError, RigshiftError
+
+
+class ApiError(RigshiftError):
+    """A refusal over HTTP, with the fields OpenAI's error body carries."""
+
+    http_status = 400
+    openai_type = "invalid_request_error"
+    default_code: str | None = None
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        param: str | None = None,
+        retry_after: str | None = None,
+        status: int | None = None,
+        type: str | None = None,
+    ):
+        super().__init__(message)
+        self.message = message
+        self.code = code if code is not None else self.default_code
+        self.param = param
+        self.retry_after = retry_after
+        if status is not None:
+            self.http_status = status
+        if type is not None:
+            self.openai_type = type
+
+
+class BadRequest(ApiError):
+    http_status = 400
+
+
+class NotAuthenticated(ApiError):
+    http_status = 401
+    openai_type = "authentication_error"
+    default_code = "invalid_api_key"
+
+
+class Forbidden(ApiError):
+    http_status = 403
+    openai_type = "permission_error"
+
+
+class NotFound(ApiError):
+    http_status = 404
+
+
+class Conflict(ApiError):
+    http_status = 409
+
+
+class TooLarge(ApiError):
+    http_status = 413
+    default_code = "request_too_large"
+
+
+class RateLimited(ApiError):
+    http_status = 429
+    openai_type = "rate_limit_exceeded"
+
+
+class Unavailable(ApiError):
+    http_status = 503
+    openai_type = "server_error"
 
 
 def openai_error(
@@ -21,12 +96,44 @@ def openai_error(
     return Response(json.dumps(body), status_code=status, media_type="application/json", headers=headers)
 
 
+def error_response(error: RigshiftError) -> Response:
+    """The one mapping from the error tree to an OpenAI-shaped HTTP error."""
+    if isinstance(error, ApiError):
+        return openai_error(
+            error.http_status,
+            error.message,
+            type=error.openai_type,
+            code=error.code,
+            param=error.param,
+            retry_after=error.retry_after,
+        )
+    if isinstance(error, InputError):
+        first = error.problems[0] if error.problems else None
+        return openai_error(
+            error.http_status,
+            str(error),
+            code="not_found" if error.http_status == 404 else "invalid_value",
+            param=first.field if first else None,
+        )
+    kind = "invalid_request_error" if error.http_status < 500 else "server_error"
+    return openai_error(error.http_status, str(error), type=kind, code=type(error).__name__)
+
+
 def normalise_backend_error(status: int, body: bytes) -> Response:
-    """A backend's own 4xx error, reshaped so clients always see OpenAI's fields.
+    """A backend's own error, reshaped so clients always see OpenAI's fields.
 
     llama-server answers an over-long prompt with `type: exceed_context_size_error` and an integer
-    `code`; the openai client expects `code: context_length_exceeded` there.
+    `code`; the openai client expects `code: context_length_exceeded` there. A backend's 5xx goes
+    out as 502 (the gateway itself did not fail; the server behind it did).
     """
+    if status >= 500:
+        detail = body.decode("utf-8", "replace")[:500]
+        with contextlib.suppress(ValueError, AttributeError, TypeError):
+            parsed = json.loads(body)
+            detail = str(parsed.get("error", parsed).get("message") or detail)
+        return openai_error(
+            502, f"the backend answered HTTP {status}: {detail}", type="server_error", code="backend_error"
+        )
     message = body.decode("utf-8", "replace")[:2000] or f"backend returned HTTP {status}"
     code: str | None = None
     try:

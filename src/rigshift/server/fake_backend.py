@@ -26,18 +26,41 @@ class FakeBackendState:
     delay_s: float = 0.0  # before the first byte
     word_delay_s: float = 0.0  # between streamed words
     fail_status: int | None = None  # answer every request with this status
+    # Answer requests whose body contains this text with `poison_status` (a request-caused error,
+    # like llama-server's 500 for a body its JSON parser rejects).
+    poison: str | None = None
+    poison_status: int = 500
     context: int = 4096
+    crash_after_words: int | None = None  # drop the connection mid-stream, as a crashed backend does
+    tokenizer: bool = True  # serve /tokenize and /apply-template like llama-server
     requests: int = 0
+    tokenize_requests: int = 0
     bodies: list[dict[str, object]] = field(default_factory=list)
+
+
+def prompt_text(body: dict[str, object]) -> str:
+    """The text the fake "templates" a request into: its messages, prompt or input as JSON text."""
+    prompt = body.get("messages") or body.get("prompt") or body.get("input") or ""
+    return prompt if isinstance(prompt, str) else json.dumps(prompt)
+
+
+def fake_token_count(text: str) -> int:
+    return len(text) // 4 + 1
 
 
 def create_fake_backend(state: FakeBackendState | None = None) -> Starlette:
     state = state or FakeBackendState()
 
     async def common(request: Request) -> tuple[dict[str, object], Response | None]:
-        body = json.loads(await request.body())
+        raw = await request.body()
+        body = json.loads(raw)
         state.requests += 1
         state.bodies.append(body)
+        if state.poison is not None and state.poison.encode() in raw:
+            return body, JSONResponse(
+                {"error": {"code": 500, "message": "[json.exception.parse_error]", "type": "server_error"}},
+                status_code=state.poison_status,
+            )
         if state.delay_s:
             await asyncio.sleep(state.delay_s)
         if state.fail_status:
@@ -63,7 +86,7 @@ def create_fake_backend(state: FakeBackendState | None = None) -> Starlette:
         if failure is not None:
             return failure
         chat = request.url.path.endswith("/chat/completions")
-        prompt_tokens = len(json.dumps(body.get("messages") or body.get("prompt") or "")) // 4 + 1
+        prompt_tokens = fake_token_count(prompt_text(body))
         words = state.words[: int(body.get("max_tokens") or len(state.words))]  # type: ignore[call-overload]
         created = int(time.time())
         usage = {
@@ -95,6 +118,8 @@ def create_fake_backend(state: FakeBackendState | None = None) -> Starlette:
 
         async def events() -> AsyncIterator[bytes]:
             for i, word in enumerate(words):
+                if state.crash_after_words is not None and i >= state.crash_after_words:
+                    raise ConnectionAbortedError("the fake backend crashes mid-stream")
                 if i and state.word_delay_s:
                     await asyncio.sleep(state.word_delay_s)
                 last = i == len(words) - 1
@@ -152,12 +177,30 @@ def create_fake_backend(state: FakeBackendState | None = None) -> Starlette:
     async def health(_request: Request) -> Response:
         return JSONResponse({"status": "ok"})
 
+    # llama-server's tokenizer endpoints, consistent with the counts in `usage` above.
+    async def apply_template(request: Request) -> Response:
+        state.tokenize_requests += 1
+        return JSONResponse({"prompt": prompt_text(json.loads(await request.body()))})
+
+    async def tokenize(request: Request) -> Response:
+        state.tokenize_requests += 1
+        content = json.loads(await request.body())["content"]
+        return JSONResponse({"tokens": list(range(fake_token_count(content)))})
+
     app = Starlette(
         routes=[
             Route("/v1/chat/completions", generate, methods=["POST"]),
             Route("/v1/completions", generate, methods=["POST"]),
             Route("/v1/embeddings", embeddings, methods=["POST"]),
             Route("/health", health),
+            *(
+                [
+                    Route("/apply-template", apply_template, methods=["POST"]),
+                    Route("/tokenize", tokenize, methods=["POST"]),
+                ]
+                if state.tokenizer
+                else []
+            ),
         ]
     )
     app.state.fake = state

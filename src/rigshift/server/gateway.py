@@ -9,11 +9,13 @@ and the request moves to the next best replica; once bytes have reached the clie
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import anyio.to_thread
 from starlette.requests import Request
@@ -21,14 +23,17 @@ from starlette.responses import Response
 
 from rigshift.run.contracts import ReplicaDirectory, ReplicaEndpoint
 from rigshift.server.backend_client import BackendConnectionError, BackendPool, BackendResponse
-from rigshift.server.errors import normalise_backend_error, openai_error
+from rigshift.server.errors import ApiError, error_response, normalise_backend_error, openai_error
 from rigshift.server.keys import ApiKey, KeyStore, hash_key
-from rigshift.server.limits import QuotaTracker, RateLimiter, period_bounds, retry_after_header
+from rigshift.server.limits import QuotaTracker, RateLimiter, Reservation, period_bounds, retry_after_header
 from rigshift.server.metering import energy_wh
 from rigshift.server.metrics import Metrics
+from rigshift.server.openai_body import GatewayFields, read_fields
+from rigshift.server.prompt_tokens import PromptCount, count_prompt, estimate_tokens
 from rigshift.server.router import Router
 from rigshift.server.settings import ServerSettings
 from rigshift.server.sse import PassThroughStream, StreamMeter
+from rigshift.server.strict_json import loads_strict
 from rigshift.server.usage import UsageRecord, UsageStore
 from rigshift.server.writer import UsageWriter
 
@@ -37,11 +42,19 @@ ENDPOINT_PATHS = {
     "completions": "/v1/completions",
     "embeddings": "/v1/embeddings",
 }
-_RETRYABLE_STATUS = {500, 502, 503, 504}
+# A backend that answers at all is alive: its status is about the request, not the replica's
+# health. 502/503/504 (loading, no free slot, a proxy in front timing out) are worth another
+# replica; a 500 is usually the request itself, and retrying it would hand the same poison to
+# every replica in turn.
+_TRY_ANOTHER_STATUS = {502, 503, 504}
 
 
 class _BackendFailed(Exception):
-    """This replica failed before sending anything the client could have seen."""
+    """This replica did not answer (refused, reset, closed) before the client saw anything."""
+
+
+class _TryAnother(Exception):
+    """This replica answered with a status worth another replica; it stays in rotation."""
 
 
 def approx_prompt_tokens(body: dict[str, object]) -> int:
@@ -139,6 +152,10 @@ class Gateway:
 
     # --- completions, chat, embeddings ----------------------------------------------------
 
+    def metric_model(self, model: str) -> str:
+        """The model as a metric label: only names the directory knows (client input is unbounded)."""
+        return model if model in self.directory.models() else "unknown"
+
     async def handle(self, request: Request, endpoint: str) -> Response:
         started = time.perf_counter()
         key = await self.authenticate(request)
@@ -146,14 +163,12 @@ class Gateway:
             return _unauthorized()
         raw = await request.body()
         try:
-            body = json.loads(raw)
-            if not isinstance(body, dict):
-                raise ValueError("not an object")
-        except ValueError:
-            return openai_error(400, "the request body must be a JSON object", code="invalid_json")
-        model = body.get("model")
-        if not isinstance(model, str) or not model:
-            return openai_error(400, "'model' is required", param="model", code="missing_model")
+            # Strict: NaN, 1e400, lone surrogates or deep nesting would make the backend answer 500.
+            body = loads_strict(raw, max_depth=self.settings.max_json_depth)
+            fields = read_fields(body, endpoint)
+        except ApiError as error:
+            return error_response(error)
+        model = fields.model
         if not key.allows(model):
             return openai_error(
                 403,
@@ -163,19 +178,24 @@ class Gateway:
             )
         rejected = await self._check_limits(key)
         if rejected is not None:
-            self.metrics.requests.labels(model, endpoint, str(rejected.status_code)).inc()
+            self.metrics.requests.labels(self.metric_model(model), endpoint, str(rejected.status_code)).inc()
             return rejected
-        stream = bool(body.get("stream")) and endpoint != "embeddings"
         strip_usage = False
-        if stream:
-            options = body.get("stream_options")
-            if not (isinstance(options, dict) and options.get("include_usage")):
-                # Ask the backend for usage so metering is exact; the extra chunk is removed again.
-                body["stream_options"] = {**(options or {}), "include_usage": True}
-                strip_usage = True
+        if fields.stream and not fields.wants_usage:
+            # Ask the backend for usage so metering is exact; the extra chunk is removed again.
+            body["stream_options"] = {**(body.get("stream_options") or {}), "include_usage": True}
+            strip_usage = True
             raw = json.dumps(body).encode()
-        prompt_estimate = approx_prompt_tokens(body)
+        call = _Call(key, endpoint, model, body, raw, started)
+        try:
+            return await self._route(call, fields, strip_usage)
+        finally:
+            if call.reservation is not None and not call.stream_owns_reservation:
+                self.quotas.settle(call.reservation, 0)  # no-op once metered
 
+    async def _route(self, call: _Call, fields: GatewayFields, strip_usage: bool) -> Response:
+        model, endpoint = call.model, call.endpoint
+        prompt_estimate = approx_prompt_tokens(call.body)
         tried: list[str] = []
         last_error = "no replica answered"
         for _attempt in range(max(1, self.settings.max_attempts)):
@@ -210,19 +230,28 @@ class Gateway:
                     code="context_length_exceeded",
                     param="messages" if endpoint == "chat" else "prompt",
                 )
+            if call.key.token_quota is not None and call.reservation is None:
+                refused = await self._reserve(call, replica, fields)
+                if refused is not None:
+                    self.metrics.requests.labels(model, endpoint, "429").inc()
+                    return refused
             concurrent = self.router.acquire(replica.replica_id)
             try:
-                if stream:
-                    return await self._stream(
-                        key, endpoint, model, replica, raw, strip_usage, started, concurrent
-                    )
-                return await self._forward(key, endpoint, model, replica, raw, started, concurrent)
+                if fields.stream:
+                    return await self._stream(call, replica, strip_usage, concurrent)
+                return await self._forward(call, replica, concurrent)
             except _BackendFailed as failure:
+                # No answer at all: the data plane's health check decides whether it is down.
                 self.router.release(replica.replica_id)
                 last_error = str(failure)
                 tried.append(replica.replica_id)
                 self.metrics.retries.labels(model).inc()
                 self.directory.report_failure(replica.replica_id, last_error)
+            except _TryAnother as busy:
+                self.router.release(replica.replica_id)
+                last_error = str(busy)
+                tried.append(replica.replica_id)
+                self.metrics.retries.labels(model).inc()
         self.metrics.requests.labels(model, endpoint, "502").inc()
         return openai_error(
             502,
@@ -248,18 +277,70 @@ class Gateway:
                 used = await anyio.to_thread.run_sync(self.usage.tokens_since, key.id, start)
                 self.quotas.seed(key.id, start, used)
             if self.quotas.exceeded(key.id, start, key.token_quota):
-                return openai_error(
-                    429,
-                    f"token quota of {key.token_quota} per {key.quota_period} used up",
-                    type="insufficient_quota",
-                    code="insufficient_quota",
-                    retry_after=retry_after_header(end - now),
-                )
+                return self._quota_refusal(key, end - now)
         return None
 
-    async def _send(
-        self, replica: ReplicaEndpoint, endpoint: str, raw: bytes, stream: bool
-    ) -> BackendResponse:
+    def _quota_refusal(self, key: ApiKey, wait_s: float, detail: str = "used up") -> Response:
+        return openai_error(
+            429,
+            f"token quota of {key.token_quota} per {key.quota_period} {detail}",
+            type="insufficient_quota",
+            code="insufficient_quota",
+            retry_after=retry_after_header(wait_s),
+        )
+
+    async def _reserve(self, call: _Call, replica: ReplicaEndpoint, fields: GatewayFields) -> Response | None:
+        """Hold prompt + completion tokens of the key's quota before forwarding.
+
+        The completion is capped to what is left (the forwarded `max_tokens` is lowered), so the
+        request cannot use more than it reserved; without `max_tokens` it may use all that is left.
+        """
+        assert self.backends is not None and call.key.token_quota is not None
+        key, quota = call.key, call.key.token_quota
+        now = self.clock()
+        start, end = period_bounds(now, key.quota_period)
+        counted = await count_prompt(
+            self.backends, [replica], call.endpoint, call.body, call.raw, fallback="upper"
+        )
+        if not self.quotas.known(key.id, start):  # the period rolled over while counting
+            used = await anyio.to_thread.run_sync(self.usage.tokens_since, key.id, start)
+            self.quotas.seed(key.id, start, used)
+        # From here to `reserve` there is no await: the check and the hold are one step.
+        remaining = self.quotas.remaining(key.id, start, quota)
+        if call.endpoint == "embeddings":
+            need = counted.tokens
+        else:
+            per_choice = (remaining - counted.tokens) // fields.n
+            if per_choice < 1:
+                return self._quota_refusal(
+                    key, end - now, f"has {max(0, remaining)} tokens left, too few for this prompt"
+                )
+            completion = per_choice if fields.max_tokens is None else min(fields.max_tokens, per_choice)
+            need = counted.tokens + completion * fields.n
+            if completion != fields.max_tokens:
+                call.body["max_tokens"] = completion
+                if "max_completion_tokens" in call.body:
+                    call.body["max_completion_tokens"] = completion
+                call.raw = json.dumps(call.body).encode()
+        if need > remaining:
+            return self._quota_refusal(
+                key, end - now, f"has {max(0, remaining)} tokens left, too few for this prompt"
+            )
+        call.reservation = self.quotas.reserve(key.id, start, need)
+        if counted.source == "tokenized":
+            call.prompt = counted  # exact: reused if the backend never reports usage
+        return None
+
+    async def _prompt_for_billing(self, call: _Call, replica: ReplicaEndpoint) -> PromptCount:
+        """The prompt's tokens when the backend did not report them: counted, else estimated."""
+        if call.prompt is not None:
+            return call.prompt
+        if self.backends is None:
+            return PromptCount(estimate_tokens(call.body, call.endpoint), "estimated")
+        others = [r for r in self.directory.ready_replicas(call.model) if r.replica_id != replica.replica_id]
+        return await count_prompt(self.backends, [replica, *others[:2]], call.endpoint, call.body, call.raw)
+
+    async def _send(self, replica: ReplicaEndpoint, endpoint: str, raw: bytes) -> BackendResponse:
         assert self.backends is not None, "Gateway.start() was not called"
         try:
             # The pool resends once on a fresh connection when a reused keep-alive one turns out
@@ -267,41 +348,31 @@ class Gateway:
             response = await self.backends.post(replica.base_url.rstrip("/") + ENDPOINT_PATHS[endpoint], raw)
         except BackendConnectionError as error:
             raise _BackendFailed(str(error)) from error
-        if response.status_code in _RETRYABLE_STATUS:
+        if response.status_code in _TRY_ANOTHER_STATUS:
             response.close()
-            raise _BackendFailed(f"HTTP {response.status_code}")
+            raise _TryAnother(f"HTTP {response.status_code}")
         return response
 
-    async def _forward(
-        self,
-        key: ApiKey,
-        endpoint: str,
-        model: str,
-        replica: ReplicaEndpoint,
-        raw: bytes,
-        started: float,
-        concurrent: int,
-    ) -> Response:
+    async def _forward(self, call: _Call, replica: ReplicaEndpoint, concurrent: int) -> Response:
+        response = await self._send(replica, call.endpoint, call.raw)
         try:
-            response = await self._send(replica, endpoint, raw, stream=False)
-            try:
-                content = await response.read()
-            except BackendConnectionError as error:  # died mid-body: the client has seen nothing yet
-                raise _BackendFailed(str(error)) from error
-        except _BackendFailed:
-            raise
+            content = await response.read()
+        except BackendConnectionError as error:  # died mid-body: the client has seen nothing yet
+            raise _BackendFailed(str(error)) from error
         prompt = completion = 0
+        source = "backend"
         if response.status_code < 400:
-            try:
-                usage = json.loads(content).get("usage") or {}
+            usage: object = None
+            with contextlib.suppress(ValueError, AttributeError):
+                usage = json.loads(content).get("usage")
+            if isinstance(usage, dict) and isinstance(usage.get("prompt_tokens"), int):
                 prompt = int(usage.get("prompt_tokens") or 0)
                 completion = int(usage.get("completion_tokens") or 0)
-            except (ValueError, AttributeError, TypeError):
-                pass
+            else:  # a backend that reports no usage: the gateway counts the prompt itself
+                counted = await self._prompt_for_billing(call, replica)
+                prompt, source = counted.tokens, counted.source
         try:
-            await self._meter(
-                key, endpoint, model, replica, prompt, completion, started, concurrent, response.status_code
-            )
+            await self._meter(call, replica, prompt, completion, concurrent, response.status_code, source)
         except Exception as error:  # not metered, not delivered: the client may retry, nothing is lost
             return openai_error(
                 503,
@@ -317,17 +388,9 @@ class Gateway:
         return Response(content, status_code=response.status_code, media_type="application/json")
 
     async def _stream(
-        self,
-        key: ApiKey,
-        endpoint: str,
-        model: str,
-        replica: ReplicaEndpoint,
-        raw: bytes,
-        strip_usage: bool,
-        started: float,
-        concurrent: int,
+        self, call: _Call, replica: ReplicaEndpoint, strip_usage: bool, concurrent: int
     ) -> Response:
-        response = await self._send(replica, endpoint, raw, stream=True)
+        response = await self._send(replica, call.endpoint, call.raw)
         if response.status_code >= 400:
             try:
                 content = await response.read()
@@ -343,8 +406,20 @@ class Gateway:
             raise _BackendFailed("stream closed before the first byte") from None
         except BackendConnectionError as error:
             raise _BackendFailed(str(error)) from error
-        self.metrics.first_byte.labels(model).observe(time.perf_counter() - started)
+        self.metrics.first_byte.labels(call.model).observe(time.perf_counter() - call.started)
         meter = StreamMeter(strip_usage_chunk=strip_usage)
+        call.stream_owns_reservation = True
+
+        async def tokens(status: int) -> tuple[int, int, str]:
+            """(prompt, completion, source) of what was processed, however the stream ended."""
+            completion = (
+                meter.completion_tokens if meter.completion_tokens is not None else meter.content_chunks
+            )
+            if meter.prompt_tokens is not None:
+                source = "backend" if meter.completion_tokens is not None else "counted"
+                return meter.prompt_tokens, completion, source
+            counted = await self._prompt_for_billing(call, replica)
+            return counted.tokens, completion, "counted" if counted.source == "tokenized" else "estimated"
 
         async def body() -> AsyncIterator[bytes]:
             metered = False
@@ -352,66 +427,68 @@ class Gateway:
                 out = meter.feed(first)
                 if out:
                     yield out
+                cut: str | None = None
                 try:
                     async for chunk in chunks:
                         out = meter.feed(chunk)
                         if out:
                             yield out
-                except BackendConnectionError:
-                    pass  # the backend died mid-stream; meter what was sent and end the stream
+                except BackendConnectionError as error:
+                    cut = str(error)  # the backend died mid-stream: say so, bill what was processed
                 tail = meter.flush()
                 if tail:
                     yield tail
-                prompt = meter.prompt_tokens if meter.prompt_tokens is not None else 0
-                completion = (
-                    meter.completion_tokens if meter.completion_tokens is not None else meter.content_chunks
-                )
+                status = 200 if cut is None else 502
+                prompt, completion, source = await tokens(status)
                 metered = True
                 # Durable before the client sees the end of the stream.
-                await self._meter(key, endpoint, model, replica, prompt, completion, started, concurrent, 200)
-                if meter.done_event is not None:
+                await self._meter(call, replica, prompt, completion, concurrent, status, source)
+                if cut is not None:
+                    yield stream_error_event(f"the backend failed mid-stream: {cut}", "backend_disconnected")
+                elif meter.done_event is not None:
                     yield meter.done_event
             finally:
                 response.close()  # no-op when the body was read to the end (connection reused)
                 self.router.release(replica.replica_id)
-                if not metered:  # the client hung up: still meter what it consumed
-                    completion = meter.completion_tokens or meter.content_chunks
-                    task = asyncio.ensure_future(
-                        self._meter(
-                            key,
-                            endpoint,
-                            model,
-                            replica,
-                            meter.prompt_tokens or 0,
-                            completion,
-                            started,
-                            concurrent,
-                            499,
-                        )
-                    )
+                if not metered:  # the client hung up: still bill what was processed
+                    task = asyncio.ensure_future(self._meter_abort(call, replica, concurrent, tokens))
                     task.add_done_callback(lambda t: t.exception())
+                elif call.reservation is not None:
+                    self.quotas.settle(call.reservation, 0)  # no-op once metered
 
         return PassThroughStream(body())
 
+    async def _meter_abort(
+        self,
+        call: _Call,
+        replica: ReplicaEndpoint,
+        concurrent: int,
+        tokens: Callable[[int], Awaitable[tuple[int, int, str]]],
+    ) -> None:
+        try:
+            prompt, completion, source = await tokens(499)
+            await self._meter(call, replica, prompt, completion, concurrent, 499, source)
+        finally:
+            if call.reservation is not None:
+                self.quotas.settle(call.reservation, 0)  # no-op once metered
+
     async def _meter(
         self,
-        key: ApiKey,
-        endpoint: str,
-        model: str,
+        call: _Call,
         replica: ReplicaEndpoint,
         prompt: int,
         completion: int,
-        started: float,
         concurrent: int,
         status: int,
+        source: str = "backend",
     ) -> None:
-        duration = time.perf_counter() - started
+        duration = time.perf_counter() - call.started
         record = UsageRecord(
             id=uuid.uuid4().hex,
             created_at=self.clock(),
-            key_id=key.id,
-            endpoint=endpoint,
-            model=model,
+            key_id=call.key.id,
+            endpoint=call.endpoint,
+            model=call.model,
             replica_id=replica.replica_id,
             rig=replica.rig,
             gpus=replica.gpus,
@@ -420,15 +497,39 @@ class Gateway:
             duration_ms=duration * 1000.0,
             energy_wh=energy_wh(replica.watts, duration, concurrent),
             status=status,
+            tokens_source=source,
         )
         commit_started = time.perf_counter()
         await self.writer.write(record)
         self.metrics.usage_commit.observe(time.perf_counter() - commit_started)
-        if key.token_quota is not None:
+        if call.reservation is not None:
+            self.quotas.settle(call.reservation, record.total_tokens)
+        elif call.key.token_quota is not None:
             self.quotas.add(
-                key.id, period_bounds(record.created_at, key.quota_period)[0], record.total_tokens
+                call.key.id, period_bounds(record.created_at, call.key.quota_period)[0], record.total_tokens
             )
-        self.metrics.observe_request(model, endpoint, status, prompt, completion, duration)
+        self.metrics.observe_request(call.model, call.endpoint, status, prompt, completion, duration)
+
+
+@dataclass
+class _Call:
+    """One request on its way through the gateway."""
+
+    key: ApiKey
+    endpoint: str
+    model: str
+    body: dict[str, Any]
+    raw: bytes
+    started: float
+    reservation: Reservation | None = None
+    prompt: PromptCount | None = None  # counted by the backend's tokenizer before forwarding
+    stream_owns_reservation: bool = False  # a stream settles its reservation when it ends
+
+
+def stream_error_event(message: str, code: str) -> bytes:
+    """An SSE event in the shape the openai client raises on (`data: {"error": ...}`)."""
+    error = {"error": {"message": message, "type": "server_error", "code": code, "param": None}}
+    return b"data: " + json.dumps(error).encode() + b"\n\n"
 
 
 def _unauthorized() -> Response:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -21,6 +22,8 @@ from rigshift.server.tables import api_keys
 from rigshift.suggest import did_you_mean
 
 QuotaPeriod = Literal["day", "month"]
+# Same rule as the API's schema (`schemas.MODEL_NAME_PATTERN`): keys store the list comma-separated.
+_MODEL_NAME = re.compile(r"\*|[A-Za-z0-9][A-Za-z0-9._:/@+-]{0,199}")
 KEY_PREFIX = "rs-"
 
 
@@ -93,7 +96,16 @@ class KeyStore:
         quota_period: str = "month",
         rate_limit_rpm: int | None = None,
     ) -> tuple[ApiKey, str]:
+        if isinstance(allowed_models, str):  # a string is iterable too: "fake" was stored as f,a,k,e
+            raise InputError("allowed models must be a list of names", field="allowed_models")
         models = tuple(m.strip() for m in allowed_models if m.strip()) or ("*",)
+        bad = [m for m in models if not _MODEL_NAME.fullmatch(m)]
+        if bad:
+            raise InputError(
+                f"bad model name {bad[0]!r}",
+                field="allowed_models",
+                expected="'*' or names of letters, digits and . _ : / @ + - (no commas or spaces)",
+            )
         if quota_period not in ("day", "month"):
             raise InputError(
                 f"unknown quota period {quota_period!r}",
@@ -102,8 +114,12 @@ class KeyStore:
                 suggestions=tuple(did_you_mean(quota_period, ["day", "month"])),
             )
         for value, what in ((token_quota, "token_quota"), (rate_limit_rpm, "rate_limit_rpm")):
+            if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
+                raise InputError(f"{what} must be a whole number", field=what, expected="an integer >= 0")
             if value is not None and value < 0:
                 raise InputError(f"{what} must not be negative", field=what, expected=">= 0")
+            if value is not None and value > 2**53:
+                raise InputError(f"{what} is out of range", field=what, expected="at most 2^53")
         if not name.strip():
             raise InputError("a key needs a name", field="name", expected="a non-empty name")
         key_id, full = new_key()

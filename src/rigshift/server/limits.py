@@ -58,11 +58,27 @@ def period_bounds(now: float, period: str) -> tuple[float, float]:
     return start.timestamp(), end.timestamp()
 
 
+@dataclass
+class Reservation:
+    """Tokens held for one request until it is settled with what it really used."""
+
+    key_id: str
+    period_start: float
+    tokens: int
+    settled: bool = False
+
+
 class QuotaTracker:
-    """Tokens used per (key, period start); `seed` supplies the stored count on first sight."""
+    """Tokens used and reserved per (key, period start); `seed` supplies the stored count once.
+
+    A request reserves its prompt plus its (capped) completion before it is forwarded and settles
+    with the real count after, so concurrent requests cannot together pass the quota: the check
+    and the reservation happen in one step on the event loop, with no await between them.
+    """
 
     def __init__(self) -> None:
         self._used: dict[tuple[str, float], int] = {}
+        self._reserved: dict[tuple[str, float], int] = {}
 
     def known(self, key_id: str, period_start: float) -> bool:
         return (key_id, period_start) in self._used
@@ -73,12 +89,37 @@ class QuotaTracker:
     def used(self, key_id: str, period_start: float) -> int:
         return self._used.get((key_id, period_start), 0)
 
+    def reserved(self, key_id: str, period_start: float) -> int:
+        return self._reserved.get((key_id, period_start), 0)
+
+    def remaining(self, key_id: str, period_start: float, quota: int) -> int:
+        return quota - self.used(key_id, period_start) - self.reserved(key_id, period_start)
+
     def add(self, key_id: str, period_start: float, tokens: int) -> None:
         slot = (key_id, period_start)
         self._used[slot] = self._used.get(slot, 0) + tokens
 
+    def reserve(self, key_id: str, period_start: float, tokens: int) -> Reservation:
+        slot = (key_id, period_start)
+        self._reserved[slot] = self._reserved.get(slot, 0) + tokens
+        return Reservation(key_id, period_start, tokens)
+
+    def settle(self, reservation: Reservation, used: int) -> None:
+        """Release the reservation and count what the request used (once; later calls do nothing)."""
+        if reservation.settled:
+            return
+        reservation.settled = True
+        slot = (reservation.key_id, reservation.period_start)
+        left = self._reserved.get(slot, 0) - reservation.tokens
+        if left > 0:
+            self._reserved[slot] = left
+        else:
+            self._reserved.pop(slot, None)
+        if used:
+            self.add(reservation.key_id, reservation.period_start, used)
+
     def exceeded(self, key_id: str, period_start: float, quota: int | None) -> bool:
-        return quota is not None and self.used(key_id, period_start) >= quota
+        return quota is not None and self.remaining(key_id, period_start, quota) <= 0
 
 
 def retry_after_header(seconds: float) -> str:

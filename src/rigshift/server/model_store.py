@@ -16,8 +16,9 @@ from pathlib import Path
 
 from rigshift.errors import InputError
 
-# A file name, nothing that could climb out of the store directory.
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$")
+# A file name, nothing that could climb out of the store directory. Matched with `fullmatch`:
+# `$` alone also matches before a trailing newline ("x.gguf\n" used to pass).
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,199}")
 
 
 @dataclass(frozen=True)
@@ -32,7 +33,7 @@ class ModelStore:
         self.root = root
 
     def path(self, name: str) -> Path:
-        if not _NAME.match(name) or name.endswith((".part", ".sha256")):
+        if not _NAME.fullmatch(name) or name.endswith((".part", ".sha256")):
             raise InputError(
                 f"bad model file name {name!r}",
                 field="name",
@@ -46,7 +47,7 @@ class ModelStore:
         return [
             StoredModel(p.name, p.stat().st_size, self._sha(p))
             for p in sorted(self.root.iterdir())
-            if p.is_file() and _NAME.match(p.name) and not p.name.endswith((".part", ".sha256"))
+            if p.is_file() and _NAME.fullmatch(p.name) and not p.name.endswith((".part", ".sha256"))
         ]
 
     def _sha(self, path: Path) -> str | None:

@@ -20,3 +20,8 @@ class ServerSettings:
     telemetry_flush_s: float = 5.0  # latest telemetry is written to the DB at most this often
     telemetry_stale_s: float = 30.0  # a rig silent this long is reported as such in /metrics
     model_store_dir: str | None = None  # None: no model store (GET /internal/models answers 404)
+    max_body_bytes: int = 8 * 1024 * 1024  # every request body but model uploads (413 above it)
+    max_upload_bytes: int = 512 * 1024**3  # one model file uploaded to the store
+    max_json_depth: int = 64  # nesting a request body may have (OpenAI bodies use a dozen at most)
+    public_metrics: bool = True  # serve /metrics (Prometheus); off: no route at all
+    public_docs: bool = False  # serve /docs and /openapi.json (the API's schema)

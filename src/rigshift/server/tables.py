@@ -52,24 +52,14 @@ usage_records = Table(
     Column("duration_ms", Float, nullable=False),
     Column("energy_wh", Float, nullable=False),
     Column("status", Integer, nullable=False),  # HTTP status the client saw
+    # Who counted the tokens: "backend" (its usage report), "counted" (the gateway, with the
+    # backend's tokenizer and the events it passed on) or "estimated" (no tokenizer could answer).
+    Column("tokens_source", String(16), nullable=False, server_default="backend"),
     Index("ix_usage_key_time", "key_id", "created_at"),
     Index("ix_usage_time", "created_at"),
 )
 
-# Desired/observed replicas and the reconciler's log, written by the data plane through the store.
-replicas = Table(
-    "replicas",
-    metadata,
-    Column("id", String(200), primary_key=True),
-    Column("deployment", String(200), nullable=False),
-    Column("model", String(200), nullable=False),
-    Column("rig", String(200), nullable=False),
-    Column("gpus", Text, nullable=False, default=""),
-    Column("state", String(16), nullable=False),
-    Column("base_url", Text, nullable=True),
-    Column("updated_at", Float, nullable=False),
-)
-
+# The reconciler's log: every start/stop/move with its reason.
 actions = Table(
     "actions",
     metadata,

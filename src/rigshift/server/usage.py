@@ -32,6 +32,7 @@ class UsageRecord:
     duration_ms: float
     energy_wh: float
     status: int
+    tokens_source: str = "backend"  # "backend", "counted" (by the gateway) or "estimated"
 
     @property
     def total_tokens(self) -> int:

@@ -1,0 +1,57 @@
+"""Who is calling: `Depends` for tenant, admin and agent (join token) routes.
+
+Each raises an error of the one tree (`NotAuthenticated`, `Forbidden`), which the app maps once to
+OpenAI's error shape; a route that depends on one of these never runs for the wrong caller.
+"""
+
+from __future__ import annotations
+
+import hmac
+from typing import Annotated
+
+from fastapi import Depends
+from starlette.requests import Request
+
+from rigshift.server.context import ServerContext, context
+from rigshift.server.errors import Forbidden, NotAuthenticated
+from rigshift.server.keys import ApiKey
+
+Context = Annotated[ServerContext, Depends(context)]
+
+
+async def tenant_key(request: Request, ctx: Context) -> ApiKey:
+    key = await ctx.gateway.authenticate(request)
+    if key is None:
+        raise NotAuthenticated("missing, unknown or revoked API key")
+    return key
+
+
+async def admin_key(key: Annotated[ApiKey, Depends(tenant_key)]) -> ApiKey:
+    if not key.admin:
+        raise Forbidden("this endpoint needs an admin key")
+    return key
+
+
+def bearer_token(request: Request) -> str | None:
+    """The token of an `Authorization: Bearer TOKEN` header, else None."""
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return token.strip()
+
+
+def join_token_matches(presented: str | None, expected: str | None) -> bool:
+    """The whole token, compared in constant time; no token configured means no agent gets in."""
+    if not expected or presented is None:
+        return False
+    return hmac.compare_digest(presented.encode(), expected.encode())
+
+
+def agent(request: Request, ctx: Context) -> None:
+    if not join_token_matches(bearer_token(request), ctx.settings.join_token):
+        raise NotAuthenticated("this endpoint needs the cluster's join token", code="invalid_join_token")
+
+
+Tenant = Annotated[ApiKey, Depends(tenant_key)]
+Admin = Annotated[ApiKey, Depends(admin_key)]
+Agent = Depends(agent)

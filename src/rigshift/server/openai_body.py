@@ -1,0 +1,79 @@
+"""The few fields of an OpenAI request body the gateway acts on, checked before forwarding.
+
+The body is forwarded as the client wrote it (the backend validates the rest), but the fields the
+gateway itself uses to route, stream, meter and reserve quota must have OpenAI's types: a string
+`stream` or a list `stream_options` used to reach the gateway's own code and answer 500.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from rigshift.server.errors import BadRequest
+
+MAX_MODEL_NAME = 256
+MAX_N = 128  # choices per request (OpenAI allows 128)
+
+PROMPT_FIELD = {"chat": "messages", "completions": "prompt", "embeddings": "input"}
+
+
+@dataclass(frozen=True)
+class GatewayFields:
+    model: str
+    stream: bool
+    wants_usage: bool  # the client asked for the usage chunk itself
+    max_tokens: int | None  # the completion's upper bound, when the client set one
+    n: int
+
+
+def read_fields(body: Any, endpoint: str) -> GatewayFields:
+    """The gateway's fields of `body`, or `BadRequest` naming the first bad one."""
+    if not isinstance(body, dict):
+        raise BadRequest("the request body must be a JSON object", code="invalid_json")
+    model = body.get("model")
+    if not isinstance(model, str) or not model:
+        raise BadRequest("'model' is required (a model name string)", param="model", code="missing_model")
+    if len(model) > MAX_MODEL_NAME:
+        raise BadRequest(f"'model' is longer than {MAX_MODEL_NAME} characters", param="model")
+    stream = _optional(body, "stream", bool, "a boolean") or False
+    options = _optional(body, "stream_options", dict, "an object")
+    wants_usage = False
+    if options is not None:
+        wants_usage = (
+            _optional(options, "include_usage", bool, "a boolean", prefix="stream_options.") or False
+        )
+    max_tokens = None
+    for name in ("max_tokens", "max_completion_tokens"):
+        value = _optional(body, name, int, "a non-negative integer")
+        if value is not None:
+            if value < 0:
+                raise BadRequest(f"'{name}' must be a non-negative integer", param=name)
+            max_tokens = value if max_tokens is None else min(max_tokens, value)
+    n = _optional(body, "n", int, "an integer from 1 to 128")
+    if n is not None and not 1 <= n <= MAX_N:
+        raise BadRequest(f"'n' must be an integer from 1 to {MAX_N}", param="n")
+    prompt_field = PROMPT_FIELD[endpoint]
+    prompt = body.get(prompt_field)
+    if endpoint == "chat":
+        if prompt is not None and not isinstance(prompt, list):
+            raise BadRequest("'messages' must be a list of messages", param="messages")
+    elif prompt is not None and not isinstance(prompt, str | list):
+        raise BadRequest(f"'{prompt_field}' must be a string or a list", param=prompt_field)
+    return GatewayFields(
+        model=model,
+        stream=bool(stream) and endpoint != "embeddings",
+        wants_usage=wants_usage,
+        max_tokens=max_tokens,
+        n=n or 1,
+    )
+
+
+def _optional(body: dict[str, Any], name: str, kind: type, expected: str, prefix: str = "") -> Any:
+    value = body.get(name)
+    if value is None:
+        return None
+    # bool is an int in Python; JSON's true is not a number.
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise BadRequest(f"'{prefix}{name}' must be {expected}", param=prefix + name)
+    return value

@@ -1,0 +1,116 @@
+"""Request and response bodies of the management API, as strict pydantic models.
+
+Strict means what a client writes is what is stored: `"admin": "false"` is refused rather than
+read as true, `1e400` is not an integer, a string is not a list of model names, and every number
+is finite and bounded. Unknown fields are refused too, so a misspelt `rate_limit_rmp` does not
+silently create an unlimited key.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints
+
+from rigshift.run.spec import ModelSource, ReplicaSpec
+
+# A model name as clients send it in "model": no commas (keys store the list comma-separated),
+# no whitespace or control characters; "*" alone means any model.
+MODEL_NAME_PATTERN = r"^(\*|[A-Za-z0-9][A-Za-z0-9._:/@+-]{0,199})$"
+# Ids and names that end up in logs, labels and file names.
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$"
+
+ModelName = Annotated[str, StringConstraints(pattern=MODEL_NAME_PATTERN)]
+Name = Annotated[str, StringConstraints(pattern=NAME_PATTERN)]
+Count = Annotated[int, Field(ge=0, le=2**53)]  # JSON numbers are exact up to 2^53
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(strict=True, extra="forbid", allow_inf_nan=False, frozen=True)
+
+
+class KeyCreate(Strict):
+    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+    admin: StrictBool = False
+    allowed_models: Annotated[list[ModelName], Field(min_length=1, max_length=1000)] = ["*"]
+    token_quota: Count | None = None  # prompt + completion tokens per period; None: unlimited
+    quota_period: Literal["day", "month"] = "month"
+    rate_limit_rpm: Annotated[int, Field(ge=0, le=10**9)] | None = None
+
+
+class KeyOut(BaseModel):
+    id: str
+    name: str
+    admin: bool
+    allowed_models: list[str]
+    token_quota: int | None
+    quota_period: str
+    rate_limit_rpm: int | None
+    created_at: float
+    revoked_at: float | None
+
+
+class KeyCreated(KeyOut):
+    key: str  # the secret, shown this once
+
+
+class KeyList(BaseModel):
+    data: list[KeyOut]
+
+
+class ModelSourceIn(Strict):
+    kind: Literal["path", "store", "hf", "demo"]
+    uri: Annotated[str, StringConstraints(min_length=1, max_length=4096)]
+    sha256: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")] | None = None
+
+
+Runtime = Literal["llama.cpp-cuda", "llama.cpp-vulkan", "llama.cpp-rocm", "llama.cpp-cpu", "vllm"]
+
+
+class ReplicaSpecIn(Strict):
+    """One replica of the desired plan (the data plane's `ReplicaSpec`), checked before storing."""
+
+    replica_id: Name
+    deployment: Name
+    model: ModelName
+    source: ModelSourceIn
+    rig: Name
+    gpu_indices: Annotated[list[Annotated[int, Field(ge=0, le=1023)]], Field(max_length=64)] = []
+    gpu_models: Annotated[list[Annotated[str, StringConstraints(max_length=200)]], Field(max_length=64)] = []
+    runtime: Runtime = "llama.cpp-cpu"
+    context: Annotated[int, Field(gt=0, le=16 * 1024 * 1024)] = 4096
+    parallel: Annotated[int, Field(ge=1, le=1024)] = 1
+    tensor_split: Annotated[list[Annotated[float, Field(ge=0, le=1e6)]], Field(max_length=64)] = []
+    watts: Annotated[float, Field(ge=0, le=1e6)] | None = None
+    embeddings: StrictBool = False
+    extra_args: Annotated[list[Annotated[str, StringConstraints(max_length=1000)]], Field(max_length=64)] = []
+    labels: Annotated[
+        dict[str, Annotated[str, StringConstraints(max_length=1000)]], Field(max_length=64)
+    ] = {}
+
+    def to_spec(self) -> ReplicaSpec:
+        data: dict[str, Any] = self.model_dump()
+        data["source"] = ModelSource(**data["source"])
+        for key in ("gpu_indices", "gpu_models", "tensor_split", "extra_args"):
+            data[key] = tuple(data[key])
+        return ReplicaSpec(**data)
+
+
+class SpecList(BaseModel):
+    data: list[dict[str, Any]]
+
+
+class DataList(BaseModel):
+    """A list response; `data` items are plain records."""
+
+    data: list[dict[str, Any]]
+
+
+class UsageReport(BaseModel):
+    object: str = "list"
+    by: str
+    since: float | None
+    data: list[dict[str, Any]]
+
+
+GroupBy = Literal["key", "model", "rig"]

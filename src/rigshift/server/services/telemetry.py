@@ -1,0 +1,50 @@
+"""Agents' GPU telemetry: validated per rig, kept in memory, flushed to the database in batches."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import anyio.to_thread
+
+from rigshift.run.contracts import RigTelemetry
+from rigshift.server.errors import BadRequest
+from rigshift.server.metrics import Metrics
+from rigshift.server.telemetry import TelemetryHub, TelemetryStore
+
+
+class TelemetryService:
+    def __init__(
+        self, hub: TelemetryHub, store: TelemetryStore, metrics: Metrics, clock: Callable[[], float]
+    ):
+        self.hub = hub
+        self.store = store
+        self.metrics = metrics
+        self.clock = clock
+
+    def ingest(self, report: RigTelemetry) -> None:
+        """Accept one rig's report, or refuse it (that rig only: the others keep persisting)."""
+        indices = [g.index for g in report.gpus]
+        if len(set(indices)) != len(indices):
+            raise BadRequest(
+                f"rig {report.rig!r} reported GPU index {_first_duplicate(indices)} twice",
+                param="gpus",
+                code="duplicate_gpu_index",
+            )
+        self.hub.ingest(report, self.clock())
+        self.metrics.telemetry_reports.inc()
+
+    async def load(self) -> None:
+        for received_at, report in await anyio.to_thread.run_sync(self.store.load):
+            self.hub.latest.setdefault(report.rig, (received_at, report))
+
+    async def flush(self) -> None:
+        await anyio.to_thread.run_sync(self.store.save, self.hub.take_dirty())
+
+
+def _first_duplicate(values: list[int]) -> int:
+    seen: set[int] = set()
+    for v in values:
+        if v in seen:
+            return v
+        seen.add(v)
+    raise ValueError("no duplicate")
