@@ -3,6 +3,7 @@ the interval, and a measurement informs other models through the model (not by c
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import replace
 
@@ -12,7 +13,7 @@ from hypothesis import strategies as st
 from rigshift.catalog.gpus import gpu_catalog
 from rigshift.catalog.models import model_catalog
 from rigshift.estimate import Hardware, Workload, estimate
-from rigshift.estimate.calibration import Calibration, arch_class, Target, posterior, quant_family
+from rigshift.estimate.calibration import Calibration, Target, arch_class, posterior, quant_family
 from rigshift.measure.calibrate import calibration_from, conditions
 from rigshift.measure.types import Measurement
 
@@ -74,7 +75,7 @@ def test_more_rows_never_widen_the_interval(log_ratios, spread):
     ]
     sds = [posterior(rows[:n], target, "decode", spread).sd for n in range(len(rows) + 1)]
     assert sds[0] == posterior([], target, "decode", spread).sd
-    assert all(later <= earlier + 1e-12 for earlier, later in zip(sds, sds[1:], strict=False))
+    assert all(later <= earlier + 1e-12 for earlier, later in itertools.pairwise(sds))
     assert sds[-1] < sds[0]
 
 

@@ -32,12 +32,14 @@ from rigshift.server.deployments import DeploymentLog
 from rigshift.server.errors import error_response, openai_error
 from rigshift.server.gateway import Gateway
 from rigshift.server.keys import KeyStore
+from rigshift.server.measurements_store import MeasurementStore
 from rigshift.server.metering import default_prices
 from rigshift.server.metrics import Metrics, gpu_metrics, replica_metrics
 from rigshift.server.model_store import ModelStore
-from rigshift.server.routers import deployments, internal, keys, models, openai, ops, usage
+from rigshift.server.routers import deployments, internal, keys, measurements, models, openai, ops, usage
 from rigshift.server.services.deployments import DeploymentsService, all_replicas
 from rigshift.server.services.keys import KeysService
+from rigshift.server.services.measurements import MeasurementsService, ray_rig_bench
 from rigshift.server.services.model_files import ModelFilesService
 from rigshift.server.services.telemetry import TelemetryService
 from rigshift.server.services.usage import UsageService
@@ -54,6 +56,7 @@ ROUTERS: list[APIRouter] = [
     models.router,
     internal.router,
     ops.router,
+    measurements.router,
 ]
 
 __all__ = ["ROUTERS", "all_replicas", "create_app"]
@@ -90,6 +93,9 @@ def create_app(
         ),
         telemetry=TelemetryService(TelemetryHub(), TelemetryStore(engine), metrics, clock),
         ray_address=ray_address,
+        measurements=MeasurementsService(
+            MeasurementStore(engine), clock, ray_rig_bench() if (ray_address or manager) else None
+        ),
     )
 
     def scrape() -> Iterable[Metric]:

@@ -12,6 +12,7 @@ from rigshift.server.gateway import Gateway
 from rigshift.server.metrics import Metrics
 from rigshift.server.services.deployments import DeploymentsService
 from rigshift.server.services.keys import KeysService
+from rigshift.server.services.measurements import MeasurementsService
 from rigshift.server.services.model_files import ModelFilesService
 from rigshift.server.services.telemetry import TelemetryService
 from rigshift.server.services.usage import UsageService
@@ -31,6 +32,7 @@ class ServerContext:
     model_files: ModelFilesService
     telemetry: TelemetryService
     ray_address: str | None = None
+    measurements: MeasurementsService | None = None
 
 
 def context(request: Request) -> ServerContext:

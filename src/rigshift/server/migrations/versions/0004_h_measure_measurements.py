@@ -1,7 +1,7 @@
 """Measurements: llama-bench results per card, driver, runtime build and power limit.
 
-Revision ID: 0003_h_measure
-Revises: 0002
+Revision ID: 0004_h_measure
+Revises: 0003_h_server
 """
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0003_h_measure"
-down_revision = "0002"
+revision = "0004_h_measure"
+down_revision = "0003_h_server"
 branch_labels = None
 depends_on = None
 
