@@ -34,13 +34,21 @@ def render_summary(a: FleetAssessment) -> RenderableType:
         )
 
     cards = Table(title="By card model", title_justify="left")
-    for col in ("card", "GPUs", "AI-ready", "tiers"):
-        cards.add_column(col, justify="left" if col in ("card", "tiers") else "right")
+    for col in ("card", "GPUs", "AI-ready", "tiers", "confidence"):
+        cards.add_column(col, justify="left" if col in ("card", "tiers", "confidence") else "right")
     for row in s.by_card_model[:_TOP_CARDS]:
         tier_text = " ".join(f"{k}:{v}" for k, v in sorted(row.tiers.items()))
-        cards.add_row(row.gpu_name, f"{row.gpus:,}", f"{row.ready_gpus:,}", tier_text)
+        confidence = Text(row.confidence or "-", style="yellow" if row.uncalibrated else "")
+        cards.add_row(row.gpu_name, f"{row.gpus:,}", f"{row.ready_gpus:,}", tier_text, confidence)
+    guessed = sum(row.gpus for row in s.by_card_model if row.uncalibrated)
+    if guessed:
+        cards.caption = (
+            f"{guessed:,} GPUs are of uncalibrated classes: their verdicts rest on assumed factors "
+            "(run `rigshift bench` on one, or `rigshift bench import` published results)"
+        )
     if len(s.by_card_model) > _TOP_CARDS:
-        cards.caption = f"+ {len(s.by_card_model) - _TOP_CARDS} more card models (--json or --html for all)"
+        more = f"+ {len(s.by_card_model) - _TOP_CARDS} more card models (--json or --html for all)"
+        cards.caption = f"{cards.caption}; {more}" if cards.caption else more
 
     reasons = Table(title="What holds GPUs back", title_justify="left")
     for col in ("reason", "limits next tier", "not AI-ready", "caveat"):

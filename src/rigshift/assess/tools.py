@@ -37,12 +37,13 @@ class AssessTools:
     speed_factor: SpeedFactor  # how a power limit slows decode/prefill, as the estimator applies it
 
 
-def default_tools() -> AssessTools:
-    """The real catalogs and estimator (the GPU catalog is built on first use, ~0.3 s)."""
+def default_tools(estimator: Estimator | None = None) -> AssessTools:
+    """The real catalogs and estimator (the GPU catalog is built on first use, ~0.3 s);
+    `estimator`: one corrected by measurements (`rigshift.measure.calibrate.estimator_for`)."""
     return AssessTools(
         gpu_spec=gpu_catalog().get,
         model=model_catalog().get,
-        estimate=estimate,
+        estimate=estimator or estimate,
         runtimes_for=runtimes_for,
         speed_factor=speed_factor_at_power_limit,  # type: ignore[arg-type]
     )

@@ -16,10 +16,12 @@ from rich.console import Console
 from rigshift.assess import FleetAssessment, ModelClass, ReadinessCriteria, assess_fleet
 from rigshift.assess.render_html import render_html
 from rigshift.assess.render_terminal import print_assessment
+from rigshift.assess.tools import default_tools
 from rigshift.cli.errors import handle_errors
 from rigshift.errors import InputError, Problem
 from rigshift.fleet.demo import demo_fleet
 from rigshift.fleet.store import load_fleet
+from rigshift.measure.calibrate import estimator_for
 from rigshift.suggest import did_you_mean
 
 
@@ -117,6 +119,16 @@ def assess_command(
     html: Annotated[
         Path | None, typer.Option("--html", help="Also write a self-contained HTML report with charts here.")
     ] = None,
+    no_measurements: Annotated[
+        bool, typer.Option("--no-measurements", help="Ignore stored measurements: priors alone.")
+    ] = False,
+    db: Annotated[
+        str | None,
+        typer.Option(
+            "--db",
+            help="Measurements database (default: $RIGSHIFT_DB or ~/.local/share/rigshift/rigshift.db).",
+        ),
+    ] = None,
     details: Annotated[bool, typer.Option("--details", help="Add one row per GPU to the summary.")] = False,
     criteria_file: Annotated[
         Path | None,
@@ -160,7 +172,7 @@ def assess_command(
     }
     criteria = build_criteria(base, overrides, str(criteria_file) if criteria_file else None)
     fleet_data = demo_fleet(seed=seed, scale=scale) if fleet is None else load_fleet(fleet)
-    result = assess_fleet(fleet_data, criteria)
+    result = assess_fleet(fleet_data, criteria, default_tools(estimator_for(db, not no_measurements)))
     if html is not None:
         _write_atomic(html, render_html(result))
     if as_json:

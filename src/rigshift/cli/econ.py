@@ -15,6 +15,7 @@ from rigshift.econ.service import fleet_economics
 from rigshift.errors import InputError, Problem
 from rigshift.fleet.demo import demo_fleet
 from rigshift.fleet.store import load_fleet, write_atomic
+from rigshift.measure.calibrate import estimator_for
 
 
 def econ_command(
@@ -41,6 +42,16 @@ def econ_command(
     details: Annotated[
         bool, typer.Option("--details", help="Show every use and model class per card.")
     ] = False,
+    no_measurements: Annotated[
+        bool, typer.Option("--no-measurements", help="Ignore stored measurements: priors alone.")
+    ] = False,
+    db: Annotated[
+        str | None,
+        typer.Option(
+            "--db",
+            help="Measurements database (default: $RIGSHIFT_DB or ~/.local/share/rigshift/rigshift.db).",
+        ),
+    ] = None,
     no_sensitivity: Annotated[
         bool, typer.Option("--no-sensitivity", help="Skip the power/token price sweep.")
     ] = False,
@@ -65,7 +76,11 @@ def econ_command(
         raise InputError(Problem(f"budget must be ≥ 0, got {budget}", field="--budget"))
     fleet_data = demo_fleet() if fleet is None else load_fleet(fleet)
     economics = fleet_economics(
-        fleet_data, prices, capex_budget_usd=budget, with_sensitivity=not no_sensitivity
+        fleet_data,
+        prices,
+        capex_budget_usd=budget,
+        with_sensitivity=not no_sensitivity,
+        estimator=estimator_for(db, not no_measurements),
     )
     if html is not None:
         write_atomic(html, render_html(economics))

@@ -15,7 +15,9 @@ from rich.table import Table
 from rigshift.cli.errors import handle_errors
 from rigshift.errors import InfeasiblePlan, InputError, Problem
 from rigshift.fleet.store import load_fleet
+from rigshift.measure.calibrate import estimator_for
 from rigshift.plan import Plan, PlanOptions, load_demand, plan_placement
+from rigshift.plan.seams import default_seams
 
 
 def load_plan(path: Path) -> Plan:
@@ -102,6 +104,16 @@ def plan_command(
     time_limit: Annotated[
         float | None, typer.Option("--time-limit", help="Solver time limit, seconds.")
     ] = None,
+    no_measurements: Annotated[
+        bool, typer.Option("--no-measurements", help="Ignore stored measurements: priors alone.")
+    ] = False,
+    db: Annotated[
+        str | None,
+        typer.Option(
+            "--db",
+            help="Measurements database (default: $RIGSHIFT_DB or ~/.local/share/rigshift/rigshift.db).",
+        ),
+    ] = None,
     solver: Annotated[str | None, typer.Option("--solver", help="milp (default) or greedy.")] = None,
 ) -> None:
     """Place every replica of DEMAND on the GPUs of FLEET, for the most value within its limits.
@@ -123,7 +135,8 @@ def plan_command(
             )
         overrides["solver"] = solver
     options = PlanOptions.model_validate({**demand_data.plan_options().model_dump(), **overrides})
-    plan = plan_placement(fleet_data, demand_data, current=current_plan, options=options)
+    seams = default_seams(estimator_for(db, not no_measurements))
+    plan = plan_placement(fleet_data, demand_data, current=current_plan, options=options, seams=seams)
     text = plan.model_dump_json(indent=2)
     if out is not None:
         _write_atomic(out, text + "\n")

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from rigshift.assess import ReadinessCriteria, assess_fleet
+from rigshift.assess.tools import default_tools
 from rigshift.catalog.gpus import gpu_catalog
 from rigshift.econ.analysis import Economics, analyze_fleet
 from rigshift.econ.assessed import AssessedThroughput, assessment_class, served_classes
@@ -12,6 +14,7 @@ from rigshift.econ.cards import ThroughputModel
 from rigshift.econ.inputs import EconInputs
 from rigshift.econ.prices import load_inputs
 from rigshift.econ.throughput import EstimatorThroughput
+from rigshift.estimate import Estimate, Hardware, Workload, estimate
 from rigshift.fleet.model import Fleet
 
 
@@ -27,7 +30,8 @@ def assessed_throughput(
         p.name: assessment_class(p.model, estimator.model(p.model).params_b, criteria)
         for p in inputs.ai.token_prices
     }
-    return AssessedThroughput(estimator, served_classes(assess_fleet(fleet, criteria), fleet), class_of)
+    assessment = assess_fleet(fleet, criteria, default_tools(estimator.estimator))
+    return AssessedThroughput(estimator, served_classes(assessment, fleet), class_of)
 
 
 def fleet_economics(
@@ -38,6 +42,7 @@ def fleet_economics(
     with_sensitivity: bool = True,
     use_assessment: bool = True,
     throughput: ThroughputModel | None = None,
+    estimator: Callable[[Workload, Hardware], Estimate] | None = None,
 ) -> Economics:
     """`rigshift econ` as a function: the prices file (or the defaults) applied to `fleet`.
 
@@ -52,6 +57,6 @@ def fleet_economics(
             }
         )
     if throughput is None:
-        estimator = EstimatorThroughput()
-        throughput = assessed_throughput(fleet, inputs, estimator) if use_assessment else estimator
+        rates = EstimatorThroughput(estimator or estimate)
+        throughput = assessed_throughput(fleet, inputs, rates) if use_assessment else rates
     return analyze_fleet(fleet, inputs, gpu_catalog().get, throughput, with_sensitivity=with_sensitivity)

@@ -7,18 +7,21 @@ sensitivity sweep asks the same ones many times.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from rigshift.catalog.gpu_spec import GpuSpec
 from rigshift.catalog.model_spec import ModelSpec
 from rigshift.catalog.models import load_model
 from rigshift.econ.cards import InferenceRate
 from rigshift.econ.inputs import AiInputs, ModelClassPrice
-from rigshift.estimate import Hardware, PcieLink, Workload, estimate
+from rigshift.estimate import Estimate, Hardware, PcieLink, Workload, estimate
 
 
 class EstimatorThroughput:
     """The real `ThroughputModel`: one `estimate()` per (card, group size, link, model, load)."""
 
-    def __init__(self) -> None:
+    def __init__(self, estimator: Callable[[Workload, Hardware], Estimate] = estimate) -> None:
+        self.estimator = estimator  # corrected by measurements where the caller loaded them
         self._models: dict[str, ModelSpec] = {}
         self._cache: dict[tuple[object, ...], InferenceRate | None] = {}
 
@@ -54,7 +57,7 @@ class EstimatorThroughput:
             parallel=ai.parallel,
             prompt_tokens=max(1, ai.input_tokens_per_request),
         )
-        result = estimate(workload, Hardware.of(spec, count=gpus, link=link))
+        result = self.estimator(workload, Hardware.of(spec, count=gpus, link=link))
         if not result.fits:
             return None
         return InferenceRate(

@@ -9,7 +9,7 @@ the one function `rigshift estimate`, `assess`, `econ` and `plan` call.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 from pathlib import Path
 
@@ -25,7 +25,8 @@ from rigshift.estimate.calibration import (
     row_noise,
     solve_log_ratio,
 )
-from rigshift.estimate.types import GpuSlot, Hardware, Workload
+from rigshift.estimate.estimator import estimate
+from rigshift.estimate.types import Estimate, GpuSlot, Hardware, Workload
 from rigshift.measure.types import HOST_CARD_KEY, Measurement
 
 
@@ -112,3 +113,14 @@ def load_calibration(db_url: str | None = None) -> Calibration:
     if url.startswith("sqlite:///") and not Path(url.split("///", 1)[1].split("?", 1)[0]).is_file():
         return Calibration()
     return calibration_from(MeasurementStore(open_engine(url)).list())
+
+
+def estimator_for(
+    db_url: str | None = None, use_measurements: bool = True
+) -> Callable[[Workload, Hardware], Estimate]:
+    """The estimator `assess`, `econ` and `plan` run: corrected by the stored measurements, or the
+    prior alone (`--no-measurements`)."""
+    if not use_measurements:
+        return estimate
+    calibration = load_calibration(db_url)
+    return calibration.apply if calibration else estimate

@@ -51,5 +51,6 @@ class _RealCatalog:
         return load_model(name_or_path)
 
 
-def default_seams() -> Seams:
-    return Seams(catalog=_RealCatalog(), estimate=estimate)
+def default_seams(estimator: Estimator | None = None) -> Seams:
+    """The real catalogs and estimator; `estimator`: one corrected by stored measurements."""
+    return Seams(catalog=_RealCatalog(), estimate=estimator or estimate)
