@@ -85,7 +85,7 @@ def test_bench_then_estimate_other_shapes_within_15_percent(tmp_path):
         measured = {r.test: r.avg_ts for r in parse_bench_text(out.stdout, "llama-bench")[0]}
         est = rigshift(
             "estimate", "--gpu", "RTX 3060 12GB", "--runtime", "llama.cpp-cpu", "--model", model_key,
-            "--quant", quant, "--prompt", "64", "--context", "96", "--db", db, "--json",
+            "--quant", quant, "--prompt", "64", "--context", "96", "--host-threads", "1", "--db", db, "--json",
         )  # fmt: skip
         assert est.returncode == 0, est.stderr
         estimate = json.loads(est.stdout)

@@ -92,7 +92,9 @@ def test_bench_without_a_cluster_is_a_409(api):  # type: ignore[no-untyped-def]
 def test_benching_a_rig_stores_its_agents_rows(engine):  # type: ignore[no-untyped-def]
     asked = []
 
-    def fake_agent(rig: str, runtime: str | None, threads: int | None) -> list[Measurement]:
+    def fake_agent(
+        rig: str, runtime: str | None, threads: int | None, models: list[str] | None = None
+    ) -> list[Measurement]:
         asked.append((rig, runtime, threads))
         return [Measurement(**{**ROW, "rig": None, "source": "bench"})]  # type: ignore[arg-type]
 

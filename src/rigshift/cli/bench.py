@@ -73,6 +73,13 @@ def bench(
     threads: Annotated[
         int | None, typer.Option(help="CPU threads for llama-bench (default: all cores)")
     ] = None,
+    model: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--model",
+            help="MODEL:QUANT to bench instead of the standard set (repeat), e.g. llama-3.2-1b:Q4_0",
+        ),
+    ] = None,
     rig: Annotated[str | None, typer.Option(help="bench this rig through its agent (needs --server)")] = None,
     server: Annotated[str | None, typer.Option(help="control plane URL, for --rig")] = None,
     admin_key: Annotated[
@@ -91,17 +98,25 @@ def bench(
     if rig or server:
         if not (rig and server):
             raise InputError("--rig and --server go together", field="--rig", expected="both, or neither")
-        rows = _bench_remote(server, admin_key, rig, runtime, threads)
+        rows = _bench_remote(server, admin_key, rig, runtime, threads, model)
     else:
-        from rigshift.measure.service import run_bench
+        from rigshift.measure.service import parse_model_choices, run_bench
 
-        measured = run_bench(runtime, lambda line: _err.print(line, markup=False), threads=threads)
+        chosen = parse_model_choices(model)
+        measured = run_bench(
+            runtime, lambda line: _err.print(line, markup=False), threads=threads, models=chosen
+        )
         rows = _store(db).add(measured)
     _print(rows, as_json, f"{len(rows)} measurements stored")
 
 
 def _bench_remote(
-    server: str, admin_key: str | None, rig: str, runtime: str | None, threads: int | None
+    server: str,
+    admin_key: str | None,
+    rig: str,
+    runtime: str | None,
+    threads: int | None,
+    models: list[str] | None,
 ) -> list[Measurement]:
     if not admin_key:
         raise InputError(
@@ -111,7 +126,7 @@ def _bench_remote(
     try:
         response = httpx.post(
             server.rstrip("/") + "/admin/measurements/bench",
-            json={"rig": rig, "runtime": runtime, "threads": threads},
+            json={"rig": rig, "runtime": runtime, "threads": threads, "models": models},
             headers={"authorization": f"Bearer {admin_key}"},
             timeout=900,
         )

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
+from rigshift.catalog.models import model_catalog
 from rigshift.errors import InputError
 from rigshift.estimate.runtimes import RUNTIMES
 from rigshift.measure.importer import ImportDefaults, import_files
@@ -18,6 +20,7 @@ from rigshift.measure.runner import (
     plan_for,
 )
 from rigshift.measure.types import Measurement
+from rigshift.measure.zero_models import BENCH_QUANTS
 from rigshift.suggest import unknown_choice
 
 
@@ -41,18 +44,40 @@ def cards_to_bench(runtime: str | None, threads: int | None) -> list[CardIdentit
     return cards
 
 
+def parse_model_choices(choices: list[str] | None) -> tuple[tuple[str, str], ...] | None:
+    """'llama-3.2-1b:Q4_0' -> (catalog key, quant); None: the standard set."""
+    if not choices:
+        return None
+    parsed = []
+    for choice in choices:
+        name, _, quant = choice.rpartition(":")
+        if not name or quant not in BENCH_QUANTS:
+            raise InputError(
+                f"cannot read model choice {choice!r}",
+                field="--model",
+                expected="MODEL:QUANT with QUANT one of " + ", ".join(BENCH_QUANTS),
+            )
+        parsed.append((model_catalog().get(name).key, quant))
+    return tuple(parsed)
+
+
 def run_bench(
     runtime: str | None,
     progress: Callable[[str], None],
     threads: int | None = None,
     rig: str | None = None,
     source: str = "bench",
+    models: tuple[tuple[str, str], ...] | None = None,
 ) -> list[Measurement]:
+    """llama-bench on every card class of this machine; `models` replaces the standard set."""
     binary = find_llama_bench()
     results: list[Measurement] = []
     for card in cards_to_bench(runtime, threads):
         started = time.monotonic()
-        results += bench_card(card, binary, plan_for(card.runtime, threads), progress, source=source, rig=rig)
+        plan = plan_for(card.runtime, threads)
+        if models:
+            plan = replace(plan, models=models)
+        results += bench_card(card, binary, plan, progress, source=source, rig=rig)
         progress(f"{card.card_name} / {card.runtime}: {time.monotonic() - started:.0f} s")
     return results
 

@@ -214,14 +214,21 @@ def _reason(output: str) -> str:
     return lines[-1][:300] if lines else "ray start exited"
 
 
-def bench_on_this_rig(rig: str, runtime: str | None, threads: int | None) -> list[dict[str, object]]:
+def bench_on_this_rig(
+    rig: str, runtime: str | None, threads: int | None, models: list[str] | None = None
+) -> list[dict[str, object]]:
     """`rigshift bench` on the rig whose agent node runs this (a Ray task the control plane pins
     to the rig's label): llama-bench on each card class here; rows as JSON for the server to store."""
     import sys
 
-    from rigshift.measure.service import run_bench
+    from rigshift.measure.service import parse_model_choices, run_bench
 
     rows = run_bench(
-        runtime, lambda line: print(line, file=sys.stderr), threads=threads, rig=rig, source=f"agent {rig}"
+        runtime,
+        lambda line: print(line, file=sys.stderr),
+        threads=threads,
+        rig=rig,
+        source=f"agent {rig}",
+        models=parse_model_choices(models),
     )
     return [row.to_json() for row in rows]

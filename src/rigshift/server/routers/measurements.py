@@ -58,6 +58,10 @@ class BenchRequest(Strict):
     rig: Name
     runtime: Runtime | None = None
     threads: Annotated[int, Field(ge=1, le=1024)] | None = None
+    # MODEL:QUANT instead of the standard set, e.g. "llama-3.2-1b:Q4_0"
+    models: (
+        Annotated[list[Annotated[str, StringConstraints(max_length=100)]], Field(max_length=20)] | None
+    ) = None
 
 
 def _service(ctx: ServerContext) -> MeasurementsService:
@@ -93,4 +97,4 @@ async def add_measurements(body: MeasurementsIn, ctx: Context, _admin: Admin) ->
 @router.post("/bench", status_code=201)
 async def bench_rig(body: BenchRequest, ctx: Context, _admin: Admin) -> dict[str, object]:
     """Ask the rig's agent to run `rigshift bench` there; store and return its rows."""
-    return _out(await _service(ctx).bench_rig(body.rig, body.runtime, body.threads))
+    return _out(await _service(ctx).bench_rig(body.rig, body.runtime, body.threads, body.models))

@@ -17,7 +17,9 @@ from rigshift.server.measurements_store import MeasurementStore
 
 
 class RigBench(Protocol):
-    def __call__(self, rig: str, runtime: str | None, threads: int | None) -> list[Measurement]: ...
+    def __call__(
+        self, rig: str, runtime: str | None, threads: int | None, models: list[str] | None = None
+    ) -> list[Measurement]: ...
 
 
 class MeasurementsService:
@@ -40,14 +42,16 @@ class MeasurementsService:
         dated = [r if r.measured_at else _with_time(r, now) for r in rows]
         return await anyio.to_thread.run_sync(lambda: self.store.add(dated))
 
-    async def bench_rig(self, rig: str, runtime: str | None, threads: int | None) -> list[Measurement]:
+    async def bench_rig(
+        self, rig: str, runtime: str | None, threads: int | None, models: list[str] | None = None
+    ) -> list[Measurement]:
         if self.rig_bench is None:
             raise Conflict(
                 "this server has no cluster to reach rig agents through; run `rigshift bench` on the rig",
                 code="no_cluster",
             )
         bench = self.rig_bench
-        rows = await anyio.to_thread.run_sync(lambda: bench(rig, runtime, threads))
+        rows = await anyio.to_thread.run_sync(lambda: bench(rig, runtime, threads, models))
         return await self.add([_with_rig(r, rig) for r in rows])
 
 
@@ -66,7 +70,9 @@ def _with_rig(row: Measurement, rig: str) -> Measurement:
 def ray_rig_bench(timeout_s: float = 900.0) -> RigBench:
     """Bench a rig by a Ray task pinned to its agent's node (label selector on the rig name)."""
 
-    def bench(rig: str, runtime: str | None, threads: int | None) -> list[Measurement]:
+    def bench(
+        rig: str, runtime: str | None, threads: int | None, models: list[str] | None = None
+    ) -> list[Measurement]:
         import ray
 
         from rigshift.run.agent import bench_on_this_rig
@@ -74,7 +80,7 @@ def ray_rig_bench(timeout_s: float = 900.0) -> RigBench:
 
         task: Any = ray.remote(bench_on_this_rig)
         ref = task.options(num_cpus=0, label_selector={LABEL_RIG: label_value(rig)}, max_retries=0).remote(
-            rig, runtime, threads
+            rig, runtime, threads, models
         )
         try:
             rows = ray.get(ref, timeout=timeout_s)
