@@ -100,3 +100,24 @@ def test_dry_run_reads_without_storing(tmp_path):
     )
     assert result.exit_code == 0 and len(json.loads(result.stdout)) == 2
     assert json.loads(run("bench", "list", "--db", db, "--json").stdout) == []
+
+
+def test_bench_rig_goes_to_the_server_and_reports_its_refusal(tmp_path):
+    from rigshift.server.app import create_app
+    from rigshift.server.db import open_engine
+    from rigshift.server.keys import KeyStore
+    from rigshift.server.serving import serve_in_thread
+    from rigshift.server.settings import ServerSettings
+    from rigshift.server.static_directory import StaticDirectory
+
+    engine = open_engine(str(tmp_path / "s.db"))
+    _k, admin = KeyStore(engine).create("admin", now=1.0, admin=True)
+    server = serve_in_thread(create_app(StaticDirectory([]), ServerSettings(), engine=engine))
+    try:
+        half = run("bench", "--rig", "rig-01")
+        assert half.exit_code == 2 and "--rig and --server go together" in half.output
+        result = run("bench", "--rig", "rig-01", "--server", server.url, "--admin-key", admin)
+        assert result.exit_code != 0
+        assert "409" in result.output and "no cluster" in result.output
+    finally:
+        server.stop()
