@@ -35,7 +35,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from rigshift.catalog.gpu_spec import GpuSpec
-from rigshift.estimate.correction import RATIO_BOUNDS, Correction
+from rigshift.estimate.correction import RATIO_BOUNDS, Correction, solve_ratio
 from rigshift.estimate.estimator import estimate
 from rigshift.estimate.priors import arch_class as prior_class
 from rigshift.estimate.priors import quant_family as prior_quant_family
@@ -117,8 +117,16 @@ class Posterior:
     source: Source
 
 
-def solve_log_ratio(rate_at: Callable[[float], float], measured: float, tol: float = 1e-7) -> float:
-    """log k with rate_at(k) == measured (rate_at increasing in k), by bisection; clamped."""
+def solve_log_ratio(rate_at: Callable[[float], float], measured: float, tol: float = 1e-6) -> float:
+    """log k with rate_at(k) == measured (rate_at increasing in k); clamped to LOG_K_RANGE.
+
+    The fixed point k <- k * measured / rate_at(k) (`correction.solve_ratio`) converges in a few
+    estimator runs where fixed costs are small, with bisection as its fallback near the asymptote;
+    `bisect_log_ratio` is the plain bisection (the baseline of bench/calibration_load.py)."""
+    return math.log(solve_ratio(rate_at, measured, tolerance=tol, max_steps=40))
+
+
+def bisect_log_ratio(rate_at: Callable[[float], float], measured: float, tol: float = 1e-7) -> float:
     low, high = LOG_K_RANGE
     target = math.log(measured)
     if math.log(rate_at(math.exp(high))) <= target:
