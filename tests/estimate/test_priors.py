@@ -226,3 +226,12 @@ def test_estimate_cli_prints_provenance_and_takes_vram_and_gpu_layers() -> None:
     assert json.loads(out.output)["vram_gib"] == 16  # no 16 GB variant: the card with its VRAM replaced
     bad = runner.invoke(app, ["estimate", "--gpu", "RX 580", "--model", "qwen3-14b", "--gpu-layers", "many"])
     assert bad.exit_code == 2 and "gpu_layers" in bad.output
+
+
+def test_partial_offload_checks_the_host_ram_its_layers_need() -> None:
+    gpu = GPU("P104-100", vram_gib=8)
+    work = Workload(QWEN_14B, gpu_layers=10, context=4096)
+    small = estimate(work, Hardware.of(gpu, host_ram_gib=2))
+    big = estimate(work, Hardware.of(gpu, host_ram_gib=16))
+    assert not small.fits and "host RAM" in small.reason
+    assert big.fits and big.memory.host_ram > 4  # 30 layers of a 14B model live on the host

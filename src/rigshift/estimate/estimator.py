@@ -246,6 +246,11 @@ def estimate(workload: Workload, hardware: Hardware, correction: Correction | No
     bottleneck = _bottleneck(hardware, split_s, step_1, runtime, layout)
     notes = _notes(hardware, layout, file_bytes, runtime)
     provenance = _provenance(priors if not cpu_only else (host_prior,), correction, decode_1, layout)
+    if provenance.uncalibrated and provenance.decode == "prior":
+        notes += (
+            f"no published measurements for {provenance.arch_class}: an uncalibrated prior "
+            f"(±{provenance.spread_pct:.0f}%); measure it",
+        )
 
     memory = MemoryEstimate(
         weights=sum(layout.weights) / GIB,

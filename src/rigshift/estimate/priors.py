@@ -19,7 +19,7 @@ wide spread (`UNCALIBRATED_SPREAD_PCT`) — never shown with the confidence of a
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
 
@@ -116,19 +116,17 @@ class PriorTable:
     priors: tuple[Prior, ...]
     uncalibrated_spread_pct: float
     default_spread_pct: float  # classes whose runtime profile was itself fitted on them
+    by_key: dict[tuple[str, str, str], Prior] = field(default_factory=dict, compare=False, hash=False)
+
+    def __post_init__(self) -> None:
+        self.by_key.update({(p.runtime, p.arch_class, p.quant): p for p in self.priors})
 
     def lookup(self, runtime: str, klass: str, quant: str) -> Prior:
-        by_key = _index(self)
         for key in ((runtime, klass, quant), (runtime, klass, "*")):
-            if key in by_key:
-                return by_key[key]
+            if key in self.by_key:
+                return self.by_key[key]
         return Prior(runtime, klass, "*", decode_spread_pct=self.uncalibrated_spread_pct,
                      prefill_spread_pct=self.uncalibrated_spread_pct)  # fmt: skip
-
-
-@functools.cache
-def _index(table: PriorTable) -> dict[tuple[str, str, str], Prior]:
-    return {(p.runtime, p.arch_class, p.quant): p for p in table.priors}
 
 
 def parse_table(data: dict[str, Any]) -> PriorTable:
