@@ -225,7 +225,9 @@ def main() -> None:
             backend_argv = [
                 sys.executable,
                 "-c",
-                "import uvicorn; from rigshift.server.fake_backend import create_fake_backend; "
+                # The fake lives with the tests (it is a test double, not part of rigshift).
+                f"import sys; sys.path.insert(0, {str(Path(__file__).resolve().parents[1] / 'tests' / 'server')!r}); "
+                "import uvicorn; from fake_backend import create_fake_backend; "
                 f"uvicorn.run(create_fake_backend(), host='127.0.0.1', port={backend_port}, "
                 "log_level='warning')",
             ]

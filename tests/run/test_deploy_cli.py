@@ -135,14 +135,17 @@ def test_deploy_applies_through_the_management_api(
 ) -> None:
     import httpx
 
-    sent: list[tuple[str, str, dict[str, str]]] = []
+    from rigshift.server import control_plane
+
+    sent: list[httpx.Request] = []
     answer = [httpx.Response(202, json={"data": [{}, {}]})]
 
-    def fake_put(url: str, content: str, headers: dict[str, str], timeout: float) -> httpx.Response:
-        sent.append((url, content, headers))
+    def api(request: httpx.Request) -> httpx.Response:
+        sent.append(request)
         return answer[0]
 
-    monkeypatch.setattr(httpx, "put", fake_put)
+    # The CLI's one HTTP client (RemoteControlPlane) with its transport swapped for a fake API.
+    monkeypatch.setattr(control_plane, "DEFAULT_TRANSPORT", httpx.MockTransport(api))
     model = write_tiny_gguf(tmp_path / "tiny.gguf")  # the planner reads a GGUF's own metadata
     demand = _demand(
         tmp_path,
@@ -151,16 +154,23 @@ def test_deploy_applies_through_the_management_api(
     args = ["deploy", str(demand), "--fleet", str(fleet_file), "--server", "http://cp:8000/"]
     result = runner.invoke(app, [*args, "--admin-key", "adm"])
     assert result.exit_code == 0, result.output
-    url, body, headers = sent[0]
-    assert url == "http://cp:8000/admin/deployments"
-    assert headers["Authorization"] == "Bearer adm"
-    specs = from_json(body)
+    request = sent[0]
+    assert (request.method, str(request.url)) == ("PUT", "http://cp:8000/admin/deployments")
+    assert request.headers["Authorization"] == "Bearer adm"
+    specs = from_json(request.content.decode())
+    from rigshift.server.schemas import ReplicaSpecIn
+
+    # What the planner writes passes the server's strict schema (replica ids like "chat@rig-01/0#0").
+    assert [ReplicaSpecIn.model_validate(d).to_spec() for d in json.loads(request.content)] == specs
     assert len(specs) == 2 and all(s.source == ModelSource("path", str(model)) for s in specs)
     assert "applied 2 replica(s)" in result.output
 
     answer[0] = httpx.Response(401, json={"error": {"message": "admin key required"}})
     result = runner.invoke(app, [*args, "--admin-key", "wrong"])
-    assert result.exit_code == 4
-    assert "admin key required" in result.output
+    assert result.exit_code == 2  # a refusal (4xx) is the caller's input; 5xx and no answer are 4
+    assert "admin key required" in result.output and "401" in result.output
+    answer[0] = httpx.Response(503, json={"error": {"message": "database locked"}})
+    result = runner.invoke(app, [*args, "--admin-key", "adm"])
+    assert result.exit_code == 4 and "database locked" in result.output
     result = runner.invoke(app, args, env={"RIGSHIFT_ADMIN_KEY": ""})
     assert result.exit_code == 2

@@ -14,10 +14,10 @@ import httpx
 import openai
 import pytest
 
-from rigshift.server.fake_backend import fake_token_count
 from rigshift.server.usage import UsageStore
 
 from .conftest import replica
+from .fake_backend import fake_token_count
 
 LONG = "word " * 1500  # ~7,500 bytes: ~1,900 of the fake's tokens, like the 1,854-token prompt
 

@@ -91,4 +91,4 @@ def test_healthz_stays_fast_while_another_process_holds_the_sqlite_write_lock(ba
     assert UsageStore(engine).count() == 6
     client.chat.completions.create(model="tiny", messages=CHAT)  # and back to the fast path
     assert UsageStore(engine).count() == 7
-    assert gw.server.server.config.app.state.gateway.writer.degraded is False
+    assert gw.server.server.config.app.state.ctx.gateway.writer.degraded is False

@@ -101,4 +101,62 @@ def test_keys_through_the_management_api(gateway, backends):
     code, out = run("keys", "list", "--server", gw.url, "--admin-key", admin, "--json")
     assert sorted(k["name"] for k in json.loads(out)) == ["dave", "ops"]
     code, out = run("keys", "list", "--server", gw.url, "--admin-key", gw.key("tenant"))
-    assert code == 4 and "403" in out
+    # A refusal (here: not an admin key) is the caller's input: exit 2, the HTTP status named.
+    assert code == 2 and "403" in out and "admin key" in out
+
+
+def test_server_urls_are_escaped(gateway, backends):
+    """Issue 13: `keys revoke 'acme?typo' --server …` revoked the key named acme."""
+    gw = gateway([replica("r1", backends().url)])
+    admin = gw.key("ops", admin=True)
+    acme = gw.key("acme")
+    code, out = run("keys", "revoke", "acme?typo", "--server", gw.url, "--admin-key", admin)
+    assert code == 2 and "404" in out
+    code, out = run("keys", "revoke", "../keys/acme", "--server", gw.url, "--admin-key", admin)
+    assert code == 2
+    assert KeyStore(gw.engine).authenticate(acme) is not None  # still active
+    code, out = run("usage", "--by", "key&by=rig", "--server", gw.url, "--admin-key", admin)
+    assert code == 2 and "by" in out
+
+
+def test_remote_control_plane_takes_an_injected_transport():
+    import httpx
+
+    from rigshift.server.control_plane import RemoteControlPlane
+
+    seen: list[httpx.Request] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        if request.method == "DELETE":
+            return httpx.Response(404, json={"error": {"message": "no API key", "type": "x", "code": None}})
+        return httpx.Response(200, json={"data": [{"group": "rig-a"}]})
+
+    plane = RemoteControlPlane("http://cp.example", "rs-admin", transport=httpx.MockTransport(answer))
+    assert plane.usage("rig", "7d", price_prompt=0.5) == [{"group": "rig-a"}]
+    assert seen[-1].url.path == "/admin/usage"
+    assert dict(seen[-1].url.params) == {"by": "rig", "since": "7d", "price_prompt": "0.5"}
+    assert seen[-1].headers["authorization"] == "Bearer rs-admin"
+    from rigshift.server.errors import ApiError
+
+    try:
+        plane.revoke_key("a/b?c")
+    except ApiError as error:
+        assert error.http_status == 404 and error.exit_code == 2
+    else:
+        raise AssertionError("a 404 must raise")
+    assert seen[-1].url.raw_path == b"/admin/keys/a%2Fb%3Fc"
+
+
+def test_up_demo_reuses_its_demo_key(tmp_path):
+    from rigshift.server.launch import demo_key
+
+    keys = KeyStore(open_engine(str(tmp_path / "d.db")))
+    first = demo_key(keys, tmp_path, "rigshift-tiny")
+    assert demo_key(keys, tmp_path, "rigshift-tiny") == first
+    assert [k.name for k in keys.list()] == ["demo"]
+    assert oct((tmp_path / "demo-key").stat().st_mode & 0o777) == "0o600"
+    keys.revoke("demo", now=time.time())  # revoked by hand: the next start makes a new one
+    second = demo_key(keys, tmp_path, "rigshift-tiny")
+    assert second != first and keys.authenticate(second) is not None
+    assert len([k for k in keys.list() if not k.revoked]) == 1

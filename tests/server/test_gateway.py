@@ -301,7 +301,7 @@ def test_a_client_hanging_up_mid_stream_frees_the_slot_and_is_metered(backends, 
     ) as response:
         first = next(response.iter_bytes())
         assert first.startswith(b"data: ")
-    router = gw.server.server.config.app.state.gateway.router
+    router = gw.server.server.config.app.state.ctx.gateway.router
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline and (router.outstanding or not UsageStore(gw.engine).count()):
         time.sleep(0.05)

@@ -250,6 +250,12 @@ def test_rigshift_up_demo_serves_the_tiny_model(tmp_path: Path, mode: str):
         assert reply.choices[0].message.content.strip() == expected_text()
         assert httpx.get(f"http://127.0.0.1:{port}/healthz").json()["models"] == [MODEL]
         assert "Traceback" not in "".join(lines)
+        # Issue 13: `up` let Ray listen on every interface. Every socket its processes (Ray's
+        # GCS, raylet, agents, the replica) listen on must be loopback.
+        listening = _listening_addresses(_descendants(proc.pid) | {proc.pid})
+        assert listening and all(
+            host in ("127.0.0.1", "[::ffff:127.0.0.1]", "[::1]") for host in listening
+        ), listening
     finally:
         # Only the main process: it shuts its own Ray cluster and replica down in order.
         os.kill(proc.pid, signal.SIGTERM)
@@ -303,3 +309,28 @@ def test_nan_bodies_never_reach_llama_server_and_other_tenants_keep_being_served
         reply = victim.chat.completions.create(model=MODEL, messages=CHAT, max_tokens=4)
         assert reply.choices[0].message.content
     assert farm.directory.failures == []
+
+
+def _descendants(root: int) -> set[int]:
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError, IndexError, ValueError):
+                stat = (entry / "stat").read_text()
+                parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
+    found, frontier = set(), {root}
+    while frontier:
+        frontier = {pid for pid, parent in parents.items() if parent in frontier} - found
+        found |= frontier
+    return found
+
+
+def _listening_addresses(pids: set[int]) -> list[str]:
+    """The local hosts of TCP sockets `pids` listen on (from `ss -ltnp`)."""
+    out = subprocess.run(["ss", "-ltnpH"], capture_output=True, text=True, check=True).stdout
+    hosts = []
+    for line in out.splitlines():
+        owners = {int(p) for p in re.findall(r"pid=(\d+),", line)}
+        if owners & pids:
+            hosts.append(line.split()[3].rsplit(":", 1)[0])
+    return hosts

@@ -106,3 +106,25 @@ def test_a_body_over_the_limit_is_refused_for_authenticated_callers_too(backends
     assert response.status_code == 413
     assert backend.state.requests == 0
     assert "n" * 1000 not in httpx.get(gw.url + "/admin/keys", headers=admin).text
+
+
+def test_loads_strict_names_where_the_bad_value_is():
+    from rigshift.server.errors import BadRequest
+    from rigshift.server.strict_json import loads_strict
+
+    cases = {
+        b'{"a": [1, 1e400]}': "$.a[1]",
+        b'{"a": {"b": "\\udc00"}}': "$.a.b",
+        b'{"seed": -9223372036854775809}': "$.seed",
+        b'{"x": "ok", "y": [[[[1]]]]}': None,
+    }
+    for raw, where in cases.items():
+        if where is None:
+            assert loads_strict(raw, max_depth=5) == {"x": "ok", "y": [[[[1]]]]}
+            with pytest.raises(BadRequest, match="deeper than 4"):
+                loads_strict(raw, max_depth=4)
+            continue
+        with pytest.raises(BadRequest) as error:
+            loads_strict(raw)
+        assert error.value.param == where and error.value.code == "invalid_json"
+    assert loads_strict('{"e": "\\ud83d\\ude00", "big": 18446744073709551615}') == {"e": "😀", "big": 2**64 - 1}

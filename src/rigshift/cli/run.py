@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import sys
 from pathlib import Path
 from typing import Annotated, Any
 
-import httpx
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from rigshift.cli.errors import handle_errors
-from rigshift.errors import BackendError, InfeasiblePlan, InputError, Problem
+from rigshift.errors import BackendError, InfeasiblePlan
 from rigshift.run.spec import ReplicaSpec, to_json
 
 _out = Console(highlight=False, soft_wrap=True)
@@ -145,26 +143,9 @@ def deploy(
         if out is None:
             _out.print("dry run: pass --server URL (and --admin-key) to apply it")
         return
-    if not admin_key:
-        raise InputError(
-            Problem("--server needs an admin key", field="--admin-key", expected="a key made with --admin")
-        )
-    try:
-        response = httpx.put(
-            server.rstrip("/") + "/admin/deployments",
-            content=text,
-            headers={"Authorization": f"Bearer {admin_key}", "Content-Type": "application/json"},
-            timeout=30,
-        )
-    except httpx.HTTPError as error:
-        raise BackendError(f"cannot reach the control plane at {server}: {error}") from None
-    if response.status_code >= 300:
-        try:
-            message = response.json()["error"]["message"]
-        except (ValueError, KeyError, TypeError):
-            message = response.text[:300]
-        raise BackendError(f"the control plane refused the deployment ({response.status_code}): {message}")
-    applied = len(json.loads(response.text).get("data", []))
+    from rigshift.server.control_plane import RemoteControlPlane
+
+    applied = len(RemoteControlPlane(server, admin_key).apply_deployment(specs))
     _out.print(f"applied {applied} replica(s); follow with `rigshift usage` or GET {server}/admin/replicas")
 
 

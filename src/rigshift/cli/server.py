@@ -1,38 +1,21 @@
 """`rigshift server`, `rigshift up`, `rigshift keys …`, `rigshift usage`: the control plane's CLI.
 
-`keys` and `usage` work on the database directly (no server needed) or, with `--server`, through
-the management API with an admin key.
+Thin: `keys` and `usage` call a `ControlPlane` (`rigshift.server.control_plane`), the database
+directly or, with `--server`, a running server's management API with an admin key: one code path
+per command. `server` and `up` call `rigshift.server.launch`.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import signal
-import threading
 import time
-from collections.abc import Callable
-from dataclasses import asdict
-from pathlib import Path
 from typing import Annotated, Any
 
-import httpx
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from rigshift.cli.errors import handle_errors
-from rigshift.errors import BackendError, EnvironmentProblem, InputError
-from rigshift.server.app import create_app
-from rigshift.server.db import default_db_url, normalise_url, open_engine
-from rigshift.server.deployments import DeploymentLog
-from rigshift.server.keys import ApiKey, KeyStore
-from rigshift.server.metering import TokenPrices, default_prices
-from rigshift.server.settings import ServerSettings
-from rigshift.server.static_directory import StaticDirectory, parse_backend
-from rigshift.server.usage import UsageStore
-from rigshift.server.when import parse_since
 
 keys_app = typer.Typer(help="Create, list and revoke API keys.", no_args_is_help=True)
 _out = Console(highlight=False, soft_wrap=True)
@@ -52,46 +35,10 @@ AdminKeyOption = Annotated[
 ]
 
 
-def data_dir(db_url: str | None) -> Path:
-    """Where secrets live: next to a SQLite file, else the XDG data dir."""
-    url = normalise_url(db_url or default_db_url())
-    if url.startswith("sqlite:///"):
-        return Path(url.split("///", 1)[1]).parent
-    return Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share") / "rigshift"
+def _plane(server: str | None, admin_key: str | None, db: str | None) -> Any:
+    from rigshift.server.control_plane import control_plane
 
-
-def ensure_admin_key(keys: KeyStore) -> str | None:
-    """Create the first admin key if none is active; returns it (shown once) or None."""
-    if any(k.admin and not k.revoked for k in keys.list()):
-        return None
-    _key, secret = keys.create("admin", now=time.time(), admin=True)
-    return secret
-
-
-def _api(
-    server: str, admin_key: str | None, method: str, path: str, body: dict[str, Any] | None = None
-) -> Any:
-    if not admin_key:
-        raise InputError(
-            "--server needs an admin key", field="--admin-key", expected="a key made with --admin"
-        )
-    try:
-        response = httpx.request(
-            method,
-            server.rstrip("/") + path,
-            json=body,
-            headers={"authorization": f"Bearer {admin_key}"},
-            timeout=30,
-        )
-    except httpx.HTTPError as error:
-        raise BackendError(f"cannot reach {server}: {error}") from error
-    if response.status_code >= 400:
-        try:
-            message = response.json()["error"]["message"]
-        except (ValueError, KeyError, TypeError):
-            message = response.text
-        raise BackendError(f"{server}{path}: HTTP {response.status_code}: {message}")
-    return response.json()
+    return control_plane(server, admin_key, db)
 
 
 def _print_keys(keys: list[dict[str, Any]], as_json: bool) -> None:
@@ -118,13 +65,6 @@ def _when(ts: float) -> str:
     return time.strftime("%Y-%m-%d %H:%M", time.gmtime(ts))
 
 
-def _key_dict(key: ApiKey) -> dict[str, Any]:
-    data = asdict(key)
-    data.pop("extra", None)
-    data["allowed_models"] = list(key.allowed_models)
-    return data
-
-
 @keys_app.command("create")
 @handle_errors
 def keys_create(
@@ -144,28 +84,21 @@ def keys_create(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Create an API key and print it. It is shown only this once (only its hash is stored)."""
-    if server:
-        body = {
+    from rigshift.server.schemas import KeyCreate, build
+
+    request = build(
+        KeyCreate,
+        {
             "name": name,
             "allowed_models": model or ["*"],
             "token_quota": quota,
             "quota_period": period,
             "rate_limit_rpm": rpm,
             "admin": admin,
-        }
-        data = _api(server, admin_key, "POST", "/admin/keys", body)
-        secret = data.pop("key")
-    else:
-        key, secret = KeyStore(open_engine(db)).create(
-            name,
-            now=time.time(),
-            admin=admin,
-            allowed_models=model or ["*"],
-            token_quota=quota,
-            quota_period=period,
-            rate_limit_rpm=rpm,
-        )
-        data = _key_dict(key)
+        },
+    )
+    data = _plane(server, admin_key, db).create_key(request)
+    secret = data.pop("key")
     if as_json:
         _out.print_json(json.dumps({**data, "key": secret}))
     else:
@@ -182,10 +115,7 @@ def keys_list(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """List keys (ids, names, limits; never the keys themselves)."""
-    if server:
-        listed = _api(server, admin_key, "GET", "/admin/keys")["data"]
-    else:
-        listed = [_key_dict(k) for k in KeyStore(open_engine(db)).list()]
+    listed = _plane(server, admin_key, db).list_keys()
     _print_keys(listed, as_json)
 
 
@@ -198,10 +128,7 @@ def keys_revoke(
     admin_key: AdminKeyOption = None,
 ) -> None:
     """Revoke a key: it gets 401 from then on (within a couple of seconds on a running server)."""
-    if server:
-        data = _api(server, admin_key, "DELETE", f"/admin/keys/{key}")
-    else:
-        data = _key_dict(KeyStore(open_engine(db)).revoke(key, now=time.time()))
+    data = _plane(server, admin_key, db).revoke_key(key)
     _out.print(f"revoked key {data['id']} ({data['name']})")
 
 
@@ -217,18 +144,9 @@ def usage(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Metered usage: requests, tokens, energy, revenue and revenue per GPU per day."""
-    if server:
-        query = f"/admin/usage?by={by}" + (f"&since={since}" if since else "")
-        rows = _api(server, admin_key, "GET", query)["data"]
-    else:
-        defaults = default_prices()
-        prices = TokenPrices(
-            price_prompt if price_prompt is not None else defaults.prompt_usd_per_mtok,
-            price_completion if price_completion is not None else defaults.completion_usd_per_mtok,
-        )
-        now = time.time()
-        start = parse_since(since, now) if since else None
-        rows = [asdict(r) for r in UsageStore(open_engine(db)).summarise(by, prices, since=start, now=now)]
+    rows = _plane(server, admin_key, db).usage(
+        by, since, price_prompt=price_prompt, price_completion=price_completion
+    )
     if as_json:
         _out.print_json(json.dumps(rows))
         return
@@ -291,61 +209,34 @@ def server(
             "--public-url", help="URL rigs use to reach this server's model store (default http://HOST:PORT)"
         ),
     ] = None,
+    metrics: Annotated[
+        bool, typer.Option("--metrics/--no-metrics", help="Serve Prometheus metrics at /metrics")
+    ] = True,
+    docs: Annotated[
+        bool, typer.Option("--docs/--no-docs", help="Serve the API's docs at /docs and /openapi.json")
+    ] = False,
 ) -> None:
     """Run the control plane: management API, OpenAI-compatible gateway, telemetry, /metrics.
 
     Without --backend it starts (or reuses) the Ray head with token authentication, re-applies the
     stored deployment and keeps the replicas equal to it; replicas keep serving across restarts.
     """
-    import uvicorn
+    from rigshift.server.launch import serve
 
-    engine = open_engine(db)
-    token = join_token or _join_token(db)
-    first_admin = ensure_admin_key(KeyStore(engine))
-    store_dir = data_dir(db) / "model-store"
-    settings = ServerSettings(
-        db_url=db, host=host, port=port, join_token=token, model_store_dir=str(store_dir)
+    serve(
+        host=host,
+        port=port,
+        db=db,
+        backends=backend or [],
+        token=join_token,
+        ray_port=ray_port,
+        ray_temp_dir=ray_temp_dir,
+        use_ray=ray,
+        public_url=public_url,
+        public_metrics=metrics,
+        public_docs=docs,
+        say=_out.print,
     )
-    plane = None
-    if backend or not ray:
-        directory: Any = StaticDirectory([parse_backend(spec, i) for i, spec in enumerate(backend or [])])
-    else:
-        from rigshift.server.cluster import start_cluster_plane
-
-        plane = start_cluster_plane(
-            token,
-            engine,
-            data_dir(db),
-            ray_port=ray_port,
-            ray_temp_dir=ray_temp_dir,
-            store_url=public_url or f"http://{host}:{port}",
-            desired=DeploymentLog(engine).load_desired(),
-        )
-        directory = plane.manager.directory()
-        _out.print(f"Ray head at {plane.head.address} (token auth); agents join with the join token")
-    app = create_app(
-        directory,
-        settings,
-        engine=engine,
-        manager=plane.manager if plane else None,
-        ray_address=plane.head.address if plane else None,
-    )
-    _out.print(f"rigshift control plane on http://{host}:{port}  (OpenAI base URL: http://{host}:{port}/v1)")
-    if first_admin:
-        _out.print(f"admin key (shown once): {first_admin}")
-    try:
-        uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
-    except OSError as error:
-        raise EnvironmentProblem(f"cannot listen on {host}:{port}: {error}") from error
-    finally:
-        if plane is not None:
-            plane.close(stop_replicas=False)  # the replicas outlive this process by design
-
-
-def _join_token(db: str | None) -> str:
-    from rigshift.server.local import load_or_create_secret
-
-    return load_or_create_secret(data_dir(db) / "join-token")
 
 
 @handle_errors
@@ -365,79 +256,10 @@ def up(
     ready_timeout: Annotated[float, typer.Option(help="Seconds to wait for the replica")] = 180.0,
 ) -> None:
     """Everything on this machine: database, local Ray, gateway, one replica. Ctrl-C stops it all."""
-    from rigshift.server.serving import serve_in_thread
+    from rigshift.server.launch import require_demo, up_demo
 
-    if not demo:
-        raise InputError(
-            "`rigshift up` without --demo needs a deployment; try `rigshift up --demo` first",
-            field="--demo",
-            expected="--demo (tiny generated model on the CPU)",
-        )
-    engine = open_engine(db)
-    workdir = data_dir(db)
-    token = _join_token(db)
-    keys = KeyStore(engine)
-    first_admin = ensure_admin_key(keys)
-    settings = ServerSettings(db_url=db, host=host, port=port, join_token=token)
-    cleanup: list[Callable[[], None]] = []
-    try:
-        if ray:
-            import ray as ray_module
-
-            from rigshift.server.cluster import demo_specs, start_local_plane
-
-            cleanup.append(ray_module.shutdown)  # the local cluster belongs to this process
-            plane = start_local_plane(token, engine, workdir, threads=2)
-            cleanup.append(lambda: plane.close(stop_replicas=True))
-            specs = list(demo_specs())
-            plane.manager.apply(specs)
-            DeploymentLog(engine).save_desired(specs, time.time())
-            directory: Any = plane.manager.directory()
-            model = specs[0].model
-            manager = plane.manager
-
-            def wait_ready() -> bool:
-                return manager.wait_ready(1, timeout_s=ready_timeout)
-
-            app = create_app(directory, settings, engine=engine, manager=manager)
-        else:
-            from rigshift.server.local import SupervisedDirectory, start_demo_replica
-
-            local = SupervisedDirectory()
-            supervisor, endpoint = start_demo_replica(workdir)
-            cleanup.append(supervisor.stop)
-            local.add(endpoint, lambda: supervisor.status().state)
-            model = endpoint.model
-
-            def wait_ready() -> bool:
-                return supervisor.wait_ready(ready_timeout)
-
-            app = create_app(local, settings, engine=engine)
-        _key, demo_key = keys.create("demo", now=time.time(), allowed_models=[model], rate_limit_rpm=600)
-        running = serve_in_thread(app, host=host, port=port)
-        cleanup.append(running.stop)
-        if not wait_ready():
-            raise BackendError(
-                f"the demo replica did not become ready within {ready_timeout:g} s (see {workdir}/logs)"
-            )
-        url = running.url
-        _out.print(f"rigshift is up: {url}/v1  (model {model!r})")
-        _out.print(f"demo API key: {demo_key}")
-        if first_admin:
-            _out.print(f"admin key (shown once): {first_admin}")
-        _out.print(
-            f"try: curl {url}/v1/chat/completions -H 'Authorization: Bearer {demo_key}' "
-            f'-H \'Content-Type: application/json\' -d \'{{"model": "{model}", '
-            '"messages": [{"role": "user", "content": "hi"}]}\''
-        )
-        stop = threading.Event()
-        signal.signal(signal.SIGTERM, lambda *_: stop.set())
-        with contextlib.suppress(KeyboardInterrupt):
-            stop.wait()
-    finally:
-        for step in reversed(cleanup):
-            with contextlib.suppress(Exception):  # shutting down: one failed step must not skip the rest
-                step()
+    require_demo(demo)
+    up_demo(host=host, port=port, db=db, use_ray=ray, ready_timeout=ready_timeout, say=_out.print)
 
 
 def register(app: typer.Typer) -> None:

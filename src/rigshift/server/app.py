@@ -13,9 +13,11 @@ import gc
 import time
 from collections.abc import AsyncIterator, Callable, Iterable
 from pathlib import Path
+from typing import Any
 
 from fastapi import APIRouter, FastAPI
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
 from prometheus_client.core import Metric
 from sqlalchemy import Engine
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -141,12 +143,7 @@ def create_app(
         openapi_url="/openapi.json" if docs else None,
         redoc_url=None,
     )
-    app.state.ctx = ctx
-    # Kept for callers that reach into the app (tests, `rigshift up`).
-    app.state.gateway = gateway
-    app.state.engine = engine
-    app.state.telemetry = ctx.telemetry.hub
-    app.state.log = ctx.deployments.log
+    app.state.ctx = ctx  # what routes reach through `Depends(context)`
 
     install_error_handlers(app)
 
@@ -158,6 +155,15 @@ def create_app(
         app.include_router(router)
     if settings.public_metrics:
         app.include_router(ops.metrics_router)
+
+    def described() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = openai.add_openai_paths(
+                get_openapi(title=app.title, version=app.version, routes=app.routes)
+            )
+        return app.openapi_schema
+
+    app.openapi = described  # type: ignore[method-assign]
     return app
 
 

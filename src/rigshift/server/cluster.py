@@ -86,10 +86,12 @@ def start_local_plane(
     import ray
 
     use_token_in_this_process(token)
+    bind_ray_to_loopback()
     labels = {"rigshift.io/role": "head", **rig_labels(Rig(name=LOCAL_RIG, site=LOCAL_RIG, gpus=[]))}
     if not ray.is_initialized():
         ray.init(
             address="local",  # always a new cluster: never attach to someone else's on this machine
+            _node_ip_address="127.0.0.1",
             num_cpus=os.cpu_count() or 2,
             labels=labels,
             namespace=NAMESPACE,
@@ -98,6 +100,20 @@ def start_local_plane(
             logging_level=logging.WARNING,
         )
     return _with_manager(HeadNode("local", token), engine, workdir, threads)
+
+
+def bind_ray_to_loopback() -> None:
+    """Make a one-machine Ray cluster listen on 127.0.0.1 only (GCS, raylet, metrics agent).
+
+    Ray resolves "127.0.0.1" to the machine's outward address unless it believes it runs a
+    single-machine cluster, which it decides from `RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER` (read at
+    import: set in the environment for Ray's own processes, and on the loaded module for this one).
+    Checked with `ss -ltnp`: every socket of such a cluster is bound to 127.0.0.1.
+    """
+    os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
+    from ray._private import ray_constants
+
+    ray_constants.ENABLE_RAY_CLUSTER = False
 
 
 def _with_manager(

@@ -20,6 +20,7 @@ class ApiError(RigshiftError):
     """A refusal over HTTP, with the fields OpenAI's error body carries."""
 
     http_status = 400
+    exit_code = 2  # the CLI met a refusal: its input was wrong
     openai_type = "invalid_request_error"
     default_code: str | None = None
 
@@ -79,6 +80,7 @@ class RateLimited(ApiError):
 
 class Unavailable(ApiError):
     http_status = 503
+    exit_code = 4
     openai_type = "server_error"
 
 

@@ -90,9 +90,18 @@ def load_or_create_secret(path: Path) -> str:
     """A cluster secret (the join token) kept in a 0600 file, created on first use."""
     if path.is_file():
         return path.read_text().strip()
-    path.parent.mkdir(parents=True, exist_ok=True)
     token = secrets.token_urlsafe(32)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, stat.S_IRUSR | stat.S_IWUSR)
-    with os.fdopen(fd, "w") as f:
-        f.write(token + "\n")
+    write_secret(path, token, exclusive=True)
     return token
+
+
+def write_secret(path: Path, secret: str, *, exclusive: bool = False) -> None:
+    """Write `secret` to `path`, readable by this user only (mode 0600 from the start)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    target = path if exclusive else path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL
+    fd = os.open(target, flags, stat.S_IRUSR | stat.S_IWUSR)
+    with os.fdopen(fd, "w") as f:
+        f.write(secret + "\n")
+    if not exclusive:
+        os.replace(target, path)

@@ -8,10 +8,11 @@ silently create an unlimited key.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints, ValidationError
 
+from rigshift.errors import InputError, Problem
 from rigshift.run.spec import ModelSource, ReplicaSpec
 
 # A model name as clients send it in "model": no commas (keys store the list comma-separated),
@@ -22,6 +23,10 @@ NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$"
 
 ModelName = Annotated[str, StringConstraints(pattern=MODEL_NAME_PATTERN)]
 Name = Annotated[str, StringConstraints(pattern=NAME_PATTERN)]
+# What the planner writes into plans: replica ids like "chat@rig-01/0+1#0", deployment names from
+# the demand file. Printable text of bounded length; no control characters, no newlines.
+PlanText = Annotated[str, StringConstraints(pattern=r"^[^\x00-\x1f\x7f]{1,400}$")]
+ServedModel = Annotated[str, StringConstraints(pattern=r"^[^\x00-\x1f\x7f,]{1,200}$")]
 Count = Annotated[int, Field(ge=0, le=2**53)]  # JSON numbers are exact up to 2^53
 
 
@@ -70,11 +75,11 @@ Runtime = Literal["llama.cpp-cuda", "llama.cpp-vulkan", "llama.cpp-rocm", "llama
 class ReplicaSpecIn(Strict):
     """One replica of the desired plan (the data plane's `ReplicaSpec`), checked before storing."""
 
-    replica_id: Name
-    deployment: Name
-    model: ModelName
+    replica_id: PlanText
+    deployment: PlanText
+    model: ServedModel
     source: ModelSourceIn
-    rig: Name
+    rig: PlanText
     gpu_indices: Annotated[list[Annotated[int, Field(ge=0, le=1023)]], Field(max_length=64)] = []
     gpu_models: Annotated[list[Annotated[str, StringConstraints(max_length=200)]], Field(max_length=64)] = []
     runtime: Runtime = "llama.cpp-cpu"
@@ -114,3 +119,24 @@ class UsageReport(BaseModel):
 
 
 GroupBy = Literal["key", "model", "rig"]
+M = TypeVar("M", bound=BaseModel)
+
+
+def build(model: type[M], data: dict[str, Any], *, source: str | None = None) -> M:
+    """`model(**data)`, or an `InputError` naming each bad field (for callers outside FastAPI:
+    the CLI's local control plane builds the same request models the API reads)."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as error:
+        problems = []
+        for e in error.errors():
+            expected = (e.get("ctx") or {}).get("expected")
+            problems.append(
+                Problem(
+                    e["msg"],
+                    source=source,
+                    field=".".join(str(p) for p in e["loc"]) or None,
+                    expected=str(expected).replace("'", "") if expected else None,
+                )
+            )
+        raise InputError(problems) from None

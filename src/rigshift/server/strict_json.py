@@ -28,10 +28,15 @@ class _Invalid(ValueError):
     pass
 
 
+# One decoder for every call: `json.loads(..., parse_constant=...)` builds a new one each time.
+_DECODER = json.JSONDecoder(parse_constant=_reject_constant)
+
+
 def loads_strict(raw: bytes | str, *, max_depth: int = MAX_DEPTH) -> Any:
     """Parse `raw` as standard JSON, or raise `BadRequest` (code `invalid_json`) saying why."""
     try:
-        value = json.loads(raw, parse_constant=_reject_constant)
+        text = raw.decode("utf-8") if isinstance(raw, bytes) else raw  # strict: no encoded surrogates
+        value = _DECODER.decode(text)
     except _Invalid as error:
         raise _error(str(error)) from None
     except RecursionError:
@@ -43,43 +48,82 @@ def loads_strict(raw: bytes | str, *, max_depth: int = MAX_DEPTH) -> Any:
 
 
 def _check(root: Any, max_depth: int) -> None:
-    """One pass over the parsed value: depth, finite numbers, 64-bit integers, valid Unicode."""
+    """One pass over the parsed value: depth, finite numbers, 64-bit integers, valid Unicode.
+
+    The hot path keeps no JSON paths (building them costs more than the checks); when something
+    is wrong, `_find` walks again to say where.
+    """
+    stack: list[tuple[Any, int]] = [(root, 1)]
+    pop, push = stack.pop, stack.append
+    while stack:
+        value, depth = pop()
+        kind = type(value)
+        if kind is str:
+            if not value.isascii() and not _valid_text(value):
+                raise _find(root, max_depth)
+        elif kind is dict:
+            if depth > max_depth:
+                raise _find(root, max_depth)
+            for key, item in value.items():
+                if not key.isascii() and not _valid_text(key):
+                    raise _find(root, max_depth)
+                if type(item) in _CONTAINERS or type(item) is not str or not item.isascii():
+                    push((item, depth + 1))
+        elif kind is list:
+            if depth > max_depth:
+                raise _find(root, max_depth)
+            for item in value:
+                push((item, depth + 1))
+        elif kind is float:
+            if not math.isfinite(value):
+                raise _find(root, max_depth)
+        elif kind is int and not _INT_MIN <= value <= _INT_MAX:
+            raise _find(root, max_depth)
+
+
+_CONTAINERS = (dict, list)
+
+
+def _valid_text(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _find(root: Any, max_depth: int) -> BadRequest:
+    """The error for the first bad value under `root`, naming its JSON path."""
     stack: list[tuple[Any, int, str]] = [(root, 1, "$")]
     while stack:
         value, depth, path = stack.pop()
         if isinstance(value, str):
-            _check_text(value, path)
+            if not _valid_text(value):
+                return _error(
+                    f"{path}: a string holds a lone UTF-16 surrogate (not valid Unicode)", param=path
+                )
         elif isinstance(value, bool) or value is None:
             continue
         elif isinstance(value, float):
             if not math.isfinite(value):
-                raise _error(f"{path}: number out of range (must be finite)", param=path)
+                return _error(f"{path}: number out of range (must be finite)", param=path)
         elif isinstance(value, int):
             if not _INT_MIN <= value <= _INT_MAX:
-                raise _error(f"{path}: integer out of the 64-bit range", param=path)
-        elif isinstance(value, dict):
+                return _error(f"{path}: integer out of the 64-bit range", param=path)
+        elif isinstance(value, dict | list):
             if depth > max_depth:
-                raise _error(f"the JSON nests deeper than {max_depth} levels", param=path)
-            for key, item in value.items():
-                _check_text(key, path)
-                stack.append((item, depth + 1, f"{path}.{key}" if depth < 8 else path))
-        elif isinstance(value, list):
-            if depth > max_depth:
-                raise _error(f"the JSON nests deeper than {max_depth} levels", param=path)
-            stack.extend(
-                (item, depth + 1, f"{path}[{i}]" if depth < 8 else path) for i, item in enumerate(value)
-            )
-
-
-def _check_text(text: str, path: str) -> None:
-    if text.isascii():
-        return
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        raise _error(
-            f"{path}: a string holds a lone UTF-16 surrogate (not valid Unicode)", param=path
-        ) from None
+                return _error(
+                    f"the JSON nests deeper than {max_depth} levels", param=path if depth < 16 else None
+                )
+            items = value.items() if isinstance(value, dict) else enumerate(value)
+            for key, item in items:
+                if isinstance(key, str) and not _valid_text(key):
+                    return _error(
+                        f"{path}: a key holds a lone UTF-16 surrogate (not valid Unicode)", param=path
+                    )
+                child = f"{path}.{key}" if isinstance(key, str) else f"{path}[{key}]"
+                stack.append((item, depth + 1, child if depth < 16 else path))
+    return _error("the JSON holds a value backends cannot read")
 
 
 def _error(message: str, *, param: str | None = None) -> BadRequest:

@@ -8,6 +8,8 @@ report replaces the rig's entry in a dict; a background task upserts the changed
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from sqlalchemy import Engine, delete, insert, select
 
 from rigshift.run.contracts import GpuTelemetry, RigTelemetry
@@ -25,6 +27,9 @@ class TelemetryHub:
 
     def readings(self) -> list[tuple[str, float, GpuTelemetry]]:
         return [(rig, at, gpu) for rig, (at, report) in self.latest.items() for gpu in report.gpus]
+
+    def mark_dirty(self, rigs: Iterable[str]) -> None:
+        self._dirty.update(rigs)
 
     def take_dirty(self) -> list[tuple[float, RigTelemetry]]:
         dirty, self._dirty = self._dirty, set()

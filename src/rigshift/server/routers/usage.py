@@ -26,8 +26,22 @@ async def tenant_usage(ctx: Context, key: Tenant, by: GroupBy = "model", since: 
     return UsageReport(by=by, since=start, data=[asdict(r) for r in rows])
 
 
+Price = Annotated[
+    float | None, Query(ge=0, le=1e6, allow_inf_nan=False, description="USD per million tokens")
+]
+
+
 @router.get("/admin/usage", response_model=UsageReport)
-async def admin_usage(ctx: Context, _admin: Admin, by: GroupBy = "key", since: Since = None) -> UsageReport:
-    """Everyone's usage, grouped by key, model or rig."""
-    start, rows = await ctx.usage.summarise(by, since)
+async def admin_usage(
+    ctx: Context,
+    _admin: Admin,
+    by: GroupBy = "key",
+    since: Since = None,
+    price_prompt: Price = None,
+    price_completion: Price = None,
+) -> UsageReport:
+    """Everyone's usage, grouped by key, model or rig (prices: econ's defaults unless given)."""
+    start, rows = await ctx.usage.summarise(
+        by, since, price_prompt=price_prompt, price_completion=price_completion
+    )
     return UsageReport(by=by, since=start, data=[asdict(r) for r in rows])

@@ -38,7 +38,12 @@ class TelemetryService:
             self.hub.latest.setdefault(report.rig, (received_at, report))
 
     async def flush(self) -> None:
-        await anyio.to_thread.run_sync(self.store.save, self.hub.take_dirty())
+        dirty = self.hub.take_dirty()
+        try:
+            await anyio.to_thread.run_sync(self.store.save, dirty)
+        except BaseException:
+            self.hub.mark_dirty(report.rig for _, report in dirty)  # the next round writes them
+            raise
 
 
 def _first_duplicate(values: list[int]) -> int:

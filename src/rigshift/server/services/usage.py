@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import anyio.to_thread
 
-from rigshift.server.metering import default_prices
+from rigshift.server.metering import TokenPrices, default_prices
 from rigshift.server.usage import UsageStore, UsageSummary
 from rigshift.server.when import parse_since
 
@@ -17,12 +17,43 @@ class UsageService:
         self.clock = clock
 
     async def summarise(
-        self, by: str, since: str | None, *, key_id: str | None = None
+        self,
+        by: str,
+        since: str | None,
+        *,
+        key_id: str | None = None,
+        price_prompt: float | None = None,
+        price_completion: float | None = None,
     ) -> tuple[float | None, list[UsageSummary]]:
         """(window start, rows); `key_id` limits the report to one tenant's key."""
-        now = self.clock()
-        start = parse_since(since, now) if since else None
-        rows = await anyio.to_thread.run_sync(
-            lambda: self.store.summarise(by, default_prices(), since=start, key_id=key_id, now=now)
+        return await anyio.to_thread.run_sync(
+            lambda: summarise_usage(
+                self.store,
+                by,
+                since,
+                self.clock(),
+                key_id=key_id,
+                price_prompt=price_prompt,
+                price_completion=price_completion,
+            )
         )
-        return start, rows
+
+
+def summarise_usage(
+    store: UsageStore,
+    by: str,
+    since: str | None,
+    now: float,
+    *,
+    key_id: str | None = None,
+    price_prompt: float | None = None,
+    price_completion: float | None = None,
+) -> tuple[float | None, list[UsageSummary]]:
+    """The usage report (blocking): what the API and the CLI's local control plane both call."""
+    defaults = default_prices()
+    prices = TokenPrices(
+        price_prompt if price_prompt is not None else defaults.prompt_usd_per_mtok,
+        price_completion if price_completion is not None else defaults.completion_usd_per_mtok,
+    )
+    start = parse_since(since, now) if since else None
+    return start, store.summarise(by, prices, since=start, key_id=key_id, now=now)

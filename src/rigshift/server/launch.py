@@ -1,0 +1,213 @@
+"""Starting the control plane: `rigshift server` (a Ray head or fixed backends) and `rigshift up`
+(everything on this machine). The CLI parses flags and calls these; nothing here parses flags.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import threading
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from rigshift.errors import BackendError, EnvironmentProblem, InputError
+from rigshift.server.db import default_db_url, normalise_url, open_engine
+from rigshift.server.deployments import DeploymentLog
+from rigshift.server.keys import KeyStore
+from rigshift.server.settings import ServerSettings
+
+Say = Callable[[str], None]
+
+
+def data_dir(db_url: str | None) -> Path:
+    """Where secrets live: next to a SQLite file, else the XDG data dir."""
+    url = normalise_url(db_url or default_db_url())
+    if url.startswith("sqlite:///"):
+        return Path(url.split("///", 1)[1]).parent
+    return Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share") / "rigshift"
+
+
+def ensure_admin_key(keys: KeyStore) -> str | None:
+    """Create the first admin key if none is active; returns it (shown once) or None."""
+    if any(k.admin and not k.revoked for k in keys.list()):
+        return None
+    _key, secret = keys.create("admin", now=time.time(), admin=True)
+    return secret
+
+
+def join_token(db: str | None) -> str:
+    from rigshift.server.local import load_or_create_secret
+
+    return load_or_create_secret(data_dir(db) / "join-token")
+
+
+def demo_key(keys: KeyStore, workdir: Path, model: str) -> str:
+    """The demo key of `up --demo`: the one from the last start while it is still active, else a
+    new one (the old one revoked). Before, every start added another never-expiring key."""
+    from rigshift.server.local import write_secret
+
+    path = workdir / "demo-key"
+    if path.is_file():
+        secret = path.read_text().strip()
+        key = keys.authenticate(secret)
+        if key is not None and key.name == "demo" and key.allows(model):
+            return secret
+        if key is not None:
+            keys.revoke(key.id, now=time.time())
+    _key, secret = keys.create("demo", now=time.time(), allowed_models=[model], rate_limit_rpm=600)
+    write_secret(path, secret)
+    return secret
+
+
+def serve(
+    *,
+    host: str,
+    port: int,
+    db: str | None,
+    backends: Sequence[str],
+    token: str | None,
+    ray_port: int,
+    ray_temp_dir: str | None,
+    use_ray: bool,
+    public_url: str | None,
+    public_metrics: bool,
+    public_docs: bool,
+    say: Say,
+) -> None:
+    """`rigshift server`: the control plane in the foreground until stopped."""
+    import uvicorn
+
+    from rigshift.server.app import create_app
+    from rigshift.server.static_directory import StaticDirectory, parse_backend
+
+    engine = open_engine(db)
+    token = token or join_token(db)
+    first_admin = ensure_admin_key(KeyStore(engine))
+    settings = ServerSettings(
+        db_url=db,
+        host=host,
+        port=port,
+        join_token=token,
+        model_store_dir=str(data_dir(db) / "model-store"),
+        public_metrics=public_metrics,
+        public_docs=public_docs,
+    )
+    plane = None
+    if backends or not use_ray:
+        directory: Any = StaticDirectory([parse_backend(spec, i) for i, spec in enumerate(backends)])
+    else:
+        from rigshift.server.cluster import start_cluster_plane
+
+        plane = start_cluster_plane(
+            token,
+            engine,
+            data_dir(db),
+            ray_port=ray_port,
+            ray_temp_dir=ray_temp_dir,
+            store_url=public_url or f"http://{host}:{port}",
+            desired=DeploymentLog(engine).load_desired(),
+        )
+        directory = plane.manager.directory()
+        say(f"Ray head at {plane.head.address} (token auth); agents join with the join token")
+    app = create_app(
+        directory,
+        settings,
+        engine=engine,
+        manager=plane.manager if plane else None,
+        ray_address=plane.head.address if plane else None,
+    )
+    say(f"rigshift control plane on http://{host}:{port}  (OpenAI base URL: http://{host}:{port}/v1)")
+    if first_admin:
+        say(f"admin key (shown once): {first_admin}")
+    try:
+        uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
+    except OSError as error:
+        raise EnvironmentProblem(f"cannot listen on {host}:{port}: {error}") from error
+    finally:
+        if plane is not None:
+            plane.close(stop_replicas=False)  # the replicas outlive this process by design
+
+
+def up_demo(*, host: str, port: int, db: str | None, use_ray: bool, ready_timeout: float, say: Say) -> None:
+    """`rigshift up --demo`: database, local Ray (loopback only), gateway, one CPU replica of the
+    tiny model; until SIGTERM or Ctrl-C, then everything it started is stopped in order."""
+    from rigshift.server.app import create_app
+    from rigshift.server.serving import serve_in_thread
+
+    engine = open_engine(db)
+    workdir = data_dir(db)
+    token = join_token(db)
+    keys = KeyStore(engine)
+    first_admin = ensure_admin_key(keys)
+    settings = ServerSettings(db_url=db, host=host, port=port, join_token=token)
+    cleanup: list[Callable[[], None]] = []
+    try:
+        if use_ray:
+            import ray as ray_module
+
+            from rigshift.server.cluster import demo_specs, start_local_plane
+
+            cleanup.append(ray_module.shutdown)  # the local cluster belongs to this process
+            plane = start_local_plane(token, engine, workdir, threads=2)
+            cleanup.append(lambda: plane.close(stop_replicas=True))
+            specs = list(demo_specs())
+            plane.manager.apply(specs)
+            DeploymentLog(engine).save_desired(specs, time.time())
+            directory: Any = plane.manager.directory()
+            model = specs[0].model
+            manager = plane.manager
+
+            def wait_ready() -> bool:
+                return manager.wait_ready(1, timeout_s=ready_timeout)
+
+            app = create_app(directory, settings, engine=engine, manager=manager)
+        else:
+            from rigshift.server.local import SupervisedDirectory, start_demo_replica
+
+            local = SupervisedDirectory()
+            supervisor, endpoint = start_demo_replica(workdir)
+            cleanup.append(supervisor.stop)
+            local.add(endpoint, lambda: supervisor.status().state)
+            model = endpoint.model
+
+            def wait_ready() -> bool:
+                return supervisor.wait_ready(ready_timeout)
+
+            app = create_app(local, settings, engine=engine)
+        key = demo_key(keys, workdir, model)
+        running = serve_in_thread(app, host=host, port=port)
+        cleanup.append(running.stop)
+        if not wait_ready():
+            raise BackendError(
+                f"the demo replica did not become ready within {ready_timeout:g} s (see {workdir}/logs)"
+            )
+        url = running.url
+        say(f"rigshift is up: {url}/v1  (model {model!r})")
+        say(f"demo API key: {key}")
+        if first_admin:
+            say(f"admin key (shown once): {first_admin}")
+        say(
+            f"try: curl {url}/v1/chat/completions -H 'Authorization: Bearer {key}' "
+            f'-H \'Content-Type: application/json\' -d \'{{"model": "{model}", '
+            '"messages": [{"role": "user", "content": "hi"}]}\''
+        )
+        stop = threading.Event()
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+        with contextlib.suppress(KeyboardInterrupt):
+            stop.wait()
+    finally:
+        for step in reversed(cleanup):
+            with contextlib.suppress(Exception):  # shutting down: one failed step must not skip the rest
+                step()
+
+
+def require_demo(demo: bool) -> None:
+    if not demo:
+        raise InputError(
+            "`rigshift up` without --demo needs a deployment; try `rigshift up --demo` first",
+            field="--demo",
+            expected="--demo (tiny generated model on the CPU)",
+        )
