@@ -121,3 +121,20 @@ def test_bench_rig_goes_to_the_server_and_reports_its_refusal(tmp_path):
         assert "409" in result.output and "no cluster" in result.output
     finally:
         server.stop()
+
+
+def test_estimating_never_migrates_a_database(tmp_path):
+    """Regression: reading measurements once migrated a shared database another version owned."""
+    import sqlite3
+
+    db = tmp_path / "other.db"
+    with sqlite3.connect(db) as conn:
+        conn.execute("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL)")
+        conn.execute("INSERT INTO alembic_version VALUES ('9999_someone_else')")
+    result = run("estimate", "--gpu", "RX 570 8GB", "--model", "llama-3.1-8b", "--db", str(db), "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["provenance"]["decode"] == "prior"
+    with sqlite3.connect(db) as conn:
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        assert tables == {"alembic_version"}
+        assert conn.execute("SELECT version_num FROM alembic_version").fetchall() == [("9999_someone_else",)]

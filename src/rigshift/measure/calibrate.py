@@ -104,15 +104,23 @@ def _unusable(m: Measurement) -> str | None:
 
 def load_calibration(db_url: str | None = None) -> Calibration:
     """Every stored measurement as a Calibration: the one loader `estimate`, `assess`, `econ` and
-    `plan` call. Empty (every number a prior) when the database does not exist yet: reading
-    estimates never creates one."""
+    `plan` call. Read-only: it never creates or migrates a database (a server or `rigshift bench`
+    does that); one without a measurements table, or none at all, means no rows."""
+    from sqlalchemy import inspect
+
     from rigshift.server.db import default_db_url, normalise_url, open_engine
     from rigshift.server.measurements_store import MeasurementStore
 
     url = normalise_url(db_url or default_db_url())
     if url.startswith("sqlite:///") and not Path(url.split("///", 1)[1].split("?", 1)[0]).is_file():
         return Calibration()
-    return calibration_from(MeasurementStore(open_engine(url)).list())
+    engine = open_engine(url, migrate_schema=False)
+    try:
+        if not inspect(engine).has_table("measurements"):
+            return Calibration()
+        return calibration_from(MeasurementStore(engine).list())
+    finally:
+        engine.dispose()
 
 
 def estimator_for(
