@@ -39,8 +39,9 @@ SpeedFactor = Callable[[GpuSpec, float | None, str], float]
 class Calibration(Protocol):
     """Measured corrections to the estimator's priors."""
 
-    def apply(self, estimate: Estimate, workload: Workload, hardware: Hardware) -> Estimate:
-        """The estimate corrected by whatever was measured for this workload on this hardware."""
+    def apply(self, workload: Workload, hardware: Hardware, result: Estimate | None = None) -> Estimate:
+        """`result` (the prior estimate) corrected by whatever was measured for this workload on
+        this hardware (`rigshift.estimate.calibration.Calibration` is the real one)."""
         ...
 
 
@@ -121,7 +122,7 @@ class Toolkit:
             self._held.append(workload.model)
             hit = self._estimator(workload, hardware)
             if self.calibration is not None:
-                hit = self.calibration.apply(hit, workload, hardware)
+                hit = self.calibration.apply(workload, hardware, hit)
             self._estimates[key] = hit
         return hit
 

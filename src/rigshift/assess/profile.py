@@ -401,4 +401,6 @@ def _class_result(
         bottleneck=est.bottleneck,
         blockers=blockers,
         notes=list(est.notes),
+        provenance=est.provenance.label() if est.provenance else None,
+        uncalibrated=bool(est.provenance and est.provenance.uncalibrated),
     )

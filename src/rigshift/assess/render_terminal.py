@@ -35,13 +35,23 @@ def render_summary(a: FleetAssessment, width: int = 100) -> RenderableType:
     )  # fmt: skip
 
     more = len(s.by_card_model) - _TOP_CARDS
+    guessed = sum(row.gpus for row in s.by_card_model if row.uncalibrated)
+    notes = []
+    if guessed:
+        notes.append(
+            f"{guessed:,} GPUs are of uncalibrated classes: their verdicts rest on assumed factors "
+            "(run `rigshift bench` on one, or `rigshift bench import` published results)"
+        )
+    if more > 0:
+        notes.append(f"+ {more} more card models (--json or --html for all)")
     cards = fitted_table(
-        (Col("card"), Col("GPUs", "right"), Col("AI-ready", "right"), Col("tiers", wrap=True, drop=1)),
+        (Col("card"), Col("GPUs", "right"), Col("AI-ready", "right"), Col("tiers", wrap=True, drop=2),
+         Col("confidence", wrap=True, drop=1)),
         [(row.gpu_name, f"{row.gpus:,}", f"{row.ready_gpus:,}",
-          " ".join(f"{k}:{v}" for k, v in sorted(row.tiers.items())))
+          " ".join(f"{k}:{v}" for k, v in sorted(row.tiers.items())),
+          (row.confidence or "-") + (" (uncalibrated)" if row.uncalibrated else ""))
          for row in s.by_card_model[:_TOP_CARDS]],
-        width, title="By card model",
-        caption=f"+ {more} more card models (--json or --html for all)" if more > 0 else None,
+        width, title="By card model", caption="; ".join(notes) or None,
     )  # fmt: skip
 
     reasons = fitted_table(

@@ -59,6 +59,10 @@ def summarize(
         row.ready_gpus += p.gpus if p.headline_ready else 0
         row.vram_gib = round(row.vram_gib + p.vram_gib * p.gpus, 1)
         row.tiers[p.tier] = row.tiers.get(p.tier, 0) + p.gpus
+        shown = p.class_result(criteria.headline_class) or (p.classes[0] if p.classes else None)
+        if shown is not None and shown.provenance and not row.confidence:
+            row.confidence = shown.provenance
+            row.uncalibrated = shown.uncalibrated
 
     limited: Counter[Reason] = Counter()
     blocked: Counter[Reason] = Counter()

@@ -104,6 +104,10 @@ class ClassResult(_Model):
     bottleneck: str | None = None
     blockers: list[Reason] = Field(default_factory=list)
     notes: list[str] = Field(default_factory=list)
+    # Where decode_tps comes from: "measured (2 rows)", "calibrated (3 rows, ±9%)",
+    # "prior: polaris/vulkan, ±22%"; `uncalibrated` when the class has no published row at all.
+    provenance: str | None = None
+    uncalibrated: bool = False
 
 
 class EmbeddingResult(_Model):
@@ -232,6 +236,8 @@ class CardModelCount(_Model):
     ready_gpus: int
     vram_gib: float
     tiers: dict[str, int] = Field(default_factory=dict)
+    confidence: str = ""  # provenance of the headline class's speed on this card
+    uncalibrated: bool = False  # that speed is a guess: no published or measured row
 
 
 class UnassessedCard(_Model):

@@ -30,6 +30,7 @@ COMMANDS: dict[str, LazyCommand] = {
     "server": LazyCommand("server", "Run the control plane: management API, OpenAI-compatible gateway, telemetry, /metrics."),
     "up": LazyCommand("server", "Everything on this machine: database, local Ray, gateway, one replica."),
     "keys": LazyCommand("server", "Create, list and revoke API keys."),
+    "bench": LazyCommand("bench", "Measure tokens/s with llama.cpp's llama-bench, or import its output;"),
     "energy": LazyCommand("energy", "Energy: prices, the policy, demand response."),
     "usage": LazyCommand("server", "Metered usage: requests, tokens, energy, revenue and revenue per GPU per day."),
 }  # fmt: skip

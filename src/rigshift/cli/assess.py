@@ -17,6 +17,7 @@ from rigshift.errors import InputError, Problem
 from rigshift.files import write_atomic
 from rigshift.fleet.demo import demo_fleet
 from rigshift.fleet.store import load_fleet
+from rigshift.measure.calibrate import toolkit_for
 from rigshift.readers import LIMITS, load_json, load_yaml, problems_from_validation, read_text
 from rigshift.suggest import did_you_mean
 from rigshift.tables import output_console
@@ -77,6 +78,16 @@ def assess_command(
     html: Annotated[
         Path | None, typer.Option("--html", help="Also write a self-contained HTML report with charts here.")
     ] = None,
+    no_measurements: Annotated[
+        bool, typer.Option("--no-measurements", help="Ignore stored measurements: priors alone.")
+    ] = False,
+    db: Annotated[
+        str | None,
+        typer.Option(
+            "--db",
+            help="Measurements database (default: $RIGSHIFT_DB or ~/.local/share/rigshift/rigshift.db).",
+        ),
+    ] = None,
     details: Annotated[bool, typer.Option("--details", help="Add one row per GPU to the summary.")] = False,
     criteria_file: Annotated[
         Path | None,
@@ -120,7 +131,7 @@ def assess_command(
     }
     criteria = build_criteria(base, overrides, str(criteria_file) if criteria_file else None)
     fleet_data = demo_fleet(seed=seed, scale=scale) if fleet is None else load_fleet(fleet)
-    result = assess_fleet(fleet_data, criteria)
+    result = assess_fleet(fleet_data, criteria, toolkit_for(db, not no_measurements))
     if html is not None:
         write_atomic(html, render_html(result))
     if as_json:

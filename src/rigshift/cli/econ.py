@@ -13,6 +13,7 @@ from rigshift.errors import InputError, Problem
 from rigshift.files import write_atomic
 from rigshift.fleet.demo import demo_fleet
 from rigshift.fleet.store import load_fleet
+from rigshift.measure.calibrate import toolkit_for
 
 
 def econ_command(
@@ -39,6 +40,16 @@ def econ_command(
     details: Annotated[
         bool, typer.Option("--details", help="Show every use and model class per card.")
     ] = False,
+    no_measurements: Annotated[
+        bool, typer.Option("--no-measurements", help="Ignore stored measurements: priors alone.")
+    ] = False,
+    db: Annotated[
+        str | None,
+        typer.Option(
+            "--db",
+            help="Measurements database (default: $RIGSHIFT_DB or ~/.local/share/rigshift/rigshift.db).",
+        ),
+    ] = None,
     no_sensitivity: Annotated[
         bool, typer.Option("--no-sensitivity", help="Skip the power/token price sweep.")
     ] = False,
@@ -87,6 +98,7 @@ def econ_command(
         use_assessment=not no_assessment,
         demand=demand,
         usage_days=usage_days,
+        tools=toolkit_for(db, not no_measurements),
     )
     if html is not None:
         write_atomic(html, render_html(economics))

@@ -17,10 +17,12 @@ from rigshift.catalog.gpus import gpu_catalog
 from rigshift.catalog.models import load_model
 from rigshift.cli.errors import handle_errors
 from rigshift.errors import InputError, Problem, UnknownNameError
-from rigshift.estimate import Estimate, GpuSlot, Hardware, PcieLink, Workload, estimate
+from rigshift.estimate import Estimate, GpuSlot, Hardware, PcieLink, Workload
+from rigshift.estimate.calibration import Calibration
 from rigshift.estimate.quants import KV_TYPE_BYTES
 from rigshift.estimate.runtimes import RUNTIMES
 from rigshift.estimate.types import DEFAULT_HOST_BANDWIDTH_GBS, DEFAULT_HOST_THREADS
+from rigshift.measure.calibrate import load_calibration
 from rigshift.suggest import unknown_choice
 from rigshift.tables import output_console
 
@@ -119,7 +121,7 @@ def render_table(result: Estimate, title: str, console: Console) -> None:
         f"{result.decode_tokens_per_s:.1f} tok/s ({prov.label()}; {prov.interval[0]:.1f}-{prov.interval[1]:.1f}) "
         f"one stream, {result.decode_tokens_per_s_total:.1f} tok/s all streams",
     )
-    table.add_row("prompt processing", f"{result.prefill_tokens_per_s:.0f} tok/s")
+    table.add_row("prompt processing", f"{result.prefill_tokens_per_s:.0f} tok/s ({prov.prefill})")
     table.add_row("time to first token", f"{result.ttft_s * 1000:.0f} ms")
     table.add_row("max context", f"{result.max_context} tokens per sequence")
     table.add_row("max parallel", f"{result.max_parallel} sequences at this context")
@@ -172,8 +174,19 @@ def register(app: typer.Typer) -> None:
         ] = DEFAULT_HOST_BANDWIDTH_GBS,
         host_threads: Annotated[int, typer.Option(help="CPU threads llama.cpp uses")] = DEFAULT_HOST_THREADS,
         as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
+        no_measurements: Annotated[
+            bool, typer.Option("--no-measurements", help="ignore stored measurements: the prior alone")
+        ] = False,
+        db: Annotated[
+            str | None,
+            typer.Option(
+                "--db",
+                help="measurements database (default: $RIGSHIFT_DB or ~/.local/share/rigshift/rigshift.db)",
+            ),
+        ] = None,
     ) -> None:
-        """Memory, speed and fit of MODEL on GPU: weights, KV cache, tokens/s, max context, load time."""
+        """Memory, speed and fit of MODEL on GPU: weights, KV cache, tokens/s, max context, load
+        time, and where each speed comes from (measured, calibrated by stored measurements, prior)."""
         if runtime is not None:
             _check_choice(runtime, RUNTIMES, "runtime")
         _check_choice(kv_type.lower(), tuple(KV_TYPE_BYTES), "kv_type")
@@ -223,7 +236,8 @@ def register(app: typer.Typer) -> None:
             host_bandwidth_gbs=host_bandwidth,
             host_threads=host_threads,
         )
-        result = estimate(workload, hardware)
+        calibration = Calibration() if no_measurements else load_calibration(db)
+        result = calibration.apply(workload, hardware)
         if as_json:
             payload = {
                 "gpu": slot.spec.name,

@@ -13,6 +13,7 @@ from rigshift.cli.errors import handle_errors
 from rigshift.errors import InfeasiblePlan, InputError, Problem
 from rigshift.files import write_atomic
 from rigshift.fleet.store import load_fleet
+from rigshift.measure.calibrate import toolkit_for
 from rigshift.plan import Plan, PlanOptions, load_demand, plan_placement
 from rigshift.plan.report import render_explain, render_html, render_summary
 from rigshift.readers import LIMITS, load_json, problems_from_validation, read_text
@@ -59,6 +60,16 @@ def plan_command(
     time_limit: Annotated[
         float | None, typer.Option("--time-limit", help="Solver time limit, seconds.")
     ] = None,
+    no_measurements: Annotated[
+        bool, typer.Option("--no-measurements", help="Ignore stored measurements: priors alone.")
+    ] = False,
+    db: Annotated[
+        str | None,
+        typer.Option(
+            "--db",
+            help="Measurements database (default: $RIGSHIFT_DB or ~/.local/share/rigshift/rigshift.db).",
+        ),
+    ] = None,
     solver: Annotated[str | None, typer.Option("--solver", help="milp (default) or greedy.")] = None,
     min_tps: Annotated[
         float | None,
@@ -93,7 +104,8 @@ def plan_command(
         overrides["solver"] = solver
     options = PlanOptions.model_validate({**demand_data.plan_options().model_dump(), **overrides})
 
-    plan = plan_placement(fleet_data, demand_data, current=current_plan, options=options)
+    tools = toolkit_for(db, not no_measurements)
+    plan = plan_placement(fleet_data, demand_data, current=current_plan, options=options, tools=tools)
     text = plan.model_dump_json(indent=2)
     if out is not None:
         write_atomic(out, text + "\n")

@@ -18,7 +18,7 @@ from rigshift.catalog.model_spec import ModelSpec
 from rigshift.estimate.memory import MemoryLayout, kv_bytes_per_token
 from rigshift.estimate.quants import QuantRecipe
 from rigshift.estimate.runtimes import PROFILES, RuntimeProfile
-from rigshift.estimate.tensors import active_params, weight_bytes
+from rigshift.estimate.tensors import active_params, lm_head_params, weight_bytes
 from rigshift.estimate.types import Hardware
 
 # Latency of one activation hand-off between GPUs over PCIe (a synchronised copy), and between
@@ -242,7 +242,11 @@ def prefill_tokens_per_s(
     prompt_tokens = max(1, prompt_tokens)
     ubatch = min(profile.micro_batch, prompt_tokens)
     wb = weight_bytes(model, recipe)
-    params = active_params(model)
+    # llama.cpp computes logits for the last prompt token only (llama-bench and llama-server
+    # alike), so the LM head is not multiplied per prompt token: measured on the CPU here, a
+    # head counted per token put Qwen3 0.6B's pp64 (26% of its parameters are the tied head) 32%
+    # low (docs/benchmarks.md, rigshift bench).
+    params = active_params(model) - (lm_head_params(model) if model.kind == "chat" else 0.0)
     # Attention runs well below the matrix rate (softmax, masking, and without flash attention a
     # KQ matrix through memory): its FLOPs count ATTENTION_COST times. Fitted on the pp512..pp8192
     # rows (flash attention off); with flash attention on, an assumption of half that penalty.

@@ -88,6 +88,12 @@ def weight_bytes(model: ModelSpec, recipe: QuantRecipe) -> WeightBytes:
 
 
 @lru_cache(maxsize=4096)  # pure function of frozen specs; the estimator asks often
+def lm_head_params(model: ModelSpec) -> float:
+    """The output projection's parameters (the token embedding's when tied)."""
+    g = tensor_groups(model)
+    return g.output or g.embedding
+
+
 def active_params(model: ModelSpec) -> float:
     """Parameters one token multiplies through: dense layers, active experts and the LM head."""
     g = tensor_groups(model)

@@ -224,3 +224,23 @@ def _reason(output: str) -> str:
         return "the head refused the join token"
     lines = [line for line in output.strip().splitlines() if line.strip()]
     return lines[-1][:300] if lines else "ray start exited"
+
+
+def bench_on_this_rig(
+    rig: str, runtime: str | None, threads: int | None, models: list[str] | None = None
+) -> list[dict[str, object]]:
+    """`rigshift bench` on the rig whose agent node runs this (a Ray task the control plane pins
+    to the rig's label): llama-bench on each card class here; rows as JSON for the server to store."""
+    import sys
+
+    from rigshift.measure.service import parse_model_choices, run_bench
+
+    rows = run_bench(
+        runtime,
+        lambda line: print(line, file=sys.stderr),
+        threads=threads,
+        rig=rig,
+        source=f"agent {rig}",
+        models=parse_model_choices(models),
+    )
+    return [row.to_json() for row in rows]

@@ -44,6 +44,7 @@ from rigshift.server.fleet_source import FleetSource
 from rigshift.server.gateway import Gateway
 from rigshift.server.health import probe_loop
 from rigshift.server.keys import KeyStore
+from rigshift.server.measurements_store import MeasurementStore
 from rigshift.server.metering import default_prices
 from rigshift.server.metrics import Metrics, gpu_metrics, replica_metrics
 from rigshift.server.model_store import ModelStore
@@ -55,6 +56,7 @@ from rigshift.server.routers import (
     farm,
     internal,
     keys,
+    measurements,
     models,
     openai,
     ops,
@@ -64,6 +66,7 @@ from rigshift.server.routers import (
 from rigshift.server.services.deployments import DeploymentsService, all_replicas
 from rigshift.server.services.energy import EnergyApiService
 from rigshift.server.services.keys import KeysService
+from rigshift.server.services.measurements import MeasurementsService, ray_rig_bench
 from rigshift.server.services.model_files import ModelFilesService
 from rigshift.server.services.telemetry import TelemetryService
 from rigshift.server.services.usage import UsageService
@@ -86,6 +89,7 @@ ROUTERS: list[APIRouter] = [
     farm.router,
     usage_report.router,
     console.router,
+    measurements.router,
 ]
 
 __all__ = ["ROUTERS", "all_replicas", "create_app"]
@@ -148,6 +152,9 @@ def create_app(
         fleet=fleet,
         sessions=sessions,
         energy=EnergyApiService(EnergyEventStore(engine), clock, energy_loop),
+        measurements=MeasurementsService(
+            MeasurementStore(engine), clock, ray_rig_bench() if (ray_address or manager) else None
+        ),
     )
 
     def scrape() -> Iterable[Metric]:

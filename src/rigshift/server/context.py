@@ -17,6 +17,7 @@ from rigshift.server.metrics import Metrics
 from rigshift.server.services.deployments import DeploymentsService
 from rigshift.server.services.energy import EnergyApiService
 from rigshift.server.services.keys import KeysService
+from rigshift.server.services.measurements import MeasurementsService
 from rigshift.server.services.model_files import ModelFilesService
 from rigshift.server.services.telemetry import TelemetryService
 from rigshift.server.services.usage import UsageService
@@ -42,6 +43,7 @@ class ServerContext:
     fleet: FleetSource = field(default_factory=FleetSource.none)
     sessions: SessionStore | None = None
     energy: EnergyApiService | None = None
+    measurements: MeasurementsService | None = None
 
 
 def context(request: Request) -> ServerContext:

@@ -9,7 +9,6 @@ per commit for that too).
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -19,25 +18,10 @@ from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.exc import ArgumentError, OperationalError
 
+from rigshift.db_url import default_db_url, normalise_url
 from rigshift.errors import EnvironmentProblem, InputError
 
-
-def default_db_url() -> str:
-    """`RIGSHIFT_DB`, else SQLite under `$XDG_DATA_HOME/rigshift` (`~/.local/share/rigshift`)."""
-    env = os.environ.get("RIGSHIFT_DB")
-    if env:
-        return env
-    data_home = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
-    return f"sqlite:///{data_home / 'rigshift' / 'rigshift.db'}"
-
-
-def normalise_url(url: str) -> str:
-    """Accept a bare file path or a SQLAlchemy URL; `postgresql://` uses the psycopg 3 driver."""
-    if "://" not in url:
-        return f"sqlite:///{Path(url).expanduser().resolve()}"
-    if url.startswith("postgresql://") or url.startswith("postgres://"):
-        return "postgresql+psycopg://" + url.split("://", 1)[1]
-    return url
+__all__ = ["default_db_url", "normalise_url", "open_engine"]
 
 
 def open_engine(url: str | None = None, *, migrate_schema: bool = True) -> Engine:

@@ -1,0 +1,189 @@
+"""`rigshift bench`: measure this machine with llama-bench; `bench import`: results users have."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import httpx
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from rigshift.cli.errors import handle_errors
+from rigshift.errors import BackendError, InputError
+from rigshift.estimate.runtimes import RUNTIMES
+from rigshift.measure.importer import ImportDefaults
+from rigshift.measure.types import Measurement
+
+bench_app = typer.Typer(
+    help="Measure tokens/s with llama.cpp's llama-bench, or import its output; results are stored "
+    "and correct every estimate (see `rigshift estimate`).",
+    invoke_without_command=True,
+)
+_err = Console(stderr=True, highlight=False)
+
+DbOption = Annotated[
+    str | None,
+    typer.Option(
+        "--db",
+        help="Database URL or SQLite path (default: $RIGSHIFT_DB or ~/.local/share/rigshift/rigshift.db)",
+    ),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="print the stored rows as JSON")]
+
+
+def _store(db: str | None) -> Any:
+    from rigshift.server.db import open_engine
+    from rigshift.server.measurements_store import MeasurementStore
+
+    return MeasurementStore(open_engine(db))
+
+
+def _print(rows: list[Measurement], as_json: bool, title: str) -> None:
+    if as_json:
+        typer.echo(json.dumps([r.to_json() for r in rows], indent=2))
+        return
+    table = Table(title=title, title_justify="left")
+    for column in ("card", "runtime", "model", "quant", "test", "tok/s", "memory GiB", "source"):
+        table.add_column(column)
+    for r in rows:
+        table.add_row(
+            r.card_name,
+            r.runtime,
+            r.model_key,
+            r.quant,
+            r.test,
+            f"{r.tokens_per_s:.2f} ± {r.stddev_tokens_per_s:.2f}",
+            f"{r.gpu_memory_used_gib:.2f}" if r.gpu_memory_used_gib is not None else "-",
+            r.source,
+        )
+    Console().print(table)
+
+
+@bench_app.callback()
+@handle_errors
+def bench(
+    ctx: typer.Context,
+    runtime: Annotated[
+        str | None, typer.Option(help=" | ".join(RUNTIMES[:4]) + " (default: each GPU's own)")
+    ] = None,
+    threads: Annotated[
+        int | None, typer.Option(help="CPU threads for llama-bench (default: all cores)")
+    ] = None,
+    model: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--model",
+            help="MODEL:QUANT to bench instead of the standard set (repeat), e.g. llama-3.2-1b:Q4_0",
+        ),
+    ] = None,
+    rig: Annotated[str | None, typer.Option(help="bench this rig through its agent (needs --server)")] = None,
+    server: Annotated[str | None, typer.Option(help="control plane URL, for --rig")] = None,
+    admin_key: Annotated[
+        str | None, typer.Option(envvar="RIGSHIFT_ADMIN_KEY", help="admin key for --server")
+    ] = None,
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Measure this machine: for each distinct (GPU model, runtime) — the host CPU where there is
+    no GPU — run llama-bench on zero-weight models of catalog shapes (Q4_0, Q4_K_M, Q8_0): pp512
+    and tg128 on GPUs, pp64 and tg32 on the CPU. Progress goes to stderr; results are stored."""
+    if ctx.invoked_subcommand is not None:
+        return
+    if threads is not None and threads < 1:
+        raise InputError(f"--threads must be at least 1, got {threads}", field="--threads")
+    if rig or server:
+        if not (rig and server):
+            raise InputError("--rig and --server go together", field="--rig", expected="both, or neither")
+        rows = _bench_remote(server, admin_key, rig, runtime, threads, model)
+    else:
+        from rigshift.measure.service import parse_model_choices, run_bench
+
+        chosen = parse_model_choices(model)
+        measured = run_bench(
+            runtime, lambda line: _err.print(line, markup=False), threads=threads, models=chosen
+        )
+        rows = _store(db).add(measured)
+    _print(rows, as_json, f"{len(rows)} measurements stored")
+
+
+def _bench_remote(
+    server: str,
+    admin_key: str | None,
+    rig: str,
+    runtime: str | None,
+    threads: int | None,
+    models: list[str] | None,
+) -> list[Measurement]:
+    if not admin_key:
+        raise InputError(
+            "--server needs an admin key", field="--admin-key", expected="a key made with --admin"
+        )
+    _err.print(f"asking {server} to bench rig {rig} through its agent (minutes)", markup=False)
+    try:
+        response = httpx.post(
+            server.rstrip("/") + "/admin/measurements/bench",
+            json={"rig": rig, "runtime": runtime, "threads": threads, "models": models},
+            headers={"authorization": f"Bearer {admin_key}"},
+            timeout=900,
+        )
+    except httpx.HTTPError as error:
+        raise BackendError(f"cannot reach {server}: {error}") from error
+    if response.status_code >= 400:
+        try:
+            message = response.json()["error"]["message"]
+        except (ValueError, KeyError, TypeError):
+            message = response.text
+        raise BackendError(f"{server}: HTTP {response.status_code}: {message}")
+    return [Measurement.from_json(row) for row in response.json()["data"]]
+
+
+@bench_app.command("import")
+@handle_errors
+def bench_import(
+    files: Annotated[
+        list[Path],
+        typer.Argument(help="llama-bench output (md, csv, json, jsonl, sql) or Ollama --verbose timings"),
+    ],
+    gpu: Annotated[
+        str | None, typer.Option(help='the GPU, where the file does not say: "RX 580 8GB"')
+    ] = None,
+    runtime: Annotated[str | None, typer.Option(help="the runtime, where the file does not say")] = None,
+    model: Annotated[str | None, typer.Option(help="catalog model, where the file does not say")] = None,
+    quant: Annotated[str | None, typer.Option(help="quantization, where the file does not say")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="read and map, store nothing")] = False,
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Import llama-bench results users already have; names are mapped to the catalogs. The
+    first unreadable line stops the import with FILE:LINE and nothing is stored."""
+    from rigshift.measure.service import import_measurements
+
+    rows = import_measurements(files, ImportDefaults(gpu=gpu, runtime=runtime, model=model, quant=quant))
+    if not dry_run:
+        rows = _store(db).add(rows)
+    _print(rows, as_json, f"{len(rows)} measurements {'read' if dry_run else 'stored'}")
+
+
+@bench_app.command("list")
+@handle_errors
+def bench_list(
+    card: Annotated[str | None, typer.Option(help="catalog key of one card (host-cpu for the CPU)")] = None,
+    runtime: Annotated[str | None, typer.Option()] = None,
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """The stored measurements."""
+    rows = _store(db).list(card_key=card, runtime=runtime)
+    _print(rows, as_json, f"{len(rows)} measurements")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(bench_app, name="bench")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(bench_app())

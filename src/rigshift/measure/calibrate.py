@@ -1,0 +1,144 @@
+"""Stored measurements -> a `Calibration` the estimator commands apply.
+
+`calibration_from(measurements)` is pure: each row is re-estimated under its own test conditions
+(model, quant, prompt/generation lengths, power limit) and the efficiency factor that reproduces
+it is solved for (rigshift.estimate.calibration). `load_calibration(db_url)` reads the store:
+the one function `rigshift estimate`, `assess`, `econ` and `plan` call.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable
+from dataclasses import replace
+
+from rigshift.catalog.gpu_spec import GpuSpec
+from rigshift.catalog.gpus import gpu_catalog
+from rigshift.catalog.models import model_catalog
+from rigshift.errors import RigshiftError
+from rigshift.estimate.calibration import (
+    Calibration,
+    RatioRow,
+    arch_class,
+    corrected_estimate,
+    row_noise,
+    solve_log_ratio,
+)
+from rigshift.estimate.estimator import estimate
+from rigshift.estimate.types import Estimate, GpuSlot, Hardware, Workload
+from rigshift.measure.types import HOST_CARD_KEY, Measurement
+from rigshift.toolkit import Toolkit, default_toolkit
+
+
+def _host_stand_in() -> GpuSpec:
+    """Any catalog card: the CPU runtime's estimate uses the host's figures, not the GPU's."""
+    return gpu_catalog().all()[0]
+
+
+def conditions(m: Measurement) -> tuple[Workload, Hardware]:
+    """The estimator's inputs for the test a row measured."""
+    model = model_catalog().get(m.model_key)
+    # tgN from depth d: the estimator's decode rate at half the generated tokens past d.
+    prompt = max(1, m.n_depth + m.n_gen // 2) if m.kind == "decode" else max(1, m.n_prompt)
+    context = max(prompt + m.n_gen + m.n_depth, 16)
+    workload = Workload(model, quant=m.quant, context=context, runtime=m.runtime, prompt_tokens=prompt)
+    spec = _host_stand_in() if m.card_key == HOST_CARD_KEY else gpu_catalog().get(m.card_key)
+    hardware = Hardware(gpus=(GpuSlot(spec, power_limit_w=m.power_limit_w),))
+    if m.runtime == "llama.cpp-cpu" and m.n_threads:
+        hardware = replace(hardware, host_threads=m.n_threads)
+    return workload, hardware
+
+
+def ratio_row(m: Measurement) -> RatioRow:
+    workload, hardware = conditions(m)
+    kind = m.kind
+
+    def rate_at(k: float) -> float:
+        if kind == "decode":
+            return corrected_estimate(workload, hardware, k, k).decode_tokens_per_s
+        return corrected_estimate(workload, hardware, 1.0, k).prefill_tokens_per_s
+
+    spec = hardware.gpus[0].spec
+    return RatioRow(
+        card_key=m.card_key,
+        arch_class=arch_class(None if m.card_key == HOST_CARD_KEY else spec, m.runtime),
+        runtime=m.runtime,
+        kind=kind,
+        model_key=m.model_key,
+        quant=m.quant,
+        log_ratio=solve_log_ratio(rate_at, m.tokens_per_s),
+        noise=row_noise(m.tokens_per_s, m.stddev_tokens_per_s),
+        n_prompt=m.n_prompt,
+        n_gen=m.n_gen,
+        n_depth=m.n_depth,
+        tokens_per_s=m.tokens_per_s,
+    )
+
+
+def calibration_from(measurements: Iterable[Measurement]) -> Calibration:
+    rows: list[RatioRow] = []
+    skipped: list[str] = []
+    for m in measurements:
+        why = _unusable(m)
+        if why:
+            skipped.append(f"{m.source}: {why}")
+            continue
+        try:
+            rows.append(ratio_row(m))
+        except RigshiftError as error:  # a row naming a card or model the catalog lost
+            skipped.append(f"{m.source}: {error}")
+    return Calibration(tuple(rows), tuple(skipped))
+
+
+def _unusable(m: Measurement) -> str | None:
+    if m.kind == "mixed":
+        return f"{m.test} mixes prompt and generation"
+    if not (m.tokens_per_s > 0 and math.isfinite(m.tokens_per_s)):
+        return "no positive rate"
+    if m.runtime != "llama.cpp-cpu" and m.n_gpu_layers is not None and m.n_gpu_layers >= 0:
+        layers = model_catalog().get(m.model_key).n_layers
+        if m.n_gpu_layers < layers + 1 and m.n_gpu_layers < 99:
+            return f"partial offload ({m.n_gpu_layers} of {layers + 1} layers on the GPU)"
+    return None
+
+
+def load_calibration(db_url: str | None = None) -> Calibration:
+    """Every stored measurement as a Calibration: the one loader `estimate`, `assess`, `econ` and
+    `plan` call. Read-only: it never creates or migrates a database (a server or `rigshift bench`
+    does that); one without a measurements table, or none at all, means no rows."""
+    from rigshift.db_url import default_db_url, normalise_url, sqlite_path
+
+    url = normalise_url(db_url or default_db_url())
+    path = sqlite_path(url)
+    if path is not None and not path.is_file():
+        return Calibration()  # no database yet: nothing measured, and no SQLAlchemy import to pay for
+    from sqlalchemy import inspect
+
+    from rigshift.server.db import open_engine
+    from rigshift.server.measurements_store import MeasurementStore
+
+    engine = open_engine(url, migrate_schema=False)
+    try:
+        if not inspect(engine).has_table("measurements"):
+            return Calibration()
+        return calibration_from(MeasurementStore(engine).list())
+    finally:
+        engine.dispose()
+
+
+def estimator_for(
+    db_url: str | None = None, use_measurements: bool = True
+) -> Callable[[Workload, Hardware], Estimate]:
+    """The estimator `rigshift estimate` runs: corrected by the stored measurements, or the prior
+    alone (`--no-measurements`)."""
+    if not use_measurements:
+        return estimate
+    calibration = load_calibration(db_url)
+    return calibration.apply if calibration else estimate
+
+
+def toolkit_for(db_url: str | None = None, use_measurements: bool = True) -> Toolkit:
+    """The one toolkit `assess`, `econ` and `plan` run on: its estimates corrected by the stored
+    measurements, or the priors alone (`--no-measurements`)."""
+    calibration = load_calibration(db_url) if use_measurements else None
+    return default_toolkit(calibration=calibration or None)

@@ -1,0 +1,66 @@
+"""A measurement: one llama-bench result, attributed to a card, a driver, a runtime build."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from rigshift.estimate.calibration import HOST_CARD_KEY
+
+__all__ = ["HOST_CARD_KEY", "Measurement"]
+
+
+@dataclass(frozen=True)
+class Measurement:
+    card_key: str  # GPU catalog key, or HOST_CARD_KEY for llama.cpp-cpu
+    card_name: str  # as the runtime reported it ("AMD Radeon RX 570 Series", a CPU model)
+    runtime: str  # a rigshift runtime: llama.cpp-cuda | -vulkan | -rocm | -cpu
+    model_key: str  # model catalog key
+    quant: str  # Q4_0, Q4_K_M, ...
+    n_prompt: int  # llama-bench's test: pp512 = (512, 0), tg128 = (0, 128)
+    n_gen: int
+    tokens_per_s: float
+    stddev_tokens_per_s: float = 0.0
+    n_depth: int = 0
+    vram_gib: float | None = None
+    card_uuid: str | None = None  # NVML UUID / serial where known
+    driver: str | None = None
+    runtime_build: str | None = None  # llama.cpp "commit (number)"
+    power_limit_w: float | None = None
+    pcie_link: str | None = None  # "Gen3 x16"
+    gpu_memory_used_gib: float | None = None
+    n_gpu_layers: int | None = None
+    n_threads: int | None = None  # CPU threads llama-bench used
+    source: str = "bench"  # "bench", "import FILE:LINE", "agent RIG"
+    rig: str | None = None
+    measured_at: float = 0.0  # unix seconds
+    id: int | None = None  # set by the store
+
+    @property
+    def test(self) -> str:
+        if self.n_prompt and not self.n_gen:
+            name = f"pp{self.n_prompt}"
+        elif self.n_gen and not self.n_prompt:
+            name = f"tg{self.n_gen}"
+        else:
+            name = f"pp{self.n_prompt}+tg{self.n_gen}"
+        return name + (f" @ d{self.n_depth}" if self.n_depth else "")
+
+    @property
+    def kind(self) -> str:
+        """'decode' (tgN), 'prefill' (ppN) or 'mixed' (ppN+tgM: not used for calibration)."""
+        if self.n_gen and not self.n_prompt:
+            return "decode"
+        if self.n_prompt and not self.n_gen:
+            return "prefill"
+        return "mixed"
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["test"] = self.test
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Measurement:
+        fields = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        return cls(**fields)

@@ -1,0 +1,63 @@
+"""A measurement's names checked against the catalogs (rows that arrive over HTTP or from agents)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+from rigshift.catalog.gpus import gpu_catalog
+from rigshift.catalog.models import model_catalog
+from rigshift.errors import InputError, Problem, RigshiftError
+from rigshift.estimate.quants import quant_recipe
+from rigshift.estimate.runtimes import RUNTIMES
+from rigshift.measure.types import HOST_CARD_KEY, Measurement
+from rigshift.suggest import did_you_mean
+
+
+def validate_measurements(rows: Sequence[Measurement]) -> None:
+    problems: list[Problem] = []
+    for index, row in enumerate(rows):
+        where = f"data[{index}]"
+        problems += [
+            Problem(p.message, location=where, field=p.field, expected=p.expected, suggestions=p.suggestions)
+            for p in _problems(row)
+        ]
+    if problems:
+        raise InputError(problems)
+
+
+def _problems(row: Measurement) -> list[Problem]:
+    found: list[Problem] = []
+    if row.runtime not in RUNTIMES:
+        found.append(
+            Problem(
+                f"unknown runtime {row.runtime!r}",
+                field="runtime",
+                suggestions=did_you_mean(row.runtime, RUNTIMES),
+            )
+        )
+    if row.card_key != HOST_CARD_KEY:
+        try:
+            gpu_catalog().get(row.card_key)
+        except RigshiftError:
+            keys = [HOST_CARD_KEY, *(s.key for s in gpu_catalog().all())]
+            found.append(
+                Problem(
+                    f"unknown card {row.card_key!r}",
+                    field="card_key",
+                    suggestions=did_you_mean(row.card_key, keys),
+                )
+            )
+    for name, check in (
+        ("model_key", lambda: model_catalog().get(row.model_key)),
+        ("quant", lambda: quant_recipe(row.quant)),
+    ):
+        try:
+            check()
+        except RigshiftError as error:
+            found.append(Problem(str(error), field=name))
+    if not (math.isfinite(row.tokens_per_s) and row.tokens_per_s > 0):
+        found.append(Problem(f"tokens_per_s {row.tokens_per_s} is not a positive rate", field="tokens_per_s"))
+    if row.n_prompt < 0 or row.n_gen < 0 or row.n_depth < 0 or not (row.n_prompt or row.n_gen):
+        found.append(Problem("a test needs n_prompt or n_gen > 0 (and none negative)", field="n_prompt"))
+    return found

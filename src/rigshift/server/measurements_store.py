@@ -1,0 +1,45 @@
+"""The measurements table: llama-bench results stored, listed and filtered. Rows stay in here."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from sqlalchemy import Engine, delete, insert, select
+
+from rigshift.measure.types import Measurement
+from rigshift.server.tables import measurements
+
+_COLUMNS = [c.name for c in measurements.columns if c.name != "id"]
+
+
+class MeasurementStore:
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def add(self, rows: Iterable[Measurement]) -> list[Measurement]:
+        """Store every row in one transaction (all or none); returns them with their ids."""
+        stored = []
+        with self._engine.begin() as conn:
+            for row in rows:
+                values = {name: getattr(row, name) for name in _COLUMNS}
+                result = conn.execute(insert(measurements).values(**values))
+                key = result.inserted_primary_key
+                stored.append(Measurement(**{**values, "id": int(key[0]) if key else None}))
+        return stored
+
+    def list(
+        self, *, card_key: str | None = None, runtime: str | None = None, rig: str | None = None
+    ) -> list[Measurement]:
+        query = select(measurements).order_by(measurements.c.measured_at, measurements.c.id)
+        if card_key:
+            query = query.where(measurements.c.card_key == card_key)
+        if runtime:
+            query = query.where(measurements.c.runtime == runtime)
+        if rig:
+            query = query.where(measurements.c.rig == rig)
+        with self._engine.connect() as conn:
+            return [Measurement(**dict(row._mapping)) for row in conn.execute(query)]
+
+    def delete(self, ids: Iterable[int]) -> int:
+        with self._engine.begin() as conn:
+            return conn.execute(delete(measurements).where(measurements.c.id.in_(list(ids)))).rowcount

@@ -1,0 +1,105 @@
+"""`/admin/measurements`: admin-only, rows checked against the catalogs, one bad row stores none;
+benching a rig goes through its agent (a fake at the seam here; no cluster: 409)."""
+
+from __future__ import annotations
+
+import anyio
+import httpx
+import pytest
+
+from rigshift.measure.types import Measurement
+from rigshift.server.keys import KeyStore
+from rigshift.server.measurements_store import MeasurementStore
+from rigshift.server.services.measurements import MeasurementsService
+
+ROW = {
+    "card_key": "radeon-rx-570-8gb",
+    "card_name": "AMD Radeon RX 570 Series",
+    "runtime": "llama.cpp-vulkan",
+    "model_key": "llama-3.1-8b",
+    "quant": "Q4_0",
+    "n_prompt": 0,
+    "n_gen": 128,
+    "tokens_per_s": 14.02,
+    "stddev_tokens_per_s": 0.05,
+    "rig": "rig-01",
+}
+
+
+@pytest.fixture
+def api(gateway, engine):  # type: ignore[no-untyped-def]
+    g = gateway([])
+    _k, admin = KeyStore(engine).create("admin", now=1.0, admin=True)
+    tenant = g.key("tenant")
+
+    def call(method: str, path: str, key: str | None = admin, **kw: object) -> httpx.Response:
+        headers = {"authorization": f"Bearer {key}"} if key else {}
+        return httpx.request(method, g.url + path, headers=headers, timeout=30, **kw)  # type: ignore[arg-type]
+
+    call.tenant = tenant  # type: ignore[attr-defined]
+    return call
+
+
+def test_admin_adds_and_lists_measurements(api):  # type: ignore[no-untyped-def]
+    assert api("GET", "/admin/measurements").json()["data"] == []
+    created = api(
+        "POST",
+        "/admin/measurements",
+        json={"data": [ROW, {**ROW, "n_gen": 0, "n_prompt": 512, "tokens_per_s": 152.3}]},
+    )
+    assert created.status_code == 201, created.text
+    rows = api("GET", "/admin/measurements", params={"card": "radeon-rx-570-8gb"}).json()["data"]
+    assert [(r["test"], r["tokens_per_s"], r["rig"]) for r in rows] == [
+        ("tg128", 14.02, "rig-01"),
+        ("pp512", 152.3, "rig-01"),
+    ]
+    assert all(r["measured_at"] > 0 for r in rows)  # dated by the server when the client did not
+    assert api("GET", "/admin/measurements", params={"runtime": "llama.cpp-cuda"}).json()["data"] == []
+
+
+def test_tenants_and_strangers_are_refused(api):  # type: ignore[no-untyped-def]
+    assert api("GET", "/admin/measurements", key=api.tenant).status_code == 403
+    assert api("POST", "/admin/measurements", key=None, json={"data": [ROW]}).status_code == 401
+
+
+@pytest.mark.parametrize(
+    ("change", "needle"),
+    [
+        ({"card_key": "radeon-rx-507-8gb"}, "radeon-rx-570-8gb"),
+        ({"model_key": "lama-3.1-8b"}, "llama-3.1-8b"),
+        ({"quant": "Q4_K_X"}, "quant"),
+        ({"runtime": "llama.cpp-vulkn"}, "runtime"),
+        ({"n_prompt": 0, "n_gen": 0}, "n_prompt"),
+    ],
+)
+def test_one_bad_row_is_a_400_and_stores_nothing(api, change, needle):  # type: ignore[no-untyped-def]
+    response = api("POST", "/admin/measurements", json={"data": [ROW, {**ROW, **change}]})
+    assert response.status_code == 400, response.text
+    assert needle in response.json()["error"]["message"]
+    assert api("GET", "/admin/measurements").json()["data"] == []
+
+
+def test_non_finite_rates_are_refused(api):  # type: ignore[no-untyped-def]
+    body = b'{"data": [{"card_key": "tesla-p40", "card_name": "P40", "runtime": "llama.cpp-cuda", "model_key": "llama-3.1-8b", "quant": "Q4_0", "n_prompt": 0, "n_gen": 128, "tokens_per_s": NaN}]}'
+    assert api("POST", "/admin/measurements", content=body).status_code == 400
+
+
+def test_bench_without_a_cluster_is_a_409(api):  # type: ignore[no-untyped-def]
+    response = api("POST", "/admin/measurements/bench", json={"rig": "rig-01"})
+    assert response.status_code == 409 and response.json()["error"]["code"] == "no_cluster"
+
+
+def test_benching_a_rig_stores_its_agents_rows(engine):  # type: ignore[no-untyped-def]
+    asked = []
+
+    def fake_agent(
+        rig: str, runtime: str | None, threads: int | None, models: list[str] | None = None
+    ) -> list[Measurement]:
+        asked.append((rig, runtime, threads))
+        return [Measurement(**{**ROW, "rig": None, "source": "bench"})]  # type: ignore[arg-type]
+
+    service = MeasurementsService(MeasurementStore(engine), lambda: 5.0, fake_agent)
+    rows = anyio.run(service.bench_rig, "rig-07", "llama.cpp-vulkan", None)
+    assert asked == [("rig-07", "llama.cpp-vulkan", None)]
+    assert [(r.rig, r.source, r.measured_at) for r in rows] == [("rig-07", "agent rig-07", 5.0)]
+    assert MeasurementStore(engine).list(rig="rig-07") == rows
