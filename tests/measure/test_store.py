@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
@@ -63,3 +64,21 @@ def test_a_failing_batch_stores_nothing(tmp_path):
         store.add([ROW, replace(ROW, card_key=None)])  # type: ignore[arg-type]
     with engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(measurements)).scalar() == 0
+
+
+def test_importing_the_same_file_twice_stores_its_rows_once(tmp_path) -> None:
+    """Regression: each import stored the rows again, so one published result counted twice in
+    the calibration and narrowed its interval for nothing."""
+    from typer.testing import CliRunner
+
+    from rigshift.cli.app import app
+
+    fixture = Path(__file__).parent / "fixtures" / "vulkan_rx570_published.md"
+    db = str(tmp_path / "m.db")
+    args = ["bench", "import", str(fixture), "--gpu", "RX 570 8GB", "--db", db]
+    first = CliRunner().invoke(app, args)
+    second = CliRunner().invoke(app, args)
+    assert first.exit_code == 0 and second.exit_code == 0, second.output
+    assert "2 measurements stored" in first.output
+    assert "0 measurements stored (2 already stored" in second.output
+    assert len(MeasurementStore(open_engine(db)).list()) == 2

@@ -10,7 +10,6 @@ from typing import Annotated, Any
 import httpx
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from rigshift.cli.errors import handle_errors
 from rigshift.errors import BackendError, InputError
@@ -46,21 +45,28 @@ def _print(rows: list[Measurement], as_json: bool, title: str) -> None:
     if as_json:
         typer.echo(json.dumps([r.to_json() for r in rows], indent=2))
         return
-    table = Table(title=title, title_justify="left")
-    for column in ("card", "runtime", "model", "quant", "test", "tok/s", "memory GiB", "source"):
-        table.add_column(column)
-    for r in rows:
-        table.add_row(
+    from rigshift.tables import Col, fitted_table, output_console
+
+    console = output_console()
+    columns = (
+        Col("card"), Col("runtime", drop=4), Col("model"), Col("quant"), Col("test"), Col("tok/s", "right"),
+        Col("±", "right", drop=3), Col("memory GiB", "right", drop=2), Col("source", wrap=True, drop=1),
+    )  # fmt: skip
+    rows_text = [
+        (
             r.card_name,
             r.runtime,
             r.model_key,
             r.quant,
             r.test,
-            f"{r.tokens_per_s:.2f} ± {r.stddev_tokens_per_s:.2f}",
+            f"{r.tokens_per_s:.1f}",
+            f"{r.stddev_tokens_per_s:.2f}",
             f"{r.gpu_memory_used_gib:.2f}" if r.gpu_memory_used_gib is not None else "-",
             r.source,
         )
-    Console().print(table)
+        for r in rows
+    ]
+    console.print(fitted_table(columns, rows_text, console.width, title=title))
 
 
 @bench_app.callback()
@@ -163,9 +169,13 @@ def bench_import(
     from rigshift.measure.service import import_measurements
 
     rows = import_measurements(files, ImportDefaults(gpu=gpu, runtime=runtime, model=model, quant=quant))
-    if not dry_run:
-        rows = _store(db).add(rows)
-    _print(rows, as_json, f"{len(rows)} measurements {'read' if dry_run else 'stored'}")
+    if dry_run:
+        _print(rows, as_json, f"{len(rows)} measurements read")
+        return
+    stored = _store(db).add(rows)
+    repeats = len(rows) - len(stored)
+    note = f" ({repeats} already stored from the same file and line)" if repeats else ""
+    _print(stored, as_json, f"{len(stored)} measurements stored{note}")
 
 
 @bench_app.command("list")

@@ -10,6 +10,8 @@ from rigshift.measure.types import Measurement
 from rigshift.server.tables import measurements
 
 _COLUMNS = [c.name for c in measurements.columns if c.name != "id"]
+# What makes two imported rows the same result (measured_at is the import's time, not the run's).
+_IDENTITY = ("source", "card_key", "runtime", "model_key", "quant", "n_prompt", "n_gen", "tokens_per_s")
 
 
 class MeasurementStore:
@@ -17,11 +19,24 @@ class MeasurementStore:
         self._engine = engine
 
     def add(self, rows: Iterable[Measurement]) -> list[Measurement]:
-        """Store every row in one transaction (all or none); returns them with their ids."""
+        """Store every row in one transaction (all or none); returns the rows stored, with ids.
+
+        An imported row already stored from the same source (the same file and line, the same
+        figures) is not stored again: importing a file twice must not make one published result
+        count twice in the calibration (and narrow its interval for nothing)."""
         stored = []
         with self._engine.begin() as conn:
             for row in rows:
                 values = {name: getattr(row, name) for name in _COLUMNS}
+                if (
+                    row.source.startswith("import")
+                    and conn.execute(
+                        select(measurements.c.id).where(
+                            *(measurements.c[name] == values[name] for name in _IDENTITY)
+                        )
+                    ).first()
+                ):
+                    continue
                 result = conn.execute(insert(measurements).values(**values))
                 key = result.inserted_primary_key
                 stored.append(Measurement(**{**values, "id": int(key[0]) if key else None}))
