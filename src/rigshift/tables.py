@@ -51,6 +51,11 @@ def output_console(stderr: bool = False) -> Console:
     return Console(stderr=stderr, width=width, highlight=False, soft_wrap=width == UNLIMITED_WIDTH)
 
 
+def _cell_width(text: str) -> int:
+    """A cell's width: its longest line (a two-line cell is as wide as its wider line)."""
+    return max((len(line) for line in text.splitlines()), default=0)
+
+
 def _build(
     columns: Sequence[Col],
     rows: Sequence[Sequence[str]],
@@ -74,7 +79,11 @@ def _build(
             justify=c.justify,
             no_wrap=not c.wrap,
             overflow="fold",  # never an ellipsis: a cut name is a wrong name
-            min_width=None if c.wrap else max(len(c.header), *(len(r[i]) for r in rows)) if rows else None,
+            min_width=None
+            if c.wrap
+            else max(len(c.header), *(_cell_width(r[i]) for r in rows))
+            if rows
+            else None,
         )
     for row in rows:
         table.add_row(*(row[i] for i in keep))
@@ -87,8 +96,11 @@ def fitted_table(
     width: int,
     title: str | None = None,
     caption: str | None = None,
+    everything: str = "--json has every field",
 ) -> Table:
-    """A table of `rows` that fits `width`: drop columns by priority until its natural width fits."""
+    """A table of `rows` that fits `width`: drop columns by priority until its natural width fits.
+
+    `everything` ends the caption that names the dropped columns: where the user finds them all."""
     keep = list(range(len(columns)))
     dropped: list[str] = []
     console = Console(width=UNLIMITED_WIDTH)
@@ -96,14 +108,16 @@ def fitted_table(
         table = _build(columns, rows, keep, title, None)
         natural = Measurement.get(console, console.options, table).maximum
         # Wrappable columns can shrink to their longest word: count them at a third of their width.
-        shrinkable = sum(max(len(r[i]) for r in rows) * 2 // 3 for i in keep if columns[i].wrap and rows)
+        shrinkable = sum(
+            max(_cell_width(r[i]) for r in rows) * 2 // 3 for i in keep if columns[i].wrap and rows
+        )
         droppable = [i for i in keep if columns[i].drop > 0]
         if natural - shrinkable <= width or not droppable:
             break
         worst = max(droppable, key=lambda i: (columns[i].drop, i))
         keep.remove(worst)
         dropped.append(columns[worst].header)
-    note = f"not shown at {width} columns: {', '.join(dropped)} (--json has every field)" if dropped else None
+    note = f"not shown at {width} columns: {', '.join(dropped)} ({everything})" if dropped else None
     text = " ".join(t for t in (caption, note) if t) or None
     return _build(columns, rows, keep, title, text)
 

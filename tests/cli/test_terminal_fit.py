@@ -106,3 +106,141 @@ def test_estimate_reads_8k_and_a_bare_x1() -> None:
     assert spelled.exit_code == 0, spelled.output
     bad = runner.invoke(app, [*base, "--context", "8q"])
     assert bad.exit_code == 2 and "8k" in bad.output
+
+
+# --- econ, usage and keys (issue 10 item 7: the tables that printed at a fixed 160 columns or cut cells)
+
+
+@pytest.fixture(scope="module")
+def econ_outputs() -> dict[str, str]:
+    """`econ --demo` once per width (it takes seconds): 80 and 120 columns, and a pipe."""
+    outputs = {}
+    with pytest.MonkeyPatch.context() as mp:
+        for columns in ("80", "120", ""):
+            if columns:
+                mp.setenv("COLUMNS", columns)
+            else:
+                mp.delenv("COLUMNS", raising=False)
+            result = runner.invoke(app, ["econ", "--demo"])
+            assert result.exit_code == 0, result.output
+            outputs[columns or "pipe"] = result.output
+    return outputs
+
+
+def _too_wide(output: str, columns: int) -> list[str]:
+    return [line for line in output.splitlines() if len(line) > columns]
+
+
+@pytest.mark.parametrize("columns", [80, 120])
+def test_econ_fits_the_width_with_class_names_and_verdicts_whole(
+    columns: int, econ_outputs: dict[str, str]
+) -> None:
+    out = econ_outputs[str(columns)]
+    assert not _too_wide(out, columns), "\n".join(_too_wide(out, columns))
+    assert "…" not in out
+    lines = out.splitlines()
+    # Every card class row holds its whole name and its verdict on one line.
+    for name in ("NVIDIA GeForce RTX 3060 12 GB @ tx-ercot", "AMD Radeon RX Vega 64 @ no-hydro"):
+        row = next(line for line in lines if line.startswith(name))
+        assert {"mine", "rent", "infer", "sell", "replace", "idle"} & set(row.split()), row
+    # What was left out is said, and where to find it.
+    assert "not shown at 80 columns: break-even" in out.replace("\n", " ") or columns == 120
+    assert "--json and --html have every field" in out.replace("\n", " ") or columns == 120
+    assert "as of n/a" not in out
+
+
+def test_econ_on_a_pipe_keeps_every_column_and_one_row_per_line(econ_outputs: dict[str, str]) -> None:
+    out = econ_outputs["pipe"]
+    lines = out.splitlines()
+    header = next(line for line in lines if line.startswith("class ") and "break-even util." in line)
+    assert "break-even $/kWh mine / AI" in header and "not shown" not in out
+    row = next(line for line in lines if line.startswith("NVIDIA GeForce RTX 3060 12 GB @ tx-ercot"))
+    assert "$0.035" in row and "%" in row  # power price and break-even utilisation on the same line
+    # Sensitivity cells keep the figure and the plan on one line; the plan steps are not wrapped.
+    sens = next(line for line in lines if line.lstrip().startswith("$0.039"))
+    assert "sell" in sens
+    assert any(line.startswith("tx-ercot: sell") and line.rstrip().endswith("at once") for line in lines)
+    assert "as of n/a" not in out
+
+
+def test_demand_without_a_date_says_nothing_of_one() -> None:
+    from rigshift.econ.render import as_of_text, dated
+
+    assert dated("n/a") is None and dated(None) is None and dated("2026-11") == "2026-11"
+    assert as_of_text("n/a") == "undated" and as_of_text("2026-11") == "as of 2026-11"
+
+
+@pytest.fixture
+def server_db(tmp_path: Path) -> str:
+    import time
+
+    from rigshift.server.db import open_engine
+    from rigshift.server.keys import KeyStore
+    from rigshift.server.usage import UsageRecord, UsageStore
+
+    db = str(tmp_path / "fit.db")
+    engine = open_engine(db)
+    keys = KeyStore(engine)
+    now = time.time()
+    long_name = "acme-corporation-production-inference-tenant"
+    keys.create(long_name, now=now, allowed_models=["llama-3.1-8b", "qwen2.5-32b", "llama-3.3-70b"])
+    keys.create("bob", now=now, admin=True)
+    UsageStore(engine).insert_many(
+        [
+            UsageRecord(
+                id=f"r{i}",
+                created_at=now,
+                key_id="k1",
+                endpoint="chat",
+                model=model,
+                replica_id="x",
+                rig="rig-with-a-rather-long-hostname-07",
+                gpus=("rig-a/0",),
+                prompt_tokens=123_456,
+                completion_tokens=654_321,
+                duration_ms=5.0,
+                energy_wh=12.345,
+                status=200,
+            )
+            for i, model in enumerate(["meta-llama-3.1-8b-instruct-q4_k_m", "qwen2.5-coder-32b-instruct"])
+        ]
+    )
+    return db
+
+
+@pytest.mark.parametrize("columns", [80, 120])
+def test_keys_list_and_usage_fit_with_ids_and_names_whole(columns: int, server_db: str, monkeypatch) -> None:
+    monkeypatch.setenv("COLUMNS", str(columns))
+    listed = json.loads(runner.invoke(app, ["keys", "list", "--db", server_db, "--json"]).output)
+    out = runner.invoke(app, ["keys", "list", "--db", server_db]).output
+    assert not _too_wide(out, columns) and "…" not in out, out
+    for key in listed:
+        assert any(line.split()[:2] == [key["id"], key["name"]] for line in out.splitlines()), out
+    for by, names in (
+        ("model", ["meta-llama-3.1-8b-instruct-q4_k_m", "qwen2.5-coder-32b-instruct"]),
+        ("rig", ["rig-with-a-rather-long-hostname-07"]),
+    ):
+        result = runner.invoke(app, ["usage", "--by", by, "--db", server_db])
+        assert result.exit_code == 0, result.output
+        assert not _too_wide(result.output, columns) and "…" not in result.output, result.output
+        for name in names:
+            assert any(line.split()[:1] == [name] for line in result.output.splitlines()), result.output
+
+
+def test_keys_and_usage_on_a_pipe_are_one_row_per_line(server_db: str, monkeypatch) -> None:
+    monkeypatch.delenv("COLUMNS", raising=False)
+    out = runner.invoke(app, ["keys", "list", "--db", server_db]).output
+    row = next(line for line in out.splitlines() if "acme-corporation" in line)
+    assert "llama-3.1-8b,qwen2.5-32b,llama-3.3-70b" in row and "not shown" not in out
+    out = runner.invoke(app, ["usage", "--by", "model", "--db", server_db]).output
+    row = next(line for line in out.splitlines() if line.startswith("qwen2.5-coder-32b-instruct"))
+    assert "123456" in row and "654321" in row and "12.345" in row
+
+
+def test_keys_revoke_json(server_db: str) -> None:
+    result = runner.invoke(app, ["keys", "revoke", "bob", "--db", server_db, "--json"])
+    assert result.exit_code == 0, result.output
+    revoked = json.loads(result.output)
+    assert revoked["name"] == "bob" and revoked["revoked_at"] is not None
+    listed = json.loads(runner.invoke(app, ["keys", "list", "--db", server_db, "--json"]).output)
+    assert set(revoked) == set(next(k for k in listed if k["name"] == "bob"))

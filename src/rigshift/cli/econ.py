@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
 from rigshift.cli.errors import handle_errors
 from rigshift.errors import InputError, Problem
@@ -14,6 +13,7 @@ from rigshift.files import write_atomic
 from rigshift.fleet.demo import demo_fleet
 from rigshift.fleet.store import load_fleet
 from rigshift.measure.calibrate import toolkit_for
+from rigshift.tables import output_console
 
 
 def econ_command(
@@ -105,7 +105,7 @@ def econ_command(
     if as_json:
         typer.echo(economics.model_dump_json(indent=2))
     else:
-        render_terminal(economics, Console(highlight=False, soft_wrap=False, width=160), details=details)
+        render_terminal(economics, output_console(), details=details)
         if html is not None:
             typer.echo(f"wrote {html}")
 

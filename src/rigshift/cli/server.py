@@ -14,9 +14,9 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from rigshift.cli.errors import handle_errors
+from rigshift.tables import Col, fitted_table, output_console
 
 keys_app = typer.Typer(help="Create, list and revoke API keys.", no_args_is_help=True)
 _out = Console(highlight=False, soft_wrap=True)
@@ -46,20 +46,34 @@ def _print_keys(keys: list[dict[str, Any]], as_json: bool) -> None:
     if as_json:
         _out.print_json(json.dumps(keys))
         return
-    table = Table("id", "name", "admin", "models", "quota", "rpm", "created", "revoked")
+    # The id and name are what `keys revoke` takes: never cut. Then whether it is revoked and for what.
+    columns = (
+        Col("id"),
+        Col("name"),
+        Col("admin", drop=5),
+        Col("models", wrap=True, drop=2),
+        Col("quota", drop=3),
+        Col("rpm", "right", drop=4),
+        Col("created", drop=6),
+        Col("revoked", drop=1),
+    )
+    rows = []
     for k in keys:
         quota = f"{k['token_quota']}/{k['quota_period']}" if k["token_quota"] is not None else "-"
-        table.add_row(
-            k["id"],
-            k["name"],
-            "yes" if k["admin"] else "",
-            ",".join(k["allowed_models"]),
-            quota,
-            str(k["rate_limit_rpm"] or "-"),
-            _when(k["created_at"]),
-            _when(k["revoked_at"]) if k["revoked_at"] else "",
+        rows.append(
+            (
+                k["id"],
+                k["name"],
+                "yes" if k["admin"] else "",
+                ",".join(k["allowed_models"]),
+                quota,
+                str(k["rate_limit_rpm"] or "-"),
+                _when(k["created_at"]),
+                _when(k["revoked_at"]) if k["revoked_at"] else "",
+            )
         )
-    _out.print(table)
+    console = output_console()
+    console.print(fitted_table(columns, rows, console.width))
 
 
 def _when(ts: float) -> str:
@@ -127,10 +141,14 @@ def keys_revoke(
     db: DbOption = None,
     server: ServerOption = None,
     admin_key: AdminKeyOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the revoked key as JSON")] = False,
 ) -> None:
     """Revoke a key: it gets 401 from then on (within a couple of seconds on a running server)."""
     data = _plane(server, admin_key, db).revoke_key(key)
-    _out.print(f"revoked key {data['id']} ({data['name']})")
+    if as_json:
+        _out.print_json(json.dumps(data))
+    else:
+        _out.print(f"revoked key {data['id']} ({data['name']})")
 
 
 @handle_errors
@@ -151,22 +169,34 @@ def usage(
     if as_json:
         _out.print_json(json.dumps(rows))
         return
-    table = Table(
-        by, "requests", "prompt tok", "completion tok", "energy Wh", "revenue $", "GPUs", "$/GPU/day"
+    # The group (key, model or rig) is never cut; the token split and energy drop first.
+    columns = (
+        Col(by),
+        Col("requests", "right"),
+        Col("prompt tok", "right", drop=4),
+        Col("completion tok", "right", drop=3),
+        Col("energy Wh", "right", drop=5),
+        Col("revenue $", "right"),
+        Col("GPUs", "right", drop=2),
+        Col("$/GPU/day", "right", drop=1),
     )
+    cells = []
     for r in rows:
         per_day = r["revenue_per_gpu_day_usd"]
-        table.add_row(
-            r["group"],
-            str(r["requests"]),
-            str(r["prompt_tokens"]),
-            str(r["completion_tokens"]),
-            f"{r['energy_wh']:.3f}",
-            f"{r['revenue_usd']:.6f}",
-            str(r["gpus"]),
-            f"{per_day:.4f}" if per_day is not None else "-",
+        cells.append(
+            (
+                r["group"],
+                str(r["requests"]),
+                str(r["prompt_tokens"]),
+                str(r["completion_tokens"]),
+                f"{r['energy_wh']:.3f}",
+                f"{r['revenue_usd']:.6f}",
+                str(r["gpus"]),
+                f"{per_day:.4f}" if per_day is not None else "-",
+            )
         )
-    _out.print(table)
+    console = output_console()
+    console.print(fitted_table(columns, cells, console.width))
 
 
 @handle_errors

@@ -5,7 +5,7 @@ from __future__ import annotations
 from html import escape
 
 from rigshift.econ.analysis import Economics
-from rigshift.econ.render import CARD_COLUMNS, break_even_text, key_figures, money, months, price
+from rigshift.econ.render import CARD_COLUMNS, as_of_text, break_even_text, key_figures, money, months, price
 from rigshift.econ.sensitivity import Sensitivity
 
 COLOURS = ("#1b6ca8", "#d1495b", "#2e933c", "#edae49", "#7b4b94", "#00798c")
@@ -141,7 +141,7 @@ def render_html(economics: Economics) -> str:
                 ]
             )
     provenance = "".join(
-        f"<li>{'<b>DEFAULT</b> ' if pr.is_default else ''}{escape(pr.what)} — as of {escape(pr.as_of or '?')} — "
+        f"<li>{'<b>DEFAULT</b> ' if pr.is_default else ''}{escape(pr.what)} — {escape(as_of_text(pr.as_of))} — "
         f"<span class='small'>{escape(pr.source)}</span></li>"
         for pr in e.inputs.provenance
     )

@@ -1,13 +1,24 @@
-"""Terminal rendering of an `Economics` (rich tables). Rounds money for display only."""
+"""Terminal rendering of an `Economics` (rich tables). Rounds money for display only.
+
+Every table is a `fitted_table` at the console's width (80 and 120 columns read whole: the card class
+and the verdict are never cut; break-evens and other secondary columns drop first, and the caption
+says which and that --json and --html have everything); paragraphs wrap at the width. On a pipe
+nothing is dropped or wrapped: one row per line.
+"""
 
 from __future__ import annotations
 
-from rich.console import Console, Group
+import math
+from collections.abc import Sequence
+
+from rich.console import Console, Group, RenderableType
+from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
 from rigshift.econ.analysis import Economics
 from rigshift.econ.cards import UseResult
+from rigshift.tables import UNLIMITED_WIDTH, Col, fitted_table
 
 
 def money(value: float | None, cents: bool = True) -> str:
@@ -39,6 +50,27 @@ def count(value: float) -> str:
     return f"{value:,.0f}"
 
 
+EVERYTHING = "--json and --html have every field"
+UNDATED = ("", "n/a", "na", "none", "?", "undated")
+
+
+def dated(as_of: str | None) -> str | None:
+    """A figure's date, or None when it has none ("n/a" in the defaults means undated)."""
+    return None if as_of is None or as_of.strip().lower() in UNDATED else as_of
+
+
+def as_of_text(as_of: str | None) -> str:
+    """ "as of 2026-11", or "undated"."""
+    date = dated(as_of)
+    return f"as of {date}" if date else "undated"
+
+
+def _table(
+    columns: Sequence[Col], rows: Sequence[Sequence[str]], width: int, title: str, caption: str | None = None
+) -> Table:
+    return fitted_table(columns, rows, width, title=title, caption=caption, everything=EVERYTHING)
+
+
 def _net(result: UseResult) -> str:
     return money(result.net_usd_day) if result.available else "n/a"
 
@@ -57,28 +89,34 @@ CARD_COLUMNS = (
 )
 
 
-def cards_table(economics: Economics) -> Table:
-    table = Table(
-        title="Per card class: net $/day per card (revenue − power − AI staff share; inference at the "
-        "utilisation its demand gives the class); best = the plan's verdict",
-        title_justify="left",
+def cards_table(economics: Economics, width: int = UNLIMITED_WIDTH) -> Table:
+    # The class and the verdict are never cut; the break-evens go first, then the power price.
+    drops = {"$/kWh": 7, "GPUs": 4, "mining": 3, "rental": 2, "inference": 1}
+    drops |= {CARD_COLUMNS[7]: 9, CARD_COLUMNS[8]: 8}
+    columns = tuple(
+        Col(c, "left" if c in ("class", "best") else "right", drop=drops.get(c, 0)) for c in CARD_COLUMNS
     )
-    for column in CARD_COLUMNS:
-        table.add_column(column, justify="left" if column in ("class", "best") else "right")
+    rows = []
     for c in economics.cards:
         infer = c.inference
-        table.add_row(
-            f"{c.card.gpu_name} @ {c.card.site}",
-            str(c.card.count),
-            price(c.card.usd_per_kwh),
-            _net(c.mining),
-            _net(c.rental),
-            f"{_net(infer)} {infer.model_class or ''}".strip(),
-            c.best_use,
-            f"{price(c.mining.break_even_usd_kwh)} / {price(infer.break_even_usd_kwh)}",
-            break_even_text(c.break_even_utilisation, economics.inputs.ai.max_utilisation),
+        rows.append(
+            (
+                f"{c.card.gpu_name} @ {c.card.site}",
+                str(c.card.count),
+                price(c.card.usd_per_kwh),
+                _net(c.mining),
+                _net(c.rental),
+                f"{_net(infer)} {infer.model_class or ''}".strip(),
+                c.best_use,
+                f"{price(c.mining.break_even_usd_kwh)} / {price(infer.break_even_usd_kwh)}",
+                break_even_text(c.break_even_utilisation, economics.inputs.ai.max_utilisation),
+            )
         )
-    return table
+    title = (
+        "Per card class: net $/day per card (revenue − power − AI staff share; inference at the "
+        "utilisation its demand gives the class); best = the plan's verdict"
+    )
+    return _table(columns, rows, width, title)
 
 
 def break_even_text(u: float | None, ceiling: float) -> str:
@@ -91,106 +129,126 @@ def break_even_text(u: float | None, ceiling: float) -> str:
 def demand_text(economics: Economics) -> Text:
     d = economics.inputs.ai.demand
     ai = economics.inputs.ai
+    date = dated(d.as_of)
     return Text(
         f"Demand assumed: {count(economics.tokens_per_day)} tokens/day, {count(economics.requests_per_day)} "
         f"requests/day of {ai.input_tokens_per_request:,} prompt + {ai.output_tokens_per_request:,} output "
-        f"tokens (revenue can never exceed what it buys) — {d.source}"
-        + (f", as of {d.as_of}" if d.as_of else "")
+        f"tokens (revenue can never exceed what it buys) — {d.source}" + (f", as of {date}" if date else "")
     )
 
 
-def demand_table(economics: Economics) -> Table:
-    table = Table(title="Demand and what the plan serves, per price class", title_justify="left")
-    for column in (
-        "class",
-        "$/M in/out",
-        "replica",
-        "demand req/day",
-        "tokens/day",
-        "served req/day",
-        "served tokens/day",
-        "GPUs",
-        "busy",
-        "revenue/month",
-    ):
-        table.add_column(column, justify="left" if column == "class" else "right")
+def demand_table(economics: Economics, width: int = UNLIMITED_WIDTH) -> Table:
+    columns = (
+        Col("class"),
+        Col("$/M in/out", "right", drop=5),
+        Col("replica", "right", drop=8),
+        Col("demand req/day", "right"),
+        Col("tokens/day", "right", drop=7),
+        Col("served req/day", "right"),
+        Col("served tokens/day", "right", drop=6),
+        Col("GPUs", "right", drop=3),
+        Col("busy", "right", drop=4),
+        Col("revenue/month", "right"),
+    )
     prices = {p.name: p for p in economics.inputs.ai.token_prices}
+    rows = []
     for s in economics.plan.service:
         p = prices[s.model_class]
-        table.add_row(
-            f"{s.model_class} ({p.model})",
-            f"${p.usd_per_m_input:g}/${p.usd_per_m_output:g}",
-            f"{p.parallel or '?'} × {p.context or '?'}",
-            count(s.requests_per_day),
-            count(s.tokens_per_day),
-            count(s.served_requests_per_day),
-            count(s.served_tokens_per_day),
-            str(s.gpus),
-            "—" if s.utilisation is None else f"{s.utilisation:.0%}",
-            money(s.served_requests_per_day * s.usd_per_request * 365.25 / 12, cents=False),
+        rows.append(
+            (
+                f"{s.model_class} ({p.model})",
+                f"${p.usd_per_m_input:g}/${p.usd_per_m_output:g}",
+                f"{p.parallel or '?'} × {p.context or '?'}",
+                count(s.requests_per_day),
+                count(s.tokens_per_day),
+                count(s.served_requests_per_day),
+                count(s.served_tokens_per_day),
+                str(s.gpus),
+                "—" if s.utilisation is None else f"{s.utilisation:.0%}",
+                money(s.served_requests_per_day * s.usd_per_request * 365.25 / 12, cents=False),
+            )
         )
-    return table
+    return _table(columns, rows, width, "Demand and what the plan serves, per price class")
 
 
-def unassessed_text(economics: Economics) -> Text | None:
+def _indented(lines: list[str]) -> RenderableType:
+    """Lines that wrap under their own indent, not back at the margin."""
+    return Group(*(Padding(Text(line), (0, 0, 0, 2)) for line in lines))
+
+
+def unassessed_text(economics: Economics) -> RenderableType | None:
     if not economics.unassessed:
         return None
     total = sum(u.count for u in economics.unassessed)
-    lines = [f"Unassessed: {total} GPUs the GPU catalog does not know (counted, left out of every figure):"]
-    for u in economics.unassessed:
-        lines.append(f"  {u.count} × {u.name} @ {u.site}: {u.hint}")
-    return Text("\n".join(lines))
+    head = f"Unassessed: {total} GPUs the GPU catalog does not know (counted, left out of every figure):"
+    items = [f"{u.count} × {u.name} @ {u.site}: {u.hint}" for u in economics.unassessed]
+    return Group(Text(head), _indented(items))
 
 
-def unlocks_table(economics: Economics) -> Table | None:
+def unlocks_table(economics: Economics, width: int = UNLIMITED_WIDTH) -> Table | None:
     if not economics.unlocks:
         return None
     value = economics.value_per_ready_gpu_month or 0.0
-    table = Table(
-        title="Unlock actions, priced from these inputs, ranked by monthly gain per $ (an AI-ready GPU "
-        f"adds {money(value, False)}/month at this demand; a tier up half that, an assumption)",
-        title_justify="left",
+    columns = (
+        Col("action", wrap=True),
+        Col("cost", "right", drop=1, wrap=True),
+        Col("monthly gain", "right"),
+        Col("gain/$", "right", drop=3),
+        Col("effect", drop=2, wrap=True),
     )
-    for column in ("action", "cost", "monthly gain", "gain/$", "effect"):
-        table.add_column(column, justify="left" if column in ("action", "effect") else "right")
-    for u in economics.unlocks:
-        table.add_row(
+    rows = [
+        (
             u.text,
             "—" if u.cost_usd is None else f"{money(u.cost_usd, False)} ({u.cost_detail})",
             "—" if u.monthly_gain_usd is None else money(u.monthly_gain_usd, False),
             "free" if u.cost_usd == 0 else ("—" if u.gain_per_usd is None else f"{u.gain_per_usd:.3f}"),
             u.effect,
         )
-    return table
+        for u in economics.unlocks
+    ]
+    title = (
+        "Unlock actions, priced from these inputs, ranked by monthly gain per $ (an AI-ready GPU "
+        f"adds {money(value, False)}/month at this demand; a tier up half that, an assumption)"
+    )
+    return _table(columns, rows, width, title)
 
 
-def details_table(economics: Economics) -> Table:
-    table = Table(title="What each use means per card", title_justify="left", show_lines=False)
-    table.add_column("class")
-    table.add_column("use")
-    table.add_column("revenue/day", justify="right")
-    table.add_column("power/day", justify="right")
-    table.add_column("detail")
+def details_table(economics: Economics, width: int = UNLIMITED_WIDTH) -> Table:
+    columns = (
+        Col("class"),
+        Col("use"),
+        Col("revenue/day", "right", drop=2),
+        Col("power/day", "right", drop=3),
+        Col("detail", drop=1, wrap=True),
+    )
+    rows = []
     for c in economics.cards:
         for r in (c.mining, c.rental, *c.inference_options):
             label = r.use if r.model_class is None else f"{r.use} {r.model_class}"
-            table.add_row(
-                f"{c.card.gpu_name} @ {c.card.site}",
-                label,
-                money(r.revenue_usd_day) if r.available else "",
-                money(r.power_cost_usd_day) if r.available else "",
-                r.detail,
+            rows.append(
+                (
+                    f"{c.card.gpu_name} @ {c.card.site}",
+                    label,
+                    money(r.revenue_usd_day) if r.available else "",
+                    money(r.power_cost_usd_day) if r.available else "",
+                    r.detail,
+                )
             )
-    return table
+    return _table(columns, rows, width, "What each use means per card")
 
 
-def totals_table(economics: Economics) -> Table:
+def totals_table(economics: Economics, width: int = UNLIMITED_WIDTH) -> Table:
     t = economics.totals
-    table = Table(title=f"Fleet totals ({t.gpus} GPUs) if every card did one use", title_justify="left")
-    for column in ("use", "GPUs able", "revenue/day", "power/day", "net/day", "net/month"):
-        table.add_column(column, justify="left" if column == "use" else "right")
-    for u in t.by_use:
-        table.add_row(
+    columns = (
+        Col("use"),
+        Col("GPUs able", "right", drop=1),
+        Col("revenue/day", "right", drop=3),
+        Col("power/day", "right", drop=4),
+        Col("net/day", "right", drop=2),
+        Col("net/month", "right"),
+    )
+    rows = [
+        (
             u.use,
             str(u.gpus),
             money(u.revenue_usd_day),
@@ -198,25 +256,31 @@ def totals_table(economics: Economics) -> Table:
             money(u.net_usd_day),
             money(u.net_usd_day * 365.25 / 12, cents=False),
         )
-    table.add_row(
-        "each card's best", "", "", "", money(t.best_net_usd_day), money(t.best_net_usd_month, cents=False)
+        for u in t.by_use
+    ]
+    rows.append(
+        ("each card's best", "", "", "", money(t.best_net_usd_day), money(t.best_net_usd_month, cents=False))
     )
-    return table
+    return _table(columns, rows, width, f"Fleet totals ({t.gpus} GPUs) if every card did one use")
 
 
-def plan_table(economics: Economics) -> Table:
-    p = economics.plan
-    table = Table(title="Conversion plan", title_justify="left")
-    for column in ("step", "capex", "monthly gain", "payback"):
-        table.add_column(column, justify="left" if column == "step" else "right")
-    for s in p.steps:
-        table.add_row(
+def plan_table(economics: Economics, width: int = UNLIMITED_WIDTH) -> Table:
+    columns = (
+        Col("step", wrap=True),
+        Col("capex", "right"),
+        Col("monthly gain", "right"),
+        Col("payback", "right"),
+    )
+    rows = [
+        (
             s.description,
             money(s.capex_usd, cents=False),
             money(s.monthly_gain_usd, cents=False),
             months(s.payback_months),
         )
-    return table
+        for s in economics.plan.steps
+    ]
+    return _table(columns, rows, width, "Conversion plan")
 
 
 def plan_summary(economics: Economics) -> Text:
@@ -239,39 +303,53 @@ def plan_summary(economics: Economics) -> Text:
     return Text("\n".join(lines))
 
 
-def sensitivity_table(economics: Economics) -> Table | None:
+def sensitivity_table(economics: Economics, width: int = UNLIMITED_WIDTH) -> Table | None:
     s = economics.sensitivity
     if s is None:
         return None
-    table = Table(
-        title="Sensitivity: monthly net after the plan (and what the plan does)", title_justify="left"
+    # Token-price columns furthest from today's prices (x1) drop first; x1 is never dropped. On a
+    # terminal the plan sits under the figure; on a pipe beside it (one row per line).
+    sep = " " if width >= UNLIMITED_WIDTH else "\n"
+    far = sorted(s.token_factors, key=lambda tf: abs(_log2(tf)))
+    columns = (
+        Col("power $/kWh", "right"),
+        Col("mining only", "right", drop=len(far) + 1),
+        *(
+            Col(f"tokens ×{tf:g}", "right", drop=far.index(tf) + 1 if tf != 1 else 0)
+            for tf in s.token_factors
+        ),
     )
-    table.add_column("power $/kWh", justify="right")
-    table.add_column("mining only", justify="right")
-    for tf in s.token_factors:
-        table.add_column(f"tokens ×{tf:g}", justify="right")
+    rows = []
     for pf in s.power_factors:
         cells = [s.cell(pf, tf) for tf in s.token_factors]
-        table.add_row(
-            price(cells[0].usd_per_kwh),
-            money(cells[0].monthly_net_before_usd, False),
-            *(f"{money(c.monthly_net_usd, False)}\n{c.plan_summary}" for c in cells),
+        rows.append(
+            (
+                price(cells[0].usd_per_kwh),
+                money(cells[0].monthly_net_before_usd, False),
+                *(f"{money(c.monthly_net_usd, False)}{sep}{c.plan_summary}" for c in cells),
+            )
         )
-    return table
+    return _table(columns, rows, width, "Sensitivity: monthly net after the plan (and what the plan does)")
 
 
-def demand_sweep_table(economics: Economics) -> Table | None:
+def _log2(x: float) -> float:
+    return math.log2(x) if x > 0 else float("-inf")
+
+
+def demand_sweep_table(economics: Economics, width: int = UNLIMITED_WIDTH) -> Table | None:
     s = economics.sensitivity
     if s is None or not s.demand_cells:
         return None
-    table = Table(
-        title="Sensitivity to demand (and so utilisation), at today's power and token prices",
-        title_justify="left",
+    columns = (
+        Col("demand", "right"),
+        Col("req/day", "right", drop=2),
+        Col("served/day", "right", drop=3),
+        Col("busy", "right", drop=4),
+        Col("monthly net", "right"),
+        Col("plan", drop=1, wrap=True),
     )
-    for column in ("demand", "req/day", "served/day", "busy", "monthly net", "plan"):
-        table.add_column(column, justify="left" if column == "plan" else "right")
-    for c in s.demand_cells:
-        table.add_row(
+    rows = [
+        (
             f"×{c.demand_factor:g}",
             count(c.requests_per_day),
             count(c.served_requests_per_day),
@@ -279,7 +357,10 @@ def demand_sweep_table(economics: Economics) -> Table | None:
             money(c.monthly_net_usd, False),
             c.plan_summary,
         )
-    return table
+        for c in s.demand_cells
+    ]
+    title = "Sensitivity to demand (and so utilisation), at today's power and token prices"
+    return _table(columns, rows, width, title)
 
 
 def _origin(economics: Economics, section: str, key: str) -> str:
@@ -289,7 +370,7 @@ def _origin(economics: Economics, section: str, key: str) -> str:
             flag = (
                 ", ILLUSTRATIVE in part or whole (see source)" if "ILLUSTRATIVE" in p.source.upper() else ""
             )
-            return f"{'DEFAULT, ' if p.is_default else ''}as of {p.as_of or '?'}{flag}"
+            return f"{'DEFAULT, ' if p.is_default else ''}{as_of_text(p.as_of)}{flag}"
     return "given"
 
 
@@ -369,44 +450,41 @@ def key_figures(economics: Economics) -> list[tuple[str, str, str]]:
     return rows
 
 
-def figures_table(economics: Economics) -> Table:
-    table = Table(
-        title="Figures that drive the verdict (sources and dates under 'Inputs used')", title_justify="left"
-    )
-    for column in ("figure", "value", "from"):
-        table.add_column(column)
-    for row in key_figures(economics):
-        table.add_row(*row)
-    return table
+def figures_table(economics: Economics, width: int = UNLIMITED_WIDTH) -> Table:
+    columns = (Col("figure", wrap=True), Col("value", wrap=True), Col("from", drop=1, wrap=True))
+    title = "Figures that drive the verdict (sources and dates under 'Inputs used')"
+    return _table(columns, key_figures(economics), width, title)
 
 
-def provenance_text(economics: Economics) -> Text:
-    lines = ["Inputs used:"]
+def provenance_text(economics: Economics) -> RenderableType:
+    lines = []
     for p in economics.inputs.provenance:
         tag = "DEFAULT " if p.is_default else ""
-        lines.append(f"  {tag}{p.what} — as of {p.as_of or '?'} — {p.source}")
+        lines.append(f"{tag}{p.what} — {as_of_text(p.as_of)} — {p.source}")
     for note in economics.notes:
-        lines.append(f"  note: {note}")
-    return Text("\n".join(lines))
+        lines.append(f"note: {note}")
+    return Group(Text("Inputs used:"), _indented(lines))
 
 
 def render_terminal(economics: Economics, console: Console, details: bool = False) -> None:
-    parts: list[Table | Text] = [demand_text(economics), cards_table(economics)]
+    """Everything, fitted to the console's width (an unlimited width on a pipe: nothing wraps)."""
+    width = console.width
+    parts: list[RenderableType] = [demand_text(economics), cards_table(economics, width)]
     if details:
-        parts.append(details_table(economics))
+        parts.append(details_table(economics, width))
     parts += [
-        demand_table(economics),
-        totals_table(economics),
-        plan_table(economics),
+        demand_table(economics, width),
+        totals_table(economics, width),
+        plan_table(economics, width),
         plan_summary(economics),
     ]
     for extra in (
-        unlocks_table(economics),
-        sensitivity_table(economics),
-        demand_sweep_table(economics),
+        unlocks_table(economics, width),
+        sensitivity_table(economics, width),
+        demand_sweep_table(economics, width),
         unassessed_text(economics),
     ):
         if extra is not None:
             parts.append(extra)
-    parts += [figures_table(economics), provenance_text(economics)]
+    parts += [figures_table(economics, width), provenance_text(economics)]
     console.print(Group(*parts))
