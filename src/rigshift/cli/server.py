@@ -65,7 +65,7 @@ def _print_keys(keys: list[dict[str, Any]], as_json: bool) -> None:
                 k["id"],
                 k["name"],
                 "yes" if k["admin"] else "",
-                ",".join(k["allowed_models"]),
+                ", ".join(k["allowed_models"]),
                 quota,
                 str(k["rate_limit_rpm"] or "-"),
                 _when(k["created_at"]),

@@ -173,7 +173,7 @@ def demand_table(economics: Economics, width: int = UNLIMITED_WIDTH) -> Table:
 
 def _indented(lines: list[str]) -> RenderableType:
     """Lines that wrap under their own indent, not back at the margin."""
-    return Group(*(Padding(Text(line), (0, 0, 0, 2)) for line in lines))
+    return Group(*(Padding(Text(line), (0, 0, 0, 2), expand=False) for line in lines))
 
 
 def unassessed_text(economics: Economics) -> RenderableType | None:
