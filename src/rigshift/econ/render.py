@@ -451,7 +451,8 @@ def key_figures(economics: Economics) -> list[tuple[str, str, str]]:
 
 
 def figures_table(economics: Economics, width: int = UNLIMITED_WIDTH) -> Table:
-    columns = (Col("figure", wrap=True), Col("value", wrap=True), Col("from", drop=1, wrap=True))
+    # The date and whether a figure is a default are what the verdict rests on: never dropped.
+    columns = (Col("figure"), Col("value", wrap=True), Col("from", wrap=True))
     title = "Figures that drive the verdict (sources and dates under 'Inputs used')"
     return _table(columns, key_figures(economics), width, title)
 
