@@ -13,20 +13,28 @@ from rigshift.estimate.runtimes import RUNTIMES
 from rigshift.measure.types import HOST_CARD_KEY, Measurement
 from rigshift.suggest import did_you_mean
 
+MAX_PROBLEMS = 20  # reported per request: enough to fix a file, and a did-you-mean costs tens of ms
+
 
 def validate_measurements(rows: Sequence[Measurement]) -> None:
     problems: list[Problem] = []
+    seen: dict[tuple[str, str, str, str], list[Problem]] = {}  # rows repeat names: check each once
     for index, row in enumerate(rows):
         where = f"data[{index}]"
+        names = (row.runtime, row.card_key, row.model_key, row.quant)
+        if names not in seen:
+            seen[names] = _name_problems(row)
         problems += [
             Problem(p.message, location=where, field=p.field, expected=p.expected, suggestions=p.suggestions)
-            for p in _problems(row)
+            for p in [*seen[names], *_value_problems(row)]
         ]
+        if len(problems) >= MAX_PROBLEMS:
+            break
     if problems:
-        raise InputError(problems)
+        raise InputError(problems[:MAX_PROBLEMS])
 
 
-def _problems(row: Measurement) -> list[Problem]:
+def _name_problems(row: Measurement) -> list[Problem]:
     found: list[Problem] = []
     if row.runtime not in RUNTIMES:
         found.append(
@@ -56,6 +64,11 @@ def _problems(row: Measurement) -> list[Problem]:
             check()
         except RigshiftError as error:
             found.append(Problem(str(error), field=name))
+    return found
+
+
+def _value_problems(row: Measurement) -> list[Problem]:
+    found: list[Problem] = []
     if not (math.isfinite(row.tokens_per_s) and row.tokens_per_s > 0):
         found.append(Problem(f"tokens_per_s {row.tokens_per_s} is not a positive rate", field="tokens_per_s"))
     if row.n_prompt < 0 or row.n_gen < 0 or row.n_depth < 0 or not (row.n_prompt or row.n_gen):

@@ -37,7 +37,8 @@ class MeasurementsService:
 
     async def add(self, rows: Sequence[Measurement]) -> list[Measurement]:
         """Validate every row first (one bad row: 400, nothing stored), then store all at once."""
-        validate_measurements(rows)
+        # Off the event loop: checking thousands of rows against the catalogs takes a while.
+        await anyio.to_thread.run_sync(lambda: validate_measurements(rows))
         now = self.clock()
         dated = [r if r.measured_at else _with_time(r, now) for r in rows]
         return await anyio.to_thread.run_sync(lambda: self.store.add(dated))
