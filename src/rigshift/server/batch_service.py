@@ -157,48 +157,23 @@ class BatchService:
         errors: list[str] = []
         for result in self.batches.results(batch.id):
             body = json.loads(result.body)
-            if result.ok:
-                line = {
-                    "id": result.request_id,
-                    "custom_id": result.custom_id,
-                    "response": {
-                        "status_code": result.status_code,
-                        "request_id": result.request_id,
-                        "body": body,
-                    },
-                    "error": None,
-                }
-                output.append(json.dumps(line))
-            else:
-                error = body.get("error", body) if isinstance(body, dict) else {"message": str(body)}
-                line = {
-                    "id": result.request_id,
-                    "custom_id": result.custom_id,
-                    "response": {
-                        "status_code": result.status_code,
-                        "request_id": result.request_id,
-                        "body": body,
-                    },
-                    "error": {"code": error.get("code"), "message": error.get("message")},
-                }
-                errors.append(json.dumps(line))
-        output_id = error_id = None
-        if output:
-            output_id = self.files.create(
-                batch.key_id,
-                "batch_output",
-                f"{batch.id}_output.jsonl",
-                ("\n".join(output) + "\n").encode(),
-                now,
-            ).id
-        if errors:
-            error_id = self.files.create(
-                batch.key_id,
-                "batch_output",
-                f"{batch.id}_error.jsonl",
-                ("\n".join(errors) + "\n").encode(),
-                now,
-            ).id
+            error = None
+            if not result.ok:
+                detail = body.get("error", body) if isinstance(body, dict) else {"message": str(body)}
+                error = {"code": detail.get("code"), "message": detail.get("message")}
+            line = {
+                "id": result.request_id,
+                "custom_id": result.custom_id,
+                "response": {
+                    "status_code": result.status_code,
+                    "request_id": result.request_id,
+                    "body": body,
+                },
+                "error": error,
+            }
+            (output if result.ok else errors).append(json.dumps(line))
+        output_id = self._write_lines(batch, "output", output, now)
+        error_id = self._write_lines(batch, "error", errors, now)
         return self.batches.transition(
             batch.id,
             ("in_progress", "finalizing", "cancelling"),
@@ -207,3 +182,9 @@ class BatchService:
             output_file_id=output_id,
             error_file_id=error_id,
         )
+
+    def _write_lines(self, batch: Batch, kind: str, lines: list[str], now: float) -> str | None:
+        if not lines:
+            return None
+        content = ("\n".join(lines) + "\n").encode()
+        return self.files.create(batch.key_id, "batch_output", f"{batch.id}_{kind}.jsonl", content, now).id
