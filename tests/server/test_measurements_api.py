@@ -115,3 +115,14 @@ def test_ten_thousand_bad_rows_are_refused_with_a_bounded_answer(api):  # type: 
     message = refused.json()["error"]["message"]
     assert "unknown card 'card-0'" in message and message.count("data[") <= 20
     assert api("GET", "/admin/measurements").json()["data"] == []
+
+
+def test_benching_through_ray_refuses_instead_of_waiting_forever() -> None:
+    """Regression (the schema fuzzer hung on it): without a connected cluster, or without the
+    rig's agent in it, the Ray bench answered nothing: it started a Ray of its own and waited
+    for a task pinned to a rig that was not there. Now: 409 no cluster, or 404 no such rig."""
+    from rigshift.server.errors import Conflict, NotFound
+    from rigshift.server.services.measurements import ray_rig_bench
+
+    with pytest.raises((Conflict, NotFound)):
+        ray_rig_bench(timeout_s=5)("no-such-rig", None, None)

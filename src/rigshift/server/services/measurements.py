@@ -12,7 +12,7 @@ import anyio.to_thread
 from rigshift.errors import BackendError
 from rigshift.measure.types import Measurement
 from rigshift.measure.validate import validate_measurements
-from rigshift.server.errors import Conflict
+from rigshift.server.errors import Conflict, NotFound
 from rigshift.server.measurements_store import MeasurementStore
 
 
@@ -79,6 +79,13 @@ def ray_rig_bench(timeout_s: float = 900.0) -> RigBench:
         from rigshift.run.agent import bench_on_this_rig
         from rigshift.run.labels import LABEL_RIG, label_value
 
+        if not ray.is_initialized():  # never start a Ray of our own here: the server joins its cluster
+            raise Conflict("this server is not connected to a Ray cluster", code="no_cluster")
+        wanted = label_value(rig)
+        if not any(
+            node.get("Alive") and (node.get("Labels") or {}).get(LABEL_RIG) == wanted for node in ray.nodes()
+        ):  # a task pinned to a rig that is not there would wait for it forever
+            raise NotFound(f"no rig {rig!r} in the cluster (its agent is not connected)", param="rig")
         task: Any = ray.remote(bench_on_this_rig)
         ref = task.options(num_cpus=0, label_selector={LABEL_RIG: label_value(rig)}, max_retries=0).remote(
             rig, runtime, threads, models
