@@ -221,7 +221,12 @@ def test_every_page_renders_the_demo_cluster(
 
         open_page(page, demo.url, "econ")
         assert page.locator("#ec-kpis .kpi").count() == 4
-        assert page.locator("#sens-table td").count() == 18  # 6 power × 3 token factors
+        from rigshift.econ.sensitivity import DEFAULT_POWER_FACTORS, DEFAULT_TOKEN_FACTORS
+
+        # one cell per (power, token price) factor of the sweep
+        assert page.locator("#sens-table td").count() == len(DEFAULT_POWER_FACTORS) * len(
+            DEFAULT_TOKEN_FACTORS
+        )
         assert "demo-0" in page.inner_text("#ec-desired")
         page.fill("#wf-power", "2")
         page.click("#whatif button[type=submit]")
