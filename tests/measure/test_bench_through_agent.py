@@ -61,11 +61,12 @@ def test_a_rig_is_benched_through_its_agent_node_and_stored(cluster, tmp_path): 
     assert store.list(rig="rig-cpu") == rows
 
 
-def test_an_unknown_rig_times_out_instead_of_running_elsewhere(cluster, tmp_path):  # type: ignore[no-untyped-def]
-    from rigshift.errors import BackendError
+def test_an_unknown_rig_is_refused_instead_of_running_elsewhere(cluster, tmp_path):  # type: ignore[no-untyped-def]
+    """No agent carries the rig's label: refused at once (404), never run on another node."""
+    from rigshift.server.errors import NotFound
 
     service = MeasurementsService(
         MeasurementStore(open_engine(str(tmp_path / "m.db"))), lambda: 1.0, ray_rig_bench(timeout_s=5)
     )
-    with pytest.raises(BackendError, match="no bench result"):
+    with pytest.raises(NotFound, match="no rig 'rig-nowhere'"):
         anyio.run(service.bench_rig, "rig-nowhere", "llama.cpp-cpu", 1, ["qwen3-0.6b:Q4_0"])
