@@ -67,9 +67,10 @@ def test_a_demand_takes_context_8k() -> None:
 
 
 def test_utilization_and_utilisation_read_the_same() -> None:
-    uk = parse_prices_text("tokens:\n  utilisation: 0.25\n", "uk.yaml")
-    us = parse_prices_text("tokens:\n  utilization: 0.25\n", "us.yaml")
-    assert uk == us and uk.tokens is not None and uk.tokens.utilisation == 0.25
+    # econ's busy ceiling (`tokens.max_utilisation`; the old `utilisation` key was renamed)
+    uk = parse_prices_text("tokens:\n  max_utilisation: 0.25\n", "uk.yaml")
+    us = parse_prices_text("tokens:\n  max_utilization: 0.25\n", "us.yaml")
+    assert uk == us and uk.tokens is not None and uk.tokens.max_utilisation == 0.25
     rent = parse_prices_text("rent:\n  rental_utilization: 0.4\n", "us.yaml")
     assert rent.rent is not None and rent.rent.rental_utilisation == 0.4
 
