@@ -61,6 +61,15 @@ def test_changed_spec_or_rig_is_a_move() -> None:
     assert action.reason == "moved from rig-a to rig-b"
 
 
+def test_replica_still_reported_alive_on_a_lost_rig_moves_because_the_rig_is_lost() -> None:
+    """Ray may list an actor as alive for a while after its node left: the reason is the rig."""
+    a = spec("chat-0", "rig-b")
+    replaced = dataclasses.replace(a, rig="rig-a")
+    [action] = reconcile([replaced], [running(a)], {"rig-a"})
+    assert (action.kind, action.from_rig) == ("move", "rig-b")
+    assert action.reason == "rig rig-b lost"
+
+
 def test_desired_on_missing_rig_waits() -> None:
     a = spec("chat-0", "rig-gone")
     [action] = reconcile([a], [], {"rig-a"})

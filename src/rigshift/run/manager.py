@@ -142,7 +142,8 @@ class ReplicaManager:
             observed, infos = self.cluster.observe()
             actions = reconcile(self._wanted(), observed, live)
             now = self.clock()
-            alive = {o.replica_id for o in observed if o.alive}
+            # Nothing drains from a rig that left the cluster: its in-flight requests are lost anyway.
+            alive = {o.replica_id for o in observed if o.alive and o.rig in live}
             due = [
                 a for a in actions if a.kind != "wait" and self._due(a, now) and self._drained(a, alive, now)
             ]

@@ -78,6 +78,8 @@ def reconcile(
         elif not obs.alive:
             why = f"rig {obs.rig} lost" if obs.rig not in live else f"actor died: {obs.error or 'no answer'}"
             actions.append(Action("start", rid, why, spec, from_rig=obs.rig))
+        elif obs.rig not in live:  # Ray has not yet noticed the node is gone: the actor only looks alive
+            actions.append(Action("move", rid, f"rig {obs.rig} lost", spec, obs.rig))
         elif obs.rig != spec.rig:
             actions.append(Action("move", rid, f"moved from {obs.rig} to {spec.rig}", spec, obs.rig))
         elif obs.fingerprint != spec.fingerprint():
