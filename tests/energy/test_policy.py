@@ -115,13 +115,54 @@ def test_slo_minimums_and_site_cap_hold_outside_events(groups, price, pue, data)
 @given(groups=groups_st, price=price_st, data=st.data())
 def test_batch_runs_at_a_loss_only_when_its_deadline_cannot_wait(groups, price, data) -> None:
     jobs = _jobs(data, 0.0)
+    needs = _needs(groups, data)
     # With or without a day-ahead curve: a loss is only ever taken for work that is due now.
     ahead = tuple(data.draw(st.lists(price_st, max_size=96)))
-    decision = decide(groups, SiteInterval("site", 0.0, STEP, price, day_ahead=ahead), (), jobs)
+    decision = decide(groups, SiteInterval("site", 0.0, STEP, price, day_ahead=ahead), needs, jobs)
     cheapest = min((j.usd_per_m_tokens for j in jobs), default=0.0)
     for gd, g in zip(decision.groups, groups, strict=True):
         if gd.batch and _margin_of(g, gd.batch_cap_w, cheapest, price) < 0:
             assert decision.batch_due_tokens > 0, "batch at a loss although every deadline allowed waiting"
+        # Spare slots of this group's serving cards: a token there costs its draw above idle.
+        if decision.batch_spare_tokens_per_s > 0 and gd.interactive:
+            level = next(lv for lv in g.levels if lv.cap_w == gd.interactive_cap_w)
+            cost = (level.draw_w - g.idle_w) / 1000 * price / (level.tokens_per_s * 3600)
+            if cheapest / 1e6 < cost:
+                assert decision.batch_due_tokens > 0, (
+                    "spare slots at a loss although deadlines allowed waiting"
+                )
+
+
+@settings(max_examples=200, deadline=None)
+@given(groups=groups_st, price=price_st, data=st.data())
+def test_spare_slots_never_exceed_the_replicas_headroom_and_stop_in_an_event(groups, price, data) -> None:
+    needs = _needs(groups, data)
+    jobs = _jobs(data, 0.0)
+    decision = decide(groups, SiteInterval("site", 0.0, STEP, price), needs, jobs)
+    headroom = sum(
+        max(0.0, decision.interactive_tokens_per_s[n.deployment] - n.demand_tokens_per_s) for n in needs
+    )
+    assert 0.0 <= decision.batch_spare_tokens_per_s <= headroom + 1e-6
+    assert decision.batch_spare_tokens_per_s * STEP <= sum(j.tokens_left for j in jobs) + 1e-6
+    during = decide(groups, SiteInterval("site", 0.0, STEP, price, event_kw=1e9), needs, jobs)
+    assert during.batch_spare_tokens_per_s == 0.0
+
+
+def test_batch_fills_the_spare_slots_of_replicas_that_serve_when_no_card_is_free() -> None:
+    """Every card serves the deployment (its SLO minimum): batch still runs, on the replicas'
+    headroom, while power is cheap; it waits at a spike when its deadline allows; and an event
+    stops it."""
+    cards = group("geforce-rtx-3060-12gb", 2, True, 40.0, 0.0)
+    need = InteractiveNeed("chat", 2, 10.0, 0.5)
+    jobs = [BatchJob("b", 1e6, 48 * HOUR, 0.2)]
+    cheap = decide([cards], SiteInterval("site", 0.0, STEP, 0.03), [need], jobs)
+    assert cheap.interactive_cards == 2 and cheap.batch_cards == 0
+    assert cheap.batch_on
+    assert cheap.batch_spare_tokens_per_s == pytest.approx(cheap.interactive_tokens_per_s["chat"] - 10.0)
+    spike = decide([cards], SiteInterval("site", 0.0, STEP, 9.0), [need], jobs)
+    assert not spike.batch_on and spike.batch_due_tokens == 0
+    event = decide([cards], SiteInterval("site", 0.0, STEP, 0.03, event_kw=10.0), [need], jobs)
+    assert not event.batch_on
 
 
 @settings(max_examples=200, deadline=None)
@@ -197,4 +238,20 @@ def test_per_gpu_keeps_roles_where_it_can() -> None:
     assert sum(1 for d in gpus if d.role == "interactive") == 2
     assert all(
         d.power_cap_w is not None and not math.isnan(d.power_cap_w) for d in gpus if d.role == "interactive"
+    )
+
+
+def test_run_time_replicas_never_exceed_those_planned() -> None:
+    cards = group("geforce-rtx-3060-12gb", 8, True, 40.0, 0.0)
+    need = InteractiveNeed("chat", 1, 1e6, 0.5, max_replicas=3)  # demand far above 3 replicas
+    decision = decide(
+        [cards], SiteInterval("site", 0.0, STEP, 0.03), [need], [BatchJob("b", 1e9, HOUR * 48, 0.2)]
+    )
+    assert decision.replicas["chat"] == 3
+    assert decision.batch_spare_tokens_per_s == 0  # saturated replicas have no spare slots
+    assert (
+        decide(
+            [cards], SiteInterval("site", 0.0, STEP, 0.03), [InteractiveNeed("chat", 1, 1e6, 0.5)]
+        ).replicas["chat"]
+        == 8
     )

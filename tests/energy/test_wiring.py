@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from rigshift.energy.policy import BatchJob
 from rigshift.energy.wiring import build_energy_loop, measured_site_kw
 from rigshift.errors import InputError
 from rigshift.fleet.importer import read_source
@@ -90,3 +91,74 @@ def test_replicas_above_the_minimum_are_held_in_dear_hours(tmp_path: Path) -> No
     now[0] = start + 3 * 3600.0
     loop.tick()
     assert held == set()
+
+
+def _three_replica_loop(tmp_path: Path, min_replicas: str, served: float, backlog: list) -> tuple:  # type: ignore[type-arg]
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    parsed = read_source(REPO / "examples/fleet/farm_2sites_3rigs_mixed.yaml")
+    fleet = parsed.fleet
+    (tmp_path / "fleet.yaml").write_text(dump_fleet(fleet, yaml_format=True))
+    start = 1704088800
+    rows = ["timestamp,price_usd_per_mwh"] + [
+        f"{datetime.fromtimestamp(start + h * 3600, UTC).isoformat()},20" for h in range(6)
+    ]
+    (tmp_path / "p.csv").write_text("\n".join(rows) + "\n")
+    (tmp_path / "energy.yaml").write_text(
+        f"fleet: fleet.yaml\n{min_replicas}sites:\n  no-hydro:\n    prices: {{file: p.csv}}\n"
+    )
+    rig = next(r for r in fleet.rigs if r.site == "no-hydro")
+    specs = [
+        ReplicaSpec(f"chat-{i}", "chat", "chat-model", ModelSource("demo", "x"), rig.name, gpu_indices=(i,))
+        for i in range(3)
+    ]
+    held: set[str] = set()
+    asked: list[str] = []
+    store = EnergyEventStore(open_engine(str(tmp_path / "db.sqlite")))
+    loop, _ = build_energy_loop(
+        tmp_path / "energy.yaml",
+        store,
+        desired=lambda: specs,
+        hold=lambda ids, why: held.update(ids),
+        release=lambda ids: held.difference_update(ids),
+        clock=lambda: start + 3600.0,
+    )
+    loop.backlog = lambda site: backlog
+
+    def served_rate(model: str, now: float) -> float:
+        asked.append(model)
+        return served
+
+    loop.served_tokens_per_s = served_rate
+    return loop, held, asked, store, start + 3600.0
+
+
+def test_batch_runs_on_the_spare_slots_of_the_replicas_the_gateway_sees_underused(tmp_path: Path) -> None:
+    """Every planned replica is its deployment's SLO minimum, so no card is free for batch: batch
+    lines may still run while the gateway serves less than the replicas can, and stop in an event."""
+    job = [BatchJob("batch_1", 5e6, 1704088800 + 48 * 3600.0, 0.2)]
+    loop, held, asked, store, now = _three_replica_loop(tmp_path, "", 0.0, job)
+    decision = loop.tick()["no-hydro"]
+    assert asked and set(asked) == {"chat-model"}  # demand is read per model the deployment serves
+    assert decision.replicas["chat"] == 3
+    assert decision.batch_spare_tokens_per_s > 0 and loop.batch_allowed("no-hydro")
+    assert held == set()
+    store.create("no-hydro", now - 1, now + 600, shed_kw=0.01, target_kw=None, now=now)
+    loop.tick()
+    assert not loop.batch_allowed("no-hydro")
+
+    busy, *_ = _three_replica_loop(tmp_path / "busy", "", 1e9, job)  # the replicas are saturated
+    decision = busy.tick()["no-hydro"]
+    # The site's other free cards are batch cards to the policy, but hold no replica to run lines.
+    assert decision.batch_spare_tokens_per_s == 0 and decision.batch_cards > 0
+    assert not busy.batch_allowed("no-hydro")
+
+
+def test_cards_the_policy_gives_to_batch_keep_their_replicas_up(tmp_path: Path) -> None:
+    job = [BatchJob("batch_1", 5e9, 1704088800 + 6 * 3600.0, 0.2)]
+    loop, held, _, _, _ = _three_replica_loop(tmp_path, "min_replicas: {chat: 1}\n", 0.0, job)
+    decision = loop.tick()["no-hydro"]
+    assert decision.replicas["chat"] == 1 and decision.batch_cards >= 2
+    assert held == set()  # batch lines run on the replicas of those cards
+    idle, held_idle, *_ = _three_replica_loop(tmp_path / "idle", "min_replicas: {chat: 1}\n", 0.0, [])
+    idle.tick()
+    assert held_idle == {"chat-1", "chat-2"}  # no demand, no backlog: down to the minimum

@@ -79,6 +79,11 @@ def test_openai_client_runs_a_batch_end_to_end(served: tuple[Gateway, Backend], 
     assert len(batch_rows) == 20 and all(r.prompt_tokens > 0 for r in batch_rows)
     listed = client.batches.list(limit=10)
     assert [b.id for b in listed.data] == [batch.id]
+    # The energy policy's demand is interactive work: batch lines are not counted in it.
+    served = gw.server.server.config.app.state.ctx.gateway.served
+    assert served.tokens_per_s("tiny", time.time()) == 0.0
+    client.chat.completions.create(model="tiny", messages=[{"role": "user", "content": "hi"}])
+    assert served.tokens_per_s("tiny", time.time()) > 0.0
 
 
 def test_a_bad_file_gives_a_failed_batch_naming_the_line(

@@ -19,7 +19,8 @@ card's TDP; throughput and draw at a cap come from the estimator
 1. Interactive. Cap: the allowed cap with the best margin; outside an event a cap may not go
    below `INTERACTIVE_CAP_FLOOR` · TDP (prompt latency). Replicas of deployment d:
    `max(min_d, ceil(demand_d / tokens_per_s))`, where the part above `min_d` is added only if
-   its margin is positive. Cards are taken from the most efficient group first (tokens per W).
+   its margin is positive (and never above `max_replicas`, the replicas planned, at run time).
+   Cards are taken from the most efficient group first (tokens per W).
 2. Batch on the converted cards left over. Backlog jobs are taken earliest deadline first.
    The work that must run now, M, is the largest over jobs j of
        Σ_{k ≤ j} tokens_k − C_future · n_j
@@ -30,6 +31,14 @@ card's TDP; throughput and draw at a cap come from the estimator
    as many cards as the backlog can use (most profitable group first); a group at a loss runs
    only the cards needed for M after that (least loss per token first). So batch never runs
    at a loss while its deadline allows waiting for a price that is no worse.
+   Batch also takes the spare capacity of the interactive replicas (their capacity above their
+   demand, Σ_d max(0, capacity_d − demand_d)): at run time batch lines fill free slots of running
+   replicas. It is used before any card is given to batch, under the same rule: all of it when
+   a token earns more than it costs there, only the tokens due now (M) otherwise. A token on a
+   spare slot costs the serving card's draw above idle per token, `(draw − idle_w) / tokens_per_s`
+   (the dearest serving group's), since filling slots raises a card's draw toward its serving
+   draw; the accounting still charges a serving card its full draw whatever its load, so spare
+   slots add no power here. During an event, and whenever step 4 has to shed, it is off.
 3. Mining cards mine when their margin is positive, else they are off.
 4. The limit L = min(site kW cap, event limit). While the site draws more than L
    (PUE · Σ card draw + host share), cards are shed in this order: mining (lowest margin per kW
@@ -114,6 +123,7 @@ class InteractiveNeed:
     demand_tokens_per_s: float
     usd_per_m_tokens: float
     groups: tuple[str, ...] = ()  # groups it may run on; empty = every converted group
+    max_replicas: int | None = None  # at run time: the replicas planned (no more can start)
 
 
 @dataclass(frozen=True)
@@ -157,7 +167,7 @@ class SiteDecision:
     groups: tuple[GroupDecision, ...]
     replicas: Mapping[str, int]
     interactive_tokens_per_s: Mapping[str, float]
-    batch_tokens_per_s: float
+    batch_tokens_per_s: float  # dedicated batch cards plus the spare slots below
     batch_due_tokens: float  # tokens that had to run now for the deadlines (step 2's M)
     in_event: bool
     notes: tuple[str, ...] = ()
@@ -167,6 +177,7 @@ class SiteDecision:
     off_cards: int = 0
     mean_ai_cap_w: float = 0.0  # over the cards serving or running batch
     mining_usd_per_hour: float = 0.0  # what the mining cards earn at this decision
+    batch_spare_tokens_per_s: float = 0.0  # batch on free slots of the interactive replicas
 
     @property
     def batch_on(self) -> bool:
@@ -341,25 +352,42 @@ def decide(
             take = min(
                 a.free, math.ceil((need.demand_tokens_per_s - served[need.deployment]) / level.tokens_per_s)
             )
+            if need.max_replicas is not None:
+                placed = sum(x.interactive.get(need.deployment, 0) for x in order)
+                take = min(take, need.max_replicas - placed)
             if take > 0:
                 a.serve(need.deployment, take)
                 served[need.deployment] += take * level.tokens_per_s
 
-    # 2. batch
-    must = due = 0.0
+    # 2. batch: first the interactive replicas' spare slots (outside an event), then free cards
+    must = due = spare_used = 0.0
     jobs = [j for j in batch if j.tokens_left > 0]
+    spare = 0.0
+    if not in_event:
+        spare = sum(max(0.0, served[n.deployment] - n.demand_tokens_per_s) for n in interactive)
     if jobs:
         usd_tok = min(j.usd_per_m_tokens for j in jobs) / 1e6
         for a in serving:
             a.b_level = _best_level(a.group, usd_tok, price, 0.0)
         per_card = {a.group.id: a.group.levels[a.b_level].tokens_per_s * interval.step_s for a in serving}
-        capacity_now = sum(a.free * per_card[a.group.id] for a in serving)
+        capacity_now = sum(a.free * per_card[a.group.id] for a in serving) + spare * interval.step_s
         dearer = [p * interval.pue > price + 1e-12 for p in interval.day_ahead]
         must = must_run_tokens(
             jobs, interval.start + interval.step_s, interval.step_s, capacity_now * BATCH_FUTURE_SHARE, dearer
         )
         due = must
         left = sum(j.tokens_left for j in jobs)
+        spare_cost = max(
+            (
+                (lv.draw_w - a.group.idle_w) / 1000 * price / (lv.tokens_per_s * 3600)
+                for a in serving
+                if a.n_int and (lv := a.group.levels[a.i_level]).tokens_per_s > 0
+            ),
+            default=math.inf,
+        )
+        spare_used = min(spare * interval.step_s, left if usd_tok > spare_cost else max(0.0, must))
+        left -= spare_used
+        must -= spare_used
         by_margin = sorted(
             serving,
             key=lambda a: (
@@ -389,10 +417,22 @@ def decide(
     # 4. the limit
     limits = [x for x in (interval.cap_kw, interval.event_kw) if x is not None]
     limit = min(limits) if limits else None
-    if limit is not None:
-        _shed(list(allocs.values()), interval, price, limit, in_event, interactive, notes)
+    if limit is not None and _shed(
+        list(allocs.values()), interval, price, limit, in_event, interactive, notes
+    ):
+        spare_used = 0.0
 
-    return _decision(list(allocs.values()), interval, limit, in_event, interactive, due, notes, detail)
+    return _decision(
+        list(allocs.values()),
+        interval,
+        limit,
+        in_event,
+        interactive,
+        due,
+        notes,
+        detail,
+        spare_used / interval.step_s,
+    )
 
 
 def _power_w(a: _Alloc) -> float:
@@ -415,7 +455,8 @@ def _shed(
     in_event: bool,
     needs: Sequence[InteractiveNeed],
     notes: list[str],
-) -> None:
+) -> bool:
+    """Bring the site under `limit`; True when anything had to be shed (the limit binds)."""
     pue = interval.pue
     total_w = [sum(_power_w(a) for a in allocs)]  # kept up to date as cards are shed
 
@@ -431,7 +472,7 @@ def _shed(
         return n
 
     if excess() <= 1e-9:
-        return
+        return False
     # mining, lowest margin per kW first
     for a in sorted(
         (a for a in allocs if a.mining),
@@ -448,7 +489,7 @@ def _shed(
         lv = a.group.levels[a.b_level]
         a.batch -= drop(a, lv.draw_w + a.group.host_w - a.group.idle_w, a.batch)
     if excess() <= 1e-9:
-        return
+        return True
     minimum = {n.deployment: n.min_replicas for n in needs}
 
     def shed_replicas(below_minimum: bool) -> None:
@@ -467,7 +508,7 @@ def _shed(
 
     shed_replicas(below_minimum=False)
     if excess() <= 1e-9:
-        return
+        return True
     for a in allocs:  # lower the caps of what still serves: to the floor, or to the lowest in an event
         if a.n_int and a.group.levels:
             floor = 0.0 if in_event else INTERACTIVE_CAP_FLOOR * a.group.tdp_w
@@ -477,15 +518,16 @@ def _shed(
                 a.i_level = lowest
                 total_w[0] += _power_w(a) - before
     if excess() <= 1e-9:
-        return
+        return True
     if not in_event:
         notes.append(f"above the site cap by {excess():.1f} kW with only minimum replicas left")
-        return
+        return True
     shed_replicas(below_minimum=True)
     if excess() > 1e-9:
         notes.append(f"event target missed by {excess():.1f} kW: idle cards alone draw that much")
     else:
         notes.append("event: interactive replicas below their minimum")
+    return True
 
 
 def _efficiency(a: _Alloc) -> float:
@@ -504,6 +546,7 @@ def _decision(
     due: float,
     notes: list[str],
     detail: bool = True,
+    spare_batch_tps: float = 0.0,
 ) -> SiteDecision:
     replicas: dict[str, int] = {n.deployment: 0 for n in needs}
     capacity: dict[str, float] = {n.deployment: 0.0 for n in needs}
@@ -558,7 +601,7 @@ def _decision(
         groups=tuple(out),
         replicas=replicas,
         interactive_tokens_per_s=capacity,
-        batch_tokens_per_s=batch_tps,
+        batch_tokens_per_s=batch_tps + spare_batch_tps,
         batch_due_tokens=due,
         in_event=in_event,
         notes=tuple(notes),
@@ -568,6 +611,7 @@ def _decision(
         off_cards=counts[3],
         mean_ai_cap_w=cap_sum / ai if ai else 0.0,
         mining_usd_per_hour=mining_usd,
+        batch_spare_tokens_per_s=spare_batch_tps,
     )
 
 
@@ -631,11 +675,12 @@ def always_on(
     detail: bool = True,
 ) -> SiteDecision:
     """Everything at full power whatever the price: replicas for the demand (at least the minimum),
-    batch on every free converted card while there is work, every mining card mining. No cap,
-    no event honoured."""
+    batch on their spare slots and then on every free converted card while there is work, every
+    mining card mining. No cap, no event honoured."""
     allocs = {g.id: _Alloc(g) for g in groups}
     serving = [a for a in allocs.values() if a.group.converted and a.group.levels]
     serving.sort(key=lambda a: -a.group.levels[0].tokens_per_s / a.group.levels[0].draw_w)
+    spare = 0.0
     for need in interactive:
         served, placed = 0.0, 0
         for a in serving:
@@ -649,7 +694,10 @@ def always_on(
                     a.serve(need.deployment, take)
                     placed += take
                     served += take * tps
+        spare += max(0.0, served - need.demand_tokens_per_s)
     left = sum(j.tokens_left for j in batch)
+    spare_used = min(spare * interval.step_s, left)
+    left -= spare_used
     for a in serving:
         per_card = a.group.levels[0].tokens_per_s * interval.step_s
         if left > 0 and a.free > 0:
@@ -658,7 +706,17 @@ def always_on(
     for a in allocs.values():
         if not a.group.converted and a.group.mining_w > 0:
             a.mining = a.group.count
-    return _decision(list(allocs.values()), interval, None, False, interactive, 0.0, [], detail)
+    return _decision(
+        list(allocs.values()),
+        interval,
+        None,
+        False,
+        interactive,
+        0.0,
+        [],
+        detail,
+        spare_used / interval.step_s,
+    )
 
 
 def mining_only(

@@ -64,6 +64,9 @@ class SiteState:
     batch_paused: str | None = None  # an operator's or the batch runner's reason
     last_tick: float | None = None
     price_missing: bool = False
+    # Batch lines run on replicas: on the spare slots of those that serve, and on those kept up
+    # for the cards the policy gives to batch. None: the loop knows no replicas at this site.
+    batch_replicas: int | None = None
 
 
 class EnergyService:
@@ -90,6 +93,9 @@ class EnergyService:
         self.events = events
         self.backlog = backlog
         self.demand = demand
+        # Interactive tokens/s a model is served at now (the gateway's meter), for `demand`
+        # builders that size replicas from it; None when no gateway runs beside the loop.
+        self.served_tokens_per_s: Callable[[str, float], float] | None = None
         self.measured_kw = measured_kw
         self.gpus_by_group = gpus_by_group
         self.replicas = replicas
@@ -155,35 +161,44 @@ class EnergyService:
         if event is not None:
             event = self._account(event, free, decision, measured, now, min(dt, self.step_s))
             self.events.record(event)
-        self._scale(name, decision, event)
+        batch_replicas = self._scale(name, decision, event)
         gpus = per_gpu(decision, self.gpus_by_group(name), {g: d.role for g, d in self._gpus.items()})
         with self._lock:
             state.decision, state.unconstrained_kw, state.event = decision, free.power_kw, event
             state.measured_kw, state.last_tick = measured, now
+            state.batch_replicas = batch_replicas
             for g in gpus:
                 self._gpus[g.gpu] = g
         return decision
 
-    def _scale(self, site: str, decision: SiteDecision, event: EnergyEvent | None) -> None:
+    def _scale(self, site: str, decision: SiteDecision, event: EnergyEvent | None) -> int | None:
         """Replica up/down: each deployment keeps the first `decision.replicas[d]` of its planned
-        replicas; the rest are held down (drained, then stopped) until the policy wants them."""
-        if self.hold is None or self.release is None:
-            return
+        replicas, and the next ones for the cards the policy gives to batch (batch lines run on
+        replicas); the rest are held down (drained, then stopped) until the policy wants them.
+        Returns how many replicas are up for batch alone (None: no replicas planned here)."""
+        planned = self.replicas(site)
+        if not planned:
+            return None
         reason = f"energy: event {event.id}" if event is not None else "energy: price"
         to_hold, to_release = [], []
-        for deployment, ids in self.replicas(site).items():
+        for_batch = decision.batch_cards
+        for deployment, ids in planned.items():
             keep = decision.replicas.get(deployment, len(ids))
+            extra = min(for_batch, len(ids) - keep)
+            keep, for_batch = keep + extra, for_batch - extra
             for rid in ids[keep:]:
                 if rid not in self.held:
                     to_hold.append(rid)
             to_release += [rid for rid in ids[:keep] if rid in self.held]
-        if to_hold:
-            self.hold(to_hold, reason)
-            self.held.update(dict.fromkeys(to_hold, reason))
-        if to_release:
-            self.release(to_release)
-            for rid in to_release:
-                self.held.pop(rid, None)
+        if self.hold is not None and self.release is not None:
+            if to_hold:
+                self.hold(to_hold, reason)
+                self.held.update(dict.fromkeys(to_hold, reason))
+            if to_release:
+                self.release(to_release)
+                for rid in to_release:
+                    self.held.pop(rid, None)
+        return decision.batch_cards - for_batch
 
     @staticmethod
     def _account(
@@ -244,12 +259,17 @@ class EnergyService:
     # --- what the batch runner and the agents ask --------------------------------------------
 
     def batch_allowed(self, site: str) -> bool:
-        """May batch work run at `site` now? No while paused by hand or during an event that
-        paused it; otherwise what the policy decided (batch on)."""
+        """May batch work run at `site` now? No while paused by hand; otherwise what the policy
+        decided, where batch lines can run: on spare slots of the serving replicas (off in an
+        event) or on replicas kept up for batch cards. A card the policy gives to batch that
+        holds no planned replica runs no line, so it does not open the gate. Without planned
+        replicas (no run plane), the policy's batch on/off."""
         state = self.state.get(site)
         if state is None or state.batch_paused is not None or state.decision is None:
             return False
-        return state.decision.batch_on
+        if state.batch_replicas is None:
+            return state.decision.batch_on
+        return state.decision.batch_spare_tokens_per_s > 0 or state.batch_replicas > 0
 
     def batch_allowed_on_rig(self, rig: str) -> bool:
         """May a batch line run on a replica of `rig`? A rig outside the energy config's fleet is

@@ -197,11 +197,19 @@ def build_energy_loop(
     def demand(site: str) -> list[InteractiveNeed]:
         # The SLO minimum per deployment (`min_replicas`, default every planned replica); the
         # planned replicas above it run while they pay for their power (held down in dear hours).
-        # Demand is sized so the policy never asks for more replicas than are planned.
+        # Demand: what the gateway measures the deployment's model being served at (the rest of
+        # the replicas' capacity is the batch work's spare slots); without a gateway, all the
+        # planned replicas can serve. Never more than they can, so the policy never asks for
+        # more replicas than are planned.
+        measured = loop.served_tokens_per_s
+        model_of = {s.deployment: s.model for s in desired()}
+        now = clock()
         needs = []
         for d, ids in replicas(site).items():
             minimum = min(len(ids), config.min_replicas.get(d, len(ids)))
-            needs.append(InteractiveNeed(d, minimum, len(ids) * slowest[site] * 0.999, usd))
+            planned = len(ids) * slowest[site] * 0.999
+            want = planned if measured is None else min(planned, measured(model_of.get(d, d), now))
+            needs.append(InteractiveNeed(d, minimum, want, usd, max_replicas=len(ids)))
         return needs
 
     loop = EnergyService(

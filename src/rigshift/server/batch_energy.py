@@ -3,7 +3,9 @@
 - per replica: a line runs only on a rig whose site has batch on now (`batch_allowed_on_rig`);
 - the runner pauses when no site has batch on (so `paused` reads true in the console);
 - the policy sees the backlog: tokens still to run per batch and its deadline, priced at the
-  batch price, so it runs batch in cheap hours and only runs it at a loss when a deadline is near.
+  batch price, so it runs batch in cheap hours and only runs it at a loss when a deadline is near;
+- and the interactive demand the gateway measures, so it knows how much of the replicas'
+  capacity is spare for batch lines (their free slots).
 
 Every site sees the whole backlog: a line may run at any site, so each site's policy weighs it
 against its own price, and the runner takes the sites that say yes.
@@ -35,6 +37,9 @@ def connect_batches_to_energy(
     usd_per_m = prices.batch_revenue_usd(0, 1_000_000)
     dispatcher.replica_allowed = lambda replica: energy.batch_allowed_on_rig(replica.rig)
     runner.gate = EnergyBatchGate(energy)
+    # The policy sizes replicas from the interactive demand the gateway serves; what the replicas
+    # can do beyond it is the spare capacity batch lines fill.
+    energy.served_tokens_per_s = dispatcher.gateway.served.tokens_per_s
     other_work = energy.backlog  # deferrable work the loop was given besides the Batch API's
 
     def backlog(site: str) -> list[BatchJob]:

@@ -32,6 +32,7 @@ from rigshift.server.metrics import Metrics
 from rigshift.server.openai_body import GatewayFields, read_fields
 from rigshift.server.prompt_tokens import PromptCount, count_completion, count_prompt, estimate_tokens
 from rigshift.server.router import Router
+from rigshift.server.served_rate import ServedRate
 from rigshift.server.settings import ServerSettings
 from rigshift.server.sse import PassThroughStream, StreamMeter
 from rigshift.server.strict_json import loads_strict
@@ -98,6 +99,7 @@ class Gateway:
     writer: UsageWriter = field(init=False)
     limiter: RateLimiter = field(default_factory=RateLimiter)
     quotas: QuotaTracker = field(default_factory=QuotaTracker)
+    served: ServedRate = field(default_factory=ServedRate)  # interactive demand, for the energy policy
     backends: BackendPool | None = None
     _auth_cache: dict[str, tuple[ApiKey | None, float]] = field(default_factory=dict)
 
@@ -492,6 +494,7 @@ class Gateway:
         source: str = "backend",
     ) -> None:
         record = self._usage_record(call, replica, prompt, completion, concurrent, status, source)
+        self.served.add(call.model, completion, record.created_at)
         commit_started = time.perf_counter()
         await self.writer.write(record)
         self.metrics.usage_commit.observe(time.perf_counter() - commit_started)
