@@ -1,15 +1,12 @@
-"""Live: a demand-response event while interactive load runs, on the production path.
+"""Live: a demand-response event while interactive load and a Batch API batch run, on the production path.
 
-Real processes: `rigshift server --energy` (Ray head, the energy loop), `rigshift agent` with a
-fleet-file rig of two RTX 3060s whose power limits go through a fake NVML (`--caps fake:PATH`),
-llama-server on the CPU serving the tiny model. While a client sends chat requests without
-pause, an event asks the site to shed: the agent applies the lower cap within 60 s, every
-interactive request succeeds, and the cap comes back when the event ends.
-
-Not covered here: the issue's 1,000 Batch API lines paused and resumed by the event. The policy
-gives batch work cards of its own, and in this two-card farm both serve the interactive
-deployment, so batch never runs; pause/resume/no-repeat is tested in tests/server/test_batch_core.py
-(the runner's gate) and tests/server/test_batch_api.py (the official client), not live.
+Real processes: `rigshift server --energy` (Ray head, the energy loop, the batch runner),
+`rigshift agent` with a fleet-file rig of two RTX 3060s whose power limits go through a fake
+NVML (`--caps fake:PATH`), llama-server on the CPU serving the tiny model. While a client sends
+chat requests and a batch of 1,000 lines runs on the replica's spare slots, an event asks the
+site to shed: within 60 s the batch pauses (no line starts) and the agent applies the event's
+caps; every interactive request succeeds; after the event the caps come back, the batch
+resumes and completes with exactly 1,000 outputs, none repeated, each billed once.
 """
 
 from __future__ import annotations
@@ -38,7 +35,9 @@ from rigshift.fleet.store import dump_fleet
 from rigshift.run.backends import find_llama_server
 from rigshift.run.spec import ModelSource, ReplicaSpec, to_json
 from rigshift.run.tiny_gguf import expected_text
+from rigshift.server.db import open_engine
 from rigshift.server.serving import free_port
+from rigshift.server.usage import UsageStore
 
 pytestmark = [
     pytest.mark.slow,
@@ -158,13 +157,40 @@ def _caps(nvml: Path) -> list[float]:
     return [g["cap_w"] for g in json.loads(nvml.read_text())["gpus"]]
 
 
-def test_demand_response_event_under_interactive_load(plane: dict[str, object]) -> None:
+BATCH_LINES = 1000
+
+
+def _batch_file(path: Path) -> Path:
+    # 64 tokens a line (ignore_eos: the tiny model's reply is 9): slow enough to span the event.
+    path.write_text(
+        "".join(
+            json.dumps(
+                {
+                    "custom_id": f"line-{i}",
+                    "method": "POST",
+                    "url": "/v1/chat/completions",
+                    "body": {
+                        "model": "tiny",
+                        "messages": [{"role": "user", "content": f"q{i}"}],
+                        "max_tokens": 64,
+                        "ignore_eos": True,
+                    },
+                }
+            )
+            + "\n"
+            for i in range(BATCH_LINES)
+        )
+    )
+    return path
+
+
+def test_demand_response_event_under_interactive_load_and_a_batch(plane: dict[str, object]) -> None:
     url, log, nvml = str(plane["url"]), plane["log"], plane["nvml"]
     assert isinstance(log, Path) and isinstance(nvml, Path)
     admin_key = re.search(r"admin key \(shown once\): (\S+)", (log / "server.log").read_text())
     assert admin_key, (log / "server.log").read_text()
     admin = {"authorization": f"Bearer {admin_key.group(1)}"}
-    spec = ReplicaSpec("tiny-0", "tiny", "tiny", ModelSource("demo", REPLY), "r1", context=512, parallel=2)
+    spec = ReplicaSpec("tiny-0", "tiny", "tiny", ModelSource("demo", REPLY), "r1", context=512, parallel=4)
     assert httpx.put(url + "/admin/deployments", content=to_json([spec]), headers=admin).status_code == 202
     _wait_for(
         lambda: any(
@@ -214,6 +240,7 @@ def test_demand_response_event_under_interactive_load(plane: dict[str, object]) 
     stop = threading.Event()
 
     def load() -> None:
+        # A steady trickle (~4 requests/s): the replica keeps spare slots, which batch fills.
         while not stop.is_set():
             try:
                 reply = client.chat.completions.create(
@@ -222,11 +249,28 @@ def test_demand_response_event_under_interactive_load(plane: dict[str, object]) 
                 results.append(reply.choices[0].message.content or "")
             except BaseException as error:  # every failure counts against the test
                 errors.append(error)
+            stop.wait(0.25)
+
+    def site() -> dict[str, object]:
+        return httpx.get(url + "/admin/energy", headers=admin).json()["sites"][0]
+
+    def completed() -> int:
+        counts = client.batches.retrieve(batch.id).request_counts
+        return counts.completed + counts.failed if counts else 0
 
     worker = threading.Thread(target=load)
     worker.start()
     try:
-        time.sleep(3)
+        with _batch_file(log / "batch.jsonl").open("rb") as f:
+            uploaded = client.files.create(file=f, purpose="batch")
+        batch = client.batches.create(
+            input_file_id=uploaded.id, endpoint="/v1/chat/completions", completion_window="24h"
+        )
+        _wait_for(lambda: completed() >= 20, 120, "the batch under way on the replica's spare slots")
+        # With work in the backlog the policy runs the free card for batch too (capped for batch).
+        _wait_for(lambda: len(policy_caps()) == 2, 30, "the batch card's cap")
+        before = policy_caps()
+        _wait_for(lambda: caps_applied(before), 60, "the batch card's cap applied by the agent")
         began = time.time()
         event = httpx.post(
             url + "/admin/energy/events",
@@ -235,22 +279,36 @@ def test_demand_response_event_under_interactive_load(plane: dict[str, object]) 
         )
         assert event.status_code == 201, event.text
         # Under target within 60 s: lower caps (or fewer cards serving), applied through the fake NVML.
-        _wait_for(
-            lambda: (
-                (now := policy_caps()) != before
-                and caps_applied(now)
-                and sum(now.values()) < sum(before.values())
-            ),
-            60,
-            "the event's lower caps through the fake NVML",
-        )
+        try:
+            _wait_for(
+                lambda: (
+                    (now := policy_caps()) != before
+                    and caps_applied(now)
+                    and sum(now.values()) < sum(before.values())
+                ),
+                60,
+                "the event's lower caps through the fake NVML",
+            )
+        except AssertionError as error:
+            raise AssertionError(
+                f"{error}: before {before}, now {policy_caps()}, NVML {_caps(nvml)}, {site()}"
+            ) from None
+        _wait_for(lambda: not site()["batch_allowed"], 60, "the batch paused by the event")
         assert time.time() - began < 60
-        status = httpx.get(url + "/admin/energy", headers=admin).json()["sites"][0]
+        status = site()
         assert status["event"] is not None and status["planned_kw"] <= status["limit_kw"] + 1e-6
-        # After the event: work resumes at the caps it had.
+        # Paused: lines in flight finish, no new line starts while the event lasts.
+        time.sleep(3)
+        paused_at = completed()
+        time.sleep(6)
+        assert site()["event"] is not None, "the event ended before the pause could be seen"
+        assert completed() == paused_at < BATCH_LINES
+        # After the event: work resumes at the caps it had, and the batch runs to the end.
         _wait_for(
             lambda: policy_caps() == before and caps_applied(before), 90, "the caps back after the event"
         )
+        _wait_for(lambda: completed() > paused_at, 60, "the batch resumed after the event")
+        done = _wait_for_batch(client, batch.id, 300)
     finally:
         stop.set()
         worker.join(timeout=90)
@@ -259,3 +317,27 @@ def test_demand_response_event_under_interactive_load(plane: dict[str, object]) 
     stored = httpx.get(url + "/admin/energy/events", headers=admin).json()["data"][0]
     assert stored["under_target_after_s"] is not None and stored["under_target_after_s"] <= 60
     assert stored["max_kw_shed"] >= 0.015 - 1e-6
+    assert stored["paused"]["batch_paused"] is True, json.dumps(stored)
+
+    assert done.status == "completed" and done.request_counts is not None
+    assert (done.request_counts.completed, done.request_counts.failed) == (BATCH_LINES, 0)
+    assert done.output_file_id is not None and done.error_file_id is None
+    outputs = [json.loads(x) for x in client.files.content(done.output_file_id).text.splitlines()]
+    assert [o["custom_id"] for o in outputs] == [f"line-{i}" for i in range(BATCH_LINES)]  # once each
+    assert all(o["response"]["status_code"] == 200 for o in outputs)
+    bodies = [o["response"]["body"] for o in outputs]
+    assert all(b["choices"][0]["message"]["content"].strip().startswith(expected_text(REPLY)) for b in bodies)
+    assert all(b["usage"]["completion_tokens"] == 64 for b in bodies)
+    rows = UsageStore(open_engine(str(plane["db"]))).records(limit=100_000)
+    billed = [r for r in rows if r.batch_id == batch.id]
+    assert len(billed) == BATCH_LINES and len({r.id for r in billed}) == BATCH_LINES
+
+
+def _wait_for_batch(client: openai.OpenAI, batch_id: str, timeout: float) -> openai.types.Batch:
+    deadline = time.monotonic() + timeout
+    while True:
+        batch = client.batches.retrieve(batch_id)
+        if batch.status in {"completed", "failed", "expired", "cancelled"}:
+            return batch
+        assert time.monotonic() < deadline, f"the batch is still {batch.status}: {batch.request_counts}"
+        time.sleep(1)

@@ -160,6 +160,9 @@ class EnergyService:
         dt = now - state.last_tick if state.last_tick is not None else 0.0
         if event is not None:
             event = self._account(event, free, decision, measured, now, min(dt, self.step_s))
+            paused_batch = self._batch_runs(name, free) and not self._batch_runs(name, decision)
+            if paused_batch and not event.paused.get("batch_paused"):
+                event = replace(event, paused={**event.paused, "batch_paused": True})
             self.events.record(event)
         batch_replicas = self._scale(name, decision, event)
         gpus = per_gpu(decision, self.gpus_by_group(name), {g: d.role for g, d in self._gpus.items()})
@@ -171,26 +174,41 @@ class EnergyService:
                 self._gpus[g.gpu] = g
         return decision
 
-    def _scale(self, site: str, decision: SiteDecision, event: EnergyEvent | None) -> int | None:
-        """Replica up/down: each deployment keeps the first `decision.replicas[d]` of its planned
-        replicas, and the next ones for the cards the policy gives to batch (batch lines run on
-        replicas); the rest are held down (drained, then stopped) until the policy wants them.
-        Returns how many replicas are up for batch alone (None: no replicas planned here)."""
+    def _replicas_up(self, site: str, decision: SiteDecision) -> tuple[list[str], list[str], int | None]:
+        """Which planned replicas `decision` keeps up and which it holds down, and how many of
+        those up serve batch alone (None: no replicas planned at this site).
+
+        Each deployment keeps the first `decision.replicas[d]` of its planned replicas, and the
+        next ones for the cards the policy gives to batch (batch lines run on replicas)."""
         planned = self.replicas(site)
         if not planned:
-            return None
-        reason = f"energy: event {event.id}" if event is not None else "energy: price"
-        to_hold, to_release = [], []
+            return [], [], None
+        up: list[str] = []
+        down: list[str] = []
         for_batch = decision.batch_cards
         for deployment, ids in planned.items():
             keep = decision.replicas.get(deployment, len(ids))
             extra = min(for_batch, len(ids) - keep)
             keep, for_batch = keep + extra, for_batch - extra
-            for rid in ids[keep:]:
-                if rid not in self.held:
-                    to_hold.append(rid)
-            to_release += [rid for rid in ids[:keep] if rid in self.held]
+            up += ids[:keep]
+            down += ids[keep:]
+        return up, down, decision.batch_cards - for_batch
+
+    def _batch_runs(self, site: str, decision: SiteDecision) -> bool:
+        """Can batch lines run under `decision`: on spare slots, or on replicas kept up for batch?"""
+        _up, _down, for_batch = self._replicas_up(site, decision)
+        if for_batch is None:
+            return decision.batch_on
+        return decision.batch_spare_tokens_per_s > 0 or for_batch > 0
+
+    def _scale(self, site: str, decision: SiteDecision, event: EnergyEvent | None) -> int | None:
+        """Replica up/down as `_replicas_up` says; the replicas held down are drained, then stopped,
+        until the policy wants them. Returns how many replicas are up for batch alone."""
+        up, down, for_batch = self._replicas_up(site, decision)
         if self.hold is not None and self.release is not None:
+            reason = f"energy: event {event.id}" if event is not None else "energy: price"
+            to_hold = [rid for rid in down if rid not in self.held]
+            to_release = [rid for rid in up if rid in self.held]
             if to_hold:
                 self.hold(to_hold, reason)
                 self.held.update(dict.fromkeys(to_hold, reason))
@@ -198,7 +216,7 @@ class EnergyService:
                 self.release(to_release)
                 for rid in to_release:
                     self.held.pop(rid, None)
-        return decision.batch_cards - for_batch
+        return for_batch
 
     @staticmethod
     def _account(
@@ -222,8 +240,7 @@ class EnergyService:
                 event.paused.get("mining_cards", 0), free.mining_cards - decision.mining_cards
             ),
             "replicas_stopped": max(event.paused.get("replicas_stopped", 0), below),
-            "batch_paused": event.paused.get("batch_paused", False)
-            or (free.batch_on and not decision.batch_on),
+            "batch_paused": event.paused.get("batch_paused", False),  # set by the caller (run time)
         }
         return replace(
             event,
