@@ -30,6 +30,7 @@ import httpx
 import openai
 import pytest
 
+from process_helpers import cluster_pids, start_rigshift, wait_for
 from rigshift.fleet.importer import read_source
 from rigshift.fleet.store import dump_fleet
 from rigshift.run.backends import find_llama_server
@@ -60,43 +61,6 @@ rigs:
 """
 
 
-def _rigshift(*args: str, log: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "rigshift.cli.app", *args],
-        stdout=log.open("wb"),
-        stderr=subprocess.STDOUT,
-        env=env,
-        start_new_session=True,
-    )
-
-
-def _wait_for(predicate, timeout: float, what: str) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with contextlib.suppress(Exception):
-            if predicate():
-                return
-        time.sleep(0.3)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-def _cluster_pids(ray_tmp: str) -> list[int]:
-    """Processes of the Ray cluster rooted at `ray_tmp` (as tests/server/test_server_with_ray.py)."""
-    sessions: set[str] = set()
-    found: dict[int, str] = {}
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit():
-            continue
-        with contextlib.suppress(OSError):
-            found[int(proc.name)] = (
-                (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-            )
-    for cmd in found.values():
-        if ray_tmp in cmd:
-            sessions.update(re.findall(r"session_[0-9_-]+", cmd))
-    return [pid for pid, cmd in found.items() if ray_tmp in cmd or any(s in cmd for s in sessions)]
-
-
 @pytest.fixture
 def plane(tmp_path: Path) -> Iterator[dict[str, object]]:
     ray_tmp = tempfile.mkdtemp(prefix="rse", dir="/tmp")
@@ -125,15 +89,15 @@ def plane(tmp_path: Path) -> Iterator[dict[str, object]]:
     url = f"http://127.0.0.1:{port}"
     try:
         procs.append(
-            _rigshift(
+            start_rigshift(
                 "server", "--port", str(port), "--db", str(tmp_path / "s.db"), "--join-token", TOKEN,
                 "--ray-port", str(ray_port), "--ray-temp-dir", ray_tmp, "--energy", str(tmp_path / "energy.yaml"),
                 log=tmp_path / "server.log", env=env,
             )
         )  # fmt: skip
-        _wait_for(lambda: httpx.get(url + "/healthz").status_code == 200, 90, "the server")
+        wait_for(lambda: httpx.get(url + "/healthz").status_code == 200, 90, "the server")
         procs.append(
-            _rigshift(
+            start_rigshift(
                 "agent", "--server", url, "--token", TOKEN, "--fleet", str(tmp_path / "fleet.yaml"), "--rig", "r1",
                 "--simulate", "--caps", f"fake:{nvml}", "--num-cpus", "1", "--telemetry-interval", "2",
                 log=tmp_path / "agent.log", env=env,
@@ -147,7 +111,7 @@ def plane(tmp_path: Path) -> Iterator[dict[str, object]]:
         for proc in procs:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 proc.wait(timeout=30)
-        for pid in _cluster_pids(ray_tmp):
+        for pid in cluster_pids(ray_tmp):
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
         shutil.rmtree(ray_tmp, ignore_errors=True)
@@ -192,7 +156,7 @@ def test_demand_response_event_under_interactive_load_and_a_batch(plane: dict[st
     admin = {"authorization": f"Bearer {admin_key.group(1)}"}
     spec = ReplicaSpec("tiny-0", "tiny", "tiny", ModelSource("demo", REPLY), "r1", context=512, parallel=4)
     assert httpx.put(url + "/admin/deployments", content=to_json([spec]), headers=admin).status_code == 202
-    _wait_for(
+    wait_for(
         lambda: any(
             r["state"] == "ready" for r in httpx.get(url + "/admin/replicas", headers=admin).json()["data"]
         ),
@@ -230,9 +194,9 @@ def test_demand_response_event_under_interactive_load_and_a_batch(plane: dict[st
         return bool(caps) and all(applied(index) == cap for index, cap in caps.items())
 
     # Before: the cards that serve carry the policy's caps, applied through the fake NVML.
-    _wait_for(lambda: len(policy_caps()) >= 1, 60, "the policy's first decision")
+    wait_for(lambda: len(policy_caps()) >= 1, 60, "the policy's first decision")
     before = policy_caps()
-    _wait_for(lambda: caps_applied(before), 60, "the caps applied by the agent")
+    wait_for(lambda: caps_applied(before), 60, "the caps applied by the agent")
 
     client = openai.OpenAI(base_url=url + "/v1", api_key=key, max_retries=0, timeout=60)
     results: list[str] = []
@@ -266,11 +230,11 @@ def test_demand_response_event_under_interactive_load_and_a_batch(plane: dict[st
         batch = client.batches.create(
             input_file_id=uploaded.id, endpoint="/v1/chat/completions", completion_window="24h"
         )
-        _wait_for(lambda: completed() >= 20, 120, "the batch under way on the replica's spare slots")
+        wait_for(lambda: completed() >= 20, 120, "the batch under way on the replica's spare slots")
         # With work in the backlog the policy runs the free card for batch too (capped for batch).
-        _wait_for(lambda: len(policy_caps()) == 2, 30, "the batch card's cap")
+        wait_for(lambda: len(policy_caps()) == 2, 30, "the batch card's cap")
         before = policy_caps()
-        _wait_for(lambda: caps_applied(before), 60, "the batch card's cap applied by the agent")
+        wait_for(lambda: caps_applied(before), 60, "the batch card's cap applied by the agent")
         began = time.time()
         event = httpx.post(
             url + "/admin/energy/events",
@@ -280,7 +244,7 @@ def test_demand_response_event_under_interactive_load_and_a_batch(plane: dict[st
         assert event.status_code == 201, event.text
         # Under target within 60 s: lower caps (or fewer cards serving), applied through the fake NVML.
         try:
-            _wait_for(
+            wait_for(
                 lambda: (
                     (now := policy_caps()) != before
                     and caps_applied(now)
@@ -293,7 +257,7 @@ def test_demand_response_event_under_interactive_load_and_a_batch(plane: dict[st
             raise AssertionError(
                 f"{error}: before {before}, now {policy_caps()}, NVML {_caps(nvml)}, {site()}"
             ) from None
-        _wait_for(lambda: not site()["batch_allowed"], 60, "the batch paused by the event")
+        wait_for(lambda: not site()["batch_allowed"], 60, "the batch paused by the event")
         assert time.time() - began < 60
         status = site()
         assert status["event"] is not None and status["planned_kw"] <= status["limit_kw"] + 1e-6
@@ -304,10 +268,10 @@ def test_demand_response_event_under_interactive_load_and_a_batch(plane: dict[st
         assert site()["event"] is not None, "the event ended before the pause could be seen"
         assert completed() == paused_at < BATCH_LINES
         # After the event: work resumes at the caps it had, and the batch runs to the end.
-        _wait_for(
+        wait_for(
             lambda: policy_caps() == before and caps_applied(before), 90, "the caps back after the event"
         )
-        _wait_for(lambda: completed() > paused_at, 60, "the batch resumed after the event")
+        wait_for(lambda: completed() > paused_at, 60, "the batch resumed after the event")
         done = _wait_for_batch(client, batch.id, 300)
     finally:
         stop.set()

@@ -17,7 +17,6 @@ import signal
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -25,6 +24,7 @@ import httpx
 import openai
 import pytest
 
+from process_helpers import cluster_pids, start_rigshift, wait_for
 from rigshift.run.backends import find_llama_server
 from rigshift.run.spec import ModelSource, ReplicaSpec, to_json
 from rigshift.run.tiny_gguf import expected_text
@@ -40,43 +40,6 @@ pytestmark = [
 
 TOKEN = "server-test-join-token-0123456789abcdef"
 REPLY = "Tokens from the farm"
-
-
-def _rigshift(*args: str, log: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "rigshift.cli.app", *args],
-        stdout=log.open("wb"),
-        stderr=subprocess.STDOUT,
-        env=env,
-        start_new_session=True,
-    )
-
-
-def _wait_for(predicate, timeout: float, what: str) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with contextlib.suppress(Exception):
-            if predicate():
-                return
-        time.sleep(0.3)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-def _cluster_pids(ray_tmp: str) -> list[int]:
-    """Processes of the Ray cluster rooted at `ray_tmp` (their command lines name its sessions)."""
-    sessions: set[str] = set()
-    found: dict[int, str] = {}
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit():
-            continue
-        with contextlib.suppress(OSError):
-            found[int(proc.name)] = (
-                (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-            )
-    for cmd in found.values():
-        if ray_tmp in cmd:
-            sessions.update(re.findall(r"session_[0-9_-]+", cmd))
-    return [pid for pid, cmd in found.items() if ray_tmp in cmd or any(s in cmd for s in sessions)]
 
 
 @pytest.fixture
@@ -109,15 +72,15 @@ def farm(tmp_path: Path) -> Iterator[dict[str, object]]:
     }
 
     def start_server(log: str) -> None:
-        procs.append(_rigshift(*server_args, log=tmp_path / log, env=env))
-        _wait_for(lambda: httpx.get(f"{state['url']}/healthz").status_code == 200, 90, "the server")
+        procs.append(start_rigshift(*server_args, log=tmp_path / log, env=env))
+        wait_for(lambda: httpx.get(f"{state['url']}/healthz").status_code == 200, 90, "the server")
 
     state["start_server"] = start_server
     state["log"] = tmp_path
     try:
         start_server("server1.log")
         procs.append(
-            _rigshift(
+            start_rigshift(
                 "agent",
                 "--server",
                 str(state["url"]),
@@ -140,7 +103,7 @@ def farm(tmp_path: Path) -> Iterator[dict[str, object]]:
         for proc in procs:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 proc.wait(timeout=30)
-        for pid in _cluster_pids(ray_tmp):
+        for pid in cluster_pids(ray_tmp):
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
         shutil.rmtree(ray_tmp, ignore_errors=True)
@@ -164,7 +127,7 @@ def test_deploy_serve_and_restart_the_server(farm: dict[str, object]) -> None:
         replicas = httpx.get(url + "/admin/replicas", headers=admin).json()["data"]
         return any(x["state"] == "ready" for x in replicas)
 
-    _wait_for(ready, 120, "the replica on rig r1")
+    wait_for(ready, 120, "the replica on rig r1")
     key = json.loads(
         subprocess.run(
             [
@@ -205,7 +168,7 @@ def test_deploy_serve_and_restart_the_server(farm: dict[str, object]) -> None:
     assert server.wait(timeout=30) in (0, 15)
     assert "Traceback" not in (log / "server1.log").read_text()
     farm["start_server"]("server2.log")  # type: ignore[operator]
-    _wait_for(ready, 60, "the adopted replica")
+    wait_for(ready, 60, "the adopted replica")
     reply = client.chat.completions.create(model="tiny", messages=[{"role": "user", "content": "hi"}])
     assert reply.choices[0].message.content.strip() == expected_text(REPLY)
     actions = httpx.get(url + "/admin/actions", headers=admin).json()["data"]

@@ -1,0 +1,50 @@
+"""Helpers for the tests that run the production path as real processes (server, agent, Ray)."""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+
+def start_rigshift(*args: str, log: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    """`rigshift ARGS` in its own session (so it can be ended with its children), output to `log`."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "rigshift.cli.app", *args],
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+        env=env,
+        start_new_session=True,
+    )
+
+
+def wait_for(predicate: Callable[[], object], timeout: float, what: str) -> None:
+    """Poll `predicate` (exceptions count as not yet) until it is truthy or `timeout` passes."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(Exception):
+            if predicate():
+                return
+        time.sleep(0.3)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def cluster_pids(ray_tmp: str) -> list[int]:
+    """Processes of the Ray cluster rooted at `ray_tmp` (their command lines name its sessions)."""
+    sessions: set[str] = set()
+    found: dict[int, str] = {}
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        with contextlib.suppress(OSError):
+            found[int(proc.name)] = (
+                (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            )
+    for cmd in found.values():
+        if ray_tmp in cmd:
+            sessions.update(re.findall(r"session_[0-9_-]+", cmd))
+    return [pid for pid, cmd in found.items() if ray_tmp in cmd or any(s in cmd for s in sessions)]
