@@ -13,6 +13,7 @@ from rigshift.assess.render_html import render_html
 from rigshift.assess.render_terminal import print_assessment
 from rigshift.cli.errors import handle_errors
 from rigshift.cli.estimate import parse_tokens_option
+from rigshift.cli.options import MeasurementsDbOption, NoMeasurementsOption
 from rigshift.errors import InputError, Problem
 from rigshift.files import write_atomic
 from rigshift.fleet.demo import demo_fleet
@@ -78,16 +79,8 @@ def assess_command(
     html: Annotated[
         Path | None, typer.Option("--html", help="Also write a self-contained HTML report with charts here.")
     ] = None,
-    no_measurements: Annotated[
-        bool, typer.Option("--no-measurements", help="Ignore stored measurements: priors alone.")
-    ] = False,
-    db: Annotated[
-        str | None,
-        typer.Option(
-            "--db",
-            help="Measurements database (default: $RIGSHIFT_DB or ~/.local/share/rigshift/rigshift.db).",
-        ),
-    ] = None,
+    no_measurements: NoMeasurementsOption = False,
+    db: MeasurementsDbOption = None,
     details: Annotated[bool, typer.Option("--details", help="Add one row per GPU to the summary.")] = False,
     criteria_file: Annotated[
         Path | None,

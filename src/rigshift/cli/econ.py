@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from rigshift.cli.errors import handle_errors
+from rigshift.cli.options import MeasurementsDbOption, NoMeasurementsOption
 from rigshift.errors import InputError, Problem
 from rigshift.files import write_atomic
 from rigshift.fleet.demo import demo_fleet
@@ -40,16 +41,8 @@ def econ_command(
     details: Annotated[
         bool, typer.Option("--details", help="Show every use and model class per card.")
     ] = False,
-    no_measurements: Annotated[
-        bool, typer.Option("--no-measurements", help="Ignore stored measurements: priors alone.")
-    ] = False,
-    db: Annotated[
-        str | None,
-        typer.Option(
-            "--db",
-            help="Measurements database (default: $RIGSHIFT_DB or ~/.local/share/rigshift/rigshift.db).",
-        ),
-    ] = None,
+    no_measurements: NoMeasurementsOption = False,
+    db: MeasurementsDbOption = None,
     no_sensitivity: Annotated[
         bool, typer.Option("--no-sensitivity", help="Skip the power/token price sweep.")
     ] = False,

@@ -16,6 +16,7 @@ from rigshift import units
 from rigshift.catalog.gpus import gpu_catalog
 from rigshift.catalog.models import load_model
 from rigshift.cli.errors import handle_errors
+from rigshift.cli.options import MeasurementsDbOption, NoMeasurementsOption
 from rigshift.errors import InputError, Problem, UnknownNameError
 from rigshift.estimate import Estimate, GpuSlot, Hardware, PcieLink, Workload
 from rigshift.estimate.calibration import Calibration
@@ -174,16 +175,8 @@ def register(app: typer.Typer) -> None:
         ] = DEFAULT_HOST_BANDWIDTH_GBS,
         host_threads: Annotated[int, typer.Option(help="CPU threads llama.cpp uses")] = DEFAULT_HOST_THREADS,
         as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
-        no_measurements: Annotated[
-            bool, typer.Option("--no-measurements", help="ignore stored measurements: the prior alone")
-        ] = False,
-        db: Annotated[
-            str | None,
-            typer.Option(
-                "--db",
-                help="measurements database (default: $RIGSHIFT_DB or ~/.local/share/rigshift/rigshift.db)",
-            ),
-        ] = None,
+        no_measurements: NoMeasurementsOption = False,
+        db: MeasurementsDbOption = None,
     ) -> None:
         """Memory, speed and fit of MODEL on GPU: weights, KV cache, tokens/s, max context, load
         time, and where each speed comes from (measured, calibrated by stored measurements, prior)."""

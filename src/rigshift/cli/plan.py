@@ -10,6 +10,7 @@ from pydantic import ValidationError
 from rich.console import Console
 
 from rigshift.cli.errors import handle_errors
+from rigshift.cli.options import MeasurementsDbOption, NoMeasurementsOption
 from rigshift.errors import InfeasiblePlan, InputError, Problem
 from rigshift.files import write_atomic
 from rigshift.fleet.store import load_fleet
@@ -60,16 +61,8 @@ def plan_command(
     time_limit: Annotated[
         float | None, typer.Option("--time-limit", help="Solver time limit, seconds.")
     ] = None,
-    no_measurements: Annotated[
-        bool, typer.Option("--no-measurements", help="Ignore stored measurements: priors alone.")
-    ] = False,
-    db: Annotated[
-        str | None,
-        typer.Option(
-            "--db",
-            help="Measurements database (default: $RIGSHIFT_DB or ~/.local/share/rigshift/rigshift.db).",
-        ),
-    ] = None,
+    no_measurements: NoMeasurementsOption = False,
+    db: MeasurementsDbOption = None,
     solver: Annotated[str | None, typer.Option("--solver", help="milp (default) or greedy.")] = None,
     min_tps: Annotated[
         float | None,
