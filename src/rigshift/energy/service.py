@@ -362,6 +362,7 @@ def _decision_json(d: SiteDecision) -> dict[str, Any]:
         "batch_on": d.batch_on,
         "mining_on": d.mining_on,
         "batch_tokens_per_s": round(d.batch_tokens_per_s, 2),
+        "batch_spare_tokens_per_s": round(d.batch_spare_tokens_per_s, 2),  # of that, on serving replicas
         "in_event": d.in_event,
         "cards": {
             "interactive": d.interactive_cards,
