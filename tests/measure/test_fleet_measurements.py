@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import socket
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -122,10 +124,15 @@ def test_bench_with_fleet_stores_the_measured_rows_there(tmp_path, monkeypatch):
         tokens_per_s=41.5, stddev_tokens_per_s=0.3, driver="Mesa 24.2", runtime_build="b6000 (6000)",
         power_limit_w=120.0, pcie_link="Gen3 x16", gpu_memory_used_gib=1.1, measured_at=1.0e9,
     )  # fmt: skip
-    monkeypatch.setattr(service, "run_bench", lambda *a, **k: [row])
+    fleet = load_fleet(path)
+    fleet.rigs[0].hostname = socket.gethostname()  # this machine is rig-1 of the fleet
+    save_fleet(fleet, path)
+    monkeypatch.setattr(service, "run_bench", lambda *a, rig=None, **k: [replace(row, rig=rig)])
     result = runner.invoke(app, ["bench", "--db", str(tmp_path / "a.db"), "--fleet", str(path)])
     assert result.exit_code == 0, result.output
     (stored,) = fleet_measurements(load_fleet(path))
+    assert stored.rig == "rig-1"
+    assert len(load_calibration(str(tmp_path / "a.db"), load_fleet(path)).rows) == 1  # counted once
     assert (stored.driver, stored.runtime_build, stored.power_limit_w, stored.pcie_link) == (
         "Mesa 24.2", "b6000 (6000)", 120.0, "Gen3 x16",
     )  # fmt: skip
@@ -232,3 +239,19 @@ def test_fleet_import_of_a_fleet_file_keeps_its_measurements_once(tmp_path):
     )
     assert result.exit_code == 0, result.output
     assert load_fleet(out).measurements == load_fleet(path).measurements
+
+
+def test_a_bad_entry_in_a_json_fleet_file_is_located_by_its_json_path(tmp_path):
+    path = tmp_path / "fleet.json"
+    _fleet(path)
+    data = json.loads(path.read_text())
+    data["measurements"] = [
+        {"card_key": "radeon-rx-570-8gb", "runtime": "llama.cpp-vulkan", "model_key": "llama-3.1-8b",
+         "quant": "Q4_0", "n_prompt": 0, "n_gen": 128, "tokens_per_s": "fast"},
+    ]  # fmt: skip
+    path.write_text(json.dumps(data))
+    with pytest.raises(InputError) as caught:
+        load_fleet(path)
+    assert [(p.location, p.field) for p in caught.value.problems] == [
+        ("$.measurements[0].tokens_per_s", "tokens_per_s")
+    ]

@@ -49,12 +49,17 @@ def _store(db: str | None) -> Any:
     return MeasurementStore(open_engine(db))
 
 
-def _check_fleet(fleet: Path | None) -> None:
-    """Refuse a fleet file that cannot take the results before minutes of benchmarking."""
-    if fleet is not None:
-        from rigshift.fleet.store import load_fleet
+def _check_fleet(fleet: Path | None) -> str | None:
+    """Refuse a fleet file that cannot take the results before minutes of benchmarking; the name
+    of its rig this machine is (by hostname), if any, to attribute the rows to."""
+    if fleet is None:
+        return None
+    import socket
 
-        load_fleet(fleet)
+    from rigshift.fleet.store import load_fleet
+    from rigshift.measure.fleet_file import rig_named
+
+    return rig_named(load_fleet(fleet), socket.gethostname())
 
 
 def _store_in_fleet(fleet: Path | None, rows: list[Measurement]) -> None:
@@ -126,7 +131,7 @@ def bench(
         return
     if threads is not None and threads < 1:
         raise InputError(f"--threads must be at least 1, got {threads}", field="--threads")
-    _check_fleet(fleet)
+    this_rig = _check_fleet(fleet)
     if rig or server:
         if not (rig and server):
             raise InputError("--rig and --server go together", field="--rig", expected="both, or neither")
@@ -136,7 +141,11 @@ def bench(
 
         chosen = parse_model_choices(model)
         measured = run_bench(
-            runtime, lambda line: _err.print(line, markup=False), threads=threads, models=chosen
+            runtime,
+            lambda line: _err.print(line, markup=False),
+            threads=threads,
+            models=chosen,
+            rig=this_rig,
         )
         rows = _store(db).add(measured)
     _store_in_fleet(fleet, rows)

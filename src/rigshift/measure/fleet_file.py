@@ -44,6 +44,15 @@ def unique(rows: Iterable[Measurement]) -> list[Measurement]:
     return list({m.identity(): m for m in rows}.values())
 
 
+def rig_named(fleet: Fleet, hostname: str) -> str | None:
+    """The fleet's rig this host is (by its hostname, or a rig named like it), if any."""
+    host = hostname.lower().split(".")[0]
+    for rig in fleet.rigs:
+        if host in {(rig.hostname or "").lower().split(".")[0], rig.name.lower()}:
+            return rig.name
+    return None
+
+
 def add_to_fleet_file(path: str | os.PathLike[str], rows: Sequence[Measurement]) -> int:
     """Append `rows` to the fleet file's measurements (those not already there); returns how many
     were added. Raises InputError (nothing written) if the file is not a valid fleet file."""
