@@ -1,12 +1,13 @@
 """The measure → calibrate loop on the CPU with the real llama-bench (slow).
 
-One `rigshift bench --runtime llama.cpp-cpu` run measures the standard set (Llama 3.2 1B shapes in
-Q4_0, Q4_K_M and Q8_0; pp64, tg32) *interleaved* with two other model shapes. The standard set's
-rows alone are stored in a calibration database; `rigshift estimate --runtime llama.cpp-cpu` for
-the two other shapes, from that database, must land within 15% of what the same llama-bench run
-measured for them. Measuring the reference shapes in the same run, between the calibration shapes,
-is what makes the comparison hold on a shared machine: the other users' load moves every shape
-of the window alike, where the two halves measured minutes apart saw different machines
+`rigshift bench --runtime llama.cpp-cpu` measures the standard set (Llama 3.2 1B shapes in Q4_0,
+Q4_K_M and Q8_0; pp64, tg32) *interleaved* with two other model shapes, twice (the second pass in
+reverse order), and per shape and test the faster pass counts. The standard set's rows alone are
+stored in a calibration database; `rigshift estimate --runtime llama.cpp-cpu` for the two other
+shapes, from that database, must land within 15% of what the same runs measured for them.
+Measuring both sides in the same window, and keeping the better of two passes for both, is what
+makes the comparison hold on a shared machine: other users' load slows some measurements and
+never speeds any up, where the two halves measured minutes apart saw different machines
 (docs/benchmarks.md has the runs). One thread: llama.cpp's spinning thread pool collapses under
 contention on this machine's 2 shared cores.
 """
@@ -60,33 +61,51 @@ def rigshift(*args: str, timeout: float = 900) -> subprocess.CompletedProcess[st
     )
 
 
-def test_bench_then_estimate_other_shapes_within_15_percent(tmp_path):
-    assert tuple(CPU_PLAN.models) == STANDARD_SET and (CPU_PLAN.n_prompt, CPU_PLAN.n_gen) == (64, 32)
-    models = [arg for key, quant in INTERLEAVED for arg in ("--model", f"{key}:{quant}")]
+def _bench_pass(tmp_path: Path, shapes: tuple[tuple[str, str], ...], name: str) -> list[Measurement]:
+    """One `rigshift bench` run over `shapes` in that order; prints its time and the standard set's."""
+    models = [arg for key, quant in shapes for arg in ("--model", f"{key}:{quant}")]
     started, started_at = time.monotonic(), time.time()
     bench = rigshift(
-        "bench", "--runtime", "llama.cpp-cpu", "--threads", "1", *models, "--db", str(tmp_path / "all.db"),
+        "bench", "--runtime", "llama.cpp-cpu", "--threads", "1", *models, "--db", str(tmp_path / f"{name}.db"),
         "--json",
     )  # fmt: skip
     elapsed = time.monotonic() - started
     assert bench.returncode == 0, bench.stderr
     rows = [Measurement.from_json(r) for r in json.loads(bench.stdout)]
-    assert {(r.model_key, r.quant, r.test) for r in rows} == {
-        (key, quant, test) for key, quant in INTERLEAVED for test in ("pp64", "tg32")
-    }
+    assert sorted((r.model_key, r.quant, r.test) for r in rows) == sorted(
+        (key, quant, test) for key, quant in shapes for test in ("pp64", "tg32")
+    )
     assert all(
         r.card_key == "host-cpu" and r.runtime_build and (r.gpu_memory_used_gib or 0) > 0.3 for r in rows
     )
     assert "llama-bench llama-3.2-1b Q4_0" in bench.stderr  # progress
     # Each shape's llama-bench time, from the rows' stamps (taken as each process's output is read).
-    ends = sorted(
-        (max(r.measured_at for r in rows if (r.model_key, r.quant) == shape), shape) for shape in INTERLEAVED
-    )
+    ends = sorted((max(r.measured_at for r in rows if (r.model_key, r.quant) == s), s) for s in shapes)
     spans, previous = {}, started_at
     for end, shape in ends:
         spans[shape], previous = end - previous, end
     standard = sum(spans[shape] for shape in STANDARD_SET)
-    print(f"\nrigshift bench: {elapsed:.0f} s for 5 shapes; the standard set's 3: {standard:.0f} s")
+    print(f"\n{name}: rigshift bench {elapsed:.0f} s for 5 shapes; the standard set's 3: {standard:.0f} s")
+    for r in rows:
+        print(f"  {r.model_key} {r.quant} {r.test}: {r.tokens_per_s:.2f} ± {r.stddev_tokens_per_s:.2f}")
+    return rows
+
+
+def test_bench_then_estimate_other_shapes_within_15_percent(tmp_path):
+    assert tuple(CPU_PLAN.models) == STANDARD_SET and (CPU_PLAN.n_prompt, CPU_PLAN.n_gen) == (64, 32)
+    # Two interleaved passes, the second in reverse order; per shape and test the faster of the
+    # two, on both sides alike: other users' load only ever slows a CPU benchmark, so the better
+    # of two is the nearer to this machine's own speed (llama-bench's -r 3 inside each).
+    passes = [
+        _bench_pass(tmp_path, INTERLEAVED, "pass 1"),
+        _bench_pass(tmp_path, INTERLEAVED[::-1], "pass 2"),
+    ]
+    best: dict[tuple[str, str, str], Measurement] = {}
+    for r in (r for rows in passes for r in rows):
+        key = (r.model_key, r.quant, r.test)
+        if key not in best or r.tokens_per_s > best[key].tokens_per_s:
+            best[key] = r
+    rows = list(best.values())
 
     calibration_db = str(tmp_path / "standard-set.db")
     stored = MeasurementStore(open_engine(calibration_db)).add(
@@ -114,9 +133,4 @@ def test_bench_then_estimate_other_shapes_within_15_percent(tmp_path):
             )
             if abs(error) > TOLERANCE:
                 failures.append(f"{model_key} {quant} {test}: {error:+.1%}")
-    for r in rows:
-        if (r.model_key, r.quant) in STANDARD_SET:
-            print(
-                f"  calibration row {r.model_key} {r.quant} {r.test}: {r.tokens_per_s:.2f} ± {r.stddev_tokens_per_s:.2f}"
-            )
     assert not failures, failures
