@@ -37,6 +37,15 @@ def test_load_reports_every_problem_by_json_path(tmp_path):
     assert all(p.source == str(path) for p in error.value.problems)
 
 
+def test_load_of_a_yaml_fleet_names_the_line_of_each_problem(tmp_path):
+    path = tmp_path / "fleet.yaml"
+    path.write_text("name: f\nrigs:\n- name: r\n  gpus:\n  - model: x\n    vram_gib: -1\n")
+    with pytest.raises(InputError) as error:
+        load_fleet(path)
+    where = {(p.location, p.field) for p in error.value.problems}
+    assert where == {("line 3, $.rigs[0].site", "site"), ("line 6, $.rigs[0].gpus[0].vram_gib", "vram_gib")}
+
+
 def test_load_of_broken_or_missing_files_is_an_input_error(tmp_path):
     (tmp_path / "bad.json").write_text('{"rigs": [')
     with pytest.raises(InputError, match="not valid JSON"):

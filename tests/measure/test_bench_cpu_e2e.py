@@ -1,16 +1,20 @@
 """The measure → calibrate loop on the CPU with the real llama-bench (slow).
 
-`rigshift bench --runtime llama.cpp-cpu` measures Llama 3.2 1B shapes in Q4_0, Q4_K_M and Q8_0
-(pp64, tg32) and stores them; then `rigshift estimate --runtime llama.cpp-cpu` for two other
-model shapes must land within 15% of what llama-bench measures for them. One thread: this
-machine's 2 cores are shared, and llama.cpp's spinning thread pool collapses under contention
-(docs/benchmarks.md has the figures and the commands).
+`rigshift bench --runtime llama.cpp-cpu` measures the standard set (Llama 3.2 1B shapes in Q4_0,
+Q4_K_M and Q8_0; pp64, tg32) *interleaved* with two other model shapes, twice (the second pass in
+reverse order), and per shape and test the faster pass counts. The standard set's rows alone are
+stored in a calibration database; `rigshift estimate --runtime llama.cpp-cpu` for the two other
+shapes, from that database, must land within 15% of what the same runs measured for them.
+Measuring both sides in the same window, and keeping the better of two passes for both, is what
+makes the comparison hold on a shared machine: other users' load slows some measurements and
+never speeds any up, where the two halves measured minutes apart saw different machines
+(docs/benchmarks.md has the runs). One thread: llama.cpp's spinning thread pool collapses under
+contention on this machine's 2 shared cores.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import time
@@ -18,11 +22,11 @@ from pathlib import Path
 
 import pytest
 
-from rigshift.catalog.models import model_catalog
 from rigshift.errors import EnvironmentProblem
-from rigshift.measure.formats import parse_bench_text
-from rigshift.measure.runner import find_llama_bench
-from rigshift.measure.zero_models import write_zero_model, zero_model_path
+from rigshift.measure.runner import CPU_PLAN, find_llama_bench
+from rigshift.measure.types import Measurement
+from rigshift.server.db import open_engine
+from rigshift.server.measurements_store import MeasurementStore
 
 
 def _llama_bench() -> Path | None:
@@ -40,11 +44,14 @@ pytestmark = [
     ),
 ]
 
+STANDARD_SET = tuple(("llama-3.2-1b", q) for q in ("Q4_0", "Q4_K_M", "Q8_0"))  # = runner.CPU_PLAN
 OTHER_SHAPES = (("qwen3-0.6b", "Q4_K_M"), ("qwen2.5-1.5b", "Q4_0"))
+# Each reference shape between two calibration shapes.
+INTERLEAVED = (STANDARD_SET[0], OTHER_SHAPES[0], STANDARD_SET[1], OTHER_SHAPES[1], STANDARD_SET[2])
 TOLERANCE = 0.15
 
 
-def rigshift(*args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+def rigshift(*args: str, timeout: float = 900) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "rigshift.cli.app", *args],
         capture_output=True,
@@ -54,38 +61,64 @@ def rigshift(*args: str, timeout: float = 600) -> subprocess.CompletedProcess[st
     )
 
 
-def test_bench_then_estimate_other_shapes_within_15_percent(tmp_path):
-    db = str(tmp_path / "bench.db")
-    started = time.monotonic()
-    bench = rigshift("bench", "--runtime", "llama.cpp-cpu", "--threads", "1", "--db", db, "--json")
+def _bench_pass(tmp_path: Path, shapes: tuple[tuple[str, str], ...], name: str) -> list[Measurement]:
+    """One `rigshift bench` run over `shapes` in that order; prints its time and the standard set's."""
+    models = [arg for key, quant in shapes for arg in ("--model", f"{key}:{quant}")]
+    started, started_at = time.monotonic(), time.time()
+    bench = rigshift(
+        "bench", "--runtime", "llama.cpp-cpu", "--threads", "1", *models, "--db", str(tmp_path / f"{name}.db"),
+        "--json",
+    )  # fmt: skip
     elapsed = time.monotonic() - started
     assert bench.returncode == 0, bench.stderr
-    rows = json.loads(bench.stdout)
-    assert {(r["model_key"], r["quant"], r["test"]) for r in rows} == {
-        ("llama-3.2-1b", q, t) for q in ("Q4_0", "Q4_K_M", "Q8_0") for t in ("pp64", "tg32")
-    }
+    rows = [Measurement.from_json(r) for r in json.loads(bench.stdout)]
+    assert sorted((r.model_key, r.quant, r.test) for r in rows) == sorted(
+        (key, quant, test) for key, quant in shapes for test in ("pp64", "tg32")
+    )
     assert all(
-        r["card_key"] == "host-cpu" and r["runtime_build"] and r["gpu_memory_used_gib"] > 0.3 for r in rows
+        r.card_key == "host-cpu" and r.runtime_build and (r.gpu_memory_used_gib or 0) > 0.3 for r in rows
     )
     assert "llama-bench llama-3.2-1b Q4_0" in bench.stderr  # progress
-    print(f"\nrigshift bench: {elapsed:.0f} s")
+    # Each shape's llama-bench time, from the rows' stamps (taken as each process's output is read).
+    ends = sorted((max(r.measured_at for r in rows if (r.model_key, r.quant) == s), s) for s in shapes)
+    spans, previous = {}, started_at
+    for end, shape in ends:
+        spans[shape], previous = end - previous, end
+    standard = sum(spans[shape] for shape in STANDARD_SET)
+    print(f"\n{name}: rigshift bench {elapsed:.0f} s for 5 shapes; the standard set's 3: {standard:.0f} s")
+    for r in rows:
+        print(f"  {r.model_key} {r.quant} {r.test}: {r.tokens_per_s:.2f} ± {r.stddev_tokens_per_s:.2f}")
+    return rows
 
-    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "rigshift" / "bench-models"
+
+def test_bench_then_estimate_other_shapes_within_15_percent(tmp_path):
+    assert tuple(CPU_PLAN.models) == STANDARD_SET and (CPU_PLAN.n_prompt, CPU_PLAN.n_gen) == (64, 32)
+    # Two interleaved passes, the second in reverse order; per shape and test the faster of the
+    # two, on both sides alike: other users' load only ever slows a CPU benchmark, so the better
+    # of two is the nearer to this machine's own speed (llama-bench's -r 3 inside each).
+    passes = [
+        _bench_pass(tmp_path, INTERLEAVED, "pass 1"),
+        _bench_pass(tmp_path, INTERLEAVED[::-1], "pass 2"),
+    ]
+    best: dict[tuple[str, str, str], Measurement] = {}
+    for r in (r for rows in passes for r in rows):
+        key = (r.model_key, r.quant, r.test)
+        if key not in best or r.tokens_per_s > best[key].tokens_per_s:
+            best[key] = r
+    rows = list(best.values())
+
+    calibration_db = str(tmp_path / "standard-set.db")
+    stored = MeasurementStore(open_engine(calibration_db)).add(
+        [r for r in rows if (r.model_key, r.quant) in STANDARD_SET]
+    )
+    assert len(stored) == 6
     failures = []
     for model_key, quant in OTHER_SHAPES:
-        path = write_zero_model(
-            zero_model_path(cache, model_catalog().get(model_key), quant),
-            model_catalog().get(model_key),
-            quant,
-        )
-        out = subprocess.run(
-            [str(_llama_bench()), "-m", str(path), "-p", "64", "-n", "32", "-r", "3", "-t", "1", "-o", "jsonl"],
-            capture_output=True, text=True, check=True, timeout=600,
-        )  # fmt: skip
-        measured = {r.test: r.avg_ts for r in parse_bench_text(out.stdout, "llama-bench")[0]}
+        measured = {r.test: r.tokens_per_s for r in rows if (r.model_key, r.quant) == (model_key, quant)}
         est = rigshift(
             "estimate", "--gpu", "RTX 3060 12GB", "--runtime", "llama.cpp-cpu", "--model", model_key,
-            "--quant", quant, "--prompt", "64", "--context", "96", "--host-threads", "1", "--db", db, "--json",
+            "--quant", quant, "--prompt", "64", "--context", "96", "--host-threads", "1",
+            "--db", calibration_db, "--json",
         )  # fmt: skip
         assert est.returncode == 0, est.stderr
         estimate = json.loads(est.stdout)
@@ -96,8 +129,8 @@ def test_bench_then_estimate_other_shapes_within_15_percent(tmp_path):
         ):
             error = got / measured[test] - 1
             print(
-                f"{model_key} {quant} {test}: measured {measured[test]:.2f}, estimated {got:.2f} ({error:+.0%})"
+                f"{model_key} {quant} {test}: measured {measured[test]:.2f}, estimated {got:.2f} ({error:+.1%})"
             )
             if abs(error) > TOLERANCE:
-                failures.append(f"{model_key} {quant} {test}: {error:+.0%}")
+                failures.append(f"{model_key} {quant} {test}: {error:+.1%}")
     assert not failures, failures

@@ -124,7 +124,7 @@ def assess_command(
     }
     criteria = build_criteria(base, overrides, str(criteria_file) if criteria_file else None)
     fleet_data = demo_fleet(seed=seed, scale=scale) if fleet is None else load_fleet(fleet)
-    result = assess_fleet(fleet_data, criteria, toolkit_for(db, not no_measurements))
+    result = assess_fleet(fleet_data, criteria, toolkit_for(db, not no_measurements, fleet_data))
     if html is not None:
         write_atomic(html, render_html(result))
     if as_json:

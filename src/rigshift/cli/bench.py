@@ -32,6 +32,14 @@ DbOption = Annotated[
     ),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="print the stored rows as JSON")]
+FleetOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--fleet",
+        help="also store the results in this fleet file's `measurements:` section (JSON or YAML; "
+        "assess, econ, plan and `estimate --fleet` then use them)",
+    ),
+]
 
 
 def _store(db: str | None) -> Any:
@@ -39,6 +47,27 @@ def _store(db: str | None) -> Any:
     from rigshift.server.measurements_store import MeasurementStore
 
     return MeasurementStore(open_engine(db))
+
+
+def _check_fleet(fleet: Path | None) -> str | None:
+    """Refuse a fleet file that cannot take the results before minutes of benchmarking; the name
+    of its rig this machine is (by hostname), if any, to attribute the rows to."""
+    if fleet is None:
+        return None
+    import socket
+
+    from rigshift.fleet.store import load_fleet
+    from rigshift.measure.fleet_file import rig_named
+
+    return rig_named(load_fleet(fleet), socket.gethostname())
+
+
+def _store_in_fleet(fleet: Path | None, rows: list[Measurement]) -> None:
+    if fleet is not None:
+        from rigshift.measure.fleet_file import add_to_fleet_file
+
+        added = add_to_fleet_file(fleet, rows)
+        _err.print(f"{fleet}: {added} measurements added to its measurements section", markup=False)
 
 
 def _print(rows: list[Measurement], as_json: bool, title: str) -> None:
@@ -92,6 +121,7 @@ def bench(
         str | None, typer.Option(envvar="RIGSHIFT_ADMIN_KEY", help="admin key for --server")
     ] = None,
     db: DbOption = None,
+    fleet: FleetOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Measure this machine: for each distinct (GPU model, runtime) — the host CPU where there is
@@ -101,6 +131,7 @@ def bench(
         return
     if threads is not None and threads < 1:
         raise InputError(f"--threads must be at least 1, got {threads}", field="--threads")
+    this_rig = _check_fleet(fleet)
     if rig or server:
         if not (rig and server):
             raise InputError("--rig and --server go together", field="--rig", expected="both, or neither")
@@ -110,9 +141,14 @@ def bench(
 
         chosen = parse_model_choices(model)
         measured = run_bench(
-            runtime, lambda line: _err.print(line, markup=False), threads=threads, models=chosen
+            runtime,
+            lambda line: _err.print(line, markup=False),
+            threads=threads,
+            models=chosen,
+            rig=this_rig,
         )
         rows = _store(db).add(measured)
+    _store_in_fleet(fleet, rows)
     _print(rows, as_json, f"{len(rows)} measurements stored")
 
 
@@ -162,6 +198,7 @@ def bench_import(
     quant: Annotated[str | None, typer.Option(help="quantization, where the file does not say")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="read and map, store nothing")] = False,
     db: DbOption = None,
+    fleet: FleetOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Import llama-bench results users already have; names are mapped to the catalogs. The
@@ -172,7 +209,9 @@ def bench_import(
     if dry_run:
         _print(rows, as_json, f"{len(rows)} measurements read")
         return
+    _check_fleet(fleet)
     stored = _store(db).add(rows)
+    _store_in_fleet(fleet, rows)
     repeats = len(rows) - len(stored)
     note = f" ({repeats} already stored from the same file and line)" if repeats else ""
     _print(stored, as_json, f"{len(stored)} measurements stored{note}")

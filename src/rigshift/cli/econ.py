@@ -91,7 +91,7 @@ def econ_command(
         use_assessment=not no_assessment,
         demand=demand,
         usage_days=usage_days,
-        tools=toolkit_for(db, not no_measurements),
+        tools=toolkit_for(db, not no_measurements, fleet_data),
     )
     if html is not None:
         write_atomic(html, render_html(economics))

@@ -177,6 +177,12 @@ def register(app: typer.Typer) -> None:
         as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
         no_measurements: NoMeasurementsOption = False,
         db: MeasurementsDbOption = None,
+        fleet: Annotated[
+            Path | None,
+            typer.Option(
+                "--fleet", help="also use the measurements in this fleet file (`rigshift bench --fleet`)"
+            ),
+        ] = None,
     ) -> None:
         """Memory, speed and fit of MODEL on GPU: weights, KV cache, tokens/s, max context, load
         time, and where each speed comes from (measured, calibrated by stored measurements, prior)."""
@@ -229,7 +235,12 @@ def register(app: typer.Typer) -> None:
             host_bandwidth_gbs=host_bandwidth,
             host_threads=host_threads,
         )
-        calibration = Calibration() if no_measurements else load_calibration(db)
+        if no_measurements:
+            calibration = Calibration()
+        else:
+            from rigshift.fleet.store import load_fleet
+
+            calibration = load_calibration(db, load_fleet(fleet) if fleet is not None else None)
         result = calibration.apply(workload, hardware)
         if as_json:
             payload = {

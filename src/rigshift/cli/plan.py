@@ -97,7 +97,7 @@ def plan_command(
         overrides["solver"] = solver
     options = PlanOptions.model_validate({**demand_data.plan_options().model_dump(), **overrides})
 
-    tools = toolkit_for(db, not no_measurements)
+    tools = toolkit_for(db, not no_measurements, fleet_data)
     plan = plan_placement(fleet_data, demand_data, current=current_plan, options=options, tools=tools)
     text = plan.model_dump_json(indent=2)
     if out is not None:

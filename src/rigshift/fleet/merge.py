@@ -104,7 +104,9 @@ def merge_sources(parsed: Sequence[Parsed]) -> Merged:
         if name in used or any(kind == "file" for kind, _, _ in g)
     ]
     names = [p.fleet.name for p in parsed if p.fleet.name != "fleet"]
-    fleet = Fleet(name=names[0] if names else "fleet", sites=sites, rigs=rigs)
+    # Measurements a fleet file carries (`rigshift bench --fleet`) survive a re-import, once each.
+    measurements = list({m.model_dump_json(): m for p in parsed for m in p.fleet.measurements}.values())
+    fleet = Fleet(name=names[0] if names else "fleet", sites=sites, rigs=rigs, measurements=measurements)
     missing = used - {s.name for s in sites}
     fleet.sites.extend(Site(name=n) for n in sorted(missing))
     return Merged(fleet, notes)

@@ -98,12 +98,43 @@ class Site(_Model):
     labels: dict[str, str] = Field(default_factory=dict)
 
 
+class FleetMeasurement(_Model):
+    """One llama-bench result kept in the fleet file (`rigshift bench --fleet FILE`): the fields
+    the measurements database holds (rigshift.measure.types.Measurement), so the fleet carries its
+    own measured speeds to whoever reads it. Catalog names are checked on load
+    (fleet/measurements.py); `assess`, `econ`, `plan` and `estimate --fleet` calibrate on them."""
+
+    card_key: str  # GPU catalog key, or "host-cpu" for llama.cpp-cpu
+    card_name: str = ""  # as the runtime reported it
+    runtime: str
+    model_key: str
+    quant: str
+    n_prompt: int = Field(ge=0)  # pp512 = (512, 0), tg128 = (0, 128)
+    n_gen: int = Field(ge=0)
+    tokens_per_s: float = Field(gt=0)
+    stddev_tokens_per_s: float = Field(default=0.0, ge=0)
+    n_depth: int = Field(default=0, ge=0)
+    vram_gib: float | None = Field(default=None, gt=0)
+    card_uuid: str | None = None
+    driver: str | None = None
+    runtime_build: str | None = None
+    power_limit_w: float | None = Field(default=None, gt=0)
+    pcie_link: str | None = None
+    gpu_memory_used_gib: float | None = Field(default=None, ge=0)
+    n_gpu_layers: int | None = None
+    n_threads: int | None = Field(default=None, ge=1)
+    source: str = "bench"
+    rig: str | None = None
+    measured_at: float = Field(default=0.0, ge=0)
+
+
 class Fleet(_Model):
     """A whole farm. Rigs name their site; every site a rig names is listed in `sites`."""
 
     name: str = "fleet"
     sites: list[Site] = Field(default_factory=list)
     rigs: list[Rig] = Field(default_factory=list)
+    measurements: list[FleetMeasurement] = Field(default_factory=list)
 
     def gpus(self) -> Iterator[tuple[Rig, Gpu]]:
         for rig in self.rigs:

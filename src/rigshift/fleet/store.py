@@ -11,16 +11,26 @@ import contextlib
 import dataclasses
 import gc
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import yaml
 from pydantic import ValidationError
 
 from rigshift.errors import InputError, Problem
 from rigshift.files import write_atomic
+from rigshift.fleet.measurements import measurement_problems
 from rigshift.fleet.model import Fleet
-from rigshift.readers import LIMITS, load_json, load_yaml, problems_from_validation, read_text
+from rigshift.readers import (
+    LIMITS,
+    load_json,
+    load_yaml,
+    load_yaml_with_node,
+    problems_from_validation,
+    read_text,
+)
+from rigshift.readers.yaml_lines import line_index, locator
 
 _YAML_SUFFIXES = (".yaml", ".yml")
 # A normalised fleet file is written by rigshift and holds ~30 values per GPU: a 100,000-GPU
@@ -41,13 +51,30 @@ def load_fleet(path: str | os.PathLike[str]) -> Fleet:
     try:
         with _gc_paused():  # a 100,000-GPU file is millions of acyclic objects: no GC rescans
             if is_yaml:
-                return Fleet.model_validate(load_yaml(text, source, expected, _FLEET_FILE_LIMITS))
-            # pydantic parses and validates JSON in one pass in Rust, ~5x faster than json + dict
-            return Fleet.model_validate_json(text)
+                fleet = Fleet.model_validate(load_yaml(text, source, expected, _FLEET_FILE_LIMITS))
+            else:
+                # pydantic parses and validates JSON in one pass in Rust, ~5x faster than json + dict
+                fleet = Fleet.model_validate_json(text)
     except ValidationError as error:
         if not is_yaml and any(item["type"] == "json_invalid" for item in error.errors()):
             load_json(text, source, expected)  # raises, with the line of the syntax error
-        raise InputError(problems_from_validation(error, source)[: LIMITS.problems]) from None
+        locate = _locator(text, source, is_yaml)
+        raise InputError(problems_from_validation(error, source, locate=locate)[: LIMITS.problems]) from None
+    if fleet.measurements:
+        problems = measurement_problems(fleet, source, _locator(text, source, is_yaml))
+        if problems:
+            raise InputError(problems[: LIMITS.problems])
+    return fleet
+
+
+def _locator(text: str, source: str, is_yaml: bool) -> Callable[[tuple[Any, ...]], str]:
+    """Problems in a YAML fleet file name their line (composed again only when there are any);
+    in a JSON one, their JSON path."""
+    lines = None
+    if is_yaml:
+        _, node = load_yaml_with_node(text, source, None, _FLEET_FILE_LIMITS)
+        lines = line_index(node) if node is not None else None
+    return locator(lines)
 
 
 def _not_a_fleet(path: Path, text: str) -> Problem | None:
@@ -98,10 +125,12 @@ def _gc_paused() -> Iterator[None]:
 
 
 def dump_fleet(fleet: Fleet, yaml_format: bool = False) -> str:
+    # A fleet nobody benched has no `measurements:` section (files stay as they were before it).
+    exclude = None if fleet.measurements else {"measurements"}
     if yaml_format:
-        data = fleet.model_dump(mode="json")
+        data = fleet.model_dump(mode="json", exclude=exclude)
         return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
-    return fleet.model_dump_json(indent=1) + "\n"
+    return fleet.model_dump_json(indent=1, exclude=exclude) + "\n"
 
 
 def save_fleet(fleet: Fleet, path: str | os.PathLike[str]) -> Path:

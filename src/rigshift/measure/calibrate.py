@@ -26,6 +26,7 @@ from rigshift.estimate.calibration import (
 )
 from rigshift.estimate.estimator import estimate
 from rigshift.estimate.types import Estimate, GpuSlot, Hardware, Workload
+from rigshift.fleet.model import Fleet
 from rigshift.measure.types import HOST_CARD_KEY, Measurement
 from rigshift.toolkit import Toolkit, default_toolkit
 
@@ -102,16 +103,25 @@ def _unusable(m: Measurement) -> str | None:
     return None
 
 
-def load_calibration(db_url: str | None = None) -> Calibration:
+def load_calibration(db_url: str | None = None, fleet: Fleet | None = None) -> Calibration:
     """Every stored measurement as a Calibration: the one loader `estimate`, `assess`, `econ` and
-    `plan` call. Read-only: it never creates or migrates a database (a server or `rigshift bench`
-    does that); one without a measurements table, or none at all, means no rows."""
+    `plan` call. The database's rows and, with `fleet`, the fleet file's `measurements:` section
+    (measure/fleet_file.py), each row once. Read-only: it never creates or migrates a database (a
+    server or `rigshift bench` does that); one without a measurements table, or none at all, means
+    no rows."""
+    from rigshift.measure.fleet_file import fleet_measurements, unique
+
+    rows = _database_rows(db_url) + fleet_measurements(fleet)
+    return calibration_from(unique(rows)) if rows else Calibration()
+
+
+def _database_rows(db_url: str | None) -> list[Measurement]:
     from rigshift.db_url import default_db_url, normalise_url, sqlite_path
 
     url = normalise_url(db_url or default_db_url())
     path = sqlite_path(url)
     if path is not None and not path.is_file():
-        return Calibration()  # no database yet: nothing measured, and no SQLAlchemy import to pay for
+        return []  # no database yet: nothing measured, and no SQLAlchemy import to pay for
     from sqlalchemy import inspect
 
     from rigshift.server.db import open_engine
@@ -120,25 +130,27 @@ def load_calibration(db_url: str | None = None) -> Calibration:
     engine = open_engine(url, migrate_schema=False)
     try:
         if not inspect(engine).has_table("measurements"):
-            return Calibration()
-        return calibration_from(MeasurementStore(engine).list())
+            return []
+        return MeasurementStore(engine).list()
     finally:
         engine.dispose()
 
 
 def estimator_for(
-    db_url: str | None = None, use_measurements: bool = True
+    db_url: str | None = None, use_measurements: bool = True, fleet: Fleet | None = None
 ) -> Callable[[Workload, Hardware], Estimate]:
-    """The estimator `rigshift estimate` runs: corrected by the stored measurements, or the prior
-    alone (`--no-measurements`)."""
+    """The estimator `rigshift estimate` runs: corrected by the stored measurements (and the
+    fleet file's), or the prior alone (`--no-measurements`)."""
     if not use_measurements:
         return estimate
-    calibration = load_calibration(db_url)
+    calibration = load_calibration(db_url, fleet)
     return calibration.apply if calibration else estimate
 
 
-def toolkit_for(db_url: str | None = None, use_measurements: bool = True) -> Toolkit:
+def toolkit_for(
+    db_url: str | None = None, use_measurements: bool = True, fleet: Fleet | None = None
+) -> Toolkit:
     """The one toolkit `assess`, `econ` and `plan` run on: its estimates corrected by the stored
-    measurements, or the priors alone (`--no-measurements`)."""
-    calibration = load_calibration(db_url) if use_measurements else None
+    measurements and those in the fleet file they read, or the priors alone (`--no-measurements`)."""
+    calibration = load_calibration(db_url, fleet) if use_measurements else None
     return default_toolkit(calibration=calibration or None)

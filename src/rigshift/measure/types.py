@@ -7,7 +7,11 @@ from typing import Any
 
 from rigshift.estimate.calibration import HOST_CARD_KEY
 
-__all__ = ["HOST_CARD_KEY", "Measurement"]
+__all__ = ["HOST_CARD_KEY", "IMPORT_IDENTITY", "Measurement"]
+
+# What makes two imported rows the same result (measured_at is the import's time, not the run's):
+# a file imported twice, or into both the database and a fleet file, counts once.
+IMPORT_IDENTITY = ("source", "card_key", "runtime", "model_key", "quant", "n_prompt", "n_gen", "tokens_per_s")
 
 
 @dataclass(frozen=True)
@@ -54,6 +58,13 @@ class Measurement:
         if self.n_prompt and not self.n_gen:
             return "prefill"
         return "mixed"
+
+    def identity(self) -> tuple[Any, ...]:
+        """Equal for the same measurement wherever it is stored (database, fleet file): an
+        imported row by IMPORT_IDENTITY, a benched one by everything but the database's id."""
+        if self.source.startswith("import"):
+            return ("import", *(getattr(self, name) for name in IMPORT_IDENTITY))
+        return ("run", *(v for k, v in asdict(self).items() if k != "id"))
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)

@@ -6,12 +6,11 @@ from collections.abc import Iterable
 
 from sqlalchemy import Engine, delete, insert, select
 
+from rigshift.measure.types import IMPORT_IDENTITY as _IDENTITY
 from rigshift.measure.types import Measurement
 from rigshift.server.tables import measurements
 
 _COLUMNS = [c.name for c in measurements.columns if c.name != "id"]
-# What makes two imported rows the same result (measured_at is the import's time, not the run's).
-_IDENTITY = ("source", "card_key", "runtime", "model_key", "quant", "n_prompt", "n_gen", "tokens_per_s")
 
 
 class MeasurementStore:
