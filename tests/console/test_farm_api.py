@@ -43,8 +43,43 @@ def test_assess_over_http_is_the_cli_assessment_of_the_server_fleet(plane: Plane
     assert len(full["gpus"]) == expected.summary.gpus
     summary = get(plane, "/admin/assess", view="summary").json()
     assert "gpus" not in summary and len(summary["profiles"]) == len(expected.profiles)
-    assert "not measured" in summary["provenance"]
+    assert "nothing measured" in summary["provenance"]
     assert get(plane, "/admin/assess", view="nope").status_code == 400
+
+
+def test_stored_measurements_calibrate_the_servers_assessment_and_economics(plane: Plane):
+    """A measurement posted to the server (as `rigshift bench --rig` stores one) reaches the
+    console's assessment and economics at once, with its provenance: no restart, no CLI."""
+
+    def card_classes(assessment: dict) -> list[dict]:  # type: ignore[type-arg]
+        profile = next(p for p in assessment["profiles"] if p["gpu_model"] == "geforce-rtx-3060-ti")
+        return [c for c in profile["classes"] if c.get("decode_tps")]
+
+    before = get(plane, "/admin/assess").json()
+    assert not any((c["provenance"] or "").startswith("measured") for c in card_classes(before))
+    econ_before = get(plane, "/admin/econ").json()
+    row = {
+        "card_key": "geforce-rtx-3060-ti",
+        "card_name": "NVIDIA GeForce RTX 3060 Ti",
+        "runtime": "llama.cpp-cuda",
+        "model_key": "llama-3.1-8b",
+        "quant": "Q6_K",
+        "n_prompt": 0,
+        "n_gen": 128,
+        "tokens_per_s": 31.0,
+    }
+    stored = httpx.post(
+        plane.url + "/admin/measurements", json={"data": [row]}, headers=bearer(plane.admin_key), timeout=60
+    )
+    assert stored.status_code == 201, stored.text
+    after = get(plane, "/admin/assess").json()
+    measured = [c for c in card_classes(after) if (c["provenance"] or "").startswith("measured")]
+    assert measured and all(c["decode_tps"] == pytest.approx(31.0, rel=0.02) for c in measured)
+    assert (
+        "calibrated by 1 stored measurement"
+        in get(plane, "/admin/assess", view="summary").json()["provenance"]
+    )
+    assert get(plane, "/admin/econ").json() != econ_before  # priced on the measured speed
 
 
 def test_econ_what_if_scales_power_and_token_prices(plane: Plane):

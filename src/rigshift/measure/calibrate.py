@@ -9,7 +9,7 @@ the one function `rigshift estimate`, `assess`, `econ` and `plan` call.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 
 from rigshift.catalog.gpu_spec import GpuSpec
@@ -109,9 +109,14 @@ def load_calibration(db_url: str | None = None, fleet: Fleet | None = None) -> C
     (measure/fleet_file.py), each row once. Read-only: it never creates or migrates a database (a
     server or `rigshift bench` does that); one without a measurements table, or none at all, means
     no rows."""
+    return calibration_of(_database_rows(db_url), fleet)
+
+
+def calibration_of(stored: Sequence[Measurement], fleet: Fleet | None = None) -> Calibration:
+    """`stored` rows (a database's) and the fleet file's, each row once, as a Calibration."""
     from rigshift.measure.fleet_file import fleet_measurements, unique
 
-    rows = _database_rows(db_url) + fleet_measurements(fleet)
+    rows = list(stored) + fleet_measurements(fleet)
     return calibration_from(unique(rows)) if rows else Calibration()
 
 

@@ -26,6 +26,8 @@ from starlette.responses import Response
 
 from rigshift.energy.service import EnergyService
 from rigshift.errors import RigshiftError
+from rigshift.fleet.model import Fleet
+from rigshift.measure.calibrate import calibration_of
 from rigshift.run.contracts import ReplicaDirectory
 from rigshift.run.manager import ReplicaManager
 from rigshift.server.batch_dispatch import GatewayDispatcher
@@ -73,6 +75,7 @@ from rigshift.server.services.usage import UsageService
 from rigshift.server.settings import ServerSettings
 from rigshift.server.telemetry import TelemetryHub, TelemetryStore
 from rigshift.server.usage import UsageStore
+from rigshift.toolkit import Toolkit, default_toolkit
 
 # Every server's routers, in the order they are matched. Adding a resource: one line.
 ROUTERS: list[APIRouter] = [
@@ -111,13 +114,15 @@ def create_app(
     `fleet`: what the console and /admin/assess|econ|plan report on (none: they say how to set one)."""
     settings = settings or ServerSettings()
     fleet = fleet or FleetSource.none()
+    engine = engine or open_engine(settings.db_url)
+    # The console's assessment, economics and plans use the measurements this server keeps.
+    fleet.tools_for = _calibrated_tools(MeasurementStore(engine))
     sessions = SessionStore(clock)
 
     def revoked(key_id: str) -> None:
         gateway.forget_key(key_id)
         sessions.end_for_key(key_id)  # the console's sessions of that key end with it
 
-    engine = engine or open_engine(settings.db_url)
     metrics = Metrics()
     gateway = Gateway(directory, KeyStore(engine), UsageStore(engine), metrics, settings, clock=clock)
     if manager is not None and getattr(manager, "in_flight", False) is None:
@@ -153,7 +158,10 @@ def create_app(
         sessions=sessions,
         energy=EnergyApiService(EnergyEventStore(engine), clock, energy_loop),
         measurements=MeasurementsService(
-            MeasurementStore(engine), clock, ray_rig_bench() if (ray_address or manager) else None
+            MeasurementStore(engine),
+            clock,
+            ray_rig_bench() if (ray_address or manager) else None,
+            on_change=fleet.invalidate,
         ),
     )
 
@@ -235,6 +243,14 @@ def create_app(
 
     app.openapi = described  # type: ignore[method-assign]
     return app
+
+
+def _calibrated_tools(store: MeasurementStore) -> Callable[[Fleet], Toolkit]:
+    def tools_for(fleet: Fleet) -> Toolkit:
+        calibration = calibration_of(store.list(), fleet)
+        return default_toolkit(calibration=calibration or None)
+
+    return tools_for
 
 
 def _warm(fleet: FleetSource) -> None:

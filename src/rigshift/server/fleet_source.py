@@ -5,6 +5,11 @@ demo farm. Assessment and economics are the CLI's own functions (`assess_fleet`,
 `fleet_economics`) run once per fleet on a worker thread and kept: they take about a second on the
 2,000-GPU demo and only change when the fleet or the prices do. What-if economics (other power or
 token prices) are computed per request and not kept.
+
+Their speeds are the estimator's corrected by the measurements the server keeps (its database's
+rows, `rigshift bench --rig` or POST /admin/measurements, and the fleet file's), as the CLI's are
+by `rigshift.measure.calibrate.toolkit_for`: `tools_for` builds that toolkit, and `invalidate()`
+drops what was computed when new measurements arrive.
 """
 
 from __future__ import annotations
@@ -17,14 +22,17 @@ from rigshift.assess import FleetAssessment, ReadinessCriteria, assess_fleet
 from rigshift.econ.analysis import Economics
 from rigshift.econ.service import fleet_economics
 from rigshift.fleet.model import Fleet
+from rigshift.toolkit import Toolkit, default_toolkit
 
 
 class FleetSource:
     def __init__(self, load: Callable[[], Fleet] | None, label: str | None = None):
         self._load = load
         self.label = label  # where the fleet comes from, shown to the operator
+        self.tools_for: Callable[[Fleet], Toolkit] | None = None  # the calibrated toolkit (create_app)
         self._lock = threading.Lock()
         self._fleet: Fleet | None = None
+        self._tools: Toolkit | None = None
         self._assessment: FleetAssessment | None = None
         self._economics: Economics | None = None
 
@@ -60,13 +68,31 @@ class FleetSource:
         """The fleet if it is already in memory (never blocks a request on loading it)."""
         return self._fleet
 
+    def tools(self) -> Toolkit:
+        """The toolkit every analysis here runs on (calibrated by the stored measurements)."""
+        fleet = self.fleet()
+        with self._lock:
+            if self._tools is None:
+                self._tools = (
+                    self.tools_for(fleet)
+                    if self.tools_for is not None and fleet is not None
+                    else default_toolkit()
+                )
+            return self._tools
+
+    def invalidate(self) -> None:
+        """New measurements: the next request recomputes the assessment and economics with them."""
+        with self._lock:
+            self._tools = self._assessment = self._economics = None
+
     def assessment(self) -> FleetAssessment | None:
         fleet = self.fleet()
         if fleet is None:
             return None
+        tools = self.tools()
         with self._lock:
             if self._assessment is None:
-                self._assessment = assess_fleet(fleet, ReadinessCriteria())
+                self._assessment = assess_fleet(fleet, ReadinessCriteria(), tools)
             return self._assessment
 
     def loaded_assessment(self) -> FleetAssessment | None:
@@ -76,9 +102,10 @@ class FleetSource:
         fleet = self.fleet()
         if fleet is None:
             return None
+        tools = self.tools()
         with self._lock:
             if self._economics is None:
-                self._economics = fleet_economics(fleet)
+                self._economics = fleet_economics(fleet, tools=tools)
             return self._economics
 
     def what_if(self, power_factor: float, token_factor: float) -> Economics | None:
@@ -86,7 +113,9 @@ class FleetSource:
         fleet = self.fleet()
         if fleet is None:
             return None
-        return fleet_economics(fleet, power_factors=(power_factor,), token_factors=(token_factor,))
+        return fleet_economics(
+            fleet, tools=self.tools(), power_factors=(power_factor,), token_factors=(token_factor,)
+        )
 
     def warm(self) -> None:
         """Load the fleet, then assess it, then price it (a background thread at start-up)."""

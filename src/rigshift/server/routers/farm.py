@@ -153,11 +153,20 @@ async def get_assessment(
             "criteria": assessment.criteria.model_dump(mode="json"),
             "summary": assessment.summary.model_dump(mode="json"),
             "profiles": profiles,
-            # Every figure is the estimator's, from catalog specs and published benchmarks: none
-            # is measured on this fleet yet (rigshift bench adds measurements).
-            "provenance": "estimated from catalog specs (not measured on this fleet)",
+            "provenance": _provenance(source),
         }
     )
+
+
+def _provenance(source: FleetSource) -> str:
+    """Where the assessment's speeds come from, in one line (each estimate says it in detail)."""
+    rows = len(getattr(source.tools().calibration, "rows", ()) or ())
+    if rows:
+        return (
+            f"estimator priors calibrated by {rows} stored measurements where they apply "
+            "(each estimate says measured, calibrated or prior)"
+        )
+    return "estimated from catalog specs and priors: nothing measured yet (rigshift bench adds measurements)"
 
 
 @router.get("/admin/econ")
@@ -187,6 +196,8 @@ async def place(body: PlanRequest, ctx: Context, _admin: Admin) -> Response:
         fleet = source.fleet()
         assert fleet is not None
         demand = parse_demand(body.demand, "demand")
-        return plan_placement(fleet, demand, options=demand.plan_options()).model_dump_json()
+        return plan_placement(
+            fleet, demand, options=demand.plan_options(), tools=source.tools()
+        ).model_dump_json()
 
     return Response(await anyio.to_thread.run_sync(run), media_type="application/json")

@@ -24,11 +24,16 @@ class RigBench(Protocol):
 
 class MeasurementsService:
     def __init__(
-        self, store: MeasurementStore, clock: Callable[[], float], rig_bench: RigBench | None = None
+        self,
+        store: MeasurementStore,
+        clock: Callable[[], float],
+        rig_bench: RigBench | None = None,
+        on_change: Callable[[], None] | None = None,
     ):
         self.store = store
         self.clock = clock
         self.rig_bench = rig_bench
+        self.on_change = on_change  # new rows stored: what was estimated without them is stale
 
     async def find(self, card: str | None, runtime: str | None, rig: str | None) -> list[Measurement]:
         return await anyio.to_thread.run_sync(
@@ -41,7 +46,10 @@ class MeasurementsService:
         await anyio.to_thread.run_sync(lambda: validate_measurements(rows))
         now = self.clock()
         dated = [r if r.measured_at else _with_time(r, now) for r in rows]
-        return await anyio.to_thread.run_sync(lambda: self.store.add(dated))
+        stored = await anyio.to_thread.run_sync(lambda: self.store.add(dated))
+        if self.on_change is not None:
+            self.on_change()
+        return stored
 
     async def bench_rig(
         self, rig: str, runtime: str | None, threads: int | None, models: list[str] | None = None
