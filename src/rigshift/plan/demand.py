@@ -22,12 +22,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from rigshift.errors import InputError, Problem
 from rigshift.plan.types import PlanOptions
-from rigshift.readers import json_path, load_yaml_with_node, problems_from_validation, read_text
+from rigshift.readers import load_yaml_with_node, problems_from_validation, read_text
+from rigshift.readers.yaml_lines import line_index, locator, nearest_line
 from rigshift.units import parse_tokens, usd_per_hour
 
 
@@ -176,30 +176,6 @@ _FIELD_NAMES = sorted(
 )
 
 
-def _line_index(node: yaml.Node, path: tuple[Any, ...] = ()) -> dict[tuple[Any, ...], int]:
-    """Map each key path of a YAML document to the 1-based line where it starts (depth and size are
-    bounded by the loader: rigshift.readers.yaml_safe)."""
-    lines = {path: node.start_mark.line + 1}
-    if isinstance(node, yaml.MappingNode):
-        for key, value in node.value:
-            if not isinstance(key, yaml.ScalarNode):
-                continue  # a list as a key: validation refuses it, at the mapping's line
-            lines.update({k: v for k, v in _line_index(value, (*path, key.value)).items() if k != path})
-            lines[(*path, key.value)] = key.start_mark.line + 1
-    elif isinstance(node, yaml.SequenceNode):
-        for i, item in enumerate(node.value):
-            lines.update(_line_index(item, (*path, i)))
-    return lines
-
-
-def _nearest_line(lines: dict[tuple[Any, ...], int], loc: tuple[Any, ...]) -> int | None:
-    for cut in range(len(loc), -1, -1):
-        key = tuple(str(p) if not isinstance(p, int) else p for p in loc[:cut])
-        if key in lines:
-            return lines[key]
-    return None
-
-
 def parse_demand(text: str, source: str = "<demand>") -> Demand:
     expected = "a demand file (docs/planner.md)"
     data, node = load_yaml_with_node(text, source, expected)
@@ -213,11 +189,8 @@ def parse_demand(text: str, source: str = "<demand>") -> Demand:
         )
     if not isinstance(data, dict) or node is None:
         raise InputError(Problem("a demand file is a mapping with a 'deployments' list", source, "line 1"))
-    lines = _line_index(node)
-
-    def locate(loc: tuple[Any, ...]) -> str:
-        line = _nearest_line(lines, loc)
-        return f"line {line}, {json_path(loc)}" if line else json_path(loc)
+    lines = line_index(node)
+    locate = locator(lines)
 
     try:
         demand = Demand.model_validate(data)
@@ -232,7 +205,7 @@ def parse_demand(text: str, source: str = "<demand>") -> Demand:
             problems_from_validation(
                 error,
                 source,
-                locate=lambda loc: f"line {line}" if (line := _nearest_line(lines, loc)) else None,
+                locate=lambda loc: f"line {line}" if (line := nearest_line(lines, loc)) else None,
                 known_fields=PlanOptions.model_fields,
                 prefix=("options",),
                 first_only=True,

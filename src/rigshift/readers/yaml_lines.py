@@ -1,7 +1,7 @@
 """Lines of a YAML document's values, so a problem found after parsing can name its line.
 
-The node tree comes from `load_yaml_with_node` (depth and size already bounded). The same
-walk as plan/demand.py's, shared here for the fleet file.
+The node tree comes from `load_yaml_with_node` (depth and size already bounded). Demand files
+(plan/demand.py) and fleet files use it.
 """
 
 from __future__ import annotations
