@@ -195,11 +195,7 @@ class EnergyService:
         return up, down, decision.batch_cards - for_batch
 
     def _batch_runs(self, site: str, decision: SiteDecision) -> bool:
-        """Can batch lines run under `decision`: on spare slots, or on replicas kept up for batch?"""
-        _up, _down, for_batch = self._replicas_up(site, decision)
-        if for_batch is None:
-            return decision.batch_on
-        return decision.batch_spare_tokens_per_s > 0 or for_batch > 0
+        return _lines_can_run(decision, self._replicas_up(site, decision)[2])
 
     def _scale(self, site: str, decision: SiteDecision, event: EnergyEvent | None) -> int | None:
         """Replica up/down as `_replicas_up` says; the replicas held down are drained, then stopped,
@@ -284,9 +280,7 @@ class EnergyService:
         state = self.state.get(site)
         if state is None or state.batch_paused is not None or state.decision is None:
             return False
-        if state.batch_replicas is None:
-            return state.decision.batch_on
-        return state.decision.batch_spare_tokens_per_s > 0 or state.batch_replicas > 0
+        return _lines_can_run(state.decision, state.batch_replicas)
 
     def batch_allowed_on_rig(self, rig: str) -> bool:
         """May a batch line run on a replica of `rig`? A rig outside the energy config's fleet is
@@ -354,6 +348,15 @@ class EnergyService:
                     }
                 )
         return {"sites": sites}
+
+
+def _lines_can_run(decision: SiteDecision, batch_replicas: int | None) -> bool:
+    """Can batch lines run under `decision`: on spare slots of the serving replicas, or on the
+    replicas kept up for batch cards (`batch_replicas`; None: no planned replicas known, so the
+    policy's batch on/off)?"""
+    if batch_replicas is None:
+        return decision.batch_on
+    return decision.batch_spare_tokens_per_s > 0 or batch_replicas > 0
 
 
 def _decision_json(d: SiteDecision) -> dict[str, Any]:
