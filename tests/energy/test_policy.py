@@ -255,3 +255,17 @@ def test_run_time_replicas_never_exceed_those_planned() -> None:
         ).replicas["chat"]
         == 8
     )
+
+
+def test_at_run_time_batch_cards_are_the_planned_replicas_interactive_leaves_free() -> None:
+    """Eight cards, three planned replicas, one needed for the demand: batch gets the other two
+    replicas' cards, never the five cards without a replica (they would run no line)."""
+    cards = group("geforce-rtx-3060-12gb", 8, True, 40.0, 0.0)
+    need = InteractiveNeed("chat", 1, 10.0, 0.5, max_replicas=3)
+    jobs = [BatchJob("b", 1e12, 48 * HOUR, 0.2)]
+    run_time = decide([cards], SiteInterval("site", 0.0, STEP, 0.03), [need], jobs)
+    assert (run_time.replicas["chat"], run_time.batch_cards, run_time.off_cards) == (1, 2, 5)
+    simulator = decide(
+        [cards], SiteInterval("site", 0.0, STEP, 0.03), [InteractiveNeed("chat", 1, 10.0, 0.5)], jobs
+    )
+    assert simulator.batch_cards == 7  # no plan given: every free card

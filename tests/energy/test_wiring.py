@@ -148,8 +148,8 @@ def test_batch_runs_on_the_spare_slots_of_the_replicas_the_gateway_sees_underuse
 
     busy, *_ = _three_replica_loop(tmp_path / "busy", "", 1e9, job)  # the replicas are saturated
     decision = busy.tick()["no-hydro"]
-    # The site's other free cards are batch cards to the policy, but hold no replica to run lines.
-    assert decision.batch_spare_tokens_per_s == 0 and decision.batch_cards > 0
+    # The site's other cards hold no replica: they cannot run batch lines, so none is given batch.
+    assert decision.batch_spare_tokens_per_s == 0 and decision.batch_cards == 0
     assert not busy.batch_allowed("no-hydro")
 
 

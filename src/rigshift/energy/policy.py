@@ -47,6 +47,9 @@ card's TDP; throughput and draw at a cap come from the estimator
    during an event, replicas below their minimum. Outside an event the minimum replicas at the floor cap always fit, because
    `check_feasible` refuses a site where they do not.
 
+At run time (`max_replicas` set on every deployment), batch cards are limited to the planned
+replicas the interactive side leaves free: batch lines run on replicas, a card without one idles.
+
 Simplifications, stated: a replica is one card; a card that is off draws `idle_w` and no host
 share; batch work is priced at the cheapest job's price (conservative for "never at a loss").
 """
@@ -54,7 +57,7 @@ share; batch work is priced at the cheapest job's price (conservative for "never
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Literal, NamedTuple
 
@@ -370,7 +373,10 @@ def decide(
         for a in serving:
             a.b_level = _best_level(a.group, usd_tok, price, 0.0)
         per_card = {a.group.id: a.group.levels[a.b_level].tokens_per_s * interval.step_s for a in serving}
-        capacity_now = sum(a.free * per_card[a.group.id] for a in serving) + spare * interval.step_s
+        # At run time batch lines run on replicas, so only cards with a planned replica the
+        # interactive side leaves free can take batch (`max_replicas`); a card without one idles.
+        budget = _batch_card_budget(interactive, allocs.values())
+        capacity_now = _free_capacity(serving, per_card, budget) + spare * interval.step_s
         dearer = [p * interval.pue > price + 1e-12 for p in interval.day_ahead]
         must = must_run_tokens(
             jobs, interval.start + interval.step_s, interval.step_s, capacity_now * BATCH_FUTURE_SHARE, dearer
@@ -403,6 +409,9 @@ def decide(
             if target <= 0:
                 continue
             take = min(a.free, math.ceil(target / per_card[a.group.id] - 1e-9))
+            if budget is not None:
+                take = min(take, budget)
+                budget -= take
             a.batch = take
             left -= take * per_card[a.group.id]
             must -= take * per_card[a.group.id]
@@ -433,6 +442,27 @@ def decide(
         detail,
         spare_used / interval.step_s,
     )
+
+
+def _batch_card_budget(needs: Sequence[InteractiveNeed], allocs: Iterable[_Alloc]) -> int | None:
+    """Cards batch may have at run time: the planned replicas the interactive side does not use
+    (None: no deployment says how many are planned, as in the simulator: every free card)."""
+    if not needs or any(n.max_replicas is None for n in needs):
+        return None
+    allocs = list(allocs)
+    placed = {n.deployment: sum(a.interactive.get(n.deployment, 0) for a in allocs) for n in needs}
+    return sum(max(0, (n.max_replicas or 0) - placed[n.deployment]) for n in needs)
+
+
+def _free_capacity(serving: Sequence[_Alloc], per_card: Mapping[str, float], budget: int | None) -> float:
+    """Tokens the free cards could run in one interval, the fastest first, at most `budget` cards."""
+    capacity, left = 0.0, budget
+    for a in sorted(serving, key=lambda a: -per_card[a.group.id]):
+        n = a.free if left is None else min(a.free, left)
+        capacity += n * per_card[a.group.id]
+        if left is not None:
+            left -= n
+    return capacity
 
 
 def _power_w(a: _Alloc) -> float:
