@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import json
+import os
 import re
+import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -48,3 +52,28 @@ def cluster_pids(ray_tmp: str) -> list[int]:
         if ray_tmp in cmd:
             sessions.update(re.findall(r"session_[0-9_-]+", cmd))
     return [pid for pid, cmd in found.items() if ray_tmp in cmd or any(s in cmd for s in sessions)]
+
+
+def stop_plane(procs: list[subprocess.Popen[bytes]], ray_tmp: str) -> None:
+    """End `procs` (last started first), then whatever is left of the Ray cluster under `ray_tmp`."""
+    for proc in reversed(procs):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(proc.pid, signal.SIGTERM)
+    for proc in procs:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=30)
+    for pid in cluster_pids(ray_tmp):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    shutil.rmtree(ray_tmp, ignore_errors=True)
+
+
+def tenant_key(db: str) -> str:
+    """A new tenant API key, made by `rigshift keys create` on the server's database."""
+    created = subprocess.run(
+        [sys.executable, "-m", "rigshift.cli.app", "keys", "create", "tenant", "--db", db, "--json"],
+        capture_output=True,
+        check=True,
+        text=True,
+    )
+    return str(json.loads(created.stdout)["key"])

@@ -11,14 +11,10 @@ resumes and completes with exactly 1,000 outputs, none repeated, each billed onc
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import re
-import shutil
-import signal
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -30,7 +26,7 @@ import httpx
 import openai
 import pytest
 
-from process_helpers import cluster_pids, start_rigshift, wait_for
+from process_helpers import start_rigshift, stop_plane, tenant_key, wait_for
 from rigshift.fleet.importer import read_source
 from rigshift.fleet.store import dump_fleet
 from rigshift.run.backends import find_llama_server
@@ -105,16 +101,7 @@ def plane(tmp_path: Path) -> Iterator[dict[str, object]]:
         )  # fmt: skip
         yield {"url": url, "db": str(tmp_path / "s.db"), "nvml": nvml, "log": tmp_path}
     finally:
-        for proc in reversed(procs):
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(proc.pid, signal.SIGTERM)
-        for proc in procs:
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                proc.wait(timeout=30)
-        for pid in cluster_pids(ray_tmp):
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
-        shutil.rmtree(ray_tmp, ignore_errors=True)
+        stop_plane(procs, ray_tmp)
 
 
 def _caps(nvml: Path) -> list[float]:
@@ -163,24 +150,7 @@ def test_demand_response_event_under_interactive_load_and_a_batch(plane: dict[st
         180,
         "the replica on rig r1",
     )
-    key = json.loads(
-        subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "rigshift.cli.app",
-                "keys",
-                "create",
-                "tenant",
-                "--db",
-                str(plane["db"]),
-                "--json",
-            ],
-            capture_output=True,
-            check=True,
-            text=True,
-        ).stdout
-    )["key"]
+    key = tenant_key(str(plane["db"]))
     agent_auth = {"authorization": f"Bearer {TOKEN}"}
 
     def policy_caps() -> dict[int, float]:

@@ -8,14 +8,10 @@ never touches another Ray cluster on the machine.
 
 from __future__ import annotations
 
-import contextlib
-import json
 import os
 import re
-import shutil
 import signal
 import subprocess
-import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,7 +20,7 @@ import httpx
 import openai
 import pytest
 
-from process_helpers import cluster_pids, start_rigshift, wait_for
+from process_helpers import start_rigshift, stop_plane, tenant_key, wait_for
 from rigshift.run.backends import find_llama_server
 from rigshift.run.spec import ModelSource, ReplicaSpec, to_json
 from rigshift.run.tiny_gguf import expected_text
@@ -97,16 +93,7 @@ def farm(tmp_path: Path) -> Iterator[dict[str, object]]:
         )
         yield state
     finally:
-        for proc in reversed(procs):
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(proc.pid, signal.SIGTERM)
-        for proc in procs:
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                proc.wait(timeout=30)
-        for pid in cluster_pids(ray_tmp):
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
-        shutil.rmtree(ray_tmp, ignore_errors=True)
+        stop_plane(procs, ray_tmp)
 
 
 def test_deploy_serve_and_restart_the_server(farm: dict[str, object]) -> None:
@@ -128,24 +115,7 @@ def test_deploy_serve_and_restart_the_server(farm: dict[str, object]) -> None:
         return any(x["state"] == "ready" for x in replicas)
 
     wait_for(ready, 120, "the replica on rig r1")
-    key = json.loads(
-        subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "rigshift.cli.app",
-                "keys",
-                "create",
-                "tenant",
-                "--db",
-                str(farm["db"]),
-                "--json",
-            ],
-            capture_output=True,
-            check=True,
-            text=True,
-        ).stdout
-    )["key"]
+    key = tenant_key(str(farm["db"]))
     client = openai.OpenAI(base_url=url + "/v1", api_key=key, max_retries=0, timeout=30)
     for _ in range(2):
         reply = client.chat.completions.create(model="tiny", messages=[{"role": "user", "content": "hi"}])
