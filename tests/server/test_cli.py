@@ -146,6 +146,9 @@ def test_remote_control_plane_takes_an_injected_transport():
     else:
         raise AssertionError("a 404 must raise")
     assert seen[-1].url.raw_path == b"/admin/keys/a%2Fb%3Fc"
+    # `rigshift energy events --server`: the site is a query parameter, escaped (not "?site=a&b").
+    assert plane.energy_events("tx&ercot") == [{"group": "rig-a"}]
+    assert seen[-1].url.path == "/admin/energy/events" and dict(seen[-1].url.params) == {"site": "tx&ercot"}
 
 
 def test_up_demo_reuses_its_demo_key(tmp_path):

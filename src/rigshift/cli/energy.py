@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import json
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
-import httpx
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -19,7 +17,7 @@ from rigshift.energy.farm import build_farm
 from rigshift.energy.html import render_html
 from rigshift.energy.prices import FORMATS, read_price_series
 from rigshift.energy.simulate import STRATEGIES, simulate
-from rigshift.errors import BackendError, InputError, Problem
+from rigshift.errors import InputError, Problem
 from rigshift.fleet.demo import demo_fleet
 from rigshift.fleet.store import load_fleet, write_atomic
 
@@ -179,18 +177,8 @@ def event_command(
     START to END (batch and mining pause first, interactive replicas last) and logs what it shed."""
     begins = _instant(start, "--start") if start else None
     ends = _instant(end, "--end")
-    body = {"site": site, "shed_kw": shed_kw, "target_kw": target_kw, "start": begins, "end": ends}
-    if server:
-        typer.echo(json.dumps(_api(server, admin_key, "POST", "/admin/energy/events", body), indent=2))
-        return
-    from rigshift.server.db import open_engine
-    from rigshift.server.energy_events import EnergyEventStore
-
-    now = time.time()
-    event = EnergyEventStore(open_engine(db)).create(
-        site, now if begins is None else begins, ends, shed_kw=shed_kw, target_kw=target_kw, now=now
-    )
-    typer.echo(json.dumps(event.as_json(), indent=2))
+    event = _plane(server, admin_key, db).create_energy_event(site, begins, ends, shed_kw, target_kw)
+    typer.echo(json.dumps(event, indent=2))
 
 
 def events_command(
@@ -206,42 +194,13 @@ def events_command(
     ] = None,
 ) -> None:
     """List demand-response events with what each shed, avoided and paused."""
-    if server:
-        query = "/admin/energy/events" + (f"?site={site}" if site else "")
-        typer.echo(json.dumps(_api(server, admin_key, "GET", query), indent=2))
-        return
-    from rigshift.server.db import open_engine
-    from rigshift.server.energy_events import EnergyEventStore
-
-    rows = EnergyEventStore(open_engine(db)).recent(site=site)
-    typer.echo(json.dumps({"data": [e.as_json() for e in rows]}, indent=2))
+    typer.echo(json.dumps({"data": _plane(server, admin_key, db).energy_events(site)}, indent=2))
 
 
-def _api(
-    server: str, admin_key: str | None, method: str, path: str, body: dict[str, Any] | None = None
-) -> Any:
-    if not admin_key:
-        raise InputError(
-            Problem("--server needs an admin key", field="--admin-key", expected="a key made with --admin")
-        )
-    try:
-        response = httpx.request(
-            method,
-            server.rstrip("/") + path,
-            json=body,
-            headers={"authorization": f"Bearer {admin_key}"},
-            timeout=30,
-        )
-    except httpx.HTTPError as error:
-        raise BackendError(f"cannot reach {server}: {error}") from None
-    if response.status_code >= 400:
-        try:
-            message = response.json()["error"]["message"]
-        except (ValueError, KeyError, TypeError):
-            message = response.text[:300]
-        error_type = InputError if response.status_code < 500 else BackendError
-        raise error_type(f"{server}: HTTP {response.status_code}: {message}")
-    return response.json()
+def _plane(server: str | None, admin_key: str | None, db: str | None) -> Any:
+    from rigshift.server.control_plane import control_plane
+
+    return control_plane(server, admin_key, db)
 
 
 def register(app: typer.Typer) -> None:

@@ -1,6 +1,7 @@
 """`ControlPlane`: what the CLI asks of a control plane, over its database or over HTTP.
 
-`rigshift keys …`, `rigshift usage` and `rigshift deploy` each have one code path: they call a
+`rigshift keys …`, `rigshift usage`, `rigshift deploy` and `rigshift energy event(s)` each have
+one code path: they call a
 `ControlPlane`, which is `LocalControlPlane` (the database directly; no server needed) or
 `RemoteControlPlane` (a running server's management API with an admin key). Both return the same
 plain records (the API's JSON), so what a command prints does not depend on where it came from.
@@ -47,6 +48,19 @@ class ControlPlane(Protocol):
     ) -> list[dict[str, Any]]: ...
 
     def apply_deployment(self, specs: list[ReplicaSpec]) -> list[dict[str, Any]]: ...
+
+    def create_energy_event(
+        self,
+        site: str,
+        start: float | None,
+        end: float,
+        shed_kw: float | None,
+        target_kw: float | None,
+    ) -> dict[str, Any]:
+        """A demand-response event (`start` None: now), as `GET /admin/energy/events` lists it."""
+        ...
+
+    def energy_events(self, site: str | None = None) -> list[dict[str, Any]]: ...
 
 
 def key_record(key: ApiKey) -> dict[str, Any]:
@@ -99,6 +113,27 @@ class LocalControlPlane:
             price_completion=price_completion,
         )
         return [asdict(r) for r in rows]
+
+    def create_energy_event(
+        self,
+        site: str,
+        start: float | None,
+        end: float,
+        shed_kw: float | None,
+        target_kw: float | None,
+    ) -> dict[str, Any]:
+        from rigshift.server.energy_events import EnergyEventStore
+
+        now = self.clock()
+        event = EnergyEventStore(self.engine).create(
+            site, now if start is None else start, end, shed_kw=shed_kw, target_kw=target_kw, now=now
+        )
+        return event.as_json()
+
+    def energy_events(self, site: str | None = None) -> list[dict[str, Any]]:
+        from rigshift.server.energy_events import EnergyEventStore
+
+        return [e.as_json() for e in EnergyEventStore(self.engine).recent(site=site)]
 
     def apply_deployment(self, specs: list[ReplicaSpec]) -> list[dict[str, Any]]:
         raise InputError(
@@ -195,6 +230,20 @@ class RemoteControlPlane:
 
     def apply_deployment(self, specs: list[ReplicaSpec]) -> list[dict[str, Any]]:
         return list(self._call("PUT", "/admin/deployments", json_body=[to_dict(s) for s in specs])["data"])
+
+    def create_energy_event(
+        self,
+        site: str,
+        start: float | None,
+        end: float,
+        shed_kw: float | None,
+        target_kw: float | None,
+    ) -> dict[str, Any]:
+        body = {"site": site, "shed_kw": shed_kw, "target_kw": target_kw, "start": start, "end": end}
+        return dict(self._call("POST", "/admin/energy/events", json_body=body))
+
+    def energy_events(self, site: str | None = None) -> list[dict[str, Any]]:
+        return list(self._call("GET", "/admin/energy/events", params={"site": site})["data"])
 
 
 def control_plane(
