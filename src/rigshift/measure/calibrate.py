@@ -157,5 +157,11 @@ def toolkit_for(
 ) -> Toolkit:
     """The one toolkit `assess`, `econ` and `plan` run on: its estimates corrected by the stored
     measurements and those in the fleet file they read, or the priors alone (`--no-measurements`)."""
-    calibration = load_calibration(db_url, fleet) if use_measurements else None
-    return default_toolkit(calibration=calibration or None)
+    if not use_measurements:
+        return default_toolkit()
+    return toolkit_of(_database_rows(db_url), fleet)
+
+
+def toolkit_of(stored: Sequence[Measurement], fleet: Fleet | None = None) -> Toolkit:
+    """The toolkit calibrated by `stored` rows and the fleet file's (a server passes its own)."""
+    return default_toolkit(calibration=calibration_of(stored, fleet) or None)

@@ -26,8 +26,7 @@ from starlette.responses import Response
 
 from rigshift.energy.service import EnergyService
 from rigshift.errors import RigshiftError
-from rigshift.fleet.model import Fleet
-from rigshift.measure.calibrate import calibration_of
+from rigshift.measure.calibrate import toolkit_of
 from rigshift.run.contracts import ReplicaDirectory
 from rigshift.run.manager import ReplicaManager
 from rigshift.server.batch_dispatch import GatewayDispatcher
@@ -75,7 +74,6 @@ from rigshift.server.services.usage import UsageService
 from rigshift.server.settings import ServerSettings
 from rigshift.server.telemetry import TelemetryHub, TelemetryStore
 from rigshift.server.usage import UsageStore
-from rigshift.toolkit import Toolkit, default_toolkit
 
 # Every server's routers, in the order they are matched. Adding a resource: one line.
 ROUTERS: list[APIRouter] = [
@@ -116,7 +114,8 @@ def create_app(
     fleet = fleet or FleetSource.none()
     engine = engine or open_engine(settings.db_url)
     # The console's assessment, economics and plans use the measurements this server keeps.
-    fleet.tools_for = _calibrated_tools(MeasurementStore(engine))
+    measurements = MeasurementStore(engine)
+    fleet.tools_for = lambda fleet_data: toolkit_of(measurements.list(), fleet_data)
     sessions = SessionStore(clock)
 
     def revoked(key_id: str) -> None:
@@ -158,7 +157,7 @@ def create_app(
         sessions=sessions,
         energy=EnergyApiService(EnergyEventStore(engine), clock, energy_loop),
         measurements=MeasurementsService(
-            MeasurementStore(engine),
+            measurements,
             clock,
             ray_rig_bench() if (ray_address or manager) else None,
             on_change=fleet.invalidate,
@@ -243,14 +242,6 @@ def create_app(
 
     app.openapi = described  # type: ignore[method-assign]
     return app
-
-
-def _calibrated_tools(store: MeasurementStore) -> Callable[[Fleet], Toolkit]:
-    def tools_for(fleet: Fleet) -> Toolkit:
-        calibration = calibration_of(store.list(), fleet)
-        return default_toolkit(calibration=calibration or None)
-
-    return tools_for
 
 
 def _warm(fleet: FleetSource) -> None:
