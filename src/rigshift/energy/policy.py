@@ -356,7 +356,7 @@ def decide(
                 a.free, math.ceil((need.demand_tokens_per_s - served[need.deployment]) / level.tokens_per_s)
             )
             if need.max_replicas is not None:
-                placed = sum(x.interactive.get(need.deployment, 0) for x in order)
+                placed = _replicas_of(need.deployment, order)
                 take = min(take, need.max_replicas - placed)
             if take > 0:
                 a.serve(need.deployment, take)
@@ -444,13 +444,18 @@ def decide(
     )
 
 
+def _replicas_of(deployment: str, allocs: Iterable[_Alloc]) -> int:
+    """Cards serving `deployment` so far, over every group."""
+    return sum(a.interactive.get(deployment, 0) for a in allocs)
+
+
 def _batch_card_budget(needs: Sequence[InteractiveNeed], allocs: Iterable[_Alloc]) -> int | None:
     """Cards batch may have at run time: the planned replicas the interactive side does not use
     (None: no deployment says how many are planned, as in the simulator: every free card)."""
     if not needs or any(n.max_replicas is None for n in needs):
         return None
     allocs = list(allocs)
-    placed = {n.deployment: sum(a.interactive.get(n.deployment, 0) for a in allocs) for n in needs}
+    placed = {n.deployment: _replicas_of(n.deployment, allocs) for n in needs}
     return sum(max(0, (n.max_replicas or 0) - placed[n.deployment]) for n in needs)
 
 
@@ -528,7 +533,7 @@ def _shed(
                 continue
             lv = a.group.levels[a.i_level]
             for dep in sorted(a.interactive):
-                total = sum(x.interactive.get(dep, 0) for x in allocs)
+                total = _replicas_of(dep, allocs)
                 spare = (
                     a.interactive[dep]
                     if below_minimum
