@@ -263,9 +263,9 @@ def test_at_run_time_batch_cards_are_the_planned_replicas_interactive_leaves_fre
     cards = group("geforce-rtx-3060-12gb", 8, True, 40.0, 0.0)
     need = InteractiveNeed("chat", 1, 10.0, 0.5, max_replicas=3)
     jobs = [BatchJob("b", 1e12, 48 * HOUR, 0.2)]
-    run_time = decide([cards], SiteInterval("site", 0.0, STEP, 0.03), [need], jobs)
+    run_time = decide([cards], SiteInterval("site", 0.0, STEP, 0.03), [need], jobs, run_time=True)
     assert (run_time.replicas["chat"], run_time.batch_cards, run_time.off_cards) == (1, 2, 5)
-    simulator = decide(
-        [cards], SiteInterval("site", 0.0, STEP, 0.03), [InteractiveNeed("chat", 1, 10.0, 0.5)], jobs
-    )
+    none_planned = decide([cards], SiteInterval("site", 0.0, STEP, 0.03), [], jobs, run_time=True)
+    assert (none_planned.batch_cards, none_planned.off_cards) == (0, 8)
+    simulator = decide([cards], SiteInterval("site", 0.0, STEP, 0.03), [need], jobs)
     assert simulator.batch_cards == 7  # no plan given: every free card

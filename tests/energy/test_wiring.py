@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from rigshift.energy.policy import BatchJob
+from rigshift.energy.policy import BatchJob, SiteInterval, decide
 from rigshift.energy.wiring import build_energy_loop, measured_site_kw
 from rigshift.errors import InputError
 from rigshift.fleet.importer import read_source
@@ -162,3 +162,35 @@ def test_cards_the_policy_gives_to_batch_keep_their_replicas_up(tmp_path: Path) 
     idle, held_idle, *_ = _three_replica_loop(tmp_path / "idle", "min_replicas: {chat: 1}\n", 0.0, [])
     idle.tick()
     assert held_idle == {"chat-1", "chat-2"}  # no demand, no backlog: down to the minimum
+
+
+def test_a_site_with_no_planned_replica_gives_batch_no_card(tmp_path: Path) -> None:
+    """Batch lines run on replicas: where the plan put none, the loop gives batch no card (its
+    converted cards idle), where the simulator, which has no plan, would give it every free card."""
+    fleet = read_source(REPO / "examples/fleet/farm_2sites_3rigs_mixed.yaml").fleet
+    (tmp_path / "fleet.yaml").write_text(dump_fleet(fleet, yaml_format=True))
+    start = 1704088800
+    rows = ["timestamp,price_usd_per_mwh"] + [
+        f"{datetime.fromtimestamp(start + h * 3600, UTC).isoformat()},20" for h in range(6)
+    ]
+    (tmp_path / "p.csv").write_text("\n".join(rows) + "\n")
+    (tmp_path / "energy.yaml").write_text("fleet: fleet.yaml\nsites:\n  no-hydro:\n    prices: {file: p.csv}\n")
+    elsewhere = next(r for r in fleet.rigs if r.site != "no-hydro")
+    specs = [ReplicaSpec("chat-0", "chat", "chat", ModelSource("demo", "x"), elsewhere.name, gpu_indices=(0,))]
+    now = start + 3600.0
+    loop, _ = build_energy_loop(
+        tmp_path / "energy.yaml",
+        EnergyEventStore(open_engine(str(tmp_path / "db.sqlite"))),
+        desired=lambda: specs,
+        hold=lambda ids, why: None,
+        release=lambda ids: None,
+        clock=lambda: now,
+    )
+    jobs = [BatchJob("batch_1", 5e9, now + 2 * 3600, 0.2)]  # due soon: it must run now
+    loop.backlog = lambda site: jobs
+    decision = loop.tick()["no-hydro"]
+    assert decision.batch_cards == 0 and decision.replicas == {}
+    assert not loop.batch_allowed("no-hydro")
+    farm = loop.sites["no-hydro"]
+    interval = SiteInterval("no-hydro", now, loop.step_s, 0.02, farm.pue, farm.cap_kw)
+    assert decide(farm.groups, interval, (), jobs).batch_cards > 0  # the simulator's reading

@@ -47,8 +47,9 @@ card's TDP; throughput and draw at a cap come from the estimator
    during an event, replicas below their minimum. Outside an event the minimum replicas at the floor cap always fit, because
    `check_feasible` refuses a site where they do not.
 
-At run time (`max_replicas` set on every deployment), batch cards are limited to the planned
-replicas the interactive side leaves free: batch lines run on replicas, a card without one idles.
+At run time (`decide(..., run_time=True)`), batch cards are limited to the planned replicas the
+interactive side leaves free (`max_replicas` per deployment): batch lines run on replicas, so a
+card without one idles, and a site with no planned replica gives batch no card at all.
 
 Simplifications, stated: a replica is one card; a card that is off draws `idle_w` and no host
 share; batch work is priced at the cheapest job's price (conservative for "never at a loss").
@@ -307,11 +308,14 @@ def decide(
     interactive: Sequence[InteractiveNeed] = (),
     batch: Sequence[BatchJob] = (),
     detail: bool = True,
+    run_time: bool = False,
 ) -> SiteDecision:
     """One interval, one site: every card's role and cap (the rule is in the module docstring).
 
     `detail=False` leaves out the per-group breakdown (`groups`), for callers that only keep the
-    site's totals (the simulator over a year); the decision itself is the same."""
+    site's totals (the simulator over a year); the decision itself is the same. `run_time`: the
+    `interactive` needs are the plan's deployments (each with `max_replicas`), and batch can run
+    only on their replicas; without it (the simulator) every free card can take batch."""
     price = interval.usd_per_kwh * interval.pue
     in_event = interval.event_kw is not None
     allocs = {g.id: _Alloc(g) for g in groups}
@@ -375,7 +379,7 @@ def decide(
         per_card = {a.group.id: a.group.levels[a.b_level].tokens_per_s * interval.step_s for a in serving}
         # At run time batch lines run on replicas, so only cards with a planned replica the
         # interactive side leaves free can take batch (`max_replicas`); a card without one idles.
-        budget = _batch_card_budget(interactive, allocs.values())
+        budget = _batch_card_budget(interactive, allocs.values()) if run_time else None
         capacity_now = _free_capacity(serving, per_card, budget) + spare * interval.step_s
         dearer = [p * interval.pue > price + 1e-12 for p in interval.day_ahead]
         must = must_run_tokens(
@@ -449,11 +453,9 @@ def _replicas_of(deployment: str, allocs: Iterable[_Alloc]) -> int:
     return sum(a.interactive.get(deployment, 0) for a in allocs)
 
 
-def _batch_card_budget(needs: Sequence[InteractiveNeed], allocs: Iterable[_Alloc]) -> int | None:
+def _batch_card_budget(needs: Sequence[InteractiveNeed], allocs: Iterable[_Alloc]) -> int:
     """Cards batch may have at run time: the planned replicas the interactive side does not use
-    (None: no deployment says how many are planned, as in the simulator: every free card)."""
-    if not needs or any(n.max_replicas is None for n in needs):
-        return None
+    (0 with none planned). A need without `max_replicas` leaves none: at run time each has one."""
     allocs = list(allocs)
     placed = {n.deployment: _replicas_of(n.deployment, allocs) for n in needs}
     return sum(max(0, (n.max_replicas or 0) - placed[n.deployment]) for n in needs)

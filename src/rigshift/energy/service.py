@@ -86,6 +86,7 @@ class EnergyService:
         step_s: int = 300,
         clock: Callable[[], float] = time.time,
         rig_sites: Mapping[str, str] | None = None,
+        run_time: bool = False,
     ) -> None:
         self.sites = dict(sites)
         self.rig_sites = dict(rig_sites or {})  # rig name -> site, for the batch runner's per-replica check
@@ -99,6 +100,9 @@ class EnergyService:
         self.measured_kw = measured_kw
         self.gpus_by_group = gpus_by_group
         self.replicas = replicas
+        # Beside a running plane: `demand` gives the plan's deployments, and batch runs only on
+        # their replicas (`decide(run_time=True)`), so a site with none planned gets no batch cards.
+        self.run_time = run_time
         self.hold = hold
         self.release = release
         self.held: dict[str, str] = {}  # replica id -> why the policy holds it down
@@ -138,7 +142,7 @@ class EnergyService:
         needs = list(self.demand(name))
         jobs = list(self.backlog(name))
         interval = SiteInterval(name, now, self.step_s, price, farm.pue, farm.cap_kw, None, ahead)
-        free = decide(farm.groups, interval, needs, jobs)
+        free = decide(farm.groups, interval, needs, jobs, run_time=self.run_time)
         event = active[0] if active else None
         decision = free
         if event is not None:
@@ -154,7 +158,11 @@ class EnergyService:
                 )
                 event = replace(event, baseline_kw=before)
             decision = decide(
-                farm.groups, replace(interval, event_kw=event.limit_kw(free.power_kw)), needs, jobs
+                farm.groups,
+                replace(interval, event_kw=event.limit_kw(free.power_kw)),
+                needs,
+                jobs,
+                run_time=self.run_time,
             )
         measured = self.measured_kw(name)
         dt = now - state.last_tick if state.last_tick is not None else 0.0

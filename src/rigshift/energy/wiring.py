@@ -224,6 +224,7 @@ def build_energy_loop(
         step_s=config.step_minutes * 60,
         clock=clock,
         rig_sites={r.name: r.site for r in fleet.rigs},
+        run_time=True,
     )
     return loop, fleet
 
