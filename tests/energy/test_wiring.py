@@ -174,9 +174,13 @@ def test_a_site_with_no_planned_replica_gives_batch_no_card(tmp_path: Path) -> N
         f"{datetime.fromtimestamp(start + h * 3600, UTC).isoformat()},20" for h in range(6)
     ]
     (tmp_path / "p.csv").write_text("\n".join(rows) + "\n")
-    (tmp_path / "energy.yaml").write_text("fleet: fleet.yaml\nsites:\n  no-hydro:\n    prices: {file: p.csv}\n")
+    (tmp_path / "energy.yaml").write_text(
+        "fleet: fleet.yaml\nsites:\n  no-hydro:\n    prices: {file: p.csv}\n"
+    )
     elsewhere = next(r for r in fleet.rigs if r.site != "no-hydro")
-    specs = [ReplicaSpec("chat-0", "chat", "chat", ModelSource("demo", "x"), elsewhere.name, gpu_indices=(0,))]
+    specs = [
+        ReplicaSpec("chat-0", "chat", "chat", ModelSource("demo", "x"), elsewhere.name, gpu_indices=(0,))
+    ]
     now = start + 3600.0
     loop, _ = build_energy_loop(
         tmp_path / "energy.yaml",

@@ -123,6 +123,7 @@ def test_bench_with_fleet_stores_the_measured_rows_there(tmp_path, monkeypatch):
         runtime="llama.cpp-vulkan", model_key="llama-3.2-1b", quant="Q4_0", n_prompt=0, n_gen=128,
         tokens_per_s=41.5, stddev_tokens_per_s=0.3, driver="Mesa 24.2", runtime_build="b6000 (6000)",
         power_limit_w=120.0, pcie_link="Gen3 x16", gpu_memory_used_gib=1.1, measured_at=1.0e9,
+        samples_tokens_per_s=(41.2, 41.8, 41.5),
     )  # fmt: skip
     fleet = load_fleet(path)
     fleet.rigs[0].hostname = socket.gethostname()  # this machine is rig-1 of the fleet
@@ -132,6 +133,7 @@ def test_bench_with_fleet_stores_the_measured_rows_there(tmp_path, monkeypatch):
     assert result.exit_code == 0, result.output
     (stored,) = fleet_measurements(load_fleet(path))
     assert stored.rig == "rig-1"
+    assert stored == replace(row, rig="rig-1")  # every field, the repetitions' rates included
     assert len(load_calibration(str(tmp_path / "a.db"), load_fleet(path)).rows) == 1  # counted once
     assert (stored.driver, stored.runtime_build, stored.power_limit_w, stored.pcie_link) == (
         "Mesa 24.2", "b6000 (6000)", 120.0, "Gen3 x16",

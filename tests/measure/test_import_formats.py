@@ -60,6 +60,13 @@ def test_every_llama_bench_format_is_read_with_its_rates(fmt):
         )
         assert r.source.startswith(f"import {path.name}:")
         assert r.stddev_tokens_per_s >= 0
+    if fmt in ("json", "jsonl"):  # only llama-bench's JSON outputs list each repetition
+        data = [json.loads(line) for line in path.read_text().splitlines()] if fmt == "jsonl" else None
+        data = data if data is not None else json.loads(path.read_text())
+        assert [r.samples_tokens_per_s for r in rows] == [tuple(d["samples_ts"]) for d in data]
+        assert all(len(r.samples_tokens_per_s) >= 2 for r in rows)
+    else:
+        assert all(r.samples_tokens_per_s == () for r in rows)
 
 
 @pytest.mark.parametrize("fmt", ("csv", "json", "jsonl", "sql"))
@@ -168,6 +175,14 @@ def test_bad_rows_name_file_line_and_field(tmp_path):
     )
     with pytest.raises(InputError, match=r"bad.jsonl:line 2: avg_ts: avg_ts is 'x', not a number"):
         import_files([jsonl], ImportDefaults(), measured_at=1.0)
+    for samples, said in (('"oops"', "is 'oops', not a list"), ("[ 58.3758, -1 ]", r"holds \[58.3758, -1\]")):
+        jsonl.write_text(
+            (FIXTURES / "cpu_qwen3-0.6b.jsonl")
+            .read_text()
+            .replace('"samples_ts": [ 58.3758, 24.439 ]', f'"samples_ts": {samples}')
+        )
+        with pytest.raises(InputError, match=rf"bad.jsonl:line 2: samples_ts: samples_ts {said}"):
+            import_files([jsonl], ImportDefaults(), measured_at=1.0)
     broken = tmp_path / "broken.json"
     broken.write_text('[\n  {\n    "avg_ts": 1,\n')
     with pytest.raises(InputError, match=r"broken.json:line \d+: not valid JSON"):

@@ -34,6 +34,7 @@ ROW = Measurement(
     source="import run.md:7",
     rig="rig-01",
     measured_at=1_700_000_000.0,
+    samples_tokens_per_s=(14.07, 13.98, 14.0166),
 )
 
 
@@ -45,6 +46,15 @@ def test_rows_round_trip_with_every_attribute(tmp_path):
     assert listed == stored
     assert replace(listed[0], id=None) == ROW
     assert listed[0].to_json()["test"] == "tg128"
+
+
+def test_rows_stored_without_samples_read_back_with_none(tmp_path):
+    """Rows from before the samples column (NULL) and rows whose format gave none read as ()."""
+    engine = open_engine(str(tmp_path / "m.db"))
+    [stored] = MeasurementStore(engine).add([replace(ROW, samples_tokens_per_s=())])
+    with engine.connect() as conn:
+        assert conn.execute(select(measurements.c.samples_tokens_per_s)).scalar_one() is None
+    assert MeasurementStore(engine).list()[0].samples_tokens_per_s == () == stored.samples_tokens_per_s
 
 
 def test_filters_by_card_runtime_and_rig(tmp_path):

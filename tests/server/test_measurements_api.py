@@ -45,13 +45,18 @@ def test_admin_adds_and_lists_measurements(api):  # type: ignore[no-untyped-def]
     created = api(
         "POST",
         "/admin/measurements",
-        json={"data": [ROW, {**ROW, "n_gen": 0, "n_prompt": 512, "tokens_per_s": 152.3}]},
+        json={
+            "data": [
+                {**ROW, "samples_tokens_per_s": [14.07, 13.97]},
+                {**ROW, "n_gen": 0, "n_prompt": 512, "tokens_per_s": 152.3},
+            ]
+        },
     )
     assert created.status_code == 201, created.text
     rows = api("GET", "/admin/measurements", params={"card": "radeon-rx-570-8gb"}).json()["data"]
-    assert [(r["test"], r["tokens_per_s"], r["rig"]) for r in rows] == [
-        ("tg128", 14.02, "rig-01"),
-        ("pp512", 152.3, "rig-01"),
+    assert [(r["test"], r["tokens_per_s"], r["rig"], r["samples_tokens_per_s"]) for r in rows] == [
+        ("tg128", 14.02, "rig-01", [14.07, 13.97]),
+        ("pp512", 152.3, "rig-01", []),
     ]
     assert all(r["measured_at"] > 0 for r in rows)  # dated by the server when the client did not
     assert api("GET", "/admin/measurements", params={"runtime": "llama.cpp-cuda"}).json()["data"] == []
@@ -70,6 +75,7 @@ def test_tenants_and_strangers_are_refused(api):  # type: ignore[no-untyped-def]
         ({"quant": "Q4_K_X"}, "quant"),
         ({"runtime": "llama.cpp-vulkn"}, "runtime"),
         ({"n_prompt": 0, "n_gen": 0}, "n_prompt"),
+        ({"samples_tokens_per_s": [14.0, -1.0]}, "samples_tokens_per_s"),
     ],
 )
 def test_one_bad_row_is_a_400_and_stores_nothing(api, change, needle):  # type: ignore[no-untyped-def]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PositiveFloat
 
 
 class _Model(BaseModel):
@@ -113,6 +113,7 @@ class FleetMeasurement(_Model):
     n_gen: int = Field(ge=0)
     tokens_per_s: float = Field(gt=0)
     stddev_tokens_per_s: float = Field(default=0.0, ge=0)
+    samples_tokens_per_s: list[PositiveFloat] = Field(default_factory=list, max_length=1000)  # each rep
     n_depth: int = Field(default=0, ge=0)
     vram_gib: float | None = Field(default=None, gt=0)
     card_uuid: str | None = None

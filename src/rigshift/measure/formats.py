@@ -17,6 +17,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import re
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -31,6 +32,7 @@ class BenchRecord:
     line: int
     avg_ts: float
     stddev_ts: float = 0.0
+    samples_ts: tuple[float, ...] = ()  # each repetition's rate (JSON output only)
     n_prompt: int = 0
     n_gen: int = 0
     n_depth: int = 0
@@ -269,6 +271,22 @@ def _params(text: str) -> int | None:
     return int(float(m.group(1)) * _SCALE[m.group(2)]) if m else None
 
 
+def _samples(raw: Any, number: int, source: str) -> tuple[float, ...]:
+    """llama-bench's samples_ts (a JSON list of positive rates); () where the format has none."""
+    if raw is None or raw == "":
+        return ()
+    expected = "a list of positive rates, one per repetition"
+    if not isinstance(raw, list | tuple):
+        raise _problem(source, number, f"samples_ts is {raw!r:.80}, not a list", "samples_ts", expected)
+    try:
+        samples = tuple(float(v) for v in raw if not isinstance(v, bool))
+    except (TypeError, ValueError):
+        raise _problem(source, number, f"samples_ts holds {raw!r:.80}", "samples_ts", expected) from None
+    if len(samples) != len(raw) or not all(0 < v < math.inf for v in samples):
+        raise _problem(source, number, f"samples_ts holds {raw!r:.80}", "samples_ts", expected)
+    return samples
+
+
 def _int_or_none(value: Any) -> int | None:
     try:
         return int(str(value).strip().split(",")[0])
@@ -297,6 +315,7 @@ def _from_fields(values: dict[str, Any], number: int, source: str) -> BenchRecor
         line=number,
         avg_ts=avg,
         stddev_ts=num("stddev_ts") or 0.0,
+        samples_ts=_samples(values.get("samples_ts"), number, source),
         n_prompt=num("n_prompt", int) or 0,
         n_gen=num("n_gen", int) or 0,
         n_depth=num("n_depth", int) or 0,
@@ -312,11 +331,7 @@ def _from_fields(values: dict[str, Any], number: int, source: str) -> BenchRecor
         n_gpu_layers=num("n_gpu_layers", int),
         n_threads=num("n_threads", int),
         test_time=str(values.get("test_time") or ""),
-        extra={
-            k: v
-            for k, v in values.items()
-            if k in ("samples_ts", "type_k", "flash_attn", "n_batch", "n_ubatch")
-        },
+        extra={k: v for k, v in values.items() if k in ("type_k", "flash_attn", "n_batch", "n_ubatch")},
     )
 
 

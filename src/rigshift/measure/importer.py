@@ -110,6 +110,7 @@ def to_measurement(
         n_depth=record.n_depth,
         tokens_per_s=record.avg_ts,
         stddev_tokens_per_s=record.stddev_ts,
+        samples_tokens_per_s=record.samples_ts,
         vram_gib=vram,
         runtime_build=f"{build} ({number})" if build else None,
         n_gpu_layers=record.n_gpu_layers,

@@ -240,7 +240,8 @@ def _run_llama_bench(
         lines.append(line)
         records, _ = parse_bench_text(line, str(binary))
         for r in records:
-            progress(f"    {r.test}: {r.avg_ts:.2f} ± {r.stddev_ts:.2f} tok/s")
+            each = f" (each: {', '.join(f'{v:.2f}' for v in r.samples_ts)})" if r.samples_ts else ""
+            progress(f"    {r.test}: {r.avg_ts:.2f} ± {r.stddev_ts:.2f} tok/s{each}")
     err = proc.stderr.read()
     _, status, usage = os.wait4(proc.pid, 0)
     proc.returncode = os.waitstatus_to_exitcode(status)

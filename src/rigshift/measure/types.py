@@ -23,7 +23,7 @@ class Measurement:
     quant: str  # Q4_0, Q4_K_M, ...
     n_prompt: int  # llama-bench's test: pp512 = (512, 0), tg128 = (0, 128)
     n_gen: int
-    tokens_per_s: float
+    tokens_per_s: float  # llama-bench's avg_ts: the mean of the repetitions
     stddev_tokens_per_s: float = 0.0
     n_depth: int = 0
     vram_gib: float | None = None
@@ -39,6 +39,13 @@ class Measurement:
     rig: str | None = None
     measured_at: float = 0.0  # unix seconds
     id: int | None = None  # set by the store
+    # Each repetition's rate (llama-bench's samples_ts), where the run gave them: a stalled
+    # repetition on a shared host shows here, where the mean only drops.
+    samples_tokens_per_s: tuple[float, ...] = ()
+
+    def __post_init__(self) -> None:
+        # JSON, YAML and pydantic hand lists; identity() needs something hashable.
+        object.__setattr__(self, "samples_tokens_per_s", tuple(float(v) for v in self.samples_tokens_per_s))
 
     @property
     def test(self) -> str:

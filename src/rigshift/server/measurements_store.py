@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
+from typing import Any
 
 from sqlalchemy import Engine, delete, insert, select
 
@@ -11,6 +13,21 @@ from rigshift.measure.types import Measurement
 from rigshift.server.tables import measurements
 
 _COLUMNS = [c.name for c in measurements.columns if c.name != "id"]
+
+
+def _values(row: Measurement) -> dict[str, Any]:
+    """A measurement as the table's columns: the repetitions' rates as a JSON list, NULL for none."""
+    values = {name: getattr(row, name) for name in _COLUMNS}
+    samples = row.samples_tokens_per_s
+    values["samples_tokens_per_s"] = json.dumps(list(samples)) if samples else None
+    return values
+
+
+def _row(values: dict[str, Any]) -> Measurement:
+    """A table row as a measurement (rows stored before the samples column have NULL: none)."""
+    data = dict(values)
+    data["samples_tokens_per_s"] = tuple(json.loads(data.get("samples_tokens_per_s") or "[]"))
+    return Measurement(**data)
 
 
 class MeasurementStore:
@@ -26,7 +43,7 @@ class MeasurementStore:
         stored = []
         with self._engine.begin() as conn:
             for row in rows:
-                values = {name: getattr(row, name) for name in _COLUMNS}
+                values = _values(row)
                 if (
                     row.source.startswith("import")
                     and conn.execute(
@@ -38,7 +55,7 @@ class MeasurementStore:
                     continue
                 result = conn.execute(insert(measurements).values(**values))
                 key = result.inserted_primary_key
-                stored.append(Measurement(**{**values, "id": int(key[0]) if key else None}))
+                stored.append(_row({**values, "id": int(key[0]) if key else None}))
         return stored
 
     def list(
@@ -52,7 +69,7 @@ class MeasurementStore:
         if rig:
             query = query.where(measurements.c.rig == rig)
         with self._engine.connect() as conn:
-            return [Measurement(**dict(row._mapping)) for row in conn.execute(query)]
+            return [_row(dict(row._mapping)) for row in conn.execute(query)]
 
     def delete(self, ids: Iterable[int]) -> int:
         with self._engine.begin() as conn:

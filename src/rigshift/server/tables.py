@@ -203,6 +203,7 @@ measurements = Table(
     Column("n_threads", Integer, nullable=True),
     Column("tokens_per_s", Float, nullable=False),
     Column("stddev_tokens_per_s", Float, nullable=False),
+    Column("samples_tokens_per_s", Text, nullable=True),  # JSON list, one rate per repetition
     Column("gpu_memory_used_gib", Float, nullable=True),
     Column("source", Text, nullable=False),  # "bench", "import FILE:LINE", "agent RIG"
     Index("ix_measurements_card", "card_key", "runtime"),

@@ -35,6 +35,7 @@ class MeasurementIn(Strict):
     n_gen: Tokens
     tokens_per_s: Rate
     stddev_tokens_per_s: Annotated[float, Field(ge=0, le=1e7)] = 0.0
+    samples_tokens_per_s: Annotated[list[Rate], Field(default_factory=list, max_length=1000)]
     n_depth: Tokens = 0
     vram_gib: Annotated[float, Field(gt=0, le=4096)] | None = None
     card_uuid: Text | None = None
