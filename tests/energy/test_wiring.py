@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from rigshift.energy.policy import BatchJob, SiteInterval, decide
 from rigshift.energy.wiring import build_energy_loop, measured_site_kw
 from rigshift.errors import InputError
 from rigshift.fleet.importer import read_source
+from rigshift.fleet.model import Fleet
 from rigshift.fleet.store import dump_fleet
 from rigshift.run.contracts import GpuTelemetry
 from rigshift.run.spec import ModelSource, ReplicaSpec
@@ -55,26 +57,36 @@ def test_loop_from_config(tmp_path: Path) -> None:
         build_energy_loop(tmp_path / "bad.yaml", EnergyEventStore(open_engine(str(tmp_path / "db.sqlite"))))
 
 
-def test_replicas_above_the_minimum_are_held_in_dear_hours(tmp_path: Path) -> None:
-    parsed = read_source(REPO / "examples/fleet/farm_2sites_3rigs_mixed.yaml")
-    fleet = parsed.fleet
+START = 1704088800  # 2024-01-01 06:00 UTC: the hourly price files below start here
+
+
+def _no_hydro_site(
+    tmp_path: Path, min_replicas: str = "", usd_mwh: Callable[[int], float] = lambda hour: 20
+) -> Fleet:
+    """The example farm's fleet file, six hourly prices (`usd_mwh(hour)`) and an energy config for
+    its no-hydro site, written under `tmp_path`; returns the fleet."""
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    fleet = read_source(REPO / "examples/fleet/farm_2sites_3rigs_mixed.yaml").fleet
     (tmp_path / "fleet.yaml").write_text(dump_fleet(fleet, yaml_format=True))
-    start = 1704088800
     rows = ["timestamp,price_usd_per_mwh"] + [
-        f"{datetime.fromtimestamp(start + h * 3600, UTC).isoformat()},{9000 if h == 2 else 20}"
-        for h in range(6)
+        f"{datetime.fromtimestamp(START + h * 3600, UTC).isoformat()},{usd_mwh(h)}" for h in range(6)
     ]
     (tmp_path / "p.csv").write_text("\n".join(rows) + "\n")
     (tmp_path / "energy.yaml").write_text(
-        "fleet: fleet.yaml\nmin_replicas: {chat: 1}\nsites:\n  no-hydro:\n    prices: {file: p.csv}\n"
+        f"fleet: fleet.yaml\n{min_replicas}sites:\n  no-hydro:\n    prices: {{file: p.csv}}\n"
     )
+    return fleet
+
+
+def test_replicas_above_the_minimum_are_held_in_dear_hours(tmp_path: Path) -> None:
+    fleet = _no_hydro_site(tmp_path, "min_replicas: {chat: 1}\n", lambda h: 9000 if h == 2 else 20)
     rig = next(r for r in fleet.rigs if r.site == "no-hydro")
     specs = [
         ReplicaSpec(f"chat-{i}", "chat", "chat", ModelSource("demo", "x"), rig.name, gpu_indices=(i,))
         for i in range(3)
     ]
     held: set[str] = set()
-    now = [start + 3600.0]
+    now = [START + 3600.0]
     loop, _ = build_energy_loop(
         tmp_path / "energy.yaml",
         EnergyEventStore(open_engine(str(tmp_path / "db.sqlite"))),
@@ -85,27 +97,16 @@ def test_replicas_above_the_minimum_are_held_in_dear_hours(tmp_path: Path) -> No
     )
     loop.tick()
     assert held == set()  # $20/MWh: all three planned replicas pay
-    now[0] = start + 2 * 3600.0
+    now[0] = START + 2 * 3600.0
     loop.tick()
     assert held == {"chat-1", "chat-2"}  # $9,000/MWh: down to the SLO minimum
-    now[0] = start + 3 * 3600.0
+    now[0] = START + 3 * 3600.0
     loop.tick()
     assert held == set()
 
 
 def _three_replica_loop(tmp_path: Path, min_replicas: str, served: float, backlog: list) -> tuple:  # type: ignore[type-arg]
-    tmp_path.mkdir(parents=True, exist_ok=True)
-    parsed = read_source(REPO / "examples/fleet/farm_2sites_3rigs_mixed.yaml")
-    fleet = parsed.fleet
-    (tmp_path / "fleet.yaml").write_text(dump_fleet(fleet, yaml_format=True))
-    start = 1704088800
-    rows = ["timestamp,price_usd_per_mwh"] + [
-        f"{datetime.fromtimestamp(start + h * 3600, UTC).isoformat()},20" for h in range(6)
-    ]
-    (tmp_path / "p.csv").write_text("\n".join(rows) + "\n")
-    (tmp_path / "energy.yaml").write_text(
-        f"fleet: fleet.yaml\n{min_replicas}sites:\n  no-hydro:\n    prices: {{file: p.csv}}\n"
-    )
+    fleet = _no_hydro_site(tmp_path, min_replicas)
     rig = next(r for r in fleet.rigs if r.site == "no-hydro")
     specs = [
         ReplicaSpec(f"chat-{i}", "chat", "chat-model", ModelSource("demo", "x"), rig.name, gpu_indices=(i,))
@@ -120,7 +121,7 @@ def _three_replica_loop(tmp_path: Path, min_replicas: str, served: float, backlo
         desired=lambda: specs,
         hold=lambda ids, why: held.update(ids),
         release=lambda ids: held.difference_update(ids),
-        clock=lambda: start + 3600.0,
+        clock=lambda: START + 3600.0,
     )
     loop.backlog = lambda site: backlog
 
@@ -129,7 +130,7 @@ def _three_replica_loop(tmp_path: Path, min_replicas: str, served: float, backlo
         return served
 
     loop.served_tokens_per_s = served_rate
-    return loop, held, asked, store, start + 3600.0
+    return loop, held, asked, store, START + 3600.0
 
 
 def test_batch_runs_on_the_spare_slots_of_the_replicas_the_gateway_sees_underused(tmp_path: Path) -> None:
@@ -167,21 +168,12 @@ def test_cards_the_policy_gives_to_batch_keep_their_replicas_up(tmp_path: Path) 
 def test_a_site_with_no_planned_replica_gives_batch_no_card(tmp_path: Path) -> None:
     """Batch lines run on replicas: where the plan put none, the loop gives batch no card (its
     converted cards idle), where the simulator, which has no plan, would give it every free card."""
-    fleet = read_source(REPO / "examples/fleet/farm_2sites_3rigs_mixed.yaml").fleet
-    (tmp_path / "fleet.yaml").write_text(dump_fleet(fleet, yaml_format=True))
-    start = 1704088800
-    rows = ["timestamp,price_usd_per_mwh"] + [
-        f"{datetime.fromtimestamp(start + h * 3600, UTC).isoformat()},20" for h in range(6)
-    ]
-    (tmp_path / "p.csv").write_text("\n".join(rows) + "\n")
-    (tmp_path / "energy.yaml").write_text(
-        "fleet: fleet.yaml\nsites:\n  no-hydro:\n    prices: {file: p.csv}\n"
-    )
+    fleet = _no_hydro_site(tmp_path)
     elsewhere = next(r for r in fleet.rigs if r.site != "no-hydro")
     specs = [
         ReplicaSpec("chat-0", "chat", "chat", ModelSource("demo", "x"), elsewhere.name, gpu_indices=(0,))
     ]
-    now = start + 3600.0
+    now = START + 3600.0
     loop, _ = build_energy_loop(
         tmp_path / "energy.yaml",
         EnergyEventStore(open_engine(str(tmp_path / "db.sqlite"))),
