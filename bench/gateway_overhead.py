@@ -34,8 +34,8 @@ from rigshift.run.backends import find_llama_server
 from rigshift.run.tiny_gguf import write_tiny_gguf
 from rigshift.server.backend_client import BackendPool
 from rigshift.server.db import open_engine
-from rigshift.server.keys import KeyStore
 from rigshift.server.serving import free_port
+from rigshift.server.stores.keys import KeyStore
 
 MODEL = "rigshift-tiny"
 LEAN_CLIENT = True  # --client lean (default) or httpx

@@ -177,8 +177,8 @@ def server_db(tmp_path: Path) -> str:
     import time
 
     from rigshift.server.db import open_engine
-    from rigshift.server.keys import KeyStore
-    from rigshift.server.usage import UsageRecord, UsageStore
+    from rigshift.server.stores.keys import KeyStore
+    from rigshift.server.stores.usage import UsageRecord, UsageStore
 
     db = str(tmp_path / "fit.db")
     engine = open_engine(db)

@@ -12,10 +12,10 @@ from rigshift.run.contracts import ReplicaEndpoint
 from rigshift.server.app import create_app
 from rigshift.server.db import open_engine
 from rigshift.server.fleet_source import FleetSource
-from rigshift.server.keys import KeyStore
 from rigshift.server.serving import serve_in_thread
 from rigshift.server.settings import ServerSettings
 from rigshift.server.static_directory import StaticDirectory
+from rigshift.server.stores.keys import KeyStore
 
 from .helpers import Plane
 

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 import httpx
 from sqlalchemy import Engine
 
-from rigshift.server.keys import KeyStore
 from rigshift.server.serving import BackgroundServer
+from rigshift.server.stores.keys import KeyStore
 
 
 @dataclass

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from rigshift.server.keys import KeyStore
+from rigshift.server.stores.keys import KeyStore
 
 from .helpers import Plane, bearer
 
@@ -92,7 +92,7 @@ def test_revoking_a_key_ends_its_sessions_even_when_revoked_in_the_database(plan
 
 
 def test_a_tenant_session_sees_only_its_own_usage_and_no_admin_routes(plane: Plane):
-    from rigshift.server.usage import UsageRecord, UsageStore
+    from rigshift.server.stores.usage import UsageRecord, UsageStore
 
     mine, mine_secret = plane.key("tenant-a")
     theirs, _ = plane.key("tenant-b")

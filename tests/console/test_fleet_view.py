@@ -6,7 +6,7 @@ from rigshift.fleet.model import Fleet, Gpu, Rig, Site
 from rigshift.run.contracts import GpuTelemetry, ReplicaEndpoint, RigTelemetry
 from rigshift.server.fleet_view import HOT_GPU_C, build_view, overview
 from rigshift.server.metering import TokenPrices
-from rigshift.server.usage_report import fold, percentile
+from rigshift.server.services.usage_report import fold, percentile
 
 NOW = 1_000_000.0
 

@@ -34,7 +34,7 @@ from rigshift.run.spec import ModelSource, ReplicaSpec, to_json
 from rigshift.run.tiny_gguf import expected_text
 from rigshift.server.db import open_engine
 from rigshift.server.serving import free_port
-from rigshift.server.usage import UsageStore
+from rigshift.server.stores.usage import UsageStore
 
 pytestmark = [
     pytest.mark.slow,

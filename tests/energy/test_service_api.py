@@ -13,10 +13,10 @@ from rigshift.energy.policy import BatchJob, CardGroup, InteractiveNeed, cap_lev
 from rigshift.energy.service import EnergyService
 from rigshift.server.app import create_app
 from rigshift.server.db import open_engine
-from rigshift.server.energy_events import EnergyEventStore
-from rigshift.server.keys import KeyStore
 from rigshift.server.settings import ServerSettings
 from rigshift.server.static_directory import StaticDirectory
+from rigshift.server.stores.energy_events import EnergyEventStore
+from rigshift.server.stores.keys import KeyStore
 
 JOIN = "join-token-for-energy-tests"
 T0 = 1_720_000_000.0

@@ -18,7 +18,7 @@ from rigshift.fleet.store import dump_fleet
 from rigshift.run.contracts import GpuTelemetry
 from rigshift.run.spec import ModelSource, ReplicaSpec
 from rigshift.server.db import open_engine
-from rigshift.server.energy_events import EnergyEventStore
+from rigshift.server.stores.energy_events import EnergyEventStore
 
 REPO = Path(__file__).parents[2]
 DATA = Path(__file__).parent / "data"

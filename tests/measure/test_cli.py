@@ -105,10 +105,10 @@ def test_dry_run_reads_without_storing(tmp_path):
 def test_bench_rig_goes_to_the_server_and_reports_its_refusal(tmp_path):
     from rigshift.server.app import create_app
     from rigshift.server.db import open_engine
-    from rigshift.server.keys import KeyStore
     from rigshift.server.serving import serve_in_thread
     from rigshift.server.settings import ServerSettings
     from rigshift.server.static_directory import StaticDirectory
+    from rigshift.server.stores.keys import KeyStore
 
     engine = open_engine(str(tmp_path / "s.db"))
     _k, admin = KeyStore(engine).create("admin", now=1.0, admin=True)

@@ -142,9 +142,9 @@ def gateway(manager: ReplicaManager, tmp_path_factory: pytest.TempPathFactory) -
     """The real control plane's gateway in front of the Ray replicas (loopback, SQLite)."""
     from rigshift.server.app import create_app
     from rigshift.server.db import open_engine
-    from rigshift.server.keys import KeyStore
     from rigshift.server.serving import serve_in_thread
     from rigshift.server.settings import ServerSettings
+    from rigshift.server.stores.keys import KeyStore
 
     db = f"sqlite:///{tmp_path_factory.mktemp('gw') / 'gw.db'}"
     engine = open_engine(db)

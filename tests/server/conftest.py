@@ -16,10 +16,10 @@ from sqlalchemy import Engine, create_engine
 from rigshift.run.contracts import ReplicaEndpoint
 from rigshift.server.app import create_app
 from rigshift.server.db import normalise_url, open_engine
-from rigshift.server.keys import KeyStore
 from rigshift.server.serving import BackgroundServer, free_port, serve_in_thread
 from rigshift.server.settings import ServerSettings
 from rigshift.server.static_directory import StaticDirectory
+from rigshift.server.stores.keys import KeyStore
 
 from .fake_backend import FakeBackendState, create_fake_backend
 

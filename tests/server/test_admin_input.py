@@ -15,11 +15,11 @@ import pytest
 
 from rigshift.run.spec import ModelSource, ReplicaSpec, to_dict
 from rigshift.server.app import create_app
-from rigshift.server.deployments import DeploymentLog
-from rigshift.server.keys import KeyStore
 from rigshift.server.serving import serve_in_thread
 from rigshift.server.settings import ServerSettings
 from rigshift.server.static_directory import StaticDirectory
+from rigshift.server.stores.deployments import DeploymentLog
+from rigshift.server.stores.keys import KeyStore
 
 from .conftest import JOIN_TOKEN, Gateway, replica
 

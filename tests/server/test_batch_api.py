@@ -11,8 +11,8 @@ import httpx
 import openai
 import pytest
 
-from rigshift.server.keys import key_id_of
-from rigshift.server.usage import UsageStore
+from rigshift.server.stores.keys import key_id_of
+from rigshift.server.stores.usage import UsageStore
 
 from .conftest import Backend, Gateway, replica
 

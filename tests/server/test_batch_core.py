@@ -13,11 +13,11 @@ from sqlalchemy import Engine
 from rigshift.errors import InputError
 from rigshift.server.batch_input import BatchLine, parse_batch_file
 from rigshift.server.batch_runner import BatchRunner, DispatchResult
-from rigshift.server.batch_service import BatchService
-from rigshift.server.batch_store import BatchStore, FileStore
 from rigshift.server.errors import NotFound
-from rigshift.server.keys import ApiKey
-from rigshift.server.usage import UsageRecord, UsageStore
+from rigshift.server.services.batches import BatchService
+from rigshift.server.stores.batches import BatchStore, FileStore
+from rigshift.server.stores.keys import ApiKey
+from rigshift.server.stores.usage import UsageRecord, UsageStore
 
 CHAT = "/v1/chat/completions"
 ALICE = ApiKey(id="alice", name="alice")

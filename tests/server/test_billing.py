@@ -14,7 +14,7 @@ import httpx
 import openai
 import pytest
 
-from rigshift.server.usage import UsageStore
+from rigshift.server.stores.usage import UsageStore
 
 from .conftest import replica
 from .fake_backend import fake_token_count

@@ -9,8 +9,8 @@ import time
 import httpx
 import pytest
 
-from rigshift.server.telemetry import TelemetryStore
-from rigshift.server.usage import UsageStore
+from rigshift.server.stores.telemetry import TelemetryStore
+from rigshift.server.stores.usage import UsageStore
 
 from .conftest import JOIN_TOKEN, replica
 

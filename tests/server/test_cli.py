@@ -9,8 +9,8 @@ from typer.testing import CliRunner
 
 from rigshift.cli.app import app
 from rigshift.server.db import open_engine
-from rigshift.server.keys import KeyStore
-from rigshift.server.usage import UsageRecord, UsageStore
+from rigshift.server.stores.keys import KeyStore
+from rigshift.server.stores.usage import UsageRecord, UsageStore
 
 from .conftest import replica
 

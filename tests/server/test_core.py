@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from rigshift.errors import InputError
 from rigshift.server.limits import QuotaTracker, RateLimiter, period_bounds, retry_after_header
 from rigshift.server.metering import TokenPrices, energy_wh, revenue_per_gpu_day
-from rigshift.server.router import Router
+from rigshift.server.replica_picker import Router
 from rigshift.server.sse import StreamMeter
 from rigshift.server.static_directory import StaticDirectory, parse_backend
 from rigshift.server.when import parse_since

@@ -10,10 +10,10 @@ from rigshift.run.manager import ActionRecord
 from rigshift.run.spec import ModelSource, ReplicaSpec, to_dict
 from rigshift.server.app import create_app
 from rigshift.server.cluster import action_logger
-from rigshift.server.deployments import DeploymentLog
 from rigshift.server.serving import serve_in_thread
 from rigshift.server.settings import ServerSettings
 from rigshift.server.static_directory import StaticDirectory
+from rigshift.server.stores.deployments import DeploymentLog
 
 from .conftest import replica
 

@@ -7,7 +7,7 @@ from dataclasses import replace
 import pytest
 
 from rigshift.errors import InputError
-from rigshift.server.energy_events import EnergyEventStore
+from rigshift.server.stores.energy_events import EnergyEventStore
 
 
 def test_events_round_trip(engine) -> None:

@@ -20,10 +20,10 @@ from hypothesis import HealthCheck, settings
 
 from rigshift.server.app import create_app
 from rigshift.server.db import open_engine
-from rigshift.server.keys import KeyStore
 from rigshift.server.serving import serve_in_thread
 from rigshift.server.settings import ServerSettings
 from rigshift.server.static_directory import StaticDirectory
+from rigshift.server.stores.keys import KeyStore
 
 from .conftest import replica
 from .fake_backend import FakeBackendState, create_fake_backend

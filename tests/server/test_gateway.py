@@ -9,7 +9,7 @@ import httpx
 import openai
 import pytest
 
-from rigshift.server.usage import UsageStore
+from rigshift.server.stores.usage import UsageStore
 
 from .conftest import dead_url, replica
 
@@ -72,7 +72,7 @@ def test_wrong_missing_and_revoked_keys_get_401(backends, gateway):
     assert httpx.post(gw.url + "/v1/chat/completions", json={"model": "tiny"}).status_code == 401
 
     gw.client(key).chat.completions.create(model="tiny", messages=CHAT)
-    from rigshift.server.keys import KeyStore, key_id_of
+    from rigshift.server.stores.keys import KeyStore, key_id_of
 
     KeyStore(gw.engine).revoke(key_id_of(key) or "", now=time.time())
     with pytest.raises(openai.AuthenticationError):
@@ -256,7 +256,7 @@ def test_a_tenant_sees_only_its_own_usage(backends, gateway):
         assert r.status_code == 200
         return r.json()["data"]
 
-    from rigshift.server.keys import key_id_of
+    from rigshift.server.stores.keys import key_id_of
 
     assert [(row["group"], row["requests"]) for row in usage(alice)] == [(key_id_of(alice), 1)]
     assert [(row["group"], row["requests"]) for row in usage(bob)] == [(key_id_of(bob), 2)]

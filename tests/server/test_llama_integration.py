@@ -29,11 +29,11 @@ from rigshift.run.supervisor import BackendSupervisor, SupervisorSettings, spawn
 from rigshift.run.tiny_gguf import expected_text, write_tiny_gguf
 from rigshift.server.app import create_app
 from rigshift.server.db import open_engine
-from rigshift.server.keys import KeyStore
 from rigshift.server.local import SupervisedDirectory
 from rigshift.server.serving import BackgroundServer, free_port, serve_in_thread
 from rigshift.server.settings import ServerSettings
-from rigshift.server.usage import UsageStore
+from rigshift.server.stores.keys import KeyStore
+from rigshift.server.stores.usage import UsageStore
 
 pytestmark = [
     pytest.mark.slow,

@@ -8,9 +8,9 @@ import httpx
 import pytest
 
 from rigshift.measure.types import Measurement
-from rigshift.server.keys import KeyStore
 from rigshift.server.measurements_store import MeasurementStore
 from rigshift.server.services.measurements import MeasurementsService
+from rigshift.server.stores.keys import KeyStore
 
 ROW = {
     "card_key": "radeon-rx-570-8gb",

@@ -20,8 +20,8 @@ import pytest
 
 from rigshift.run.backends import find_llama_server
 from rigshift.server.db import open_engine
-from rigshift.server.keys import KeyStore, key_id_of
-from rigshift.server.usage import UsageStore
+from rigshift.server.stores.keys import KeyStore, key_id_of
+from rigshift.server.stores.usage import UsageStore
 
 from .test_llama_integration import MODEL, Farm
 

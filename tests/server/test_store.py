@@ -12,10 +12,10 @@ from sqlalchemy import select, text
 
 from rigshift.errors import InputError, UnknownNameError
 from rigshift.server.db import open_engine
-from rigshift.server.keys import KeyStore, hash_key, key_id_of
 from rigshift.server.metering import TokenPrices
+from rigshift.server.stores.keys import KeyStore, hash_key, key_id_of
+from rigshift.server.stores.usage import UsageRecord, UsageStore
 from rigshift.server.tables import api_keys, metadata
-from rigshift.server.usage import UsageRecord, UsageStore
 
 
 def test_migrations_create_the_schema_the_code_queries_and_rerun_safely(tmp_path):
@@ -118,7 +118,7 @@ def test_usage_survives_reopening_the_database(tmp_path):
 def test_usage_writer_commits_every_record_before_returning(engine, inline):
     import asyncio
 
-    from rigshift.server.writer import UsageWriter
+    from rigshift.server.stores.usage_writer import UsageWriter
 
     store = UsageStore(engine)
     writer = UsageWriter(store, inline=inline)
@@ -140,7 +140,7 @@ def test_usage_writer_commits_every_record_before_returning(engine, inline):
 def test_usage_writer_reports_a_failed_commit_to_every_waiter(engine):
     import asyncio
 
-    from rigshift.server.writer import UsageWriter
+    from rigshift.server.stores.usage_writer import UsageWriter
 
     writer = UsageWriter(UsageStore(engine), inline=False)
     duplicate = _record(1, "k", "m", "r", (), 1.0)

@@ -6,7 +6,7 @@ import time
 
 import httpx
 
-from rigshift.server.telemetry import TelemetryStore
+from rigshift.server.stores.telemetry import TelemetryStore
 
 from .conftest import JOIN_TOKEN, replica
 

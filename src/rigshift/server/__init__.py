@@ -2,9 +2,9 @@
 
 from rigshift.server.app import create_app
 from rigshift.server.db import default_db_url, open_engine
-from rigshift.server.keys import ApiKey, KeyStore
 from rigshift.server.settings import ServerSettings
-from rigshift.server.usage import UsageRecord, UsageStore
+from rigshift.server.stores.keys import ApiKey, KeyStore
+from rigshift.server.stores.usage import UsageRecord, UsageStore
 
 __all__ = [
     "ApiKey",

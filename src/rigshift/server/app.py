@@ -32,23 +32,17 @@ from rigshift.run.manager import ReplicaManager
 from rigshift.server.batch_dispatch import GatewayDispatcher
 from rigshift.server.batch_energy import connect_batches_to_energy
 from rigshift.server.batch_runner import BatchRunner
-from rigshift.server.batch_service import MAX_FILE_BYTES, BatchService
-from rigshift.server.batch_store import BatchStore, FileStore
 from rigshift.server.body_limit import BodySizeLimit
 from rigshift.server.console_auth import SessionStore
 from rigshift.server.context import ServerContext
 from rigshift.server.db import open_engine
-from rigshift.server.deployments import DeploymentLog
-from rigshift.server.energy_events import EnergyEventStore
 from rigshift.server.errors import error_response, openai_error
 from rigshift.server.fleet_source import FleetSource
 from rigshift.server.gateway import Gateway
 from rigshift.server.health import probe_loop
-from rigshift.server.keys import KeyStore
 from rigshift.server.measurements_store import MeasurementStore
 from rigshift.server.metering import default_prices
 from rigshift.server.metrics import Metrics, gpu_metrics, replica_metrics
-from rigshift.server.model_store import ModelStore
 from rigshift.server.routers import (
     batches,
     console,
@@ -64,6 +58,7 @@ from rigshift.server.routers import (
     usage,
     usage_report,
 )
+from rigshift.server.services.batches import MAX_FILE_BYTES, BatchService
 from rigshift.server.services.deployments import DeploymentsService, all_replicas
 from rigshift.server.services.energy import EnergyApiService
 from rigshift.server.services.keys import KeysService
@@ -72,8 +67,13 @@ from rigshift.server.services.model_files import ModelFilesService
 from rigshift.server.services.telemetry import TelemetryService
 from rigshift.server.services.usage import UsageService
 from rigshift.server.settings import ServerSettings
-from rigshift.server.telemetry import TelemetryHub, TelemetryStore
-from rigshift.server.usage import UsageStore
+from rigshift.server.stores.batches import BatchStore, FileStore
+from rigshift.server.stores.deployments import DeploymentLog
+from rigshift.server.stores.energy_events import EnergyEventStore
+from rigshift.server.stores.keys import KeyStore
+from rigshift.server.stores.model_files import ModelStore
+from rigshift.server.stores.telemetry import TelemetryHub, TelemetryStore
+from rigshift.server.stores.usage import UsageStore
 
 # Every server's routers, in the order they are matched. Adding a resource: one line.
 ROUTERS: list[APIRouter] = [

@@ -11,7 +11,7 @@ from rigshift.run.contracts import ReplicaEndpoint
 from rigshift.server.batch_input import BatchLine
 from rigshift.server.batch_runner import DispatchResult
 from rigshift.server.gateway import Gateway
-from rigshift.server.keys import KeyStore
+from rigshift.server.stores.keys import KeyStore
 
 _REVOKED = b'{"error": {"message": "the API key that created this batch was revoked", "type": "authentication_error", "code": "invalid_api_key", "param": null}}'
 

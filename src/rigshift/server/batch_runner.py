@@ -4,7 +4,7 @@ Each tick, for every active batch, oldest first:
 - past its window: finalise as `expired` (lines already done are delivered);
 - `cancelling`: finalise as `cancelled` (likewise);
 - `in_progress` and the gate open: run up to `concurrency` of its pending lines at once, record
-  each with the usage that bills it (one transaction per line; `batch_store` explains why that
+  each with the usage that bills it (one transaction per line; `stores.batches` explains why that
   makes the line the checkpoint); when none is pending, finalise as `completed`.
 
 A closed gate (curtailment, a demand-response event, batch off in the policy) only stops new
@@ -24,9 +24,9 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from rigshift.server.batch_input import BATCH_ENDPOINTS, BatchLine
-from rigshift.server.batch_service import BatchService
-from rigshift.server.batch_store import Batch, LineResult, new_id
-from rigshift.server.usage import UsageRecord
+from rigshift.server.services.batches import BatchService
+from rigshift.server.stores.batches import Batch, LineResult, new_id
+from rigshift.server.stores.usage import UsageRecord
 
 log = logging.getLogger(__name__)
 

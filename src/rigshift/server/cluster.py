@@ -29,7 +29,7 @@ from rigshift.run.ray_cluster import (
 from rigshift.run.replica_actor import RunnerSettings
 from rigshift.run.spec import ModelSource, ReplicaSpec
 from rigshift.run.tiny_gguf import DEFAULT_REPLY
-from rigshift.server.deployments import Action, DeploymentLog
+from rigshift.server.stores.deployments import Action, DeploymentLog
 
 DEMO_MODEL = "rigshift-tiny"
 LOCAL_RIG = "local"

@@ -9,11 +9,11 @@ from starlette.requests import Request
 
 from rigshift.run.contracts import ReplicaDirectory
 from rigshift.server.batch_runner import BatchRunner
-from rigshift.server.batch_service import BatchService
 from rigshift.server.console_auth import SessionStore
 from rigshift.server.fleet_source import FleetSource
 from rigshift.server.gateway import Gateway
 from rigshift.server.metrics import Metrics
+from rigshift.server.services.batches import BatchService
 from rigshift.server.services.deployments import DeploymentsService
 from rigshift.server.services.energy import EnergyApiService
 from rigshift.server.services.keys import KeysService

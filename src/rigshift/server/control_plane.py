@@ -23,10 +23,10 @@ from sqlalchemy import Engine
 from rigshift.errors import BackendError, InputError
 from rigshift.run.spec import ReplicaSpec, to_dict
 from rigshift.server.errors import ApiError
-from rigshift.server.keys import ApiKey, KeyStore
 from rigshift.server.schemas import KeyCreate
 from rigshift.server.services.usage import summarise_usage
-from rigshift.server.usage import UsageStore
+from rigshift.server.stores.keys import ApiKey, KeyStore
+from rigshift.server.stores.usage import UsageStore
 
 
 class ControlPlane(Protocol):
@@ -122,7 +122,7 @@ class LocalControlPlane:
         shed_kw: float | None,
         target_kw: float | None,
     ) -> dict[str, Any]:
-        from rigshift.server.energy_events import EnergyEventStore
+        from rigshift.server.stores.energy_events import EnergyEventStore
 
         now = self.clock()
         event = EnergyEventStore(self.engine).create(
@@ -131,7 +131,7 @@ class LocalControlPlane:
         return event.as_json()
 
     def energy_events(self, site: str | None = None) -> list[dict[str, Any]]:
-        from rigshift.server.energy_events import EnergyEventStore
+        from rigshift.server.stores.energy_events import EnergyEventStore
 
         return [e.as_json() for e in EnergyEventStore(self.engine).recent(site=site)]
 

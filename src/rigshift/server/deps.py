@@ -16,7 +16,7 @@ from starlette.requests import Request
 from rigshift.server.console_auth import SESSION_COOKIE, csrf_problem
 from rigshift.server.context import ServerContext, context
 from rigshift.server.errors import Forbidden, NotAuthenticated
-from rigshift.server.keys import ApiKey
+from rigshift.server.stores.keys import ApiKey
 
 Context = Annotated[ServerContext, Depends(context)]
 

@@ -25,19 +25,19 @@ from rigshift.run.contracts import ReplicaDirectory, ReplicaEndpoint
 from rigshift.server.backend_client import BackendConnectionError, BackendPool, BackendResponse
 from rigshift.server.batch_runner import DispatchResult
 from rigshift.server.errors import ApiError, error_response, normalise_backend_error, openai_error
-from rigshift.server.keys import ApiKey, KeyStore, hash_key
 from rigshift.server.limits import QuotaTracker, RateLimiter, Reservation, period_bounds, retry_after_header
 from rigshift.server.metering import energy_wh
 from rigshift.server.metrics import Metrics
 from rigshift.server.openai_body import GatewayFields, read_fields
 from rigshift.server.prompt_tokens import PromptCount, count_completion, count_prompt, estimate_tokens
-from rigshift.server.router import Router
+from rigshift.server.replica_picker import Router
 from rigshift.server.served_rate import ServedRate
 from rigshift.server.settings import ServerSettings
 from rigshift.server.sse import PassThroughStream, StreamMeter
+from rigshift.server.stores.keys import ApiKey, KeyStore, hash_key
+from rigshift.server.stores.usage import UsageRecord, UsageStore
+from rigshift.server.stores.usage_writer import UsageWriter
 from rigshift.server.strict_json import loads_strict
-from rigshift.server.usage import UsageRecord, UsageStore
-from rigshift.server.writer import UsageWriter
 
 ENDPOINT_PATHS = {
     "chat": "/v1/chat/completions",

@@ -15,10 +15,10 @@ from typing import Any
 
 from rigshift.errors import BackendError, EnvironmentProblem, InputError
 from rigshift.server.db import default_db_url, normalise_url, open_engine
-from rigshift.server.deployments import DeploymentLog
 from rigshift.server.fleet_source import FleetSource
-from rigshift.server.keys import KeyStore
 from rigshift.server.settings import ServerSettings
+from rigshift.server.stores.deployments import DeploymentLog
+from rigshift.server.stores.keys import KeyStore
 
 Say = Callable[[str], None]
 
@@ -126,7 +126,7 @@ def serve(
     energy_loop = None
     if energy is not None:
         from rigshift.energy.wiring import build_energy_loop, measured_site_kw
-        from rigshift.server.energy_events import EnergyEventStore
+        from rigshift.server.stores.energy_events import EnergyEventStore
 
         manager = plane.manager if plane else None
         energy_loop, energy_fleet = build_energy_loop(

@@ -19,7 +19,7 @@ from starlette.responses import Response
 
 from rigshift.errors import InputError
 from rigshift.server.deps import Context, Tenant
-from rigshift.server.routing import api_router
+from rigshift.server.routers.api_router import api_router
 from rigshift.server.schemas import Strict
 
 router = api_router(tags=["batches"])

@@ -16,7 +16,7 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from rigshift.server.console_auth import SESSION_COOKIE, cleared_cookie, csrf_problem, session_cookie
 from rigshift.server.deps import Context, Tenant
 from rigshift.server.errors import Forbidden, NotAuthenticated, NotFound
-from rigshift.server.routing import api_router
+from rigshift.server.routers.api_router import api_router
 
 ASSETS = Path(__file__).resolve().parent.parent / "console"
 ASSET_TYPES = {".js": "text/javascript", ".css": "text/css", ".svg": "image/svg+xml", ".html": "text/html"}

@@ -9,7 +9,7 @@ from fastapi import Body, Query
 
 from rigshift.run.spec import to_dict as spec_to_dict
 from rigshift.server.deps import Admin, Context
-from rigshift.server.routing import api_router
+from rigshift.server.routers.api_router import api_router
 from rigshift.server.schemas import DataList, ReplicaSpecIn
 
 router = api_router(prefix="/admin", tags=["deployments"])

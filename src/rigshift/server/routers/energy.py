@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field, field_validator
 from rigshift.server.context import ServerContext, context
 from rigshift.server.deps import Admin, Agent
 from rigshift.server.errors import Unavailable
-from rigshift.server.routing import api_router
+from rigshift.server.routers.api_router import api_router
 from rigshift.server.schemas import NAME_PATTERN, Strict
 from rigshift.server.services.energy import EnergyApiService
 

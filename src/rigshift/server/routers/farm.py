@@ -25,9 +25,9 @@ from rigshift.server.errors import Conflict
 from rigshift.server.fleet_source import FleetSource
 from rigshift.server.fleet_view import FleetView, build_view, overview
 from rigshift.server.metering import default_prices
-from rigshift.server.routing import api_router
+from rigshift.server.routers.api_router import api_router
 from rigshift.server.services.deployments import all_replicas
-from rigshift.server.usage_report import usage_report
+from rigshift.server.services.usage_report import usage_report
 
 router = api_router(tags=["farm"])
 

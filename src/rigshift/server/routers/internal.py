@@ -9,7 +9,7 @@ from starlette.responses import FileResponse, Response
 
 from rigshift.run.contracts import RigTelemetry
 from rigshift.server.deps import Agent, Context
-from rigshift.server.routing import api_router
+from rigshift.server.routers.api_router import api_router
 from rigshift.server.schemas import NAME_PATTERN
 
 router = api_router(prefix="/internal", tags=["internal"], dependencies=[Agent])

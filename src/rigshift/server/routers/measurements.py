@@ -11,7 +11,7 @@ from rigshift.measure.types import Measurement
 from rigshift.server.context import ServerContext
 from rigshift.server.deps import Admin, Context
 from rigshift.server.errors import Unavailable
-from rigshift.server.routing import api_router
+from rigshift.server.routers.api_router import api_router
 from rigshift.server.schemas import Name, Strict
 from rigshift.server.services.measurements import MeasurementsService
 

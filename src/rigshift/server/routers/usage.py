@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import Query
 
 from rigshift.server.deps import Admin, Context, Tenant
-from rigshift.server.routing import api_router
+from rigshift.server.routers.api_router import api_router
 from rigshift.server.schemas import GroupBy, UsageReport
 
 router = api_router(tags=["usage"])

@@ -11,8 +11,8 @@ from starlette.responses import JSONResponse, Response
 
 from rigshift.server.deps import Context, Tenant
 from rigshift.server.metering import default_prices
-from rigshift.server.routing import api_router
-from rigshift.server.usage_report import usage_report
+from rigshift.server.routers.api_router import api_router
+from rigshift.server.services.usage_report import usage_report
 from rigshift.server.when import parse_since
 
 router = api_router(tags=["usage"])

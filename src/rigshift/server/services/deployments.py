@@ -10,8 +10,8 @@ import anyio.to_thread
 
 from rigshift.run.contracts import ReplicaDirectory, ReplicaEndpoint
 from rigshift.run.spec import ReplicaSpec
-from rigshift.server.deployments import Action, DeploymentLog
 from rigshift.server.errors import BadRequest, Conflict
+from rigshift.server.stores.deployments import Action, DeploymentLog
 
 
 class Manager(Protocol):

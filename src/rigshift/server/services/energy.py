@@ -9,8 +9,8 @@ import anyio.to_thread
 
 from rigshift.energy.service import EnergyService
 from rigshift.errors import InputError
-from rigshift.server.energy_events import EnergyEvent, EnergyEventStore
 from rigshift.server.errors import BadRequest, Conflict, NotFound
+from rigshift.server.stores.energy_events import EnergyEvent, EnergyEventStore
 
 
 class EnergyApiService:

@@ -6,8 +6,8 @@ from collections.abc import Callable
 
 import anyio.to_thread
 
-from rigshift.server.keys import ApiKey, KeyStore
 from rigshift.server.schemas import KeyCreate
+from rigshift.server.stores.keys import ApiKey, KeyStore
 
 
 class KeysService:

@@ -9,7 +9,7 @@ from pathlib import Path
 import anyio.to_thread
 
 from rigshift.server.errors import BadRequest, Conflict, NotFound
-from rigshift.server.model_store import HashingWriter, ModelStore, StoredModel
+from rigshift.server.stores.model_files import HashingWriter, ModelStore, StoredModel
 
 
 class ModelFilesService:

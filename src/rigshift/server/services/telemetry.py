@@ -9,7 +9,7 @@ import anyio.to_thread
 from rigshift.run.contracts import RigTelemetry
 from rigshift.server.errors import BadRequest
 from rigshift.server.metrics import Metrics
-from rigshift.server.telemetry import TelemetryHub, TelemetryStore
+from rigshift.server.stores.telemetry import TelemetryHub, TelemetryStore
 
 
 class TelemetryService:

@@ -7,7 +7,7 @@ from collections.abc import Callable
 import anyio.to_thread
 
 from rigshift.server.metering import TokenPrices, default_prices
-from rigshift.server.usage import UsageStore, UsageSummary
+from rigshift.server.stores.usage import UsageStore, UsageSummary
 from rigshift.server.when import parse_since
 
 

@@ -19,7 +19,7 @@ import anyio.to_thread
 from sqlalchemy import Connection
 from sqlalchemy.exc import OperationalError
 
-from rigshift.server.usage import UsageRecord, UsageStore
+from rigshift.server.stores.usage import UsageRecord, UsageStore
 
 
 class UsageWriterBusy(Exception):

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 
 from rigshift.errors import InputError
 from rigshift.server.batch_input import BATCH_ENDPOINTS, BatchLine, LineProblem, parse_batch_file
-from rigshift.server.batch_store import Batch, BatchStore, FileStore, StoredFile
 from rigshift.server.errors import NotFound
-from rigshift.server.keys import ApiKey
+from rigshift.server.stores.batches import Batch, BatchStore, FileStore, StoredFile
+from rigshift.server.stores.keys import ApiKey
 from rigshift.suggest import did_you_mean
 
 COMPLETION_WINDOWS = {"24h": 24 * 3600.0}

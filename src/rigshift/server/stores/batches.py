@@ -20,8 +20,8 @@ from typing import Any
 from sqlalchemy import Engine, and_, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from rigshift.server.stores.usage import UsageRecord
 from rigshift.server.tables import batch_results, batches, files, usage_records
-from rigshift.server.usage import UsageRecord
 
 ACTIVE_STATUSES = ("validating", "in_progress", "finalizing", "cancelling")
 
