@@ -13,13 +13,12 @@ import gc
 import time
 from collections.abc import AsyncIterator, Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, FastAPI
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from prometheus_client.core import Metric
-from sqlalchemy import Engine
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
 from starlette.responses import Response
@@ -74,6 +73,9 @@ from rigshift.server.stores.keys import KeyStore
 from rigshift.server.stores.model_files import ModelStore
 from rigshift.server.stores.telemetry import TelemetryHub, TelemetryStore
 from rigshift.server.stores.usage import UsageStore
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
 
 # Every server's routers, in the order they are matched. Adding a resource: one line.
 ROUTERS: list[APIRouter] = [

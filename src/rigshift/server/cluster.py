@@ -12,8 +12,7 @@ import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-
-from sqlalchemy import Engine
+from typing import TYPE_CHECKING
 
 from rigshift.fleet.model import Rig
 from rigshift.run.labels import rig_labels
@@ -30,6 +29,9 @@ from rigshift.run.replica_actor import RunnerSettings
 from rigshift.run.spec import ModelSource, ReplicaSpec
 from rigshift.run.tiny_gguf import DEFAULT_REPLY
 from rigshift.server.stores.deployments import Action, DeploymentLog
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
 
 DEMO_MODEL = "rigshift-tiny"
 LOCAL_RIG = "local"

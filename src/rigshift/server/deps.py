@@ -9,14 +9,13 @@ from __future__ import annotations
 import hmac
 from typing import Annotated
 
-import anyio.to_thread
 from fastapi import Depends
 from starlette.requests import Request
 
 from rigshift.server.console_auth import SESSION_COOKIE, csrf_problem
 from rigshift.server.context import ServerContext, context
 from rigshift.server.errors import Forbidden, NotAuthenticated
-from rigshift.server.stores.keys import ApiKey
+from rigshift.server.services.keys import ApiKey
 
 Context = Annotated[ServerContext, Depends(context)]
 
@@ -38,7 +37,7 @@ async def session_key(request: Request, ctx: ServerContext) -> ApiKey | None:
     session = ctx.sessions.get(request.cookies.get(SESSION_COOKIE)) if ctx.sessions else None
     if session is None or ctx.sessions is None:
         return None
-    key = await anyio.to_thread.run_sync(ctx.keys.store.get, session.key_id)
+    key = await ctx.keys.get(session.key_id)
     if key is None or key.revoked:
         ctx.sessions.end_for_key(session.key_id)
         return None

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import anyio.to_thread
 from fastapi import Request
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import FileResponse, JSONResponse, Response
@@ -63,7 +62,7 @@ async def login(body: LoginRequest, request: Request, ctx: Context) -> Response:
     origin = request.headers.get("origin")
     if origin is not None and origin.split("://", 1)[-1] != request.headers.get("host"):
         raise Forbidden(f"cross-origin login from {origin} refused", code="csrf_failed")
-    key = await anyio.to_thread.run_sync(ctx.keys.store.authenticate, body.key.strip())
+    key = await ctx.keys.verify(body.key.strip())
     if key is None or ctx.sessions is None:
         raise NotAuthenticated("unknown or revoked API key")
     token, session = ctx.sessions.create(key.id, admin=key.admin, name=key.name)

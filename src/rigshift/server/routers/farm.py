@@ -24,10 +24,8 @@ from rigshift.server.deps import Admin, Context
 from rigshift.server.errors import Conflict
 from rigshift.server.fleet_source import FleetSource
 from rigshift.server.fleet_view import FleetView, build_view, overview
-from rigshift.server.metering import default_prices
 from rigshift.server.routers.api_router import api_router
 from rigshift.server.services.deployments import all_replicas
-from rigshift.server.services.usage_report import usage_report
 
 router = api_router(tags=["farm"])
 
@@ -55,7 +53,7 @@ def _configured(ctx: ServerContext) -> FleetSource:
 def _view(ctx: ServerContext, fleet: Fleet | None) -> FleetView:
     return build_view(
         fleet,
-        dict(ctx.telemetry.hub.latest),
+        ctx.telemetry.latest(),
         all_replicas(ctx.directory),
         now=ctx.clock(),
         stale_s=ctx.settings.telemetry_stale_s,
@@ -70,10 +68,7 @@ async def get_overview(ctx: Context, _admin: Admin) -> Response:
     fleet = await anyio.to_thread.run_sync(ctx.fleet.fleet)
     view = _view(ctx, fleet)
     now = ctx.clock()
-    engine = ctx.usage.store.engine
-    recent = await anyio.to_thread.run_sync(
-        lambda: usage_report(engine, default_prices(), {}, since=now - 3600, now=now)
-    )
+    recent = await ctx.usage.report(now - 3600, now, {})
     power_price = await anyio.to_thread.run_sync(_default_power_price)
     body = overview(
         view,

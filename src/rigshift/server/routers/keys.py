@@ -10,7 +10,7 @@ from fastapi import Path
 from rigshift.server.deps import Admin, Context
 from rigshift.server.routers.api_router import api_router
 from rigshift.server.schemas import KeyCreate, KeyCreated, KeyList, KeyOut
-from rigshift.server.stores.keys import ApiKey
+from rigshift.server.services.keys import ApiKey
 
 router = api_router(prefix="/admin/keys", tags=["keys"])
 

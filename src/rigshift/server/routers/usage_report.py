@@ -3,16 +3,13 @@ sees everyone's, a tenant key (Bearer or console session) only its own."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
-import anyio.to_thread
 from fastapi import Query
 from starlette.responses import JSONResponse, Response
 
 from rigshift.server.deps import Context, Tenant
-from rigshift.server.metering import default_prices
 from rigshift.server.routers.api_router import api_router
-from rigshift.server.services.usage_report import usage_report
 from rigshift.server.when import parse_since
 
 router = api_router(tags=["usage"])
@@ -28,11 +25,7 @@ async def report(ctx: Context, key: Tenant, since: Since = "7d") -> Response:
     start = parse_since(since, now)
     scope = None if key.admin else key.id
 
-    def run() -> dict[str, Any]:
-        names = {k.id: k.name for k in ctx.keys.store.list()} if key.admin else {key.id: key.name}
-        engine = ctx.usage.store.engine
-        return usage_report(engine, default_prices(), names, since=start, now=now, key_id=scope)
-
-    body = await anyio.to_thread.run_sync(run)
+    names = await ctx.keys.names() if key.admin else {key.id: key.name}
+    body = await ctx.usage.report(start, now, names, key_id=scope)
     body["scope"] = "all" if scope is None else "own"
     return JSONResponse(body)

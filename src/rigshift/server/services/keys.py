@@ -9,6 +9,8 @@ import anyio.to_thread
 from rigshift.server.schemas import KeyCreate
 from rigshift.server.stores.keys import ApiKey, KeyStore
 
+__all__ = ["ApiKey", "KeysService"]  # routers name `ApiKey` from here, never from the store
+
 
 class KeysService:
     def __init__(self, store: KeyStore, clock: Callable[[], float], on_revoked: Callable[[str], None]):
@@ -31,6 +33,17 @@ class KeysService:
 
     async def list(self) -> list[ApiKey]:
         return await anyio.to_thread.run_sync(self.store.list)
+
+    async def names(self) -> dict[str, str]:
+        """Every key's name by id (the usage report's tenants)."""
+        return {key.id: key.name for key in await self.list()}
+
+    async def get(self, key_id: str) -> ApiKey | None:
+        return await anyio.to_thread.run_sync(self.store.get, key_id)
+
+    async def verify(self, secret: str) -> ApiKey | None:
+        """The live key `secret` belongs to, checked against the store now (a console login)."""
+        return await anyio.to_thread.run_sync(self.store.authenticate, secret)
 
     async def revoke(self, id_or_name: str) -> ApiKey:
         key = await anyio.to_thread.run_sync(lambda: self.store.revoke(id_or_name, now=self.clock()))

@@ -33,6 +33,10 @@ class TelemetryService:
         self.hub.ingest(report, self.clock())
         self.metrics.telemetry_reports.inc()
 
+    def latest(self) -> dict[str, tuple[float, RigTelemetry]]:
+        """The latest report per rig with when it arrived (a copy: the hub keeps changing)."""
+        return dict(self.hub.latest)
+
     async def load(self) -> None:
         for received_at, report in await anyio.to_thread.run_sync(self.store.load):
             self.hub.latest.setdefault(report.rig, (received_at, report))

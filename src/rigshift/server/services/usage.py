@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import anyio.to_thread
 
 from rigshift.server.metering import TokenPrices, default_prices
+from rigshift.server.services.usage_report import usage_report
 from rigshift.server.stores.usage import UsageStore, UsageSummary
 from rigshift.server.when import parse_since
 
@@ -36,6 +38,14 @@ class UsageService:
                 price_prompt=price_prompt,
                 price_completion=price_completion,
             )
+        )
+
+    async def report(
+        self, since: float, now: float, key_names: Mapping[str, str], *, key_id: str | None = None
+    ) -> dict[str, Any]:
+        """Usage and revenue by every dimension (`usage_report`), priced with econ's defaults."""
+        return await anyio.to_thread.run_sync(
+            lambda: usage_report(self.store, default_prices(), key_names, since=since, now=now, key_id=key_id)
         )
 
 

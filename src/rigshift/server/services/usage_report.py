@@ -12,10 +12,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Engine, select
-
 from rigshift.server.metering import TokenPrices
-from rigshift.server.tables import usage_records
+from rigshift.server.stores.usage import UsageStore
 
 DIMENSIONS = ("key", "tenant", "model", "gpu", "replica", "day")
 RECENT_S = 60.0  # "tokens/s now" is the last minute's tokens
@@ -41,7 +39,7 @@ def percentile(values: list[float], q: float) -> float | None:
 
 
 def usage_report(
-    engine: Engine,
+    store: UsageStore,
     prices: TokenPrices,
     key_names: Mapping[str, str],
     *,
@@ -51,23 +49,7 @@ def usage_report(
 ) -> dict[str, Any]:
     """Every dimension for records at or after `since` (only `key_id`'s when given)."""
     now = time.time() if now is None else now
-    columns = (
-        usage_records.c.created_at,
-        usage_records.c.key_id,
-        usage_records.c.model,
-        usage_records.c.replica_id,
-        usage_records.c.gpus,
-        usage_records.c.prompt_tokens,
-        usage_records.c.completion_tokens,
-        usage_records.c.duration_ms,
-        usage_records.c.energy_wh,
-        usage_records.c.status,
-    )
-    query = select(*columns).where(usage_records.c.created_at >= since)
-    if key_id is not None:
-        query = query.where(usage_records.c.key_id == key_id)
-    with engine.connect() as conn:
-        rows = conn.execute(query).all()
+    rows = store.report_rows(since=since, key_id=key_id)
     return fold(rows, prices, key_names, since=since, now=now)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from sqlalchemy import Connection, Engine, case, func, insert, select
 
@@ -43,6 +43,21 @@ class UsageRecord:
         row = asdict(self)
         row["gpus"] = ",".join(self.gpus)
         return row
+
+
+class ReportRow(NamedTuple):
+    """One usage record, only the columns the report folds (a tuple: reports read many of these)."""
+
+    created_at: float
+    key_id: str
+    model: str
+    replica_id: str
+    gpus: str  # comma-separated, as stored
+    prompt_tokens: int
+    completion_tokens: int
+    duration_ms: float
+    energy_wh: float
+    status: int
 
 
 @dataclass(frozen=True)
@@ -90,6 +105,26 @@ class UsageStore:
     def count(self) -> int:
         with self.engine.connect() as conn:
             return int(conn.execute(select(func.count()).select_from(usage_records)).scalar_one())
+
+    def report_rows(self, *, since: float, key_id: str | None = None) -> list[ReportRow]:
+        """The columns the multi-dimension report folds, for records at or after `since`."""
+        columns = (
+            usage_records.c.created_at,
+            usage_records.c.key_id,
+            usage_records.c.model,
+            usage_records.c.replica_id,
+            usage_records.c.gpus,
+            usage_records.c.prompt_tokens,
+            usage_records.c.completion_tokens,
+            usage_records.c.duration_ms,
+            usage_records.c.energy_wh,
+            usage_records.c.status,
+        )
+        query = select(*columns).where(usage_records.c.created_at >= since)
+        if key_id is not None:
+            query = query.where(usage_records.c.key_id == key_id)
+        with self.engine.connect() as conn:
+            return [ReportRow(*row) for row in conn.execute(query)]
 
     def records(
         self, *, key_id: str | None = None, since: float | None = None, limit: int = 1000
