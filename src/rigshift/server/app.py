@@ -120,18 +120,19 @@ def create_app(
     fleet.tools_for = lambda fleet_data: toolkit_of(measurements.list(), fleet_data)
     sessions = SessionStore(clock)
 
-    def revoked(key_id: str) -> None:
-        gateway.forget_key(key_id)
-        sessions.end_for_key(key_id)  # the console's sessions of that key end with it
+    # The console's sessions of a revoked key end with it.
+    keys = KeysService(
+        KeyStore(engine), clock, on_revoked=sessions.end_for_key, cache_s=settings.auth_cache_s
+    )
 
     metrics = Metrics()
-    gateway = Gateway(directory, KeyStore(engine), UsageStore(engine), metrics, settings, clock=clock)
+    gateway = Gateway(directory, keys, UsageStore(engine), metrics, settings, clock=clock)
     if manager is not None and getattr(manager, "in_flight", False) is None:
         # Drain before stop: the manager stops a replica only when the gateway has nothing there.
         outstanding = gateway.router.outstanding
         manager.in_flight = lambda replica_id: outstanding.get(replica_id, 0)
     batch_service = BatchService(FileStore(engine), BatchStore(engine), clock)
-    dispatcher = GatewayDispatcher(gateway, KeyStore(engine))
+    dispatcher = GatewayDispatcher(gateway, keys)
     batch_runner = BatchRunner(
         batch_service, dispatcher, concurrency=settings.batch_concurrency, poll_s=settings.batch_poll_s
     )
@@ -143,7 +144,7 @@ def create_app(
         directory=directory,
         gateway=gateway,
         metrics=metrics,
-        keys=KeysService(KeyStore(engine), clock, on_revoked=revoked),
+        keys=keys,
         usage=UsageService(UsageStore(engine), clock),
         deployments=DeploymentsService(
             DeploymentLog(engine), directory, gateway.router.outstanding, clock, manager

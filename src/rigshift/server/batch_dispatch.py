@@ -1,17 +1,30 @@
-"""The runner's dispatcher over the gateway: a batch line runs as its owner's key, on spare slots."""
+"""Batch API lines through the gateway: each runs as its owner's key, on spare replica slots only.
+
+The batch runner hands every line here. A line takes a free slot of a ready replica (never a
+queue place: interactive requests keep those), reserves its owner's quota the way an interactive
+request does, and is forwarded and metered with the gateway's own steps (`_reserve`, `_send`,
+`_prompt_for_billing`, `_usage_record`), so both paths bill alike; this module decides only
+where and whether a line runs now.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import json
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import anyio.to_thread
-
 from rigshift.run.contracts import ReplicaEndpoint
+from rigshift.server.backend_client import BackendConnectionError
 from rigshift.server.batch_input import BatchLine
 from rigshift.server.batch_runner import DispatchResult
-from rigshift.server.gateway import Gateway
-from rigshift.server.stores.keys import KeyStore
+from rigshift.server.errors import normalise_backend_error
+from rigshift.server.gateway import Gateway, _BackendFailed, _Call, _TryAnother
+from rigshift.server.limits import period_bounds
+from rigshift.server.openai_body import read_fields
+from rigshift.server.services.keys import ApiKey, KeysService
+from rigshift.server.strict_json import loads_strict
 
 _REVOKED = b'{"error": {"message": "the API key that created this batch was revoked", "type": "authentication_error", "code": "invalid_api_key", "param": null}}'
 
@@ -19,13 +32,13 @@ _REVOKED = b'{"error": {"message": "the API key that created this batch was revo
 @dataclass
 class GatewayDispatcher:
     gateway: Gateway
-    keys: KeyStore
+    keys: KeysService
     # The energy policy's per-site batch switch, asked per replica (None: batch may run anywhere).
     replica_allowed: Callable[[ReplicaEndpoint], bool] | None = None
 
     async def dispatch(self, key_id: str, endpoint: str, line: BatchLine) -> DispatchResult:
         # Looked up per line, not cached: a key revoked mid-batch stops billing at once.
-        key = await anyio.to_thread.run_sync(self.keys.get, key_id)
+        key = await self.keys.get(key_id)
         if key is None or key.revoked:
             return DispatchResult(401, _REVOKED)
         if not key.allows(line.model):
@@ -34,4 +47,82 @@ class GatewayDispatcher:
                 b'{"error": {"message": "this API key may no longer use this model", '
                 b'"type": "permission_error", "code": "model_not_allowed", "param": null}}',
             )
-        return await self.gateway.batch_line(key, endpoint, line.body, self.replica_allowed)
+        return await self.run_line(key, endpoint, line.body)
+
+    def spare_replica(self, model: str) -> ReplicaEndpoint | None:
+        """The least busy ready replica of `model` with a free slot, at a site where batch may run.
+
+        Batch work only takes free slots: a replica's queue (`queue_factor`) is left to interactive
+        requests, so a backlog of batch lines never makes a customer's chat wait or see a 429.
+        """
+        best: ReplicaEndpoint | None = None
+        best_load = 0.0
+        gateway = self.gateway
+        for replica in gateway.directory.ready_replicas(model):
+            if self.replica_allowed is not None and not self.replica_allowed(replica):
+                continue
+            busy = gateway.router.outstanding.get(replica.replica_id, 0)
+            if busy >= replica.max_parallel:
+                continue
+            load = busy / max(1, replica.max_parallel)
+            if best is None or load < best_load:
+                best, best_load = replica, load
+        return best
+
+    async def run_line(self, key: ApiKey, endpoint: str, raw: bytes) -> DispatchResult:
+        """Run one Batch API line on spare capacity; the usage it returns is for the caller to store.
+
+        The runner stores the usage with the line's result in one transaction (the checkpoint), so
+        nothing here writes it. `retry_later` means nothing ran: no free slot, the quota is spent
+        for now, or the replica did not answer; the line is tried again on a later tick.
+        """
+        gateway = self.gateway
+        body = loads_strict(raw, max_depth=gateway.settings.max_json_depth)
+        fields = read_fields(body, endpoint)
+        call = _Call(key, endpoint, fields.model, body, raw, time.perf_counter())
+        replica = self.spare_replica(fields.model)
+        if replica is None:
+            return DispatchResult(retry_later=True, reason="no free replica slot")
+        try:
+            if key.token_quota is not None and await gateway._reserve(call, replica, fields) is not None:
+                return DispatchResult(retry_later=True, reason="token quota used up for now")
+            concurrent = gateway.router.acquire(replica.replica_id)
+            try:
+                response = await gateway._send(replica, endpoint, call.raw)
+                content = await response.read()
+            except (_BackendFailed, BackendConnectionError) as failure:
+                gateway.directory.report_failure(replica.replica_id, str(failure))
+                return DispatchResult(retry_later=True, reason=str(failure))
+            except _TryAnother as busy:
+                return DispatchResult(retry_later=True, reason=str(busy))
+            finally:
+                gateway.router.release(replica.replica_id)
+            if response.status_code >= 400:  # the request's own fault: final, nothing billed
+                error = normalise_backend_error(response.status_code, content)
+                return DispatchResult(response.status_code, bytes(error.body))
+            prompt, completion, source = 0, 0, "backend"
+            usage: object = None
+            with contextlib.suppress(ValueError, AttributeError):
+                usage = json.loads(content).get("usage")
+            if isinstance(usage, dict) and isinstance(usage.get("prompt_tokens"), int):
+                prompt = int(usage.get("prompt_tokens") or 0)
+                completion = int(usage.get("completion_tokens") or 0)
+            else:
+                counted = await gateway._prompt_for_billing(call, replica)
+                prompt, source = counted.tokens, counted.source
+            record = gateway._usage_record(
+                call, replica, prompt, completion, concurrent, response.status_code, source
+            )
+            if call.reservation is not None:
+                gateway.quotas.settle(call.reservation, record.total_tokens)
+            elif key.token_quota is not None:
+                gateway.quotas.add(
+                    key.id, period_bounds(record.created_at, key.quota_period)[0], record.total_tokens
+                )
+            gateway.metrics.observe_request(
+                call.model, endpoint, response.status_code, prompt, completion, record.duration_ms / 1000.0
+            )
+            return DispatchResult(response.status_code, content, record)
+        finally:
+            if call.reservation is not None:
+                gateway.quotas.settle(call.reservation, 0)  # no-op once settled

@@ -23,7 +23,6 @@ from starlette.responses import Response
 
 from rigshift.run.contracts import ReplicaDirectory, ReplicaEndpoint
 from rigshift.server.backend_client import BackendConnectionError, BackendPool, BackendResponse
-from rigshift.server.batch_runner import DispatchResult
 from rigshift.server.errors import ApiError, error_response, normalise_backend_error, openai_error
 from rigshift.server.limits import QuotaTracker, RateLimiter, Reservation, period_bounds, retry_after_header
 from rigshift.server.metering import energy_wh
@@ -32,9 +31,9 @@ from rigshift.server.openai_body import GatewayFields, read_fields
 from rigshift.server.prompt_tokens import PromptCount, count_completion, count_prompt, estimate_tokens
 from rigshift.server.replica_picker import Router
 from rigshift.server.served_rate import ServedRate
+from rigshift.server.services.keys import ApiKey, KeysService
 from rigshift.server.settings import ServerSettings
 from rigshift.server.sse import PassThroughStream, StreamMeter
-from rigshift.server.stores.keys import ApiKey, KeyStore, hash_key
 from rigshift.server.stores.usage import UsageRecord, UsageStore
 from rigshift.server.stores.usage_writer import UsageWriter
 from rigshift.server.strict_json import loads_strict
@@ -90,7 +89,7 @@ def approx_prompt_tokens(body: dict[str, object]) -> int:
 @dataclass
 class Gateway:
     directory: ReplicaDirectory
-    keys: KeyStore
+    keys: KeysService  # authenticates, with its cache
     usage: UsageStore
     metrics: Metrics
     settings: ServerSettings
@@ -101,7 +100,6 @@ class Gateway:
     quotas: QuotaTracker = field(default_factory=QuotaTracker)
     served: ServedRate = field(default_factory=ServedRate)  # interactive demand, for the energy policy
     backends: BackendPool | None = None
-    _auth_cache: dict[str, tuple[ApiKey | None, float]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.router = Router(self.directory, self.settings.queue_factor)
@@ -120,24 +118,11 @@ class Gateway:
     # --- authentication --------------------------------------------------------------------
 
     async def authenticate(self, request: Request) -> ApiKey | None:
+        """The key of the request's `Authorization: Bearer` header (cached by the keys service)."""
         header = request.headers.get("authorization", "")
         if not header.lower().startswith("bearer "):
             return None
-        secret = header[7:].strip()
-        cache_key = hash_key(secret)
-        now = self.clock()
-        cached = self._auth_cache.get(cache_key)
-        if cached is not None and cached[1] > now:
-            return cached[0]
-        key = await anyio.to_thread.run_sync(self.keys.authenticate, secret)
-        if len(self._auth_cache) > 10_000:
-            self._auth_cache.clear()
-        self._auth_cache[cache_key] = (key, now + self.settings.auth_cache_s)
-        return key
-
-    def forget_key(self, key_id: str) -> None:
-        """A key was revoked through the API: stop honouring it now, not after the cache expires."""
-        self._auth_cache = {h: v for h, v in self._auth_cache.items() if v[0] is None or v[0].id != key_id}
+        return await self.keys.authenticate(header[7:].strip())
 
     # --- /v1/models ------------------------------------------------------------------------
 
@@ -535,92 +520,6 @@ class Gateway:
             status=status,
             tokens_source=source,
         )
-
-    # --- Batch API lines --------------------------------------------------------------------
-
-    def spare_replica(
-        self, model: str, allowed: Callable[[ReplicaEndpoint], bool] | None = None
-    ) -> ReplicaEndpoint | None:
-        """The least busy ready replica of `model` with a free slot, at a site where batch may run.
-
-        Batch work only takes free slots: a replica's queue (`queue_factor`) is left to interactive
-        requests, so a backlog of batch lines never makes a customer's chat wait or see a 429.
-        """
-        best: ReplicaEndpoint | None = None
-        best_load = 0.0
-        for replica in self.directory.ready_replicas(model):
-            if allowed is not None and not allowed(replica):
-                continue
-            busy = self.router.outstanding.get(replica.replica_id, 0)
-            if busy >= replica.max_parallel:
-                continue
-            load = busy / max(1, replica.max_parallel)
-            if best is None or load < best_load:
-                best, best_load = replica, load
-        return best
-
-    async def batch_line(
-        self,
-        key: ApiKey,
-        endpoint: str,
-        raw: bytes,
-        allowed: Callable[[ReplicaEndpoint], bool] | None = None,
-    ) -> DispatchResult:
-        """Run one Batch API line on spare capacity; the usage it returns is for the caller to store.
-
-        The runner stores the usage with the line's result in one transaction (the checkpoint), so
-        nothing here writes it. `retry_later` means nothing ran: no free slot, the quota is spent
-        for now, or the replica did not answer; the line is tried again on a later tick.
-        """
-        body = loads_strict(raw, max_depth=self.settings.max_json_depth)
-        fields = read_fields(body, endpoint)
-        call = _Call(key, endpoint, fields.model, body, raw, time.perf_counter())
-        replica = self.spare_replica(fields.model, allowed)
-        if replica is None:
-            return DispatchResult(retry_later=True, reason="no free replica slot")
-        try:
-            if key.token_quota is not None and await self._reserve(call, replica, fields) is not None:
-                return DispatchResult(retry_later=True, reason="token quota used up for now")
-            concurrent = self.router.acquire(replica.replica_id)
-            try:
-                response = await self._send(replica, endpoint, call.raw)
-                content = await response.read()
-            except (_BackendFailed, BackendConnectionError) as failure:
-                self.directory.report_failure(replica.replica_id, str(failure))
-                return DispatchResult(retry_later=True, reason=str(failure))
-            except _TryAnother as busy:
-                return DispatchResult(retry_later=True, reason=str(busy))
-            finally:
-                self.router.release(replica.replica_id)
-            if response.status_code >= 400:  # the request's own fault: final, nothing billed
-                error = normalise_backend_error(response.status_code, content)
-                return DispatchResult(response.status_code, bytes(error.body))
-            prompt, completion, source = 0, 0, "backend"
-            usage: object = None
-            with contextlib.suppress(ValueError, AttributeError):
-                usage = json.loads(content).get("usage")
-            if isinstance(usage, dict) and isinstance(usage.get("prompt_tokens"), int):
-                prompt = int(usage.get("prompt_tokens") or 0)
-                completion = int(usage.get("completion_tokens") or 0)
-            else:
-                counted = await self._prompt_for_billing(call, replica)
-                prompt, source = counted.tokens, counted.source
-            record = self._usage_record(
-                call, replica, prompt, completion, concurrent, response.status_code, source
-            )
-            if call.reservation is not None:
-                self.quotas.settle(call.reservation, record.total_tokens)
-            elif key.token_quota is not None:
-                self.quotas.add(
-                    key.id, period_bounds(record.created_at, key.quota_period)[0], record.total_tokens
-                )
-            self.metrics.observe_request(
-                call.model, endpoint, response.status_code, prompt, completion, record.duration_ms / 1000.0
-            )
-            return DispatchResult(response.status_code, content, record)
-        finally:
-            if call.reservation is not None:
-                self.quotas.settle(call.reservation, 0)  # no-op once settled
 
 
 @dataclass
