@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import gc
 import time
 from collections.abc import AsyncIterator, Callable, Iterable
@@ -113,31 +114,60 @@ def create_app(
     """The control plane over `directory`; `routers` are added after `ROUTERS` (extensions, tests).
     `fleet`: what the console and /admin/assess|econ|plan report on (none: they say how to set one)."""
     settings = settings or ServerSettings()
-    fleet = fleet or FleetSource.none()
-    engine = engine or open_engine(settings.db_url)
+    ctx = build_context(
+        directory,
+        settings,
+        engine or open_engine(settings.db_url),
+        clock=clock,
+        manager=manager,
+        ray_address=ray_address,
+        fleet=fleet or FleetSource.none(),
+        energy_loop=energy_loop,
+    )
+    docs = settings.public_docs
+    app = FastAPI(
+        title="rigshift control plane",
+        lifespan=lifespan,
+        docs_url="/docs" if docs else None,
+        openapi_url="/openapi.json" if docs else None,
+        redoc_url=None,
+    )
+    app.state.ctx = ctx  # what routes reach through `Depends(context)`, and what `lifespan` runs
+    install_error_handlers(app)
+    app.add_middleware(BodySizeLimit, limit_for=functools.partial(body_limit, settings))
+    for router in [*ROUTERS, *routers]:
+        app.include_router(router)
+    if settings.public_metrics:
+        app.include_router(ops.metrics_router)
+    app.openapi = functools.partial(openapi_schema, app)  # type: ignore[method-assign]
+    return app
+
+
+def build_context(
+    directory: ReplicaDirectory,
+    settings: ServerSettings,
+    engine: Engine,
+    *,
+    clock: Callable[[], float],
+    manager: ReplicaManager | None,
+    ray_address: str | None,
+    fleet: FleetSource,
+    energy_loop: EnergyService | None,
+) -> ServerContext:
+    """Every store and service, built once over one database: what the routes are given."""
     # The console's assessment, economics and plans use the measurements this server keeps.
     measurements = MeasurementStore(engine)
     fleet.tools_for = lambda fleet_data: toolkit_of(measurements.list(), fleet_data)
     sessions = SessionStore(clock)
-
     # The console's sessions of a revoked key end with it.
     keys = KeysService(
         KeyStore(engine), clock, on_revoked=sessions.end_for_key, cache_s=settings.auth_cache_s
     )
-
     metrics = Metrics()
     gateway = Gateway(directory, keys, UsageStore(engine), metrics, settings, clock=clock)
-    if manager is not None and getattr(manager, "in_flight", False) is None:
-        # Drain before stop: the manager stops a replica only when the gateway has nothing there.
-        outstanding = gateway.router.outstanding
-        manager.in_flight = lambda replica_id: outstanding.get(replica_id, 0)
-    batch_service = BatchService(FileStore(engine), BatchStore(engine), clock)
-    dispatcher = GatewayDispatcher(gateway, keys)
-    batch_runner = BatchRunner(
-        batch_service, dispatcher, concurrency=settings.batch_concurrency, poll_s=settings.batch_poll_s
-    )
-    if energy_loop is not None:
-        connect_batches_to_energy(batch_runner, dispatcher, energy_loop, default_prices())
+    if manager is not None:
+        drain_before_stop(manager, gateway)
+    batch_service, batch_runner = build_batches(engine, gateway, keys, settings, clock, energy_loop)
     ctx = ServerContext(
         settings=settings,
         clock=clock,
@@ -166,85 +196,102 @@ def create_app(
             on_change=fleet.invalidate,
         ),
     )
+    metrics.add_scrape_collector(functools.partial(scrape, ctx))
+    return ctx
 
-    def scrape() -> Iterable[Metric]:
-        states = [(r.replica_id, r.model, r.rig, r.state) for r in all_replicas(directory)]
-        return [
-            *replica_metrics(states, gateway.router.outstanding),
-            *gpu_metrics(ctx.telemetry.hub.readings(), clock()),
-        ]
 
-    metrics.add_scrape_collector(scrape)
-
-    async def flush_loop() -> None:
-        while True:
-            await asyncio.sleep(settings.telemetry_flush_s)
-            with contextlib.suppress(Exception):  # a locked DB must not kill ingest; next round retries
-                await ctx.telemetry.flush()
-
-    @contextlib.asynccontextmanager
-    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        await ctx.telemetry.load()
-        await gateway.start()
-        # Move everything built at start-up (routes, models, metrics, catalogs) out of the
-        # collector's reach: full collections then scan only per-request garbage, instead of
-        # pausing the loop for tens of milliseconds under load (seen as commit waits in the bench).
-        gc.collect()
-        gc.freeze()
-        # Warm the price list (econ's defaults take ~1 s to load) without delaying start-up.
-        asyncio.get_running_loop().run_in_executor(None, default_prices)
-        # Load, assess and price the fleet in the background: the console's first paint must not
-        # wait for the ~2 s this takes on the demo farm.
-        asyncio.get_running_loop().run_in_executor(None, _warm, fleet)
-        flusher = asyncio.create_task(flush_loop())
-        prober = asyncio.create_task(
-            probe_loop(directory, settings.health_probe_s, settings.connect_timeout_s)
-        )
-        ctx.batch_runner.start()
-        try:
-            yield
-        finally:
-            flusher.cancel()
-            prober.cancel()
-            await ctx.batch_runner.stop()
-            await gateway.stop()
-            with contextlib.suppress(Exception):
-                await ctx.telemetry.flush()
-
-    docs = settings.public_docs
-    app = FastAPI(
-        title="rigshift control plane",
-        lifespan=lifespan,
-        docs_url="/docs" if docs else None,
-        openapi_url="/openapi.json" if docs else None,
-        redoc_url=None,
+def build_batches(
+    engine: Engine,
+    gateway: Gateway,
+    keys: KeysService,
+    settings: ServerSettings,
+    clock: Callable[[], float],
+    energy_loop: EnergyService | None,
+) -> tuple[BatchService, BatchRunner]:
+    """The Batch API's service and the runner that works its lines through the gateway."""
+    batch_service = BatchService(FileStore(engine), BatchStore(engine), clock)
+    dispatcher = GatewayDispatcher(gateway, keys)
+    batch_runner = BatchRunner(
+        batch_service, dispatcher, concurrency=settings.batch_concurrency, poll_s=settings.batch_poll_s
     )
-    app.state.ctx = ctx  # what routes reach through `Depends(context)`
+    if energy_loop is not None:
+        connect_batches_to_energy(batch_runner, dispatcher, energy_loop, default_prices())
+    return batch_service, batch_runner
 
-    install_error_handlers(app)
 
-    def body_limit(path: str) -> int:
-        if path.startswith("/admin/models/"):
-            return settings.max_upload_bytes
-        if path == "/v1/files":
-            return MAX_FILE_BYTES + 64 * 1024  # the file plus its multipart envelope
-        return settings.max_body_bytes
+def drain_before_stop(manager: ReplicaManager, gateway: Gateway) -> None:
+    """The manager stops a replica only when the gateway has nothing in flight there."""
+    if getattr(manager, "in_flight", False) is None:
+        outstanding = gateway.router.outstanding
+        manager.in_flight = lambda replica_id: outstanding.get(replica_id, 0)
 
-    app.add_middleware(BodySizeLimit, limit_for=body_limit)
-    for router in [*ROUTERS, *routers]:
-        app.include_router(router)
-    if settings.public_metrics:
-        app.include_router(ops.metrics_router)
 
-    def described() -> dict[str, Any]:
-        if app.openapi_schema is None:
-            app.openapi_schema = openai.add_openai_paths(
-                get_openapi(title=app.title, version=app.version, routes=app.routes)
-            )
-        return app.openapi_schema
+def scrape(ctx: ServerContext) -> Iterable[Metric]:
+    """Metrics read at scrape time: replica states and load, and the GPUs' latest telemetry."""
+    states = [(r.replica_id, r.model, r.rig, r.state) for r in all_replicas(ctx.directory)]
+    return [
+        *replica_metrics(states, ctx.gateway.router.outstanding),
+        *gpu_metrics(ctx.telemetry.hub.readings(), ctx.clock()),
+    ]
 
-    app.openapi = described  # type: ignore[method-assign]
-    return app
+
+async def flush_telemetry(ctx: ServerContext) -> None:
+    """Write the agents' latest telemetry to the database every `telemetry_flush_s`."""
+    while True:
+        await asyncio.sleep(ctx.settings.telemetry_flush_s)
+        with contextlib.suppress(Exception):  # a locked DB must not kill ingest; next round retries
+            await ctx.telemetry.flush()
+
+
+@contextlib.asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """Start the gateway, the background loops and the batch runner; stop them in reverse."""
+    ctx: ServerContext = app.state.ctx
+    settings = ctx.settings
+    await ctx.telemetry.load()
+    await ctx.gateway.start()
+    # Move everything built at start-up (routes, models, metrics, catalogs) out of the
+    # collector's reach: full collections then scan only per-request garbage, instead of
+    # pausing the loop for tens of milliseconds under load (seen as commit waits in the bench).
+    gc.collect()
+    gc.freeze()
+    # Warm the price list (econ's defaults take ~1 s to load) without delaying start-up.
+    asyncio.get_running_loop().run_in_executor(None, default_prices)
+    # Load, assess and price the fleet in the background: the console's first paint must not
+    # wait for the ~2 s this takes on the demo farm.
+    asyncio.get_running_loop().run_in_executor(None, _warm, ctx.fleet)
+    flusher = asyncio.create_task(flush_telemetry(ctx))
+    prober = asyncio.create_task(
+        probe_loop(ctx.directory, settings.health_probe_s, settings.connect_timeout_s)
+    )
+    ctx.batch_runner.start()
+    try:
+        yield
+    finally:
+        flusher.cancel()
+        prober.cancel()
+        await ctx.batch_runner.stop()
+        await ctx.gateway.stop()
+        with contextlib.suppress(Exception):
+            await ctx.telemetry.flush()
+
+
+def body_limit(settings: ServerSettings, path: str) -> int:
+    """The largest request body `path` accepts."""
+    if path.startswith("/admin/models/"):
+        return settings.max_upload_bytes
+    if path == "/v1/files":
+        return MAX_FILE_BYTES + 64 * 1024  # the file plus its multipart envelope
+    return settings.max_body_bytes
+
+
+def openapi_schema(app: FastAPI) -> dict[str, Any]:
+    """FastAPI's schema plus the OpenAI routes' bodies (built once, on first request)."""
+    if app.openapi_schema is None:
+        app.openapi_schema = openai.add_openai_paths(
+            get_openapi(title=app.title, version=app.version, routes=app.routes)
+        )
+    return app.openapi_schema
 
 
 def _warm(fleet: FleetSource) -> None:

@@ -124,7 +124,7 @@ class UsageStore:
         if key_id is not None:
             query = query.where(usage_records.c.key_id == key_id)
         with self.engine.connect() as conn:
-            return [ReportRow(*row) for row in conn.execute(query)]
+            return [ReportRow._make(row) for row in conn.execute(query)]
 
     def records(
         self, *, key_id: str | None = None, since: float | None = None, limit: int = 1000
