@@ -9,7 +9,7 @@ import pytest
 
 from rigshift.measure.types import Measurement
 from rigshift.server.keys import KeyStore
-from rigshift.server.measurements_store import MeasurementStore
+from rigshift.measure.store import MeasurementStore
 from rigshift.server.services.measurements import MeasurementsService
 
 ROW = {

@@ -44,7 +44,7 @@ FleetOption = Annotated[
 
 def _store(db: str | None) -> Any:
     from rigshift.server.db import open_engine
-    from rigshift.server.measurements_store import MeasurementStore
+    from rigshift.measure.store import MeasurementStore
 
     return MeasurementStore(open_engine(db))
 

@@ -29,7 +29,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -43,7 +43,6 @@ from rigshift.energy.service import EnergyService, SeriesPrices
 from rigshift.errors import EnvironmentProblem, InputError, Problem
 from rigshift.fleet.model import Fleet
 from rigshift.fleet.store import load_fleet
-from rigshift.run.spec import ReplicaSpec
 
 
 class PriceFile(BaseModel):
@@ -136,8 +135,22 @@ def gpus_by_group(fleet: Fleet) -> Callable[[str], Mapping[str, Sequence[str]]]:
     return lambda site: table.get(site, {})
 
 
+class PlannedReplica(Protocol):
+    """What the loop reads of a desired replica (run.spec.ReplicaSpec has these fields): energy
+    sits below run, so it names the shape instead of importing the class."""
+
+    @property
+    def replica_id(self) -> str: ...
+    @property
+    def deployment(self) -> str: ...
+    @property
+    def rig(self) -> str: ...
+    @property
+    def model(self) -> str: ...
+
+
 def plan_by_site(
-    fleet: Fleet, desired: Callable[[], Sequence[ReplicaSpec]]
+    fleet: Fleet, desired: Callable[[], Sequence[PlannedReplica]]
 ) -> Callable[[str], dict[str, list[str]]]:
     site_of = {r.name: r.site for r in fleet.rigs}
 
@@ -155,7 +168,7 @@ def build_energy_loop(
     path: Path,
     events: EventSource,
     *,
-    desired: Callable[[], Sequence[ReplicaSpec]] = lambda: (),
+    desired: Callable[[], Sequence[PlannedReplica]] = lambda: (),
     hold: Callable[[Sequence[str], str], None] | None = None,
     release: Callable[[Sequence[str]], None] | None = None,
     clock: Callable[[], float] = time.time,

@@ -129,10 +129,10 @@ def _database_rows(db_url: str | None) -> list[Measurement]:
         return []  # no database yet: nothing measured, and no SQLAlchemy import to pay for
     from sqlalchemy import inspect
 
-    from rigshift.server.db import open_engine
-    from rigshift.server.measurements_store import MeasurementStore
+    from rigshift.measure.store import MeasurementStore
+    from rigshift.storage.engine import connect
 
-    engine = open_engine(url, migrate_schema=False)
+    engine = connect(url)
     try:
         if not inspect(engine).has_table("measurements"):
             return []

@@ -45,7 +45,7 @@ from rigshift.server.fleet_source import FleetSource
 from rigshift.server.gateway import Gateway
 from rigshift.server.health import probe_loop
 from rigshift.server.keys import KeyStore
-from rigshift.server.measurements_store import MeasurementStore
+from rigshift.measure.store import MeasurementStore
 from rigshift.server.metering import default_prices
 from rigshift.server.metrics import Metrics, gpu_metrics, replica_metrics
 from rigshift.server.model_store import ModelStore

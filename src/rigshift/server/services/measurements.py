@@ -13,7 +13,7 @@ from rigshift.errors import BackendError
 from rigshift.measure.types import Measurement
 from rigshift.measure.validate import validate_measurements
 from rigshift.server.errors import Conflict, NotFound
-from rigshift.server.measurements_store import MeasurementStore
+from rigshift.measure.store import MeasurementStore
 
 
 class RigBench(Protocol):
