@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rigshift.energy.prices import flat_series, parse_price_csv, read_price_series
+from rigshift.econ.prices.power_series import parse_price_csv
+from rigshift.energy.prices import flat_series, read_price_series
 from rigshift.errors import InputError
 
 DATA = Path(__file__).parent / "data"
@@ -81,7 +82,7 @@ def test_gaps_and_bad_rows_are_errors_with_the_line() -> None:
         )
     with pytest.raises(InputError, match=r"line 3.*not a number"):
         parse_price_csv("timestamp,price\n2024-01-01T00:00Z,0.1\n2024-01-01T01:00Z,abc\n", "x.csv")
-    with pytest.raises(InputError, match="unrecognised price columns"):
+    with pytest.raises(InputError, match="unrecognised price series columns"):
         parse_price_csv("when,cost\n1,2\n", "x.csv")
 
 

@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from rigshift.econ.prices.power_series import PriceSeries
 from rigshift.energy.demand import Demand, Event, batch_jobs
 from rigshift.energy.farm import Farm, SiteFarm
 from rigshift.energy.policy import (
@@ -35,7 +36,6 @@ from rigshift.energy.policy import (
     decide,
     mining_only,
 )
-from rigshift.energy.prices import PriceSeries
 
 Strategy = Callable[
     [Sequence[CardGroup], SiteInterval, Sequence[InteractiveNeed], Sequence[BatchJob], bool], SiteDecision

@@ -34,11 +34,12 @@ from typing import Any, Protocol
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from rigshift.econ.prices.power_series import PriceSeries
 from rigshift.energy.ercot_api import ErcotApi, b2c_token
 from rigshift.energy.events import EventSource
 from rigshift.energy.farm import build_farm
 from rigshift.energy.policy import InteractiveNeed
-from rigshift.energy.prices import PriceSeries, read_price_series
+from rigshift.energy.prices import read_price_series
 from rigshift.energy.service import EnergyService, SeriesPrices
 from rigshift.errors import EnvironmentProblem, InputError, Problem
 from rigshift.fleet.model import Fleet
