@@ -13,12 +13,12 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import numpy as np
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from rigshift.econ.prices.power_series import CSV_FORMATS, PriceSeries, parse_price_csv, regular_series
 from rigshift.errors import InputError, Problem, UnknownNameError
 from rigshift.readers.limits import read_text
+from rigshift.readers.models import YamlDocument
 from rigshift.suggest import did_you_mean
 
 FORMATS = (*CSV_FORMATS, "tariff")
@@ -86,22 +86,16 @@ class Tariff(BaseModel):
 
 
 def parse_tariff(text: str, source: str) -> Tariff:
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        raise InputError(Problem(f"not valid YAML/JSON: {error}", source)) from None
+    document = YamlDocument(text, source, "a tariff (docs/energy.md)")
+    data, at = document.data, tuple[str, ...]()
     if isinstance(data, dict) and "tariff" in data:
-        data = data["tariff"]
+        data, at = data["tariff"], ("tariff",)
+    tariff = document.validate(Tariff, data, at=at)
     try:
-        tariff = Tariff.model_validate(data)
         ZoneInfo(tariff.timezone)
-    except ValidationError as error:
-        first = error.errors()[0]
-        where = "$." + ".".join(str(p) for p in first["loc"])
-        raise InputError(Problem(first["msg"], source, location=where, field=str(first["loc"][-1]))) from None
     except (KeyError, ValueError):
         raise InputError(
-            Problem(f"unknown time zone {data.get('timezone')!r}", source, field="timezone")
+            Problem(f"unknown time zone {tariff.timezone!r}", source, field="timezone")
         ) from None
     return tariff
 

@@ -31,8 +31,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from rigshift.econ.prices.power_series import PriceSeries
 from rigshift.energy.ercot_api import ErcotApi, b2c_token
@@ -44,6 +43,7 @@ from rigshift.energy.service import EnergyService, SeriesPrices
 from rigshift.errors import EnvironmentProblem, InputError, Problem
 from rigshift.fleet.model import Fleet
 from rigshift.fleet.store import load_fleet
+from rigshift.readers.models import read_model
 
 
 class PriceFile(BaseModel):
@@ -75,19 +75,7 @@ class EnergyConfig(BaseModel):
 
 
 def read_config(path: Path) -> EnergyConfig:
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        return EnergyConfig.model_validate(data)
-    except OSError as error:
-        raise InputError(Problem(f"cannot read: {error.strerror}", str(path))) from None
-    except yaml.YAMLError as error:
-        raise InputError(Problem(f"not valid YAML: {error}", str(path))) from None
-    except ValidationError as error:
-        first = error.errors()[0]
-        where = "$." + ".".join(str(p) for p in first["loc"])
-        raise InputError(
-            Problem(first["msg"], str(path), location=where, field=str(first["loc"][-1]))
-        ) from None
+    return read_model(EnergyConfig, path, "an energy config (docs/energy.md)")
 
 
 class LivePrices:
