@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from rigshift.econ.prices.power_series import parse_price_csv
-from rigshift.energy.prices import flat_series, read_price_series
+from rigshift.energy.prices import read_price_series
 from rigshift.errors import InputError
 
 DATA = Path(__file__).parent / "data"
@@ -97,8 +97,6 @@ def test_time_of_use_tariff(tmp_path: Path) -> None:
     assert len(series) == 48 and series.kind == "tariff"
     assert series.price_at(utc("2024-07-01T15:30:00-05:00")) == 0.20  # a Monday afternoon
     assert series.price_at(utc("2024-07-01T09:00:00-05:00")) == 0.05
-    flat = flat_series(0.04, series.start, series.end)
-    assert (flat.usd_per_kwh == 0.04).all() and len(flat) == 48
 
 
 def test_tariff_without_span_says_so(tmp_path: Path) -> None:

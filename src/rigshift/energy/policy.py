@@ -59,7 +59,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Literal, NamedTuple
 
 from rigshift.catalog.gpu_spec import GpuSpec
@@ -696,10 +696,6 @@ def per_gpu(
             slot = assigned.get(name, ("off", None, None))
             result.append(GpuDecision(name, gd.group, slot[0], slot[1], slot[2]))
     return result
-
-
-def with_event(interval: SiteInterval, event_kw: float | None) -> SiteInterval:
-    return replace(interval, event_kw=event_kw)
 
 
 # --- the two baselines `rigshift energy simulate` compares against --------------------------------

@@ -7,7 +7,6 @@ a flat price or a time-of-use table, expanded over a span) and the feeds' helper
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -15,7 +14,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from rigshift.econ.prices.power_series import CSV_FORMATS, PriceSeries, parse_price_csv, regular_series
+from rigshift.econ.prices.power_series import CSV_FORMATS, PriceSeries, parse_price_csv
 from rigshift.errors import InputError, Problem, UnknownNameError
 from rigshift.readers.limits import read_text
 from rigshift.readers.models import YamlDocument
@@ -121,22 +120,3 @@ def tariff_series(tariff: Tariff, span: tuple[float, float] | None, source: str)
 
 def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
-def flat_series(usd_per_kwh: float, start: float, end: float, step_s: int = 3600) -> PriceSeries:
-    starts = np.arange(int(start), int(end), step_s, dtype=np.int64)
-    return PriceSeries(
-        starts, np.full(len(starts), usd_per_kwh), step_s, f"flat {usd_per_kwh} $/kWh", "tariff"
-    )
-
-
-def concat(series: Sequence[PriceSeries]) -> PriceSeries:
-    """Join series of one step (the live feed's pages, or days); later duplicates win."""
-    if not series:
-        raise ValueError("nothing to join")
-    step = series[0].step_s
-    merged: dict[int, float] = {}
-    for s in series:
-        merged.update(zip(s.starts.tolist(), s.usd_per_kwh.tolist(), strict=True))
-    points = [(float(t), p) for t, p in merged.items()]
-    return regular_series(points, series[0].source, series[0].kind, series[0].settlement_point, step)

@@ -9,7 +9,7 @@ the one function `rigshift estimate`, `assess`, `econ` and `plan` call.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import replace
 
 from rigshift.catalog.gpu_spec import GpuSpec
@@ -24,8 +24,7 @@ from rigshift.estimate.calibration import (
     row_noise,
     solve_log_ratio,
 )
-from rigshift.estimate.estimator import estimate
-from rigshift.estimate.types import Estimate, GpuSlot, Hardware, Workload
+from rigshift.estimate.types import GpuSlot, Hardware, Workload
 from rigshift.fleet.model import Fleet
 from rigshift.measure.types import HOST_CARD_KEY, Measurement
 from rigshift.toolkit import Toolkit, default_toolkit
@@ -139,17 +138,6 @@ def _database_rows(db_url: str | None) -> list[Measurement]:
         return MeasurementStore(engine).list()
     finally:
         engine.dispose()
-
-
-def estimator_for(
-    db_url: str | None = None, use_measurements: bool = True, fleet: Fleet | None = None
-) -> Callable[[Workload, Hardware], Estimate]:
-    """The estimator `rigshift estimate` runs: corrected by the stored measurements (and the
-    fleet file's), or the prior alone (`--no-measurements`)."""
-    if not use_measurements:
-        return estimate
-    calibration = load_calibration(db_url, fleet)
-    return calibration.apply if calibration else estimate
 
 
 def toolkit_for(

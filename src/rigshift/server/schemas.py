@@ -102,10 +102,6 @@ class ReplicaSpecIn(Strict):
         return ReplicaSpec(**data)
 
 
-class SpecList(BaseModel):
-    data: list[dict[str, Any]]
-
-
 class DataList(BaseModel):
     """A list response; `data` items are plain records."""
 
