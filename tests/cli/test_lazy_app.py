@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 from rigshift.cli.app import COMMANDS, app
 from rigshift.cli.lazy import load_command
 
-HEAVY = ("fastapi", "sqlalchemy", "alembic", "ray", "highspy", "ortools", "numpy", "httpx")
+HEAVY = ("fastapi", "sqlalchemy", "alembic", "ray", "highspy", "numpy", "httpx")
 
 _PROBE = """
 import json, sys
