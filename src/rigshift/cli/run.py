@@ -65,6 +65,9 @@ def agent(
 ) -> None:
     """Join this rig to the cluster as a Ray node labelled with its rig id, GPU models, VRAM and
     PCIe links, and report GPU telemetry to the control plane until stopped (Ctrl-C)."""
+    from rigshift.extras import require
+
+    require("cluster", "`rigshift agent`")  # it runs `ray start`, which comes with Ray
     from rigshift.run.agent import Agent, cpu_rig, probe_this_rig, ray_address_for, rig_from_fleet
 
     if not server:

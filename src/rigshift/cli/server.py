@@ -293,6 +293,10 @@ def up(
     ready_timeout: Annotated[float, typer.Option(help="Seconds to wait for the replica")] = 180.0,
 ) -> None:
     """Everything on this machine: database, local Ray, gateway, one replica. Ctrl-C stops it all."""
+    from rigshift.extras import require
+
+    require("server", "`rigshift up`")
+    require("cluster", "`rigshift up`")
     from rigshift.server.launch import require_demo, up_demo
 
     require_demo(demo)
