@@ -7,7 +7,7 @@
 Prints, for the same fleet and demand: fleet/candidate sizes, the planner's wall time, its
 objective, the solver's bound and the gap, and the binpack baseline's objective side by side.
 The fleet is `rigshift.fleet.demo.demo_fleet(scale=N)`; the demand is
-`rigshift.plan.demo.demo_demand`, drawn from the model catalog, deterministic in the seed.
+`demo_demand` of tests/plan_demo.py, drawn from the model catalog, deterministic in the seed.
 """
 
 from __future__ import annotations
@@ -15,14 +15,18 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from pathlib import Path
 
 from rigshift.fleet.demo import demo_fleet
 from rigshift.plan import plan_placement
 from rigshift.plan.assign import binpack_baseline
 from rigshift.plan.candidates import build_candidates
-from rigshift.plan.demo import demo_demand
 from rigshift.plan.milp import evaluate
 from rigshift.toolkit import default_toolkit
+
+# The demo demand is test-and-bench data, kept out of the package (tests/plan_demo.py).
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from plan_demo import demo_demand
 
 
 def main() -> int:

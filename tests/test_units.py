@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from rigshift.econ.prices.bundle import parse_prices_text
 from rigshift.fleet.sources.common import parse_pcie
 from rigshift.plan.demand import parse_demand
-from rigshift.units import british_keys, parse_link, parse_tokens
+from rigshift.units import british_keys, parse_link, parse_tokens, usd_per_hour
 
 
 @pytest.mark.parametrize(
@@ -87,3 +87,22 @@ def test_a_million_tokens_an_hour_at_a_dollar_a_million_is_a_dollar_an_hour() ->
     assert Value(usd_per_mtok=0.5).usd_per_h(1e6 / 3600) == pytest.approx(0.5)
     assert Value(priority=3.0).per_replica(1000.0) == 3.0 and Value(priority=3.0).usd_per_h(1000.0) == 0.0
     assert Value(priority=3.0).per_token_s(300.0) == pytest.approx(0.01)
+
+
+def test_metering_econ_and_the_planner_price_tokens_alike() -> None:
+    """One revenue formula (issue 19: it was written at six sites): a request billed by the
+    gateway, the same request priced by econ, and the planner's hourly value agree."""
+    from rigshift.econ.demand import usd_per_request
+    from rigshift.econ.prices import load_inputs
+    from rigshift.server.metering import TokenPrices
+
+    ai = load_inputs().ai
+    price = ai.token_prices[0]
+    billed = TokenPrices(price.usd_per_m_input, price.usd_per_m_output).revenue_usd(
+        ai.input_tokens_per_request, ai.output_tokens_per_request
+    )
+    assert usd_per_request(price, ai) == pytest.approx(billed)
+    assert billed == pytest.approx(
+        usd_per_hour(ai.input_tokens_per_request / 3600, price.usd_per_m_input)
+        + usd_per_hour(ai.output_tokens_per_request / 3600, price.usd_per_m_output)
+    )

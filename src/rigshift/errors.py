@@ -99,3 +99,11 @@ class EnvironmentProblem(RigshiftError):
 
     exit_code = 5
     http_status = 503
+
+
+class MissingExtra(RigshiftError):
+    """A command needs an optional part of rigshift that is not installed (`pip install
+    'rigshift[server]'` or `[cluster]`). Exit code 2: the fix is the user's, a command away."""
+
+    exit_code = 2
+    http_status = 503

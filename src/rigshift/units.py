@@ -59,10 +59,15 @@ SECONDS_PER_HOUR = 3600.0
 TOKENS_PER_MTOK = 1e6
 
 
+def usd_for_tokens(tokens: float, usd_per_mtok: float) -> float:
+    """What `tokens` earn at `usd_per_mtok` dollars per million tokens: the one revenue formula
+    (metering, econ, the planner and the energy policy all price tokens through it)."""
+    return tokens * usd_per_mtok / TOKENS_PER_MTOK
+
+
 def usd_per_hour(tokens_per_s: float, usd_per_mtok: float) -> float:
-    """What `tokens_per_s` earn in an hour at `usd_per_mtok` dollars per million tokens: the one
-    revenue formula of the planner (it was written out seven times)."""
-    return usd_per_mtok * tokens_per_s * SECONDS_PER_HOUR / TOKENS_PER_MTOK
+    """What `tokens_per_s` earn in an hour at `usd_per_mtok` dollars per million tokens."""
+    return usd_for_tokens(tokens_per_s * SECONDS_PER_HOUR, usd_per_mtok)
 
 
 def british_keys(data: Any) -> Any:

@@ -7,6 +7,7 @@ import json
 import subprocess
 import sys
 from importlib import import_module
+from pathlib import Path
 
 import pytest
 import typer
@@ -16,7 +17,7 @@ from typer.testing import CliRunner
 from rigshift.cli.app import COMMANDS, app
 from rigshift.cli.lazy import load_command
 
-HEAVY = ("fastapi", "sqlalchemy", "alembic", "ray", "highspy", "ortools", "numpy", "httpx")
+HEAVY = ("fastapi", "sqlalchemy", "alembic", "ray", "highspy", "numpy", "httpx")
 
 _PROBE = """
 import json, sys
@@ -92,3 +93,90 @@ def test_group_help_and_commands_read_through_the_lazy_table() -> None:
     assert group.commands["econ"].name == "econ"  # tests and docs read commands like this
     result = CliRunner().invoke(app, ["fleet", "--help"])
     assert result.exit_code == 0 and "import" in result.output
+
+
+SERVER_STACK = ("fastapi", "starlette", "uvicorn", "ray")
+
+_RUN = """
+import json, sys
+from rigshift.cli.app import app
+try:
+    app({args!r})
+    code = 0
+except SystemExit as exit:
+    code = exit.code
+print(json.dumps({{"code": code, "modules": sorted(m for m in sys.modules
+    if m.split(".")[0] in {stack!r} or m.startswith("rigshift.server"))}}))
+"""
+
+
+@pytest.fixture(scope="module")
+def fleet_file(tmp_path_factory: pytest.TempPathFactory) -> str:
+    path = tmp_path_factory.mktemp("fleet") / "fleet.json"
+    result = CliRunner().invoke(
+        app, ["fleet", "import", "examples/fleet/rig_6x3060-12g_x1.yaml", "-o", str(path)]
+    )
+    assert result.exit_code == 0, result.output
+    return str(path)
+
+
+@pytest.fixture(scope="module")
+def measured_db(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A database holding one measurement, so the analysis commands read it (issue 19: reading one
+    loaded the whole server through measure/calibrate → server.db → server/__init__)."""
+    from rigshift.measure.store import MeasurementStore
+    from rigshift.measure.types import Measurement
+    from rigshift.server.db import open_engine
+
+    path = tmp_path_factory.mktemp("db") / "rigshift.db"
+    engine = open_engine(str(path))
+    MeasurementStore(engine).add(
+        [
+            Measurement(  # RTX 3060 decode of the 8B: estimate's row becomes "calibrated"
+                measured_at=1.0,
+                card_key="rtx-3060-12gb",
+                card_name="NVIDIA GeForce RTX 3060",
+                runtime="llama.cpp-cuda",
+                model_key="llama-3.1-8b",
+                quant="Q4_K_M",
+                n_prompt=0,
+                n_gen=128,
+                n_depth=0,
+                tokens_per_s=55.0,
+                stddev_tokens_per_s=1.0,
+                source="bench",
+            )
+        ]
+    )
+    engine.dispose()
+    return str(path)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["estimate", "--gpu", "RTX 3060 12GB", "--model", "llama-3.1-8b", "--json"],
+        ["assess", "FLEET", "--json"],
+        ["econ", "FLEET", "--json"],
+        ["plan", "FLEET", "examples/demand/small-test.yaml", "--json"],
+    ],
+    ids=lambda args: args[0],
+)
+def test_analysis_commands_on_a_database_load_no_server_and_no_ray(
+    args: list[str], measured_db: str, fleet_file: str
+) -> None:
+    """Issue 19: `estimate … --db FILE`, `assess`, `econ` and `plan` import no FastAPI and no Ray."""
+    args = [fleet_file if a == "FLEET" else a for a in args]
+    result = subprocess.run(
+        [sys.executable, "-c", _RUN.format(args=[*args, "--db", measured_db], stack=set(SERVER_STACK))],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report["code"] in (0, None), result.stdout[-2000:]
+    assert report["modules"] == []
+    if args[0] == "estimate":  # it did read the database
+        assert "calibrated" in result.stdout or "measured" in result.stdout

@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rigshift.energy.prices import flat_series, parse_price_csv, read_price_series
+from rigshift.econ.prices.power_series import parse_price_csv
+from rigshift.energy.prices import read_price_series
 from rigshift.errors import InputError
 
 DATA = Path(__file__).parent / "data"
@@ -81,7 +82,7 @@ def test_gaps_and_bad_rows_are_errors_with_the_line() -> None:
         )
     with pytest.raises(InputError, match=r"line 3.*not a number"):
         parse_price_csv("timestamp,price\n2024-01-01T00:00Z,0.1\n2024-01-01T01:00Z,abc\n", "x.csv")
-    with pytest.raises(InputError, match="unrecognised price columns"):
+    with pytest.raises(InputError, match="unrecognised price series columns"):
         parse_price_csv("when,cost\n1,2\n", "x.csv")
 
 
@@ -96,8 +97,6 @@ def test_time_of_use_tariff(tmp_path: Path) -> None:
     assert len(series) == 48 and series.kind == "tariff"
     assert series.price_at(utc("2024-07-01T15:30:00-05:00")) == 0.20  # a Monday afternoon
     assert series.price_at(utc("2024-07-01T09:00:00-05:00")) == 0.05
-    flat = flat_series(0.04, series.start, series.end)
-    assert (flat.usd_per_kwh == 0.04).all() and len(flat) == 48
 
 
 def test_tariff_without_span_says_so(tmp_path: Path) -> None:

@@ -58,7 +58,7 @@ def test_json_has_the_three_strategies_intervals_and_inputs(tmp_path: Path) -> N
 def test_bad_input_is_a_clear_error_with_exit_2(tmp_path: Path) -> None:
     runner = CliRunner()
     missing = runner.invoke(app, ["energy", "simulate", "--demo", "--prices", str(tmp_path / "none.csv")])
-    assert missing.exit_code == 2 and "cannot read" in missing.output
+    assert missing.exit_code == 2 and "none.csv: no such file" in missing.output
     both = runner.invoke(app, ["energy", "simulate", "--prices", str(URI)])
     assert both.exit_code == 2
     demand = tmp_path / "d.yaml"

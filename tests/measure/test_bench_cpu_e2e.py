@@ -30,9 +30,9 @@ import pytest
 
 from rigshift.errors import EnvironmentProblem
 from rigshift.measure.runner import CPU_PLAN, find_llama_bench
+from rigshift.measure.store import MeasurementStore
 from rigshift.measure.types import Measurement
 from rigshift.server.db import open_engine
-from rigshift.server.measurements_store import MeasurementStore
 
 
 def _llama_bench() -> Path | None:

@@ -12,9 +12,9 @@ import pytest
 from rigshift.errors import EnvironmentProblem
 from rigshift.fleet.model import Rig
 from rigshift.measure.runner import find_llama_bench
+from rigshift.measure.store import MeasurementStore
 from rigshift.run.labels import rig_labels
 from rigshift.server.db import open_engine
-from rigshift.server.measurements_store import MeasurementStore
 from rigshift.server.services.measurements import MeasurementsService, ray_rig_bench
 
 

@@ -8,10 +8,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from rigshift.measure.store import MeasurementStore, measurements
 from rigshift.measure.types import Measurement
 from rigshift.server.db import open_engine
-from rigshift.server.measurements_store import MeasurementStore
-from rigshift.server.tables import measurements
 
 ROW = Measurement(
     card_key="radeon-rx-570-8gb",

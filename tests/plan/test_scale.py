@@ -4,9 +4,9 @@ import time
 
 import pytest
 
+from plan_demo import demo_demand  # tests/plan_demo.py (tests/ is on pytest's pythonpath)
 from rigshift.fleet.demo import demo_fleet
 from rigshift.plan import plan_placement
-from rigshift.plan.demo import demo_demand
 
 
 @pytest.mark.slow

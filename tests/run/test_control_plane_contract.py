@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from rigshift.errors import BackendError
+from rigshift.client.http import ControlPlaneClient, Refused
 from rigshift.fleet.model import Gpu, Rig
 from rigshift.run.model_cache import ModelCache
 from rigshift.run.spec import ModelSource
@@ -46,9 +46,11 @@ def test_agent_telemetry_is_accepted_only_with_the_join_token(control_plane: tup
     rig = Rig(
         name="rig-t", site="s", gpus=[Gpu(model="geforce-rtx-3060-12gb", vram_gib=12, temperature_c=64)]
     )
-    good = TelemetryReporter("rig-t", StaticSampler(rig), post_report(url, JOIN))
+    good = TelemetryReporter("rig-t", StaticSampler(rig), post_report(ControlPlaneClient(url, JOIN)))
     assert good.report_once(), good.last_error
-    bad = TelemetryReporter("rig-t", StaticSampler(rig), post_report(url, "not-the-token"))
+    bad = TelemetryReporter(
+        "rig-t", StaticSampler(rig), post_report(ControlPlaneClient(url, "not-the-token"))
+    )
     assert not bad.report_once()
     assert "401" in (bad.last_error or "")
     metrics = httpx.get(url + "/metrics").text
@@ -58,14 +60,14 @@ def test_agent_telemetry_is_accepted_only_with_the_join_token(control_plane: tup
 def test_model_cache_fetches_from_the_store_once(control_plane: tuple[str, Path], tmp_path: Path) -> None:
     url, store = control_plane
     digest = hashlib.sha256((store / "tiny.gguf").read_bytes()).hexdigest()
-    cache = ModelCache(tmp_path / "cache", store_url=url, token=JOIN)
+    cache = ModelCache(tmp_path / "cache", store=ControlPlaneClient(url, JOIN))
     source = ModelSource("store", "tiny.gguf", sha256=digest)
     path = cache.ensure(source)
     assert path.read_bytes() == (store / "tiny.gguf").read_bytes()
     assert cache.ensure(source) == path and cache.copies == 1
 
-    intruder = ModelCache(tmp_path / "other", store_url=url, token="wrong")
-    with pytest.raises(BackendError, match="401"):
+    intruder = ModelCache(tmp_path / "other", store=ControlPlaneClient(url, "wrong"))
+    with pytest.raises(Refused, match="401"):  # a refusal: the rig's token, exit 2
         intruder.ensure(source)
-    with pytest.raises(BackendError, match="404"):
+    with pytest.raises(Refused, match="404"):
         cache.ensure(ModelSource("store", "missing.gguf"))

@@ -130,12 +130,8 @@ def test_model_sources_from_demand_names() -> None:
     assert source_for("llama-3.1-8b", "Q5_K_M") == ModelSource("store", "llama-3.1-8b.Q5_K_M.gguf")
 
 
-def test_deploy_applies_through_the_management_api(
-    tmp_path: Path, fleet_file: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_deploy_applies_through_the_management_api(tmp_path: Path, fleet_file: Path) -> None:
     import httpx
-
-    from rigshift.server import control_plane
 
     sent: list[httpx.Request] = []
     answer = [httpx.Response(202, json={"data": [{}, {}]})]
@@ -144,15 +140,15 @@ def test_deploy_applies_through_the_management_api(
         sent.append(request)
         return answer[0]
 
-    # The CLI's one HTTP client (RemoteControlPlane) with its transport swapped for a fake API.
-    monkeypatch.setattr(control_plane, "DEFAULT_TRANSPORT", httpx.MockTransport(api))
+    # The CLI's one HTTP client with its transport injected: a fake API.
+    fake_api = httpx.MockTransport(api)
     model = write_tiny_gguf(tmp_path / "tiny.gguf")  # the planner reads a GGUF's own metadata
     demand = _demand(
         tmp_path,
         f"deployments:\n  - name: chat\n    model: {model}\n    context: 2048\n    replicas: {{min: 2, max: 2}}\n",
     )
     args = ["deploy", str(demand), "--fleet", str(fleet_file), "--server", "http://cp:8000/"]
-    result = runner.invoke(app, [*args, "--admin-key", "adm"])
+    result = runner.invoke(app, [*args, "--admin-key", "adm"], obj=fake_api)
     assert result.exit_code == 0, result.output
     request = sent[0]
     assert (request.method, str(request.url)) == ("PUT", "http://cp:8000/admin/deployments")
@@ -166,11 +162,11 @@ def test_deploy_applies_through_the_management_api(
     assert "applied 2 replica(s)" in result.output
 
     answer[0] = httpx.Response(401, json={"error": {"message": "admin key required"}})
-    result = runner.invoke(app, [*args, "--admin-key", "wrong"])
+    result = runner.invoke(app, [*args, "--admin-key", "wrong"], obj=fake_api)
     assert result.exit_code == 2  # a refusal (4xx) is the caller's input; 5xx and no answer are 4
     assert "admin key required" in result.output and "401" in result.output
     answer[0] = httpx.Response(503, json={"error": {"message": "database locked"}})
-    result = runner.invoke(app, [*args, "--admin-key", "adm"])
+    result = runner.invoke(app, [*args, "--admin-key", "adm"], obj=fake_api)
     assert result.exit_code == 4 and "database locked" in result.output
-    result = runner.invoke(app, args, env={"RIGSHIFT_ADMIN_KEY": ""})
+    result = runner.invoke(app, args, env={"RIGSHIFT_ADMIN_KEY": ""}, obj=fake_api)
     assert result.exit_code == 2

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
+from rigshift.client.http import ControlPlaneClient, Refused
 from rigshift.errors import BackendError, InputError
 from rigshift.run.model_cache import ModelCache
 from rigshift.run.spec import ModelSource
@@ -25,20 +28,26 @@ def test_local_path_used_in_place_or_copied_once(tmp_path: Path) -> None:
         cache.ensure(ModelSource("path", str(tmp_path / "nope.gguf")))
 
 
-def test_store_fetch_happens_once_and_is_verified(tmp_path: Path) -> None:
-    calls: list[tuple[str, dict[str, str]]] = []
+def _store(handler: Callable[[httpx.Request], httpx.Response]) -> ControlPlaneClient:
+    return ControlPlaneClient("http://cp:8000/", "tok", transport=httpx.MockTransport(handler))
 
-    def fetch(url: str, headers: dict[str, str], dest: Path) -> None:
-        calls.append((url, headers))
-        dest.write_bytes(b"GGUF-data")
+
+def test_store_fetch_happens_once_and_is_verified(tmp_path: Path) -> None:
+    calls: list[httpx.Request] = []
+
+    def store(request: httpx.Request) -> httpx.Response:
+        calls.append(request)
+        return httpx.Response(200, content=b"GGUF-data")
 
     digest = hashlib.sha256(b"GGUF-data").hexdigest()
-    cache = ModelCache(tmp_path, store_url="http://cp:8000/", token="tok", fetch=fetch)
+    cache = ModelCache(tmp_path, store=_store(store))
     source = ModelSource("store", "qwen.Q4_K_M.gguf", sha256=digest)
     first = cache.ensure(source)
     assert first.read_bytes() == b"GGUF-data"
     assert cache.ensure(source) == first
-    assert calls == [("http://cp:8000/internal/models/qwen.Q4_K_M.gguf", {"Authorization": "Bearer tok"})]
+    assert [(str(r.url), r.headers["authorization"]) for r in calls] == [
+        ("http://cp:8000/internal/models/qwen.Q4_K_M.gguf", "Bearer tok")
+    ]
 
     bad = ModelSource("store", "other.gguf", sha256="0" * 64)
     with pytest.raises(BackendError, match="sha256"):
@@ -47,12 +56,24 @@ def test_store_fetch_happens_once_and_is_verified(tmp_path: Path) -> None:
 
 
 def test_failed_fetch_leaves_nothing(tmp_path: Path) -> None:
-    def fetch(url: str, headers: dict[str, str], dest: Path) -> None:
-        dest.write_bytes(b"half")
-        raise BackendError("connection reset")
+    def reset_midway(request: httpx.Request) -> httpx.Response:
+        def body() -> Iterator[bytes]:
+            yield b"half"
+            raise httpx.ReadError("connection reset", request=request)
 
-    cache = ModelCache(tmp_path, store_url="http://cp", fetch=fetch)
-    with pytest.raises(BackendError):
+        return httpx.Response(200, content=body())
+
+    cache = ModelCache(tmp_path, store=_store(reset_midway))
+    with pytest.raises(BackendError, match="connection reset"):
+        cache.ensure(ModelSource("store", "m.gguf"))
+    assert [p for p in tmp_path.rglob("*") if p.is_file()] == []
+
+
+def test_a_refused_fetch_is_the_callers_error_and_leaves_nothing(tmp_path: Path) -> None:
+    cache = ModelCache(
+        tmp_path, store=_store(lambda _r: httpx.Response(404, json={"error": {"message": "no model"}}))
+    )
+    with pytest.raises(Refused, match="404: no model"):
         cache.ensure(ModelSource("store", "m.gguf"))
     assert [p for p in tmp_path.rglob("*") if p.is_file()] == []
 

@@ -7,6 +7,7 @@ from types import SimpleNamespace
 
 import httpx
 
+from rigshift.client.http import ControlPlaneClient
 from rigshift.fleet.model import Gpu, Rig
 from rigshift.run.contracts import RigTelemetry
 from rigshift.run.telemetry import NvmlSampler, StaticSampler, TelemetryReporter, post_report
@@ -83,11 +84,9 @@ def test_reporter_posts_with_the_join_token_and_survives_failures() -> None:
         seen.append(request)
         return httpx.Response(status[0])
 
-    client = httpx.Client(transport=httpx.MockTransport(handler))
+    client = ControlPlaneClient("http://cp:8000/", "tok", transport=httpx.MockTransport(handler))
     rig = Rig(name="rig-7", site="s", gpus=[Gpu(model="m", vram_gib=8)])
-    reporter = TelemetryReporter(
-        "rig-7", StaticSampler(rig), post_report("http://cp:8000/", "tok", client), clock=lambda: 42.0
-    )
+    reporter = TelemetryReporter("rig-7", StaticSampler(rig), post_report(client), clock=lambda: 42.0)
     assert reporter.report_once()
     request = seen[0]
     assert str(request.url) == "http://cp:8000/internal/telemetry"

@@ -122,7 +122,7 @@ def test_server_urls_are_escaped(gateway, backends):
 def test_remote_control_plane_takes_an_injected_transport():
     import httpx
 
-    from rigshift.server.control_plane import RemoteControlPlane
+    from rigshift.client.control_plane import RemoteControlPlane
 
     seen: list[httpx.Request] = []
 
@@ -137,11 +137,11 @@ def test_remote_control_plane_takes_an_injected_transport():
     assert seen[-1].url.path == "/admin/usage"
     assert dict(seen[-1].url.params) == {"by": "rig", "since": "7d", "price_prompt": "0.5"}
     assert seen[-1].headers["authorization"] == "Bearer rs-admin"
-    from rigshift.server.errors import ApiError
+    from rigshift.client.http import Refused
 
     try:
         plane.revoke_key("a/b?c")
-    except ApiError as error:
+    except Refused as error:
         assert error.http_status == 404 and error.exit_code == 2
     else:
         raise AssertionError("a 404 must raise")

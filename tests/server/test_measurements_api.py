@@ -7,8 +7,8 @@ import anyio
 import httpx
 import pytest
 
+from rigshift.measure.store import MeasurementStore
 from rigshift.measure.types import Measurement
-from rigshift.server.measurements_store import MeasurementStore
 from rigshift.server.services.measurements import MeasurementsService
 from rigshift.server.stores.keys import KeyStore
 

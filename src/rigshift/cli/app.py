@@ -7,6 +7,8 @@ That keeps `rigshift --help` and `rigshift estimate` well under half a second.
 
 from __future__ import annotations
 
+import sys
+
 import typer
 
 from rigshift.cli.lazy import LazyCommand, lazy_group
@@ -51,7 +53,16 @@ def _root() -> None:
 
 
 def main() -> None:
-    app()
+    try:
+        app()
+    except ModuleNotFoundError as error:  # a command module that imports an extra at its top
+        from rigshift.cli.errors import report
+        from rigshift.extras import missing_extra
+
+        extra = missing_extra(error)
+        if extra is None:
+            raise
+        sys.exit(report(extra))
 
 
 if __name__ == "__main__":

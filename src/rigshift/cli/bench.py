@@ -7,12 +7,13 @@ import sys
 from pathlib import Path
 from typing import Annotated, Any
 
-import httpx
 import typer
 from rich.console import Console
+from typer._click.core import ParameterSource  # typer vendors click: its context, its enum
 
 from rigshift.cli.errors import handle_errors
-from rigshift.errors import BackendError, InputError
+from rigshift.cli.options import AdminKeyOption, DbOption, ServerOption, transport
+from rigshift.errors import InputError
 from rigshift.estimate.runtimes import RUNTIMES
 from rigshift.measure.importer import ImportDefaults
 from rigshift.measure.types import Measurement
@@ -24,13 +25,6 @@ bench_app = typer.Typer(
 )
 _err = Console(stderr=True, highlight=False)
 
-DbOption = Annotated[
-    str | None,
-    typer.Option(
-        "--db",
-        help="Database URL or SQLite path (default: $RIGSHIFT_DB or ~/.local/share/rigshift/rigshift.db)",
-    ),
-]
 JsonOption = Annotated[bool, typer.Option("--json", help="print the stored rows as JSON")]
 FleetOption = Annotated[
     Path | None,
@@ -43,8 +37,8 @@ FleetOption = Annotated[
 
 
 def _store(db: str | None) -> Any:
+    from rigshift.measure.store import MeasurementStore
     from rigshift.server.db import open_engine
-    from rigshift.server.measurements_store import MeasurementStore
 
     return MeasurementStore(open_engine(db))
 
@@ -116,10 +110,8 @@ def bench(
         ),
     ] = None,
     rig: Annotated[str | None, typer.Option(help="bench this rig through its agent (needs --server)")] = None,
-    server: Annotated[str | None, typer.Option(help="control plane URL, for --rig")] = None,
-    admin_key: Annotated[
-        str | None, typer.Option(envvar="RIGSHIFT_ADMIN_KEY", help="admin key for --server")
-    ] = None,
+    server: ServerOption = None,
+    admin_key: AdminKeyOption = None,
     db: DbOption = None,
     fleet: FleetOption = None,
     as_json: JsonOption = False,
@@ -132,10 +124,13 @@ def bench(
     if threads is not None and threads < 1:
         raise InputError(f"--threads must be at least 1, got {threads}", field="--threads")
     this_rig = _check_fleet(fleet)
-    if rig or server:
+    # RIGSHIFT_SERVER alone keeps a plain `rigshift bench` on this machine; --server typed
+    # without --rig is a mistake.
+    typed_server = ctx.get_parameter_source("server") == ParameterSource.COMMANDLINE
+    if rig or typed_server:
         if not (rig and server):
             raise InputError("--rig and --server go together", field="--rig", expected="both, or neither")
-        rows = _bench_remote(server, admin_key, rig, runtime, threads, model)
+        rows = _bench_remote(server, admin_key, rig, runtime, threads, model, transport(ctx))
     else:
         from rigshift.measure.service import parse_model_choices, run_bench
 
@@ -159,28 +154,15 @@ def _bench_remote(
     runtime: str | None,
     threads: int | None,
     models: list[str] | None,
+    http: Any,  # an httpx transport, or None
 ) -> list[Measurement]:
-    if not admin_key:
-        raise InputError(
-            "--server needs an admin key", field="--admin-key", expected="a key made with --admin"
-        )
-    _err.print(f"asking {server} to bench rig {rig} through its agent (minutes)", markup=False)
-    try:
-        response = httpx.post(
-            server.rstrip("/") + "/admin/measurements/bench",
-            json={"rig": rig, "runtime": runtime, "threads": threads, "models": models},
-            headers={"authorization": f"Bearer {admin_key}"},
-            timeout=900,
-        )
-    except httpx.HTTPError as error:
-        raise BackendError(f"cannot reach {server}: {error}") from error
-    if response.status_code >= 400:
-        try:
-            message = response.json()["error"]["message"]
-        except (ValueError, KeyError, TypeError):
-            message = response.text
-        raise BackendError(f"{server}: HTTP {response.status_code}: {message}")
-    return [Measurement.from_json(row) for row in response.json()["data"]]
+    from rigshift.client.control_plane import admin_client
+
+    with admin_client(server, admin_key, transport=http, timeout=900) as client:
+        _err.print(f"asking {server} to bench rig {rig} through its agent (minutes)", markup=False)
+        body = {"rig": rig, "runtime": runtime, "threads": threads, "models": models}
+        answer = client.call("POST", "/admin/measurements/bench", json_body=body)
+    return [Measurement.from_json(row) for row in answer["data"]]
 
 
 @bench_app.command("import")

@@ -78,7 +78,7 @@ def econ_command(
     if budget is not None and budget < 0:
         raise InputError(Problem(f"budget must be ≥ 0, got {budget}", field="--budget"))
     fleet_data = demo_fleet() if fleet is None else load_fleet(fleet)
-    # Imported here: the economics pull in OR-Tools, which `rigshift --help` must not pay for.
+    # Imported here: the economics pull in HiGHS and numpy, which `rigshift --help` must not pay for.
     from rigshift.econ.html import render_html
     from rigshift.econ.render import render_terminal
     from rigshift.econ.service import fleet_economics

@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from rigshift.cli.errors import handle_errors
+from rigshift.cli.options import AdminKeyOption, DbOption, ServerOption, transport
 from rigshift.energy.demand import check_sites, demo_demand, read_demand, read_events
 from rigshift.energy.farm import build_farm
 from rigshift.energy.html import render_html
@@ -154,6 +155,7 @@ def _instant(text: str, field: str) -> float:
 
 
 def event_command(
+    ctx: typer.Context,
     site: Annotated[str, typer.Option("--site", help="The site that must shed.")],
     end: Annotated[str, typer.Option("--end", help="When the event ends (ISO 8601 or unix seconds).")],
     shed_kw: Annotated[
@@ -163,44 +165,33 @@ def event_command(
         float | None, typer.Option("--target-kw", help="...or the draw to stay under.")
     ] = None,
     start: Annotated[str | None, typer.Option("--start", help="When it starts (default: now).")] = None,
-    server: Annotated[
-        str | None, typer.Option("--server", envvar="RIGSHIFT_SERVER", help="Control plane URL.")
-    ] = None,
-    admin_key: Annotated[
-        str | None, typer.Option("--admin-key", envvar="RIGSHIFT_ADMIN_KEY", help="Admin key.")
-    ] = None,
-    db: Annotated[
-        str | None, typer.Option("--db", help="Database URL or SQLite path (instead of --server).")
-    ] = None,
+    server: ServerOption = None,
+    admin_key: AdminKeyOption = None,
+    db: DbOption = None,
 ) -> None:
     """Announce a demand-response event: the server's energy loop keeps SITE under its target from
     START to END (batch and mining pause first, interactive replicas last) and logs what it shed."""
     begins = _instant(start, "--start") if start else None
     ends = _instant(end, "--end")
-    event = _plane(server, admin_key, db).create_energy_event(site, begins, ends, shed_kw, target_kw)
+    event = _plane(ctx, server, admin_key, db).create_energy_event(site, begins, ends, shed_kw, target_kw)
     typer.echo(json.dumps(event, indent=2))
 
 
 def events_command(
+    ctx: typer.Context,
     site: Annotated[str | None, typer.Option("--site", help="Only this site.")] = None,
-    server: Annotated[
-        str | None, typer.Option("--server", envvar="RIGSHIFT_SERVER", help="Control plane URL.")
-    ] = None,
-    admin_key: Annotated[
-        str | None, typer.Option("--admin-key", envvar="RIGSHIFT_ADMIN_KEY", help="Admin key.")
-    ] = None,
-    db: Annotated[
-        str | None, typer.Option("--db", help="Database URL or SQLite path (instead of --server).")
-    ] = None,
+    server: ServerOption = None,
+    admin_key: AdminKeyOption = None,
+    db: DbOption = None,
 ) -> None:
     """List demand-response events with what each shed, avoided and paused."""
-    typer.echo(json.dumps({"data": _plane(server, admin_key, db).energy_events(site)}, indent=2))
+    typer.echo(json.dumps({"data": _plane(ctx, server, admin_key, db).energy_events(site)}, indent=2))
 
 
-def _plane(server: str | None, admin_key: str | None, db: str | None) -> Any:
-    from rigshift.server.control_plane import control_plane
+def _plane(ctx: typer.Context, server: str | None, admin_key: str | None, db: str | None) -> Any:
+    from rigshift.client.control_plane import control_plane
 
-    return control_plane(server, admin_key, db)
+    return control_plane(server, admin_key, db, transport=transport(ctx))
 
 
 def register(app: typer.Typer) -> None:

@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from rigshift.errors import RigshiftError
+from rigshift.extras import missing_extra
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -24,7 +25,8 @@ def report(error: RigshiftError) -> int:
 
 
 def handle_errors(command: Callable[P, R]) -> Callable[P, R]:
-    """Decorator for CLI commands: a RigshiftError becomes a message on stderr and its exit code."""
+    """Decorator for CLI commands: a RigshiftError becomes a message on stderr and its exit code;
+    so does an import of an extra that is not installed (which extra to install, exit 2)."""
 
     @functools.wraps(command)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
@@ -32,5 +34,10 @@ def handle_errors(command: Callable[P, R]) -> Callable[P, R]:
             return command(*args, **kwargs)
         except RigshiftError as error:
             sys.exit(report(error))
+        except ModuleNotFoundError as error:
+            extra = missing_extra(error)
+            if extra is None:
+                raise
+            sys.exit(report(extra))
 
     return wrapper

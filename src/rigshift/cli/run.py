@@ -11,7 +11,8 @@ import typer
 from rich.console import Console, RenderableType
 
 from rigshift.cli.errors import handle_errors
-from rigshift.errors import BackendError, InfeasiblePlan
+from rigshift.cli.options import AdminKeyOption, ServerOption, transport
+from rigshift.errors import BackendError, InfeasiblePlan, InputError
 from rigshift.files import write_atomic
 from rigshift.run.spec import ReplicaSpec, to_json
 
@@ -21,8 +22,8 @@ _err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 @handle_errors
 def agent(
-    server: Annotated[str, typer.Option(help="Control plane URL, e.g. http://10.0.0.2:8000")],
     token: Annotated[str, typer.Option(envvar="RIGSHIFT_JOIN_TOKEN", help="The cluster's join token")],
+    server: ServerOption = None,
     ray_address: Annotated[
         str | None,
         typer.Option(help="Ray head HOST:PORT (default: asked from the server, else its host:6380)"),
@@ -64,7 +65,15 @@ def agent(
 ) -> None:
     """Join this rig to the cluster as a Ray node labelled with its rig id, GPU models, VRAM and
     PCIe links, and report GPU telemetry to the control plane until stopped (Ctrl-C)."""
+    from rigshift.extras import require
+
+    require("cluster", "`rigshift agent`")  # it runs `ray start`, which comes with Ray
     from rigshift.run.agent import Agent, cpu_rig, probe_this_rig, ray_address_for, rig_from_fleet
+
+    if not server:
+        raise InputError(
+            "an agent needs its control plane", field="--server", expected="--server URL or RIGSHIFT_SERVER"
+        )
 
     if fleet is not None:
         this = rig_from_fleet(fleet, rig)
@@ -136,14 +145,11 @@ def _summary(specs: list[ReplicaSpec], width: int) -> RenderableType:
 
 @handle_errors
 def deploy(
+    ctx: typer.Context,
     demand_file: Annotated[Path, typer.Argument(metavar="DEMAND.yaml", help="What to serve")],
     fleet: Annotated[Path, typer.Option(help="The fleet file to place it on")],
-    server: Annotated[
-        str | None, typer.Option(envvar="RIGSHIFT_SERVER", help="Control plane URL to apply the plan to")
-    ] = None,
-    admin_key: Annotated[
-        str | None, typer.Option(envvar="RIGSHIFT_ADMIN_KEY", help="Admin key for --server")
-    ] = None,
+    server: ServerOption = None,
+    admin_key: AdminKeyOption = None,
     current: Annotated[
         Path | None, typer.Option(help="The plan now running (JSON), so unchanged replicas stay put")
     ] = None,
@@ -184,9 +190,9 @@ def deploy(
         if out is None and not as_json:
             _out.print("dry run: pass --server URL (and --admin-key) to apply it")
         return
-    from rigshift.server.control_plane import RemoteControlPlane
+    from rigshift.client.control_plane import RemoteControlPlane
 
-    applied = len(RemoteControlPlane(server, admin_key).apply_deployment(specs))
+    applied = len(RemoteControlPlane(server, admin_key, transport=transport(ctx)).apply_deployment(specs))
     _out.print(f"applied {applied} replica(s); follow with `rigshift usage` or GET {server}/admin/replicas")
 
 

@@ -1,6 +1,6 @@
 """`rigshift server`, `rigshift up`, `rigshift keys …`, `rigshift usage`: the control plane's CLI.
 
-Thin: `keys` and `usage` call a `ControlPlane` (`rigshift.server.control_plane`), the database
+Thin: `keys` and `usage` call a `ControlPlane` (`rigshift.client.control_plane`), the database
 directly or, with `--server`, a running server's management API with an admin key: one code path
 per command. `server` and `up` call `rigshift.server.launch`.
 """
@@ -16,30 +16,17 @@ import typer
 from rich.console import Console
 
 from rigshift.cli.errors import handle_errors
+from rigshift.cli.options import AdminKeyOption, DbOption, ServerOption, transport
 from rigshift.tables import Col, fitted_table, output_console
 
 keys_app = typer.Typer(help="Create, list and revoke API keys.", no_args_is_help=True)
 _out = Console(highlight=False, soft_wrap=True)
 
-DbOption = Annotated[
-    str | None,
-    typer.Option(
-        "--db",
-        help="Database URL or SQLite path (default: $RIGSHIFT_DB or ~/.local/share/rigshift/rigshift.db)",
-    ),
-]
-ServerOption = Annotated[
-    str | None, typer.Option("--server", help="Use a running control plane's API instead of the database")
-]
-AdminKeyOption = Annotated[
-    str | None, typer.Option("--admin-key", envvar="RIGSHIFT_ADMIN_KEY", help="Admin key for --server")
-]
 
+def _plane(ctx: typer.Context, server: str | None, admin_key: str | None, db: str | None) -> Any:
+    from rigshift.client.control_plane import control_plane
 
-def _plane(server: str | None, admin_key: str | None, db: str | None) -> Any:
-    from rigshift.server.control_plane import control_plane
-
-    return control_plane(server, admin_key, db)
+    return control_plane(server, admin_key, db, transport=transport(ctx))
 
 
 def _print_keys(keys: list[dict[str, Any]], as_json: bool) -> None:
@@ -83,6 +70,7 @@ def _when(ts: float) -> str:
 @keys_app.command("create")
 @handle_errors
 def keys_create(
+    ctx: typer.Context,
     name: Annotated[str, typer.Argument(help="Who the key is for, e.g. a customer name")],
     model: Annotated[
         list[str] | None, typer.Option("--model", "-m", help="Allowed model (repeat); default all")
@@ -112,7 +100,7 @@ def keys_create(
             "admin": admin,
         },
     )
-    data = _plane(server, admin_key, db).create_key(request)
+    data = _plane(ctx, server, admin_key, db).create_key(request)
     secret = data.pop("key")
     if as_json:
         _out.print_json(json.dumps({**data, "key": secret}))
@@ -124,19 +112,21 @@ def keys_create(
 @keys_app.command("list")
 @handle_errors
 def keys_list(
+    ctx: typer.Context,
     db: DbOption = None,
     server: ServerOption = None,
     admin_key: AdminKeyOption = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """List keys (ids, names, limits; never the keys themselves)."""
-    listed = _plane(server, admin_key, db).list_keys()
+    listed = _plane(ctx, server, admin_key, db).list_keys()
     _print_keys(listed, as_json)
 
 
 @keys_app.command("revoke")
 @handle_errors
 def keys_revoke(
+    ctx: typer.Context,
     key: Annotated[str, typer.Argument(help="Key id (from `keys list`) or name")],
     db: DbOption = None,
     server: ServerOption = None,
@@ -144,7 +134,7 @@ def keys_revoke(
     as_json: Annotated[bool, typer.Option("--json", help="Print the revoked key as JSON")] = False,
 ) -> None:
     """Revoke a key: it gets 401 from then on (within a couple of seconds on a running server)."""
-    data = _plane(server, admin_key, db).revoke_key(key)
+    data = _plane(ctx, server, admin_key, db).revoke_key(key)
     if as_json:
         _out.print_json(json.dumps(data))
     else:
@@ -153,6 +143,7 @@ def keys_revoke(
 
 @handle_errors
 def usage(
+    ctx: typer.Context,
     by: Annotated[str, typer.Option("--by", help="Group by key, model or rig")] = "key",
     since: Annotated[str | None, typer.Option("--since", help="24h, 7d, or an ISO date/time (UTC)")] = None,
     price_prompt: Annotated[float | None, typer.Option(help="USD per million prompt tokens")] = None,
@@ -163,7 +154,7 @@ def usage(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Metered usage: requests, tokens, energy, revenue and revenue per GPU per day."""
-    rows = _plane(server, admin_key, db).usage(
+    rows = _plane(ctx, server, admin_key, db).usage(
         by, since, price_prompt=price_prompt, price_completion=price_completion
     )
     if as_json:
@@ -302,6 +293,10 @@ def up(
     ready_timeout: Annotated[float, typer.Option(help="Seconds to wait for the replica")] = 180.0,
 ) -> None:
     """Everything on this machine: database, local Ray, gateway, one replica. Ctrl-C stops it all."""
+    from rigshift.extras import require
+
+    require("server", "`rigshift up`")
+    require("cluster", "`rigshift up`")
     from rigshift.server.launch import require_demo, up_demo
 
     require_demo(demo)

@@ -8,7 +8,7 @@
 from __future__ import annotations
 
 import gc
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 
 from pydantic import BaseModel, ConfigDict
 
@@ -274,7 +274,3 @@ def _analyze(
         notes=tuple(notes),
         unassessed=tuple(unassessed),
     )
-
-
-def per_class(economics: Economics) -> Mapping[str, CardEconomics]:
-    return {c.card.id: c for c in economics.cards}

@@ -17,6 +17,7 @@ import math
 from collections.abc import Sequence
 
 from rigshift.econ.inputs import AiInputs, DemandInputs, ModelClassPrice
+from rigshift.units import usd_for_tokens
 
 # The speed a buyer accepts per stream (the assessment's default floor, docs/assessment.md): a
 # request holds a stream for output_tokens / this many seconds.
@@ -71,7 +72,6 @@ def size_replicas(ai: AiInputs) -> AiInputs:
 
 
 def usd_per_request(price: ModelClassPrice, ai: AiInputs) -> float:
-    return (
-        ai.input_tokens_per_request * price.usd_per_m_input
-        + ai.output_tokens_per_request * price.usd_per_m_output
-    ) / 1e6
+    return usd_for_tokens(ai.input_tokens_per_request, price.usd_per_m_input) + usd_for_tokens(
+        ai.output_tokens_per_request, price.usd_per_m_output
+    )

@@ -59,18 +59,6 @@ def requests_per_second(
     return 1.0 / seconds
 
 
-def inference_revenue_per_day(
-    requests_per_s: float,
-    input_tokens: int,
-    output_tokens: int,
-    usd_per_m_input: float,
-    usd_per_m_output: float,
-    utilisation: float,
-) -> float:
-    usd_per_request = (input_tokens * usd_per_m_input + output_tokens * usd_per_m_output) / 1e6
-    return requests_per_s * usd_per_request * SECONDS_PER_DAY * utilisation
-
-
 def duty_watts(busy_w: float, idle_w: float, utilisation: float) -> float:
     """Mean draw of a card that is busy `utilisation` of the time and idles otherwise."""
     return utilisation * busy_w + (1.0 - utilisation) * idle_w

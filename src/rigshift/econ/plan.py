@@ -1,6 +1,7 @@
 """The conversion plan: which cards to convert, keep mining, rent out, sell, or replace.
 
-The integer program (solved with OR-Tools' SCIP backend; a few dozen variables):
+The integer program (solved with HiGHS through rigshift.mip, to proven optimality; a few dozen
+variables):
 
 Variables
     x[c,u] ∈ ℤ≥0   cards of existing class c put to use u ∈ {mine, rent, off, sell}
@@ -40,7 +41,6 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from typing import Literal
 
-from ortools.linear_solver import pywraplp
 from pydantic import BaseModel, ConfigDict
 
 from rigshift.econ import formulas as f
@@ -48,6 +48,7 @@ from rigshift.econ.cards import CardEconomics, UseResult, staff_usd_per_gpu_day
 from rigshift.econ.demand import usd_per_request
 from rigshift.econ.inputs import EconInputs
 from rigshift.errors import InfeasiblePlan
+from rigshift.mip import INF, MipModel, Row, Var
 
 Fate = Literal["mine", "rent", "infer", "off", "sell"]
 EXISTING_FATES: tuple[Fate, ...] = ("mine", "rent", "off", "sell")  # infer: per price class
@@ -252,7 +253,7 @@ def _available(econ: CardEconomics, fate: Fate, inputs: EconInputs) -> bool:
     return result is not None and result.available
 
 
-Served = dict[tuple[int, str], list[tuple[pywraplp.Variable, float]]]  # (card, class) -> [(q, hours)]
+Served = dict[tuple[int, str], list[tuple[Var, float]]]  # (card, class) -> [(q, hours)]
 
 
 def solve_plan(
@@ -265,46 +266,42 @@ def solve_plan(
     ai = inputs.ai
     annuity = f.annuity_factor(cap.horizon_months, f.monthly_rate(cap.cost_of_capital_annual))
     month = f.DAYS_PER_MONTH
-    solver = pywraplp.Solver.CreateSolver("SCIP")
-    if solver is None:  # pragma: no cover - OR-Tools always ships SCIP
-        raise InfeasiblePlan("no MIP solver available in OR-Tools")
-    infinity = solver.infinity()
-    objective = solver.Objective()
-    objective.SetMaximization()
-    budget = solver.Constraint(-infinity, inputs.constraints.capex_budget_usd, "capex")
+    solver = MipModel()
+    infinity = INF
+    budget = solver.row(-infinity, inputs.constraints.capex_budget_usd, "capex")
     sites = sorted({e.card.site for e in existing} | {p.card.site for p in purchasable})
-    slots = {s: solver.Constraint(-infinity, 0.0, f"slots[{s}]") for s in sites}
+    slots = {s: solver.row(-infinity, 0.0, f"slots[{s}]") for s in sites}
     power = {
-        s: solver.Constraint(-infinity, site_power_budget_kw[s], f"power[{s}]")
+        s: solver.row(-infinity, site_power_budget_kw[s], f"power[{s}]")
         for s in sites
         if s in site_power_budget_kw
     }
     buckets = ai.demand.hour_buckets()
     demand = {
-        (p.name, k): solver.Constraint(
+        (p.name, k): solver.row(
             -infinity, ai.demand.requests_per_day(p.name) * share, f"demand[{p.name},{k}]"
         )
         for p in ai.token_prices
         for k, (share, _) in enumerate(buckets)
     }
-    x: dict[tuple[int, Fate], pywraplp.Variable] = {}
-    y: dict[tuple[int, Fate], pywraplp.Variable] = {}
-    n_own: dict[tuple[int, str], pywraplp.Variable] = {}
-    n_buy: dict[tuple[int, str], pywraplp.Variable] = {}
+    x: dict[tuple[int, Fate], Var] = {}
+    y: dict[tuple[int, Fate], Var] = {}
+    n_own: dict[tuple[int, str], Var] = {}
+    n_buy: dict[tuple[int, str], Var] = {}
     q_own: Served = defaultdict(list)
     q_buy: Served = defaultdict(list)
-    hosts = {s: solver.IntVar(0, infinity, f"h[{s}]") for s in sites}
+    hosts = {s: solver.int_var(0, infinity, f"h[{s}]") for s in sites}
     for s, h in hosts.items():
-        objective.SetCoefficient(h, -cap.host_usd)
-        budget.SetCoefficient(h, cap.host_usd)
-        slots[s].SetCoefficient(h, -cap.gpus_per_host)
+        solver.set_cost(h, -cap.host_usd)
+        budget.set(h, cap.host_usd)
+        slots[s].set(h, -cap.gpus_per_host)
     staff_day = staff_usd_per_gpu_day(inputs)
 
     def serving_vars(
         econ: CardEconomics, tag: str, upper: int, extra_one_off: float, served: Served, key: int
-    ) -> dict[str, pywraplp.Variable]:
+    ) -> dict[str, Var]:
         """n (cards on each price class) and q (requests an hour per load level) for one card class."""
-        out: dict[str, pywraplp.Variable] = {}
+        out: dict[str, Var] = {}
         card = econ.card
         for price in ai.token_prices:
             option = _option(econ, price.name)
@@ -320,96 +317,93 @@ def solve_plan(
                 continue
             # Only the cards whose rig's host carries a replica can serve (rigshift.hosts).
             limit = upper if option.hosted_gpus is None else min(upper, option.hosted_gpus)
-            n = solver.IntVar(0, limit, f"n[{tag},{price.name}]")
+            n = solver.int_var(0, limit, f"n[{tag},{price.name}]")
             out[price.name] = n
-            objective.SetCoefficient(n, -fixed)
-            budget.SetCoefficient(n, one_off)
+            solver.set_cost(n, -fixed)
+            budget.set(n, one_off)
             if card.site in power:
                 ceiling_w = f.duty_watts(card.busy_w, inputs.power.idle_w_per_gpu, ai.max_utilisation)
-                power[card.site].SetCoefficient(n, (ceiling_w + card.host_share_w) * card.pue / 1000.0)
+                power[card.site].set(n, (ceiling_w + card.host_share_w) * card.pue / 1000.0)
             for k, (_, hours) in enumerate(buckets):
-                q = solver.NumVar(0, infinity, f"q[{tag},{price.name},{k}]")
-                objective.SetCoefficient(q, annuity * month * hours * margin)
-                link = solver.Constraint(-infinity, 0.0, f"cap[{tag},{price.name},{k}]")
-                link.SetCoefficient(q, 1)
-                link.SetCoefficient(n, -per_hour)
-                demand[(price.name, k)].SetCoefficient(q, 1)
+                q = solver.num_var(0, infinity, f"q[{tag},{price.name},{k}]")
+                solver.set_cost(q, annuity * month * hours * margin)
+                link = solver.row(-infinity, 0.0, f"cap[{tag},{price.name},{k}]")
+                link.set(q, 1)
+                link.set(n, -per_hour)
+                demand[(price.name, k)].set(q, 1)
                 served[(key, price.name)].append((q, hours))
         return out
 
     for i, econ in enumerate(existing):
         card = econ.card
         resale = cap.resale_usd.get(card.gpu_key, 0.0)
-        every = solver.Constraint(card.count, card.count, f"count[{card.id}]")
+        every = solver.row(card.count, card.count, f"count[{card.id}]")
         for fate in EXISTING_FATES:
-            var = solver.IntVar(
+            var = solver.int_var(
                 0, card.count if _available(econ, fate, inputs) else 0, f"x[{card.id},{fate}]"
             )
             x[(i, fate)] = var
-            every.SetCoefficient(var, 1)
+            every.set(var, 1)
             unit = _per_unit(econ, fate, inputs)
             result = econ.use(fate) if fate in ("mine", "rent") else None
             one_off = result.one_off_usd_per_gpu if result is not None else 0.0
             if fate == "sell":
-                objective.SetCoefficient(var, resale)
-                budget.SetCoefficient(var, -resale)
-                slots[card.site].SetCoefficient(var, -1)
+                solver.set_cost(var, resale)
+                budget.set(var, -resale)
+                slots[card.site].set(var, -1)
             else:
-                objective.SetCoefficient(var, annuity * unit.monthly_net_usd - one_off)
-                budget.SetCoefficient(var, one_off)
+                solver.set_cost(var, annuity * unit.monthly_net_usd - one_off)
+                budget.set(var, one_off)
             if card.site in power:
-                power[card.site].SetCoefficient(var, unit.power_kw)
+                power[card.site].set(var, unit.power_kw)
         for name, var in serving_vars(econ, card.id, card.count, 0.0, q_own, i).items():
             n_own[(i, name)] = var
-            every.SetCoefficient(var, 1)
+            every.set(var, 1)
 
-    depths: dict[str, pywraplp.Constraint] = {}
+    depths: dict[str, Row] = {}
     for j, econ in enumerate(purchasable):
         card = econ.card
         price = cap.buy_usd.get(card.gpu_key)
         if price is None:
             continue
         if card.gpu_key not in depths:  # market depth holds per model, across all sites
-            depths[card.gpu_key] = solver.Constraint(0, cap.max_buy_per_model, f"depth[{card.gpu_key}]")
+            depths[card.gpu_key] = solver.row(0, cap.max_buy_per_model, f"depth[{card.gpu_key}]")
         depth = depths[card.gpu_key]
         for use in BUY_USES:
-            var = solver.IntVar(
+            var = solver.int_var(
                 0, cap.max_buy_per_model if _available(econ, use, inputs) else 0, f"y[{card.id},{use}]"
             )
             y[(j, use)] = var
-            depth.SetCoefficient(var, 1)
+            depth.set(var, 1)
             unit = _per_unit(econ, use, inputs)
             result = econ.use(use)
             one_off = price + cap.riser_usd + (result.one_off_usd_per_gpu if result is not None else 0.0)
-            objective.SetCoefficient(var, annuity * unit.monthly_net_usd - one_off)
-            budget.SetCoefficient(var, one_off)
-            slots[card.site].SetCoefficient(var, 1)
+            solver.set_cost(var, annuity * unit.monthly_net_usd - one_off)
+            budget.set(var, one_off)
+            slots[card.site].set(var, 1)
             if card.site in power:
-                power[card.site].SetCoefficient(var, unit.power_kw)
+                power[card.site].set(var, unit.power_kw)
         for name, var in serving_vars(
             econ, card.id, cap.max_buy_per_model, price + cap.riser_usd, q_buy, j
         ).items():
             n_buy[(j, name)] = var
-            depth.SetCoefficient(var, 1)
-            slots[card.site].SetCoefficient(var, 1)
+            depth.set(var, 1)
+            slots[card.site].set(var, 1)
 
-    params = pywraplp.MPSolverParameters()
-    # Solve to proven optimality (the default stops within 0.01 %): the plan must not change with
-    # noise, and dearer power must never show a better plan.
-    params.SetDoubleParam(pywraplp.MPSolverParameters.RELATIVE_MIP_GAP, 0.0)
-    status = solver.Solve(params)
-    if status not in (pywraplp.Solver.OPTIMAL, pywraplp.Solver.FEASIBLE):
+    # Solve to proven optimality (a solver's default stops within 0.01 %): the plan must not change
+    # with noise, and dearer power must never show a better plan.
+    if not solver.solve(maximise=True, rel_gap=0.0):
         raise InfeasiblePlan(
             "no conversion plan meets the constraints (capex budget, site power); "
             "raise the budget or the site power limit"
         )
     after: list[Allocation] = []
     for (i, fate), var in x.items():
-        count = round(var.solution_value())
+        count = round(var.value)
         if count:
             after.append(_allocation(existing[i], fate, count, inputs, bought=False))
     for (j, use), var in y.items():
-        count = round(var.solution_value())
+        count = round(var.value)
         if count:
             after.append(_allocation(purchasable[j], use, count, inputs, bought=True))
     for group, n_vars, served, bought in (
@@ -417,14 +411,14 @@ def solve_plan(
         (purchasable, n_buy, q_buy, True),
     ):
         for (i, name), var in n_vars.items():
-            count = round(var.solution_value())
+            count = round(var.value)
             if count:
-                per_day = sum(q.solution_value() * hours for q, hours in served[(i, name)])
+                per_day = sum(q.value * hours for q, hours in served[(i, name)])
                 option = _option(group[i], name)
                 assert option is not None
                 after.append(_serving(group[i], option, count, per_day, inputs, bought))
     return _read_solution(
-        existing, purchasable, inputs, after, hosts, objective.Value(), site_power_budget_kw
+        existing, purchasable, inputs, after, hosts, solver.objective_value, site_power_budget_kw
     )
 
 
@@ -457,13 +451,13 @@ def _read_solution(
     purchasable: Sequence[CardEconomics],
     inputs: EconInputs,
     after: list[Allocation],
-    hosts: Mapping[str, pywraplp.Variable],
+    hosts: Mapping[str, Var],
     value: float,
     site_power_budget_kw: Mapping[str, float],
 ) -> ConversionPlan:
     cap = inputs.capital
     before = [_allocation(e, baseline_fate(e), e.card.count, inputs, bought=False) for e in existing]
-    hosts_bought = {s: round(h.solution_value()) for s, h in hosts.items() if round(h.solution_value())}
+    hosts_bought = {s: round(h.value) for s, h in hosts.items() if round(h.value)}
     steps = _steps(existing, purchasable, inputs, after, hosts_bought)
     proceeds = sum(a.count * cap.resale_usd.get(a.gpu_key, 0.0) for a in after if a.use == "sell")
     spend = _spend(existing, purchasable, inputs, after, hosts_bought)

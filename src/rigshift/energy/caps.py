@@ -26,8 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-import httpx
-
+from rigshift.client.http import ControlPlaneClient
 from rigshift.errors import BackendError, EnvironmentProblem, InputError, Problem
 
 log = logging.getLogger(__name__)
@@ -273,17 +272,12 @@ def capper_for(choice: str, brand: str | None = None) -> PowerCapper | None:
 CapsSource = Callable[[], list[dict[str, Any]]]
 
 
-def caps_from_server(server: str, token: str, rig: str, timeout_s: float = 5.0) -> CapsSource:
+def caps_from_server(control_plane: ControlPlaneClient, rig: str) -> CapsSource:
+    """This rig's caps as the control plane's energy loop last decided them."""
+
     def fetch() -> list[dict[str, Any]]:
-        response = httpx.get(
-            server.rstrip("/") + "/internal/energy/caps",
-            params={"rig": rig},
-            headers={"Authorization": f"Bearer {token}"},
-            timeout=timeout_s,
-        )
-        if response.status_code != 200:
-            raise BackendError(f"caps: HTTP {response.status_code} {response.text[:200]}")
-        gpus: list[dict[str, Any]] = response.json().get("gpus", [])
+        answer = control_plane.call("GET", "/internal/energy/caps", params={"rig": rig})
+        gpus: list[dict[str, Any]] = answer.get("gpus", []) if isinstance(answer, dict) else []
         return gpus
 
     return fetch

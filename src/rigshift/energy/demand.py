@@ -27,15 +27,14 @@ import math
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import numpy as np
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from rigshift.energy.farm import Farm
 from rigshift.energy.policy import CAP_FRACTIONS, INTERACTIVE_CAP_FLOOR
 from rigshift.errors import InputError, Problem
+from rigshift.readers.models import YamlDocument, read_model
 
 # Demo defaults: stated, not measured (docs/energy.md).
 DEMO_MIN_REPLICA_SHARE = 0.10  # of the converted cards
@@ -118,56 +117,22 @@ class ArrivingJob:
     usd_per_m_tokens: float
 
 
-def _load(path: Path) -> Any:
-    try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as error:
-        raise InputError(Problem(f"cannot read: {error.strerror}", str(path))) from None
-    except yaml.YAMLError as error:
-        raise InputError(Problem(f"not valid YAML/JSON: {error}", str(path))) from None
-
-
-def _validation(error: ValidationError, source: str) -> InputError:
-    problems = []
-    for item in error.errors():
-        where = "$" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in item["loc"])
-        problems.append(
-            Problem(item["msg"], source, location=where, field=str(item["loc"][-1]) if item["loc"] else None)
-        )
-    return InputError(problems)
-
-
 def read_demand(path: Path) -> Demand:
-    data = _load(path) or {}
-    try:
-        return Demand.model_validate(data)
-    except ValidationError as error:
-        raise _validation(error, str(path)) from None
+    return read_model(Demand, path, "an energy demand file (docs/energy.md)", empty={})
 
 
 def read_events(path: Path) -> list[Event]:
-    data = _load(path) or []
+    document = YamlDocument.read(path, "demand-response events (docs/energy.md)")
+    data, at = document.data or [], tuple[str, ...]()
     if isinstance(data, dict):
-        data = data.get("events", [])
+        data, at = data.get("events", []), ("events",)
     if not isinstance(data, list):
         raise InputError(
             Problem(
                 "expected a list of events", str(path), location="$", expected="- {site, start, end, shed_kw}"
             )
         )
-    events = []
-    for i, item in enumerate(data):
-        try:
-            events.append(Event.model_validate(item))
-        except ValidationError as error:
-            bad = _validation(error, str(path))
-            raise InputError(
-                [
-                    Problem(p.message, p.source, f"$[{i}]" + (p.location or "$")[1:], p.field)
-                    for p in bad.problems
-                ]
-            ) from None
-    return events
+    return [document.validate(Event, item, at=(*at, i)) for i, item in enumerate(data)]
 
 
 def check_sites(demand: Demand, events: list[Event], farm: Farm, source: str) -> None:

@@ -22,7 +22,7 @@ from typing import Any
 
 import httpx
 
-from rigshift.energy.prices import PriceSeries, ercot_interval_start, regular_series
+from rigshift.econ.prices.power_series import PriceSeries, ercot_interval_start, regular_series
 from rigshift.errors import BackendError, InputError, Problem
 
 BASE_URL = "https://api.ercot.com/api/public-reports"

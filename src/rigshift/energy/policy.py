@@ -59,12 +59,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Literal, NamedTuple
 
 from rigshift.catalog.gpu_spec import GpuSpec
 from rigshift.errors import InputError, Problem
 from rigshift.estimate.power import serving_power_w, speed_factor_at_power_limit
+from rigshift.units import usd_for_tokens
 
 CAP_FRACTIONS = (1.0, 0.85, 0.7, 0.55)
 INTERACTIVE_CAP_FLOOR = 0.7
@@ -324,7 +325,7 @@ def decide(
 
     # 1. interactive: one cap per group (priced at the dearest deployment), minimums first
     if interactive:
-        usd_best = max(n.usd_per_m_tokens for n in interactive) / 1e6
+        usd_best = usd_for_tokens(1, max(n.usd_per_m_tokens for n in interactive))
         for a in serving:
             floor = 0.0 if in_event else INTERACTIVE_CAP_FLOOR * a.group.tdp_w
             a.i_level = _best_level(a.group, usd_best, price, floor)
@@ -346,7 +347,7 @@ def decide(
         if placed < need.min_replicas:
             notes.append(f"{need.deployment}: only {placed} of {need.min_replicas} minimum replicas fit")
     for need in interactive:  # more replicas while demand is unserved and a replica earns its power
-        usd_tok = need.usd_per_m_tokens / 1e6
+        usd_tok = usd_for_tokens(1, need.usd_per_m_tokens)
         for a in order:
             if need.groups and a.group.id not in need.groups:
                 continue
@@ -373,7 +374,7 @@ def decide(
     if not in_event:
         spare = sum(max(0.0, served[n.deployment] - n.demand_tokens_per_s) for n in interactive)
     if jobs:
-        usd_tok = min(j.usd_per_m_tokens for j in jobs) / 1e6
+        usd_tok = usd_for_tokens(1, min(j.usd_per_m_tokens for j in jobs))
         for a in serving:
             a.b_level = _best_level(a.group, usd_tok, price, 0.0)
         per_card = {a.group.id: a.group.levels[a.b_level].tokens_per_s * interval.step_s for a in serving}
@@ -695,10 +696,6 @@ def per_gpu(
             slot = assigned.get(name, ("off", None, None))
             result.append(GpuDecision(name, gd.group, slot[0], slot[1], slot[2]))
     return result
-
-
-def with_event(interval: SiteInterval, event_kw: float | None) -> SiteInterval:
-    return replace(interval, event_kw=event_kw)
 
 
 # --- the two baselines `rigshift energy simulate` compares against --------------------------------

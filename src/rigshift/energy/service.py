@@ -23,6 +23,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+from rigshift.econ.prices.power_series import PriceSeries
 from rigshift.energy.events import EnergyEvent, EventSource
 from rigshift.energy.farm import SiteFarm
 from rigshift.energy.policy import (
@@ -34,7 +35,6 @@ from rigshift.energy.policy import (
     decide,
     per_gpu,
 )
-from rigshift.energy.prices import PriceSeries
 
 PriceNow = Callable[[str, float], tuple[float, tuple[float, ...]] | None]  # site, now -> ($/kWh, day-ahead)
 

@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from rigshift.econ.prices.power_series import PriceSeries
 from rigshift.energy.demand import Demand, Event, batch_jobs
 from rigshift.energy.farm import Farm, SiteFarm
 from rigshift.energy.policy import (
@@ -35,7 +36,7 @@ from rigshift.energy.policy import (
     decide,
     mining_only,
 )
-from rigshift.energy.prices import PriceSeries
+from rigshift.units import usd_for_tokens
 
 Strategy = Callable[
     [Sequence[CardGroup], SiteInterval, Sequence[InteractiveNeed], Sequence[BatchJob], bool], SiteDecision
@@ -175,7 +176,7 @@ def simulate_site(
         for nd, series in needs:
             demand_tps = float(series[i])
             served = min(demand_tps, decision.interactive_tokens_per_s.get(nd.deployment, 0.0))
-            totals.interactive_revenue_usd += served * step * nd.usd_per_m_tokens / 1e6
+            totals.interactive_revenue_usd += usd_for_tokens(served * step, nd.usd_per_m_tokens)
             totals.interactive_tokens_unserved += (demand_tps - served) * step
             if decision.replicas.get(nd.deployment, 0) < nd.min_replicas:
                 if event is None:
@@ -191,7 +192,7 @@ def simulate_site(
             done = min(tokens, entry[1])
             entry[1] -= done
             tokens -= done
-            totals.batch_revenue_usd += done * entry[0].usd_per_m_tokens / 1e6
+            totals.batch_revenue_usd += usd_for_tokens(done, entry[0].usd_per_m_tokens)
         still = []
         for entry in active:
             counted = entry[0].deadline <= end_of_span

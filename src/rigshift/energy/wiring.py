@@ -29,21 +29,21 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
+from rigshift.econ.prices.power_series import PriceSeries
 from rigshift.energy.ercot_api import ErcotApi, b2c_token
 from rigshift.energy.events import EventSource
 from rigshift.energy.farm import build_farm
 from rigshift.energy.policy import InteractiveNeed
-from rigshift.energy.prices import PriceSeries, read_price_series
+from rigshift.energy.prices import read_price_series
 from rigshift.energy.service import EnergyService, SeriesPrices
 from rigshift.errors import EnvironmentProblem, InputError, Problem
 from rigshift.fleet.model import Fleet
 from rigshift.fleet.store import load_fleet
-from rigshift.run.spec import ReplicaSpec
+from rigshift.readers.models import read_model
 
 
 class PriceFile(BaseModel):
@@ -75,19 +75,7 @@ class EnergyConfig(BaseModel):
 
 
 def read_config(path: Path) -> EnergyConfig:
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        return EnergyConfig.model_validate(data)
-    except OSError as error:
-        raise InputError(Problem(f"cannot read: {error.strerror}", str(path))) from None
-    except yaml.YAMLError as error:
-        raise InputError(Problem(f"not valid YAML: {error}", str(path))) from None
-    except ValidationError as error:
-        first = error.errors()[0]
-        where = "$." + ".".join(str(p) for p in first["loc"])
-        raise InputError(
-            Problem(first["msg"], str(path), location=where, field=str(first["loc"][-1]))
-        ) from None
+    return read_model(EnergyConfig, path, "an energy config (docs/energy.md)")
 
 
 class LivePrices:
@@ -136,8 +124,22 @@ def gpus_by_group(fleet: Fleet) -> Callable[[str], Mapping[str, Sequence[str]]]:
     return lambda site: table.get(site, {})
 
 
+class PlannedReplica(Protocol):
+    """What the loop reads of a desired replica (run.spec.ReplicaSpec has these fields): energy
+    sits below run, so it names the shape instead of importing the class."""
+
+    @property
+    def replica_id(self) -> str: ...
+    @property
+    def deployment(self) -> str: ...
+    @property
+    def rig(self) -> str: ...
+    @property
+    def model(self) -> str: ...
+
+
 def plan_by_site(
-    fleet: Fleet, desired: Callable[[], Sequence[ReplicaSpec]]
+    fleet: Fleet, desired: Callable[[], Sequence[PlannedReplica]]
 ) -> Callable[[str], dict[str, list[str]]]:
     site_of = {r.name: r.site for r in fleet.rigs}
 
@@ -155,7 +157,7 @@ def build_energy_loop(
     path: Path,
     events: EventSource,
     *,
-    desired: Callable[[], Sequence[ReplicaSpec]] = lambda: (),
+    desired: Callable[[], Sequence[PlannedReplica]] = lambda: (),
     hold: Callable[[Sequence[str], str], None] | None = None,
     release: Callable[[Sequence[str]], None] | None = None,
     clock: Callable[[], float] = time.time,

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 from rigshift.catalog.gpu_spec import GpuSpec
@@ -284,12 +284,3 @@ def provenance_of(
         spread_pct=s * 100,
         uncalibrated=bool(prior and prior.uncalibrated) and decode.source == "prior",
     )
-
-
-def merge(calibrations: Iterable[Calibration]) -> Calibration:
-    rows: list[RatioRow] = []
-    skipped: list[str] = []
-    for c in calibrations:
-        rows += c.rows
-        skipped += c.skipped
-    return Calibration(tuple(rows), tuple(skipped))

@@ -9,7 +9,7 @@ the one function `rigshift estimate`, `assess`, `econ` and `plan` call.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import replace
 
 from rigshift.catalog.gpu_spec import GpuSpec
@@ -24,8 +24,7 @@ from rigshift.estimate.calibration import (
     row_noise,
     solve_log_ratio,
 )
-from rigshift.estimate.estimator import estimate
-from rigshift.estimate.types import Estimate, GpuSlot, Hardware, Workload
+from rigshift.estimate.types import GpuSlot, Hardware, Workload
 from rigshift.fleet.model import Fleet
 from rigshift.measure.types import HOST_CARD_KEY, Measurement
 from rigshift.toolkit import Toolkit, default_toolkit
@@ -129,27 +128,16 @@ def _database_rows(db_url: str | None) -> list[Measurement]:
         return []  # no database yet: nothing measured, and no SQLAlchemy import to pay for
     from sqlalchemy import inspect
 
-    from rigshift.server.db import open_engine
-    from rigshift.server.measurements_store import MeasurementStore
+    from rigshift.measure.store import MeasurementStore
+    from rigshift.storage.engine import connect
 
-    engine = open_engine(url, migrate_schema=False)
+    engine = connect(url)
     try:
         if not inspect(engine).has_table("measurements"):
             return []
         return MeasurementStore(engine).list()
     finally:
         engine.dispose()
-
-
-def estimator_for(
-    db_url: str | None = None, use_measurements: bool = True, fleet: Fleet | None = None
-) -> Callable[[Workload, Hardware], Estimate]:
-    """The estimator `rigshift estimate` runs: corrected by the stored measurements (and the
-    fleet file's), or the prior alone (`--no-measurements`)."""
-    if not use_measurements:
-        return estimate
-    calibration = load_calibration(db_url, fleet)
-    return calibration.apply if calibration else estimate
 
 
 def toolkit_for(

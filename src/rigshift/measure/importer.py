@@ -21,6 +21,7 @@ from rigshift.estimate.quants import RECIPES
 from rigshift.estimate.runtimes import RUNTIMES, default_runtime
 from rigshift.measure.formats import BenchRecord, LogFacts, parse_bench_text
 from rigshift.measure.types import HOST_CARD_KEY, Measurement
+from rigshift.readers import read_text
 from rigshift.suggest import did_you_mean
 
 # llama-bench's backend names (ggml backend registry) -> rigshift runtimes.
@@ -56,10 +57,7 @@ def import_files(paths: list[Path], defaults: ImportDefaults, measured_at: float
     """Every result of every file, mapped; the first bad line stops the import (nothing stored)."""
     out: list[Measurement] = []
     for path in paths:
-        try:
-            text = path.read_text(encoding="utf-8", errors="replace")
-        except OSError as error:
-            raise InputError(Problem(f"cannot read file: {error.strerror}", source=str(path))) from None
+        text = read_text(path, "llama-bench output (markdown, CSV, JSON or JSONL)")
         records, facts = parse_bench_text(text, str(path))
         out += [
             to_measurement(r, facts, defaults, f"import {path.name}:{r.line}", measured_at, str(path))

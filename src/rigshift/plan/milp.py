@@ -37,8 +37,6 @@ objective.
 
 from __future__ import annotations
 
-import os
-import sys
 import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
@@ -48,6 +46,7 @@ import highspy
 import numpy as np
 
 from rigshift.hosts import UNLIMITED
+from rigshift.mip import new_highs
 from rigshift.plan.candidates import Candidates, Config, replicas_per_rig
 
 MIP_REL_GAP = 0.004  # stop within 0.4% of the bound: the target is 98%, the rest is mapping
@@ -240,7 +239,7 @@ def solve_milp(
         highspy.HighsVarType.kInteger if i else highspy.HighsVarType.kContinuous for i in integral
     ]
 
-    h = _new_highs()
+    h = new_highs()
     h.setOptionValue("output_flag", False)
     h.setOptionValue("time_limit", float(max(time_limit_s, 0.1)))
     h.setOptionValue("mip_rel_gap", MIP_REL_GAP)
@@ -334,20 +333,6 @@ def _host_rows(cands: Candidates, row: Callable[[list[tuple[int, float]], float,
 
 def inf_() -> float:
     return float(highspy.kHighsInf)
-
-
-def _new_highs() -> highspy.Highs:
-    """HiGHS prints a banner on stdout (C level) the first time; keep `--json` output clean."""
-    sys.stdout.flush()
-    saved = os.dup(1)
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, 1)
-        return highspy.Highs()
-    finally:
-        os.dup2(saved, 1)
-        os.close(saved)
-        os.close(devnull)
 
 
 def _complete_warm(

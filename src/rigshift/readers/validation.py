@@ -28,13 +28,16 @@ def problems_from_validation(
     prefix: Loc = (),
     first_only: bool = False,
     dotted_field: bool = False,
+    expected_from_pydantic: bool = False,
 ) -> list[Problem]:
     """One Problem per pydantic error: where (`locate(loc)`, by default a JSON path), which field,
     the message without pydantic's "Value error, " prefix, and a did-you-mean for unknown keys.
 
     `known_fields` is the field names to suggest from (or a function of the error's location, for
     nested models); `prefix` puts a model validated on its own at its place in a bigger document;
-    `dotted_field` names the field by its whole path ("pcie.gen") instead of its last part.
+    `dotted_field` names the field by its whole path ("pcie.gen") instead of its last part;
+    `expected_from_pydantic` says what pydantic expected (a literal's choices) where `expected`
+    is not given.
     """
     problems = []
     for item in error.errors():
@@ -51,13 +54,16 @@ def problems_from_validation(
             names = known_fields(loc) if callable(known_fields) else known_fields
             suggestions = did_you_mean(field, list(names))
         message = "unknown key" if unknown else str(item["msg"]).removeprefix("Value error, ")
+        wanted = expected
+        if wanted is None and expected_from_pydantic and (item.get("ctx") or {}).get("expected"):
+            wanted = str(item["ctx"]["expected"]).replace("'", "")
         problems.append(
             Problem(
                 message,
                 source=source,
                 location=(locate or json_path)(loc),
                 field=field,
-                expected=expected,
+                expected=wanted,
                 suggestions=suggestions,
             )
         )

@@ -22,6 +22,7 @@ from urllib.parse import urlparse
 
 import httpx
 
+from rigshift.client.http import ControlPlaneClient, Refused
 from rigshift.energy.caps import CapApplier, PowerCapper, caps_from_server
 from rigshift.errors import BackendError, EnvironmentProblem, InputError, Problem
 from rigshift.fleet.model import Rig
@@ -70,20 +71,24 @@ def cpu_rig(name: str | None, site: str | None) -> Rig:
     return Rig(name=name or socket.gethostname(), site=site or "local", gpus=[])
 
 
-def ray_address_for(server: str, explicit: str | None, token: str) -> str:
+def ray_address_for(
+    server: str, explicit: str | None, token: str, *, transport: httpx.BaseTransport | None = None
+) -> str:
     """The head's address: given, else asked from the control plane, else its host at :6380."""
     if explicit:
         return explicit
     try:
-        response = httpx.get(
-            server.rstrip("/") + "/internal/cluster", headers={"Authorization": f"Bearer {token}"}, timeout=5
-        )
-        if response.status_code == 200 and response.json().get("ray_address"):
-            return str(response.json()["ray_address"])
-        if response.status_code == 401:
-            raise InputError(Problem("the control plane refused the join token", server, field="--token"))
-    except (httpx.HTTPError, ValueError):
-        pass
+        with ControlPlaneClient(server, token, transport=transport, timeout=5.0) as client:
+            answer = client.call("GET", "/internal/cluster")
+        if isinstance(answer, dict) and answer.get("ray_address"):
+            return str(answer["ray_address"])
+    except Refused as refusal:
+        if refusal.http_status == 401:
+            raise InputError(
+                Problem("the control plane refused the join token", server, field="--token")
+            ) from None
+    except BackendError:
+        pass  # no answer, or an older server without the route: the head on the server's host
     host = urlparse(server).hostname or "127.0.0.1"
     return f"{host}:{DEFAULT_RAY_PORT}"
 
@@ -142,10 +147,11 @@ class Agent:
             except OSError as error:
                 raise EnvironmentProblem(f"cannot run `ray start`: {error}") from None
         self._node = node
+        control_plane = ControlPlaneClient(self.server, self.token, timeout=5.0)
         reporter = TelemetryReporter(
             self.rig.name,
             sampler_for(self.rig, self.simulate),
-            post_report(self.server, self.token),
+            post_report(control_plane),
             interval_s=self.telemetry_interval_s,
         )
         try:
@@ -165,7 +171,7 @@ class Agent:
             reporter.start()
             applier = None
             if self.capper is not None:
-                source = caps_from_server(self.server, self.token, self.rig.name)
+                source = caps_from_server(control_plane, self.rig.name)
                 applier = CapApplier(self.capper, source, interval_s=self.telemetry_interval_s)
                 applier.start()
             try:
@@ -176,6 +182,7 @@ class Agent:
         finally:
             reporter.stop()
             _end_group(node)
+            control_plane.close()
 
     def stop(self) -> None:
         """Leave the cluster (from another thread): the blocked `run` returns."""

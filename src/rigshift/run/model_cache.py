@@ -7,8 +7,9 @@ renamed, so a crash mid-copy never leaves a truncated model that looks complete.
 
 Sources:
 * "path":  a file on the rig or a shared mount; used in place when local, copied when `copy=True`.
-* "store": the control plane's model store, `GET {store_url}/internal/models/{name}` with the join
-           token; streamed to disk, verified against sha256 when known.
+* "store": the control plane's model store, `GET /internal/models/{name}` through the rig's
+           control-plane client (the join token); streamed to disk, verified against sha256 when
+           known.
 * "hf":    "org/repo/file.gguf" inside the Hugging Face cache ($HF_HUB_CACHE or
            ~/.cache/huggingface/hub): used in place, never downloaded (rigs have no hub access).
 * "demo":  the tiny generated model; `uri` is its reply text.
@@ -23,14 +24,12 @@ import shutil
 import threading
 from collections.abc import Callable
 from pathlib import Path
+from urllib.parse import quote
 
-import httpx
-
+from rigshift.client.http import ControlPlaneClient
 from rigshift.errors import BackendError, InputError, Problem
 from rigshift.run.spec import ModelSource
 from rigshift.run.tiny_gguf import write_tiny_gguf
-
-Fetch = Callable[[str, dict[str, str], Path], None]  # url, headers, destination
 
 
 def default_cache_dir() -> Path:
@@ -48,31 +47,15 @@ def hf_cache_dir() -> Path:
     return Path(hf_home) / "hub"
 
 
-def http_fetch(url: str, headers: dict[str, str], destination: Path) -> None:
-    try:
-        with httpx.stream("GET", url, headers=headers, timeout=60, follow_redirects=True) as response:
-            if response.status_code != 200:
-                raise BackendError(f"model store answered {response.status_code} for {url}")
-            with open(destination, "wb") as out:
-                for chunk in response.iter_bytes(1 << 20):
-                    out.write(chunk)
-    except httpx.HTTPError as error:
-        raise BackendError(f"cannot fetch model from {url}: {error}") from None
-
-
 class ModelCache:
     def __init__(
         self,
         root: Path | None = None,
         *,
-        store_url: str | None = None,
-        token: str | None = None,
-        fetch: Fetch = http_fetch,
+        store: ControlPlaneClient | None = None,
     ) -> None:
         self.root = root or default_cache_dir()
-        self.store_url = store_url.rstrip("/") if store_url else None
-        self.token = token
-        self._fetch = fetch
+        self.store = store
         self._lock = threading.Lock()  # replicas on one rig share the cache
         self.copies = 0  # how many times content was actually copied or fetched (for tests, logs)
 
@@ -127,14 +110,14 @@ class ModelCache:
         return matches[-1]
 
     def _store(self, source: ModelSource) -> Path:
-        if not self.store_url:
+        store = self.store
+        if store is None:
             raise InputError(Problem("the model is in the control plane's store but no server URL is set"))
         target = self._entry(source, source.uri)
         if target.is_file():
             return target
-        url = f"{self.store_url}/internal/models/{source.uri}"
-        headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
-        self._atomic(target, lambda tmp: self._fetch(url, headers, tmp), source.sha256)
+        path = f"/internal/models/{quote(source.uri, safe='')}"
+        self._atomic(target, lambda tmp: store.download(path, tmp), source.sha256)
         return target
 
     def _atomic(self, target: Path, write: Callable[[Path], None], sha256: str | None) -> None:

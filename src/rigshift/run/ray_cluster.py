@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import secrets
 import shutil
 import subprocess
 import sys
@@ -30,10 +29,6 @@ from rigshift.run.spec import LABEL_RIG, ReplicaSpec, to_dict
 
 NAMESPACE = "rigshift"
 ACTOR_PREFIX = "replica:"
-
-
-def new_join_token() -> str:
-    return secrets.token_urlsafe(32)
 
 
 def auth_env(token: str, base: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -119,11 +114,6 @@ def join_command(address: str, labels: Mapping[str, str], num_cpus: int | None =
     if num_cpus is not None:
         cmd.append(f"--num-cpus={num_cpus}")
     return cmd
-
-
-def stop_local_ray(timeout_s: float = 60) -> None:
-    """`ray stop`: ends every Ray process of this machine's cluster (used by `rigshift up`)."""
-    subprocess.run([*_ray_cli(), "stop", "--force"], capture_output=True, timeout=timeout_s, check=False)
 
 
 def connect(address: str, token: str) -> None:

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from rigshift.client.http import ControlPlaneClient
 from rigshift.errors import RigshiftError
 from rigshift.run.backends import backend_command, backend_env, choose_backend
 from rigshift.run.labels import LABEL_ADVERTISE
@@ -109,10 +110,11 @@ class ReplicaRunner:
             # The rig's own choices (set by `rigshift agent` on its Ray node) win over the
             # control plane's defaults: a path on the server may not exist on a rig.
             cache_dir = os.environ.get(RIG_CACHE_ENV) or self.settings.cache_dir
+            store_url = self.settings.store_url or os.environ.get(RIG_SERVER_ENV)
+            token = self.settings.token or os.environ.get("RAY_AUTH_TOKEN")
             cache = ModelCache(
                 Path(cache_dir) if cache_dir else None,
-                store_url=self.settings.store_url or os.environ.get(RIG_SERVER_ENV),
-                token=self.settings.token or os.environ.get("RAY_AUTH_TOKEN"),
+                store=ControlPlaneClient(store_url, token) if store_url else None,
             )
             model_path = cache.ensure(self.spec.source)
             binary = choose_backend(self.spec.runtime)

@@ -19,8 +19,7 @@ import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
-import httpx
-
+from rigshift.client.http import ControlPlaneClient
 from rigshift.fleet.model import Rig
 from rigshift.run.contracts import GpuTelemetry, RigTelemetry
 
@@ -160,22 +159,11 @@ def sampler_for(rig: Rig, simulate: bool = False) -> Sampler:
     return StaticSampler(rig)
 
 
-def post_report(
-    server: str, token: str, client: httpx.Client | None = None
-) -> Callable[[RigTelemetry], None]:
-    url = server.rstrip("/") + "/internal/telemetry"
-    http = client or httpx.Client(timeout=5)
+def post_report(control_plane: ControlPlaneClient) -> Callable[[RigTelemetry], None]:
+    """Send one report to the control plane (a refusal or no answer raises; the reporter counts it)."""
 
     def post(report: RigTelemetry) -> None:
-        response = http.post(
-            url,
-            content=report.model_dump_json(),
-            headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
-        )
-        if response.status_code >= 300:
-            raise httpx.HTTPStatusError(
-                f"telemetry refused: {response.status_code}", request=response.request, response=response
-            )
+        control_plane.call("POST", "/internal/telemetry", content=report.model_dump_json())
 
     return post
 

@@ -27,6 +27,7 @@ from starlette.responses import Response
 from rigshift.energy.service import EnergyService
 from rigshift.errors import RigshiftError
 from rigshift.measure.calibrate import toolkit_of
+from rigshift.measure.store import MeasurementStore
 from rigshift.run.contracts import ReplicaDirectory
 from rigshift.run.manager import ReplicaManager
 from rigshift.server.batch_dispatch import GatewayDispatcher
@@ -40,7 +41,6 @@ from rigshift.server.errors import error_response, openai_error
 from rigshift.server.fleet_source import FleetSource
 from rigshift.server.gateway import Gateway
 from rigshift.server.health import probe_loop
-from rigshift.server.measurements_store import MeasurementStore
 from rigshift.server.metering import default_prices
 from rigshift.server.metrics import Metrics, gpu_metrics, replica_metrics
 from rigshift.server.routers import (

@@ -64,10 +64,6 @@ class FleetSource:
                 self._fleet = self._load()
             return self._fleet
 
-    def loaded_fleet(self) -> Fleet | None:
-        """The fleet if it is already in memory (never blocks a request on loading it)."""
-        return self._fleet
-
     def tools(self) -> Toolkit:
         """The toolkit every analysis here runs on (calibrated by the stored measurements)."""
         fleet = self.fleet()

@@ -15,6 +15,8 @@ import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from rigshift.units import usd_for_tokens
+
 FALLBACK_PRICES_USD_PER_MTOK: dict[str, float] = {"prompt": 0.05, "completion": 0.15}
 # Batch API tokens are billed at half the synchronous price, as OpenAI bills its Batch API
 # (platform.openai.com/docs/guides/batch, read 2026-12): what buyers expect for work that may wait
@@ -28,9 +30,9 @@ class TokenPrices:
     completion_usd_per_mtok: float
 
     def revenue_usd(self, prompt_tokens: int, completion_tokens: int) -> float:
-        return (
-            prompt_tokens * self.prompt_usd_per_mtok + completion_tokens * self.completion_usd_per_mtok
-        ) / 1e6
+        return usd_for_tokens(prompt_tokens, self.prompt_usd_per_mtok) + usd_for_tokens(
+            completion_tokens, self.completion_usd_per_mtok
+        )
 
     def batch_revenue_usd(self, prompt_tokens: int, completion_tokens: int) -> float:
         return BATCH_PRICE_FACTOR * self.revenue_usd(prompt_tokens, completion_tokens)

@@ -12,7 +12,8 @@ from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints, ValidationError
 
-from rigshift.errors import InputError, Problem
+from rigshift.errors import InputError
+from rigshift.readers.validation import problems_from_validation
 from rigshift.run.spec import ModelSource, ReplicaSpec
 
 # A model name as clients send it in "model": no commas (keys store the list comma-separated),
@@ -101,10 +102,6 @@ class ReplicaSpecIn(Strict):
         return ReplicaSpec(**data)
 
 
-class SpecList(BaseModel):
-    data: list[dict[str, Any]]
-
-
 class DataList(BaseModel):
     """A list response; `data` items are plain records."""
 
@@ -128,15 +125,5 @@ def build(model: type[M], data: dict[str, Any], *, source: str | None = None) ->
     try:
         return model.model_validate(data)
     except ValidationError as error:
-        problems = []
-        for e in error.errors():
-            expected = (e.get("ctx") or {}).get("expected")
-            problems.append(
-                Problem(
-                    e["msg"],
-                    source=source,
-                    field=".".join(str(p) for p in e["loc"]) or None,
-                    expected=str(expected).replace("'", "") if expected else None,
-                )
-            )
+        problems = problems_from_validation(error, source, dotted_field=True, expected_from_pydantic=True)
         raise InputError(problems) from None

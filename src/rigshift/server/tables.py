@@ -13,13 +13,15 @@ from sqlalchemy import (
     Index,
     Integer,
     LargeBinary,
-    MetaData,
     String,
     Table,
     Text,
 )
 
-metadata = MetaData()
+from rigshift.measure.store import measurements
+from rigshift.storage.schema import metadata
+
+__all__ = ["measurements", "metadata"]  # the measurements table lives with its store (measure/store.py)
 
 # An API key is stored as sha256(key) plus its public lookup id; the key itself is never stored.
 api_keys = Table(
@@ -175,36 +177,4 @@ energy_events = Table(
     Column("under_target_after_s", Float, nullable=True),  # from start to the first reading under target
     Column("paused_json", Text, nullable=False, default="{}"),  # what was paused: batch, mining, replicas
     Index("ix_energy_events_site_time", "site", "start_at"),
-)
-
-# llama-bench results, one row per (card, test): `rigshift bench` and `rigshift bench import`
-# write them, the estimator's calibration reads them (rigshift.measure).
-measurements = Table(
-    "measurements",
-    metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("measured_at", Float, nullable=False),
-    Column("card_key", String(200), nullable=False),  # GPU catalog key, or "host-cpu"
-    Column("card_name", String(300), nullable=False),  # as the runtime reported it
-    Column("vram_gib", Float, nullable=True),
-    Column("card_uuid", String(200), nullable=True),
-    Column("rig", String(200), nullable=True),
-    Column("driver", String(200), nullable=True),
-    Column("runtime", String(32), nullable=False),
-    Column("runtime_build", String(100), nullable=True),
-    Column("power_limit_w", Float, nullable=True),
-    Column("pcie_link", String(32), nullable=True),
-    Column("model_key", String(200), nullable=False),
-    Column("quant", String(32), nullable=False),
-    Column("n_prompt", Integer, nullable=False),
-    Column("n_gen", Integer, nullable=False),
-    Column("n_depth", Integer, nullable=False),
-    Column("n_gpu_layers", Integer, nullable=True),
-    Column("n_threads", Integer, nullable=True),
-    Column("tokens_per_s", Float, nullable=False),
-    Column("stddev_tokens_per_s", Float, nullable=False),
-    Column("samples_tokens_per_s", Text, nullable=True),  # JSON list, one rate per repetition
-    Column("gpu_memory_used_gib", Float, nullable=True),
-    Column("source", Text, nullable=False),  # "bench", "import FILE:LINE", "agent RIG"
-    Index("ix_measurements_card", "card_key", "runtime"),
 )

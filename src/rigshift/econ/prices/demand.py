@@ -16,19 +16,18 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import math
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import ValidationError
 
 from rigshift.econ.inputs import ClassDemand, DemandInputs, ModelClassPrice
 from rigshift.econ.prices.bundle import DemandSection, demand_from_section
 from rigshift.errors import InputError, Problem, RigshiftError
 from rigshift.plan.demand import parse_demand
+from rigshift.readers import load_json, load_yaml, problems_from_validation, read_text
 from rigshift.suggest import normalise
 
 ParamsOf = Callable[[str], float | None]  # model name -> billions of parameters (None: unknown)
@@ -72,16 +71,19 @@ def read_demand(
 ) -> DemandInputs:
     params_of = params_of or _default_params_of
     source = str(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as error:
-        raise InputError(Problem(f"cannot read the demand file: {error.strerror}", source=source)) from None
+    expected = "a demand file (docs/economics.md)"
+    text = read_text(path, expected)
     if path.suffix.lower() == ".csv":
-        return _usage(list(csv.DictReader(io.StringIO(text))), source, classes, days, params_of)
-    try:
-        data = json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
-    except (json.JSONDecodeError, yaml.YAMLError) as error:
-        raise InputError(Problem(f"not valid JSON/YAML: {error}", source=source)) from None
+        try:
+            rows = list(csv.DictReader(io.StringIO(text)))
+        except csv.Error as error:  # a NUL byte, a field over the csv module's limit
+            raise InputError(Problem(f"not valid CSV: {error}", source=source)) from None
+        return _usage(rows, source, classes, days, params_of)
+    data = (
+        load_json(text, source, expected)
+        if path.suffix.lower() == ".json"
+        else load_yaml(text, source, expected)
+    )
     if isinstance(data, list):
         return _usage(data, source, classes, days, params_of)
     if isinstance(data, dict) and "deployments" in data:
@@ -99,16 +101,9 @@ def read_demand(
         section = DemandSection.model_validate(data)
     except ValidationError as error:
         raise InputError(
-            [
-                Problem(
-                    item["msg"] if item["type"] != "extra_forbidden" else "unknown key",
-                    source=source,
-                    location="$." + ".".join(str(p) for p in item["loc"]),
-                    field=str(item["loc"][-1]) if item["loc"] else None,
-                    expected="requests_per_day, tokens_per_day, load_profile, as_of, source",
-                )
-                for item in error.errors()
-            ]
+            problems_from_validation(
+                error, source, expected="requests_per_day, tokens_per_day, load_profile, as_of, source"
+            )
         ) from None
     return demand_from_section(
         section,

@@ -10,10 +10,10 @@ from typing import Any, Protocol
 import anyio.to_thread
 
 from rigshift.errors import BackendError
+from rigshift.measure.store import MeasurementStore
 from rigshift.measure.types import Measurement
 from rigshift.measure.validate import validate_measurements
 from rigshift.server.errors import Conflict, NotFound
-from rigshift.server.measurements_store import MeasurementStore
 
 
 class RigBench(Protocol):

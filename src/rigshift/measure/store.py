@@ -1,4 +1,7 @@
-"""The measurements table: llama-bench results stored, listed and filtered. Rows stay in here."""
+"""The measurements table: llama-bench results stored, listed and filtered. Rows stay in here.
+
+The analysis commands read it (measure/calibrate.py) and the server writes it; it sits below both,
+on rigshift.storage's MetaData (the Alembic migrations in server/migrations create it)."""
 
 from __future__ import annotations
 
@@ -6,11 +9,43 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import Engine, delete, insert, select
+from sqlalchemy import Column, Engine, Float, Index, Integer, String, Table, Text, delete, insert, select
 
 from rigshift.measure.types import IMPORT_IDENTITY as _IDENTITY
 from rigshift.measure.types import Measurement
-from rigshift.server.tables import measurements
+from rigshift.storage.schema import metadata
+
+# llama-bench results, one row per (card, test): `rigshift bench` and `rigshift bench import`
+# write them, the estimator's calibration reads them (rigshift.measure).
+measurements = Table(
+    "measurements",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("measured_at", Float, nullable=False),
+    Column("card_key", String(200), nullable=False),  # GPU catalog key, or "host-cpu"
+    Column("card_name", String(300), nullable=False),  # as the runtime reported it
+    Column("vram_gib", Float, nullable=True),
+    Column("card_uuid", String(200), nullable=True),
+    Column("rig", String(200), nullable=True),
+    Column("driver", String(200), nullable=True),
+    Column("runtime", String(32), nullable=False),
+    Column("runtime_build", String(100), nullable=True),
+    Column("power_limit_w", Float, nullable=True),
+    Column("pcie_link", String(32), nullable=True),
+    Column("model_key", String(200), nullable=False),
+    Column("quant", String(32), nullable=False),
+    Column("n_prompt", Integer, nullable=False),
+    Column("n_gen", Integer, nullable=False),
+    Column("n_depth", Integer, nullable=False),
+    Column("n_gpu_layers", Integer, nullable=True),
+    Column("n_threads", Integer, nullable=True),
+    Column("tokens_per_s", Float, nullable=False),
+    Column("stddev_tokens_per_s", Float, nullable=False),
+    Column("samples_tokens_per_s", Text, nullable=True),  # JSON list, one rate per repetition
+    Column("gpu_memory_used_gib", Float, nullable=True),
+    Column("source", Text, nullable=False),  # "bench", "import FILE:LINE", "agent RIG"
+    Index("ix_measurements_card", "card_key", "runtime"),
+)
 
 _COLUMNS = [c.name for c in measurements.columns if c.name != "id"]
 

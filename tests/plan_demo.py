@@ -1,5 +1,6 @@
-"""A demand to go with the demo fleet (`rigshift.fleet.demo.demo_fleet`): for benchmarks, tests
-and trying the planner out. Deterministic in its seed; sized to the farm."""
+"""A demand to go with the demo fleet (`rigshift.fleet.demo.demo_fleet`), for the planner's scale
+tests and bench/plan_scale.py (not part of the package: nothing in rigshift uses it).
+Deterministic in its seed; sized to the farm."""
 
 from __future__ import annotations
 

@@ -1,0 +1,137 @@
+"""`ControlPlane`: what the CLI asks of a control plane, over its database or over HTTP.
+
+`rigshift keys …`, `rigshift usage`, `rigshift deploy` and `rigshift energy event(s)` each have
+one code path: they call a
+`ControlPlane`, which is `LocalControlPlane` (the database directly; no server needed) or
+`RemoteControlPlane` (a running server's management API with an admin key). Both return the same
+plain records (the API's JSON), so what a command prints does not depend on where it came from.
+`RemoteControlPlane` is the one HTTP client (`ControlPlaneClient`) with an admin key; its
+transport is injected (`transport=`; the CLI's commands take theirs from the click context's
+object, see `cli/options.py`), so tests run it against a fake API or the app in-process.
+`LocalControlPlane` (`local.py`) calls the server's services on the database.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+from urllib.parse import quote
+
+import httpx
+
+from rigshift.client.http import ControlPlaneClient
+from rigshift.errors import InputError
+from rigshift.run.spec import ReplicaSpec, to_dict
+from rigshift.server.schemas import KeyCreate
+
+
+class ControlPlane(Protocol):
+    def create_key(self, request: KeyCreate) -> dict[str, Any]:
+        """The new key's record, with its secret under "key" (shown this once)."""
+        ...
+
+    def list_keys(self) -> list[dict[str, Any]]: ...
+
+    def revoke_key(self, id_or_name: str) -> dict[str, Any]: ...
+
+    def usage(
+        self,
+        by: str,
+        since: str | None = None,
+        *,
+        price_prompt: float | None = None,
+        price_completion: float | None = None,
+    ) -> list[dict[str, Any]]: ...
+
+    def apply_deployment(self, specs: list[ReplicaSpec]) -> list[dict[str, Any]]: ...
+
+    def create_energy_event(
+        self,
+        site: str,
+        start: float | None,
+        end: float,
+        shed_kw: float | None,
+        target_kw: float | None,
+    ) -> dict[str, Any]:
+        """A demand-response event (`start` None: now), as `GET /admin/energy/events` lists it."""
+        ...
+
+    def energy_events(self, site: str | None = None) -> list[dict[str, Any]]: ...
+
+
+def admin_client(
+    url: str, admin_key: str | None, *, transport: httpx.BaseTransport | None = None, timeout: float = 30.0
+) -> ControlPlaneClient:
+    """The control plane at `url` with an admin key (`--server` without `--admin-key` is exit 2)."""
+    if not admin_key:
+        raise InputError(
+            "--server needs an admin key", field="--admin-key", expected="a key made with --admin"
+        )
+    return ControlPlaneClient(url, admin_key, transport=transport, timeout=timeout)
+
+
+class RemoteControlPlane:
+    """A running server's management API, with an admin key."""
+
+    def __init__(self, url: str, admin_key: str | None, *, transport: httpx.BaseTransport | None = None):
+        self._client = admin_client(url, admin_key, transport=transport)
+        self.url = self._client.url
+
+    def close(self) -> None:
+        self._client.close()
+
+    def create_key(self, request: KeyCreate) -> dict[str, Any]:
+        return dict(self._client.call("POST", "/admin/keys", json_body=request.model_dump()))
+
+    def list_keys(self) -> list[dict[str, Any]]:
+        return list(self._client.call("GET", "/admin/keys")["data"])
+
+    def revoke_key(self, id_or_name: str) -> dict[str, Any]:
+        # Escaped: `keys revoke 'acme?typo'` must name the key "acme?typo", not revoke "acme".
+        return dict(self._client.call("DELETE", "/admin/keys/" + quote(id_or_name, safe="")))
+
+    def usage(
+        self,
+        by: str,
+        since: str | None = None,
+        *,
+        price_prompt: float | None = None,
+        price_completion: float | None = None,
+    ) -> list[dict[str, Any]]:
+        params = {
+            "by": by,
+            "since": since,
+            "price_prompt": price_prompt,
+            "price_completion": price_completion,
+        }
+        return list(self._client.call("GET", "/admin/usage", params=params)["data"])
+
+    def apply_deployment(self, specs: list[ReplicaSpec]) -> list[dict[str, Any]]:
+        return list(
+            self._client.call("PUT", "/admin/deployments", json_body=[to_dict(s) for s in specs])["data"]
+        )
+
+    def create_energy_event(
+        self,
+        site: str,
+        start: float | None,
+        end: float,
+        shed_kw: float | None,
+        target_kw: float | None,
+    ) -> dict[str, Any]:
+        body = {"site": site, "shed_kw": shed_kw, "target_kw": target_kw, "start": start, "end": end}
+        return dict(self._client.call("POST", "/admin/energy/events", json_body=body))
+
+    def energy_events(self, site: str | None = None) -> list[dict[str, Any]]:
+        return list(self._client.call("GET", "/admin/energy/events", params={"site": site})["data"])
+
+
+def control_plane(
+    server: str | None, admin_key: str | None, db: str | None, *, transport: httpx.BaseTransport | None = None
+) -> ControlPlane:
+    """`--server URL` (with `--admin-key`): the remote API; else the database at `--db`."""
+    if server:
+        return RemoteControlPlane(server, admin_key, transport=transport)
+    from rigshift.client.local import LocalControlPlane
+    from rigshift.server.db import open_engine
+
+    return LocalControlPlane(open_engine(db))
