@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator, Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+import anyio.to_thread
 from fastapi import APIRouter, FastAPI
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
@@ -32,7 +33,7 @@ from rigshift.run.manager import ReplicaManager
 from rigshift.server.batch_dispatch import GatewayDispatcher
 from rigshift.server.batch_energy import connect_batches_to_energy
 from rigshift.server.batch_runner import BatchRunner
-from rigshift.server.batch_service import MAX_FILE_BYTES, BatchService
+from rigshift.server.batch_service import BatchService
 from rigshift.server.batch_store import BatchStore, FileStore
 from rigshift.server.body_limit import BodySizeLimit
 from rigshift.server.console_auth import SessionStore
@@ -41,6 +42,8 @@ from rigshift.server.db import open_engine
 from rigshift.server.deployments import DeploymentLog
 from rigshift.server.energy_events import EnergyEventStore
 from rigshift.server.errors import error_response, openai_error
+from rigshift.server.file_blobs import files_root
+from rigshift.server.file_uploads import FileLimits
 from rigshift.server.fleet_source import FleetSource
 from rigshift.server.gateway import Gateway
 from rigshift.server.health import probe_loop
@@ -128,7 +131,12 @@ def create_app(
         # Drain before stop: the manager stops a replica only when the gateway has nothing there.
         outstanding = gateway.router.outstanding
         manager.in_flight = lambda replica_id: outstanding.get(replica_id, 0)
-    batch_service = BatchService(FileStore(engine), BatchStore(engine), clock)
+    batch_service = BatchService(
+        FileStore(engine, files_root(settings.files_dir, engine)),
+        BatchStore(engine),
+        clock,
+        limits=FileLimits.of(settings),
+    )
     dispatcher = GatewayDispatcher(gateway, KeyStore(engine))
     batch_runner = BatchRunner(
         batch_service, dispatcher, concurrency=settings.batch_concurrency, poll_s=settings.batch_poll_s
@@ -197,6 +205,10 @@ def create_app(
         prober = asyncio.create_task(
             probe_loop(directory, settings.health_probe_s, settings.connect_timeout_s)
         )
+        # Before any request: uploads a stop cut off are deleted, and files kept in database
+        # rows by an older version move to the file directory (nothing is served in between).
+        await anyio.to_thread.run_sync(batch_service.files.blobs.sweep_partials)
+        await anyio.to_thread.run_sync(batch_service.files.adopt_legacy)
         ctx.batch_runner.start()
         try:
             yield
@@ -224,7 +236,7 @@ def create_app(
         if path.startswith("/admin/models/"):
             return settings.max_upload_bytes
         if path == "/v1/files":
-            return MAX_FILE_BYTES + 64 * 1024  # the file plus its multipart envelope
+            return settings.files_max_file_bytes + 64 * 1024  # the file plus its multipart envelope
         return settings.max_body_bytes
 
     app.add_middleware(BodySizeLimit, limit_for=body_limit)

@@ -32,11 +32,12 @@ MAX_DEPTH = 64  # the gateway's own limit for a request body, plus the line's en
 
 @dataclass(frozen=True)
 class BatchLine:
-    index: int  # 0-based position in the input file; output order follows it
+    index: int  # 0-based position among the file's requests; output order and checkpoints use it
     custom_id: str
     body: bytes  # the request body as the gateway will forward it (re-serialised, strict JSON)
     model: str
     tokens_estimate: int = 0  # prompt (about 4 bytes a token) + max_tokens: the energy policy's backlog
+    line: int = 0  # 1-based line in the file (blank lines count): what errors name
 
 
 @dataclass(frozen=True)
@@ -64,7 +65,9 @@ def parse_batch_file(content: bytes, endpoint: str) -> tuple[list[BatchLine], li
         text = content.decode("utf-8")
     except UnicodeDecodeError as error:
         return [], [LineProblem(1, "invalid_encoding", f"the file is not UTF-8 text: {error.reason}")]
-    raw_lines = text.splitlines()
+    # Lines end at "\n" (or "\r\n") only, as editors count them: `splitlines` would also break at
+    # U+2028 and other separators JSON strings may hold, and shift every line number after them.
+    raw_lines = [line.removesuffix("\r") for line in text.split("\n")]
     if len([line for line in raw_lines if line.strip()]) > MAX_LINES:
         return [], [LineProblem(MAX_LINES + 1, "too_many_lines", f"a batch holds at most {MAX_LINES} lines")]
     for number, raw in enumerate(raw_lines, start=1):
@@ -124,7 +127,9 @@ def parse_batch_file(content: bytes, endpoint: str) -> tuple[list[BatchLine], li
         tokens = estimate_tokens(body, BATCH_ENDPOINTS[endpoint]) + (
             fields.max_tokens if fields.max_tokens is not None else DEFAULT_COMPLETION_TOKENS
         )
-        lines.append(BatchLine(len(lines), custom_id, json.dumps(body).encode(), fields.model, tokens))
+        lines.append(
+            BatchLine(len(lines), custom_id, json.dumps(body).encode(), fields.model, tokens, number)
+        )
     if not lines and not problems:
         problems.append(LineProblem(1, "empty_file", "the file holds no requests"))
     return lines, problems
