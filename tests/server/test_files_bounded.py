@@ -90,15 +90,17 @@ def test_a_file_over_the_size_limit_is_refused_while_it_streams(engine: Engine, 
     assert blobs(root) == [] and service.files.page(ALICE.id) == []
 
 
-def _legacy_database(tmp_path: Path) -> tuple[str, bytes]:
-    """A database at the last revision that kept file bytes in rows, holding one such file."""
-    url = f"sqlite:///{tmp_path / 'legacy.db'}"
-    engine = server_db.open_engine(url, migrate_schema=False)
+def _alembic(engine: Engine, action: Callable[[Config], None]) -> None:
     config = Config()
     config.set_main_option("script_location", str(Path(server_db.__file__).parent / "migrations"))
     with engine.begin() as connection:
         config.attributes["connection"] = connection
-        command.upgrade(config, "0007_measurement_samples")
+        action(config)
+
+
+def test_files_stored_in_rows_before_move_to_disk_and_nothing_is_lost(engine: Engine, root: Path) -> None:
+    # The database as the last version that kept file bytes in rows left it, holding one such file.
+    _alembic(engine, lambda config: command.downgrade(config, "0007_measurement_samples"))
     content = jsonl(2)
     with engine.begin() as conn:
         conn.execute(
@@ -112,13 +114,7 @@ def _legacy_database(tmp_path: Path) -> tuple[str, bytes]:
                 content=content,
             )
         )
-    engine.dispose()
-    return url, content
-
-
-def test_files_stored_in_rows_before_move_to_disk_and_nothing_is_lost(tmp_path: Path, root: Path) -> None:
-    url, content = _legacy_database(tmp_path)
-    engine = server_db.open_engine(url)  # migrates to head
+    server_db.migrate(engine)  # what the next start does
     store = FileStore(engine, root)
     assert store.adopt_legacy() == 1
     service = BatchService(store, BatchStore(engine), Clock())
@@ -127,6 +123,8 @@ def test_files_stored_in_rows_before_move_to_disk_and_nothing_is_lost(tmp_path: 
         row = conn.execute(select(files).where(files.c.id == "file-legacy0001")).one()
     assert row.content is None and row.sha256 == hashlib.sha256(content).hexdigest()
     assert store.adopt_legacy() == 0  # idempotent: a second start moves nothing
+    with pytest.raises(RuntimeError, match="on disk only"):  # a downgrade would lose the bytes
+        _alembic(engine, lambda config: command.downgrade(config, "0007_measurement_samples"))
 
 
 # --- per-tenant limits ------------------------------------------------------------------------------
@@ -347,3 +345,54 @@ def test_listing_over_http_pages_like_openai(limited: Gateway, tmp_path: Path) -
         headers={"Authorization": f"Bearer {client.api_key}"},
     )
     assert bad.status_code == 400 and set(bad.json()["error"]) >= {"message", "type", "code", "param"}
+
+
+def test_line_numbers_count_only_newlines_as_editors_do() -> None:
+    # U+2028 inside a JSON string is valid JSON; `str.splitlines` broke the line there.
+    first = json.dumps(
+        {
+            "custom_id": "a",
+            "url": CHAT,
+            "body": {"model": "tiny", "messages": [{"role": "user", "content": "x\u2028y"}]},
+        },
+        ensure_ascii=False,
+    )
+    content = (first + "\r\n" + "{broken\n").encode()
+    lines, problems = parse_batch_file(content, CHAT)
+    assert [line.line for line in lines] == [1]
+    assert [(p.line, p.code) for p in problems] == [(2, "invalid_json_line")]
+
+
+@pytest.mark.parametrize(
+    ("body", "status"),
+    [
+        # cut off before the closing boundary: the first bytes of a file are not the file
+        (b'--B\r\nContent-Disposition: form-data; name="purpose"\r\n\r\nbatch\r\n'
+         b'--B\r\nContent-Disposition: form-data; name="file"; filename="a.jsonl"\r\n\r\n{"custom_id": "a"}\n', 400),
+        (b"--B\r\nnot a header line\r\n\r\n", 400),
+        # two files in one form
+        (b'--B\r\nContent-Disposition: form-data; name="file"; filename="a.jsonl"\r\n\r\nx\r\n'
+         b'--B\r\nContent-Disposition: form-data; name="file"; filename="b.jsonl"\r\n\r\ny\r\n--B--\r\n', 400),
+        # over the per-file limit (1,000 bytes in `limited`): refused while it streams
+        (b'--B\r\nContent-Disposition: form-data; name="purpose"\r\n\r\nbatch\r\n'
+         b'--B\r\nContent-Disposition: form-data; name="file"; filename="a.jsonl"\r\n\r\n' + b"x" * 5000 + b"\r\n--B--\r\n", 413),
+    ],
+)  # fmt: skip
+def test_bad_multipart_bodies_are_refused_and_store_nothing(
+    gateway: Callable[..., Gateway],
+    backends: Callable[..., Backend],
+    tmp_path: Path,
+    body: bytes,
+    status: int,
+) -> None:
+    gw = gateway([replica("r1", backends().url)], files_max_file_bytes=1000)
+    key = gw.key("alice")
+    response = httpx.post(
+        gw.url + "/v1/files",
+        content=body,
+        headers={"Authorization": f"Bearer {key}", "Content-Type": "multipart/form-data; boundary=B"},
+    )
+    assert response.status_code == status, response.text
+    assert set(response.json()["error"]) >= {"message", "type", "code", "param"}
+    assert gw.client(key).files.list().data == []
+    assert blobs(tmp_path / "files") == []

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from rigshift.errors import InputError
-from rigshift.server.batch_input import BATCH_ENDPOINTS, BatchLine, LineProblem, parse_batch_file
+from rigshift.server.batch_input import BATCH_ENDPOINTS, BatchLine, LineProblem, parse_batch_lines
 from rigshift.server.batch_store import Batch, BatchStore, FileStore, StoredFile
 from rigshift.server.errors import NotFound
 from rigshift.server.file_uploads import UPLOAD_PURPOSE, FileLimits, PendingUpload, UploadGuard
@@ -32,7 +32,11 @@ class BatchService:
     batches: BatchStore
     clock: Callable[[], float]
     limits: FileLimits = field(default_factory=FileLimits)
-    _guard: UploadGuard | None = None
+    _guard: UploadGuard = field(init=False)
+
+    def __post_init__(self) -> None:
+        # One guard for the service's life: its lock is what makes the limits hold under concurrency.
+        self._guard = UploadGuard(self.limits, self.files, self.clock)
 
     # --- files -----------------------------------------------------------------------------
 
@@ -40,8 +44,6 @@ class BatchService:
         """Start streaming an upload to disk (refused over the key's rate or file count).
 
         Write it with `write` (from a worker thread), then `finish_upload` or `abort`."""
-        if self._guard is None:
-            self._guard = UploadGuard(self.limits, self.files, self.clock)
         return self._guard.begin(key.id)
 
     def finish_upload(self, upload: PendingUpload, purpose: str, filename: str) -> StoredFile:
@@ -139,8 +141,7 @@ class BatchService:
         stored = self.files.get(key.id, input_file_id)
         if stored is None or stored.purpose != "batch":
             raise NotFound(f"no batch input file {input_file_id!r}", param="input_file_id")
-        content = self.files.read(key.id, input_file_id) or b""
-        lines, problems = parse_batch_file(content, endpoint)
+        lines, problems = parse_batch_lines(self.files.lines(key.id, input_file_id) or (), endpoint)
         problems += [
             LineProblem(line.line, "model_not_allowed", f"this API key may not use model {line.model!r}")
             for line in lines
@@ -184,8 +185,9 @@ class BatchService:
     # --- the runner's side -----------------------------------------------------------------
 
     def lines_of(self, batch: Batch) -> list[BatchLine]:
-        content = self.files.read(batch.key_id, batch.input_file_id) or b""
-        lines, _problems = parse_batch_file(content, batch.endpoint)
+        lines, _problems = parse_batch_lines(
+            self.files.lines(batch.key_id, batch.input_file_id) or (), batch.endpoint
+        )
         return lines
 
     def finalize(self, batch: Batch, final_status: str) -> bool:

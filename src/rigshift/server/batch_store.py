@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -180,6 +180,16 @@ class FileStore:
             raise EnvironmentProblem(f"file {file_id} on disk does not match its checksum (damaged?)")
         return content
 
+    def lines(self, key_id: str, file_id: str) -> Iterator[bytes] | None:
+        """The file's lines as bytes, read lazily from disk (None: no such file of the key's); once
+        they are all read, a checksum that does not match raises instead of passing damage on."""
+        query = select(files.c.sha256).where(files.c.id == file_id, files.c.key_id == key_id)
+        with self.engine.connect() as conn:
+            row = conn.execute(query).first()
+        if row is None:
+            return None
+        return _checked_lines(self.blobs.path(file_id), row.sha256)
+
     def usage(self, key_id: str, purpose: str) -> tuple[int, int]:
         """(files, bytes) the key holds of `purpose`."""
         query = select(func.count(), func.coalesce(func.sum(files.c.bytes), 0)).where(
@@ -251,6 +261,16 @@ class FileStore:
             with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
                 conn.exec_driver_sql("VACUUM")
         return moved
+
+
+def _checked_lines(path: Path, sha256: str | None) -> Iterator[bytes]:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for line in f:
+            digest.update(line)
+            yield line
+    if sha256 is not None and digest.hexdigest() != sha256:
+        raise EnvironmentProblem(f"file {path.name} on disk does not match its checksum (damaged?)")
 
 
 def _row_of(stored: StoredFile) -> dict[str, Any]:
