@@ -22,7 +22,7 @@ from rigshift.errors import InputError
 from rigshift.server.batch_input import BatchLine, parse_batch_file
 from rigshift.server.batch_runner import BatchRunner, DispatchResult
 from rigshift.server.batch_service import BatchService
-from rigshift.server.batch_store import BatchStore, FileStore
+from rigshift.server.batch_store import Batch, BatchStore, FileStore
 from rigshift.server.errors import ApiError
 from rigshift.server.file_uploads import FileLimits
 from rigshift.server.keys import ApiKey
@@ -275,7 +275,7 @@ def test_the_runner_reads_and_parses_input_off_the_event_loop(engine: Engine, ro
     loop_threads: list[bool] = []
     parse = service.lines_of
 
-    def watched(batch):  # type: ignore[no-untyped-def]
+    def watched(batch: Batch) -> list[BatchLine]:
         try:
             asyncio.get_running_loop()
             loop_threads.append(True)
@@ -283,7 +283,7 @@ def test_the_runner_reads_and_parses_input_off_the_event_loop(engine: Engine, ro
             loop_threads.append(False)
         return parse(batch)
 
-    service.lines_of = watched  # type: ignore[method-assign]
+    service.lines_of = watched  # watch the runner's call
     upload = service.upload(ALICE, "batch", "in.jsonl", jsonl(3))
     service.create(ALICE, input_file_id=upload.id, endpoint=CHAT, completion_window="24h")
     run_until_idle(BatchRunner(service, FakeDispatcher(clock), concurrency=4), ticks=3)
