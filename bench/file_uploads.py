@@ -96,8 +96,12 @@ class Probe:
         ordered = sorted(self.samples)
         if not ordered:
             return "no samples"
+        p50 = ordered[len(ordered) // 2]
         p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
-        return f"worst {ordered[-1] * 1000:7.0f} ms, p99 {p99 * 1000:6.0f} ms ({len(ordered)} probes)"
+        return (
+            f"worst {ordered[-1] * 1000:6.0f} ms, p99 {p99 * 1000:5.0f} ms, median {p50 * 1000:4.0f} ms "
+            f"({len(ordered)} probes)"
+        )
 
 
 def run_server(src: Path, tmp: Path, port: int) -> tuple[subprocess.Popen[str], str]:
@@ -229,6 +233,7 @@ def main() -> None:
     parser.add_argument("--hold", type=float, default=6.0, help="seconds probed after the batch is created")
     parser.add_argument("--baseline-rev", default=DEFAULT_BASELINE)
     parser.add_argument("--port", type=int, default=18741)
+    parser.add_argument("--no-baseline", action="store_true", help="measure this tree only")
     args = parser.parse_args()
     if shutil.which("curl") is None:
         raise SystemExit("this benchmark uploads with curl; install it")
@@ -240,6 +245,8 @@ def main() -> None:
             f"{args.parallel} parallel uploads of {batch_file.stat().st_size / 1e6:.1f} MB, then a batch over one"
         )
         measure("this tree", ROOT / "src", batch_file, args.parallel, args.port, args.hold)
+        if args.no_baseline:
+            return
         old = baseline_src(args.baseline_rev, work)
         measure(f"baseline ({args.baseline_rev})", old, batch_file, args.parallel, args.port + 1, args.hold)
 

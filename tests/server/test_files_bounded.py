@@ -18,7 +18,7 @@ from alembic.config import Config
 from sqlalchemy import Engine, insert, select
 
 import rigshift.server.db as server_db
-from rigshift.errors import InputError
+from rigshift.errors import EnvironmentProblem, InputError
 from rigshift.server.batch_input import BatchLine, parse_batch_file
 from rigshift.server.batch_runner import BatchRunner, DispatchResult
 from rigshift.server.batch_service import BatchService
@@ -88,6 +88,15 @@ def test_a_file_over_the_size_limit_is_refused_while_it_streams(engine: Engine, 
     upload.abort()
     assert error.value.http_status == 413 and "1000" in error.value.message
     assert blobs(root) == [] and service.files.page(ALICE.id) == []
+
+
+def test_bytes_damaged_on_disk_are_an_error_not_wrong_work(engine: Engine, root: Path) -> None:
+    service = service_with(engine, root, Clock())
+    stored = service.upload(ALICE, "batch", "in.jsonl", jsonl(2))
+    blob = root / stored.id
+    blob.write_bytes(blob.read_bytes().replace(b"line 1", b"line 9"))
+    with pytest.raises(EnvironmentProblem, match="checksum"):
+        service.create(ALICE, input_file_id=stored.id, endpoint=CHAT, completion_window="24h")
 
 
 def _alembic(engine: Engine, action: Callable[[Config], None]) -> None:

@@ -169,16 +169,9 @@ class FileStore:
         return self.blobs.path(file_id) if self.get(key_id, file_id) is not None else None
 
     def read(self, key_id: str, file_id: str) -> bytes | None:
-        """The whole file, checked against the checksum stored with it (blocking: a worker thread)."""
-        query = select(files.c.sha256).where(files.c.id == file_id, files.c.key_id == key_id)
-        with self.engine.connect() as conn:
-            row = conn.execute(query).first()
-        if row is None:
-            return None
-        content = self.blobs.path(file_id).read_bytes()
-        if row.sha256 is not None and hashlib.sha256(content).hexdigest() != row.sha256:
-            raise EnvironmentProblem(f"file {file_id} on disk does not match its checksum (damaged?)")
-        return content
+        """The whole file, checked against its checksum (blocking: call it from a worker thread)."""
+        lines = self.lines(key_id, file_id)
+        return b"".join(lines) if lines is not None else None
 
     def lines(self, key_id: str, file_id: str) -> Iterator[bytes] | None:
         """The file's lines as bytes, read lazily from disk (None: no such file of the key's); once
