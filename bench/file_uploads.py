@@ -153,6 +153,7 @@ def measure(label: str, src: Path, batch_file: Path, parallel: int, port: int, h
         auth = {"Authorization": f"Bearer {key}"}
         try:
             idle_kib = status_kib(server.pid, "VmRSS")
+            started = time.monotonic()
             with Probe(url) as upload_probe:
                 uploads = [
                     subprocess.Popen(
@@ -173,6 +174,7 @@ def measure(label: str, src: Path, batch_file: Path, parallel: int, port: int, h
                     for _ in range(parallel)
                 ]
                 answers = [json.loads(p.communicate()[0]) for p in uploads]
+            upload_s = time.monotonic() - started
             ids = [a["id"] for a in answers if "id" in a]
             peak_kib = status_kib(server.pid, "VmHWM")
             db, files_dir = tmp / "bench.db", tmp / "files"
@@ -202,7 +204,8 @@ def measure(label: str, src: Path, batch_file: Path, parallel: int, port: int, h
     mb = 1e6
     print(f"{label}:")
     print(
-        f"  uploads stored:            {len(ids)} of {parallel} ({batch_file.stat().st_size / mb:.1f} MB each)"
+        f"  uploads stored:            {len(ids)} of {parallel} ({batch_file.stat().st_size / mb:.1f} MB each) "
+        f"in {upload_s:.1f} s"
     )
     print(f"  server RSS idle -> peak:   {idle_kib / 1024:.0f} MiB -> {peak_kib / 1024:.0f} MiB")
     print(f"  /healthz during uploads:   {upload_probe.summary()}")
