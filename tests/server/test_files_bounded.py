@@ -292,7 +292,7 @@ def test_the_runner_reads_and_parses_input_off_the_event_loop(engine: Engine, ro
             loop_threads.append(False)
         return parse(batch)
 
-    service.lines_of = watched  # watch the runner's call
+    service.lines_of = watched  # type: ignore[method-assign]  # watch the runner's call
     upload = service.upload(ALICE, "batch", "in.jsonl", jsonl(3))
     service.create(ALICE, input_file_id=upload.id, endpoint=CHAT, completion_window="24h")
     run_until_idle(BatchRunner(service, FakeDispatcher(clock), concurrency=4), ticks=3)
