@@ -25,7 +25,7 @@ from rigshift.server.batch_service import BatchService
 from rigshift.server.batch_store import Batch, BatchStore, FileStore
 from rigshift.server.errors import ApiError
 from rigshift.server.file_uploads import FileLimits
-from rigshift.server.keys import ApiKey
+from rigshift.server.keys import ApiKey, KeyStore
 from rigshift.server.tables import files
 
 from .conftest import Backend, Gateway, replica
@@ -114,7 +114,7 @@ def test_files_stored_in_rows_before_move_to_disk_and_nothing_is_lost(engine: En
     with engine.begin() as conn:
         conn.execute(
             insert(files).values(
-                id="file-legacy0001",
+                id="file-0123456789abcdef00000001",
                 key_id="alice",
                 purpose="batch",
                 filename="old.jsonl",
@@ -127,13 +127,35 @@ def test_files_stored_in_rows_before_move_to_disk_and_nothing_is_lost(engine: En
     store = FileStore(engine, root)
     assert store.adopt_legacy() == 1
     service = BatchService(store, BatchStore(engine), Clock())
-    assert service.file_bytes(ALICE, "file-legacy0001") == content
+    assert service.file_bytes(ALICE, "file-0123456789abcdef00000001") == content
     with engine.connect() as conn:
-        row = conn.execute(select(files).where(files.c.id == "file-legacy0001")).one()
+        row = conn.execute(select(files).where(files.c.id == "file-0123456789abcdef00000001")).one()
     assert row.content is None and row.sha256 == hashlib.sha256(content).hexdigest()
     assert store.adopt_legacy() == 0  # idempotent: a second start moves nothing
     with pytest.raises(RuntimeError, match="on disk only"):  # a downgrade would lose the bytes
         _alembic(engine, lambda config: command.downgrade(config, "0007_measurement_samples"))
+
+
+def test_a_server_started_on_an_old_database_serves_its_files_from_disk(
+    engine: Engine, gateway: Callable[..., Gateway], backends: Callable[..., Backend], tmp_path: Path
+) -> None:
+    _alembic(engine, lambda config: command.downgrade(config, "0007_measurement_samples"))
+    key, secret = KeyStore(engine).create("alice", now=1_700_000_000.0)
+    content = jsonl(3)
+    with engine.begin() as conn:
+        conn.execute(
+            insert(files).values(
+                id="file-0123456789abcdef00000002", key_id=key.id, purpose="batch", filename="old.jsonl",
+                bytes=len(content), created_at=1_700_000_000.0, content=content,
+            )
+        )  # fmt: skip
+    server_db.migrate(engine)
+    gw = gateway([replica("r1", backends().url)])  # its start moves the bytes before serving
+    client = gw.client(secret)
+    assert client.files.content("file-0123456789abcdef00000002").content == content
+    assert (tmp_path / "files" / "file-0123456789abcdef00000002").read_bytes() == content
+    with engine.connect() as conn:
+        assert conn.execute(select(files.c.content).where(files.c.id == "file-0123456789abcdef00000002")).scalar() is None
 
 
 # --- per-tenant limits ------------------------------------------------------------------------------

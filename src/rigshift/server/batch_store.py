@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import secrets
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
@@ -22,12 +23,14 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, and_, func, insert, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from rigshift.errors import EnvironmentProblem
 from rigshift.server.file_blobs import BlobWriter, FileBlobs
 from rigshift.server.tables import batch_results, batches, files, usage_records
 from rigshift.server.usage import UsageRecord
+
+log = logging.getLogger(__name__)
 
 ACTIVE_STATUSES = ("validating", "in_progress", "finalizing", "cancelling")
 
@@ -249,10 +252,16 @@ class FileStore:
             with self.engine.begin() as conn:
                 conn.execute(update(files).where(files.c.id == row.id).values(content=None, sha256=digest))
             moved += 1
+        if moved:
+            log.info("moved %d Batch API files from the database to %s", moved, self.blobs.root)
         if moved and self.engine.dialect.name == "sqlite":
             # Give the space the rows held back to the file system (once: new bytes never go there).
-            with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-                conn.exec_driver_sql("VACUUM")
+            # Only a nicety: a database busy elsewhere keeps its size, and the start goes on.
+            try:
+                with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+                    conn.exec_driver_sql("VACUUM")
+            except OperationalError as error:
+                log.warning("could not VACUUM the database after moving files out of it: %s", error)
         return moved
 
 
