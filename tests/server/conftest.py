@@ -121,12 +121,17 @@ class Gateway:
 
 
 @pytest.fixture
-def gateway(engine: Engine) -> Iterator[Callable[..., Gateway]]:
+def gateway(engine: Engine, tmp_path: Path) -> Iterator[Callable[..., Gateway]]:
     started: list[BackgroundServer] = []
 
     def start(replicas: list[ReplicaEndpoint], **settings: object) -> Gateway:
         directory = StaticDirectory(replicas, cooldown_s=float(settings.pop("cooldown_s", 60.0)))  # type: ignore[arg-type]
-        options = {"join_token": JOIN_TOKEN, "telemetry_flush_s": 0.2, **settings}
+        options = {
+            "join_token": JOIN_TOKEN,
+            "telemetry_flush_s": 0.2,
+            "files_dir": str(tmp_path / "files"),  # Batch API file bytes, beside the test's database
+            **settings,
+        }
         app = create_app(directory, ServerSettings(**options), engine=engine)  # type: ignore[arg-type]
         server = serve_in_thread(app)
         started.append(server)

@@ -219,7 +219,7 @@ def test_cancel_through_the_client(served: tuple[Gateway, Backend], tmp_path: Pa
     assert len(served_lines) == done.request_counts.completed
 
 
-def test_batch_respects_the_token_quota(
+def test_batch_respects_the_token_quota_and_reports_starved_lines(
     gateway: Callable[..., Gateway], backends: Callable[..., Backend], tmp_path: Path
 ) -> None:
     backend = backends()
@@ -230,10 +230,18 @@ def test_batch_respects_the_token_quota(
     batch = client.batches.create(
         input_file_id=uploaded.id, endpoint="/v1/chat/completions", completion_window="24h"
     )
-    time.sleep(1.5)
-    current = client.batches.retrieve(batch.id)
-    assert current.status == "in_progress"  # waits for quota instead of failing lines
-    assert current.request_counts is not None and 0 < current.request_counts.completed < 30
+    # Lines the quota cannot pay for are reported, not retried silently until the batch expires.
+    done = wait_for(client, batch.id, {"completed", "failed", "expired"})
+    assert done.status == "completed"
+    assert done.request_counts is not None and 0 < done.request_counts.completed < 30
+    assert done.request_counts.failed == 30 - done.request_counts.completed
+    assert done.error_file_id is not None
+    errors = [json.loads(x) for x in client.files.content(done.error_file_id).text.splitlines()]
+    assert len(errors) == done.request_counts.failed
+    assert all(e["response"]["status_code"] == 429 for e in errors)
+    assert all(
+        e["error"]["code"] == "insufficient_quota" and "quota" in e["error"]["message"] for e in errors
+    )
     key_id = key_id_of(secret)
     assert key_id is not None
     assert 0 < UsageStore(gw.engine).tokens_since(key_id, 0) <= 200

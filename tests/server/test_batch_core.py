@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine
@@ -92,9 +93,11 @@ class Gate:
 
 
 @pytest.fixture
-def setup(engine: Engine) -> Iterator[tuple[BatchService, BatchRunner, FakeDispatcher, Gate, Clock]]:
+def setup(
+    engine: Engine, tmp_path: Path
+) -> Iterator[tuple[BatchService, BatchRunner, FakeDispatcher, Gate, Clock]]:
     clock = Clock()
-    service = BatchService(FileStore(engine), BatchStore(engine), clock)
+    service = BatchService(FileStore(engine, tmp_path / "files"), BatchStore(engine), clock)
     dispatcher = FakeDispatcher(clock)
     gate = Gate()
     runner = BatchRunner(service, dispatcher, gate, concurrency=4, poll_s=0.01)
@@ -111,7 +114,7 @@ def run_until_idle(runner: BatchRunner, ticks: int = 100) -> None:
 
 def output_lines(service: BatchService, key: ApiKey, file_id: str | None) -> list[dict]:
     assert file_id is not None
-    return [json.loads(x) for x in service.file_content(key, file_id).decode().splitlines()]
+    return [json.loads(x) for x in service.file_bytes(key, file_id).decode().splitlines()]
 
 
 def test_parse_refuses_bad_lines_with_line_numbers() -> None:
@@ -183,13 +186,13 @@ def test_closed_gate_pauses_and_reopened_gate_resumes_without_repeats(setup) -> 
     assert service.get(ALICE, batch.id).status == "completed"
 
 
-def test_restart_resumes_from_the_recorded_lines(setup, engine: Engine) -> None:
+def test_restart_resumes_from_the_recorded_lines(setup, engine: Engine, tmp_path: Path) -> None:
     service, runner, dispatcher, _gate, clock = setup
     upload = service.upload(ALICE, "batch", "in.jsonl", jsonl(9))
     batch = service.create(ALICE, input_file_id=upload.id, endpoint=CHAT, completion_window="24h")
     asyncio.run(runner.tick())
     # A new server process: fresh service, runner and dispatcher over the same database.
-    service2 = BatchService(FileStore(engine), BatchStore(engine), clock)
+    service2 = BatchService(FileStore(engine, tmp_path / "files"), BatchStore(engine), clock)
     dispatcher2 = FakeDispatcher(clock)
     run_until_idle(BatchRunner(service2, dispatcher2, concurrency=4))
     assert len(dispatcher.sent) == 4 and len(dispatcher2.sent) == 5
@@ -288,7 +291,8 @@ def test_tenants_see_only_their_own_files_and_batches(setup) -> None:
     batch = service.create(ALICE, input_file_id=upload.id, endpoint=CHAT, completion_window="24h")
     for call in (
         lambda: service.file(BOB, upload.id),
-        lambda: service.file_content(BOB, upload.id),
+        lambda: service.file_bytes(BOB, upload.id),
+        lambda: service.file_path(BOB, upload.id),
         lambda: service.delete_file(BOB, upload.id),
         lambda: service.get(BOB, batch.id),
         lambda: service.cancel(BOB, batch.id),
@@ -310,7 +314,7 @@ def test_upload_refuses_bad_purpose_and_empty_files(setup, purpose: str, content
     with pytest.raises(InputError) as error:
         service.upload(ALICE, purpose, "in.jsonl", content)
     assert error.value.problems[0].field == field
-    assert service.files.owned_by(ALICE.id) == []
+    assert service.files.page(ALICE.id) == []
 
 
 def test_list_pages_with_after(setup) -> None:

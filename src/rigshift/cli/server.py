@@ -250,6 +250,38 @@ def server(
             "--energy", help="Run the energy policy: prices per site, caps, events (docs/energy.md)"
         ),
     ] = None,
+    files_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--files-dir",
+            envvar="RIGSHIFT_FILES_DIR",
+            help="Where Batch API file bytes live (default: files/ beside a SQLite DB, else the data dir)",
+        ),
+    ] = None,
+    files_max_per_key: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            envvar="RIGSHIFT_FILES_MAX_PER_KEY",
+            help="Batch API files one API key may hold [default: 1000]",
+        ),
+    ] = None,
+    files_max_bytes_per_key: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            envvar="RIGSHIFT_FILES_MAX_BYTES_PER_KEY",
+            help="Bytes one API key's Batch API files may hold [default: 10 GiB]",
+        ),
+    ] = None,
+    files_uploads_per_minute: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            envvar="RIGSHIFT_FILES_UPLOADS_PER_MINUTE",
+            help="File uploads one API key may start a minute [default: 30]",
+        ),
+    ] = None,
 ) -> None:
     """Run the control plane: management API, OpenAI-compatible gateway, telemetry, /metrics.
 
@@ -273,6 +305,12 @@ def server(
         fleet=fleet,
         energy=energy,
         say=_out.print,
+        files={
+            "files_dir": str(files_dir) if files_dir else None,
+            "files_max_per_key": files_max_per_key,
+            "files_max_bytes_per_key": files_max_bytes_per_key,
+            "files_uploads_per_minute": files_uploads_per_minute,
+        },
     )
 
 

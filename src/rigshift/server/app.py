@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator, Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import anyio.to_thread
 from fastapi import APIRouter, FastAPI
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
@@ -38,6 +39,7 @@ from rigshift.server.console_auth import SessionStore
 from rigshift.server.context import ServerContext
 from rigshift.server.db import open_engine
 from rigshift.server.errors import error_response, openai_error
+from rigshift.server.file_uploads import FileLimits
 from rigshift.server.fleet_source import FleetSource
 from rigshift.server.gateway import Gateway
 from rigshift.server.health import probe_loop
@@ -58,7 +60,7 @@ from rigshift.server.routers import (
     usage,
     usage_report,
 )
-from rigshift.server.services.batches import MAX_FILE_BYTES, BatchService
+from rigshift.server.services.batches import BatchService
 from rigshift.server.services.deployments import DeploymentsService, all_replicas
 from rigshift.server.services.energy import EnergyApiService
 from rigshift.server.services.keys import KeysService
@@ -70,6 +72,7 @@ from rigshift.server.settings import ServerSettings
 from rigshift.server.stores.batches import BatchStore, FileStore
 from rigshift.server.stores.deployments import DeploymentLog
 from rigshift.server.stores.energy_events import EnergyEventStore
+from rigshift.server.stores.file_blobs import files_root
 from rigshift.server.stores.keys import KeyStore
 from rigshift.server.stores.model_files import ModelStore
 from rigshift.server.stores.telemetry import TelemetryHub, TelemetryStore
@@ -209,7 +212,12 @@ def build_batches(
     energy_loop: EnergyService | None,
 ) -> tuple[BatchService, BatchRunner]:
     """The Batch API's service and the runner that works its lines through the gateway."""
-    batch_service = BatchService(FileStore(engine), BatchStore(engine), clock)
+    batch_service = BatchService(
+        FileStore(engine, files_root(settings.files_dir, engine)),
+        BatchStore(engine),
+        clock,
+        limits=FileLimits.of(settings),
+    )
     dispatcher = GatewayDispatcher(gateway, keys)
     batch_runner = BatchRunner(
         batch_service, dispatcher, concurrency=settings.batch_concurrency, poll_s=settings.batch_poll_s
@@ -264,6 +272,10 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     prober = asyncio.create_task(
         probe_loop(ctx.directory, settings.health_probe_s, settings.connect_timeout_s)
     )
+    # Before any request: uploads a stop cut off are deleted, and files kept in database
+    # rows by an older version move to the file directory (nothing is served in between).
+    await anyio.to_thread.run_sync(ctx.batches.files.blobs.sweep_partials)
+    await anyio.to_thread.run_sync(ctx.batches.files.adopt_legacy)
     ctx.batch_runner.start()
     try:
         yield
@@ -281,7 +293,7 @@ def body_limit(settings: ServerSettings, path: str) -> int:
     if path.startswith("/admin/models/"):
         return settings.max_upload_bytes
     if path == "/v1/files":
-        return MAX_FILE_BYTES + 64 * 1024  # the file plus its multipart envelope
+        return settings.files_max_file_bytes + 64 * 1024  # the file plus its multipart envelope
     return settings.max_body_bytes
 
 

@@ -84,8 +84,15 @@ class GatewayDispatcher:
         if replica is None:
             return DispatchResult(retry_later=True, reason="no free replica slot")
         try:
-            if key.token_quota is not None and await gateway._reserve(call, replica, fields) is not None:
-                return DispatchResult(retry_later=True, reason="token quota used up for now")
+            refused = await gateway._reserve(call, replica, fields) if key.token_quota is not None else None
+            if refused is not None:  # the runner reports it (error file) once it is refused alone
+                return DispatchResult(
+                    refused.status_code,
+                    bytes(refused.body),
+                    retry_later=True,
+                    quota_spent=True,
+                    reason="token quota",
+                )
             concurrent = gateway.router.acquire(replica.replica_id)
             try:
                 response = await gateway._send(replica, endpoint, call.raw)

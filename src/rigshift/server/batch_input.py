@@ -6,12 +6,14 @@ line is refused as a whole, before a single line runs, and every problem is repo
 line number (OpenAI's `errors.data[].line`), so a customer fixes the file once instead of paying
 for half a batch.
 
-Pure: bytes in, lines or problems out.
+Pure: bytes (or the lines of an open file) in, lines or problems out.
 """
 
 from __future__ import annotations
 
+import io
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from rigshift.server.errors import ApiError
@@ -32,11 +34,12 @@ MAX_DEPTH = 64  # the gateway's own limit for a request body, plus the line's en
 
 @dataclass(frozen=True)
 class BatchLine:
-    index: int  # 0-based position in the input file; output order follows it
+    index: int  # 0-based position among the file's requests; output order and checkpoints use it
     custom_id: str
     body: bytes  # the request body as the gateway will forward it (re-serialised, strict JSON)
     model: str
     tokens_estimate: int = 0  # prompt (about 4 bytes a token) + max_tokens: the energy policy's backlog
+    line: int = 0  # 1-based line in the file (blank lines count): what errors name
 
 
 @dataclass(frozen=True)
@@ -52,24 +55,37 @@ class LineProblem:
 
 def parse_batch_file(content: bytes, endpoint: str) -> tuple[list[BatchLine], list[LineProblem]]:
     """The lines of a batch input file for `endpoint`, or the problems that refuse it."""
+    return parse_batch_lines(io.BytesIO(content), endpoint)
+
+
+def parse_batch_lines(source: Iterable[bytes], endpoint: str) -> tuple[list[BatchLine], list[LineProblem]]:
+    """As `parse_batch_file`, from the file's lines as bytes (an open binary file, read lazily).
+
+    Line by line, so a 100 MB file is never decoded or split in one call: each step is short,
+    and the event loop in the server's other thread is not starved of the GIL meanwhile."""
     lines: list[BatchLine] = []
     problems: list[LineProblem] = []
     seen_ids: dict[str, int] = {}
+    requests = 0
 
     def problem(line: int, code: str, message: str, param: str | None = None) -> None:
         if len(problems) < MAX_PROBLEMS:
             problems.append(LineProblem(line, code, message, param))
 
-    try:
-        text = content.decode("utf-8")
-    except UnicodeDecodeError as error:
-        return [], [LineProblem(1, "invalid_encoding", f"the file is not UTF-8 text: {error.reason}")]
-    raw_lines = text.splitlines()
-    if len([line for line in raw_lines if line.strip()]) > MAX_LINES:
-        return [], [LineProblem(MAX_LINES + 1, "too_many_lines", f"a batch holds at most {MAX_LINES} lines")]
-    for number, raw in enumerate(raw_lines, start=1):
+    # Lines end at "\n" (or "\r\n") only, as editors count them (binary files split at b"\n"
+    # alone); `str.splitlines` would also break at U+2028 and other separators JSON strings may
+    # hold, and shift every line number after them.
+    for number, raw_bytes in enumerate(source, start=1):
+        try:
+            raw = raw_bytes.decode("utf-8").removesuffix("\n").removesuffix("\r")
+        except UnicodeDecodeError as error:
+            problem(number, "invalid_encoding", f"this line is not UTF-8 text: {error.reason}")
+            continue
         if not raw.strip():
             continue
+        requests += 1
+        if requests > MAX_LINES:
+            return [], [LineProblem(number, "too_many_lines", f"a batch holds at most {MAX_LINES} lines")]
         try:
             # The gateway's own strict reading: what it would refuse over HTTP is refused here.
             item = loads_strict(raw, max_depth=MAX_DEPTH)
@@ -124,7 +140,9 @@ def parse_batch_file(content: bytes, endpoint: str) -> tuple[list[BatchLine], li
         tokens = estimate_tokens(body, BATCH_ENDPOINTS[endpoint]) + (
             fields.max_tokens if fields.max_tokens is not None else DEFAULT_COMPLETION_TOKENS
         )
-        lines.append(BatchLine(len(lines), custom_id, json.dumps(body).encode(), fields.model, tokens))
+        lines.append(
+            BatchLine(len(lines), custom_id, json.dumps(body).encode(), fields.model, tokens, number)
+        )
     if not lines and not problems:
         problems.append(LineProblem(1, "empty_file", "the file holds no requests"))
     return lines, problems

@@ -9,9 +9,17 @@ Each tick, for every active batch, oldest first:
 
 A closed gate (curtailment, a demand-response event, batch off in the policy) only stops new
 lines from starting: lines in flight finish and are recorded, so a pause neither loses nor
-repeats work. A line the dispatcher could not place now (no free replica slot, quota spent) is
-not recorded and is retried on a later tick; one the backend answered, even with an error, is
-final and lands in the error file, as OpenAI's Batch API does.
+repeats work. A line the dispatcher could not place now (no free replica slot, a replica that
+did not answer) is not recorded and is retried on a later tick; one the backend answered, even
+with an error, is final and lands in the error file, as OpenAI's Batch API does.
+
+A line refused for its key's token quota is final too, with the gateway's 429 and reason in the
+error file (before, it was retried silently until the batch expired). Lines running side by side
+hold quota for each other, so a refusal among several is first retried with the line alone; only
+a line refused while it runs alone is recorded as starved.
+
+Reading and parsing the input file, and every database read and write, run in worker threads:
+a 100 MB input must not stall the event loop that serves interactive requests.
 """
 
 from __future__ import annotations
@@ -23,6 +31,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
+import anyio.to_thread
+
 from rigshift.server.batch_input import BATCH_ENDPOINTS, BatchLine
 from rigshift.server.services.batches import BatchService
 from rigshift.server.stores.batches import Batch, LineResult, new_id
@@ -33,13 +43,17 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class DispatchResult:
-    """What became of one line. `retry_later`: nothing ran (no free slot, quota spent): try again."""
+    """What became of one line. `retry_later`: nothing ran (no free slot, quota spent): try again.
+
+    `quota_spent`: refused for the key's token quota; `status_code` and `body` are the refusal,
+    recorded as the line's answer when the line was refused while running alone."""
 
     status_code: int = 0
     body: bytes = b""
     usage: UsageRecord | None = None
     retry_later: bool = False
     reason: str = ""
+    quota_spent: bool = False
 
 
 class BatchDispatcher(Protocol):
@@ -66,6 +80,7 @@ class BatchRunner:
     poll_s: float = 1.0
     clock: Callable[[], float] | None = None
     _lines: dict[str, list[BatchLine]] = field(default_factory=dict)
+    _alone: set[str] = field(default_factory=set)  # batches whose next line runs alone (quota)
     _task: asyncio.Task[None] | None = None
     _stopping: bool = False
     paused: bool = False  # the gate's last answer, for the console and /admin
@@ -76,50 +91,62 @@ class BatchRunner:
     async def tick(self) -> int:
         """One pass over the active batches; returns how many lines were recorded."""
         recorded = 0
-        for batch in self.service.batches.active():
+        for batch in await anyio.to_thread.run_sync(self.service.batches.active):
             recorded += await self._advance(batch)
         return recorded
 
     async def _advance(self, batch: Batch) -> int:
         now = self.now()
         if batch.status == "cancelling":
-            self._finish(batch, "cancelled")
+            await self._finish(batch, "cancelled")
             return 0
         if batch.status == "in_progress" and now >= batch.expires_at:
-            self._finish(batch, "expired")
+            await self._finish(batch, "expired")
             return 0
         if batch.status == "finalizing":
-            self._finish(batch, "completed")
+            await self._finish(batch, "completed")
             return 0
         if batch.status != "in_progress":
             return 0
         lines = self._lines.get(batch.id)
         if lines is None:
-            lines = self._lines[batch.id] = self.service.lines_of(batch)
-        done = self.service.batches.done_lines(batch.id)
+            lines = self._lines[batch.id] = await anyio.to_thread.run_sync(self.service.lines_of, batch)
+        done = await anyio.to_thread.run_sync(self.service.batches.done_lines, batch.id)
         pending = [line for line in lines if line.index not in done]
         if not pending:
-            self._finish(batch, "completed")
+            await self._finish(batch, "completed")
             return 0
         self.paused = not self.gate.batch_allowed(now)
         if self.paused:
             return 0
         endpoint = BATCH_ENDPOINTS[batch.endpoint]
+        alone = batch.id in self._alone
         outcomes = await asyncio.gather(
-            *(self._run_line(batch, endpoint, line) for line in pending[: self.concurrency])
+            *(
+                self._run_line(batch, endpoint, line, alone)
+                for line in pending[: 1 if alone else self.concurrency]
+            )
         )
         return sum(outcomes)
 
-    async def _run_line(self, batch: Batch, endpoint: str, line: BatchLine) -> int:
+    async def _run_line(self, batch: Batch, endpoint: str, line: BatchLine, alone: bool = True) -> int:
         try:
             result = await self.dispatcher.dispatch(batch.key_id, endpoint, line)
         except Exception as error:  # a dispatcher bug must not kill the runner: retry the line later
-            log.warning("batch %s line %d: dispatch failed: %s", batch.id, line.index, error)
+            log.warning(
+                "batch %s line %d (file line %d): dispatch failed: %s", batch.id, line.index, line.line, error
+            )
             return 0
-        if result.retry_later:
+        if result.quota_spent and not alone:
+            self._alone.add(batch.id)  # the others' reservations may be what starved it: try alone
             return 0
+        if result.retry_later and not result.quota_spent:
+            return 0
+        if not result.quota_spent:
+            self._alone.discard(batch.id)  # quota (or no quota) let a line through: full speed again
         request_id = new_id("batch_req_")
-        recorded = self.service.batches.record_line(
+        recorded = await anyio.to_thread.run_sync(
+            self.service.batches.record_line,
             batch.id,
             LineResult(
                 line_index=line.index,
@@ -148,9 +175,10 @@ class BatchRunner:
             out.append((batch.id, tokens, batch.expires_at))
         return out
 
-    def _finish(self, batch: Batch, status: str) -> None:
-        if self.service.finalize(batch, status):
+    async def _finish(self, batch: Batch, status: str) -> None:
+        if await anyio.to_thread.run_sync(self.service.finalize, batch, status):
             self._lines.pop(batch.id, None)
+            self._alone.discard(batch.id)
 
     # --- lifecycle -------------------------------------------------------------------------
 

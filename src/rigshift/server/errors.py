@@ -73,6 +73,11 @@ class TooLarge(ApiError):
     default_code = "request_too_large"
 
 
+class RateLimited(ApiError):
+    http_status = 429
+    openai_type = "rate_limit_exceeded"
+
+
 class Unavailable(ApiError):
     http_status = 503
     exit_code = 4

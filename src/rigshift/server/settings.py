@@ -28,3 +28,9 @@ class ServerSettings:
     public_docs: bool = False  # serve /docs and /openapi.json (the API's schema)
     batch_concurrency: int = 4  # Batch API lines in flight at once (each still needs a free slot)
     batch_poll_s: float = 1.0  # how often an idle batch runner looks for work
+    # Batch API files (docs/server.md, "Files and batches"): bytes on disk, limits per API key.
+    files_dir: str | None = None  # None: `files/` beside a SQLite database, else the XDG data dir's
+    files_max_file_bytes: int = 100 * 1024 * 1024  # one upload (413 above it)
+    files_max_per_key: int = 1000  # files one key may hold (its uploads; batch outputs not counted)
+    files_max_bytes_per_key: int = 10 * 1024**3  # bytes one key's uploads may hold in all
+    files_uploads_per_minute: int = 30  # uploads one key may start a minute (429 above it)

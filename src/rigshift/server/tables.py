@@ -102,10 +102,10 @@ desired_specs = Table(
     Column("updated_at", Float, nullable=False),
 )
 
-# The Batch API: uploaded files (content kept in the database, so a batch's input, its outputs
-# and the usage they billed commit together and survive a restart on SQLite and PostgreSQL alike),
-# batches, and one row per finished line: the line-level checkpoint that lets a paused or
-# restarted batch resume without losing or repeating a line.
+# The Batch API: uploaded files (metadata only: the bytes live in the server's file directory,
+# `file_blobs`; `content` holds bytes only in rows written before migration 0008, until the next
+# start moves them to disk), batches, and one row per finished line: the line-level checkpoint
+# that lets a paused or restarted batch resume without losing or repeating a line.
 files = Table(
     "files",
     metadata,
@@ -115,7 +115,8 @@ files = Table(
     Column("filename", String(255), nullable=False),
     Column("bytes", Integer, nullable=False),
     Column("created_at", Float, nullable=False),
-    Column("content", LargeBinary, nullable=False),
+    Column("content", LargeBinary, nullable=True),  # legacy rows only (see above)
+    Column("sha256", String(64), nullable=True),  # of the bytes on disk, checked when read
     Index("ix_files_key_time", "key_id", "created_at"),
 )
 

@@ -13,12 +13,12 @@ from typing import Annotated, Literal
 import anyio.to_thread
 from fastapi import Path, Query
 from pydantic import Field, StringConstraints
-from starlette.datastructures import UploadFile
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import FileResponse, Response
 
 from rigshift.errors import InputError
 from rigshift.server.deps import Context, Tenant
+from rigshift.server.multipart_upload import read_upload
 from rigshift.server.routers.api_router import api_router
 from rigshift.server.schemas import Strict
 
@@ -41,31 +41,45 @@ class BatchCreate(Strict):
 
 @router.post("/v1/files")
 async def upload_file(request: Request, ctx: Context, key: Tenant) -> dict[str, object]:
-    """Upload a file (multipart: `file`, `purpose`); only `purpose="batch"` is accepted."""
-    kind = request.headers.get("content-type", "")
-    if not kind.startswith("multipart/form-data"):
-        raise InputError("upload the file as multipart/form-data", field="file", expected="multipart form")
-    form = await request.form(max_files=1, max_fields=4)
+    """Upload a file (multipart: `file`, `purpose`); only `purpose="batch"` is accepted.
+
+    The file streams to the server's file directory as it arrives (never whole in memory); a
+    refused or cut-off upload leaves nothing stored."""
+    upload = await anyio.to_thread.run_sync(ctx.batches.begin_upload, key)
     try:
-        upload, purpose = form.get("file"), form.get("purpose")
-        if not isinstance(upload, UploadFile):
+        form = await read_upload(request, upload.write)
+        if form.filename is None:
             raise InputError("the form has no file", field="file", expected="a file part named 'file'")
-        if not isinstance(purpose, str):
+        purpose = form.fields.get("purpose")
+        if purpose is None:
             raise InputError("the form has no purpose", field="purpose", expected='"batch"')
-        content = await upload.read()
-        filename = upload.filename or "upload.jsonl"
+        stored = await anyio.to_thread.run_sync(
+            ctx.batches.finish_upload, upload, purpose, form.filename or "upload.jsonl"
+        )
     finally:
-        await form.close()
-    stored = await anyio.to_thread.run_sync(ctx.batches.upload, key, purpose, filename, content)
+        await anyio.to_thread.run_sync(upload.abort)
     return stored.to_openai()
 
 
 @router.get("/v1/files")
 def list_files(
-    ctx: Context, key: Tenant, purpose: Annotated[str | None, Query(max_length=32)] = None
+    ctx: Context,
+    key: Tenant,
+    purpose: Annotated[str | None, Query(max_length=32)] = None,
+    after: Annotated[str | None, Query(max_length=80)] = None,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 10_000,
+    order: Literal["asc", "desc"] = "desc",
 ) -> dict[str, object]:
-    files = ctx.batches.files.owned_by(key.id, purpose)
-    return {"object": "list", "data": [f.to_openai() for f in files], "has_more": False}
+    """The key's files, newest first by default, paged as OpenAI does (`limit`, `after`, `order`)."""
+    page, has_more = ctx.batches.list_files(key, purpose=purpose, after=after, limit=limit, order=order)
+    data = [f.to_openai() for f in page]
+    return {
+        "object": "list",
+        "data": data,
+        "first_id": data[0]["id"] if data else None,
+        "last_id": data[-1]["id"] if data else None,
+        "has_more": has_more,
+    }
 
 
 @router.get("/v1/files/{file_id}")
@@ -75,7 +89,7 @@ def retrieve_file(file_id: FileId, ctx: Context, key: Tenant) -> dict[str, objec
 
 @router.get("/v1/files/{file_id}/content")
 def file_content(file_id: FileId, ctx: Context, key: Tenant) -> Response:
-    return Response(ctx.batches.file_content(key, file_id), media_type="application/octet-stream")
+    return FileResponse(ctx.batches.file_path(key, file_id), media_type="application/octet-stream")
 
 
 @router.delete("/v1/files/{file_id}")

@@ -9,19 +9,21 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 
 from rigshift.errors import InputError
-from rigshift.server.batch_input import BATCH_ENDPOINTS, BatchLine, LineProblem, parse_batch_file
+from rigshift.server.batch_input import BATCH_ENDPOINTS, BatchLine, LineProblem, parse_batch_lines
 from rigshift.server.errors import NotFound
+from rigshift.server.file_uploads import UPLOAD_PURPOSE, FileLimits, PendingUpload, UploadGuard
 from rigshift.server.stores.batches import Batch, BatchStore, FileStore, StoredFile
 from rigshift.server.stores.keys import ApiKey
 from rigshift.suggest import did_you_mean
 
 COMPLETION_WINDOWS = {"24h": 24 * 3600.0}
-FILE_PURPOSES = ("batch",)  # what a client may upload; "batch_output" files are the server's
-MAX_FILE_BYTES = 100 * 1024 * 1024
+FILE_PURPOSES = (UPLOAD_PURPOSE,)  # what a client may upload; "batch_output" files are the server's
 MAX_METADATA_PAIRS = 16  # OpenAI's limits on batch metadata
+LIST_ORDERS = ("asc", "desc")
 
 
 @dataclass
@@ -29,26 +31,39 @@ class BatchService:
     files: FileStore
     batches: BatchStore
     clock: Callable[[], float]
+    limits: FileLimits = field(default_factory=FileLimits)
+    _guard: UploadGuard = field(init=False)
+
+    def __post_init__(self) -> None:
+        # One guard for the service's life: its lock is what makes the limits hold under concurrency.
+        self._guard = UploadGuard(self.limits, self.files, self.clock)
 
     # --- files -----------------------------------------------------------------------------
 
-    def upload(self, key: ApiKey, purpose: str, filename: str, content: bytes) -> StoredFile:
-        if purpose not in FILE_PURPOSES:
-            raise InputError(
-                f"purpose {purpose!r} is not supported",
-                field="purpose",
-                expected=" or ".join(FILE_PURPOSES),
-                suggestions=did_you_mean(purpose, FILE_PURPOSES),
-            )
-        if not content:
+    def begin_upload(self, key: ApiKey) -> PendingUpload:
+        """Start streaming an upload to disk (refused over the key's rate or file count).
+
+        Write it with `write` (from a worker thread), then `finish_upload` or `abort`."""
+        return self._guard.begin(key.id)
+
+    def finish_upload(self, upload: PendingUpload, purpose: str, filename: str) -> StoredFile:
+        """Check the form's fields and store the upload; on any refusal the caller aborts it."""
+        check_purpose(purpose)
+        if upload.writer.size == 0:
             raise InputError("the uploaded file is empty", field="file", expected="a JSONL file")
-        if len(content) > MAX_FILE_BYTES:
-            raise InputError(
-                f"the file is {len(content)} bytes", field="file", expected=f"at most {MAX_FILE_BYTES} bytes"
-            )
         if not filename.strip() or any(c in filename for c in "\r\n\0"):
             raise InputError("the file name is empty or has control characters", field="file")
-        return self.files.create(key.id, purpose, filename, content, self.clock())
+        return upload.finish(purpose, filename)
+
+    def upload(self, key: ApiKey, purpose: str, filename: str, content: bytes) -> StoredFile:
+        """A whole file at once (blocking): what the HTTP route does in chunks."""
+        check_purpose(purpose)
+        upload = self.begin_upload(key)
+        try:
+            upload.write(content)
+            return self.finish_upload(upload, purpose, filename)
+        finally:
+            upload.abort()
 
     def file(self, key: ApiKey, file_id: str) -> StoredFile:
         found = self.files.get(key.id, file_id)
@@ -56,11 +71,42 @@ class BatchService:
             raise NotFound(f"no file {file_id!r}", param="file_id")
         return found
 
-    def file_content(self, key: ApiKey, file_id: str) -> bytes:
-        content = self.files.content(key.id, file_id)
+    def file_path(self, key: ApiKey, file_id: str) -> Path:
+        """Where the bytes of the key's file are, for a response streamed from disk."""
+        path = self.files.path(key.id, file_id)
+        if path is None:
+            raise NotFound(f"no file {file_id!r}", param="file_id")
+        return path
+
+    def file_bytes(self, key: ApiKey, file_id: str) -> bytes:
+        content = self.files.read(key.id, file_id)
         if content is None:
             raise NotFound(f"no file {file_id!r}", param="file_id")
         return content
+
+    def list_files(
+        self,
+        key: ApiKey,
+        *,
+        purpose: str | None = None,
+        after: str | None = None,
+        limit: int = 10_000,
+        order: str = "desc",
+    ) -> tuple[list[StoredFile], bool]:
+        """A page of the key's files and whether more follow (OpenAI's `has_more`)."""
+        if order not in LIST_ORDERS:
+            raise InputError(
+                f"order {order!r} is not one of {LIST_ORDERS}", field="order", expected="asc or desc"
+            )
+        try:
+            page = self.files.page(key.id, purpose=purpose, after=after, limit=limit + 1, order=order)
+        except LookupError:
+            raise InputError(
+                f"after={after!r} is not one of this key's files (deleted since the last page?)",
+                field="after",
+                expected="the id of a file from the previous page, or no `after` to start again",
+            ) from None
+        return page[:limit], len(page) > limit
 
     def delete_file(self, key: ApiKey, file_id: str) -> None:
         if not self.files.delete(key.id, file_id):
@@ -95,10 +141,9 @@ class BatchService:
         stored = self.files.get(key.id, input_file_id)
         if stored is None or stored.purpose != "batch":
             raise NotFound(f"no batch input file {input_file_id!r}", param="input_file_id")
-        content = self.files.content(key.id, input_file_id) or b""
-        lines, problems = parse_batch_file(content, endpoint)
+        lines, problems = parse_batch_lines(self.files.lines(key.id, input_file_id) or (), endpoint)
         problems += [
-            LineProblem(line.index + 1, "model_not_allowed", f"this API key may not use model {line.model!r}")
+            LineProblem(line.line, "model_not_allowed", f"this API key may not use model {line.model!r}")
             for line in lines
             if not key.allows(line.model)
         ][: max(0, 100 - len(problems))]
@@ -140,8 +185,9 @@ class BatchService:
     # --- the runner's side -----------------------------------------------------------------
 
     def lines_of(self, batch: Batch) -> list[BatchLine]:
-        content = self.files.content(batch.key_id, batch.input_file_id) or b""
-        lines, _problems = parse_batch_file(content, batch.endpoint)
+        lines, _problems = parse_batch_lines(
+            self.files.lines(batch.key_id, batch.input_file_id) or (), batch.endpoint
+        )
         return lines
 
     def finalize(self, batch: Batch, final_status: str) -> bool:
@@ -188,3 +234,13 @@ class BatchService:
             return None
         content = ("\n".join(lines) + "\n").encode()
         return self.files.create(batch.key_id, "batch_output", f"{batch.id}_{kind}.jsonl", content, now).id
+
+
+def check_purpose(purpose: str) -> None:
+    if purpose not in FILE_PURPOSES:
+        raise InputError(
+            f"purpose {purpose!r} is not supported",
+            field="purpose",
+            expected=" or ".join(FILE_PURPOSES),
+            suggestions=did_you_mean(purpose, FILE_PURPOSES),
+        )

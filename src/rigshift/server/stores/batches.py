@@ -1,5 +1,7 @@
 """Stores for the Batch API: files, batches and per-line results. Rows never leave this module.
 
+A file's metadata is a row; its bytes are a file in the server's file directory (`file_blobs`).
+
 Every query that reads a file or a batch takes the owner's key id, so one tenant can never see,
 download, cancel or wait on another's; a foreign id reads exactly like a missing one.
 
@@ -11,17 +13,24 @@ resumes with the lines that have no row, and the output holds each line exactly 
 
 from __future__ import annotations
 
+import hashlib
 import json
+import logging
 import secrets
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, and_, func, insert, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
+from rigshift.errors import EnvironmentProblem
+from rigshift.server.stores.file_blobs import BlobWriter, FileBlobs
 from rigshift.server.stores.usage import UsageRecord
 from rigshift.server.tables import batch_results, batches, files, usage_records
+
+log = logging.getLogger(__name__)
 
 ACTIVE_STATUSES = ("validating", "in_progress", "finalizing", "cancelling")
 
@@ -122,24 +131,35 @@ _TIMESTAMPS = (
 
 
 class FileStore:
-    def __init__(self, engine: Engine):
+    """Files: metadata rows in the database, bytes in `root` (`file_blobs`). The row is written
+    after the bytes are in place and deleted before they are, so a row never names missing bytes."""
+
+    def __init__(self, engine: Engine, root: Path):
         self.engine = engine
+        self.blobs = FileBlobs(root)
+
+    def commit(self, writer: BlobWriter, key_id: str, purpose: str, filename: str, now: float) -> StoredFile:
+        """Move a finished upload into place and record it; on any failure nothing stays stored."""
+        stored = StoredFile(new_id("file-"), key_id, purpose, filename[:255], writer.size, now)
+        try:
+            self.blobs.commit(writer, stored.id)
+            with self.engine.begin() as conn:
+                conn.execute(insert(files).values(**_row_of(stored), sha256=writer.sha256()))
+        except BaseException:
+            writer.discard()
+            self.blobs.delete(stored.id)
+            raise
+        return stored
 
     def create(self, key_id: str, purpose: str, filename: str, content: bytes, now: float) -> StoredFile:
-        stored = StoredFile(new_id("file-"), key_id, purpose, filename[:255], len(content), now)
-        with self.engine.begin() as conn:
-            conn.execute(
-                insert(files).values(
-                    id=stored.id,
-                    key_id=key_id,
-                    purpose=purpose,
-                    filename=stored.filename,
-                    bytes=stored.bytes,
-                    created_at=now,
-                    content=content,
-                )
-            )
-        return stored
+        """A file the server writes itself (a batch's output and error files)."""
+        writer = self.blobs.writer()
+        try:
+            writer.write(content)
+        except BaseException:
+            writer.discard()
+            raise
+        return self.commit(writer, key_id, purpose, filename, now)
 
     def get(self, key_id: str, file_id: str) -> StoredFile | None:
         query = select(*_FILE_COLUMNS).where(files.c.id == file_id, files.c.key_id == key_id)
@@ -147,28 +167,123 @@ class FileStore:
             row = conn.execute(query).first()
         return StoredFile(**row._mapping) if row is not None else None
 
-    def content(self, key_id: str, file_id: str) -> bytes | None:
-        query = select(files.c.content).where(files.c.id == file_id, files.c.key_id == key_id)
-        with self.engine.connect() as conn:
-            value = conn.execute(query).scalar_one_or_none()
-        return bytes(value) if value is not None else None
+    def path(self, key_id: str, file_id: str) -> Path | None:
+        """Where the bytes of the tenant's file `file_id` are (None: no such file of theirs)."""
+        return self.blobs.path(file_id) if self.get(key_id, file_id) is not None else None
 
-    def owned_by(self, key_id: str, purpose: str | None = None, limit: int = 100) -> list[StoredFile]:
-        query = (
-            select(*_FILE_COLUMNS)
-            .where(files.c.key_id == key_id)
-            .order_by(files.c.created_at.desc(), files.c.id)
-            .limit(limit)
+    def read(self, key_id: str, file_id: str) -> bytes | None:
+        """The whole file, checked against its checksum (blocking: call it from a worker thread)."""
+        lines = self.lines(key_id, file_id)
+        return b"".join(lines) if lines is not None else None
+
+    def lines(self, key_id: str, file_id: str) -> Iterator[bytes] | None:
+        """The file's lines as bytes, read lazily from disk (None: no such file of the key's); once
+        they are all read, a checksum that does not match raises instead of passing damage on."""
+        query = select(files.c.sha256).where(files.c.id == file_id, files.c.key_id == key_id)
+        with self.engine.connect() as conn:
+            row = conn.execute(query).first()
+        if row is None:
+            return None
+        return _checked_lines(self.blobs.path(file_id), row.sha256)
+
+    def usage(self, key_id: str, purpose: str) -> tuple[int, int]:
+        """(files, bytes) the key holds of `purpose`."""
+        query = select(func.count(), func.coalesce(func.sum(files.c.bytes), 0)).where(
+            files.c.key_id == key_id, files.c.purpose == purpose
         )
+        with self.engine.connect() as conn:
+            count, total = conn.execute(query).one()
+        return int(count), int(total)
+
+    def page(
+        self,
+        key_id: str,
+        *,
+        purpose: str | None = None,
+        after: str | None = None,
+        limit: int = 10_000,
+        order: str = "desc",
+    ) -> list[StoredFile]:
+        """Up to `limit` of the key's files by creation time (`desc`: newest first), those after
+        the file `after` (a cursor: OpenAI's `after`); `after` not one of the key's files: None."""
+        newest_first = order == "desc"
+        time_order = files.c.created_at.desc() if newest_first else files.c.created_at.asc()
+        id_order = files.c.id.desc() if newest_first else files.c.id.asc()
+        query = select(*_FILE_COLUMNS).where(files.c.key_id == key_id)
         if purpose is not None:
             query = query.where(files.c.purpose == purpose)
         with self.engine.connect() as conn:
-            return [StoredFile(**r._mapping) for r in conn.execute(query)]
+            if after is not None:
+                anchor = conn.execute(
+                    select(files.c.created_at).where(files.c.id == after, files.c.key_id == key_id)
+                ).scalar_one_or_none()
+                if anchor is None:
+                    raise LookupError(after)
+                if newest_first:
+                    query = query.where(
+                        (files.c.created_at < anchor) | and_(files.c.created_at == anchor, files.c.id < after)
+                    )
+                else:
+                    query = query.where(
+                        (files.c.created_at > anchor) | and_(files.c.created_at == anchor, files.c.id > after)
+                    )
+            rows = conn.execute(query.order_by(time_order, id_order).limit(limit)).all()
+        return [StoredFile(**r._mapping) for r in rows]
 
     def delete(self, key_id: str, file_id: str) -> bool:
         with self.engine.begin() as conn:
             result = conn.execute(files.delete().where(files.c.id == file_id, files.c.key_id == key_id))
+        if result.rowcount:
+            self.blobs.delete(file_id)
         return bool(result.rowcount)
+
+    def adopt_legacy(self) -> int:
+        """Move the bytes of rows written before the file directory existed (migration 0008) to
+        disk, one row at a time: written and fsynced before the row is emptied. Returns how many."""
+        moved = 0
+        while True:
+            with self.engine.connect() as conn:
+                row = conn.execute(
+                    select(files.c.id, files.c.content).where(files.c.content.is_not(None)).limit(1)
+                ).first()
+            if row is None:
+                break
+            digest = self.blobs.put(row.id, bytes(row.content))
+            with self.engine.begin() as conn:
+                conn.execute(update(files).where(files.c.id == row.id).values(content=None, sha256=digest))
+            moved += 1
+        if moved:
+            log.info("moved %d Batch API files from the database to %s", moved, self.blobs.root)
+        if moved and self.engine.dialect.name == "sqlite":
+            # Give the space the rows held back to the file system (once: new bytes never go there).
+            # Only a nicety: a database busy elsewhere keeps its size, and the start goes on.
+            try:
+                with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+                    conn.exec_driver_sql("VACUUM")
+            except OperationalError as error:
+                log.warning("could not VACUUM the database after moving files out of it: %s", error)
+        return moved
+
+
+def _checked_lines(path: Path, sha256: str | None) -> Iterator[bytes]:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for line in f:
+            digest.update(line)
+            yield line
+    if sha256 is not None and digest.hexdigest() != sha256:
+        raise EnvironmentProblem(f"file {path.name} on disk does not match its checksum (damaged?)")
+
+
+def _row_of(stored: StoredFile) -> dict[str, Any]:
+    return {
+        "id": stored.id,
+        "key_id": stored.key_id,
+        "purpose": stored.purpose,
+        "filename": stored.filename,
+        "bytes": stored.bytes,
+        "created_at": stored.created_at,
+    }
 
 
 _FILE_COLUMNS = (
