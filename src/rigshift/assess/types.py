@@ -105,7 +105,8 @@ class ClassResult(_Model):
     blockers: list[Reason] = Field(default_factory=list)
     notes: list[str] = Field(default_factory=list)
     # Where decode_tps comes from: "measured (2 rows)", "calibrated (3 rows, ±9%)",
-    # "prior: polaris/vulkan, ±22%"; `uncalibrated` when the class has no published row at all.
+    # "prior: polaris/vulkan, ±22%"; `uncalibrated` when every figure is a prior (nothing measured
+    # on this card; the label adds "no published rows" when the class has none at all).
     provenance: str | None = None
     uncalibrated: bool = False
 
@@ -237,7 +238,7 @@ class CardModelCount(_Model):
     vram_gib: float
     tiers: dict[str, int] = Field(default_factory=dict)
     confidence: str = ""  # provenance of the headline class's speed on this card
-    uncalibrated: bool = False  # that speed is a guess: no published or measured row
+    uncalibrated: bool = False  # every figure is a prior: nothing measured on this card
 
 
 class UnassessedCard(_Model):
