@@ -69,3 +69,16 @@ def _klass(spec: object) -> str:
     from rigshift.estimate.priors import arch_class
 
     return arch_class(spec, "llama.cpp-vulkan")  # type: ignore[arg-type]
+
+
+def test_econs_rate_carries_the_low_end_for_its_verdicts() -> None:
+    from rigshift.econ.inputs import AiInputs, ModelClassPrice
+    from rigshift.econ.throughput import EstimatorThroughput
+
+    price = ModelClassPrice(
+        name="8b", model="llama-3.1-8b", usd_per_m_input=0.03, usd_per_m_output=0.05, parallel=1, context=4096
+    )
+    rate = EstimatorThroughput().rate(GPU("RX 570 8GB"), 1, None, price, AiInputs())
+    assert rate is not None and rate.uncalibrated
+    assert rate.decode_tps_low is not None and 0 < rate.decode_tps_low < rate.decode_tokens_per_s
+    assert rate.prefill_tps_low is not None and 0 < rate.prefill_tps_low < rate.prefill_tokens_per_s

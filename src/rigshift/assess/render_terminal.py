@@ -45,6 +45,12 @@ def render_summary(a: FleetAssessment, width: int = 100) -> RenderableType:
         )
     if more > 0:
         notes.append(f"+ {more} more card models (--json or --html for all)")
+    for vague in s.ambiguous_names:
+        sizes = " or ".join(f"{v:g}" for v in vague.variants_gib)
+        notes.append(
+            f"ambiguous GPU name {vague.reported_name!r} x{vague.count}: {sizes} GiB; assessed as "
+            f"{vague.decided_gib:g} GiB (the smaller) until the inventory gives vram_gib"
+        )
     cards = fitted_table(
         (Col("card"), Col("GPUs", "right"), Col("AI-ready", "right"), Col("tiers", wrap=True, drop=2),
          Col("confidence", wrap=True, drop=1)),

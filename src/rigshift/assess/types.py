@@ -249,6 +249,18 @@ class UnassessedCard(_Model):
     hint: str
 
 
+class AmbiguousName(_Model):
+    """A card name that fits several memory sizes with none given ("RX 570": 4 or 8 GB): assessed
+    as the smallest, flagged until the inventory says which."""
+
+    reported_name: str | None
+    model: str  # the catalog card it was decided as
+    decided_gib: float
+    variants_gib: list[float]
+    count: int
+    rigs: list[str] = Field(default_factory=list)
+
+
 class ReasonCount(_Model):
     reason: Reason
     text: str
@@ -295,6 +307,8 @@ class FleetSummary(_Model):
     # GPUs whose card the catalog does not know: in `gpus`, out of every share and tier.
     unassessed_gpus: int = 0
     unassessed: list[UnassessedCard] = Field(default_factory=list)
+    # Names that fit several memory sizes: assessed as the smallest (a warning in every output).
+    ambiguous_names: list[AmbiguousName] = Field(default_factory=list)
 
 
 class FleetAssessment(_Model):

@@ -129,6 +129,11 @@ class InferenceRate:
     runtime: str
     host_ram_gib: float = 0.0  # what one replica keeps in host RAM (the estimator's)
     model_file_gib: float = 0.0
+    # The low end of the estimate's interval (all streams; prompt processing): what a decision
+    # that moves money counts on where the figure rests on priors. None: no interval known.
+    decode_tps_low: float | None = None
+    prefill_tps_low: float | None = None
+    uncalibrated: bool = False  # every figure is a prior: nothing measured on this card
 
 
 class ThroughputModel(Protocol):
