@@ -121,7 +121,9 @@ def _as_of_date(text: str | None) -> date | None:
         return date.fromisoformat(text.strip())
     except ValueError:
         raise InputError(
-            Problem(f"not a date: {text!r}", field="--as-of", expected="a date as YYYY-MM-DD, e.g. 2026-12-07")
+            Problem(
+                f"not a date: {text!r}", field="--as-of", expected="a date as YYYY-MM-DD, e.g. 2026-12-07"
+            )
         ) from None
 
 

@@ -18,8 +18,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from rigshift.econ.inputs import (
     AiInputs,
     CapitalInputs,
-    Coin,
     ClassDemand,
+    Coin,
     Constraints,
     DemandInputs,
     EconInputs,
