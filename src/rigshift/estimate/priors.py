@@ -14,7 +14,7 @@ outside this repository).
 
 A class/runtime with no published rows gets the neutral factor 1.0 (or, for AMD and Intel cards on
 Vulkan/ROCm, an explicit entry at the median of the measured AMD classes: every one of those ran at
-0.39-0.66 of the bare model, so 1.0 would lean optimistic), flagged with a wide spread
+0.33-0.66 of the bare model, so 1.0 would lean optimistic), flagged with a wide spread
 (`uncalibrated_spread_pct`) — never shown with the confidence of a fitted one.
 
 Each entry's interval is asymmetric: `decode_spread_pct` above (the 80th percentile of its rows'

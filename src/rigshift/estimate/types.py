@@ -9,7 +9,8 @@ from rigshift.catalog.gpu_spec import GpuSpec
 from rigshift.catalog.model_spec import ModelSpec
 from rigshift.estimate.provenance import Provenance
 
-# A weak mining host (DOMAIN.md: Celeron-class CPU, 4-8 GB RAM): dual-channel DDR4 at ~20 GB/s
+# A weak mining host (2-core Celeron/Core i3 class, 4-8 GB RAM, as in the published mining rig of
+# github.com/AlexGL402/AI6-P104-Homelab; docs/estimator.md): dual-channel DDR4 at ~20 GB/s
 # usable, 2 threads for llama.cpp. Assumptions, printed as such; pass the rig's own figures.
 DEFAULT_HOST_BANDWIDTH_GBS = 20.0
 DEFAULT_HOST_THREADS = 2
