@@ -61,7 +61,9 @@ def test_econ_takes_an_as_of_date_and_prints_it() -> None:
         runner.invoke(app, ["econ", "--demo", "--no-sensitivity", "--as-of", "2025-01-01", "--json"]).stdout
     )
     assert data["inputs"]["as_of"] == "2025-01-01"
-    assert {c["tag"]: c["block_reward"] for c in data["inputs"]["mining"]["coins"]}["ETC"] == pytest.approx(2.048)
+    assert {c["tag"]: c["block_reward"] for c in data["inputs"]["mining"]["coins"]}["ETC"] == pytest.approx(
+        2.048
+    )
 
 
 def test_a_bad_as_of_date_is_a_clear_error() -> None:
