@@ -60,3 +60,15 @@ def test_assess_warns_about_the_ambiguous_names_in_text_and_json(tmp_path) -> No
     data = json.loads(runner.invoke(app, ["assess", str(out), "--no-measurements", "--json"]).stdout)
     names = {a["reported_name"] for a in data["summary"]["ambiguous_names"]}
     assert names == {"RX 570", "GTX 1060"}
+
+
+def test_estimate_warns_when_the_name_leaves_the_size_open() -> None:
+    vague = runner.invoke(app, ["estimate", "--gpu", "GTX 1060", "--model", "llama-3.2-3b", "--json"])
+    assert vague.exit_code == 0, vague.output
+    data = json.loads(vague.stdout)
+    assert data["vram_variants_gib"] == [3.0, 6.0]
+    assert any("ambiguous GPU name 'GTX 1060': 3 or 6 GiB" in note for note in data["notes"])
+    sized = json.loads(
+        runner.invoke(app, ["estimate", "--gpu", "GTX 1060 3GB", "--model", "llama-3.2-3b", "--json"]).stdout
+    )
+    assert sized["vram_variants_gib"] == [] and not any("ambiguous" in n for n in sized["notes"])
