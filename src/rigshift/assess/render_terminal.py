@@ -40,8 +40,8 @@ def render_summary(a: FleetAssessment, width: int = 100) -> RenderableType:
     if guessed:
         notes.append(
             f"{guessed:,} GPUs rest on priors alone (nothing measured on them): their speeds are "
-            "intervals, decided on the low end (run `rigshift bench` on one, or `rigshift bench "
-            "import` published results)"
+            "intervals whose low end is what money may count on (run `rigshift bench` on one, or "
+            "`rigshift bench import` published results)"
         )
     if more > 0:
         notes.append(f"+ {more} more card models (--json or --html for all)")
