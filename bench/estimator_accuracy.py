@@ -1,7 +1,7 @@
 """Compare rigshift's estimates with published measurements.
 
-    python bench/estimator_accuracy.py --reference ../shared/calibration/llm_throughput.csv \
-        --reference ../shared/calibration/vram_usage.csv [--all-rows] [--bias]
+    python bench/estimator_accuracy.py --reference CALIBRATION/llm_throughput.csv \
+        --reference CALIBRATION/vram_usage.csv [--all-rows] [--bias]
 
 Reads CSVs in the calibration format (throughput: source_url, gpu, backend, model, params_b,
 quant, test, tokens_per_s, notes; memory: source_url, model, params_b, quant, context,

@@ -1,7 +1,9 @@
 """Fit and check the architecture-class priors on published measurements of mining-era cards.
 
-    python bench/mining_priors.py --reference ../shared/calibration/mining_cards.csv \
-        [--reference ../shared/calibration/llm_throughput.csv] [--fit] [--rows]
+    python bench/mining_priors.py --reference CALIBRATION/mining_cards.csv [--fit] [--rows]
+
+CALIBRATION is wherever the calibration set sits (a table of published measurements, each row
+with its public source URL; it is not shipped with rigshift).
 
 Reads mining_cards.csv (columns gpu, gpu_vram_gb, backend, model, quant, model_size_gib, test,
 tokens_per_s, n_gpus, llama_cpp_build, host_notes, ...) and judges every row into a tier:
@@ -12,6 +14,13 @@ tokens_per_s, n_gpus, llama_cpp_build, host_notes, ...) and judges every row int
   check   multi-GPU and partial-offload rows: checked, never fitted;
   out     excluded, with the reason (suspect values, SYCL, mixed pairs, locked cards, unknown models,
           Gemma 4 E-series: per-layer embeddings no stand-in shape represents).
+The repository's own example measurements (examples/bench/*, read through `rigshift bench import`'s
+importer) join as tier `example`: never fitted, but every interval must cover them.
+
+Interval coverage (printed on every run): per (runtime, class), the single-GPU rows (bench, server,
+ollama, example) against the shipped estimate's interval: how far below and above the estimate
+the slowest and fastest rows sit, and how many fall outside. `decode_low_pct` in priors.yaml is
+the "below" figure rounded up, so that none does.
 
 --fit prints, per (runtime, architecture class, quant family), the multiplier on the runtime's
 decode / prefill efficiency that reproduces each row through the model (estimate/correction.py's
@@ -30,6 +39,7 @@ import re
 import statistics
 from collections import defaultdict
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 from rigshift.catalog.gpu_spec import GpuSpec
 from rigshift.catalog.gpus import gpu_catalog
@@ -55,6 +65,7 @@ EXTRA_MODELS = {
 # lacks whose architecture is unpublished here; a catalog model of the same size class, resized to
 # the row's file size where the row gives it.
 MODEL_RULES = [
+    (r"meta-llama-3-8b", "llama-3.1-8b", False),  # Llama 3 8B: the 3.1 shape (context aside)
     (r"qwen3-coder-30b|qwen3-vl-30b", "qwen3-30b-a3b", False),
     (r"qwen3\.8-27b", "qwen3-32b", True),
     (r"qwen3\.5-9b|qwen3\.5:9b", "qwen3-8b", True),
@@ -240,6 +251,54 @@ def judge(index: int, r: dict[str, str]) -> Row:
     )  # fmt: skip
 
 
+# The repository's own llama-bench example(s): (file, the card it names), read by the importer.
+EXAMPLES = (("examples/bench/llama-bench_rx570_vulkan.md", "RX 570 8GB"),)
+
+
+def example_rows(root: Path) -> list[Row]:
+    from rigshift.measure.calibrate import conditions
+    from rigshift.measure.importer import ImportDefaults, import_files
+
+    rows = []
+    for index, (name, gpu) in enumerate(EXAMPLES):
+        for m in import_files([root / name], ImportDefaults(gpu=gpu), measured_at=0.0):
+            if m.kind not in ("decode", "prefill"):
+                continue
+            work, hardware = conditions(m)
+            spec = hardware.gpus[0].spec
+            rows.append(
+                Row(
+                    -1 - index, "example", f"repository example {Path(name).name}", m.kind,
+                    m.tokens_per_s, spec, 1, m.runtime, work, hardware, arch_class(spec, m.runtime),
+                    quant_family(quant_recipe(m.quant)), False, name,
+                )
+            )  # fmt: skip
+    return rows
+
+
+def coverage(rows: list[Row]) -> None:
+    """Does each shipped interval hold every single-GPU row of its class (the example included)?"""
+    by_class: dict[tuple[str, str, str], list[tuple[float, float, float, float]]] = defaultdict(list)
+    for row in rows:
+        if row.tier not in ("bench", "server", "ollama", "example") or row.work is None:
+            continue
+        assert row.hardware is not None
+        result = estimate(row.work, row.hardware)
+        est = result.decode_tokens_per_s if row.kind == "decode" else result.prefill_tokens_per_s
+        low, high = result.provenance.interval
+        if row.kind == "prefill":  # the prefill interval: the same relative span
+            low, high = est * low / result.decode_tokens_per_s, est * high / result.decode_tokens_per_s
+        by_class[(row.kind, row.runtime, row.klass)].append((row.measured, est, low, high))
+    print("interval coverage: rows of each class against the shipped estimate's interval")
+    print(f"{'kind':8} {'class':28} {'rows':>4} {'slowest below':>13} {'fastest above':>13} {'outside':>7}")
+    for (kind, runtime, klass), members in sorted(by_class.items()):
+        below = max(est / measured - 1 for measured, est, _, _ in members) * 100
+        above = max(measured / est - 1 for measured, est, _, _ in members) * 100
+        outside = sum(not (lo * 0.999 <= measured <= hi * 1.001) for measured, _, lo, hi in members)
+        print(f"{kind:8} {klass + '/' + short_runtime(runtime):28} {len(members):4d} {below:12.0f}% "
+              f"{above:12.0f}% {outside:7d}")  # fmt: skip
+
+
 def predicted(row: Row, correction: Correction | None = None) -> float:
     assert row.work is not None and row.hardware is not None
     result = estimate(row.work, row.hardware, correction)
@@ -413,7 +472,7 @@ def main(argv: list[str] | None = None) -> int:
         "--bare", action="store_true", help="check the bare physical model (all priors 1.0): the baseline"
     )
     args = parser.parse_args(argv)
-    rows = load(args.reference)
+    rows = load(args.reference) + example_rows(Path(__file__).resolve().parents[1])
     if args.fit:
         fit(rows)
         return 0
@@ -424,6 +483,7 @@ def main(argv: list[str] | None = None) -> int:
         priors.NEUTRAL = False
         return 0
     check(rows, args.rows)
+    coverage(rows)
     leave_one_out(rows, same_source=False, prior_rows=0.0)
     leave_one_out(rows, same_source=False)
     leave_one_out(rows, same_source=True)

@@ -47,7 +47,8 @@ def test_no_rows_give_the_prior_unchanged_with_its_spread():
     cpu = (
         Calibration().apply(workload("llama-3.2-1b", "Q4_0", "llama.cpp-cpu"), Hardware.of(RX570)).provenance
     )
-    assert cpu.uncalibrated and cpu.label().endswith("uncalibrated")  # no published CPU rows
+    assert cpu.uncalibrated and cpu.no_published_rows  # no published CPU rows
+    assert cpu.label().endswith("uncalibrated: no published rows")
 
 
 @settings(max_examples=25, deadline=None)

@@ -17,9 +17,16 @@ from rigshift.assess.profile import ProfileAssessor
 from rigshift.assess.rig import RigAssessor
 from rigshift.assess.summary import summarize
 from rigshift.assess.tools import AssessTools, default_tools
-from rigshift.assess.types import FleetAssessment, GpuAssessment, GpuProfile, RigAssessment
+from rigshift.assess.types import (
+    AmbiguousName,
+    FleetAssessment,
+    GpuAssessment,
+    GpuProfile,
+    RigAssessment,
+)
 from rigshift.assess.unlocks import UnlockCosts, compute_unlocks
 from rigshift.fleet.model import Fleet
+from rigshift.fleet.summary import ambiguous_names
 
 
 def assess_fleet(
@@ -92,6 +99,9 @@ def _assess(
 
     unlocks = compute_unlocks(assessor, rig_configs, criteria, unlock_costs)
     summary = summarize(fleet_profiles, len(fleet.rigs), criteria, unlocks)
+    vague = ambiguous_names(fleet)
+    if vague:
+        summary.ambiguous_names = [AmbiguousName.model_validate(entry) for entry in vague]
     return FleetAssessment(
         fleet=fleet.name,
         criteria=criteria,

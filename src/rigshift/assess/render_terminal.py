@@ -39,17 +39,24 @@ def render_summary(a: FleetAssessment, width: int = 100) -> RenderableType:
     notes = []
     if guessed:
         notes.append(
-            f"{guessed:,} GPUs are of uncalibrated classes: their verdicts rest on assumed factors "
-            "(run `rigshift bench` on one, or `rigshift bench import` published results)"
+            f"{guessed:,} GPUs rest on priors alone (nothing measured on them): their speeds are "
+            "intervals whose low end is what money may count on (run `rigshift bench` on one, or "
+            "`rigshift bench import` published results)"
         )
     if more > 0:
         notes.append(f"+ {more} more card models (--json or --html for all)")
+    for vague in s.ambiguous_names:
+        sizes = " or ".join(f"{v:g}" for v in vague.variants_gib)
+        notes.append(
+            f"ambiguous GPU name {vague.reported_name!r} x{vague.count}: {sizes} GiB; assessed as "
+            f"{vague.decided_gib:g} GiB (the smaller) until the inventory gives vram_gib"
+        )
     cards = fitted_table(
         (Col("card"), Col("GPUs", "right"), Col("AI-ready", "right"), Col("tiers", wrap=True, drop=2),
          Col("confidence", wrap=True, drop=1)),
         [(row.gpu_name, f"{row.gpus:,}", f"{row.ready_gpus:,}",
           " ".join(f"{k}:{v}" for k, v in sorted(row.tiers.items())),
-          (row.confidence or "-") + (" (uncalibrated)" if row.uncalibrated else ""))
+          row.confidence or "-")
          for row in s.by_card_model[:_TOP_CARDS]],
         width, title="By card model", caption="; ".join(notes) or None,
     )  # fmt: skip

@@ -105,7 +105,8 @@ class ClassResult(_Model):
     blockers: list[Reason] = Field(default_factory=list)
     notes: list[str] = Field(default_factory=list)
     # Where decode_tps comes from: "measured (2 rows)", "calibrated (3 rows, ±9%)",
-    # "prior: polaris/vulkan, ±22%"; `uncalibrated` when the class has no published row at all.
+    # "prior: polaris/vulkan, ±22%"; `uncalibrated` when every figure is a prior (nothing measured
+    # on this card; the label adds "no published rows" when the class has none at all).
     provenance: str | None = None
     uncalibrated: bool = False
 
@@ -237,7 +238,7 @@ class CardModelCount(_Model):
     vram_gib: float
     tiers: dict[str, int] = Field(default_factory=dict)
     confidence: str = ""  # provenance of the headline class's speed on this card
-    uncalibrated: bool = False  # that speed is a guess: no published or measured row
+    uncalibrated: bool = False  # every figure is a prior: nothing measured on this card
 
 
 class UnassessedCard(_Model):
@@ -246,6 +247,18 @@ class UnassessedCard(_Model):
     gpu_name: str  # as the inventory reported it
     gpus: int
     hint: str
+
+
+class AmbiguousName(_Model):
+    """A card name that fits several memory sizes with none given ("RX 570": 4 or 8 GB): assessed
+    as the smallest, flagged until the inventory says which."""
+
+    reported_name: str | None
+    model: str  # the catalog card it was decided as
+    decided_gib: float
+    variants_gib: list[float]
+    count: int
+    rigs: list[str] = Field(default_factory=list)
 
 
 class ReasonCount(_Model):
@@ -294,6 +307,8 @@ class FleetSummary(_Model):
     # GPUs whose card the catalog does not know: in `gpus`, out of every share and tier.
     unassessed_gpus: int = 0
     unassessed: list[UnassessedCard] = Field(default_factory=list)
+    # Names that fit several memory sizes: assessed as the smallest (a warning in every output).
+    ambiguous_names: list[AmbiguousName] = Field(default_factory=list)
 
 
 class FleetAssessment(_Model):

@@ -140,6 +140,19 @@ class GpuNameIndex:
             )
         return best
 
+    def variants(self, name: str) -> tuple[GpuSpec, ...]:
+        """The memory-size variants a name leaves open, smallest first: empty when the name fits
+        one card or carries its own size ("RX 570 8GB"). "RX 570" -> (the 4 GB, the 8 GB card)."""
+        if _bracketed_alternatives(name):
+            return ()
+        parsed = parse_gpu_name(name)
+        if parsed.vram_gib is not None:
+            return ()
+        candidates = self._candidates(parsed.key)
+        if len({spec.vram_gib for spec in candidates}) < 2:
+            return ()
+        return tuple(sorted(candidates, key=lambda spec: spec.vram_gib))
+
     def _candidates(self, key: str) -> Sequence[GpuSpec]:
         if key in self._members:
             return self._members[key]

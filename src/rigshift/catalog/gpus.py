@@ -78,6 +78,10 @@ class GpuCatalog:
                 )
             ) from None
 
+    def variants(self, name: str) -> tuple[GpuSpec, ...]:
+        """The memory-size variants `name` leaves open, smallest first (empty: not ambiguous)."""
+        return self._names.variants(name)
+
     def resolve(self, name: str, vram_gib: float | None = None, suggest: bool = True) -> GpuSpec:
         """The card a printed name denotes, told apart from its variants by VRAM.
 

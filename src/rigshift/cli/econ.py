@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 from typing import Annotated
 
@@ -58,6 +59,14 @@ def econ_command(
         float,
         typer.Option("--usage-days", help="Days the usage export given to --demand covers (default 1)."),
     ] = 1.0,
+    as_of: Annotated[
+        str | None,
+        typer.Option(
+            "--as-of",
+            help="The day the figures are for (YYYY-MM-DD, default today): coin block rewards follow "
+            "each chain's emission schedule at this date.",
+        ),
+    ] = None,
     no_assessment: Annotated[
         bool,
         typer.Option(
@@ -77,6 +86,7 @@ def econ_command(
         )
     if budget is not None and budget < 0:
         raise InputError(Problem(f"budget must be ≥ 0, got {budget}", field="--budget"))
+    day = _as_of_date(as_of)
     fleet_data = demo_fleet() if fleet is None else load_fleet(fleet)
     # Imported here: the economics pull in HiGHS and numpy, which `rigshift --help` must not pay for.
     from rigshift.econ.html import render_html
@@ -92,6 +102,7 @@ def econ_command(
         demand=demand,
         usage_days=usage_days,
         tools=toolkit_for(db, not no_measurements, fleet_data),
+        as_of=day,
     )
     if html is not None:
         write_atomic(html, render_html(economics))
@@ -101,6 +112,19 @@ def econ_command(
         render_terminal(economics, output_console(), details=details)
         if html is not None:
             typer.echo(f"wrote {html}")
+
+
+def _as_of_date(text: str | None) -> date | None:
+    if text is None:
+        return None
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        raise InputError(
+            Problem(
+                f"not a date: {text!r}", field="--as-of", expected="a date as YYYY-MM-DD, e.g. 2026-12-07"
+            )
+        ) from None
 
 
 def register(app: typer.Typer) -> None:

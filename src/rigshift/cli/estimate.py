@@ -71,6 +71,22 @@ def resolve_gpu_arg(text: str, vram_override: float | None = None) -> GpuSlot:
         return GpuSlot(replace(spec, vram_gib=vram_override))
 
 
+def _ambiguity_note(text: str, vram_override: float | None, slot: GpuSlot) -> tuple[str, list[float]]:
+    """A name that fits several memory sizes ("GTX 1060": 3 or 6 GB) is never decided silently:
+    the note the estimate carries, and the sizes (empty when the name or --vram gives one)."""
+    if vram_override is not None or _VRAM_SUFFIX.search(text):
+        return "", []
+    variants = gpu_catalog().variants(text.strip())
+    if not variants:
+        return "", []
+    sizes = " or ".join(f"{v.vram_gib:g}" for v in variants)
+    note = (
+        f"ambiguous GPU name {text.strip()!r}: {sizes} GiB; estimated as the {slot.spec.vram_gib:g} GiB "
+        f"card: give the size ('{text.strip()} {variants[0].vram_gib:g}GB' or --vram)"
+    )
+    return note, [v.vram_gib for v in variants]
+
+
 def _parse_gpu_layers(text: str | None) -> int | Literal["auto"] | None:
     if text is None:
         return None
@@ -195,6 +211,7 @@ def register(app: typer.Typer) -> None:
         context_tokens = parse_tokens_option(context, "--context")
         prompt_tokens = parse_tokens_option(prompt, "--prompt")
         slot = resolve_gpu_arg(gpu, vram)
+        ambiguity, variants = _ambiguity_note(gpu, vram, slot)
         layers = _parse_gpu_layers(gpu_layers)
         if pcie:
             slot = GpuSlot(slot.spec, parse_link(pcie, default_gen=slot.spec.pcie_gen))
@@ -242,6 +259,8 @@ def register(app: typer.Typer) -> None:
 
             calibration = load_calibration(db, load_fleet(fleet) if fleet is not None else None)
         result = calibration.apply(workload, hardware)
+        if ambiguity:
+            result = replace(result, notes=(ambiguity, *result.notes))
         if as_json:
             payload = {
                 "gpu": slot.spec.name,
@@ -253,6 +272,7 @@ def register(app: typer.Typer) -> None:
                 "parallel": parallel,
                 "kv_type": kv_type.lower(),
                 "vram_gib": slot.spec.vram_gib,
+                "vram_variants_gib": variants,  # the sizes an ambiguous name left open
                 **result.to_json(),
             }
             typer.echo(json.dumps(payload, indent=2))

@@ -21,7 +21,7 @@ from rigshift.fleet.sources.hiveos import parse_hiveos
 from rigshift.fleet.sources.hiveos_api import HIVEOS_API, fetch_farm
 from rigshift.fleet.sources.probe import probe_machine
 from rigshift.fleet.store import dump_fleet, load_fleet, save_fleet
-from rigshift.fleet.summary import summarize
+from rigshift.fleet.summary import ambiguity_warning, summarize
 from rigshift.tables import Col, fitted_table, output_console
 
 fleet_app = typer.Typer(
@@ -106,6 +106,7 @@ def _import_json(result: ImportResult, output: Path) -> dict[str, Any]:
         "skipped": list(result.skipped),
         "problems": [p.render() for p in result.problems],
         "unresolved": summarize(fleet)["unresolved"],
+        "ambiguous": summarize(fleet)["ambiguous"],
         "notes": list(result.notes),
     }
 
@@ -138,6 +139,8 @@ def _report_import(result: ImportResult, output: Path) -> None:
         )
     if len(unresolved_names) > _SHOWN:
         _err.print(f"[yellow]… and {len(unresolved_names) - _SHOWN:,} more unknown GPU names[/]")
+    for line in _at_most([ambiguity_warning(a) for a in summarize(fleet)["ambiguous"]]):
+        _err.print(f"[yellow]warning:[/] {escape(line)}")
     for note in result.notes:
         _err.print(f"note: {note}", markup=False)
 
@@ -225,6 +228,8 @@ def _print_summary(summary: dict[str, Any]) -> None:
             Col("did you mean", wrap=True, drop=1),
         )
         out.print(fitted_table(bad_cols, bad_rows, width, title="Unresolved GPU names (not in the catalog)"))
+    for entry in summary.get("ambiguous", []):
+        out.print(f"[yellow]warning:[/] {escape(ambiguity_warning(entry))}")
 
 
 def _num(value: float | None) -> str:

@@ -129,6 +129,11 @@ class InferenceRate:
     runtime: str
     host_ram_gib: float = 0.0  # what one replica keeps in host RAM (the estimator's)
     model_file_gib: float = 0.0
+    # The low end of the estimate's interval (all streams; prompt processing): what a decision
+    # that moves money counts on where the figure rests on priors. None: no interval known.
+    decode_tps_low: float | None = None
+    prefill_tps_low: float | None = None
+    uncalibrated: bool = False  # every figure is a prior: nothing measured on this card
 
 
 class ThroughputModel(Protocol):
@@ -156,7 +161,8 @@ def _hashrates(spec: GpuSpec, inputs: EconInputs) -> dict[str, tuple[float, floa
     """algorithm (normalised) -> (H/s, W): the catalog's Etchash figure, then the table's overrides."""
     rates: dict[str, tuple[float, float]] = {}
     if spec.ethash_mhs:
-        # Etchash hashes like Ethash did (DOMAIN.md §1): the historic figure still holds.
+        # Etchash is Ethash with a longer epoch (ECIP-1099,
+        # https://ecips.ethereumclassic.org/ECIPs/ecip-1099): the historic figure still holds.
         rates["etchash"] = (spec.ethash_mhs * 1e6, spec.ethash_power_w or spec.tdp_w)
     for entry in inputs.mining.hashrates.get(spec.key, ()):
         rates[canonical_algorithm(entry.algorithm)] = (entry.hashrate_hs, entry.power_w)

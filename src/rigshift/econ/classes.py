@@ -15,9 +15,11 @@ from rigshift.errors import RigshiftError
 from rigshift.fleet.model import UNRESOLVED_MODEL, Fleet, Gpu, Rig
 from rigshift.hosts import DEFAULT_HOST_CRITERIA
 
-# A rig with no link recorded is assumed to sit on x1 risers: the usual mining build (DOMAIN.md §2).
+# A rig with no link recorded is assumed to sit on x1 risers: the usual mining build (e.g. the
+# published rig of github.com/AlexGL402/AI6-P104-Homelab, six cards on x1 risers; docs/fleet.md).
 ASSUMED_RISER = (1, 1)
-# Vast.ai's published host rules (DOMAIN.md §4): per GPU ≥1 CPU core, ≥4 GB RAM, ≥1 PCIe lane per 2.5 TFLOPS.
+# Vast.ai's published host rules (https://docs.vast.ai/verification-stages, read 2026-12-07): per GPU
+# ≥1 CPU core, ≥4 GB RAM, ≥1 PCIe lane per 2.5 TFLOPS.
 RENTAL_GB_RAM_PER_GPU = 4.0
 RENTAL_TFLOPS_PER_LANE = 2.5
 

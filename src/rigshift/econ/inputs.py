@@ -191,6 +191,9 @@ class Constraints(_Model):
 
 
 class EconInputs(_Model):
+    # The day the figures are for (ISO date): coin block rewards follow each chain's emission
+    # schedule at this date (econ/prices/emission.py). Default: the day econ runs.
+    as_of: str | None = None
     power: PowerInputs
     mining: MiningInputs = MiningInputs()
     ai: AiInputs = AiInputs()

@@ -458,7 +458,12 @@ def figures_table(economics: Economics, width: int = UNLIMITED_WIDTH) -> Table:
 
 
 def provenance_text(economics: Economics) -> RenderableType:
-    lines = []
+    as_of = economics.inputs.as_of
+    lines = (
+        [f"as of {as_of}: coin block rewards by each chain's emission schedule (--as-of to change)"]
+        if as_of
+        else []
+    )
     for p in economics.inputs.provenance:
         tag = "DEFAULT " if p.is_default else ""
         lines.append(f"{tag}{p.what} — {as_of_text(p.as_of)} — {p.source}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import date
 from pathlib import Path
 
 from rigshift.assess import FleetAssessment, ReadinessCriteria, assess_fleet
@@ -50,6 +51,7 @@ def fleet_economics(
     usage_days: float = 1.0,
     power_factors: Sequence[float] = DEFAULT_POWER_FACTORS,
     token_factors: Sequence[float] = DEFAULT_TOKEN_FACTORS,
+    as_of: date | None = None,
 ) -> Economics:
     """`rigshift econ` as a function: the prices file (or the defaults) applied to `fleet`.
 
@@ -58,11 +60,12 @@ def fleet_economics(
     `demand` (a demand file, a plan's demand file or a usage export over `usage_days` days)
     replaces the demand of the prices file and the defaults.
     `power_factors` × `token_factors` is the sensitivity grid (the console's what-if asks for one cell).
+    `as_of` (default today): the day coin block rewards are taken at, by each chain's schedule.
     """
-    inputs = load_inputs(prices)
+    inputs = load_inputs(prices, as_of=as_of)
     if demand is not None:
         given = read_demand(demand, inputs.ai.token_prices, inputs.ai.tokens_per_request, usage_days)
-        inputs = load_inputs(prices, demand=given)
+        inputs = load_inputs(prices, demand=given, as_of=as_of)
     tools = tools or default_toolkit()  # one toolkit: the assessment's estimates serve the economics
     if capex_budget_usd is not None:
         inputs = inputs.model_copy(

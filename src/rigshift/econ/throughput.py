@@ -65,4 +65,7 @@ class EstimatorThroughput:
             runtime=result.runtime,
             host_ram_gib=result.memory.host_ram,
             model_file_gib=result.memory.weights,
+            decode_tps_low=result.decode_tps_total_low,
+            prefill_tps_low=result.prefill_tps_low,
+            uncalibrated=result.provenance.uncalibrated,
         )

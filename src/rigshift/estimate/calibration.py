@@ -282,5 +282,5 @@ def provenance_of(
         interval=(decode_tps / (1 + s), decode_tps * (1 + s)),
         arch_class=prior.arch_class if prior is not None else target.arch_class,
         spread_pct=s * 100,
-        uncalibrated=bool(prior and prior.uncalibrated) and decode.source == "prior",
+        uncalibrated=decode.source == "prior" and prefill.source == "prior",
     )

@@ -246,10 +246,10 @@ def estimate(workload: Workload, hardware: Hardware, correction: Correction | No
     bottleneck = _bottleneck(hardware, split_s, step_1, runtime, layout)
     notes = _notes(hardware, layout, file_bytes, runtime)
     provenance = _provenance(priors if not cpu_only else (host_prior,), correction, decode_1, layout)
-    if provenance.uncalibrated and provenance.decode == "prior":
+    if provenance.no_published_rows:
         notes += (
             f"no published measurements for {provenance.arch_class}: an uncalibrated prior "
-            f"(±{provenance.spread_pct:.0f}%); measure it",
+            f"({provenance.label().split(', ')[1]}); measure it",
         )
 
     memory = MemoryEstimate(
@@ -289,12 +289,14 @@ def _provenance(
     priors: tuple[Prior, ...], correction: Correction, decode: float, layout: MemoryLayout
 ) -> Provenance:
     """The decode figure's origin: the least certain prior among the devices a step runs on."""
-    weakest = max(priors, key=lambda p: (p.uncalibrated, p.decode_spread_pct))
+    weakest = max(priors, key=lambda p: (p.uncalibrated, p.low_pct, p.decode_spread_pct))
     spread = weakest.decode_spread_pct or prior_table().uncalibrated_spread_pct
+    low = max(weakest.low_pct, spread)
     if layout.host_layers and priors[0].runtime != "llama.cpp-cpu":
         # the host's share rests on assumed CPU figures: widen toward the uncalibrated spread
         share = layout.host_layers / (layout.host_layers + sum(layout.layers))
         spread = spread + share * (prior_table().uncalibrated_spread_pct - spread)
+        low = max(low, spread)
     rows = weakest.decode_rows
     label = " + ".join(dict.fromkeys(p.label for p in priors))
     if layout.host_layers and priors[0].runtime != "llama.cpp-cpu":
@@ -306,7 +308,7 @@ def _provenance(
             "calibrated", "calibrated", "prior", correction.rows, (decode / (1 + s), decode * (1 + s)),
             label, spread, False,
         )  # fmt: skip
-    return prior_provenance(decode, label, spread, rows)
+    return prior_provenance(decode, label, spread, rows, low)
 
 
 def _bottleneck(hardware: Hardware, split_s: float, step_s: float, runtime: str, layout: MemoryLayout) -> str:

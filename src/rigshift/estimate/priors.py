@@ -12,14 +12,22 @@ looked up by (runtime, class, quant family), then (runtime, class, any quant). T
 tabulates it and `bench/mining_priors.py --fit` re-derives it from the published rows (kept
 outside this repository).
 
-A class/runtime with no published rows gets the neutral factor 1.0, flagged uncalibrated with a
-wide spread (`UNCALIBRATED_SPREAD_PCT`) — never shown with the confidence of a fitted one.
+A class/runtime with no published rows gets the neutral factor 1.0 (or, for AMD and Intel cards on
+Vulkan/ROCm, an explicit entry at the median of the measured AMD classes: every one of those ran at
+0.33-0.66 of the bare model, so 1.0 would lean optimistic), flagged with a wide spread
+(`uncalibrated_spread_pct`) — never shown with the confidence of a fitted one.
+
+Each entry's interval is asymmetric: `decode_spread_pct` above (the 80th percentile of its rows'
+residuals) and `decode_low_pct` below, wide enough that every published single-GPU row of the
+class, and the repository's own example measurement, lies inside the interval of its estimate
+(`bench/mining_priors.py` checks it). Money-moving decisions read that low end
+(`Estimate.decode_tps_low`).
 """
 
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import resources
 from typing import Any
 
@@ -45,10 +53,18 @@ class Prior:
     decode_spread_pct: float = 0.0
     prefill_spread_pct: float = 0.0
     rests_on: str = ""
+    # How far below the factor the slowest published row of the class sits, in % (the interval's
+    # low end is decode ÷ (1 + low/100)); never narrower than the spread above.
+    decode_low_pct: float = 0.0
 
     @property
     def uncalibrated(self) -> bool:
+        """No published row for this class and runtime: the factor is an assumption."""
         return self.decode_rows == 0
+
+    @property
+    def low_pct(self) -> float:
+        return max(self.decode_low_pct, self.decode_spread_pct)
 
     @property
     def label(self) -> str:
@@ -122,11 +138,17 @@ class PriorTable:
         self.by_key.update({(p.runtime, p.arch_class, p.quant): p for p in self.priors})
 
     def lookup(self, runtime: str, klass: str, quant: str) -> Prior:
-        for key in ((runtime, klass, quant), (runtime, klass, "*")):
-            if key in self.by_key:
-                return self.by_key[key]
-        return Prior(runtime, klass, "*", decode_spread_pct=self.uncalibrated_spread_pct,
-                     prefill_spread_pct=self.uncalibrated_spread_pct)  # fmt: skip
+        whole_class = self.by_key.get((runtime, klass, "*"))
+        specific = self.by_key.get((runtime, klass, quant))
+        if specific is not None:
+            # A quant family's rows are a subset of the class's: its low end is at least as wide
+            # as the class's (builds and drivers slow every quant alike).
+            floor = whole_class.low_pct if whole_class is not None else 0.0
+            return replace(specific, decode_low_pct=max(specific.low_pct, floor))
+        if whole_class is not None:
+            return whole_class
+        s = self.uncalibrated_spread_pct
+        return Prior(runtime, klass, "*", decode_spread_pct=s, prefill_spread_pct=s, decode_low_pct=s)
 
 
 def parse_table(data: dict[str, Any]) -> PriorTable:
@@ -144,6 +166,11 @@ def parse_table(data: dict[str, Any]) -> PriorTable:
                 decode_spread_pct=float(entry.get("decode_spread_pct", data["uncalibrated_spread_pct"])),
                 prefill_spread_pct=float(entry.get("prefill_spread_pct", data["uncalibrated_spread_pct"])),
                 rests_on=str(entry.get("rests_on", "")),
+                decode_low_pct=float(
+                    entry.get(
+                        "decode_low_pct", entry.get("decode_spread_pct", data["uncalibrated_spread_pct"])
+                    )
+                ),
             )
         )
     return PriorTable(

@@ -9,7 +9,8 @@ from rigshift.catalog.gpu_spec import GpuSpec
 from rigshift.catalog.model_spec import ModelSpec
 from rigshift.estimate.provenance import Provenance
 
-# A weak mining host (DOMAIN.md: Celeron-class CPU, 4-8 GB RAM): dual-channel DDR4 at ~20 GB/s
+# A weak mining host (2-core Celeron/Core i3 class, 4-8 GB RAM, as in the published mining rig of
+# github.com/AlexGL402/AI6-P104-Homelab; docs/estimator.md): dual-channel DDR4 at ~20 GB/s
 # usable, 2 threads for llama.cpp. Assumptions, printed as such; pass the rig's own figures.
 DEFAULT_HOST_BANDWIDTH_GBS = 20.0
 DEFAULT_HOST_THREADS = 2
@@ -131,8 +132,42 @@ class Estimate:
     gpu_layers: int | None = None  # repeating layers on the GPUs; None: all (no CPU offload)
     cpu_layers: int = 0  # repeating layers left on the host CPU
 
+    @property
+    def safe_share(self) -> float:
+        """The interval's low end as a share of the central decode figure: what a decision that
+        moves money may count on (1.0 for a measured figure with no spread)."""
+        low, high = self.provenance.interval
+        if high > 0 and self.decode_tokens_per_s > 0:
+            return min(1.0, low / self.decode_tokens_per_s)
+        return 1 / (1 + self.provenance.spread_pct / 100)  # no interval (a fake): its stated spread
+
+    @property
+    def decode_tps_low(self) -> float:
+        """One stream's decode rate at the low end of the interval: the figure verdicts read."""
+        return self.decode_tokens_per_s * self.safe_share
+
+    @property
+    def decode_tps_total_low(self) -> float:
+        """All streams together, at the interval's low end."""
+        return self.decode_tokens_per_s_total * self.safe_share
+
+    @property
+    def prefill_tps_low(self) -> float:
+        """Prompt processing at the same relative low end (the class's rows slow both alike)."""
+        return self.prefill_tokens_per_s * self.safe_share
+
+    @property
+    def ttft_s_high(self) -> float:
+        """Time to first token at the low end of both rates."""
+        share = self.safe_share
+        return self.ttft_s / share if share > 0 else self.ttft_s
+
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
         data["memory_gib"] = data.pop("memory")
         data["provenance"] = self.provenance.to_json()
+        data["decode_tps_low"] = self.decode_tps_low
+        data["decode_tps_total_low"] = self.decode_tps_total_low
+        data["prefill_tps_low"] = self.prefill_tps_low
+        data["ttft_s_high"] = self.ttft_s_high
         return data

@@ -2,7 +2,7 @@
 
 `demo_fleet()` is about 2,000 GPUs on about 300 rigs at two sites: a Texas site on ERCOT power
 and a Nordic hydro site. Nothing here is a real farm: the card mix, rig shapes and hosts follow
-what DOMAIN.md §2 describes for mining farms (6-12 GPU open-air rigs on PCIe x1 risers, 2-core
+what docs/fleet.md ("The demo fleet") describes for mining farms (6-12 GPU open-air rigs on PCIe x1 risers, 2-core
 Celeron hosts with 4-8 GB RAM and a small SSD or USB stick, HiveOS) and the cards miners bought
 in 2017-2022. Weights and figures are ours; docs/fleet.md explains them.
 

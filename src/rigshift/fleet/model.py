@@ -47,6 +47,9 @@ class Gpu(_Model):
     model: str  # catalog key (GpuSpec.key), or UNRESOLVED_MODEL
     reported_name: str | None = None  # as the source printed it
     name_suggestions: list[str] = Field(default_factory=list)  # did-you-mean when unresolved
+    # The name fit several memory sizes and the source gave none ("RX 570": [4, 8]): decided on the
+    # smallest, flagged in fleet and assess output until the inventory says which. Empty: known.
+    vram_variants_gib: list[float] = Field(default_factory=list)
     brand: str | None = None  # "nvidia", "amd" as the source reported it
     vram_gib: float = Field(gt=0, le=1024)
     index: int | None = None

@@ -22,6 +22,9 @@ class Resolved:
     key: str  # catalog key, or UNRESOLVED_MODEL
     vram_gib: float | None  # the catalog's VRAM for the card (None when unresolved)
     suggestions: tuple[str, ...] = ()
+    # A name that fits several memory sizes with none given ("RX 570": 4 or 8 GB): the sizes it
+    # leaves open. The card is then the smallest of them, flagged, until the inventory says which.
+    vram_variants: tuple[float, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -68,6 +71,10 @@ def _resolve_in_catalog(name: str, vram_gib: float | None, suggest: bool = True)
         except UnknownNameError as error:
             suggestions = suggestions or tuple(error.suggestions)
             continue
+        variants = catalog.variants(candidate) if vram_gib is None else ()
+        if variants:
+            # Never the larger card by default: decide on the smallest size the name allows.
+            return Resolved(variants[0].key, variants[0].vram_gib, (), tuple(v.vram_gib for v in variants))
         return Resolved(spec.key, spec.vram_gib)
     if vram_gib is not None:
         # A known card with a VRAM no catalog variant has (a memory mod): keep the card; the

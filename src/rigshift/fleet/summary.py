@@ -27,6 +27,7 @@ def summarize(fleet: Fleet) -> dict[str, Any]:
     models: dict[tuple[str, float], dict[str, Any]] = {}
     links: Counter[str] = Counter()
     unresolved: dict[str, dict[str, Any]] = {}
+    ambiguous: dict[tuple[str, str], dict[str, Any]] = {}
     mining = others_gib = 0.0
     for rig in fleet.rigs:
         row = sites.setdefault(rig.site, {"site": rig.site, "rigs": 0, "gpus": 0, "vram_gib": 0.0})
@@ -49,6 +50,21 @@ def summarize(fleet: Fleet) -> dict[str, Any]:
             )
             entry["count"] += 1
             entry["links"][link_label(gpu)] += 1
+            if gpu.vram_variants_gib:
+                vague = ambiguous.setdefault(
+                    (gpu.reported_name or gpu.model, gpu.model),
+                    {
+                        "reported_name": gpu.reported_name,
+                        "model": gpu.model,
+                        "decided_gib": gpu.vram_gib,
+                        "variants_gib": list(gpu.vram_variants_gib),
+                        "count": 0,
+                        "rigs": [],
+                    },
+                )
+                vague["count"] += 1
+                if rig.name not in vague["rigs"]:
+                    vague["rigs"].append(rig.name)
             if not gpu.resolved:
                 bad = unresolved.setdefault(
                     gpu.reported_name or "?",
@@ -79,4 +95,21 @@ def summarize(fleet: Fleet) -> dict[str, Any]:
         "by_model": by_model,
         "links": dict(links.most_common()),
         "unresolved": list(unresolved.values()),
+        "ambiguous": list(ambiguous.values()),
     }
+
+
+def ambiguity_warning(entry: dict[str, Any]) -> str:
+    """One line for an `ambiguous` entry of `summarize`: what was decided and how to settle it."""
+    sizes = " or ".join(f"{v:g}" for v in entry["variants_gib"])
+    return (
+        f"ambiguous GPU name {entry['reported_name']!r} x{entry['count']}: {sizes} GiB; decided as "
+        f"{entry['decided_gib']:g} GiB (the smaller) until the inventory gives vram_gib"
+    )
+
+
+def ambiguous_names(fleet: Fleet) -> list[dict[str, Any]]:
+    """The names that fit several memory sizes, as `summarize` lists them (assess reports them too)."""
+    if not any(gpu.vram_variants_gib for _, gpu in fleet.gpus()):
+        return []
+    return list(summarize(fleet)["ambiguous"])

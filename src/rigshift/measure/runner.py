@@ -73,8 +73,8 @@ def find_llama_bench() -> Path:
         if path.is_file() and os.access(path, os.X_OK):
             return path
     raise EnvironmentProblem(
-        "llama-bench not found: run scripts/build-llama-bench once (it builds next to llama-server), "
-        f"or set {LLAMA_BENCH_ENV}"
+        "llama-bench not found: run scripts/setup (or scripts/build-llama-bench) once; it builds "
+        f"next to llama-server. Or set {LLAMA_BENCH_ENV}"
     )
 
 

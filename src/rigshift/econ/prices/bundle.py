@@ -8,6 +8,7 @@ power series) are relative to the prices file.
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import date
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from rigshift.econ.inputs import (
     AiInputs,
     CapitalInputs,
     ClassDemand,
+    Coin,
     Constraints,
     DemandInputs,
     EconInputs,
@@ -28,6 +30,7 @@ from rigshift.econ.inputs import (
     Provenance,
 )
 from rigshift.econ.prices.coins import parse_coins, read_coins
+from rigshift.econ.prices.emission import scheduled_reward
 from rigshift.econ.prices.power_series import read_power_series
 from rigshift.errors import InputError, Problem, RigshiftError
 from rigshift.readers import load_json, load_yaml, problems_from_validation, read_text
@@ -273,11 +276,16 @@ def load_defaults_file() -> PricesFile:
 
 
 def load_inputs(
-    path: Path | None = None, resolve: GpuResolver | None = None, demand: DemandInputs | None = None
+    path: Path | None = None,
+    resolve: GpuResolver | None = None,
+    demand: DemandInputs | None = None,
+    as_of: date | None = None,
 ) -> EconInputs:
     """The prices file at `path` (None: defaults only) merged over the shipped defaults; `demand`
-    (from `--demand`) replaces the demand of both."""
+    (from `--demand`) replaces the demand of both. `as_of` (default: today) is the day the coin
+    block rewards are taken at, by each chain's emission schedule."""
     resolve = resolve or _default_resolver
+    as_of = as_of or date.today()
     user = None
     source = str(path) if path is not None else None
     if path is not None:
@@ -287,7 +295,7 @@ def load_inputs(
     provenance: list[Provenance] = []
 
     power, series_note = _power(m, base_dir)
-    mining, coin_provenance = _mining(m, base_dir)
+    mining, coin_provenance = _mining(m, base_dir, as_of)
     ai = _ai(m, demand)
     capital = CapitalInputs(
         resale_usd=m.table("capital", "resale_usd", by_gpu=True),
@@ -308,7 +316,7 @@ def load_inputs(
         provenance.append(
             Provenance(what="demand: requests/tokens per day", source=demand.source, as_of=demand.as_of)
         )
-    provenance.append(coin_provenance)
+    provenance.extend(coin_provenance)
     for section in SECTIONS:
         dflt = getattr(m.defaults, section)
         if m.defaulted[section]:
@@ -330,6 +338,7 @@ def load_inputs(
                 )
             )
     return EconInputs(
+        as_of=as_of.isoformat(),
         power=power,
         mining=mining,
         ai=ai,
@@ -386,7 +395,7 @@ def _power(m: _Merged, base_dir: Path) -> tuple[PowerInputs, Provenance | None]:
     )
 
 
-def _mining(m: _Merged, base_dir: Path) -> tuple[MiningInputs, Provenance]:
+def _mining(m: _Merged, base_dir: Path, as_of: date) -> tuple[MiningInputs, list[Provenance]]:
     btc_usd = m.user.mining.btc_usd if m.user is not None else None
     coins_file = m.user.mining.coins if m.user is not None else None
     if coins_file is not None:
@@ -410,6 +419,10 @@ def _mining(m: _Merged, base_dir: Path) -> tuple[MiningInputs, Provenance]:
             as_of=meta.get("as_of"),
             is_default=True,
         )
+    provenances = [provenance]
+    if meta.get("format") != "minerstat":
+        coins, rewards = _scheduled(coins, as_of, provenance.is_default)
+        provenances += rewards
     raw = m.table("mining", "hashrates", by_gpu=True)
     hashrates = {
         key: tuple(
@@ -417,7 +430,32 @@ def _mining(m: _Merged, base_dir: Path) -> tuple[MiningInputs, Provenance]:
         )
         for key, algos in raw.items()
     }
-    return MiningInputs(coins=coins, pool_fee=m.scalar("mining", "pool_fee"), hashrates=hashrates), provenance
+    mining = MiningInputs(coins=coins, pool_fee=m.scalar("mining", "pool_fee"), hashrates=hashrates)
+    return mining, provenances
+
+
+def _scheduled(
+    coins: tuple[Coin, ...], as_of: date, is_default: bool
+) -> tuple[tuple[Coin, ...], list[Provenance]]:
+    """Each coin with a known emission schedule at the as-of date's block reward, and a line per
+    coin saying which reward, era and sources that is."""
+    out, notes = [], []
+    for coin in coins:
+        scheduled = scheduled_reward(coin.tag, as_of)
+        if scheduled is None:
+            out.append(coin)
+            continue
+        if abs(scheduled.reward - coin.block_reward) > 1e-9 * max(1.0, coin.block_reward):
+            what = f"{scheduled.describe()}; the coin data said {coin.block_reward:g}"
+        else:
+            what = scheduled.describe()
+        out.append(coin.model_copy(update={"block_reward": scheduled.reward}))
+        notes.append(
+            Provenance(
+                what=what, source=scheduled.schedule.sources, as_of=as_of.isoformat(), is_default=is_default
+            )
+        )
+    return tuple(out), notes
 
 
 def demand_from_section(

@@ -4,7 +4,7 @@ WhatToMine gives protocol figures (block time, block reward, network hashrate in
 price in BTC (`exchange_rate`, `exchange_rate_curr`); revenue follows from first principles.
 minerstat gives `reward` = coins per 1 H/s per hour and `price` in USD; rigshift turns that
 into the same `Coin` shape with nethash = 1 H/s and block time = 1 hour, for which the first-
-principles formula reduces to reward × H × 24 (DOMAIN.md §4).
+principles formula reduces to reward × H × 24 (docs/economics.md, "Mining revenue").
 """
 
 from __future__ import annotations
@@ -54,7 +54,8 @@ def parse_coins(
         )
     if not coins:
         raise InputError(Problem("the coin data lists no coins", source=source, location="$"))
-    return coins, meta
+    # minerstat's `reward` is per H/s per hour, not per block: no emission schedule applies to it.
+    return coins, {**meta, "format": "minerstat" if isinstance(data, list) else "whattomine"}
 
 
 def _field(entry: Any, name: str, source: str, where: str, expected: str = "a number") -> float:

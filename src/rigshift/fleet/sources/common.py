@@ -353,6 +353,7 @@ def gpus_from_entry(values: Mapping[str, Any], resolver: Resolver, problems: Ent
             model=resolved.key,
             reported_name=name,
             name_suggestions=list(resolved.suggestions),
+            vram_variants_gib=list(resolved.vram_variants) if not values.get("vram_gib") else [],
             vram_gib=vram,
             **gpu_fields,
         )

@@ -1,6 +1,6 @@
 """HiveOS API v2 JSON -> fleet: a saved export, or what `hiveos_api` fetched live.
 
-Accepted shapes (DOMAIN.md §3): the body of `GET /farms/{id}/workers` (`{"data": [worker...]}`),
+Accepted shapes (HiveOS API v2, https://api2.hiveos.farm/api/v2; docs/fleet.md, "HiveOS"): the body of `GET /farms/{id}/workers` (`{"data": [worker...]}`),
 a bare list of workers, or the bundle `hiveos_api` writes: `{"farm": {...}, "workers": {...},
 "gpus": {...}}` (the farm carries `power_price`; `gpus` is `GET /farms/{id}/workers/gpus`, used
 for workers whose `gpu_info` is missing). HiveOS knows no PCIe link: a probe on the rig adds it.
