@@ -38,7 +38,7 @@ def merge_replies(replies: list[dict[str, Any]], n: int) -> dict[str, Any]:
     for i, reply in enumerate(replies):
         for choice in reply.get("choices") or []:
             choices.append({**choice, "index": len(choices)} if isinstance(choice, dict) else choice)
-        usage = reply.get("usage") if isinstance(reply.get("usage"), dict) else {}
+        usage: dict[str, Any] = reply["usage"] if isinstance(reply.get("usage"), dict) else {}
         reported = reported and isinstance(usage.get("prompt_tokens"), int)
         completion += _int(usage.get("completion_tokens"))
         if i % n == 0:  # the first output of each prompt: its prompt is billed once

@@ -237,9 +237,9 @@ class Gateway:
                     code="context_length_exceeded",
                     param="messages" if endpoint == "chat" else "prompt",
                 )
-            refused = _unservable(fields, replica)
-            if refused is not None:
-                return error_response(refused)
+            unservable = _unservable(fields, replica)
+            if unservable is not None:
+                return error_response(unservable)
             if call.key.token_quota is not None and call.reservation is None:
                 refused = await self._reserve(call, replica, fields)
                 if refused is not None:
