@@ -385,3 +385,29 @@ def test_every_choice_of_n_is_billed_on_llama_server(farm: Farm):
     assert (
         sorted((r.prompt_tokens, r.completion_tokens) for r in rows)[-2:] == [(exact.prompt_tokens, 24)] * 2
     )
+
+
+@pytest.mark.parametrize("warm", [False, True])
+def test_a_tokenizer_timeout_cannot_pass_a_quota_on_llama_server(
+    farm: Farm, monkeypatch: pytest.MonkeyPatch, warm: bool
+):
+    """Issue 19: when tokenizing timed out, the prompt's bound ignored the chat template (18 for
+    the 56-token templated "hi"), and a 100-token quota billed 130."""
+    from rigshift.server import prompt_tokens
+
+    monkeypatch.setattr(prompt_tokens, "TOKENIZE_TIMEOUT_S", 0.0)  # every count times out
+    if warm:  # a reply's usage measures the model's template
+        farm.client().chat.completions.create(model=MODEL, messages=CHAT, max_tokens=1)
+    key, secret = KeyStore(open_engine(farm.db)).create(
+        "small", now=time.time(), token_quota=100, quota_period="day"
+    )
+    client = farm.client(secret)
+    try:
+        reply = client.chat.completions.create(
+            model=MODEL, messages=CHAT, max_tokens=400, extra_body={"ignore_eos": True}
+        )
+        assert warm and reply.usage is not None and reply.usage.completion_tokens > 0
+    except openai.RateLimitError:
+        assert not warm  # before any measurement the default allowance leaves no room
+    billed = sum(r.total_tokens for r in UsageStore(open_engine(farm.db)).records() if r.key_id == key.id)
+    assert billed <= 100
