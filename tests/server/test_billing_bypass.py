@@ -269,3 +269,26 @@ def test_a_batch_line_with_n_choices_is_billed_for_each(backends, gateway, tmp_p
     assert len(out["response"]["body"]["choices"]) == 3
     (record,) = [r for r in UsageStore(gw.engine).records() if r.batch_id == batch.id]
     assert (record.prompt_tokens, record.completion_tokens) == (fake_token_count(json.dumps(HI)), 15)
+
+
+def test_a_batch_line_too_long_for_the_context_fails_instead_of_waiting_for_quota(
+    backends, gateway, tmp_path: Path
+):
+    backend = backends()
+    gw = gateway([replica("r1", backend.url, parallel=4, context=64)], batch_poll_s=0.02)
+    client = gw.client(gw.key("alice", token_quota=10_000, quota_period="day"))
+    long = [{"role": "user", "content": "word " * 100}]  # ~130 of the fake's tokens
+    line = {"custom_id": "a", "url": "/v1/chat/completions", "body": {"model": "tiny", "messages": long}}
+    path = tmp_path / "in.jsonl"
+    path.write_text(json.dumps(line) + "\n")
+    with path.open("rb") as f:
+        uploaded = client.files.create(file=f, purpose="batch")
+    batch = client.batches.create(
+        input_file_id=uploaded.id, endpoint="/v1/chat/completions", completion_window="24h"
+    )
+    done = wait_for(client, batch.id, {"completed", "failed"}, timeout_s=15)
+    assert done.request_counts is not None and done.request_counts.failed == 1
+    assert done.error_file_id is not None
+    (error,) = [json.loads(x) for x in client.files.content(done.error_file_id).text.splitlines()]
+    assert "context" in json.dumps(error)
+    assert backend.state.requests == 0

@@ -661,7 +661,10 @@ class Gateway:
         if unservable is not None:  # the request's own fault: final, nothing billed
             return DispatchResult(400, bytes(error_response(unservable).body))
         try:
-            if key.token_quota is not None and await self._reserve(call, replica, fields) is not None:
+            refused = await self._reserve(call, replica, fields) if key.token_quota is not None else None
+            if refused is not None and refused.status_code == 400:  # the prompt cannot fit: final
+                return DispatchResult(400, bytes(refused.body))
+            if refused is not None:
                 return DispatchResult(retry_later=True, reason="token quota used up for now")
             concurrent = self.router.acquire(replica.replica_id)
             try:
