@@ -10,10 +10,42 @@ each, `index` renumbered), completion tokens of every choice, prompt tokens once
 
 from __future__ import annotations
 
+import asyncio
 import json
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from rigshift.server.openai_body import prompt_list
+
+NOT_JSON = b'{"error": {"message": "the backend answered with a non-JSON reply"}}'
+
+
+async def fetch_outputs(
+    fetch_one: Callable[[bytes], Awaitable[tuple[int, bytes]]],
+    body: dict[str, Any],
+    endpoint: str,
+    n: int,
+) -> tuple[int, bytes]:
+    """(status, reply) of a multi-output request, its outputs fetched concurrently by `fetch_one`
+    (one body in, status and reply out). The first error status is the answer; an exception
+    (the replica failed) propagates, so the caller moves the request on as for a single call."""
+    results = await asyncio.gather(
+        *(fetch_one(json.dumps(one).encode()) for one in split_outputs(body, endpoint, n)),
+        return_exceptions=True,
+    )
+    answers: list[tuple[int, bytes]] = []
+    for result in results:
+        if isinstance(result, BaseException):
+            raise result
+        answers.append(result)
+    for status, content in answers:
+        if status >= 400:
+            return status, content
+    replies = [parse_reply(content) for _status, content in answers]
+    parsed = [reply for reply in replies if reply is not None]
+    if len(parsed) < len(replies):
+        return 502, NOT_JSON
+    return answers[0][0], json.dumps(merge_replies(parsed, n)).encode()
 
 
 def split_outputs(body: dict[str, Any], endpoint: str, n: int) -> list[dict[str, Any]]:

@@ -25,7 +25,7 @@ from rigshift.run.contracts import ReplicaDirectory, ReplicaEndpoint
 from rigshift.server.backend_client import BackendConnectionError, BackendPool, BackendResponse
 from rigshift.server.batch_runner import DispatchResult
 from rigshift.server.errors import ApiError, error_response, normalise_backend_error, openai_error
-from rigshift.server.fan_out import merge_replies, parse_reply, split_outputs
+from rigshift.server.fan_out import fetch_outputs
 from rigshift.server.keys import ApiKey, KeyStore, hash_key
 from rigshift.server.limits import QuotaTracker, RateLimiter, Reservation, period_bounds, retry_after_header
 from rigshift.server.metering import energy_wh
@@ -389,23 +389,9 @@ class Gateway:
         (`fan_out`), so the usage covers every choice."""
         if call.fields.outputs <= 1 or call.endpoint == "embeddings":
             return await self._fetch_one(replica, call.endpoint, call.raw)
-        bodies = split_outputs(call.body, call.endpoint, call.fields.n)
-        results = await asyncio.gather(
-            *(self._fetch_one(replica, call.endpoint, json.dumps(b).encode()) for b in bodies),
-            return_exceptions=True,
+        return await fetch_outputs(
+            lambda raw: self._fetch_one(replica, call.endpoint, raw), call.body, call.endpoint, call.fields.n
         )
-        for result in results:
-            if isinstance(result, BaseException):
-                raise result
-        answers = [r for r in results if not isinstance(r, BaseException)]
-        for status, content in answers:
-            if status >= 400:
-                return status, content
-        replies = [parse_reply(content) for _status, content in answers]
-        if any(reply is None for reply in replies):
-            return 502, b'{"error": {"message": "the backend answered with a non-JSON reply"}}'
-        merged = merge_replies([r for r in replies if r is not None], call.fields.n)
-        return answers[0][0], json.dumps(merged).encode()
 
     async def _fetch_one(self, replica: ReplicaEndpoint, endpoint: str, raw: bytes) -> tuple[int, bytes]:
         response = await self._send(replica, endpoint, raw)
