@@ -385,6 +385,26 @@ def test_every_choice_of_n_is_billed_on_llama_server(farm: Farm):
     assert (
         sorted((r.prompt_tokens, r.completion_tokens) for r in rows)[-2:] == [(exact.prompt_tokens, 24)] * 2
     )
+    # Completions, a list of two prompts x n=2, streamed and not: every output, each prompt once.
+    before = {r.id for r in rows}
+    prompts = ["hi", "hello there"]
+    for stream in (False, True):
+        answer = client.completions.create(
+            model=MODEL,
+            prompt=prompts,
+            n=2,
+            max_tokens=8,
+            stream=stream,
+            **extra,  # type: ignore[call-overload]
+        )
+        if stream:
+            list(answer)
+    new = [r for r in UsageStore(open_engine(farm.db)).records() if r.id not in before]
+    one_each = sum(
+        client.completions.create(model=MODEL, prompt=p, max_tokens=1).usage.prompt_tokens  # type: ignore[union-attr]
+        for p in prompts
+    )
+    assert [(r.prompt_tokens, r.completion_tokens) for r in new] == [(one_each, 32)] * 2
 
 
 @pytest.mark.parametrize("warm", [False, True])
