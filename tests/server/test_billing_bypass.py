@@ -292,3 +292,13 @@ def test_a_batch_line_too_long_for_the_context_fails_instead_of_waiting_for_quot
     (error,) = [json.loads(x) for x in client.files.content(done.error_file_id).text.splitlines()]
     assert "context" in json.dumps(error)
     assert backend.state.requests == 0
+
+
+def test_the_smaller_of_max_tokens_and_max_completion_tokens_is_what_the_backend_gets(backends, gateway):
+    backend = backends()
+    gw = gateway([replica("r1", backend.url)])
+    body = {"model": "tiny", "messages": HI, "max_tokens": 3, "max_completion_tokens": 4000}
+    reply = _post(gw, gw.key(), "/v1/chat/completions", body).json()
+    assert reply["usage"]["completion_tokens"] == 3  # llama-server reads max_completion_tokens first
+    (sent,) = backend.state.bodies
+    assert sent["max_tokens"] == 3 and "max_completion_tokens" not in sent

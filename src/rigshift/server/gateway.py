@@ -33,6 +33,7 @@ from rigshift.server.metrics import Metrics
 from rigshift.server.openai_body import GatewayFields, read_fields
 from rigshift.server.prompt_tokens import PromptCount, count_completion, count_prompt, estimate_tokens
 from rigshift.server.quota_budget import completion_room, max_tokens_problem, plan_budget, quota_wait_s
+from rigshift.server.request_fields import one_length_field
 from rigshift.server.router import Router
 from rigshift.server.served_rate import ServedRate
 from rigshift.server.settings import ServerSettings
@@ -192,6 +193,7 @@ class Gateway:
             # Ask the backend for usage so metering is exact; the extra chunk is removed again.
             body["stream_options"] = {**(body.get("stream_options") or {}), "include_usage": True}
             strip_usage = True
+        if one_length_field(body, fields.max_tokens) or strip_usage:
             raw = json.dumps(body).encode()
         call = _Call(key, endpoint, model, body, raw, started, fields)
         try:
@@ -639,6 +641,8 @@ class Gateway:
         """
         body = loads_strict(raw, max_depth=self.settings.max_json_depth)
         fields = read_fields(body, endpoint)
+        if one_length_field(body, fields.max_tokens):
+            raw = json.dumps(body).encode()
         call = _Call(key, endpoint, fields.model, body, raw, time.perf_counter(), fields)
         replica = self.spare_replica(fields.model, allowed)
         if replica is None:

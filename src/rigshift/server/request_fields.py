@@ -98,3 +98,15 @@ def _check_logprobs(body: dict[str, Any], endpoint: str) -> None:
         return
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= limit:
         raise BadRequest(f"'{name}' must be an integer from 0 to {limit}", param=name)
+
+
+def one_length_field(body: dict[str, Any], max_tokens: int | None) -> bool:
+    """Forward one completion limit, the smaller of `max_tokens` and `max_completion_tokens`
+    (llama-server reads `max_completion_tokens` first, so a large one beside a small
+    `max_tokens` would win there). True when `body` was changed."""
+    if "max_completion_tokens" not in body:
+        return False
+    del body["max_completion_tokens"]
+    if max_tokens is not None:
+        body["max_tokens"] = max_tokens
+    return True
