@@ -118,6 +118,17 @@ def test_the_stream_meter_sums_every_outputs_usage_and_counts_each_prompt_once()
     assert merged is not None and json.loads(merged[6:])["usage"]["completion_tokens"] == 24
 
 
+def test_a_multi_output_stream_cut_before_every_usage_is_not_billed_from_the_first():
+    meter = StreamMeter(strip_usage_chunk=True, n=3, outputs=3)
+    for i in range(20):
+        chunk = {"choices": [{"index": i % 3, "delta": {"content": "w"}, "finish_reason": None}]}
+        meter.feed(b"data: " + json.dumps(chunk).encode() + b"\n\n")
+    usage_only = {"choices": [], "usage": {"prompt_tokens": 56, "completion_tokens": 8}}
+    meter.feed(b"data: " + json.dumps(usage_only).encode() + b"\n\n")
+    assert not meter.usage_complete  # the gateway counts the prompt itself instead of 56 / 3
+    assert meter.completion_billed() == 20  # every content event passed on, not the one output's 8
+
+
 @pytest.mark.parametrize(
     ("endpoint", "body", "fragment"),
     [
@@ -126,6 +137,11 @@ def test_the_stream_meter_sums_every_outputs_usage_and_counts_each_prompt_once()
         ("chat", {"top_logprobs": 21}, "from 0 to 20"),
         ("completions", {"logprobs": 6}, "from 0 to 5"),
         ("embeddings", {"ignore_eos": True}, "Unrecognized request argument supplied: ignore_eos"),
+        (
+            "chat",
+            {"stream_options": {"continuous_usage_stats": True}},
+            "stream_options.continuous_usage_stats",
+        ),
     ],
 )
 def test_fields_the_gateway_does_not_forward_are_refused(endpoint, body, fragment):

@@ -484,10 +484,8 @@ class Gateway:
 
         async def tokens(status: int) -> tuple[int, int, str]:
             """(prompt, completion, source) of what was processed, however the stream ended."""
-            completion = (
-                meter.completion_tokens if meter.completion_tokens is not None else meter.content_chunks
-            )
-            if meter.prompt_tokens is not None:
+            completion = meter.completion_billed()
+            if meter.prompt_tokens is not None and meter.usage_complete:
                 source = "backend" if meter.completion_tokens is not None else "counted"
                 if call.fields.outputs == 1:
                     self._learn_template(call, meter.prompt_tokens)

@@ -53,6 +53,9 @@ ALLOWED_FIELDS: dict[str, frozenset[str]] = {
     "embeddings": _EMBEDDINGS,
 }
 
+# The gateway meters a stream from one usage event per output, at its end.
+STREAM_OPTIONS = frozenset({"include_usage", "include_obfuscation"})
+
 # llama-server's own fields that OpenAI's API spells another way: the refusal says which.
 BACKEND_FIELD_HINTS = {
     "n_predict": "use 'max_tokens'",
@@ -84,6 +87,14 @@ def check_request_fields(body: dict[str, Any], endpoint: str) -> None:
         elif close:
             message += f" (did you mean {close[0]!r}?)"
         raise BadRequest(message, param=name, code="unknown_parameter")
+    options = body.get("stream_options")
+    for name in options if isinstance(options, dict) else ():
+        if name not in STREAM_OPTIONS:  # e.g. vLLM's continuous_usage_stats: usage in every chunk
+            raise BadRequest(
+                f"Unrecognized request argument supplied: stream_options.{name}",
+                param=f"stream_options.{name}",
+                code="unknown_parameter",
+            )
     _check_logprobs(body, endpoint)
 
 

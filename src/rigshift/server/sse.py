@@ -36,7 +36,20 @@ class StreamMeter:
     done_event: bytes | None = None
     _buffer: bytes = b""
     _prompt_sum: int = 0
+    _usage_events: int = 0
     _usage_template: dict[str, object] | None = None  # a usage-only chunk held back (outputs > 1)
+
+    @property
+    def usage_complete(self) -> bool:
+        """Every output reported its usage (a stream cut earlier has only some)."""
+        return self._usage_events >= self.outputs
+
+    def completion_billed(self) -> int:
+        """Completion tokens to bill: the reported ones when every output reported, else at least
+        the content events passed on (one token each from llama-server)."""
+        if self.completion_tokens is not None and self.usage_complete:
+            return self.completion_tokens
+        return max(self.completion_tokens or 0, self.content_chunks)
 
     def merged_usage_event(self) -> bytes | None:
         """The one usage chunk with the totals, when several were held back; else None."""
@@ -92,6 +105,7 @@ class StreamMeter:
         return event
 
     def _count(self, usage: dict[str, object]) -> None:
+        self._usage_events += 1
         prompt = _int(usage.get("prompt_tokens"), None)
         if prompt is not None:
             self._prompt_sum += prompt
