@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -26,6 +27,7 @@ class FakeBackendState:
     name: str = "fake"
     words: tuple[str, ...] = ("hello", " from", " the", " fake", " backend")
     delay_s: float = 0.0  # before the first byte
+    hold: threading.Event | None = None  # generation waits (up to 30 s) until the test sets it
     word_delay_s: float = 0.0  # between streamed words
     fail_status: int | None = None  # answer every request with this status
     # Answer requests whose body contains this text with `poison_status` (a request-caused error,
@@ -83,6 +85,8 @@ def create_fake_backend(state: FakeBackendState | None = None) -> Starlette:
             )
         if state.delay_s:
             await asyncio.sleep(state.delay_s)
+        if state.hold is not None:
+            await asyncio.to_thread(state.hold.wait, 30)
         if state.fail_status:
             return body, JSONResponse(
                 {"error": {"message": "failing on purpose"}}, status_code=state.fail_status

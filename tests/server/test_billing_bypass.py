@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 import time
 from pathlib import Path
 
@@ -171,7 +172,8 @@ def test_concurrent_requests_without_max_tokens_reserve_their_context_not_the_qu
 
 
 def test_a_429_says_when_tokens_really_free_up(backends, gateway):
-    backend = backends(delay_s=1.0)
+    hold = threading.Event()
+    backend = backends(hold=hold)
     gw = gateway([replica("r1", backend.url, parallel=4, context=4096)])
     # The first request holds prompt + the context it leaves (4,096): 4 tokens stay free.
     key = gw.key(token_quota=4100, quota_period="month")
@@ -188,6 +190,7 @@ def test_a_429_says_when_tokens_really_free_up(backends, gateway):
                 assert time.monotonic() < deadline
                 await asyncio.sleep(0.01)
             second = await client.post(url, json={"model": "tiny", "messages": HI}, headers=headers)
+            hold.set()
             assert (await first).status_code == 200
             return second
 
