@@ -1,14 +1,17 @@
 """A small OpenAI-compatible backend for tests and benchmarks (no model, no GPU).
 
 It answers like llama-server: `usage` in non-streamed replies, SSE chunks then a usage chunk
-when `stream_options.include_usage` is set, then `data: [DONE]`. Knobs let a test make it slow,
-refuse work (503), or count what it saw.
+when `stream_options.include_usage` is set, then `data: [DONE]`. Like llama-server, it obeys
+`n_predict` before `max_completion_tokens` before `max_tokens`, and answers `n` (or `n_cmpl`)
+choices with the usage of the first only when not streamed, one usage chunk per choice when
+streamed. Knobs let a test make it slow, refuse work (503), or count what it saw.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import threading
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -24,6 +27,7 @@ class FakeBackendState:
     name: str = "fake"
     words: tuple[str, ...] = ("hello", " from", " the", " fake", " backend")
     delay_s: float = 0.0  # before the first byte
+    hold: threading.Event | None = None  # generation waits (up to 30 s) until the test sets it
     word_delay_s: float = 0.0  # between streamed words
     fail_status: int | None = None  # answer every request with this status
     # Answer requests whose body contains this text with `poison_status` (a request-caused error,
@@ -34,19 +38,36 @@ class FakeBackendState:
     crash_after_words: int | None = None  # drop the connection mid-stream, as a crashed backend does
     report_usage: bool = True  # False: no `usage` anywhere, like backends that do not meter
     tokenizer: bool = True  # serve /tokenize and /apply-template like llama-server
+    tokenize_delay_s: float = 0.0  # /tokenize and /apply-template answer this late
+    # Tokens a chat template adds (a system preamble): in the chat prompt, not in its messages.
+    template_tokens: int = 0
     requests: int = 0
     tokenize_requests: int = 0
     bodies: list[dict[str, object]] = field(default_factory=list)
 
 
-def prompt_text(body: dict[str, object]) -> str:
-    """The text the fake "templates" a request into: its messages, prompt or input as JSON text."""
+TEMPLATE_TOKEN = "\x00"  # one token of the fake chat template's preamble
+
+
+def prompt_text(body: dict[str, object], template_tokens: int = 0) -> str:
+    """The text the fake "templates" a request into: its messages, prompt or input as JSON text
+    (chat messages after `template_tokens` preamble tokens)."""
     prompt = body.get("messages") or body.get("prompt") or body.get("input") or ""
-    return prompt if isinstance(prompt, str) else json.dumps(prompt)
+    text = prompt if isinstance(prompt, str) else json.dumps(prompt)
+    return TEMPLATE_TOKEN * template_tokens + text if body.get("messages") else text
 
 
 def fake_token_count(text: str) -> int:
-    return len(text) // 4 + 1
+    plain = text.replace(TEMPLATE_TOKEN, "")
+    return len(plain) // 4 + 1 + text.count(TEMPLATE_TOKEN)
+
+
+def _limit(body: dict[str, object]) -> int | None:
+    for name in ("n_predict", "max_completion_tokens", "max_tokens"):  # llama-server's order
+        value = body.get(name)
+        if isinstance(value, int):
+            return value
+    return None
 
 
 def create_fake_backend(state: FakeBackendState | None = None) -> Starlette:
@@ -64,6 +85,8 @@ def create_fake_backend(state: FakeBackendState | None = None) -> Starlette:
             )
         if state.delay_s:
             await asyncio.sleep(state.delay_s)
+        if state.hold is not None:
+            await asyncio.to_thread(state.hold.wait, 30)
         if state.fail_status:
             return body, JSONResponse(
                 {"error": {"message": "failing on purpose"}}, status_code=state.fail_status
@@ -87,8 +110,10 @@ def create_fake_backend(state: FakeBackendState | None = None) -> Starlette:
         if failure is not None:
             return failure
         chat = request.url.path.endswith("/chat/completions")
-        prompt_tokens = fake_token_count(prompt_text(body))
-        words = state.words[: int(body.get("max_tokens") or len(state.words))]  # type: ignore[call-overload]
+        prompt_tokens = fake_token_count(prompt_text(body, state.template_tokens))
+        limit = _limit(body)
+        words = state.words[: len(state.words) if limit is None else limit]
+        n = int(body.get("n_cmpl") or body.get("n") or 1)  # type: ignore[call-overload]
         created = int(time.time())
         usage = {
             "prompt_tokens": prompt_tokens,
@@ -98,18 +123,19 @@ def create_fake_backend(state: FakeBackendState | None = None) -> Starlette:
         kind = "chat.completion" if chat else "text_completion"
         if not body.get("stream"):
             text = "".join(words)
-            choice: dict[str, object] = (
-                {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}
+            choices: list[dict[str, object]] = [
+                {"index": i, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}
                 if chat
-                else {"index": 0, "text": text, "finish_reason": "stop", "logprobs": None}
-            )
+                else {"index": i, "text": text, "finish_reason": "stop", "logprobs": None}
+                for i in range(n)
+            ]
             return JSONResponse(
                 {
                     "id": "fake-1",
                     "object": kind,
                     "created": created,
                     "model": body["model"],
-                    "choices": [choice],
+                    "choices": choices,  # n of them, with the usage of the first (as llama-server)
                     **({"usage": usage} if state.report_usage else {}),
                 }
             )
@@ -118,6 +144,12 @@ def create_fake_backend(state: FakeBackendState | None = None) -> Starlette:
         include_usage = isinstance(options, dict) and options.get("include_usage")
 
         async def events() -> AsyncIterator[bytes]:
+            for choice in range(n):
+                async for event in one_choice(choice):
+                    yield event
+            yield b"data: [DONE]\n\n"
+
+        async def one_choice(index: int) -> AsyncIterator[bytes]:
             for i, word in enumerate(words):
                 if state.crash_after_words is not None and i >= state.crash_after_words:
                     raise ConnectionAbortedError("the fake backend crashes mid-stream")
@@ -125,10 +157,10 @@ def create_fake_backend(state: FakeBackendState | None = None) -> Starlette:
                     await asyncio.sleep(state.word_delay_s)
                 last = i == len(words) - 1
                 delta: dict[str, object] = (
-                    {"index": 0, "delta": {"content": word}, "finish_reason": "stop" if last else None}
+                    {"index": index, "delta": {"content": word}, "finish_reason": "stop" if last else None}
                     if chat
                     else {
-                        "index": 0,
+                        "index": index,
                         "text": word,
                         "finish_reason": "stop" if last else None,
                         "logprobs": None,
@@ -152,7 +184,6 @@ def create_fake_backend(state: FakeBackendState | None = None) -> Starlette:
                     "usage": usage,
                 }
                 yield f"data: {json.dumps(tail)}\n\n".encode()
-            yield b"data: [DONE]\n\n"
 
         return StreamingResponse(events(), media_type="text/event-stream")
 
@@ -181,10 +212,12 @@ def create_fake_backend(state: FakeBackendState | None = None) -> Starlette:
     # llama-server's tokenizer endpoints, consistent with the counts in `usage` above.
     async def apply_template(request: Request) -> Response:
         state.tokenize_requests += 1
-        return JSONResponse({"prompt": prompt_text(json.loads(await request.body()))})
+        await asyncio.sleep(state.tokenize_delay_s)
+        return JSONResponse({"prompt": prompt_text(json.loads(await request.body()), state.template_tokens)})
 
     async def tokenize(request: Request) -> Response:
         state.tokenize_requests += 1
+        await asyncio.sleep(state.tokenize_delay_s)
         content = json.loads(await request.body())["content"]
         return JSONResponse({"tokens": list(range(fake_token_count(content)))})
 

@@ -334,3 +334,100 @@ def _listening_addresses(pids: set[int]) -> list[str]:
         if owners & pids:
             hosts.append(line.split()[3].rsplit(":", 1)[0])
     return hosts
+
+
+def test_llama_servers_own_length_fields_cannot_pass_a_quota(farm: Farm):
+    """Issue 19: `n_predict` (which llama-server obeys before `max_tokens`) with `ignore_eos` made
+    a 100-token key bill 2,048 tokens, on chat and completions alike."""
+    assert farm.gateway is not None
+    key, secret = KeyStore(open_engine(farm.db)).create(
+        "small", now=time.time(), token_quota=100, quota_period="day"
+    )
+    headers = {"authorization": f"Bearer {secret}"}
+    for path, prompt in (("/v1/chat/completions", {"messages": CHAT}), ("/v1/completions", {"prompt": "hi"})):
+        body = {"model": MODEL, **prompt, "ignore_eos": True}
+        refused = httpx.post(farm.gateway.url + path, json={**body, "n_predict": 2000}, headers=headers)
+        assert refused.status_code == 400 and refused.json()["error"]["code"] == "unknown_parameter"
+        for extra in ({"max_tokens": 500}, {"n": 4, "max_tokens": 100}, {"n": 4, "stream": True}):
+            answer = httpx.post(farm.gateway.url + path, json={**body, **extra}, headers=headers, timeout=60)
+            assert answer.status_code in (200, 429), answer.text  # truncated to the quota, or refused
+    rows = [r for r in UsageStore(open_engine(farm.db)).records() if r.key_id == key.id]
+    billed = sum(r.total_tokens for r in rows)
+    assert rows and billed <= 100, [(r.prompt_tokens, r.completion_tokens) for r in rows]
+
+
+def test_every_choice_of_n_is_billed_on_llama_server(farm: Farm):
+    """Issue 19: `"n": 4` generated four choices and billed one (llama-server reports the usage of
+    the first choice only)."""
+    client = farm.client()
+    exact = client.chat.completions.create(model=MODEL, messages=CHAT, max_tokens=1).usage
+    assert exact is not None
+    extra = {"extra_body": {"ignore_eos": True}}  # each choice generates exactly max_tokens tokens
+    reply = client.chat.completions.create(model=MODEL, messages=CHAT, n=3, max_tokens=8, **extra)  # type: ignore[arg-type]
+    assert [c.index for c in reply.choices] == [0, 1, 2]
+    assert reply.usage is not None
+    assert (reply.usage.prompt_tokens, reply.usage.completion_tokens) == (exact.prompt_tokens, 24)
+    chunks = list(
+        client.chat.completions.create(
+            model=MODEL,
+            messages=CHAT,
+            n=3,
+            max_tokens=8,
+            stream=True,
+            stream_options={"include_usage": True},
+            **extra,  # type: ignore[arg-type]
+        )
+    )
+    assert {c.choices[0].index for c in chunks if c.choices} == {0, 1, 2}
+    usage = [c.usage for c in chunks if c.usage is not None]
+    assert [(u.prompt_tokens, u.completion_tokens) for u in usage] == [(exact.prompt_tokens, 24)]
+    rows = UsageStore(open_engine(farm.db)).records()
+    assert (
+        sorted((r.prompt_tokens, r.completion_tokens) for r in rows)[-2:] == [(exact.prompt_tokens, 24)] * 2
+    )
+    # Completions, a list of two prompts x n=2, streamed and not: every output, each prompt once.
+    before = {r.id for r in rows}
+    prompts = ["hi", "hello there"]
+    for stream in (False, True):
+        answer = client.completions.create(
+            model=MODEL,
+            prompt=prompts,
+            n=2,
+            max_tokens=8,
+            stream=stream,
+            **extra,  # type: ignore[call-overload]
+        )
+        if stream:
+            list(answer)
+    new = [r for r in UsageStore(open_engine(farm.db)).records() if r.id not in before]
+    one_each = sum(
+        client.completions.create(model=MODEL, prompt=p, max_tokens=1).usage.prompt_tokens  # type: ignore[union-attr]
+        for p in prompts
+    )
+    assert [(r.prompt_tokens, r.completion_tokens) for r in new] == [(one_each, 32)] * 2
+
+
+@pytest.mark.parametrize("warm", [False, True])
+def test_a_tokenizer_timeout_cannot_pass_a_quota_on_llama_server(
+    farm: Farm, monkeypatch: pytest.MonkeyPatch, warm: bool
+):
+    """Issue 19: when tokenizing timed out, the prompt's bound ignored the chat template (18 for
+    the 56-token templated "hi"), and a 100-token quota billed 130."""
+    from rigshift.server import prompt_tokens
+
+    monkeypatch.setattr(prompt_tokens, "TOKENIZE_TIMEOUT_S", 0.0)  # every count times out
+    if warm:  # a reply's usage measures the model's template
+        farm.client().chat.completions.create(model=MODEL, messages=CHAT, max_tokens=1)
+    key, secret = KeyStore(open_engine(farm.db)).create(
+        "small", now=time.time(), token_quota=100, quota_period="day"
+    )
+    client = farm.client(secret)
+    try:
+        reply = client.chat.completions.create(
+            model=MODEL, messages=CHAT, max_tokens=400, extra_body={"ignore_eos": True}
+        )
+        assert warm and reply.usage is not None and reply.usage.completion_tokens > 0
+    except openai.RateLimitError:
+        assert not warm  # before any measurement the default allowance leaves no room
+    billed = sum(r.total_tokens for r in UsageStore(open_engine(farm.db)).records() if r.key_id == key.id)
+    assert billed <= 100

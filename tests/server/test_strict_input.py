@@ -69,7 +69,10 @@ def test_valid_surrogate_pairs_and_moderate_nesting_still_pass(backends, gateway
     gw = gateway([replica("r1", backend.url)])
     body = (
         b'{"model": "tiny", "messages": [{"role": "user", "content": "\\ud83d\\ude00 ok"}],'
-        b' "temperature": 0.5, "seed": 18446744073709551615, "x": ' + b"[" * 20 + b"]" * 20 + b"}"
+        b' "temperature": 0.5, "seed": 18446744073709551615, "metadata": {"x": '
+        + b"[" * 20
+        + b"]" * 20
+        + b"}}"
     )
     response = httpx.post(
         gw.url + "/v1/chat/completions",

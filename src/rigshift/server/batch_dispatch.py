@@ -19,10 +19,11 @@ from rigshift.run.contracts import ReplicaEndpoint
 from rigshift.server.backend_client import BackendConnectionError
 from rigshift.server.batch_input import BatchLine
 from rigshift.server.batch_runner import DispatchResult
-from rigshift.server.errors import normalise_backend_error
-from rigshift.server.gateway import Gateway, _BackendFailed, _Call, _TryAnother
+from rigshift.server.errors import error_response, normalise_backend_error
+from rigshift.server.gateway import Gateway, _BackendFailed, _Call, _TryAnother, _unservable
 from rigshift.server.limits import period_bounds
 from rigshift.server.openai_body import read_fields
+from rigshift.server.request_fields import one_length_field
 from rigshift.server.services.keys import ApiKey, KeysService
 from rigshift.server.strict_json import loads_strict
 
@@ -79,12 +80,19 @@ class GatewayDispatcher:
         gateway = self.gateway
         body = loads_strict(raw, max_depth=gateway.settings.max_json_depth)
         fields = read_fields(body, endpoint)
-        call = _Call(key, endpoint, fields.model, body, raw, time.perf_counter())
+        if one_length_field(body, fields.max_tokens):
+            raw = json.dumps(body).encode()
+        call = _Call(key, endpoint, fields.model, body, raw, time.perf_counter(), fields)
         replica = self.spare_replica(fields.model)
         if replica is None:
             return DispatchResult(retry_later=True, reason="no free replica slot")
+        unservable = _unservable(fields, replica)
+        if unservable is not None:  # the request's own fault: final, nothing billed
+            return DispatchResult(400, bytes(error_response(unservable).body))
         try:
             refused = await gateway._reserve(call, replica, fields) if key.token_quota is not None else None
+            if refused is not None and refused.status_code == 400:  # the prompt cannot fit: final
+                return DispatchResult(400, bytes(refused.body))
             if refused is not None:  # the runner reports it (error file) once it is refused alone
                 return DispatchResult(
                     refused.status_code,
@@ -95,8 +103,7 @@ class GatewayDispatcher:
                 )
             concurrent = gateway.router.acquire(replica.replica_id)
             try:
-                response = await gateway._send(replica, endpoint, call.raw)
-                content = await response.read()
+                status, content = await gateway._fetch(call, replica)
             except (_BackendFailed, BackendConnectionError) as failure:
                 gateway.directory.report_failure(replica.replica_id, str(failure))
                 return DispatchResult(retry_later=True, reason=str(failure))
@@ -104,9 +111,9 @@ class GatewayDispatcher:
                 return DispatchResult(retry_later=True, reason=str(busy))
             finally:
                 gateway.router.release(replica.replica_id)
-            if response.status_code >= 400:  # the request's own fault: final, nothing billed
-                error = normalise_backend_error(response.status_code, content)
-                return DispatchResult(response.status_code, bytes(error.body))
+            if status >= 400:  # the request's own fault: final, nothing billed
+                error = normalise_backend_error(status, content)
+                return DispatchResult(status, bytes(error.body))
             prompt, completion, source = 0, 0, "backend"
             usage: object = None
             with contextlib.suppress(ValueError, AttributeError):
@@ -117,9 +124,7 @@ class GatewayDispatcher:
             else:
                 counted = await gateway._prompt_for_billing(call, replica)
                 prompt, source = counted.tokens, counted.source
-            record = gateway._usage_record(
-                call, replica, prompt, completion, concurrent, response.status_code, source
-            )
+            record = gateway._usage_record(call, replica, prompt, completion, concurrent, status, source)
             if call.reservation is not None:
                 gateway.quotas.settle(call.reservation, record.total_tokens)
             elif key.token_quota is not None:
@@ -127,9 +132,9 @@ class GatewayDispatcher:
                     key.id, period_bounds(record.created_at, key.quota_period)[0], record.total_tokens
                 )
             gateway.metrics.observe_request(
-                call.model, endpoint, response.status_code, prompt, completion, record.duration_ms / 1000.0
+                call.model, endpoint, status, prompt, completion, record.duration_ms / 1000.0
             )
-            return DispatchResult(response.status_code, content, record)
+            return DispatchResult(status, content, record)
         finally:
             if call.reservation is not None:
                 gateway.quotas.settle(call.reservation, 0)  # no-op once settled

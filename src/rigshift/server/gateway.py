@@ -24,12 +24,15 @@ from starlette.responses import Response
 from rigshift.run.contracts import ReplicaDirectory, ReplicaEndpoint
 from rigshift.server.backend_client import BackendConnectionError, BackendPool, BackendResponse
 from rigshift.server.errors import ApiError, error_response, normalise_backend_error, openai_error
+from rigshift.server.fan_out import fetch_outputs
 from rigshift.server.limits import QuotaTracker, RateLimiter, Reservation, period_bounds, retry_after_header
 from rigshift.server.metering import energy_wh
 from rigshift.server.metrics import Metrics
 from rigshift.server.openai_body import GatewayFields, read_fields
 from rigshift.server.prompt_tokens import PromptCount, count_completion, count_prompt, estimate_tokens
+from rigshift.server.quota_budget import completion_room, max_tokens_problem, plan_budget, quota_wait_s
 from rigshift.server.replica_picker import Router
+from rigshift.server.request_fields import one_length_field
 from rigshift.server.served_rate import ServedRate
 from rigshift.server.services.keys import ApiKey, KeysService
 from rigshift.server.settings import ServerSettings
@@ -37,6 +40,7 @@ from rigshift.server.sse import PassThroughStream, StreamMeter
 from rigshift.server.stores.usage import UsageRecord, UsageStore
 from rigshift.server.stores.usage_writer import UsageWriter
 from rigshift.server.strict_json import loads_strict
+from rigshift.server.template_overhead import TemplateOverhead
 
 ENDPOINT_PATHS = {
     "chat": "/v1/chat/completions",
@@ -100,6 +104,7 @@ class Gateway:
     quotas: QuotaTracker = field(default_factory=QuotaTracker)
     served: ServedRate = field(default_factory=ServedRate)  # interactive demand, for the energy policy
     backends: BackendPool | None = None
+    template: TemplateOverhead = field(default_factory=TemplateOverhead)  # chat templates, measured
 
     def __post_init__(self) -> None:
         self.router = Router(self.directory, self.settings.queue_factor)
@@ -173,8 +178,9 @@ class Gateway:
             # Ask the backend for usage so metering is exact; the extra chunk is removed again.
             body["stream_options"] = {**(body.get("stream_options") or {}), "include_usage": True}
             strip_usage = True
+        if one_length_field(body, fields.max_tokens) or strip_usage:
             raw = json.dumps(body).encode()
-        call = _Call(key, endpoint, model, body, raw, started)
+        call = _Call(key, endpoint, model, body, raw, started, fields)
         try:
             return await self._route(call, fields, strip_usage)
         finally:
@@ -218,6 +224,9 @@ class Gateway:
                     code="context_length_exceeded",
                     param="messages" if endpoint == "chat" else "prompt",
                 )
+            unservable = _unservable(fields, replica)
+            if unservable is not None:
+                return error_response(unservable)
             if call.key.token_quota is not None and call.reservation is None:
                 refused = await self._reserve(call, replica, fields)
                 if refused is not None:
@@ -265,8 +274,13 @@ class Gateway:
                 used = await anyio.to_thread.run_sync(self.usage.tokens_since, key.id, start)
                 self.quotas.seed(key.id, start, used)
             if self.quotas.exceeded(key.id, start, key.token_quota):
-                return self._quota_refusal(key, end - now)
+                return self._quota_refusal(key, self._quota_wait(key, start, end - now, 1))
         return None
+
+    def _quota_wait(self, key: ApiKey, start: float, period_left_s: float, need: int) -> float:
+        assert key.token_quota is not None
+        used = self.quotas.used(key.id, start)
+        return quota_wait_s(quota=key.token_quota, used=used, need=need, period_left_s=period_left_s)
 
     def _quota_refusal(self, key: ApiKey, wait_s: float, detail: str = "used up") -> Response:
         return openai_error(
@@ -278,41 +292,63 @@ class Gateway:
         )
 
     async def _reserve(self, call: _Call, replica: ReplicaEndpoint, fields: GatewayFields) -> Response | None:
-        """Hold prompt + completion tokens of the key's quota before forwarding.
+        """Hold the prompt plus what each output can generate (`quota_budget`) before forwarding.
 
-        The completion is capped to what is left (the forwarded `max_tokens` is lowered), so the
-        request cannot use more than it reserved; without `max_tokens` it may use all that is left.
+        The forwarded `max_tokens` is always the completion reserved per output, so the request
+        cannot use more than it holds; the difference is released when it is settled.
         """
         assert self.backends is not None and call.key.token_quota is not None
         key, quota = call.key, call.key.token_quota
         now = self.clock()
         start, end = period_bounds(now, key.quota_period)
         counted = await count_prompt(
-            self.backends, [replica], call.endpoint, call.body, call.raw, fallback="upper"
+            self.backends,
+            [replica],
+            call.endpoint,
+            call.body,
+            call.raw,
+            fallback="upper",
+            template=self.template,
         )
         if not self.quotas.known(key.id, start):  # the period rolled over while counting
             used = await anyio.to_thread.run_sync(self.usage.tokens_since, key.id, start)
             self.quotas.seed(key.id, start, used)
         # From here to `reserve` there is no await: the check and the hold are one step.
         remaining = self.quotas.remaining(key.id, start, quota)
+        exact = counted.tokens if counted.source == "tokenized" else None
         if call.endpoint == "embeddings":
             need = counted.tokens
         else:
-            per_choice = (remaining - counted.tokens) // fields.n
-            if per_choice < 1:
-                return self._quota_refusal(
-                    key, end - now, f"has {max(0, remaining)} tokens left, too few for this prompt"
+            room = completion_room(replica.context, exact, fields.prompts)
+            if room < 1:
+                return openai_error(
+                    400,
+                    f"this model's context is {replica.context} tokens; the prompt is {exact} tokens",
+                    code="context_length_exceeded",
+                    param="messages" if call.endpoint == "chat" else "prompt",
                 )
-            completion = per_choice if fields.max_tokens is None else min(fields.max_tokens, per_choice)
-            need = counted.tokens + completion * fields.n
-            if completion != fields.max_tokens:
-                call.body["max_tokens"] = completion
-                if "max_completion_tokens" in call.body:
-                    call.body["max_completion_tokens"] = completion
-                call.raw = json.dumps(call.body).encode()
+            budget = plan_budget(
+                remaining=remaining,
+                prompt=counted.tokens,
+                room=room,
+                outputs=fields.outputs,
+                max_tokens=fields.max_tokens,
+            )
+            if budget is None:
+                return self._quota_refusal(
+                    key,
+                    self._quota_wait(key, start, end - now, counted.tokens + fields.outputs),
+                    f"has {max(0, remaining)} tokens left, too few for this prompt",
+                )
+            need = budget.tokens
+            call.body.pop("max_completion_tokens", None)  # llama-server reads it before max_tokens
+            call.body["max_tokens"] = budget.completion
+            call.raw = json.dumps(call.body).encode()
         if need > remaining:
             return self._quota_refusal(
-                key, end - now, f"has {max(0, remaining)} tokens left, too few for this prompt"
+                key,
+                self._quota_wait(key, start, end - now, need),
+                f"has {max(0, remaining)} tokens left, too few for this prompt",
             )
         call.reservation = self.quotas.reserve(key.id, start, need)
         if counted.source == "tokenized":
@@ -324,9 +360,37 @@ class Gateway:
         if call.prompt is not None:
             return call.prompt
         if self.backends is None:
-            return PromptCount(estimate_tokens(call.body, call.endpoint), "estimated")
+            return PromptCount(estimate_tokens(call.body, call.endpoint, self.template), "estimated")
         others = [r for r in self.directory.ready_replicas(call.model) if r.replica_id != replica.replica_id]
-        return await count_prompt(self.backends, [replica, *others[:2]], call.endpoint, call.body, call.raw)
+        return await count_prompt(
+            self.backends,
+            [replica, *others[:2]],
+            call.endpoint,
+            call.body,
+            call.raw,
+            template=self.template,
+        )
+
+    async def _fetch(self, call: _Call, replica: ReplicaEndpoint) -> tuple[int, bytes]:
+        """(status, body) of a non-streamed request; several outputs run one per backend call
+        (`fan_out`), so the usage covers every choice."""
+        if call.fields.outputs <= 1 or call.endpoint == "embeddings":
+            return await self._fetch_one(replica, call.endpoint, call.raw)
+        return await fetch_outputs(
+            lambda raw: self._fetch_one(replica, call.endpoint, raw), call.body, call.endpoint, call.fields.n
+        )
+
+    async def _fetch_one(self, replica: ReplicaEndpoint, endpoint: str, raw: bytes) -> tuple[int, bytes]:
+        response = await self._send(replica, endpoint, raw)
+        try:
+            return response.status_code, await response.read()
+        except BackendConnectionError as error:  # died mid-body: the client has seen nothing yet
+            raise _BackendFailed(str(error)) from error
+
+    def _learn_template(self, call: _Call, prompt_tokens: int) -> None:
+        """A backend's prompt count of a one-prompt chat request measures the model's template."""
+        if call.endpoint == "chat" and prompt_tokens > 0:
+            self.template.observe(call.model, call.body, prompt_tokens)
 
     async def _send(self, replica: ReplicaEndpoint, endpoint: str, raw: bytes) -> BackendResponse:
         assert self.backends is not None, "Gateway.start() was not called"
@@ -342,14 +406,10 @@ class Gateway:
         return response
 
     async def _forward(self, call: _Call, replica: ReplicaEndpoint, concurrent: int) -> Response:
-        response = await self._send(replica, call.endpoint, call.raw)
-        try:
-            content = await response.read()
-        except BackendConnectionError as error:  # died mid-body: the client has seen nothing yet
-            raise _BackendFailed(str(error)) from error
+        status, content = await self._fetch(call, replica)
         prompt = completion = 0
         source = "backend"
-        if response.status_code < 400:
+        if status < 400:
             reply: Any = None
             with contextlib.suppress(ValueError):
                 reply = json.loads(content)
@@ -357,6 +417,7 @@ class Gateway:
             if isinstance(usage, dict) and isinstance(usage.get("prompt_tokens"), int):
                 prompt = int(usage.get("prompt_tokens") or 0)
                 completion = int(usage.get("completion_tokens") or 0)
+                self._learn_template(call, prompt)
             else:  # a backend that reports no usage: the gateway counts with its tokenizer
                 counted = await self._prompt_for_billing(call, replica)
                 generated = (
@@ -368,7 +429,7 @@ class Gateway:
                 exact = counted.source == generated.source == "tokenized"
                 source = "counted" if exact else "estimated"
         try:
-            await self._meter(call, replica, prompt, completion, concurrent, response.status_code, source)
+            await self._meter(call, replica, prompt, completion, concurrent, status, source)
         except Exception as error:  # not metered, not delivered: the client may retry, nothing is lost
             return openai_error(
                 503,
@@ -379,9 +440,9 @@ class Gateway:
             )
         finally:
             self.router.release(replica.replica_id)
-        if response.status_code >= 400:
-            return normalise_backend_error(response.status_code, content)
-        return Response(content, status_code=response.status_code, media_type="application/json")
+        if status >= 400:
+            return normalise_backend_error(status, content)
+        return Response(content, status_code=status, media_type="application/json")
 
     async def _stream(
         self, call: _Call, replica: ReplicaEndpoint, strip_usage: bool, concurrent: int
@@ -403,16 +464,16 @@ class Gateway:
         except BackendConnectionError as error:
             raise _BackendFailed(str(error)) from error
         self.metrics.first_byte.labels(call.model).observe(time.perf_counter() - call.started)
-        meter = StreamMeter(strip_usage_chunk=strip_usage)
+        meter = StreamMeter(strip_usage_chunk=strip_usage, n=call.fields.n, outputs=call.fields.outputs)
         call.stream_owns_reservation = True
 
         async def tokens(status: int) -> tuple[int, int, str]:
             """(prompt, completion, source) of what was processed, however the stream ended."""
-            completion = (
-                meter.completion_tokens if meter.completion_tokens is not None else meter.content_chunks
-            )
-            if meter.prompt_tokens is not None:
+            completion = meter.completion_billed()
+            if meter.prompt_tokens is not None and meter.usage_complete:
                 source = "backend" if meter.completion_tokens is not None else "counted"
+                if call.fields.outputs == 1:
+                    self._learn_template(call, meter.prompt_tokens)
                 return meter.prompt_tokens, completion, source
             counted = await self._prompt_for_billing(call, replica)
             return counted.tokens, completion, "counted" if counted.source == "tokenized" else "estimated"
@@ -441,8 +502,12 @@ class Gateway:
                 await self._meter(call, replica, prompt, completion, concurrent, status, source)
                 if cut is not None:
                     yield stream_error_event(f"the backend failed mid-stream: {cut}", "backend_disconnected")
-                elif meter.done_event is not None:
-                    yield meter.done_event
+                else:
+                    merged = meter.merged_usage_event()
+                    if merged is not None:
+                        yield merged
+                    if meter.done_event is not None:
+                        yield meter.done_event
             finally:
                 response.close()  # no-op when the body was read to the end (connection reused)
                 self.router.release(replica.replica_id)
@@ -532,9 +597,24 @@ class _Call:
     body: dict[str, Any]
     raw: bytes
     started: float
+    fields: GatewayFields
     reservation: Reservation | None = None
     prompt: PromptCount | None = None  # counted by the backend's tokenizer before forwarding
     stream_owns_reservation: bool = False  # a stream settles its reservation when it ends
+
+
+def _unservable(fields: GatewayFields, replica: ReplicaEndpoint) -> ApiError | None:
+    """Why this replica cannot serve the request as asked (the request's fault), or None."""
+    problem = max_tokens_problem(fields.max_tokens, replica.context)
+    if problem is not None:
+        return ApiError(problem, param="max_tokens", code="max_tokens_too_large")
+    if fields.stream and fields.outputs > replica.max_parallel:
+        return ApiError(
+            f"a streamed request may ask for at most {replica.max_parallel} outputs (n x prompts) "
+            f"on this model; it asked for {fields.outputs}",
+            param="n",
+        )
+    return None
 
 
 def stream_error_event(message: str, code: str) -> bytes:

@@ -1,8 +1,9 @@
 """The few fields of an OpenAI request body the gateway acts on, checked before forwarding.
 
-The body is forwarded as the client wrote it (the backend validates the rest), but the fields the
-gateway itself uses to route, stream, meter and reserve quota must have OpenAI's types: a string
-`stream` or a list `stream_options` used to reach the gateway's own code and answer 500.
+Only the fields `request_fields` lists are forwarded (the backend validates their values), and the
+fields the gateway itself uses to route, stream, meter and reserve quota must have OpenAI's
+types: a string `stream` or a list `stream_options` used to reach the gateway's own code and
+answer 500.
 """
 
 from __future__ import annotations
@@ -11,9 +12,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from rigshift.server.errors import BadRequest
+from rigshift.server.request_fields import check_request_fields
 
 MAX_MODEL_NAME = 256
-MAX_N = 128  # choices per request (OpenAI allows 128)
+# Outputs per request (choices `n` x prompts in a completions list). OpenAI allows n up to 128;
+# here every output takes a backend slot, and a farm's replicas have a few (docs/server.md).
+MAX_OUTPUTS = 16
 
 PROMPT_FIELD = {"chat": "messages", "completions": "prompt", "embeddings": "input"}
 
@@ -25,12 +29,19 @@ class GatewayFields:
     wants_usage: bool  # the client asked for the usage chunk itself
     max_tokens: int | None  # the completion's upper bound, when the client set one
     n: int
+    prompts: int = 1  # prompts in a completions list (each gets `n` choices)
+
+    @property
+    def outputs(self) -> int:
+        """Completions the request generates: what it is billed and reserved for."""
+        return self.n * self.prompts
 
 
 def read_fields(body: Any, endpoint: str) -> GatewayFields:
     """The gateway's fields of `body`, or `BadRequest` naming the first bad one."""
     if not isinstance(body, dict):
         raise BadRequest("the request body must be a JSON object", code="invalid_json")
+    check_request_fields(body, endpoint)
     model = body.get("model")
     if not isinstance(model, str) or not model:
         raise BadRequest("'model' is required (a model name string)", param="model", code="missing_model")
@@ -50,9 +61,9 @@ def read_fields(body: Any, endpoint: str) -> GatewayFields:
             if value < 0:
                 raise BadRequest(f"'{name}' must be a non-negative integer", param=name)
             max_tokens = value if max_tokens is None else min(max_tokens, value)
-    n = _optional(body, "n", int, "an integer from 1 to 128")
-    if n is not None and not 1 <= n <= MAX_N:
-        raise BadRequest(f"'n' must be an integer from 1 to {MAX_N}", param="n")
+    n = _optional(body, "n", int, f"an integer from 1 to {MAX_OUTPUTS}")
+    if n is not None and not 1 <= n <= MAX_OUTPUTS:
+        raise BadRequest(f"'n' must be an integer from 1 to {MAX_OUTPUTS}", param="n")
     prompt_field = PROMPT_FIELD[endpoint]
     prompt = body.get(prompt_field)
     if endpoint == "chat":
@@ -60,13 +71,28 @@ def read_fields(body: Any, endpoint: str) -> GatewayFields:
             raise BadRequest("'messages' must be a list of messages", param="messages")
     elif prompt is not None and not isinstance(prompt, str | list):
         raise BadRequest(f"'{prompt_field}' must be a string or a list", param=prompt_field)
+    prompts = len(prompt_list(prompt)) if endpoint == "completions" else 1
+    if (n or 1) * prompts > MAX_OUTPUTS:
+        raise BadRequest(
+            f"'n' x the number of prompts is {(n or 1) * prompts}; at most {MAX_OUTPUTS} outputs per request",
+            param="n" if n and n > 1 else prompt_field,
+        )
     return GatewayFields(
         model=model,
         stream=bool(stream) and endpoint != "embeddings",
         wants_usage=wants_usage,
         max_tokens=max_tokens,
         n=n or 1,
+        prompts=max(1, prompts),
     )
+
+
+def prompt_list(prompt: Any) -> list[Any]:
+    """A completions `prompt` as its list of prompts: a string, a list of token ids, or a list of
+    either (llama-server, like OpenAI, answers each with its own choices)."""
+    if isinstance(prompt, list) and prompt and not all(isinstance(t, int) for t in prompt):
+        return prompt
+    return [prompt]
 
 
 def _optional(body: dict[str, Any], name: str, kind: type, expected: str, prefix: str = "") -> Any:

@@ -20,11 +20,9 @@ from typing import Any
 
 from rigshift.run.contracts import ReplicaEndpoint
 from rigshift.server.backend_client import BackendConnectionError, BackendPool
+from rigshift.server.template_overhead import SPECIAL_TOKENS, TemplateOverhead
 
 TOKENIZE_TIMEOUT_S = 2.0
-# Chat templates wrap each message in role markers (<|im_start|>user\n ... <|im_end|>\n): a few
-# tokens each on the templates we serve; 16 is a generous bound for the quota's upper estimate.
-TEMPLATE_TOKENS_PER_MESSAGE = 16
 
 
 @dataclass(frozen=True)
@@ -61,17 +59,23 @@ def prompt_texts(body: dict[str, Any], endpoint: str) -> tuple[list[str], int, i
     return texts, ids, n_messages
 
 
-def estimate_tokens(body: dict[str, Any], endpoint: str) -> int:
-    """A best guess for billing when nothing could tokenize: ~4 bytes per token, plus ids given."""
+def estimate_tokens(body: dict[str, Any], endpoint: str, template: TemplateOverhead | None = None) -> int:
+    """A best guess for billing when nothing could tokenize: ~4 bytes per token, plus ids given;
+    a chat prompt's template as measured on its model (`template`), else a few tokens a message."""
     texts, ids, messages = prompt_texts(body, endpoint)
+    if endpoint == "chat" and template is not None:
+        return template.estimate(str(body.get("model")), body)
     return sum(len(t.encode()) for t in texts) // 4 + ids + 4 * messages
 
 
-def upper_bound_tokens(body: dict[str, Any], endpoint: str) -> int:
+def upper_bound_tokens(body: dict[str, Any], endpoint: str, template: TemplateOverhead | None = None) -> int:
     """At least as many tokens as the prompt can have: a byte-level tokenizer's count, plus the
-    chat template's markers. What a quota reserves when the backend cannot tokenize."""
-    texts, ids, messages = prompt_texts(body, endpoint)
-    return sum(len(t.encode()) for t in texts) + ids + TEMPLATE_TOKENS_PER_MESSAGE * max(1, messages)
+    chat template (`template`'s measured excess on this model, else a generous default). What a
+    quota reserves when the backend cannot tokenize."""
+    texts, ids, _messages = prompt_texts(body, endpoint)
+    if endpoint == "chat":
+        return (template or TemplateOverhead()).upper_bound(str(body.get("model")), body)
+    return sum(len(t.encode()) for t in texts) + ids + SPECIAL_TOKENS * max(1, len(texts))
 
 
 async def count_prompt(
@@ -82,9 +86,11 @@ async def count_prompt(
     raw: bytes,
     *,
     fallback: str = "estimate",
+    template: TemplateOverhead | None = None,
 ) -> PromptCount:
     """The prompt's tokens by the first of `replicas` that can tokenize; else an estimate
-    (`fallback="estimate"`, for billing) or an upper bound (`fallback="upper"`, for quotas)."""
+    (`fallback="estimate"`, for billing) or an upper bound (`fallback="upper"`, for quotas).
+    A chat count is also a measurement of the model's template, kept in `template`."""
     for replica in replicas:
         try:
             async with asyncio.timeout(TOKENIZE_TIMEOUT_S):
@@ -92,9 +98,12 @@ async def count_prompt(
         except (BackendConnectionError, TimeoutError, ValueError, KeyError, TypeError, AttributeError):
             continue
         if tokens is not None:
+            if template is not None and endpoint == "chat":
+                template.observe(str(body.get("model")), body, tokens)
             return PromptCount(tokens, "tokenized")
-    guess = upper_bound_tokens(body, endpoint) if fallback == "upper" else estimate_tokens(body, endpoint)
-    return PromptCount(guess, "estimated")
+    if fallback == "upper":
+        return PromptCount(upper_bound_tokens(body, endpoint, template), "estimated")
+    return PromptCount(estimate_tokens(body, endpoint, template), "estimated")
 
 
 async def _tokenize(

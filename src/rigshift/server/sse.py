@@ -5,6 +5,11 @@ looked at: an event carrying `"usage"` (parsed, to meter tokens), the `data: [DO
 (held back until the usage record is committed), and content chunks (counted, as a fallback
 when the backend reports no usage). If the gateway itself asked for `include_usage`, the extra
 usage-only chunk (empty `choices`) is dropped so the client sees exactly what it asked for.
+
+With several outputs (`n` > 1, or a list of prompts), llama-server sends one usage event per
+output, each with its output's completion and its prompt: the meter sums the completions and
+counts each prompt once (the prompt sum over `n`), and a client that asked for usage gets one
+usage chunk with the totals, as OpenAI sends it, instead of one per output.
 """
 
 from __future__ import annotations
@@ -23,11 +28,40 @@ DONE = b"data: [DONE]"
 @dataclass
 class StreamMeter:
     strip_usage_chunk: bool
+    n: int = 1  # choices per prompt: each prompt's usage arrives n times
+    outputs: int = 1  # usage events expected (choices x prompts)
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
     content_chunks: int = 0
     done_event: bytes | None = None
     _buffer: bytes = b""
+    _prompt_sum: int = 0
+    _usage_events: int = 0
+    _usage_template: dict[str, object] | None = None  # a usage-only chunk held back (outputs > 1)
+
+    @property
+    def usage_complete(self) -> bool:
+        """Every output reported its usage (a stream cut earlier has only some)."""
+        return self._usage_events >= self.outputs
+
+    def completion_billed(self) -> int:
+        """Completion tokens to bill: the reported ones when every output reported, else at least
+        the content events passed on (one token each from llama-server)."""
+        if self.completion_tokens is not None and self.usage_complete:
+            return self.completion_tokens
+        return max(self.completion_tokens or 0, self.content_chunks)
+
+    def merged_usage_event(self) -> bytes | None:
+        """The one usage chunk with the totals, when several were held back; else None."""
+        if self._usage_template is None or self.prompt_tokens is None:
+            return None
+        completion = self.completion_tokens or 0
+        usage = {
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": completion,
+            "total_tokens": self.prompt_tokens + completion,
+        }
+        return b"data: " + json.dumps({**self._usage_template, "usage": usage}).encode() + b"\n\n"
 
     def feed(self, chunk: bytes) -> bytes:
         """Bytes to forward now for this backend chunk (complete events only)."""
@@ -59,13 +93,26 @@ class StreamMeter:
             payload = _json_payload(stripped)
             usage = payload.get("usage") if isinstance(payload, dict) else None
             if isinstance(usage, dict):
-                self.prompt_tokens = _int(usage.get("prompt_tokens"), self.prompt_tokens)
-                self.completion_tokens = _int(usage.get("completion_tokens"), self.completion_tokens)
-                if self.strip_usage_chunk and isinstance(payload, dict) and not payload.get("choices"):
+                self._count(usage)
+                usage_only = isinstance(payload, dict) and not payload.get("choices")
+                if usage_only and self.strip_usage_chunk:
+                    return None
+                if usage_only and self.outputs > 1:
+                    self._usage_template = payload  # type: ignore[assignment]
                     return None
         if b'"content"' in event or b'"text"' in event:
             self.content_chunks += 1
         return event
+
+    def _count(self, usage: dict[str, object]) -> None:
+        self._usage_events += 1
+        prompt = _int(usage.get("prompt_tokens"), None)
+        if prompt is not None:
+            self._prompt_sum += prompt
+            self.prompt_tokens = -(-self._prompt_sum // max(1, self.n))  # each prompt once
+        completion = _int(usage.get("completion_tokens"), None)
+        if completion is not None:
+            self.completion_tokens = (self.completion_tokens or 0) + completion
 
 
 def _json_payload(event: bytes) -> object:
