@@ -168,7 +168,10 @@ def event_command(
     START to END (batch and mining pause first, interactive replicas last) and logs what it shed."""
     begins = _instant(start, "--start") if start else None
     ends = _instant(end, "--end")
-    event = _plane(ctx, server, admin_key, db).create_energy_event(site, begins, ends, shed_kw, target_kw)
+    from rigshift.client.control_plane import EventRequest
+
+    request = EventRequest(site, ends, begins, shed_kw, target_kw)
+    event = _plane(ctx, server, admin_key, db).create_energy_event(request)
     typer.echo(json.dumps(event, indent=2))
 
 
