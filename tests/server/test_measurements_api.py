@@ -7,9 +7,9 @@ import anyio
 import httpx
 import pytest
 
+from rigshift.measure.store import MeasurementStore
 from rigshift.measure.types import Measurement
 from rigshift.server.keys import KeyStore
-from rigshift.measure.store import MeasurementStore
 from rigshift.server.services.measurements import MeasurementsService
 
 ROW = {
