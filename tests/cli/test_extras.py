@@ -99,3 +99,24 @@ def test_a_command_that_needs_an_extra_names_it(args: list[str], extra: str) -> 
     assert result.returncode == 2, result.stderr[-2000:]
     assert f"pip install 'rigshift[{extra}]'" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_stored_measurements_without_the_server_extra_say_how_to_read_them(tmp_path: Path) -> None:
+    from rigshift.measure.store import MeasurementStore
+    from rigshift.measure.types import Measurement
+    from rigshift.server.db import open_engine
+
+    db = tmp_path / "m.db"
+    row = Measurement(
+        "geforce-rtx-3060-12gb", "RTX 3060", "llama.cpp-cuda", "llama-3.1-8b", "Q4_K_M", 0, 128, 55.0
+    )
+    MeasurementStore(open_engine(str(db))).add([row])
+    result = rigshift_without_extras(
+        "estimate", "--gpu", "RTX 3060 12GB", "--model", "llama-3.1-8b", "--db", str(db)
+    )
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "--no-measurements" in result.stderr and "pip install 'rigshift[server]'" in result.stderr
+    skipped = rigshift_without_extras(
+        "estimate", "--gpu", "RTX 3060 12GB", "--model", "llama-3.1-8b", "--db", str(db), "--no-measurements"
+    )
+    assert skipped.returncode == 0, skipped.stderr[-2000:]

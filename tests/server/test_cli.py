@@ -122,7 +122,7 @@ def test_server_urls_are_escaped(gateway, backends):
 def test_remote_control_plane_takes_an_injected_transport():
     import httpx
 
-    from rigshift.client.control_plane import RemoteControlPlane
+    from rigshift.client.control_plane import RemoteControlPlane, UsageQuery
 
     seen: list[httpx.Request] = []
 
@@ -133,7 +133,7 @@ def test_remote_control_plane_takes_an_injected_transport():
         return httpx.Response(200, json={"data": [{"group": "rig-a"}]})
 
     plane = RemoteControlPlane("http://cp.example", "rs-admin", transport=httpx.MockTransport(answer))
-    assert plane.usage("rig", "7d", price_prompt=0.5) == [{"group": "rig-a"}]
+    assert plane.usage(UsageQuery("rig", "7d", price_prompt=0.5)) == [{"group": "rig-a"}]
     assert seen[-1].url.path == "/admin/usage"
     assert dict(seen[-1].url.params) == {"by": "rig", "since": "7d", "price_prompt": "0.5"}
     assert seen[-1].headers["authorization"] == "Bearer rs-admin"

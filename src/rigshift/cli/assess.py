@@ -13,7 +13,7 @@ from rigshift.assess.render_html import render_html
 from rigshift.assess.render_terminal import print_assessment
 from rigshift.cli.errors import handle_errors
 from rigshift.cli.estimate import parse_tokens_option
-from rigshift.cli.options import MeasurementsDbOption, NoMeasurementsOption
+from rigshift.cli.options import DbOption, NoMeasurementsOption
 from rigshift.errors import InputError, Problem
 from rigshift.files import write_atomic
 from rigshift.fleet.demo import demo_fleet
@@ -80,7 +80,7 @@ def assess_command(
         Path | None, typer.Option("--html", help="Also write a self-contained HTML report with charts here.")
     ] = None,
     no_measurements: NoMeasurementsOption = False,
-    db: MeasurementsDbOption = None,
+    db: DbOption = None,
     details: Annotated[bool, typer.Option("--details", help="Add one row per GPU to the summary.")] = False,
     criteria_file: Annotated[
         Path | None,

@@ -9,7 +9,13 @@ from typing import Annotated
 import typer
 
 from rigshift.cli.errors import handle_errors
-from rigshift.cli.options import MeasurementsDbOption, NoMeasurementsOption
+from rigshift.cli.options import (
+    DbOption,
+    FleetArgument,
+    HtmlReportOption,
+    JsonResultOption,
+    NoMeasurementsOption,
+)
 from rigshift.errors import InputError, Problem
 from rigshift.files import write_atomic
 from rigshift.fleet.demo import demo_fleet
@@ -19,9 +25,7 @@ from rigshift.tables import output_console
 
 
 def econ_command(
-    fleet: Annotated[
-        Path | None, typer.Argument(help="Fleet file (JSON or YAML) as `rigshift fleet` writes it.")
-    ] = None,
+    fleet: FleetArgument = None,
     prices: Annotated[
         Path | None,
         typer.Option(
@@ -31,10 +35,8 @@ def econ_command(
     demo: Annotated[
         bool, typer.Option("--demo", help="Use the bundled demo fleet instead of FLEET.")
     ] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the whole result as JSON.")] = False,
-    html: Annotated[
-        Path | None, typer.Option("--html", help="Also write a self-contained HTML report here.")
-    ] = None,
+    as_json: JsonResultOption = False,
+    html: HtmlReportOption = None,
     budget: Annotated[
         float | None,
         typer.Option("--budget", help="Capex budget in USD (new money on top of sale proceeds)."),
@@ -43,7 +45,7 @@ def econ_command(
         bool, typer.Option("--details", help="Show every use and model class per card.")
     ] = False,
     no_measurements: NoMeasurementsOption = False,
-    db: MeasurementsDbOption = None,
+    db: DbOption = None,
     no_sensitivity: Annotated[
         bool, typer.Option("--no-sensitivity", help="Skip the power/token price sweep.")
     ] = False,

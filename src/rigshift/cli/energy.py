@@ -12,10 +12,18 @@ from rich.console import Console
 from rich.table import Table
 
 from rigshift.cli.errors import handle_errors
-from rigshift.cli.options import AdminKeyOption, DbOption, ServerOption, transport
+from rigshift.cli.options import (
+    AdminKeyOption,
+    DbOption,
+    FleetArgument,
+    HtmlReportOption,
+    JsonResultOption,
+    ServerOption,
+    transport,
+)
 from rigshift.energy.demand import check_sites, demo_demand, read_demand, read_events
 from rigshift.energy.farm import build_farm
-from rigshift.energy.html import render_html
+from rigshift.energy.html import COLUMNS, render_html
 from rigshift.energy.prices import FORMATS, read_price_series
 from rigshift.energy.simulate import STRATEGIES, simulate
 from rigshift.errors import InputError, Problem
@@ -28,9 +36,7 @@ DEMO_SITE = "tx-ercot"  # the demo farm's Texas site buys at ERCOT prices
 
 
 def simulate_command(
-    fleet: Annotated[
-        Path | None, typer.Argument(help="Fleet file (JSON or YAML) as `rigshift fleet` writes it.")
-    ] = None,
+    fleet: FleetArgument = None,
     prices: Annotated[
         Path | None,
         typer.Option(
@@ -72,10 +78,8 @@ def simulate_command(
     model_class: Annotated[
         str, typer.Option("--model-class", help="Model class the converted cards serve.")
     ] = "8b",
-    as_json: Annotated[bool, typer.Option("--json", help="Print the whole result as JSON.")] = False,
-    html: Annotated[
-        Path | None, typer.Option("--html", help="Also write a self-contained HTML report here.")
-    ] = None,
+    as_json: JsonResultOption = False,
+    html: HtmlReportOption = None,
 ) -> None:
     """Replay the energy policy interval by interval over the span of the price file, with the same
     code the server runs, against two baselines: always on, and mining only."""
@@ -108,16 +112,7 @@ def simulate_command(
 
 def _print(data: dict[str, Any]) -> None:
     table = Table(title="energy policy against always-on and mining-only")
-    columns = (
-        "net_usd",
-        "energy_cost_usd",
-        "token_revenue_usd",
-        "mining_revenue_usd",
-        "batch_deadlines_met",
-        "batch_deadlines_total",
-        "slo_minutes_lost",
-        "curtailed_hours",
-    )
+    columns = COLUMNS
     table.add_column("strategy")
     for c in columns:
         table.add_column(c.replace("_", " "), justify="right")
@@ -173,7 +168,10 @@ def event_command(
     START to END (batch and mining pause first, interactive replicas last) and logs what it shed."""
     begins = _instant(start, "--start") if start else None
     ends = _instant(end, "--end")
-    event = _plane(ctx, server, admin_key, db).create_energy_event(site, begins, ends, shed_kw, target_kw)
+    from rigshift.client.control_plane import EventRequest
+
+    request = EventRequest(site, ends, begins, shed_kw, target_kw)
+    event = _plane(ctx, server, admin_key, db).create_energy_event(request)
     typer.echo(json.dumps(event, indent=2))
 
 

@@ -16,7 +16,7 @@ from rigshift import units
 from rigshift.catalog.gpus import gpu_catalog
 from rigshift.catalog.models import load_model
 from rigshift.cli.errors import handle_errors
-from rigshift.cli.options import MeasurementsDbOption, NoMeasurementsOption
+from rigshift.cli.options import DbOption, NoMeasurementsOption
 from rigshift.errors import InputError, Problem, UnknownNameError
 from rigshift.estimate import Estimate, GpuSlot, Hardware, PcieLink, Workload
 from rigshift.estimate.calibration import Calibration
@@ -192,7 +192,7 @@ def register(app: typer.Typer) -> None:
         host_threads: Annotated[int, typer.Option(help="CPU threads llama.cpp uses")] = DEFAULT_HOST_THREADS,
         as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
         no_measurements: NoMeasurementsOption = False,
-        db: MeasurementsDbOption = None,
+        db: DbOption = None,
         fleet: Annotated[
             Path | None,
             typer.Option(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -12,13 +13,14 @@ if TYPE_CHECKING:
 NoMeasurementsOption = Annotated[
     bool, typer.Option("--no-measurements", help="Ignore stored measurements: priors alone.")
 ]
-MeasurementsDbOption = Annotated[
-    str | None,
-    typer.Option(
-        "--db",
-        help="Measurements database (default: $RIGSHIFT_DB or ~/.local/share/rigshift/rigshift.db).",
-    ),
+FleetArgument = Annotated[
+    Path | None, typer.Argument(help="Fleet file (JSON or YAML) as `rigshift fleet` writes it.")
 ]
+JsonResultOption = Annotated[bool, typer.Option("--json", help="Print the whole result as JSON.")]
+HtmlReportOption = Annotated[
+    Path | None, typer.Option("--html", help="Also write a self-contained HTML report here.")
+]
+# The one database: keys, usage, deployments and the measurements that correct every estimate.
 DbOption = Annotated[
     str | None,
     typer.Option(

@@ -10,7 +10,7 @@ from pydantic import ValidationError
 from rich.console import Console
 
 from rigshift.cli.errors import handle_errors
-from rigshift.cli.options import MeasurementsDbOption, NoMeasurementsOption
+from rigshift.cli.options import DbOption, NoMeasurementsOption
 from rigshift.errors import InfeasiblePlan, InputError, Problem
 from rigshift.files import write_atomic
 from rigshift.fleet.store import load_fleet
@@ -62,7 +62,7 @@ def plan_command(
         float | None, typer.Option("--time-limit", help="Solver time limit, seconds.")
     ] = None,
     no_measurements: NoMeasurementsOption = False,
-    db: MeasurementsDbOption = None,
+    db: DbOption = None,
     solver: Annotated[str | None, typer.Option("--solver", help="milp (default) or greedy.")] = None,
     min_tps: Annotated[
         float | None,

@@ -154,9 +154,10 @@ def usage(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Metered usage: requests, tokens, energy, revenue and revenue per GPU per day."""
-    rows = _plane(ctx, server, admin_key, db).usage(
-        by, since, price_prompt=price_prompt, price_completion=price_completion
-    )
+    from rigshift.client.control_plane import UsageQuery
+
+    query = UsageQuery(by, since, price_prompt, price_completion)
+    rows = _plane(ctx, server, admin_key, db).usage(query)
     if as_json:
         _out.print_json(json.dumps(rows))
         return

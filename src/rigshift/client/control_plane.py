@@ -13,6 +13,7 @@ object, see `cli/options.py`), so tests run it against a fake API or the app in-
 
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass
 from typing import Any, Protocol
 from urllib.parse import quote
 
@@ -24,6 +25,28 @@ from rigshift.run.spec import ReplicaSpec, to_dict
 from rigshift.server.schemas import KeyCreate
 
 
+@dataclass(frozen=True)
+class UsageQuery:
+    """`rigshift usage`: group by key, model or rig, since a time, at these token prices."""
+
+    by: str = "key"
+    since: str | None = None
+    price_prompt: float | None = None
+    price_completion: float | None = None
+
+
+@dataclass(frozen=True)
+class EventRequest:
+    """A demand-response event: shed `shed_kw` or stay under `target_kw` at `site` from `start`
+    (None: now) to `end` (unix seconds)."""
+
+    site: str
+    end: float
+    start: float | None = None
+    shed_kw: float | None = None
+    target_kw: float | None = None
+
+
 class ControlPlane(Protocol):
     def create_key(self, request: KeyCreate) -> dict[str, Any]:
         """The new key's record, with its secret under "key" (shown this once)."""
@@ -33,26 +56,12 @@ class ControlPlane(Protocol):
 
     def revoke_key(self, id_or_name: str) -> dict[str, Any]: ...
 
-    def usage(
-        self,
-        by: str,
-        since: str | None = None,
-        *,
-        price_prompt: float | None = None,
-        price_completion: float | None = None,
-    ) -> list[dict[str, Any]]: ...
+    def usage(self, query: UsageQuery) -> list[dict[str, Any]]: ...
 
     def apply_deployment(self, specs: list[ReplicaSpec]) -> list[dict[str, Any]]: ...
 
-    def create_energy_event(
-        self,
-        site: str,
-        start: float | None,
-        end: float,
-        shed_kw: float | None,
-        target_kw: float | None,
-    ) -> dict[str, Any]:
-        """A demand-response event (`start` None: now), as `GET /admin/energy/events` lists it."""
+    def create_energy_event(self, event: EventRequest) -> dict[str, Any]:
+        """The event as `GET /admin/energy/events` lists it."""
         ...
 
     def energy_events(self, site: str | None = None) -> list[dict[str, Any]]: ...
@@ -89,37 +98,16 @@ class RemoteControlPlane:
         # Escaped: `keys revoke 'acme?typo'` must name the key "acme?typo", not revoke "acme".
         return dict(self._client.call("DELETE", "/admin/keys/" + quote(id_or_name, safe="")))
 
-    def usage(
-        self,
-        by: str,
-        since: str | None = None,
-        *,
-        price_prompt: float | None = None,
-        price_completion: float | None = None,
-    ) -> list[dict[str, Any]]:
-        params = {
-            "by": by,
-            "since": since,
-            "price_prompt": price_prompt,
-            "price_completion": price_completion,
-        }
-        return list(self._client.call("GET", "/admin/usage", params=params)["data"])
+    def usage(self, query: UsageQuery) -> list[dict[str, Any]]:
+        return list(self._client.call("GET", "/admin/usage", params=asdict(query))["data"])
 
     def apply_deployment(self, specs: list[ReplicaSpec]) -> list[dict[str, Any]]:
         return list(
             self._client.call("PUT", "/admin/deployments", json_body=[to_dict(s) for s in specs])["data"]
         )
 
-    def create_energy_event(
-        self,
-        site: str,
-        start: float | None,
-        end: float,
-        shed_kw: float | None,
-        target_kw: float | None,
-    ) -> dict[str, Any]:
-        body = {"site": site, "shed_kw": shed_kw, "target_kw": target_kw, "start": start, "end": end}
-        return dict(self._client.call("POST", "/admin/energy/events", json_body=body))
+    def create_energy_event(self, event: EventRequest) -> dict[str, Any]:
+        return dict(self._client.call("POST", "/admin/energy/events", json_body=asdict(event)))
 
     def energy_events(self, site: str | None = None) -> list[dict[str, Any]]:
         return list(self._client.call("GET", "/admin/energy/events", params={"site": site})["data"])

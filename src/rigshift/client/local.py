@@ -12,6 +12,7 @@ from typing import Any
 import anyio
 from sqlalchemy import Engine
 
+from rigshift.client.control_plane import EventRequest, UsageQuery
 from rigshift.errors import InputError
 from rigshift.run.spec import ReplicaSpec
 from rigshift.server.schemas import KeyCreate
@@ -49,39 +50,26 @@ class LocalControlPlane:
     def revoke_key(self, id_or_name: str) -> dict[str, Any]:
         return key_record(anyio.run(self.keys.revoke, id_or_name))
 
-    def usage(
-        self,
-        by: str,
-        since: str | None = None,
-        *,
-        price_prompt: float | None = None,
-        price_completion: float | None = None,
-    ) -> list[dict[str, Any]]:
+    def usage(self, query: UsageQuery) -> list[dict[str, Any]]:
         _start, rows = summarise_usage(
             UsageStore(self.engine),
-            by,
-            since,
+            query.by,
+            query.since,
             self.clock(),
-            price_prompt=price_prompt,
-            price_completion=price_completion,
+            price_prompt=query.price_prompt,
+            price_completion=query.price_completion,
         )
         return [asdict(r) for r in rows]
 
-    def create_energy_event(
-        self,
-        site: str,
-        start: float | None,
-        end: float,
-        shed_kw: float | None,
-        target_kw: float | None,
-    ) -> dict[str, Any]:
+    def create_energy_event(self, event: EventRequest) -> dict[str, Any]:
         from rigshift.server.stores.energy_events import EnergyEventStore
 
         now = self.clock()
-        event = EnergyEventStore(self.engine).create(
-            site, now if start is None else start, end, shed_kw=shed_kw, target_kw=target_kw, now=now
+        start = now if event.start is None else event.start
+        stored = EnergyEventStore(self.engine).create(
+            event.site, start, event.end, shed_kw=event.shed_kw, target_kw=event.target_kw, now=now
         )
-        return event.as_json()
+        return stored.as_json()
 
     def energy_events(self, site: str | None = None) -> list[dict[str, Any]]:
         from rigshift.server.stores.energy_events import EnergyEventStore

@@ -334,28 +334,30 @@ def solve_plan(
                 served[(key, price.name)].append((q, hours))
         return out
 
+    def use_var(econ: CardEconomics, use: Fate, upper: int, name: str, one_off: float, count: Row) -> Var:
+        """Cards of `econ`'s class put to `use` (counted in `count`): their value over the horizon
+        less the one-off cost, which the capex budget pays; their draw at the site."""
+        var = solver.int_var(0, upper if _available(econ, use, inputs) else 0, name)
+        count.set(var, 1)
+        unit = _per_unit(econ, use, inputs)
+        solver.set_cost(var, annuity * unit.monthly_net_usd - one_off)
+        budget.set(var, one_off)
+        if econ.card.site in power:
+            power[econ.card.site].set(var, unit.power_kw)
+        return var
+
     for i, econ in enumerate(existing):
         card = econ.card
         resale = cap.resale_usd.get(card.gpu_key, 0.0)
         every = solver.row(card.count, card.count, f"count[{card.id}]")
         for fate in EXISTING_FATES:
-            var = solver.int_var(
-                0, card.count if _available(econ, fate, inputs) else 0, f"x[{card.id},{fate}]"
-            )
-            x[(i, fate)] = var
-            every.set(var, 1)
-            unit = _per_unit(econ, fate, inputs)
             result = econ.use(fate) if fate in ("mine", "rent") else None
             one_off = result.one_off_usd_per_gpu if result is not None else 0.0
-            if fate == "sell":
+            var = x[(i, fate)] = use_var(econ, fate, card.count, f"x[{card.id},{fate}]", one_off, every)
+            if fate == "sell":  # no running value: the resale price, which also funds the capex
                 solver.set_cost(var, resale)
                 budget.set(var, -resale)
                 slots[card.site].set(var, -1)
-            else:
-                solver.set_cost(var, annuity * unit.monthly_net_usd - one_off)
-                budget.set(var, one_off)
-            if card.site in power:
-                power[card.site].set(var, unit.power_kw)
         for name, var in serving_vars(econ, card.id, card.count, 0.0, q_own, i).items():
             n_own[(i, name)] = var
             every.set(var, 1)
@@ -370,19 +372,12 @@ def solve_plan(
             depths[card.gpu_key] = solver.row(0, cap.max_buy_per_model, f"depth[{card.gpu_key}]")
         depth = depths[card.gpu_key]
         for use in BUY_USES:
-            var = solver.int_var(
-                0, cap.max_buy_per_model if _available(econ, use, inputs) else 0, f"y[{card.id},{use}]"
-            )
-            y[(j, use)] = var
-            depth.set(var, 1)
-            unit = _per_unit(econ, use, inputs)
             result = econ.use(use)
             one_off = price + cap.riser_usd + (result.one_off_usd_per_gpu if result is not None else 0.0)
-            solver.set_cost(var, annuity * unit.monthly_net_usd - one_off)
-            budget.set(var, one_off)
+            var = y[(j, use)] = use_var(
+                econ, use, cap.max_buy_per_model, f"y[{card.id},{use}]", one_off, depth
+            )
             slots[card.site].set(var, 1)
-            if card.site in power:
-                power[card.site].set(var, unit.power_kw)
         for name, var in serving_vars(
             econ, card.id, cap.max_buy_per_model, price + cap.riser_usd, q_buy, j
         ).items():

@@ -115,7 +115,7 @@ def render_html(sim: Simulation) -> str:
                 f"<td>{data[name][k]:,.2f}</td>"
                 if isinstance(data[name][k], float)
                 else f"<td>{data[name][k]}</td>"
-                for k in _COLUMNS
+                for k in COLUMNS
             ),
         )
         for name in STRATEGIES
@@ -159,7 +159,7 @@ def render_html(sim: Simulation) -> str:
                 "<h3>Demand-response events</h3><pre>" + html.escape(_events_text(run.events)) + "</pre>"
             )
     inputs = html.escape(_inputs_text(data["inputs"]))
-    header = "".join("<th>" + c.replace("_", " ") + "</th>" for c in _COLUMNS)
+    header = "".join("<th>" + c.replace("_", " ") + "</th>" for c in COLUMNS)
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>rigshift energy simulate</title>
 <style>body{{font-family:system-ui,sans-serif;margin:2em;max-width:1150px}}
@@ -175,7 +175,7 @@ td:first-child{{text-align:left}}pre{{background:#f6f6f6;padding:8px;white-space
 """
 
 
-_COLUMNS = (
+COLUMNS = (
     "net_usd",
     "energy_cost_usd",
     "token_revenue_usd",

@@ -126,10 +126,17 @@ def _database_rows(db_url: str | None) -> list[Measurement]:
     path = sqlite_path(url)
     if path is not None and not path.is_file():
         return []  # no database yet: nothing measured, and no SQLAlchemy import to pay for
-    from sqlalchemy import inspect
+    try:
+        from sqlalchemy import inspect
 
-    from rigshift.measure.store import MeasurementStore
-    from rigshift.storage.engine import connect
+        from rigshift.measure.store import MeasurementStore
+        from rigshift.storage.engine import connect
+    except ModuleNotFoundError as error:
+        from rigshift.extras import missing_extra
+
+        raise (
+            missing_extra(error, f"reading the measurements in {path or url} (or --no-measurements)") or error
+        ) from None
 
     engine = connect(url)
     try:

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from rigshift.errors import InputError, Problem
+from rigshift.measure.types import llama_bench_test
 
 
 @dataclass(frozen=True)
@@ -54,13 +55,7 @@ class BenchRecord:
     @property
     def test(self) -> str:
         """llama-bench's own name for the test: pp512, tg128, pp512+tg128, with "@ d4096"."""
-        if self.n_prompt and not self.n_gen:
-            name = f"pp{self.n_prompt}"
-        elif self.n_gen and not self.n_prompt:
-            name = f"tg{self.n_gen}"
-        else:
-            name = f"pp{self.n_prompt}+tg{self.n_gen}"
-        return name + (f" @ d{self.n_depth}" if self.n_depth else "")
+        return llama_bench_test(self.n_prompt, self.n_gen, self.n_depth)
 
 
 @dataclass(frozen=True)

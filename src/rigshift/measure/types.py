@@ -7,7 +7,7 @@ from typing import Any
 
 from rigshift.estimate.calibration import HOST_CARD_KEY
 
-__all__ = ["HOST_CARD_KEY", "IMPORT_IDENTITY", "Measurement"]
+__all__ = ["HOST_CARD_KEY", "IMPORT_IDENTITY", "Measurement", "llama_bench_test"]
 
 # What makes two imported rows the same result (measured_at is the import's time, not the run's):
 # a file imported twice, or into both the database and a fleet file, counts once.
@@ -49,13 +49,7 @@ class Measurement:
 
     @property
     def test(self) -> str:
-        if self.n_prompt and not self.n_gen:
-            name = f"pp{self.n_prompt}"
-        elif self.n_gen and not self.n_prompt:
-            name = f"tg{self.n_gen}"
-        else:
-            name = f"pp{self.n_prompt}+tg{self.n_gen}"
-        return name + (f" @ d{self.n_depth}" if self.n_depth else "")
+        return llama_bench_test(self.n_prompt, self.n_gen, self.n_depth)
 
     @property
     def kind(self) -> str:
@@ -82,3 +76,14 @@ class Measurement:
     def from_json(cls, data: dict[str, Any]) -> Measurement:
         fields = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
         return cls(**fields)
+
+
+def llama_bench_test(n_prompt: int, n_gen: int, n_depth: int = 0) -> str:
+    """llama-bench's own name for a test: pp512, tg128, pp512+tg128, with " @ d4096"."""
+    if n_prompt and not n_gen:
+        name = f"pp{n_prompt}"
+    elif n_gen and not n_prompt:
+        name = f"tg{n_gen}"
+    else:
+        name = f"pp{n_prompt}+tg{n_gen}"
+    return name + (f" @ d{n_depth}" if n_depth else "")

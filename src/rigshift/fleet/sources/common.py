@@ -41,6 +41,11 @@ class Parsed:
     def unresolved(self) -> list[tuple[Rig, Gpu]]:
         return [(rig, gpu) for rig, gpu in self.fleet.gpus() if not gpu.resolved]
 
+    def skip(self, what: str, problems: EntryProblems) -> None:
+        """Leave the entry `what` out, keeping what was wrong with it."""
+        self.problems.extend(problems.problems)
+        self.skipped.append(what)
+
 
 class EntryProblems:
     """Problems of one entry (a CSV row, a YAML rig, a HiveOS worker), located as they are found."""

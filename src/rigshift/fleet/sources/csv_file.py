@@ -116,8 +116,7 @@ def parse_csv(text: str, source: str, resolver: Resolver, fleet_name: str = "fle
             rig_lines.setdefault(name, line)
         gpus = gpus_from_entry(gpu_part, resolver, problems)
         if problems:
-            parsed.problems.extend(problems.problems)
-            parsed.skipped.append(f"line {line}" + (f" (rig {name})" if name else ""))
+            parsed.skip(f"line {line}" + (f" (rig {name})" if name else ""), problems)
             continue
         assert name is not None
         rig_gpus.setdefault(name, []).extend(gpus)
@@ -131,8 +130,7 @@ def parse_csv(text: str, source: str, resolver: Resolver, fleet_name: str = "fle
         problems = EntryProblems(source, at(f"line {rig_lines[name]}"))
         rig = rig_from_values({"name": name, **values}, rig_gpus.get(name, []), problems)
         if rig is None:
-            parsed.problems.extend(problems.problems)
-            parsed.skipped.append(f"rig {name} (line {rig_lines[name]})")
+            parsed.skip(f"rig {name} (line {rig_lines[name]})", problems)
         elif rig.gpus:
             rigs.append(rig)
     parsed.fleet = assemble_fleet(fleet_name, rigs)

@@ -58,8 +58,7 @@ def parse_hiveos(data: Any, source: str, resolver: Resolver, site: str | None = 
                 field="name",
                 expected="one worker per name",
             )
-            parsed.problems.extend(problems.problems)
-            parsed.skipped.append(f"{path} {rig.name}")
+            parsed.skip(f"{path} {rig.name}", problems)
             continue
         seen[rig.name] = path
         rigs.append(rig)
@@ -125,8 +124,7 @@ def _rig(
     problems = EntryProblems(source, under(path))
     if not isinstance(worker, dict):
         problems.add("not an object", expected="a HiveOS worker")
-        parsed.problems.extend(problems.problems)
-        parsed.skipped.append(path)
+        parsed.skip(path, problems)
         return None
     name = worker.get("name")
     hw = _dict(worker.get("hardware_info"))
@@ -174,8 +172,7 @@ def _rig(
             gpus.append(gpu)
     rig = rig_from_values(values, gpus, problems)
     if rig is None:
-        parsed.problems.extend(problems.problems)
-        parsed.skipped.append(f"{path}" + (f" {name}" if name else ""))
+        parsed.skip(f"{path}" + (f" {name}" if name else ""), problems)
     return rig
 
 

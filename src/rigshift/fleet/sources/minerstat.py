@@ -55,8 +55,7 @@ def _rig(
     problems = EntryProblems(source, under(path))
     if not isinstance(worker, dict):
         problems.add("not an object", expected="a minerstat worker")
-        parsed.problems.extend(problems.problems)
-        parsed.skipped.append(path)
+        parsed.skip(path, problems)
         return None
     values: dict[str, Any] = {"site": site, "mining_os": "minerstat"}
     if isinstance(name, str) and name.strip():
@@ -97,6 +96,5 @@ def _rig(
         problems.problems.extend(gpu_problems.problems)
     rig = rig_from_values(values, gpus, problems)
     if rig is None:
-        parsed.problems.extend(problems.problems)
-        parsed.skipped.append(path)
+        parsed.skip(path, problems)
     return rig

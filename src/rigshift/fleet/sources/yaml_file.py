@@ -101,8 +101,7 @@ def parse_yaml(text: str, source: str, resolver: Resolver, fleet_name: str = "fl
                 field="name",
                 expected="a unique rig name",
             )
-            parsed.problems.extend(problems.problems)
-            parsed.skipped.append(f"rigs[{i}] {rig.name} (line {lines.get(('rigs', i))})")
+            parsed.skip(f"rigs[{i}] {rig.name} (line {lines.get(('rigs', i))})", problems)
             continue
         seen[rig.name] = i
         rigs.append(rig)
@@ -135,8 +134,7 @@ def _parse_rig(
     where = f"rigs[{path[1]}] (line {lines.get(path)})"
     if not isinstance(raw, dict):
         problems.add("not a mapping", expected="a rig: name, site, gpus, ...")
-        parsed.problems.extend(problems.problems)
-        parsed.skipped.append(where)
+        parsed.skip(where, problems)
         return None
     values = convert_fields({k: v for k, v in raw.items() if k != "gpus"}, RIG_FIELDS, problems)
     gpu_entries = raw.get("gpus")
