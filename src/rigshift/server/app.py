@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import logging
 import time
 from collections.abc import AsyncIterator, Callable, Iterable
 from pathlib import Path
@@ -21,7 +22,7 @@ from fastapi.openapi.utils import get_openapi
 from prometheus_client.core import Metric
 from sqlalchemy import Engine
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
 from rigshift.energy.service import EnergyService
@@ -94,6 +95,8 @@ ROUTERS: list[APIRouter] = [
 ]
 
 __all__ = ["ROUTERS", "all_replicas", "create_app"]
+
+client_log = logging.getLogger("rigshift.server.http")
 
 
 def create_app(
@@ -274,6 +277,15 @@ def install_error_handlers(app: FastAPI) -> None:
         kind = "invalid_request_error" if error.status_code < 500 else "server_error"
         code = {404: "not_found", 405: "method_not_allowed"}.get(error.status_code)
         return openai_error(error.status_code, str(error.detail), type=kind, code=code)
+
+    @app.exception_handler(ClientDisconnect)
+    async def _gone(request: Request, _error: ClientDisconnect) -> Response:
+        # The client closed the connection before sending its whole body: nothing to answer, and
+        # not the server's error (it was logged as an ERROR traceback).
+        client_log.info(
+            "client disconnected before its request was read: %s %s", request.method, request.url.path
+        )
+        return Response(status_code=400)
 
     @app.exception_handler(Exception)
     async def _unexpected(_request: Request, error: Exception) -> Response:
