@@ -17,14 +17,22 @@ from rigshift.server.console_auth import SESSION_COOKIE, csrf_problem
 from rigshift.server.context import ServerContext, context
 from rigshift.server.errors import Forbidden, NotAuthenticated
 from rigshift.server.keys import ApiKey
+from rigshift.server.login_throttle import client_address
 
 Context = Annotated[ServerContext, Depends(context)]
 
 
 async def tenant_key(request: Request, ctx: Context) -> ApiKey:
-    """A Bearer key, else the console's session cookie (CSRF-checked when the request changes state)."""
+    """A Bearer key, else the console's session cookie (CSRF-checked when the request changes state).
+    A client whose presented keys keep failing is throttled (login_throttle.py)."""
     if "authorization" in request.headers or SESSION_COOKIE not in request.cookies:
+        presented = "authorization" in request.headers
+        client = client_address(request.client.host if request.client else None)
+        if presented:
+            ctx.login_throttle.check(client)
         key = await ctx.gateway.authenticate(request)
+        if key is None and presented:
+            ctx.login_throttle.failed(client)
     else:
         key = await session_key(request, ctx)
     if key is None:
