@@ -39,6 +39,7 @@ from rigshift.server.body_limit import BodySizeLimit
 from rigshift.server.console_auth import SessionStore
 from rigshift.server.context import ServerContext
 from rigshift.server.db import open_engine
+from rigshift.server.deployment_checks import rig_inventory
 from rigshift.server.deployments import DeploymentLog
 from rigshift.server.energy_events import EnergyEventStore
 from rigshift.server.errors import error_response, openai_error
@@ -147,7 +148,12 @@ def create_app(
         keys=KeysService(KeyStore(engine), clock, on_revoked=revoked),
         usage=UsageService(UsageStore(engine), clock),
         deployments=DeploymentsService(
-            DeploymentLog(engine), directory, gateway.router.outstanding, clock, manager
+            DeploymentLog(engine),
+            directory,
+            gateway.router.outstanding,
+            clock,
+            manager,
+            rigs=rig_inventory(manager, fleet.fleet),
         ),
         model_files=ModelFilesService(
             ModelStore(Path(settings.model_store_dir)) if settings.model_store_dir else None
