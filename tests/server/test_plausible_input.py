@@ -11,10 +11,12 @@ import json
 import httpx
 import pytest
 
+from rigshift.fleet.model import Fleet
 from rigshift.run.reconcile import RigCapacity
 from rigshift.run.spec import ModelSource, ReplicaSpec, to_dict
 from rigshift.server.app import create_app
 from rigshift.server.deployments import DeploymentLog
+from rigshift.server.fleet_source import FleetSource
 from rigshift.server.keys import KeyStore
 from rigshift.server.serving import serve_in_thread
 from rigshift.server.settings import ServerSettings
@@ -117,10 +119,38 @@ SPEC = to_dict(
 )
 
 
+FLEET = Fleet.model_validate(
+    {
+        "sites": [{"name": "tx"}],
+        "rigs": [
+            {
+                "name": "rig-gpu",
+                "site": "tx",
+                "gpus": [{"model": "geforce-rtx-3060-12gb", "vram_gib": 12}] * 2,
+            },
+            {"name": "rig-cpu", "site": "tx"},
+        ],
+    }
+)
+
+
+def _serve(engine, manager, fleet=None):  # type: ignore[no-untyped-def]
+    app = create_app(
+        StaticDirectory([]),
+        ServerSettings(join_token=JOIN_TOKEN),
+        engine=engine,
+        manager=manager,
+        fleet=fleet,
+    )  # type: ignore[arg-type]
+    server = serve_in_thread(app)
+    gw = Gateway(server, engine, StaticDirectory([]))
+    return server, {"authorization": f"Bearer {gw.key('ops', admin=True)}"}
+
+
 @pytest.mark.parametrize(
     ("change", "param"),
     [
-        ({"rig": "rig-gpx"}, "[0].rig"),  # unknown rig (did you mean rig-gpu?)
+        ({"rig": "rig-gpx"}, "[0].rig"),  # not in the fleet file nor the cluster (did you mean rig-gpu?)
         ({"rig": "rig-cpu", "gpu_indices": list(range(8))}, "[0].gpu_indices"),  # 8 GPUs on a CPU rig
         ({"gpu_indices": [0, 5]}, "[0].gpu_indices"),  # the rig has 2
         ({"extra_args": ["--host", "0.0.0.0"]}, "[0].extra_args"),
@@ -130,18 +160,9 @@ SPEC = to_dict(
     ],
 )
 def test_deployments_that_cannot_run_are_refused(engine, change, param):  # type: ignore[no-untyped-def]
-    rigs = {
-        "rig-gpu": RigCapacity("rig-gpu", ("geforce-rtx-3060-12gb",) * 2),
-        "rig-cpu": RigCapacity("rig-cpu"),
-    }
-    manager = _Manager(rigs)
-    app = create_app(
-        StaticDirectory([]), ServerSettings(join_token=JOIN_TOKEN), engine=engine, manager=manager
-    )  # type: ignore[arg-type]
-    server = serve_in_thread(app)
+    manager = _Manager({"rig-gpu": RigCapacity("rig-gpu", ("geforce-rtx-3060-12gb",) * 2)})
+    server, admin = _serve(engine, manager, FleetSource(lambda: FLEET))
     try:
-        gw = Gateway(server, engine, StaticDirectory([]))
-        admin = {"authorization": f"Bearer {gw.key('ops', admin=True)}"}
         tuned = {**SPEC, "extra_args": ["--flash-attn", "on", "-ub", "256"]}
         good = httpx.put(server.url + "/admin/deployments", content=json.dumps([tuned]), headers=admin)
         assert good.status_code == 202, good.text
@@ -155,5 +176,29 @@ def test_deployments_that_cannot_run_are_refused(engine, change, param):  # type
             0
         ] == "--flash-attn"
         assert DeploymentLog(engine).load_desired() == manager.desired
+    finally:
+        server.stop()
+
+
+def test_without_a_fleet_file_a_rig_may_join_after_its_plan_but_a_live_rig_is_checked(engine):  # type: ignore[no-untyped-def]
+    """A plan may name a rig whose agent has not joined yet (the reconciler places it once it
+    does); only a server with a fleet file knows every rig there is."""
+    manager = _Manager(
+        {"rig-gpu": RigCapacity("rig-gpu", ("geforce-rtx-3060-12gb",) * 2), "rig-cpu": RigCapacity("rig-cpu")}
+    )
+    server, admin = _serve(engine, manager)
+    try:
+        later = httpx.put(
+            server.url + "/admin/deployments",
+            content=json.dumps([{**SPEC, "rig": "rig-later"}]),
+            headers=admin,
+        )
+        assert later.status_code == 202, later.text
+        cpu = {**SPEC, "rig": "rig-cpu", "gpu_indices": list(range(8))}
+        _error(
+            httpx.put(server.url + "/admin/deployments", content=json.dumps([cpu]), headers=admin),
+            "[0].gpu_indices",
+        )
+        assert [s.rig for s in manager.desired] == ["rig-later"]
     finally:
         server.stop()

@@ -5,14 +5,17 @@ to get 202 and then fail, replica by replica, in the reconciler's log).
   reads or writes on the rig, or which model it serves are refused (the gateway reaches replicas
   at the address the runner gave them; `--host 0.0.0.0` would expose a backend with no key check
   to the rig's network).
-- Where the server knows its rigs (the agents connected to its cluster, the --fleet file), a
-  replica must name one of them, and ask for no more GPUs than that rig has (none on a CPU rig).
+- A replica asks for no GPU its rig does not have (none on a CPU rig), where the server knows the
+  rig: its agent is connected, or the --fleet file lists it. A server with a fleet file refuses a
+  rig that is in neither (did-you-mean); without one, a rig whose agent has not joined yet is
+  accepted: the reconciler places its replicas once it joins.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from rigshift.errors import RigshiftError
@@ -37,6 +40,15 @@ REFUSED_FLAGS = frozenset(
 Problem = tuple[str, str]  # (message, param)
 
 
+@dataclass(frozen=True)
+class RigInventory:
+    """Rig label value -> GPU count, for the rigs the server knows; `closed`: no other rig exists
+    (the operator gave a fleet file), else an unknown rig may still join."""
+
+    gpus: dict[str, int] = field(default_factory=dict)
+    closed: bool = False
+
+
 def flag_of(arg: str) -> str | None:
     """'--host=0.0.0.0' -> '--host'; a value ('0.0.0.0') -> None."""
     if not arg.startswith("-") or arg.lstrip("-")[:1].isdigit():
@@ -44,8 +56,8 @@ def flag_of(arg: str) -> str | None:
     return arg.split("=", 1)[0]
 
 
-def plan_problems(specs: Sequence[ReplicaSpec], rigs: Mapping[str, int] | None) -> list[Problem]:
-    """What makes the plan unrunnable; `rigs`: rig label value -> GPU count (None: unknown)."""
+def plan_problems(specs: Sequence[ReplicaSpec], rigs: RigInventory | None) -> list[Problem]:
+    """What makes the plan unrunnable (`rigs` None: no rig is known)."""
     problems: list[Problem] = []
     for i, spec in enumerate(specs):
         where = f"[{i}]"
@@ -71,13 +83,13 @@ def plan_problems(specs: Sequence[ReplicaSpec], rigs: Mapping[str, int] | None) 
             )
         if rigs is None:
             continue
-        count = rigs.get(label_value(spec.rig))
+        count = rigs.gpus.get(label_value(spec.rig))
         if count is None:
-            near = did_you_mean(spec.rig, list(rigs))
-            hint = f"; did you mean {', '.join(near)}?" if near else ""
-            problems.append(
-                (f"replica {spec.replica_id!r}: no rig {spec.rig!r} is known{hint}", f"{where}.rig")
-            )
+            if rigs.closed:
+                near = did_you_mean(spec.rig, list(rigs.gpus))
+                hint = f"; did you mean {', '.join(near)}?" if near else ""
+                message = f"replica {spec.replica_id!r}: no rig {spec.rig!r} in the fleet or the cluster"
+                problems.append((message + hint, f"{where}.rig"))
             continue
         wanted = len(spec.gpu_indices)
         if count == 0 and (wanted or spec.runtime != "llama.cpp-cpu"):
@@ -99,14 +111,14 @@ def plan_problems(specs: Sequence[ReplicaSpec], rigs: Mapping[str, int] | None) 
     return problems
 
 
-def rig_inventory(manager: Any, fleet: Callable[[], Any] | None) -> Callable[[], dict[str, int] | None]:
-    """The rigs a plan may name, as rig label value -> GPU count: the agents connected to the
-    cluster (a manager's `live_rigs`) and the rigs of the fleet file. None when the server knows
-    neither (fixed backends, test fakes): then rigs are not checked."""
+def rig_inventory(manager: Any, fleet: Callable[[], Any] | None) -> Callable[[], RigInventory | None]:
+    """The rigs a plan may name: the agents connected to the cluster (a manager's `live_rigs`) and
+    the rigs of the fleet file (which closes the list). None when the server knows neither
+    (fixed backends, test fakes): then rigs are not checked."""
 
-    def rigs() -> dict[str, int] | None:
+    def rigs() -> RigInventory | None:
         known: dict[str, int] = {}
-        found = False
+        found = closed = False
         live = getattr(manager, "live_rigs", None)
         if callable(live):
             with contextlib.suppress(Exception):  # an unreachable cluster checks against the fleet only
@@ -118,7 +130,7 @@ def rig_inventory(manager: Any, fleet: Callable[[], Any] | None) -> Callable[[],
                 if loaded is not None:
                     for rig in loaded.rigs:
                         known.setdefault(label_value(rig.name), len(rig.gpus))
-                    found = True
-        return known if found else None
+                    found = closed = True
+        return RigInventory(known, closed) if found else None
 
     return rigs

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from typing import Any, Protocol
 
@@ -10,7 +10,7 @@ import anyio.to_thread
 
 from rigshift.run.contracts import ReplicaDirectory, ReplicaEndpoint
 from rigshift.run.spec import ReplicaSpec
-from rigshift.server.deployment_checks import plan_problems
+from rigshift.server.deployment_checks import RigInventory, plan_problems
 from rigshift.server.deployments import Action, DeploymentLog
 from rigshift.server.errors import BadRequest, Conflict
 
@@ -40,7 +40,7 @@ class DeploymentsService:
         outstanding: dict[str, int],
         clock: Callable[[], float],
         manager: Manager | None = None,
-        rigs: Callable[[], Mapping[str, int] | None] | None = None,
+        rigs: Callable[[], RigInventory | None] | None = None,
     ):
         self.log = log
         self.directory = directory
