@@ -165,3 +165,23 @@ def test_replicas_are_held_in_an_event_and_released_after(tmp_path: Path) -> Non
     world.now = T0 + 700
     world.loop.tick()
     assert held == {}
+
+
+def test_an_event_ending_in_the_far_future_is_a_400_naming_end(world: World) -> None:
+    """Regression: `"end": 1e308` was stored and broke the console's Energy page."""
+    secret = KeyStore(world.engine).create("ops", now=T0, admin=True)[1]
+    app = create_app(
+        StaticDirectory([]),
+        ServerSettings(join_token=JOIN),
+        engine=world.engine,
+        clock=lambda: world.now,
+        energy_loop=world.loop,
+    )
+    admin = {"Authorization": f"Bearer {secret}"}
+    with TestClient(app) as client:
+        for end in (1e308, "9999-12-31T00:00:00Z"):
+            body = {"site": "tx", "shed_kw": 1, "end": end}
+            refused = client.post("/admin/energy/events", headers=admin, json=body)
+            assert refused.status_code == 400, refused.text
+            assert refused.json()["error"]["param"] == "end"
+        assert client.get("/admin/energy/events", headers=admin).json()["data"] == []

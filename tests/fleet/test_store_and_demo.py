@@ -108,3 +108,16 @@ def test_demo_validates_as_a_fleet_file(demo):
 def test_demo_scales():
     fleet = demo_fleet(scale=20_000, resolver=CatalogResolver())
     assert fleet.gpu_count == 20_000
+
+
+@pytest.mark.parametrize("name", ["rig-1\nrig-2", "rig\u0000", "rig-1\u202etxt.exe"])
+def test_a_rig_or_site_name_with_control_characters_is_refused_with_its_path(tmp_path, name: str) -> None:
+    """Regression: control characters (newline, NUL, U+202E) in rig names were accepted and reached
+    logs, labels and the console."""
+    for field in ("name", "site"):
+        rig = {"name": "rig-1", "site": "tx", field: name, "gpus": []}
+        path = tmp_path / "fleet.json"
+        path.write_text(json.dumps({"sites": [{"name": "tx"}], "rigs": [rig]}))
+        with pytest.raises(InputError) as refused:
+            load_fleet(path)
+        assert f"$.rigs[0].{field}" in str(refused.value) and "control or formatting" in str(refused.value)

@@ -138,3 +138,19 @@ def test_estimating_never_migrates_a_database(tmp_path):
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
         assert tables == {"alembic_version"}
         assert conn.execute("SELECT version_num FROM alembic_version").fetchall() == [("9999_someone_else",)]
+
+
+def test_an_impossible_rate_in_an_imported_file_is_refused_with_its_line(tmp_path):
+    """Bench import stores nothing from a file whose rate no card reaches (the same roofline check
+    the admin API makes): 14,020 tok/s for an RX 570's 8B decode is a mistyped 14.02."""
+    db = str(tmp_path / "r.db")
+    bad = tmp_path / "typo.md"
+    bad.write_text(
+        (FIXTURES / "vulkan_rx570_published.md").read_text().replace("14.02 ± 0.05", "14020 ± 0.05")
+    )
+    result = run("bench", "import", str(bad), "--db", db)
+    assert result.exit_code == 2, result.output
+    assert "typo.md:line 7: avg_ts:" in result.output and "roofline" in result.output
+    assert "Traceback" not in result.output
+    listed = run("bench", "list", "--db", db, "--json")
+    assert listed.exit_code == 0 and json.loads(listed.stdout) == []

@@ -9,14 +9,16 @@ import pytest
 from rigshift.errors import InputError
 from rigshift.server.stores.energy_events import EnergyEventStore
 
+T0 = 1_720_000_000.0  # July 2024: events are real dates now (see the test at the end)
+
 
 def test_events_round_trip(engine) -> None:
     store = EnergyEventStore(engine)
-    first = store.create("tx", 100.0, 200.0, shed_kw=50.0, target_kw=None, now=90.0)
-    later = store.create("tx", 300.0, 400.0, shed_kw=None, target_kw=10.0, now=90.0)
-    store.create("no", 100.0, 200.0, shed_kw=5.0, target_kw=None, now=90.0)
+    first = store.create("tx", T0 + 100, T0 + 200, shed_kw=50.0, target_kw=None, now=T0 + 90)
+    later = store.create("tx", T0 + 300, T0 + 400, shed_kw=None, target_kw=10.0, now=T0 + 90)
+    store.create("no", T0 + 100, T0 + 200, shed_kw=5.0, target_kw=None, now=T0 + 90)
     assert [e.id for e in store.recent(site="tx")] == [later.id, first.id]
-    assert [e.id for e in store.current(150.0) if e.site == "tx"] == [first.id, later.id]
+    assert [e.id for e in store.current(T0 + 150) if e.site == "tx"] == [first.id, later.id]
     store.record(
         replace(
             first,
@@ -35,9 +37,28 @@ def test_events_round_trip(engine) -> None:
         {"batch_cards": 3},
     )
     assert stored.limit_kw(999.0) == 30.0  # shed from the recorded baseline, not the latest draw
-    cancelled = store.cancel(later.id, now=120.0)
-    assert cancelled.cancelled_at == 120.0 and later.id not in [e.id for e in store.current(350.0)]
+    cancelled = store.cancel(later.id, now=T0 + 120)
+    assert cancelled.cancelled_at == T0 + 120 and later.id not in [e.id for e in store.current(T0 + 350)]
     with pytest.raises(InputError):
-        store.create("tx", 5.0, 1.0, shed_kw=1.0, target_kw=None, now=0.0)
+        store.create("tx", T0 + 5, T0 + 1, shed_kw=1.0, target_kw=None, now=T0)
     with pytest.raises(InputError):
         store.get("ev-none")
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "field"),
+    [
+        (T0, 1e308, "end"),  # regression: an event ending at 1e308 broke the console's Energy page
+        (-1e12, T0, "start"),
+        (float("nan"), T0, "start"),
+        (T0, T0 + 400 * 86400, "end"),  # a year-long "demand-response event"
+    ],
+)
+def test_an_event_outside_real_dates_or_too_long_is_refused_naming_the_field(
+    engine, start, end, field
+) -> None:
+    store = EnergyEventStore(engine)
+    with pytest.raises(InputError) as refused:
+        store.create("tx", start, end, shed_kw=1.0, target_kw=None, now=T0)
+    assert field in [p.field for p in refused.value.problems]
+    assert store.recent() == []

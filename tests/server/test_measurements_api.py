@@ -132,3 +132,26 @@ def test_benching_through_ray_refuses_instead_of_waiting_forever() -> None:
 
     with pytest.raises((Conflict, NotFound)):
         ray_rig_bench(timeout_s=5)("no-such-rig", None, None)
+
+
+def test_a_rate_far_above_the_cards_roofline_is_refused_and_moves_no_estimate(api, engine):  # type: ignore[no-untyped-def]
+    """Regression (adversarial run): one admin row of 10,000,000 tok/s for an RTX 3060 was stored
+    and moved the console's 8B estimate from 184 to 383 tok/s. A 12 GB 3060 reads 360 GB/s: an
+    8B Q4_0 decode cannot beat ~80 tok/s, so the row is refused naming the field and the bound."""
+    absurd = {
+        **ROW,
+        "card_key": "geforce-rtx-3060-12gb",
+        "card_name": "NVIDIA GeForce RTX 3060",
+        "runtime": "llama.cpp-cuda",
+        "tokens_per_s": 10_000_000.0,
+    }
+    refused = api("POST", "/admin/measurements", json={"data": [absurd]})
+    assert refused.status_code == 400, refused.text
+    error = refused.json()["error"]
+    assert "roofline" in error["message"] and "360 GB/s" in error["message"]
+    assert "tokens_per_s" in error["message"]
+    assert api("GET", "/admin/measurements").json()["data"] == []
+    prefill = {**absurd, "n_gen": 0, "n_prompt": 512, "tokens_per_s": 1e9}
+    assert api("POST", "/admin/measurements", json={"data": [prefill]}).status_code == 400
+    fast_but_real = {**absurd, "tokens_per_s": 60.0}  # a good 3060 decode: stored
+    assert api("POST", "/admin/measurements", json={"data": [fast_but_real]}).status_code == 201

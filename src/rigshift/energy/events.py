@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from rigshift.errors import InputError, Problem
+
+# An event's window: real dates (an end at 1e308 broke the console's Energy page) and a length a
+# demand-response program asks for (ERCOT's ERS and 4CP windows are hours; 31 days is generous).
+EARLIEST_AT = 946_684_800.0  # 2000-01-01T00:00:00Z
+LATEST_AT = 4_102_444_800.0  # 2100-01-01T00:00:00Z
+MAX_EVENT_S = 31 * 86400
 
 
 @dataclass(frozen=True)
@@ -54,8 +61,25 @@ def validate_event(
         problems.append(Problem(f"shed_kw must be > 0, got {shed_kw}", field="shed_kw"))
     if target_kw is not None and target_kw < 0:
         problems.append(Problem(f"target_kw must be >= 0, got {target_kw}", field="target_kw"))
+    for name, value in (("start", start), ("end", end)):
+        if not (math.isfinite(value) and EARLIEST_AT <= value <= LATEST_AT):
+            problems.append(
+                Problem(
+                    f"{name} {value:g} is not a date rigshift can schedule",
+                    field=name,
+                    expected="unix seconds or ISO 8601 between 2000-01-01 and 2100-01-01",
+                )
+            )
     if end <= start:
         problems.append(Problem("end must be after start", field="end"))
+    elif end - start > MAX_EVENT_S:
+        problems.append(
+            Problem(
+                f"the event lasts {(end - start) / 86400:,.1f} days",
+                field="end",
+                expected=f"at most {MAX_EVENT_S // 86400} days (demand response is hours, not months)",
+            )
+        )
     if problems:
         raise InputError(problems)
 

@@ -11,6 +11,8 @@ from collections.abc import Iterator
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveFloat
 
+from rigshift.readers.names import PrintableName
+
 
 class _Model(BaseModel):
     # allow_inf_nan=False: an infinite VRAM or price in a fleet file is refused, not computed with
@@ -75,8 +77,8 @@ class Gpu(_Model):
 
 
 class Rig(_Model):
-    name: str
-    site: str
+    name: PrintableName
+    site: PrintableName
     hostname: str | None = None  # as the rig itself reports it (a probe); merge matches on it too
     external_id: str | None = None  # the mining OS's worker id (HiveOS worker id, minerstat name)
     cpu_model: str | None = None
@@ -94,7 +96,7 @@ class Rig(_Model):
 
 
 class Site(_Model):
-    name: str
+    name: PrintableName
     power_budget_kw: float | None = Field(default=None, gt=0)
     power_price_usd_kwh: float | None = Field(default=None, ge=0)
     pue: float = Field(default=1.0, ge=1.0)

@@ -27,6 +27,7 @@ from rigshift.estimate.calibration import (
 from rigshift.estimate.types import GpuSlot, Hardware, Workload
 from rigshift.fleet.model import Fleet
 from rigshift.measure.types import HOST_CARD_KEY, Measurement
+from rigshift.measure.validate import implausible
 from rigshift.toolkit import Toolkit, default_toolkit
 
 
@@ -84,6 +85,11 @@ def calibration_from(measurements: Iterable[Measurement]) -> Calibration:
             skipped.append(f"{m.source}: {why}")
             continue
         try:
+            # Quarantined, not used: a row stored before the roofline check, or a fleet file's.
+            why = implausible(m)
+            if why:
+                skipped.append(f"{m.source}: implausible: {why}")
+                continue
             rows.append(ratio_row(m))
         except RigshiftError as error:  # a row naming a card or model the catalog lost
             skipped.append(f"{m.source}: {error}")

@@ -21,6 +21,7 @@ from rigshift.estimate.quants import RECIPES
 from rigshift.estimate.runtimes import RUNTIMES, default_runtime
 from rigshift.measure.formats import BenchRecord, LogFacts, parse_bench_text
 from rigshift.measure.types import HOST_CARD_KEY, Measurement
+from rigshift.measure.validate import implausible
 from rigshift.readers import read_text
 from rigshift.suggest import did_you_mean
 
@@ -59,10 +60,12 @@ def import_files(paths: list[Path], defaults: ImportDefaults, measured_at: float
     for path in paths:
         text = read_text(path, "llama-bench output (markdown, CSV, JSON or JSONL)")
         records, facts = parse_bench_text(text, str(path))
-        out += [
-            to_measurement(r, facts, defaults, f"import {path.name}:{r.line}", measured_at, str(path))
-            for r in records
-        ]
+        for r in records:
+            row = to_measurement(r, facts, defaults, f"import {path.name}:{r.line}", measured_at, str(path))
+            why = implausible(row)
+            if why:  # a rate no card reaches: refused, with the line that holds it
+                raise InputError(Problem(why, source=str(path), location=f"line {r.line}", field="avg_ts"))
+            out.append(row)
     return out
 
 

@@ -1,4 +1,6 @@
-"""A measurement's names checked against the catalogs (rows that arrive over HTTP or from agents)."""
+"""A measurement checked before it is stored (rows that arrive over HTTP, from agents, from `bench
+import`): its names against the catalogs, its rate against the card's roofline
+(estimate/plausibility.py)."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ from collections.abc import Sequence
 from rigshift.catalog.gpus import gpu_catalog
 from rigshift.catalog.models import model_catalog
 from rigshift.errors import InputError, Problem, RigshiftError
+from rigshift.estimate.plausibility import implausibility as rate_implausibility
 from rigshift.estimate.quants import quant_recipe
 from rigshift.estimate.runtimes import RUNTIMES
 from rigshift.measure.types import HOST_CARD_KEY, Measurement
@@ -24,9 +27,12 @@ def validate_measurements(rows: Sequence[Measurement]) -> None:
         names = (row.runtime, row.card_key, row.model_key, row.quant)
         if names not in seen:
             seen[names] = _name_problems(row)
+        values = _value_problems(row)
+        if not seen[names] and not values:
+            values = _rate_problems(row)
         problems += [
             Problem(p.message, location=where, field=p.field, expected=p.expected, suggestions=p.suggestions)
-            for p in [*seen[names], *_value_problems(row)]
+            for p in [*seen[names], *values]
         ]
         if len(problems) >= MAX_PROBLEMS:
             break
@@ -74,3 +80,25 @@ def _value_problems(row: Measurement) -> list[Problem]:
     if row.n_prompt < 0 or row.n_gen < 0 or row.n_depth < 0 or not (row.n_prompt or row.n_gen):
         found.append(Problem("a test needs n_prompt or n_gen > 0 (and none negative)", field="n_prompt"))
     return found
+
+
+def implausible(row: Measurement) -> str | None:
+    """Why the row's rate cannot be right on its card (above the roofline), or None. The row's
+    names must be known (`validate_measurements` checks them first)."""
+    spec = gpu_catalog().all()[0] if row.card_key == HOST_CARD_KEY else gpu_catalog().get(row.card_key)
+    return rate_implausibility(
+        model_catalog().get(row.model_key),
+        spec,
+        row.runtime,
+        quant_recipe(row.quant).name,
+        row.kind,
+        row.n_prompt,
+        row.n_gen,
+        row.n_depth,
+        row.tokens_per_s,
+    )
+
+
+def _rate_problems(row: Measurement) -> list[Problem]:
+    why = implausible(row)
+    return [Problem(why, field="tokens_per_s", expected="a rate below the card's roofline")] if why else []

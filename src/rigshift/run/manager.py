@@ -106,6 +106,10 @@ class ReplicaManager:
             self._effective = list(specs)
         self._wake.set()
 
+    def live_rigs(self) -> dict[str, RigCapacity]:
+        """The rigs whose agents are connected now (a plan is checked against them)."""
+        return self.cluster.live_rigs()
+
     @property
     def desired(self) -> list[ReplicaSpec]:
         return list(self._effective)

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import functools
 import gc
+import logging
 import time
 from collections.abc import AsyncIterator, Callable, Iterable
 from pathlib import Path
@@ -22,7 +23,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from prometheus_client.core import Metric
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
 from rigshift.energy.service import EnergyService
@@ -38,6 +39,7 @@ from rigshift.server.body_limit import BodySizeLimit
 from rigshift.server.console_auth import SessionStore
 from rigshift.server.context import ServerContext
 from rigshift.server.db import open_engine
+from rigshift.server.deployment_checks import rig_inventory
 from rigshift.server.errors import error_response, openai_error
 from rigshift.server.file_uploads import FileLimits
 from rigshift.server.fleet_source import FleetSource
@@ -100,6 +102,8 @@ ROUTERS: list[APIRouter] = [
 ]
 
 __all__ = ["ROUTERS", "all_replicas", "create_app"]
+
+client_log = logging.getLogger("rigshift.server.http")
 
 
 def create_app(
@@ -176,11 +180,17 @@ def build_context(
         clock=clock,
         directory=directory,
         gateway=gateway,
+        login_throttle=gateway.login_throttle,  # one count of failures: API, console and /v1
         metrics=metrics,
         keys=keys,
         usage=UsageService(UsageStore(engine), clock),
         deployments=DeploymentsService(
-            DeploymentLog(engine), directory, gateway.router.outstanding, clock, manager
+            DeploymentLog(engine),
+            directory,
+            gateway.router.outstanding,
+            clock,
+            manager,
+            rigs=rig_inventory(manager, fleet.fleet),
         ),
         model_files=ModelFilesService(
             ModelStore(Path(settings.model_store_dir)) if settings.model_store_dir else None
@@ -336,6 +346,15 @@ def install_error_handlers(app: FastAPI) -> None:
         kind = "invalid_request_error" if error.status_code < 500 else "server_error"
         code = {404: "not_found", 405: "method_not_allowed"}.get(error.status_code)
         return openai_error(error.status_code, str(error.detail), type=kind, code=code)
+
+    @app.exception_handler(ClientDisconnect)
+    async def _gone(request: Request, _error: ClientDisconnect) -> Response:
+        # The client closed the connection before sending its whole body: nothing to answer, and
+        # not the server's error (it was logged as an ERROR traceback).
+        client_log.info(
+            "client disconnected before its request was read: %s %s", request.method, request.url.path
+        )
+        return Response(status_code=400)
 
     @app.exception_handler(Exception)
     async def _unexpected(_request: Request, error: Exception) -> Response:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -12,6 +13,7 @@ from rigshift.server.batch_runner import BatchRunner
 from rigshift.server.console_auth import SessionStore
 from rigshift.server.fleet_source import FleetSource
 from rigshift.server.gateway import Gateway
+from rigshift.server.login_throttle import LoginThrottle
 from rigshift.server.metrics import Metrics
 from rigshift.server.services.batches import BatchService
 from rigshift.server.services.deployments import DeploymentsService
@@ -44,6 +46,8 @@ class ServerContext:
     sessions: SessionStore | None = None
     energy: EnergyApiService | None = None
     measurements: MeasurementsService | None = None
+    # Failed key checks per client address (deps.tenant_key, the console's login).
+    login_throttle: LoginThrottle = field(default_factory=lambda: LoginThrottle(time.monotonic))
 
 
 def context(request: Request) -> ServerContext:

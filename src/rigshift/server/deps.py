@@ -21,9 +21,10 @@ Context = Annotated[ServerContext, Depends(context)]
 
 
 async def tenant_key(request: Request, ctx: Context) -> ApiKey:
-    """A Bearer key, else the console's session cookie (CSRF-checked when the request changes state)."""
+    """A Bearer key, else the console's session cookie (CSRF-checked when the request changes state).
+    A client whose presented keys keep failing is throttled (login_throttle.py)."""
     if "authorization" in request.headers or SESSION_COOKIE not in request.cookies:
-        key = await ctx.gateway.authenticate(request)
+        key = await ctx.gateway.authenticate(request)  # throttles a client whose keys keep failing
     else:
         key = await session_key(request, ctx)
     if key is None:

@@ -26,6 +26,7 @@ from rigshift.server.backend_client import BackendConnectionError, BackendPool, 
 from rigshift.server.errors import ApiError, error_response, normalise_backend_error, openai_error
 from rigshift.server.fan_out import fetch_outputs
 from rigshift.server.limits import QuotaTracker, RateLimiter, Reservation, period_bounds, retry_after_header
+from rigshift.server.login_throttle import LoginThrottle, client_address
 from rigshift.server.metering import energy_wh
 from rigshift.server.metrics import Metrics
 from rigshift.server.openai_body import GatewayFields, read_fields
@@ -105,6 +106,7 @@ class Gateway:
     served: ServedRate = field(default_factory=ServedRate)  # interactive demand, for the energy policy
     backends: BackendPool | None = None
     template: TemplateOverhead = field(default_factory=TemplateOverhead)  # chat templates, measured
+    login_throttle: LoginThrottle = field(default_factory=lambda: LoginThrottle(time.monotonic))
 
     def __post_init__(self) -> None:
         self.router = Router(self.directory, self.settings.queue_factor)
@@ -123,18 +125,37 @@ class Gateway:
     # --- authentication --------------------------------------------------------------------
 
     async def authenticate(self, request: Request) -> ApiKey | None:
-        """The key of the request's `Authorization: Bearer` header (cached by the keys service)."""
-        header = request.headers.get("authorization", "")
-        if not header.lower().startswith("bearer "):
+        """The key of the request's `Authorization: Bearer` header (cached by the keys service).
+
+        A client whose presented keys keep failing is throttled (login_throttle.py): every key
+        check goes through here, the OpenAI routes' as well as the admin and tenant API's.
+        """
+        header = request.headers.get("authorization")
+        if header is None:
             return None
-        return await self.keys.authenticate(header[7:].strip())
+        client = client_address(request.client.host if request.client else None)
+        self.login_throttle.check(client)  # raises LoginThrottled (429 with Retry-After)
+        key = None
+        if header.lower().startswith("bearer "):
+            key = await self.keys.authenticate(header[7:].strip())
+        if key is None:
+            self.login_throttle.failed(client)
+        return key
+
+    async def _authorised(self, request: Request) -> ApiKey | Response:
+        """The request's key, or the response that refuses it (401, or 429 while throttled)."""
+        try:
+            key = await self.authenticate(request)
+        except ApiError as error:
+            return error_response(error)
+        return _unauthorized() if key is None else key
 
     # --- /v1/models ------------------------------------------------------------------------
 
     async def list_models(self, request: Request) -> Response:
-        key = await self.authenticate(request)
-        if key is None:
-            return _unauthorized()
+        key = await self._authorised(request)
+        if isinstance(key, Response):
+            return key
         created = int(self.clock())
         data = [
             {"id": m, "object": "model", "created": created, "owned_by": "rigshift"}
@@ -151,9 +172,9 @@ class Gateway:
 
     async def handle(self, request: Request, endpoint: str) -> Response:
         started = time.perf_counter()
-        key = await self.authenticate(request)
-        if key is None:
-            return _unauthorized()
+        key = await self._authorised(request)
+        if isinstance(key, Response):
+            return key
         raw = await request.body()
         try:
             # Strict: NaN, 1e400, lone surrogates or deep nesting would make the backend answer 500.

@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from rigshift.errors import BackendError, EnvironmentProblem, InputError
+from rigshift.errors import BackendError, InputError
 from rigshift.server.db import default_db_url, normalise_url, open_engine
 from rigshift.server.fleet_source import FleetSource
 from rigshift.server.settings import ServerSettings
@@ -88,6 +88,7 @@ def serve(
     import uvicorn
 
     from rigshift.server.app import create_app
+    from rigshift.server.serving import bind_socket, uvicorn_config
     from rigshift.server.static_directory import StaticDirectory, parse_backend
 
     fleet_source = None
@@ -100,7 +101,6 @@ def serve(
         fleet_source.fleet()  # a malformed file stops the start here, with its own clear message
     engine = open_engine(db)
     token = token or join_token(db)
-    first_admin = ensure_admin_key(KeyStore(engine))
     settings = ServerSettings(
         db_url=db,
         host=host,
@@ -134,13 +134,18 @@ def serve(
         from rigshift.server.stores.energy_events import EnergyEventStore
 
         manager = plane.manager if plane else None
-        energy_loop, energy_fleet = build_energy_loop(
-            energy,
-            EnergyEventStore(engine),
-            desired=(lambda: manager.desired) if manager else (lambda: ()),
-            hold=manager.hold if manager else None,
-            release=manager.release if manager else None,
-        )
+        try:
+            energy_loop, energy_fleet = build_energy_loop(
+                energy,
+                EnergyEventStore(engine),
+                desired=(lambda: manager.desired) if manager else (lambda: ()),
+                hold=manager.hold if manager else None,
+                release=manager.release if manager else None,
+            )
+        except BaseException:
+            if plane is not None:
+                plane.close(stop_replicas=False)
+            raise
     app = create_app(
         directory,
         settings,
@@ -158,14 +163,17 @@ def serve(
         )
         energy_loop.start(interval_s=5.0)
         say(f"energy policy on for {', '.join(energy_loop.sites)}")
-    say(f"rigshift control plane on http://{host}:{port}  (OpenAI base URL: http://{host}:{port}/v1)")
-    say(f"console: http://{host}:{port}/  (log in with an API key)")
-    if first_admin:
-        say(f"admin key (shown once): {first_admin}")
     try:
-        uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
-    except OSError as error:
-        raise EnvironmentProblem(f"cannot listen on {host}:{port}: {error}") from error
+        # Everything that can fail on the operator's input is done: the port is ours, the fleet
+        # and energy files are read. Only now the one-time admin key: a start that failed
+        # before must not have used up the only time it is shown.
+        listening = bind_socket(host, port)
+        first_admin = ensure_admin_key(KeyStore(engine))
+        say(f"rigshift control plane on http://{host}:{port}  (OpenAI base URL: http://{host}:{port}/v1)")
+        say(f"console: http://{host}:{port}/  (log in with an API key)")
+        if first_admin:
+            say(f"admin key (shown once): {first_admin}")
+        uvicorn.Server(uvicorn_config(app, host, port)).run(sockets=[listening])
     finally:
         if energy_loop is not None:
             energy_loop.close()
@@ -183,7 +191,6 @@ def up_demo(*, host: str, port: int, db: str | None, use_ray: bool, ready_timeou
     workdir = data_dir(db)
     token = join_token(db)
     keys = KeyStore(engine)
-    first_admin = ensure_admin_key(keys)
     settings = ServerSettings(db_url=db, host=host, port=port, join_token=token)
     cleanup: list[Callable[[], None]] = []
     try:
@@ -227,6 +234,7 @@ def up_demo(*, host: str, port: int, db: str | None, use_ray: bool, ready_timeou
                 f"the demo replica did not become ready within {ready_timeout:g} s (see {workdir}/logs)"
             )
         url = running.url
+        first_admin = ensure_admin_key(keys)  # only once the start has succeeded (see `serve`)
         say(f"rigshift is up: {url}/v1  (model {model!r})")
         say(f"demo API key: {key}")
         if first_admin:

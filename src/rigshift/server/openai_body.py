@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from rigshift.readers.names import name_problem
 from rigshift.server.errors import BadRequest
 from rigshift.server.request_fields import check_request_fields
 
@@ -47,6 +48,8 @@ def read_fields(body: Any, endpoint: str) -> GatewayFields:
         raise BadRequest("'model' is required (a model name string)", param="model", code="missing_model")
     if len(model) > MAX_MODEL_NAME:
         raise BadRequest(f"'model' is longer than {MAX_MODEL_NAME} characters", param="model")
+    if (problem := name_problem(model)) is not None:
+        raise BadRequest(f"'model': {problem}", param="model", code="invalid_value")
     stream = _optional(body, "stream", bool, "a boolean") or False
     options = _optional(body, "stream_options", dict, "an object")
     wants_usage = False

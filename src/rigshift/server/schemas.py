@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints, ValidationError
 
 from rigshift.errors import InputError
+from rigshift.readers.names import printable
 from rigshift.readers.validation import problems_from_validation
 from rigshift.run.spec import ModelSource, ReplicaSpec
 
@@ -26,8 +27,8 @@ ModelName = Annotated[str, StringConstraints(pattern=MODEL_NAME_PATTERN)]
 Name = Annotated[str, StringConstraints(pattern=NAME_PATTERN)]
 # What the planner writes into plans: replica ids like "chat@rig-01/0+1#0", deployment names from
 # the demand file. Printable text of bounded length; no control characters, no newlines.
-PlanText = Annotated[str, StringConstraints(pattern=r"^[^\x00-\x1f\x7f]{1,400}$")]
-ServedModel = Annotated[str, StringConstraints(pattern=r"^[^\x00-\x1f\x7f,]{1,200}$")]
+PlanText = Annotated[str, StringConstraints(pattern=r"^[^\x00-\x1f\x7f]{1,400}$"), printable]
+ServedModel = Annotated[str, StringConstraints(pattern=r"^[^\x00-\x1f\x7f,]{1,200}$"), printable]
 Count = Annotated[int, Field(ge=0, le=2**53)]  # JSON numbers are exact up to 2^53
 
 
@@ -36,12 +37,12 @@ class Strict(BaseModel):
 
 
 class KeyCreate(Strict):
-    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), printable]
     admin: StrictBool = False
     allowed_models: Annotated[list[ModelName], Field(min_length=1, max_length=1000)] = ["*"]
     token_quota: Count | None = None  # prompt + completion tokens per period; None: unlimited
     quota_period: Literal["day", "month"] = "month"
-    rate_limit_rpm: Annotated[int, Field(ge=0, le=10**9)] | None = None
+    rate_limit_rpm: Annotated[int, Field(ge=1, le=10**9)] | None = None  # 0 would lock the key out
 
 
 class KeyOut(BaseModel):

@@ -15,6 +15,7 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from rigshift.server.console_auth import SESSION_COOKIE, cleared_cookie, csrf_problem, session_cookie
 from rigshift.server.deps import Context, Tenant
 from rigshift.server.errors import Forbidden, NotAuthenticated, NotFound
+from rigshift.server.login_throttle import client_address
 from rigshift.server.routers.api_router import api_router
 
 ASSETS = Path(__file__).resolve().parent.parent / "console"
@@ -62,8 +63,11 @@ async def login(body: LoginRequest, request: Request, ctx: Context) -> Response:
     origin = request.headers.get("origin")
     if origin is not None and origin.split("://", 1)[-1] != request.headers.get("host"):
         raise Forbidden(f"cross-origin login from {origin} refused", code="csrf_failed")
+    client = client_address(request.client.host if request.client else None)
+    ctx.login_throttle.check(client)
     key = await ctx.keys.verify(body.key.strip())
     if key is None or ctx.sessions is None:
+        ctx.login_throttle.failed(client)
         raise NotAuthenticated("unknown or revoked API key")
     token, session = ctx.sessions.create(key.id, admin=key.admin, name=key.name)
     response = JSONResponse(_session_json(key.id, key.name, key.admin, session.csrf_token))

@@ -10,6 +10,7 @@ import anyio.to_thread
 
 from rigshift.run.contracts import ReplicaDirectory, ReplicaEndpoint
 from rigshift.run.spec import ReplicaSpec
+from rigshift.server.deployment_checks import RigInventory, plan_problems
 from rigshift.server.errors import BadRequest, Conflict
 from rigshift.server.stores.deployments import Action, DeploymentLog
 
@@ -39,12 +40,14 @@ class DeploymentsService:
         outstanding: dict[str, int],
         clock: Callable[[], float],
         manager: Manager | None = None,
+        rigs: Callable[[], RigInventory | None] | None = None,
     ):
         self.log = log
         self.directory = directory
         self.outstanding = outstanding
         self.clock = clock
         self.manager = manager
+        self.rigs = rigs  # the rigs a plan may name (deployment_checks.rig_inventory)
 
     def desired(self) -> list[ReplicaSpec]:
         return self.manager.desired if self.manager is not None else []
@@ -58,6 +61,12 @@ class DeploymentsService:
         ids = [s.replica_id for s in specs]
         if len(set(ids)) != len(ids):
             raise BadRequest("replica ids in a plan must be unique", code="invalid_specs", param="replica_id")
+        rigs = await anyio.to_thread.run_sync(self.rigs) if self.rigs is not None else None
+        problems = plan_problems(specs, rigs)
+        if problems:
+            message = "; ".join(m for m, _ in problems[:5])
+            more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
+            raise BadRequest(message + more, code="invalid_specs", param=problems[0][1])
         await anyio.to_thread.run_sync(lambda: self.log.save_desired(specs, self.clock()))
         self.manager.apply(specs)
         return specs

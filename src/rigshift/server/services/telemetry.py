@@ -10,6 +10,7 @@ from rigshift.run.contracts import RigTelemetry
 from rigshift.server.errors import BadRequest
 from rigshift.server.metrics import Metrics
 from rigshift.server.stores.telemetry import TelemetryHub, TelemetryStore
+from rigshift.server.telemetry_bounds import telemetry_problem
 
 
 class TelemetryService:
@@ -23,6 +24,10 @@ class TelemetryService:
 
     def ingest(self, report: RigTelemetry) -> None:
         """Accept one rig's report, or refuse it (that rig only: the others keep persisting)."""
+        impossible = telemetry_problem(report)
+        if impossible is not None:
+            message, param = impossible
+            raise BadRequest(f"rig {report.rig!r}: {message}", param=param, code="implausible_telemetry")
         indices = [g.index for g in report.gpus]
         if len(set(indices)) != len(indices):
             raise BadRequest(

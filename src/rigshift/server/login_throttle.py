@@ -1,0 +1,87 @@
+"""Failed key checks counted per client address: past a few a minute, that client waits.
+
+Keys are 256-bit random, so guessing one is hopeless; the throttle is about the cost and the noise
+of trying (300 wrong keys were checked in 0.4 s, each a database read) and about short, human
+chosen keys that `keys create` could one day accept. A client that fails `max_failures` times
+within `window_s` gets 429 with Retry-After (the seconds until its oldest failure leaves the
+window) on every key check, right or wrong, until then. Only failures count: a busy client with
+a good key is never slowed. Memory is bounded: at most `max_clients` addresses are tracked, the
+stalest dropped first.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections import OrderedDict, deque
+from collections.abc import Callable
+
+from rigshift.server.errors import ApiError
+
+MAX_FAILURES = 20
+WINDOW_S = 60.0
+MAX_CLIENTS = 10_000
+
+
+class LoginThrottled(ApiError):
+    http_status = 429
+    openai_type = "rate_limit_exceeded"
+    default_code = "too_many_failed_logins"
+
+
+class LoginThrottle:
+    def __init__(
+        self,
+        clock: Callable[[], float],
+        max_failures: int = MAX_FAILURES,
+        window_s: float = WINDOW_S,
+        max_clients: int = MAX_CLIENTS,
+    ):
+        self.clock = clock
+        self.max_failures = max_failures
+        self.window_s = window_s
+        self.max_clients = max_clients
+        self._failures: OrderedDict[str, deque[float]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def check(self, client: str) -> None:
+        """Raise LoginThrottled if `client` has failed too often lately."""
+        wait = self.retry_after(client)
+        if wait is not None:
+            raise LoginThrottled(
+                f"too many failed key checks from this address; retry in {wait} s", retry_after=str(wait)
+            )
+
+    def retry_after(self, client: str) -> int | None:
+        now = self.clock()
+        with self._lock:
+            times = self._recent(client, now)
+            if times is None or len(times) < self.max_failures:
+                return None
+            return max(1, math.ceil(times[0] + self.window_s - now))
+
+    def failed(self, client: str) -> None:
+        now = self.clock()
+        with self._lock:
+            times = self._recent(client, now)
+            if times is None:
+                times = self._failures[client] = deque(maxlen=self.max_failures)
+            times.append(now)
+            self._failures.move_to_end(client)
+            while len(self._failures) > self.max_clients:
+                self._failures.popitem(last=False)
+
+    def _recent(self, client: str, now: float) -> deque[float] | None:
+        times = self._failures.get(client)
+        if times is None:
+            return None
+        while times and times[0] <= now - self.window_s:
+            times.popleft()
+        if not times:
+            del self._failures[client]
+            return None
+        return times
+
+
+def client_address(host: str | None) -> str:
+    return host or "unknown"
