@@ -1,0 +1,164 @@
+"""The first three steps of the funnel, per GPU: capable → hostable now → viable.
+
+Read from the assessment (rigshift.assess), which already judged every GPU profile against the
+criteria; this module only sorts its verdicts into steps and applies what the assessment leaves to
+the rig (the shared host rule, rigshift.hosts) and to the workload (time to first token at the
+workload's prompt length, from the prefill estimate):
+
+- capable: the headline class fits the card's own VRAM at >= the quality and context floors with a
+  GPU runtime (a miner holding VRAM, a slow riser or a small host do not matter yet);
+- hostable now: nothing on the GPU or its rig stops a replica today (VRAM held by a miner, reserved
+  for mining, too hot, a load-time limit, host RAM, cores or disk), and the rig's host has a slot
+  for it (a rig of 8 cards whose host carries 2 replicas hosts its 2 fastest);
+- viable: the replica meets the service level: >= `min_decode_tps` for one stream and a first token
+  within `max_ttft_s` for a prompt of `prompt_tokens`. A hostable card that misses it is
+  "batch only" (its throughput still sells to work that does not wait).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from rigshift.assess import ClassResult, FleetAssessment, GpuProfile, ReadinessCriteria, Reason
+from rigshift.decision.types import GpuDecision
+from rigshift.fleet.model import Fleet
+from rigshift.hosts import host_capacity
+
+# Blockers that are the card's own: no fix on the rig makes it serve the class.
+_CARD_BLOCKERS = frozenset({Reason.RUNTIME, Reason.UNKNOWN_GPU, Reason.FP16_RATE})
+# Blockers of today's rig and operation: they stop hosting, not capability.
+_SPEED_BLOCKERS = frozenset({Reason.MEMORY_BANDWIDTH})
+
+
+@dataclass(frozen=True)
+class ServiceLevel:
+    """What a buyer of interactive inference waits for: the decision's "viable"."""
+
+    min_decode_tps: float
+    max_ttft_s: float
+    prompt_tokens: int
+
+    def describe(self) -> str:
+        return (
+            f">= {self.min_decode_tps:g} tokens/s for one stream and the first token within "
+            f"{self.max_ttft_s:g} s for a {self.prompt_tokens:,}-token prompt"
+        )
+
+
+@dataclass
+class FunnelResult:
+    gpus: list[GpuDecision]
+    # card class id ("site/gpu_model") -> viable GPU ids, fastest first (the conversion takes them in order)
+    viable_by_class: dict[str, list[str]] = field(default_factory=dict)
+
+    def count(self, *stages: str) -> int:
+        return sum(1 for g in self.gpus if g.stage in stages)
+
+
+def gpu_id(site: str, rig: str, position: int) -> str:
+    return f"{site}/{rig}/{position}"
+
+
+def class_id(site: str, gpu_model: str) -> str:
+    """The economics' card class id (rigshift.econ.classes): one GPU model at one site."""
+    return f"{site}/{gpu_model}"
+
+
+def _card_fits(profile: GpuProfile, result: ClassResult) -> bool:
+    return result.model is not None and result.vram_needed_gib <= profile.vram_gib + 1e-9
+
+
+def _capable(profile: GpuProfile, result: ClassResult | None) -> str | None:
+    """None when capable, else why not."""
+    if result is None:
+        return "the card serves no chat model of the class"
+    if result.usable:
+        return None
+    blockers = set(result.blockers)
+    card = blockers & _CARD_BLOCKERS
+    if card:
+        return ", ".join(sorted(b.text for b in card))
+    if Reason.VRAM in blockers and not _card_fits(profile, result):
+        return Reason.VRAM.text + f" ({profile.vram_gib:g} GiB card)"
+    return None
+
+
+def _ttft(result: ClassResult, prompt_tokens: int) -> float | None:
+    return prompt_tokens / result.prefill_tps if result.prefill_tps > 0 else None
+
+
+def funnel(
+    fleet: Fleet, assessment: FleetAssessment, criteria: ReadinessCriteria, level: ServiceLevel
+) -> FunnelResult:
+    """Every GPU of `fleet` through capable → hostable → viable (in fleet order)."""
+    headline = criteria.headline_class
+    host_rule = criteria.host()
+    rows = iter(assessment.gpus)
+    out: list[GpuDecision] = []
+    viable: dict[str, list[tuple[float, str]]] = defaultdict(list)
+    for rig in fleet.rigs:
+        # Assessment rows are in fleet order, one per GPU (unknown cards included).
+        entries: list[tuple[int, GpuProfile | None, ClassResult | None, str | None]] = []
+        for position, gpu in enumerate(rig.gpus):
+            row = next(rows)
+            profile = assessment.profile(row.profile) if row.profile else None
+            result = profile.class_result(headline) if profile is not None else None
+            why = _capable(profile, result) if profile is not None else "GPU model not in the catalog"
+            entries.append((position, profile, result, why))
+        # Hostable now: no blocker but speed, then the rig's host slots, fastest first.
+        candidates: list[tuple[int, GpuProfile, ClassResult]] = []
+        stopped: dict[int, str] = {}
+        for position, profile, result, why in entries:
+            if why is not None or profile is None or result is None:
+                continue
+            today = set(result.blockers) - _SPEED_BLOCKERS
+            if today:
+                stopped[position] = ", ".join(sorted(b.text for b in today))
+            else:
+                candidates.append((position, profile, result))
+        if candidates:
+            cap = host_capacity(
+                rig.cpu_cores,
+                rig.ram_gib,
+                max(r.host_ram_gib for _, _, r in candidates),
+                host_rule,
+                disk_gib=rig.disk_gib,
+                model_file_gib=max(r.model_file_gib for _, _, r in candidates),
+            )
+            ranked = sorted(candidates, key=lambda c: (-c[2].decode_tps, c[0]))
+            for position, _, _ in ranked[cap.replicas :]:
+                stopped[position] = f"the host stops at {cap.replicas} replica(s): {cap.detail}"
+        for position, profile, result, why in entries:
+            gpu = rig.gpus[position]
+            ident = gpu_id(rig.site, rig.name, position)
+            if why is not None or profile is None or result is None:
+                out.append(
+                    GpuDecision(id=ident, rig=rig.name, site=rig.site, position=position,
+                                gpu_model=gpu.model, stage="none", stopped_by=why)
+                )  # fmt: skip
+                continue
+            ttft = _ttft(result, level.prompt_tokens)
+            common = dict(
+                id=ident, rig=rig.name, site=rig.site, position=position, gpu_model=gpu.model,
+                decode_tps=round(result.decode_tps, 2), ttft_s=None if ttft is None else round(ttft, 3),
+            )  # fmt: skip
+            if position in stopped:
+                out.append(GpuDecision(stage="capable", stopped_by=stopped[position], **common))
+                continue
+            slow = []
+            if result.decode_tps + 1e-9 < level.min_decode_tps:
+                slow.append(f"{result.decode_tps:.1f} tokens/s < {level.min_decode_tps:g}")
+            if ttft is None or ttft > level.max_ttft_s:
+                shown = "no prefill estimate" if ttft is None else f"first token in {ttft:.1f} s"
+                slow.append(f"{shown} > {level.max_ttft_s:g} s for {level.prompt_tokens:,} tokens")
+            if slow:
+                out.append(
+                    GpuDecision(stage="hostable", stopped_by="batch only: " + "; ".join(slow), **common)
+                )
+                continue
+            out.append(GpuDecision(stage="viable", **common))
+            viable[class_id(rig.site, gpu.model)].append((-result.decode_tps, ident))
+    return FunnelResult(
+        gpus=out, viable_by_class={k: [i for _, i in sorted(v)] for k, v in sorted(viable.items())}
+    )

@@ -1,0 +1,112 @@
+"""The decision for the CLI and the server: files and the measurements database read here, then the
+pure `decide` (compute.py). Every command that prints a `decision` comes through `decision_for`, so
+the same fleet, prices, demand and measurements give the same decision in each."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import asdict
+from pathlib import Path
+
+from rigshift.assess import ReadinessCriteria
+from rigshift.decision.compute import DEFAULT_MAX_TTFT_S, FarmDecision, decide
+from rigshift.decision.digest import inputs_digest
+from rigshift.decision.types import DecisionSummary
+from rigshift.econ.inputs import EconInputs
+from rigshift.econ.prices import load_inputs
+from rigshift.econ.prices.demand import read_demand
+from rigshift.fleet.model import Fleet
+from rigshift.measure.types import Measurement
+from rigshift.plan import Demand, load_demand
+from rigshift.toolkit import Toolkit
+
+
+def econ_inputs(
+    prices: Path | None, demand: Path | None = None, usage_days: float = 1.0, budget: float | None = None
+) -> EconInputs:
+    """The prices file (or the defaults) with `--demand` and `--budget` applied, as econ reads them."""
+    inputs = load_inputs(prices)
+    if demand is not None:
+        given = read_demand(demand, inputs.ai.token_prices, inputs.ai.tokens_per_request, usage_days)
+        inputs = load_inputs(prices, demand=given)
+    if budget is not None:
+        inputs = inputs.model_copy(
+            update={"constraints": inputs.constraints.model_copy(update={"capex_budget_usd": budget})}
+        )
+    return inputs
+
+
+def plan_demand_of(demand: Path | None) -> Demand | None:
+    """A plan's demand file (`deployments:`) is placed as written; other demand files are volumes."""
+    if demand is None or demand.suffix.lower() not in (".yaml", ".yml", ".json"):
+        return None
+    try:
+        text = demand.read_text(encoding="utf-8")
+    except OSError:
+        return None
+    if "deployments" not in text:
+        return None
+    return load_demand(demand)
+
+
+def measurements_label(rows: Sequence[Measurement]) -> str:
+    if not rows:
+        return "none"
+    digest = inputs_digest({"rows": [asdict(r) for r in rows]})
+    return f"{len(rows)} stored rows ({digest[:19]})"
+
+
+def decision_for(
+    fleet: Fleet,
+    *,
+    prices: Path | None = None,
+    demand: Path | None = None,
+    usage_days: float = 1.0,
+    budget: float | None = None,
+    db: str | None = None,
+    use_measurements: bool = True,
+    criteria: ReadinessCriteria | None = None,
+    max_ttft_s: float = DEFAULT_MAX_TTFT_S,
+    with_sensitivity: bool = False,
+) -> tuple[FarmDecision, Toolkit]:
+    """The decision for these files, and the toolkit it was computed with."""
+    from rigshift.measure.calibrate import _database_rows, toolkit_of
+
+    rows = _database_rows(db) if use_measurements else []
+    tools = toolkit_of(rows, fleet if use_measurements else None)
+    label = measurements_label(rows)
+    if not use_measurements:
+        label = "not used (--no-measurements)"
+    elif fleet.measurements:
+        label += f"; {len(fleet.measurements)} in the fleet file"
+    made = decide(
+        fleet,
+        econ_inputs(prices, demand, usage_days, budget),
+        tools,
+        criteria=criteria,
+        max_ttft_s=max_ttft_s,
+        plan_demand=plan_demand_of(demand),
+        measurements=label,
+        prices_source=str(prices) if prices is not None else "defaults",
+        with_sensitivity=with_sensitivity,
+    )
+    return made, tools
+
+
+def with_decision(view_json: str, summary: DecisionSummary) -> str:
+    """A view's JSON object with the decision as its first key: `{"decision": {...}, ...view}`."""
+    body = view_json.lstrip()
+    if not body.startswith("{"):
+        raise ValueError("a view's JSON must be an object")
+    rest = body[1:].lstrip()
+    head = '{\n "decision": ' + summary.model_dump_json()
+    return head + ("\n}" if rest.startswith("}") else ",\n " + rest)
+
+
+def without_decision(text: str) -> str:
+    """What a view wrote with `with_decision`, less the decision (to read it back as the view)."""
+    data = json.loads(text)
+    if isinstance(data, dict):
+        data.pop("decision", None)
+    return json.dumps(data)
