@@ -100,7 +100,7 @@ def funnel(
     for rig in fleet.rigs:
         # Assessment rows are in fleet order, one per GPU (unknown cards included).
         entries: list[tuple[int, GpuProfile | None, ClassResult | None, str | None]] = []
-        for position, gpu in enumerate(rig.gpus):
+        for position in range(len(rig.gpus)):
             row = next(rows)
             profile = assessment.profile(row.profile) if row.profile else None
             result = profile.class_result(headline) if profile is not None else None
