@@ -18,9 +18,11 @@ Pure: no files, no clock, no network. The result is cached by the digest of its 
 from __future__ import annotations
 
 from collections import OrderedDict, defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from threading import Lock
+from types import MappingProxyType
 
 from rigshift.assess import FleetAssessment, ReadinessCriteria, assess_fleet
 from rigshift.assess.unlocks import reprice_unlocks
@@ -39,8 +41,8 @@ from rigshift.decision.types import (
     Versions,
 )
 from rigshift.econ.analysis import Economics, analyze_fleet
+from rigshift.econ.assessed import assessed_throughput
 from rigshift.econ.inputs import EconInputs, Provenance
-from rigshift.econ.service import assessed_throughput
 from rigshift.econ.throughput import EstimatorThroughput
 from rigshift.econ.unlocks import TIER_UP_SHARE, unlock_costs, value_of_ready_gpu
 from rigshift.fleet.model import Fleet
@@ -92,6 +94,7 @@ class FarmDecision:
     inputs: DecisionInputsRecord
     versions: Versions
     provenance: tuple[Provenance, ...]
+    viable_by_class: Mapping[str, int]  # card class id -> viable cards (the economics' cap)
 
     def converted_ids(self) -> frozenset[str]:
         return frozenset(self.summary.converted_gpu_ids)
@@ -225,6 +228,7 @@ def _decide(
         inputs=record,
         versions=Versions(rigshift=_rigshift_version(), decision=DECISION_VERSION),
         provenance=tuple(economics.inputs.provenance),
+        viable_by_class=MappingProxyType({k: len(v) for k, v in steps.viable_by_class.items()}),
     )
 
 
