@@ -50,7 +50,7 @@ def print_decision(summary: DecisionSummary, console: Console) -> None:
     if drop is not None and drop.gpus_removed:
         console.print(f"Most cards drop out at '{drop.step}' ({drop.gpus_removed:,} GPUs): {drop.why}.")
         for action in drop.actions[:4]:
-            console.print(f"  - {action}", soft_wrap=True)
+            console.print(f"  - {action}")
     if summary.batch_only_gpus:
         console.print(f"{summary.batch_only_gpus:,} hostable GPUs fail the service level: batch only.")
     if summary.placement is not None:
