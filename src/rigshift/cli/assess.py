@@ -21,8 +21,6 @@ from rigshift.cli.options import (
     PricesOption,
 )
 from rigshift.decision import DEFAULT_MAX_TTFT_S
-from rigshift.decision.render import print_decision, with_decision_html
-from rigshift.decision.service import decision_for, with_decision
 from rigshift.errors import InputError, Problem
 from rigshift.files import write_atomic
 from rigshift.fleet.demo import demo_fleet
@@ -138,6 +136,10 @@ def assess_command(
     }
     criteria = build_criteria(base, overrides, str(criteria_file) if criteria_file else None)
     fleet_data = demo_fleet(seed=seed, scale=scale) if fleet is None else load_fleet(fleet)
+    # Imported here: the decision runs the economics (OR-Tools), which `assess --help` must not load.
+    from rigshift.decision.render import print_decision, with_decision_html
+    from rigshift.decision.service import decision_for, with_decision
+
     made, _ = decision_for(
         fleet_data, prices=prices, demand=demand, db=db, use_measurements=not no_measurements,
         criteria=criteria, max_ttft_s=max_ttft,

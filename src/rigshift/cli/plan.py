@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from pydantic import ValidationError
@@ -12,9 +12,8 @@ from rich.console import Console
 
 from rigshift.cli.errors import handle_errors
 from rigshift.cli.options import MaxTtftOption, MeasurementsDbOption, NoMeasurementsOption, PricesOption
-from rigshift.decision import DEFAULT_MAX_TTFT_S, FarmDecision
-from rigshift.decision.render import print_decision, with_decision_html
-from rigshift.decision.service import decision_for, with_decision, without_decision
+from rigshift.decision import DEFAULT_MAX_TTFT_S
+from rigshift.decision.views import with_decision, without_decision
 from rigshift.errors import InfeasiblePlan, InputError, Problem
 from rigshift.files import write_atomic
 from rigshift.fleet.model import Fleet
@@ -23,6 +22,9 @@ from rigshift.plan import Plan, PlanOptions, load_demand, plan_placement
 from rigshift.plan.report import render_explain, render_html, render_summary
 from rigshift.readers import LIMITS, load_json, problems_from_validation, read_text
 from rigshift.tables import output_console
+
+if TYPE_CHECKING:
+    from rigshift.decision import FarmDecision
 
 
 def load_plan(path: Path) -> Plan:
@@ -99,6 +101,9 @@ def plan_command(
     has every replica with its GPUs, tensor split and power caps. Exit code 3 when some demand
     cannot be met (the plan is still written).
     """
+    # Imported here: the decision runs the economics (OR-Tools), which `plan --help` must not load.
+    from rigshift.decision.service import decision_for
+
     fleet_data = load_fleet(fleet)
     demand_data = load_demand(demand) if demand is not None else None  # its errors name the file first
     made, tools = decision_for(
@@ -156,6 +161,8 @@ def _emit(
     explain: bool,
     what_if: str | None = None,
 ) -> None:
+    from rigshift.decision.render import print_decision, with_decision_html
+
     text = plan.model_dump_json(indent=2)
     if out is not None:
         write_atomic(out, text + "\n")  # the plan alone: what `rigshift run` and --current read

@@ -5,9 +5,28 @@ over the assessment, the economics and the planner, and returns a frozen `FarmDe
 `summary` every `--json` carries as its top-level `decision`.
 """
 
-from rigshift.decision.compute import DEFAULT_MAX_TTFT_S, PUBLISHED, FarmDecision, decide
-from rigshift.decision.funnel import ServiceLevel
-from rigshift.decision.types import DecisionSummary, Funnel, GpuDecision, MonthlyNet
+from typing import TYPE_CHECKING, Any
+
+from rigshift.decision.types import DEFAULT_MAX_TTFT_S, DecisionSummary, Funnel, GpuDecision, MonthlyNet
+
+if TYPE_CHECKING:
+    from rigshift.decision.compute import PUBLISHED, FarmDecision, decide
+    from rigshift.decision.funnel import ServiceLevel
+
+
+def __getattr__(name: str) -> Any:
+    # The decision runs the economics (OR-Tools) and the planner: loaded on first use, so that a
+    # command reading only the types (or its --help) starts without them.
+    if name in ("PUBLISHED", "FarmDecision", "decide"):
+        from rigshift.decision import compute
+
+        return getattr(compute, name)
+    if name == "ServiceLevel":
+        from rigshift.decision.funnel import ServiceLevel
+
+        return ServiceLevel
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "DEFAULT_MAX_TTFT_S",

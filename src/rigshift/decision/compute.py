@@ -30,6 +30,7 @@ from rigshift.decision.digest import inputs_digest
 from rigshift.decision.funnel import FunnelResult, ServiceLevel, funnel
 from rigshift.decision.placement import converted_fleet, demand_to_place, placed_ids, placement_options
 from rigshift.decision.types import (
+    DEFAULT_MAX_TTFT_S,
     DecisionInputsRecord,
     DecisionSummary,
     Funnel,
@@ -51,9 +52,6 @@ from rigshift.toolkit import Toolkit
 
 DECISION_VERSION = 1
 
-# A first token a chat user waits for: hosted 8B endpoints answer in well under a second; 2 s is
-# the decision's default bound (docs/decision.md explains the choice; --max-ttft changes it).
-DEFAULT_MAX_TTFT_S = 2.0
 
 PUBLISHED = PublishedShare(
     low=0.05,

@@ -79,7 +79,7 @@ def decision_html(summary: DecisionSummary) -> str:
         f"<p>{html.escape(summary.verdict)}</p>"
         f"<table>{rows}</table>"
         f"<p>Published: {p.low:.0%}-{p.high:.0%} of mining GPUs usable for AI "
-        f"(<a href='{html.escape(p.source)}'>{html.escape(p.source)}</a>, {p.as_of}).</p>"
+        f"({html.escape(p.source)}, {p.as_of}).</p>"  # as text: the report links to nothing
         f"<p>Service level: {html.escape(summary.service_level)}. Inputs digest "
         f"<code>{html.escape(summary.inputs_digest)}</code>.</p></section>"
     )

@@ -4,7 +4,6 @@ the same fleet, prices, demand and measurements give the same decision in each."
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
@@ -12,7 +11,7 @@ from pathlib import Path
 from rigshift.assess import ReadinessCriteria
 from rigshift.decision.compute import DEFAULT_MAX_TTFT_S, FarmDecision, decide
 from rigshift.decision.digest import inputs_digest
-from rigshift.decision.types import DecisionSummary
+from rigshift.decision.views import with_decision, without_decision
 from rigshift.econ.inputs import EconInputs
 from rigshift.econ.prices import load_inputs
 from rigshift.econ.prices.demand import read_demand
@@ -20,6 +19,15 @@ from rigshift.fleet.model import Fleet
 from rigshift.measure.types import Measurement
 from rigshift.plan import Demand, load_demand
 from rigshift.toolkit import Toolkit
+
+__all__ = [
+    "decision_for",
+    "econ_inputs",
+    "measurements_label",
+    "plan_demand_of",
+    "with_decision",
+    "without_decision",
+]
 
 
 def econ_inputs(
@@ -92,21 +100,3 @@ def decision_for(
         with_sensitivity=with_sensitivity,
     )
     return made, tools
-
-
-def with_decision(view_json: str, summary: DecisionSummary) -> str:
-    """A view's JSON object with the decision as its first key: `{"decision": {...}, ...view}`."""
-    body = view_json.lstrip()
-    if not body.startswith("{"):
-        raise ValueError("a view's JSON must be an object")
-    rest = body[1:].lstrip()
-    head = '{\n "decision": ' + summary.model_dump_json()
-    return head + ("\n}" if rest.startswith("}") else ",\n " + rest)
-
-
-def without_decision(text: str) -> str:
-    """What a view wrote with `with_decision`, less the decision (to read it back as the view)."""
-    data = json.loads(text)
-    if isinstance(data, dict):
-        data.pop("decision", None)
-    return json.dumps(data)

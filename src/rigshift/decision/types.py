@@ -12,6 +12,10 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+# A first token a chat user waits for: hosted 8B endpoints answer in well under a second; 2 s is
+# the decision's default bound (docs/decision.md explains the choice; --max-ttft changes it).
+DEFAULT_MAX_TTFT_S = 2.0
+
 STAGES: tuple[str, ...] = ("capable", "hostable", "viable", "converted", "placed")
 Stage = Literal["none", "capable", "hostable", "viable", "converted", "placed"]
 
@@ -119,6 +123,7 @@ class DecisionInputsRecord(_Frozen):
 
 
 __all__ = [
+    "DEFAULT_MAX_TTFT_S",
     "STAGES",
     "DecisionInputsRecord",
     "DecisionSummary",
