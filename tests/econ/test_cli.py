@@ -6,13 +6,12 @@ import json
 from pathlib import Path
 
 import pytest
-
-from rigshift.decision.service import without_decision
 import yaml
 from typer.testing import CliRunner
 
 from rigshift.catalog.gpus import gpu_catalog
 from rigshift.cli.app import app
+from rigshift.decision.service import without_decision
 from rigshift.econ import Economics
 from rigshift.econ.html import render_html
 from rigshift.econ.service import fleet_economics
