@@ -5,7 +5,6 @@ the same fleet, prices, demand and measurements give the same decision in each."
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict
 from pathlib import Path
 
 from rigshift.assess import ReadinessCriteria
@@ -16,9 +15,8 @@ from rigshift.econ.inputs import EconInputs
 from rigshift.econ.prices import load_inputs
 from rigshift.econ.prices.demand import read_demand
 from rigshift.fleet.model import Fleet
-from rigshift.measure.types import Measurement
 from rigshift.plan import Demand, load_demand
-from rigshift.toolkit import Toolkit
+from rigshift.toolkit import Toolkit, default_toolkit
 
 __all__ = [
     "decision_for",
@@ -58,11 +56,14 @@ def plan_demand_of(demand: Path | None) -> Demand | None:
     return load_demand(demand)
 
 
-def measurements_label(rows: Sequence[Measurement]) -> str:
+def measurements_label(tools: Toolkit) -> str:
+    """The measurements a toolkit is calibrated with (the database's and the fleet file's, as one
+    set), named by count and digest: the CLI and the server name the same rows the same way."""
+    rows: Sequence[object] = getattr(tools.calibration, "rows", ()) or ()
     if not rows:
         return "none"
-    digest = inputs_digest({"rows": [asdict(r) for r in rows]})
-    return f"{len(rows)} stored rows ({digest[:19]})"
+    digest = inputs_digest({"rows": [repr(r) for r in rows]})
+    return f"{len(rows)} calibration rows ({digest[:19]})"
 
 
 def decision_for(
@@ -81,13 +82,7 @@ def decision_for(
     """The decision for these files, and the toolkit it was computed with."""
     from rigshift.measure.calibrate import _database_rows, toolkit_of
 
-    rows = _database_rows(db) if use_measurements else []
-    tools = toolkit_of(rows, fleet if use_measurements else None)
-    label = measurements_label(rows)
-    if not use_measurements:
-        label = "not used (--no-measurements)"
-    elif fleet.measurements:
-        label += f"; {len(fleet.measurements)} in the fleet file"
+    tools = toolkit_of(_database_rows(db), fleet) if use_measurements else default_toolkit()
     made = decide(
         fleet,
         econ_inputs(prices, demand, usage_days, budget),
@@ -95,7 +90,7 @@ def decision_for(
         criteria=criteria,
         max_ttft_s=max_ttft_s,
         plan_demand=plan_demand_of(demand),
-        measurements=label,
+        measurements=measurements_label(tools),
         prices_source=str(prices) if prices is not None else "defaults",
         with_sensitivity=with_sensitivity,
     )

@@ -83,6 +83,9 @@ async def get_overview(ctx: Context, _admin: Admin) -> Response:
         default_usd_per_kwh=power_price,
     )
     body["fleet_source"] = ctx.fleet.label
+    # The farm decision leads the Overview: the same object `rigshift assess|econ|plan --json` print.
+    made = await anyio.to_thread.run_sync(ctx.fleet.decision) if ctx.fleet.configured else None
+    body["decision"] = None if made is None else made.summary.model_dump(mode="json")
     body["replicas"] = _replica_states(ctx)
     body["generated_at"] = now
     return JSONResponse(body)
