@@ -100,13 +100,13 @@ def econ_command(
         with_sensitivity=not no_sensitivity,
     )
     economics = made.economics
-    if no_assessment:
+    if no_assessment or economics is None:  # None: nothing priceable; the economics say why (exit 2)
         economics = fleet_economics(
             fleet_data,
             prices,
             capex_budget_usd=budget,
             with_sensitivity=not no_sensitivity,
-            use_assessment=False,
+            use_assessment=not no_assessment,
             demand=demand,
             usage_days=usage_days,
             tools=tools,

@@ -11,7 +11,13 @@ from pydantic import ValidationError
 from rich.console import Console
 
 from rigshift.cli.errors import handle_errors
-from rigshift.cli.options import MaxTtftOption, MeasurementsDbOption, NoMeasurementsOption, PricesOption
+from rigshift.cli.options import (
+    DecisionDemandOption,
+    MaxTtftOption,
+    MeasurementsDbOption,
+    NoMeasurementsOption,
+    PricesOption,
+)
 from rigshift.decision import DEFAULT_MAX_TTFT_S
 from rigshift.decision.views import with_decision, without_decision
 from rigshift.errors import InfeasiblePlan, InputError, Problem
@@ -86,6 +92,7 @@ def plan_command(
         ),
     ] = None,
     prices: PricesOption = None,
+    decision_demand: DecisionDemandOption = None,
     max_ttft: MaxTtftOption = DEFAULT_MAX_TTFT_S,
 ) -> None:
     """Place every replica of DEMAND on the GPUs of FLEET, for the most value within its limits.
@@ -93,7 +100,8 @@ def plan_command(
     Without DEMAND the plan is the farm decision's (docs/decision.md): the demand the conversion
     plan serves, placed on the cards it converts, their miners stopped. With DEMAND it is a what-if
     of those deployments on every usable GPU of FLEET; either way `--json` carries the decision
-    (computed with DEMAND as its --demand) as its top-level `decision`.
+    (computed with --demand, else DEMAND, as its demand) as its top-level `decision`. `--demand`
+    takes what econ's does (a demand file, a plan's demand file or usage).
 
     Power, memory, host (CPU cores, RAM, disk) and speed limits are respected: a replica slower than
     its deployment's min_tokens_per_s (default: the assessment's 20 tokens/s per stream) is never
@@ -107,7 +115,7 @@ def plan_command(
     fleet_data = load_fleet(fleet)
     demand_data = load_demand(demand) if demand is not None else None  # its errors name the file first
     made, tools = decision_for(
-        fleet_data, prices=prices, demand=demand, db=db, use_measurements=not no_measurements,
+        fleet_data, prices=prices, demand=decision_demand or demand, db=db, use_measurements=not no_measurements,
         max_ttft_s=max_ttft,
     )  # fmt: skip
     current_plan = load_plan(current) if current else None

@@ -18,13 +18,13 @@ Pure: no files, no clock, no network. The result is cached by the digest of its 
 from __future__ import annotations
 
 from collections import OrderedDict, defaultdict
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from threading import Lock
 from types import MappingProxyType
 
-from rigshift.assess import FleetAssessment, ReadinessCriteria, assess_fleet
+from rigshift.assess import FleetAssessment, ReadinessCriteria, Unlock, assess_fleet
 from rigshift.assess.unlocks import reprice_unlocks
 from rigshift.decision.digest import inputs_digest
 from rigshift.decision.funnel import FunnelResult, ServiceLevel, funnel
@@ -86,7 +86,7 @@ class FarmDecision:
     summary: DecisionSummary
     gpus: tuple[GpuDecision, ...]
     assessment: FleetAssessment
-    economics: Economics
+    economics: Economics | None  # None: no GPU of the fleet is in the catalog, nothing to price
     plan: Plan | None
     placed_demand: Demand | None
     inputs: DecisionInputsRecord
@@ -97,6 +97,8 @@ class FarmDecision:
     def converted_ids(self) -> frozenset[str]:
         return frozenset(self.summary.converted_gpu_ids)
 
+
+_UNPRICED = "no GPU of the fleet is in the GPU catalog: nothing to price"
 
 _CACHE: OrderedDict[str, FarmDecision] = OrderedDict()
 _CACHE_LOCK = Lock()
@@ -168,9 +170,16 @@ def _decide(
     assessment = assess_fleet(fleet, criteria, tools, unlock_costs=unlock_costs(inputs))
     level = ServiceLevel(criteria.min_decode_tps, max_ttft_s, inputs.ai.input_tokens_per_request)
     steps = funnel(fleet, assessment, criteria, level)
-    economics = _economics(fleet, inputs, tools, criteria, assessment, steps, with_sensitivity)
-    converted = _converted(economics, steps)
-    plan, placed_demand, placed, placement = _place(fleet, economics, converted, plan_demand, tools, criteria)
+    priced = assessment.summary.unassessed_gpus < assessment.summary.gpus
+    economics = (
+        _economics(fleet, inputs, tools, criteria, assessment, steps, with_sensitivity) if priced else None
+    )
+    converted = _converted(economics, steps) if economics is not None else set()
+    plan, placed_demand, placed, placement = (
+        _place(fleet, economics, converted, plan_demand, tools, criteria)
+        if economics is not None
+        else (None, None, set(), None)
+    )
     gpus = tuple(_staged(steps.gpus, converted, placed))
     counts = Funnel(
         gpus=len(gpus),
@@ -180,14 +189,14 @@ def _decide(
         converted=sum(g.stage in ("converted", "placed") for g in gpus),
         placed=sum(g.stage == "placed" for g in gpus),
     )
-    drops = _drops(counts, economics)
-    ai = economics.inputs.ai
+    drops = _drops(counts, economics.unlocks if economics is not None else ())
+    ai = inputs.ai
     demand = {
         p.name: round(ai.demand.requests_per_day(p.name) * ai.tokens_per_request, 3) for p in ai.token_prices
     }
     money = MonthlyNet(
-        now=round(economics.plan.monthly_net_before_usd, 2),
-        after=round(economics.plan.monthly_net_after_usd, 2),
+        now=round(economics.plan.monthly_net_before_usd, 2) if economics is not None else 0.0,
+        after=round(economics.plan.monthly_net_after_usd, 2) if economics is not None else 0.0,
     )
     summary = DecisionSummary(
         funnel=counts,
@@ -204,7 +213,7 @@ def _decide(
         drops=drops,
         placement=placement,
         verdict=_verdict(counts, money),
-        notes=tuple(economics.notes),
+        notes=tuple(economics.notes) if economics is not None else (_UNPRICED,),
     )
     record = DecisionInputsRecord(
         fleet=fleet.name,
@@ -225,7 +234,7 @@ def _decide(
         placed_demand=placed_demand,
         inputs=record,
         versions=Versions(rigshift=_rigshift_version(), decision=DECISION_VERSION),
-        provenance=tuple(economics.inputs.provenance),
+        provenance=tuple(inputs.provenance),
         viable_by_class=MappingProxyType({k: len(v) for k, v in steps.viable_by_class.items()}),
     )
 
@@ -316,14 +325,14 @@ def _staged(gpus: list[GpuDecision], converted: set[str], placed: set[str]) -> l
     return out
 
 
-def _drops(counts: Funnel, economics: Economics) -> tuple[StepDrop, ...]:
+def _drops(counts: Funnel, unlocks: Sequence[Unlock]) -> tuple[StepDrop, ...]:
     order = [("capable", counts.gpus, counts.capable), ("hostable", counts.capable, counts.hostable),
              ("viable", counts.hostable, counts.viable), ("converted", counts.viable, counts.converted),
              ("placed", counts.converted, counts.placed)]  # fmt: skip
     out = []
     for step, before, after in order:
         actions = list(_MOVES.get(step, ()))
-        for unlock in economics.unlocks:
+        for unlock in unlocks:
             if unlock.action in _UNLOCKS_FOR.get(step, ()):
                 cost = (
                     "free"

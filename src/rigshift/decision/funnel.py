@@ -139,12 +139,12 @@ def funnel(
                 )  # fmt: skip
                 continue
             ttft = _ttft(result, level.prompt_tokens)
-            common = dict(
-                id=ident, rig=rig.name, site=rig.site, position=position, gpu_model=gpu.model,
+            base = GpuDecision(
+                id=ident, rig=rig.name, site=rig.site, position=position, gpu_model=gpu.model, stage="capable",
                 decode_tps=round(result.decode_tps, 2), ttft_s=None if ttft is None else round(ttft, 3),
             )  # fmt: skip
             if position in stopped:
-                out.append(GpuDecision(stage="capable", stopped_by=stopped[position], **common))
+                out.append(base.model_copy(update={"stopped_by": stopped[position]}))
                 continue
             slow = []
             if result.decode_tps + 1e-9 < level.min_decode_tps:
@@ -154,10 +154,12 @@ def funnel(
                 slow.append(f"{shown} > {level.max_ttft_s:g} s for {level.prompt_tokens:,} tokens")
             if slow:
                 out.append(
-                    GpuDecision(stage="hostable", stopped_by="batch only: " + "; ".join(slow), **common)
+                    base.model_copy(
+                        update={"stage": "hostable", "stopped_by": "batch only: " + "; ".join(slow)}
+                    )
                 )
                 continue
-            out.append(GpuDecision(stage="viable", **common))
+            out.append(base.model_copy(update={"stage": "viable"}))
             viable[class_id(rig.site, gpu.model)].append((-result.decode_tps, ident))
     return FunnelResult(
         gpus=out, viable_by_class={k: [i for _, i in sorted(v)] for k, v in sorted(viable.items())}

@@ -60,7 +60,11 @@ def fleet_economics(
             # The farm decision's economics (docs/decision.md): its assessment, and each card class
             # capped at the cards hostable today that meet the service level.
             made = decide(fleet, inputs, tools, with_sensitivity=with_sensitivity)
-            if (tuple(power_factors), tuple(token_factors)) == (DEFAULT_POWER_FACTORS, DEFAULT_TOKEN_FACTORS):
+            defaults = (tuple(power_factors), tuple(token_factors)) == (
+                DEFAULT_POWER_FACTORS,
+                DEFAULT_TOKEN_FACTORS,
+            )
+            if defaults and made.economics is not None:
                 return made.economics
             assessment, viable = made.assessment, made.viable_by_class
             throughput = assessed_throughput(fleet, inputs, estimator, assessment=assessment)

@@ -124,6 +124,10 @@ class FleetSource:
     def economics(self) -> Economics | None:
         """The decision's economics (its conversion plan is the decision's "worth converting")."""
         made = self.decision()
+        if made is not None and made.economics is None:
+            fleet = self.fleet()
+            assert fleet is not None
+            return fleet_economics(fleet, tools=self.tools())  # raises: nothing priceable, and why
         return None if made is None else made.economics
 
     def what_if(self, power_factor: float, token_factor: float) -> Economics | None:
