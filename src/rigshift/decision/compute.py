@@ -18,13 +18,13 @@ Pure: no files, no clock, no network. The result is cached by the digest of its 
 from __future__ import annotations
 
 from collections import OrderedDict, defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from threading import Lock
 from types import MappingProxyType
 
-from rigshift.assess import FleetAssessment, ReadinessCriteria, Unlock, assess_fleet
+from rigshift.assess import FleetAssessment, GpuProfile, ReadinessCriteria, Unlock, assess_fleet
 from rigshift.assess.unlocks import reprice_unlocks
 from rigshift.decision.digest import inputs_digest
 from rigshift.decision.funnel import FunnelResult, ServiceLevel, funnel
@@ -46,6 +46,7 @@ from rigshift.econ.assessed import assessed_throughput
 from rigshift.econ.inputs import EconInputs, Provenance
 from rigshift.econ.throughput import EstimatorThroughput
 from rigshift.econ.unlocks import TIER_UP_SHARE, unlock_costs, value_of_ready_gpu
+from rigshift.estimate.types import GpuSlot, Hardware, Workload
 from rigshift.fleet.model import Fleet
 from rigshift.plan import Demand, Plan, plan_placement
 from rigshift.toolkit import Toolkit
@@ -169,7 +170,7 @@ def _decide(
 ) -> FarmDecision:
     assessment = assess_fleet(fleet, criteria, tools, unlock_costs=unlock_costs(inputs))
     level = ServiceLevel(criteria.min_decode_tps, max_ttft_s, inputs.ai.input_tokens_per_request)
-    steps = funnel(fleet, assessment, criteria, level)
+    steps = funnel(fleet, assessment, criteria, level, _fits_alone(tools, criteria))
     priced = assessment.summary.unassessed_gpus < assessment.summary.gpus
     economics = (
         _economics(fleet, inputs, tools, criteria, assessment, steps, with_sensitivity) if priced else None
@@ -237,6 +238,36 @@ def _decide(
         provenance=tuple(inputs.provenance),
         viable_by_class=MappingProxyType({k: len(v) for k, v in steps.viable_by_class.items()}),
     )
+
+
+def _fits_alone(tools: Toolkit, criteria: ReadinessCriteria) -> Callable[[GpuProfile], bool]:
+    """Whether the headline class (its smallest-quality acceptable quant, at the context floor) fits
+    a card of this model with nothing else on it: a miner's VRAM does not make a card incapable."""
+    seen: dict[tuple[str, str | None], bool] = {}
+
+    def fits(profile: GpuProfile) -> bool:
+        key = (profile.gpu_model, profile.gpu_runtime)
+        if key not in seen:
+            spec = tools.gpu(profile.gpu_model)
+            seen[key] = (
+                spec is not None
+                and profile.gpu_runtime is not None
+                and any(
+                    tools.estimate(
+                        Workload(
+                            tools.model(name),
+                            criteria.min_quant,
+                            criteria.min_context,
+                            runtime=profile.gpu_runtime,
+                        ),
+                        Hardware(gpus=(GpuSlot(spec=spec),)),
+                    ).fits
+                    for name in criteria.models_for(criteria.headline_class)
+                )
+            )
+        return seen[key]
+
+    return fits
 
 
 def _economics(

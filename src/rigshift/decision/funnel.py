@@ -18,6 +18,7 @@ workload's prompt length, from the prefill estimate):
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from rigshift.assess import ClassResult, FleetAssessment, GpuProfile, ReadinessCriteria, Reason
@@ -69,7 +70,10 @@ def _card_fits(profile: GpuProfile, result: ClassResult) -> bool:
     return result.model is not None and result.vram_needed_gib <= profile.vram_gib + 1e-9
 
 
-def _capable(profile: GpuProfile, result: ClassResult | None) -> str | None:
+FitsAlone = Callable[[GpuProfile], bool]  # the headline class fits the card with nothing else on it
+
+
+def _capable(profile: GpuProfile, result: ClassResult | None, fits_alone: FitsAlone) -> str | None:
     """None when capable, else why not."""
     if result is None:
         return "the card serves no chat model of the class"
@@ -79,8 +83,13 @@ def _capable(profile: GpuProfile, result: ClassResult | None) -> str | None:
     card = blockers & _CARD_BLOCKERS
     if card:
         return ", ".join(sorted(b.text for b in card))
-    if Reason.VRAM in blockers and not _card_fits(profile, result):
-        return Reason.VRAM.text + f" ({profile.vram_gib:g} GiB card)"
+    if Reason.VRAM in blockers:
+        held = profile.vram_free_gib < profile.vram_gib - 1e-9
+        # With a miner holding VRAM the assessment's figures are of the card as it is today: ask
+        # whether the class fits the card alone (the miner stopped) before calling it incapable.
+        fits = fits_alone(profile) if held else _card_fits(profile, result)
+        if not fits:
+            return Reason.VRAM.text + f" ({profile.vram_gib:g} GiB card)"
     return None
 
 
@@ -89,9 +98,14 @@ def _ttft(result: ClassResult, prompt_tokens: int) -> float | None:
 
 
 def funnel(
-    fleet: Fleet, assessment: FleetAssessment, criteria: ReadinessCriteria, level: ServiceLevel
+    fleet: Fleet,
+    assessment: FleetAssessment,
+    criteria: ReadinessCriteria,
+    level: ServiceLevel,
+    fits_alone: FitsAlone = lambda _: False,
 ) -> FunnelResult:
-    """Every GPU of `fleet` through capable → hostable → viable (in fleet order)."""
+    """Every GPU of `fleet` through capable → hostable → viable (in fleet order); `fits_alone` says
+    whether the headline class fits a card with no miner holding its VRAM (the estimator's)."""
     headline = criteria.headline_class
     host_rule = criteria.host()
     rows = iter(assessment.gpus)
@@ -104,7 +118,11 @@ def funnel(
             row = next(rows)
             profile = assessment.profile(row.profile) if row.profile else None
             result = profile.class_result(headline) if profile is not None else None
-            why = _capable(profile, result) if profile is not None else "GPU model not in the catalog"
+            why = (
+                _capable(profile, result, fits_alone)
+                if profile is not None
+                else "GPU model not in the catalog"
+            )
             entries.append((position, profile, result, why))
         # Hostable now: no blocker but speed, then the rig's host slots, fastest first.
         candidates: list[tuple[int, GpuProfile, ClassResult]] = []
