@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections import OrderedDict, defaultdict
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib.metadata import PackageNotFoundError, version
 from threading import Lock
 from types import MappingProxyType
@@ -346,11 +346,11 @@ def _staged(gpus: list[GpuDecision], converted: set[str], placed: set[str]) -> l
     out = []
     for g in gpus:
         if g.id in placed:
-            out.append(g.model_copy(update={"stage": "placed", "stopped_by": None}))
+            out.append(replace(g, stage="placed", stopped_by=None))
         elif g.id in converted:
-            out.append(g.model_copy(update={"stage": "converted", "stopped_by": _WHY["placed"]}))
+            out.append(replace(g, stage="converted", stopped_by=_WHY["placed"]))
         elif g.stage == "viable":
-            out.append(g.model_copy(update={"stopped_by": _WHY["converted"]}))
+            out.append(replace(g, stopped_by=_WHY["converted"]))
         else:
             out.append(g)
     return out

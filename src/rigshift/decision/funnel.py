@@ -19,12 +19,12 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from rigshift.assess import ClassResult, FleetAssessment, GpuProfile, ReadinessCriteria, Reason
 from rigshift.decision.types import GpuDecision
 from rigshift.fleet.model import Fleet
-from rigshift.hosts import host_capacity
+from rigshift.hosts import HostCapacity, host_capacity
 
 # Blockers that are the card's own: no fix on the rig makes it serve the class.
 _CARD_BLOCKERS = frozenset({Reason.RUNTIME, Reason.UNKNOWN_GPU, Reason.FP16_RATE})
@@ -111,18 +111,24 @@ def funnel(
     rows = iter(assessment.gpus)
     out: list[GpuDecision] = []
     viable: dict[str, list[tuple[float, str]]] = defaultdict(list)
+    by_profile: dict[str, tuple[GpuProfile | None, ClassResult | None, str | None]] = {}
+    capacities: dict[tuple[int | None, float | None, float | None, float, float], HostCapacity] = {}
     for rig in fleet.rigs:
         # Assessment rows are in fleet order, one per GPU (unknown cards included).
         entries: list[tuple[int, GpuProfile | None, ClassResult | None, str | None]] = []
         for position in range(len(rig.gpus)):
             row = next(rows)
-            profile = assessment.profile(row.profile) if row.profile else None
-            result = profile.class_result(headline) if profile is not None else None
-            why = (
-                _capable(profile, result, fits_alone)
-                if profile is not None
-                else "GPU model not in the catalog"
-            )
+            judged = by_profile.get(row.profile)
+            if judged is None:  # GPUs sharing a profile share its verdict: judged once
+                profile = assessment.profile(row.profile) if row.profile else None
+                result = profile.class_result(headline) if profile is not None else None
+                why = (
+                    _capable(profile, result, fits_alone)
+                    if profile is not None
+                    else "GPU model not in the catalog"
+                )
+                judged = by_profile[row.profile] = (profile, result, why)
+            profile, result, why = judged
             entries.append((position, profile, result, why))
         # Hostable now: no blocker but speed, then the rig's host slots, fastest first.
         candidates: list[tuple[int, GpuProfile, ClassResult]] = []
@@ -136,14 +142,13 @@ def funnel(
             else:
                 candidates.append((position, profile, result))
         if candidates:
-            cap = host_capacity(
-                rig.cpu_cores,
-                rig.ram_gib,
-                max(r.host_ram_gib for _, _, r in candidates),
-                host_rule,
-                disk_gib=rig.disk_gib,
-                model_file_gib=max(r.model_file_gib for _, _, r in candidates),
-            )
+            shape = (rig.cpu_cores, rig.ram_gib, rig.disk_gib,
+                     max(r.host_ram_gib for _, _, r in candidates), max(r.model_file_gib for _, _, r in candidates))  # fmt: skip
+            cap = capacities.get(shape)
+            if cap is None:  # thousands of rigs share a few hundred shapes
+                cap = capacities[shape] = host_capacity(
+                    shape[0], shape[1], shape[3], host_rule, disk_gib=shape[2], model_file_gib=shape[4]
+                )
             ranked = sorted(candidates, key=lambda c: (-c[2].decode_tps, c[0]))
             for position, _, _ in ranked[cap.replicas :]:
                 stopped[position] = f"the host stops at {cap.replicas} replica(s): {cap.detail}"
@@ -162,7 +167,7 @@ def funnel(
                 decode_tps=round(result.decode_tps, 2), ttft_s=None if ttft is None else round(ttft, 3),
             )  # fmt: skip
             if position in stopped:
-                out.append(base.model_copy(update={"stopped_by": stopped[position]}))
+                out.append(replace(base, stopped_by=stopped[position]))
                 continue
             slow = []
             if result.decode_tps + 1e-9 < level.min_decode_tps:
@@ -171,13 +176,9 @@ def funnel(
                 shown = "no prefill estimate" if ttft is None else f"first token in {ttft:.1f} s"
                 slow.append(f"{shown} > {level.max_ttft_s:g} s for {level.prompt_tokens:,} tokens")
             if slow:
-                out.append(
-                    base.model_copy(
-                        update={"stage": "hostable", "stopped_by": "batch only: " + "; ".join(slow)}
-                    )
-                )
+                out.append(replace(base, stage="hostable", stopped_by="batch only: " + "; ".join(slow)))
                 continue
-            out.append(base.model_copy(update={"stage": "viable"}))
+            out.append(replace(base, stage="viable"))
             viable[class_id(rig.site, gpu.model)].append((-result.decode_tps, ident))
     return FunnelResult(
         gpus=out, viable_by_class={k: [i for _, i in sorted(v)] for k, v in sorted(viable.items())}

@@ -8,6 +8,7 @@ documented in docs/decision.md.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -90,8 +91,10 @@ class DecisionSummary(_Frozen):
     notes: tuple[str, ...] = ()
 
 
-class GpuDecision(_Frozen):
-    """One GPU through the funnel: the last step it passed and why it stopped there."""
+@dataclass(frozen=True, slots=True)
+class GpuDecision:
+    """One GPU through the funnel: the last step it passed and why it stopped there (a plain
+    dataclass: a 100,000-GPU farm has 100,000 of them, and pydantic's validation cost seconds)."""
 
     id: str  # "site/rig/position"
     rig: str
