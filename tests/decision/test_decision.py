@@ -19,6 +19,7 @@ from rigshift.econ.demand import usd_per_request
 from rigshift.econ.formulas import DAYS_PER_MONTH
 from rigshift.econ.prices import load_inputs
 from rigshift.fleet.model import Fleet, Gpu, PcieState, Rig, Site
+from rigshift.plan import Demand, load_demand
 from rigshift.toolkit import Toolkit, default_toolkit
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -102,9 +103,10 @@ def fleets(draw: st.DrawFn) -> Fleet:
     fleet=fleets(),
     demand_factor=st.sampled_from([0.01, 1.0, 50.0]),
     token_factor=st.sampled_from([1.0, 20.0]),
+    plan_demand=st.sampled_from([None, load_demand(ROOT / "examples" / "demand" / "small-test.yaml")]),
 )
 def test_steps_nest_and_money_is_bounded_by_the_demand(
-    fleet: Fleet, demand_factor: float, token_factor: float, tools: Toolkit
+    fleet: Fleet, demand_factor: float, token_factor: float, plan_demand: Demand | None, tools: Toolkit
 ) -> None:
     ai = DEFAULTS.ai
     prices = tuple(
@@ -117,7 +119,7 @@ def test_steps_nest_and_money_is_bounded_by_the_demand(
             "ai": ai.model_copy(update={"token_prices": prices, "demand": ai.demand.scaled(demand_factor)})
         }
     )
-    made = decide(fleet, inputs, tools)
+    made = decide(fleet, inputs, tools, plan_demand=plan_demand)
     f = made.summary.funnel
     assert f.gpus >= f.capable >= f.hostable >= f.viable >= f.converted >= f.placed
     by_id = {g.id: g for g in made.gpus}
@@ -133,8 +135,10 @@ def test_steps_nest_and_money_is_bounded_by_the_demand(
     bought_day = sum(ai.demand.requests_per_day(p.name) * usd_per_request(p, ai) for p in ai.token_prices)
     inferred = sum(a.monthly_revenue_usd for a in made.economics.plan.after if a.use == "infer")
     assert inferred <= bought_day * DAYS_PER_MONTH * (1 + 1e-6) + 1e-6
-    if made.plan is not None:
+    if made.plan is not None and plan_demand is None:
         assert made.plan.revenue_usd_per_h * 24 <= bought_day * (1 + 1e-3) + 1e-3
+    if made.summary.placement is not None:  # a plan's demand file may ask for replicas, not volume
+        assert made.summary.placement.tokens_per_day <= sum(made.summary.demand.values()) * (1 + 1e-9) + 1e-6
     # The per-class table and the conversion plan agree on each class's verdict.
     verdicts = plan_verdicts(made.economics.plan)
     for card in made.economics.cards:

@@ -317,6 +317,7 @@ def _place(
     options = placement_options(demand, criteria.min_decode_tps, len(converted))
     plan = plan_placement(cut, demand, options=options, tools=tools)
     ai = economics.inputs.ai
+    demand_tokens = sum(ai.demand.requests_per_day(p.name) for p in ai.token_prices) * ai.tokens_per_request
     per_request = ai.tokens_per_request / max(ai.output_tokens_per_request, 1)
     # Output tokens/s the placed replicas deliver of the demand: their capacity at the stated
     # utilisation, never more than the demand (the target is the demand over that utilisation).
@@ -327,7 +328,8 @@ def _place(
     placement = Placement(
         miners="stopped",
         replicas=len(plan.replicas),
-        tokens_per_day=round(served_output * per_request * 86_400, 1),
+        # Never more than the demand buys (a plan's demand file may ask for replicas, not volume).
+        tokens_per_day=round(min(served_output * per_request * 86_400, demand_tokens), 1),
         capacity_tokens_per_day=round(capacity_output * per_request * 86_400, 1),
         utilisation=ai.max_utilisation,
         unplaced=tuple(u.render() for u in plan.unplaced),
