@@ -39,6 +39,7 @@ class FleetSource:
         self._assessment: FleetAssessment | None = None
         self._economics: Economics | None = None
         self._decision: FarmDecision | None = None
+        self._deciding: threading.Thread | None = None
 
     @classmethod
     def from_file(cls, path: str | Path) -> FleetSource:
@@ -120,6 +121,17 @@ class FleetSource:
                     with_sensitivity=True,
                 )
             return self._decision
+
+    def decision_if_ready(self) -> FarmDecision | None:
+        """The decision if it is computed; else None, with its computation started on a background
+        thread (once): a request never waits seconds for it (the Overview polls)."""
+        if self._decision is not None or self.fleet() is None:
+            return self._decision
+        with self._lock:
+            if self._deciding is None or not self._deciding.is_alive():
+                self._deciding = threading.Thread(target=self.decision, name="farm-decision", daemon=True)
+                self._deciding.start()
+        return None
 
     def economics(self) -> Economics | None:
         """The decision's economics (its conversion plan is the decision's "worth converting")."""
