@@ -86,8 +86,16 @@ def _econ_hosted(fleet: Fleet, option: RigOption, rig: Rig, tools: Toolkit) -> i
 
 def _assert_agree(fleet: Fleet, tools: Toolkit, max_checks: int = 4) -> int:
     # No power budgets, temperatures or miners in the way: those limit plan on purpose.
+    # A running miner now derates the plan's replica (issue 16: never credited full speed beside
+    # one) while assess judges the card as it is: the miners are stopped here, as the budgets are.
+    idle = {"miner_running": False, "vram_used_by_others_gib": 0.0}
     fleet = fleet.model_copy(
-        update={"sites": [s.model_copy(update={"power_budget_kw": None}) for s in fleet.sites]}
+        update={
+            "sites": [s.model_copy(update={"power_budget_kw": None}) for s in fleet.sites],
+            "rigs": [
+                r.model_copy(update={"gpus": [g.model_copy(update=idle) for g in r.gpus]}) for r in fleet.rigs
+            ],
+        }
     )
     a = assess_fleet(fleet, CRITERIA, tools)
     checks = _options_to_check(a, fleet)

@@ -31,6 +31,8 @@ def test_json_output_is_the_complete_assessment(fleet_file: Path, tmp_path: Path
     result = runner.invoke(app, ["assess", str(fleet_file), "--json"])
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
+    decision = data.pop("decision")  # the farm decision every view carries (docs/decision.md)
+    assert decision["funnel"]["gpus"] == 6 and decision["inputs_digest"].startswith("sha256:")
     assessment = FleetAssessment.model_validate(data)
     assert assessment.summary.gpus == 6 and len(assessment.gpus) == 6
     assert {"schema_version", "criteria", "summary", "profiles", "gpus", "rigs"} <= set(data)

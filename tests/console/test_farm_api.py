@@ -8,6 +8,7 @@ import httpx
 import pytest
 
 from rigshift.assess import ReadinessCriteria, assess_fleet
+from rigshift.decision.service import decision_for
 from rigshift.fleet.demo import demo_fleet
 from rigshift.run.contracts import GpuTelemetry, RigTelemetry
 from rigshift.server.app import create_app
@@ -45,6 +46,20 @@ def test_assess_over_http_is_the_cli_assessment_of_the_server_fleet(plane: Plane
     assert "gpus" not in summary and len(summary["profiles"]) == len(expected.profiles)
     assert "nothing measured" in summary["provenance"]
     assert get(plane, "/admin/assess", view="nope").status_code == 400
+
+
+def test_overview_returns_the_farm_decision_the_cli_prints(plane: Plane):
+    # Issue 16: GET /admin/overview carries the decision `rigshift assess|econ|plan --json` print
+    # for the same fleet, prices and measurements (none stored yet: the next test stores some).
+    made, _ = decision_for(demo_fleet(scale=60), use_measurements=False)
+    deadline = time.monotonic() + 60
+    overview = get(plane, "/admin/overview").json()
+    while overview["decision"] is None and time.monotonic() < deadline:  # computed in the background
+        assert overview["decision_pending"] is True
+        time.sleep(0.2)
+        overview = get(plane, "/admin/overview").json()
+    assert overview["decision"] == made.summary.model_dump(mode="json")
+    assert overview["decision"]["funnel"]["gpus"] == 60
 
 
 def test_stored_measurements_calibrate_the_servers_assessment_and_economics(plane: Plane):

@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 
 from rigshift.catalog.gpus import gpu_catalog
 from rigshift.cli.app import app
+from rigshift.decision.service import without_decision
 from rigshift.econ import Economics
 from rigshift.econ.html import render_html
 from rigshift.econ.service import fleet_economics
@@ -50,7 +51,7 @@ def fleet_file(tmp_path: Path) -> Path:
 def test_json_output_round_trips_and_uses_the_estimator(fleet_file):
     result = runner.invoke(app, ["econ", str(fleet_file), "--json", "--prices", str(EXAMPLES / "flat.yaml")])
     assert result.exit_code == 0, result.output
-    economics = Economics.model_validate_json(result.stdout)
+    economics = Economics.model_validate_json(without_decision(result.stdout))
     assert economics.fleet == "small-farm"
     assert sum(c.card.count for c in economics.cards) == 28
     rtx = next(c for c in economics.cards if "3060" in c.card.gpu_name)
@@ -74,7 +75,8 @@ def test_json_output_round_trips_and_uses_the_estimator(fleet_file):
     )
     assert data["tokens_per_day"] == pytest.approx(data["requests_per_day"] * 1250)
     assert any(p.is_default for p in economics.defaults_used)
-    assert json.loads(economics.model_dump_json()) == json.loads(result.stdout)
+    data.pop("decision")
+    assert json.loads(economics.model_dump_json()) == data
 
 
 def test_terminal_and_html_report(fleet_file, tmp_path):
@@ -99,7 +101,7 @@ def test_terminal_and_html_report(fleet_file, tmp_path):
 def test_demo_runs():
     result = runner.invoke(app, ["econ", "--demo", "--no-sensitivity", "--json"])
     assert result.exit_code == 0, result.output
-    economics = Economics.model_validate_json(result.stdout)
+    economics = Economics.model_validate_json(without_decision(result.stdout))
     assert economics.totals.gpus > 100
     assert economics.plan.net_capex_usd <= economics.plan.capex_budget_usd + 1e-6
     # The demo's demand is stated, and no class sells more than it.
@@ -159,7 +161,7 @@ def test_library_function_matches_the_cli(fleet_file):
     result = runner.invoke(
         app, ["econ", str(fleet_file), "--json", "--no-sensitivity", "--prices", str(EXAMPLES / "flat.yaml")]
     )
-    assert Economics.model_validate_json(result.stdout).plan == economics.plan
+    assert Economics.model_validate_json(without_decision(result.stdout)).plan == economics.plan
     assert "<table>" in render_html(economics)
 
 
@@ -178,8 +180,11 @@ def test_no_assessment_reaches_the_economics(fleet_file, monkeypatch):
     result = runner.invoke(app, ["econ", str(fleet_file), "--no-assessment", "--no-sensitivity", "--json"])
     assert result.exit_code == 0, result.output
     assert seen["use_assessment"] is False
+    seen.clear()
     result = runner.invoke(app, ["econ", str(fleet_file), "--no-sensitivity", "--json"])
-    assert seen["use_assessment"] is True
+    # With the assessment the economics are the farm decision's (docs/decision.md), not a second run.
+    assert result.exit_code == 0, result.output
+    assert seen == {} and json.loads(result.stdout)["decision"]["funnel"]["gpus"] > 0
 
 
 def test_without_the_assessment_a_card_may_sell_a_class_the_assessment_rejects():
@@ -218,7 +223,7 @@ def test_unknown_cards_are_carried_as_unassessed(tmp_path):
     path.write_text(yaml.safe_dump(fleet.model_dump(mode="json")), encoding="utf-8")
     result = runner.invoke(app, ["econ", str(path), "--json", "--no-sensitivity"])
     assert result.exit_code == 0, result.output
-    economics = Economics.model_validate_json(result.stdout)
+    economics = Economics.model_validate_json(without_decision(result.stdout))
     assert sum(c.card.count for c in economics.cards) == 28  # the known cards, priced
     unassessed = {u.name: u for u in economics.unassessed}
     assert unassessed["GeForce RTX 9999"].count == 2
@@ -259,7 +264,7 @@ def _demand_cli(fleet_file, demand, *extra):
         app, ["econ", str(fleet_file), "--json", "--no-sensitivity", "--demand", str(demand), *extra]
     )
     assert result.exit_code == 0, result.output
-    return Economics.model_validate_json(result.stdout)
+    return Economics.model_validate_json(without_decision(result.stdout))
 
 
 def test_demand_from_an_econ_demand_file(fleet_file, tmp_path):

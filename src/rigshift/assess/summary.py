@@ -102,6 +102,8 @@ def summarize(
     share = _share(ready, gpus)
     headline = (
         f"{share:.1%} of GPUs ({ready:,} of {gpus:,}) and {_share(ready_vram, vram):.1%} of VRAM are AI-ready"
+        # Card-level: the farm decision (docs/decision.md) applies the host, the service level and money.
+        " as cards, before hosts, service level and money (the farm decision)"
     )
     unassessed = unassessed_cards(unknown)
     skipped = sum(u.gpus for u in unassessed)

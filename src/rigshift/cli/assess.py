@@ -8,17 +8,23 @@ from typing import Annotated, Any
 import typer
 from pydantic import ValidationError
 
-from rigshift.assess import FleetAssessment, ModelClass, ReadinessCriteria, assess_fleet
+from rigshift.assess import FleetAssessment, ModelClass, ReadinessCriteria
 from rigshift.assess.render_html import render_html
 from rigshift.assess.render_terminal import print_assessment
 from rigshift.cli.errors import handle_errors
 from rigshift.cli.estimate import parse_tokens_option
-from rigshift.cli.options import DbOption, NoMeasurementsOption
+from rigshift.cli.options import (
+    DbOption,
+    DecisionDemandOption,
+    MaxTtftOption,
+    NoMeasurementsOption,
+    PricesOption,
+)
+from rigshift.decision import DEFAULT_MAX_TTFT_S
 from rigshift.errors import InputError, Problem
 from rigshift.files import write_atomic
 from rigshift.fleet.demo import demo_fleet
 from rigshift.fleet.store import load_fleet
-from rigshift.measure.calibrate import toolkit_for
 from rigshift.readers import LIMITS, load_json, load_yaml, problems_from_validation, read_text
 from rigshift.suggest import did_you_mean
 from rigshift.tables import output_console
@@ -101,12 +107,18 @@ def assess_command(
     headline: Annotated[
         str | None, typer.Option("--headline", help="Class a GPU must serve to count as AI-ready [7-9B].")
     ] = None,
+    prices: PricesOption = None,
+    demand: DecisionDemandOption = None,
+    max_ttft: MaxTtftOption = DEFAULT_MAX_TTFT_S,
 ) -> None:
     """Which GPUs of the fleet can do AI work, what exactly, and what holds the rest back.
 
-    Prints a one-screen summary (share AI-ready per model class with the exact criteria, counts
-    per card model and per limiting reason, what whole rigs can do, the fixes that unlock the
-    most); --json prints the complete assessment, --html writes a report with charts.
+    Leads with the farm decision (docs/decision.md): capable → hostable now → viable → worth
+    converting → placed, beside the published 5-15%, the step that removes the most cards and what
+    would move them. Then a one-screen summary (share AI-ready per model class with the exact
+    criteria, counts per card model and per limiting reason, what whole rigs can do, the fixes that
+    unlock the most, priced); --json prints the complete assessment under the top-level `decision`,
+    --html writes a report with charts.
     """
     if demo == (fleet is not None):
         raise InputError(
@@ -124,13 +136,22 @@ def assess_command(
     }
     criteria = build_criteria(base, overrides, str(criteria_file) if criteria_file else None)
     fleet_data = demo_fleet(seed=seed, scale=scale) if fleet is None else load_fleet(fleet)
-    result = assess_fleet(fleet_data, criteria, toolkit_for(db, not no_measurements, fleet_data))
+    # Imported here: the decision runs the economics (HiGHS), which `assess --help` must not load.
+    from rigshift.decision.render import print_decision, with_decision_html
+    from rigshift.decision.service import decision_for, with_decision
+
+    made, _ = decision_for(
+        fleet_data, prices=prices, demand=demand, db=db, use_measurements=not no_measurements,
+        criteria=criteria, max_ttft_s=max_ttft,
+    )  # fmt: skip
+    result = made.assessment
     if html is not None:
-        write_atomic(html, render_html(result))
+        write_atomic(html, with_decision_html(render_html(result), made.summary))
     if as_json:
-        typer.echo(result.model_dump_json(indent=1))
+        typer.echo(with_decision(result.model_dump_json(indent=1), made.summary))
         return
     console = output_console()
+    print_decision(made.summary, console)
     print_assessment(result, console, details=details)
     if html is not None:
         console.print(f"HTML report: {html}")
@@ -141,6 +162,8 @@ def load_assessment(path: Path) -> FleetAssessment:
     expected = "`rigshift assess --json` output"
     data = load_json(read_text(path, expected, max_bytes=LIMITS.fleet_file_bytes), str(path), expected)
     try:
+        if isinstance(data, dict):
+            data.pop("decision", None)  # what `assess --json` adds beside the assessment
         return FleetAssessment.model_validate(data)
     except ValidationError as error:
         raise InputError(

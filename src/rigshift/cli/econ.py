@@ -14,13 +14,14 @@ from rigshift.cli.options import (
     FleetArgument,
     HtmlReportOption,
     JsonResultOption,
+    MaxTtftOption,
     NoMeasurementsOption,
 )
+from rigshift.decision import DEFAULT_MAX_TTFT_S
 from rigshift.errors import InputError, Problem
 from rigshift.files import write_atomic
 from rigshift.fleet.demo import demo_fleet
 from rigshift.fleet.store import load_fleet
-from rigshift.measure.calibrate import toolkit_for
 from rigshift.tables import output_console
 
 
@@ -76,6 +77,7 @@ def econ_command(
             help="Count token revenue wherever a model fits, without the assessment's quality bar.",
         ),
     ] = False,
+    max_ttft: MaxTtftOption = DEFAULT_MAX_TTFT_S,
 ) -> None:
     """What each GPU class of FLEET nets a day mining, rented out and selling tokens; which cards to
     convert, keep mining, sell or replace, at what cost and payback; and how that changes with the
@@ -91,27 +93,47 @@ def econ_command(
     day = _as_of_date(as_of)
     fleet_data = demo_fleet() if fleet is None else load_fleet(fleet)
     # Imported here: the economics pull in HiGHS and numpy, which `rigshift --help` must not pay for.
+    from rigshift.decision.render import print_decision, with_decision_html
+    from rigshift.decision.service import decision_for, with_decision
     from rigshift.econ.html import render_html
     from rigshift.econ.render import render_terminal
     from rigshift.econ.service import fleet_economics
 
-    economics = fleet_economics(
+    # The farm decision (docs/decision.md): its economics are this command's, unless
+    # --no-assessment asks for the economics without the assessment's quality bar.
+    made, tools = decision_for(
         fleet_data,
-        prices,
-        capex_budget_usd=budget,
-        with_sensitivity=not no_sensitivity,
-        use_assessment=not no_assessment,
+        prices=prices,
         demand=demand,
         usage_days=usage_days,
-        tools=toolkit_for(db, not no_measurements, fleet_data),
+        budget=budget,
+        db=db,
+        use_measurements=not no_measurements,
+        max_ttft_s=max_ttft,
+        with_sensitivity=not no_sensitivity,
         as_of=day,
     )
+    economics = made.economics
+    if no_assessment or economics is None:  # None: nothing priceable; the economics say why (exit 2)
+        economics = fleet_economics(
+            fleet_data,
+            prices,
+            capex_budget_usd=budget,
+            with_sensitivity=not no_sensitivity,
+            use_assessment=not no_assessment,
+            demand=demand,
+            usage_days=usage_days,
+            tools=tools,
+            as_of=day,
+        )
     if html is not None:
-        write_atomic(html, render_html(economics))
+        write_atomic(html, with_decision_html(render_html(economics), made.summary))
     if as_json:
-        typer.echo(economics.model_dump_json(indent=2))
+        typer.echo(with_decision(economics.model_dump_json(indent=2), made.summary))
     else:
-        render_terminal(economics, output_console(), details=details)
+        console = output_console()
+        print_decision(made.summary, console)
+        render_terminal(economics, console, details=details)
         if html is not None:
             typer.echo(f"wrote {html}")
 

@@ -18,9 +18,11 @@ from rigshift.cli.options import (
     FleetArgument,
     HtmlReportOption,
     JsonResultOption,
+    MaxTtftOption,
     ServerOption,
     transport,
 )
+from rigshift.decision.types import DEFAULT_MAX_TTFT_S
 from rigshift.energy.demand import check_sites, demo_demand, read_demand, read_events
 from rigshift.energy.farm import build_farm
 from rigshift.energy.html import COLUMNS, render_html
@@ -80,9 +82,20 @@ def simulate_command(
     ] = "8b",
     as_json: JsonResultOption = False,
     html: HtmlReportOption = None,
+    econ_demand: Annotated[
+        Path | None,
+        typer.Option(
+            "--econ-demand",
+            help="The farm decision's demand (econ's --demand: a demand file, a plan's demand file or usage).",
+        ),
+    ] = None,
+    max_ttft: MaxTtftOption = DEFAULT_MAX_TTFT_S,
 ) -> None:
     """Replay the energy policy interval by interval over the span of the price file, with the same
-    code the server runs, against two baselines: always on, and mining only."""
+    code the server runs, against two baselines: always on, and mining only.
+
+    The converted cards are the farm decision's (docs/decision.md; its prices are --econ-prices and
+    its demand --econ-demand): the rest keep mining. --json carries the decision as `decision`."""
     if demo == (fleet is not None):
         raise InputError(Problem("give a FLEET file or --demo, not both and not neither", field="FLEET"))
     if prices is None:
@@ -91,7 +104,13 @@ def simulate_command(
         raise InputError(Problem(f"--step must be 5, 15 or 60, got {step}", field="--step"))
     fleet_data = demo_fleet() if fleet is None else load_fleet(fleet)
     sites = site or ([DEMO_SITE] if demo else None)
-    farm = build_farm(fleet_data, econ_prices, model_class=model_class, sites=sites)
+    from rigshift.decision.render import print_decision, with_decision_html
+    from rigshift.decision.service import decision_for, with_decision
+
+    made, _ = decision_for(fleet_data, prices=econ_prices, demand=econ_demand, max_ttft_s=max_ttft)
+    farm = build_farm(
+        fleet_data, econ_prices, model_class=model_class, sites=sites, converted=_converted_by_class(made)
+    )
     series = read_price_series(prices, fmt, settlement_point)
     if step is not None:
         series = series.resample(step * 60)
@@ -101,13 +120,24 @@ def simulate_command(
     known_ahead = series.kind == "day-ahead" if day_ahead is None else day_ahead
     sim = simulate(farm, {s.site: series for s in farm.sites}, demand_data, event_list, day_ahead=known_ahead)
     if html is not None:
-        write_atomic(html, render_html(sim))
+        write_atomic(html, with_decision_html(render_html(sim), made.summary))
     if as_json:
-        typer.echo(json.dumps(sim.to_json(), separators=(",", ":")))
+        typer.echo(with_decision(json.dumps(sim.to_json(), separators=(",", ":")), made.summary))
         return
+    print_decision(made.summary, _out)
     _print(sim.to_json(with_intervals=False))
     if html is not None:
         typer.echo(f"wrote {html}")
+
+
+def _converted_by_class(made: Any) -> dict[str, int]:
+    """Card class id ("site/gpu model", the economics' and the farm's) -> the decision's converted cards."""
+    out: dict[str, int] = {}
+    for g in made.gpus:
+        if g.stage in ("converted", "placed"):
+            key = f"{g.site}/{g.gpu_model}"
+            out[key] = out.get(key, 0) + 1
+    return out
 
 
 def _print(data: dict[str, Any]) -> None:

@@ -52,3 +52,29 @@ def transport(ctx: typer.Context) -> httpx.BaseTransport | None:
 
     obj = ctx.find_root().obj
     return obj if isinstance(obj, httpx.BaseTransport) else None
+
+
+# The farm decision's inputs (docs/decision.md): the same flags on assess, econ, plan and energy
+# simulate, so the same files give the same `decision` in each.
+PricesOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--prices", "-p", help="Prices file (YAML/JSON, docs/economics.md); defaults fill the rest."
+    ),
+]
+DecisionDemandOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--demand",
+        help="What there is to sell: a demand file (requests/tokens per day per price class), a plan's "
+        "demand file, or `rigshift usage --by model --json` output (JSON or CSV).",
+    ),
+]
+MaxTtftOption = Annotated[
+    float,
+    typer.Option(
+        "--max-ttft",
+        min=0.01,
+        help="Service level: seconds to the first token for the workload's prompt [2].",
+    ),
+]

@@ -2,28 +2,43 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from pydantic import ValidationError
 from rich.console import Console
 
 from rigshift.cli.errors import handle_errors
-from rigshift.cli.options import DbOption, NoMeasurementsOption
+from rigshift.cli.options import (
+    DbOption,
+    DecisionDemandOption,
+    MaxTtftOption,
+    NoMeasurementsOption,
+    PricesOption,
+)
+from rigshift.decision import DEFAULT_MAX_TTFT_S
+from rigshift.decision.views import with_decision, without_decision
 from rigshift.errors import InfeasiblePlan, InputError, Problem
 from rigshift.files import write_atomic
+from rigshift.fleet.model import Fleet
 from rigshift.fleet.store import load_fleet
-from rigshift.measure.calibrate import toolkit_for
 from rigshift.plan import Plan, PlanOptions, load_demand, plan_placement
 from rigshift.plan.report import render_explain, render_html, render_summary
 from rigshift.readers import LIMITS, load_json, problems_from_validation, read_text
 from rigshift.tables import output_console
 
+if TYPE_CHECKING:
+    from rigshift.decision import FarmDecision
+
 
 def load_plan(path: Path) -> Plan:
     expected = "a plan written by `rigshift plan --out`"
     text = read_text(path, expected, max_bytes=LIMITS.fleet_file_bytes)
+    if '"decision"' in text[:200]:  # `plan --json` output: the plan less the decision beside it
+        with contextlib.suppress(ValueError):  # not JSON: the validation below says where
+            text = without_decision(text)
     try:
         return Plan.model_validate_json(text)
     except ValidationError as error:
@@ -43,7 +58,13 @@ def print_summary(plan: Plan, console: Console, explain: bool) -> None:
 
 def plan_command(
     fleet: Annotated[Path, typer.Argument(help="Fleet file (JSON or YAML) as `rigshift fleet` writes it.")],
-    demand: Annotated[Path, typer.Argument(help="Demand file (YAML): deployments, values, constraints.")],
+    demand: Annotated[
+        Path | None,
+        typer.Argument(
+            help="Demand file (YAML): deployments, values, constraints. Left out: the farm decision's "
+            "demand on the cards it converts."
+        ),
+    ] = None,
     current: Annotated[
         Path | None, typer.Option("--current", help="The plan now running; replicas stay unless a move pays.")
     ] = None,
@@ -70,8 +91,17 @@ def plan_command(
             "--min-tps", help="Slowest stream served, tokens/s, where a deployment sets none [20, as assess]."
         ),
     ] = None,
+    prices: PricesOption = None,
+    decision_demand: DecisionDemandOption = None,
+    max_ttft: MaxTtftOption = DEFAULT_MAX_TTFT_S,
 ) -> None:
     """Place every replica of DEMAND on the GPUs of FLEET, for the most value within its limits.
+
+    Without DEMAND the plan is the farm decision's (docs/decision.md): the demand the conversion
+    plan serves, placed on the cards it converts, their miners stopped. With DEMAND it is a what-if
+    of those deployments on every usable GPU of FLEET; either way `--json` carries the decision
+    (computed with --demand, else DEMAND, as its demand) as its top-level `decision`. `--demand`
+    takes what econ's does (a demand file, a plan's demand file or usage).
 
     Power, memory, host (CPU cores, RAM, disk) and speed limits are respected: a replica slower than
     its deployment's min_tokens_per_s (default: the assessment's 20 tokens/s per stream) is never
@@ -79,9 +109,28 @@ def plan_command(
     has every replica with its GPUs, tensor split and power caps. Exit code 3 when some demand
     cannot be met (the plan is still written).
     """
+    # Imported here: the decision runs the economics (HiGHS), which `plan --help` must not load.
+    from rigshift.decision.service import decision_for
+
     fleet_data = load_fleet(fleet)
-    demand_data = load_demand(demand)
+    demand_data = load_demand(demand) if demand is not None else None  # its errors name the file first
+    made, tools = decision_for(
+        fleet_data, prices=prices, demand=decision_demand or demand, db=db, use_measurements=not no_measurements,
+        max_ttft_s=max_ttft,
+    )  # fmt: skip
     current_plan = load_plan(current) if current else None
+    if demand is None:
+        _emit(
+            made.plan or empty_plan(fleet_data, made.summary.verdict),
+            made,
+            fleet_data,
+            out,
+            html,
+            as_json,
+            explain,
+        )
+        return
+    assert demand_data is not None
     overrides: dict[str, object] = {}
     if time_limit is not None:
         overrides["time_limit_s"] = time_limit
@@ -97,17 +146,46 @@ def plan_command(
         overrides["solver"] = solver
     options = PlanOptions.model_validate({**demand_data.plan_options().model_dump(), **overrides})
 
-    tools = toolkit_for(db, not no_measurements, fleet_data)
     plan = plan_placement(fleet_data, demand_data, current=current_plan, options=options, tools=tools)
+    _emit(plan, made, fleet_data, out, html, as_json, explain, what_if=str(demand))
+
+
+def empty_plan(fleet: Fleet, why: str) -> Plan:
+    """The plan when the decision converts no card: nothing placed, and why."""
+    return Plan(
+        fleet=fleet.name, replicas=[], objective=0.0, bound=None, gap=None, solver="none",
+        solver_status="nothing to place", solve_seconds=0.0, revenue_usd_per_h=0.0,
+        power_cost_usd_per_h=0.0, gpus=fleet.gpu_count, notes=[f"the farm decision converts no card: {why}"],
+    )  # fmt: skip
+
+
+def _emit(
+    plan: Plan,
+    made: FarmDecision,
+    fleet: Fleet,
+    out: Path | None,
+    html: Path | None,
+    as_json: bool,
+    explain: bool,
+    what_if: str | None = None,
+) -> None:
+    from rigshift.decision.render import print_decision, with_decision_html
+
     text = plan.model_dump_json(indent=2)
     if out is not None:
-        write_atomic(out, text + "\n")
+        write_atomic(out, text + "\n")  # the plan alone: what `rigshift run` and --current read
     if html is not None:
-        write_atomic(html, render_html(plan, fleet_data))
+        write_atomic(html, with_decision_html(render_html(plan, fleet), made.summary))
     if as_json:
-        typer.echo(text)
+        typer.echo(with_decision(text, made.summary))
     else:
         console = output_console()
+        print_decision(made.summary, console)
+        if what_if is not None:
+            console.print(
+                f"What-if: {what_if}'s deployments on every usable GPU (the decision above places its "
+                f"demand on the {made.summary.funnel.converted:,} GPUs it converts)."
+            )
         print_summary(plan, console, explain)
         if html is not None:
             console.print(f"HTML report: {html}")

@@ -8,7 +8,7 @@
 from __future__ import annotations
 
 import gc
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from pydantic import BaseModel, ConfigDict
 
@@ -167,8 +167,12 @@ def analyze_fleet(
     token_factors: Sequence[float] = DEFAULT_TOKEN_FACTORS,
     demand_factors: Sequence[float] = DEFAULT_DEMAND_FACTORS,
     with_sensitivity: bool = True,
+    viable_gpus: Mapping[str, int] | None = None,
 ) -> Economics:
-    """Per card class, the fleet totals, the conversion plan and (optionally) its sensitivity."""
+    """Per card class, the fleet totals, the conversion plan and (optionally) its sensitivity.
+
+    `viable_gpus` (card class id -> cards; the farm decision's, rigshift.decision) caps how many
+    cards of each class may serve: those hostable today that meet the service level."""
     # A 100k-GPU fleet is millions of small objects: the cyclic GC would rescan all of them while
     # the card classes and the sweep's plans are built (1-4 s of a run), so it is paused, as
     # assess_fleet and demo_fleet do. Nothing built here holds a reference cycle.
@@ -184,6 +188,7 @@ def analyze_fleet(
             token_factors=token_factors,
             demand_factors=demand_factors,
             with_sensitivity=with_sensitivity,
+            viable_gpus=viable_gpus,
         )
     finally:
         if paused:
@@ -200,6 +205,7 @@ def _analyze(
     token_factors: Sequence[float],
     demand_factors: Sequence[float],
     with_sensitivity: bool,
+    viable_gpus: Mapping[str, int] | None = None,
 ) -> Economics:
     if not fleet.gpu_count:
         raise InputError(Problem("the fleet has no GPUs", field="rigs[].gpus", expected="at least one GPU"))
@@ -207,6 +213,8 @@ def _analyze(
     inputs = inputs.model_copy(update={"ai": size_replicas(inputs.ai)})
     unassessed: list[UnassessedCards] = []
     existing = card_classes(fleet, spec_of, inputs, unassessed)
+    if viable_gpus is not None:
+        existing = [c.model_copy(update={"viable_gpus": viable_gpus.get(c.id, 0)}) for c in existing]
     notes: list[str] = []
     if unassessed:
         notes.append(

@@ -12,10 +12,11 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Mapping
 
-from rigshift.assess import FleetAssessment, ModelClass, ReadinessCriteria
+from rigshift.assess import FleetAssessment, ModelClass, ReadinessCriteria, assess_fleet
 from rigshift.catalog.gpu_spec import GpuSpec
 from rigshift.econ.cards import InferenceRate, ThroughputModel
-from rigshift.econ.inputs import AiInputs, ModelClassPrice
+from rigshift.econ.inputs import AiInputs, EconInputs, ModelClassPrice
+from rigshift.econ.throughput import EstimatorThroughput
 from rigshift.estimate.types import PcieLink
 from rigshift.fleet.model import Fleet
 
@@ -76,3 +77,20 @@ class AssessedThroughput:
         if self.refusal(spec, model_class) is not None:
             return None
         return self.inner.rate(spec, gpus, link, model_class, ai)
+
+
+def assessed_throughput(
+    fleet: Fleet,
+    inputs: EconInputs,
+    estimator: EstimatorThroughput,
+    criteria: ReadinessCriteria | None = None,
+    assessment: FleetAssessment | None = None,
+) -> AssessedThroughput:
+    """The estimator's speeds, limited to the model classes the assessment says each card serves."""
+    criteria = criteria or ReadinessCriteria()
+    assessment = assessment or assess_fleet(fleet, criteria, estimator.tools)
+    class_of = {
+        p.name: assessment_class(p.model, estimator.model(p.model).params_b, criteria)
+        for p in inputs.ai.token_prices
+    }
+    return AssessedThroughput(estimator, served_classes(assessment, fleet), class_of)

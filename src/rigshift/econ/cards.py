@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from rigshift.catalog.gpu_spec import GpuSpec
 from rigshift.econ import formulas as f
@@ -61,12 +61,22 @@ class CardClass(_Model):
     # The class's rigs for the shared host rule (rigshift.hosts): (cards of this class on the rig,
     # CPU cores, RAM GiB, disk GiB, how many such rigs). Empty: hosts sized for the cards (bought).
     rig_hosts: tuple[tuple[int, float | None, float | None, float | None, int], ...] = ()
+    # The farm decision's cap (rigshift.decision): cards of the class that are hostable today and
+    # meet the service level. None: no cap beyond the host rule.
+    viable_gpus: int | None = Field(default=None, ge=0)
 
     def hosted_gpus(self, gpus_per_replica: int, host_ram_gib: float, model_file_gib: float) -> int:
         """Cards of this class that serve a replica once every rig's host limit is applied: the
-        replicas `replicas_on_rig` (the rule assess and plan count with) allows, times their size."""
-        if not self.rig_hosts:
-            return self.count
+        replicas `replicas_on_rig` (the rule assess and plan count with) allows, times their size,
+        and no more than the decision's viable cards."""
+        hosted = (
+            self.count
+            if not self.rig_hosts
+            else self._host_rule_gpus(gpus_per_replica, host_ram_gib, model_file_gib)
+        )
+        return hosted if self.viable_gpus is None else min(hosted, self.viable_gpus)
+
+    def _host_rule_gpus(self, gpus_per_replica: int, host_ram_gib: float, model_file_gib: float) -> int:
         return sum(
             rigs
             * gpus_per_replica

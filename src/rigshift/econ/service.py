@@ -6,36 +6,18 @@ from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
 
-from rigshift.assess import FleetAssessment, ReadinessCriteria, assess_fleet
 from rigshift.assess.unlocks import reprice_unlocks
+from rigshift.decision.compute import decide
 from rigshift.econ.analysis import Economics, analyze_fleet
-from rigshift.econ.assessed import AssessedThroughput, assessment_class, served_classes
+from rigshift.econ.assessed import assessed_throughput
 from rigshift.econ.cards import ThroughputModel
-from rigshift.econ.inputs import EconInputs
 from rigshift.econ.prices import load_inputs
 from rigshift.econ.prices.demand import read_demand
 from rigshift.econ.sensitivity import DEFAULT_POWER_FACTORS, DEFAULT_TOKEN_FACTORS
 from rigshift.econ.throughput import EstimatorThroughput
-from rigshift.econ.unlocks import TIER_UP_SHARE, unlock_costs, value_of_ready_gpu
+from rigshift.econ.unlocks import TIER_UP_SHARE, value_of_ready_gpu
 from rigshift.fleet.model import Fleet
 from rigshift.toolkit import Toolkit, default_toolkit
-
-
-def assessed_throughput(
-    fleet: Fleet,
-    inputs: EconInputs,
-    estimator: EstimatorThroughput,
-    criteria: ReadinessCriteria | None = None,
-    assessment: FleetAssessment | None = None,
-) -> AssessedThroughput:
-    """The estimator's speeds, limited to the model classes the assessment says each card serves."""
-    criteria = criteria or ReadinessCriteria()
-    assessment = assessment or assess_fleet(fleet, criteria, estimator.tools)
-    class_of = {
-        p.name: assessment_class(p.model, estimator.model(p.model).params_b, criteria)
-        for p in inputs.ai.token_prices
-    }
-    return AssessedThroughput(estimator, served_classes(assessment, fleet), class_of)
 
 
 def fleet_economics(
@@ -74,10 +56,20 @@ def fleet_economics(
             }
         )
     assessment = None
+    viable = None
     if throughput is None:
         estimator = EstimatorThroughput(tools)
         if use_assessment:
-            assessment = assess_fleet(fleet, ReadinessCriteria(), tools, unlock_costs=unlock_costs(inputs))
+            # The farm decision's economics (docs/decision.md): its assessment, and each card class
+            # capped at the cards hostable today that meet the service level.
+            made = decide(fleet, inputs, tools, with_sensitivity=with_sensitivity)
+            defaults = (tuple(power_factors), tuple(token_factors)) == (
+                DEFAULT_POWER_FACTORS,
+                DEFAULT_TOKEN_FACTORS,
+            )
+            if defaults and made.economics is not None:
+                return made.economics
+            assessment, viable = made.assessment, made.viable_by_class
             throughput = assessed_throughput(fleet, inputs, estimator, assessment=assessment)
         else:
             throughput = estimator
@@ -89,6 +81,7 @@ def fleet_economics(
         power_factors=power_factors,
         token_factors=token_factors,
         with_sensitivity=with_sensitivity,
+        viable_gpus=viable,
     )
     if assessment is None:
         return economics

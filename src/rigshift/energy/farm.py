@@ -5,13 +5,16 @@ agree: card classes, mining revenue and host shares from `rigshift.econ` (its pr
 its dated defaults), tokens/s from the estimator for one model class on one card, and the
 throughput and draw at each power cap from `rigshift.estimate.power`.
 
-A card is "converted" (serves AI) when the model class fits on one card of its model; the others
-keep mining. The default model class is the prices file's cheapest-to-run one (`8b`).
+Which cards are "converted" (serve AI) is the farm decision's (rigshift.decision, docs/decision.md)
+when `converted` is given: each card class splits into its converted cards and the rest, which keep
+mining. Without it (library callers, the run-time wiring) a card is converted when the model class
+fits on one card of its model. The default model class is the prices file's cheapest-to-run one (`8b`).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -89,6 +92,19 @@ class Farm:
         }
 
 
+def _split(group: CardGroup, converted: Mapping[str, int] | None) -> list[CardGroup]:
+    """The class's converted cards (the decision's) and the rest, still mining."""
+    if converted is None:
+        return [group]
+    n = min(group.count, converted.get(group.id, 0)) if group.converted else 0
+    out = []
+    if n:
+        out.append(replace(group, count=n))
+    if group.count - n:
+        out.append(replace(group, id=f"{group.id} mining", count=group.count - n, converted=False, levels=()))
+    return out
+
+
 def _site_cap(fleet: Fleet, name: str) -> float | None:
     site = fleet.site(name)
     return site.power_budget_kw if site is not None else None
@@ -101,7 +117,9 @@ def build_farm(
     model_class: str = "8b",
     sites: list[str] | None = None,
     inputs: EconInputs | None = None,
+    converted: Mapping[str, int] | None = None,
 ) -> Farm:
+    """The farm as the policy sees it; `converted`: card class id -> the decision's converted cards."""
     inputs = inputs or load_inputs(prices)
     classes = {p.name: p for p in inputs.ai.token_prices}
     if model_class not in classes:
@@ -132,20 +150,19 @@ def build_farm(
         mining = mining_result(card.model_copy(update={"price_curve": ()}), spec, inputs)
         rate = estimator.rate(spec, 1, card.link, mc, inputs.ai)
         tps = rate.decode_tokens_per_s if rate is not None else 0.0
-        by_site.setdefault(card.site, []).append(
-            CardGroup(
-                id=card.id,
-                gpu=card.gpu_key,
-                count=card.count,
-                converted=tps > 0,
-                tdp_w=spec.tdp_w,
-                idle_w=inputs.power.idle_w_per_gpu,
-                host_w=card.host_share_w,
-                levels=cap_levels(spec, tps) if tps > 0 else (),
-                mining_usd_per_hour=mining.revenue_usd_day / 24 if mining.available else 0.0,
-                mining_w=mining.power_w if mining.available else 0.0,
-            )
+        group = CardGroup(
+            id=card.id,
+            gpu=card.gpu_key,
+            count=card.count,
+            converted=tps > 0,
+            tdp_w=spec.tdp_w,
+            idle_w=inputs.power.idle_w_per_gpu,
+            host_w=card.host_share_w,
+            levels=cap_levels(spec, tps) if tps > 0 else (),
+            mining_usd_per_hour=mining.revenue_usd_day / 24 if mining.available else 0.0,
+            mining_w=mining.power_w if mining.available else 0.0,
         )
+        by_site.setdefault(card.site, []).extend(_split(group, converted))
         pue[card.site] = card.pue
     site_farms = tuple(
         SiteFarm(

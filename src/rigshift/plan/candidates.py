@@ -50,6 +50,8 @@ class SlotKey:
     labels: tuple[tuple[str, str], ...]
     host: tuple[int | None, float | None, float | None] = (None, None, None)  # cores, RAM, disk (GiB)
     rig_gpus: int = 0  # GPUs of this kind on each rig of the pool
+    beside_miner: bool = False  # a miner keeps running on these GPUs (options.beside_miner: "derate")
+    miner_stopped: bool = False  # a miner ran here and the plan stops it (options.beside_miner: "stop_miner")
 
 
 @dataclass
@@ -180,7 +182,11 @@ def build_pools(
             if gpu.temperature_c is not None and gpu.temperature_c > options.max_temperature_c:
                 unusable[f"hotter than {options.max_temperature_c:g} °C"] += 1
                 continue
-            free = gpu.vram_gib - gpu.vram_used_by_others_gib - options.vram_reserve_gib
+            # A miner beside a replica: stopped (its VRAM freed), or left running and the replica derated.
+            miner = gpu.miner_running or gpu.vram_used_by_others_gib > 0
+            stop = miner and options.beside_miner == "stop_miner"
+            held = 0.0 if stop else gpu.vram_used_by_others_gib
+            free = gpu.vram_gib - held - options.vram_reserve_gib
             free = math.floor(free / FREE_VRAM_STEP_GIB) * FREE_VRAM_STEP_GIB
             if free <= 0:
                 unusable["no free VRAM"] += 1
@@ -196,6 +202,8 @@ def build_pools(
                 power_min_w=power.min if power else None,
                 power_max_w=power.max if power else None,
                 labels=_gpu_labels(rig, gpu, label_keys),
+                beside_miner=miner and not stop,
+                miner_stopped=stop,
             )
             rig_slots.setdefault(r, []).append((position, slot, spec))
     # A pool is one slot type on rigs with one host size (CPU cores, RAM), so the per-rig host
@@ -516,6 +524,9 @@ def _fit(
         # The estimator's own power model: a cap slows the compute-bound share of each phase.
         decode_factor = speed_factor_at_power_limit(pool.spec, cap_w, "decode")
         prefill_factor = speed_factor_at_power_limit(pool.spec, cap_w, "prefill")
+        if pool.key.beside_miner:  # the miner streams the same memory: the replica gets a share
+            decode_factor *= options.miner_contention_factor
+            prefill_factor *= options.miner_contention_factor
         per_gpu_w = serving_power_w(pool.spec, cap, "decode")  # decode leaves cores waiting on memory
         max_n = 1
         if (
@@ -548,7 +559,7 @@ def _fit(
             per_replica_tps = tps / n
             revenue = 0.0
             if deployment.replicas is not None:
-                revenue = v.per_replica(per_replica_tps)
+                revenue = v.per_replica(per_replica_tps, options.replica_utilisation)
             power_cost = k_fit * per_gpu_w / 1000 * site_price
             if deployment.replicas is not None and deployment.replicas.min == 0 and n * revenue <= power_cost:
                 continue  # never worth placing, and no minimum asks for it

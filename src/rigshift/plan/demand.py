@@ -94,9 +94,10 @@ class Value(_Model):
             return self.priority / target_tokens_per_s
         return self.usd_per_h(1.0)
 
-    def per_replica(self, tokens_per_s: float) -> float:
-        """Objective units a replica-count replica is worth per hour: its priority, or its tokens."""
-        return self.priority if self.priority is not None else self.usd_per_h(tokens_per_s)
+    def per_replica(self, tokens_per_s: float, utilisation: float = 1.0) -> float:
+        """Objective units a replica-count replica is worth per hour: its priority, or the tokens it
+        sells at the stated `utilisation` (no volume is given, so never its full capacity)."""
+        return self.priority if self.priority is not None else self.usd_per_h(tokens_per_s) * utilisation
 
     @model_validator(mode="after")
     def _one(self) -> Value:

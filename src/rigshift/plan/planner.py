@@ -162,7 +162,11 @@ def _cross_rig_replicas(cands: Candidates, cross: list[CrossRigPlacement]) -> li
                 tensor_split=[round(1 / len(gpus), 4)] * len(gpus),
                 cross_rig=True,
                 tokens_per_s=round(x.tokens_per_s, 3),
-                revenue_usd_per_h=round(d.value.usd_per_h(x.tokens_per_s), 6),
+                revenue_usd_per_h=round(
+                    d.value.usd_per_h(x.tokens_per_s)
+                    * (cands.options.replica_utilisation if d.replicas else 1.0),
+                    6,
+                ),
                 power_w=round(len(gpus) * x.serving_w, 1),
                 power_cost_usd_per_h=round(x.power_cost, 6),
                 vram_gib_per_gpu=[round(x.vram_per_gpu_gib, 3)] * len(gpus),
@@ -360,7 +364,11 @@ def _to_plan(
     for di, d in enumerate(demand.deployments):
         if d.throughput is not None and tokens_by_dep[di] > 0:
             paid_share[di] = min(1.0, d.throughput.target_tokens_per_s / tokens_by_dep[di])
+        elif d.replicas is not None:  # no volume: paid at the stated utilisation, not full capacity
+            paid_share[di] = cands.options.replica_utilisation
     replicas: list[PlannedReplica] = []
+    beside = 0
+    stopped: set[tuple[str, int]] = set()
     site_w: dict[str, float] = defaultdict(float, {s: w for s, w in cands.fixed_w_by_site.items()})
     for p in sorted(places, key=lambda p: (p.config, p.rig, p.positions)):
         c = cands.configs[p.config]
@@ -380,6 +388,16 @@ def _to_plan(
         ]
         price = d.value.usd_per_mtok or 0.0
         site_w[rig.site] += c.watts
+        key = cands.pools[c.pool].key
+        miner_note = []
+        if key.beside_miner:
+            miner_note = [
+                f"beside a running miner: credited {cands.options.miner_contention_factor:g} of its speed"
+            ]
+            beside += c.n
+        elif key.miner_stopped:
+            miner_note = ["its GPUs' miners are stopped: their mining income is lost"]
+            stopped.update((rig.name, pos) for pos in p.positions)
         ids = list(p.kept_ids)
         base = f"{d.name}@{rig.name}/{'+'.join(str(x) for x in p.positions)}"
         fresh = [f"{base}#{i}" for i in range(c.n)]
@@ -407,8 +425,19 @@ def _to_plan(
                     power_w=round(c.k * c.serving_w / c.n, 1),
                     power_cost_usd_per_h=round(c.power_cost / c.n, 6),
                     vram_gib_per_gpu=[round(c.vram_per_gpu_gib, 3)] * c.k,
+                    notes=list(miner_note),
                 )
             )
+    if beside:
+        notes.append(
+            f"{beside} replica(s) beside a running miner, credited {cands.options.miner_contention_factor:g} "
+            "of their speed (options.beside_miner: stop_miner stops the miners instead)"
+        )
+    if stopped:
+        notes.append(
+            f"{len(stopped)} miner(s) stopped for replicas (options.beside_miner: stop_miner): their mining "
+            "income is lost (rigshift econ prices it)"
+        )
     replicas.extend(_cross_rig_replicas(cands, cross))
     for x in cross:
         site_w[cands.pools[x.pool].key.site] += x.watts

@@ -121,7 +121,7 @@ def _one(
         v = deployment.value
         revenue = 0.0
         if deployment.replicas is not None:
-            revenue = v.per_replica(tps)
+            revenue = v.per_replica(tps, opts.replica_utilisation)
         state.take_gpus(q, gpus, main, host_ram, watts)
         return CrossRigPlacement(
             deployment=di,

@@ -54,6 +54,15 @@ class PlanOptions(_Model):
     )
     host_watts_per_rig: float = 60.0  # CPU, board, risers, fans
     leftover: LeftoverPolicy = "idle"
+    # A replica-count deployment gives no volume: each replica is paid for this share of its
+    # capacity, a stated utilisation (econ's max_utilisation), never 24 h at full speed.
+    replica_utilisation: float = Field(default=0.7, gt=0, le=1)
+    # A GPU whose miner keeps running beside a replica (VRAM held by others): "derate" credits the
+    # replica `miner_contention_factor` of its speed (both stream the card's memory); "stop_miner"
+    # frees the miner's VRAM and gives full speed, and the plan lists the miners it stops (their
+    # mining income is lost: the farm decision counts it).
+    beside_miner: Literal["derate", "stop_miner"] = "derate"
+    miner_contention_factor: float = Field(default=0.5, gt=0, le=1)
     idle_watts_fraction: float = Field(default=0.08, ge=0, le=1)  # an idle GPU's draw, share of TDP
     mining_watts_fraction: float = Field(default=0.7, ge=0, le=1)  # an undervolted miner's draw
     migration_cost: float = Field(default=0.05, ge=0)  # objective units ($/h) a moved replica must gain

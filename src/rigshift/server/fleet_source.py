@@ -19,7 +19,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 from rigshift.assess import FleetAssessment, ReadinessCriteria, assess_fleet
+from rigshift.decision.compute import FarmDecision, decide
+from rigshift.decision.service import measurements_label
 from rigshift.econ.analysis import Economics
+from rigshift.econ.prices import load_inputs
 from rigshift.econ.service import fleet_economics
 from rigshift.fleet.model import Fleet
 from rigshift.toolkit import Toolkit, default_toolkit
@@ -35,6 +38,8 @@ class FleetSource:
         self._tools: Toolkit | None = None
         self._assessment: FleetAssessment | None = None
         self._economics: Economics | None = None
+        self._decision: FarmDecision | None = None
+        self._deciding: threading.Thread | None = None
 
     @classmethod
     def from_file(cls, path: str | Path) -> FleetSource:
@@ -80,6 +85,7 @@ class FleetSource:
         """New measurements: the next request recomputes the assessment and economics with them."""
         with self._lock:
             self._tools = self._assessment = self._economics = None
+            self._decision = None
 
     def assessment(self) -> FleetAssessment | None:
         fleet = self.fleet()
@@ -94,15 +100,43 @@ class FleetSource:
     def loaded_assessment(self) -> FleetAssessment | None:
         return self._assessment
 
-    def economics(self) -> Economics | None:
+    def decision(self) -> FarmDecision | None:
+        """The farm decision (docs/decision.md) with the default prices and demand and the server's
+        measurements: what `rigshift assess|econ|plan --json` print as `decision` for this fleet."""
         fleet = self.fleet()
         if fleet is None:
             return None
         tools = self.tools()
         with self._lock:
-            if self._economics is None:
-                self._economics = fleet_economics(fleet, tools=tools)
-            return self._economics
+            if self._decision is None:
+                self._decision = decide(
+                    fleet,
+                    load_inputs(None),
+                    tools,
+                    measurements=measurements_label(tools),
+                    with_sensitivity=True,
+                )
+            return self._decision
+
+    def decision_if_ready(self) -> FarmDecision | None:
+        """The decision if it is computed; else None, with its computation started on a background
+        thread (once): a request never waits seconds for it (the Overview polls)."""
+        if self._decision is not None or self.fleet() is None:
+            return self._decision
+        with self._lock:
+            if self._deciding is None or not self._deciding.is_alive():
+                self._deciding = threading.Thread(target=self.decision, name="farm-decision", daemon=True)
+                self._deciding.start()
+        return None
+
+    def economics(self) -> Economics | None:
+        """The decision's economics (its conversion plan is the decision's "worth converting")."""
+        made = self.decision()
+        if made is not None and made.economics is None:
+            fleet = self.fleet()
+            assert fleet is not None
+            return fleet_economics(fleet, tools=self.tools())  # raises: nothing priceable, and why
+        return None if made is None else made.economics
 
     def what_if(self, power_factor: float, token_factor: float) -> Economics | None:
         """The economics with every power price and every token price scaled (one grid cell)."""

@@ -78,6 +78,11 @@ async def get_overview(ctx: Context, _admin: Admin) -> Response:
         default_usd_per_kwh=power_price,
     )
     body["fleet_source"] = ctx.fleet.label
+    # The farm decision leads the Overview: the same object `rigshift assess|econ|plan --json` print.
+    # It takes seconds on a large farm: null (and `decision_pending`) until the background run ends.
+    made = await anyio.to_thread.run_sync(ctx.fleet.decision_if_ready) if ctx.fleet.configured else None
+    body["decision"] = None if made is None else made.summary.model_dump(mode="json")
+    body["decision_pending"] = ctx.fleet.configured and made is None
     body["replicas"] = _replica_states(ctx)
     body["generated_at"] = now
     return JSONResponse(body)
