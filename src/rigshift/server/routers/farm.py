@@ -27,7 +27,7 @@ from rigshift.server.fleet_source import FleetSource
 from rigshift.server.fleet_view import FleetView, build_view, overview
 from rigshift.server.metering import default_prices
 from rigshift.server.routing import api_router
-from rigshift.server.services.decision_what_if import WhatIf
+from rigshift.server.services.decision_what_if import WhatIf, money_rows
 from rigshift.server.services.decision_what_if import payload as decision_payload
 from rigshift.server.services.deployments import all_replicas
 from rigshift.server.usage_report import usage_report
@@ -89,6 +89,7 @@ async def get_overview(ctx: Context, _admin: Admin) -> Response:
     # The farm decision leads the Overview: the same object `rigshift assess|econ|plan --json` print.
     made = await anyio.to_thread.run_sync(ctx.fleet.decision) if ctx.fleet.configured else None
     body["decision"] = None if made is None else made.summary.model_dump(mode="json")
+    body["decision_money"] = None if made is None else money_rows(made)  # capex, proceeds, uses now
     body["replicas"] = _replica_states(ctx)
     body["generated_at"] = now
     return JSONResponse(body)
