@@ -82,8 +82,8 @@ function placementTable(el, rows, id) {
   table(el, [
     { key: "rig", label: "rig" },
     { key: "site", label: "site", hidePhone: true },
-    { key: "gpu_count", label: "GPUs", num: true, render: (r) => `${r.gpu_count} × ${esc(r.gpu_models.join(", "))}` },
-    { key: "model", label: "model", render: (r) => `${esc(r.model)} <span class="muted small">${esc(r.quant)}</span>` },
+    { key: "gpu_count", label: "GPUs", num: true, render: (r) => `${r.gpu_count}<span class="hide-phone"> × ${esc(r.gpu_models.join(", "))}</span>` },
+    { key: "model", label: "model", render: (r) => `${esc(r.model)}<span class="muted small hide-phone"> ${esc(r.quant)}</span>` },
     { key: "tokens_per_s", label: "tok/s", num: true, render: (r) => fmt.num(r.tokens_per_s, 0) },
     { key: "revenue_usd_day", label: "revenue $/day", num: true, hidePhone: true, render: (r) => fmt.usd(r.revenue_usd_day) },
     { key: "power_usd_day", label: "power $/day", num: true, hidePhone: true, render: (r) => fmt.usd(r.power_usd_day) },
@@ -250,7 +250,7 @@ const econPage = {
 <div class="card" id="ec-decision"><h2>The decision</h2><p class="muted">Computing…</p></div>
 <div id="ec-kpis" class="kpis"></div>
 <div class="grid">
-<div class="card span-6"><h2>Net per day by use (every card that can)</h2><p class="muted small"><span class="pos">green: earns</span> · <span class="neg">red: loses</span>, each use priced on every card that could take it</p><div id="ec-uses"></div></div>
+<div class="card span-6"><h2>Net per day by use (GPUs that can take it)</h2><p class="muted small"><span class="pos">green: earns</span> · <span class="neg">red: loses</span>, each use priced on every card that could take it</p><div id="ec-uses"></div></div>
 <div class="card span-6"><h2>Conversion plan: GPUs before → after</h2><div id="ec-plan"></div></div>
 <div class="card span-12"><h2>The decision's placement</h2><p class="muted small">The planner's replicas for the demand the plan serves, on the converted cards with their miners stopped; revenue at the demand's price and the stated utilisation.</p><div id="ec-placement"></div></div>
 <div class="card span-12"><h2>What if?</h2><p class="muted small">The server recomputes the same decision on the changed inputs (<code>GET /admin/decision</code>).</p>
@@ -297,7 +297,7 @@ const econPage = {
       kpi("best net / day", fmt.usd(e.totals.best_net_usd_day, 0), "each card in its own best use"),
       kpi("placed", `${fmt.int(made.decision.funnel.placed)} GPUs`, made.decision.placement ? `${made.decision.placement.replicas} replicas` : "no replica"),
     ].join("");
-    $("#ec-uses").innerHTML = bars(e.totals.by_use.map((u) => ({ label: `${u.use} (${fmt.int(u.gpus)} GPUs)`, value: u.net_usd_day, use: u.use })), { format: (v) => fmt.usd(v, 0), fill: signFill });
+    $("#ec-uses").innerHTML = bars(e.totals.by_use.map((u) => ({ label: `${u.use} (${fmt.int(u.gpus)})`, value: u.net_usd_day, use: u.use })), { format: (v) => fmt.usd(v, 0), fill: signFill });
     const count = (allocs) => allocs.reduce((acc, a) => ((acc[a.bought ? "bought" : a.use] = (acc[a.bought ? "bought" : a.use] || 0) + a.count), acc), {});
     $("#ec-plan").innerHTML = stacked(
       [{ label: "before", parts: count(p.before) }, { label: "after", parts: count(p.after) }],
