@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import httpx
 import pytest
@@ -21,12 +22,13 @@ def get(plane: Plane, path: str, **params: object) -> httpx.Response:
     return httpx.get(plane.url + path, params=params, headers=bearer(plane.admin_key), timeout=120)  # type: ignore[arg-type]
 
 
-def cli_decision(*args: str) -> dict:  # type: ignore[type-arg]
+def cli_decision(*args: str) -> dict[str, Any]:
     """`rigshift assess --json`'s `decision` on the plane's fleet (the demo farm at 60 GPUs)."""
     compute._CACHE.clear()  # recomputed by the CLI, not read back from the server's
     result = runner.invoke(app, ["assess", "--demo", "--scale", "60", "--no-measurements", "--json", *args])
     assert result.exit_code == 0, result.output
-    return json.loads(result.stdout)["decision"]  # type: ignore[no-any-return]
+    decision: dict[str, Any] = json.loads(result.stdout)["decision"]
+    return decision
 
 
 def test_the_decision_is_the_overviews_and_the_clis(plane: Plane):
