@@ -136,6 +136,13 @@ def test_the_overview_leads_with_the_decisions_funnel_and_verdict(
             order = page.evaluate("[...document.querySelectorAll('#ov-decision, #ov-kpis')].map(e => e.id)")
             assert order == ["ov-decision", "ov-kpis"]
             page.screenshot(path=artifacts / f"overview-{name}.png", full_page=True)
+            if viewport is LAPTOP:  # the next poll keeps the decision and refreshes the live note
+                first = page.inner_text("#ov-source")
+                page.wait_for_function(
+                    "t => document.querySelector('#ov-source').textContent !== t", arg=first, timeout=30_000
+                )
+                assert funnel_counts(page, "#ov-decision") == decision["funnel"]
+                assert "The inventory shows" in page.inner_text("#ov-decision .live-note")
             if viewport is PHONE:
                 assert sideways(page) <= PHONE["width"] + 1
 

@@ -53,13 +53,17 @@ function nowBasis(money) {
   return `modelled: ${uses.join(" · ")} (each card at its best use today)`;
 }
 
+function liveText(live) {
+  return `The inventory shows ${esc(live)} right now: "now" is what the model assumes each card does, not the live state.`;
+}
+
 // The verdict card: net now → after, what to do, the funnel beside the published share, and the
 // step that removes the most cards with what would move them.
 function decisionCard(decision, money, { live = null } = {}) {
   const m = decision.monthly_net_usd;
   const change = m.after - m.now;
   const drop = decision.largest_drop;
-  const liveNote = live ? ` The inventory shows ${esc(live)} right now: "now" is what the model assumes each card does, not the live state.` : "";
+  const liveNote = live ? ` <span class="live-note">${liveText(live)}</span>` : "";
   return `<div class="decision"><div class="verdict">
 <div class="money"><div><div class="l">net / month now</div><div class="v">${signed(m.now, fmt.usd(m.now, 0))}</div><div class="s">${esc(nowBasis(money))}</div></div>
 <div class="arrow" aria-hidden="true">→</div>
@@ -113,6 +117,8 @@ const overviewPage = {
     } else if (d.decision.inputs_digest !== this.digest) {
       this.digest = d.decision.inputs_digest; // redrawn when the decision changes (new measurements)
       $("#ov-decision").innerHTML = `<h2>The decision</h2>${decisionCard(d.decision, d.decision_money, { live })}`;
+    } else {
+      $("#ov-decision .live-note").innerHTML = liveText(live); // the live states move; the decision did not
     }
     const sub = d.power_sources.live ? `${d.power_sources.live} GPUs live, ${d.power_sources.inventory} from inventory` : "from the inventory snapshot (no agent reporting)";
     $("#ov-kpis").innerHTML = [
