@@ -180,13 +180,18 @@ def test_the_what_if_sliders_recompute_the_servers_decision(
         page.fill("#wf-demand", "4")
         page.fill("#wf-ttft", "5")
         page.click("#whatif button[type=submit]")
-        page.wait_for_selector("#whatif-decision .funnel")
+        # Each slider let go asks too; only the latest question's answer is drawn.
+        page.wait_for_selector("#whatif-result:has-text('demand × 4'):has-text('within 5 s')")
         expected = farm.get("/admin/decision", token_factor=2, demand_factor=4, max_ttft_s=5)
         assert funnel_counts(page, "#whatif-decision") == expected["decision"]["funnel"]
         assert expected["decision"]["verdict"] in page.inner_text("#whatif-decision")
         rows = page.locator("#whatif-placement-table tbody tr")
         assert rows.count() == len(expected["placement"])
         page.screenshot(path=artifacts / "econ-what-if-1366.png", full_page=True)
+        page.fill("#wf-power", "2")  # a slider alone, no button: the server answers for it
+        page.wait_for_selector("#whatif-result:has-text('power × 2,')")
+        again = farm.get("/admin/decision", power_factor=2, token_factor=2, demand_factor=4, max_ttft_s=5)
+        assert again["decision"]["verdict"] in page.inner_text("#whatif-decision")
 
 
 def test_a_placed_demand_shows_as_a_placement_table(

@@ -280,6 +280,9 @@ const econPage = {
     for (const k of ["power", "token", "demand"]) {
       $(`#wf-${k}`).addEventListener("input", (e) => ($(`#wf-${k}-v`).textContent = e.target.value));
     }
+    // A slider let go (or the bound changed) asks the server again; Compute does the same.
+    for (const id of ["#wf-power", "#wf-token", "#wf-demand", "#wf-ttft"]) $(id).addEventListener("change", () => this.whatIf());
+    this.asked = 0;
     $("#whatif").addEventListener("submit", (e) => {
       e.preventDefault();
       this.whatIf();
@@ -345,16 +348,18 @@ const econPage = {
   async whatIf() {
     const q = { power_factor: $("#wf-power").value, token_factor: $("#wf-token").value, demand_factor: $("#wf-demand").value, max_ttft_s: $("#wf-ttft").value };
     const out = $("#ec-whatif");
+    const asked = ++this.asked; // only the latest question's answer is drawn
     out.innerHTML = `<p class="muted">Computing the decision…</p>`;
     try {
       const made = await api(`/admin/decision?${new URLSearchParams(q)}`);
+      if (asked !== this.asked) return;
       const w = made.what_if;
       out.innerHTML = `<p id="whatif-result" class="small">At power × ${esc(w.power_factor)}, token prices × ${esc(w.token_factor)}, demand × ${esc(w.demand_factor)} and a first token within ${esc(w.max_ttft_s)} s:</p>
 <div id="whatif-decision">${decisionCard(made.decision, made.money)}</div>
 <h2>Placement</h2><div id="whatif-placement"></div>`;
       placementTable($("#whatif-placement"), made.placement, "whatif-placement-table");
     } catch (error) {
-      out.innerHTML = problem(error);
+      if (asked === this.asked) out.innerHTML = problem(error);
     }
   },
   async place() {
