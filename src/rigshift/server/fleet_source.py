@@ -25,6 +25,7 @@ from rigshift.econ.analysis import Economics
 from rigshift.econ.prices import load_inputs
 from rigshift.econ.service import fleet_economics
 from rigshift.fleet.model import Fleet
+from rigshift.server.services.decision_what_if import WhatIf, scaled
 from rigshift.toolkit import Toolkit, default_toolkit
 
 
@@ -128,6 +129,20 @@ class FleetSource:
                 self._deciding = threading.Thread(target=self.decision, name="farm-decision", daemon=True)
                 self._deciding.start()
         return None
+
+    def decision_what_if(self, what: WhatIf) -> FarmDecision | None:
+        """The same decision on other prices, demand or service level (the console's what-if);
+        unchanged inputs are the server's own decision."""
+        if what.is_default:
+            return self.decision()
+        fleet = self.fleet()
+        if fleet is None:
+            return None
+        tools = self.tools()
+        changed, inputs = scaled(fleet, load_inputs(None), what)
+        return decide(
+            changed, inputs, tools, max_ttft_s=what.max_ttft_s, measurements=measurements_label(tools)
+        )
 
     def economics(self) -> Economics | None:
         """The decision's economics (its conversion plan is the decision's "worth converting")."""

@@ -1,7 +1,7 @@
 // The console: login, a hash router over five pages, and polling for live figures.
 // Everything comes from the server's JSON API (the one the CLI uses); nothing is computed here
 // beyond sums and formatting.
-import { bars, columns, stacked } from "./charts.js";
+import { bars, columns, funnel, signFill, stacked } from "./charts.js";
 import { ApiError, api, esc, fmt, setCsrf, table } from "./util.js";
 
 const POLL_MS = { overview: 5000, fleet: 10000, serving: 5000, energy: 15000 };
@@ -26,11 +26,83 @@ function problem(error) {
   return `<div class="card error" role="alert">${esc(error.message)}</div>`;
 }
 
+// --- The decision (docs/decision.md): read from the server, never recomputed here ---------------
+const STEPS = [
+  ["gpus", "GPUs", "every GPU of the fleet"],
+  ["capable", "capable", "the card serves the headline class on its own VRAM"],
+  ["hostable", "hostable now", "its rig runs a replica today (host RAM, cores, disk, no miner's VRAM)"],
+  ["viable", "viable", "meets the service level"],
+  ["converted", "worth converting", "converting it pays at this demand and these prices"],
+  ["placed", "placed", "the planner gives it a replica for the demand"],
+];
+
+function funnelChart(decision) {
+  const f = decision.funnel;
+  return funnel(STEPS.map(([step, label]) => ({ step, label, count: f[step] })), { band: [decision.published.low, decision.published.high] });
+}
+
+function signed(value, text) {
+  return `<span class="${value < 0 ? "neg" : "pos"}">${esc(text)}</span>`;
+}
+
+// What "now" means: econ prices every card at its use today (its best coin where mining pays);
+// the live states come from the inventory and agents. Both are shown, each labelled.
+function nowBasis(money) {
+  if (!money) return "";
+  const uses = Object.entries(money.now_by_use).map(([k, v]) => `${fmt.int(v)} ${k === "mine" ? "mining" : k}`);
+  return `modelled: ${uses.join(" · ")} (each card at its best use today)`;
+}
+
+function liveText(live) {
+  return `The inventory shows ${esc(live)} right now: "now" is what the model assumes each card does, not the live state.`;
+}
+
+// The verdict card: net now → after, what to do, the funnel beside the published share, and the
+// step that removes the most cards with what would move them.
+function decisionCard(decision, money, { live = null } = {}) {
+  const m = decision.monthly_net_usd;
+  const change = m.after - m.now;
+  const drop = decision.largest_drop;
+  const liveNote = live ? ` <span class="live-note">${liveText(live)}</span>` : "";
+  return `<div class="decision"><div class="verdict">
+<div class="money"><div><div class="l">net / month now</div><div class="v">${signed(m.now, fmt.usd(m.now, 0))}</div><div class="s">${esc(nowBasis(money))}</div></div>
+<div class="arrow" aria-hidden="true">→</div>
+<div><div class="l">after the plan</div><div class="v">${signed(m.after, fmt.usd(m.after, 0))}</div><div class="s">${signed(change, `${change >= 0 ? "+" : ""}${fmt.usd(change, 0)}/month`)}</div></div></div>
+<p class="what" id="verdict-text"><b>What to do:</b> ${esc(decision.verdict)}.</p>
+<p class="muted small">Service level: ${esc(decision.service_level)}. ${fmt.int(decision.batch_only_gpus)} hostable GPUs are batch-only.${liveNote}</p>
+${drop ? `<details class="drop" open><summary>Largest drop: <b>${esc(drop.step)}</b> removes ${fmt.int(drop.gpus_removed)} GPUs: ${esc(drop.why)}. What would move them:</summary><ul class="small">${drop.actions.map((a) => `<li>${esc(a)}</li>`).join("")}</ul></details>` : ""}
+${decision.notes.length ? `<ul class="muted small">${decision.notes.map((n) => `<li>${esc(n)}</li>`).join("")}</ul>` : ""}</div>
+<div class="funnel-box"><h3>From ${fmt.int(decision.funnel.gpus)} GPUs to ${fmt.int(decision.funnel.placed)} placed</h3>
+${funnelChart(decision)}
+<dl class="steps small muted">${STEPS.slice(1).map(([, label, what]) => `<dt>${esc(label)}</dt><dd>${esc(what)}</dd>`).join("")}</dl>
+<p class="muted small">Published: ${esc(decision.published.text)} (<a href="${esc(decision.published.source)}" rel="noreferrer">source</a>, ${esc(decision.published.as_of)}).</p></div></div>`;
+}
+
+function placementTable(el, rows, id) {
+  if (!rows.length) {
+    el.innerHTML = `<p class="muted">No replica placed.</p>`;
+    return;
+  }
+  table(el, [
+    { key: "rig", label: "rig" },
+    { key: "site", label: "site", hidePhone: true },
+    { key: "gpu_count", label: "GPUs", num: true, render: (r) => `${r.gpu_count}<span class="hide-phone"> × ${esc(r.gpu_models.join(", "))}</span>` },
+    { key: "model", label: "model", render: (r) => `${esc(r.model)}<span class="muted small hide-phone"> ${esc(r.quant)}</span>` },
+    { key: "tokens_per_s", label: "tok/s", num: true, render: (r) => fmt.num(r.tokens_per_s, 0) },
+    { key: "revenue_usd_day", label: "revenue $/day", num: true, hidePhone: true, render: (r) => fmt.usd(r.revenue_usd_day) },
+    { key: "power_usd_day", label: "power $/day", num: true, hidePhone: true, render: (r) => fmt.usd(r.power_usd_day) },
+    { key: "net_usd_day", label: "net $/day", num: true, render: (r) => signed(r.net_usd_day, fmt.usd(r.net_usd_day)) },
+  ], rows.map((r) => ({ ...r, gpu_count: r.gpus.length })), { filter: rows.length > 12, limit: 200, id });
+}
+
 // --- Overview ----------------------------------------------------------------------------------
 const overviewPage = {
   render(el) {
     this.sites = null;
-    el.innerHTML = `<h1>Overview</h1><div id="ov-kpis" class="kpis"></div>
+    this.digest = null;
+    el.innerHTML = `<h1>Overview</h1>
+<div class="card" id="ov-decision"><h2>The decision</h2><p class="muted">Computing the farm decision…</p></div>
+<h2 class="section">Right now</h2><div id="ov-kpis" class="kpis"></div>
 <div class="grid"><div class="card span-8"><h2>GPUs by state and site</h2><div id="ov-sites"></div></div>
 <div class="card span-4"><h2>Alerts</h2><div id="ov-alerts"></div></div>
 <div class="card span-12"><h2>Sites: power and its cost now</h2><div id="ov-site-table"></div></div></div>
@@ -39,11 +111,20 @@ const overviewPage = {
   async refresh() {
     const d = await api("/admin/overview");
     const s = d.gpu_states;
+    const live = `${fmt.int(s.mining)} mining · ${fmt.int(s.serving)} serving · ${fmt.int(s.idle)} idle · ${fmt.int(s.lost)} lost`;
+    if (!d.decision) {
+      $("#ov-decision").innerHTML = `<h2>The decision</h2><p class="muted">No fleet: start the server with <code>rigshift server --fleet FILE</code> for the farm decision.</p>`;
+    } else if (d.decision.inputs_digest !== this.digest) {
+      this.digest = d.decision.inputs_digest; // redrawn when the decision changes (new measurements)
+      $("#ov-decision").innerHTML = `<h2>The decision</h2>${decisionCard(d.decision, d.decision_money, { live })}`;
+    } else {
+      $("#ov-decision .live-note").innerHTML = liveText(live); // the live states move; the decision did not
+    }
     const sub = d.power_sources.live ? `${d.power_sources.live} GPUs live, ${d.power_sources.inventory} from inventory` : "from the inventory snapshot (no agent reporting)";
     $("#ov-kpis").innerHTML = [
       kpi("sites", d.sites.length),
       kpi("rigs", fmt.int(d.rigs), d.rigs_lost ? `${d.rigs_lost} lost` : ""),
-      kpi("GPUs", fmt.int(d.gpus), `${fmt.int(s.mining)} mining · ${fmt.int(s.serving)} serving · ${fmt.int(s.idle)} idle · ${fmt.int(s.lost)} lost`),
+      kpi("GPUs", fmt.int(d.gpus), `${live} (inventory and agents)`),
       kpi("power now", fmt.kw(d.power_w), sub),
       kpi("power cost", fmt.usd(d.power_cost_usd_per_h) + "/h", d.power_price_sources.includes("default") ? "site prices, else the econ default price" : "at each site's price and PUE"),
       kpi("token revenue", fmt.usdAny(d.revenue_usd_per_h) + "/h", "metered, last hour"),
@@ -151,21 +232,43 @@ ${bars(s.tiers.map((t) => ({ label: `≥ ${t.tier}`, value: t.gpus })), { format
 };
 
 // --- Economics and plan --------------------------------------------------------------------------
+// One row per replica of a `rigshift plan --json` answer, as the decision's placement rows are
+// (the plan states $/h; a day is 24 of them).
+function planRows(plan) {
+  return plan.replicas.map((r) => ({
+    replica: r.id,
+    site: r.site,
+    rig: r.rig,
+    gpus: r.gpus.map((g) => `${g.rig}/${g.index}`),
+    gpu_models: [...new Set(r.gpus.map((g) => g.model))].sort(),
+    model: r.model,
+    quant: r.quant,
+    tokens_per_s: r.tokens_per_s,
+    revenue_usd_day: r.revenue_usd_per_h * 24,
+    power_usd_day: r.power_cost_usd_per_h * 24,
+    net_usd_day: (r.revenue_usd_per_h - r.power_cost_usd_per_h) * 24,
+  }));
+}
+
 const econPage = {
   render(el) {
     el.innerHTML = `<h1>Economics and plan</h1>
+<div class="card" id="ec-decision"><h2>The decision</h2><p class="muted">Computing…</p></div>
 <div id="ec-kpis" class="kpis"></div>
 <div class="grid">
-<div class="card span-6"><h2>Net per day by use (every card that can)</h2><div id="ec-uses"></div></div>
+<div class="card span-6"><h2>Net per day by use (GPUs that can take it)</h2><p class="muted small"><span class="pos">green: earns</span> · <span class="neg">red: loses</span>, each use priced on every card that could take it</p><div id="ec-uses"></div></div>
 <div class="card span-6"><h2>Conversion plan: GPUs before → after</h2><div id="ec-plan"></div></div>
-<div class="card span-12"><h2>What if power and token prices change?</h2>
+<div class="card span-12"><h2>The decision's placement</h2><p class="muted small">The planner's replicas for the demand the plan serves, on the converted cards with their miners stopped; revenue at the demand's price and the stated utilisation.</p><div id="ec-placement"></div></div>
+<div class="card span-12"><h2>What if?</h2><p class="muted small">The server recomputes the same decision on the changed inputs (<code>GET /admin/decision</code>).</p>
 <form class="inline" id="whatif"><label>power price × <span class="range"><input type="range" id="wf-power" min="0.25" max="3" step="0.25" value="1"><output id="wf-power-v">1</output></span></label>
 <label>token price × <span class="range"><input type="range" id="wf-token" min="0.25" max="3" step="0.25" value="1"><output id="wf-token-v">1</output></span></label>
-<button type="submit">Compute</button></form><div id="ec-whatif" class="small"></div>
-<h2>Sensitivity (monthly net, $)</h2><div id="ec-sens"></div></div>
+<label>demand × <span class="range"><input type="range" id="wf-demand" min="0.5" max="10" step="0.5" value="1"><output id="wf-demand-v">1</output></span></label>
+<label>first token within (s)<input type="number" id="wf-ttft" min="0.1" max="60" step="0.1" value="2"></label>
+<button type="submit">Compute</button></form><div id="ec-whatif"></div>
+<h2 class="section">Sensitivity (monthly net after the plan, $)</h2><div id="ec-sens"></div></div>
 <div class="card span-12"><h2>Steps</h2><div id="ec-steps"></div></div>
 <div class="card span-6"><h2>Deployed replicas (desired plan)</h2><div id="ec-desired"></div></div>
-<div class="card span-6"><h2>Place a demand</h2><p class="muted small">The placement planner (<code>rigshift plan</code>) on this fleet.</p>
+<div class="card span-6"><h2>Place a demand</h2><p class="muted small">The placement planner (<code>rigshift plan</code>) on this fleet, every usable GPU.</p>
 <form id="plan-form"><textarea id="plan-demand" aria-label="demand YAML">deployments:
   - name: chat-8b
     model: llama-3.1-8b
@@ -174,9 +277,12 @@ const econPage = {
     replicas: {min: 4, max: 40}
     value: {usd_per_mtok: 0.20}</textarea><button type="submit">Plan</button></form><div id="plan-out"></div></div>
 <div class="card span-12"><h2>Defaults used</h2><div id="ec-defaults" class="small"></div></div></div>`;
-    for (const k of ["power", "token"]) {
+    for (const k of ["power", "token", "demand"]) {
       $(`#wf-${k}`).addEventListener("input", (e) => ($(`#wf-${k}-v`).textContent = e.target.value));
     }
+    // A slider let go (or the bound changed) asks the server again; Compute does the same.
+    for (const id of ["#wf-power", "#wf-token", "#wf-demand", "#wf-ttft"]) $(id).addEventListener("change", () => this.whatIf());
+    this.asked = 0;
     $("#whatif").addEventListener("submit", (e) => {
       e.preventDefault();
       this.whatIf();
@@ -190,27 +296,30 @@ const econPage = {
   async refresh() {
     if (this.loaded) return;
     this.loaded = true;
-    const [e, desired] = await Promise.all([api("/admin/econ"), api("/admin/deployments")]);
+    const [e, made, desired] = await Promise.all([api("/admin/econ"), api("/admin/decision"), api("/admin/deployments")]);
     const p = e.plan;
+    const money = made.money;
+    $("#ec-decision").innerHTML = `<h2>The decision</h2>${decisionCard(made.decision, money)}`;
     $("#ec-kpis").innerHTML = [
-      kpi("net / month now", fmt.usd(p.monthly_net_before_usd, 0), "every card mining"),
-      kpi("net / month after plan", fmt.usd(p.monthly_net_after_usd, 0)),
-      kpi("net capex", fmt.usd(p.net_capex_usd, 0), `spend ${fmt.usd(p.spend_usd, 0)} − sales ${fmt.usd(p.sale_proceeds_usd, 0)}`),
+      kpi("capex", fmt.usd(money.capex_usd, 0), "spent on the plan's steps"),
+      kpi("sale proceeds", fmt.usd(money.sale_proceeds_usd, 0), "cards the plan sells (one-off)"),
       kpi("best net / day", fmt.usd(e.totals.best_net_usd_day, 0), "each card in its own best use"),
+      kpi("placed", `${fmt.int(made.decision.funnel.placed)} GPUs`, made.decision.placement ? `${made.decision.placement.replicas} replicas` : "no replica"),
     ].join("");
-    $("#ec-uses").innerHTML = bars(e.totals.by_use.map((u) => ({ label: `${u.use} (${u.gpus} GPUs)`, value: u.net_usd_day, use: u.use })), { format: (v) => fmt.usd(v, 0), fill: (d) => USE_COLORS[d.use] || "#2563eb" });
+    $("#ec-uses").innerHTML = bars(e.totals.by_use.map((u) => ({ label: `${u.use} (${fmt.int(u.gpus)})`, value: u.net_usd_day, use: u.use })), { format: (v) => fmt.usd(v, 0), fill: signFill });
     const count = (allocs) => allocs.reduce((acc, a) => ((acc[a.bought ? "bought" : a.use] = (acc[a.bought ? "bought" : a.use] || 0) + a.count), acc), {});
     $("#ec-plan").innerHTML = stacked(
       [{ label: "before", parts: count(p.before) }, { label: "after", parts: count(p.after) }],
       ["mine", "rent", "infer", "off", "sell", "bought"],
       { format: fmt.int, colors: { ...USE_COLORS, bought: "#2563eb" } },
     );
+    placementTable($("#ec-placement"), made.placement, "placement-table");
     if (e.sensitivity) {
       const s = e.sensitivity;
       $("#ec-sens").innerHTML = `<div class="table-wrap"><table id="sens-table"><thead><tr><th>token × \\ power ×</th>${s.power_factors.map((f) => `<th class="num">${f}</th>`).join("")}</tr></thead><tbody>${s.token_factors
         .map((tf) => `<tr><th>${tf}</th>${s.power_factors.map((pf) => {
           const c = s.cells.find((x) => x.power_factor === pf && x.token_factor === tf);
-          return `<td class="num" title="${esc(c.plan_summary)}">${fmt.usd(c.monthly_net_usd, 0)}</td>`;
+          return `<td class="num ${c.monthly_net_usd < 0 ? "neg" : c.monthly_net_usd > 0 ? "pos" : ""}" title="${esc(c.plan_summary)}">${fmt.usd(c.monthly_net_usd, 0)}</td>`;
         }).join("")}</tr>`)
         .join("")}</tbody></table></div>`;
     }
@@ -220,10 +329,12 @@ const econPage = {
       { key: "site", label: "site" },
       { key: "description", label: "what", hidePhone: true, wrap: true },
       { key: "gpus", label: "GPUs", num: true },
-      { key: "capex_usd", label: "capex", num: true, render: (r) => fmt.usd(r.capex_usd, 0) },
-      { key: "monthly_gain_usd", label: "gain / month", num: true, render: (r) => fmt.usd(r.monthly_gain_usd, 0) },
+      // A step's capex_usd is spend minus sale proceeds (negative: the step raises cash): shown apart.
+      { key: "capex_usd", label: "capex", num: true, render: (r) => (r.capex_usd > 0 ? fmt.usd(r.capex_usd, 0) : "–") },
+      { key: "proceeds", label: "sale proceeds", num: true, render: (r) => (r.capex_usd < 0 ? fmt.usd(-r.capex_usd, 0) : "–") },
+      { key: "monthly_gain_usd", label: "gain / month", num: true, render: (r) => signed(r.monthly_gain_usd, fmt.usd(r.monthly_gain_usd, 0)) },
       { key: "payback_months", label: "payback (months)", num: true, render: (r) => (r.payback_months == null ? "never" : fmt.num(r.payback_months)) },
-    ], p.steps, { filter: false });
+    ], p.steps.map((r) => ({ ...r, proceeds: Math.max(0, -r.capex_usd) })), { filter: false, id: "steps-table" });
     table($("#ec-desired"), [
       { key: "replica_id", label: "replica" },
       { key: "model", label: "model" },
@@ -235,16 +346,20 @@ const econPage = {
       : "none";
   },
   async whatIf() {
-    const pf = $("#wf-power").value;
-    const tf = $("#wf-token").value;
+    const q = { power_factor: $("#wf-power").value, token_factor: $("#wf-token").value, demand_factor: $("#wf-demand").value, max_ttft_s: $("#wf-ttft").value };
     const out = $("#ec-whatif");
-    out.textContent = "Computing…";
+    const asked = ++this.asked; // only the latest question's answer is drawn
+    out.innerHTML = `<p class="muted">Computing the decision…</p>`;
     try {
-      const e = await api(`/admin/econ?power_factor=${pf}&token_factor=${tf}`);
-      const c = e.sensitivity.cells[0];
-      out.innerHTML = `<p id="whatif-result">At power × ${esc(pf)} (${fmt.usd(c.usd_per_kwh, 3)}/kWh mean) and token prices × ${esc(tf)}: net <b>${fmt.usd(c.monthly_net_usd, 0)}</b>/month after the plan (${fmt.usd(c.monthly_net_before_usd, 0)} if every card kept mining); plan: ${esc(c.plan_summary)}.</p>`;
+      const made = await api(`/admin/decision?${new URLSearchParams(q)}`);
+      if (asked !== this.asked) return;
+      const w = made.what_if;
+      out.innerHTML = `<p id="whatif-result" class="small">At power × ${esc(w.power_factor)}, token prices × ${esc(w.token_factor)}, demand × ${esc(w.demand_factor)} and a first token within ${esc(w.max_ttft_s)} s:</p>
+<div id="whatif-decision">${decisionCard(made.decision, made.money)}</div>
+<h2>Placement</h2><div id="whatif-placement"></div>`;
+      placementTable($("#whatif-placement"), made.placement, "whatif-placement-table");
     } catch (error) {
-      out.innerHTML = problem(error);
+      if (asked === this.asked) out.innerHTML = problem(error);
     }
   },
   async place() {
@@ -252,7 +367,12 @@ const econPage = {
     out.textContent = "Planning…";
     try {
       const plan = await api("/admin/plan", { method: "POST", body: { demand: $("#plan-demand").value } });
-      out.innerHTML = `<p>${plan.replicas.length} replicas · ${fmt.usd(plan.revenue_usd_per_h, 2)}/h revenue · ${fmt.usd(plan.power_cost_usd_per_h, 2)}/h power (${esc(plan.solver)}, ${esc(plan.solver_status)})</p>${bars(Object.entries(plan.power_w_by_site).map(([k, v]) => ({ label: k, value: v })), { format: fmt.kw })}`;
+      const rows = planRows(plan);
+      const gpus = rows.reduce((n, r) => n + r.gpus.length, 0);
+      out.innerHTML = `<p id="plan-summary">${fmt.int(rows.length)} replicas on ${fmt.int(gpus)} GPUs · revenue ${fmt.usd(plan.revenue_usd_per_h * 24)}/day · power ${fmt.usd(plan.power_cost_usd_per_h * 24)}/day</p>
+${plan.unplaced.length ? `<p class="small">Not placed: ${plan.unplaced.map((u) => `${esc(u.deployment)}: ${fmt.int(u.replicas)} replicas${u.tokens_per_s_short ? `, ${fmt.num(u.tokens_per_s_short, 0)} tok/s short` : ""}`).join("; ")}</p>` : ""}
+<div id="plan-table"></div>${plan.notes.length ? `<ul class="muted small">${plan.notes.map((n) => `<li>${esc(n)}</li>`).join("")}</ul>` : ""}`;
+      placementTable($("#plan-table"), rows, "plan-placement-table");
     } catch (error) {
       out.innerHTML = problem(error);
     }

@@ -20,7 +20,13 @@ export function color(i) {
   return PALETTE[i % PALETTE.length];
 }
 
-// items: [{label, value}], value ≥ 0 (negative values draw to the left of a zero line)
+// Money by sign: a gain is green, a loss red, whatever else the bar stands for.
+export const GAIN = "#059669";
+export const LOSS = "#dc2626";
+export const signFill = (d) => (d.value < 0 ? LOSS : GAIN);
+
+// items: [{label, value}], value ≥ 0 (negative values draw to the left of a zero line);
+// fill(d, i) picks a bar's colour (signFill for money); each bar carries data-sign.
 export function bars(items, { format = String, width = chartWidth(), labelWidth = Math.min(150, width * 0.3), fill } = {}) {
   if (!items.length) return `<p class="muted">No data yet.</p>`;
   const row = 22;
@@ -36,11 +42,39 @@ export function bars(items, { format = String, width = chartWidth(), labelWidth 
       const w = Math.max(1, Math.abs(x(d.value) - x(0)));
       const f = fill ? fill(d, i) : color(0);
       return `<text x="${labelWidth - 6}" y="${y + 14}" text-anchor="end">${esc(clip(d.label, labelWidth - 8))}</text>
-<rect x="${x0}" y="${y + 2}" width="${w}" height="${row - 8}" fill="${f}" rx="2"><title>${esc(d.label)}: ${esc(format(d.value))}</title></rect>
+<rect x="${x0}" y="${y + 2}" width="${w}" height="${row - 8}" fill="${f}" rx="2" data-sign="${d.value < 0 ? "negative" : "positive"}" data-label="${esc(d.label)}"><title>${esc(d.label)}: ${esc(format(d.value))}</title></rect>
 <text x="${x0 + w + 4}" y="${y + 14}">${esc(format(d.value))}</text>`;
     })
     .join("");
   return `<div class="chart"><svg viewBox="0 0 ${width} ${height}" role="img">${body}<line class="axis" x1="${x(0)}" x2="${x(0)}" y1="0" y2="${height}"/></svg></div>`;
+}
+
+// The decision's funnel: one bar per step, its length the share of all GPUs, beside the published
+// share (band: [low, high] as fractions) drawn as a shaded range across every row.
+// steps: [{step, label, count}], the first the whole fleet.
+export function funnel(steps, { band = null, width = chartWidth(), labelWidth = Math.min(170, width * 0.38) } = {}) {
+  if (!steps.length) return `<p class="muted">No fleet.</p>`;
+  const row = 26;
+  const top = band ? 18 : 4;
+  const height = top + steps.length * row + 4;
+  const total = steps[0].count || 1;
+  const plot = width - labelWidth - 110;
+  const x = (share) => labelWidth + share * plot;
+  const shade = band
+    ? `<rect class="band" x="${x(band[0])}" y="${top - 4}" width="${x(band[1]) - x(band[0])}" height="${height - top + 4}"><title>published: ${Math.round(band[0] * 100)}-${Math.round(band[1] * 100)}% of mining GPUs</title></rect>
+<text class="band-label" x="${x(band[1]) + 3}" y="12">published ${Math.round(band[0] * 100)}-${Math.round(band[1] * 100)}%</text>`
+    : "";
+  const body = steps
+    .map((d, i) => {
+      const y = top + i * row;
+      const share = d.count / total;
+      const inside = band && share >= band[0] && share <= band[1];
+      return `<g data-step="${esc(d.step)}" data-count="${d.count}"><text x="${labelWidth - 6}" y="${y + 15}" text-anchor="end">${esc(clip(d.label, labelWidth - 8))}</text>
+<rect class="step${inside ? " inside" : ""}" x="${labelWidth}" y="${y + 3}" width="${Math.max(1, share * plot)}" height="${row - 9}" rx="2"><title>${esc(d.label)}: ${d.count.toLocaleString("en-US")} GPUs</title></rect>
+<text class="count" x="${labelWidth + Math.max(1, share * plot) + 4}" y="${y + 15}">${d.count.toLocaleString("en-US")} · ${(share * 100).toFixed(1)}%</text></g>`;
+    })
+    .join("");
+  return `<div class="chart funnel"><svg viewBox="0 0 ${width} ${height}" role="img" aria-label="GPUs left after each step">${shade}${body}</svg></div>`;
 }
 
 // items: [{label, parts: {name: value}}]; keys: the part names in drawing order

@@ -16,6 +16,7 @@ from fastapi import Query
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import JSONResponse, Response
 
+from rigshift.decision.types import DEFAULT_MAX_TTFT_S
 from rigshift.econ.prices import load_inputs
 from rigshift.fleet.model import Fleet
 from rigshift.plan import parse_demand, plan_placement
@@ -25,6 +26,8 @@ from rigshift.server.errors import Conflict
 from rigshift.server.fleet_source import FleetSource
 from rigshift.server.fleet_view import FleetView, build_view, overview
 from rigshift.server.routers.api_router import api_router
+from rigshift.server.services.decision_what_if import WhatIf, money_rows
+from rigshift.server.services.decision_what_if import payload as decision_payload
 from rigshift.server.services.deployments import all_replicas
 
 router = api_router(tags=["farm"])
@@ -83,6 +86,7 @@ async def get_overview(ctx: Context, _admin: Admin) -> Response:
     made = await anyio.to_thread.run_sync(ctx.fleet.decision_if_ready) if ctx.fleet.configured else None
     body["decision"] = None if made is None else made.summary.model_dump(mode="json")
     body["decision_pending"] = ctx.fleet.configured and made is None
+    body["decision_money"] = None if made is None else money_rows(made)  # capex, proceeds, uses now
     body["replicas"] = _replica_states(ctx)
     body["generated_at"] = now
     return JSONResponse(body)
@@ -100,6 +104,26 @@ def _replica_states(ctx: ServerContext) -> dict[str, int]:
     for r in all_replicas(ctx.directory):
         counts[r.state] = counts.get(r.state, 0) + 1
     return counts
+
+
+@router.get("/admin/decision")
+async def get_decision(
+    ctx: Context,
+    _admin: Admin,
+    power_factor: Annotated[float, Query(gt=0, le=10)] = 1.0,
+    token_factor: Annotated[float, Query(gt=0, le=10)] = 1.0,
+    demand_factor: Annotated[float, Query(gt=0, le=100)] = 1.0,
+    max_ttft_s: Annotated[float, Query(ge=0.01, le=600)] = DEFAULT_MAX_TTFT_S,
+) -> Response:
+    """The farm decision (the `decision` of `rigshift assess|econ|plan --json` and of
+    `GET /admin/overview`), recomputed by the same `decide` with every power price, token price or
+    the demand scaled, or another time-to-first-token bound: the console's what-if. Beside it the
+    decision's placement (one row per replica) and money (capex and sale proceeds apart)."""
+    source = _configured(ctx)
+    what = WhatIf(power_factor, token_factor, demand_factor, max_ttft_s)
+    made = await anyio.to_thread.run_sync(lambda: source.decision_what_if(what))
+    assert made is not None
+    return JSONResponse(decision_payload(made, what))
 
 
 @router.get("/admin/fleet")
