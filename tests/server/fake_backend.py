@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -24,6 +25,10 @@ class FakeBackendState:
     name: str = "fake"
     words: tuple[str, ...] = ("hello", " from", " the", " fake", " backend")
     delay_s: float = 0.0  # before the first byte
+    # Set: each request waits here until the event is set, counted in `held` meanwhile, so a test
+    # can know requests are in flight (wait for `held`) and decide when they finish (set it).
+    hold: threading.Event | None = None
+    held: int = 0
     word_delay_s: float = 0.0  # between streamed words
     fail_status: int | None = None  # answer every request with this status
     # Answer requests whose body contains this text with `poison_status` (a request-caused error,
@@ -64,6 +69,13 @@ def create_fake_backend(state: FakeBackendState | None = None) -> Starlette:
             )
         if state.delay_s:
             await asyncio.sleep(state.delay_s)
+        if state.hold is not None:
+            state.held += 1
+            try:
+                while not state.hold.is_set():
+                    await asyncio.sleep(0.01)
+            finally:
+                state.held -= 1
         if state.fail_status:
             return body, JSONResponse(
                 {"error": {"message": "failing on purpose"}}, status_code=state.fail_status

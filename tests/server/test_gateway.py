@@ -10,6 +10,7 @@ import openai
 import pytest
 
 from rigshift.server.usage import UsageStore
+from waiting import wait_until
 
 from .conftest import dead_url, replica
 
@@ -143,8 +144,9 @@ def test_all_replicas_failing_gives_502_with_an_openai_error(gateway):
 
 
 def test_saturated_replicas_answer_429_with_retry_after(backends, gateway):
-    slow = backends(delay_s=1.0)
-    gw = gateway([replica("r1", slow.url, parallel=1)], queue_factor=2.0)
+    release = threading.Event()
+    held = backends(hold=release)  # requests stay at the backend until `release` is set
+    gw = gateway([replica("r1", held.url, parallel=1)], queue_factor=2.0)
     key = gw.key()
     results: list[int] = []
 
@@ -153,19 +155,22 @@ def test_saturated_replicas_answer_429_with_retry_after(backends, gateway):
             gw.url + "/v1/chat/completions",
             json={"model": "tiny", "messages": CHAT},
             headers={"authorization": f"Bearer {key}"},
-            timeout=10,
+            timeout=60,
         )
         results.append(r.status_code)
 
     threads = [threading.Thread(target=call) for _ in range(2)]
     for t in threads:
         t.start()
-    time.sleep(0.4)  # both are in flight at the backend now
-    third = httpx.post(
-        gw.url + "/v1/chat/completions",
-        json={"model": "tiny", "messages": CHAT},
-        headers={"authorization": f"Bearer {key}"},
-    )
+    try:
+        wait_until(lambda: held.state.held == 2, "both requests in flight at the backend")
+        third = httpx.post(
+            gw.url + "/v1/chat/completions",
+            json={"model": "tiny", "messages": CHAT},
+            headers={"authorization": f"Bearer {key}"},
+        )
+    finally:
+        release.set()
     for t in threads:
         t.join()
     assert third.status_code == 429
