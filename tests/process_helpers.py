@@ -10,9 +10,10 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
+
+from waiting import wait_until
 
 
 def start_rigshift(*args: str, log: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
@@ -28,13 +29,7 @@ def start_rigshift(*args: str, log: Path, env: dict[str, str]) -> subprocess.Pop
 
 def wait_for(predicate: Callable[[], object], timeout: float, what: str) -> None:
     """Poll `predicate` (exceptions count as not yet) until it is truthy or `timeout` passes."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with contextlib.suppress(Exception):
-            if predicate():
-                return
-        time.sleep(0.3)
-    raise AssertionError(f"timed out waiting for {what}")
+    wait_until(predicate, what, timeout_s=timeout, poll_s=0.3, ignore=(Exception,))
 
 
 def cluster_pids(ray_tmp: str) -> list[int]:

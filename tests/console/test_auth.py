@@ -14,7 +14,9 @@ def _key_names(plane: Plane) -> set[str]:
 
 
 def test_login_sets_an_httponly_samesite_strict_cookie_and_the_session_reads_admin_routes(plane: Plane):
-    client = httpx.Client(base_url=plane.url)
+    # Generous: the first /admin/overview computes the farm's overview, which timed out at httpx's
+    # default 5 s on a loaded 2-core machine.
+    client = httpx.Client(base_url=plane.url, timeout=60)
     response = client.post("/console/login", json={"key": plane.admin_key})
     assert response.status_code == 200
     cookie = response.headers["set-cookie"]

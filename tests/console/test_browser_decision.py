@@ -17,7 +17,6 @@ from typing import Any
 
 import httpx
 import pytest
-from rigshift.server.keys import KeyStore
 
 from rigshift.server.app import create_app
 from rigshift.server.db import open_engine
@@ -25,6 +24,7 @@ from rigshift.server.fleet_source import FleetSource
 from rigshift.server.serving import serve_in_thread
 from rigshift.server.settings import ServerSettings
 from rigshift.server.static_directory import StaticDirectory
+from rigshift.server.stores.keys import KeyStore
 
 from .chromium import LAPTOP, PHONE, chromium_available, launch
 from .helpers import bearer

@@ -1,6 +1,11 @@
-"""The benchmark's claim at a size CI affords: near the bound, deterministic, quick."""
+"""The benchmark's claim at a size CI affords: near the bound, and every GPU used at most once.
 
-import time
+The MILP runs under a time limit, so two runs may stop at different incumbents: what holds every
+time is feasibility and the distance to the proven bound, not the exact plan (the small, untimed
+case of "same input, same plan" is in test_planner.py). Its speed is bench/plan_scale.py's.
+"""
+
+from collections import Counter
 
 import pytest
 
@@ -10,17 +15,21 @@ from rigshift.plan import plan_placement
 
 
 @pytest.mark.slow
-def test_demo_farm_plan_is_within_two_percent_of_the_bound_and_repeatable():
+def test_demo_farm_plan_is_within_two_percent_of_the_bound_and_feasible():
     fleet = demo_fleet(seed=1, scale=3000)
     demand = demo_demand(24, 3000, seed=1)
     options = demand.plan_options().model_copy(update={"time_limit_s": 20})
-    started = time.perf_counter()
-    first = plan_placement(fleet, demand, options=options)
-    assert time.perf_counter() - started < 30
-    assert first.bound is not None and first.objective >= 0.98 * first.bound
-    assert first.replicas and not any(r.cross_rig for r in first.replicas)
-    second = plan_placement(fleet, demand, options=options)
-    assert [r.id for r in first.replicas] == [r.id for r in second.replicas]
+    plan = plan_placement(fleet, demand, options=options)
+    assert plan.bound is not None and plan.objective >= 0.98 * plan.bound
+    assert plan.replicas and not any(r.cross_rig for r in plan.replicas)
+    # Feasible on the real fleet: each GPU holds at most one group, and only GPUs the fleet has.
+    uses: Counter[tuple[str, int]] = Counter()
+    for r in plan.replicas:
+        for g in r.gpus:
+            uses[(g.rig, g.position)] += 1 / r.shared_gpu
+    gpus = {(rig.name, position) for rig in fleet.rigs for position in range(len(rig.gpus))}
+    assert set(uses) <= gpus and all(n <= 1 + 1e-9 for n in uses.values())
+    assert len({r.id for r in plan.replicas}) == len(plan.replicas)
 
 
 @pytest.mark.slow

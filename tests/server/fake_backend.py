@@ -27,7 +27,10 @@ class FakeBackendState:
     name: str = "fake"
     words: tuple[str, ...] = ("hello", " from", " the", " fake", " backend")
     delay_s: float = 0.0  # before the first byte
-    hold: threading.Event | None = None  # generation waits (up to 30 s) until the test sets it
+    # Set: each request waits here until the event is set, counted in `held` meanwhile, so a test
+    # can know requests are in flight (wait for `held`) and decide when they finish (set it).
+    hold: threading.Event | None = None
+    held: int = 0
     word_delay_s: float = 0.0  # between streamed words
     fail_status: int | None = None  # answer every request with this status
     # Answer requests whose body contains this text with `poison_status` (a request-caused error,
@@ -86,7 +89,14 @@ def create_fake_backend(state: FakeBackendState | None = None) -> Starlette:
         if state.delay_s:
             await asyncio.sleep(state.delay_s)
         if state.hold is not None:
-            await asyncio.to_thread(state.hold.wait, 30)
+            state.held += 1
+            try:
+                # Bounded: a test that never sets the event fails on its own, not by a hung backend.
+                deadline = time.monotonic() + 60
+                while not state.hold.is_set() and time.monotonic() < deadline:
+                    await asyncio.sleep(0.01)
+            finally:
+                state.held -= 1
         if state.fail_status:
             return body, JSONResponse(
                 {"error": {"message": "failing on purpose"}}, status_code=state.fail_status

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-import time
 
 import httpx
 import pytest
 
 from rigshift.server.stores.telemetry import TelemetryStore
 from rigshift.server.stores.usage import UsageStore
+from waiting import wait_until
 
 from .conftest import JOIN_TOKEN, replica
 
@@ -22,7 +22,7 @@ def test_client_chosen_model_names_never_become_metric_labels(backends, gateway)
     limited = gw.key("limited", rate_limit_rpm=1)
     headers = {"authorization": f"Bearer {limited}"}
     before = len(httpx.get(gw.url + "/metrics").content)
-    for i in range(300):
+    for i in range(50):  # 50 names of 200+ characters: 10 KB+ of labels per metric if they leaked
         r = httpx.post(
             gw.url + "/v1/chat/completions",
             json={"model": f"made-up-{i}-" + "x" * 200, "messages": CHAT},
@@ -42,9 +42,7 @@ def test_one_rig_with_duplicate_gpu_indices_cannot_stop_the_others_persisting(ga
     refused = httpx.post(gw.url + "/internal/telemetry", json=bad, headers=headers)
     assert refused.status_code == 400 and refused.json()["error"]["code"] == "duplicate_gpu_index"
     assert httpx.post(gw.url + "/internal/telemetry", json=good, headers=headers).status_code == 204
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline and not TelemetryStore(gw.engine).load():
-        time.sleep(0.05)
+    wait_until(lambda: TelemetryStore(gw.engine).load(), "the good rig's telemetry to be flushed")
     assert [r.rig for _, r in TelemetryStore(gw.engine).load()] == ["rig-good"]
 
 
@@ -69,18 +67,19 @@ def test_healthz_stays_fast_while_another_process_holds_the_sqlite_write_lock(ba
         )
         statuses.append(r.status_code)
 
+    writer = gw.server.server.config.app.state.ctx.gateway.writer
     workers = [threading.Thread(target=request) for _ in range(5)]
     try:
         for w in workers:
             w.start()
-        time.sleep(0.3)  # the requests are now waiting for the lock
-        slowest = 0.0
+        # A request met the lock and its record went to the worker thread, where it waits.
+        wait_until(lambda: writer.degraded, "a usage write to meet the lock")
+        # The event loop is free meanwhile: /healthz answers while the lock is still held and
+        # every request is still waiting for it. Before, each waiting request blocked the loop
+        # for its 2 s busy timeout in turn, then failed with 503 (so `statuses` filled up).
         for _ in range(10):
-            started = time.perf_counter()
-            assert httpx.get(gw.url + "/healthz", timeout=10).status_code == 200
-            slowest = max(slowest, time.perf_counter() - started)
-        # Before, each waiting request blocked the event loop for its 2 s busy timeout in turn.
-        assert slowest < 1.0, f"/healthz took {slowest:.2f} s while SQLite was locked (was 5.3 s)"
+            assert httpx.get(gw.url + "/healthz", timeout=30).status_code == 200
+        assert writer.degraded
         assert statuses == []  # nobody was answered before their usage could be stored
     finally:
         locker.execute("COMMIT")

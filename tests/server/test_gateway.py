@@ -10,6 +10,7 @@ import openai
 import pytest
 
 from rigshift.server.stores.usage import UsageStore
+from waiting import wait_until
 
 from .conftest import dead_url, replica
 
@@ -143,8 +144,9 @@ def test_all_replicas_failing_gives_502_with_an_openai_error(gateway):
 
 
 def test_saturated_replicas_answer_429_with_retry_after(backends, gateway):
-    slow = backends(delay_s=1.0)
-    gw = gateway([replica("r1", slow.url, parallel=1)], queue_factor=2.0)
+    release = threading.Event()
+    held = backends(hold=release)  # requests stay at the backend until `release` is set
+    gw = gateway([replica("r1", held.url, parallel=1)], queue_factor=2.0)
     key = gw.key()
     results: list[int] = []
 
@@ -153,19 +155,22 @@ def test_saturated_replicas_answer_429_with_retry_after(backends, gateway):
             gw.url + "/v1/chat/completions",
             json={"model": "tiny", "messages": CHAT},
             headers={"authorization": f"Bearer {key}"},
-            timeout=10,
+            timeout=60,
         )
         results.append(r.status_code)
 
     threads = [threading.Thread(target=call) for _ in range(2)]
     for t in threads:
         t.start()
-    time.sleep(0.4)  # both are in flight at the backend now
-    third = httpx.post(
-        gw.url + "/v1/chat/completions",
-        json={"model": "tiny", "messages": CHAT},
-        headers={"authorization": f"Bearer {key}"},
-    )
+    try:
+        wait_until(lambda: held.state.held == 2, "both requests in flight at the backend")
+        third = httpx.post(
+            gw.url + "/v1/chat/completions",
+            json={"model": "tiny", "messages": CHAT},
+            headers={"authorization": f"Bearer {key}"},
+        )
+    finally:
+        release.set()
     for t in threads:
         t.join()
     assert third.status_code == 429
@@ -175,15 +180,22 @@ def test_saturated_replicas_answer_429_with_retry_after(backends, gateway):
 
 
 def test_least_outstanding_routing_spreads_concurrent_requests(backends, gateway):
-    a, b = backends(delay_s=0.3), backends(delay_s=0.3)
+    # Held at the backends until all eight are in flight: concurrent however slow the machine
+    # (with a fixed delay, a request could finish before a late thread started).
+    release = threading.Event()
+    a, b = backends(hold=release), backends(hold=release)
     gw = gateway([replica("a", a.url, parallel=4), replica("b", b.url, parallel=4)])
-    client = gw.client(gw.key())
+    client = gw.client(gw.key(), timeout=60)
     threads = [
         threading.Thread(target=client.chat.completions.create, kwargs={"model": "tiny", "messages": CHAT})
         for _ in range(8)
     ]
     for t in threads:
         t.start()
+    try:
+        wait_until(lambda: a.state.held + b.state.held == 8, "eight requests in flight")
+    finally:
+        release.set()
     for t in threads:
         t.join()
     assert a.state.requests == 4 and b.state.requests == 4

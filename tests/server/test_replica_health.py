@@ -14,6 +14,9 @@ import time
 import httpx
 import pytest
 
+from rigshift.run.contracts import ReplicaEndpoint
+from waiting import wait_until
+
 from .conftest import dead_url, replica
 
 CHAT = [{"role": "user", "content": "hi"}]
@@ -46,8 +49,11 @@ def test_a_tenant_sending_bad_requests_cannot_make_another_tenants_requests_fail
     thread = threading.Thread(target=attack)
     thread.start()
     try:
-        victim_statuses = []
-        for _ in range(40):
+        victim_statuses: list[int] = []
+        # At least 40 requests, interleaved with at least 5 of the attacker's however busy the
+        # machine is (bounded: the attacker thread must get going at all).
+        deadline = time.monotonic() + 120
+        while len(victim_statuses) < 40 or (len(attacker_statuses) < 5 and time.monotonic() < deadline):
             victim_statuses.append(_post(gw.url, victim, "hello"))
             time.sleep(0.01)
     finally:
@@ -55,7 +61,7 @@ def test_a_tenant_sending_bad_requests_cannot_make_another_tenants_requests_fail
         thread.join()
     assert len(attacker_statuses) >= 5
     assert set(attacker_statuses) == {502 if poison_status >= 500 else poison_status}
-    assert victim_statuses == [200] * 40
+    assert set(victim_statuses) == {200}
     assert gw.directory.failures == []  # nobody told the data plane the replica was failing
     assert [r.state for r in gw.directory.replicas()] == ["ready"]
 
@@ -88,13 +94,22 @@ def test_a_replica_that_stopped_answering_is_back_once_its_health_probe_answers(
     assert _post(gw.url, key, "hi") == 502  # nothing listens yet: reported, out of rotation
     assert _post(gw.url, key, "hi") == 503
     assert [r.state for r in gw.directory.replicas()] == ["unhealthy"]
-    time.sleep(0.5)  # probed a few times meanwhile: still nothing there, still out
+    probes: list[int] = []  # replicas handed to the health probe, per round
+    suspects = gw.directory.suspects
+
+    def counted_suspects() -> list[ReplicaEndpoint]:
+        due = suspects()
+        probes.append(len(due))
+        return due
+
+    gw.directory.suspects = counted_suspects  # type: ignore[method-assign]
+    # Probed three times (a fourth is due): still nothing there, still out.
+    wait_until(lambda: sum(probes) >= 4, "the replica's health to be probed three times")
+    assert [r.state for r in gw.directory.replicas()] == ["unhealthy"]
     assert _post(gw.url, key, "hi") == 503
     backend = serve_in_thread(create_fake_backend(), port=port)
     try:
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and gw.directory.replicas()[0].state != "ready":
-            time.sleep(0.05)
+        wait_until(lambda: gw.directory.replicas()[0].state == "ready", "the replica back in rotation")
         assert _post(gw.url, key, "hi") == 200  # its /health answered: back in rotation
         assert len(gw.directory.failures) == 1
     finally:

@@ -22,6 +22,7 @@ from rigshift.run.backends import find_llama_server
 from rigshift.server.db import open_engine
 from rigshift.server.stores.keys import KeyStore, key_id_of
 from rigshift.server.stores.usage import UsageStore
+from waiting import wait_until
 
 from .test_llama_integration import MODEL, Farm
 
@@ -101,6 +102,10 @@ def _plain(client: httpx.Client, url: str, key: str, ledger: Ledger) -> int:
     return response.status_code
 
 
+def _enough(counts: Counter[str]) -> bool:
+    return counts["stream-ok"] > 10 and counts["plain-ok"] > 10 and counts["churned"] >= 3
+
+
 def test_soak_books_balance_under_mixed_load_and_a_backend_kill(farm: Farm):
     assert farm.gateway is not None
     base = farm.gateway.url
@@ -160,26 +165,30 @@ def test_soak_books_balance_under_mixed_load_and_a_backend_kill(farm: Farm):
     for w in workers:
         w.start()
     try:
-        time.sleep(DURATION_S / 2)
+        time.sleep(DURATION_S / 2)  # the soak's length: load, not a wait for a state
         assert farm.supervisors["r0"].kill_backend() is not None  # a crash under load
         time.sleep(DURATION_S / 2)
+        # However slow the machine: every kind of traffic ran enough to count.
+        wait_until(lambda: _enough(ledger.counts), "more traffic of every kind", timeout_s=120)
     finally:
         stop.set()
         for w in workers:
             w.join()
 
     store = UsageStore(open_engine(farm.db))
-    deadline = time.monotonic() + 20  # aborted streams are metered just after the client left
-    while time.monotonic() < deadline and store.count() < ledger.counts["reached"]:
-        time.sleep(0.1)
-    time.sleep(0.5)
+    router = farm.gateway.server.config.app.state.ctx.gateway.router
+    # Aborted streams are metered just after the client left; a request's row is written before
+    # the gateway lets go of its replica, so with nothing outstanding every row is in.
+    wait_until(
+        lambda: not router.outstanding and store.count() >= ledger.counts["reached"],
+        "every request that reached a replica to be metered",
+        timeout_s=60,
+    )
     rows = store.records(limit=1_000_000)
     statuses = Counter(r.status for r in rows)
     print("soak:", dict(ledger.counts), "rows by status:", dict(statuses))
     assert ledger.errors == []
-    assert (
-        ledger.counts["stream-ok"] > 10 and ledger.counts["plain-ok"] > 10 and ledger.counts["churned"] >= 3
-    )
+    assert _enough(ledger.counts)
     assert len(rows) == ledger.counts["reached"]  # one row per request that reached a replica
     assert set(statuses) <= {200, 499, 502}
     assert statuses[502] == ledger.counts["stream-cut"]
