@@ -155,12 +155,8 @@ def test_a_server_started_on_an_old_database_serves_its_files_from_disk(
     assert client.files.content("file-0123456789abcdef00000002").content == content
     assert (tmp_path / "files" / "file-0123456789abcdef00000002").read_bytes() == content
     with engine.connect() as conn:
-        assert (
-            conn.execute(
-                select(files.c.content).where(files.c.id == "file-0123456789abcdef00000002")
-            ).scalar()
-            is None
-        )
+        row = conn.execute(select(files).where(files.c.id == "file-0123456789abcdef00000002")).one()
+    assert row.content is None
 
 
 # --- per-tenant limits ------------------------------------------------------------------------------
