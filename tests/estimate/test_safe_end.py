@@ -80,5 +80,12 @@ def test_econs_rate_carries_the_low_end_for_its_verdicts() -> None:
     )
     rate = EstimatorThroughput().rate(GPU("RX 570 8GB"), 1, None, price, AiInputs())
     assert rate is not None and rate.uncalibrated
-    assert rate.decode_tps_low is not None and 0 < rate.decode_tps_low < rate.decode_tokens_per_s
-    assert rate.prefill_tps_low is not None and 0 < rate.prefill_tps_low < rate.prefill_tokens_per_s
+    # Every figure is a prior, so the rate econ prices IS the low end (issue 16 item 6), well below
+    # the estimator's central figure for the same card and workload.
+    central = estimate(
+        Workload(LLAMA_8B, "Q4_K_M", context=4096, parallel=1, prompt_tokens=1000),
+        Hardware.of(GPU("RX 570 8GB")),
+    )
+    assert rate.decode_tokens_per_s == rate.decode_tps_low == central.decode_tps_total_low
+    assert 0 < rate.decode_tokens_per_s < central.decode_tokens_per_s_total
+    assert rate.prefill_tokens_per_s == rate.prefill_tps_low < central.prefill_tokens_per_s

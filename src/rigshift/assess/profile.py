@@ -28,7 +28,7 @@ from rigshift.assess.types import (
 from rigshift.catalog.gpu_spec import GpuSpec
 from rigshift.catalog.model_spec import ModelSpec
 from rigshift.errors import UnknownNameError
-from rigshift.estimate.types import Estimate, GpuSlot, PcieLink, Workload
+from rigshift.estimate.types import Estimate, GpuSlot, PcieLink, Workload, safe_rate
 
 # Order in which blockers are reported: the most fundamental first.
 _BLOCKER_ORDER = (
@@ -403,4 +403,6 @@ def _class_result(
         notes=list(est.notes),
         provenance=est.provenance.label() if est.provenance else None,
         uncalibrated=bool(est.provenance and est.provenance.uncalibrated),
+        decode_tps_safe=round(safe_rate(est, est.decode_tokens_per_s, est.decode_tps_low), 1),
+        prefill_tps_safe=round(safe_rate(est, est.prefill_tokens_per_s, est.prefill_tps_low), 1),
     )

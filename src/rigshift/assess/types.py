@@ -109,6 +109,19 @@ class ClassResult(_Model):
     # on this card; the label adds "no published rows" when the class has none at all).
     provenance: str | None = None
     uncalibrated: bool = False
+    # What a verdict that moves money counts on (issue: decide on the safe end): the low end of the
+    # prior's interval when every figure is a prior, else the figure itself. None: not computed
+    # (a result built by hand); the central figure stands.
+    decode_tps_safe: float | None = None
+    prefill_tps_safe: float | None = None
+
+    @property
+    def decision_decode_tps(self) -> float:
+        return self.decode_tps if self.decode_tps_safe is None else self.decode_tps_safe
+
+    @property
+    def decision_prefill_tps(self) -> float:
+        return self.prefill_tps if self.prefill_tps_safe is None else self.prefill_tps_safe
 
 
 class EmbeddingResult(_Model):

@@ -94,7 +94,7 @@ def _capable(profile: GpuProfile, result: ClassResult | None, fits_alone: FitsAl
 
 
 def _ttft(result: ClassResult, prompt_tokens: int) -> float | None:
-    return prompt_tokens / result.prefill_tps if result.prefill_tps > 0 else None
+    return prompt_tokens / result.decision_prefill_tps if result.decision_prefill_tps > 0 else None
 
 
 def funnel(
@@ -149,7 +149,7 @@ def funnel(
                 cap = capacities[shape] = host_capacity(
                     shape[0], shape[1], shape[3], host_rule, disk_gib=shape[2], model_file_gib=shape[4]
                 )
-            ranked = sorted(candidates, key=lambda c: (-c[2].decode_tps, c[0]))
+            ranked = sorted(candidates, key=lambda c: (-c[2].decision_decode_tps, c[0]))
             for position, _, _ in ranked[cap.replicas :]:
                 stopped[position] = f"the host stops at {cap.replicas} replica(s): {cap.detail}"
         for position, profile, result, why in entries:
@@ -164,14 +164,14 @@ def funnel(
             ttft = _ttft(result, level.prompt_tokens)
             base = GpuDecision(
                 id=ident, rig=rig.name, site=rig.site, position=position, gpu_model=gpu.model, stage="capable",
-                decode_tps=round(result.decode_tps, 2), ttft_s=None if ttft is None else round(ttft, 3),
+                decode_tps=round(result.decision_decode_tps, 2), ttft_s=None if ttft is None else round(ttft, 3),
             )  # fmt: skip
             if position in stopped:
                 out.append(replace(base, stopped_by=stopped[position]))
                 continue
             slow = []
-            if result.decode_tps + 1e-9 < level.min_decode_tps:
-                slow.append(f"{result.decode_tps:.1f} tokens/s < {level.min_decode_tps:g}")
+            if result.decision_decode_tps + 1e-9 < level.min_decode_tps:
+                slow.append(f"{result.decision_decode_tps:.1f} tokens/s < {level.min_decode_tps:g}")
             if ttft is None or ttft > level.max_ttft_s:
                 shown = "no prefill estimate" if ttft is None else f"first token in {ttft:.1f} s"
                 slow.append(f"{shown} > {level.max_ttft_s:g} s for {level.prompt_tokens:,} tokens")
@@ -179,7 +179,7 @@ def funnel(
                 out.append(replace(base, stage="hostable", stopped_by="batch only: " + "; ".join(slow)))
                 continue
             out.append(replace(base, stage="viable"))
-            viable[class_id(rig.site, gpu.model)].append((-result.decode_tps, ident))
+            viable[class_id(rig.site, gpu.model)].append((-result.decision_decode_tps, ident))
     return FunnelResult(
         gpus=out, viable_by_class={k: [i for _, i in sorted(v)] for k, v in sorted(viable.items())}
     )

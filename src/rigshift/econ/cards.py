@@ -387,7 +387,9 @@ def inference_option(
         detail=f"{model_class.name} ({model_class.model} {model_class.quant}) on {rate.gpus} GPU"
         f"{'s' if rate.gpus > 1 else ''} via {rate.runtime}: {rate.decode_tokens_per_s:.1f} tok/s decode "
         f"({streams} streams × {context} tokens), {rate.prefill_tokens_per_s:.0f} tok/s prefill, "
-        f"{utilisation:.0%} busy" + host_note,
+        f"{utilisation:.0%} busy"
+        + (" (low end of the prior's interval: nothing measured on this card)" if rate.uncalibrated else "")
+        + host_note,
         revenue_usd_day=revenue,
         power_w=watts,
         power_cost_usd_day=cost,

@@ -12,6 +12,7 @@ from rigshift.catalog.model_spec import ModelSpec
 from rigshift.econ.cards import InferenceRate
 from rigshift.econ.inputs import AiInputs, ModelClassPrice
 from rigshift.estimate import Hardware, PcieLink, Workload
+from rigshift.estimate.types import safe_rate
 from rigshift.toolkit import Toolkit, default_toolkit
 
 
@@ -58,9 +59,13 @@ class EstimatorThroughput:
         result = self.tools.estimate(workload, Hardware.of(spec, count=gpus, link=link))
         if not result.fits:
             return None
+        # Money is decided on the safe end: a card class resting on priors earns at the low end of
+        # the prior's interval (the central figures stay in the estimate for display).
         return InferenceRate(
-            decode_tokens_per_s=result.decode_tokens_per_s_total,
-            prefill_tokens_per_s=result.prefill_tokens_per_s,
+            decode_tokens_per_s=safe_rate(
+                result, result.decode_tokens_per_s_total, result.decode_tps_total_low
+            ),
+            prefill_tokens_per_s=safe_rate(result, result.prefill_tokens_per_s, result.prefill_tps_low),
             gpus=gpus,
             runtime=result.runtime,
             host_ram_gib=result.memory.host_ram,

@@ -171,3 +171,10 @@ class Estimate:
         data["prefill_tps_low"] = self.prefill_tps_low
         data["ttft_s_high"] = self.ttft_s_high
         return data
+
+
+def safe_rate(estimate: Estimate, central: float, low: float) -> float:
+    """The figure a decision that moves money counts on: where every figure of `estimate` is a prior
+    (nothing measured on the card), the low end of the prior's interval, which covers the spread
+    of published measurements for the class; a measured or calibrated figure stands as it is."""
+    return low if estimate.provenance.uncalibrated else central
