@@ -31,7 +31,7 @@ from rigshift.run.contracts import GpuTelemetry, RigTelemetry
 from rigshift.server.fleet_view import HOT_GPU_C
 from rigshift.server.serving import free_port
 
-from .chromium import LAPTOP, PHONE, chromium_available, launch
+from .chromium import LAPTOP, PHONE, artifacts_dir, browser_page, chromium_available
 
 pytestmark = [
     pytest.mark.slow,
@@ -149,33 +149,7 @@ def traffic(demo: Demo) -> int:
 
 @pytest.fixture(scope="module")
 def artifacts(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    where = os.environ.get("RIGSHIFT_TEST_ARTIFACTS")
-    path = Path(where) / "console" if where else tmp_path_factory.mktemp("console-screenshots")
-    path.mkdir(parents=True, exist_ok=True)
-    return path
-
-
-@pytest.fixture(scope="module")
-def playwright() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        yield p
-
-
-@contextlib.contextmanager
-def browser_page(playwright: Any, tmp_path: Path, viewport: dict[str, int]) -> Iterator[Any]:
-    """A page on a fresh profile; fails the test on any script error."""
-    context = launch(playwright, tmp_path / f"profile-{time.monotonic_ns()}", viewport=viewport)
-    errors: list[str] = []
-    page = context.pages[0] if context.pages else context.new_page()
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    page.set_default_timeout(60_000)
-    try:
-        yield page
-    finally:
-        context.close()
-    assert not errors, errors
+    return artifacts_dir(tmp_path_factory, "console")
 
 
 def log_in(page: Any, url: str, key: str) -> None:

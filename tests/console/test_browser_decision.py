@@ -8,8 +8,6 @@ $RIGSHIFT_TEST_ARTIFACTS/console-decision (else a temp dir) for a person to look
 
 from __future__ import annotations
 
-import contextlib
-import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,7 +24,7 @@ from rigshift.server.settings import ServerSettings
 from rigshift.server.static_directory import StaticDirectory
 from rigshift.server.stores.keys import KeyStore
 
-from .chromium import LAPTOP, PHONE, chromium_available, launch
+from .chromium import LAPTOP, PHONE, artifacts_dir, browser_page, chromium_available
 from .helpers import bearer
 
 pytestmark = [
@@ -67,32 +65,7 @@ def farm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Farm]:
 
 @pytest.fixture(scope="module")
 def artifacts(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    where = os.environ.get("RIGSHIFT_TEST_ARTIFACTS")
-    path = Path(where) / "console-decision" if where else tmp_path_factory.mktemp("decision-screenshots")
-    path.mkdir(parents=True, exist_ok=True)
-    return path
-
-
-@pytest.fixture(scope="module")
-def playwright() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        yield p
-
-
-@contextlib.contextmanager
-def browser_page(playwright: Any, tmp_path: Path, viewport: dict[str, int]) -> Iterator[Any]:
-    context = launch(playwright, tmp_path / f"profile-{time.monotonic_ns()}", viewport=viewport)
-    errors: list[str] = []
-    page = context.pages[0] if context.pages else context.new_page()
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    page.set_default_timeout(120_000)
-    try:
-        yield page
-    finally:
-        context.close()
-    assert not errors, errors
+    return artifacts_dir(tmp_path_factory, "console-decision")
 
 
 def open_page(page: Any, farm: Farm, name: str) -> None:
@@ -121,7 +94,7 @@ def test_the_overview_leads_with_the_decisions_funnel_and_verdict(
 ):
     decision = farm.get("/admin/overview")["decision"]
     for viewport, name in ((LAPTOP, "1366"), (PHONE, "390")):
-        with browser_page(playwright, tmp_path, viewport) as page:
+        with browser_page(playwright, tmp_path, viewport, 120_000) as page:
             open_page(page, farm, "overview")
             page.wait_for_selector("#ov-decision .funnel")
             assert funnel_counts(page, "#ov-decision") == decision["funnel"]
@@ -152,7 +125,7 @@ def test_the_economics_page_colours_money_by_sign_and_tables_the_placement(
 ):
     econ = farm.get("/admin/econ")
     made = farm.get("/admin/decision")
-    with browser_page(playwright, tmp_path, LAPTOP) as page:
+    with browser_page(playwright, tmp_path, LAPTOP, 120_000) as page:
         open_page(page, farm, "econ")
         uses = econ["totals"]["by_use"]
         assert any(u["net_usd_day"] < 0 for u in uses)  # the demo's loss-making uses
@@ -174,7 +147,7 @@ def test_the_economics_page_colours_money_by_sign_and_tables_the_placement(
 def test_the_what_if_sliders_recompute_the_servers_decision(
     farm: Farm, playwright: Any, artifacts: Path, tmp_path: Path
 ):
-    with browser_page(playwright, tmp_path, LAPTOP) as page:
+    with browser_page(playwright, tmp_path, LAPTOP, 120_000) as page:
         open_page(page, farm, "econ")
         page.fill("#wf-token", "2")
         page.fill("#wf-demand", "4")
@@ -197,7 +170,7 @@ def test_the_what_if_sliders_recompute_the_servers_decision(
 def test_a_placed_demand_shows_as_a_placement_table(
     farm: Farm, playwright: Any, artifacts: Path, tmp_path: Path
 ):
-    with browser_page(playwright, tmp_path, PHONE) as page:
+    with browser_page(playwright, tmp_path, PHONE, 120_000) as page:
         open_page(page, farm, "econ")
         page.click("#plan-form button[type=submit]")
         page.wait_for_selector("#plan-placement-table")

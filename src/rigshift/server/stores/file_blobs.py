@@ -9,7 +9,6 @@ so an upload never passes through a database row and a delete gives the disk spa
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import re
 import secrets
@@ -18,6 +17,7 @@ from pathlib import Path
 from sqlalchemy import Engine
 
 from rigshift.db_url import sqlite_path
+from rigshift.server.stores.model_files import HashingWriter
 
 # What a stored id may look like: nothing that could climb out of the directory.
 _ID = re.compile(r"file-[0-9A-Za-z]{1,64}")
@@ -35,28 +35,12 @@ def files_root(configured: str | None, engine: Engine) -> Path:
     return Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share") / "rigshift" / "files"
 
 
-class BlobWriter:
+class BlobWriter(HashingWriter):
     """One file being written: chunks in, hashed and counted; `commit` renames it into place."""
 
     def __init__(self, partial: Path):
+        super().__init__(partial)
         self.partial = partial
-        self._file = partial.open("wb")
-        self._hash = hashlib.sha256()
-        self.size = 0
-
-    def write(self, chunk: bytes) -> None:
-        self._file.write(chunk)
-        self._hash.update(chunk)
-        self.size += len(chunk)
-
-    def sha256(self) -> str:
-        return self._hash.hexdigest()
-
-    def close(self) -> None:
-        if not self._file.closed:
-            self._file.flush()
-            os.fsync(self._file.fileno())
-            self._file.close()
 
     def discard(self) -> None:
         with contextlib.suppress(OSError):

@@ -67,7 +67,8 @@ class ModelStore:
 
 
 class HashingWriter:
-    """Write chunks to a file while hashing them (uploads are verified by the rig's cache)."""
+    """Write chunks to a file while hashing them (model uploads are verified by the rig's cache;
+    Batch API files by their stored checksum: `file_blobs.BlobWriter`)."""
 
     def __init__(self, path: Path):
         self._file = path.open("wb")
@@ -79,8 +80,13 @@ class HashingWriter:
         self._hash.update(chunk)
         self.size += len(chunk)
 
-    def close(self) -> str:
-        self._file.flush()
-        os.fsync(self._file.fileno())
-        self._file.close()
+    def sha256(self) -> str:
         return self._hash.hexdigest()
+
+    def close(self) -> str:
+        """Flush to disk and close (once; later calls only return the checksum)."""
+        if not self._file.closed:
+            self._file.flush()
+            os.fsync(self._file.fileno())
+            self._file.close()
+        return self.sha256()
