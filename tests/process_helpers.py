@@ -27,6 +27,32 @@ def start_rigshift(*args: str, log: Path, env: dict[str, str]) -> subprocess.Pop
     )
 
 
+def wait_for_output(
+    proc: subprocess.Popen[bytes], log: Path, patterns: dict[str, str], timeout: float
+) -> dict[str, str]:
+    """The first group of each regex in `patterns` as they appear in `log` (the process's output
+    file), polled with a real deadline: a process that stops printing fails the test instead of
+    blocking a `readline` on its pipe forever. Fails at once, with the log, if the process exits."""
+    found: dict[str, str] = {}
+
+    def complete() -> bool:
+        text = log.read_text(errors="replace")
+        for name, pattern in patterns.items():
+            if name not in found and (match := re.search(pattern, text)):
+                found[name] = match.group(1)
+        if len(found) < len(patterns) and proc.poll() is not None:
+            raise AssertionError(
+                f"rigshift exited with {proc.returncode} before printing {patterns}:\n{text}"
+            )
+        return len(found) == len(patterns)
+
+    try:
+        wait_until(complete, f"{sorted(set(patterns) - set(found))} in {log}", timeout_s=timeout, poll_s=0.3)
+    except AssertionError as error:
+        raise AssertionError(f"{error}\n{log.read_text(errors='replace')}") from None
+    return found
+
+
 def wait_for(predicate: Callable[[], object], timeout: float, what: str) -> None:
     """Poll `predicate` (exceptions count as not yet) until it is truthy or `timeout` passes."""
     wait_until(predicate, what, timeout_s=timeout, poll_s=0.3, ignore=(Exception,))

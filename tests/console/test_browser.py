@@ -13,8 +13,6 @@ import contextlib
 import os
 import re
 import signal
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -25,6 +23,7 @@ import httpx
 import openai
 import pytest
 
+from process_helpers import start_rigshift, wait_for_output
 from rigshift.fleet.demo import demo_fleet
 from rigshift.run.backends import find_llama_server
 from rigshift.run.contracts import GpuTelemetry, RigTelemetry
@@ -71,42 +70,23 @@ class Demo:
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
     tmp = tmp_path_factory.mktemp("demo")
     port = free_port()
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "rigshift.cli.app",
-            "up",
-            "--demo",
-            "--port",
-            str(port),
-            "--db",
-            str(tmp / "up.db"),
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env={**os.environ, "XDG_DATA_HOME": str(tmp)},
-        start_new_session=True,
-    )
-    lines: list[str] = []
+    log = tmp / "up.log"
+    proc = start_rigshift(
+        "up", "--demo", "--port", str(port), "--db", str(tmp / "up.db"),
+        log=log, env={**os.environ, "XDG_DATA_HOME": str(tmp)},
+    )  # fmt: skip
     try:
-        found: dict[str, str] = {}
-        deadline = time.monotonic() + 240
-        assert proc.stdout is not None
-        while "console" not in found and time.monotonic() < deadline:
-            line = proc.stdout.readline()
-            if not line:
-                break
-            lines.append(line)
-            for name, pattern in (
-                ("admin", r"admin key \(shown once\): (\S+)"),
-                ("demo", r"demo API key: (\S+)"),
-                ("console", r"console: (http://\S+)/ "),
-            ):
-                if match := re.search(pattern, line):
-                    found[name] = match.group(1)
-        assert {"admin", "demo", "console"} <= set(found), "".join(lines)
+        found = wait_for_output(
+            proc,
+            log,
+            {
+                "admin": r"admin key \(shown once\): (\S+)",
+                "demo": r"demo API key: (\S+)",
+                "console": r"console: (http://\S+)/ ",
+            },
+            timeout=240,
+        )
+        lines = log.read_text(errors="replace").splitlines(keepends=True)
         hot_rig = demo_fleet().rigs[0].name
         yield Demo(
             found["console"],

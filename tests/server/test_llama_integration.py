@@ -12,7 +12,6 @@ import os
 import re
 import signal
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -22,6 +21,7 @@ import httpx
 import openai
 import pytest
 
+from process_helpers import start_rigshift, wait_for_output
 from rigshift.run.backends import backend_command, choose_backend, find_llama_server
 from rigshift.run.contracts import ReplicaEndpoint
 from rigshift.run.spec import ModelSource, ReplicaSpec
@@ -221,43 +221,17 @@ def test_restarting_the_server_loses_no_usage_record_and_replicas_keep_serving(f
 def test_rigshift_up_demo_serves_the_tiny_model(tmp_path: Path, mode: str):
     port = free_port()
     env = {**os.environ, "XDG_DATA_HOME": str(tmp_path)}
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "rigshift.cli.app",
-            "up",
-            "--demo",
-            mode,
-            "--port",
-            str(port),
-            "--db",
-            str(tmp_path / "up.db"),
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env=env,
-        start_new_session=True,
+    log = tmp_path / "up.log"
+    proc = start_rigshift(
+        "up", "--demo", mode, "--port", str(port), "--db", str(tmp_path / "up.db"), log=log, env=env
     )
     try:
-        key = None
-        lines: list[str] = []
-        deadline = time.monotonic() + 180
-        assert proc.stdout is not None
-        while key is None and time.monotonic() < deadline:
-            line = proc.stdout.readline()
-            if not line:
-                break
-            lines.append(line)
-            match = re.search(r"demo API key: (\S+)", line)
-            key = match.group(1) if match else None
-        assert key, "rigshift up --demo printed no key"
+        key = wait_for_output(proc, log, {"key": r"demo API key: (\S+)"}, timeout=180)["key"]
         client = openai.OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key=key, max_retries=0)
         reply = client.chat.completions.create(model=MODEL, messages=CHAT)
         assert reply.choices[0].message.content.strip() == expected_text()
         assert httpx.get(f"http://127.0.0.1:{port}/healthz").json()["models"] == [MODEL]
-        assert "Traceback" not in "".join(lines)
+        assert "Traceback" not in log.read_text(errors="replace")
         # Issue 13: `up` let Ray listen on every interface. Every socket its processes (Ray's
         # GCS, raylet, agents, the replica) listen on must be loopback.
         listening = _listening_addresses(_descendants(proc.pid) | {proc.pid})
