@@ -8,6 +8,7 @@ at all (refused or reset connection) is reported, and its health probe decides w
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 
@@ -84,11 +85,17 @@ def test_an_unreachable_replica_is_still_taken_out_and_the_request_moves_on(back
 
 
 def test_a_replica_that_stopped_answering_is_back_once_its_health_probe_answers(gateway):
-    from rigshift.server.serving import free_port, serve_in_thread
+    from rigshift.server.serving import serve_in_thread
 
     from .fake_backend import create_fake_backend
 
-    port = free_port()
+    # The port is held (bound, not listening: connections are refused) until the backend takes
+    # it, so no other test's server can pick it meanwhile and answer the probes (a free_port()
+    # left unheld let one do so under xdist: the replica came back early and the count stalled).
+    holder = socket.socket()
+    holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    holder.bind(("127.0.0.1", 0))
+    port = holder.getsockname()[1]
     gw = gateway([replica("late", f"http://127.0.0.1:{port}")], cooldown_s=0.2, health_probe_s=0.1)
     key = gw.key()
     assert _post(gw.url, key, "hi") == 502  # nothing listens yet: reported, out of rotation
@@ -107,6 +114,7 @@ def test_a_replica_that_stopped_answering_is_back_once_its_health_probe_answers(
     wait_until(lambda: sum(probes) >= 4, "the replica's health to be probed three times")
     assert [r.state for r in gw.directory.replicas()] == ["unhealthy"]
     assert _post(gw.url, key, "hi") == 503
+    holder.close()
     backend = serve_in_thread(create_fake_backend(), port=port)
     try:
         wait_until(lambda: gw.directory.replicas()[0].state == "ready", "the replica back in rotation")
