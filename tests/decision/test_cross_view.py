@@ -91,6 +91,24 @@ def test_the_demo_farm_gets_one_decision_in_every_view(tmp_path: Path) -> None:
     assert decision["largest_drop"]["step"] in {"capable", "hostable", "viable", "converted", "placed"}
 
 
+def test_every_view_takes_demo_and_prints_the_demo_farms_decision(tmp_path: Path) -> None:
+    """`--demo` (the bundled farm) on every view: the same decision as the demo farm's fleet file
+    (plan had no --demo; energy simulate needs its price series in any case)."""
+    path = _write(demo_fleet(), tmp_path)
+    from_file = _decision(["assess", str(path), "--json"])
+    assert (
+        assert_identical(
+            {
+                "assess": _decision(["assess", "--demo", "--json"]),
+                "econ": _decision(["econ", "--demo", "--json", "--no-sensitivity"]),
+                "plan": _decision(["plan", "--demo", "--json"]),
+                "energy": _decision(["energy", "simulate", "--demo", "--prices", str(POWER), "--json"]),
+            }
+        )
+        == from_file
+    )
+
+
 @pytest.mark.parametrize(
     ("name", "prices", "demand"),
     [

@@ -22,6 +22,7 @@ from rigshift.decision import DEFAULT_MAX_TTFT_S
 from rigshift.decision.views import with_decision, without_decision
 from rigshift.errors import InfeasiblePlan, InputError, Problem
 from rigshift.files import write_atomic
+from rigshift.fleet.demo import demo_fleet
 from rigshift.fleet.model import Fleet
 from rigshift.fleet.store import load_fleet
 from rigshift.plan import Plan, PlanOptions, load_demand, plan_placement
@@ -57,7 +58,9 @@ def print_summary(plan: Plan, console: Console, explain: bool) -> None:
 
 
 def plan_command(
-    fleet: Annotated[Path, typer.Argument(help="Fleet file (JSON or YAML) as `rigshift fleet` writes it.")],
+    fleet: Annotated[
+        Path | None, typer.Argument(help="Fleet file (JSON or YAML) as `rigshift fleet` writes it.")
+    ] = None,
     demand: Annotated[
         Path | None,
         typer.Argument(
@@ -94,6 +97,12 @@ def plan_command(
     prices: PricesOption = None,
     decision_demand: DecisionDemandOption = None,
     max_ttft: MaxTtftOption = DEFAULT_MAX_TTFT_S,
+    demo: Annotated[
+        bool,
+        typer.Option(
+            "--demo", help="Plan the bundled demo fleet instead of FLEET (no DEMAND: the decision's)."
+        ),
+    ] = False,
 ) -> None:
     """Place every replica of DEMAND on the GPUs of FLEET, for the most value within its limits.
 
@@ -112,7 +121,13 @@ def plan_command(
     # Imported here: the decision runs the economics (HiGHS), which `plan --help` must not load.
     from rigshift.decision.service import decision_for
 
-    fleet_data = load_fleet(fleet)
+    if demo == (fleet is not None):
+        raise InputError(
+            Problem(
+                "give a FLEET file or --demo, not both and not neither", field="FLEET", expected="one of them"
+            )
+        )
+    fleet_data = demo_fleet() if fleet is None else load_fleet(fleet)
     demand_data = load_demand(demand) if demand is not None else None  # its errors name the file first
     made, tools = decision_for(
         fleet_data, prices=prices, demand=decision_demand or demand, db=db, use_measurements=not no_measurements,
