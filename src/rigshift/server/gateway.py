@@ -134,12 +134,13 @@ class Gateway:
         if header is None:
             return None
         client = client_address(request.client.host if request.client else None)
-        self.login_throttle.check(client)  # raises LoginThrottled (429 with Retry-After)
-        key = None
-        if header.lower().startswith("bearer "):
-            key = await self.keys.authenticate(header[7:].strip())
-        if key is None:
+        secret = header[7:].strip() if header.lower().startswith("bearer ") else None
+        self.login_throttle.check(client, secret)  # raises LoginThrottled (429 with Retry-After)
+        key = await self.keys.authenticate(secret) if secret else None
+        if key is None or not secret:
             self.login_throttle.failed(client)
+        else:
+            self.login_throttle.succeeded(client, secret)
         return key
 
     async def _authorised(self, request: Request) -> ApiKey | Response:

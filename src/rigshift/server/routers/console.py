@@ -64,11 +64,13 @@ async def login(body: LoginRequest, request: Request, ctx: Context) -> Response:
     if origin is not None and origin.split("://", 1)[-1] != request.headers.get("host"):
         raise Forbidden(f"cross-origin login from {origin} refused", code="csrf_failed")
     client = client_address(request.client.host if request.client else None)
-    ctx.login_throttle.check(client)
-    key = await ctx.keys.verify(body.key.strip())
+    secret = body.key.strip()
+    ctx.login_throttle.check(client, secret)
+    key = await ctx.keys.verify(secret)
     if key is None or ctx.sessions is None:
         ctx.login_throttle.failed(client)
         raise NotAuthenticated("unknown or revoked API key")
+    ctx.login_throttle.succeeded(client, secret)
     token, session = ctx.sessions.create(key.id, admin=key.admin, name=key.name)
     response = JSONResponse(_session_json(key.id, key.name, key.admin, session.csrf_token))
     response.headers["set-cookie"] = session_cookie(
