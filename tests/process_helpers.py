@@ -18,13 +18,16 @@ from waiting import wait_until
 
 def start_rigshift(*args: str, log: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
     """`rigshift ARGS` in its own session (so it can be ended with its children), output to `log`."""
-    return subprocess.Popen(
-        [sys.executable, "-m", "rigshift.cli.app", *args],
-        stdout=log.open("wb"),
-        stderr=subprocess.STDOUT,
-        env=env,
-        start_new_session=True,
-    )
+    # The child keeps its own copy of the descriptor; ours is closed at once (it leaked, a
+    # ResourceWarning per start).
+    with log.open("wb") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "rigshift.cli.app", *args],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+            start_new_session=True,
+        )
 
 
 def wait_for_output(
