@@ -17,7 +17,6 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import JSONResponse, Response
 
 from rigshift.decision.types import DEFAULT_MAX_TTFT_S
-from rigshift.econ.prices import load_inputs
 from rigshift.fleet.model import Fleet
 from rigshift.plan import parse_demand, plan_placement
 from rigshift.server.context import ServerContext
@@ -72,7 +71,7 @@ async def get_overview(ctx: Context, _admin: Admin) -> Response:
     view = _view(ctx, fleet)
     now = ctx.clock()
     recent = await ctx.usage.report(now - 3600, now, {})
-    power_price = await anyio.to_thread.run_sync(_default_power_price)
+    power_price = await anyio.to_thread.run_sync(lambda: _power_price(ctx.fleet))
     body = overview(
         view,
         fleet,
@@ -92,9 +91,10 @@ async def get_overview(ctx: Context, _admin: Admin) -> Response:
     return JSONResponse(body)
 
 
-def _default_power_price() -> float | None:
+def _power_price(source: FleetSource) -> float | None:
+    """The server's power price (`--prices`, else the default) for sites without their own."""
     try:
-        return load_inputs(None).power.usd_per_kwh
+        return source.files().inputs.power.usd_per_kwh
     except Exception:  # the overview still shows power in W when prices cannot be read
         return None
 
