@@ -126,14 +126,16 @@ def test_every_view_takes_demo_and_prints_the_demo_farms_decision(tmp_path: Path
     )
 
 
+# (example fleet, --prices, --demand): files that change the decision from the defaults'.
+EXAMPLES_WITH_FILES = [
+    ("farm_2sites_3rigs_mixed.yaml", FLAT, ECON_DEMAND),
+    ("rig_6x3060-12g_x1.yaml", FLAT, PLAN_DEMAND),
+    ("hiveos_farm_2workers.json", None, ECON_DEMAND),
+]
+
+
 @pytest.mark.parametrize(
-    ("name", "prices", "demand"),
-    [
-        ("farm_2sites_3rigs_mixed.yaml", None, None),
-        ("farm_2sites_3rigs_mixed.yaml", FLAT, ECON_DEMAND),
-        ("rig_6x3060-12g_x1.yaml", FLAT, PLAN_DEMAND),
-        ("hiveos_farm_2workers.json", None, ECON_DEMAND),
-    ],
+    ("name", "prices", "demand"), [("farm_2sites_3rigs_mixed.yaml", None, None), *EXAMPLES_WITH_FILES]
 )
 def test_example_fleets_get_one_decision_in_every_view(
     name: str, prices: Path | None, demand: Path | None, tmp_path: Path
@@ -217,14 +219,7 @@ def _served_decisions(
         engine.dispose()
 
 
-@pytest.mark.parametrize(
-    ("name", "prices", "demand"),
-    [
-        ("farm_2sites_3rigs_mixed.yaml", FLAT, ECON_DEMAND),
-        ("rig_6x3060-12g_x1.yaml", FLAT, PLAN_DEMAND),
-        ("hiveos_farm_2workers.json", None, ECON_DEMAND),
-    ],
-)
+@pytest.mark.parametrize(("name", "prices", "demand"), EXAMPLES_WITH_FILES)
 def test_the_server_decides_on_the_prices_and_demand_it_was_given(
     name: str, prices: Path | None, demand: Path | None, tmp_path: Path
 ) -> None:

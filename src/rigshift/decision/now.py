@@ -76,7 +76,7 @@ def net_now(made: FarmDecision, live: Sequence[LiveGpu] = (), metered_usd_per_h:
     if not reported:
         return _modelled(made, total_gpus, modelled_uses)
     net = sum(a.monthly_net_usd for a in economics.plan.before)
-    by_state = dict.fromkeys(LIVE_STATES, 0)
+    by_state: dict[str, int] = dict.fromkeys(LIVE_STATES, 0)
     for class_id, gpus in reported.items():
         econ = cards[class_id]
         gpus = gpus[: econ.card.count]  # never more than the inventory lists

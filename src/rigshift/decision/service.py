@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 from rigshift.assess import ReadinessCriteria
 from rigshift.decision.compute import DEFAULT_MAX_TTFT_S, FarmDecision, decide
@@ -104,26 +105,17 @@ def read_decision_files(
     )
 
 
-def decide_with(
-    fleet: Fleet,
-    tools: Toolkit,
-    files: DecisionFiles,
-    *,
-    criteria: ReadinessCriteria | None = None,
-    max_ttft_s: float = DEFAULT_MAX_TTFT_S,
-    with_sensitivity: bool = False,
-) -> FarmDecision:
-    """The decision on these files with this toolkit: the one call the CLI and the server make."""
+def decide_with(fleet: Fleet, tools: Toolkit, files: DecisionFiles, **options: Any) -> FarmDecision:
+    """The decision on these files with this toolkit: the one call the CLI and the server make.
+    `options`: `decide`'s own (`criteria`, `max_ttft_s`, `with_sensitivity`)."""
     return decide(
         fleet,
         files.inputs,
         tools,
-        criteria=criteria,
-        max_ttft_s=max_ttft_s,
         plan_demand=files.plan_demand,
         measurements=measurements_label(tools),
         prices_source=files.prices_source,
-        with_sensitivity=with_sensitivity,
+        **options,
     )
 
 

@@ -323,7 +323,7 @@ def live_gpus(view: FleetView) -> list[LiveGpu]:
     """The GPUs an agent reports now, in the state the view gives them (mining, serving, idle): what
     the Overview's money "now" is priced from (rigshift.decision.now). Inventory rows are not now."""
     return [
-        LiveGpu(g.site, g.model, g.state, g.power_w)  # type: ignore[arg-type]  # narrowed by LIVE_STATES
+        LiveGpu(g.site, g.model, g.state, g.power_w)
         for g in view.gpus
         if g.source == "live" and g.state in LIVE_STATES
     ]
