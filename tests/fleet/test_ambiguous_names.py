@@ -4,11 +4,15 @@ smaller variant until the inventory says which, never silently (issue 16, item 6
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
+from rigshift.catalog.gpus import gpu_catalog
 from rigshift.cli.app import app
+from rigshift.cli.estimate import resolve_gpu_arg
 from rigshift.fleet.importer import read_source
 from rigshift.fleet.names import CatalogResolver
 
@@ -72,3 +76,27 @@ def test_estimate_warns_when_the_name_leaves_the_size_open() -> None:
         runner.invoke(app, ["estimate", "--gpu", "GTX 1060 3GB", "--model", "llama-3.2-3b", "--json"]).stdout
     )
     assert sized["vram_variants_gib"] == [] and not any("ambiguous" in n for n in sized["notes"])
+
+
+@pytest.mark.parametrize("name", ["GTX 1060", "RX 570", "RX 580", "P104-100", "RTX 3060"])
+def test_estimate_decides_an_ambiguous_name_on_the_smaller_variant_and_says_so(name: str) -> None:
+    smallest = gpu_catalog().variants(name)[0]
+    result = runner.invoke(app, ["estimate", "--gpu", name, "--model", "llama-3.2-3b", "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert (data["gpu_key"], data["vram_gib"]) == (smallest.key, smallest.vram_gib)
+    assert any(f"estimated as the {smallest.vram_gib:g} GiB card (the smaller)" in n for n in data["notes"])
+    text = runner.invoke(app, ["estimate", "--gpu", name, "--model", "llama-3.2-3b"])
+    assert text.exit_code == 0, text.output
+    assert "(the smaller)" in " ".join(text.output.split())
+
+
+def test_estimate_and_a_fleet_inventory_decide_every_ambiguous_name_alike() -> None:
+    catalog = gpu_catalog()
+    # Every catalog card's name without its memory size ("RX 570 8GB" -> "RX 570").
+    stems = {re.sub(r"\s*\d+\s*GB$", "", spec.name) for spec in catalog.all()}
+    open_names = sorted(n for n in stems if catalog.variants(n))
+    assert open_names, "the catalog has names with memory-size variants"
+    inventory = CatalogResolver()
+    for name in open_names:
+        assert resolve_gpu_arg(name).spec.key == inventory(name, None).key, name

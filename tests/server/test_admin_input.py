@@ -13,8 +13,10 @@ import json
 import httpx
 import pytest
 
+from rigshift.errors import InputError
 from rigshift.run.spec import ModelSource, ReplicaSpec, to_dict
 from rigshift.server.app import create_app
+from rigshift.server.schemas import KeyCreate, build
 from rigshift.server.serving import serve_in_thread
 from rigshift.server.settings import ServerSettings
 from rigshift.server.static_directory import StaticDirectory
@@ -64,6 +66,31 @@ def test_bad_key_bodies_are_400_and_store_nothing(backends, gateway, body):
     assert KeyStore(gw.engine).list() == before
     # Listing and revoking still work afterwards (they used to be 500s forever after `1e400`).
     assert httpx.get(gw.url + "/admin/keys", headers=admin).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("data", "where", "words"),
+    [
+        ({"name": "a\nb"}, "$.name", "control"),  # a validator's ValueError: no "Value error, " prefix
+        ({"name": "x", "rate_limit_rmp": 5}, "$.rate_limit_rmp", "did you mean: rate_limit_rpm?"),
+        ({"name": "x", "quota_period": "week"}, "$.quota_period", "(expected day or month)"),
+        ({"name": "x", "token_quota": -1, "rate_limit_rpm": 0}, "$.token_quota", "(and 1 more)"),
+    ],
+)
+def test_http_validation_errors_read_as_the_shared_formatter_words_them(
+    backends, gateway, data, where, words
+):
+    """Regression (issue 19, item 5): the HTTP handler had its own pydantic formatter. The body's
+    problem now reads as the CLI's local control plane (`schemas.build`) words the same body."""
+    gw = gateway([replica("r1", backends().url)])
+    admin = {"authorization": f"Bearer {gw.key('ops', admin=True)}"}
+    error = _error(httpx.post(gw.url + "/admin/keys", json=data, headers=admin))
+    with pytest.raises(InputError) as local:
+        build(KeyCreate, data)
+    first = local.value.problems[0]
+    assert error["param"] == where == first.location
+    assert error["message"].startswith(f"{where}: {first.message}")
+    assert words in error["message"] and "Value error" not in error["message"]
 
 
 def test_a_good_key_body_is_stored_as_written(backends, gateway):

@@ -205,7 +205,7 @@ def test_a_line_is_recorded_at_most_once(setup, engine: Engine) -> None:
     service, runner, _dispatcher, _gate, _clock = setup
     upload = service.upload(ALICE, "batch", "in.jsonl", jsonl(1))
     batch = service.create(ALICE, input_file_id=upload.id, endpoint=CHAT, completion_window="24h")
-    line = service.lines_of(batch)[0]
+    line = next(service.lines_of(batch))
     first = asyncio.run(runner._run_line(batch, "chat", line))
     second = asyncio.run(runner._run_line(batch, "chat", line))
     assert (first, second) == (1, 0)

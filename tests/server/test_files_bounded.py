@@ -307,15 +307,20 @@ def test_the_runner_reads_and_parses_input_off_the_event_loop(engine: Engine, ro
     loop_threads: list[bool] = []
     parse = service.lines_of
 
-    def watched(batch: Batch) -> list[BatchLine]:
+    def on_loop() -> None:
         try:
             asyncio.get_running_loop()
             loop_threads.append(True)
         except RuntimeError:
             loop_threads.append(False)
-        return parse(batch)
 
-    service.lines_of = watched  # type: ignore[method-assign]  # watch the runner's call
+    def watched(batch: Batch) -> Iterator[BatchLine]:
+        on_loop()
+        for line in parse(batch):  # each line is read from disk and parsed as it is taken
+            on_loop()
+            yield line
+
+    service.lines_of = watched  # type: ignore[method-assign]  # watch the runner's reads
     upload = service.upload(ALICE, "batch", "in.jsonl", jsonl(3))
     service.create(ALICE, input_file_id=upload.id, endpoint=CHAT, completion_window="24h")
     run_until_idle(BatchRunner(service, FakeDispatcher(clock), concurrency=4), ticks=3)

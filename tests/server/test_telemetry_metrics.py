@@ -41,7 +41,7 @@ def test_bad_telemetry_names_the_field(gateway):
     r = httpx.post(
         gw.url + "/internal/telemetry", json=bad, headers={"authorization": f"Bearer {JOIN_TOKEN}"}
     )
-    assert r.status_code == 400 and r.json()["error"]["param"] == "$.gpus.0.index"
+    assert r.status_code == 400 and r.json()["error"]["param"] == "$.gpus[0].index"
 
 
 def test_telemetry_is_exported_as_metrics_and_persisted(gateway, backends):

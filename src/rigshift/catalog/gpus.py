@@ -82,6 +82,17 @@ class GpuCatalog:
         """The memory-size variants `name` leaves open, smallest first (empty: not ambiguous)."""
         return self._names.variants(name)
 
+    def resolve_safe(
+        self, name: str, vram_gib: float | None = None, suggest: bool = True
+    ) -> tuple[GpuSpec, tuple[GpuSpec, ...]]:
+        """The card a name is decided as, and the memory-size variants it left open (smallest
+        first). Where neither the name nor `vram_gib` gives the size ("RX 570": 4 or 8 GB), the
+        smallest variant, never the catalog's default: a card counted bigger than it may be would
+        promise models it cannot hold. One rule for fleet inventories and `rigshift estimate`."""
+        spec = self.resolve(name, vram_gib, suggest)
+        variants = self.variants(name) if vram_gib is None else ()
+        return (variants[0] if variants else spec), variants
+
     def resolve(self, name: str, vram_gib: float | None = None, suggest: bool = True) -> GpuSpec:
         """The card a printed name denotes, told apart from its variants by VRAM.
 

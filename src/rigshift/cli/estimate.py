@@ -61,7 +61,8 @@ def resolve_gpu_arg(text: str, vram_override: float | None = None) -> GpuSlot:
     vram = float(match.group(1)) if match else None
     name = text[: match.start()] if match and match.start() > 0 else text
     if vram_override is None:
-        return GpuSlot(gpu_catalog().resolve(name.strip(), vram_gib=vram))
+        # A name that leaves the size open is decided on its smallest variant, as inventories are.
+        return GpuSlot(gpu_catalog().resolve_safe(name.strip(), vram_gib=vram)[0])
     if vram_override <= 0:
         raise InputError(Problem(f"--vram must be > 0 GiB, got {vram_override:g}", field="vram"))
     try:
@@ -73,7 +74,8 @@ def resolve_gpu_arg(text: str, vram_override: float | None = None) -> GpuSlot:
 
 def _ambiguity_note(text: str, vram_override: float | None, slot: GpuSlot) -> tuple[str, list[float]]:
     """A name that fits several memory sizes ("GTX 1060": 3 or 6 GB) is never decided silently:
-    the note the estimate carries, and the sizes (empty when the name or --vram gives one)."""
+    the note the estimate carries, and the sizes (empty when the name or --vram gives one). The
+    card estimated is the smaller (`resolve_gpu_arg`) until the user names the variant."""
     if vram_override is not None or _VRAM_SUFFIX.search(text):
         return "", []
     variants = gpu_catalog().variants(text.strip())
@@ -82,7 +84,8 @@ def _ambiguity_note(text: str, vram_override: float | None, slot: GpuSlot) -> tu
     sizes = " or ".join(f"{v.vram_gib:g}" for v in variants)
     note = (
         f"ambiguous GPU name {text.strip()!r}: {sizes} GiB; estimated as the {slot.spec.vram_gib:g} GiB "
-        f"card: give the size ('{text.strip()} {variants[0].vram_gib:g}GB' or --vram)"
+        f"card (the smaller) until you name the variant: '{text.strip()} {variants[-1].vram_gib:g}GB' "
+        "or --vram"
     )
     return note, [v.vram_gib for v in variants]
 

@@ -16,7 +16,14 @@ import typer
 from rich.console import Console
 
 from rigshift.cli.errors import handle_errors
-from rigshift.cli.options import AdminKeyOption, DbOption, ServerOption, transport
+from rigshift.cli.options import (
+    AdminKeyOption,
+    DbOption,
+    DecisionDemandOption,
+    PricesOption,
+    ServerOption,
+    transport,
+)
 from rigshift.tables import Col, fitted_table, output_console
 
 keys_app = typer.Typer(help="Create, list and revoke API keys.", no_args_is_help=True)
@@ -251,6 +258,8 @@ def server(
             "--energy", help="Run the energy policy: prices per site, caps, events (docs/energy.md)"
         ),
     ] = None,
+    prices: PricesOption = None,
+    demand: DecisionDemandOption = None,
     files_dir: Annotated[
         Path | None,
         typer.Option(
@@ -305,6 +314,8 @@ def server(
         public_docs=docs,
         fleet=fleet,
         energy=energy,
+        prices=prices,
+        demand=demand,
         say=_out.print,
         files={
             "files_dir": str(files_dir) if files_dir else None,

@@ -5,8 +5,10 @@ the same fleet, prices, demand and measurements give the same decision in each."
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 from rigshift.assess import ReadinessCriteria
 from rigshift.decision.compute import DEFAULT_MAX_TTFT_S, FarmDecision, decide
@@ -20,10 +22,13 @@ from rigshift.plan import Demand, load_demand
 from rigshift.toolkit import Toolkit, default_toolkit
 
 __all__ = [
+    "DecisionFiles",
+    "decide_with",
     "decision_for",
     "econ_inputs",
     "measurements_label",
     "plan_demand_of",
+    "read_decision_files",
     "with_decision",
     "without_decision",
 ]
@@ -72,6 +77,48 @@ def measurements_label(tools: Toolkit) -> str:
     return f"{len(rows)} calibration rows ({digest[:19]})"
 
 
+@dataclass(frozen=True)
+class DecisionFiles:
+    """What `--prices` and `--demand` give a decision beside the fleet, read once: the CLI per run,
+    the server at its start (`rigshift server --prices --demand`), so both decide on the same."""
+
+    inputs: EconInputs
+    plan_demand: Demand | None  # a plan's demand file, placed as written
+    prices: Path | None = None
+    demand: Path | None = None
+
+    @property
+    def prices_source(self) -> str:
+        return str(self.prices) if self.prices is not None else "defaults"
+
+
+def read_decision_files(
+    prices: Path | None = None,
+    demand: Path | None = None,
+    usage_days: float = 1.0,
+    budget: float | None = None,
+    as_of: date | None = None,
+) -> DecisionFiles:
+    """The prices and demand files as the decision reads them (InputError on a bad file)."""
+    return DecisionFiles(
+        econ_inputs(prices, demand, usage_days, budget, as_of), plan_demand_of(demand), prices, demand
+    )
+
+
+def decide_with(fleet: Fleet, tools: Toolkit, files: DecisionFiles, **options: Any) -> FarmDecision:
+    """The decision on these files with this toolkit: the one call the CLI and the server make.
+    `options`: `decide`'s own (`criteria`, `max_ttft_s`, `with_sensitivity`)."""
+    return decide(
+        fleet,
+        files.inputs,
+        tools,
+        plan_demand=files.plan_demand,
+        measurements=measurements_label(tools),
+        prices_source=files.prices_source,
+        **options,
+    )
+
+
 def decision_for(
     fleet: Fleet,
     *,
@@ -90,15 +137,8 @@ def decision_for(
     from rigshift.measure.calibrate import _database_rows, toolkit_of
 
     tools = toolkit_of(_database_rows(db), fleet) if use_measurements else default_toolkit()
-    made = decide(
-        fleet,
-        econ_inputs(prices, demand, usage_days, budget, as_of),
-        tools,
-        criteria=criteria,
-        max_ttft_s=max_ttft_s,
-        plan_demand=plan_demand_of(demand),
-        measurements=measurements_label(tools),
-        prices_source=str(prices) if prices is not None else "defaults",
-        with_sensitivity=with_sensitivity,
+    files = read_decision_files(prices, demand, usage_days, budget, as_of)
+    made = decide_with(
+        fleet, tools, files, criteria=criteria, max_ttft_s=max_ttft_s, with_sensitivity=with_sensitivity
     )
     return made, tools

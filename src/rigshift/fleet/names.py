@@ -67,15 +67,12 @@ def _resolve_in_catalog(name: str, vram_gib: float | None, suggest: bool = True)
     # The raw name first; then without the vendor noise some tools prepend.
     for candidate in dict.fromkeys((name.strip(), clean_reported_name(name))):
         try:
-            spec = catalog.resolve(candidate, vram_gib=vram_gib, suggest=suggest)
+            # Never the larger card by default: an open size is decided on the smallest variant.
+            spec, variants = catalog.resolve_safe(candidate, vram_gib=vram_gib, suggest=suggest)
         except UnknownNameError as error:
             suggestions = suggestions or tuple(error.suggestions)
             continue
-        variants = catalog.variants(candidate) if vram_gib is None else ()
-        if variants:
-            # Never the larger card by default: decide on the smallest size the name allows.
-            return Resolved(variants[0].key, variants[0].vram_gib, (), tuple(v.vram_gib for v in variants))
-        return Resolved(spec.key, spec.vram_gib)
+        return Resolved(spec.key, spec.vram_gib, (), tuple(v.vram_gib for v in variants))
     if vram_gib is not None:
         # A known card with a VRAM no catalog variant has (a memory mod): keep the card; the
         # reported VRAM wins over its catalog default (Gpu.vram_gib, which the assessment uses).

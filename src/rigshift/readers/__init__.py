@@ -8,12 +8,13 @@ MemoryError. The limits are in `limits.py` and documented in docs/fleet.md.
 
 from rigshift.readers.json_safe import load_json
 from rigshift.readers.limits import LIMITS, Limits, read_text
-from rigshift.readers.validation import json_path, problems_from_validation
+from rigshift.readers.validation import fields_in, json_path, problems_from_validation
 from rigshift.readers.yaml_safe import load_yaml, load_yaml_with_node
 
 __all__ = [
     "LIMITS",
     "Limits",
+    "fields_in",
     "json_path",
     "load_json",
     "load_yaml",

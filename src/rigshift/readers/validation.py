@@ -3,14 +3,36 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any
+from typing import Any, Protocol
 
-from pydantic import ValidationError
+from pydantic import BaseModel
 
 from rigshift.errors import Problem
 from rigshift.suggest import did_you_mean
 
 Loc = tuple[int | str, ...]
+
+
+class ValidationErrors(Protocol):
+    """pydantic's ValidationError, or what FastAPI raises for a request (RequestValidationError)."""
+
+    def errors(self) -> Sequence[Any]: ...
+
+
+def fields_in(model: type[BaseModel]) -> Callable[[Loc], list[str]]:
+    """For `known_fields`: the fields of the (nested) model an unknown key sits in. Parts of the
+    location that name no field (FastAPI's "body", list indices) leave the model as it is."""
+
+    def known(loc: Loc) -> list[str]:
+        current = model
+        for part in loc[:-1]:
+            field = current.model_fields.get(str(part))
+            annotation = field.annotation if field else None
+            if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+                current = annotation
+        return list(current.model_fields)
+
+    return known
 
 
 def json_path(loc: Sequence[Any]) -> str:
@@ -19,7 +41,7 @@ def json_path(loc: Sequence[Any]) -> str:
 
 
 def problems_from_validation(
-    error: ValidationError,
+    error: ValidationErrors,
     source: str | None,
     *,
     locate: Callable[[Loc], str | None] | None = None,

@@ -22,6 +22,7 @@ from fastapi import APIRouter, FastAPI
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from prometheus_client.core import Metric
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
@@ -40,7 +41,7 @@ from rigshift.server.console_auth import SessionStore
 from rigshift.server.context import ServerContext
 from rigshift.server.db import open_engine
 from rigshift.server.deployment_checks import rig_inventory
-from rigshift.server.errors import error_response, openai_error
+from rigshift.server.errors import error_response, invalid_request, openai_error
 from rigshift.server.file_uploads import FileLimits
 from rigshift.server.fleet_source import FleetSource
 from rigshift.server.gateway import Gateway
@@ -329,17 +330,13 @@ def install_error_handlers(app: FastAPI) -> None:
         return error_response(error)
 
     @app.exception_handler(RequestValidationError)
-    async def _invalid(_request: Request, error: RequestValidationError) -> Response:
-        problems = error.errors()
-        first = problems[0] if problems else {"loc": (), "msg": "invalid request"}
-        loc = [str(p) for p in first.get("loc", ())]
-        where = (
-            ("$." + ".".join(loc[1:]) if len(loc) > 1 else "$") if loc[:1] == ["body"] else ".".join(loc[1:])
+    async def _invalid(request: Request, error: RequestValidationError) -> Response:
+        # The route's body model, for an unknown key's did-you-mean.
+        body = getattr(request.scope.get("route"), "body_field", None)
+        model = body.field_info.annotation if body is not None else None
+        return invalid_request(
+            error, model if isinstance(model, type) and issubclass(model, BaseModel) else None
         )
-        message = f"{where}: {first.get('msg', 'invalid')}" if where else str(first.get("msg"))
-        if len(problems) > 1:
-            message += f" (and {len(problems) - 1} more)"
-        return openai_error(400, message, code="invalid_value", param=where or None)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_request: Request, error: StarletteHTTPException) -> Response:

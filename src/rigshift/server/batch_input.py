@@ -6,14 +6,15 @@ line is refused as a whole, before a single line runs, and every problem is repo
 line number (OpenAI's `errors.data[].line`), so a customer fixes the file once instead of paying
 for half a batch.
 
-Pure: bytes (or the lines of an open file) in, lines or problems out.
+Pure: bytes (or the lines of an open file) in, lines or problems out. `iter_batch_lines` yields
+them one at a time, so neither validating a 100 MB file nor running it holds its lines in memory.
 """
 
 from __future__ import annotations
 
 import io
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from rigshift.server.errors import ApiError
@@ -59,18 +60,37 @@ def parse_batch_file(content: bytes, endpoint: str) -> tuple[list[BatchLine], li
 
 
 def parse_batch_lines(source: Iterable[bytes], endpoint: str) -> tuple[list[BatchLine], list[LineProblem]]:
-    """As `parse_batch_file`, from the file's lines as bytes (an open binary file, read lazily).
+    """As `parse_batch_file`, from the file's lines as bytes (an open binary file, read lazily)."""
+    lines: list[BatchLine] = []
+    problems: list[LineProblem] = []
+    for item in iter_batch_lines(source, endpoint):
+        if isinstance(item, BatchLine):
+            lines.append(item)
+        elif item.code == "too_many_lines":
+            return [], [item]
+        elif len(problems) < MAX_PROBLEMS:
+            problems.append(item)
+    if not lines and not problems:
+        problems.append(empty_file())
+    return lines, problems
+
+
+def empty_file() -> LineProblem:
+    return LineProblem(1, "empty_file", "the file holds no requests")
+
+
+def iter_batch_lines(
+    source: Iterable[bytes], endpoint: str, *, check_ids: bool = True
+) -> Iterator[BatchLine | LineProblem]:
+    """Each request line of the file as a `BatchLine`, each bad line as a `LineProblem`, in file
+    order; past `MAX_LINES` requests, one `too_many_lines` problem ends it. `check_ids=False` skips
+    the duplicate custom_id check (a file checked when its batch was created, read again to run).
 
     Line by line, so a 100 MB file is never decoded or split in one call: each step is short,
     and the event loop in the server's other thread is not starved of the GIL meanwhile."""
-    lines: list[BatchLine] = []
-    problems: list[LineProblem] = []
     seen_ids: dict[str, int] = {}
-    requests = 0
-
-    def problem(line: int, code: str, message: str, param: str | None = None) -> None:
-        if len(problems) < MAX_PROBLEMS:
-            problems.append(LineProblem(line, code, message, param))
+    requests = 0  # non-blank lines, bad ones included: what MAX_LINES counts
+    index = 0  # good lines: each one's position among the file's requests
 
     # Lines end at "\n" (or "\r\n") only, as editors count them (binary files split at b"\n"
     # alone); `str.splitlines` would also break at U+2028 and other separators JSON strings may
@@ -79,41 +99,45 @@ def parse_batch_lines(source: Iterable[bytes], endpoint: str) -> tuple[list[Batc
         try:
             raw = raw_bytes.decode("utf-8").removesuffix("\n").removesuffix("\r")
         except UnicodeDecodeError as error:
-            problem(number, "invalid_encoding", f"this line is not UTF-8 text: {error.reason}")
+            yield LineProblem(number, "invalid_encoding", f"this line is not UTF-8 text: {error.reason}")
             continue
         if not raw.strip():
             continue
         requests += 1
         if requests > MAX_LINES:
-            return [], [LineProblem(number, "too_many_lines", f"a batch holds at most {MAX_LINES} lines")]
+            yield LineProblem(number, "too_many_lines", f"a batch holds at most {MAX_LINES} lines")
+            return
         try:
             # The gateway's own strict reading: what it would refuse over HTTP is refused here.
             item = loads_strict(raw, max_depth=MAX_DEPTH)
         except ApiError as error:
-            problem(number, "invalid_json_line", f"this line is not valid JSON: {error.message}")
+            yield LineProblem(number, "invalid_json_line", f"this line is not valid JSON: {error.message}")
             continue
         if not isinstance(item, dict):
-            problem(number, "invalid_request", "each line must be a JSON object")
+            yield LineProblem(number, "invalid_request", "each line must be a JSON object")
             continue
         custom_id = item.get("custom_id")
         if not isinstance(custom_id, str) or not custom_id or len(custom_id) > 512:
-            problem(number, "missing_custom_id", "custom_id must be a non-empty string", "custom_id")
+            yield LineProblem(
+                number, "missing_custom_id", "custom_id must be a non-empty string", "custom_id"
+            )
             continue
-        if custom_id in seen_ids:
-            problem(
+        if check_ids and custom_id in seen_ids:
+            yield LineProblem(
                 number,
                 "duplicate_custom_id",
                 f"custom_id {custom_id!r} is already used on line {seen_ids[custom_id]}",
                 "custom_id",
             )
             continue
-        seen_ids[custom_id] = number
+        if check_ids:
+            seen_ids[custom_id] = number
         if item.get("method", "POST") != "POST":
-            problem(number, "invalid_method", "method must be POST", "method")
+            yield LineProblem(number, "invalid_method", "method must be POST", "method")
             continue
         url = item.get("url")
         if url != endpoint:
-            problem(
+            yield LineProblem(
                 number,
                 "mismatched_endpoint",
                 f"url {url!r} differs from the batch's endpoint {endpoint!r}",
@@ -122,12 +146,12 @@ def parse_batch_lines(source: Iterable[bytes], endpoint: str) -> tuple[list[Batc
             continue
         body = item.get("body")
         if not isinstance(body, dict):
-            problem(number, "invalid_request", "body must be a JSON object", "body")
+            yield LineProblem(number, "invalid_request", "body must be a JSON object", "body")
             continue
         try:
             fields = read_fields(body, BATCH_ENDPOINTS[endpoint])
         except ApiError as error:
-            problem(
+            yield LineProblem(
                 number,
                 error.code or "invalid_request",
                 error.message,
@@ -135,14 +159,10 @@ def parse_batch_lines(source: Iterable[bytes], endpoint: str) -> tuple[list[Batc
             )
             continue
         if fields.stream:
-            problem(number, "invalid_request", "batch requests cannot stream", "body.stream")
+            yield LineProblem(number, "invalid_request", "batch requests cannot stream", "body.stream")
             continue
         tokens = estimate_tokens(body, BATCH_ENDPOINTS[endpoint]) + (
             fields.max_tokens if fields.max_tokens is not None else DEFAULT_COMPLETION_TOKENS
         )
-        lines.append(
-            BatchLine(len(lines), custom_id, json.dumps(body).encode(), fields.model, tokens, number)
-        )
-    if not lines and not problems:
-        problems.append(LineProblem(1, "empty_file", "the file holds no requests"))
-    return lines, problems
+        yield BatchLine(index, custom_id, json.dumps(body).encode(), fields.model, tokens, number)
+        index += 1

@@ -19,7 +19,9 @@ hold quota for each other, so a refusal among several is first retried with the 
 a line refused while it runs alone is recorded as starved.
 
 Reading and parsing the input file, and every database read and write, run in worker threads:
-a 100 MB input must not stall the event loop that serves interactive requests.
+a 100 MB input must not stall the event loop that serves interactive requests. Nor is it held in
+memory: each batch has a cursor into its file, read `concurrency` lines at a time, plus the few
+lines waiting to be tried again; the recorded lines are skipped as the cursor passes them.
 """
 
 from __future__ import annotations
@@ -27,7 +29,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from array import array
+from collections import deque
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -72,6 +76,39 @@ class AlwaysOpen:
 
 
 @dataclass
+class _Cursor:
+    """Where the runner is in one batch's input file: the lines not read yet, and the few read
+    that must run again (no free slot, quota held by the others). Advanced in worker threads."""
+
+    lines: Iterator[BatchLine]
+    done: set[int]  # recorded before this cursor was opened (a restart): skipped as it passes
+    again: deque[BatchLine] = field(default_factory=deque)
+    read_all: bool = False
+
+    def take(self, n: int) -> list[BatchLine]:
+        """Up to `n` lines to run: those to try again first, then the file's next ones."""
+        out = [self.again.popleft() for _ in range(min(n, len(self.again)))]
+        while len(out) < n and not self.read_all:
+            line = next(self.lines, None)
+            if line is None:
+                self.read_all = True
+            elif line.index not in self.done:
+                out.append(line)
+        return out
+
+    def exhausted(self) -> bool:
+        """Nothing left to run (reads ahead one line, kept to run next)."""
+        if not self.again:
+            self.again.extend(self.take(1))
+        return not self.again
+
+    def close(self) -> None:
+        close = getattr(self.lines, "close", None)
+        if close is not None:
+            close()  # the file it reads
+
+
+@dataclass
 class BatchRunner:
     service: BatchService
     dispatcher: BatchDispatcher
@@ -79,7 +116,9 @@ class BatchRunner:
     concurrency: int = 4
     poll_s: float = 1.0
     clock: Callable[[], float] | None = None
-    _lines: dict[str, list[BatchLine]] = field(default_factory=dict)
+    _cursors: dict[str, _Cursor] = field(default_factory=dict)
+    # Per batch, each line's token estimate (4 bytes a line's worth: the energy policy's backlog).
+    _tokens: dict[str, array[int]] = field(default_factory=dict)
     _alone: set[str] = field(default_factory=set)  # batches whose next line runs alone (quota)
     _task: asyncio.Task[None] | None = None
     _stopping: bool = False
@@ -108,26 +147,33 @@ class BatchRunner:
             return 0
         if batch.status != "in_progress":
             return 0
-        lines = self._lines.get(batch.id)
-        if lines is None:
-            lines = self._lines[batch.id] = await anyio.to_thread.run_sync(self.service.lines_of, batch)
-        done = await anyio.to_thread.run_sync(self.service.batches.done_lines, batch.id)
-        pending = [line for line in lines if line.index not in done]
+        cursor = self._cursors.get(batch.id)
+        if cursor is None:
+            cursor = self._cursors[batch.id] = await anyio.to_thread.run_sync(self._open, batch)
+        self.paused = not self.gate.batch_allowed(now)
+        if self.paused:
+            # A closed gate starts nothing, but a batch with nothing left still completes.
+            if await anyio.to_thread.run_sync(cursor.exhausted):
+                await self._finish(batch, "completed")
+            return 0
+        alone = batch.id in self._alone
+        pending = await anyio.to_thread.run_sync(cursor.take, 1 if alone else self.concurrency)
         if not pending:
             await self._finish(batch, "completed")
             return 0
-        self.paused = not self.gate.batch_allowed(now)
-        if self.paused:
-            return 0
         endpoint = BATCH_ENDPOINTS[batch.endpoint]
-        alone = batch.id in self._alone
-        outcomes = await asyncio.gather(
-            *(
-                self._run_line(batch, endpoint, line, alone)
-                for line in pending[: 1 if alone else self.concurrency]
-            )
-        )
+        outcomes = await asyncio.gather(*(self._run_line(batch, endpoint, line, alone) for line in pending))
         return sum(outcomes)
+
+    def _open(self, batch: Batch) -> _Cursor:
+        return _Cursor(self.service.lines_of(batch), self.service.batches.done_lines(batch.id))
+
+    def _again(self, batch: Batch, line: BatchLine) -> int:
+        """`line` did not run: it is tried again on a later tick. Returns 0 (nothing recorded)."""
+        cursor = self._cursors.get(batch.id)
+        if cursor is not None:
+            cursor.again.append(line)
+        return 0
 
     async def _run_line(self, batch: Batch, endpoint: str, line: BatchLine, alone: bool = True) -> int:
         try:
@@ -136,12 +182,12 @@ class BatchRunner:
             log.warning(
                 "batch %s line %d (file line %d): dispatch failed: %s", batch.id, line.index, line.line, error
             )
-            return 0
+            return self._again(batch, line)
         if result.quota_spent and not alone:
             self._alone.add(batch.id)  # the others' reservations may be what starved it: try alone
-            return 0
+            return self._again(batch, line)
         if result.retry_later and not result.quota_spent:
-            return 0
+            return self._again(batch, line)
         if not result.quota_spent:
             self._alone.discard(batch.id)  # quota (or no quota) let a line through: full speed again
         request_id = new_id("batch_req_")
@@ -168,16 +214,23 @@ class BatchRunner:
         for batch in self.service.batches.active():
             if batch.status != "in_progress":
                 continue
-            # Called from the energy loop's thread: read the runner's cache, never write it.
-            lines = self._lines.get(batch.id) or self.service.lines_of(batch)
+            # Called from the energy loop's thread, which alone fills `_tokens` (one pass over the
+            # file per batch); the event loop only drops a finished batch's entry.
+            tokens = self._tokens.get(batch.id)
+            if tokens is None:
+                tokens = self._tokens[batch.id] = array(
+                    "q", (line.tokens_estimate for line in self.service.lines_of(batch))
+                )
             done = self.service.batches.done_lines(batch.id)
-            tokens = sum(line.tokens_estimate for line in lines if line.index not in done)
-            out.append((batch.id, tokens, batch.expires_at))
+            out.append((batch.id, sum(t for i, t in enumerate(tokens) if i not in done), batch.expires_at))
         return out
 
     async def _finish(self, batch: Batch, status: str) -> None:
         if await anyio.to_thread.run_sync(self.service.finalize, batch, status):
-            self._lines.pop(batch.id, None)
+            cursor = self._cursors.pop(batch.id, None)
+            if cursor is not None:
+                await anyio.to_thread.run_sync(cursor.close)
+            self._tokens.pop(batch.id, None)
             self._alone.discard(batch.id)
 
     # --- lifecycle -------------------------------------------------------------------------
@@ -212,3 +265,6 @@ class BatchRunner:
             await self._task
         self._task = None
         self._stopping = False
+        for cursor in self._cursors.values():
+            cursor.close()
+        self._cursors.clear()

@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import contextlib
 import json
+from dataclasses import replace
 
+from pydantic import BaseModel
 from starlette.responses import Response
 
 from rigshift.errors import InputError, RigshiftError
+from rigshift.readers.validation import Loc, ValidationErrors, fields_in, json_path, problems_from_validation
 
 
 class ApiError(RigshiftError):
@@ -150,3 +153,30 @@ def normalise_backend_error(status: int, body: bytes) -> Response:
     except (ValueError, AttributeError):
         pass
     return openai_error(status, message, code=code)
+
+
+def invalid_request(error: ValidationErrors, body_model: type[BaseModel] | None = None) -> Response:
+    """A request FastAPI could not validate, as a 400 in OpenAI's shape, worded by the readers' one
+    pydantic formatter (`problems_from_validation`, as the CLI and `schemas.build` word the same
+    body): no "Value error, " prefix, an unknown key with its did-you-mean from `body_model`, what a
+    choice expects. Located as a JSON path in the body (`$.gpus[0].index`), else by the query or
+    path parameter's name; `param` is that place."""
+    problems = problems_from_validation(
+        error,
+        None,
+        locate=_request_location,
+        known_fields=fields_in(body_model) if body_model is not None else None,
+        expected_from_pydantic=True,
+    )
+    if not problems:
+        return openai_error(400, "invalid request", code="invalid_value")
+    first = replace(problems[0], field=None)  # its location already names the field
+    message = first.render() + (f" (and {len(problems) - 1} more)" if len(problems) > 1 else "")
+    return openai_error(400, message, code="invalid_value", param=first.location)
+
+
+def _request_location(loc: Loc) -> str:
+    """FastAPI's ("body", "gpus", 0, "index") -> "$.gpus[0].index"; ("query", "since") -> "since"."""
+    if not loc or loc[0] == "body":
+        return json_path(loc[1:])
+    return ".".join(str(part) for part in loc[1:]) or str(loc[0])

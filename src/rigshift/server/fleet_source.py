@@ -1,7 +1,9 @@
 """The fleet the server reports on, and the analyses of it the console and the API serve.
 
 The fleet comes from `rigshift server --fleet FILE` or, for `rigshift up --demo`, the bundled
-demo farm. Assessment and economics are the CLI's own functions (`assess_fleet`,
+demo farm; the prices and demand from `rigshift server --prices FILE --demand FILE` (read once, at
+the start), else the defaults, so the server decides on what `rigshift assess|econ|plan --prices
+--demand` decide on. Assessment and economics are the CLI's own functions (`assess_fleet`,
 `fleet_economics`) run once per fleet on a worker thread and kept: they take about a second on the
 2,000-GPU demo and only change when the fleet or the prices do. What-if economics (other power or
 token prices) are computed per request and not kept.
@@ -16,13 +18,13 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 from rigshift.assess import FleetAssessment, ReadinessCriteria, assess_fleet
-from rigshift.decision.compute import FarmDecision, decide
-from rigshift.decision.service import measurements_label
+from rigshift.decision.compute import FarmDecision
+from rigshift.decision.service import DecisionFiles, decide_with, read_decision_files
 from rigshift.econ.analysis import Economics
-from rigshift.econ.prices import load_inputs
 from rigshift.econ.service import fleet_economics
 from rigshift.fleet.model import Fleet
 from rigshift.server.services.decision_what_if import WhatIf, scaled
@@ -30,9 +32,12 @@ from rigshift.toolkit import Toolkit, default_toolkit
 
 
 class FleetSource:
-    def __init__(self, load: Callable[[], Fleet] | None, label: str | None = None):
+    def __init__(
+        self, load: Callable[[], Fleet] | None, label: str | None = None, files: DecisionFiles | None = None
+    ):
         self._load = load
         self.label = label  # where the fleet comes from, shown to the operator
+        self._files = files  # the prices and demand; None: the defaults, read on first use
         self.tools_for: Callable[[Fleet], Toolkit] | None = None  # the calibrated toolkit (create_app)
         self._lock = threading.Lock()
         self._fleet: Fleet | None = None
@@ -43,16 +48,16 @@ class FleetSource:
         self._deciding: threading.Thread | None = None
 
     @classmethod
-    def from_file(cls, path: str | Path) -> FleetSource:
+    def from_file(cls, path: str | Path, files: DecisionFiles | None = None) -> FleetSource:
         from rigshift.fleet.store import load_fleet
 
-        return cls(lambda: load_fleet(Path(path)), str(path))
+        return cls(lambda: load_fleet(Path(path)), str(path), files)
 
     @classmethod
-    def demo(cls) -> FleetSource:
+    def demo(cls, files: DecisionFiles | None = None) -> FleetSource:
         from rigshift.fleet.demo import demo_fleet
 
-        return cls(demo_fleet, "the bundled demo farm (synthetic)")
+        return cls(demo_fleet, "the bundled demo farm (synthetic)", files)
 
     @classmethod
     def none(cls) -> FleetSource:
@@ -61,6 +66,13 @@ class FleetSource:
     @property
     def configured(self) -> bool:
         return self._load is not None
+
+    def files(self) -> DecisionFiles:
+        """The prices and demand every analysis here reads (`--prices`/`--demand`, else defaults)."""
+        with self._lock:
+            if self._files is None:
+                self._files = read_decision_files()
+            return self._files
 
     def fleet(self) -> Fleet | None:
         if self._load is None:
@@ -102,21 +114,15 @@ class FleetSource:
         return self._assessment
 
     def decision(self) -> FarmDecision | None:
-        """The farm decision (docs/decision.md) with the default prices and demand and the server's
-        measurements: what `rigshift assess|econ|plan --json` print as `decision` for this fleet."""
+        """The farm decision (docs/decision.md) on the server's prices, demand and measurements: what
+        `rigshift assess|econ|plan --prices P --demand D --json` print as `decision` for this fleet."""
         fleet = self.fleet()
         if fleet is None:
             return None
-        tools = self.tools()
+        tools, files = self.tools(), self.files()
         with self._lock:
             if self._decision is None:
-                self._decision = decide(
-                    fleet,
-                    load_inputs(None),
-                    tools,
-                    measurements=measurements_label(tools),
-                    with_sensitivity=True,
-                )
+                self._decision = decide_with(fleet, tools, files, with_sensitivity=True)
             return self._decision
 
     def decision_if_ready(self) -> FarmDecision | None:
@@ -131,18 +137,16 @@ class FleetSource:
         return None
 
     def decision_what_if(self, what: WhatIf) -> FarmDecision | None:
-        """The same decision on other prices, demand or service level (the console's what-if);
-        unchanged inputs are the server's own decision."""
+        """The same decision with the server's prices, demand or service level changed (the
+        console's what-if); unchanged inputs are the server's own decision."""
         if what.is_default:
             return self.decision()
         fleet = self.fleet()
         if fleet is None:
             return None
-        tools = self.tools()
-        changed, inputs = scaled(fleet, load_inputs(None), what)
-        return decide(
-            changed, inputs, tools, max_ttft_s=what.max_ttft_s, measurements=measurements_label(tools)
-        )
+        files = self.files()
+        changed, inputs = scaled(fleet, files.inputs, what)
+        return decide_with(changed, self.tools(), replace(files, inputs=inputs), max_ttft_s=what.max_ttft_s)
 
     def economics(self) -> Economics | None:
         """The decision's economics (its conversion plan is the decision's "worth converting")."""
@@ -150,7 +154,9 @@ class FleetSource:
         if made is not None and made.economics is None:
             fleet = self.fleet()
             assert fleet is not None
-            return fleet_economics(fleet, tools=self.tools())  # raises: nothing priceable, and why
+            files = self.files()
+            # Raises: nothing priceable, and why.
+            return fleet_economics(fleet, files.prices, tools=self.tools(), demand=files.demand)
         return None if made is None else made.economics
 
     def what_if(self, power_factor: float, token_factor: float) -> Economics | None:
@@ -158,8 +164,14 @@ class FleetSource:
         fleet = self.fleet()
         if fleet is None:
             return None
+        files = self.files()
         return fleet_economics(
-            fleet, tools=self.tools(), power_factors=(power_factor,), token_factors=(token_factor,)
+            fleet,
+            files.prices,
+            tools=self.tools(),
+            demand=files.demand,
+            power_factors=(power_factor,),
+            token_factors=(token_factor,),
         )
 
     def warm(self) -> None:

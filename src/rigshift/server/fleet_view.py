@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 from rigshift.assess import FleetAssessment
+from rigshift.decision.now import LIVE_STATES, LiveGpu
 from rigshift.fleet.model import UNASSIGNED_SITE, Fleet, Gpu, Rig
 from rigshift.run.contracts import GpuTelemetry, ReplicaEndpoint, RigTelemetry
 
@@ -316,3 +317,13 @@ def overview(
         "alerts": [asdict(a) for a in view.alerts],
         "hot_gpu_c": HOT_GPU_C,
     }
+
+
+def live_gpus(view: FleetView) -> list[LiveGpu]:
+    """The GPUs an agent reports now, in the state the view gives them (mining, serving, idle): what
+    the Overview's money "now" is priced from (rigshift.decision.now). Inventory rows are not now."""
+    return [
+        LiveGpu(g.site, g.model, g.state, g.power_w)
+        for g in view.gpus
+        if g.source == "live" and g.state in LIVE_STATES
+    ]

@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from rigshift.decision.service import read_decision_files
 from rigshift.errors import BackendError, InputError
 from rigshift.server.db import default_db_url, normalise_url, open_engine
 from rigshift.server.fleet_source import FleetSource
@@ -80,11 +81,14 @@ def serve(
     fleet: Path | None = None,
     energy: Path | None = None,
     files: dict[str, str | int | None] | None = None,
+    prices: Path | None = None,
+    demand: Path | None = None,
 ) -> None:
     """`rigshift server`: the control plane in the foreground until stopped.
 
     `files`: Batch API file settings (`files_dir`, `files_max_per_key`, ...); None values keep
-    `ServerSettings`' defaults."""
+    `ServerSettings`' defaults. `prices`, `demand`: what the farm decision reads (the CLI's
+    `--prices`, `--demand`), read here so that a bad file stops the start."""
     import uvicorn
 
     from rigshift.server.app import create_app
@@ -97,8 +101,15 @@ def serve(
             raise InputError(
                 f"fleet file not found: {fleet}", field="--fleet", expected="a fleet JSON/YAML file"
             )
-        fleet_source = FleetSource.from_file(fleet)
-        fleet_source.fleet()  # a malformed file stops the start here, with its own clear message
+        # A malformed fleet, prices or demand file stops the start here, with its own clear message.
+        fleet_source = FleetSource.from_file(fleet, read_decision_files(prices, demand))
+        fleet_source.fleet()
+    elif prices is not None or demand is not None:
+        raise InputError(
+            "--prices and --demand are what the farm decision of --fleet reads",
+            field="--fleet",
+            expected="a fleet file with them (`rigshift server --fleet FLEET --prices P --demand D`)",
+        )
     engine = open_engine(db)
     token = token or join_token(db)
     settings = ServerSettings(

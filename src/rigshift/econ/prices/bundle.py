@@ -33,7 +33,7 @@ from rigshift.econ.prices.coins import parse_coins, read_coins
 from rigshift.econ.prices.emission import scheduled_reward
 from rigshift.econ.prices.power_series import read_power_series
 from rigshift.errors import InputError, Problem, RigshiftError
-from rigshift.readers import load_json, load_yaml, problems_from_validation, read_text
+from rigshift.readers import fields_in, load_json, load_yaml, problems_from_validation, read_text
 from rigshift.suggest import did_you_mean
 from rigshift.units import british_keys
 
@@ -169,17 +169,6 @@ class PricesFile(BaseModel):
 SECTIONS = ("power", "rent", "tokens", "mining", "capital", "constraints", "demand")
 
 
-def _known_fields(loc: tuple[int | str, ...]) -> list[str]:
-    """The fields of the model an unknown key sits in, for its did-you-mean."""
-    model: type[BaseModel] = PricesFile
-    for part in loc[:-1]:
-        field = model.model_fields.get(str(part))
-        annotation = field.annotation if field else None
-        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-            model = annotation
-    return list(model.model_fields)
-
-
 def parse_prices_text(text: str, source: str) -> PricesFile:
     expected = "a prices file (docs/economics.md)"
     data = (
@@ -200,7 +189,9 @@ def parse_prices_text(text: str, source: str) -> PricesFile:
     try:
         return PricesFile.model_validate(data)
     except ValidationError as error:
-        raise InputError(problems_from_validation(error, source, known_fields=_known_fields)) from None
+        raise InputError(
+            problems_from_validation(error, source, known_fields=fields_in(PricesFile))
+        ) from None
 
 
 def _default_resolver(name: str) -> str:

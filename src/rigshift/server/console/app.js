@@ -45,23 +45,21 @@ function signed(value, text) {
   return `<span class="${value < 0 ? "neg" : "pos"}">${esc(text)}</span>`;
 }
 
-// What "now" means: econ prices every card at its use today (its best coin where mining pays);
-// the live states come from the inventory and agents. Both are shown, each labelled.
+// What "now" rests on, in the server's words (decision/now.py): the agents' live states where
+// they report, else the model (every card at its best use today).
 function nowBasis(money) {
-  if (!money) return "";
-  const uses = Object.entries(money.now_by_use).map(([k, v]) => `${fmt.int(v)} ${k === "mine" ? "mining" : k}`);
-  return `modelled: ${uses.join(" · ")} (each card at its best use today)`;
+  return money ? money.now.text : "";
 }
 
 function liveText(live) {
-  return `The inventory shows ${esc(live)} right now: "now" is what the model assumes each card does, not the live state.`;
+  return `The inventory shows ${esc(live)} right now.`;
 }
 
 // The verdict card: net now → after, what to do, the funnel beside the published share, and the
 // step that removes the most cards with what would move them.
 function decisionCard(decision, money, { live = null } = {}) {
-  const m = decision.monthly_net_usd;
-  const change = m.after - m.now;
+  const m = { ...decision.monthly_net_usd, ...(money ? { now: money.now.monthly_net_usd } : {}) };
+  const change = money ? money.now.after_minus_now_usd : m.after - m.now;
   const drop = decision.largest_drop;
   const liveNote = live ? ` <span class="live-note">${liveText(live)}</span>` : "";
   return `<div class="decision"><div class="verdict">
@@ -114,8 +112,8 @@ const overviewPage = {
     const live = `${fmt.int(s.mining)} mining · ${fmt.int(s.serving)} serving · ${fmt.int(s.idle)} idle · ${fmt.int(s.lost)} lost`;
     if (!d.decision) {
       $("#ov-decision").innerHTML = `<h2>The decision</h2><p class="muted">No fleet: start the server with <code>rigshift server --fleet FILE</code> for the farm decision.</p>`;
-    } else if (d.decision.inputs_digest !== this.digest) {
-      this.digest = d.decision.inputs_digest; // redrawn when the decision changes (new measurements)
+    } else if (d.decision.inputs_digest + nowBasis(d.decision_money) !== this.digest) {
+      this.digest = d.decision.inputs_digest + nowBasis(d.decision_money); // a new decision, or a new "now"
       $("#ov-decision").innerHTML = `<h2>The decision</h2>${decisionCard(d.decision, d.decision_money, { live })}`;
     } else {
       $("#ov-decision .live-note").innerHTML = liveText(live); // the live states move; the decision did not

@@ -16,15 +16,15 @@ from fastapi import Query
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import JSONResponse, Response
 
+from rigshift.decision.now import net_now
 from rigshift.decision.types import DEFAULT_MAX_TTFT_S
-from rigshift.econ.prices import load_inputs
 from rigshift.fleet.model import Fleet
 from rigshift.plan import parse_demand, plan_placement
 from rigshift.server.context import ServerContext
 from rigshift.server.deps import Admin, Context
 from rigshift.server.errors import Conflict
 from rigshift.server.fleet_source import FleetSource
-from rigshift.server.fleet_view import FleetView, build_view, overview
+from rigshift.server.fleet_view import FleetView, build_view, live_gpus, overview
 from rigshift.server.routers.api_router import api_router
 from rigshift.server.services.decision_what_if import WhatIf, money_rows
 from rigshift.server.services.decision_what_if import payload as decision_payload
@@ -72,7 +72,7 @@ async def get_overview(ctx: Context, _admin: Admin) -> Response:
     view = _view(ctx, fleet)
     now = ctx.clock()
     recent = await ctx.usage.report(now - 3600, now, {})
-    power_price = await anyio.to_thread.run_sync(_default_power_price)
+    power_price = await anyio.to_thread.run_sync(lambda: _power_price(ctx.fleet))
     body = overview(
         view,
         fleet,
@@ -86,15 +86,18 @@ async def get_overview(ctx: Context, _admin: Admin) -> Response:
     made = await anyio.to_thread.run_sync(ctx.fleet.decision_if_ready) if ctx.fleet.configured else None
     body["decision"] = None if made is None else made.summary.model_dump(mode="json")
     body["decision_pending"] = ctx.fleet.configured and made is None
-    body["decision_money"] = None if made is None else money_rows(made)  # capex, proceeds, uses now
+    # Capex and proceeds apart; "now" from the agents' live states where they report, else modelled.
+    live = net_now(made, live_gpus(view), recent["total"]["revenue_usd"]) if made is not None else None
+    body["decision_money"] = None if made is None else money_rows(made, live)
     body["replicas"] = _replica_states(ctx)
     body["generated_at"] = now
     return JSONResponse(body)
 
 
-def _default_power_price() -> float | None:
+def _power_price(source: FleetSource) -> float | None:
+    """The server's power price (`--prices`, else the default) for sites without their own."""
     try:
-        return load_inputs(None).power.usd_per_kwh
+        return source.files().inputs.power.usd_per_kwh
     except Exception:  # the overview still shows power in W when prices cannot be read
         return None
 

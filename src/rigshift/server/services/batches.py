@@ -8,15 +8,23 @@ error shape once by the server.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from rigshift.errors import InputError
-from rigshift.server.batch_input import BATCH_ENDPOINTS, BatchLine, LineProblem, parse_batch_lines
+from rigshift.server.batch_input import (
+    BATCH_ENDPOINTS,
+    MAX_PROBLEMS,
+    BatchLine,
+    LineProblem,
+    empty_file,
+    iter_batch_lines,
+)
 from rigshift.server.errors import NotFound
 from rigshift.server.file_uploads import UPLOAD_PURPOSE, FileLimits, PendingUpload, UploadGuard
-from rigshift.server.stores.batches import Batch, BatchStore, FileStore, StoredFile
+from rigshift.server.stores.batches import Batch, BatchStore, FileStore, LineResult, StoredFile, new_id
+from rigshift.server.stores.file_blobs import BlobWriter
 from rigshift.server.stores.keys import ApiKey
 from rigshift.suggest import did_you_mean
 
@@ -24,6 +32,8 @@ COMPLETION_WINDOWS = {"24h": 24 * 3600.0}
 FILE_PURPOSES = (UPLOAD_PURPOSE,)  # what a client may upload; "batch_output" files are the server's
 MAX_METADATA_PAIRS = 16  # OpenAI's limits on batch metadata
 LIST_ORDERS = ("asc", "desc")
+# OpenAI's words for a request its batch's window closed on before it ran (code `batch_expired`).
+EXPIRED_MESSAGE = "This request could not be executed before the completion window expired."
 
 
 @dataclass
@@ -141,12 +151,7 @@ class BatchService:
         stored = self.files.get(key.id, input_file_id)
         if stored is None or stored.purpose != "batch":
             raise NotFound(f"no batch input file {input_file_id!r}", param="input_file_id")
-        lines, problems = parse_batch_lines(self.files.lines(key.id, input_file_id) or (), endpoint)
-        problems += [
-            LineProblem(line.line, "model_not_allowed", f"this API key may not use model {line.model!r}")
-            for line in lines
-            if not key.allows(line.model)
-        ][: max(0, 100 - len(problems))]
+        count, problems = self._check_input(key, input_file_id, endpoint)
         now = self.clock()
         return self.batches.create(
             key_id=key.id,
@@ -154,12 +159,33 @@ class BatchService:
             input_file_id=input_file_id,
             completion_window=completion_window,
             status="failed" if problems else "in_progress",
-            total=0 if problems else len(lines),
+            total=0 if problems else count,
             now=now,
             expires_at=now + COMPLETION_WINDOWS[completion_window],
             metadata=metadata,
             errors=[p.to_openai() for p in problems] or None,
         )
+
+    def _check_input(self, key: ApiKey, file_id: str, endpoint: str) -> tuple[int, list[LineProblem]]:
+        """The file's requests counted and its problems (the first `MAX_PROBLEMS`; models the key may
+        not use after the file's own), one line at a time: no list of the file's lines is built."""
+        count = 0
+        problems: list[LineProblem] = []
+        refused: list[LineProblem] = []
+        for item in iter_batch_lines(self.files.lines(key.id, file_id) or (), endpoint):
+            if isinstance(item, LineProblem):
+                if item.code == "too_many_lines":
+                    return 0, [item]
+                if len(problems) < MAX_PROBLEMS:
+                    problems.append(item)
+                continue
+            count += 1
+            if not key.allows(item.model) and len(refused) < MAX_PROBLEMS:
+                message = f"this API key may not use model {item.model!r}"
+                refused.append(LineProblem(item.line, "model_not_allowed", message))
+        if not count and not problems:
+            problems.append(empty_file())
+        return count, (problems + refused)[:MAX_PROBLEMS]
 
     def get(self, key: ApiKey, batch_id: str) -> Batch:
         found = self.batches.get(key.id, batch_id)
@@ -184,11 +210,13 @@ class BatchService:
 
     # --- the runner's side -----------------------------------------------------------------
 
-    def lines_of(self, batch: Batch) -> list[BatchLine]:
-        lines, _problems = parse_batch_lines(
-            self.files.lines(batch.key_id, batch.input_file_id) or (), batch.endpoint
-        )
-        return lines
+    def lines_of(self, batch: Batch) -> Iterator[BatchLine]:
+        """The batch's lines, read from the file store as they are iterated (blocking: iterate it
+        from a worker thread). The file was checked when the batch was created."""
+        source = self.files.lines(batch.key_id, batch.input_file_id) or ()
+        for item in iter_batch_lines(source, batch.endpoint, check_ids=False):
+            if isinstance(item, BatchLine):
+                yield item
 
     def finalize(self, batch: Batch, final_status: str) -> bool:
         """Write the output and error files from the recorded lines, then set the final status.
@@ -199,27 +227,23 @@ class BatchService:
         now = self.clock()
         if batch.status != "finalizing" and final_status == "completed":
             self.batches.transition(batch.id, ("in_progress",), "finalizing", now)
-        output: list[str] = []
-        errors: list[str] = []
-        for result in self.batches.results(batch.id):
-            body = json.loads(result.body)
-            error = None
-            if not result.ok:
-                detail = body.get("error", body) if isinstance(body, dict) else {"message": str(body)}
-                error = {"code": detail.get("code"), "message": detail.get("message")}
-            line = {
-                "id": result.request_id,
-                "custom_id": result.custom_id,
-                "response": {
-                    "status_code": result.status_code,
-                    "request_id": result.request_id,
-                    "body": body,
-                },
-                "error": error,
-            }
-            (output if result.ok else errors).append(json.dumps(line))
-        output_id = self._write_lines(batch, "output", output, now)
-        error_id = self._write_lines(batch, "error", errors, now)
+        # Streamed: results from the database and lines to the file store one at a time.
+        output, errors = self.files.writer(), self.files.writer()
+        try:
+            done: set[int] = set()
+            for result in self.batches.iter_results(batch.id):
+                done.add(result.line_index)
+                (output if result.ok else errors).write(_result_line(result))
+            if final_status == "expired":
+                # OpenAI's Batch API: each request the window closed on is in the error file.
+                for line in self.lines_of(batch):
+                    if line.index not in done:
+                        errors.write(_expired_line(line))
+            output_id = self._keep(batch, "output", output, now)
+            error_id = self._keep(batch, "error", errors, now)
+        finally:
+            output.discard()  # a no-op once kept
+            errors.discard()
         return self.batches.transition(
             batch.id,
             ("in_progress", "finalizing", "cancelling"),
@@ -229,11 +253,34 @@ class BatchService:
             error_file_id=error_id,
         )
 
-    def _write_lines(self, batch: Batch, kind: str, lines: list[str], now: float) -> str | None:
-        if not lines:
+    def _keep(self, batch: Batch, kind: str, writer: BlobWriter, now: float) -> str | None:
+        """The written lines as the batch's output or error file (none when nothing was written)."""
+        if writer.size == 0:
             return None
-        content = ("\n".join(lines) + "\n").encode()
-        return self.files.create(batch.key_id, "batch_output", f"{batch.id}_{kind}.jsonl", content, now).id
+        return self.files.commit(writer, batch.key_id, "batch_output", f"{batch.id}_{kind}.jsonl", now).id
+
+
+def _result_line(result: LineResult) -> bytes:
+    """One recorded line as OpenAI's output (or error) file holds it."""
+    body = json.loads(result.body)
+    error = None
+    if not result.ok:
+        detail = body.get("error", body) if isinstance(body, dict) else {"message": str(body)}
+        error = {"code": detail.get("code"), "message": detail.get("message")}
+    line = {
+        "id": result.request_id,
+        "custom_id": result.custom_id,
+        "response": {"status_code": result.status_code, "request_id": result.request_id, "body": body},
+        "error": error,
+    }
+    return (json.dumps(line) + "\n").encode()
+
+
+def _expired_line(line: BatchLine) -> bytes:
+    """A line the completion window closed on before it ran, as OpenAI's error file reports it."""
+    error = {"code": "batch_expired", "message": EXPIRED_MESSAGE}
+    row = {"id": new_id("batch_req_"), "custom_id": line.custom_id, "response": None, "error": error}
+    return (json.dumps(row) + "\n").encode()
 
 
 def check_purpose(purpose: str) -> None:

@@ -9,14 +9,13 @@ service level is the server's own decision, the one `GET /admin/overview` return
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from rigshift.decision.compute import FarmDecision
+from rigshift.decision.now import NetNow, count_by_use, net_now
 from rigshift.decision.types import DEFAULT_MAX_TTFT_S
 from rigshift.econ.inputs import EconInputs
-from rigshift.econ.plan import Allocation
 from rigshift.fleet.model import Fleet
 from rigshift.plan import Plan
 
@@ -114,8 +113,9 @@ def placement_rows(plan: Plan | None) -> list[dict[str, Any]]:
     ]
 
 
-def money_rows(made: FarmDecision) -> dict[str, Any] | None:
-    """The conversion plan's money, capex and sale proceeds apart (never netted into one figure)."""
+def money_rows(made: FarmDecision, now: NetNow | None = None) -> dict[str, Any] | None:
+    """The conversion plan's money, capex and sale proceeds apart (never netted into one figure).
+    `now`: the money now from the live states (the Overview's); default the model's, labelled so."""
     e = made.economics
     if e is None:
         return None
@@ -125,18 +125,13 @@ def money_rows(made: FarmDecision) -> dict[str, Any] | None:
         "monthly_net_after_usd": made.summary.monthly_net_usd.after,
         "capex_usd": p.spend_usd,
         "sale_proceeds_usd": p.sale_proceeds_usd,
-        # What "now" assumes each card does (econ's before: its best use today), beside what
-        # the inventory says runs: the Overview shows both, labelled, never one as the other.
-        "now_by_use": _by_use(a for a in p.before if not a.bought),
-        "after_by_use": _by_use(a for a in p.after if not a.bought),
+        # What the model's "now" assumes each card does (econ's before: its best use today).
+        "now_by_use": count_by_use(a for a in p.before if not a.bought),
+        "after_by_use": count_by_use(a for a in p.after if not a.bought),
+        # The "now" the console shows: from the agents' live states where they report, else the
+        # model's, with the words that say which (decision/now.py).
+        "now": (now or net_now(made)).model_dump(mode="json"),
     }
-
-
-def _by_use(allocations: Iterable[Allocation]) -> dict[str, int]:
-    out: dict[str, int] = {}
-    for a in allocations:
-        out[a.use] = out.get(a.use, 0) + a.count
-    return out
 
 
 def payload(made: FarmDecision, what: WhatIf) -> dict[str, Any]:

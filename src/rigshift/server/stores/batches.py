@@ -151,8 +151,12 @@ class FileStore:
             raise
         return stored
 
+    def writer(self) -> BlobWriter:
+        """A new file to write in chunks, then `commit` (or `BlobWriter.discard`)."""
+        return self.blobs.writer()
+
     def create(self, key_id: str, purpose: str, filename: str, content: bytes, now: float) -> StoredFile:
-        """A file the server writes itself (a batch's output and error files)."""
+        """A file the server writes itself in one piece."""
         writer = self.blobs.writer()
         try:
             writer.write(content)
@@ -423,15 +427,17 @@ class BatchStore:
             return False
         return True
 
-    def results(self, batch_id: str) -> list[LineResult]:
+    def iter_results(self, batch_id: str) -> Iterator[LineResult]:
+        """The batch's recorded lines in input order, fetched a few hundred at a time (a server-side
+        cursor where the database has one): a 50,000-line batch's answers are never all in memory."""
         query = (
             select(batch_results)
             .where(batch_results.c.batch_id == batch_id)
             .order_by(batch_results.c.line_index)
         )
         with self.engine.connect() as conn:
-            return [
-                LineResult(
+            for r in conn.execution_options(stream_results=True, yield_per=500).execute(query):
+                yield LineResult(
                     line_index=r.line_index,
                     custom_id=r.custom_id,
                     request_id=r.request_id,
@@ -439,8 +445,6 @@ class BatchStore:
                     body=r.body,
                     ok=bool(r.ok),
                 )
-                for r in conn.execute(query)
-            ]
 
     @staticmethod
     def _counts(conn: Any, batch_ids: Sequence[str]) -> dict[str, tuple[int, int]]:
