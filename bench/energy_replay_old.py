@@ -1,4 +1,5 @@
-"""Replay the energy policy over a price file, interval by interval, against two baselines.
+"""The OLD `rigshift energy simulate` (before issue 17), kept as bench/energy_simulate.py's speed
+baseline: the policy replayed interval by interval with `decide`, against two baselines.
 
 The same `rigshift.energy.policy.decide` the server runs decides each interval; the simulator
 only keeps the books: energy bought (site draw x price, PUE included), tokens sold (interactive

@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from rigshift.cli.app import app
-from rigshift.cli.energy import _converted_by_class
+from rigshift.decision.schedule import converted_by_class
 from rigshift.decision.service import decision_for
 from rigshift.energy.contracts import PowerTerms
 from rigshift.energy.demand import Demand, Event, decision_demand
@@ -37,7 +37,7 @@ def made():
 
 @pytest.fixture(scope="module")
 def farm(made):
-    return build_farm(demo_fleet(), sites=["tx-ercot"], converted=_converted_by_class(made))
+    return build_farm(demo_fleet(), sites=["tx-ercot"], converted=converted_by_class(made.gpus))
 
 
 @pytest.fixture(scope="module")

@@ -124,11 +124,12 @@ def simulate_command(
     fleet_data = demo_fleet() if fleet is None else load_fleet(fleet)
     sites = site or ([DEMO_SITE] if demo else None)
     from rigshift.decision.render import print_decision, with_decision_html
+    from rigshift.decision.schedule import converted_by_class
     from rigshift.decision.service import decision_for, with_decision
 
     made, _ = decision_for(fleet_data, prices=econ_prices, demand=econ_demand, max_ttft_s=max_ttft)
     farm = build_farm(
-        fleet_data, econ_prices, model_class=model_class, sites=sites, converted=_converted_by_class(made)
+        fleet_data, econ_prices, model_class=model_class, sites=sites, converted=converted_by_class(made.gpus)
     )
     series = read_price_series(prices, fmt, settlement_point)
     if step is not None:
@@ -157,16 +158,6 @@ def simulate_command(
     print_report(sim.to_json(with_intervals=False), out)
     if html is not None:
         typer.echo(f"wrote {html}")
-
-
-def _converted_by_class(made: Any) -> dict[str, int]:
-    """Card class id ("site/gpu model", the economics' and the farm's) -> the decision's converted cards."""
-    out: dict[str, int] = {}
-    for g in made.gpus:
-        if g.stage in ("converted", "placed"):
-            key = f"{g.site}/{g.gpu_model}"
-            out[key] = out.get(key, 0) + 1
-    return out
 
 
 def _instant(text: str, field: str) -> float:
