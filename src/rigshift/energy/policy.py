@@ -149,6 +149,13 @@ class SiteInterval:
     cap_kw: float | None = None
     event_kw: float | None = None  # a demand-response limit in force now
     day_ahead: tuple[float, ...] = ()  # $/kWh of the following intervals, when published
+    # Hard limits (issue 17): nothing runs at a loss but the SLO's minimum replicas (batch waits
+    # even when due), and those stop above `slo_ceiling_usd_per_kwh` (value of lost load, at the
+    # cards: PUE included) outside events. `peak_risk`: a possible 4CP interval (`peak_risk()`):
+    # only the minimum replicas run.
+    no_loss: bool = False
+    slo_ceiling_usd_per_kwh: float | None = None
+    peak_risk: bool = False
 
 
 class GroupDecision(NamedTuple):
@@ -333,8 +340,15 @@ def decide(
             serving, key=lambda a: -a.group.levels[a.i_level].tokens_per_s / a.group.levels[a.i_level].draw_w
         )
     served: dict[str, float] = {}
-    for need in interactive:  # the SLO minimum, whatever the price
+    ceiling = interval.slo_ceiling_usd_per_kwh
+    shed_minimum = not in_event and ceiling is not None and price > ceiling
+    if shed_minimum:
+        notes.append(f"price above the SLO ceiling (${ceiling * 1000:,.0f}/MWh at the cards): minimums shed")
+    for need in interactive:  # the SLO minimum, whatever the price (up to the ceiling)
         placed, tps = 0, 0.0
+        if shed_minimum:
+            served[need.deployment] = 0.0
+            continue
         for a in order:
             if need.groups and a.group.id not in need.groups:
                 continue
@@ -348,7 +362,7 @@ def decide(
             notes.append(f"{need.deployment}: only {placed} of {need.min_replicas} minimum replicas fit")
     for need in interactive:  # more replicas while demand is unserved and a replica earns its power
         usd_tok = usd_for_tokens(1, need.usd_per_m_tokens)
-        for a in order:
+        for a in order if not interval.peak_risk else ():
             if need.groups and a.group.id not in need.groups:
                 continue
             level = a.group.levels[a.i_level]
@@ -369,7 +383,7 @@ def decide(
 
     # 2. batch: first the interactive replicas' spare slots (outside an event), then free cards
     must = due = spare_used = 0.0
-    jobs = [j for j in batch if j.tokens_left > 0]
+    jobs = [j for j in batch if j.tokens_left > 0] if not interval.peak_risk else []
     spare = 0.0
     if not in_event:
         spare = sum(max(0.0, served[n.deployment] - n.demand_tokens_per_s) for n in interactive)
@@ -396,6 +410,8 @@ def decide(
             ),
             default=math.inf,
         )
+        if interval.no_loss:  # batch never at a loss, even when due: the deadline may be missed
+            must = 0.0
         spare_used = min(spare * interval.step_s, left if usd_tok > spare_cost else max(0.0, must))
         left -= spare_used
         must -= spare_used
@@ -424,7 +440,7 @@ def decide(
             notes.append(f"batch: {must:.3g} tokens due now do not fit on the free cards")
 
     # 3. mining
-    for a in allocs.values():
+    for a in allocs.values() if not interval.peak_risk else ():
         if not a.group.converted and _mining_margin(a.group, price) > 0:
             a.mining = a.group.count
 
