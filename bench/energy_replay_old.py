@@ -16,6 +16,7 @@ in the same interval without the event.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -32,12 +33,79 @@ from rigshift.energy.policy import (
     InteractiveNeed,
     SiteDecision,
     SiteInterval,
-    always_on,
+    _Alloc,
+    _decision,
     check_feasible,
     decide,
-    mining_only,
 )
 from rigshift.units import usd_for_tokens
+
+# --- the two baselines the old simulator compared against --------------------------------
+
+
+def always_on(
+    groups: Sequence[CardGroup],
+    interval: SiteInterval,
+    interactive: Sequence[InteractiveNeed] = (),
+    batch: Sequence[BatchJob] = (),
+    detail: bool = True,
+) -> SiteDecision:
+    """Everything at full power whatever the price: replicas for the demand (at least the minimum),
+    batch on their spare slots and then on every free converted card while there is work, every
+    mining card mining. No cap, no event honoured."""
+    allocs = {g.id: _Alloc(g) for g in groups}
+    serving = [a for a in allocs.values() if a.group.converted and a.group.levels]
+    serving.sort(key=lambda a: -a.group.levels[0].tokens_per_s / a.group.levels[0].draw_w)
+    spare = 0.0
+    for need in interactive:
+        served, placed = 0.0, 0
+        for a in serving:
+            if not need.groups or a.group.id in need.groups:
+                tps = a.group.levels[0].tokens_per_s
+                want = max(
+                    need.min_replicas - placed, math.ceil(max(0.0, need.demand_tokens_per_s - served) / tps)
+                )
+                take = min(a.free, want)
+                if take > 0:
+                    a.serve(need.deployment, take)
+                    placed += take
+                    served += take * tps
+        spare += max(0.0, served - need.demand_tokens_per_s)
+    left = sum(j.tokens_left for j in batch)
+    spare_used = min(spare * interval.step_s, left)
+    left -= spare_used
+    for a in serving:
+        per_card = a.group.levels[0].tokens_per_s * interval.step_s
+        if left > 0 and a.free > 0:
+            a.batch = min(a.free, math.ceil(left / per_card - 1e-9))
+            left -= a.batch * per_card
+    for a in allocs.values():
+        if not a.group.converted and a.group.mining_w > 0:
+            a.mining = a.group.count
+    return _decision(
+        list(allocs.values()),
+        interval,
+        None,
+        False,
+        interactive,
+        0.0,
+        [],
+        detail,
+        spare_used / interval.step_s,
+    )
+
+
+def mining_only(
+    groups: Sequence[CardGroup],
+    interval: SiteInterval,
+    interactive: Sequence[InteractiveNeed] = (),
+    batch: Sequence[BatchJob] = (),
+    detail: bool = True,
+) -> SiteDecision:
+    """The farm as it was: every card that can mine mines, around the clock; nothing is served."""
+    allocs = [_Alloc(g, g.count if g.mining_w > 0 else 0) for g in groups]
+    return _decision(allocs, interval, None, False, interactive, 0.0, [], detail)
+
 
 Strategy = Callable[
     [Sequence[CardGroup], SiteInterval, Sequence[InteractiveNeed], Sequence[BatchJob], bool], SiteDecision

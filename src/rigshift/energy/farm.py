@@ -184,7 +184,7 @@ def build_farm(
         for p in inputs.provenance
     )
     notes += (
-        f"tokens/s: rigshift estimator, {mc.model} {mc.quant}, {inputs.ai.parallel} streams, one card per replica (prior, not measured)",
+        f"tokens/s: rigshift estimator, {mc.model} {mc.quant}, {mc.parallel or inputs.ai.parallel or inputs.ai.max_parallel} streams, one card per replica (prior, not measured)",
         "throughput and draw under a power cap: rigshift.estimate.power (P ∝ f³; decode mostly memory-bound)",
     )
     return Farm(sites=site_farms, model_class=mc, provenance=notes)

@@ -48,8 +48,9 @@ def _table(data: dict[str, Any], columns: tuple[tuple[str, str], ...], width: in
     return [line[:width] for line in lines]
 
 
-def _usd(value: float) -> str:
-    return f"{'-' if value < 0 else ''}${abs(value):,.0f}"
+def _usd(value: float, cents: int = 0) -> str:
+    digits = cents if abs(value) < 100 else 0
+    return f"{'-' if value < 0 else ''}${abs(value):,.{digits}f}"
 
 
 def report_lines(data: dict[str, Any], width: int = 80) -> list[str]:
@@ -73,9 +74,9 @@ def report_lines(data: dict[str, Any], width: int = 80) -> list[str]:
         best = data["best_baseline"]
         margin = data["policy_margin_usd"]
         if data["policy_loses"]:
-            lines.append(f"THE POLICY LOSES: {_usd(-margin)} less than {best}, the best baseline.")
+            lines.append(f"THE POLICY LOSES: {_usd(-margin, 2)} less than {best}, the best baseline.")
         else:
-            lines.append(f"policy nets {_usd(margin)} more than {best}, the best baseline.")
+            lines.append(f"policy nets {_usd(margin, 2)} more than {best}, the best baseline.")
         others = [n for n in BASELINES if n in data and n != best]
         lines.append(
             "  then: "
@@ -93,8 +94,8 @@ def report_lines(data: dict[str, Any], width: int = 80) -> list[str]:
             source = "given" if data["inputs"]["power"].get("voll_usd_per_mwh") else "revenue at risk"
             shown = "none" if value is None else f"${value:,.0f}/MWh"
             lines.append(
-                f"{site}: SLO replicas run up to {shown} ({source}); "
-                f"SLO minutes shed above it: {pol['slo_minutes_above_ceiling']:,.0f}."
+                f"SLO ceiling, {site}: {shown} ({source}); "
+                f"{pol['slo_minutes_above_ceiling']:,.0f} min shed above it."
             )
         if pol["power_credit_usd"] or pol["transmission_usd"]:
             lines.append(

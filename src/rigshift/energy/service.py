@@ -1,8 +1,8 @@
 """The energy loop at run time: price → policy → decisions the agents and the batch runner act on.
 
-`EnergyService.tick()` runs the same `policy.decide` as `rigshift energy simulate`, once per site,
-with the site's price now (and the day-ahead prices after it), the demand-response event in
-force, the batch backlog and the interactive demand. It keeps the latest decision per site, and
+`EnergyService.tick()` runs `policy.decide` (whose rules `rigshift energy simulate` applies,
+vectorised, over a year), once per site, with the site's price now (and the day-ahead prices
+after it), the demand-response event in force, the batch backlog and the interactive demand. It keeps the latest decision per site, and
 turns it into:
 
 - per-GPU power caps for the agents (`caps_for_rig`, served at GET /internal/energy/caps);
