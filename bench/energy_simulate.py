@@ -15,22 +15,23 @@ says its prices were known a day ahead.
 
 Speed part: the whole simulation (policy and the four baselines) of the price file for a demo
 fleet of `--gpus` GPUs (every site buys at that file's prices; every capable card converted, the
-heaviest case), beside the old implementation (bench/energy_replay_old.py: `decide` interval by
-interval, policy and two baselines) over `--old-days` days, scaled to the file's span. Prints the
-load average: the shared build machine's figures vary with it.
+heaviest case), beside the old implementation (`decide` interval by interval, policy and two
+baselines: the simulator as it was at commit `OLD`, read from git, so no copy of it lives on) over
+`--old-days` days, scaled to the file's span. Prints the load average: the shared build machine's
+figures vary with it.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import subprocess
 import sys
 import time
+import types
 from pathlib import Path
+from typing import Any
 
-sys.path.insert(0, str(Path(__file__).parent))
-
-from energy_replay_old import simulate as old_simulate
 from rigshift.decision.schedule import converted_by_class
 from rigshift.decision.service import decision_for
 from rigshift.energy.demand import decision_demand
@@ -38,6 +39,33 @@ from rigshift.energy.farm import build_farm
 from rigshift.energy.prices import read_price_series
 from rigshift.energy.simulate import STRATEGIES, simulate
 from rigshift.fleet.demo import demo_fleet
+
+OLD = "9d6e6db"  # the last commit before issue 17: the per-interval simulator and its baselines
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _old_module(path: str, name: str, renames: tuple[tuple[str, str], ...] = ()) -> types.ModuleType:
+    """A module of the repository as it was at `OLD` (git show), loaded under `name`."""
+    source = subprocess.run(
+        ["git", "show", f"{OLD}:{path}"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout
+    for before, after in renames:
+        source = source.replace(before, after)
+    module = types.ModuleType(name)
+    sys.modules[name] = module
+    exec(compile(source, f"{OLD}:{path}", "exec"), module.__dict__)  # our own history, read from git
+    return module
+
+
+def old_simulate(*args: Any, **kwargs: Any) -> Any:
+    """The old `rigshift.energy.simulate.simulate`: `decide` interval by interval."""
+    _old_module("src/rigshift/energy/policy.py", "old_energy_policy")
+    old = _old_module(
+        "src/rigshift/energy/simulate.py",
+        "old_energy_simulate",
+        (("from rigshift.energy.policy import", "from old_energy_policy import"),),
+    )
+    return old.simulate(*args, **kwargs)
 
 
 def outcome(path: Path, day_ahead: bool, point: str | None) -> None:

@@ -36,6 +36,10 @@ from rigshift.fleet.store import load_fleet, write_atomic
 energy_app = typer.Typer(help="Energy: prices, the policy, demand response.", no_args_is_help=True)
 DEMO_SITE = "tx-ercot"  # the demo farm's Texas site buys at ERCOT prices
 DEMO_TIMEZONE = "America/Chicago"
+POWER_HELP = (
+    "Power contracts and programs per site: index or fixed price, demand response, 4CP (docs/energy.md)."
+)
+TIMEZONE_HELP = "Local time of the demand's daily profile (default: UTC; --demo: America/Chicago)."
 
 
 def simulate_command(
@@ -91,22 +95,10 @@ def simulate_command(
         ),
     ] = None,
     max_ttft: MaxTtftOption = DEFAULT_MAX_TTFT_S,
-    power: Annotated[
-        Path | None,
-        typer.Option(
-            "--power",
-            help="Power contracts and programs per site: index or fixed price, demand response, 4CP (docs/energy.md).",
-        ),
-    ] = None,
-    timezone: Annotated[
-        str | None,
-        typer.Option(
-            "--timezone",
-            help="Local time of the demand's daily profile (default: UTC; --demo: America/Chicago).",
-        ),
-    ] = None,
+    power: Annotated[Path | None, typer.Option("--power", help=POWER_HELP)] = None,
+    timezone: Annotated[str | None, typer.Option("--timezone", help=TIMEZONE_HELP)] = None,
     width: Annotated[
-        int | None, typer.Option("--width", help="Text width in columns (default: the terminal's).")
+        int | None, typer.Option("--width", help="Text width (default: the terminal's).")
     ] = None,
 ) -> None:
     """Replay the energy policy over the span of the price file against the baselines miners run:

@@ -342,7 +342,7 @@ def decide(
     served: dict[str, float] = {}
     ceiling = interval.slo_ceiling_usd_per_kwh
     shed_minimum = not in_event and ceiling is not None and price > ceiling
-    if shed_minimum:
+    if shed_minimum and ceiling is not None:
         notes.append(f"price above the SLO ceiling (${ceiling * 1000:,.0f}/MWh at the cards): minimums shed")
     for need in interactive:  # the SLO minimum, whatever the price (up to the ceiling)
         placed, tps = 0, 0.0

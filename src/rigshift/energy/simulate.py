@@ -620,26 +620,16 @@ def _books(s: _Site, name: str, r: _Roles, events: Sequence[Event], free_kw: np.
     ).sum(axis=0)
     high = s.p * 1000 >= HIGH_PRICE_USD_MWH
     revenue = role_rev["interactive"] + role_rev["batch"] + role_rev["mining"] + credit
-    return SiteRun(
-        totals=t,
-        power_kw=power,
-        replicas=replicas,
-        batch_cards=batch_cards,
-        mining_cards=mining_cards,
-        off_cards=cards - working,
-        caps_w=np.where(ai > 0, cap_sum / np.maximum(ai, 1), 0.0),
-        in_event=in_event,
-        batch_tokens=r.batch_tokens,
-        roles=_role_metrics(s, r, role_kw, role_rev),
-        high_price={
-            "hours": float(high.sum() * dt),
-            "energy_cost_usd": float(energy[high].sum()),
-            "revenue_usd": float(revenue[high].sum()),
-        },
-        events=event_log,
-        card_hours=card_hours,
-        off_card_hours=off_card_hours,
-    )
+    high_price = {
+        "hours": float(high.sum() * dt),
+        "energy_cost_usd": float(energy[high].sum()),
+        "revenue_usd": float(revenue[high].sum()),
+    }
+    caps = np.where(ai > 0, cap_sum / np.maximum(ai, 1), 0.0)
+    counts = (replicas, batch_cards, mining_cards, cards - working)
+    roles = _role_metrics(s, r, role_kw, role_rev)
+    return SiteRun(t, power, *counts, caps, in_event, r.batch_tokens, roles, high_price, event_log,
+                   card_hours, off_card_hours)  # fmt: skip
 
 
 def _role_metrics(
