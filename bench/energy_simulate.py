@@ -34,6 +34,7 @@ from typing import Any
 
 from rigshift.decision.schedule import converted_by_class
 from rigshift.decision.service import decision_for
+from rigshift.energy.contracts import read_power_terms
 from rigshift.energy.demand import decision_demand
 from rigshift.energy.farm import build_farm
 from rigshift.energy.prices import read_price_series
@@ -68,13 +69,14 @@ def old_simulate(*args: Any, **kwargs: Any) -> Any:
     return old.simulate(*args, **kwargs)
 
 
-def outcome(path: Path, day_ahead: bool, point: str | None) -> None:
+def outcome(path: Path, day_ahead: bool, point: str | None, power: Path | None = None) -> None:
     fleet = demo_fleet()
     made, _ = decision_for(fleet)
     farm = build_farm(fleet, sites=["tx-ercot"], converted=converted_by_class(made.gpus))
     demand = decision_demand(made, farm, "America/Chicago")
     series = read_price_series(path, settlement_point=point)
-    sim = simulate(farm, {"tx-ercot": series}, demand, day_ahead=day_ahead)
+    terms = read_power_terms(power) if power is not None else None
+    sim = simulate(farm, {"tx-ercot": series}, demand, day_ahead=day_ahead, terms=terms)
     data = sim.to_json(with_intervals=False)
     s = series.summary()
     print(
@@ -82,14 +84,14 @@ def outcome(path: Path, day_ahead: bool, point: str | None) -> None:
         f"max ${s['max_usd_mwh']:,.0f}/MWh, day-ahead curve known: {day_ahead}; {sim.seconds:.2f} s"
     )
     print(
-        f"  {'strategy':<17}{'net $':>10}{'energy $':>10}{'tokens $':>10}{'mining $':>10}{'fixed $':>9}"
+        f"  {'strategy':<17}{'net $':>10}{'energy $':>10}{'tokens $':>10}{'mining $':>10}{'credit $':>10}{'fixed $':>9}"
         f"{'batch':>9}{'SLO min':>9}{'off h':>8}"
     )
     for name in STRATEGIES:
         r = data[name]
         print(
             f"  {name:<17}{r['net_usd']:>10,.0f}{r['energy_cost_usd']:>10,.0f}{r['token_revenue_usd']:>10,.0f}"
-            f"{r['mining_revenue_usd']:>10,.0f}{r['fixed_cost_usd']:>9,.0f}"
+            f"{r['mining_revenue_usd']:>10,.0f}{r['power_credit_usd']:>10,.0f}{r['fixed_cost_usd']:>9,.0f}"
             f"{r['batch_deadlines_met']:>5}/{r['batch_deadlines_total']:<3}{r['slo_minutes_lost']:>9,.0f}"
             f"{r['hours_off']:>8,.0f}"
         )
@@ -146,6 +148,7 @@ def main() -> None:
     parser.add_argument("--settlement-point", default="HB_NORTH", help="for multi-point ERCOT files")
     parser.add_argument("--speed", type=Path, help="price file for the speed run (a year at 15 minutes)")
     parser.add_argument("--gpus", type=int, default=10_000)
+    parser.add_argument("--power", type=Path, help="a power file (contracts, programs) for the outcome runs")
     parser.add_argument("--old-days", type=float, default=7.0)
     args, _rest = parser.parse_known_args()
     # --day-ahead applies to the --prices just before it: re-read the raw argv to pair them.
@@ -155,7 +158,7 @@ def main() -> None:
         if arg == "--prices":
             pairs.append((Path(argv[i + 1]), i + 2 < len(argv) and argv[i + 2] == "--day-ahead"))
     for path, ahead in pairs:
-        outcome(path, ahead, args.settlement_point)
+        outcome(path, ahead, args.settlement_point, args.power)
     if args.speed:
         speed(args.speed, args.gpus, args.old_days, args.settlement_point)
 
