@@ -260,6 +260,12 @@ def test_bad_input_is_a_clear_error_with_exit_2(tmp_path: Path) -> None:
     power.write_text("sites:\n  tx-ercot:\n    contract: {kind: fixed, usd_per_mwh: 30}\n")
     bad = runner.invoke(app, ["energy", "simulate", "--demo", "--prices", str(URI), "--power", str(power)])
     assert bad.exit_code == 2 and "mw" in bad.output and "Traceback" not in bad.output
+    power.write_text("sites:\n  tx-ercto:\n    contract: {kind: index}\n")
+    typo = runner.invoke(app, ["energy", "simulate", "--demo", "--prices", str(URI), "--power", str(power)])
+    assert typo.exit_code == 2 and "tx-ercot" in typo.output
+    power.write_text("sites:\n  tx-ercot:\n    four_cp: {peaks: nowhere.csv, usd_per_kw_year: 50}\n")
+    gone = runner.invoke(app, ["energy", "simulate", "--demo", "--prices", str(URI), "--power", str(power)])
+    assert gone.exit_code == 2 and "nowhere.csv: no such file" in gone.output
 
 
 def test_event_and_events_on_the_database(tmp_path: Path) -> None:

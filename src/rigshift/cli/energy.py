@@ -22,7 +22,7 @@ from rigshift.cli.options import (
     transport,
 )
 from rigshift.decision.types import DEFAULT_MAX_TTFT_S
-from rigshift.energy.contracts import PowerTerms, read_power_terms
+from rigshift.energy.contracts import PowerTerms, check_power_sites, read_power_terms
 from rigshift.energy.demand import check_sites, decision_demand, read_demand, read_events
 from rigshift.energy.farm import build_farm
 from rigshift.energy.html import render_html
@@ -131,6 +131,7 @@ def simulate_command(
     event_list = read_events(events) if events is not None else []
     terms = read_power_terms(power) if power is not None else PowerTerms()
     check_sites(demand_data, event_list, farm, str(demand or events or "demand"))
+    check_power_sites(terms, [s.site for s in farm.sites], str(power))
     known_ahead = series.kind == "day-ahead" if day_ahead is None else day_ahead
     sim = simulate(
         farm,

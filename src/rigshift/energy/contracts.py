@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
@@ -37,6 +38,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from rigshift.errors import InputError, Problem
 from rigshift.readers.limits import read_text
 from rigshift.readers.models import read_model
+from rigshift.suggest import did_you_mean
 
 
 class Contract(BaseModel):
@@ -81,6 +83,21 @@ class PowerTerms(BaseModel):
 
     def site(self, name: str) -> SitePower:
         return self.sites.get(name, SitePower())
+
+
+def check_power_sites(terms: PowerTerms, sites: Iterable[str], source: str) -> None:
+    """A site the power file names must be one the simulation runs (a typo is not ignored)."""
+    names = list(sites)
+    for name in terms.sites:
+        if name not in names:
+            raise InputError(
+                Problem(
+                    f"sites: no site {name!r} in the simulated fleet",
+                    source,
+                    field="sites",
+                    suggestions=did_you_mean(name, names),
+                )
+            )
 
 
 def read_power_terms(path: Path) -> PowerTerms:
@@ -147,6 +164,7 @@ __all__ = [
     "FourCp",
     "PowerTerms",
     "SitePower",
+    "check_power_sites",
     "local_hours",
     "read_peaks",
     "read_power_terms",
