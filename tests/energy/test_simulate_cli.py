@@ -84,13 +84,15 @@ def test_demand_comes_from_the_decision_not_from_capacity(made, farm, demand) ->
 
 
 @pytest.mark.parametrize("name", list(WEEKS))
-def test_the_policy_never_loses_an_hour_to_a_baseline_and_keeps_its_limits(name, farm, demand) -> None:
+def test_on_every_year_the_policy_nets_at_least_each_baseline_before_fixed_costs_and_keeps_its_limits(
+    name, farm, demand
+) -> None:
     path, day_ahead = WEEKS[name]
     prices = read_price_series(path)
     sim = simulate(farm, {"tx-ercot": prices}, demand, day_ahead=day_ahead)
     data = sim.to_json(with_intervals=False)
     policy = data["policy"]
-    # Hour by hour the policy can do what any baseline does: before the fixed costs (staff for the
+    # Each interval the policy can do what any baseline does: before the fixed costs (staff for the
     # converted cards, which the mining baselines do not pay) it nets at least as much as each.
     for baseline in BASELINES:
         ours = policy["net_usd"] + policy["fixed_cost_usd"]

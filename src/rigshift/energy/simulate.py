@@ -295,6 +295,14 @@ def _strategy(s: _Site, name: str, limit_kw: np.ndarray | None = None) -> _Roles
     extra_of = np.zeros((G, T), dtype=np.int64)
     if ai and s.min_replicas + float(s.demand_tps.max(initial=0.0)) > 0:
         inter, extra_of = _interactive(s, name, i_lv, mine_margin)
+        if policy:  # the caps chosen per card, or full power as the baselines run: the better per interval
+            full, full_extra = _interactive(s, name, zeros_lv, mine_margin)
+            better = _serving_value(s, full, zeros_lv, mine_margin) > _serving_value(
+                s, inter, i_lv, mine_margin
+            )
+            inter = np.where(better[None, :], full, inter)
+            extra_of = np.where(better[None, :], full_extra, extra_of)
+            i_lv = np.where(better[None, :], zeros_lv, i_lv)
     headroom = None
     if policy:
         limits = [
@@ -401,6 +409,15 @@ def _interactive(
         extra_of[g] = extra
         placed += take + extra
     return inter, extra_of
+
+
+def _serving_value(s: _Site, inter: np.ndarray, lv: np.ndarray, mine_margin: np.ndarray) -> np.ndarray:
+    """$/h of the converted cards per interval: tokens served less the replicas' power, plus what
+    the cards left free would mine where mining pays."""
+    served = np.minimum(s.demand_tps, (inter * _take(s.tps, lv)).sum(axis=0))
+    power = (inter * _take(s.kw, lv)).sum(axis=0) * s.c
+    free = s.count[:, None] * s.converted[:, None] - inter
+    return served * 3600 * s.usd_tok - power + (free * np.maximum(mine_margin, 0.0)).sum(axis=0)
 
 
 def _shed_replicas(
