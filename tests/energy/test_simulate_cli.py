@@ -228,6 +228,7 @@ def test_text_fits_the_terminal_and_names_the_best_baseline(width: int) -> None:
     assert max(len(line) for line in lines) <= width
     assert any("the best baseline" in line for line in lines)
     assert any(line.startswith("[1] prices:") for line in lines)
+    assert any(line.startswith("tx-ercot ") and line.endswith("[1]") for line in lines)  # not cut
 
 
 def test_the_text_says_plainly_when_the_policy_loses(tmp_path: Path) -> None:
@@ -292,3 +293,16 @@ def test_event_and_events_on_the_database(tmp_path: Path) -> None:
         app, ["energy", "events", "--server", "http://127.0.0.1:9"], env={"RIGSHIFT_ADMIN_KEY": ""}
     )
     assert no_key.exit_code == 2 and "admin key" in no_key.output
+
+
+def test_a_bad_peak_interval_names_its_line(tmp_path: Path) -> None:
+    from rigshift.energy.contracts import read_peaks
+    from rigshift.errors import InputError
+
+    peaks = tmp_path / "peaks.txt"
+    peaks.write_text("2024-08-20T16:30:00-05:00\n2024-08-2x\n")
+    with pytest.raises(InputError) as caught:
+        read_peaks(peaks)
+    assert "line 2" in str(caught.value) and "2024-08-2x" in str(caught.value)
+    peaks.write_text("2024-08-20T16:30:00-05:00\n2024-07-15T21:45:00Z\n")
+    assert list(read_peaks(peaks)) == [1721079900, 1724189400]  # sorted, UTC

@@ -59,8 +59,8 @@ def report_lines(data: dict[str, Any], width: int = 80) -> list[str]:
     prices = data["inputs"]["prices"]
     for n, (site, s) in enumerate(prices.items(), start=1):
         lines.append(
-            f"{site}: {s['start'][:10]} to {s['end'][:10]}, {s['intervals']:,} x {s['step_minutes']} min, "
-            f"mean ${s['mean_usd_mwh']:,.1f}/MWh, max ${s['max_usd_mwh']:,.0f}/MWh [{n}]"
+            f"{site} {s['start'][:10]}..{s['end'][:10]}, {s['intervals']:,} x {s['step_minutes']} min, "
+            f"$/MWh mean {s['mean_usd_mwh']:,.1f} max {s['max_usd_mwh']:,.0f} [{n}]"
         )
     lines.append("")
     if width >= WIDE:
@@ -79,7 +79,7 @@ def report_lines(data: dict[str, Any], width: int = 80) -> list[str]:
             lines.append(f"policy nets {_usd(margin, 2)} more than {best}, the best baseline.")
         others = [n for n in BASELINES if n in data and n != best]
         lines.append(
-            "  then: "
+            "  policy minus the others: "
             + ", ".join(f"{n} {_usd(data['policy']['net_usd'] - data[n]['net_usd'])}" for n in others)
         )
     pol = data.get("policy")
