@@ -269,3 +269,32 @@ def test_at_run_time_batch_cards_are_the_planned_replicas_interactive_leaves_fre
     assert (none_planned.batch_cards, none_planned.off_cards) == (0, 8)
     simulator = decide([cards], SiteInterval("site", 0.0, STEP, 0.03), [need], jobs)
     assert simulator.batch_cards == 7  # no plan given: every free card
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(groups=groups_st, price=price_st, data=st.data())
+def test_with_hard_limits_nothing_but_the_slo_minimum_runs_at_a_loss(groups, price, data) -> None:
+    needs = _needs(groups, data)
+    jobs = _jobs(data, 0.0)
+    interval = SiteInterval("s", 0, STEP, price, no_loss=True)
+    decision = decide(groups, interval, needs, jobs)
+    if jobs:
+        usd = min(j.usd_per_m_tokens for j in jobs)
+        for g, gd in zip(groups, decision.groups, strict=True):
+            if gd.batch:
+                assert _margin_of(g, gd.batch_cap_w, usd, price) > 0, "batch at a loss under hard limits"
+
+
+def test_above_the_slo_ceiling_the_minimum_replicas_stop_and_at_peak_risk_only_they_run() -> None:
+    ai = group("geforce-rtx-3090", 4, True, 300.0, 0.0)
+    miner = group("geforce-gtx-1080-ti", 6, False, 0.0, 0.05)
+    needs = [InteractiveNeed("chat", 2, 900.0, 0.5)]
+    jobs = [BatchJob("b", 1e9, 2 * 86400, 0.5)]
+    cheap = SiteInterval("s", 0, STEP, 0.02, slo_ceiling_usd_per_kwh=1.0)
+    below = decide([ai, miner], cheap, needs, jobs)
+    assert below.replicas["chat"] >= 2 and below.mining_cards == 6 and below.batch_cards > 0
+    above = decide([ai, miner], SiteInterval("s", 0, STEP, 5.0, slo_ceiling_usd_per_kwh=1.0), needs, jobs)
+    assert above.replicas["chat"] == 0 and any("SLO ceiling" in n for n in above.notes)
+    risky = decide([ai, miner], SiteInterval("s", 0, STEP, 0.02, peak_risk=True), needs, jobs)
+    assert risky.replicas["chat"] == 2 and risky.mining_cards == 0 and risky.batch_cards == 0
+    assert risky.batch_tokens_per_s == 0

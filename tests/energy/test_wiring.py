@@ -190,3 +190,28 @@ def test_a_site_with_no_planned_replica_gives_batch_no_card(tmp_path: Path) -> N
     farm = loop.sites["no-hydro"]
     interval = SiteInterval("no-hydro", now, loop.step_s, 0.02, farm.pue, farm.cap_kw)
     assert decide(farm.groups, interval, (), jobs).batch_cards > 0  # the simulator's reading
+
+
+def test_the_config_s_power_file_sets_the_ceiling_and_the_peak_risk_rule(tmp_path: Path) -> None:
+    parsed = read_source(REPO / "examples/fleet/farm_2sites_3rigs_mixed.yaml")
+    (tmp_path / "fleet.yaml").write_text(dump_fleet(parsed.fleet, yaml_format=True))
+    shutil.copy(DATA / "ercot_hb_north_dam_2022_july_week.csv", tmp_path / "july.csv")
+    (tmp_path / "peaks.txt").write_text("2022-07-20T16:00:00-05:00\n")
+    (tmp_path / "power.yaml").write_text(
+        "voll_usd_per_mwh: 900\nsites:\n  tx-ercot:\n    four_cp: {peaks: peaks.txt, usd_per_kw_year: 50}\n"
+    )
+    (tmp_path / "energy.yaml").write_text(
+        "fleet: fleet.yaml\npower: power.yaml\nsites:\n  tx-ercot:\n    prices: {file: july.csv}\n"
+    )
+    loop, _ = build_energy_loop(
+        tmp_path / "energy.yaml", EnergyEventStore(open_engine(str(tmp_path / "db.sqlite")))
+    )
+    assert loop.no_loss and loop.slo_ceiling == {"tx-ercot": pytest.approx(0.9)}
+    from rigshift.energy.policy import peak_risk
+    from rigshift.energy.prices import read_price_series
+
+    series = read_price_series(tmp_path / "july.csv")
+    risk = peak_risk(series.starts, series.usd_per_kwh)
+    assert risk.any()
+    for i in (int(risk.argmax()), 0):
+        assert loop.peak_risk("tx-ercot", float(series.starts[i])) == risk[i]

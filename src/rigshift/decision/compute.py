@@ -9,8 +9,9 @@ Order (each step a subset of the one before, per GPU and per rig):
    viable cards; the converted GPUs are the fastest viable ones of each class;
 3. placed: the planner's replicas for the demand the conversion plan serves, on the converted
    cards with their miners stopped (placement.py);
-4. scheduled: the energy policy's hours are `rigshift energy simulate`'s, on the same converted
-   cards and demand (rigshift.energy.farm reads them from here).
+4. scheduled: the hours the converted cards run over the decision's power price series (schedule.py:
+   at or below each card's break-even, from the series' duration curve); the hour-by-hour schedule
+   is `rigshift energy simulate`'s, on the same converted cards and demand.
 
 Pure: no files, no clock, no network. The result is cached by the digest of its inputs.
 """
@@ -29,6 +30,7 @@ from rigshift.assess.unlocks import reprice_unlocks
 from rigshift.decision.digest import inputs_digest
 from rigshift.decision.funnel import FunnelResult, ServiceLevel, funnel
 from rigshift.decision.placement import converted_fleet, demand_to_place, placed_ids, placement_options
+from rigshift.decision.schedule import converted_by_class, scheduled
 from rigshift.decision.types import (
     DEFAULT_MAX_TTFT_S,
     DecisionInputsRecord,
@@ -213,6 +215,7 @@ def _decide(
         largest_drop=max(drops, key=lambda d: (d.gpus_removed, -len(d.step))) if drops else None,
         drops=drops,
         placement=placement,
+        scheduled=scheduled(economics, converted_by_class(gpus)),
         verdict=_verdict(counts, money),
         notes=tuple(economics.notes) if economics is not None else (_UNPRICED,),
     )

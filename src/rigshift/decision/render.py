@@ -60,6 +60,14 @@ def print_decision(summary: DecisionSummary, console: Console) -> None:
             f"mining income counted lost); {pl.tokens_per_day / 1e6:,.1f} M tokens/day of the demand at "
             f"<= {pl.utilisation:.0%} utilisation"
         )
+    step = summary.scheduled
+    if step is not None and step.price_series is not None:
+        console.print(
+            f"Scheduled: the {step.converted_gpus:,} converted GPUs run {step.hours_on:,.0f} of {step.hours:,.0f} h "
+            f"({step.share_on:.0%}) of {step.price_series}: the hours serving pays for its power"
+        )
+    elif step is not None:
+        console.print(f"Scheduled: {step.note}")
     console.print(
         f"Monthly net: {usd(summary.monthly_net_usd.now)} now → {usd(summary.monthly_net_usd.after)} after. "
         f"Inputs digest {summary.inputs_digest[:19]}"

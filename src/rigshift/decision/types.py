@@ -71,6 +71,18 @@ class Placement(_Frozen):
     unplaced: tuple[str, ...] = ()  # what the planner could not place, in one line each
 
 
+class Scheduled(_Frozen):
+    """The last step: the hours the converted cards run over the decision's power price series."""
+
+    price_series: str | None  # the series (econ's power.series); None: the decision was given none
+    hours: float  # hours the series spans
+    converted_gpus: int
+    gpu_hours: float  # the converted GPUs' hours on, summed
+    hours_on: float  # per converted GPU, on average
+    share_on: float  # hours_on / hours
+    note: str
+
+
 class DecisionSummary(_Frozen):
     """What every view prints identically, given the same fleet, prices, demand and measurements."""
 
@@ -87,6 +99,7 @@ class DecisionSummary(_Frozen):
     largest_drop: StepDrop | None = None
     drops: tuple[StepDrop, ...] = ()
     placement: Placement | None = None
+    scheduled: Scheduled | None = None
     verdict: str = ""
     notes: tuple[str, ...] = ()
 
@@ -135,6 +148,7 @@ __all__ = [
     "MonthlyNet",
     "Placement",
     "PublishedShare",
+    "Scheduled",
     "Stage",
     "StepDrop",
     "Versions",

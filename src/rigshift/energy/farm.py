@@ -36,6 +36,9 @@ class SiteFarm:
     groups: tuple[CardGroup, ...]
     pue: float
     cap_kw: float | None
+    staff_usd_per_gpu_month: float = (
+        0.0  # econ's staff cost per AI GPU (capital.staff_usd_per_month / staff_gpus)
+    )
 
     @property
     def converted_cards(self) -> int:
@@ -170,6 +173,7 @@ def build_farm(
             groups=tuple(groups),
             pue=pue[name],
             cap_kw=_site_cap(fleet, name),
+            staff_usd_per_gpu_month=inputs.capital.staff_usd_per_month / inputs.capital.staff_gpus,
         )
         for name, groups in sorted(by_site.items())
     )
@@ -180,7 +184,7 @@ def build_farm(
         for p in inputs.provenance
     )
     notes += (
-        f"tokens/s: rigshift estimator, {mc.model} {mc.quant}, {inputs.ai.parallel} streams, one card per replica (prior, not measured)",
+        f"tokens/s: rigshift estimator, {mc.model} {mc.quant}, {mc.parallel or inputs.ai.parallel or inputs.ai.max_parallel} streams, one card per replica (prior, not measured)",
         "throughput and draw under a power cap: rigshift.estimate.power (P ∝ f³; decode mostly memory-bound)",
     )
     return Farm(sites=site_farms, model_class=mc, provenance=notes)

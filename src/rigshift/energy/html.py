@@ -22,6 +22,8 @@ COLOURS = {
     "policy": "#1f77b4",
     "always_on": "#d62728",
     "mining_only": "#7f7f7f",
+    "mining_curtailed": "#9467bd",
+    "ai_curtailed": "#8c564b",
     "interactive": "#2ca02c",
     "batch": "#1f77b4",
     "mining": "#ff7f0e",
@@ -165,9 +167,9 @@ def render_html(sim: Simulation) -> str:
 <style>body{{font-family:system-ui,sans-serif;margin:2em;max-width:1150px}}
 table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:3px 8px;text-align:right}}
 td:first-child{{text-align:left}}pre{{background:#f6f6f6;padding:8px;white-space:pre-wrap}}</style></head>
-<body><h1>Energy policy against always-on and mining-only</h1>
-<p>Policy net minus always-on: <b>${data["policy_vs_always_on_usd"]:,.2f}</b>
-({data["policy_vs_always_on_pct"]}%). Simulated in {data["seconds"]} s.</p>
+<body><h1>Energy policy against the baselines</h1>
+<p>Policy net minus the best baseline ({data["best_baseline"]}): <b>${data["policy_margin_usd"]:,.2f}</b>.
+Simulated in {data["seconds"]} s.</p>
 <table><tr><th>strategy</th>{header}</tr>{rows}</table>
 {"".join(sections)}
 <h2>Inputs</h2><pre>{inputs}</pre>
@@ -183,7 +185,7 @@ COLUMNS = (
     "batch_deadlines_met",
     "batch_deadlines_total",
     "slo_minutes_lost",
-    "curtailed_hours",
+    "hours_off",
 )
 
 
@@ -191,7 +193,7 @@ def _events_text(events: list[dict[str, Any]]) -> str:
     return "\n".join(
         f"{e['site']} {e['start']} → {e['end']}: asked {e['shed_kw_asked'] or e['target_kw']} kW, "
         f"shed up to {e['max_kw_shed']} kW, {e['kwh_avoided']} kWh avoided, "
-        f"{e['intervals_over_target']} of {e['intervals']} intervals over target, paused {e['paused']}"
+        f"{e['intervals_over_target']} of {e['intervals']} intervals over target"
         for e in events
     )
 

@@ -60,7 +60,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 from rigshift.catalog.gpu_spec import GpuSpec
 from rigshift.errors import InputError, Problem
@@ -149,6 +149,13 @@ class SiteInterval:
     cap_kw: float | None = None
     event_kw: float | None = None  # a demand-response limit in force now
     day_ahead: tuple[float, ...] = ()  # $/kWh of the following intervals, when published
+    # Hard limits (issue 17): nothing runs at a loss but the SLO's minimum replicas (batch waits
+    # even when due), and those stop above `slo_ceiling_usd_per_kwh` (value of lost load, at the
+    # cards: PUE included) outside events. `peak_risk`: a possible 4CP interval (`peak_risk()`):
+    # only the minimum replicas run.
+    no_loss: bool = False
+    slo_ceiling_usd_per_kwh: float | None = None
+    peak_risk: bool = False
 
 
 class GroupDecision(NamedTuple):
@@ -333,8 +340,15 @@ def decide(
             serving, key=lambda a: -a.group.levels[a.i_level].tokens_per_s / a.group.levels[a.i_level].draw_w
         )
     served: dict[str, float] = {}
-    for need in interactive:  # the SLO minimum, whatever the price
+    ceiling = interval.slo_ceiling_usd_per_kwh
+    shed_minimum = not in_event and ceiling is not None and price > ceiling
+    if shed_minimum and ceiling is not None:
+        notes.append(f"price above the SLO ceiling (${ceiling * 1000:,.0f}/MWh at the cards): minimums shed")
+    for need in interactive:  # the SLO minimum, whatever the price (up to the ceiling)
         placed, tps = 0, 0.0
+        if shed_minimum:
+            served[need.deployment] = 0.0
+            continue
         for a in order:
             if need.groups and a.group.id not in need.groups:
                 continue
@@ -348,7 +362,7 @@ def decide(
             notes.append(f"{need.deployment}: only {placed} of {need.min_replicas} minimum replicas fit")
     for need in interactive:  # more replicas while demand is unserved and a replica earns its power
         usd_tok = usd_for_tokens(1, need.usd_per_m_tokens)
-        for a in order:
+        for a in order if not interval.peak_risk else ():
             if need.groups and a.group.id not in need.groups:
                 continue
             level = a.group.levels[a.i_level]
@@ -369,7 +383,7 @@ def decide(
 
     # 2. batch: first the interactive replicas' spare slots (outside an event), then free cards
     must = due = spare_used = 0.0
-    jobs = [j for j in batch if j.tokens_left > 0]
+    jobs = [j for j in batch if j.tokens_left > 0] if not interval.peak_risk else []
     spare = 0.0
     if not in_event:
         spare = sum(max(0.0, served[n.deployment] - n.demand_tokens_per_s) for n in interactive)
@@ -396,6 +410,8 @@ def decide(
             ),
             default=math.inf,
         )
+        if interval.no_loss:  # batch never at a loss, even when due: the deadline may be missed
+            must = 0.0
         spare_used = min(spare * interval.step_s, left if usd_tok > spare_cost else max(0.0, must))
         left -= spare_used
         must -= spare_used
@@ -424,7 +440,7 @@ def decide(
             notes.append(f"batch: {must:.3g} tokens due now do not fit on the free cards")
 
     # 3. mining
-    for a in allocs.values():
+    for a in allocs.values() if not interval.peak_risk else ():
         if not a.group.converted and _mining_margin(a.group, price) > 0:
             a.mining = a.group.count
 
@@ -698,68 +714,39 @@ def per_gpu(
     return result
 
 
-# --- the two baselines `rigshift energy simulate` compares against --------------------------------
+# --- 4CP: the peak-risk rule (no hindsight) -------------------------------------------------------
+
+# ERCOT's four coincident peaks (one a month, June-September) have fallen between 15:00 and 18:00
+# Central on weekdays (ERCOT's published 4CP intervals, https://www.ercot.com/mktinfo/data_agg/4cp).
+PEAK_RISK_MONTHS = (6, 7, 8, 9)
+PEAK_RISK_HOURS = (15, 18)  # local [from, to)
+PEAK_RISK_QUANTILE = 0.9  # of the peak window's prices over the lookback
+PEAK_RISK_LOOKBACK_DAYS = 14
 
 
-def always_on(
-    groups: Sequence[CardGroup],
-    interval: SiteInterval,
-    interactive: Sequence[InteractiveNeed] = (),
-    batch: Sequence[BatchJob] = (),
-    detail: bool = True,
-) -> SiteDecision:
-    """Everything at full power whatever the price: replicas for the demand (at least the minimum),
-    batch on their spare slots and then on every free converted card while there is work, every
-    mining card mining. No cap, no event honoured."""
-    allocs = {g.id: _Alloc(g) for g in groups}
-    serving = [a for a in allocs.values() if a.group.converted and a.group.levels]
-    serving.sort(key=lambda a: -a.group.levels[0].tokens_per_s / a.group.levels[0].draw_w)
-    spare = 0.0
-    for need in interactive:
-        served, placed = 0.0, 0
-        for a in serving:
-            if not need.groups or a.group.id in need.groups:
-                tps = a.group.levels[0].tokens_per_s
-                want = max(
-                    need.min_replicas - placed, math.ceil(max(0.0, need.demand_tokens_per_s - served) / tps)
-                )
-                take = min(a.free, want)
-                if take > 0:
-                    a.serve(need.deployment, take)
-                    placed += take
-                    served += take * tps
-        spare += max(0.0, served - need.demand_tokens_per_s)
-    left = sum(j.tokens_left for j in batch)
-    spare_used = min(spare * interval.step_s, left)
-    left -= spare_used
-    for a in serving:
-        per_card = a.group.levels[0].tokens_per_s * interval.step_s
-        if left > 0 and a.free > 0:
-            a.batch = min(a.free, math.ceil(left / per_card - 1e-9))
-            left -= a.batch * per_card
-    for a in allocs.values():
-        if not a.group.converted and a.group.mining_w > 0:
-            a.mining = a.group.count
-    return _decision(
-        list(allocs.values()),
-        interval,
-        None,
-        False,
-        interactive,
-        0.0,
-        [],
-        detail,
-        spare_used / interval.step_s,
-    )
+def peak_risk(starts: Any, usd_per_kwh: Any, timezone: str = "America/Chicago") -> Any:
+    """Which intervals may be a 4CP peak, from what is known at the time: a summer weekday, local
+    15:00-18:00, at a price at or above the 90th percentile of the same window's prices over the
+    previous 14 days (a hot afternoon's price rises with the load). Numpy arrays in and out."""
+    import numpy as np
 
+    from rigshift.energy.contracts import local_hours
 
-def mining_only(
-    groups: Sequence[CardGroup],
-    interval: SiteInterval,
-    interactive: Sequence[InteractiveNeed] = (),
-    batch: Sequence[BatchJob] = (),
-    detail: bool = True,
-) -> SiteDecision:
-    """The farm as it was: every card that can mine mines, around the clock; nothing is served."""
-    allocs = [_Alloc(g, g.count if g.mining_w > 0 else 0) for g in groups]
-    return _decision(allocs, interval, None, False, interactive, 0.0, [], detail)
+    starts = np.asarray(starts, dtype=np.int64)
+    prices = np.asarray(usd_per_kwh, dtype=float)
+    hour, month, weekday = local_hours(starts, timezone)
+    window = (hour >= PEAK_RISK_HOURS[0]) & (hour < PEAK_RISK_HOURS[1])
+    season = np.isin(month, PEAK_RISK_MONTHS) & (weekday < 5) & window
+    risk = np.zeros(len(starts), dtype=bool)
+    if not season.any():
+        return risk
+    days = starts // 86400
+    lookback = PEAK_RISK_LOOKBACK_DAYS
+    for day in np.unique(days[season]):
+        past = window & (days < day) & (days >= day - lookback)
+        if not past.any():
+            continue
+        threshold = np.quantile(prices[past], PEAK_RISK_QUANTILE)
+        today = season & (days == day)
+        risk[today] = prices[today] >= threshold
+    return risk

@@ -1,8 +1,8 @@
 """The energy loop at run time: price → policy → decisions the agents and the batch runner act on.
 
-`EnergyService.tick()` runs the same `policy.decide` as `rigshift energy simulate`, once per site,
-with the site's price now (and the day-ahead prices after it), the demand-response event in
-force, the batch backlog and the interactive demand. It keeps the latest decision per site, and
+`EnergyService.tick()` runs `policy.decide` (whose rules `rigshift energy simulate` applies,
+vectorised, over a year), once per site, with the site's price now (and the day-ahead prices
+after it), the demand-response event in force, the batch backlog and the interactive demand. It keeps the latest decision per site, and
 turns it into:
 
 - per-GPU power caps for the agents (`caps_for_rig`, served at GET /internal/energy/caps);
@@ -27,12 +27,14 @@ from rigshift.econ.prices.power_series import PriceSeries
 from rigshift.energy.events import EnergyEvent, EventSource
 from rigshift.energy.farm import SiteFarm
 from rigshift.energy.policy import (
+    PEAK_RISK_LOOKBACK_DAYS,
     BatchJob,
     GpuDecision,
     InteractiveNeed,
     SiteDecision,
     SiteInterval,
     decide,
+    peak_risk,
     per_gpu,
 )
 
@@ -53,6 +55,16 @@ class SeriesPrices:
             return None
         ahead = int(self.day_ahead_s // s.step_s) if s.kind == "day-ahead" else 0
         return float(s.usd_per_kwh[i]), tuple(s.usd_per_kwh[i + 1 : i + 1 + ahead].tolist())
+
+    def peak_risk(self, site: str, now: float, timezone: str = "America/Chicago") -> bool:
+        """Whether the interval holding `now` may be a 4CP peak (`policy.peak_risk`), from the
+        prices up to it (the rule's lookback), never later ones."""
+        s = self.series.get(site)
+        i = s.index_at(now) if s is not None else None
+        if s is None or i is None:
+            return False
+        lo = max(0, i - int((PEAK_RISK_LOOKBACK_DAYS + 1) * 86400 // s.step_s))
+        return bool(peak_risk(s.starts[lo : i + 1], s.usd_per_kwh[lo : i + 1], timezone)[-1])
 
 
 @dataclass
@@ -87,6 +99,9 @@ class EnergyService:
         clock: Callable[[], float] = time.time,
         rig_sites: Mapping[str, str] | None = None,
         run_time: bool = False,
+        peak_risk: Callable[[str, float], bool] = lambda site, now: False,
+        no_loss: bool = False,
+        slo_ceiling_usd_per_kwh: Mapping[str, float] | None = None,
     ) -> None:
         self.sites = dict(sites)
         self.rig_sites = dict(rig_sites or {})  # rig name -> site, for the batch runner's per-replica check
@@ -103,6 +118,11 @@ class EnergyService:
         # Beside a running plane: `demand` gives the plan's deployments, and batch runs only on
         # their replicas (`decide(run_time=True)`), so a site with none planned gets no batch cards.
         self.run_time = run_time
+        # The hard limits (docs/energy.md): a site with a 4CP program asks `peak_risk`; `no_loss`
+        # keeps batch from running at a loss; the SLO ceiling stops minimum replicas above it.
+        self.peak_risk = peak_risk
+        self.no_loss = no_loss
+        self.slo_ceiling = dict(slo_ceiling_usd_per_kwh or {})
         self.hold = hold
         self.release = release
         self.held: dict[str, str] = {}  # replica id -> why the policy holds it down
@@ -141,7 +161,12 @@ class EnergyService:
         price, ahead = quote
         needs = list(self.demand(name))
         jobs = list(self.backlog(name))
-        interval = SiteInterval(name, now, self.step_s, price, farm.pue, farm.cap_kw, None, ahead)
+        interval = SiteInterval(
+            name, now, self.step_s, price, farm.pue, farm.cap_kw, None, ahead,
+            no_loss=self.no_loss,
+            slo_ceiling_usd_per_kwh=self.slo_ceiling.get(name),
+            peak_risk=self.peak_risk(name, now),
+        )  # fmt: skip
         free = decide(farm.groups, interval, needs, jobs, run_time=self.run_time)
         event = active[0] if active else None
         decision = free

@@ -34,6 +34,7 @@ from typing import Any, Protocol
 from pydantic import BaseModel, ConfigDict, Field
 
 from rigshift.econ.prices.power_series import PriceSeries
+from rigshift.energy.contracts import PowerTerms, read_power_terms
 from rigshift.energy.ercot_api import ErcotApi, b2c_token
 from rigshift.energy.events import EventSource
 from rigshift.energy.farm import build_farm
@@ -72,6 +73,11 @@ class EnergyConfig(BaseModel):
     step_minutes: int = Field(default=5, ge=1, le=60)
     min_replicas: dict[str, int] = Field(default_factory=dict)  # deployment -> SLO; default: all planned
     sites: dict[str, SiteConfig]
+    # The hard limits (docs/energy.md): batch never at a loss, even when due; `power`: the power
+    # file of `energy simulate --power` (its voll_usd_per_mwh stops minimum replicas above it; a
+    # site with four_cp applies the peak-risk rule to its price file's intervals).
+    hard_limits: bool = True
+    power: str | None = None
 
 
 def read_config(path: Path) -> EnergyConfig:
@@ -184,6 +190,13 @@ def build_energy_loop(
         else:
             raise InputError(Problem(f"site {name}: give prices or ercot_api", str(path), field="prices"))
     files, live = SeriesPrices(series), LivePrices(apis)
+    terms = read_power_terms(base / config.power) if config.power else PowerTerms()
+    four_cp = {n: t.four_cp.timezone for n, t in terms.sites.items() if t.four_cp is not None}
+
+    def risk(site: str, now: float) -> bool:  # live feeds keep no history: no peak-risk rule there
+        return site in four_cp and site in series and files.peak_risk(site, now, four_cp[site])
+
+    ceiling = terms.voll_usd_per_mwh / 1000 if terms.voll_usd_per_mwh else None
 
     def price_now(site: str, now: float) -> tuple[float, tuple[float, ...]] | None:
         return files(site, now) if site in series else live(site, now)
@@ -227,6 +240,9 @@ def build_energy_loop(
         clock=clock,
         rig_sites={r.name: r.site for r in fleet.rigs},
         run_time=True,
+        peak_risk=risk,
+        no_loss=config.hard_limits,
+        slo_ceiling_usd_per_kwh={s.site: ceiling for s in farm.sites} if ceiling is not None else None,
     )
     return loop, fleet
 
