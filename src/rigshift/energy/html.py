@@ -60,15 +60,9 @@ METRICS = (
     ("curtailed_hours", "curtailed hours", "int"),
 )
 # The CLI's text table (rigshift.cli.energy) reads these.
-COLUMNS = (
-    "net_usd",
-    "energy_cost_usd",
-    "token_revenue_usd",
-    "mining_revenue_usd",
-    "batch_deadlines_met",
-    "batch_deadlines_total",
-    "slo_minutes_lost",
-    "curtailed_hours",
+COLUMNS = tuple(
+    "net_usd energy_cost_usd token_revenue_usd mining_revenue_usd batch_deadlines_met "
+    "batch_deadlines_total slo_minutes_lost curtailed_hours".split()
 )
 
 

@@ -84,28 +84,33 @@ export function timeTicks(t0, t1, width) {
   return ticks;
 }
 
-function frame(width, height, left, bottom, t0, t1) {
-  const plot = width - left - 8;
-  const x = (t) => left + ((t - t0) / (t1 - t0 || 1)) * plot;
-  const ticks = timeTicks(t0, t1, plot);
-  const axis = ticks
-    .map((k) => `<line class="grid" ${LOOK.grid} x1="${x(k.t)}" x2="${x(k.t)}" y1="4" y2="${height - bottom}"/><text class="tick" x="${x(k.t)}" y="${height - bottom + 14}" text-anchor="middle" data-t="${k.t}">${esc(k.label)}</text>`)
+const LEFT = 52; // px for the y labels
+const BOTTOM = 20; // px for the time labels
+const least = (xs, floor) => xs.reduce((m, v) => (v < m ? v : m), floor);
+const most = (xs, floor) => xs.reduce((m, v) => (v > m ? v : m), floor);
+
+// The time axis of a chart over `rows` (one per policy step): x(t) in px, the dated ticks, the step.
+function frame(rows, width, height) {
+  const gaps = rows.slice(1).map((p, i) => p.t - rows[i].t).filter((g) => g > 0);
+  const step = gaps.length ? Math.max(60, least(gaps, Infinity)) : 300;
+  const t0 = rows[0].t;
+  const t1 = rows[rows.length - 1].t + step;
+  const plot = width - LEFT - 8;
+  const x = (t) => LEFT + ((t - t0) / (t1 - t0 || 1)) * plot;
+  const axis = timeTicks(t0, t1, plot)
+    .map((k) => `<line class="grid" ${LOOK.grid} x1="${x(k.t)}" x2="${x(k.t)}" y1="4" y2="${height - BOTTOM}"/><text class="tick" x="${x(k.t)}" y="${height - BOTTOM + 14}" text-anchor="middle" data-t="${k.t}">${esc(k.label)}</text>`)
     .join("");
-  return { x, plot, axis };
+  return { x, axis, step };
 }
 
 // The price the loop decided on, step by step, with the bands shaded.
 export function priceChart(rows, { width = chartWidth(), height = 170 } = {}) {
   const pts = rows.filter((p) => p.price != null);
   if (!pts.length) return `<p class="muted">No price recorded yet: the chart fills as the loop decides (one point per step).</p>`;
-  const step = rows.length > 1 ? Math.max(60, Math.min(...rows.slice(1).map((p, i) => p.t - rows[i].t))) : 300;
-  const t0 = rows[0].t;
-  const t1 = rows[rows.length - 1].t + step;
-  const left = 52;
-  const bottom = 20;
-  const { x, axis } = frame(width, height, left, bottom, t0, t1);
-  const lo = Math.min(0, ...pts.map((p) => p.price));
-  const hi = Math.max(100, ...pts.map((p) => p.price));
+  const { x, axis, step } = frame(rows, width, height);
+  const [left, bottom] = [LEFT, BOTTOM];
+  const lo = least(pts.map((p) => p.price), 0);
+  const hi = most(pts.map((p) => p.price), 100);
   const y0 = symlog(lo);
   const y1 = symlog(hi) * 1.05;
   const y = (v) => 6 + (1 - (symlog(v) - y0) / (y1 - y0 || 1)) * (height - bottom - 10);
@@ -126,13 +131,9 @@ export function priceChart(rows, { width = chartWidth(), height = 170 } = {}) {
 export function hoursChart(rows, { width = chartWidth(), height = 150 } = {}) {
   const pts = rows.filter((p) => ROLES.some(([r]) => p[r] != null));
   if (!pts.length) return "";
-  const step = rows.length > 1 ? Math.max(60, Math.min(...rows.slice(1).map((p, i) => p.t - rows[i].t))) : 300;
-  const t0 = rows[0].t;
-  const t1 = rows[rows.length - 1].t + step;
-  const left = 52;
-  const bottom = 20;
-  const { x, axis } = frame(width, height, left, bottom, t0, t1);
-  const total = Math.max(1, ...pts.map((p) => ROLES.reduce((s, [r]) => s + (p[r] || 0), 0)));
+  const { x, axis, step } = frame(rows, width, height);
+  const [left, bottom] = [LEFT, BOTTOM];
+  const total = most(pts.map((p) => ROLES.reduce((s, [r]) => s + (p[r] || 0), 0)), 1);
   const h = height - bottom - 6;
   const rects = pts
     .map((p) => {
