@@ -60,10 +60,8 @@ METRICS = (
     ("curtailed_hours", "curtailed hours", "int"),
 )
 # The CLI's text table (rigshift.cli.energy) reads these.
-COLUMNS = tuple(
-    "net_usd energy_cost_usd token_revenue_usd mining_revenue_usd batch_deadlines_met "
-    "batch_deadlines_total slo_minutes_lost curtailed_hours".split()
-)
+COLUMNS = ("net_usd", "energy_cost_usd", "token_revenue_usd", "mining_revenue_usd", "batch_deadlines_met")
+COLUMNS += ("batch_deadlines_total", "slo_minutes_lost", "curtailed_hours")
 
 
 def render_html(sim: Any) -> str:
@@ -271,7 +269,7 @@ def _site(site: str, rows: list[dict[str, Any]], summary: dict[str, Any]) -> str
     out = [f"<section class='site' id='site-{html.escape(site)}'><h2>{html.escape(site)}</h2>"]
     if summary:
         out.append(
-            f"<p class='note'>{html.escape(str(summary.get('kind', '')))} prices, "
+            f"<p class='note'>{html.escape(_kind(summary.get('kind')))}"
             f"{summary.get('intervals')} intervals of {summary.get('step_minutes')} min.</p>"
         )
     out.append(_price_plot(axis, t_mid, p_mean, p_max, bands, ticks))
@@ -548,6 +546,11 @@ def _nice(v: float) -> float:
     """The next of 1, 2, 2.5, 5 × 10^k at or above v."""
     power = 10 ** math.floor(math.log10(v)) if v > 0 else 1.0
     return next(f * power for f in (1, 2, 2.5, 5, 10) if f * power >= v)
+
+
+def _kind(kind: Any) -> str:
+    """'day-ahead prices, ' for a known market, nothing for a file that does not say."""
+    return f"{kind} prices, " if kind in ("day-ahead", "real-time", "tariff") else ""
 
 
 def _label(name: str) -> str:
