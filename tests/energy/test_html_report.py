@@ -3,6 +3,7 @@ by side, no JSON dump; and in a real browser, readable at 390 px without sideway
 
 from __future__ import annotations
 
+import html
 import itertools
 import re
 from datetime import UTC, datetime
@@ -113,8 +114,10 @@ def test_strategies_side_by_side_best_baseline_named_and_a_loss_said_plainly() -
     )
     page = render_report(data)
     table = page[page.index("<table id='strategies'") : page.index("</table>") + 8]
-    heads = re.findall(r"<th scope='col'[^>]*>([^<]+)", table)
-    assert heads == ["policy", "mining curtailed", "ai curtailed", "always on", "mining only"]
+    heads = [
+        html.unescape(h).replace("\u00ad", "") for h in re.findall(r"<th scope='col'[^>]*>([^<]+)", table)
+    ]
+    assert heads == ["policy", "mining curtailed", "AI curtailed", "always on", "mining only"]
     assert "hours fully off" in table and "power credit" in table and "3 of 4" in table
     verdict = page[page.index('id="verdict"') :]
     verdict = verdict[: verdict.index("</p>")]

@@ -136,7 +136,7 @@ def _comparison(data: dict[str, Any], strategies: Sequence[str]) -> str:
         rows.append(f"<tr><th scope='row'>{html.escape(label)}</th>{cells}</tr>")
     head = "".join(
         f"<th scope='col' class='{'best' if s == best else 'policy' if s == 'policy' else ''}'>"
-        f"{html.escape(_label(s))}{'<br><small>best baseline</small>' if s == best else ''}</th>"
+        f"{_header(s)}{'<br><small>best baseline</small>' if s == best else ''}</th>"
         for s in strategies
     )
     return (
@@ -554,7 +554,12 @@ def _kind(kind: Any) -> str:
 
 
 def _label(name: str) -> str:
-    return name.replace("_", " ")
+    return name.replace("_", " ").replace("ai ", "AI ")
+
+
+def _header(name: str) -> str:
+    """A column head that may break inside "curtailed" (a soft hyphen) on a phone, not anywhere."""
+    return html.escape(_label(name)).replace("curtailed", "cur&shy;tailed")
 
 
 STYLE = """
@@ -567,8 +572,8 @@ h1{font-size:1.35rem;margin:.3em 0}h2{font-size:1.1rem;margin:1.4em 0 .4em}
 table.strategies{border-collapse:collapse;width:100%;font-variant-numeric:tabular-nums;table-layout:fixed}
 .strategies th,.strategies td{padding:4px 6px;border-bottom:1px solid #e5e7eb;text-align:right;
 overflow-wrap:anywhere}
-.strategies th[scope=row]{text-align:left;font-weight:500;width:26%}
-.strategies thead th{vertical-align:bottom;font-weight:600}
+.strategies th[scope=row]{text-align:left;font-weight:500;width:26%;overflow-wrap:normal}
+.strategies thead th{vertical-align:bottom;font-weight:600;overflow-wrap:normal}
 .strategies .policy{background:#eff6ff}.strategies .best{background:#fef3c7}
 .strategies small{font-weight:400;color:#92400e}
 figure.plot{margin:14px 0 22px}figcaption{font-weight:600;font-size:.92rem;margin-bottom:4px}
@@ -601,6 +606,7 @@ ul.inputs,ul.sources,#events{padding-left:1.2em;font-size:.9rem;overflow-wrap:an
  body{padding:8px 10px;font-size:14px}
  .tick.minor{visibility:hidden}
  .strategies{font-size:12px}.strategies th,.strategies td{padding:3px 2px}
+ .strategies th[scope=row]{width:22%}
  .frame{margin-left:62px}.ylabels{left:-62px;width:58px}.legend{margin-left:62px}
  .ylabel{font-size:10px}
 }
