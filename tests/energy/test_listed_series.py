@@ -12,6 +12,8 @@ from rigshift.econ.prices.power_series import PriceSeries, parse_price_csv
 from rigshift.energy.prices import DEMO_PRICES, listed_series_yaml, read_price_series
 from rigshift.energy.wiring import build_energy_loop
 from rigshift.errors import InputError
+from rigshift.fleet.importer import read_source
+from rigshift.fleet.store import dump_fleet
 from rigshift.server.db import open_engine
 from rigshift.server.stores.energy_events import EnergyEventStore
 
@@ -86,3 +88,11 @@ def test_the_example_config_replays_2024_as_today(tmp_path: Path) -> None:
     loop, _ = build_energy_loop(tmp_path / "energy.yaml", store, clock=lambda: now)
     loop.tick()
     assert loop.snapshot()["sites"][0]["price_missing"] is True
+
+
+def test_the_example_fleet_file_is_what_fleet_import_writes_for_its_inventory() -> None:
+    """examples/energy.yaml's fleet is generated: regenerate it when the fleet file format changes
+    (`rigshift fleet import examples/fleet/farm_2sites_3rigs_mixed.yaml -o <it>`)."""
+    parsed = read_source(REPO / "examples/fleet/farm_2sites_3rigs_mixed.yaml")
+    written = (REPO / "examples/fleet/farm_2sites_3rigs_mixed.fleet.yaml").read_text()
+    assert dump_fleet(parsed.fleet, yaml_format=True) == written
