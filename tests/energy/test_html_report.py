@@ -132,7 +132,9 @@ def test_no_json_dump_and_absurd_values_do_not_break_the_page() -> None:
     data["intervals"][3]["replicas"] = None
     data["always_on"]["net_usd"] = float("inf")
     data["inputs"]["farm"]["provenance"].append("<script>alert(1)</script>")
+    data["events"] = [{"site": "tx", "shed_kw_asked": "lots", "target_kw": 300.0, "intervals": 4}, "junk"]
     page = render_report(data)
+    assert "asked to stay under 300 kW" in page
     assert "<pre" not in page and '{"' not in page and "<script" not in page
     assert "&lt;script&gt;" in page
     assert "nan" not in re.sub(r"<[^>]+>", "", page).lower().split("inputs")[0]

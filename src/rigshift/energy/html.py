@@ -190,10 +190,13 @@ def _events(events: Sequence[Any]) -> str:
     for e in events:
         if not isinstance(e, dict):
             continue
+        shed_asked, target = _finite(e.get("shed_kw_asked")), _finite(e.get("target_kw"))
         asked = (
-            f"shed {e['shed_kw_asked']:,} kW"
-            if e.get("shed_kw_asked") is not None
-            else f"stay under {e.get('target_kw')} kW"
+            f"shed {shed_asked:,g} kW"
+            if shed_asked is not None
+            else f"stay under {target:,g} kW"
+            if target is not None
+            else "shed load"
         )
         rows.append(
             "<li>{site}, {start} → {end}: asked to {asked}; shed up to {shed} kW, {kwh} kWh avoided, "
