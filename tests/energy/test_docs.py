@@ -9,7 +9,9 @@ import typer
 from pydantic import BaseModel
 
 from rigshift.cli.app import app
+from rigshift.energy.contracts import Contract, DemandResponse, FourCp, PowerTerms, SitePower
 from rigshift.energy.demand import BatchArrivals, Event, InteractiveDemand
+from rigshift.energy.simulate import TOTAL_KEYS, Totals
 from rigshift.energy.wiring import EnergyConfig, LiveErcot, PriceFile
 from rigshift.server.routers.energy import agent_router, router
 
@@ -35,8 +37,16 @@ def test_every_file_key_and_route_is_documented() -> None:
         EnergyConfig,
         PriceFile,
         LiveErcot,
+        PowerTerms,
+        SitePower,
+        Contract,
+        DemandResponse,
+        FourCp,
     ]
     keys = {k for m in models for k in m.model_fields if k != "id"}
+    # every field of the simulation's JSON totals, and the top-level ones
+    keys |= set(Totals.__dataclass_fields__) | set(TOTAL_KEYS)
+    keys |= {"best_baseline", "high_price_hours", "policy_margin_usd", "policy_loses", "roles", "by_band"}
     missing = sorted(k for k in keys if not re.search(rf"\b{re.escape(k)}\b", DOC))
     assert not missing, f"undocumented keys: {missing}"
     for route in [*router.routes, *agent_router.routes]:

@@ -9,7 +9,6 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from rigshift.cli.errors import handle_errors
 from rigshift.cli.options import (
@@ -23,18 +22,20 @@ from rigshift.cli.options import (
     transport,
 )
 from rigshift.decision.types import DEFAULT_MAX_TTFT_S
-from rigshift.energy.demand import check_sites, demo_demand, read_demand, read_events
+from rigshift.energy.contracts import PowerTerms, read_power_terms
+from rigshift.energy.demand import check_sites, decision_demand, read_demand, read_events
 from rigshift.energy.farm import build_farm
-from rigshift.energy.html import COLUMNS, render_html
+from rigshift.energy.html import render_html
 from rigshift.energy.prices import FORMATS, read_price_series
-from rigshift.energy.simulate import STRATEGIES, simulate
+from rigshift.energy.report import print_report
+from rigshift.energy.simulate import simulate
 from rigshift.errors import InputError, Problem
 from rigshift.fleet.demo import demo_fleet
 from rigshift.fleet.store import load_fleet, write_atomic
 
 energy_app = typer.Typer(help="Energy: prices, the policy, demand response.", no_args_is_help=True)
-_out = Console(highlight=False, soft_wrap=False, width=150)
 DEMO_SITE = "tx-ercot"  # the demo farm's Texas site buys at ERCOT prices
+DEMO_TIMEZONE = "America/Chicago"
 
 
 def simulate_command(
@@ -90,12 +91,30 @@ def simulate_command(
         ),
     ] = None,
     max_ttft: MaxTtftOption = DEFAULT_MAX_TTFT_S,
+    power: Annotated[
+        Path | None,
+        typer.Option(
+            "--power",
+            help="Power contracts and programs per site: index or fixed price, demand response, 4CP (docs/energy.md).",
+        ),
+    ] = None,
+    timezone: Annotated[
+        str | None,
+        typer.Option(
+            "--timezone",
+            help="Local time of the demand's daily profile (default: UTC; --demo: America/Chicago).",
+        ),
+    ] = None,
+    width: Annotated[
+        int | None, typer.Option("--width", help="Text width in columns (default: the terminal's).")
+    ] = None,
 ) -> None:
-    """Replay the energy policy interval by interval over the span of the price file, with the same
-    code the server runs, against two baselines: always on, and mining only.
+    """Replay the energy policy over the span of the price file against the baselines miners run:
+    always on, mining only, mining curtailed, AI curtailed.
 
-    The converted cards are the farm decision's (docs/decision.md; its prices are --econ-prices and
-    its demand --econ-demand): the rest keep mining. --json carries the decision as `decision`."""
+    The converted cards, the demand and the staff cost are the farm decision's (docs/decision.md; its
+    prices are --econ-prices and its demand --econ-demand): the rest keep mining. --json carries the
+    decision as `decision`."""
     if demo == (fleet is not None):
         raise InputError(Problem("give a FLEET file or --demo, not both and not neither", field="FLEET"))
     if prices is None:
@@ -114,18 +133,28 @@ def simulate_command(
     series = read_price_series(prices, fmt, settlement_point)
     if step is not None:
         series = series.resample(step * 60)
-    demand_data = read_demand(demand) if demand is not None else demo_demand(farm)
+    zone = timezone or (DEMO_TIMEZONE if demo else "UTC")
+    demand_data = read_demand(demand) if demand is not None else decision_demand(made, farm, zone)
     event_list = read_events(events) if events is not None else []
+    terms = read_power_terms(power) if power is not None else PowerTerms()
     check_sites(demand_data, event_list, farm, str(demand or events or "demand"))
     known_ahead = series.kind == "day-ahead" if day_ahead is None else day_ahead
-    sim = simulate(farm, {s.site: series for s in farm.sites}, demand_data, event_list, day_ahead=known_ahead)
+    sim = simulate(
+        farm,
+        {s.site: series for s in farm.sites},
+        demand_data,
+        event_list,
+        day_ahead=known_ahead,
+        terms=terms,
+    )
     if html is not None:
         write_atomic(html, with_decision_html(render_html(sim), made.summary))
     if as_json:
         typer.echo(with_decision(json.dumps(sim.to_json(), separators=(",", ":")), made.summary))
         return
-    print_decision(made.summary, _out)
-    _print(sim.to_json(with_intervals=False))
+    out = Console(highlight=False, soft_wrap=False, width=width)
+    print_decision(made.summary, out)
+    print_report(sim.to_json(with_intervals=False), out)
     if html is not None:
         typer.echo(f"wrote {html}")
 
@@ -138,31 +167,6 @@ def _converted_by_class(made: Any) -> dict[str, int]:
             key = f"{g.site}/{g.gpu_model}"
             out[key] = out.get(key, 0) + 1
     return out
-
-
-def _print(data: dict[str, Any]) -> None:
-    table = Table(title="energy policy against always-on and mining-only")
-    columns = COLUMNS
-    table.add_column("strategy")
-    for c in columns:
-        table.add_column(c.replace("_", " "), justify="right")
-    for name in STRATEGIES:
-        row = data[name]
-        table.add_row(
-            name, *(f"{row[c]:,.2f}" if isinstance(row[c], float) else str(row[c]) for c in columns)
-        )
-    _out.print(table)
-    _out.print(
-        f"policy - always-on: ${data['policy_vs_always_on_usd']:,.2f} ({data['policy_vs_always_on_pct']}%), "
-        f"simulated in {data['seconds']} s"
-    )
-    for site, summary in data["inputs"]["prices"].items():
-        _out.print(
-            f"{site}: {summary['source']} {summary['start']} … {summary['end']}, {summary['intervals']} intervals "
-            f"of {summary['step_minutes']} min, mean ${summary['mean_usd_mwh']}/MWh"
-        )
-    for note in data["inputs"]["farm"]["provenance"]:
-        _out.print(f"  source: {note}")
 
 
 def _instant(text: str, field: str) -> float:

@@ -27,21 +27,20 @@ import math
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from rigshift.energy.farm import Farm
-from rigshift.energy.policy import CAP_FRACTIONS, INTERACTIVE_CAP_FLOOR
 from rigshift.errors import InputError, Problem
 from rigshift.readers.models import YamlDocument, read_model
 
-# Demo defaults: stated, not measured (docs/energy.md).
-DEMO_MIN_REPLICA_SHARE = 0.10  # of the converted cards
-DEMO_INTERACTIVE_MEAN_SHARE = 0.25  # mean interactive demand, share of converted capacity at the floor cap
-DEMO_PEAK_RATIO = 1.6
-DEMO_PEAK_HOUR_UTC = 20  # 14:00-15:00 in Texas
-DEMO_BATCH_SHARE = 0.30  # a day's batch work, share of a day of converted capacity
+if TYPE_CHECKING:
+    from rigshift.decision.compute import FarmDecision
+
+# The batch part of the decision's demand: stated, not measured (docs/energy.md).
+BATCH_SHARE_OF_DEMAND = 0.25  # a day's batch tokens, share of a day's interactive output tokens
 BATCH_DISCOUNT = 0.5  # the OpenAI Batch API's price: half the interactive price
 
 
@@ -54,8 +53,19 @@ class InteractiveDemand(BaseModel):
     peak_ratio: float = Field(default=1.0, ge=1.0, le=2.0)
     peak_hour_utc: float = Field(default=20, ge=0, lt=24)
     usd_per_m_tokens: float = Field(ge=0)
+    # The daily shape as 24 hourly weights (local hours 00-23 in `timezone`), econ's load profile;
+    # when given it replaces the sine (peak_ratio, peak_hour_utc).
+    profile: tuple[float, ...] | None = Field(default=None, min_length=24, max_length=24)
+    timezone: str = "UTC"
 
     def tokens_per_s(self, starts: np.ndarray) -> np.ndarray:
+        if self.profile is not None:
+            from rigshift.energy.contracts import local_hours
+
+            weights = np.asarray(self.profile, dtype=float)
+            weights = weights / weights.mean() if weights.mean() > 0 else np.zeros(24)
+            hour, _, _ = local_hours(np.asarray(starts, dtype=np.int64), self.timezone)
+            return self.mean_tokens_per_s * weights[hour]
         hours = (starts % 86400) / 3600
         swing = (self.peak_ratio - 1.0) * np.cos((hours - self.peak_hour_utc) / 24 * 2 * math.pi)
         return self.mean_tokens_per_s * (1.0 + swing)
@@ -155,39 +165,62 @@ def check_sites(demand: Demand, events: list[Event], farm: Farm, source: str) ->
             )
 
 
-def demo_demand(farm: Farm) -> Demand:
-    """The default demand for `--demo`: an interactive part and a batch part per site that serves.
+def decision_demand(made: FarmDecision, farm: Farm, timezone: str = "UTC") -> Demand:
+    """The farm decision's demand, per simulated site: no demand is invented from capacity.
 
-    Sized from the farm itself (shares above), priced at the model class's output-token price
-    for interactive and half of it for batch (the Batch API's discount).
+    Interactive: the decision's requests a day of the farm's model class (econ's demand), shared
+    among the sites by their converted GPUs, as output tokens/s with econ's daily load profile
+    (local hours in `timezone`), at most what the site's converted cards serve at econ's
+    `max_utilisation` (the decision's placement serves no more); priced per output token with the prompt's price folded in
+    (`usd_per_m_output + usd_per_m_input x prompt/output tokens`). Minimum replicas (the SLO):
+    what the mean demand needs at econ's `max_utilisation` on the site's fastest converted card,
+    at most its converted cards. Batch: `BATCH_SHARE_OF_DEMAND` of a day's interactive tokens,
+    arriving daily at 00:00 UTC, due in 24 h (the OpenAI Batch API window), at `BATCH_DISCOUNT`.
     """
-    price = farm.model_class.usd_per_m_output
+    economics = made.economics
+    if economics is None:
+        return Demand()
+    ai = economics.inputs.ai
+    mc = farm.model_class
+    output_tps = ai.demand.requests_per_day(mc.name) * ai.output_tokens_per_request / 86400
+    usd_per_m = mc.usd_per_m_output + mc.usd_per_m_input * ai.input_tokens_per_request / max(
+        ai.output_tokens_per_request, 1
+    )
+    converted: dict[str, int] = {}
+    for g in made.gpus:
+        if g.stage in ("converted", "placed"):
+            converted[g.site] = converted.get(g.site, 0) + 1
+    total = sum(converted.values())
     interactive, batch = [], []
-    floor_index = next(i for i, f in enumerate(CAP_FRACTIONS) if f <= INTERACTIVE_CAP_FLOOR + 1e-9)
     for site in farm.sites:
         serving = [g for g in site.groups if g.converted and g.levels]
-        if not serving:
-            continue
-        capacity = sum(g.count * g.levels[floor_index].tokens_per_s for g in serving)
         cards = sum(g.count for g in serving)
+        if not serving or not total or output_tps <= 0:
+            continue
+        fastest = max(g.levels[0].tokens_per_s for g in serving)
+        # the site's share of the demand, at most what its converted cards serve at econ's utilisation
+        capacity = sum(g.count * g.levels[0].tokens_per_s for g in serving) * ai.max_utilisation
+        mean = min(output_tps * converted.get(site.site, 0) / total, capacity)
+        replicas = min(cards, max(1, math.ceil(mean / (fastest * ai.max_utilisation))))
         interactive.append(
             InteractiveDemand(
-                deployment=f"chat-{farm.model_class.name}-{site.site}",
+                deployment=f"chat-{mc.name}-{site.site}",
                 site=site.site,
-                min_replicas=max(1, round(cards * DEMO_MIN_REPLICA_SHARE)),
-                mean_tokens_per_s=round(capacity * DEMO_INTERACTIVE_MEAN_SHARE, 1),
-                peak_ratio=DEMO_PEAK_RATIO,
-                peak_hour_utc=DEMO_PEAK_HOUR_UTC,
-                usd_per_m_tokens=price,
+                min_replicas=replicas,
+                mean_tokens_per_s=round(mean, 3),
+                usd_per_m_tokens=round(usd_per_m, 6),
+                profile=tuple(ai.demand.load_profile) if len(ai.demand.load_profile) == 24 else None,
+                timezone=timezone,
             )
         )
         batch.append(
             BatchArrivals(
                 site=site.site,
-                tokens=round(capacity * 86400 * DEMO_BATCH_SHARE, -3),
+                tokens=round(mean * 86400 * BATCH_SHARE_OF_DEMAND, -3) or 1000.0,
                 every_hours=24,
+                first_at=None,
                 window_hours=24,
-                usd_per_m_tokens=price * BATCH_DISCOUNT,
+                usd_per_m_tokens=round(usd_per_m * BATCH_DISCOUNT, 6),
             )
         )
     return Demand(interactive=interactive, batch=batch)

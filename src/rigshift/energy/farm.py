@@ -36,6 +36,9 @@ class SiteFarm:
     groups: tuple[CardGroup, ...]
     pue: float
     cap_kw: float | None
+    staff_usd_per_gpu_month: float = (
+        0.0  # econ's staff cost per AI GPU (capital.staff_usd_per_month / staff_gpus)
+    )
 
     @property
     def converted_cards(self) -> int:
@@ -170,6 +173,7 @@ def build_farm(
             groups=tuple(groups),
             pue=pue[name],
             cap_kw=_site_cap(fleet, name),
+            staff_usd_per_gpu_month=inputs.capital.staff_usd_per_month / inputs.capital.staff_gpus,
         )
         for name, groups in sorted(by_site.items())
     )

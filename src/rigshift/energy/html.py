@@ -57,6 +57,7 @@ METRICS = (
     ("batch_deadlines_met", "batch deadlines met", "deadlines"),
     ("slo_minutes_lost", "SLO minutes lost", "int"),
     ("hours_off", "hours fully off", "int"),
+    ("curtailment_share", "card-hours off", "pct"),
     ("curtailed_hours", "curtailed hours", "int"),
 )
 # The CLI's text table (rigshift.cli.energy) reads these.
@@ -158,6 +159,8 @@ def _metric_cell(row: dict[str, Any], key: str, kind: str, best: bool, policy: b
     number = _finite(value)
     if number is None:
         return f"<td class='{cls}'>–</td>"
+    if kind == "pct":
+        return f"<td class='{cls}'>{number:.0%}</td>"
     if kind == "usd":
         sign = " neg" if number < 0 else ""
         return f"<td class='{cls}{sign}' title='{_usd(number, exact=True)}'>{_usd(number)}</td>"

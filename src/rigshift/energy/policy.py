@@ -60,7 +60,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 from rigshift.catalog.gpu_spec import GpuSpec
 from rigshift.errors import InputError, Problem
@@ -763,3 +763,41 @@ def mining_only(
     """The farm as it was: every card that can mine mines, around the clock; nothing is served."""
     allocs = [_Alloc(g, g.count if g.mining_w > 0 else 0) for g in groups]
     return _decision(allocs, interval, None, False, interactive, 0.0, [], detail)
+
+
+# --- 4CP: the peak-risk rule (no hindsight) -------------------------------------------------------
+
+# ERCOT's four coincident peaks (one a month, June-September) have fallen between 15:00 and 18:00
+# Central on weekdays (ERCOT's published 4CP intervals, https://www.ercot.com/mktinfo/data_agg/4cp).
+PEAK_RISK_MONTHS = (6, 7, 8, 9)
+PEAK_RISK_HOURS = (15, 18)  # local [from, to)
+PEAK_RISK_QUANTILE = 0.9  # of the peak window's prices over the lookback
+PEAK_RISK_LOOKBACK_DAYS = 14
+
+
+def peak_risk(starts: Any, usd_per_kwh: Any, timezone: str = "America/Chicago") -> Any:
+    """Which intervals may be a 4CP peak, from what is known at the time: a summer weekday, local
+    15:00-18:00, at a price at or above the 90th percentile of the same window's prices over the
+    previous 14 days (a hot afternoon's price rises with the load). Numpy arrays in and out."""
+    import numpy as np
+
+    from rigshift.energy.contracts import local_hours
+
+    starts = np.asarray(starts, dtype=np.int64)
+    prices = np.asarray(usd_per_kwh, dtype=float)
+    hour, month, weekday = local_hours(starts, timezone)
+    window = (hour >= PEAK_RISK_HOURS[0]) & (hour < PEAK_RISK_HOURS[1])
+    season = np.isin(month, PEAK_RISK_MONTHS) & (weekday < 5) & window
+    risk = np.zeros(len(starts), dtype=bool)
+    if not season.any():
+        return risk
+    days = starts // 86400
+    lookback = PEAK_RISK_LOOKBACK_DAYS
+    for day in np.unique(days[season]):
+        past = window & (days < day) & (days >= day - lookback)
+        if not past.any():
+            continue
+        threshold = np.quantile(prices[past], PEAK_RISK_QUANTILE)
+        today = season & (days == day)
+        risk[today] = prices[today] >= threshold
+    return risk
