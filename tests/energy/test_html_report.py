@@ -124,6 +124,10 @@ def test_strategies_side_by_side_best_baseline_named_and_a_loss_said_plainly() -
     assert "loses to mining curtailed" in verdict and "$500 less" in verdict
     high = page[page.index("id='high-price'") :]
     assert "12 hours" in high[:200] and "spent more than it earned" in high[:300]
+    idle = render_report(
+        {**data, "high_price_hours": {"hours": 8, "energy_cost_usd": 0.0, "revenue_usd": 0.0}}
+    )
+    assert "ran nothing" in idle and "earned more" not in idle
 
 
 def test_no_json_dump_and_absurd_values_do_not_break_the_page() -> None:

@@ -177,15 +177,16 @@ def _high_price(block: Any) -> str:
         return ""
     if not hours:
         return "<p id='high-price'>The policy ran in no hour at or above $1,000/MWh.</p>"
+    spent, earned = spent or 0.0, earned or 0.0
+    lead = f"<p id='high-price'>In the {hours:,.0f} hours at or above $1,000/MWh the policy"
+    if not spent and not earned:
+        return f"{lead} ran nothing: no power bought, nothing earned.</p>"
     verdict = (
         "<b class='pos'>earned more than it spent</b>"
-        if (earned or 0) >= (spent or 0)
+        if earned >= spent
         else "<b class='neg'>spent more than it earned</b>"
     )
-    return (
-        f"<p id='high-price'>In the {hours:,.0f} hours at or above $1,000/MWh the policy spent "
-        f"{_usd(spent or 0.0)} on power and earned {_usd(earned or 0.0)}: it {verdict} there.</p>"
-    )
+    return f"{lead} spent {_usd(spent)} on power and earned {_usd(earned)}: it {verdict} there.</p>"
 
 
 def _events(events: Sequence[Any]) -> str:
