@@ -60,9 +60,6 @@ METRICS = (
     ("curtailment_share", "card-hours off", "pct"),
     ("curtailed_hours", "curtailed hours", "int"),
 )
-# The CLI's text table (rigshift.cli.energy) reads these.
-COLUMNS = ("net_usd", "energy_cost_usd", "token_revenue_usd", "mining_revenue_usd", "batch_deadlines_met")
-COLUMNS += ("batch_deadlines_total", "slo_minutes_lost", "curtailed_hours")
 
 
 def render_html(sim: Any) -> str:
