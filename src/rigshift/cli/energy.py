@@ -48,7 +48,7 @@ def simulate_command(
         Path | None,
         typer.Option(
             "--prices",
-            help="Power prices: ERCOT CSV (NP4-190-CD, NP6-905-CD, NP4-180-ER), plain CSV or a tariff YAML.",
+            help="Power prices: ERCOT CSV (NP4-190-CD, NP6-905-CD, NP4-180-ER), plain CSV or a tariff YAML (--demo: ERCOT HB_NORTH day-ahead 2024, bundled).",
         ),
     ] = None,
     demo: Annotated[
@@ -109,8 +109,15 @@ def simulate_command(
     decision as `decision`."""
     if demo == (fleet is not None):
         raise InputError(Problem("give a FLEET file or --demo, not both and not neither", field="FLEET"))
+    if prices is None and demo:
+        from rigshift.energy.prices import DEMO_PRICES, DEMO_PRICES_NAME
+
+        prices = DEMO_PRICES
+        typer.echo(f"prices: {DEMO_PRICES_NAME}; --prices for your own", err=True)
     if prices is None:
-        raise InputError(Problem("--prices is required", field="--prices", expected="a price file"))
+        raise InputError(
+            Problem("--prices is required with a FLEET file", field="--prices", expected="a price file")
+        )
     if step is not None and step not in (5, 15, 60):
         raise InputError(Problem(f"--step must be 5, 15 or 60, got {step}", field="--step"))
     fleet_data = demo_fleet() if fleet is None else load_fleet(fleet)

@@ -2,10 +2,12 @@
 baseline, the hard limits, the policy's hours per role, and the sources as one footnote list.
 
 Every line fits the console's width: 80 columns gets two narrow tables, 120 and more one wide
-table; a source longer than the width is cut with an ellipsis, never wrapped."""
+table; prose and sources longer than the width wrap with a hanging indent (a source cut short would
+lose the address a reader opens)."""
 
 from __future__ import annotations
 
+import textwrap
 from typing import Any
 
 from rich.console import Console
@@ -78,9 +80,10 @@ def report_lines(data: dict[str, Any], width: int = 80) -> list[str]:
         else:
             lines.append(f"policy nets {_usd(margin, 2)} more than {best}, the best baseline.")
         others = [n for n in BASELINES if n in data and n != best]
-        lines.append(
+        lines += _wrap(
             "  policy minus the others: "
-            + ", ".join(f"{n} {_usd(data['policy']['net_usd'] - data[n]['net_usd'])}" for n in others)
+            + ", ".join(f"{n} {_usd(data['policy']['net_usd'] - data[n]['net_usd'])}" for n in others),
+            width,
         )
     pol = data.get("policy")
     if pol is not None:
@@ -109,9 +112,12 @@ def report_lines(data: dict[str, Any], width: int = 80) -> list[str]:
     lines.append("")
     lines.append("sources:")
     for n, text in enumerate(sources, start=1):
-        line = f"[{n}] {text}"
-        lines.append(line if len(line) <= width else line[: width - 1] + "…")
+        lines += _wrap(f"[{n}] {text}", width)
     return [line[:width] for line in lines]
+
+
+def _wrap(text: str, width: int) -> list[str]:
+    return textwrap.wrap(text, width, subsequent_indent="    ", break_on_hyphens=False) or [""]
 
 
 def _roles(roles: dict[str, Any], width: int) -> list[str]:

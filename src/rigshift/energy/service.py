@@ -26,6 +26,7 @@ from typing import Any
 from rigshift.econ.prices.power_series import PriceSeries
 from rigshift.energy.events import EnergyEvent, EventSource
 from rigshift.energy.farm import SiteFarm
+from rigshift.energy.history import DecisionHistory
 from rigshift.energy.policy import (
     PEAK_RISK_LOOKBACK_DAYS,
     BatchJob,
@@ -129,6 +130,7 @@ class EnergyService:
         self.step_s = step_s
         self.clock = clock
         self.state: dict[str, SiteState] = {name: SiteState() for name in self.sites}
+        self.history = DecisionHistory(step_s)  # the console's charts of prices and hours
         self._gpus: dict[str, GpuDecision] = {}
         self._lock = threading.Lock()
         self._tick_lock = threading.Lock()
@@ -205,6 +207,8 @@ class EnergyService:
             state.batch_replicas = batch_replicas
             for g in gpus:
                 self._gpus[g.gpu] = g
+        cards = (decision.interactive_cards, decision.batch_cards, decision.mining_cards, decision.off_cards)
+        self.history.record(name, now, decision.usd_per_kwh, decision.power_kw, cards)
         return decision
 
     def _replicas_up(self, site: str, decision: SiteDecision) -> tuple[list[str], list[str], int | None]:
@@ -378,6 +382,7 @@ class EnergyService:
                         "batch_paused": state.batch_paused,
                         "event": state.event.as_json() if state.event is not None else None,
                         "decision": _decision_json(d) if d else None,
+                        "history": self.history.series(name),
                     }
                 )
         return {"sites": sites}

@@ -52,6 +52,9 @@ class PriceFile(BaseModel):
     file: str
     format: str = "auto"
     settlement_point: str | None = None
+    # A past year as today's prices: now maps to the same offset into the file's span, repeated
+    # (a tour or a demo; a real site uses this year's file or ercot_api).
+    replay: bool = False
 
 
 class LiveErcot(BaseModel):
@@ -179,12 +182,15 @@ def build_energy_loop(
         sites=list(config.sites),
     )
     series: dict[str, PriceSeries] = {}
+    replayed: set[str] = set()
     apis: dict[str, ErcotApi] = {}
     for name, site in config.sites.items():
         if site.prices is not None:
             series[name] = read_price_series(
                 base / site.prices.file, site.prices.format, site.prices.settlement_point
             )
+            if site.prices.replay:
+                replayed.add(name)
         elif site.ercot_api is not None:
             apis[name] = _ercot(site.ercot_api.settlement_point)
         else:
@@ -199,7 +205,12 @@ def build_energy_loop(
     ceiling = terms.voll_usd_per_mwh / 1000 if terms.voll_usd_per_mwh else None
 
     def price_now(site: str, now: float) -> tuple[float, tuple[float, ...]] | None:
-        return files(site, now) if site in series else live(site, now)
+        if site not in series:
+            return live(site, now)
+        if site in replayed and len(series[site]):
+            s = series[site]
+            now = s.start + (now - s.start) % (s.end - s.start)
+        return files(site, now)
 
     replicas = plan_by_site(fleet, desired)
     usd = farm.model_class.usd_per_m_output

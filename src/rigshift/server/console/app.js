@@ -2,6 +2,7 @@
 // Everything comes from the server's JSON API (the one the CLI uses); nothing is computed here
 // beyond sums and formatting.
 import { bars, columns, funnel, signFill, stacked } from "./charts.js";
+import { energyPage } from "./energy.js";
 import { ApiError, api, esc, fmt, setCsrf, table } from "./util.js";
 
 const POLL_MS = { overview: 5000, fleet: 10000, serving: 5000, energy: 15000 };
@@ -510,73 +511,7 @@ ${admin ? `<div class="card"><h2>API keys</h2>
   },
 };
 
-// --- Energy ------------------------------------------------------------------------------------
-// Unix-seconds fields (start, end, at, *_at) as UTC times; other numbers with up to 3 decimals.
-function cell(key, value) {
-  if (typeof value !== "number") return value ?? "–";
-  return /^(start|end|at)$|_at$/.test(key) ? fmt.when(value) : fmt.num(value, Number.isInteger(value) ? 0 : 3);
-}
-
-function autoTable(rows) {
-  if (!Array.isArray(rows) || !rows.length) return `<p class="muted">None.</p>`;
-  const keys = Object.keys(rows[0]).filter((k) => typeof rows[0][k] !== "object" || rows[0][k] === null);
-  return `<div class="table-wrap"><table><thead><tr>${keys.map((k) => `<th>${esc(k)}</th>`).join("")}</tr></thead><tbody>${rows
-    .slice(0, 200)
-    .map((r) => `<tr>${keys.map((k) => `<td>${esc(cell(k, r[k]))}</td>`).join("")}</tr>`)
-    .join("")}</tbody></table></div>`;
-}
-
-const energyPage = {
-  render(el) {
-    el.innerHTML = `<h1>Energy</h1><div id="en-body"></div>`;
-  },
-  async refresh() {
-    let d;
-    try {
-      d = await api("/admin/energy");
-    } catch (error) {
-      // 404: this server has no energy routes; 409/503: it has them but energy is not set up.
-      if ([404, 409, 503].includes(error.status)) {
-        $("#en-body").innerHTML = `<div class="card notice" id="energy-not-configured"><h2>Energy operations not configured</h2><p>This server has no power price source, policy or demand-response events to show${error.status === 404 ? "" : `: ${esc(error.message)}`}.</p><p class="muted small">Start the server with its energy settings (price feed per site, curtailment policy) and prices, decisions and events appear here.</p></div>`;
-        return;
-      }
-      throw error;
-    }
-    if (!Array.isArray(d.sites)) {
-      $("#en-body").innerHTML = `<div class="card">${autoTable([d])}</div>`;
-      return;
-    }
-    const rows = d.sites.map((x) => ({
-      site: x.site,
-      price: x.price_usd_mwh,
-      planned_kw: x.planned_kw,
-      limit_kw: x.limit_kw,
-      measured_kw: x.measured_kw,
-      batch: x.batch_paused ? "paused" : x.batch_allowed ? "on" : "off",
-      mining: x.decision ? (x.decision.mining_on ? "on" : "off") : "–",
-      cards: x.decision ? Object.entries(x.decision.cards).map(([k, v]) => `${v} ${k}`).join(" · ") : "–",
-      event: x.event ? `${x.event.shed_kw != null ? `shed ${x.event.shed_kw} kW` : `≤ ${x.event.target_kw} kW`} until ${fmt.when(x.event.end)}` : "",
-      notes: x.decision ? x.decision.notes.join("; ") : x.price_missing ? "no price" : "",
-      at: x.at,
-    }));
-    $("#en-body").innerHTML = `<div class="kpis">${d.sites.map((x) => kpi(`${x.site}: price now`, x.price_usd_mwh == null ? "–" : `$${fmt.num(x.price_usd_mwh, 1)}/MWh`, x.planned_kw == null ? "" : `plan ${fmt.num(x.planned_kw)} kW`)).join("")}</div>
-<div class="card"><h2>Decisions per site</h2><div id="en-sites"></div></div>
-<div class="card"><h2>Demand-response events</h2><div id="en-events"></div></div>`;
-    table($("#en-sites"), [
-      { key: "site", label: "site" },
-      { key: "price", label: "$/MWh", num: true, render: (r) => fmt.num(r.price, 1) },
-      { key: "planned_kw", label: "plan kW", num: true, render: (r) => fmt.num(r.planned_kw) },
-      { key: "limit_kw", label: "limit kW", num: true, hidePhone: true, render: (r) => fmt.num(r.limit_kw) },
-      { key: "measured_kw", label: "measured kW", num: true, hidePhone: true, render: (r) => fmt.num(r.measured_kw) },
-      { key: "cards", label: "cards", hidePhone: true },
-      { key: "batch", label: "batch" },
-      { key: "mining", label: "mining" },
-      { key: "event", label: "event", wrap: true },
-      { key: "notes", label: "why", hidePhone: true, wrap: true },
-    ], rows, { filter: false, id: "energy-sites" });
-    $("#en-events").innerHTML = autoTable(d.events || []);
-  },
-};
+// --- Energy: energy.js -------------------------------------------------------------------------
 
 // --- Shell: login, routing, polling -------------------------------------------------------------
 const PAGES = { overview: overviewPage, fleet: fleetPage, econ: econPage, serving: servingPage, energy: energyPage };
