@@ -15,8 +15,9 @@ import platform
 import subprocess
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from rigshift.catalog.models import model_catalog
 from rigshift.errors import BackendError, EnvironmentProblem, InputError
@@ -96,6 +97,12 @@ class CardIdentity:
     power_limit_w: float | None = None
     pcie_link: str | None = None
     device_index: int | None = None  # which GPU llama-bench is pinned to
+
+    def attribution(self) -> dict[str, Any]:
+        """The measurement fields this card fills (the runtime stays the run's own)."""
+        fields = asdict(self)
+        del fields["runtime"], fields["device_index"]
+        return fields
 
 
 def host_identity(threads: int | None = None) -> CardIdentity:
@@ -192,19 +199,7 @@ def bench_card(
                 now(),
             )
             results.append(
-                replace(
-                    m,
-                    card_key=card.card_key,
-                    card_name=card.card_name,
-                    vram_gib=card.vram_gib,
-                    card_uuid=card.card_uuid,
-                    driver=card.driver,
-                    runtime_build=build,
-                    power_limit_w=card.power_limit_w,
-                    pcie_link=card.pcie_link,
-                    gpu_memory_used_gib=peak_gib,
-                    rig=rig,
-                )
+                replace(m, **card.attribution(), runtime_build=build, gpu_memory_used_gib=peak_gib, rig=rig)
             )
     return results
 
