@@ -106,14 +106,10 @@ class CardIdentity:
 
 
 def host_identity(threads: int | None = None) -> CardIdentity:
-    name = platform.processor() or "host CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                name = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    from rigshift.fleet.sources.probe import cpu_model_name
+
+    named = cpu_model_name()
+    name = named if named is not None else platform.processor() or "host CPU"
     used = threads or os.cpu_count()
     return CardIdentity(
         HOST_CARD_KEY, f"{name} ({used} threads)", "llama.cpp-cpu", driver=f"Linux {platform.release()}"
