@@ -17,6 +17,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar, cast
 
 from rigshift.assess import FleetAssessment, ReadinessCriteria, assess_fleet
 from rigshift.decision.compute import FarmDecision, decide
@@ -27,6 +28,8 @@ from rigshift.econ.service import fleet_economics
 from rigshift.fleet.model import Fleet
 from rigshift.server.services.decision_what_if import WhatIf, scaled
 from rigshift.toolkit import Toolkit, default_toolkit
+
+_T = TypeVar("_T")
 
 
 class FleetSource:
@@ -88,15 +91,20 @@ class FleetSource:
             self._tools = self._assessment = self._economics = None
             self._decision = None
 
-    def assessment(self) -> FleetAssessment | None:
+    def _kept(self, name: str, compute: Callable[[Fleet, Toolkit], _T]) -> _T | None:
+        """The analysis kept in attribute `name`, computed from the fleet and the toolkit on first
+        use (under the lock: once, however many requests ask at once); None without a fleet."""
         fleet = self.fleet()
         if fleet is None:
             return None
         tools = self.tools()
         with self._lock:
-            if self._assessment is None:
-                self._assessment = assess_fleet(fleet, ReadinessCriteria(), tools)
-            return self._assessment
+            if getattr(self, name) is None:
+                setattr(self, name, compute(fleet, tools))
+            return cast(_T, getattr(self, name))
+
+    def assessment(self) -> FleetAssessment | None:
+        return self._kept("_assessment", lambda fleet, tools: assess_fleet(fleet, ReadinessCriteria(), tools))
 
     def loaded_assessment(self) -> FleetAssessment | None:
         return self._assessment
@@ -104,20 +112,12 @@ class FleetSource:
     def decision(self) -> FarmDecision | None:
         """The farm decision (docs/decision.md) with the default prices and demand and the server's
         measurements: what `rigshift assess|econ|plan --json` print as `decision` for this fleet."""
-        fleet = self.fleet()
-        if fleet is None:
-            return None
-        tools = self.tools()
-        with self._lock:
-            if self._decision is None:
-                self._decision = decide(
-                    fleet,
-                    load_inputs(None),
-                    tools,
-                    measurements=measurements_label(tools),
-                    with_sensitivity=True,
-                )
-            return self._decision
+        return self._kept(
+            "_decision",
+            lambda fleet, tools: decide(
+                fleet, load_inputs(None), tools, measurements=measurements_label(tools), with_sensitivity=True
+            ),
+        )
 
     def decision_if_ready(self) -> FarmDecision | None:
         """The decision if it is computed; else None, with its computation started on a background
