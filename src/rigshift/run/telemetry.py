@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import threading
 import time
 from collections.abc import Callable
 from typing import Any, Protocol
@@ -23,6 +22,7 @@ from rigshift.client.http import ControlPlaneClient
 from rigshift.fleet.model import Rig
 from rigshift.fleet.sources.nvml import query_or_none  # one refused query costs one field, never the report
 from rigshift.run.contracts import GpuTelemetry, RigTelemetry
+from rigshift.ticker import Ticker
 
 log = logging.getLogger(__name__)
 _GIB = 1024**3
@@ -182,8 +182,8 @@ class TelemetryReporter:
         self.sent = 0
         self.failed = 0
         self.last_error: str | None = None
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        # report_once counts and logs its own failures: `failed` sees only a bug of its own
+        self._loop = Ticker("telemetry", self.report_once, lambda error: log.exception("telemetry loop"))
 
     def report_once(self) -> bool:
         try:
@@ -197,17 +197,10 @@ class TelemetryReporter:
         return True
 
     def start(self) -> None:
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._run, name="telemetry", daemon=True)
-            self._thread.start()
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self.report_once()
-            self._stop.wait(self.interval_s)
+        self._loop.start(self.interval_s)
 
     def stop(self) -> None:
-        self._stop.set()
+        self._loop.stop()
 
 
 def _is_ours(name: Any) -> bool:
