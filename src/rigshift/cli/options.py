@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, TypedDict, Unpack
 
 import typer
 
@@ -85,7 +85,14 @@ MaxTtftOption = Annotated[
 ]
 
 
-def fleet_or_demo(fleet: Path | None, demo: bool, **demo_args: int) -> Fleet:
+class DemoShape(TypedDict, total=False):
+    """The demo fleet's knobs a command may set (assess: --seed, --scale)."""
+
+    seed: int
+    scale: int
+
+
+def fleet_or_demo(fleet: Path | None, demo: bool, **demo_args: Unpack[DemoShape]) -> Fleet:
     """FLEET's fleet, or with --demo the bundled demo fleet (`demo_args`: its seed and scale); one
     of the two, never both and never neither."""
     if demo == (fleet is not None):
