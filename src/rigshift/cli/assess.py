@@ -16,15 +16,16 @@ from rigshift.cli.estimate import parse_tokens_option
 from rigshift.cli.options import (
     DbOption,
     DecisionDemandOption,
+    DemoFleetOption,
+    FleetArgument,
     MaxTtftOption,
     NoMeasurementsOption,
     PricesOption,
+    fleet_or_demo,
 )
 from rigshift.decision import DEFAULT_MAX_TTFT_S
 from rigshift.errors import InputError, Problem
 from rigshift.files import write_atomic
-from rigshift.fleet.demo import demo_fleet
-from rigshift.fleet.store import load_fleet
 from rigshift.readers import LIMITS, load_json, load_yaml, problems_from_validation, read_text
 from rigshift.suggest import did_you_mean
 from rigshift.tables import output_console
@@ -73,12 +74,8 @@ def _headline(value: str | None) -> ModelClass | None:
 
 
 def assess_command(
-    fleet: Annotated[
-        Path | None, typer.Argument(help="Fleet file (JSON or YAML) as `rigshift fleet import` writes it.")
-    ] = None,
-    demo: Annotated[
-        bool, typer.Option("--demo", help="Assess the bundled demo fleet instead of FLEET.")
-    ] = False,
+    fleet: FleetArgument = None,
+    demo: DemoFleetOption = False,
     scale: Annotated[int, typer.Option("--scale", min=1, help="GPUs in the demo fleet.")] = 2000,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the demo fleet.")] = 0,
     as_json: Annotated[bool, typer.Option("--json", help="Print the complete assessment as JSON.")] = False,
@@ -120,12 +117,6 @@ def assess_command(
     unlock the most, priced); --json prints the complete assessment under the top-level `decision`,
     --html writes a report with charts.
     """
-    if demo == (fleet is not None):
-        raise InputError(
-            Problem(
-                "give a FLEET file or --demo, not both and not neither", field="FLEET", expected="one of them"
-            )
-        )
     base = load_criteria(criteria_file) if criteria_file else {}
     overrides = {
         "min_decode_tps": min_tps,
@@ -135,7 +126,7 @@ def assess_command(
         "headline_class": _headline(headline),
     }
     criteria = build_criteria(base, overrides, str(criteria_file) if criteria_file else None)
-    fleet_data = demo_fleet(seed=seed, scale=scale) if fleet is None else load_fleet(fleet)
+    fleet_data = fleet_or_demo(fleet, demo, seed=seed, scale=scale)
     # Imported here: the decision runs the economics (HiGHS), which `assess --help` must not load.
     from rigshift.decision.render import print_decision, with_decision_html
     from rigshift.decision.service import decision_for, with_decision

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Sequence
 from dataclasses import asdict
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -13,6 +14,23 @@ from rigshift.catalog.models import model_catalog
 from rigshift.cli.errors import handle_errors
 from rigshift.suggest import normalise, unknown_choice
 from rigshift.tables import Col, fitted_table, output_console
+
+
+def _print_rows(
+    rows: Sequence[Any],
+    as_json: bool,
+    columns: tuple[Col, ...],
+    cells: Callable[[Any], tuple[str, ...]],
+    what: str,
+) -> None:
+    """Catalog entries as JSON (every field) or as a table fitted to the terminal."""
+    if as_json:
+        typer.echo(json.dumps([asdict(row) for row in rows], indent=2))
+        return
+    console = output_console()
+    console.print(
+        fitted_table(columns, [cells(row) for row in rows], console.width, title=f"{len(rows)} {what}")
+    )
 
 
 def register(app: typer.Typer) -> None:
@@ -39,10 +57,7 @@ def register(app: typer.Typer) -> None:
             and g.vram_gib >= min_vram
             and (not mining or g.mining_only)
         ]
-        if as_json:
-            typer.echo(json.dumps([asdict(g) for g in rows], indent=2))
-            return
-        columns = (
+        gpu_columns = (
             Col("key"),
             Col("name", wrap=True, drop=9),
             Col("VRAM GiB", "right"),
@@ -55,8 +70,11 @@ def register(app: typer.Typer) -> None:
             Col("CC/gfx", drop=8),
             Col("Ethash MH/s", "right", drop=1),
         )
-        table_rows = [
-            (
+        _print_rows(
+            rows,
+            as_json,
+            gpu_columns,
+            lambda g: (
                 g.key,
                 g.name,
                 f"{g.vram_gib:g}",
@@ -68,11 +86,9 @@ def register(app: typer.Typer) -> None:
                 f"Gen{g.pcie_gen} x{g.pcie_lanes}",
                 g.compute_capability or g.gfx_target or "-",
                 f"{g.ethash_mhs:g}" if g.ethash_mhs else "-",
-            )
-            for g in rows
-        ]
-        console = output_console()
-        console.print(fitted_table(columns, table_rows, console.width, title=f"{len(rows)} GPUs"))
+            ),
+            "GPUs",
+        )
 
     @app.command("models")
     @handle_errors
@@ -96,10 +112,7 @@ def register(app: typer.Typer) -> None:
             and (max_params is None or m.params_b <= max_params)
             and (moe is None or m.is_moe == moe)
         ]
-        if as_json:
-            typer.echo(json.dumps([asdict(m) for m in rows], indent=2))
-            return
-        columns = (
+        model_columns = (
             Col("key"),
             Col("name", wrap=True, drop=9),
             Col("kind", drop=3),
@@ -110,8 +123,11 @@ def register(app: typer.Typer) -> None:
             Col("experts", "right", drop=4),
             Col("context", "right", drop=2),
         )
-        table_rows = [
-            (
+        _print_rows(
+            rows,
+            as_json,
+            model_columns,
+            lambda m: (
                 m.key,
                 m.name,
                 m.kind,
@@ -121,8 +137,6 @@ def register(app: typer.Typer) -> None:
                 f"{m.n_heads}/{m.n_kv_heads}",
                 f"{m.n_active_experts}/{m.n_experts}" if m.is_moe else "-",
                 str(m.context_length),
-            )
-            for m in rows
-        ]
-        console = output_console()
-        console.print(fitted_table(columns, table_rows, console.width, title=f"{len(rows)} models"))
+            ),
+            "models",
+        )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import date
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -11,31 +10,26 @@ import typer
 from rigshift.cli.errors import handle_errors
 from rigshift.cli.options import (
     DbOption,
+    DecisionDemandOption,
+    DemoFleetOption,
     FleetArgument,
     HtmlReportOption,
     JsonResultOption,
     MaxTtftOption,
     NoMeasurementsOption,
+    PricesOption,
+    fleet_or_demo,
 )
 from rigshift.decision import DEFAULT_MAX_TTFT_S
 from rigshift.errors import InputError, Problem
 from rigshift.files import write_atomic
-from rigshift.fleet.demo import demo_fleet
-from rigshift.fleet.store import load_fleet
 from rigshift.tables import output_console
 
 
 def econ_command(
     fleet: FleetArgument = None,
-    prices: Annotated[
-        Path | None,
-        typer.Option(
-            "--prices", "-p", help="Prices file (YAML/JSON, docs/economics.md); defaults fill the rest."
-        ),
-    ] = None,
-    demo: Annotated[
-        bool, typer.Option("--demo", help="Use the bundled demo fleet instead of FLEET.")
-    ] = False,
+    prices: PricesOption = None,
+    demo: DemoFleetOption = False,
     as_json: JsonResultOption = False,
     html: HtmlReportOption = None,
     budget: Annotated[
@@ -50,14 +44,7 @@ def econ_command(
     no_sensitivity: Annotated[
         bool, typer.Option("--no-sensitivity", help="Skip the power/token price sweep.")
     ] = False,
-    demand: Annotated[
-        Path | None,
-        typer.Option(
-            "--demand",
-            help="What there is to sell: a demand file (requests/tokens per day per price class), a plan's "
-            "demand file, or `rigshift usage --by model --json` output (JSON or CSV).",
-        ),
-    ] = None,
+    demand: DecisionDemandOption = None,
     usage_days: Annotated[
         float,
         typer.Option("--usage-days", help="Days the usage export given to --demand covers (default 1)."),
@@ -82,16 +69,10 @@ def econ_command(
     """What each GPU class of FLEET nets a day mining, rented out and selling tokens; which cards to
     convert, keep mining, sell or replace, at what cost and payback; and how that changes with the
     power and token prices. Every default used is listed with its date and source."""
-    if demo == (fleet is not None):
-        raise InputError(
-            Problem(
-                "give a FLEET file or --demo, not both and not neither", field="FLEET", expected="one of them"
-            )
-        )
+    fleet_data = fleet_or_demo(fleet, demo)
     if budget is not None and budget < 0:
         raise InputError(Problem(f"budget must be ≥ 0, got {budget}", field="--budget"))
     day = _as_of_date(as_of)
-    fleet_data = demo_fleet() if fleet is None else load_fleet(fleet)
     # Imported here: the economics pull in HiGHS and numpy, which `rigshift --help` must not pay for.
     from rigshift.decision.render import print_decision, with_decision_html
     from rigshift.decision.service import decision_for, with_decision

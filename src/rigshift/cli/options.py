@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, TypedDict, Unpack
 
 import typer
 
+from rigshift.errors import InputError, Problem
+
 if TYPE_CHECKING:
     import httpx
+
+    from rigshift.fleet.model import Fleet
 
 NoMeasurementsOption = Annotated[
     bool, typer.Option("--no-measurements", help="Ignore stored measurements: priors alone.")
@@ -16,6 +20,7 @@ NoMeasurementsOption = Annotated[
 FleetArgument = Annotated[
     Path | None, typer.Argument(help="Fleet file (JSON or YAML) as `rigshift fleet` writes it.")
 ]
+DemoFleetOption = Annotated[bool, typer.Option("--demo", help="Use the bundled demo fleet instead of FLEET.")]
 JsonResultOption = Annotated[bool, typer.Option("--json", help="Print the whole result as JSON.")]
 HtmlReportOption = Annotated[
     Path | None, typer.Option("--html", help="Also write a self-contained HTML report here.")
@@ -78,3 +83,25 @@ MaxTtftOption = Annotated[
         help="Service level: seconds to the first token for the workload's prompt [2].",
     ),
 ]
+
+
+class DemoShape(TypedDict, total=False):
+    """The demo fleet's knobs a command may set (assess: --seed, --scale)."""
+
+    seed: int
+    scale: int
+
+
+def fleet_or_demo(fleet: Path | None, demo: bool, **demo_args: Unpack[DemoShape]) -> Fleet:
+    """FLEET's fleet, or with --demo the bundled demo fleet (`demo_args`: its seed and scale); one
+    of the two, never both and never neither."""
+    if demo == (fleet is not None):
+        raise InputError(
+            Problem(
+                "give a FLEET file or --demo, not both and not neither", field="FLEET", expected="one of them"
+            )
+        )
+    from rigshift.fleet.demo import demo_fleet
+    from rigshift.fleet.store import load_fleet
+
+    return demo_fleet(**demo_args) if fleet is None else load_fleet(fleet)

@@ -14,17 +14,17 @@ from rigshift.cli.errors import handle_errors
 from rigshift.cli.options import (
     DbOption,
     DecisionDemandOption,
+    FleetArgument,
     MaxTtftOption,
     NoMeasurementsOption,
     PricesOption,
+    fleet_or_demo,
 )
 from rigshift.decision import DEFAULT_MAX_TTFT_S
 from rigshift.decision.views import with_decision, without_decision
 from rigshift.errors import InfeasiblePlan, InputError, Problem
 from rigshift.files import write_atomic
-from rigshift.fleet.demo import demo_fleet
 from rigshift.fleet.model import Fleet
-from rigshift.fleet.store import load_fleet
 from rigshift.plan import Plan, PlanOptions, load_demand, plan_placement
 from rigshift.plan.report import render_explain, render_html, render_summary
 from rigshift.readers import LIMITS, load_json, problems_from_validation, read_text
@@ -58,9 +58,7 @@ def print_summary(plan: Plan, console: Console, explain: bool) -> None:
 
 
 def plan_command(
-    fleet: Annotated[
-        Path | None, typer.Argument(help="Fleet file (JSON or YAML) as `rigshift fleet` writes it.")
-    ] = None,
+    fleet: FleetArgument = None,
     demand: Annotated[
         Path | None,
         typer.Argument(
@@ -121,13 +119,7 @@ def plan_command(
     # Imported here: the decision runs the economics (HiGHS), which `plan --help` must not load.
     from rigshift.decision.service import decision_for
 
-    if demo == (fleet is not None):
-        raise InputError(
-            Problem(
-                "give a FLEET file or --demo, not both and not neither", field="FLEET", expected="one of them"
-            )
-        )
-    fleet_data = demo_fleet() if fleet is None else load_fleet(fleet)
+    fleet_data = fleet_or_demo(fleet, demo)
     demand_data = load_demand(demand) if demand is not None else None  # its errors name the file first
     made, tools = decision_for(
         fleet_data, prices=prices, demand=decision_demand or demand, db=db, use_measurements=not no_measurements,

@@ -198,6 +198,11 @@ def usage(
     console.print(fitted_table(columns, cells, console.width))
 
 
+def _files_limit(envvar: str, help: str) -> Any:
+    """A Batch API file limit per API key: a positive whole number, also read from `envvar`."""
+    return typer.Option(min=1, envvar=envvar, help=help)
+
+
 @handle_errors
 def server(
     host: Annotated[
@@ -270,26 +275,19 @@ def server(
     ] = None,
     files_max_per_key: Annotated[
         int | None,
-        typer.Option(
-            min=1,
-            envvar="RIGSHIFT_FILES_MAX_PER_KEY",
-            help="Batch API files one API key may hold [default: 1000]",
-        ),
+        _files_limit("RIGSHIFT_FILES_MAX_PER_KEY", "Batch API files one API key may hold [default: 1000]"),
     ] = None,
     files_max_bytes_per_key: Annotated[
         int | None,
-        typer.Option(
-            min=1,
-            envvar="RIGSHIFT_FILES_MAX_BYTES_PER_KEY",
-            help="Bytes one API key's Batch API files may hold [default: 10 GiB]",
+        _files_limit(
+            "RIGSHIFT_FILES_MAX_BYTES_PER_KEY",
+            "Bytes one API key's Batch API files may hold [default: 10 GiB]",
         ),
     ] = None,
     files_uploads_per_minute: Annotated[
         int | None,
-        typer.Option(
-            min=1,
-            envvar="RIGSHIFT_FILES_UPLOADS_PER_MINUTE",
-            help="File uploads one API key may start a minute [default: 30]",
+        _files_limit(
+            "RIGSHIFT_FILES_UPLOADS_PER_MINUTE", "File uploads one API key may start a minute [default: 30]"
         ),
     ] = None,
 ) -> None:

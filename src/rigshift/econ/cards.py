@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -163,6 +163,32 @@ def _break_even(revenue: float, card: CardClass, card_w: float, staff_usd_day: f
     return f.break_even_power_price(revenue - staff_usd_day, card_w + card.host_share_w, card.pue)
 
 
+def _in_use(
+    use: Use,
+    card: CardClass,
+    detail: str,
+    revenue: float,
+    watts: float,
+    cost: float,
+    staff: float = 0.0,
+    **more: Any,
+) -> UseResult:
+    """A use the card can take up, a day: net and break-even power price follow from its revenue,
+    power cost and staff share (0 for mining); `more`: what the use adds."""
+    return UseResult(
+        use=use,
+        available=True,
+        detail=detail,
+        revenue_usd_day=revenue,
+        power_w=watts,
+        power_cost_usd_day=cost,
+        net_usd_day=revenue - cost - staff,
+        break_even_usd_kwh=_break_even(revenue, card, watts, staff),
+        staff_usd_day=staff,
+        **more,
+    )
+
+
 def staff_usd_per_gpu_day(inputs: EconInputs) -> float:
     return inputs.capital.staff_usd_per_month / inputs.capital.staff_gpus / f.DAYS_PER_MONTH
 
@@ -216,16 +242,7 @@ def mining_result(card: CardClass, spec: GpuSpec, inputs: EconInputs) -> UseResu
         if card.price_curve:
             revenue, cost, running = _curtailed(card, revenue, watts)
             detail += f", running {running:.0%} of hours (stops when power costs more than it earns)"
-        result = UseResult(
-            use="mine",
-            available=True,
-            detail=detail,
-            revenue_usd_day=revenue,
-            power_w=watts,
-            power_cost_usd_day=cost,
-            net_usd_day=revenue - cost,
-            break_even_usd_kwh=_break_even(revenue, card, watts),
-        )
+        result = _in_use("mine", card, detail, revenue, watts, cost)
         if best is None or result.net_usd_day > best.net_usd_day:
             best = result
     if best is None:
@@ -270,17 +287,8 @@ def rental_result(card: CardClass, inputs: EconInputs) -> UseResult:
         detail += f"; host fix ${card.rental_fix_usd_per_gpu:.0f}/GPU first: " + "; ".join(
             card.rental_blockers
         )
-    return UseResult(
-        use="rent",
-        available=True,
-        detail=detail,
-        revenue_usd_day=revenue,
-        power_w=watts,
-        power_cost_usd_day=cost,
-        net_usd_day=revenue - cost - staff,
-        break_even_usd_kwh=_break_even(revenue, card, watts, staff),
-        one_off_usd_per_gpu=card.rental_fix_usd_per_gpu,
-        staff_usd_day=staff,
+    return _in_use(
+        "rent", card, detail, revenue, watts, cost, staff, one_off_usd_per_gpu=card.rental_fix_usd_per_gpu
     )
 
 
@@ -380,23 +388,21 @@ def inference_option(
     staff = staff_usd_per_gpu_day(inputs)
     streams = model_class.parallel or ai.parallel or ai.max_parallel
     context = model_class.context or ai.context
-    return UseResult(
-        use="infer",
-        available=True,
-        model_class=model_class.name,
-        detail=f"{model_class.name} ({model_class.model} {model_class.quant}) on {rate.gpus} GPU"
+    return _in_use(
+        "infer",
+        card,
+        f"{model_class.name} ({model_class.model} {model_class.quant}) on {rate.gpus} GPU"
         f"{'s' if rate.gpus > 1 else ''} via {rate.runtime}: {rate.decode_tokens_per_s:.1f} tok/s decode "
         f"({streams} streams × {context} tokens), {rate.prefill_tokens_per_s:.0f} tok/s prefill, "
         f"{utilisation:.0%} busy"
         + (" (low end of the prior's interval: nothing measured on this card)" if rate.uncalibrated else "")
         + host_note,
-        revenue_usd_day=revenue,
-        power_w=watts,
-        power_cost_usd_day=cost,
-        net_usd_day=revenue - cost - staff,
-        break_even_usd_kwh=_break_even(revenue, card, watts, staff),
+        revenue,
+        watts,
+        cost,
+        staff,
+        model_class=model_class.name,
         one_off_usd_per_gpu=inputs.capital.setup_usd_per_gpu,
-        staff_usd_day=staff,
         capacity_requests_per_day=capacity,
         utilisation=utilisation,
         requests_per_day=served,

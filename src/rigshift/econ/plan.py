@@ -39,12 +39,12 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
 from rigshift.econ import formulas as f
-from rigshift.econ.cards import CardEconomics, UseResult, staff_usd_per_gpu_day
+from rigshift.econ.cards import CardClass, CardEconomics, UseResult, staff_usd_per_gpu_day
 from rigshift.econ.demand import usd_per_request
 from rigshift.econ.inputs import EconInputs
 from rigshift.errors import InfeasiblePlan
@@ -184,19 +184,16 @@ def _serving(
     detail = (
         option.detail.rsplit(", ", 1)[0] + f", {utilisation:.0%} busy, {served_per_day:,.0f} requests/day"
     )
-    return Allocation(
-        card_id=card.id,
-        site=card.site,
-        gpu_key=card.gpu_key,
-        gpu_name=card.gpu_name,
-        bought=bought,
-        use="infer",
-        count=count,
+    return _card_allocation(
+        card,
+        "infer",
+        count,
+        bought,
+        watts,
         monthly_revenue_usd=revenue_day * month,
         monthly_power_usd=power_day * month,
         monthly_staff_usd=staff,
         monthly_net_usd=(revenue_day - power_day) * month - staff,
-        power_kw=watts * count / 1000.0,
         detail=detail,
         model_class=option.model_class,
         requests_per_day=served_per_day,
@@ -218,20 +215,35 @@ def _allocation(econ: CardEconomics, fate: Fate, count: int, inputs: EconInputs,
         watts = (result.power_w + card.host_share_w) * card.pue
         detail = result.detail
     staff = _staff_per_gpu_month(inputs) if fate in AI_USES else 0.0
+    return _card_allocation(
+        card,
+        fate,
+        count,
+        bought,
+        watts,
+        monthly_revenue_usd=revenue * count,
+        monthly_power_usd=power * count,
+        monthly_staff_usd=staff * count,
+        monthly_net_usd=(revenue - power - staff) * count,
+        detail=detail,
+    )
+
+
+def _card_allocation(
+    card: CardClass, use: Fate, count: int, bought: bool, watts: float, **figures: Any
+) -> Allocation:
+    """`count` cards of `card` put to `use`, each drawing `watts` at the wall; `figures`: the money
+    (monthly, for all `count`) and what the use adds (an inference allocation: its traffic)."""
     return Allocation(
         card_id=card.id,
         site=card.site,
         gpu_key=card.gpu_key,
         gpu_name=card.gpu_name,
         bought=bought,
-        use=fate,
+        use=use,
         count=count,
-        monthly_revenue_usd=revenue * count,
-        monthly_power_usd=power * count,
-        monthly_staff_usd=staff * count,
-        monthly_net_usd=(revenue - power - staff) * count,
         power_kw=watts * count / 1000.0,
-        detail=detail,
+        **figures,
     )
 
 

@@ -28,6 +28,7 @@ from typing import Any, Protocol
 
 from rigshift.client.http import ControlPlaneClient
 from rigshift.errors import BackendError, EnvironmentProblem, InputError, Problem
+from rigshift.ticker import Ticker
 
 log = logging.getLogger(__name__)
 
@@ -291,8 +292,7 @@ class CapApplier:
         self.source = source
         self.interval_s = interval_s
         self.applied: dict[int, float] = {}  # what we set; cards not here are the operator's
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._loop = Ticker("power-caps", self.step, lambda error: log.warning("power caps: %s", error))
 
     def step(self) -> dict[int, float]:
         """One poll: returns the caps set in this step."""
@@ -317,20 +317,8 @@ class CapApplier:
         return changed
 
     def start(self) -> None:
-        def run() -> None:
-            while not self._stop.is_set():
-                try:
-                    self.step()
-                except Exception as error:  # a control-plane hiccup must not stop the agent
-                    log.warning("power caps: %s", error)
-                self._stop.wait(self.interval_s)
-
-        if self._thread is None:
-            self._thread = threading.Thread(target=run, name="power-caps", daemon=True)
-            self._thread.start()
+        """Poll every `interval_s`; a control-plane hiccup is logged, never stops the agent."""
+        self._loop.start(self.interval_s)
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-            self._thread = None
+        self._loop.stop(join_s=10)

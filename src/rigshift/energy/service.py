@@ -17,6 +17,7 @@ through callables, so the service runs in tests without a cluster, a feed or a b
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -38,6 +39,7 @@ from rigshift.energy.policy import (
     peak_risk,
     per_gpu,
 )
+from rigshift.ticker import Ticker
 
 PriceNow = Callable[[str, float], tuple[float, tuple[float, ...]] | None]  # site, now -> ($/kWh, day-ahead)
 
@@ -134,8 +136,7 @@ class EnergyService:
         self._gpus: dict[str, GpuDecision] = {}
         self._lock = threading.Lock()
         self._tick_lock = threading.Lock()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._loop = Ticker("energy", self.tick, _tick_failed)
 
     # --- the loop ----------------------------------------------------------------------------
 
@@ -284,27 +285,12 @@ class EnergyService:
         )
 
     def start(self, interval_s: float = 5.0) -> None:
-        """Tick every `interval_s` in a thread (an event's caps reach the agents within seconds)."""
-
-        def run() -> None:
-            while not self._stop.is_set():
-                try:
-                    self.tick()
-                except Exception:  # the loop outlives a bad tick (a locked DB, a feed hiccup)
-                    import logging
-
-                    logging.getLogger(__name__).exception("energy tick failed")
-                self._stop.wait(interval_s)
-
-        if self._thread is None:
-            self._thread = threading.Thread(target=run, name="energy", daemon=True)
-            self._thread.start()
+        """Tick every `interval_s` in a thread (an event's caps reach the agents within seconds);
+        the loop outlives a bad tick (a locked DB, a feed hiccup)."""
+        self._loop.start(interval_s)
 
     def close(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-            self._thread = None
+        self._loop.stop(join_s=10)
 
     # --- what the batch runner and the agents ask --------------------------------------------
 
@@ -386,6 +372,10 @@ class EnergyService:
                     }
                 )
         return {"sites": sites}
+
+
+def _tick_failed(error: Exception) -> None:
+    logging.getLogger(__name__).exception("energy tick failed")
 
 
 def _lines_can_run(decision: SiteDecision, batch_replicas: int | None) -> bool:

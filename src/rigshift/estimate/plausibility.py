@@ -54,19 +54,26 @@ class Ceiling:
     bound: str  # what limits it, for the message: "460 GB/s memory bandwidth", "host DRAM"
 
 
-def roofline(
-    model: ModelSpec,
-    spec: GpuSpec,
-    runtime: str,
-    quant: str,
-    kind: str,
-    n_prompt: int,
-    n_gen: int,
-    n_depth: int = 0,
-) -> Ceiling:
-    """The ideal rate of a llama-bench test (`kind` "decode": tgN after `n_depth`; "prefill":
-    ppN) of `model` at `quant` on one `spec` card under `runtime` (module docstring)."""
-    recipe = quant_recipe(quant)
+@dataclass(frozen=True)
+class BenchTest:
+    """A llama-bench test (`kind` "decode": tgN after `n_depth`; "prefill": ppN) of `model` at
+    `quant` on one `spec` card under `runtime`."""
+
+    model: ModelSpec
+    spec: GpuSpec
+    runtime: str
+    quant: str
+    kind: str
+    n_prompt: int
+    n_gen: int
+    n_depth: int = 0
+
+
+def roofline(test: BenchTest) -> Ceiling:
+    """The ideal rate of `test` (module docstring)."""
+    model, spec, runtime, kind = test.model, test.spec, test.runtime, test.kind
+    n_prompt, n_gen, n_depth = test.n_prompt, test.n_gen, test.n_depth
+    recipe = quant_recipe(test.quant)
     profile = _ideal(runtime_profile(runtime))
     cpu = runtime == "llama.cpp-cpu"
     hardware = Hardware(gpus=(GpuSlot(spec),))
@@ -95,27 +102,17 @@ def roofline(
     return Ceiling(rate, bound)
 
 
-def implausibility(
-    model: ModelSpec,
-    spec: GpuSpec,
-    runtime: str,
-    quant: str,
-    kind: str,
-    n_prompt: int,
-    n_gen: int,
-    n_depth: int,
-    tokens_per_s: float,
-) -> str | None:
-    """Why a measured rate cannot be right, or None when it is within the margin of the ceiling.
-    Mixed tests (ppN+tgM) are not checked: calibration does not use them."""
-    if kind not in ("decode", "prefill"):
+def implausibility(test: BenchTest, tokens_per_s: float) -> str | None:
+    """Why `tokens_per_s` measured in `test` cannot be right, or None when it is within the margin
+    of the ceiling. Mixed tests (ppN+tgM) are not checked: calibration does not use them."""
+    if test.kind not in ("decode", "prefill"):
         return None
-    ceiling = roofline(model, spec, runtime, quant, kind, n_prompt, n_gen, n_depth)
+    ceiling = roofline(test)
     if tokens_per_s <= ceiling.tokens_per_s * ROOFLINE_MARGIN:
         return None
-    who = "the host CPU" if runtime == "llama.cpp-cpu" else spec.name
+    who = "the host CPU" if test.runtime == "llama.cpp-cpu" else test.spec.name
     return (
-        f"{tokens_per_s:,.6g} tok/s is {tokens_per_s / ceiling.tokens_per_s:,.3g}× the {kind} roofline of "
-        f"{model.key} {quant} on {who} ({ceiling.tokens_per_s:,.0f} tok/s at 100% of its {ceiling.bound}); "
+        f"{tokens_per_s:,.6g} tok/s is {tokens_per_s / ceiling.tokens_per_s:,.3g}× the {test.kind} roofline of "
+        f"{test.model.key} {test.quant} on {who} ({ceiling.tokens_per_s:,.0f} tok/s at 100% of its {ceiling.bound}); "
         "a measurement cannot beat the hardware"
     )

@@ -75,6 +75,17 @@ def short_runtime(runtime: str) -> str:
     return runtime.removeprefix("llama.cpp-")
 
 
+# AMD architecture classes by gfx target prefix.
+_GFX_FAMILIES = (
+    ("gfx80", "polaris"),
+    ("gfx90", "vega"),
+    ("gfx101", "rdna1"),
+    ("gfx103", "rdna2"),
+    ("gfx11", "rdna3"),
+    ("gfx12", "rdna4"),
+)
+
+
 def arch_class(spec: GpuSpec, runtime: str = "") -> str:
     """The architecture class a card's priors are looked up by.
 
@@ -98,19 +109,7 @@ def arch_class(spec: GpuSpec, runtime: str = "") -> str:
         return base
     if spec.vendor == "amd":
         gfx = spec.gfx_target or ""
-        if gfx.startswith("gfx80"):
-            return "polaris"
-        if gfx.startswith("gfx90"):
-            return "vega"
-        if gfx.startswith("gfx101"):
-            return "rdna1"
-        if gfx.startswith("gfx103"):
-            return "rdna2"
-        if gfx.startswith("gfx11"):
-            return "rdna3"
-        if gfx.startswith("gfx12"):
-            return "rdna4"
-        return "amd-other"
+        return next((family for prefix, family in _GFX_FAMILIES if gfx.startswith(prefix)), "amd-other")
     return "intel-arc"
 
 

@@ -19,6 +19,7 @@ import io
 import json
 import math
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -375,11 +376,15 @@ def _parse_json(lines: list[str], source: str) -> list[BenchRecord]:
     return records
 
 
+def _lines_starting(lines: list[str], prefix: str) -> Iterator[tuple[int, str]]:
+    """(line number, text) of the lines that start with `prefix` after their indentation: the
+    results; the rest of a log (llama.cpp's chatter, blank lines) is passed over."""
+    return ((number, text) for number, text in enumerate(lines, start=1) if text.lstrip().startswith(prefix))
+
+
 def _parse_jsonl(lines: list[str], source: str) -> list[BenchRecord]:
     records = []
-    for number, text in enumerate(lines, start=1):
-        if not text.strip().startswith("{"):
-            continue
+    for number, text in _lines_starting(lines, "{"):
         try:
             item = json.loads(text)
         except json.JSONDecodeError as error:
@@ -410,9 +415,7 @@ def _sql_values(text: str) -> list[str] | None:
 
 def _parse_sql(lines: list[str], source: str) -> list[BenchRecord]:
     records = []
-    for number, text in enumerate(lines, start=1):
-        if not text.lstrip().startswith("INSERT"):
-            continue
+    for number, text in _lines_starting(lines, "INSERT"):
         m = _INSERT.match(text)
         values = _sql_values(m.group("vals")) if m else None
         if not m or values is None:

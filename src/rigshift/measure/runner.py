@@ -15,8 +15,9 @@ import platform
 import subprocess
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from rigshift.catalog.models import model_catalog
 from rigshift.errors import BackendError, EnvironmentProblem, InputError
@@ -97,16 +98,18 @@ class CardIdentity:
     pcie_link: str | None = None
     device_index: int | None = None  # which GPU llama-bench is pinned to
 
+    def attribution(self) -> dict[str, Any]:
+        """The measurement fields this card fills (the runtime stays the run's own)."""
+        fields = asdict(self)
+        del fields["runtime"], fields["device_index"]
+        return fields
+
 
 def host_identity(threads: int | None = None) -> CardIdentity:
-    name = platform.processor() or "host CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                name = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    from rigshift.fleet.sources.probe import cpu_model_name
+
+    named = cpu_model_name()
+    name = named if named is not None else platform.processor() or "host CPU"
     used = threads or os.cpu_count()
     return CardIdentity(
         HOST_CARD_KEY, f"{name} ({used} threads)", "llama.cpp-cpu", driver=f"Linux {platform.release()}"
@@ -192,19 +195,7 @@ def bench_card(
                 now(),
             )
             results.append(
-                replace(
-                    m,
-                    card_key=card.card_key,
-                    card_name=card.card_name,
-                    vram_gib=card.vram_gib,
-                    card_uuid=card.card_uuid,
-                    driver=card.driver,
-                    runtime_build=build,
-                    power_limit_w=card.power_limit_w,
-                    pcie_link=card.pcie_link,
-                    gpu_memory_used_gib=peak_gib,
-                    rig=rig,
-                )
+                replace(m, **card.attribution(), runtime_build=build, gpu_memory_used_gib=peak_gib, rig=rig)
             )
     return results
 

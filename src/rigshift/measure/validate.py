@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from rigshift.catalog.gpus import gpu_catalog
 from rigshift.catalog.models import model_catalog
 from rigshift.errors import InputError, Problem, RigshiftError
+from rigshift.estimate.plausibility import BenchTest
 from rigshift.estimate.plausibility import implausibility as rate_implausibility
 from rigshift.estimate.quants import quant_recipe
 from rigshift.estimate.runtimes import RUNTIMES
@@ -86,7 +87,7 @@ def implausible(row: Measurement) -> str | None:
     """Why the row's rate cannot be right on its card (above the roofline), or None. The row's
     names must be known (`validate_measurements` checks them first)."""
     spec = gpu_catalog().all()[0] if row.card_key == HOST_CARD_KEY else gpu_catalog().get(row.card_key)
-    return rate_implausibility(
+    test = BenchTest(
         model_catalog().get(row.model_key),
         spec,
         row.runtime,
@@ -95,8 +96,8 @@ def implausible(row: Measurement) -> str | None:
         row.n_prompt,
         row.n_gen,
         row.n_depth,
-        row.tokens_per_s,
     )
+    return rate_implausibility(test, row.tokens_per_s)
 
 
 def _rate_problems(row: Measurement) -> list[Problem]:

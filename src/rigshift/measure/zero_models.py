@@ -17,13 +17,13 @@ vectors, negligible next to the matrices).
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 
 from rigshift.catalog.model_spec import ModelSpec
 from rigshift.errors import InputError
+from rigshift.gguf_files import gguf_writer
 
 BENCH_QUANTS = ("Q4_0", "Q4_K_M", "Q8_0")
 
@@ -76,12 +76,9 @@ def write_zero_model(path: Path, model: ModelSpec, quant: str) -> Path:
         )
     if path.is_file():
         return path
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
     h, layers, hd = model.hidden_size, model.n_layers, model.head_dim
     q_dim, kv_dim, ffn, vocab = model.n_heads * hd, model.n_kv_heads * hd, model.ffn_size, model.vocab_size
-    w = gguf.GGUFWriter(str(tmp), "llama")
-    try:
+    with gguf_writer(path) as w:
         w.add_name(f"zero-{model.key}")
         w.add_context_length(model.context_length)
         w.add_embedding_length(h)
@@ -130,10 +127,4 @@ def write_zero_model(path: Path, model: ModelSpec, quant: str) -> Path:
         w.add_tensor("output_norm.weight", np.ones(h, dtype=np.float32))
         if not model.tied_embeddings:
             add("output.weight", vocab, h, tensor_type(quant, "output", 0, layers, h))
-        w.write_header_to_file()
-        w.write_kv_data_to_file()
-        w.write_tensors_to_file()
-    finally:
-        w.close()
-    os.replace(tmp, path)
     return path

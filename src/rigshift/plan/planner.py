@@ -13,8 +13,9 @@ from __future__ import annotations
 import math
 import time
 from collections import defaultdict
+from typing import Any
 
-from rigshift.fleet.model import Fleet
+from rigshift.fleet.model import Fleet, Rig
 from rigshift.plan.assign import Placement, RigState, Tally, fill_minimums, greedy_fill
 from rigshift.plan.candidates import Candidates, build_candidates
 from rigshift.plan.demand import Demand
@@ -135,29 +136,15 @@ def _cross_rig_replicas(cands: Candidates, cross: list[CrossRigPlacement]) -> li
         d = cands.demand.deployments[x.deployment]
         rigs = cands.fleet.rigs
         first = rigs[x.gpus[0][0]]
-        gpus = [
-            PlannedGpu(
-                index=rigs[r].gpus[p].index,
-                position=p,
-                bus_id=rigs[r].gpus[p].bus_id,
-                uuid=rigs[r].gpus[p].uuid,
-                model=rigs[r].gpus[p].model,
-                rig=rigs[r].name,
-            )
-            for r, p in x.gpus
-        ]
+        gpus = [_planned_gpu(rigs[r], p) for r, p in x.gpus]
         where = "+".join(f"{rigs[r].name}/{p}" for r, p in x.gpus)
         out.append(
-            PlannedReplica(
+            _replica(
+                cands,
+                x.deployment,
+                first,
                 id=f"{d.name}@{where}#rpc",
-                deployment=d.name,
-                model=_model_ref(cands, x.deployment),
-                quant=d.quant,
-                context=d.context,
-                parallel=d.parallel,
                 runtime=x.runtime,
-                site=first.site,
-                rig=first.name,
                 gpus=gpus,
                 tensor_split=[round(1 / len(gpus), 4)] * len(gpus),
                 cross_rig=True,
@@ -200,6 +187,35 @@ def _leftover(cands: Candidates, state: RigState, power_w_by_site: dict[str, flo
     if reserved:
         out["reserved for mining"] = reserved
     return dict(out)
+
+
+def _planned_gpu(rig: Rig, position: int, power_cap_w: float | None = None) -> PlannedGpu:
+    gpu = rig.gpus[position]
+    return PlannedGpu(
+        index=gpu.index,
+        position=position,
+        bus_id=gpu.bus_id,
+        uuid=gpu.uuid,
+        model=gpu.model,
+        rig=rig.name,
+        power_cap_w=power_cap_w,
+    )
+
+
+def _replica(cands: Candidates, di: int, rig: Rig, **placed: Any) -> PlannedReplica:
+    """A replica of deployment `di` on `rig` (a cross-rig one: its first rig): what the
+    deployment fixes, then what the placement (`placed`) decided."""
+    d = cands.demand.deployments[di]
+    return PlannedReplica(
+        deployment=d.name,
+        model=_model_ref(cands, di),
+        quant=d.quant,
+        context=d.context,
+        parallel=d.parallel,
+        site=rig.site,
+        rig=rig.name,
+        **placed,
+    )
 
 
 def _model_ref(cands: Candidates, di: int) -> str:
@@ -374,18 +390,8 @@ def _to_plan(
         c = cands.configs[p.config]
         d = demand.deployments[c.deployment]
         rig = cands.fleet.rigs[p.rig]
-        gpus = [
-            PlannedGpu(
-                index=rig.gpus[pos].index,
-                position=pos,
-                bus_id=rig.gpus[pos].bus_id,
-                uuid=rig.gpus[pos].uuid,
-                model=rig.gpus[pos].model,
-                rig=rig.name,
-                power_cap_w=None if c.cap_fraction == 1.0 else round(c.cap_w, 1),
-            )
-            for pos in p.positions
-        ]
+        cap_w = None if c.cap_fraction == 1.0 else round(c.cap_w, 1)
+        gpus = [_planned_gpu(rig, pos, power_cap_w=cap_w) for pos in p.positions]
         price = d.value.usd_per_mtok or 0.0
         site_w[rig.site] += c.watts
         key = cands.pools[c.pool].key
@@ -404,16 +410,12 @@ def _to_plan(
         ids += [i for i in fresh if i not in ids][: c.n - len(ids)]
         for rid in ids:
             replicas.append(
-                PlannedReplica(
+                _replica(
+                    cands,
+                    c.deployment,
+                    rig,
                     id=rid,
-                    deployment=d.name,
-                    model=_model_ref(cands, c.deployment),
-                    quant=d.quant,
-                    context=d.context,
-                    parallel=d.parallel,
                     runtime=c.runtime,
-                    site=rig.site,
-                    rig=rig.name,
                     gpus=gpus,
                     tensor_split=_tensor_split(cands, p.rig, p.positions),
                     split_mode=c.split_mode,

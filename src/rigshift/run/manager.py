@@ -29,6 +29,7 @@ from rigshift.errors import RigshiftError
 from rigshift.run.contracts import ReplicaEndpoint, ReplicaState
 from rigshift.run.reconcile import Action, ObservedReplica, RigCapacity, reconcile, replace_lost
 from rigshift.run.spec import ReplicaSpec
+from rigshift.ticker import Ticker
 
 log = logging.getLogger(__name__)
 
@@ -90,9 +91,10 @@ class ReplicaManager:
         self.drain_timeout_s = drain_timeout_s
         self._draining: dict[str, float] = {}  # replica id -> when its drain began
         self._held: dict[str, str] = {}  # replica id -> why it is held down (energy policy)
-        self._stop = threading.Event()
-        self._wake = threading.Event()
-        self._thread: threading.Thread | None = None
+        # a failed tick is logged and the next one retries: the loop must outlive any one bad tick
+        self._loop = Ticker(
+            "replica-manager", self.tick, lambda error: log.exception("reconcile tick failed")
+        )
 
     # --- desired state ----------------------------------------------------------------------
 
@@ -104,7 +106,7 @@ class ReplicaManager:
         with self._lock:
             self._desired = list(specs)
             self._effective = list(specs)
-        self._wake.set()
+        self._loop.wake()
 
     def live_rigs(self) -> dict[str, RigCapacity]:
         """The rigs whose agents are connected now (a plan is checked against them)."""
@@ -120,14 +122,14 @@ class ReplicaManager:
         with self._lock:
             for rid in replica_ids:
                 self._held[rid] = reason
-        self._wake.set()
+        self._loop.wake()
 
     def release(self, replica_ids: Sequence[str] | None = None) -> None:
         """Let held replicas run again (all of them when `replica_ids` is None)."""
         with self._lock:
             for rid in list(self._held) if replica_ids is None else replica_ids:
                 self._held.pop(rid, None)
-        self._wake.set()
+        self._loop.wake()
 
     @property
     def held(self) -> dict[str, str]:
@@ -271,26 +273,11 @@ class ReplicaManager:
         self._snapshot, self._ready_by_model = snapshot, ready
 
     def start(self) -> None:
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._run, name="replica-manager", daemon=True)
-            self._thread.start()
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self.tick()
-            except Exception:  # the loop must outlive any one bad tick; the next one retries
-                log.exception("reconcile tick failed")
-            self._wake.wait(self.interval_s)
-            self._wake.clear()
+        self._loop.start(self.interval_s)
 
     def close(self, stop_replicas: bool = False) -> None:
         """Stop the loop; with `stop_replicas`, also stop every replica (else they keep serving)."""
-        self._stop.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout=30)
-            self._thread = None
+        self._loop.stop(join_s=30)
         if stop_replicas:
             with self._lock:
                 for spec in self._effective:
@@ -315,7 +302,7 @@ class ReplicaManager:
             ]
             if len(ready) >= need and need > 0:
                 return True
-            self._wake.set()
+            self._loop.wake()
             time.sleep(0.2)
         return False
 
@@ -336,7 +323,7 @@ class ReplicaManager:
         log.warning("gateway reported replica %s failing: %s", replica_id, error)
         with contextlib.suppress(Exception):  # best effort; the loop will look anyway
             self.cluster.check_now(replica_id)
-        self._wake.set()
+        self._loop.wake()
 
 
 class ManagedDirectory:

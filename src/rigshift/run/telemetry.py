@@ -14,14 +14,15 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import threading
 import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
 from rigshift.client.http import ControlPlaneClient
 from rigshift.fleet.model import Rig
+from rigshift.fleet.sources.nvml import query_or_none  # one refused query costs one field, never the report
 from rigshift.run.contracts import GpuTelemetry, RigTelemetry
+from rigshift.ticker import Ticker
 
 log = logging.getLogger(__name__)
 _GIB = 1024**3
@@ -30,13 +31,6 @@ OUR_PROCESSES = ("llama-server", "llama_cpp", "vllm", "ray::")
 
 class Sampler(Protocol):
     def sample(self) -> list[GpuTelemetry]: ...
-
-
-def _try(call: Callable[..., Any], *args: Any) -> Any:
-    try:
-        return call(*args)
-    except Exception:  # one refused query costs one field, never the report
-        return None
 
 
 class NvmlSampler:
@@ -56,20 +50,22 @@ class NvmlSampler:
         out = []
         for i in range(n.nvmlDeviceGetCount()):
             h = n.nvmlDeviceGetHandleByIndex(i)
-            mem = _try(n.nvmlDeviceGetMemoryInfo, h)
-            util = _try(n.nvmlDeviceGetUtilizationRates, h)
-            power = _try(n.nvmlDeviceGetPowerUsage, h)
-            limit = _try(n.nvmlDeviceGetPowerManagementLimit, h)
-            procs = _try(n.nvmlDeviceGetComputeRunningProcesses, h) or []
+            mem = query_or_none(n.nvmlDeviceGetMemoryInfo, h)
+            util = query_or_none(n.nvmlDeviceGetUtilizationRates, h)
+            power = query_or_none(n.nvmlDeviceGetPowerUsage, h)
+            limit = query_or_none(n.nvmlDeviceGetPowerManagementLimit, h)
+            procs = query_or_none(n.nvmlDeviceGetComputeRunningProcesses, h) or []
             others = sum(
-                (p.usedGpuMemory or 0) for p in procs if not _is_ours(_try(n.nvmlSystemGetProcessName, p.pid))
+                (p.usedGpuMemory or 0)
+                for p in procs
+                if not _is_ours(query_or_none(n.nvmlSystemGetProcessName, p.pid))
             )
             out.append(
                 GpuTelemetry(
                     index=i,
-                    uuid=_text(_try(n.nvmlDeviceGetUUID, h)),
+                    uuid=_text(query_or_none(n.nvmlDeviceGetUUID, h)),
                     model=self.models[i] if i < len(self.models) else None,
-                    temperature_c=_try(n.nvmlDeviceGetTemperature, h, 0),  # NVML_TEMPERATURE_GPU
+                    temperature_c=query_or_none(n.nvmlDeviceGetTemperature, h, 0),  # NVML_TEMPERATURE_GPU
                     power_w=power / 1000 if power is not None else None,
                     power_limit_w=limit / 1000 if limit is not None else None,
                     utilization_pct=float(util.gpu) if util is not None else None,
@@ -97,11 +93,11 @@ class AmdSmiSampler:
         s = self.smi
         out = []
         for i, h in enumerate(s.amdsmi_get_processor_handles()):
-            vram = _try(s.amdsmi_get_gpu_vram_usage, h) or {}
-            power = _try(s.amdsmi_get_power_info, h) or {}
-            cap = _try(s.amdsmi_get_power_cap_info, h) or {}
-            activity = _try(s.amdsmi_get_gpu_activity, h) or {}
-            temp = _try(
+            vram = query_or_none(s.amdsmi_get_gpu_vram_usage, h) or {}
+            power = query_or_none(s.amdsmi_get_power_info, h) or {}
+            cap = query_or_none(s.amdsmi_get_power_cap_info, h) or {}
+            activity = query_or_none(s.amdsmi_get_gpu_activity, h) or {}
+            temp = query_or_none(
                 s.amdsmi_get_temp_metric, h, s.AmdSmiTemperatureType.EDGE, s.AmdSmiTemperatureMetric.CURRENT
             )
             watts = power.get("current_socket_power") or power.get("average_socket_power")
@@ -186,8 +182,8 @@ class TelemetryReporter:
         self.sent = 0
         self.failed = 0
         self.last_error: str | None = None
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        # report_once counts and logs its own failures: `failed` sees only a bug of its own
+        self._loop = Ticker("telemetry", self.report_once, lambda error: log.exception("telemetry loop"))
 
     def report_once(self) -> bool:
         try:
@@ -201,17 +197,10 @@ class TelemetryReporter:
         return True
 
     def start(self) -> None:
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._run, name="telemetry", daemon=True)
-            self._thread.start()
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self.report_once()
-            self._stop.wait(self.interval_s)
+        self._loop.start(self.interval_s)
 
     def stop(self) -> None:
-        self._stop.set()
+        self._loop.stop()
 
 
 def _is_ours(name: Any) -> bool:

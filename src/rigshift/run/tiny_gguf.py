@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from rigshift.errors import InputError
+from rigshift.gguf_files import gguf_writer
 
 DEFAULT_REPLY = "Hello from rigshift! This farm mines tokens now."
 
@@ -124,10 +125,7 @@ def write_tiny_gguf(
     tensors = _shaped_tensors(shape, n_vocab, first_piece, len(pieces), stop)
 
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(target.name + f".tmp{os.getpid()}")
-    writer = gguf.GGUFWriter(str(tmp), "llama")
-    try:
+    with gguf_writer(target) as writer:
         writer.add_name(name)
         writer.add_description(f"rigshift tiny demo model; replies: {reply!r}")
         writer.add_context_length(shape.context_length)
@@ -151,12 +149,6 @@ def write_tiny_gguf(
         writer.add_chat_template(CHATML_TEMPLATE)
         for tensor_name, array in tensors.items():
             writer.add_tensor(tensor_name, array)
-        writer.write_header_to_file()
-        writer.write_kv_data_to_file()
-        writer.write_tensors_to_file()
-    finally:
-        writer.close()
-    os.replace(tmp, target)
     return target
 
 

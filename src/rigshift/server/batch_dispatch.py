@@ -3,7 +3,7 @@
 The batch runner hands every line here. A line takes a free slot of a ready replica (never a
 queue place: interactive requests keep those), reserves its owner's quota the way an interactive
 request does, and is forwarded and metered with the gateway's own steps (`_reserve`, `_send`,
-`_prompt_for_billing`, `_usage_record`), so both paths bill alike; this module decides only
+`_prompt_for_billing`, `_usage_record`, `_account`), so both paths bill alike; this module decides only
 where and whether a line runs now.
 """
 
@@ -21,7 +21,6 @@ from rigshift.server.batch_input import BatchLine
 from rigshift.server.batch_runner import DispatchResult
 from rigshift.server.errors import error_response, normalise_backend_error
 from rigshift.server.gateway import Gateway, _BackendFailed, _Call, _TryAnother, _unservable
-from rigshift.server.limits import period_bounds
 from rigshift.server.openai_body import read_fields
 from rigshift.server.request_fields import one_length_field
 from rigshift.server.services.keys import ApiKey, KeysService
@@ -125,15 +124,7 @@ class GatewayDispatcher:
                 counted = await gateway._prompt_for_billing(call, replica)
                 prompt, source = counted.tokens, counted.source
             record = gateway._usage_record(call, replica, prompt, completion, concurrent, status, source)
-            if call.reservation is not None:
-                gateway.quotas.settle(call.reservation, record.total_tokens)
-            elif key.token_quota is not None:
-                gateway.quotas.add(
-                    key.id, period_bounds(record.created_at, key.quota_period)[0], record.total_tokens
-                )
-            gateway.metrics.observe_request(
-                call.model, endpoint, status, prompt, completion, record.duration_ms / 1000.0
-            )
+            gateway._account(call, record)
             return DispatchResult(status, content, record)
         finally:
             if call.reservation is not None:

@@ -20,6 +20,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
+from typing import TypeVar, cast
 
 from rigshift.assess import FleetAssessment, ReadinessCriteria, assess_fleet
 from rigshift.decision.compute import FarmDecision
@@ -29,6 +30,8 @@ from rigshift.econ.service import fleet_economics
 from rigshift.fleet.model import Fleet
 from rigshift.server.services.decision_what_if import WhatIf, scaled
 from rigshift.toolkit import Toolkit, default_toolkit
+
+_T = TypeVar("_T")
 
 
 class FleetSource:
@@ -100,15 +103,20 @@ class FleetSource:
             self._tools = self._assessment = self._economics = None
             self._decision = None
 
-    def assessment(self) -> FleetAssessment | None:
+    def _kept(self, name: str, compute: Callable[[Fleet, Toolkit], _T]) -> _T | None:
+        """The analysis kept in attribute `name`, computed from the fleet and the toolkit on first
+        use (under the lock: once, however many requests ask at once); None without a fleet."""
         fleet = self.fleet()
         if fleet is None:
             return None
         tools = self.tools()
         with self._lock:
-            if self._assessment is None:
-                self._assessment = assess_fleet(fleet, ReadinessCriteria(), tools)
-            return self._assessment
+            if getattr(self, name) is None:
+                setattr(self, name, compute(fleet, tools))
+            return cast(_T, getattr(self, name))
+
+    def assessment(self) -> FleetAssessment | None:
+        return self._kept("_assessment", lambda fleet, tools: assess_fleet(fleet, ReadinessCriteria(), tools))
 
     def loaded_assessment(self) -> FleetAssessment | None:
         return self._assessment
@@ -116,14 +124,10 @@ class FleetSource:
     def decision(self) -> FarmDecision | None:
         """The farm decision (docs/decision.md) on the server's prices, demand and measurements: what
         `rigshift assess|econ|plan --prices P --demand D --json` print as `decision` for this fleet."""
-        fleet = self.fleet()
-        if fleet is None:
-            return None
-        tools, files = self.tools(), self.files()
-        with self._lock:
-            if self._decision is None:
-                self._decision = decide_with(fleet, tools, files, with_sensitivity=True)
-            return self._decision
+        files = self.files()
+        return self._kept(
+            "_decision", lambda fleet, tools: decide_with(fleet, tools, files, with_sensitivity=True)
+        )
 
     def decision_if_ready(self) -> FarmDecision | None:
         """The decision if it is computed; else None, with its computation started on a background

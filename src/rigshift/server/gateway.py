@@ -570,6 +570,11 @@ class Gateway:
         commit_started = time.perf_counter()
         await self.writer.write(record)
         self.metrics.usage_commit.observe(time.perf_counter() - commit_started)
+        self._account(call, record)
+
+    def _account(self, call: _Call, record: UsageRecord) -> None:
+        """A metered request counted against its key's quota and in the metrics (a gateway request
+        or a Batch API line alike)."""
         if call.reservation is not None:
             self.quotas.settle(call.reservation, record.total_tokens)
         elif call.key.token_quota is not None:
@@ -577,7 +582,12 @@ class Gateway:
                 call.key.id, period_bounds(record.created_at, call.key.quota_period)[0], record.total_tokens
             )
         self.metrics.observe_request(
-            call.model, call.endpoint, status, prompt, completion, record.duration_ms / 1000.0
+            call.model,
+            call.endpoint,
+            record.status,
+            record.prompt_tokens,
+            record.completion_tokens,
+            record.duration_ms / 1000.0,
         )
 
     def _usage_record(

@@ -14,7 +14,7 @@ import subprocess
 from collections.abc import Callable
 from typing import Any
 
-from rigshift.fleet.sources.nvml import normalise_bus_id
+from rigshift.fleet.sources.nvml import normalise_bus_id, query_or_none
 
 _GIB = 1024**3
 Runner = Callable[[list[str]], str]
@@ -55,12 +55,12 @@ def _probe_amdsmi(amdsmi: Any) -> tuple[list[dict[str, Any]], str | None]:
     except Exception as error:
         return [], f"amdsmi failed: {error or type(error).__name__}"
     finally:
-        _try(getattr(amdsmi, "amdsmi_shut_down", None))
+        query_or_none(getattr(amdsmi, "amdsmi_shut_down", None))
 
 
 def _amdsmi_device(amdsmi: Any, handle: Any, index: int) -> dict[str, Any]:
     def ask(name: str, *args: Any) -> Any:
-        return _try(getattr(amdsmi, name, None), handle, *args)
+        return query_or_none(getattr(amdsmi, name, None), handle, *args)
 
     entry: dict[str, Any] = {"brand": "amd", "index": index, "labels": {}}
     asic = ask("amdsmi_get_gpu_asic_info") or {}
@@ -121,7 +121,7 @@ def _amdsmi_device(amdsmi: Any, handle: Any, index: int) -> dict[str, Any]:
 def _temperature(amdsmi: Any, handle: Any) -> float | None:
     kind = getattr(getattr(amdsmi, "AmdSmiTemperatureType", None), "EDGE", 0)
     metric = getattr(getattr(amdsmi, "AmdSmiTemperatureMetric", None), "CURRENT", 0)
-    return _number(_try(getattr(amdsmi, "amdsmi_get_temp_metric", None), handle, kind, metric))
+    return _number(query_or_none(getattr(amdsmi, "amdsmi_get_temp_metric", None), handle, kind, metric))
 
 
 def _process_vram_bytes(processes: Any) -> int | None:
@@ -223,12 +223,3 @@ def _number(value: Any) -> float | None:
         match = re.search(r"-?[0-9]+(?:\.[0-9]+)?", value)
         return float(match.group()) if match else None
     return None
-
-
-def _try(call: Callable[..., Any] | None, *args: Any) -> Any:
-    if call is None:
-        return None
-    try:
-        return call(*args)
-    except Exception:  # AmdSmiLibraryException: not supported on this card / no permission
-        return None

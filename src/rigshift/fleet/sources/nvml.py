@@ -35,12 +35,12 @@ def probe_nvidia(nvml: Any | None = None) -> tuple[list[dict[str, Any]], str | N
             None if count else "NVML sees no NVIDIA GPU"
         )
     finally:
-        _try(nvml.nvmlShutdown)
+        query_or_none(nvml.nvmlShutdown)
 
 
 def _device(nvml: Any, handle: Any, index: int) -> dict[str, Any]:
     def ask(name: str, *args: Any) -> Any:
-        return _try(getattr(nvml, name, None), handle, *args)
+        return query_or_none(getattr(nvml, name, None), handle, *args)
 
     entry: dict[str, Any] = {"brand": "nvidia", "index": index, "labels": {}}
     name = _text(ask("nvmlDeviceGetName"))
@@ -112,12 +112,14 @@ def normalise_bus_id(bus: str) -> str:
     return bus
 
 
-def _try(call: Callable[..., Any] | None, *args: Any) -> Any:
+def query_or_none(call: Callable[..., Any] | None, *args: Any) -> Any:
+    """A GPU library's answer, None where it has no such call or refuses it (NVML's
+    NotSupported / NoPermission, amdsmi's AmdSmiLibraryException): the field stays unknown."""
     if call is None:
         return None
     try:
         return call(*args)
-    except Exception:  # NVMLError_NotSupported / _NoPermission: the field stays unknown
+    except Exception:
         return None
 
 

@@ -39,15 +39,19 @@ class HostInfo:
     disk_gib: float | None = None
 
 
-def read_host_info() -> HostInfo:
-    cpu_model = None
+def cpu_model_name() -> str | None:
+    """The CPU's model as Linux names it (/proc/cpuinfo's first "model name"); None elsewhere."""
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
-                cpu_model = line.split(":", 1)[1].strip()
-                break
+                return line.split(":", 1)[1].strip()
     except OSError:
         pass
+    return None
+
+
+def read_host_info() -> HostInfo:
+    cpu_model = cpu_model_name()
     ram = None
     try:
         pages, page_size = os.sysconf("SC_PHYS_PAGES"), os.sysconf("SC_PAGE_SIZE")

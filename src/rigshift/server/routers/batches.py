@@ -27,6 +27,8 @@ router = api_router(tags=["batches"])
 FileId = Annotated[str, Path(pattern=r"^file-[0-9a-f]{1,64}$")]
 BatchId = Annotated[str, Path(pattern=r"^batch_[0-9a-f]{1,64}$")]
 MetadataText = Annotated[str, StringConstraints(max_length=512)]
+# A page starts after this id (OpenAI's cursor: the previous page's `last_id`).
+After = Annotated[str | None, Query(max_length=80)]
 
 
 class BatchCreate(Strict):
@@ -66,20 +68,13 @@ def list_files(
     ctx: Context,
     key: Tenant,
     purpose: Annotated[str | None, Query(max_length=32)] = None,
-    after: Annotated[str | None, Query(max_length=80)] = None,
+    after: After = None,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 10_000,
     order: Literal["asc", "desc"] = "desc",
 ) -> dict[str, object]:
     """The key's files, newest first by default, paged as OpenAI does (`limit`, `after`, `order`)."""
     page, has_more = ctx.batches.list_files(key, purpose=purpose, after=after, limit=limit, order=order)
-    data = [f.to_openai() for f in page]
-    return {
-        "object": "list",
-        "data": data,
-        "first_id": data[0]["id"] if data else None,
-        "last_id": data[-1]["id"] if data else None,
-        "has_more": has_more,
-    }
+    return _list_page([f.to_openai() for f in page], has_more)
 
 
 @router.get("/v1/files/{file_id}")
@@ -115,18 +110,11 @@ def create_batch(body: BatchCreate, ctx: Context, key: Tenant) -> dict[str, obje
 def list_batches(
     ctx: Context,
     key: Tenant,
-    after: Annotated[str | None, Query(max_length=80)] = None,
+    after: After = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> dict[str, object]:
     page = ctx.batches.page(key, after=after, limit=limit + 1)
-    data = [b.to_openai() for b in page[:limit]]
-    return {
-        "object": "list",
-        "data": data,
-        "first_id": data[0]["id"] if data else None,
-        "last_id": data[-1]["id"] if data else None,
-        "has_more": len(page) > limit,
-    }
+    return _list_page([b.to_openai() for b in page[:limit]], len(page) > limit)
 
 
 @router.get("/v1/batches/{batch_id}")
@@ -137,3 +125,14 @@ def retrieve_batch(batch_id: BatchId, ctx: Context, key: Tenant) -> dict[str, ob
 @router.post("/v1/batches/{batch_id}/cancel")
 def cancel_batch(batch_id: BatchId, ctx: Context, key: Tenant) -> dict[str, object]:
     return ctx.batches.cancel(key, batch_id).to_openai()
+
+
+def _list_page(data: list[dict[str, object]], has_more: bool) -> dict[str, object]:
+    """One page in OpenAI's list shape: `first_id`/`last_id` are the cursors for the next call."""
+    return {
+        "object": "list",
+        "data": data,
+        "first_id": data[0]["id"] if data else None,
+        "last_id": data[-1]["id"] if data else None,
+        "has_more": has_more,
+    }

@@ -30,6 +30,9 @@ from rigshift.server.services.decision_what_if import WhatIf, money_rows
 from rigshift.server.services.decision_what_if import payload as decision_payload
 from rigshift.server.services.deployments import all_replicas
 
+# What-if factors on every power or token price (the console's sliders), 1.0: as configured.
+PriceFactor = Annotated[float, Query(gt=0, le=10)]
+
 router = api_router(tags=["farm"])
 
 
@@ -113,8 +116,8 @@ def _replica_states(ctx: ServerContext) -> dict[str, int]:
 async def get_decision(
     ctx: Context,
     _admin: Admin,
-    power_factor: Annotated[float, Query(gt=0, le=10)] = 1.0,
-    token_factor: Annotated[float, Query(gt=0, le=10)] = 1.0,
+    power_factor: PriceFactor = 1.0,
+    token_factor: PriceFactor = 1.0,
     demand_factor: Annotated[float, Query(gt=0, le=100)] = 1.0,
     max_ttft_s: Annotated[float, Query(ge=0.01, le=600)] = DEFAULT_MAX_TTFT_S,
 ) -> Response:
@@ -200,8 +203,8 @@ def _provenance(source: FleetSource) -> str:
 async def get_economics(
     ctx: Context,
     _admin: Admin,
-    power_factor: Annotated[float, Query(gt=0, le=10)] = 1.0,
-    token_factor: Annotated[float, Query(gt=0, le=10)] = 1.0,
+    power_factor: PriceFactor = 1.0,
+    token_factor: PriceFactor = 1.0,
 ) -> Response:
     """`rigshift econ --json` of the server's fleet. Other factors: a what-if with every power price
     and every token price scaled; its `sensitivity` then holds that one cell."""

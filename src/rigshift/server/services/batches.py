@@ -8,7 +8,7 @@ error shape once by the server.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -133,13 +133,9 @@ class BatchService:
         completion_window: str,
         metadata: dict[str, str] | None = None,
     ) -> Batch:
-        if endpoint not in BATCH_ENDPOINTS:
-            raise InputError(
-                f"endpoint {endpoint!r} cannot be batched",
-                field="endpoint",
-                expected=", ".join(BATCH_ENDPOINTS),
-                suggestions=did_you_mean(endpoint, BATCH_ENDPOINTS),
-            )
+        _require_one_of(
+            endpoint, BATCH_ENDPOINTS, "cannot be batched", "endpoint", ", ".join(BATCH_ENDPOINTS)
+        )
         if completion_window not in COMPLETION_WINDOWS:
             raise InputError(
                 f"completion_window {completion_window!r} is not offered",
@@ -284,10 +280,16 @@ def _expired_line(line: BatchLine) -> bytes:
 
 
 def check_purpose(purpose: str) -> None:
-    if purpose not in FILE_PURPOSES:
+    _require_one_of(purpose, FILE_PURPOSES, "is not supported", "purpose", " or ".join(FILE_PURPOSES))
+
+
+def _require_one_of(value: str, allowed: Collection[str], refusal: str, field: str, expected: str) -> None:
+    """An input error naming `field`, its value and the nearest allowed ones, unless `allowed`
+    holds the value."""
+    if value not in allowed:
         raise InputError(
-            f"purpose {purpose!r} is not supported",
-            field="purpose",
-            expected=" or ".join(FILE_PURPOSES),
-            suggestions=did_you_mean(purpose, FILE_PURPOSES),
+            f"{field} {value!r} {refusal}",
+            field=field,
+            expected=expected,
+            suggestions=did_you_mean(value, allowed),
         )

@@ -18,7 +18,7 @@ import json
 import logging
 import secrets
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,7 @@ from sqlalchemy import Engine, and_, func, insert, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from rigshift.errors import EnvironmentProblem
+from rigshift.server.stores import EngineStore
 from rigshift.server.stores.file_blobs import BlobWriter, FileBlobs
 from rigshift.server.stores.usage import UsageRecord
 from rigshift.server.tables import batch_results, batches, files, usage_records
@@ -300,10 +301,7 @@ _FILE_COLUMNS = (
 )
 
 
-class BatchStore:
-    def __init__(self, engine: Engine):
-        self.engine = engine
-
+class BatchStore(EngineStore):
     # --- batches ---------------------------------------------------------------------------
 
     def create(
@@ -410,16 +408,7 @@ class BatchStore:
         try:
             with self.engine.begin() as conn:
                 conn.execute(
-                    insert(batch_results).values(
-                        batch_id=batch_id,
-                        line_index=result.line_index,
-                        custom_id=result.custom_id,
-                        request_id=result.request_id,
-                        status_code=result.status_code,
-                        body=result.body,
-                        ok=result.ok,
-                        created_at=now,
-                    )
+                    insert(batch_results).values(batch_id=batch_id, created_at=now, **asdict(result))
                 )
                 if usage is not None:
                     conn.execute(insert(usage_records).values(**replace(usage, batch_id=batch_id).to_row()))
@@ -431,20 +420,13 @@ class BatchStore:
         """The batch's recorded lines in input order, fetched a few hundred at a time (a server-side
         cursor where the database has one): a 50,000-line batch's answers are never all in memory."""
         query = (
-            select(batch_results)
+            select(*(batch_results.c[f.name] for f in fields(LineResult)))
             .where(batch_results.c.batch_id == batch_id)
             .order_by(batch_results.c.line_index)
         )
-        with self.engine.connect() as conn:
-            for r in conn.execution_options(stream_results=True, yield_per=500).execute(query):
-                yield LineResult(
-                    line_index=r.line_index,
-                    custom_id=r.custom_id,
-                    request_id=r.request_id,
-                    status_code=r.status_code,
-                    body=r.body,
-                    ok=bool(r.ok),
-                )
+        with self.engine.connect() as conn:  # `ok` is a Boolean column: it reads back as a bool
+            for row in conn.execution_options(stream_results=True, yield_per=500).execute(query):
+                yield LineResult(**row._mapping)
 
     @staticmethod
     def _counts(conn: Any, batch_ids: Sequence[str]) -> dict[str, tuple[int, int]]:

@@ -10,9 +10,10 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from sqlalchemy import Engine, delete, insert, select
+from sqlalchemy import delete, insert, select
 
 from rigshift.run.spec import ReplicaSpec, from_dict, to_dict
+from rigshift.server.stores import EngineStore
 from rigshift.server.tables import actions, desired_specs
 
 
@@ -25,10 +26,7 @@ class Action:
     reason: str
 
 
-class DeploymentLog:
-    def __init__(self, engine: Engine):
-        self.engine = engine
-
+class DeploymentLog(EngineStore):
     def record_action(self, action: Action) -> None:
         with self.engine.begin() as conn:
             conn.execute(insert(actions).values(**action.__dict__))

@@ -6,17 +6,15 @@ import json
 import secrets
 from typing import Any
 
-from sqlalchemy import Engine, insert, or_, select, update
+from sqlalchemy import insert, or_, select, update
 
 from rigshift.energy.events import EnergyEvent, validate_event
 from rigshift.errors import InputError, Problem
+from rigshift.server.stores import EngineStore
 from rigshift.server.tables import energy_events
 
 
-class EnergyEventStore:
-    def __init__(self, engine: Engine):
-        self.engine = engine
-
+class EnergyEventStore(EngineStore):
     def create(
         self,
         site: str,

@@ -15,9 +15,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Literal
 
-from sqlalchemy import Engine, insert, select, update
+from sqlalchemy import insert, select, update
 
 from rigshift.errors import InputError, UnknownNameError
+from rigshift.server.stores import EngineStore
 from rigshift.server.tables import api_keys
 from rigshift.suggest import did_you_mean
 
@@ -79,11 +80,8 @@ def _row_to_key(row: object) -> ApiKey:
     )
 
 
-class KeyStore:
+class KeyStore(EngineStore):
     """Keys in the database. Every method is one short transaction."""
-
-    def __init__(self, engine: Engine):
-        self.engine = engine
 
     def create(
         self,

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import Engine, delete, insert, select
+from sqlalchemy import delete, insert, select
 
 from rigshift.run.contracts import GpuTelemetry, RigTelemetry
+from rigshift.server.stores import EngineStore
 from rigshift.server.tables import telemetry_latest
 
 
@@ -36,10 +37,7 @@ class TelemetryHub:
         return [self.latest[rig] for rig in dirty if rig in self.latest]
 
 
-class TelemetryStore:
-    def __init__(self, engine: Engine):
-        self.engine = engine
-
+class TelemetryStore(EngineStore):
     def save(self, reports: list[tuple[float, RigTelemetry]]) -> None:
         """Replace the stored rows of each reported rig, in one transaction."""
         if not reports:

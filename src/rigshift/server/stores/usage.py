@@ -6,10 +6,11 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Literal, NamedTuple
 
-from sqlalchemy import Connection, Engine, case, func, insert, select
+from sqlalchemy import Connection, case, func, insert, select
 
 from rigshift.errors import InputError
 from rigshift.server.metering import TokenPrices, revenue_per_gpu_day
+from rigshift.server.stores import EngineStore
 from rigshift.server.tables import usage_records
 from rigshift.suggest import did_you_mean
 
@@ -72,10 +73,7 @@ class UsageSummary:
     revenue_per_gpu_day_usd: float | None
 
 
-class UsageStore:
-    def __init__(self, engine: Engine):
-        self.engine = engine
-
+class UsageStore(EngineStore):
     def insert_many(self, records: Sequence[UsageRecord], connection: Connection | None = None) -> None:
         """One transaction for the batch: it is committed (durable) when this returns.
 

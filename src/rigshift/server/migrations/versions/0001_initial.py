@@ -1,18 +1,14 @@
-"""Initial schema: api keys, usage records, replicas, reconciler actions, latest telemetry.
-
-Revision ID: 0001
-Revises:
-"""
+"""Initial schema: api keys, usage records, replicas, reconciler actions, latest telemetry."""
 
 from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
 
+from rigshift.server.migrations.retired import create_replicas
+
 revision = "0001"
 down_revision = None
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:
@@ -47,17 +43,7 @@ def upgrade() -> None:
     )
     op.create_index("ix_usage_key_time", "usage_records", ["key_id", "created_at"])
     op.create_index("ix_usage_time", "usage_records", ["created_at"])
-    op.create_table(
-        "replicas",
-        sa.Column("id", sa.String(200), primary_key=True),
-        sa.Column("deployment", sa.String(200), nullable=False),
-        sa.Column("model", sa.String(200), nullable=False),
-        sa.Column("rig", sa.String(200), nullable=False),
-        sa.Column("gpus", sa.Text, nullable=False),
-        sa.Column("state", sa.String(16), nullable=False),
-        sa.Column("base_url", sa.Text, nullable=True),
-        sa.Column("updated_at", sa.Float, nullable=False),
-    )
+    create_replicas()
     op.create_table(
         "actions",
         sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),

@@ -1,8 +1,4 @@
-"""Desired replica specs, so a restarted control plane re-applies the plan instead of an empty one.
-
-Revision ID: 0002
-Revises: 0001
-"""
+"""Desired replica specs, so a restarted control plane re-applies the plan instead of an empty one."""
 
 from __future__ import annotations
 
@@ -11,8 +7,6 @@ from alembic import op
 
 revision = "0002"
 down_revision = "0001"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:

@@ -1,8 +1,4 @@
-"""The Batch API: files, batches and per-line results (the line-level checkpoint).
-
-Revision ID: 0004_batches
-Revises: 0003_h_server
-"""
+"""The Batch API: files, batches and per-line results (the line-level checkpoint)."""
 
 from __future__ import annotations
 
@@ -11,8 +7,6 @@ from alembic import op
 
 revision = "0004_batches"
 down_revision = "0003_h_server"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:

@@ -1,8 +1,4 @@
-"""Demand-response events and what each one shed, avoided and paused.
-
-Revision ID: 0005_energy_events
-Revises: 0004_batches
-"""
+"""Demand-response events and what each one shed, avoided and paused."""
 
 from __future__ import annotations
 
@@ -11,8 +7,6 @@ from alembic import op
 
 revision = "0005_energy_events"
 down_revision = "0004_batches"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:

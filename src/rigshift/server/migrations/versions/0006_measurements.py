@@ -1,8 +1,4 @@
-"""Measurements: llama-bench results per card, driver, runtime build and power limit.
-
-Revision ID: 0006_measurements
-Revises: 0005_energy_events
-"""
+"""Measurements: llama-bench results per card, driver, runtime build and power limit."""
 
 from __future__ import annotations
 
@@ -11,8 +7,6 @@ from alembic import op
 
 revision = "0006_measurements"
 down_revision = "0005_energy_events"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:

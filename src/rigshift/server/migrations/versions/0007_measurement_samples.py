@@ -1,8 +1,4 @@
-"""Measurements keep each repetition's rate (llama-bench's samples_ts), not only the mean.
-
-Revision ID: 0007_measurement_samples
-Revises: 0006_measurements
-"""
+"""Measurements keep each repetition's rate (llama-bench's samples_ts), not only the mean."""
 
 from __future__ import annotations
 
@@ -11,8 +7,6 @@ from alembic import op
 
 revision = "0007_measurement_samples"
 down_revision = "0006_measurements"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:

@@ -1,8 +1,5 @@
 """Batch API file bytes move to a directory on disk; the files table keeps metadata and a checksum.
 
-Revision ID: 0008_file_store
-Revises: 0007_measurement_samples
-
 The migration cannot know the server's file directory, so it moves no bytes: it makes `content`
 nullable and adds `sha256`. The server's next start (`FileStore.adopt_legacy`) writes each row's
 bytes to the directory, fsyncs them, and only then empties the row, so nothing stored is lost.
@@ -15,8 +12,6 @@ from alembic import op
 
 revision = "0008_file_store"
 down_revision = "0007_measurement_samples"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:
