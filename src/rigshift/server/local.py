@@ -18,7 +18,7 @@ from rigshift.run.backends import backend_command, backend_env, choose_backend
 from rigshift.run.contracts import ReplicaEndpoint
 from rigshift.run.spec import ModelSource, ReplicaSpec
 from rigshift.run.supervisor import BackendSupervisor, spawn_subprocess
-from rigshift.run.tiny_gguf import write_tiny_gguf
+from rigshift.run.tiny_gguf import GENERATOR_VERSION, write_tiny_gguf
 from rigshift.server.serving import free_port
 
 DEMO_MODEL = "rigshift-tiny"
@@ -52,7 +52,7 @@ def start_demo_replica(
     workdir: Path, *, parallel: int = 4, context: int = 2048, threads: int | None = 2
 ) -> tuple[BackendSupervisor, ReplicaEndpoint]:
     """Write the tiny model (once) and start llama.cpp on the CPU serving it on a free port."""
-    model_path = workdir / "models" / f"{DEMO_MODEL}.gguf"
+    model_path = workdir / "models" / f"{DEMO_MODEL}-v{GENERATOR_VERSION}.gguf"
     if not model_path.is_file():
         write_tiny_gguf(model_path, stop=True)
     port = free_port()
