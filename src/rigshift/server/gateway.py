@@ -23,12 +23,14 @@ from starlette.responses import Response
 
 from rigshift.run.contracts import ReplicaDirectory, ReplicaEndpoint
 from rigshift.server.backend_client import BackendConnectionError, BackendPool, BackendResponse
+from rigshift.server.capabilities import capability_problem, model_capabilities
 from rigshift.server.errors import ApiError, error_response, normalise_backend_error, openai_error
 from rigshift.server.fan_out import fetch_outputs
 from rigshift.server.limits import QuotaTracker, RateLimiter, Reservation, period_bounds, retry_after_header
 from rigshift.server.login_throttle import LoginThrottle, client_address
 from rigshift.server.metering import energy_wh
 from rigshift.server.metrics import Metrics
+from rigshift.server.models_api import list_entries, retrieve_entry
 from rigshift.server.openai_body import GatewayFields, read_fields
 from rigshift.server.prompt_tokens import PromptCount, count_completion, count_prompt, estimate_tokens
 from rigshift.server.quota_budget import completion_room, max_tokens_problem, plan_budget, quota_wait_s
@@ -156,13 +158,17 @@ class Gateway:
         key = await self._authorised(request)
         if isinstance(key, Response):
             return key
-        created = int(self.clock())
-        data = [
-            {"id": m, "object": "model", "created": created, "owned_by": "rigshift"}
-            for m in sorted(self.directory.models())
-            if key.allows(m)
-        ]
+        data = list_entries(self.directory, key, int(self.clock()))
         return Response(json.dumps({"object": "list", "data": data}), media_type="application/json")
+
+    async def retrieve_model(self, request: Request, model: str) -> Response:
+        key = await self._authorised(request)
+        if isinstance(key, Response):
+            return key
+        entry = retrieve_entry(self.directory, key, model, int(self.clock()))
+        if entry is None:
+            return _model_not_found(model)
+        return Response(json.dumps(entry), media_type="application/json")
 
     # --- completions, chat, embeddings ----------------------------------------------------
 
@@ -190,6 +196,11 @@ class Gateway:
                 type="permission_error",
                 code="model_not_allowed",
             )
+        have = model_capabilities(self.directory, model)
+        lacking = None if have is None else capability_problem(endpoint, body, model, have)
+        if lacking is not None:
+            self.metrics.requests.labels(model, endpoint, "400").inc()
+            return error_response(lacking)
         rejected = await self._check_limits(key)
         if rejected is not None:
             self.metrics.requests.labels(self.metric_model(model), endpoint, str(rejected.status_code)).inc()
@@ -216,12 +227,7 @@ class Gateway:
         for _attempt in range(max(1, self.settings.max_attempts)):
             choice = self.router.choose(model, exclude=tried)
             if choice.outcome == "unknown_model":
-                return openai_error(
-                    404,
-                    f"the model {model!r} does not exist",
-                    type="invalid_request_error",
-                    code="model_not_found",
-                )
+                return _model_not_found(model)
             if choice.outcome in ("no_ready_replica", "saturated") or choice.replica is None:
                 if tried:
                     break
@@ -642,6 +648,12 @@ def stream_error_event(message: str, code: str) -> bytes:
     """An SSE event in the shape the openai client raises on (`data: {"error": ...}`)."""
     error = {"error": {"message": message, "type": "server_error", "code": code, "param": None}}
     return b"data: " + json.dumps(error).encode() + b"\n\n"
+
+
+def _model_not_found(model: str) -> Response:
+    return openai_error(
+        404, f"the model {model!r} does not exist", type="invalid_request_error", code="model_not_found"
+    )
 
 
 def _unauthorized() -> Response:

@@ -90,6 +90,7 @@ class ReplicaSpecIn(Strict):
     tensor_split: Annotated[list[Annotated[float, Field(ge=0, le=1e6)]], Field(max_length=64)] = []
     watts: Annotated[float, Field(ge=0, le=1e6)] | None = None
     embeddings: StrictBool = False
+    reranking: StrictBool = False
     extra_args: Annotated[list[Annotated[str, StringConstraints(max_length=1000)]], Field(max_length=64)] = []
     labels: Annotated[
         dict[str, Annotated[str, StringConstraints(max_length=1000)]], Field(max_length=64)

@@ -24,6 +24,10 @@ async def models(request: Request) -> Response:
     return await context(request).gateway.list_models(request)
 
 
+async def retrieve_model(request: Request) -> Response:
+    return await context(request).gateway.retrieve_model(request, request.path_params["model"])
+
+
 async def chat(request: Request) -> Response:
     return await context(request).gateway.handle(request, "chat")
 
@@ -37,6 +41,7 @@ async def embeddings(request: Request) -> Response:
 
 
 router.add_route("/v1/models", models, methods=["GET"], include_in_schema=False)
+router.add_route("/v1/models/{model:path}", retrieve_model, methods=["GET"], include_in_schema=False)
 router.add_route("/v1/chat/completions", chat, methods=["POST"], include_in_schema=False)
 router.add_route("/v1/completions", completions, methods=["POST"], include_in_schema=False)
 router.add_route("/v1/embeddings", embeddings, methods=["POST"], include_in_schema=False)
