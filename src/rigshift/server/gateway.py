@@ -24,6 +24,13 @@ from starlette.responses import Response
 from rigshift.run.contracts import ReplicaDirectory, ReplicaEndpoint
 from rigshift.server.backend_client import BackendConnectionError, BackendPool, BackendResponse
 from rigshift.server.capabilities import capability_problem, model_capabilities
+from rigshift.server.endpoints import (
+    GENERATING,
+    USAGE_ON_REQUEST,
+    counting_request,
+    reply_usage,
+    stream_meter,
+)
 from rigshift.server.errors import ApiError, error_response, normalise_backend_error, openai_error
 from rigshift.server.fan_out import fetch_outputs
 from rigshift.server.limits import QuotaTracker, RateLimiter, Reservation, period_bounds, retry_after_header
@@ -39,7 +46,7 @@ from rigshift.server.request_fields import one_length_field
 from rigshift.server.served_rate import ServedRate
 from rigshift.server.services.keys import ApiKey, KeysService
 from rigshift.server.settings import ServerSettings
-from rigshift.server.sse import PassThroughStream, StreamMeter
+from rigshift.server.sse import PassThroughStream
 from rigshift.server.stores.usage import UsageRecord, UsageStore
 from rigshift.server.stores.usage_writer import UsageWriter
 from rigshift.server.strict_json import loads_strict
@@ -49,6 +56,8 @@ ENDPOINT_PATHS = {
     "chat": "/v1/chat/completions",
     "completions": "/v1/completions",
     "embeddings": "/v1/embeddings",
+    "rerank": "/v1/rerank",
+    "messages": "/v1/messages",
 }
 # A backend that answers at all is alive: its status is about the request, not the replica's
 # health. 502/503/504 (loading, no free slot, a proxy in front timing out) are worth another
@@ -133,6 +142,8 @@ class Gateway:
         check goes through here, the OpenAI routes' as well as the admin and tenant API's.
         """
         header = request.headers.get("authorization")
+        if header is None and (api_key := request.headers.get("x-api-key")) is not None:
+            header = "Bearer " + api_key  # Anthropic's SDK sends the key there
         if header is None:
             return None
         client = client_address(request.client.host if request.client else None)
@@ -206,7 +217,7 @@ class Gateway:
             self.metrics.requests.labels(self.metric_model(model), endpoint, str(rejected.status_code)).inc()
             return rejected
         strip_usage = False
-        if fields.stream and not fields.wants_usage:
+        if fields.stream and not fields.wants_usage and endpoint in USAGE_ON_REQUEST:
             # Ask the backend for usage so metering is exact; the extra chunk is removed again.
             body["stream_options"] = {**(body.get("stream_options") or {}), "include_usage": True}
             strip_usage = True
@@ -331,9 +342,7 @@ class Gateway:
         counted = await count_prompt(
             self.backends,
             [replica],
-            call.endpoint,
-            call.body,
-            call.raw,
+            *counting_request(call.endpoint, call.body, call.raw),
             fallback="upper",
             template=self.template,
         )
@@ -343,7 +352,7 @@ class Gateway:
         # From here to `reserve` there is no await: the check and the hold are one step.
         remaining = self.quotas.remaining(key.id, start, quota)
         exact = counted.tokens if counted.source == "tokenized" else None
-        if call.endpoint == "embeddings":
+        if call.endpoint not in GENERATING:
             need = counted.tokens
         else:
             room = completion_room(replica.context, exact, fields.prompts)
@@ -386,16 +395,12 @@ class Gateway:
         """The prompt's tokens when the backend did not report them: counted, else estimated."""
         if call.prompt is not None:
             return call.prompt
+        endpoint, body, raw = counting_request(call.endpoint, call.body, call.raw)
         if self.backends is None:
-            return PromptCount(estimate_tokens(call.body, call.endpoint, self.template), "estimated")
+            return PromptCount(estimate_tokens(body, endpoint, self.template), "estimated")
         others = [r for r in self.directory.ready_replicas(call.model) if r.replica_id != replica.replica_id]
         return await count_prompt(
-            self.backends,
-            [replica, *others[:2]],
-            call.endpoint,
-            call.body,
-            call.raw,
-            template=self.template,
+            self.backends, [replica, *others[:2]], endpoint, body, raw, template=self.template
         )
 
     async def _fetch(self, call: _Call, replica: ReplicaEndpoint) -> tuple[int, bytes]:
@@ -440,16 +445,15 @@ class Gateway:
             reply: Any = None
             with contextlib.suppress(ValueError):
                 reply = json.loads(content)
-            usage = reply.get("usage") if isinstance(reply, dict) else None
-            if isinstance(usage, dict) and isinstance(usage.get("prompt_tokens"), int):
-                prompt = int(usage.get("prompt_tokens") or 0)
-                completion = int(usage.get("completion_tokens") or 0)
+            usage = reply_usage(reply)
+            if usage is not None:
+                prompt, completion = usage
                 self._learn_template(call, prompt)
             else:  # a backend that reports no usage: the gateway counts with its tokenizer
                 counted = await self._prompt_for_billing(call, replica)
                 generated = (
                     await count_completion(self.backends, [replica], reply)
-                    if self.backends is not None and call.endpoint != "embeddings"
+                    if self.backends is not None and call.endpoint in GENERATING
                     else PromptCount(0, "tokenized")
                 )
                 prompt, completion = counted.tokens, generated.tokens
@@ -491,7 +495,7 @@ class Gateway:
         except BackendConnectionError as error:
             raise _BackendFailed(str(error)) from error
         self.metrics.first_byte.labels(call.model).observe(time.perf_counter() - call.started)
-        meter = StreamMeter(strip_usage_chunk=strip_usage, n=call.fields.n, outputs=call.fields.outputs)
+        meter = stream_meter(call.endpoint, strip_usage, call.fields.n, call.fields.outputs)
         call.stream_owns_reservation = True
 
         async def tokens(status: int) -> tuple[int, int, str]:

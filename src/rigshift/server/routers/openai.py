@@ -1,5 +1,5 @@
-"""The OpenAI-compatible routes: `/v1/models`, `/v1/chat/completions`, `/v1/completions`,
-`/v1/embeddings` (tenant key).
+"""The OpenAI-compatible routes: `/v1/models` (and `/v1/models/{id}`), `/v1/chat/completions`,
+`/v1/completions`, `/v1/embeddings`, `/v1/rerank` (llama.cpp's / Jina's / Cohere's shape) (tenant key).
 
 Plain Starlette routes on the hot path: FastAPI's dependency solving per request costs more than
 the routing itself, and the gateway forwards the raw body. The gateway authenticates, parses the
@@ -40,11 +40,16 @@ async def embeddings(request: Request) -> Response:
     return await context(request).gateway.handle(request, "embeddings")
 
 
+async def rerank(request: Request) -> Response:
+    return await context(request).gateway.handle(request, "rerank")
+
+
 router.add_route("/v1/models", models, methods=["GET"], include_in_schema=False)
 router.add_route("/v1/models/{model:path}", retrieve_model, methods=["GET"], include_in_schema=False)
 router.add_route("/v1/chat/completions", chat, methods=["POST"], include_in_schema=False)
 router.add_route("/v1/completions", completions, methods=["POST"], include_in_schema=False)
 router.add_route("/v1/embeddings", embeddings, methods=["POST"], include_in_schema=False)
+router.add_route("/v1/rerank", rerank, methods=["POST"], include_in_schema=False)
 
 
 # --- the routes' OpenAPI description ----------------------------------------------------------
