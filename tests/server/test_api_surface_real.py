@@ -123,9 +123,8 @@ def test_embeddings_differ_by_text_and_are_metered(demo: Demo):
     a, b, c = (d.embedding for d in data)
     assert a == b and a != c and len(a) == 64
     records = UsageStore(demo.engine).records()
-    assert (
-        len(records) == before + 1 and records[-1].endpoint == "embeddings" and records[-1].prompt_tokens > 0
-    )
+    last = max(records, key=lambda r: r.created_at)
+    assert len(records) == before + 1 and last.endpoint == "embeddings" and last.prompt_tokens > 0
 
 
 def test_rerank_answers_every_document(demo: Demo):
