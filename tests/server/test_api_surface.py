@@ -127,3 +127,14 @@ def test_messages_hold_the_token_quota(backends, gateway):
             )
     assert caught.value.body["error"]["type"] == "rate_limit_error"  # type: ignore[index]
     assert sum(r.total_tokens for r in UsageStore(gw.engine).records()) <= 40
+
+
+def test_a_messages_stream_cut_by_the_backend_ends_in_anthropics_error_event(backends, gateway):
+    backend = backends(crash_after_words=2)
+    gw = gateway([replace(replica("c1", backend.url, model="chat"), capabilities=CHAT_CAPABILITIES)])
+    claude = _claude(gw, gw.key())
+    stream = claude.messages.stream(model="chat", max_tokens=64, messages=[{"role": "user", "content": "hi"}])
+    with pytest.raises(anthropic.APIStatusError, match="failed mid-stream"), stream as events:
+        "".join(events.text_stream)
+    (record,) = UsageStore(gw.engine).records()
+    assert (record.endpoint, record.status, record.completion_tokens) == ("messages", 502, 2)

@@ -42,3 +42,9 @@ def anthropic_error(response: Response) -> Response:
         media_type="application/json",
         headers=headers,
     )
+
+
+def anthropic_stream_error(message: str) -> bytes:
+    """The `error` event Anthropic's SDK raises on, for a stream the backend cut."""
+    body = {"type": "error", "error": {"type": "api_error", "message": message}}
+    return b"event: error\ndata: " + json.dumps(body).encode() + b"\n\n"

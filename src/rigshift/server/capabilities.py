@@ -83,3 +83,12 @@ def _has_image(messages: Any) -> bool:
         ):
             return True
     return False
+
+
+def capability_refusal(
+    directory: ReplicaDirectory, endpoint: str, body: dict[str, Any], model: str
+) -> BadRequest | None:
+    """The 400 for a request `model`'s deployment cannot serve, or None (also for a model the
+    directory does not know: routing answers that one with its 404)."""
+    have = model_capabilities(directory, model)
+    return None if have is None else capability_problem(endpoint, body, model, have)

@@ -22,8 +22,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from rigshift.run.contracts import ReplicaDirectory, ReplicaEndpoint
+from rigshift.server.anthropic_shape import anthropic_stream_error
 from rigshift.server.backend_client import BackendConnectionError, BackendPool, BackendResponse
-from rigshift.server.capabilities import capability_problem, model_capabilities
+from rigshift.server.capabilities import capability_refusal
 from rigshift.server.endpoints import (
     GENERATING,
     USAGE_ON_REQUEST,
@@ -207,8 +208,7 @@ class Gateway:
                 type="permission_error",
                 code="model_not_allowed",
             )
-        have = model_capabilities(self.directory, model)
-        lacking = None if have is None else capability_problem(endpoint, body, model, have)
+        lacking = capability_refusal(self.directory, endpoint, body, model)
         if lacking is not None:
             self.metrics.requests.labels(model, endpoint, "400").inc()
             return error_response(lacking)
@@ -532,7 +532,11 @@ class Gateway:
                 # Durable before the client sees the end of the stream.
                 await self._meter(call, replica, prompt, completion, concurrent, status, source)
                 if cut is not None:
-                    yield stream_error_event(f"the backend failed mid-stream: {cut}", "backend_disconnected")
+                    message = f"the backend failed mid-stream: {cut}"
+                    if call.endpoint == "messages":
+                        yield anthropic_stream_error(message)
+                    else:
+                        yield stream_error_event(message, "backend_disconnected")
                 else:
                     merged = meter.merged_usage_event()
                     if merged is not None:
