@@ -95,10 +95,37 @@ class EmbeddingRequest(BaseModel):
     input: str | list[str] | list[int]
 
 
+class RerankRequest(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    model: str = Field(min_length=1, max_length=256)
+    query: str
+    documents: list[str] = Field(min_length=1)
+    top_n: int | None = Field(default=None, ge=1)
+
+
+class AnthropicMessage(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    role: Literal["user", "assistant"]
+    content: str | list[dict[str, Any]]
+
+
+class AnthropicMessagesRequest(BaseModel):
+    """Anthropic's Messages API (`x-api-key` or `Authorization: Bearer`; errors in its shape)."""
+
+    model_config = ConfigDict(extra="allow")
+    model: str = Field(min_length=1, max_length=256)
+    max_tokens: int = Field(ge=1)
+    messages: list[AnthropicMessage]
+    system: str | list[dict[str, Any]] | None = None
+    stream: bool | None = None
+
+
 _BODIES: dict[str, type[BaseModel]] = {
     "/v1/chat/completions": ChatCompletionRequest,
     "/v1/completions": CompletionRequest,
     "/v1/embeddings": EmbeddingRequest,
+    "/v1/rerank": RerankRequest,
+    "/v1/messages": AnthropicMessagesRequest,
 }
 _ERROR = {"description": "an error in OpenAI's shape: {error: {message, type, code, param}}"}
 
@@ -137,6 +164,15 @@ def add_openai_paths(schema: dict[str, Any]) -> dict[str, Any]:
             "operationId": "list_models",
             "security": security,
             "responses": {"200": {"description": "the models this key may use"}, "4XX": _ERROR},
+        }
+    }
+    paths["/v1/models/{model}"] = {
+        "get": {
+            "tags": ["openai"],
+            "operationId": "retrieve_model",
+            "security": security,
+            "parameters": [{"name": "model", "in": "path", "required": True, "schema": {"type": "string"}}],
+            "responses": {"200": {"description": "the model, with its capabilities"}, "4XX": _ERROR},
         }
     }
     return schema
