@@ -85,7 +85,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
 
 def test_models_list_and_retrieve(demo: Demo):
     client = demo.openai()
-    listed = {m.id: m.model_extra["capabilities"] for m in client.models.list()}  # type: ignore[index]
+    listed = {m.id: m.model_extra["capabilities"] for m in client.models.list()}
     assert listed == {
         DEMO_MODEL: ["chat", "completion", "tools", "structured_output"],
         DEMO_EMBED_MODEL: ["embeddings"],
@@ -132,8 +132,8 @@ def test_rerank_answers_every_document(demo: Demo):
     ranked = demo.openai().post(
         "/rerank", cast_to=object, body={"model": DEMO_RERANK_MODEL, "query": "gpu", "documents": documents}
     )
-    assert sorted(r["index"] for r in ranked["results"]) == [0, 1, 2]  # type: ignore[index]
-    assert ranked["usage"]["prompt_tokens"] > 0  # type: ignore[index]
+    assert sorted(r["index"] for r in ranked["results"]) == [0, 1, 2]
+    assert ranked["usage"]["prompt_tokens"] > 0
 
 
 def test_missing_capabilities_are_400s_not_5xx(demo: Demo):
@@ -164,10 +164,10 @@ def test_structured_outputs_follow_the_schema(demo: Demo, stream: bool):
     for response_format in formats:
         kwargs = {"model": DEMO_MODEL, "messages": CHAT, "response_format": response_format, "temperature": 0}
         if stream:
-            chunks = client.chat.completions.create(**kwargs, stream=True)  # type: ignore[call-overload]
+            chunks = client.chat.completions.create(**kwargs, stream=True)
             answers.append(json.loads("".join(c.choices[0].delta.content or "" for c in chunks if c.choices)))
         else:
-            answers.append(json.loads(client.chat.completions.create(**kwargs).choices[0].message.content))  # type: ignore[call-overload]
+            answers.append(json.loads(client.chat.completions.create(**kwargs).choices[0].message.content))
     assert answers == [{" " + REPLY: " " + REPLY}, {"answer": " " + REPLY}]
 
 
@@ -178,8 +178,8 @@ def test_tool_calls_come_back_as_tool_calls(demo: Demo):
     ).choices[0]
     assert one.finish_reason == "tool_calls"
     (call,) = one.message.tool_calls or []
-    assert call.function.name == "get_weather"  # type: ignore[union-attr]
-    assert json.loads(call.function.arguments) == {"city": " " + REPLY}  # type: ignore[union-attr]
+    assert call.function.name == "get_weather"
+    assert json.loads(call.function.arguments) == {"city": " " + REPLY}
 
     # Parallel calls: this model keeps calling until max_tokens (EOS never beats another call).
     several = client.chat.completions.create(
@@ -187,7 +187,7 @@ def test_tool_calls_come_back_as_tool_calls(demo: Demo):
     ).choices[0]
     calls = several.message.tool_calls or []
     assert len(calls) >= 2 and len({c.id for c in calls}) == len(calls)
-    assert all(json.loads(c.function.arguments) == {"city": " " + REPLY} for c in calls)  # type: ignore[union-attr]
+    assert all(json.loads(c.function.arguments) == {"city": " " + REPLY} for c in calls)
 
     # Streamed: the call arrives as deltas (name first, then argument pieces) keyed by index.
     chunks = list(
@@ -219,12 +219,12 @@ def test_anthropic_messages(demo: Demo, stream: bool):
     if stream:
         with claude.messages.stream(
             model=DEMO_MODEL, max_tokens=64, system="be brief", messages=CHAT
-        ) as events:  # type: ignore[arg-type]
+        ) as events:
             text = "".join(events.text_stream)
             message = events.get_final_message()
     else:
-        message = claude.messages.create(model=DEMO_MODEL, max_tokens=64, messages=CHAT)  # type: ignore[arg-type]
-        text = message.content[0].text  # type: ignore[union-attr]
+        message = claude.messages.create(model=DEMO_MODEL, max_tokens=64, messages=CHAT)
+        text = message.content[0].text
     assert text.strip() == REPLY
     assert message.stop_reason == "end_turn" and message.usage.output_tokens > 0
     record = max(UsageStore(demo.engine).records(), key=lambda r: r.created_at)
@@ -234,13 +234,13 @@ def test_anthropic_messages(demo: Demo, stream: bool):
 
 
 def test_anthropic_tool_use(demo: Demo):
-    tool = {"name": "get_weather", "input_schema": WEATHER["function"]["parameters"]}  # type: ignore[index]
+    tool = {"name": "get_weather", "input_schema": WEATHER["function"]["parameters"]}
     message = demo.anthropic().messages.create(
         model=DEMO_MODEL,
         max_tokens=200,
-        messages=CHAT,  # type: ignore[arg-type]
-        tools=[tool],  # type: ignore[list-item]
+        messages=CHAT,
+        tools=[tool],
         tool_choice={"type": "any", "disable_parallel_tool_use": True},
     )
     uses = [block for block in message.content if block.type == "tool_use"]
-    assert uses and uses[0].name == "get_weather" and uses[0].input == {"city": " " + REPLY}  # type: ignore[union-attr]
+    assert uses and uses[0].name == "get_weather" and uses[0].input == {"city": " " + REPLY}

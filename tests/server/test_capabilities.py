@@ -33,7 +33,7 @@ def _farm(backends, gateway):
 def test_models_list_and_retrieve_carry_capabilities(backends, gateway):
     _backend, gw = _farm(backends, gateway)
     client = gw.client(gw.key())
-    listed = {m.id: m.model_extra["capabilities"] for m in client.models.list()}  # type: ignore[index]
+    listed = {m.id: m.model_extra["capabilities"] for m in client.models.list()}
     assert listed == {
         "chat": ["chat", "completion", "tools", "structured_output"],
         "embed": ["embeddings"],
@@ -41,7 +41,7 @@ def test_models_list_and_retrieve_carry_capabilities(backends, gateway):
     }
     model = client.models.retrieve("embed")
     assert (model.id, model.object, model.owned_by) == ("embed", "model", "rigshift")
-    assert model.model_extra["capabilities"] == ["embeddings"]  # type: ignore[index]
+    assert model.model_extra["capabilities"] == ["embeddings"]
 
 
 def test_retrieve_unknown_or_not_permitted_is_the_same_404(backends, gateway):

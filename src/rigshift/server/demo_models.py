@@ -20,7 +20,9 @@ def demo_specs(parallel: int = 4, context: int = 2048) -> list[ReplicaSpec]:
     """One CPU replica per demo deployment on the local rig (chat first)."""
     source = ModelSource("demo", DEFAULT_REPLY)
 
-    def spec(replica_id: str, model: str, slots: int, **kind: bool) -> ReplicaSpec:
+    def spec(
+        replica_id: str, model: str, slots: int, *, embeddings: bool = False, reranking: bool = False
+    ) -> ReplicaSpec:
         deployment = replica_id.rsplit("-", 1)[0]
         return ReplicaSpec(
             replica_id=replica_id,
@@ -31,7 +33,8 @@ def demo_specs(parallel: int = 4, context: int = 2048) -> list[ReplicaSpec]:
             runtime="llama.cpp-cpu",
             context=context,
             parallel=slots,
-            **kind,
+            embeddings=embeddings,
+            reranking=reranking,
         )
 
     return [

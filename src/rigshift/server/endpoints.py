@@ -28,9 +28,9 @@ def reply_usage(reply: Any) -> tuple[int, int] | None:
     usage = reply.get("usage") if isinstance(reply, dict) else None
     if not isinstance(usage, dict):
         return None
-    if _is_int(usage.get("prompt_tokens")):
-        completion = usage.get("completion_tokens")
-        return int(usage["prompt_tokens"]), int(completion) if _is_int(completion) else 0
+    prompt, completion = usage.get("prompt_tokens"), usage.get("completion_tokens")
+    if isinstance(prompt, int) and not isinstance(prompt, bool):
+        return prompt, completion if isinstance(completion, int) and not isinstance(completion, bool) else 0
     if _is_int(usage.get("input_tokens")):
         return anthropic_prompt_tokens(usage), int(usage.get("output_tokens") or 0)
     return None
