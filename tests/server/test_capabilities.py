@@ -44,6 +44,12 @@ def test_models_list_and_retrieve_carry_capabilities(backends, gateway):
     assert model.model_extra["capabilities"] == ["embeddings"]
 
 
+def test_retrieve_a_model_whose_name_has_a_slash(backends, gateway):
+    backend = backends()
+    gw = gateway([replica("r1", backend.url, model="org/chat-8b")])
+    assert gw.client(gw.key()).models.retrieve("org/chat-8b").id == "org/chat-8b"
+
+
 def test_retrieve_unknown_or_not_permitted_is_the_same_404(backends, gateway):
     _backend, gw = _farm(backends, gateway)
     narrow = gw.client(gw.key(allowed_models=["chat"]))

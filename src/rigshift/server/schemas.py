@@ -10,7 +10,15 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StringConstraints,
+    ValidationError,
+    model_validator,
+)
 
 from rigshift.errors import InputError
 from rigshift.readers.names import printable
@@ -95,6 +103,12 @@ class ReplicaSpecIn(Strict):
     labels: Annotated[
         dict[str, Annotated[str, StringConstraints(max_length=1000)]], Field(max_length=64)
     ] = {}
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> ReplicaSpecIn:
+        if self.embeddings and self.reranking:
+            raise ValueError("a replica serves embeddings or rerank, not both (one llama-server pooling)")
+        return self
 
     def to_spec(self) -> ReplicaSpec:
         data: dict[str, Any] = self.model_dump()
