@@ -86,4 +86,12 @@ def test_second_choices_close_json(tmp_path: Path) -> None:
     ranked = [int(i) for i in np.argsort(-state0)[:7]]
     field = reader.fields["tokenizer.ggml.tokens"]
     tokens = [bytes(field.parts[i]).decode() for i in field.data]
-    assert [tokens[i] for i in ranked] == ["\u2581a", "<0x22>", "<0x7B>", "<0x3A>", "<0x7D>", "<0x2C>", "</s>"]
+    assert [tokens[i] for i in ranked] == [
+        "\u2581a",
+        "<0x22>",
+        "<0x7B>",
+        "<0x3A>",
+        "<0x7D>",
+        "<0x2C>",
+        "</s>",
+    ]
