@@ -27,6 +27,7 @@ from process_helpers import start_rigshift, wait_for_output
 from rigshift.fleet.demo import demo_fleet
 from rigshift.run.backends import find_llama_server
 from rigshift.run.contracts import GpuTelemetry, RigTelemetry
+from rigshift.server.demo_models import demo_specs
 from rigshift.server.fleet_view import HOT_GPU_C
 from rigshift.server.serving import free_port
 
@@ -156,7 +157,8 @@ def test_every_page_renders_the_demo_cluster(
         open_page(page, demo.url, "overview")
         kpis = page.inner_text("#ov-kpis")
         assert "2,000" in kpis  # the demo farm's GPUs
-        assert "1 ready" in kpis  # the demo replica on the local Ray cluster
+        # the demo's replicas (chat, embeddings, rerank) on the local Ray cluster
+        assert f"{len(demo_specs())} ready" in kpis
         hot = page.locator("#ov-alerts li[data-kind=hot_gpu]")
         assert f"{demo.hot_rig}/0" in hot.inner_text()
         page.screenshot(path=artifacts / "overview-1366.png", full_page=True)

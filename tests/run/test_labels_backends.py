@@ -111,3 +111,21 @@ def test_specs_round_trip_through_json_and_fingerprint_ignores_id() -> None:
 
     assert dataclasses.replace(SPEC, replica_id="other").fingerprint() == SPEC.fingerprint()
     assert dataclasses.replace(SPEC, context=8192).fingerprint() != SPEC.fingerprint()
+
+
+def test_embedding_and_rerank_replicas_start_with_their_pooling() -> None:
+    from dataclasses import replace
+
+    binary = BackendBinary("llama-server", ("llama-server",))
+    embed = " ".join(backend_command(binary, replace(SPEC, embeddings=True), "/m", "127.0.0.1", 1))
+    rerank = " ".join(backend_command(binary, replace(SPEC, reranking=True), "/m", "127.0.0.1", 1))
+    assert "--embeddings --pooling mean" in embed and "--reranking" not in embed
+    assert "--reranking --pooling rank" in rerank and "--embeddings" not in rerank
+
+
+def test_a_catalog_embedding_model_is_planned_as_an_embedding_replica() -> None:
+    from rigshift.run.plan_adapter import is_embedding_model
+
+    assert is_embedding_model("bge-small-en-v1.5")
+    assert not is_embedding_model("llama-3.1-8b")
+    assert not is_embedding_model("not-in-the-catalog")

@@ -66,3 +66,32 @@ def test_bad_replies_are_rejected() -> None:
         reply_pieces("go go")
     with pytest.raises(InputError, match="empty"):
         reply_pieces("   ")
+
+
+def test_grammar_friendly_tokenizer(tmp_path: Path) -> None:
+    """No space prefix (llama.cpp feeds the generation prompt to a JSON grammar byte by byte; the
+    prefix's "▁" made every response_format request fail), and Hermes' call opener is one piece."""
+    reader = gguf.GGUFReader(str(write_tiny_gguf(tmp_path / "m.gguf")))
+    assert bool(reader.fields["tokenizer.ggml.add_space_prefix"].parts[-1][0]) is False
+    field = reader.fields["tokenizer.ggml.tokens"]
+    assert "<tool_call>\n" in [bytes(field.parts[i]).decode() for i in field.data]
+
+
+def test_second_choices_close_json(tmp_path: Path) -> None:
+    """Where a grammar masks the reply, state 0 prefers `"` then `{` `:` `}` `,` then EOS."""
+    path = write_tiny_gguf(tmp_path / "m.gguf", reply="a b")
+    reader = gguf.GGUFReader(str(path))
+    out = np.asarray(next(t for t in reader.tensors if t.name == "output.weight").data)
+    state0 = out[:, 0]
+    ranked = [int(i) for i in np.argsort(-state0)[:7]]
+    field = reader.fields["tokenizer.ggml.tokens"]
+    tokens = [bytes(field.parts[i]).decode() for i in field.data]
+    assert [tokens[i] for i in ranked] == [
+        "\u2581a",
+        "<0x22>",
+        "<0x7B>",
+        "<0x3A>",
+        "<0x7D>",
+        "<0x2C>",
+        "</s>",
+    ]

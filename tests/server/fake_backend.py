@@ -216,6 +216,65 @@ def create_fake_backend(state: FakeBackendState | None = None) -> Starlette:
             }
         )
 
+    async def rerank(request: Request) -> Response:
+        body, failure = await common(request)
+        if failure is not None:
+            return failure
+        documents = [str(d) for d in body.get("documents") or []]  # type: ignore[attr-defined]
+        tokens = sum(fake_token_count(d) for d in [str(body.get("query")), *documents])
+        # Longer documents rank higher: a deterministic order a test can check.
+        results = sorted(
+            ({"index": i, "relevance_score": float(len(d))} for i, d in enumerate(documents)),
+            key=lambda r: -float(r["relevance_score"]),  # type: ignore[arg-type]
+        )[: int(body.get("top_n") or len(documents))]  # type: ignore[call-overload]
+        usage = {"prompt_tokens": tokens, "total_tokens": tokens}
+        return JSONResponse({"model": body["model"], "object": "list", "usage": usage, "results": results})
+
+    async def messages(request: Request) -> Response:
+        """Anthropic's Messages API in llama-server's shapes (usage in message_start/_delta)."""
+        body, failure = await common(request)
+        if failure is not None:
+            return failure
+        prompt = fake_token_count(json.dumps(body.get("messages")))
+        words = state.words[: _limit(body)]
+        if not body.get("stream"):
+            return JSONResponse(
+                {
+                    "id": "msg-fake",
+                    "type": "message",
+                    "role": "assistant",
+                    "model": body["model"],
+                    "content": [{"type": "text", "text": "".join(words)}],
+                    "stop_reason": "end_turn",
+                    "stop_sequence": None,
+                    "usage": {"input_tokens": prompt, "output_tokens": len(words)},
+                }
+            )
+
+        def event(kind: str, data: dict[str, object]) -> bytes:
+            return f"event: {kind}\ndata: {json.dumps({'type': kind, **data})}\n\n".encode()
+
+        async def events() -> AsyncIterator[bytes]:
+            message = {"id": "msg-fake", "type": "message", "role": "assistant", "model": body["model"]}
+            message |= {"content": [], "stop_reason": None, "stop_sequence": None}
+            yield event(
+                "message_start",
+                {"message": {**message, "usage": {"input_tokens": prompt, "output_tokens": 0}}},
+            )
+            yield event("content_block_start", {"index": 0, "content_block": {"type": "text", "text": ""}})
+            for i, word in enumerate(words):
+                if state.crash_after_words is not None and i >= state.crash_after_words:
+                    raise ConnectionAbortedError("the fake backend crashes mid-stream")
+                yield event(
+                    "content_block_delta", {"index": 0, "delta": {"type": "text_delta", "text": word}}
+                )
+            yield event("content_block_stop", {"index": 0})
+            delta = {"stop_reason": "end_turn", "stop_sequence": None}
+            yield event("message_delta", {"delta": delta, "usage": {"output_tokens": len(words)}})
+            yield event("message_stop", {})
+
+        return StreamingResponse(events(), media_type="text/event-stream")
+
     async def health(_request: Request) -> Response:
         return JSONResponse({"status": "ok"})
 
@@ -236,6 +295,8 @@ def create_fake_backend(state: FakeBackendState | None = None) -> Starlette:
             Route("/v1/chat/completions", generate, methods=["POST"]),
             Route("/v1/completions", generate, methods=["POST"]),
             Route("/v1/embeddings", embeddings, methods=["POST"]),
+            Route("/v1/rerank", rerank, methods=["POST"]),
+            Route("/v1/messages", messages, methods=["POST"]),
             Route("/health", health),
             *(
                 [

@@ -57,3 +57,19 @@ def test_a_line_runs_only_where_the_energy_policy_allows_batch(engine):
     assert dispatcher.spare_replica("tiny").replica_id == "a"
     dispatcher.replica_allowed = lambda r: False
     assert dispatcher.spare_replica("tiny") is None
+
+
+def test_a_line_for_a_capability_the_model_lacks_is_final_and_unbilled(engine):
+    import asyncio
+    import json
+    import time
+    from dataclasses import replace
+
+    chat_only = replace(replica("a", "rig-a", 4), capabilities=("chat", "completion"))
+    dispatcher = dispatcher_over(engine, [chat_only])
+    key, _secret = KeyStore(engine).create("tenant", now=time.time())
+    line = json.dumps({"model": "tiny", "input": "x"}).encode()
+    result = asyncio.run(dispatcher.run_line(key, "embeddings", line))
+    assert result.status_code == 400 and not result.retry_later and result.usage is None
+    assert json.loads(result.body)["error"]["code"] == "model_capability_missing"
+    assert dispatcher.gateway.router.outstanding.get("a", 0) == 0

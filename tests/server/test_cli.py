@@ -155,11 +155,16 @@ def test_up_demo_reuses_its_demo_key(tmp_path):
     from rigshift.server.launch import demo_key
 
     keys = KeyStore(open_engine(str(tmp_path / "d.db")))
-    first = demo_key(keys, tmp_path, "rigshift-tiny")
-    assert demo_key(keys, tmp_path, "rigshift-tiny") == first
+    first = demo_key(keys, tmp_path, ["rigshift-tiny"])
+    assert demo_key(keys, tmp_path, ["rigshift-tiny"]) == first
     assert [k.name for k in keys.list()] == ["demo"]
     assert oct((tmp_path / "demo-key").stat().st_mode & 0o777) == "0o600"
     keys.revoke("demo", now=time.time())  # revoked by hand: the next start makes a new one
-    second = demo_key(keys, tmp_path, "rigshift-tiny")
+    second = demo_key(keys, tmp_path, ["rigshift-tiny"])
     assert second != first and keys.authenticate(second) is not None
+    assert len([k for k in keys.list() if not k.revoked]) == 1
+    # A demo that serves more models (issue 21: embed and rerank) replaces a key that lacks them.
+    third = demo_key(keys, tmp_path, ["rigshift-tiny", "rigshift-tiny-embed"])
+    key = keys.authenticate(third)
+    assert third != second and key is not None and key.allows("rigshift-tiny-embed")
     assert len([k for k in keys.list() if not k.revoked]) == 1

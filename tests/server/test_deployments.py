@@ -66,6 +66,9 @@ def test_put_deployments_applies_and_stores_the_plan(engine, gateway):
         bad = httpx.put(server.url + "/admin/deployments", content=duplicate, headers=admin)
         assert bad.status_code == 400 and "unique" in bad.json()["error"]["message"]
         assert DeploymentLog(engine).load_desired() == SPECS  # a rejected plan changes nothing
+        both = json.dumps([{**to_dict(SPECS[0]), "embeddings": True, "reranking": True}])
+        bad = httpx.put(server.url + "/admin/deployments", content=both, headers=admin)
+        assert bad.status_code == 400 and "embeddings or rerank, not both" in bad.json()["error"]["message"]
         tenant = {"authorization": f"Bearer {gw.key('tenant')}"}
         assert httpx.put(server.url + "/admin/deployments", content=body, headers=tenant).status_code == 403
     finally:

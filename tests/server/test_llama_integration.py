@@ -29,6 +29,7 @@ from rigshift.run.supervisor import BackendSupervisor, SupervisorSettings, spawn
 from rigshift.run.tiny_gguf import expected_text, write_tiny_gguf
 from rigshift.server.app import create_app
 from rigshift.server.db import open_engine
+from rigshift.server.demo_models import DEMO_EMBED_MODEL, DEMO_RERANK_MODEL, demo_models
 from rigshift.server.local import SupervisedDirectory
 from rigshift.server.serving import BackgroundServer, free_port, serve_in_thread
 from rigshift.server.settings import ServerSettings
@@ -233,7 +234,13 @@ def test_rigshift_up_demo_serves_the_tiny_model(tmp_path: Path, mode: str):
         client = openai.OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key=key, max_retries=0)
         reply = client.chat.completions.create(model=MODEL, messages=CHAT)
         assert reply.choices[0].message.content.strip() == expected_text()
-        assert httpx.get(f"http://127.0.0.1:{port}/healthz").json()["models"] == [MODEL]
+        assert httpx.get(f"http://127.0.0.1:{port}/healthz").json()["models"] == sorted(demo_models())
+        # Issue 21: every route answers on a fresh clone (an embedding and a rerank deployment).
+        assert client.embeddings.create(model=DEMO_EMBED_MODEL, input="hi").data[0].embedding
+        ranked = client.post(
+            "/rerank", cast_to=object, body={"model": DEMO_RERANK_MODEL, "query": "q", "documents": ["d"]}
+        )
+        assert ranked["results"][0]["index"] == 0  # type: ignore[index]
         assert "Traceback" not in log.read_text(errors="replace")
         # Issue 13: `up` let Ray listen on every interface. Every socket its processes (Ray's
         # GCS, raylet, agents, the replica) listen on must be loopback.

@@ -93,6 +93,9 @@ def backend_command(
             # This llama-server keeps answering completions with --embeddings on (checked with
             # the tiny model); mean pooling suits decoder models that have no pooling of their own.
             argv += ["--embeddings", "--pooling", "mean"]
+        elif spec.reranking:
+            # Rank pooling reads the last token's state (a causal model's reranker head).
+            argv += ["--reranking", "--pooling", "rank"]
         if threads:
             argv += ["--threads", str(threads)]
     elif binary.kind == "llama-cpp-python":

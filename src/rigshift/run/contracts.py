@@ -25,6 +25,9 @@ class ReplicaEndpoint:
     context: int = 4096  # tokens per sequence
     watts: float | None = None  # expected draw while serving, for energy metering
     labels: dict[str, str] = field(default_factory=dict)
+    # chat, completion, embeddings, rerank, tools, structured_output (run/capabilities.py);
+    # empty: not said, taken as a chat model's
+    capabilities: tuple[str, ...] = ()
 
 
 class ReplicaDirectory(Protocol):

@@ -26,6 +26,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from rigshift.errors import RigshiftError
+from rigshift.run.capabilities import spec_capabilities
 from rigshift.run.contracts import ReplicaEndpoint, ReplicaState
 from rigshift.run.reconcile import Action, ObservedReplica, RigCapacity, reconcile, replace_lost
 from rigshift.run.spec import ReplicaSpec
@@ -262,6 +263,7 @@ class ReplicaManager:
             context=spec.context,
             watts=spec.watts,
             labels=labels,
+            capabilities=spec_capabilities(spec),
         )
 
     def _publish(self, snapshot: dict[str, ReplicaEndpoint]) -> None:

@@ -29,7 +29,7 @@ from urllib.parse import quote
 from rigshift.client.http import ControlPlaneClient
 from rigshift.errors import BackendError, InputError, Problem
 from rigshift.run.spec import ModelSource
-from rigshift.run.tiny_gguf import write_tiny_gguf
+from rigshift.run.tiny_gguf import GENERATOR_VERSION, write_tiny_gguf
 
 
 def default_cache_dir() -> Path:
@@ -67,7 +67,7 @@ class ModelCache:
             if source.kind == "hf":
                 return self._hf(source)
             if source.kind == "demo":
-                target = self.root / "demo" / f"tiny-{_short_hash(source.uri)}.gguf"
+                target = self.root / "demo" / f"tiny-{_short_hash(source.uri)}-v{GENERATOR_VERSION}.gguf"
                 if not target.is_file():
                     write_tiny_gguf(target, reply=source.uri)
                     self.copies += 1

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from rigshift.catalog.models import model_catalog
+from rigshift.errors import UnknownNameError
 from rigshift.plan.types import Plan, PlannedReplica
 from rigshift.run.labels import label_value
 from rigshift.run.spec import ModelSource, ReplicaSpec
@@ -32,6 +34,14 @@ def source_for(model: str, quant: str) -> ModelSource:
     return ModelSource("store", f"{model}.{quant}.gguf")
 
 
+def is_embedding_model(model: str) -> bool:
+    """The catalog says `model` is an embedding model (its replicas start with --embeddings)."""
+    try:
+        return model_catalog().get(model).kind == "embedding"
+    except UnknownNameError:
+        return False
+
+
 def replica_spec(replica: PlannedReplica, source: ModelSource) -> ReplicaSpec:
     gpus = sorted(replica.gpus, key=lambda g: g.position)
     return ReplicaSpec(
@@ -47,6 +57,7 @@ def replica_spec(replica: PlannedReplica, source: ModelSource) -> ReplicaSpec:
         parallel=replica.parallel,
         tensor_split=tuple(replica.tensor_split or ()),
         watts=replica.power_w,
+        embeddings=is_embedding_model(replica.model),
         labels={"rigshift.io/site": label_value(replica.site)},
     )
 

@@ -54,6 +54,7 @@ class ReplicaSpec:
     tensor_split: tuple[float, ...] = ()  # fraction per GPU, same order as gpu_indices
     watts: float | None = None
     embeddings: bool = False  # also serve /v1/embeddings (llama-server --embeddings --pooling mean)
+    reranking: bool = False  # serve /v1/rerank (llama-server --reranking --pooling rank)
     extra_args: tuple[str, ...] = ()
     labels: dict[str, str] = field(default_factory=dict)
 
@@ -62,6 +63,8 @@ class ReplicaSpec:
         data = to_dict(self)
         data.pop("replica_id")
         data.pop("labels")
+        if not data["reranking"]:
+            data.pop("reranking")  # added later: specs without it keep their fingerprint (no restart)
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
 
 

@@ -49,6 +49,7 @@ from rigshift.server.health import probe_loop
 from rigshift.server.metering import default_prices
 from rigshift.server.metrics import Metrics, gpu_metrics, replica_metrics
 from rigshift.server.routers import (
+    anthropic,
     batches,
     console,
     deployments,
@@ -87,6 +88,7 @@ if TYPE_CHECKING:
 # Every server's routers, in the order they are matched. Adding a resource: one line.
 ROUTERS: list[APIRouter] = [
     openai.router,
+    anthropic.router,
     batches.router,
     usage.router,
     keys.router,

@@ -19,6 +19,7 @@ from rigshift.run.contracts import ReplicaEndpoint
 from rigshift.server.backend_client import BackendConnectionError
 from rigshift.server.batch_input import BatchLine
 from rigshift.server.batch_runner import DispatchResult
+from rigshift.server.capabilities import capability_refusal
 from rigshift.server.errors import error_response, normalise_backend_error
 from rigshift.server.gateway import Gateway, _BackendFailed, _Call, _TryAnother, _unservable
 from rigshift.server.openai_body import read_fields
@@ -85,7 +86,9 @@ class GatewayDispatcher:
         replica = self.spare_replica(fields.model)
         if replica is None:
             return DispatchResult(retry_later=True, reason="no free replica slot")
-        unservable = _unservable(fields, replica)
+        unservable = capability_refusal(gateway.directory, endpoint, body, fields.model) or _unservable(
+            fields, replica
+        )
         if unservable is not None:  # the request's own fault: final, nothing billed
             return DispatchResult(400, bytes(error_response(unservable).body))
         try:

@@ -26,15 +26,14 @@ from rigshift.run.ray_cluster import (
     use_token_in_this_process,
 )
 from rigshift.run.replica_actor import RunnerSettings
-from rigshift.run.spec import ModelSource, ReplicaSpec
-from rigshift.run.tiny_gguf import DEFAULT_REPLY
+from rigshift.run.spec import ReplicaSpec
+from rigshift.server.demo_models import DEMO_MODEL, LOCAL_RIG, demo_specs
 from rigshift.server.stores.deployments import Action, DeploymentLog
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
-DEMO_MODEL = "rigshift-tiny"
-LOCAL_RIG = "local"
+__all__ = ["DEMO_MODEL", "ClusterPlane", "demo_specs", "start_cluster_plane", "start_local_plane"]
 
 
 @dataclass
@@ -144,19 +143,3 @@ def _with_manager(
         manager.apply(desired)
     manager.start()
     return ClusterPlane(head, manager)
-
-
-def demo_specs(parallel: int = 4, context: int = 2048) -> Sequence[ReplicaSpec]:
-    """The tiny generated model, one CPU replica on the local rig."""
-    return [
-        ReplicaSpec(
-            replica_id="demo-0",
-            deployment="demo",
-            model=DEMO_MODEL,
-            source=ModelSource("demo", DEFAULT_REPLY),
-            rig=LOCAL_RIG,
-            runtime="llama.cpp-cpu",
-            context=context,
-            parallel=parallel,
-        )
-    ]

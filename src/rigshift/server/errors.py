@@ -17,6 +17,7 @@ from starlette.responses import Response
 
 from rigshift.errors import InputError, RigshiftError
 from rigshift.readers.validation import Loc, ValidationErrors, fields_in, json_path, problems_from_validation
+from rigshift.server.backend_errors import known_backend_error
 
 
 class ApiError(RigshiftError):
@@ -131,6 +132,9 @@ def normalise_backend_error(status: int, body: bytes) -> Response:
     `code`; the openai client expects `code: context_length_exceeded` there. A backend's 5xx goes
     out as 502 (the gateway itself did not fail; the server behind it did).
     """
+    known = known_backend_error(status, body)  # a request this model cannot serve: a clear 400
+    if known is not None:
+        return openai_error(400, known.message, code=known.code, param=known.param)
     if status >= 500:
         detail = body.decode("utf-8", "replace")[:500]
         with contextlib.suppress(ValueError, AttributeError, TypeError):

@@ -22,13 +22,23 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from rigshift.run.contracts import ReplicaDirectory, ReplicaEndpoint
+from rigshift.server.anthropic_shape import anthropic_stream_error
 from rigshift.server.backend_client import BackendConnectionError, BackendPool, BackendResponse
+from rigshift.server.capabilities import capability_refusal
+from rigshift.server.endpoints import (
+    GENERATING,
+    USAGE_ON_REQUEST,
+    counting_request,
+    reply_usage,
+    stream_meter,
+)
 from rigshift.server.errors import ApiError, error_response, normalise_backend_error, openai_error
 from rigshift.server.fan_out import fetch_outputs
 from rigshift.server.limits import QuotaTracker, RateLimiter, Reservation, period_bounds, retry_after_header
 from rigshift.server.login_throttle import LoginThrottle, client_address
 from rigshift.server.metering import energy_wh
 from rigshift.server.metrics import Metrics
+from rigshift.server.models_api import list_entries, retrieve_entry
 from rigshift.server.openai_body import GatewayFields, read_fields
 from rigshift.server.prompt_tokens import PromptCount, count_completion, count_prompt, estimate_tokens
 from rigshift.server.quota_budget import completion_room, max_tokens_problem, plan_budget, quota_wait_s
@@ -37,7 +47,7 @@ from rigshift.server.request_fields import one_length_field
 from rigshift.server.served_rate import ServedRate
 from rigshift.server.services.keys import ApiKey, KeysService
 from rigshift.server.settings import ServerSettings
-from rigshift.server.sse import PassThroughStream, StreamMeter
+from rigshift.server.sse import PassThroughStream
 from rigshift.server.stores.usage import UsageRecord, UsageStore
 from rigshift.server.stores.usage_writer import UsageWriter
 from rigshift.server.strict_json import loads_strict
@@ -47,6 +57,8 @@ ENDPOINT_PATHS = {
     "chat": "/v1/chat/completions",
     "completions": "/v1/completions",
     "embeddings": "/v1/embeddings",
+    "rerank": "/v1/rerank",
+    "messages": "/v1/messages",
 }
 # A backend that answers at all is alive: its status is about the request, not the replica's
 # health. 502/503/504 (loading, no free slot, a proxy in front timing out) are worth another
@@ -131,6 +143,8 @@ class Gateway:
         check goes through here, the OpenAI routes' as well as the admin and tenant API's.
         """
         header = request.headers.get("authorization")
+        if header is None and (api_key := request.headers.get("x-api-key")) is not None:
+            header = "Bearer " + api_key  # Anthropic's SDK sends the key there
         if header is None:
             return None
         client = client_address(request.client.host if request.client else None)
@@ -157,13 +171,17 @@ class Gateway:
         key = await self._authorised(request)
         if isinstance(key, Response):
             return key
-        created = int(self.clock())
-        data = [
-            {"id": m, "object": "model", "created": created, "owned_by": "rigshift"}
-            for m in sorted(self.directory.models())
-            if key.allows(m)
-        ]
+        data = list_entries(self.directory, key, int(self.clock()))
         return Response(json.dumps({"object": "list", "data": data}), media_type="application/json")
+
+    async def retrieve_model(self, request: Request, model: str) -> Response:
+        key = await self._authorised(request)
+        if isinstance(key, Response):
+            return key
+        entry = retrieve_entry(self.directory, key, model, int(self.clock()))
+        if entry is None:
+            return _model_not_found(model)
+        return Response(json.dumps(entry), media_type="application/json")
 
     # --- completions, chat, embeddings ----------------------------------------------------
 
@@ -191,12 +209,16 @@ class Gateway:
                 type="permission_error",
                 code="model_not_allowed",
             )
+        lacking = capability_refusal(self.directory, endpoint, body, model)
+        if lacking is not None:
+            self.metrics.requests.labels(model, endpoint, "400").inc()
+            return error_response(lacking)
         rejected = await self._check_limits(key)
         if rejected is not None:
             self.metrics.requests.labels(self.metric_model(model), endpoint, str(rejected.status_code)).inc()
             return rejected
         strip_usage = False
-        if fields.stream and not fields.wants_usage:
+        if fields.stream and not fields.wants_usage and endpoint in USAGE_ON_REQUEST:
             # Ask the backend for usage so metering is exact; the extra chunk is removed again.
             body["stream_options"] = {**(body.get("stream_options") or {}), "include_usage": True}
             strip_usage = True
@@ -217,12 +239,7 @@ class Gateway:
         for _attempt in range(max(1, self.settings.max_attempts)):
             choice = self.router.choose(model, exclude=tried)
             if choice.outcome == "unknown_model":
-                return openai_error(
-                    404,
-                    f"the model {model!r} does not exist",
-                    type="invalid_request_error",
-                    code="model_not_found",
-                )
+                return _model_not_found(model)
             if choice.outcome in ("no_ready_replica", "saturated") or choice.replica is None:
                 if tried:
                     break
@@ -326,9 +343,7 @@ class Gateway:
         counted = await count_prompt(
             self.backends,
             [replica],
-            call.endpoint,
-            call.body,
-            call.raw,
+            *counting_request(call.endpoint, call.body, call.raw),
             fallback="upper",
             template=self.template,
         )
@@ -338,7 +353,7 @@ class Gateway:
         # From here to `reserve` there is no await: the check and the hold are one step.
         remaining = self.quotas.remaining(key.id, start, quota)
         exact = counted.tokens if counted.source == "tokenized" else None
-        if call.endpoint == "embeddings":
+        if call.endpoint not in GENERATING:
             need = counted.tokens
         else:
             room = completion_room(replica.context, exact, fields.prompts)
@@ -381,16 +396,12 @@ class Gateway:
         """The prompt's tokens when the backend did not report them: counted, else estimated."""
         if call.prompt is not None:
             return call.prompt
+        endpoint, body, raw = counting_request(call.endpoint, call.body, call.raw)
         if self.backends is None:
-            return PromptCount(estimate_tokens(call.body, call.endpoint, self.template), "estimated")
+            return PromptCount(estimate_tokens(body, endpoint, self.template), "estimated")
         others = [r for r in self.directory.ready_replicas(call.model) if r.replica_id != replica.replica_id]
         return await count_prompt(
-            self.backends,
-            [replica, *others[:2]],
-            call.endpoint,
-            call.body,
-            call.raw,
-            template=self.template,
+            self.backends, [replica, *others[:2]], endpoint, body, raw, template=self.template
         )
 
     async def _fetch(self, call: _Call, replica: ReplicaEndpoint) -> tuple[int, bytes]:
@@ -435,16 +446,15 @@ class Gateway:
             reply: Any = None
             with contextlib.suppress(ValueError):
                 reply = json.loads(content)
-            usage = reply.get("usage") if isinstance(reply, dict) else None
-            if isinstance(usage, dict) and isinstance(usage.get("prompt_tokens"), int):
-                prompt = int(usage.get("prompt_tokens") or 0)
-                completion = int(usage.get("completion_tokens") or 0)
+            usage = reply_usage(reply)
+            if usage is not None:
+                prompt, completion = usage
                 self._learn_template(call, prompt)
             else:  # a backend that reports no usage: the gateway counts with its tokenizer
                 counted = await self._prompt_for_billing(call, replica)
                 generated = (
                     await count_completion(self.backends, [replica], reply)
-                    if self.backends is not None and call.endpoint != "embeddings"
+                    if self.backends is not None and call.endpoint in GENERATING
                     else PromptCount(0, "tokenized")
                 )
                 prompt, completion = counted.tokens, generated.tokens
@@ -486,7 +496,7 @@ class Gateway:
         except BackendConnectionError as error:
             raise _BackendFailed(str(error)) from error
         self.metrics.first_byte.labels(call.model).observe(time.perf_counter() - call.started)
-        meter = StreamMeter(strip_usage_chunk=strip_usage, n=call.fields.n, outputs=call.fields.outputs)
+        meter = stream_meter(call.endpoint, strip_usage, call.fields.n, call.fields.outputs)
         call.stream_owns_reservation = True
 
         async def tokens(status: int) -> tuple[int, int, str]:
@@ -523,7 +533,11 @@ class Gateway:
                 # Durable before the client sees the end of the stream.
                 await self._meter(call, replica, prompt, completion, concurrent, status, source)
                 if cut is not None:
-                    yield stream_error_event(f"the backend failed mid-stream: {cut}", "backend_disconnected")
+                    message = f"the backend failed mid-stream: {cut}"
+                    if call.endpoint == "messages":
+                        yield anthropic_stream_error(message)
+                    else:
+                        yield stream_error_event(message, "backend_disconnected")
                 else:
                     merged = meter.merged_usage_event()
                     if merged is not None:
@@ -653,6 +667,12 @@ def stream_error_event(message: str, code: str) -> bytes:
     """An SSE event in the shape the openai client raises on (`data: {"error": ...}`)."""
     error = {"error": {"message": message, "type": "server_error", "code": code, "param": None}}
     return b"data: " + json.dumps(error).encode() + b"\n\n"
+
+
+def _model_not_found(model: str) -> Response:
+    return openai_error(
+        404, f"the model {model!r} does not exist", type="invalid_request_error", code="model_not_found"
+    )
 
 
 def _unauthorized() -> Response:

@@ -16,6 +16,7 @@ from typing import Any
 from rigshift.decision.service import read_decision_files
 from rigshift.errors import BackendError, InputError
 from rigshift.server.db import default_db_url, normalise_url, open_engine
+from rigshift.server.demo_models import demo_models, demo_specs
 from rigshift.server.fleet_source import FleetSource
 from rigshift.server.settings import ServerSettings
 from rigshift.server.stores.deployments import DeploymentLog
@@ -46,7 +47,7 @@ def join_token(db: str | None) -> str:
     return load_or_create_secret(data_dir(db) / "join-token")
 
 
-def demo_key(keys: KeyStore, workdir: Path, model: str) -> str:
+def demo_key(keys: KeyStore, workdir: Path, models: list[str]) -> str:
     """The demo key of `up --demo`: the one from the last start while it is still active, else a
     new one (the old one revoked). Before, every start added another never-expiring key."""
     from rigshift.server.local import write_secret
@@ -55,11 +56,11 @@ def demo_key(keys: KeyStore, workdir: Path, model: str) -> str:
     if path.is_file():
         secret = path.read_text().strip()
         key = keys.authenticate(secret)
-        if key is not None and key.name == "demo" and key.allows(model):
+        if key is not None and key.name == "demo" and all(key.allows(m) for m in models):
             return secret
         if key is not None:
             keys.revoke(key.id, now=time.time())
-    _key, secret = keys.create("demo", now=time.time(), allowed_models=[model], rate_limit_rpm=600)
+    _key, secret = keys.create("demo", now=time.time(), allowed_models=models, rate_limit_rpm=600)
     write_secret(path, secret)
     return secret
 
@@ -208,7 +209,7 @@ def up_demo(*, host: str, port: int, db: str | None, use_ray: bool, ready_timeou
         if use_ray:
             import ray as ray_module
 
-            from rigshift.server.cluster import demo_specs, start_local_plane
+            from rigshift.server.cluster import start_local_plane
 
             cleanup.append(ray_module.shutdown)  # the local cluster belongs to this process
             plane = start_local_plane(token, engine, workdir, threads=2)
@@ -217,27 +218,30 @@ def up_demo(*, host: str, port: int, db: str | None, use_ray: bool, ready_timeou
             plane.manager.apply(specs)
             DeploymentLog(engine).save_desired(specs, time.time())
             directory: Any = plane.manager.directory()
-            model = specs[0].model
             manager = plane.manager
 
             def wait_ready() -> bool:
-                return manager.wait_ready(1, timeout_s=ready_timeout)
+                return manager.wait_ready(len(specs), timeout_s=ready_timeout)
 
             app = create_app(directory, settings, engine=engine, manager=manager, fleet=FleetSource.demo())
         else:
             from rigshift.server.local import SupervisedDirectory, start_demo_replica
 
             local = SupervisedDirectory()
-            supervisor, endpoint = start_demo_replica(workdir)
-            cleanup.append(supervisor.stop)
-            local.add(endpoint, lambda: supervisor.status().state)
-            model = endpoint.model
+            supervisors = []
+            for spec in demo_specs():
+                supervisor, endpoint = start_demo_replica(workdir, spec)
+                cleanup.append(supervisor.stop)
+                local.add(endpoint, supervisor_state(supervisor))
+                supervisors.append(supervisor)
 
             def wait_ready() -> bool:
-                return supervisor.wait_ready(ready_timeout)
+                deadline = time.monotonic() + ready_timeout
+                return all(s.wait_ready(max(0.0, deadline - time.monotonic())) for s in supervisors)
 
             app = create_app(local, settings, engine=engine, fleet=FleetSource.demo())
-        key = demo_key(keys, workdir, model)
+        model, *others = demo_models()
+        key = demo_key(keys, workdir, [model, *others])
         running = serve_in_thread(app, host=host, port=port)
         cleanup.append(running.stop)
         if not wait_ready():
@@ -246,7 +250,7 @@ def up_demo(*, host: str, port: int, db: str | None, use_ray: bool, ready_timeou
             )
         url = running.url
         first_admin = ensure_admin_key(keys)  # only once the start has succeeded (see `serve`)
-        say(f"rigshift is up: {url}/v1  (model {model!r})")
+        say(f"rigshift is up: {url}/v1  (model {model!r}; also {', '.join(map(repr, others))})")
         say(f"demo API key: {key}")
         if first_admin:
             say(f"admin key (shown once): {first_admin}")
@@ -271,6 +275,10 @@ def up_demo(*, host: str, port: int, db: str | None, use_ray: bool, ready_timeou
         for step in reversed(cleanup):
             with contextlib.suppress(Exception):  # shutting down: one failed step must not skip the rest
                 step()
+
+
+def supervisor_state(supervisor: Any) -> Callable[[], str]:
+    return lambda: supervisor.status().state
 
 
 def require_demo(demo: bool) -> None:

@@ -15,13 +15,13 @@ from dataclasses import replace
 from pathlib import Path
 
 from rigshift.run.backends import backend_command, backend_env, choose_backend
+from rigshift.run.capabilities import spec_capabilities
 from rigshift.run.contracts import ReplicaEndpoint
-from rigshift.run.spec import ModelSource, ReplicaSpec
+from rigshift.run.spec import ReplicaSpec
 from rigshift.run.supervisor import BackendSupervisor, spawn_subprocess
-from rigshift.run.tiny_gguf import write_tiny_gguf
+from rigshift.run.tiny_gguf import GENERATOR_VERSION, write_tiny_gguf
+from rigshift.server.demo_models import DEMO_MODEL, demo_specs
 from rigshift.server.serving import free_port
-
-DEMO_MODEL = "rigshift-tiny"
 
 
 class SupervisedDirectory:
@@ -49,26 +49,19 @@ class SupervisedDirectory:
 
 
 def start_demo_replica(
-    workdir: Path, *, parallel: int = 4, context: int = 2048, threads: int | None = 2
+    workdir: Path, spec: ReplicaSpec | None = None, *, threads: int | None = 2
 ) -> tuple[BackendSupervisor, ReplicaEndpoint]:
-    """Write the tiny model (once) and start llama.cpp on the CPU serving it on a free port."""
-    model_path = workdir / "models" / f"{DEMO_MODEL}.gguf"
+    """Write the tiny model (once) and start llama.cpp on the CPU serving `spec` (by default
+    the demo chat deployment) on a free port."""
+    spec = spec or demo_specs()[0]
+    model_path = workdir / "models" / f"{DEMO_MODEL}-v{GENERATOR_VERSION}.gguf"
     if not model_path.is_file():
         write_tiny_gguf(model_path, stop=True)
     port = free_port()
-    spec = ReplicaSpec(
-        replica_id="demo-0",
-        deployment="demo",
-        model=DEMO_MODEL,
-        source=ModelSource("demo", DEMO_MODEL),
-        rig="local",
-        context=context,
-        parallel=parallel,
-    )
     binary = choose_backend(spec.runtime)
     argv = backend_command(binary, spec, str(model_path), "127.0.0.1", port, threads=threads)
     base_url = f"http://127.0.0.1:{port}"
-    log = workdir / "logs" / "demo-0.log"
+    log = workdir / "logs" / f"{spec.replica_id}.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     supervisor = BackendSupervisor(argv, backend_env(spec), base_url + "/health", spawn=spawn_subprocess(log))
     supervisor.start()
@@ -80,8 +73,9 @@ def start_demo_replica(
         rig=spec.rig,
         gpus=("local/cpu",),
         state="starting",
-        max_parallel=parallel,
-        context=context,
+        max_parallel=spec.parallel,
+        context=spec.context,
+        capabilities=spec_capabilities(spec),
     )
     return supervisor, endpoint
 

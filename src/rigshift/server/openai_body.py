@@ -20,7 +20,14 @@ MAX_MODEL_NAME = 256
 # here every output takes a backend slot, and a farm's replicas have a few (docs/server.md).
 MAX_OUTPUTS = 16
 
-PROMPT_FIELD = {"chat": "messages", "completions": "prompt", "embeddings": "input"}
+PROMPT_FIELD = {
+    "chat": "messages",
+    "completions": "prompt",
+    "embeddings": "input",
+    "rerank": "documents",
+    "messages": "messages",
+}
+STREAMING = frozenset({"chat", "completions", "messages"})
 
 
 @dataclass(frozen=True)
@@ -69,9 +76,13 @@ def read_fields(body: Any, endpoint: str) -> GatewayFields:
         raise BadRequest(f"'n' must be an integer from 1 to {MAX_OUTPUTS}", param="n")
     prompt_field = PROMPT_FIELD[endpoint]
     prompt = body.get(prompt_field)
-    if endpoint == "chat":
+    if endpoint in ("chat", "messages"):
         if prompt is not None and not isinstance(prompt, list):
             raise BadRequest("'messages' must be a list of messages", param="messages")
+        if endpoint == "messages" and not max_tokens:  # Anthropic's API requires it
+            raise BadRequest("'max_tokens' is required (a positive integer)", param="max_tokens")
+    elif endpoint == "rerank":
+        check_rerank_body(body)
     elif prompt is not None and not isinstance(prompt, str | list):
         raise BadRequest(f"'{prompt_field}' must be a string or a list", param=prompt_field)
     prompts = len(prompt_list(prompt)) if endpoint == "completions" else 1
@@ -82,12 +93,24 @@ def read_fields(body: Any, endpoint: str) -> GatewayFields:
         )
     return GatewayFields(
         model=model,
-        stream=bool(stream) and endpoint != "embeddings",
+        stream=bool(stream) and endpoint in STREAMING,
         wants_usage=wants_usage,
         max_tokens=max_tokens,
         n=n or 1,
         prompts=max(1, prompts),
     )
+
+
+def check_rerank_body(body: dict[str, Any]) -> None:
+    """A rerank needs a `query` string and a list of `documents` strings."""
+    if not isinstance(body.get("query"), str):
+        raise BadRequest("'query' is required (a string)", param="query")
+    documents = body.get("documents")
+    if not isinstance(documents, list) or not all(isinstance(d, str) for d in documents) or not documents:
+        raise BadRequest("'documents' must be a non-empty list of strings", param="documents")
+    top_n = body.get("top_n")
+    if top_n is not None and (isinstance(top_n, bool) or not isinstance(top_n, int) or top_n < 1):
+        raise BadRequest("'top_n' must be a positive integer", param="top_n")
 
 
 def prompt_list(prompt: Any) -> list[Any]:

@@ -39,6 +39,15 @@ _COMPLETIONS = frozenset(
     }
 )  # fmt: skip
 _EMBEDDINGS = frozenset({"input", "model", "dimensions", "encoding_format", "user"})
+# llama.cpp's /v1/rerank (Jina's and Cohere's shape); `texts` is TEI's spelling of documents.
+_RERANK = frozenset({"model", "query", "documents", "top_n"})
+# Anthropic's Messages API: the fields llama-server's converter reads (server-chat.cpp).
+_MESSAGES = frozenset(
+    {
+        "model", "messages", "max_tokens", "system", "stop_sequences", "stream", "temperature",
+        "top_p", "top_k", "tools", "tool_choice", "metadata", "thinking",
+    }
+)  # fmt: skip
 # llama.cpp's sampling knobs: which token comes next, never how many or on which slot.
 LLAMA_SAMPLING_EXTRAS = frozenset(
     {
@@ -51,6 +60,8 @@ ALLOWED_FIELDS: dict[str, frozenset[str]] = {
     "chat": _CHAT | LLAMA_SAMPLING_EXTRAS,
     "completions": _COMPLETIONS | LLAMA_SAMPLING_EXTRAS,
     "embeddings": _EMBEDDINGS,
+    "rerank": _RERANK,
+    "messages": _MESSAGES,
 }
 
 # The gateway meters a stream from one usage event per output, at its end.

@@ -10,7 +10,15 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StringConstraints,
+    ValidationError,
+    model_validator,
+)
 
 from rigshift.errors import InputError
 from rigshift.readers.names import printable
@@ -90,10 +98,17 @@ class ReplicaSpecIn(Strict):
     tensor_split: Annotated[list[Annotated[float, Field(ge=0, le=1e6)]], Field(max_length=64)] = []
     watts: Annotated[float, Field(ge=0, le=1e6)] | None = None
     embeddings: StrictBool = False
+    reranking: StrictBool = False
     extra_args: Annotated[list[Annotated[str, StringConstraints(max_length=1000)]], Field(max_length=64)] = []
     labels: Annotated[
         dict[str, Annotated[str, StringConstraints(max_length=1000)]], Field(max_length=64)
     ] = {}
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> ReplicaSpecIn:
+        if self.embeddings and self.reranking:
+            raise ValueError("a replica serves embeddings or rerank, not both (one llama-server pooling)")
+        return self
 
     def to_spec(self) -> ReplicaSpec:
         data: dict[str, Any] = self.model_dump()

@@ -90,7 +90,7 @@ class StreamMeter:
             self.done_event = event + b"\n\n"
             return None
         if b'"usage"' in event:
-            payload = _json_payload(stripped)
+            payload = json_payload(stripped)
             usage = payload.get("usage") if isinstance(payload, dict) else None
             if isinstance(usage, dict):
                 self._count(usage)
@@ -115,7 +115,7 @@ class StreamMeter:
             self.completion_tokens = (self.completion_tokens or 0) + completion
 
 
-def _json_payload(event: bytes) -> object:
+def json_payload(event: bytes) -> object:
     data = b"".join(line[5:].lstrip() for line in event.split(b"\n") if line.startswith(b"data:"))
     try:
         return json.loads(data)

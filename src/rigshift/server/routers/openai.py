@@ -1,5 +1,5 @@
-"""The OpenAI-compatible routes: `/v1/models`, `/v1/chat/completions`, `/v1/completions`,
-`/v1/embeddings` (tenant key).
+"""The OpenAI-compatible routes: `/v1/models` (and `/v1/models/{id}`), `/v1/chat/completions`,
+`/v1/completions`, `/v1/embeddings`, `/v1/rerank` (llama.cpp's / Jina's / Cohere's shape) (tenant key).
 
 Plain Starlette routes on the hot path: FastAPI's dependency solving per request costs more than
 the routing itself, and the gateway forwards the raw body. The gateway authenticates, parses the
@@ -24,6 +24,10 @@ async def models(request: Request) -> Response:
     return await context(request).gateway.list_models(request)
 
 
+async def retrieve_model(request: Request) -> Response:
+    return await context(request).gateway.retrieve_model(request, request.path_params["model"])
+
+
 async def chat(request: Request) -> Response:
     return await context(request).gateway.handle(request, "chat")
 
@@ -36,10 +40,16 @@ async def embeddings(request: Request) -> Response:
     return await context(request).gateway.handle(request, "embeddings")
 
 
+async def rerank(request: Request) -> Response:
+    return await context(request).gateway.handle(request, "rerank")
+
+
 router.add_route("/v1/models", models, methods=["GET"], include_in_schema=False)
+router.add_route("/v1/models/{model:path}", retrieve_model, methods=["GET"], include_in_schema=False)
 router.add_route("/v1/chat/completions", chat, methods=["POST"], include_in_schema=False)
 router.add_route("/v1/completions", completions, methods=["POST"], include_in_schema=False)
 router.add_route("/v1/embeddings", embeddings, methods=["POST"], include_in_schema=False)
+router.add_route("/v1/rerank", rerank, methods=["POST"], include_in_schema=False)
 
 
 # --- the routes' OpenAPI description ----------------------------------------------------------
@@ -85,10 +95,37 @@ class EmbeddingRequest(BaseModel):
     input: str | list[str] | list[int]
 
 
+class RerankRequest(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    model: str = Field(min_length=1, max_length=256)
+    query: str
+    documents: list[str] = Field(min_length=1)
+    top_n: int | None = Field(default=None, ge=1)
+
+
+class AnthropicMessage(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    role: Literal["user", "assistant"]
+    content: str | list[dict[str, Any]]
+
+
+class AnthropicMessagesRequest(BaseModel):
+    """Anthropic's Messages API (`x-api-key` or `Authorization: Bearer`; errors in its shape)."""
+
+    model_config = ConfigDict(extra="allow")
+    model: str = Field(min_length=1, max_length=256)
+    max_tokens: int = Field(ge=1)
+    messages: list[AnthropicMessage]
+    system: str | list[dict[str, Any]] | None = None
+    stream: bool | None = None
+
+
 _BODIES: dict[str, type[BaseModel]] = {
     "/v1/chat/completions": ChatCompletionRequest,
     "/v1/completions": CompletionRequest,
     "/v1/embeddings": EmbeddingRequest,
+    "/v1/rerank": RerankRequest,
+    "/v1/messages": AnthropicMessagesRequest,
 }
 _ERROR = {"description": "an error in OpenAI's shape: {error: {message, type, code, param}}"}
 
@@ -127,6 +164,15 @@ def add_openai_paths(schema: dict[str, Any]) -> dict[str, Any]:
             "operationId": "list_models",
             "security": security,
             "responses": {"200": {"description": "the models this key may use"}, "4XX": _ERROR},
+        }
+    }
+    paths["/v1/models/{model}"] = {
+        "get": {
+            "tags": ["openai"],
+            "operationId": "retrieve_model",
+            "security": security,
+            "parameters": [{"name": "model", "in": "path", "required": True, "schema": {"type": "string"}}],
+            "responses": {"200": {"description": "the model, with its capabilities"}, "4XX": _ERROR},
         }
     }
     return schema
