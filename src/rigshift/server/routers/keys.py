@@ -11,6 +11,7 @@ from rigshift.server.deps import Admin, Context
 from rigshift.server.routers.api_router import api_router
 from rigshift.server.schemas import KeyCreate, KeyCreated, KeyList, KeyOut
 from rigshift.server.services.keys import ApiKey
+from rigshift.server.services.operator import Actor
 
 router = api_router(prefix="/admin/keys", tags=["keys"])
 
@@ -38,6 +39,8 @@ async def list_keys(ctx: Context, _admin: Admin) -> KeyList:
 
 
 @router.delete("/{key_ref}", response_model=KeyOut)
-async def revoke_key(key_ref: KeyRef, ctx: Context, _admin: Admin) -> KeyOut:
-    """Revoke by id or by name; the gateway refuses the key at once."""
-    return key_out(await ctx.keys.revoke(key_ref))
+async def revoke_key(key_ref: KeyRef, ctx: Context, admin: Admin) -> KeyOut:
+    """Revoke by id or by name; the gateway refuses the key at once (written to the audit log)."""
+    if ctx.operator is None:
+        return key_out(await ctx.keys.revoke(key_ref))
+    return key_out(await ctx.operator.revoke_key(Actor.of(admin), key_ref))
