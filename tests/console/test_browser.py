@@ -43,7 +43,7 @@ pytestmark = [
     ),
 ]
 
-PAGES = ("overview", "fleet", "econ", "serving", "energy")
+PAGES = ("overview", "fleet", "econ", "serving", "energy", "ops")
 MODEL = "rigshift-tiny"
 
 
@@ -233,8 +233,9 @@ def test_a_key_is_created_and_revoked_through_the_ui(demo: Demo, playwright: Any
             model=MODEL, messages=[{"role": "user", "content": "hi"}], max_tokens=4
         )
 
-        page.once("dialog", lambda dialog: dialog.accept())
         row.locator("button[data-revoke]").click()
+        assert "acme-ui" in page.inner_text("#confirm-what")  # the confirm step says what will happen
+        page.click("#confirm-ok")
         page.wait_for_selector("#keys-table tr:has-text('acme-ui'):has-text('revoked')")
         with pytest.raises(openai.AuthenticationError):
             client.chat.completions.create(
