@@ -80,11 +80,13 @@ def serve(
     fleet: Path | None = None,
     energy: Path | None = None,
     files: dict[str, str | int | None] | None = None,
+    alerts: dict[str, float | None] | None = None,
 ) -> None:
     """`rigshift server`: the control plane in the foreground until stopped.
 
-    `files`: Batch API file settings (`files_dir`, `files_max_per_key`, ...); None values keep
-    `ServerSettings`' defaults."""
+    `files`: Batch API file settings (`files_dir`, `files_max_per_key`, ...); `alerts`: the alert
+    rules' settings (`alert_price_ceiling_usd_mwh`, ...); None values keep `ServerSettings`'
+    defaults."""
     import uvicorn
 
     from rigshift.server.app import create_app
@@ -109,7 +111,7 @@ def serve(
         model_store_dir=str(data_dir(db) / "model-store"),
         public_metrics=public_metrics,
         public_docs=public_docs,
-        **{name: value for name, value in (files or {}).items() if value is not None},  # type: ignore[arg-type]
+        **{name: value for name, value in {**(files or {}), **(alerts or {})}.items() if value is not None},  # type: ignore[arg-type]
     )
     plane = None
     if backends or not use_ray:

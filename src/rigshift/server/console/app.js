@@ -1,4 +1,4 @@
-// The console: login, a hash router over five pages, and polling for live figures.
+// The console: login, a hash router over its pages (Operations in actions.js), and polling for live figures.
 // Everything comes from the server's JSON API (the one the CLI uses); nothing is computed here
 // beyond sums and formatting.
 import { confirmAction, opsPage } from "./actions.js";

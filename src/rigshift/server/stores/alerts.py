@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine, insert, select, update
+from sqlalchemy import Engine, bindparam, insert, select, update
 
 from rigshift.errors import InputError, Problem
 from rigshift.server.tables import alerts
@@ -42,20 +42,28 @@ class AlertStore:
         One transaction; returns the open alerts, oldest first."""
         wanted = {(c.rule, c.subject): c for c in holding}
         with self.engine.begin() as conn:
-            open_rows = conn.execute(select(alerts).where(alerts.c.resolved_at.is_(None))).all()
-            seen = set()
-            for row in open_rows:
-                c = wanted.get((row.rule, row.subject))
-                if c is None:
-                    conn.execute(update(alerts).where(alerts.c.id == row.id).values(resolved_at=now))
-                    continue
-                seen.add((row.rule, row.subject))
+            open_rows = conn.execute(
+                select(alerts.c.id, alerts.c.rule, alerts.c.subject).where(alerts.c.resolved_at.is_(None))
+            ).all()
+            held = {(r.rule, r.subject): r.id for r in open_rows}
+            gone = [{"alert_id": i} for key, i in held.items() if key not in wanted]
+            seen = [
+                {"alert_id": i, "message": wanted[key].message, "severity": wanted[key].severity}
+                for key, i in held.items()
+                if key in wanted
+            ]
+            by_id = alerts.c.id == bindparam("alert_id")
+            # One statement each, however many alerts are open (a farm can have hundreds stale).
+            if gone:
+                conn.execute(update(alerts).where(by_id).values(resolved_at=now), gone)
+            if seen:
                 conn.execute(
                     update(alerts)
-                    .where(alerts.c.id == row.id)
-                    .values(last_seen_at=now, message=c.message, severity=c.severity)
+                    .where(by_id)
+                    .values(last_seen_at=now, message=bindparam("message"), severity=bindparam("severity")),
+                    seen,
                 )
-            fresh = [c for key, c in wanted.items() if key not in seen]
+            fresh = [c for key, c in wanted.items() if key not in held]
             if fresh:
                 conn.execute(
                     insert(alerts),
