@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -39,7 +40,7 @@ def _when(ts: float | None) -> str:
 
 
 def _show(
-    rows: list[dict[str, Any]], as_json: bool, columns: tuple[Col, ...], cells: list[tuple[str, ...]]
+    rows: list[dict[str, Any]], as_json: bool, columns: tuple[Col, ...], cells: Sequence[Sequence[str]]
 ) -> None:
     if as_json:
         typer.echo(json.dumps({"data": rows}, indent=2))

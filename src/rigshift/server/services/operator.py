@@ -204,6 +204,7 @@ class OperatorService:
         entry = await self._log(actor, "rig.bench", rig, {"models": models}, "started")
 
         async def run() -> None:
+            detail: dict[str, Any]
             try:
                 rows = await service.bench_rig(rig, None, None, models)
                 outcome, detail = "ok", {"models": models, "rows": len(rows)}

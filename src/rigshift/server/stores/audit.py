@@ -66,7 +66,7 @@ class AuditLog:
                     outcome=outcome,
                 )
             )
-            (entry_id,) = result.inserted_primary_key or (None,)
+            (entry_id,) = result.inserted_primary_key or (0,)
         return AuditEntry(int(entry_id), at, actor, actor_key_id, action, target, detail, outcome)
 
     def finish(self, entry_id: int, outcome: str, detail: dict[str, Any]) -> None:
