@@ -27,6 +27,8 @@ ops_app = typer.Typer(
     no_args_is_help=True,
 )
 _out = Console(highlight=False, soft_wrap=True)
+RigArgument = Annotated[str, typer.Argument(metavar="RIG", help="The rig's name.")]
+LimitOption = Annotated[int, typer.Option("--limit", min=1, max=10_000, help="At most this many.")]
 
 
 def _plane(ctx: typer.Context, server: str | None, admin_key: str | None, db: str | None) -> Any:
@@ -55,7 +57,7 @@ def alerts_command(
         bool, typer.Option("--history", help="Every alert, resolved ones too, newest first.")
     ] = False,
     rule: Annotated[str | None, typer.Option("--rule", help="Only this rule (e.g. hot_gpu).")] = None,
-    limit: Annotated[int, typer.Option("--limit", min=1, max=10_000, help="At most this many.")] = 200,
+    limit: LimitOption = 200,
     as_json: JsonResultOption = False,
     server: ServerOption = None,
     admin_key: AdminKeyOption = None,
@@ -106,7 +108,7 @@ def ack_command(
 def audit_command(
     ctx: typer.Context,
     action: Annotated[str | None, typer.Option("--action", help="Only this action (e.g. rig.drain).")] = None,
-    limit: Annotated[int, typer.Option("--limit", min=1, max=10_000, help="At most this many.")] = 200,
+    limit: LimitOption = 200,
     as_json: JsonResultOption = False,
     server: ServerOption = None,
     admin_key: AdminKeyOption = None,
@@ -151,7 +153,7 @@ def drains_command(
 
 def drain_command(
     ctx: typer.Context,
-    rig: Annotated[str, typer.Argument(metavar="RIG", help="The rig's name.")],
+    rig: RigArgument,
     reason: Annotated[str, typer.Option("--reason", help="Why (kept in the audit log).")] = "",
     server: ServerOption = None,
     admin_key: AdminKeyOption = None,
@@ -165,7 +167,7 @@ def drain_command(
 
 def undrain_command(
     ctx: typer.Context,
-    rig: Annotated[str, typer.Argument(metavar="RIG", help="The rig's name.")],
+    rig: RigArgument,
     server: ServerOption = None,
     admin_key: AdminKeyOption = None,
     db: DbOption = None,
@@ -216,7 +218,7 @@ def demand_command(
 
 def bench_command(
     ctx: typer.Context,
-    rig: Annotated[str, typer.Argument(metavar="RIG", help="The rig whose agent runs the bench.")],
+    rig: RigArgument,
     model: Annotated[
         list[str] | None, typer.Option("--model", help="MODEL:QUANT instead of the standard set (repeat).")
     ] = None,

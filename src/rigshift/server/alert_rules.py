@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from rigshift.server.fleet_view import FleetView
 
@@ -34,15 +34,7 @@ Rule = Literal[
     "slo_breach",
     "price_above_ceiling",
 ]
-RULES: tuple[Rule, ...] = (
-    "rig_lost",
-    "telemetry_stale",
-    "replica_restarting",
-    "hot_gpu",
-    "error_rate",
-    "slo_breach",
-    "price_above_ceiling",
-)
+RULES: tuple[Rule, ...] = get_args(Rule)
 Severity = Literal["warning", "critical"]
 
 
