@@ -205,6 +205,10 @@ def test_every_page_renders_the_demo_cluster(
             assert page.locator("#energy-sites").is_visible()
         page.screenshot(path=artifacts / "energy-1366.png", full_page=True)
 
+        open_page(page, demo.url, "ops")  # alerts with their history, actions, the audit log
+        assert f"{demo.hot_rig}/0" in page.locator("#al-list li[data-kind=hot_gpu]").inner_text()
+        page.screenshot(path=artifacts / "ops-1366.png", full_page=True)
+
     with browser_page(playwright, tmp_path, PHONE) as phone:
         log_in(phone, demo.url, demo.admin_key)
         for name in PAGES:
