@@ -71,6 +71,7 @@ def test_a_drained_rig_gets_no_request_and_no_new_replica_until_undrained(plane)
     router: Router = plane.gateway.router
     anyio.run(ops.drain, actor(), RIG_A, "fans")
     assert {router.choose("tiny").replica.rig for _ in range(6)} == {RIG_B}
+    assert plane.deployments.manager.avoid_rigs() == {RIG_A}  # no lost rig's replica moves there
     spec = ReplicaSpec("new-0", "tiny", "tiny", ModelSource("demo", "hi"), RIG_A)
     with pytest.raises(BadRequest, match="is drained"):
         anyio.run(plane.deployments.apply, [spec])

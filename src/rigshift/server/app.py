@@ -31,6 +31,7 @@ from rigshift.errors import RigshiftError
 from rigshift.measure.calibrate import toolkit_of
 from rigshift.measure.store import MeasurementStore
 from rigshift.run.contracts import ReplicaDirectory
+from rigshift.run.labels import label_value
 from rigshift.run.manager import ReplicaManager
 from rigshift.server.alert_rules import AlertLimits
 from rigshift.server.batch_dispatch import GatewayDispatcher
@@ -231,6 +232,9 @@ def build_context(
         router=gateway.router,
     )
     ctx.deployments.drained = ctx.operator.drained
+    if manager is not None:  # a lost rig's replicas are not moved onto a drained one
+        operator = ctx.operator
+        manager.avoid_rigs = lambda: {label_value(rig) for rig in operator.drained()}
     metrics.add_scrape_collector(functools.partial(scrape, ctx))
     return ctx
 

@@ -7,8 +7,8 @@ plane call these same functions; an action that fails is not logged (nothing is 
 failed request), except a bench, which is logged when it starts and updated when it ends.
 
 Draining a rig: the gateway sends it no new request (`Router.drained`; requests in flight
-finish), and no plan may start a new replica on it (`DeploymentsService`); the demand planner
-leaves it out. Its replicas keep running until a plan moves them or it is undrained.
+finish), no plan may start a new replica on it (`DeploymentsService`), the reconciler moves no
+lost rig's replica onto it (`ReplicaManager.avoid_rigs`), and the demand planner leaves it out. Its replicas keep running until a plan moves them or it is undrained.
 """
 
 from __future__ import annotations
