@@ -307,3 +307,13 @@ def test_a_bench_needs_a_cluster_and_a_key_revoke_is_audited_over_http(server, e
     assert revoked.status_code == 200
     audit = httpx.get(server.url + "/admin/audit", headers=admin).json()["data"]
     assert (audit[0]["action"], audit[0]["detail"]) == ("key.revoke", {"name": "tenant"})
+
+
+def test_draining_a_drained_rig_keeps_the_first_drain(engine):
+    from rigshift.server.stores.audit import DrainStore
+
+    drains = DrainStore(engine)
+    first = drains.drain("rig-x", by="alice", reason="fans", now=NOW)
+    assert drains.drain("rig-x", by="bob", reason="other", now=NOW + 1) == first
+    assert [d.drained_by for d in drains.list()] == ["alice"]
+    assert drains.undrain("rig-x") is True and drains.undrain("rig-x") is False and drains.list() == []

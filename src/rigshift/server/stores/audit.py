@@ -3,11 +3,13 @@ Rows never leave here."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Engine, delete, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from rigshift.server.tables import audit_log, rig_drains
 
@@ -105,11 +107,13 @@ class DrainStore:
 
     def drain(self, rig: str, *, by: str, reason: str, now: float) -> Drain:
         """Drain `rig` (draining a drained rig keeps its first record)."""
-        with self.engine.begin() as conn:
-            row = conn.execute(select(rig_drains).where(rig_drains.c.rig == rig)).first()
-            if row is None:
+        # Drained meanwhile by another request (the insert's unique key): that drain stands.
+        with contextlib.suppress(IntegrityError), self.engine.begin() as conn:
+            if conn.execute(select(rig_drains.c.rig).where(rig_drains.c.rig == rig)).first() is None:
                 conn.execute(insert(rig_drains).values(rig=rig, drained_at=now, drained_by=by, reason=reason))
                 return Drain(rig, now, by, reason)
+        with self.engine.connect() as conn:
+            row = conn.execute(select(rig_drains).where(rig_drains.c.rig == rig)).one()
         return Drain(row.rig, row.drained_at, row.drained_by, row.reason)
 
     def undrain(self, rig: str) -> bool:
