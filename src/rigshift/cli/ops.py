@@ -82,11 +82,11 @@ def alerts_command(
         Col("id"),
         Col("rule"),
         Col("subject"),
-        Col("severity", drop=4),
-        Col("fired (UTC)", drop=3),
-        Col("resolved", drop=2),
-        Col("acknowledged", drop=1),
-        Col("message", wrap=True, drop=5),
+        Col("severity", drop=5),  # on a narrow terminal the message is kept longest
+        Col("fired (UTC)", drop=4),
+        Col("resolved", drop=3),
+        Col("acknowledged", drop=2),
+        Col("message", wrap=True, drop=1),
     )
     _show(rows, as_json, columns, cells)
 
