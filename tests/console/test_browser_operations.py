@@ -137,7 +137,7 @@ def test_an_alert_is_acknowledged_and_a_confirmed_drain_is_in_the_audit_log(
         page.screenshot(path=artifacts / "operations-390.png", full_page=True)
 
 
-def test_a_demand_dry_run_shows_the_replicas_and_changes_nothing(
+def test_a_demand_dry_run_shows_the_replicas_and_an_apply_without_a_cluster_is_refused(
     plane: Plane, playwright: Any, tmp_path: Path
 ) -> None:
     before = len(audit(plane))
@@ -148,5 +148,42 @@ def test_a_demand_dry_run_shows_the_replicas_and_changes_nothing(
         summary.wait_for()
         assert "Dry run" in summary.inner_text() and "replica(s)" in summary.inner_text()
         page.locator("#audit-table tr:has-text('demand.dry_run')").wait_for()
+        # Apply: the dialog says what the plan becomes; this server has no cluster, so the refusal
+        # is shown and nothing is applied or logged as applied.
+        page.click("#demand-apply")
+        assert "The plan now running (0 replica(s)) is replaced by" in page.inner_text("#confirm-what")
+        page.click("#confirm-ok")
+        page.wait_for_selector("#op-result .error")
+        assert "no cluster" in page.inner_text("#op-result")
     deployments = httpx.get(plane.url + "/admin/deployments", headers=bearer(plane.admin_key)).json()["data"]
-    assert deployments == [] and len(audit(plane)) == before + 1
+    assert deployments == [] and [e["action"] for e in audit(plane)[:2]] == [
+        "demand.dry_run",
+        "demand.dry_run",
+    ]
+    assert len(audit(plane)) == before + 2  # the dry run, and the one the Apply button shows first
+
+
+def test_a_demand_response_event_is_started_and_ended_from_the_console(
+    plane: Plane, playwright: Any, tmp_path: Path
+) -> None:
+    site = FLEET.sites[0].name
+    with browser_page(playwright, tmp_path, LAPTOP) as page:
+        open_ops(page, plane)
+        page.fill("#ev-site", site)
+        page.fill("#ev-shed", "12.5")
+        page.fill("#ev-minutes", "30")
+        page.click("#event-form button[type=submit]")
+        what = page.inner_text("#confirm-what")
+        assert site in what and "12.5 kW" in what
+        page.click("#confirm-ok")
+        page.locator("#audit-table tr:has-text('event.start')").wait_for()
+        [event] = httpx.get(plane.url + "/admin/energy/events", headers=bearer(plane.admin_key)).json()[
+            "data"
+        ]
+        assert (event["site"], event["shed_kw"], event["cancelled_at"]) == (site, 12.5, None)
+        assert 29 * 60 < event["end_at"] - event["start_at"] <= 30 * 60 + 5
+        page.click(f"#events-table button[data-end='{event['id']}']")
+        page.click("#confirm-ok")
+        page.locator("#audit-table tr:has-text('event.end')").wait_for()
+    [ended] = httpx.get(plane.url + "/admin/energy/events", headers=bearer(plane.admin_key)).json()["data"]
+    assert ended["cancelled_at"] is not None

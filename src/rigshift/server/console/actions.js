@@ -61,6 +61,7 @@ export const opsPage = {
 <div class="card"><h2>Audit log</h2><div id="audit"></div></div>`;
     this.tables = {};
     this.rigs = [];
+    this.named = false;
     $("#al-state").addEventListener("change", () => this.refresh());
     wireAcks($("#al-list"), () => this.refresh(), (error) => this.say(error.message, true));
     $("#rig-form").addEventListener("submit", (e) => {
@@ -93,7 +94,7 @@ export const opsPage = {
       api("/admin/audit?limit=200"),
     ]);
     $("#al-list").innerHTML = alertList(alerts, { empty: state === "active" ? "No alert firing." : "No alert yet." });
-    if (!this.rigs.length) await this.loadNames();
+    if (!this.named) await this.loadNames();
     this.drainsShown = drains.data;
     this.show("drains", $("#drains"), [
       { key: "rig", label: "rig" },
@@ -131,6 +132,7 @@ export const opsPage = {
   async loadNames() {
     const fleet = await api("/admin/fleet").catch(() => ({ rigs: [] }));
     this.rigs = fleet.rigs;
+    this.named = true;
     $("#rig-names").innerHTML = fleet.rigs.map((r) => `<option value="${esc(r.name)}">`).join("");
     const sites = [...new Set(fleet.rigs.map((r) => r.site))];
     $("#site-names").innerHTML = sites.map((s) => `<option value="${esc(s)}">`).join("");
