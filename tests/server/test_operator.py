@@ -87,15 +87,22 @@ def test_a_drained_rig_gets_no_request_and_no_new_replica_until_undrained(plane)
     assert log[1].detail == {"reason": "fans"}
 
 
+def test_a_rig_the_fleet_does_not_have_is_not_drained(plane):
+    typo = RIG_A[:-1] + "9"
+    with pytest.raises(NotFound, match=f"did you mean {RIG_A}"):
+        anyio.run(plane.operator.drain, actor(), typo, "")
+    assert plane.operator.drained() == frozenset() and anyio.run(plane.operator.log, 10) == []
+
+
 def test_drains_survive_a_restart_of_the_server(plane, engine):
-    anyio.run(plane.operator.drain, actor(), "rig-b", "")
+    anyio.run(plane.operator.drain, actor(), RIG_B, "")
     again = create_app(
-        StaticDirectory([replica("b0", "http://127.0.0.1:9", rig="rig-b")]),
+        StaticDirectory([replica("b0", "http://127.0.0.1:9", rig=RIG_B)]),
         ServerSettings(join_token="t"),
         engine=engine,
     ).state.ctx
     anyio.run(again.operator.load_drains)
-    assert again.gateway.router.drained == {"rig-b"}
+    assert again.gateway.router.drained == {RIG_B}
     assert again.gateway.router.choose("tiny").outcome == "no_ready_replica"
 
 
@@ -258,10 +265,10 @@ def test_actions_over_http_need_an_admin_and_a_csrf_token_from_the_console(serve
     assert chat.status_code == 503 and chat.json()["error"]["code"] == "no_ready_replica"
     undone = console.post("/admin/rigs/rig-a/undrain", headers={"x-csrf-token": csrf})
     assert undone.status_code == 200 and undone.json()["was_drained"] is True
-    assert httpx.post(server.url + "/admin/rigs/bad%20name/drain", json={}, headers=admin).status_code in (
-        400,
-        404,
-    )
+    bad_name = httpx.post(server.url + "/admin/rigs/bad%20name/drain", json={}, headers=admin)
+    assert bad_name.status_code == 400 and bad_name.json()["error"]["param"] == "rig"
+    unknown = httpx.post(server.url + "/admin/rigs/rig-zz/drain", json={}, headers=admin)
+    assert unknown.status_code == 404 and unknown.json()["error"]["code"] == "unknown_rig"
     audit = httpx.get(server.url + "/admin/audit", headers=admin).json()["data"]
     assert [(e["action"], e["target"], e["actor"]) for e in audit] == [
         ("rig.undrain", "rig-a", "ops-admin"),

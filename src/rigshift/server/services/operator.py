@@ -23,9 +23,10 @@ import anyio.to_thread
 
 from rigshift.errors import RigshiftError
 from rigshift.plan import parse_demand, plan_placement
+from rigshift.run.labels import label_value
 from rigshift.run.plan_adapter import specs_from_plan
 from rigshift.run.spec import to_dict as spec_to_dict
-from rigshift.server.errors import BadRequest, Conflict, Unavailable
+from rigshift.server.errors import BadRequest, Conflict, NotFound, Unavailable
 from rigshift.server.fleet_source import FleetSource
 from rigshift.server.replica_picker import Router
 from rigshift.server.services.alerts import AlertRecord, AlertsService
@@ -35,6 +36,7 @@ from rigshift.server.services.keys import ApiKey, KeysService
 from rigshift.server.services.measurements import MeasurementsService
 from rigshift.server.stores.audit import AuditEntry, AuditLog, Drain, DrainStore
 from rigshift.server.stores.energy_events import EnergyEvent
+from rigshift.suggest import did_you_mean
 
 __all__ = ["Actor", "AuditEntry", "Drain", "OperatorService"]
 
@@ -111,7 +113,25 @@ class OperatorService:
             self.router.drained = self._drained
         return drains
 
+    async def _check_rig(self, rig: str) -> None:
+        """Refuse a rig the server knows not to exist (a typo would drain nothing), where it knows
+        every rig: a --fleet file, plus the connected agents and the rigs replicas run on."""
+        deployments = self.deployments
+        if deployments is None or deployments.rigs is None:
+            return
+        inventory = await anyio.to_thread.run_sync(deployments.rigs)
+        if inventory is None or not inventory.closed:
+            return
+        known = set(inventory.gpus) | {str(r["rig"]) for r in deployments.replicas()}
+        if label_value(rig) not in known and rig not in known:
+            near = did_you_mean(rig, sorted(known))
+            hint = f"; did you mean {', '.join(near)}?" if near else ""
+            raise NotFound(
+                f"no rig {rig!r} in the fleet or the cluster{hint}", code="unknown_rig", param="rig"
+            )
+
     async def drain(self, actor: Actor, rig: str, reason: str) -> Drain:
+        await self._check_rig(rig)
         drain = await anyio.to_thread.run_sync(
             lambda: self.drains.drain(rig, by=actor.name, reason=reason, now=self.clock())
         )
