@@ -44,7 +44,7 @@ pytestmark = [
     ),
 ]
 
-PAGES = ("overview", "fleet", "econ", "serving", "energy")
+PAGES = ("overview", "fleet", "econ", "serving", "energy", "ops")
 MODEL = "rigshift-tiny"
 
 
@@ -208,6 +208,10 @@ def test_every_page_renders_the_demo_cluster(
             assert page.locator("#energy-sites").is_visible()
         page.screenshot(path=artifacts / "energy-1366.png", full_page=True)
 
+        open_page(page, demo.url, "ops")  # alerts with their history, actions, the audit log
+        assert f"{demo.hot_rig}/0" in page.locator("#al-list li[data-kind=hot_gpu]").inner_text()
+        page.screenshot(path=artifacts / "ops-1366.png", full_page=True)
+
     with browser_page(playwright, tmp_path, PHONE) as phone:
         log_in(phone, demo.url, demo.admin_key)
         for name in PAGES:
@@ -236,8 +240,9 @@ def test_a_key_is_created_and_revoked_through_the_ui(demo: Demo, playwright: Any
             model=MODEL, messages=[{"role": "user", "content": "hi"}], max_tokens=4
         )
 
-        page.once("dialog", lambda dialog: dialog.accept())
         row.locator("button[data-revoke]").click()
+        assert "acme-ui" in page.inner_text("#confirm-what")  # the confirm step says what will happen
+        page.click("#confirm-ok")
         page.wait_for_selector("#keys-table tr:has-text('acme-ui'):has-text('revoked')")
         with pytest.raises(openai.AuthenticationError):
             client.chat.completions.create(

@@ -97,6 +97,16 @@ def test_lost_rig_replicas_move_to_least_loaded_rig_that_fits() -> None:
     assert moved["chat-1"].gpu_indices == (0,)
 
 
+def test_a_drained_rig_keeps_its_replicas_but_takes_none_from_a_lost_rig() -> None:
+    specs = [spec("chat-0", "rig-a"), spec("chat-1", "rig-lost")]
+    live = {"rig-a": RigCapacity("rig-a", ()), "rig-b": RigCapacity("rig-b", ())}
+    result, waits = replace_lost(specs, live, avoid={"rig-b"})
+    assert waits == [] and [s.rig for s in result] == ["rig-a", "rig-a"]  # not rig-b, the emptier
+    result, waits = replace_lost(specs, live, avoid={"rig-a", "rig-b"})
+    assert [s.rig for s in result] == ["rig-a", "rig-lost"]  # rig-a drained: keeps chat-0
+    assert [w.replica_id for w in waits] == ["chat-1"]
+
+
 def test_lost_replica_with_no_home_waits() -> None:
     specs = [spec("chat-0", "rig-b", (0, 1), ("a", "b"))]
     result, waits = replace_lost(specs, {"rig-a": RigCapacity("rig-a", ("a",))})

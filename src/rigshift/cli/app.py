@@ -35,6 +35,7 @@ COMMANDS: dict[str, LazyCommand] = {
     "bench": LazyCommand("bench", "Measure tokens/s with llama.cpp's llama-bench, or import its output;"),
     "energy": LazyCommand("energy", "Energy: prices, the policy, demand response."),
     "usage": LazyCommand("server", "Metered usage: requests, tokens, energy, revenue and revenue per GPU per day."),
+    "ops": LazyCommand("ops", "Alerts, the operator's actions (drain, demand, bench, events) and their audit log."),
 }  # fmt: skip
 
 app = typer.Typer(

@@ -290,6 +290,15 @@ def server(
             "RIGSHIFT_FILES_UPLOADS_PER_MINUTE", "File uploads one API key may start a minute [default: 30]"
         ),
     ] = None,
+    alert_price_ceiling: Annotated[
+        float | None,
+        typer.Option(
+            "--alert-price-ceiling",
+            min=0,
+            envvar="RIGSHIFT_ALERT_PRICE_CEILING",
+            help="Alert when a site's power price (with --energy) is above this many $/MWh [default: no alert]",
+        ),
+    ] = None,
 ) -> None:
     """Run the control plane: management API, OpenAI-compatible gateway, telemetry, /metrics.
 
@@ -321,6 +330,7 @@ def server(
             "files_max_bytes_per_key": files_max_bytes_per_key,
             "files_uploads_per_minute": files_uploads_per_minute,
         },
+        alerts={"alert_price_ceiling_usd_mwh": alert_price_ceiling},
     )
 
 

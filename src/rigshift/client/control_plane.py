@@ -1,7 +1,7 @@
 """`ControlPlane`: what the CLI asks of a control plane, over its database or over HTTP.
 
-`rigshift keys …`, `rigshift usage`, `rigshift deploy` and `rigshift energy event(s)` each have
-one code path: they call a
+`rigshift keys …`, `rigshift usage`, `rigshift deploy`, `rigshift energy event(s)` and
+`rigshift ops …` (alerts, audit, drains, demand, bench) each have one code path: they call a
 `ControlPlane`, which is `LocalControlPlane` (the database directly; no server needed) or
 `RemoteControlPlane` (a running server's management API with an admin key). Both return the same
 plain records (the API's JSON), so what a command prints does not depend on where it came from.
@@ -66,6 +66,32 @@ class ControlPlane(Protocol):
 
     def energy_events(self, site: str | None = None) -> list[dict[str, Any]]: ...
 
+    def end_energy_event(self, event_id: str) -> dict[str, Any]: ...
+
+    def alerts(
+        self, *, history: bool = False, rule: str | None = None, limit: int = 200
+    ) -> list[dict[str, Any]]:
+        """Firing alerts (the server evaluates its rules first), or every alert with `history`."""
+        ...
+
+    def acknowledge_alert(self, alert_id: str) -> dict[str, Any]: ...
+
+    def audit(self, *, limit: int = 200, action: str | None = None) -> list[dict[str, Any]]: ...
+
+    def drains(self) -> list[dict[str, Any]]: ...
+
+    def drain(self, rig: str, reason: str = "") -> dict[str, Any]: ...
+
+    def undrain(self, rig: str) -> dict[str, Any]: ...
+
+    def apply_demand(self, demand_yaml: str, *, dry_run: bool, allow_partial: bool = False) -> dict[str, Any]:
+        """The demand planned on the server's fleet: the replicas, applied unless `dry_run`."""
+        ...
+
+    def start_bench(self, rig: str, models: list[str] | None = None) -> dict[str, Any]:
+        """The bench's audit entry (`started`; `rigshift ops audit` shows how it ended)."""
+        ...
+
 
 def admin_client(
     url: str, admin_key: str | None, *, transport: httpx.BaseTransport | None = None, timeout: float = 30.0
@@ -111,6 +137,44 @@ class RemoteControlPlane:
 
     def energy_events(self, site: str | None = None) -> list[dict[str, Any]]:
         return list(self._client.call("GET", "/admin/energy/events", params={"site": site})["data"])
+
+    def end_energy_event(self, event_id: str) -> dict[str, Any]:
+        return dict(self._client.call("DELETE", "/admin/energy/events/" + quote(event_id, safe="")))
+
+    def alerts(
+        self, *, history: bool = False, rule: str | None = None, limit: int = 200
+    ) -> list[dict[str, Any]]:
+        params = {"state": "history" if history else "active", "rule": rule, "limit": limit}
+        return list(self._client.call("GET", "/admin/alerts", params=params)["data"])
+
+    def acknowledge_alert(self, alert_id: str) -> dict[str, Any]:
+        return dict(self._client.call("POST", f"/admin/alerts/{quote(alert_id, safe='')}/ack"))
+
+    def audit(self, *, limit: int = 200, action: str | None = None) -> list[dict[str, Any]]:
+        return list(
+            self._client.call("GET", "/admin/audit", params={"limit": limit, "action": action})["data"]
+        )
+
+    def drains(self) -> list[dict[str, Any]]:
+        return list(self._client.call("GET", "/admin/drains")["data"])
+
+    def drain(self, rig: str, reason: str = "") -> dict[str, Any]:
+        return dict(
+            self._client.call(
+                "POST", f"/admin/rigs/{quote(rig, safe='')}/drain", json_body={"reason": reason}
+            )
+        )
+
+    def undrain(self, rig: str) -> dict[str, Any]:
+        return dict(self._client.call("POST", f"/admin/rigs/{quote(rig, safe='')}/undrain"))
+
+    def apply_demand(self, demand_yaml: str, *, dry_run: bool, allow_partial: bool = False) -> dict[str, Any]:
+        body = {"demand": demand_yaml, "dry_run": dry_run, "allow_partial": allow_partial}
+        return dict(self._client.call("POST", "/admin/demand", json_body=body, timeout=300))
+
+    def start_bench(self, rig: str, models: list[str] | None = None) -> dict[str, Any]:
+        body = {"models": models}
+        return dict(self._client.call("POST", f"/admin/rigs/{quote(rig, safe='')}/bench", json_body=body))
 
 
 def control_plane(

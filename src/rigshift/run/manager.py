@@ -21,7 +21,7 @@ import contextlib
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
@@ -92,6 +92,8 @@ class ReplicaManager:
         self.drain_timeout_s = drain_timeout_s
         self._draining: dict[str, float] = {}  # replica id -> when its drain began
         self._held: dict[str, str] = {}  # replica id -> why it is held down (energy policy)
+        # Rig label values an operator drained: a lost rig's replicas are not moved onto them.
+        self.avoid_rigs: Callable[[], Collection[str]] = frozenset
         # a failed tick is logged and the next one retries: the loop must outlive any one bad tick
         self._loop = Ticker(
             "replica-manager", self.tick, lambda error: log.exception("reconcile tick failed")
@@ -145,7 +147,7 @@ class ReplicaManager:
         """Observe, re-place, reconcile, act, refresh the snapshot. Returns this tick's actions."""
         with self._lock:
             live = self.cluster.live_rigs()
-            self._effective, waits = replace_lost(self._effective, live)
+            self._effective, waits = replace_lost(self._effective, live, self.avoid_rigs())
             observed, infos = self.cluster.observe()
             actions = reconcile(self._wanted(), observed, live)
             now = self.clock()

@@ -19,7 +19,7 @@ loaded first, so serving capacity comes back before the planner runs again; the 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Literal
 
@@ -91,8 +91,10 @@ def reconcile(
 def replace_lost(
     desired: Iterable[ReplicaSpec],
     live: Mapping[str, RigCapacity],
+    avoid: Collection[str] = (),
 ) -> tuple[list[ReplicaSpec], list[Action]]:
-    """Move replicas planned on rigs that are not live onto live rigs that can take them.
+    """Move replicas planned on rigs that are not live onto live rigs that can take them; rigs
+    in `avoid` (drained by an operator) keep what they run but take no replica from elsewhere.
 
     A replacement rig must have at least as many GPUs as the replica uses, and the same GPU
     models when the replica named GPUs (so the plan's context and split still fit); CPU replicas
@@ -113,7 +115,8 @@ def replace_lost(
         options = [
             rig
             for rig, cap in live.items()
-            if len(cap.gpu_models) >= len(spec.gpu_indices)
+            if rig not in avoid
+            and len(cap.gpu_models) >= len(spec.gpu_indices)
             and (not spec.gpu_indices or _fits_models(spec.gpu_models, cap.gpu_models))
         ]
         if not options:

@@ -32,7 +32,9 @@ from rigshift.errors import RigshiftError
 from rigshift.measure.calibrate import toolkit_of
 from rigshift.measure.store import MeasurementStore
 from rigshift.run.contracts import ReplicaDirectory
+from rigshift.run.labels import label_value
 from rigshift.run.manager import ReplicaManager
+from rigshift.server.alert_rules import AlertLimits
 from rigshift.server.batch_dispatch import GatewayDispatcher
 from rigshift.server.batch_energy import connect_batches_to_energy
 from rigshift.server.batch_runner import BatchRunner
@@ -44,6 +46,7 @@ from rigshift.server.deployment_checks import rig_inventory
 from rigshift.server.errors import error_response, invalid_request, openai_error
 from rigshift.server.file_uploads import FileLimits
 from rigshift.server.fleet_source import FleetSource
+from rigshift.server.fleet_view import FleetView, build_view
 from rigshift.server.gateway import Gateway
 from rigshift.server.health import probe_loop
 from rigshift.server.metering import default_prices
@@ -60,19 +63,24 @@ from rigshift.server.routers import (
     measurements,
     models,
     openai,
+    operations,
     ops,
     usage,
     usage_report,
 )
+from rigshift.server.services.alerts import AlertsService
 from rigshift.server.services.batches import BatchService
 from rigshift.server.services.deployments import DeploymentsService, all_replicas
 from rigshift.server.services.energy import EnergyApiService
 from rigshift.server.services.keys import KeysService
 from rigshift.server.services.measurements import MeasurementsService, ray_rig_bench
 from rigshift.server.services.model_files import ModelFilesService
+from rigshift.server.services.operator import OperatorService
 from rigshift.server.services.telemetry import TelemetryService
 from rigshift.server.services.usage import UsageService
 from rigshift.server.settings import ServerSettings
+from rigshift.server.stores.alerts import AlertStore
+from rigshift.server.stores.audit import AuditLog, DrainStore
 from rigshift.server.stores.batches import BatchStore, FileStore
 from rigshift.server.stores.deployments import DeploymentLog
 from rigshift.server.stores.energy_events import EnergyEventStore
@@ -102,6 +110,7 @@ ROUTERS: list[APIRouter] = [
     usage_report.router,
     console.router,
     measurements.router,
+    operations.router,
 ]
 
 __all__ = ["ROUTERS", "all_replicas", "create_app"]
@@ -212,8 +221,61 @@ def build_context(
             on_change=fleet.invalidate,
         ),
     )
+    ctx.alerts = build_alerts(engine, ctx)
+    ctx.operator = OperatorService(
+        AuditLog(engine),
+        DrainStore(engine),
+        clock,
+        keys=keys,
+        energy=ctx.energy,
+        alerts=ctx.alerts,
+        deployments=ctx.deployments,
+        measurements=ctx.measurements,
+        fleet=fleet,
+        router=gateway.router,
+    )
+    ctx.deployments.drained = ctx.operator.drained
+    if manager is not None:  # a lost rig's replicas are not moved onto a drained one
+        operator = ctx.operator
+        manager.avoid_rigs = lambda: {label_value(rig) for rig in operator.drained()}
     metrics.add_scrape_collector(functools.partial(scrape, ctx))
     return ctx
+
+
+def build_alerts(engine: Engine, ctx: ServerContext) -> AlertsService:
+    """The alert rules over the fleet view, the last minutes' usage per model and the energy
+    loop's prices (each the same state the console's pages show)."""
+    settings = ctx.settings
+    limits = AlertLimits(
+        stale_after_s=settings.alert_stale_after_s,
+        error_rate=settings.alert_error_rate,
+        min_requests=settings.alert_min_requests,
+        slo_p95_latency_s=settings.alert_slo_p95_latency_s,
+        price_ceiling_usd_mwh=settings.alert_price_ceiling_usd_mwh,
+    )
+
+    def view() -> FleetView:
+        fleet = None
+        with contextlib.suppress(RigshiftError):  # a broken fleet file: the live rigs still count
+            fleet = ctx.fleet.fleet()
+        return build_view(
+            fleet,
+            ctx.telemetry.latest(),
+            all_replicas(ctx.directory),
+            now=ctx.clock(),
+            stale_s=settings.telemetry_stale_s,
+        )
+
+    async def usage_by_model(since: float, now: float) -> list[dict[str, Any]]:
+        return list((await ctx.usage.report(since, now, {}))["model"])
+
+    def prices() -> list[dict[str, Any]]:
+        loop = ctx.energy.loop if ctx.energy is not None else None
+        return list(loop.snapshot()["sites"]) if loop is not None else []
+
+    return AlertsService(
+        AlertStore(engine), ctx.clock, limits, view=view, usage_by_model=usage_by_model, site_prices=prices
+    )
 
 
 def build_batches(
@@ -256,6 +318,15 @@ def scrape(ctx: ServerContext) -> Iterable[Metric]:
     ]
 
 
+async def evaluate_alerts(ctx: ServerContext) -> None:
+    """Evaluate the alert rules every `alerts_eval_s`, so history is kept with no one watching."""
+    assert ctx.alerts is not None
+    while True:
+        with contextlib.suppress(Exception):  # a locked DB or a broken input: the next round retries
+            await ctx.alerts.evaluate()
+        await asyncio.sleep(ctx.settings.alerts_eval_s)
+
+
 async def flush_telemetry(ctx: ServerContext) -> None:
     """Write the agents' latest telemetry to the database every `telemetry_flush_s`."""
     while True:
@@ -282,6 +353,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     # wait for the ~2 s this takes on the demo farm.
     asyncio.get_running_loop().run_in_executor(None, _warm, ctx.fleet)
     flusher = asyncio.create_task(flush_telemetry(ctx))
+    if ctx.operator is not None:
+        await ctx.operator.load_drains()  # drained rigs stay drained across restarts
+    alerter = asyncio.create_task(evaluate_alerts(ctx)) if ctx.alerts is not None else None
     prober = asyncio.create_task(
         probe_loop(ctx.directory, settings.health_probe_s, settings.connect_timeout_s)
     )
@@ -295,6 +369,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     finally:
         flusher.cancel()
         prober.cancel()
+        if alerter is not None:
+            alerter.cancel()
         await ctx.batch_runner.stop()
         await ctx.gateway.stop()
         with contextlib.suppress(Exception):

@@ -15,12 +15,14 @@ from rigshift.server.fleet_source import FleetSource
 from rigshift.server.gateway import Gateway
 from rigshift.server.login_throttle import LoginThrottle
 from rigshift.server.metrics import Metrics
+from rigshift.server.services.alerts import AlertsService
 from rigshift.server.services.batches import BatchService
 from rigshift.server.services.deployments import DeploymentsService
 from rigshift.server.services.energy import EnergyApiService
 from rigshift.server.services.keys import KeysService
 from rigshift.server.services.measurements import MeasurementsService
 from rigshift.server.services.model_files import ModelFilesService
+from rigshift.server.services.operator import OperatorService
 from rigshift.server.services.telemetry import TelemetryService
 from rigshift.server.services.usage import UsageService
 from rigshift.server.settings import ServerSettings
@@ -48,6 +50,8 @@ class ServerContext:
     measurements: MeasurementsService | None = None
     # Failed key checks per client address (deps.tenant_key, the console's login).
     login_throttle: LoginThrottle = field(default_factory=lambda: LoginThrottle(time.monotonic))
+    alerts: AlertsService | None = None
+    operator: OperatorService | None = None
 
 
 def context(request: Request) -> ServerContext:

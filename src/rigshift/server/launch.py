@@ -84,12 +84,14 @@ def serve(
     files: dict[str, str | int | None] | None = None,
     prices: Path | None = None,
     demand: Path | None = None,
+    alerts: dict[str, float | None] | None = None,
 ) -> None:
     """`rigshift server`: the control plane in the foreground until stopped.
 
-    `files`: Batch API file settings (`files_dir`, `files_max_per_key`, ...); None values keep
-    `ServerSettings`' defaults. `prices`, `demand`: what the farm decision reads (the CLI's
-    `--prices`, `--demand`), read here so that a bad file stops the start."""
+    `files`: Batch API file settings (`files_dir`, `files_max_per_key`, ...); `alerts`: the alert
+    rules' settings (`alert_price_ceiling_usd_mwh`, ...); None values keep `ServerSettings`'
+    defaults. `prices`, `demand`: what the farm decision reads (the CLI's `--prices`, `--demand`),
+    read here so that a bad file stops the start."""
     import uvicorn
 
     from rigshift.server.app import create_app
@@ -121,7 +123,7 @@ def serve(
         model_store_dir=str(data_dir(db) / "model-store"),
         public_metrics=public_metrics,
         public_docs=public_docs,
-        **{name: value for name, value in (files or {}).items() if value is not None},  # type: ignore[arg-type]
+        **{name: value for name, value in {**(files or {}), **(alerts or {})}.items() if value is not None},  # type: ignore[arg-type]
     )
     plane = None
     if backends or not use_ray:

@@ -4,6 +4,8 @@ The gateway counts requests it has in flight per replica (it is the only path to
 choice needs no round trip. A replica is saturated when its outstanding requests reach
 `max_parallel x queue_factor` (its slots plus a short queue in llama-server); when every ready
 replica is saturated the caller answers 429 with Retry-After instead of queueing unboundedly.
+Replicas on a rig an operator drained (`drained`, kept by the operator service) get no new request;
+those in flight finish.
 """
 
 from __future__ import annotations
@@ -26,13 +28,19 @@ class Router:
         self.directory = directory
         self.queue_factor = queue_factor
         self.outstanding: dict[str, int] = {}
+        self.drained: frozenset[str] = frozenset()  # rig names: no new request goes there
         self._turn = 0  # rotates ties so equal replicas share load instead of the first taking all
 
     def capacity(self, replica: ReplicaEndpoint) -> int:
         return max(1, int(replica.max_parallel * self.queue_factor))
 
     def choose(self, model: str, exclude: Collection[str] = ()) -> Choice:
-        ready = [r for r in self.directory.ready_replicas(model) if r.replica_id not in exclude]
+        drained = self.drained
+        ready = [
+            r
+            for r in self.directory.ready_replicas(model)
+            if r.replica_id not in exclude and r.rig not in drained
+        ]
         if not ready:
             if not exclude and model not in self.directory.models():
                 return Choice("unknown_model")

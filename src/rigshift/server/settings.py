@@ -34,3 +34,10 @@ class ServerSettings:
     files_max_per_key: int = 1000  # files one key may hold (its uploads; batch outputs not counted)
     files_max_bytes_per_key: int = 10 * 1024**3  # bytes one key's uploads may hold in all
     files_uploads_per_minute: int = 30  # uploads one key may start a minute (429 above it)
+    # Alerts (docs/server.md, "Alerts"): how often the rules run, and where they fire.
+    alerts_eval_s: float = 10.0
+    alert_stale_after_s: float = 15.0  # telemetry_stale: three missed 5 s agent reports
+    alert_error_rate: float = 0.05  # error_rate: failed / all requests of a model, last 5 min
+    alert_min_requests: int = 20  # … over at least this many requests
+    alert_slo_p95_latency_s: float = 30.0  # slo_breach: p95 latency of a model, last 5 min
+    alert_price_ceiling_usd_mwh: float | None = None  # price_above_ceiling; None: off

@@ -179,3 +179,47 @@ energy_events = Table(
     Column("paused_json", Text, nullable=False, default="{}"),  # what was paused: batch, mining, replicas
     Index("ix_energy_events_site_time", "site", "start_at"),
 )
+
+# Alerts (server/alert_rules.py): one row per firing, from when a rule first held for a subject
+# until it stopped holding (resolved_at), with who acknowledged it and when.
+alerts = Table(
+    "alerts",
+    metadata,
+    Column("id", String(32), primary_key=True),  # "al-<hex>"
+    Column("rule", String(32), nullable=False),  # rig_lost | hot_gpu | error_rate | …
+    Column("subject", String(200), nullable=False),  # the rig, GPU, replica, model or site
+    Column("severity", String(16), nullable=False),  # warning | critical
+    Column("message", Text, nullable=False),  # the latest evaluation's words
+    Column("fired_at", Float, nullable=False),
+    Column("last_seen_at", Float, nullable=False),
+    Column("resolved_at", Float, nullable=True),  # NULL: firing now
+    Column("acked_at", Float, nullable=True),
+    Column("acked_by", String(200), nullable=True),  # the admin key's name
+    Index("ix_alerts_open", "resolved_at", "rule", "subject"),
+    Index("ix_alerts_fired", "fired_at"),
+)
+
+# The operators' actions (drain, demand apply, bench, key revoke, energy events): who, when, what.
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", Float, nullable=False),
+    Column("actor", String(200), nullable=False),  # the admin key's name, or "local CLI (user)"
+    Column("actor_key_id", String(32), nullable=True),
+    Column("action", String(32), nullable=False),  # rig.drain | demand.apply | key.revoke | …
+    Column("target", String(200), nullable=False),
+    Column("detail", Text, nullable=False, default=""),
+    Column("outcome", String(16), nullable=False),  # ok | dry_run | started | failed
+    Index("ix_audit_time", "at"),
+)
+
+# Rigs an operator drained: the gateway sends them no request, a plan starts no new replica there.
+rig_drains = Table(
+    "rig_drains",
+    metadata,
+    Column("rig", String(200), primary_key=True),
+    Column("drained_at", Float, nullable=False),
+    Column("drained_by", String(200), nullable=False),
+    Column("reason", Text, nullable=False, default=""),
+)

@@ -1,11 +1,13 @@
-// The console: login, a hash router over five pages, and polling for live figures.
+// The console: login, a hash router over its pages (Operations in actions.js), and polling for live figures.
 // Everything comes from the server's JSON API (the one the CLI uses); nothing is computed here
 // beyond sums and formatting.
+import { confirmAction, opsPage } from "./actions.js";
+import { showActiveAlerts } from "./alerts.js";
 import { bars, columns, funnel, signFill, stacked } from "./charts.js";
 import { energyPage } from "./energy.js";
 import { ApiError, api, esc, fmt, setCsrf, table } from "./util.js";
 
-const POLL_MS = { overview: 5000, fleet: 10000, serving: 5000, energy: 15000 };
+const POLL_MS = { overview: 5000, fleet: 10000, serving: 5000, energy: 15000, ops: 10000 };
 const STATE_COLORS = { mining: "#d97706", serving: "#059669", idle: "#94a3b8", lost: "#dc2626" };
 const USE_COLORS = { mine: "#d97706", rent: "#7c3aed", infer: "#059669", off: "#94a3b8", sell: "#dc2626" };
 const $ = (sel) => document.querySelector(sel);
@@ -149,9 +151,8 @@ const overviewPage = {
         { key: "usd_per_kwh", label: "$/kWh", num: true, hidePhone: true, render: (x) => fmt.usd(x.usd_per_kwh, 3) },
         { key: "power_cost_usd_per_h", label: "$/h", num: true, render: (x) => fmt.usd(x.power_cost_usd_per_h) },
       ], siteRows, { filter: false, id: "sites-table" });
-    $("#ov-alerts").innerHTML = d.alerts.length
-      ? `<ul class="alerts">${d.alerts.map((a) => `<li class="${esc(a.severity)}" data-kind="${esc(a.kind)}">${esc(a.message)}</li>`).join("")}</ul>`
-      : `<p class="muted">No alerts: no rig lost, no replica restarting, no GPU at or above ${d.hot_gpu_c} °C.</p>`;
+    // The server's alert rules, evaluated now (alerts.js); not awaited: the figures above paint first.
+    showActiveAlerts($("#ov-alerts")).catch((error) => ($("#ov-alerts").innerHTML = problem(error)));
     $("#ov-source").textContent = `Fleet: ${d.fleet_source || "none configured (rigshift server --fleet FILE)"} · updated ${new Date(d.generated_at * 1000).toLocaleTimeString()}`;
   },
 };
@@ -500,7 +501,13 @@ ${admin ? `<div class="card"><h2>API keys</h2>
     }
   },
   async revoke(id, name) {
-    if (!window.confirm(`Revoke key ${name} (${id})? Requests with it fail from now on.`)) return;
+    const question = {
+      title: `Revoke key ${name}?`,
+      lines: [`Requests with key ${name} (${id}) fail from now on, and its console sessions end.`, "A revoked key cannot be restored: the tenant needs a new key."],
+      confirm: "Revoke",
+      danger: true,
+    };
+    if (!(await confirmAction(question))) return;
     try {
       await api(`/admin/keys/${encodeURIComponent(id)}`, { method: "DELETE" });
       $("#key-created").innerHTML = `<p>Key ${esc(name)} (${esc(id)}) revoked.</p>`;
@@ -514,8 +521,8 @@ ${admin ? `<div class="card"><h2>API keys</h2>
 // --- Energy: energy.js -------------------------------------------------------------------------
 
 // --- Shell: login, routing, polling -------------------------------------------------------------
-const PAGES = { overview: overviewPage, fleet: fleetPage, econ: econPage, serving: servingPage, energy: energyPage };
-const ADMIN_ONLY = new Set(["overview", "fleet", "econ", "energy"]);
+const PAGES = { overview: overviewPage, fleet: fleetPage, econ: econPage, serving: servingPage, energy: energyPage, ops: opsPage };
+const ADMIN_ONLY = new Set(["overview", "fleet", "econ", "energy", "ops"]);
 
 function showLogin(message = "") {
   session = null;

@@ -12,8 +12,10 @@ from rigshift.server.context import ServerContext, context
 from rigshift.server.deps import Admin, Agent
 from rigshift.server.errors import Unavailable
 from rigshift.server.routers.api_router import api_router
+from rigshift.server.routers.operations import Operator
 from rigshift.server.schemas import NAME_PATTERN, Strict
 from rigshift.server.services.energy import EnergyApiService
+from rigshift.server.services.operator import Actor
 
 router = api_router(prefix="/admin/energy", tags=["energy"])
 agent_router = api_router(prefix="/internal/energy", tags=["internal"], dependencies=[Agent])
@@ -72,10 +74,12 @@ async def energy_status(energy: Energy, _admin: Admin) -> dict[str, Any]:
 
 
 @router.post("/events", status_code=201)
-async def create_event(body: EventCreate, energy: Energy, _admin: Admin) -> dict[str, Any]:
+async def create_event(body: EventCreate, ops: Operator, _energy: Energy, admin: Admin) -> dict[str, Any]:
     """A demand-response event: shed `shed_kw` below the site's draw (or stay under `target_kw`)
-    from `start` (default now) to `end`; the policy acts on it at once."""
-    event = await energy.create_event(body.site, body.start, body.end, body.shed_kw, body.target_kw)
+    from `start` (default now) to `end`; the policy acts on it at once (written to the audit log)."""
+    event = await ops.start_event(
+        Actor.of(admin), body.site, body.start, body.end, body.shed_kw, body.target_kw
+    )
     return event.as_json()
 
 
@@ -91,9 +95,9 @@ async def list_events(
 
 
 @router.delete("/events/{event_id}")
-async def cancel_event(event_id: SiteName, energy: Energy, _admin: Admin) -> dict[str, Any]:
-    """End an event early; work resumes at the next decision."""
-    return (await energy.cancel_event(event_id)).as_json()
+async def cancel_event(event_id: SiteName, ops: Operator, _energy: Energy, admin: Admin) -> dict[str, Any]:
+    """End an event early; work resumes at the next decision (written to the audit log)."""
+    return (await ops.end_event(Actor.of(admin), event_id)).as_json()
 
 
 @router.post("/batch/{site}/pause")

@@ -9,8 +9,10 @@ from fastapi import Path
 
 from rigshift.server.deps import Admin, Context
 from rigshift.server.routers.api_router import api_router
+from rigshift.server.routers.operations import Operator
 from rigshift.server.schemas import KeyCreate, KeyCreated, KeyList, KeyOut
 from rigshift.server.services.keys import ApiKey
+from rigshift.server.services.operator import Actor
 
 router = api_router(prefix="/admin/keys", tags=["keys"])
 
@@ -38,6 +40,6 @@ async def list_keys(ctx: Context, _admin: Admin) -> KeyList:
 
 
 @router.delete("/{key_ref}", response_model=KeyOut)
-async def revoke_key(key_ref: KeyRef, ctx: Context, _admin: Admin) -> KeyOut:
-    """Revoke by id or by name; the gateway refuses the key at once."""
-    return key_out(await ctx.keys.revoke(key_ref))
+async def revoke_key(key_ref: KeyRef, ops: Operator, admin: Admin) -> KeyOut:
+    """Revoke by id or by name; the gateway refuses the key at once (written to the audit log)."""
+    return key_out(await ops.revoke_key(Actor.of(admin), key_ref))

@@ -12,8 +12,10 @@ from rigshift.server.context import ServerContext
 from rigshift.server.deps import Admin, Context
 from rigshift.server.errors import Unavailable
 from rigshift.server.routers.api_router import api_router
+from rigshift.server.routers.operations import Operator
 from rigshift.server.schemas import Name, Strict
 from rigshift.server.services.measurements import MeasurementsService
+from rigshift.server.services.operator import Actor
 
 router = api_router(prefix="/admin/measurements", tags=["measurements"])
 
@@ -96,6 +98,8 @@ async def add_measurements(body: MeasurementsIn, ctx: Context, _admin: Admin) ->
 
 
 @router.post("/bench", status_code=201)
-async def bench_rig(body: BenchRequest, ctx: Context, _admin: Admin) -> dict[str, object]:
-    """Ask the rig's agent to run `rigshift bench` there; store and return its rows."""
-    return _out(await _service(ctx).bench_rig(body.rig, body.runtime, body.threads, body.models))
+async def bench_rig(body: BenchRequest, ops: Operator, admin: Admin) -> dict[str, object]:
+    """Ask the rig's agent to run `rigshift bench` there; store and return its rows (the bench is
+    written to the audit log)."""
+    rows = await ops.bench_rig(Actor.of(admin), body.rig, body.runtime, body.threads, body.models)
+    return _out(rows)

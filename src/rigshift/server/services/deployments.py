@@ -41,6 +41,7 @@ class DeploymentsService:
         clock: Callable[[], float],
         manager: Manager | None = None,
         rigs: Callable[[], RigInventory | None] | None = None,
+        drained: Callable[[], frozenset[str]] = frozenset,
     ):
         self.log = log
         self.directory = directory
@@ -48,6 +49,7 @@ class DeploymentsService:
         self.clock = clock
         self.manager = manager
         self.rigs = rigs  # the rigs a plan may name (deployment_checks.rig_inventory)
+        self.drained = drained  # rigs an operator drained: no new replica starts there
 
     def desired(self) -> list[ReplicaSpec]:
         return self.manager.desired if self.manager is not None else []
@@ -62,7 +64,7 @@ class DeploymentsService:
         if len(set(ids)) != len(ids):
             raise BadRequest("replica ids in a plan must be unique", code="invalid_specs", param="replica_id")
         rigs = await anyio.to_thread.run_sync(self.rigs) if self.rigs is not None else None
-        problems = plan_problems(specs, rigs)
+        problems = plan_problems(specs, rigs) + self._on_drained_rigs(specs)
         if problems:
             message = "; ".join(m for m, _ in problems[:5])
             more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
@@ -70,6 +72,17 @@ class DeploymentsService:
         await anyio.to_thread.run_sync(lambda: self.log.save_desired(specs, self.clock()))
         self.manager.apply(specs)
         return specs
+
+    def _on_drained_rigs(self, specs: Sequence[ReplicaSpec]) -> list[tuple[str, str]]:
+        """New replicas on a drained rig (one the plan already had may stay: draining stops
+        traffic, not the replicas)."""
+        drained = self.drained()
+        running = {s.replica_id for s in self.desired()}
+        return [
+            (f"replica {s.replica_id!r}: rig {s.rig!r} is drained (undrain it first)", f"[{i}].rig")
+            for i, s in enumerate(specs)
+            if s.rig in drained and s.replica_id not in running
+        ]
 
     async def actions(self, limit: int) -> list[Action]:
         return await anyio.to_thread.run_sync(lambda: self.log.actions(limit=limit))
