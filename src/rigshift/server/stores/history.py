@@ -1,0 +1,147 @@
+"""History points in the database: written in pieces that add up, read one series at a time.
+
+A point written again (the next flush of the same open bucket, or the same bucket after a
+restart) is merged with the stored one: counts and sums add, min and max widen. Percentiles are
+replaced instead (`Point.replace`). Both SQLite and PostgreSQL say this with
+`INSERT … ON CONFLICT DO UPDATE`; SQLAlchemy builds it per dialect.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import Engine, and_, case, delete, select, tuple_
+from sqlalchemy.dialects import postgresql, sqlite
+
+from rigshift.server.history_rollup import Point
+from rigshift.server.tables import history_points, history_series
+
+_CHUNK = 500  # series per statement when pruning or registering (bound-parameter limits)
+
+
+class HistoryStore:
+    def __init__(self, engine: Engine):
+        self.engine = engine
+        self._ids: dict[tuple[str, str], int] | None = None
+        self._lock = threading.Lock()  # the id cache is filled from worker threads
+
+    def _insert(self) -> Any:
+        dialect = postgresql if self.engine.dialect.name == "postgresql" else sqlite
+        return dialect.insert
+
+    def series_ids(self, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], int]:
+        """The id of each (name, subject), registering the new ones."""
+        with self._lock:
+            if self._ids is None:
+                with self.engine.connect() as conn:
+                    rows = conn.execute(select(history_series.c.name, history_series.c.subject, history_series.c.id))
+                    self._ids = {(name, subject): sid for name, subject, sid in rows}
+            ids = self._ids
+            new = sorted({k for k in keys if k not in ids})
+            for start in range(0, len(new), _CHUNK):
+                chunk = new[start : start + _CHUNK]
+                with self.engine.begin() as conn:
+                    conn.execute(
+                        self._insert()(history_series).on_conflict_do_nothing(),
+                        [{"name": n, "subject": s} for n, s in chunk],
+                    )
+                    found = conn.execute(
+                        select(history_series.c.name, history_series.c.subject, history_series.c.id).where(
+                            tuple_(history_series.c.name, history_series.c.subject).in_(chunk)
+                        )
+                    )
+                    ids.update({(name, subject): sid for name, subject, sid in found})
+            return ids
+
+    def write(self, points: Sequence[Point]) -> None:
+        """Merge `points` into the stored ones, in one transaction."""
+        if not points:
+            return
+        ids = self.series_ids((p.series, p.subject) for p in points)
+        added: list[dict[str, Any]] = []
+        replaced: list[dict[str, Any]] = []
+        for p in points:
+            row = {
+                "series_id": ids[(p.series, p.subject)],
+                "resolution": p.resolution,
+                "bucket": p.bucket,
+                "n": p.n,
+                "total": p.total,
+                "lo": p.lo,
+                "hi": p.hi,
+            }
+            (replaced if p.replace else added).append(row)
+        t = history_points
+        keys = [t.c.series_id, t.c.resolution, t.c.bucket]
+        with self.engine.begin() as conn:
+            if added:
+                stmt = self._insert()(t)
+                new = stmt.excluded
+                conn.execute(
+                    stmt.on_conflict_do_update(
+                        index_elements=keys,
+                        set_={
+                            "n": t.c.n + new.n,
+                            "total": t.c.total + new.total,
+                            "lo": case((new.lo < t.c.lo, new.lo), else_=t.c.lo),
+                            "hi": case((new.hi > t.c.hi, new.hi), else_=t.c.hi),
+                        },
+                    ),
+                    added,
+                )
+            if replaced:
+                stmt = self._insert()(t)
+                new = stmt.excluded
+                conn.execute(
+                    stmt.on_conflict_do_update(
+                        index_elements=keys, set_={"n": new.n, "total": new.total, "lo": new.lo, "hi": new.hi}
+                    ),
+                    replaced,
+                )
+
+    def points(
+        self, name: str, subject: str, resolution: int, since: float
+    ) -> list[tuple[int, float, float, float, float]]:
+        """(bucket, n, total, lo, hi) of one series at one resolution from `since`, oldest first."""
+        t = history_points
+        query = (
+            select(t.c.bucket, t.c.n, t.c.total, t.c.lo, t.c.hi)
+            .join(history_series, history_series.c.id == t.c.series_id)
+            .where(
+                history_series.c.name == name,
+                history_series.c.subject == subject,
+                t.c.resolution == resolution,
+                t.c.bucket >= int(since),
+            )
+            .order_by(t.c.bucket)
+        )
+        with self.engine.connect() as conn:
+            return [tuple(r) for r in conn.execute(query)]  # type: ignore[misc]
+
+    def subjects(self, name: str, limit: int) -> list[str]:
+        """The subjects `name` has points for (sorted; at most `limit`)."""
+        query = (
+            select(history_series.c.subject)
+            .where(history_series.c.name == name)
+            .order_by(history_series.c.subject)
+            .limit(limit)
+        )
+        with self.engine.connect() as conn:
+            return list(conn.execute(query).scalars())
+
+    def prune(self, cutoffs: dict[int, float]) -> int:
+        """Delete the points older than each resolution's cutoff; returns how many went.
+        One statement per chunk of series, each a range of the primary key (no table scan)."""
+        with self.engine.connect() as conn:
+            ids = list(conn.execute(select(history_series.c.id)).scalars())
+        deleted = 0
+        t = history_points
+        for start in range(0, len(ids), _CHUNK):
+            chunk = ids[start : start + _CHUNK]
+            old = [and_(t.c.resolution == res, t.c.bucket < int(cut)) for res, cut in cutoffs.items()]
+            with self.engine.begin() as conn:
+                for condition in old:
+                    deleted += conn.execute(delete(t).where(t.c.series_id.in_(chunk), condition)).rowcount
+        return deleted
