@@ -89,8 +89,20 @@ REPORT = {
     "rig": "rig-a",
     "timestamp": 1.0,
     "gpus": [
-        {"index": 0, "model": "rtx-3060-12g", "temperature_c": 61.0, "power_w": 140.0, "utilization_pct": 90.0},
-        {"index": 1, "model": "rtx-3060-12g", "temperature_c": 58.0, "power_w": 120.0, "utilization_pct": 50.0},
+        {
+            "index": 0,
+            "model": "rtx-3060-12g",
+            "temperature_c": 61.0,
+            "power_w": 140.0,
+            "utilization_pct": 90.0,
+        },
+        {
+            "index": 1,
+            "model": "rtx-3060-12g",
+            "temperature_c": 58.0,
+            "power_w": 120.0,
+            "utilization_pct": 50.0,
+        },
     ],
 }
 
@@ -144,7 +156,9 @@ def test_telemetry_and_requests_become_history_over_the_api(farm):
     # (the minute's mean: snapshots before the report arrived saw 0 W; farm_snapshot is tested below)
     site = wait_until(lambda: _points(gw, headers, series="site.power_w", range="1h"), "the farm's power")
     assert 0 < site[-1][1] <= 260.0
-    subjects = httpx.get(gw.url + "/admin/history/subjects", params={"series": "gpu.power_w"}, headers=headers)
+    subjects = httpx.get(
+        gw.url + "/admin/history/subjects", params={"series": "gpu.power_w"}, headers=headers
+    )
     assert subjects.json()["data"] == ["rig-a/0", "rig-a/1"]
 
 
