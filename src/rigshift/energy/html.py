@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from rigshift.energy.simulate import STRATEGIES, Simulation
+from rigshift.report_style import FIT_CSS, VIEWPORT
 
 POINTS = 1200
 W, H, PAD = 1100, 220, 50
@@ -161,8 +162,8 @@ def render_html(sim: Simulation) -> str:
     inputs = html.escape(_inputs_text(data["inputs"]))
     header = "".join("<th>" + c.replace("_", " ") + "</th>" for c in COLUMNS)
     return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>rigshift energy simulate</title>
-<style>body{{font-family:system-ui,sans-serif;margin:2em;max-width:1150px}}
+<html lang="en"><head><meta charset="utf-8">{VIEWPORT}<title>rigshift energy simulate</title>
+<style>{FIT_CSS}body{{font-family:system-ui,sans-serif;margin:2em;max-width:1150px}}
 table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:3px 8px;text-align:right}}
 td:first-child{{text-align:left}}pre{{background:#f6f6f6;padding:8px;white-space:pre-wrap}}</style></head>
 <body><h1>Energy policy against always-on and mining-only</h1>
