@@ -191,7 +191,8 @@ def up_demo(*, host: str, port: int, db: str | None, use_ray: bool, ready_timeou
     workdir = data_dir(db)
     token = join_token(db)
     keys = KeyStore(engine)
-    settings = ServerSettings(db_url=db, host=host, port=port, join_token=token)
+    # History written every 10 s, not 30: the demo's charts fill while someone watches.
+    settings = ServerSettings(db_url=db, host=host, port=port, join_token=token, history_flush_s=10.0)
     cleanup: list[Callable[[], None]] = []
     try:
         if use_ray:
