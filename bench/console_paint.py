@@ -57,6 +57,7 @@ TIMING = """() => {
 
 CHARTS_DRAWN = """() => !!document.querySelector('#ov-decision .funnel svg')
   && document.querySelectorAll('#ov-history canvas').length >= 2"""
+TRAFFIC = 5  # requests the bench makes first, so the tokens/s chart has points to draw
 
 
 @contextlib.contextmanager
@@ -92,9 +93,11 @@ def demo_stack() -> Iterator[tuple[str, str]]:
             for name, pattern in (
                 ("admin", r"admin key \(shown once\): (\S+)"),
                 ("console", r"console: (http://\S+)/ "),
+                ("demo", r"demo API key: (\S+)"),
             ):
                 if match := re.search(pattern, line):
                     found[name] = match.group(1)
+        serve_some(found["console"], found.get("demo"))
         yield found["console"], found["admin"]
     finally:
         os.kill(proc.pid, signal.SIGTERM)
@@ -116,15 +119,38 @@ def wait_warm(url: str, key: str, timeout_s: float = 120.0) -> None:
         time.sleep(0.5)
 
 
+def serve_some(url: str, demo_key: str | None) -> None:
+    """A few real requests through the gateway, so the tokens/s history has points."""
+    if demo_key is None:
+        return
+    models = httpx.get(url + "/v1/models", headers={"authorization": f"Bearer {demo_key}"}, timeout=30).json()
+    body = {
+        "model": models["data"][0]["id"],
+        "messages": [{"role": "user", "content": "hi"}],
+        "max_tokens": 8,
+    }
+    for _ in range(TRAFFIC):
+        httpx.post(
+            url + "/v1/chat/completions",
+            json=body,
+            headers={"authorization": f"Bearer {demo_key}"},
+            timeout=60,
+        ).raise_for_status()
+
+
 def wait_for_history(url: str, key: str, timeout_s: float = 120.0) -> None:
     """The Overview's charts draw once the history has points (the demo agent's reports, written
     every history_flush_s): measure the page with its charts, not their empty state."""
     deadline = time.monotonic() + timeout_s
     headers = {"authorization": f"Bearer {key}"}
-    params = {"series": "site.power_w", "range": "24h"}
     while time.monotonic() < deadline:
-        answer = httpx.get(url + "/admin/history", params=params, headers=headers, timeout=30)
-        if answer.status_code == 200 and answer.json()["points"]:
+        have = [
+            httpx.get(
+                url + "/admin/history", params={"series": s, "range": "24h"}, headers=headers, timeout=30
+            )
+            for s in ("site.power_w", "model.tokens_per_s")
+        ]
+        if all(a.status_code == 200 and a.json()["points"] for a in have):
             return
         time.sleep(1)
     print("  (no history points yet: the charts show their empty state)")
