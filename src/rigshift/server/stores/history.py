@@ -65,8 +65,11 @@ class HistoryStore:
         if not points:
             return
         ids = self.series_ids((p.series, p.subject) for p in points)
-        for start in range(0, len(points), WRITE_CHUNK):
-            self._write(points[start : start + WRITE_CHUNK], ids)
+        # In primary-key order: neighbouring upserts touch the same B-tree pages (measured 2-3x
+        # faster on a 10-million-point table, bench/history_scale.py).
+        ordered = sorted(points, key=lambda p: (ids[(p.series, p.subject)], p.resolution, p.bucket))
+        for start in range(0, len(ordered), WRITE_CHUNK):
+            self._write(ordered[start : start + WRITE_CHUNK], ids)
 
     def _write(self, points: Sequence[Point], ids: dict[tuple[str, str], int]) -> None:
         added: list[dict[str, Any]] = []
