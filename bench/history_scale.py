@@ -11,7 +11,9 @@ What it does, on a real database migrated to the latest schema:
    holds exactly what retention keeps (1-minute points for 2 h, 15-minute for 2 days, hourly for
    31 days). Written in bulk (COPY / executemany): the rows are the ones the server would have
    written, only faster to produce. Storage: the history tables' bytes, per GPU and per GPU-day.
-3. One flush at steady state: 30 s of reports (6 per rig) rolled up and merged into the tables.
+3. Flushes at steady state: 30 s of reports (6 per rig) rolled up and merged into the tables,
+   each tier's write timed (the 1-minute tier every flush, the 15-minute and hourly every 10th
+   and 30th).
 4. The 24 h whole-farm chart: `GET /admin/history?series=site.power_w&range=24h` over HTTP
    against the real server (median and p95 of `--repeats`), beside `GET /healthz` (the floor of
    an HTTP round trip) and beside summing the per-GPU series at query time (the design the
@@ -37,6 +39,7 @@ from rigshift.server.db import open_engine
 from rigshift.server.history_farm import telemetry_samples
 from rigshift.server.history_rollup import Rollup
 from rigshift.server.history_series import ALL, GPU_STATES, RESOLUTIONS, RETENTION_S, bucket_of, gpu_subject
+from rigshift.server.services.history import WRITE_EVERY
 from rigshift.server.serving import serve_in_thread
 from rigshift.server.settings import ServerSettings
 from rigshift.server.static_directory import StaticDirectory
@@ -236,9 +239,16 @@ def main() -> None:
         for r in reports:
             for series, subject, value in telemetry_samples(r):
                 rollup.add(series, subject, value, now + 5 * k)
-    points = rollup.take(now + 30)
-    flush = timed(lambda: store.write(points), 3)
-    print(f"  one flush ({len(points):,} points merged)   {ms(flush)}")
+    mean_ms = 0.0
+    for resolution in RESOLUTIONS:
+        points = rollup.take(now + 30, [resolution])
+        flush = timed(lambda points=points: store.write(points), 3)
+        every = WRITE_EVERY[resolution]
+        mean_ms += statistics.median(flush) / every
+        print(
+            f"  flush of the {resolution // 60}-min tier, every {every} flush(es): {len(points):,} points   {ms(flush)}"
+        )
+    print(f"    = {mean_ms:,.0f} ms of database work per flush on average (one flush every 30 s)")
 
     # 4. The 24 h farm chart over HTTP, against the floor of an HTTP round trip.
     _key, admin = KeyStore(engine).create("bench", now=now, admin=True)

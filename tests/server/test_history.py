@@ -50,6 +50,21 @@ def test_percentiles_cover_the_whole_bucket_across_flushes_and_are_dropped_once_
     assert rollup.take(T0 + 2 * HOUR + 1) == []
 
 
+def test_a_tier_not_taken_keeps_adding_up_until_it_is():
+    rollup = Rollup()
+    rollup.add("gpu.power_w", "rig-a/0", 100.0, T0)
+    rollup.add_duration("model.ttft", "tiny", 0.5, T0)
+    assert {p.resolution for p in rollup.take(T0 + 1, [MINUTE])} == {MINUTE}
+    rollup.add("gpu.power_w", "rig-a/0", 50.0, T0 + 2)
+    hour = _by_key(rollup.take(T0 + 3, [HOUR]))
+    assert (hour[("gpu.power_w", "rig-a/0", HOUR)].n, hour[("gpu.power_w", "rig-a/0", HOUR)].total) == (
+        2,
+        150.0,
+    )
+    assert hour[("model.ttft_p50_s", "tiny", HOUR)].n == 1
+    assert {p.resolution for p in rollup.take(T0 + 4)} == {MINUTE, QUARTER}  # the tiers left waiting
+
+
 def test_points_a_failed_write_gives_back_are_written_by_the_next_flush():
     rollup = Rollup()
     rollup.add("site.power_w", "*", 10.0, T0)
@@ -138,9 +153,14 @@ def test_telemetry_and_requests_become_history_over_the_api(farm):
     )
     [[at, watts]] = points
     assert watts == 260.0 and at in (bucket_of(time.time(), MINUTE), bucket_of(time.time() - 60, MINUTE))
-    [[_, hottest]] = _points(gw, headers, series="rig.temperature_c", range="24h", rig="rig-a")
+    # The 15-minute and hourly tiers are written every 10th and 30th flush.
+    [[_, hottest]] = wait_until(
+        lambda: _points(gw, headers, series="rig.temperature_c", range="24h", rig="rig-a"), "15-minute points"
+    )
     assert hottest == 61.0
-    [[_, gpu1]] = _points(gw, headers, series="gpu.utilization_pct", range="7d", rig="rig-a", gpu="1")
+    [[_, gpu1]] = wait_until(
+        lambda: _points(gw, headers, series="gpu.utilization_pct", range="7d", rig="rig-a", gpu="1"), "hourly"
+    )
     assert gpu1 == 50.0
     requests = wait_until(
         lambda: _points(gw, headers, series="model.requests_per_min", range="1h", model="tiny"), "requests"
@@ -148,7 +168,9 @@ def test_telemetry_and_requests_become_history_over_the_api(farm):
     assert sum(v for _, v in requests) == 3.0  # three requests in 1-minute buckets: 3 a minute in all
     farm_wide = _points(gw, headers, series="model.tokens_per_s", range="1h")
     assert sum(v for _, v in farm_wide) * 60 == 15.0  # the fake backend's 5 completion tokens each
-    revenue = _points(gw, headers, series="tenant.revenue_usd_per_h", range="30d")
+    revenue = wait_until(
+        lambda: _points(gw, headers, series="tenant.revenue_usd_per_h", range="30d"), "revenue"
+    )
     assert len(revenue) == 1 and revenue[0][1] > 0
     p95 = _points(gw, headers, series="replica.latency_p95_s", range="1h", replica="r1")
     assert len(p95) >= 1 and 0 < p95[-1][1] < 10

@@ -319,7 +319,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         with contextlib.suppress(Exception):
             await ctx.telemetry.flush()
         with contextlib.suppress(Exception):
-            await ctx.history.flush()
+            await ctx.history.flush(everything=True)
 
 
 def body_limit(settings: ServerSettings, path: str) -> int:

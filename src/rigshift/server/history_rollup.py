@@ -10,6 +10,7 @@ and each flush writes the percentile of everything seen so far, replacing the st
 from __future__ import annotations
 
 import math
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -82,19 +83,25 @@ class Rollup:
             self._histograms.setdefault(key, _Histogram()).add(seconds)
             self._changed.add(key)
 
-    def take(self, now: float) -> list[Point]:
-        """Every sum added since the last call, and the percentiles of the buckets that changed;
-        histograms of buckets that have closed are dropped once written."""
-        points = [Point(s, subj, res, b, *acc) for (s, subj, res, b), acc in self._sums.items()]
-        self._sums = {}
-        for key in self._changed:
+    def take(self, now: float, resolutions: Collection[int] = RESOLUTIONS) -> list[Point]:
+        """Every sum added since the last call at `resolutions` (the other tiers keep adding up),
+        and the percentiles of their buckets that changed; histograms of buckets that have
+        closed are dropped once written."""
+        taken = [k for k in self._sums if k[2] in resolutions]
+        points = [Point(*key, *self._sums.pop(key)) for key in taken]
+        changed = {k for k in self._changed if k[2] in resolutions}
+        for key in changed:
             prefix, subject, resolution, bucket = key
             h = self._histograms[key]
             for label, q in QUANTILES.items():
                 v = h.quantile(q)
-                points.append(Point(f"{prefix}_{label}_s", subject, resolution, bucket, h.count, v * h.count, v, v, True))
-        self._changed = set()
-        for key in [k for k in self._histograms if k[3] + k[2] <= now]:
+                points.append(
+                    Point(
+                        f"{prefix}_{label}_s", subject, resolution, bucket, h.count, v * h.count, v, v, True
+                    )
+                )
+        self._changed -= changed
+        for key in [k for k in self._histograms if k[3] + k[2] <= now and k not in self._changed]:
             del self._histograms[key]
         return points
 

@@ -23,6 +23,9 @@ from rigshift.server.history_farm import FarmSnapshot, farm_snapshot, request_sa
 from rigshift.server.history_rollup import Rollup
 from rigshift.server.history_series import (
     ALL,
+    HOUR,
+    MINUTE,
+    QUARTER,
     RANGES,
     RETENTION_S,
     SCOPE_PARAMS,
@@ -39,6 +42,11 @@ from rigshift.server.stores.usage import UsageRecord
 from rigshift.suggest import did_you_mean
 
 PRUNE_EVERY_S = 600.0
+# How often each tier is written, in flushes: the 1-minute points every flush, the 15-minute and
+# hourly ones every 10th and 30th (every 5 and 15 minutes at the default 30 s). Their buckets add
+# up in memory meanwhile; writing all three every flush tripled the rows each flush merges
+# (bench/history_scale.py), for charts whose points are 15 and 60 minutes apart.
+WRITE_EVERY = {MINUTE: 1, QUARTER: 10, HOUR: 30}
 SUBJECTS_LISTED = 500
 
 
@@ -65,6 +73,7 @@ class HistoryService:
         self._last_snapshot: FarmSnapshot | None = None
         self._last_snapshot_at: float | None = None
         self._pruned_at = 0.0
+        self._flushes = 0
 
     # --- in ------------------------------------------------------------------------------------
     def observe_telemetry(self, report: RigTelemetry, at: float) -> None:
@@ -96,13 +105,16 @@ class HistoryService:
                 self.rollup.add("site.cost_usd_per_h", site, usd_per_h * elapsed / 3600.0, at)
         self._last_snapshot, self._last_snapshot_at = snapshot, at
 
-    async def flush(self) -> None:
-        """Snapshot the farm, write what changed, prune now and then (all off the event loop)."""
+    async def flush(self, everything: bool = False) -> None:
+        """Snapshot the farm, write what changed in the tiers due (`everything`: all of them, as
+        at shutdown), prune now and then (all off the event loop)."""
         now = self.clock()
         snapshot = await anyio.to_thread.run_sync(self.snapshot)
         if snapshot is not None:
             self.observe_farm(snapshot, now)
-        points = self.rollup.take(now)
+        due = [res for res, every in WRITE_EVERY.items() if everything or self._flushes % every == 0]
+        self._flushes += 1
+        points = self.rollup.take(now, due)
         try:
             await anyio.to_thread.run_sync(self.store.write, points)
         except BaseException:
@@ -132,12 +144,16 @@ class HistoryService:
         definition = _series(q.series)
         if q.range not in RANGES:
             raise BadRequest(
-                f"unknown range {q.range!r}; expected one of {', '.join(RANGES)}", param="range", code="invalid_value"
+                f"unknown range {q.range!r}; expected one of {', '.join(RANGES)}",
+                param="range",
+                code="invalid_value",
             )
         span, resolution = RANGES[q.range]
         subject = _subject(definition, q.filters)
         now = self.clock()
-        rows = await anyio.to_thread.run_sync(self.store.points, definition.name, subject, resolution, now - span)
+        rows = await anyio.to_thread.run_sync(
+            self.store.points, definition.name, subject, resolution, now - span
+        )
         points = [[bucket, definition.value(n, total, resolution)] for bucket, n, total, _lo, _hi in rows]
         return {
             "series": definition.name,
@@ -161,7 +177,8 @@ def _series(name: str) -> SeriesDef:
     if definition is None:
         hint = did_you_mean(name, list(SERIES))
         raise BadRequest(
-            f"unknown series {name!r}" + (f"; did you mean {hint[0]!r}?" if hint else "")
+            f"unknown series {name!r}"
+            + (f"; did you mean {hint[0]!r}?" if hint else "")
             + " (GET /admin/history lists them)",
             param="series",
             code="invalid_value",
@@ -189,7 +206,9 @@ def _subject(definition: SeriesDef, filters: dict[str, str]) -> str:
     if definition.scope == "gpu":
         index = filters["gpu"]
         if not index.isdigit():
-            raise BadRequest(f"gpu={index!r}: expected a GPU index (0, 1, …)", param="gpu", code="invalid_value")
+            raise BadRequest(
+                f"gpu={index!r}: expected a GPU index (0, 1, …)", param="gpu", code="invalid_value"
+            )
         return gpu_subject(filters["rig"], int(index))
     return filters.get(wanted[0], ALL)
 
