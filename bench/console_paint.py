@@ -29,7 +29,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import httpx
@@ -162,12 +162,12 @@ def timing_when(page: object, key: str, timeout_s: float = 30.0) -> dict[str, fl
     while time.monotonic() < deadline:
         timing = page.evaluate(TIMING)  # type: ignore[attr-defined]
         if timing[key] is not None:
-            return timing  # type: ignore[no-any-return]
+            return timing
         time.sleep(0.02)
     raise SystemExit(f"no {key} timing within {timeout_s:g} s")
 
 
-def summary(values: list[float | None]) -> str:
+def summary(values: Sequence[float | None]) -> str:
     """Median, p90 and max of the loads that reported a value. Chromium reports no first
     contentful paint for some reloads (a paint it attributes to the previous document); those
     loads are counted, not summed (a None here was a TypeError that stopped the bench)."""

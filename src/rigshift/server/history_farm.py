@@ -40,11 +40,15 @@ def telemetry_samples(report: RigTelemetry) -> Iterator[Sample]:
             if value is not None:
                 by_field[name].append(value)
                 yield f"gpu.{name}", subject, float(value)
-    rig_value = {"power_w": sum, "temperature_c": max, "vram_used_gib": sum}
     for name, values in by_field.items():
         if values:
-            fold = rig_value.get(name)
-            yield f"rig.{name}", report.rig, float(fold(values) if fold else sum(values) / len(values))
+            if name == "temperature_c":
+                value = max(values)  # the hottest GPU is the one to watch
+            elif name == "utilization_pct":
+                value = sum(values) / len(values)
+            else:
+                value = sum(values)  # power and VRAM add up
+            yield f"rig.{name}", report.rig, float(value)
 
 
 @dataclass
@@ -60,12 +64,12 @@ def farm_snapshot(view: FleetView, fleet: Fleet | None, default_usd_per_kwh: flo
     rig: GPUs in each state. Power counts only GPUs an agent reports on (not the inventory's)."""
     info = {s.name: s for s in fleet.sites} if fleet else {}
     samples: list[Sample] = []
-    power: Counter[str] = Counter()
+    power: dict[str, float] = {}
     states: dict[str, Counter[str]] = {}
     classes: dict[str, list[str]] = {}
     for g in view.gpus:
         if g.source == "live" and g.power_w is not None:
-            power[g.site] += g.power_w
+            power[g.site] = power.get(g.site, 0.0) + g.power_w
         states.setdefault(g.site, Counter())[g.state] += 1
         for replica in g.replicas:
             classes.setdefault(replica, []).append(f"{g.site}/{g.model}")
@@ -74,7 +78,7 @@ def farm_snapshot(view: FleetView, fleet: Fleet | None, default_usd_per_kwh: flo
             samples.append((f"rig.gpus_{state}", rig.name, float(rig.states.get(state, 0))))
     cost: dict[str, float] = {}
     for site, counts in states.items():
-        samples.append(("site.power_w", site, power[site]))
+        samples.append(("site.power_w", site, power.get(site, 0.0)))
         for state in GPU_STATES:
             samples.append((f"site.gpus_{state}", site, float(counts[state])))
         site_info = info.get(site)
@@ -82,7 +86,7 @@ def farm_snapshot(view: FleetView, fleet: Fleet | None, default_usd_per_kwh: flo
         price = default_usd_per_kwh if price is None else price
         if price is not None:
             samples.append(("site.price_usd_per_kwh", site, price))
-            cost[site] = power[site] / 1000 * (site_info.pue if site_info else 1.0) * price
+            cost[site] = power.get(site, 0.0) / 1000 * (site_info.pue if site_info else 1.0) * price
     samples.append(("site.power_w", ALL, float(sum(power.values()))))
     for state in GPU_STATES:
         samples.append((f"site.gpus_{state}", ALL, float(sum(c[state] for c in states.values()))))
@@ -92,7 +96,11 @@ def farm_snapshot(view: FleetView, fleet: Fleet | None, default_usd_per_kwh: flo
 
 
 def request_samples(
-    record: UsageRecord, ttft_s: float, prices: TokenPrices, classes: Mapping[str, list[str]], sites: Mapping[str, str]
+    record: UsageRecord,
+    ttft_s: float,
+    prices: TokenPrices,
+    classes: Mapping[str, list[str]],
+    sites: Mapping[str, str],
 ) -> tuple[list[Sample], list[tuple[str, str, float]]]:
     """One metered request: (rate samples, durations) for its model, every model, its replica,
     its tenant and the card classes it ran on (revenue split evenly over its GPUs)."""

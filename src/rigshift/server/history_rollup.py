@@ -88,7 +88,10 @@ class Rollup:
         and the percentiles of their buckets that changed; histograms of buckets that have
         closed are dropped once written."""
         taken = [k for k in self._sums if k[2] in resolutions]
-        points = [Point(*key, *self._sums.pop(key)) for key in taken]
+        points = []
+        for key in taken:
+            n, total, lo, hi = self._sums.pop(key)
+            points.append(Point(*key, n, total, lo, hi))
         changed = {k for k in self._changed if k[2] in resolutions}
         for key in changed:
             prefix, subject, resolution, bucket = key

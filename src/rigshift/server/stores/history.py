@@ -128,7 +128,7 @@ class HistoryStore:
             .order_by(t.c.bucket)
         )
         with self.engine.connect() as conn:
-            return [tuple(r) for r in conn.execute(query)]  # type: ignore[misc]
+            return [(r[0], r[1], r[2], r[3], r[4]) for r in conn.execute(query)]
 
     def subjects(self, name: str, limit: int) -> list[str]:
         """The subjects `name` has points for (sorted; at most `limit`)."""
