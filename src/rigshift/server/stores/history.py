@@ -3,7 +3,7 @@
 A point written again (the next flush of the same open bucket, or the same bucket after a
 restart) is merged with the stored one: counts and sums add, min and max widen. Percentiles are
 replaced instead (`Point.replace`). Both SQLite and PostgreSQL say this with
-`INSERT … ON CONFLICT DO UPDATE`; SQLAlchemy builds it per dialect.
+`INSERT … ON CONFLICT DO UPDATE` (on PostgreSQL from rows COPYed into a temporary table).
 """
 
 from __future__ import annotations
@@ -22,6 +22,12 @@ _CHUNK = 500  # series per statement when pruning or registering (bound-paramete
 # Points per transaction: a farm's flush (~30,000 points at 2,000 GPUs) holds SQLite's write lock
 # for a few tens of milliseconds at a time, not the whole flush (the usage writer waits on it).
 WRITE_CHUNK = 5000
+_COLUMNS = ("series_id", "resolution", "bucket", "n", "total", "lo", "hi")
+_MERGE = (
+    "n = history_points.n + EXCLUDED.n, total = history_points.total + EXCLUDED.total, "
+    "lo = LEAST(history_points.lo, EXCLUDED.lo), hi = GREATEST(history_points.hi, EXCLUDED.hi)"
+)
+_REPLACE = "n = EXCLUDED.n, total = EXCLUDED.total, lo = EXCLUDED.lo, hi = EXCLUDED.hi"
 
 
 class HistoryStore:
@@ -92,11 +98,16 @@ class HistoryStore:
                 self._upsert(conn, replaced, replace=True)
 
     def _upsert(self, conn: Connection, rows: list[dict[str, Any]], *, replace: bool) -> None:
-        """INSERT … ON CONFLICT DO UPDATE, run for every row (SQLAlchemy sends PostgreSQL pages of
-        rows per statement; one statement of all 5,000 rows compiled so slowly it took 4x longer)."""
+        """INSERT … ON CONFLICT DO UPDATE. PostgreSQL: the rows are COPYed into a temporary table
+        and merged by one INSERT … SELECT (3x faster than a statement per row,
+        bench/history_scale.py); SQLite: one prepared statement run per row (no round trips)."""
+        if self.engine.dialect.name == "postgresql":
+            self._copy_upsert(conn, rows, replace=replace)
+            return
         t = history_points
-        stmt = self._insert()(t)
+        stmt = sqlite.insert(t)
         new = stmt.excluded
+        merge: dict[str, Any]
         if replace:
             merge = {"n": new.n, "total": new.total, "lo": new.lo, "hi": new.hi}
         else:
@@ -110,6 +121,21 @@ class HistoryStore:
             index_elements=[t.c.series_id, t.c.resolution, t.c.bucket], set_=merge
         )
         conn.execute(upsert, rows)
+
+    def _copy_upsert(self, conn: Connection, rows: list[dict[str, Any]], *, replace: bool) -> None:
+        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        cursor.execute(
+            "CREATE TEMP TABLE IF NOT EXISTS history_incoming (LIKE history_points) ON COMMIT DELETE ROWS"
+        )
+        cursor.execute("TRUNCATE history_incoming")
+        with cursor.copy(f"COPY history_incoming ({', '.join(_COLUMNS)}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(tuple(row[c] for c in _COLUMNS))
+        merge = _REPLACE if replace else _MERGE
+        cursor.execute(
+            f"INSERT INTO history_points ({', '.join(_COLUMNS)}) SELECT {', '.join(_COLUMNS)} FROM history_incoming "
+            f"ORDER BY series_id, resolution, bucket ON CONFLICT (series_id, resolution, bucket) DO UPDATE SET {merge}"
+        )
 
     def points(
         self, name: str, subject: str, resolution: int, since: float
