@@ -75,9 +75,13 @@ def _serving(scope: Scope, whose: str) -> list[SeriesDef]:
             f"{scope}.errors_per_min", "errors/min", "rate", scope, f"requests to {whose} that failed", 60
         ),
         SeriesDef(f"{scope}.ttft_p50_s", "s", "quantile", scope, f"median time to first token, {whose}"),
-        SeriesDef(f"{scope}.ttft_p95_s", "s", "quantile", scope, f"95th percentile time to first token, {whose}"),
+        SeriesDef(
+            f"{scope}.ttft_p95_s", "s", "quantile", scope, f"95th percentile time to first token, {whose}"
+        ),
         SeriesDef(f"{scope}.latency_p50_s", "s", "quantile", scope, f"median request latency, {whose}"),
-        SeriesDef(f"{scope}.latency_p95_s", "s", "quantile", scope, f"95th percentile request latency, {whose}"),
+        SeriesDef(
+            f"{scope}.latency_p95_s", "s", "quantile", scope, f"95th percentile request latency, {whose}"
+        ),
     ]
 
 
@@ -97,15 +101,24 @@ SERIES: dict[str, SeriesDef] = {
         SeriesDef("site.power_w", "W", "gauge", "site", "power draw of a site's GPUs (all sites: the farm)"),
         SeriesDef("site.price_usd_per_kwh", "USD/kWh", "gauge", "site", "the power price a site pays"),
         SeriesDef(
-            "site.cost_usd_per_h", "USD/h", "rate", "site", "what a site's power costs, at its price and PUE", 3600
+            "site.cost_usd_per_h",
+            "USD/h",
+            "rate",
+            "site",
+            "what a site's power costs, at its price and PUE",
+            3600,
         ),
         *[
-            SeriesDef(f"site.gpus_{state}", "GPUs", "gauge", "site", f"a site's GPUs {state} (all sites: the farm)")
+            SeriesDef(
+                f"site.gpus_{state}", "GPUs", "gauge", "site", f"a site's GPUs {state} (all sites: the farm)"
+            )
             for state in GPU_STATES
         ],
         *_serving("model", "a model's replicas (all models: the gateway)"),
         *_serving("replica", "one replica"),
-        SeriesDef("tenant.revenue_usd_per_h", "USD/h", "rate", "tenant", "token revenue from one API key", 3600),
+        SeriesDef(
+            "tenant.revenue_usd_per_h", "USD/h", "rate", "tenant", "token revenue from one API key", 3600
+        ),
         SeriesDef(
             "card_class.revenue_usd_per_h",
             "USD/h",

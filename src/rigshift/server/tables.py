@@ -197,7 +197,9 @@ history_points = Table(
     metadata,
     Column("series_id", Integer, primary_key=True, autoincrement=False),
     Column("resolution", Integer, primary_key=True, autoincrement=False),
-    Column("bucket", Integer, primary_key=True, autoincrement=False),  # unix seconds, a multiple of resolution
+    Column(
+        "bucket", Integer, primary_key=True, autoincrement=False
+    ),  # unix seconds, a multiple of resolution
     Column("n", Float, nullable=False),
     Column("total", Float, nullable=False),
     Column("lo", Float, nullable=False),
