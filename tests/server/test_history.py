@@ -14,6 +14,7 @@ from rigshift.server.stores.history import HistoryStore
 from waiting import wait_until
 
 from .conftest import JOIN_TOKEN, replica
+from .test_telemetry_metrics import REPORT as METRICS_REPORT
 
 T0 = 1_800_000_000.0  # a minute boundary (and an hour's)
 
@@ -100,24 +101,11 @@ def test_every_range_reads_a_tier_that_is_kept_long_enough():
         assert span / resolution <= 800  # a chart of at most a few hundred points
 
 
+# test_telemetry_metrics' report (two GPUs on rig-a, 140 W + 120 W), with utilisation.
 REPORT = {
-    "rig": "rig-a",
-    "timestamp": 1.0,
+    **METRICS_REPORT,
     "gpus": [
-        {
-            "index": 0,
-            "model": "rtx-3060-12g",
-            "temperature_c": 61.0,
-            "power_w": 140.0,
-            "utilization_pct": 90.0,
-        },
-        {
-            "index": 1,
-            "model": "rtx-3060-12g",
-            "temperature_c": 58.0,
-            "power_w": 120.0,
-            "utilization_pct": 50.0,
-        },
+        {**gpu, "utilization_pct": u} for gpu, u in zip(METRICS_REPORT["gpus"], (90.0, 50.0), strict=True)
     ],
 }
 
