@@ -237,7 +237,11 @@ ${chartCard("hi-rig-util", "Utilisation", "mean of the rig's GPUs")}${chartCard(
     ]);
   },
   async rigCharts() {
-    if (!this.rig) return;
+    if (!this.rig) {
+      // No rig has reported yet: each chart says so instead of staying blank.
+      for (const id of ["#hi-rig-power", "#hi-rig-temp", "#hi-rig-util", "#hi-rig-vram"]) await lineChart(document.querySelector(id), [], { unit: "" });
+      return;
+    }
     const r = this.range;
     const params = { rig: this.rig };
     const $ = (id) => document.querySelector(id);
