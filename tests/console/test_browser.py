@@ -30,6 +30,7 @@ from rigshift.run.contracts import GpuTelemetry, RigTelemetry
 from rigshift.server.demo_models import demo_specs
 from rigshift.server.fleet_view import HOT_GPU_C
 from rigshift.server.serving import free_port
+from waiting import wait_until
 
 from .chromium import LAPTOP, PHONE, artifacts_dir, browser_page, chromium_available
 
@@ -88,7 +89,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
             timeout=240,
         )
         lines = log.read_text(errors="replace").splitlines(keepends=True)
-        hot_rig = demo_fleet().rigs[0].name
+        hot_rig = demo_fleet().rigs[-1].name  # the rig the demo agent leaves silent (demo_agent.py)
         yield Demo(
             found["console"],
             found["admin"],
@@ -220,6 +221,38 @@ def test_every_page_renders_the_demo_cluster(
             assert width <= PHONE["width"] + 1, f"{name} scrolls sideways on a phone ({width} px)"
             phone.screenshot(path=artifacts / f"{name}-phone.png", full_page=True)
     assert len(list(artifacts.glob("*.png"))) >= 2 * len(PAGES)
+
+
+def test_the_demo_agent_reports_and_the_overview_charts_its_history(
+    demo: Demo, traffic: int, playwright: Any, tmp_path: Path
+):
+    """`up --demo` has a past: its agent's reports fill the rigs' telemetry and the history, and
+    the Overview's charts draw the stored points (the 24 h farm power and tokens/s)."""
+    assert any("demo agent:" in line for line in demo.output)
+
+    def stored(series: str) -> list[list[float]]:
+        answer = demo.admin("GET", "/admin/history", params={"series": series, "range": "24h"})
+        assert answer.status_code == 200, answer.text
+        return answer.json()["points"]
+
+    wait_until(
+        lambda: stored("site.power_w") and stored("model.tokens_per_s"), "history points", timeout_s=90
+    )
+    rigs = demo.admin("GET", "/admin/fleet").json()["rigs"]
+    reporting = [r for r in rigs if r["telemetry_age_s"] is not None]
+    assert len(reporting) >= len(demo_fleet().rigs) - 1  # every rig but the one left silent
+    with browser_page(playwright, tmp_path, LAPTOP) as page:
+        log_in(page, demo.url, demo.admin_key)
+        open_page(page, demo.url, "overview")
+        for chart, series in (
+            ("#ov-power-chart", "site.power_w"),
+            ("#ov-tokens-chart", "model.tokens_per_s"),
+        ):
+            page.wait_for_selector(f"{chart} canvas")
+            drawn = int(page.get_attribute(chart, "data-points") or 0)
+            assert (
+                drawn >= 1 and abs(drawn - len(stored(series))) <= 1
+            )  # a 15-minute bucket may open meanwhile
 
 
 def test_a_key_is_created_and_revoked_through_the_ui(demo: Demo, playwright: Any, tmp_path: Path):

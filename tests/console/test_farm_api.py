@@ -169,5 +169,14 @@ def test_the_console_page_and_assets_are_served_with_a_strict_csp(plane: Plane):
     assert "script-src 'self'" in page.headers["content-security-policy"]
     js = httpx.get(plane.url + "/console/assets/app.js")
     assert js.status_code == 200 and js.headers["content-type"].startswith("text/javascript")
-    for bad in ("../app.py", "..%2Fapp.py", "nope.js", "console_auth.py"):
+    chart_library = httpx.get(plane.url + "/console/assets/vendor/uPlot.iife.min.js")
+    assert chart_library.status_code == 200 and "uPlot" in chart_library.text
+    for bad in (
+        "../app.py",
+        "..%2Fapp.py",
+        "nope.js",
+        "console_auth.py",
+        "vendor/README.md",
+        "vendor/../../app.py",
+    ):
         assert httpx.get(plane.url + "/console/assets/" + bad).status_code == 404, bad

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from html import escape
 
 from rigshift.assess.types import FleetAssessment
+from rigshift.report_style import FIT_CSS, VIEWPORT
 
 MAX_RIG_ROWS = 500  # a page with 12,000 table rows helps nobody; the JSON has them all
 
@@ -30,8 +31,8 @@ _GREEN, _BLUE, _GREY, _RED = "#2a9d8f", "#457b9d", "#b8c1cc", "#e76f51"
 def render_html(a: FleetAssessment) -> str:
     s = a.summary
     parts = [
-        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
-        f"<title>rigshift assessment: {escape(a.fleet)}</title><style>{_CSS}</style></head><body>",
+        f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>{VIEWPORT}",
+        f"<title>rigshift assessment: {escape(a.fleet)}</title><style>{_CSS}{FIT_CSS}</style></head><body>",
         f"<h1>AI readiness of {escape(a.fleet)}</h1>",
         f"<p class='headline'>{escape(s.headline)}</p>",
         f"<p class='criteria'>{escape(s.criteria)}</p>",

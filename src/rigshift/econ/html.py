@@ -7,6 +7,7 @@ from html import escape
 from rigshift.econ.analysis import Economics
 from rigshift.econ.render import CARD_COLUMNS, as_of_text, break_even_text, key_figures, money, months, price
 from rigshift.econ.sensitivity import Sensitivity
+from rigshift.report_style import FIT_CSS, VIEWPORT
 
 COLOURS = ("#1b6ca8", "#d1495b", "#2e933c", "#edae49", "#7b4b94", "#00798c")
 STYLE = """
@@ -239,8 +240,8 @@ def render_html(economics: Economics) -> str:
     if e.notes:
         body.append("<ul>" + "".join(f"<li>{escape(n)}</li>" for n in e.notes) + "</ul>")
     return (
-        "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
-        f"<title>rigshift economics: {escape(e.fleet)}</title><style>{STYLE}</style></head><body>"
+        f"<!doctype html><html lang='en'><head><meta charset='utf-8'>{VIEWPORT}"
+        f"<title>rigshift economics: {escape(e.fleet)}</title><style>{STYLE}{FIT_CSS}</style></head><body>"
         + "\n".join(body)
         + "</body></html>\n"
     )

@@ -16,6 +16,7 @@ from rich.text import Text
 
 from rigshift.fleet.model import Fleet
 from rigshift.plan.types import Plan, PlannedReplica, Unplaced
+from rigshift.report_style import FIT_CSS, VIEWPORT
 from rigshift.tables import Col, fitted_table
 
 _TOP_WHERE = 2  # (site, card) groups named per deployment in the summary
@@ -392,8 +393,8 @@ def render_html(plan: Plan, fleet: Fleet) -> str:
     )
     extra = unassessed_text(plan)
     parts = [
-        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
-        f"<title>rigshift plan: {escape(plan.fleet)}</title><style>{_CSS}</style></head><body>",
+        f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>{VIEWPORT}",
+        f"<title>rigshift plan: {escape(plan.fleet)}</title><style>{_CSS}{FIT_CSS}</style></head><body>",
         f"<h1>Plan for {escape(plan.fleet)}</h1>",
         f"<p class='headline'>{escape(headline(plan))}</p>",
         f"<p>{escape(not_serving(plan))}</p>",

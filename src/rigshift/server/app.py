@@ -13,7 +13,7 @@ import functools
 import gc
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -58,6 +58,7 @@ from rigshift.server.routers import (
     deployments,
     energy,
     farm,
+    history,
     internal,
     keys,
     measurements,
@@ -72,6 +73,7 @@ from rigshift.server.services.alerts import AlertsService
 from rigshift.server.services.batches import BatchService
 from rigshift.server.services.deployments import DeploymentsService, all_replicas
 from rigshift.server.services.energy import EnergyApiService
+from rigshift.server.services.history import HistoryService, snapshot_source
 from rigshift.server.services.keys import KeysService
 from rigshift.server.services.measurements import MeasurementsService, ray_rig_bench
 from rigshift.server.services.model_files import ModelFilesService
@@ -85,6 +87,7 @@ from rigshift.server.stores.batches import BatchStore, FileStore
 from rigshift.server.stores.deployments import DeploymentLog
 from rigshift.server.stores.energy_events import EnergyEventStore
 from rigshift.server.stores.file_blobs import files_root
+from rigshift.server.stores.history import HistoryStore
 from rigshift.server.stores.keys import KeyStore
 from rigshift.server.stores.model_files import ModelStore
 from rigshift.server.stores.telemetry import TelemetryHub, TelemetryStore
@@ -111,6 +114,7 @@ ROUTERS: list[APIRouter] = [
     console.router,
     measurements.router,
     operations.router,
+    history.router,
 ]
 
 __all__ = ["ROUTERS", "all_replicas", "create_app"]
@@ -187,6 +191,12 @@ def build_context(
     if manager is not None:
         drain_before_stop(manager, gateway)
     batch_service, batch_runner = build_batches(engine, gateway, keys, settings, clock, energy_loop)
+    history = HistoryService(HistoryStore(engine), clock, default_prices)
+    gateway.on_metered = history.observe_request
+    telemetry = TelemetryService(
+        TelemetryHub(), TelemetryStore(engine), metrics, clock, on_report=history.observe_telemetry
+    )
+    history.snapshot = snapshot_source(fleet, telemetry, directory, settings.telemetry_stale_s)
     ctx = ServerContext(
         settings=settings,
         clock=clock,
@@ -207,7 +217,8 @@ def build_context(
         model_files=ModelFilesService(
             ModelStore(Path(settings.model_store_dir)) if settings.model_store_dir else None
         ),
-        telemetry=TelemetryService(TelemetryHub(), TelemetryStore(engine), metrics, clock),
+        telemetry=telemetry,
+        history=history,
         batches=batch_service,
         batch_runner=batch_runner,
         ray_address=ray_address,
@@ -329,10 +340,19 @@ async def evaluate_alerts(ctx: ServerContext) -> None:
 
 async def flush_telemetry(ctx: ServerContext) -> None:
     """Write the agents' latest telemetry to the database every `telemetry_flush_s`."""
+    await _every(ctx.settings.telemetry_flush_s, ctx.telemetry.flush)
+
+
+async def flush_history(ctx: ServerContext) -> None:
+    """Snapshot the farm and write the history's rolled-up points every `history_flush_s`."""
+    await _every(ctx.settings.history_flush_s, ctx.history.flush)
+
+
+async def _every(interval_s: float, flush: Callable[[], Awaitable[None]]) -> None:
     while True:
-        await asyncio.sleep(ctx.settings.telemetry_flush_s)
+        await asyncio.sleep(interval_s)
         with contextlib.suppress(Exception):  # a locked DB must not kill ingest; next round retries
-            await ctx.telemetry.flush()
+            await flush()
 
 
 @contextlib.asynccontextmanager
@@ -356,6 +376,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     if ctx.operator is not None:
         await ctx.operator.load_drains()  # drained rigs stay drained across restarts
     alerter = asyncio.create_task(evaluate_alerts(ctx)) if ctx.alerts is not None else None
+    history_flusher = asyncio.create_task(flush_history(ctx))
     prober = asyncio.create_task(
         probe_loop(ctx.directory, settings.health_probe_s, settings.connect_timeout_s)
     )
@@ -368,6 +389,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
     finally:
         flusher.cancel()
+        history_flusher.cancel()
         prober.cancel()
         if alerter is not None:
             alerter.cancel()
@@ -375,6 +397,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await ctx.gateway.stop()
         with contextlib.suppress(Exception):
             await ctx.telemetry.flush()
+        with contextlib.suppress(Exception):
+            await ctx.history.flush(everything=True)
 
 
 def body_limit(settings: ServerSettings, path: str) -> int:

@@ -19,6 +19,7 @@ from rigshift.server.services.alerts import AlertsService
 from rigshift.server.services.batches import BatchService
 from rigshift.server.services.deployments import DeploymentsService
 from rigshift.server.services.energy import EnergyApiService
+from rigshift.server.services.history import HistoryService
 from rigshift.server.services.keys import KeysService
 from rigshift.server.services.measurements import MeasurementsService
 from rigshift.server.services.model_files import ModelFilesService
@@ -42,6 +43,7 @@ class ServerContext:
     telemetry: TelemetryService
     batches: BatchService
     batch_runner: BatchRunner
+    history: HistoryService
     ray_address: str | None = None
     # The console's: the fleet the server reports on (--fleet, or the demo farm) and its sessions.
     fleet: FleetSource = field(default_factory=FleetSource.none)

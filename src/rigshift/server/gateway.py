@@ -119,6 +119,8 @@ class Gateway:
     backends: BackendPool | None = None
     template: TemplateOverhead = field(default_factory=TemplateOverhead)  # chat templates, measured
     login_throttle: LoginThrottle = field(default_factory=lambda: LoginThrottle(time.monotonic))
+    # Told of every metered request, with its time to first byte in seconds (the history).
+    on_metered: Callable[[UsageRecord, float], None] = lambda _record, _ttft_s: None
 
     def __post_init__(self) -> None:
         self.router = Router(self.directory, self.settings.queue_factor)
@@ -495,7 +497,8 @@ class Gateway:
             raise _BackendFailed("stream closed before the first byte") from None
         except BackendConnectionError as error:
             raise _BackendFailed(str(error)) from error
-        self.metrics.first_byte.labels(call.model).observe(time.perf_counter() - call.started)
+        call.first_byte_s = time.perf_counter() - call.started
+        self.metrics.first_byte.labels(call.model).observe(call.first_byte_s)
         meter = stream_meter(call.endpoint, strip_usage, call.fields.n, call.fields.outputs)
         call.stream_owns_reservation = True
 
@@ -603,6 +606,9 @@ class Gateway:
             record.completion_tokens,
             record.duration_ms / 1000.0,
         )
+        # Unstreamed, the first byte the client gets is the whole answer's.
+        ttft = call.first_byte_s if call.first_byte_s is not None else record.duration_ms / 1000.0
+        self.on_metered(record, ttft)
 
     def _usage_record(
         self,
@@ -647,6 +653,7 @@ class _Call:
     reservation: Reservation | None = None
     prompt: PromptCount | None = None  # counted by the backend's tokenizer before forwarding
     stream_owns_reservation: bool = False  # a stream settles its reservation when it ends
+    first_byte_s: float | None = None  # streamed: when the backend's first byte arrived
 
 
 def _unservable(fields: GatewayFields, replica: ReplicaEndpoint) -> ApiError | None:

@@ -205,7 +205,8 @@ def up_demo(*, host: str, port: int, db: str | None, use_ray: bool, ready_timeou
     workdir = data_dir(db)
     token = join_token(db)
     keys = KeyStore(engine)
-    settings = ServerSettings(db_url=db, host=host, port=port, join_token=token)
+    # History written every 10 s, not 30: the demo's charts fill while someone watches.
+    settings = ServerSettings(db_url=db, host=host, port=port, join_token=token, history_flush_s=10.0)
     cleanup: list[Callable[[], None]] = []
     try:
         if use_ray:
@@ -246,6 +247,10 @@ def up_demo(*, host: str, port: int, db: str | None, use_ray: bool, ready_timeou
         key = demo_key(keys, workdir, [model, *others])
         running = serve_in_thread(app, host=host, port=port)
         cleanup.append(running.stop)
+        from rigshift.run.demo_agent import start_demo_agent
+
+        agent = start_demo_agent(running.url, token, app.state.ctx.fleet.fleet())
+        cleanup.append(agent.stop)  # before the server stops: its last posts still get an answer
         if not wait_ready():
             raise BackendError(
                 f"the demo replica did not become ready within {ready_timeout:g} s (see {workdir}/logs)"
@@ -254,6 +259,9 @@ def up_demo(*, host: str, port: int, db: str | None, use_ray: bool, ready_timeou
         first_admin = ensure_admin_key(keys)  # only once the start has succeeded (see `serve`)
         say(f"rigshift is up: {url}/v1  (model {model!r}; also {', '.join(map(repr, others))})")
         say(f"demo API key: {key}")
+        say(
+            f"demo agent: {len(agent.rigs)} rigs of the demo farm report telemetry every {agent.interval_s:g} s"
+        )
         if first_admin:
             say(f"admin key (shown once): {first_admin}")
         say(

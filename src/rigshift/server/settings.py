@@ -20,6 +20,7 @@ class ServerSettings:
     health_probe_s: float = 1.0  # how often a replica out of rotation is probed (GET /health)
     telemetry_flush_s: float = 5.0  # latest telemetry is written to the DB at most this often
     telemetry_stale_s: float = 30.0  # a rig silent this long is reported as such in /metrics
+    history_flush_s: float = 30.0  # the history's rolled-up points are written this often
     model_store_dir: str | None = None  # None: no model store (GET /internal/models answers 404)
     max_body_bytes: int = 8 * 1024 * 1024  # every request body but model uploads (413 above it)
     max_upload_bytes: int = 512 * 1024**3  # one model file uploaded to the store

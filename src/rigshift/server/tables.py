@@ -223,3 +223,30 @@ rig_drains = Table(
     Column("drained_by", String(200), nullable=False),
     Column("reason", Text, nullable=False, default=""),
 )
+
+# History (history_series.py): one row per series and subject, and its rolled-up points, each a
+# bucket's count, sum, min and max at one resolution (60, 900 or 3600 s). Keyed for the one query
+# a chart makes (one series, one resolution, a time range); SQLite keeps it without a rowid.
+history_series = Table(
+    "history_series",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(64), nullable=False),
+    Column("subject", String(400), nullable=False),
+    Index("ux_history_series_name_subject", "name", "subject", unique=True),
+)
+
+history_points = Table(
+    "history_points",
+    metadata,
+    Column("series_id", Integer, primary_key=True, autoincrement=False),
+    Column("resolution", Integer, primary_key=True, autoincrement=False),
+    Column(
+        "bucket", Integer, primary_key=True, autoincrement=False
+    ),  # unix seconds, a multiple of resolution
+    Column("n", Float, nullable=False),
+    Column("total", Float, nullable=False),
+    Column("lo", Float, nullable=False),
+    Column("hi", Float, nullable=False),
+    sqlite_with_rowid=False,
+)

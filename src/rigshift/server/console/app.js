@@ -5,9 +5,10 @@ import { confirmAction, opsPage } from "./actions.js";
 import { showActiveAlerts } from "./alerts.js";
 import { bars, columns, funnel, signFill, stacked } from "./charts.js";
 import { energyPage } from "./energy.js";
+import { historyPage, overviewCharts } from "./history.js";
 import { ApiError, api, esc, fmt, setCsrf, table } from "./util.js";
 
-const POLL_MS = { overview: 5000, fleet: 10000, serving: 5000, energy: 15000, ops: 10000 };
+const POLL_MS = { overview: 5000, fleet: 10000, serving: 5000, energy: 15000, ops: 10000, history: 30000 };
 const STATE_COLORS = { mining: "#d97706", serving: "#059669", idle: "#94a3b8", lost: "#dc2626" };
 const USE_COLORS = { mine: "#d97706", rent: "#7c3aed", infer: "#059669", off: "#94a3b8", sell: "#dc2626" };
 const $ = (sel) => document.querySelector(sel);
@@ -104,6 +105,7 @@ const overviewPage = {
     el.innerHTML = `<h1>Overview</h1>
 <div class="card" id="ov-decision"><h2>The decision</h2><p class="muted">Computing the farm decision…</p></div>
 <h2 class="section">Right now</h2><div id="ov-kpis" class="kpis"></div>
+<div id="ov-history"></div>
 <div class="grid"><div class="card span-8"><h2>GPUs by state and site</h2><div id="ov-sites"></div></div>
 <div class="card span-4"><h2>Alerts</h2><div id="ov-alerts"></div></div>
 <div class="card span-12"><h2>Sites: power and its cost now</h2><div id="ov-site-table"></div></div></div>
@@ -153,6 +155,7 @@ const overviewPage = {
       ], siteRows, { filter: false, id: "sites-table" });
     // The server's alert rules, evaluated now (alerts.js); not awaited: the figures above paint first.
     showActiveAlerts($("#ov-alerts")).catch((error) => ($("#ov-alerts").innerHTML = problem(error)));
+    await overviewCharts($("#ov-history")); // the last 24 h (history.js), redrawn every 30 s
     $("#ov-source").textContent = `Fleet: ${d.fleet_source || "none configured (rigshift server --fleet FILE)"} · updated ${new Date(d.generated_at * 1000).toLocaleTimeString()}`;
   },
 };
@@ -521,8 +524,8 @@ ${admin ? `<div class="card"><h2>API keys</h2>
 // --- Energy: energy.js -------------------------------------------------------------------------
 
 // --- Shell: login, routing, polling -------------------------------------------------------------
-const PAGES = { overview: overviewPage, fleet: fleetPage, econ: econPage, serving: servingPage, energy: energyPage, ops: opsPage };
-const ADMIN_ONLY = new Set(["overview", "fleet", "econ", "energy", "ops"]);
+const PAGES = { overview: overviewPage, fleet: fleetPage, econ: econPage, serving: servingPage, energy: energyPage, ops: opsPage, history: historyPage };
+const ADMIN_ONLY = new Set(["overview", "fleet", "econ", "energy", "ops", "history"]);
 
 function showLogin(message = "") {
   session = null;

@@ -46,10 +46,11 @@ async def index() -> Response:
     return FileResponse(ASSETS / "index.html", media_type="text/html", headers=SECURITY_HEADERS)
 
 
-@router.get("/console/assets/{name}", include_in_schema=False)
+@router.get("/console/assets/{name:path}", include_in_schema=False)
 async def asset(name: str) -> Response:
     path = (ASSETS / name).resolve()
-    if path.parent != ASSETS or path.suffix not in ASSET_TYPES or not path.is_file():
+    # The console's own files and its vendored libraries (console/vendor/), nothing else.
+    if path.parent not in (ASSETS, ASSETS / "vendor") or path.suffix not in ASSET_TYPES or not path.is_file():
         raise NotFound(f"no console asset {name!r}", code="not_found")
     # Assets change only with the installed version; a short cache keeps reloads instant without
     # serving a stale console for long after an upgrade.

@@ -15,9 +15,15 @@ from rigshift.server.telemetry_bounds import telemetry_problem
 
 class TelemetryService:
     def __init__(
-        self, hub: TelemetryHub, store: TelemetryStore, metrics: Metrics, clock: Callable[[], float]
+        self,
+        hub: TelemetryHub,
+        store: TelemetryStore,
+        metrics: Metrics,
+        clock: Callable[[], float],
+        on_report: Callable[[RigTelemetry, float], None] = lambda _report, _at: None,
     ):
         self.hub = hub
+        self.on_report = on_report  # the history's ingest
         self.store = store
         self.metrics = metrics
         self.clock = clock
@@ -35,7 +41,9 @@ class TelemetryService:
                 param="gpus",
                 code="duplicate_gpu_index",
             )
-        self.hub.ingest(report, self.clock())
+        received_at = self.clock()
+        self.hub.ingest(report, received_at)
+        self.on_report(report, received_at)
         self.metrics.telemetry_reports.inc()
 
     def latest(self) -> dict[str, tuple[float, RigTelemetry]]:

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0011_alerts_actions"
-down_revision = "0008_file_store"
+down_revision = "0010_history"
 branch_labels = None
 depends_on = None
 
