@@ -59,6 +59,7 @@ from rigshift.server.routers import (
     models,
     openai,
     ops,
+    responses,
     usage,
     usage_report,
 )
@@ -68,6 +69,7 @@ from rigshift.server.services.energy import EnergyApiService
 from rigshift.server.services.keys import KeysService
 from rigshift.server.services.measurements import MeasurementsService, ray_rig_bench
 from rigshift.server.services.model_files import ModelFilesService
+from rigshift.server.services.responses import ResponsesService
 from rigshift.server.services.telemetry import TelemetryService
 from rigshift.server.services.usage import UsageService
 from rigshift.server.settings import ServerSettings
@@ -77,6 +79,7 @@ from rigshift.server.stores.energy_events import EnergyEventStore
 from rigshift.server.stores.file_blobs import files_root
 from rigshift.server.stores.keys import KeyStore
 from rigshift.server.stores.model_files import ModelStore
+from rigshift.server.stores.responses import ResponseStore
 from rigshift.server.stores.telemetry import TelemetryHub, TelemetryStore
 from rigshift.server.stores.usage import UsageStore
 
@@ -86,6 +89,7 @@ if TYPE_CHECKING:
 # Every server's routers, in the order they are matched. Adding a resource: one line.
 ROUTERS: list[APIRouter] = [
     openai.router,
+    responses.router,
     batches.router,
     usage.router,
     keys.router,
@@ -202,6 +206,7 @@ def build_context(
         fleet=fleet,
         sessions=sessions,
         energy=EnergyApiService(EnergyEventStore(engine), clock, energy_loop),
+        responses=ResponsesService(gateway, ResponseStore(engine), clock),
         measurements=MeasurementsService(
             measurements,
             clock,

@@ -179,6 +179,26 @@ class Gateway:
         try:
             # Strict: NaN, 1e400, lone surrogates or deep nesting would make the backend answer 500.
             body = loads_strict(raw, max_depth=self.settings.max_json_depth)
+        except ApiError as error:
+            return error_response(error)
+        return await self.serve(key, body, raw, endpoint, started)
+
+    async def serve(
+        self,
+        key: ApiKey,
+        body: Any,
+        raw: bytes,
+        endpoint: str,
+        started: float,
+        *,
+        metered_as: str = "",
+    ) -> Response:
+        """Check, limit, route, forward and meter one parsed request body of `key`.
+
+        `raw` is `body` as bytes; `metered_as` names the endpoint in usage records and metrics when
+        it is not `endpoint` (`/v1/responses` runs here as a chat request, billed as "responses").
+        """
+        try:
             fields = read_fields(body, endpoint)
         except ApiError as error:
             return error_response(error)
@@ -201,7 +221,7 @@ class Gateway:
             strip_usage = True
         if one_length_field(body, fields.max_tokens) or strip_usage:
             raw = json.dumps(body).encode()
-        call = _Call(key, endpoint, model, body, raw, started, fields)
+        call = _Call(key, endpoint, model, body, raw, started, fields, metered_as=metered_as)
         try:
             return await self._route(call, fields, strip_usage)
         finally:
@@ -576,7 +596,7 @@ class Gateway:
                 call.key.id, period_bounds(record.created_at, call.key.quota_period)[0], record.total_tokens
             )
         self.metrics.observe_request(
-            call.model, call.endpoint, status, prompt, completion, record.duration_ms / 1000.0
+            call.model, record.endpoint, status, prompt, completion, record.duration_ms / 1000.0
         )
 
     def _usage_record(
@@ -594,7 +614,7 @@ class Gateway:
             id=uuid.uuid4().hex,
             created_at=self.clock(),
             key_id=call.key.id,
-            endpoint=call.endpoint,
+            endpoint=call.metered_as or call.endpoint,
             model=call.model,
             replica_id=replica.replica_id,
             rig=replica.rig,
@@ -622,6 +642,7 @@ class _Call:
     reservation: Reservation | None = None
     prompt: PromptCount | None = None  # counted by the backend's tokenizer before forwarding
     stream_owns_reservation: bool = False  # a stream settles its reservation when it ends
+    metered_as: str = ""  # the endpoint usage is recorded under, when not `endpoint` (responses)
 
 
 def _unservable(fields: GatewayFields, replica: ReplicaEndpoint) -> ApiError | None:

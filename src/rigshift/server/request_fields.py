@@ -39,6 +39,16 @@ _COMPLETIONS = frozenset(
     }
 )  # fmt: skip
 _EMBEDDINGS = frozenset({"input", "model", "dimensions", "encoding_format", "user"})
+# /v1/responses (translated to chat, `responses_request`): the fields it acts on or can honour;
+# OpenAI's others (tools, reasoning, conversation, ...) are refused there by name.
+_RESPONSES = frozenset(
+    {
+        "model", "input", "instructions", "max_output_tokens", "temperature", "top_p", "store",
+        "previous_response_id", "stream", "stream_options", "metadata", "user",
+        "safety_identifier", "prompt_cache_key", "service_tier", "parallel_tool_calls",
+        "truncation", "text", "tool_choice", "tools", "include", "background",
+    }
+)  # fmt: skip
 # llama.cpp's sampling knobs: which token comes next, never how many or on which slot.
 LLAMA_SAMPLING_EXTRAS = frozenset(
     {
@@ -51,6 +61,7 @@ ALLOWED_FIELDS: dict[str, frozenset[str]] = {
     "chat": _CHAT | LLAMA_SAMPLING_EXTRAS,
     "completions": _COMPLETIONS | LLAMA_SAMPLING_EXTRAS,
     "embeddings": _EMBEDDINGS,
+    "responses": _RESPONSES | LLAMA_SAMPLING_EXTRAS,
 }
 
 # The gateway meters a stream from one usage event per output, at its end.

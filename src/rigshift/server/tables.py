@@ -179,3 +179,17 @@ energy_events = Table(
     Column("paused_json", Text, nullable=False, default="{}"),  # what was paused: batch, mining, replicas
     Index("ix_energy_events_site_time", "site", "start_at"),
 )
+
+# The Responses API's stored responses (`store: true`, the default): what `GET /v1/responses/{id}`
+# returns and what `previous_response_id` continues. Each belongs to the key that created it.
+responses = Table(
+    "responses",
+    metadata,
+    Column("id", String(64), primary_key=True),  # "resp_<hex>"
+    Column("key_id", String(32), nullable=False),  # owner; tenants only ever see their own
+    Column("created_at", Float, nullable=False),
+    Column("previous_response_id", String(64), nullable=True),
+    Column("response_json", Text, nullable=False),  # the Response object as the client got it
+    Column("input_json", Text, nullable=False),  # the conversation's input items up to this turn
+    Index("ix_responses_key_time", "key_id", "created_at"),
+)

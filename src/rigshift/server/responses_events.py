@@ -1,0 +1,206 @@
+"""The Responses API's output side: a chat completion (or its SSE stream) as a Response object
+(or OpenAI's typed Responses events).
+
+A streamed response is `response.created`, `response.in_progress`, `response.output_item.added`,
+`response.content_part.added`, one `response.output_text.delta` per chat content chunk, then
+`response.output_text.done`, `response.content_part.done`, `response.output_item.done` and
+`response.completed` (`response.incomplete` when `max_output_tokens` cut it short); each event
+is `event: <type>` plus `data: <json>` with a `sequence_number`, and there is no `data: [DONE]`
+(OpenAI's streaming reference, platform.openai.com/docs/api-reference/responses-streaming, read
+2026-12). A backend that fails mid-stream ends it with `error` and `response.failed`.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from rigshift.server.responses_request import ResponsesRequest, message_item
+from rigshift.server.sse import DONE, _json_payload
+
+
+@dataclass(frozen=True)
+class ResponseDraft:
+    """What a response is before the backend answers: its id, time and request."""
+
+    id: str
+    created_at: float
+    request: ResponsesRequest
+
+    def object(
+        self,
+        status: str,
+        output: list[dict[str, Any]],
+        usage: dict[str, Any] | None = None,
+        *,
+        error: dict[str, str] | None = None,
+        completed_at: float | None = None,
+    ) -> dict[str, Any]:
+        """The Response object in `status` (in_progress, completed, incomplete or failed)."""
+        request = self.request
+        return {
+            "id": self.id,
+            "object": "response",
+            "created_at": int(self.created_at),
+            "status": status,
+            "background": False,
+            "completed_at": None if completed_at is None else int(completed_at),
+            "error": error,
+            "incomplete_details": {"reason": "max_output_tokens"} if status == "incomplete" else None,
+            "instructions": request.instructions,
+            "max_output_tokens": request.max_output_tokens,
+            "metadata": request.metadata,
+            "model": request.model,
+            "output": output,
+            "parallel_tool_calls": True,
+            "previous_response_id": request.previous_response_id,
+            "store": request.store,
+            "temperature": request.temperature,
+            "text": {"format": {"type": "text"}},
+            "tool_choice": "auto",
+            "tools": [],
+            "top_p": request.top_p,
+            "truncation": "disabled",
+            "usage": usage,
+        }
+
+
+def usage_object(usage: Any) -> dict[str, Any] | None:
+    """A chat `usage` in the Responses shape (input/output/total tokens)."""
+    if not isinstance(usage, dict) or not isinstance(usage.get("prompt_tokens"), int):
+        return None
+    prompt, completion = usage["prompt_tokens"], int(usage.get("completion_tokens") or 0)
+    details = usage.get("prompt_tokens_details")
+    cached = details.get("cached_tokens") if isinstance(details, dict) else None
+    return {
+        "input_tokens": prompt,
+        "input_tokens_details": {"cached_tokens": cached if isinstance(cached, int) else 0},
+        "output_tokens": completion,
+        "output_tokens_details": {"reasoning_tokens": 0},
+        "total_tokens": prompt + completion,
+    }
+
+
+def text_part(text: str) -> dict[str, Any]:
+    return {"type": "output_text", "text": text, "annotations": [], "logprobs": []}
+
+
+def status_of(finish_reason: Any) -> str:
+    """A chat choice's finish reason as a response status: cut by the length limit or done."""
+    return "incomplete" if finish_reason == "length" else "completed"
+
+
+def from_chat_completion(draft: ResponseDraft, chat: Any, now: float) -> dict[str, Any]:
+    """The Response object for a non-streamed chat completion."""
+    choices = chat.get("choices") if isinstance(chat, dict) else None
+    choice = choices[0] if isinstance(choices, list) and choices and isinstance(choices[0], dict) else {}
+    message = choice.get("message") if isinstance(choice.get("message"), dict) else {}
+    text = message.get("content") if isinstance(message.get("content"), str) else ""
+    status = status_of(choice.get("finish_reason"))
+    output = [message_item("assistant", [text_part(text)], status)]
+    return draft.object(status, output, usage_object(chat.get("usage")), completed_at=now)
+
+
+@dataclass
+class ChatStreamTranslator:
+    """Chat completion SSE chunks in, Responses events out (`feed`), in OpenAI's order."""
+
+    draft: ResponseDraft
+    text: list[str] = field(default_factory=list)
+    finish_reason: str | None = None
+    usage: dict[str, Any] | None = None
+    error: str | None = None
+    _sequence: int = 0
+    _buffer: bytes = b""
+    _message: dict[str, Any] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self._message = message_item("assistant", [], "in_progress")
+
+    def opening(self) -> bytes:
+        """The events before the first text: created, in progress, the message and its part."""
+        in_progress = self.draft.object("in_progress", [])
+        ids = self._ids()
+        return b"".join(
+            (
+                self._event("response.created", response=in_progress),
+                self._event("response.in_progress", response=in_progress),
+                self._event("response.output_item.added", output_index=0, item=self._message),
+                self._event("response.content_part.added", **ids, part=text_part("")),
+            )
+        )
+
+    def feed(self, chunk: bytes) -> bytes:
+        """The Responses events for these chat stream bytes (complete SSE events only)."""
+        self._buffer += chunk
+        if b"\n\n" not in self._buffer:
+            return b""
+        *events, self._buffer = self._buffer.split(b"\n\n")
+        return b"".join(self._translate(event) for event in events)
+
+    def flush(self) -> bytes:
+        """The events of a last chat event the stream did not terminate."""
+        return self.feed(b"\n\n") if self._buffer.strip() else b""
+
+    def result(self, now: float) -> dict[str, Any]:
+        """The finished Response object (failed when the backend cut the stream)."""
+        if self.error is not None:
+            error = {"code": "server_error", "message": self.error}
+            return self.draft.object("failed", [self._item("incomplete")], self.usage, error=error)
+        status = status_of(self.finish_reason)
+        return self.draft.object(status, [self._item(status)], self.usage, completed_at=now)
+
+    def closing(self, response: dict[str, Any]) -> bytes:
+        """The events that end the stream with `response` (from `result`)."""
+        status = response["status"]
+        item = response["output"][0]
+        ids = self._ids()
+        text = "".join(self.text)
+        done = [
+            self._event("response.output_text.done", **ids, text=text, logprobs=[]),
+            self._event("response.content_part.done", **ids, part=text_part(text)),
+            self._event("response.output_item.done", output_index=0, item=item),
+        ]
+        if status == "failed":
+            error = response["error"]
+            done.append(self._event("error", code=error["code"], message=error["message"], param=None))
+        done.append(self._event(f"response.{status}", response=response))
+        return b"".join(done)
+
+    def _translate(self, event: bytes) -> bytes:
+        stripped = event.strip()
+        if not stripped or stripped.startswith(DONE):
+            return b""
+        payload = _json_payload(stripped)
+        if not isinstance(payload, dict):
+            return b""
+        if isinstance(payload.get("error"), dict):  # the gateway's mid-stream failure event
+            self.error = str(payload["error"].get("message") or "the backend failed mid-stream")
+            return b""
+        usage = usage_object(payload.get("usage"))
+        if usage is not None:
+            self.usage = usage
+        choices = payload.get("choices")
+        if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
+            return b""
+        choice = choices[0]
+        if choice.get("finish_reason"):
+            self.finish_reason = choice["finish_reason"]
+        delta = choice.get("delta")
+        content = delta.get("content") if isinstance(delta, dict) else None
+        if not isinstance(content, str) or not content:
+            return b""
+        self.text.append(content)
+        return self._event("response.output_text.delta", **self._ids(), delta=content, logprobs=[])
+
+    def _item(self, status: str) -> dict[str, Any]:
+        return {**self._message, "status": status, "content": [text_part("".join(self.text))]}
+
+    def _ids(self) -> dict[str, Any]:
+        return {"item_id": self._message["id"], "output_index": 0, "content_index": 0}
+
+    def _event(self, kind: str, **fields: Any) -> bytes:
+        data = {"type": kind, "sequence_number": self._sequence, **fields}
+        self._sequence += 1
+        return b"event: " + kind.encode() + b"\ndata: " + json.dumps(data).encode() + b"\n\n"
