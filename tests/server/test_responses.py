@@ -235,7 +235,9 @@ def test_a_response_cut_by_max_output_tokens_is_incomplete(backends, gateway):
 
     response = client.responses.create(model="tiny", input="hi", max_output_tokens=2)
     assert response.status == "incomplete" and response.output_text == "hello from"
-    assert response.incomplete_details is not None and response.incomplete_details.reason == "max_output_tokens"
+    assert (
+        response.incomplete_details is not None and response.incomplete_details.reason == "max_output_tokens"
+    )
 
     events = list(client.responses.create(model="tiny", input="hi", max_output_tokens=2, stream=True))
     assert events[-1].type == "response.incomplete" and events[-1].response.output_text == "hello from"
