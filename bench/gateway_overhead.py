@@ -42,6 +42,7 @@ from rigshift.server.stores.keys import KeyStore
 
 MODEL = "rigshift-tiny"
 LEAN_CLIENT = True  # --client lean (default) or httpx
+STORE_RESPONSES = True  # --no-store: the responses rounds send store: false
 client_cpu: dict[str, float] = {}  # load generator CPU seconds per request, summed over rounds
 
 
@@ -65,12 +66,13 @@ def wait_healthy(url: str, timeout: float = 60.0) -> None:
 def request_path_and_body(api: str, max_tokens: int) -> tuple[str, dict[str, object]]:
     """The streamed request of `api` ("chat" or "responses"); both ask the backend the same."""
     if api == "responses":  # the gateway forwards it as the chat request below
-        return "/v1/responses", {
+        body: dict[str, object] = {
             "model": MODEL,
             "input": "hi",
             "max_output_tokens": max_tokens,
             "stream": True,
         }
+        return "/v1/responses", body if STORE_RESPONSES else {**body, "store": False}
     return "/v1/chat/completions", {
         "model": MODEL,
         "messages": [{"role": "user", "content": "hi"}],
@@ -199,6 +201,11 @@ def main() -> None:
         help="skip the /v1/responses rounds (by default each round also streams the same load as Responses)",
     )
     parser.add_argument(
+        "--no-store",
+        action="store_true",
+        help="the /v1/responses rounds send store: false (what storing each response costs, apart)",
+    )
+    parser.add_argument(
         "--client",
         choices=["httpx", "lean"],
         default="lean",
@@ -206,8 +213,9 @@ def main() -> None:
         "instead of httpx's ~3.5, so the load generator disturbs the backend's core less) or httpx",
     )
     args = parser.parse_args()
-    global LEAN_CLIENT
+    global LEAN_CLIENT, STORE_RESPONSES
     LEAN_CLIENT = args.client == "lean"
+    STORE_RESPONSES = not args.no_store
     if args.nice:
         os.nice(args.nice)  # inherited by the backend and gateway processes started below
     pin = not args.no_pin and len(os.sched_getaffinity(0)) >= 2

@@ -298,6 +298,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         flusher.cancel()
         prober.cancel()
         await ctx.batch_runner.stop()
+        if ctx.responses is not None:
+            await ctx.responses.stop()
         await ctx.gateway.stop()
         with contextlib.suppress(Exception):
             await ctx.telemetry.flush()

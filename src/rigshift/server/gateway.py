@@ -100,7 +100,7 @@ class Gateway:
     settings: ServerSettings
     clock: Callable[[], float] = time.time
     router: Router = field(init=False)
-    writer: UsageWriter = field(init=False)
+    writer: UsageWriter[UsageRecord] = field(init=False)
     limiter: RateLimiter = field(default_factory=RateLimiter)
     quotas: QuotaTracker = field(default_factory=QuotaTracker)
     served: ServedRate = field(default_factory=ServedRate)  # interactive demand, for the energy policy

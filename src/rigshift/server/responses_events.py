@@ -19,6 +19,8 @@ from typing import Any
 from rigshift.server.responses_request import ResponsesRequest, message_item
 from rigshift.server.sse import DONE, _json_payload
 
+_DELTA = "response.output_text.delta"
+
 
 @dataclass(frozen=True)
 class ResponseDraft:
@@ -93,10 +95,12 @@ def status_of(finish_reason: Any) -> str:
 
 def from_chat_completion(draft: ResponseDraft, chat: Any, now: float) -> dict[str, Any]:
     """The Response object for a non-streamed chat completion."""
-    choices = chat.get("choices") if isinstance(chat, dict) else None
+    chat = chat if isinstance(chat, dict) else {}
+    choices = chat.get("choices")
     choice = choices[0] if isinstance(choices, list) and choices and isinstance(choices[0], dict) else {}
-    message = choice.get("message") if isinstance(choice.get("message"), dict) else {}
-    text = message.get("content") if isinstance(message.get("content"), str) else ""
+    message = choice.get("message")
+    content = message.get("content") if isinstance(message, dict) else None
+    text = content if isinstance(content, str) else ""
     status = status_of(choice.get("finish_reason"))
     output = [message_item("assistant", [text_part(text)], status)]
     return draft.object(status, output, usage_object(chat.get("usage")), completed_at=now)
@@ -117,6 +121,9 @@ class ChatStreamTranslator:
 
     def __post_init__(self) -> None:
         self._message = message_item("assistant", [], "in_progress")
+        # The one event sent per token, pre-encoded up to its two changing fields (the hot path).
+        head = json.dumps({"type": _DELTA, **self._ids(), "logprobs": []})[:-1]
+        self._delta_head = f"event: {_DELTA}\ndata: {head}, ".encode()
 
     def opening(self) -> bytes:
         """The events before the first text: created, in progress, the message and its part."""
@@ -172,7 +179,9 @@ class ChatStreamTranslator:
         stripped = event.strip()
         if not stripped or stripped.startswith(DONE):
             return b""
-        payload = _json_payload(stripped)
+        # llama-server writes one `data:` line per event: parsed without splitting it into lines.
+        single = stripped.startswith(b"data:") and b"\n" not in stripped
+        payload = _loads(stripped[5:]) if single else _json_payload(stripped)
         if not isinstance(payload, dict):
             return b""
         if isinstance(payload.get("error"), dict):  # the gateway's mid-stream failure event
@@ -192,7 +201,13 @@ class ChatStreamTranslator:
         if not isinstance(content, str) or not content:
             return b""
         self.text.append(content)
-        return self._event("response.output_text.delta", **self._ids(), delta=content, logprobs=[])
+        sequence = self._sequence
+        self._sequence += 1
+        return b'%s"sequence_number": %d, "delta": %s}\n\n' % (
+            self._delta_head,
+            sequence,
+            json.dumps(content).encode(),
+        )
 
     def _item(self, status: str) -> dict[str, Any]:
         return {**self._message, "status": status, "content": [text_part("".join(self.text))]}
@@ -204,3 +219,10 @@ class ChatStreamTranslator:
         data = {"type": kind, "sequence_number": self._sequence, **fields}
         self._sequence += 1
         return b"event: " + kind.encode() + b"\ndata: " + json.dumps(data).encode() + b"\n\n"
+
+
+def _loads(data: bytes) -> Any:
+    try:
+        return json.loads(data)
+    except ValueError:
+        return None

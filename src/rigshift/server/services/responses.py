@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import anyio.to_thread
@@ -24,6 +24,7 @@ from rigshift.server.responses_request import chat_body, chat_messages, new_id, 
 from rigshift.server.services.keys import ApiKey
 from rigshift.server.sse import PassThroughStream
 from rigshift.server.stores.responses import ResponseStore, StoredResponse
+from rigshift.server.stores.usage_writer import UsageWriter
 
 # The chat request's fields a gateway refusal may name, as this route's client spelled them.
 _CHAT_TO_RESPONSES = {"max_tokens": "max_output_tokens", "messages": "input"}
@@ -34,6 +35,18 @@ class ResponsesService:
     gateway: Gateway
     store: ResponseStore
     clock: Callable[[], float]
+    writer: UsageWriter[StoredResponse] = field(init=False)
+    inline_reads: bool = field(init=False)
+
+    def __post_init__(self) -> None:
+        # Committed like usage records (inline on SQLite, group commit on a thread elsewhere):
+        # a worker thread per save would wait for the GIL at every SQLite call under load.
+        self.writer = UsageWriter(self.store)
+        # A SQLite read by primary key takes microseconds: on the loop, for the same reason.
+        self.inline_reads = self.store.engine.dialect.name == "sqlite"
+
+    async def stop(self) -> None:
+        await self.writer.drain()
 
     async def create(self, key: ApiKey, body: Any, started: float) -> Response:
         """Answer one `POST /v1/responses` body of `key` (JSON, or Responses events when streamed)."""
@@ -111,7 +124,7 @@ class ResponsesService:
         """The conversation a `previous_response_id` continues: its input and its output."""
         if previous_id is None:
             return []
-        previous = await anyio.to_thread.run_sync(self.store.get, key.id, previous_id)
+        previous = await self._get(key.id, previous_id)
         if previous is None:
             raise NotFound(
                 f"Previous response with id {previous_id!r} not found.",
@@ -121,7 +134,7 @@ class ResponsesService:
         return [*previous.input_items, *previous.response["output"]]
 
     async def _stored(self, key: ApiKey, response_id: str) -> StoredResponse:
-        stored = await anyio.to_thread.run_sync(self.store.get, key.id, response_id)
+        stored = await self._get(key.id, response_id)
         if stored is None:
             raise _not_found(response_id)
         return stored
@@ -137,7 +150,12 @@ class ResponsesService:
             response=response,
             input_items=inputs,
         )
-        await anyio.to_thread.run_sync(self.store.save, stored)
+        await self.writer.write(stored)
+
+    async def _get(self, key_id: str, response_id: str) -> StoredResponse | None:
+        if self.inline_reads:
+            return self.store.get(key_id, response_id)
+        return await anyio.to_thread.run_sync(self.store.get, key_id, response_id)
 
     async def _events(
         self,

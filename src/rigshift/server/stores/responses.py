@@ -7,10 +7,11 @@ Every read and delete takes the owner's key id, so one tenant can never read, co
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine, delete, insert, select
+from sqlalchemy import Connection, Engine, delete, insert, select
 
 from rigshift.server.tables import responses
 
@@ -29,18 +30,34 @@ class ResponseStore:
     def __init__(self, engine: Engine):
         self.engine = engine
 
-    def save(self, stored: StoredResponse) -> None:
-        with self.engine.begin() as conn:
-            conn.execute(
-                insert(responses).values(
-                    id=stored.id,
-                    key_id=stored.key_id,
-                    created_at=stored.created_at,
-                    previous_response_id=stored.previous_response_id,
-                    response_json=json.dumps(stored.response),
-                    input_json=json.dumps(stored.input_items),
-                )
-            )
+    def insert_many(self, stored: Sequence[StoredResponse], connection: Connection | None = None) -> None:
+        """One transaction, committed when this returns; on `connection` (a writer's own) if given.
+
+        The gateway's `UsageWriter` calls it: on SQLite inline on the event loop, since a worker
+        thread waits for the GIL at every SQLite call under load."""
+        rows = [
+            {
+                "id": s.id,
+                "key_id": s.key_id,
+                "created_at": s.created_at,
+                "previous_response_id": s.previous_response_id,
+                "response_json": json.dumps(s.response),
+                "input_json": json.dumps(s.input_items),
+            }
+            for s in stored
+        ]
+        if not rows:
+            return
+        if connection is None:
+            with self.engine.begin() as conn:
+                conn.execute(insert(responses), rows)
+            return
+        try:
+            connection.execute(insert(responses), rows)
+            connection.commit()
+        except BaseException:
+            connection.rollback()
+            raise
 
     def get(self, key_id: str, response_id: str) -> StoredResponse | None:
         query = select(responses).where(responses.c.id == response_id, responses.c.key_id == key_id)
