@@ -16,17 +16,11 @@ from rigshift.server.serving import free_port
 from rigshift.server.stores.usage import UsageStore
 from waiting import wait_until
 
+from . import test_llama_integration as llama_integration
 from .conftest import replica
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(
-        find_llama_server() is None,
-        reason="llama-server not found: run scripts/build-llama-server (or set RIGSHIFT_LLAMA_SERVER)",
-    ),
-]
-
-MODEL = "rigshift-tiny"
+pytestmark = llama_integration.pytestmark  # slow; skipped without llama-server
+MODEL = llama_integration.MODEL
 
 
 def _healthy(url: str) -> bool:

@@ -112,11 +112,12 @@ class ResponsesService:
                 raise NotFound(f"no input item {after!r} in response {response_id!r}", param="after")
             items = items[ids.index(after) + 1 :]
         page = items[:limit]
+        first, last = (page[0]["id"], page[-1]["id"]) if page else (None, None)
         return {
             "object": "list",
             "data": page,
-            "first_id": page[0]["id"] if page else None,
-            "last_id": page[-1]["id"] if page else None,
+            "first_id": first,
+            "last_id": last,
             "has_more": len(items) > limit,
         }
 

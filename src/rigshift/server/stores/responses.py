@@ -11,8 +11,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Engine, delete, insert, select
+from sqlalchemy import Connection, Engine, delete, select
 
+from rigshift.server.stores.usage import insert_committed
 from rigshift.server.tables import responses
 
 
@@ -46,18 +47,7 @@ class ResponseStore:
             }
             for s in stored
         ]
-        if not rows:
-            return
-        if connection is None:
-            with self.engine.begin() as conn:
-                conn.execute(insert(responses), rows)
-            return
-        try:
-            connection.execute(insert(responses), rows)
-            connection.commit()
-        except BaseException:
-            connection.rollback()
-            raise
+        insert_committed(self.engine, responses, rows, connection)
 
     def get(self, key_id: str, response_id: str) -> StoredResponse | None:
         query = select(responses).where(responses.c.id == response_id, responses.c.key_id == key_id)
