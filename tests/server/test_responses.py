@@ -3,6 +3,7 @@ backend, driven by the official `openai` client where it can be."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import httpx
@@ -10,6 +11,7 @@ import openai
 import pytest
 
 from rigshift.server.stores.usage import UsageStore
+from waiting import wait_until
 
 from .conftest import replica
 
@@ -265,3 +267,49 @@ def test_a_backend_dying_mid_stream_fails_the_response_bills_it_and_stores_nothi
     [record] = UsageStore(gw.engine).records()
     assert record.endpoint == "responses" and record.status == 502 and record.completion_tokens >= 2
     assert _get(gw, key, f"/v1/responses/{failed['id']}").status_code == 404
+
+
+def test_a_client_hanging_up_mid_stream_is_billed_and_frees_its_slot(backends, gateway):
+    backend = backends(words=tuple(f" w{i}" for i in range(200)), word_delay_s=0.02)
+    gw = gateway([replica("r1", backend.url)])
+    key = gw.key()
+    body = {"model": "tiny", "input": "hi", "stream": True}
+    with httpx.stream(
+        "POST", gw.url + "/v1/responses", json=body, headers={"authorization": f"Bearer {key}"}
+    ) as stream:
+        assert next(stream.iter_bytes()).startswith(b"event: response.created")
+
+    store = UsageStore(gw.engine)
+    wait_until(lambda: store.count() == 1, "the aborted response's usage record")
+    [record] = store.records()
+    assert record.endpoint == "responses" and record.status == 499 and 0 < record.completion_tokens < 200
+    router = gw.server.server.config.app.state.ctx.gateway.router
+    wait_until(lambda: router.outstanding == {}, "the replica slot to be released")
+
+
+def test_concurrent_responses_on_a_100_token_quota_bill_at_most_100(backends, gateway):
+    backend = backends(delay_s=0.05)
+    gw = gateway([replica("r1", backend.url, parallel=512)])
+    key = gw.key(token_quota=100, quota_period="day")
+
+    async def run() -> list[httpx.Response]:
+        async with httpx.AsyncClient(limits=httpx.Limits(max_connections=100), timeout=60) as client:
+            return await asyncio.gather(
+                *(
+                    client.post(
+                        gw.url + "/v1/responses",
+                        json={"model": "tiny", "input": "hi", "stream": n % 2 == 0},
+                        headers={"authorization": f"Bearer {key}"},
+                    )
+                    for n in range(100)
+                )
+            )
+
+    answers = asyncio.run(run())
+    statuses = [a.status_code for a in answers]
+    assert statuses.count(200) >= 1
+    assert all(a.json()["error"]["code"] == "insufficient_quota" for a in answers if a.status_code != 200)
+    records = UsageStore(gw.engine).records()
+    billed = sum(r.total_tokens for r in records)
+    assert billed <= 100, f"{len(records)} responses billed {billed} tokens on a 100-token quota"
+    assert len(records) == statuses.count(200)
