@@ -16,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from rigshift.server.context import context
+from rigshift.server.routers.responses import ResponseCreateRequest
 
 router = APIRouter(tags=["openai"])
 
@@ -89,6 +90,7 @@ _BODIES: dict[str, type[BaseModel]] = {
     "/v1/chat/completions": ChatCompletionRequest,
     "/v1/completions": CompletionRequest,
     "/v1/embeddings": EmbeddingRequest,
+    "/v1/responses": ResponseCreateRequest,
 }
 _ERROR = {"description": "an error in OpenAI's shape: {error: {message, type, code, param}}"}
 

@@ -11,6 +11,7 @@ import time
 from typing import Annotated, Any, Literal
 
 from fastapi import Path, Query
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -24,6 +25,23 @@ from rigshift.server.strict_json import loads_strict
 router = api_router(tags=["responses"])
 
 ResponseId = Annotated[str, Path(max_length=80)]
+
+
+class ResponseCreateRequest(BaseModel):
+    """`POST /v1/responses`'s body, for /openapi.json and the schema-driven fuzz tests only (the
+    route reads the raw body: `responses_request.read_request` checks it)."""
+
+    model_config = ConfigDict(extra="allow")
+    model: str = Field(min_length=1, max_length=256)
+    input: str | list[dict[str, Any]]
+    instructions: str | None = None
+    max_output_tokens: int | None = Field(default=None, ge=1)
+    temperature: float | None = Field(default=None, ge=0, le=2)
+    top_p: float | None = Field(default=None, ge=0, le=1)
+    store: bool | None = None
+    stream: bool | None = None
+    previous_response_id: str | None = None
+    metadata: dict[str, str] | None = None
 
 
 def service(ctx: ServerContext) -> ResponsesService:
