@@ -20,6 +20,8 @@ from rigshift.server.responses_request import ResponsesRequest, message_item
 from rigshift.server.sse import DONE, _json_payload
 
 _DELTA = "response.output_text.delta"
+_PLAIN_TOKEN = b'data: {"choices":[{"finish_reason":null,"index":0,"delta":{"content":"'
+_DECODER = json.JSONDecoder()
 
 
 @dataclass(frozen=True)
@@ -127,12 +129,12 @@ class ChatStreamTranslator:
 
     def opening(self) -> bytes:
         """The events before the first text: created, in progress, the message and its part."""
-        in_progress = self.draft.object("in_progress", [])
+        in_progress = json.dumps(self.draft.object("in_progress", []))  # once, for two events
         ids = self._ids()
         return b"".join(
             (
-                self._event("response.created", response=in_progress),
-                self._event("response.in_progress", response=in_progress),
+                self._lifecycle("response.created", in_progress),
+                self._lifecycle("response.in_progress", in_progress),
                 self._event("response.output_item.added", output_index=0, item=self._message),
                 self._event("response.content_part.added", **ids, part=text_part("")),
             )
@@ -177,6 +179,9 @@ class ChatStreamTranslator:
 
     def _translate(self, event: bytes) -> bytes:
         stripped = event.strip()
+        content = plain_token(stripped)
+        if content is not None:
+            return self._delta(content)
         if not stripped or stripped.startswith(DONE):
             return b""
         # llama-server writes one `data:` line per event: parsed without splitting it into lines.
@@ -200,6 +205,9 @@ class ChatStreamTranslator:
         content = delta.get("content") if isinstance(delta, dict) else None
         if not isinstance(content, str) or not content:
             return b""
+        return self._delta(content)
+
+    def _delta(self, content: str) -> bytes:
         self.text.append(content)
         sequence = self._sequence
         self._sequence += 1
@@ -215,10 +223,30 @@ class ChatStreamTranslator:
     def _ids(self) -> dict[str, Any]:
         return {"item_id": self._message["id"], "output_index": 0, "content_index": 0}
 
+    def _lifecycle(self, kind: str, response: str) -> bytes:
+        """A `response.*` event around an already encoded Response object."""
+        head = json.dumps({"type": kind, "sequence_number": self._sequence})[:-1]
+        self._sequence += 1
+        return f'event: {kind}\ndata: {head}, "response": {response}}}\n\n'.encode()
+
     def _event(self, kind: str, **fields: Any) -> bytes:
         data = {"type": kind, "sequence_number": self._sequence, **fields}
         self._sequence += 1
         return b"event: " + kind.encode() + b"\ndata: " + json.dumps(data).encode() + b"\n\n"
+
+
+def plain_token(event: bytes) -> str | None:
+    """The text of llama-server's usual one-token chunk, read without parsing the whole event:
+    `data: {"choices":[{"finish_reason":null,"index":0,"delta":{"content":"…"}}],…}` with nothing
+    else in the delta and no usage. None for any other event (parsed in full instead)."""
+    if not event.startswith(_PLAIN_TOKEN) or b'"usage"' in event:
+        return None
+    try:
+        tail = event[len(_PLAIN_TOKEN) - 1 :].decode()  # from the string's opening quote
+        text, end = _DECODER.raw_decode(tail)  # the string alone, not the rest of the event
+    except ValueError:  # UnicodeDecodeError is one
+        return None
+    return text if isinstance(text, str) and text and tail.startswith("}}]", end) else None
 
 
 def _loads(data: bytes) -> Any:
