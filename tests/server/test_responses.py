@@ -216,6 +216,10 @@ def test_keys_permissions_rate_limits_and_quotas_hold_as_for_chat(backends, gate
     while (last := _post(gw, small, body)).status_code == 200:
         pass
     assert last.status_code == 429 and last.json()["error"]["code"] == "insufficient_quota"
+    metrics = httpx.get(gw.url + "/metrics").text
+    assert 'rigshift_requests_total{endpoint="responses",model="tiny",status="200"}' in metrics
+    assert 'rigshift_requests_total{endpoint="responses",model="tiny",status="429"}' in metrics
+    assert 'endpoint="chat"' not in metrics  # every request above is counted as a Responses request
 
 
 def test_a_refusal_of_the_chat_request_names_this_routes_fields(backends, gateway):

@@ -212,7 +212,8 @@ class Gateway:
             )
         rejected = await self._check_limits(key)
         if rejected is not None:
-            self.metrics.requests.labels(self.metric_model(model), endpoint, str(rejected.status_code)).inc()
+            label = metered_as or endpoint
+            self.metrics.requests.labels(self.metric_model(model), label, str(rejected.status_code)).inc()
             return rejected
         strip_usage = False
         if fields.stream and not fields.wants_usage:
@@ -230,6 +231,7 @@ class Gateway:
 
     async def _route(self, call: _Call, fields: GatewayFields, strip_usage: bool) -> Response:
         model, endpoint = call.model, call.endpoint
+        label = call.metered_as or endpoint  # the metrics' endpoint
         prompt_estimate = approx_prompt_tokens(call.body)
         tried: list[str] = []
         last_error = "no replica answered"
@@ -246,7 +248,7 @@ class Gateway:
                 if tried:
                     break
                 status = 429 if choice.outcome == "saturated" else 503
-                self.metrics.requests.labels(model, endpoint, str(status)).inc()
+                self.metrics.requests.labels(model, label, str(status)).inc()
                 return openai_error(
                     status,
                     "every replica of this model is busy; retry shortly"
@@ -271,7 +273,7 @@ class Gateway:
             if call.key.token_quota is not None and call.reservation is None:
                 refused = await self._reserve(call, replica, fields)
                 if refused is not None:
-                    self.metrics.requests.labels(model, endpoint, "429").inc()
+                    self.metrics.requests.labels(model, label, "429").inc()
                     return refused
             concurrent = self.router.acquire(replica.replica_id)
             try:
@@ -290,7 +292,7 @@ class Gateway:
                 last_error = str(busy)
                 tried.append(replica.replica_id)
                 self.metrics.retries.labels(model).inc()
-        self.metrics.requests.labels(model, endpoint, "502").inc()
+        self.metrics.requests.labels(model, label, "502").inc()
         return openai_error(
             502,
             f"no replica could serve the request: {last_error}",
