@@ -317,3 +317,31 @@ def test_concurrent_responses_on_a_100_token_quota_bill_at_most_100(backends, ga
     billed = sum(r.total_tokens for r in records)
     assert billed <= 100, f"{len(records)} responses billed {billed} tokens on a 100-token quota"
     assert len(records) == statuses.count(200)
+
+
+def test_a_response_that_cannot_be_stored_is_not_handed_out(backends, gateway, monkeypatch):
+    backend = backends()
+    gw = gateway([replica("r1", backend.url)])
+    key = gw.key()
+    store = gw.server.server.config.app.state.ctx.responses.store
+
+    def broken(*_args, **_kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(store, "insert_many", broken)
+    refused = _post(gw, key, {"model": "tiny", "input": "hi"})
+    assert refused.status_code == 503 and refused.json()["error"]["code"] == "response_store_unavailable"
+    assert refused.headers["retry-after"] == "1"
+
+    with httpx.stream(
+        "POST",
+        gw.url + "/v1/responses",
+        json={"model": "tiny", "input": "hi", "stream": True},
+        headers={"authorization": f"Bearer {key}"},
+    ) as stream:
+        found = [json.loads(line[6:]) for line in stream.iter_lines() if line.startswith("data: ")]
+    assert [e["type"] for e in found[-2:]] == ["error", "response.failed"]
+    assert "could not be stored" in found[-1]["response"]["error"]["message"]
+    # Both generations ran and are billed; unstored, neither can be continued.
+    assert len(UsageStore(gw.engine).records()) == 2
+    assert _post(gw, key, {"model": "tiny", "input": "hi", "store": False}).status_code == 200
