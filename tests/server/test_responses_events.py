@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from rigshift.server.responses_events import ChatStreamTranslator, ResponseDraft, plain_token
 from rigshift.server.responses_request import read_request
@@ -111,3 +113,11 @@ def test_a_mid_stream_error_event_fails_the_response():
         "code": "server_error",
         "message": "the backend failed mid-stream: reset",
     }
+
+
+@given(text=st.text(min_size=1), ascii_only=st.booleans())
+def test_the_fast_path_reads_any_token_text_as_json_does(text, ascii_only):
+    choice = {"finish_reason": None, "index": 0, "delta": {"content": text}}
+    encoded = json.dumps(choice, separators=(",", ":"), ensure_ascii=ascii_only)
+    event = f'data: {{"choices":[{encoded}],{TAIL}}}'.encode("utf-8", "surrogatepass")
+    assert plain_token(event) == text

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from json.encoder import encode_basestring_ascii
 from typing import Any
 
 from rigshift.server.responses_request import ResponsesRequest, message_item
@@ -142,6 +143,8 @@ class ChatStreamTranslator:
 
     def feed(self, chunk: bytes) -> bytes:
         """The Responses events for these chat stream bytes (complete SSE events only)."""
+        if not self._buffer and chunk.endswith(b"\n\n") and chunk.find(b"\n\n") == len(chunk) - 2:
+            return self._translate(chunk)  # the usual read: exactly one whole event
         self._buffer += chunk
         if b"\n\n" not in self._buffer:
             return b""
@@ -214,7 +217,7 @@ class ChatStreamTranslator:
         return b'%s"sequence_number": %d, "delta": %s}\n\n' % (
             self._delta_head,
             sequence,
-            json.dumps(content).encode(),
+            encode_basestring_ascii(content).encode(),
         )
 
     def _item(self, status: str) -> dict[str, Any]:
@@ -241,12 +244,21 @@ def plain_token(event: bytes) -> str | None:
     else in the delta and no usage. None for any other event (parsed in full instead)."""
     if not event.startswith(_PLAIN_TOKEN) or b'"usage"' in event:
         return None
-    try:
-        tail = event[len(_PLAIN_TOKEN) - 1 :].decode()  # from the string's opening quote
-        text, end = _DECODER.raw_decode(tail)  # the string alone, not the rest of the event
+    start = len(_PLAIN_TOKEN)
+    end = event.find(b'"', start)
+    if end > start and b"\\" not in event[start:end]:  # no escape: the string ends at the next quote
+        if not event.startswith(b"}}]", end + 1):
+            return None
+        try:
+            return event[start:end].decode()
+        except UnicodeDecodeError:
+            return None
+    try:  # escapes: JSON's own decoder reads the string (and only the string)
+        tail = event[start - 1 :].decode()
+        text, at = _DECODER.raw_decode(tail)
     except ValueError:  # UnicodeDecodeError is one
         return None
-    return text if isinstance(text, str) and text and tail.startswith("}}]", end) else None
+    return text if isinstance(text, str) and text and tail.startswith("}}]", at) else None
 
 
 def _loads(data: bytes) -> Any:
