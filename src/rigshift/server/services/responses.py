@@ -36,14 +36,11 @@ class ResponsesService:
     store: ResponseStore
     clock: Callable[[], float]
     writer: UsageWriter[StoredResponse] = field(init=False)
-    inline_reads: bool = field(init=False)
 
     def __post_init__(self) -> None:
         # Committed like usage records (inline on SQLite, group commit on a thread elsewhere):
         # a worker thread per save would wait for the GIL at every SQLite call under load.
         self.writer = UsageWriter(self.store)
-        # A SQLite read by primary key takes microseconds: on the loop, for the same reason.
-        self.inline_reads = self.store.engine.dialect.name == "sqlite"
 
     async def stop(self) -> None:
         await self.writer.drain()
@@ -154,7 +151,7 @@ class ResponsesService:
         await self.writer.write(stored)
 
     async def _get(self, key_id: str, response_id: str) -> StoredResponse | None:
-        if self.inline_reads:
+        if self.store.reads_on_loop:
             return self.store.get(key_id, response_id)
         return await anyio.to_thread.run_sync(self.store.get, key_id, response_id)
 

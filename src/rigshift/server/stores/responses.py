@@ -30,6 +30,8 @@ class StoredResponse:
 class ResponseStore:
     def __init__(self, engine: Engine):
         self.engine = engine
+        # SQLite: a read by primary key takes microseconds, cheaper than a worker thread's GIL waits.
+        self.reads_on_loop = engine.dialect.name == "sqlite"
 
     def insert_many(self, stored: Sequence[StoredResponse], connection: Connection | None = None) -> None:
         """One transaction, committed when this returns; on `connection` (a writer's own) if given.
