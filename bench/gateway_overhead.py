@@ -302,34 +302,24 @@ def main() -> None:
             }
             if "responses" in apis:
                 results["responses"] = []
-            gateway_cpu = 0.0
-            responses_cpu = 0.0
-            for _ in range(args.rounds):
+            cpu = {"chat": 0.0, "responses": 0.0}
+            for round_index in range(args.rounds):
                 results["direct"].append(
                     asyncio.run(
                         one_round(backend_url, None, args.concurrency, args.requests, args.max_tokens)
                     )
                 )
-                before = cpu_seconds(procs[1].pid)
-                results["gateway"].append(
-                    asyncio.run(one_round(gateway_url, key, args.concurrency, args.requests, args.max_tokens))
-                )
-                gateway_cpu += cpu_seconds(procs[1].pid) - before
-                if "responses" in apis:
+                # Chat and Responses rounds swap places every round, so drift and whatever the
+                # previous round left in the backend hit both alike.
+                for api in apis if round_index % 2 == 0 else apis[::-1]:
                     before = cpu_seconds(procs[1].pid)
-                    results["responses"].append(
+                    results["gateway" if api == "chat" else api].append(
                         asyncio.run(
-                            one_round(
-                                gateway_url,
-                                key,
-                                args.concurrency,
-                                args.requests,
-                                args.max_tokens,
-                                "responses",
-                            )
+                            one_round(gateway_url, key, args.concurrency, args.requests, args.max_tokens, api)
                         )
                     )
-                    responses_cpu += cpu_seconds(procs[1].pid) - before
+                    cpu[api] += cpu_seconds(procs[1].pid) - before
+            gateway_cpu, responses_cpu = cpu["chat"], cpu["responses"]
             metrics = httpx.get(gateway_url + "/metrics").text
         finally:
             for p in reversed(procs):
