@@ -11,6 +11,9 @@ The load generator runs `--concurrency` streaming chat requests at a time, reads
 event to `[DONE]`, and alternates direct and gateway rounds so drift hits both alike.
 Reported: median and p90 request latency, throughput (requests/s and streamed tokens/s), the
 added median latency and the throughput ratio. Targets: added median <= 2 ms, ratio >= 95%.
+Each round also runs the same load as `/v1/responses` streams through the gateway (the same
+backend request: one user message "hi", `max_output_tokens` = `--max-tokens`, stored as by
+default), reported against chat through the gateway: target within 2 ms (`--no-responses` skips).
 Without llama-server it runs against rigshift's fake backend and says so.
 """
 
@@ -39,6 +42,7 @@ from rigshift.server.stores.keys import KeyStore
 
 MODEL = "rigshift-tiny"
 LEAN_CLIENT = True  # --client lean (default) or httpx
+STORE_RESPONSES = True  # --no-store: the responses rounds send store: false
 client_cpu: dict[str, float] = {}  # load generator CPU seconds per request, summed over rounds
 
 
@@ -59,19 +63,33 @@ def wait_healthy(url: str, timeout: float = 60.0) -> None:
     raise SystemExit(f"{url} did not come up")
 
 
-async def one_round_lean(url: str, key: str | None, concurrency: int, requests: int, max_tokens: int):
+def request_path_and_body(api: str, max_tokens: int) -> tuple[str, dict[str, object]]:
+    """The streamed request of `api` ("chat" or "responses"); both ask the backend the same."""
+    if api == "responses":  # the gateway forwards it as the chat request below
+        body: dict[str, object] = {
+            "model": MODEL,
+            "input": "hi",
+            "max_output_tokens": max_tokens,
+            "stream": True,
+        }
+        return "/v1/responses", body if STORE_RESPONSES else {**body, "store": False}
+    return "/v1/chat/completions", {
+        "model": MODEL,
+        "messages": [{"role": "user", "content": "hi"}],
+        "max_tokens": max_tokens,
+        "stream": True,
+        "stream_options": {"include_usage": True},  # what the gateway asks the backend for
+    }
+
+
+async def one_round_lean(
+    url: str, key: str | None, concurrency: int, requests: int, max_tokens: int, api: str = "chat"
+):
     """The same load with rigshift's own httptools-based client: ~4x less client CPU than httpx,
     which matters when the load generator shares a core with the backend."""
     headers = {"authorization": f"Bearer {key}"} if key else {}
-    body = json.dumps(
-        {
-            "model": MODEL,
-            "messages": [{"role": "user", "content": "hi"}],
-            "max_tokens": max_tokens,
-            "stream": True,
-            "stream_options": {"include_usage": True},  # what the gateway asks the backend for
-        }
-    ).encode()
+    path, request = request_path_and_body(api, max_tokens)
+    body = json.dumps(request).encode()
     pool = BackendPool(read_timeout=60)
     latencies: list[float] = []
     ttfts: list[float] = []
@@ -82,7 +100,7 @@ async def one_round_lean(url: str, key: str | None, concurrency: int, requests: 
         for _ in range(requests):
             started = time.perf_counter()
             first: float | None = None
-            response = await pool.post(url + "/v1/chat/completions", body, headers)
+            response = await pool.post(url + path, body, headers)
             if response.status_code != 200:
                 raise SystemExit(f"{url}: HTTP {response.status_code}: {await response.read()!r}")
             async for chunk in response.chunks():
@@ -95,22 +113,20 @@ async def one_round_lean(url: str, key: str | None, concurrency: int, requests: 
     wall_start, cpu_start = time.perf_counter(), time.process_time()
     await asyncio.gather(*(worker() for _ in range(concurrency)))
     wall = time.perf_counter() - wall_start
-    client_cpu[url] = client_cpu.get(url, 0.0) + (time.process_time() - cpu_start) / max(1, len(latencies))
+    client_cpu[url + path] = client_cpu.get(url + path, 0.0) + (time.process_time() - cpu_start) / max(
+        1, len(latencies)
+    )
     await pool.aclose()
     return latencies, wall, events, ttfts
 
 
-async def one_round(url: str, key: str | None, concurrency: int, requests: int, max_tokens: int):
+async def one_round(
+    url: str, key: str | None, concurrency: int, requests: int, max_tokens: int, api: str = "chat"
+):
     if LEAN_CLIENT:
-        return await one_round_lean(url, key, concurrency, requests, max_tokens)
+        return await one_round_lean(url, key, concurrency, requests, max_tokens, api)
     headers = {"authorization": f"Bearer {key}"} if key else {}
-    body = {
-        "model": MODEL,
-        "messages": [{"role": "user", "content": "hi"}],
-        "max_tokens": max_tokens,
-        "stream": True,
-        "stream_options": {"include_usage": True},  # what the gateway asks the backend for
-    }
+    path, body = request_path_and_body(api, max_tokens)
     latencies: list[float] = []
     ttfts: list[float] = []
     events = 0
@@ -129,7 +145,7 @@ async def one_round(url: str, key: str | None, concurrency: int, requests: int, 
                 first_event: float | None = None
                 for attempt in range(3):
                     try:
-                        async with client.stream("POST", "/v1/chat/completions", json=body) as response:
+                        async with client.stream("POST", path, json=body) as response:
                             response.raise_for_status()
                             async for line in response.aiter_lines():
                                 if line.startswith("data: "):
@@ -149,7 +165,7 @@ async def one_round(url: str, key: str | None, concurrency: int, requests: int, 
         wall_start, cpu_start = time.perf_counter(), time.process_time()
         await asyncio.gather(*(worker() for _ in range(concurrency)))
         wall = time.perf_counter() - wall_start
-        client_cpu[url] = client_cpu.get(url, 0.0) + (time.process_time() - cpu_start) / max(
+        client_cpu[url + path] = client_cpu.get(url + path, 0.0) + (time.process_time() - cpu_start) / max(
             1, len(latencies)
         )
     if stale[0]:
@@ -180,6 +196,16 @@ def main() -> None:
         "jobs on a shared machine disturb the direct and gateway rounds less; same for both",
     )
     parser.add_argument(
+        "--no-responses",
+        action="store_true",
+        help="skip the /v1/responses rounds (by default each round also streams the same load as Responses)",
+    )
+    parser.add_argument(
+        "--no-store",
+        action="store_true",
+        help="the /v1/responses rounds send store: false (what storing each response costs, apart)",
+    )
+    parser.add_argument(
         "--client",
         choices=["httpx", "lean"],
         default="lean",
@@ -187,8 +213,9 @@ def main() -> None:
         "instead of httpx's ~3.5, so the load generator disturbs the backend's core less) or httpx",
     )
     args = parser.parse_args()
-    global LEAN_CLIENT
+    global LEAN_CLIENT, STORE_RESPONSES
     LEAN_CLIENT = args.client == "lean"
+    STORE_RESPONSES = not args.no_store
     if args.nice:
         os.nice(args.nice)  # inherited by the backend and gateway processes started below
     pin = not args.no_pin and len(os.sched_getaffinity(0)) >= 2
@@ -266,22 +293,33 @@ def main() -> None:
             wait_healthy(gateway_url + "/healthz")
             asyncio.run(one_round(backend_url, None, args.concurrency, 2, args.max_tokens))  # warm-up
             asyncio.run(one_round(gateway_url, key, args.concurrency, 2, args.max_tokens))
+            apis = ["chat"] if args.no_responses else ["chat", "responses"]
+            if "responses" in apis:
+                asyncio.run(one_round(gateway_url, key, args.concurrency, 2, args.max_tokens, "responses"))
             results: dict[str, list[tuple[list[float], float, int, list[float]]]] = {
                 "direct": [],
                 "gateway": [],
             }
-            gateway_cpu = 0.0
-            for _ in range(args.rounds):
+            if "responses" in apis:
+                results["responses"] = []
+            cpu = {"chat": 0.0, "responses": 0.0}
+            for round_index in range(args.rounds):
                 results["direct"].append(
                     asyncio.run(
                         one_round(backend_url, None, args.concurrency, args.requests, args.max_tokens)
                     )
                 )
-                before = cpu_seconds(procs[1].pid)
-                results["gateway"].append(
-                    asyncio.run(one_round(gateway_url, key, args.concurrency, args.requests, args.max_tokens))
-                )
-                gateway_cpu += cpu_seconds(procs[1].pid) - before
+                # Chat and Responses rounds swap places every round, so drift and whatever the
+                # previous round left in the backend hit both alike.
+                for api in apis if round_index % 2 == 0 else apis[::-1]:
+                    before = cpu_seconds(procs[1].pid)
+                    results["gateway" if api == "chat" else api].append(
+                        asyncio.run(
+                            one_round(gateway_url, key, args.concurrency, args.requests, args.max_tokens, api)
+                        )
+                    )
+                    cpu[api] += cpu_seconds(procs[1].pid) - before
+            gateway_cpu, responses_cpu = cpu["chat"], cpu["responses"]
             metrics = httpx.get(gateway_url + "/metrics").text
         finally:
             for p in reversed(procs):
@@ -310,10 +348,18 @@ def main() -> None:
     ratio = summary["gateway"][1] / summary["direct"][1]
     print(f"  added median latency: {added:+.2f} ms (target <= 2 ms)")
     print(f"  throughput ratio:     {ratio * 100:.1f}% of direct (target >= 95%)")
+    if "responses" in results:
+        versus_chat = (summary["responses"][0] - summary["gateway"][0]) * 1000
+        print(
+            f"  /v1/responses vs chat through the gateway: {versus_chat:+.2f} ms median (target within 2 ms)"
+        )
     per_url = [f"{cpu / (args.rounds + 1) * 1000:.2f} ms" for cpu in client_cpu.values()]
-    print(f"  load generator CPU:   {' direct, '.join(per_url)} gateway (per request)")
+    print(f"  load generator CPU:   {', '.join(per_url)} (direct, gateway chat[, responses] per request)")
     gateway_requests = sum(len(r[0]) for r in results["gateway"])
     print(f"  gateway process CPU:  {gateway_cpu / gateway_requests * 1000:.2f} ms per streamed request")
+    if "responses" in results:
+        per_response = responses_cpu / sum(len(r[0]) for r in results["responses"]) * 1000
+        print(f"  gateway process CPU:  {per_response:.2f} ms per streamed /v1/responses request")
     commit = {
         name: float(line.split()[-1])
         for line in metrics.splitlines()

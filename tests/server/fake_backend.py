@@ -123,6 +123,8 @@ def create_fake_backend(state: FakeBackendState | None = None) -> Starlette:
         prompt_tokens = fake_token_count(prompt_text(body, state.template_tokens))
         limit = _limit(body)
         words = state.words[: len(state.words) if limit is None else limit]
+        # Like llama-server: "length" when the limit cut the answer short.
+        finish = "length" if len(words) < len(state.words) else "stop"
         n = int(body.get("n_cmpl") or body.get("n") or 1)  # type: ignore[call-overload]
         created = int(time.time())
         usage = {
@@ -134,9 +136,9 @@ def create_fake_backend(state: FakeBackendState | None = None) -> Starlette:
         if not body.get("stream"):
             text = "".join(words)
             choices: list[dict[str, object]] = [
-                {"index": i, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}
+                {"index": i, "message": {"role": "assistant", "content": text}, "finish_reason": finish}
                 if chat
-                else {"index": i, "text": text, "finish_reason": "stop", "logprobs": None}
+                else {"index": i, "text": text, "finish_reason": finish, "logprobs": None}
                 for i in range(n)
             ]
             return JSONResponse(
@@ -167,12 +169,12 @@ def create_fake_backend(state: FakeBackendState | None = None) -> Starlette:
                     await asyncio.sleep(state.word_delay_s)
                 last = i == len(words) - 1
                 delta: dict[str, object] = (
-                    {"index": index, "delta": {"content": word}, "finish_reason": "stop" if last else None}
+                    {"index": index, "delta": {"content": word}, "finish_reason": finish if last else None}
                     if chat
                     else {
                         "index": index,
                         "text": word,
-                        "finish_reason": "stop" if last else None,
+                        "finish_reason": finish if last else None,
                         "logprobs": None,
                     }
                 )

@@ -79,7 +79,15 @@ def test_a_stream_cut_by_a_backend_crash_ends_with_an_error_and_is_stored_as_fai
     assert record.prompt_tokens == fake_token_count('[{"role": "user", "content": "hi"}]')
 
 
-def test_200_concurrent_requests_on_a_100_token_quota_bill_at_most_100(backends, gateway):
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/v1/chat/completions", {"model": "tiny", "messages": [{"role": "user", "content": "hi"}]}),
+        ("/v1/responses", {"model": "tiny", "input": "hi"}),
+        ("/v1/responses", {"model": "tiny", "input": "hi", "stream": True}),
+    ],
+)
+def test_200_concurrent_requests_on_a_100_token_quota_bill_at_most_100(backends, gateway, path, body):
     backend = backends(delay_s=0.05)
     gw = gateway([replica("r1", backend.url, parallel=512)])
     key = gw.key(token_quota=100, quota_period="day")
@@ -89,11 +97,7 @@ def test_200_concurrent_requests_on_a_100_token_quota_bill_at_most_100(backends,
         async with httpx.AsyncClient(limits=limits, timeout=60) as client:
             return await asyncio.gather(
                 *(
-                    client.post(
-                        gw.url + "/v1/chat/completions",
-                        json={"model": "tiny", "messages": [{"role": "user", "content": "hi"}]},
-                        headers={"authorization": f"Bearer {key}"},
-                    )
+                    client.post(gw.url + path, json=body, headers={"authorization": f"Bearer {key}"})
                     for _ in range(200)
                 )
             )

@@ -66,6 +66,7 @@ from rigshift.server.routers import (
     openai,
     operations,
     ops,
+    responses,
     usage,
     usage_report,
 )
@@ -78,6 +79,7 @@ from rigshift.server.services.keys import KeysService
 from rigshift.server.services.measurements import MeasurementsService, ray_rig_bench
 from rigshift.server.services.model_files import ModelFilesService
 from rigshift.server.services.operator import OperatorService
+from rigshift.server.services.responses import ResponsesService
 from rigshift.server.services.telemetry import TelemetryService
 from rigshift.server.services.usage import UsageService
 from rigshift.server.settings import ServerSettings
@@ -90,6 +92,7 @@ from rigshift.server.stores.file_blobs import files_root
 from rigshift.server.stores.history import HistoryStore
 from rigshift.server.stores.keys import KeyStore
 from rigshift.server.stores.model_files import ModelStore
+from rigshift.server.stores.responses import ResponseStore
 from rigshift.server.stores.telemetry import TelemetryHub, TelemetryStore
 from rigshift.server.stores.usage import UsageStore
 
@@ -100,6 +103,7 @@ if TYPE_CHECKING:
 ROUTERS: list[APIRouter] = [
     openai.router,
     anthropic.router,
+    responses.router,
     batches.router,
     usage.router,
     keys.router,
@@ -225,6 +229,7 @@ def build_context(
         fleet=fleet,
         sessions=sessions,
         energy=EnergyApiService(EnergyEventStore(engine), clock, energy_loop),
+        responses=ResponsesService(gateway, ResponseStore(engine), clock),
         measurements=MeasurementsService(
             measurements,
             clock,
@@ -394,6 +399,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if alerter is not None:
             alerter.cancel()
         await ctx.batch_runner.stop()
+        if ctx.responses is not None:
+            await ctx.responses.stop()
         await ctx.gateway.stop()
         with contextlib.suppress(Exception):
             await ctx.telemetry.flush()

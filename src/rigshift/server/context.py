@@ -24,6 +24,7 @@ from rigshift.server.services.keys import KeysService
 from rigshift.server.services.measurements import MeasurementsService
 from rigshift.server.services.model_files import ModelFilesService
 from rigshift.server.services.operator import OperatorService
+from rigshift.server.services.responses import ResponsesService
 from rigshift.server.services.telemetry import TelemetryService
 from rigshift.server.services.usage import UsageService
 from rigshift.server.settings import ServerSettings
@@ -50,6 +51,7 @@ class ServerContext:
     sessions: SessionStore | None = None
     energy: EnergyApiService | None = None
     measurements: MeasurementsService | None = None
+    responses: ResponsesService | None = None  # the Responses API (POST/GET/DELETE /v1/responses)
     # Failed key checks per client address (deps.tenant_key, the console's login).
     login_throttle: LoginThrottle = field(default_factory=lambda: LoginThrottle(time.monotonic))
     alerts: AlertsService | None = None

@@ -112,7 +112,7 @@ class Gateway:
     settings: ServerSettings
     clock: Callable[[], float] = time.time
     router: Router = field(init=False)
-    writer: UsageWriter = field(init=False)
+    writer: UsageWriter[UsageRecord] = field(init=False)
     limiter: RateLimiter = field(default_factory=RateLimiter)
     quotas: QuotaTracker = field(default_factory=QuotaTracker)
     served: ServedRate = field(default_factory=ServedRate)  # interactive demand, for the energy policy
@@ -200,6 +200,26 @@ class Gateway:
         try:
             # Strict: NaN, 1e400, lone surrogates or deep nesting would make the backend answer 500.
             body = loads_strict(raw, max_depth=self.settings.max_json_depth)
+        except ApiError as error:
+            return error_response(error)
+        return await self.serve(key, body, raw, endpoint, started)
+
+    async def serve(
+        self,
+        key: ApiKey,
+        body: Any,
+        raw: bytes,
+        endpoint: str,
+        started: float,
+        *,
+        metered_as: str = "",
+    ) -> Response:
+        """Check, limit, route, forward and meter one parsed request body of `key`.
+
+        `raw` is `body` as bytes; `metered_as` names the endpoint in usage records and metrics when
+        it is not `endpoint` (`/v1/responses` runs here as a chat request, billed as "responses").
+        """
+        try:
             fields = read_fields(body, endpoint)
         except ApiError as error:
             return error_response(error)
@@ -217,7 +237,8 @@ class Gateway:
             return error_response(lacking)
         rejected = await self._check_limits(key)
         if rejected is not None:
-            self.metrics.requests.labels(self.metric_model(model), endpoint, str(rejected.status_code)).inc()
+            label = metered_as or endpoint
+            self.metrics.requests.labels(self.metric_model(model), label, str(rejected.status_code)).inc()
             return rejected
         strip_usage = False
         if fields.stream and not fields.wants_usage and endpoint in USAGE_ON_REQUEST:
@@ -226,7 +247,7 @@ class Gateway:
             strip_usage = True
         if one_length_field(body, fields.max_tokens) or strip_usage:
             raw = json.dumps(body).encode()
-        call = _Call(key, endpoint, model, body, raw, started, fields)
+        call = _Call(key, endpoint, model, body, raw, started, fields, metered_as=metered_as)
         try:
             return await self._route(call, fields, strip_usage)
         finally:
@@ -235,6 +256,7 @@ class Gateway:
 
     async def _route(self, call: _Call, fields: GatewayFields, strip_usage: bool) -> Response:
         model, endpoint = call.model, call.endpoint
+        label = call.metered_as or endpoint  # the metrics' endpoint
         prompt_estimate = approx_prompt_tokens(call.body)
         tried: list[str] = []
         last_error = "no replica answered"
@@ -246,7 +268,7 @@ class Gateway:
                 if tried:
                     break
                 status = 429 if choice.outcome == "saturated" else 503
-                self.metrics.requests.labels(model, endpoint, str(status)).inc()
+                self.metrics.requests.labels(model, label, str(status)).inc()
                 return openai_error(
                     status,
                     "every replica of this model is busy; retry shortly"
@@ -271,7 +293,7 @@ class Gateway:
             if call.key.token_quota is not None and call.reservation is None:
                 refused = await self._reserve(call, replica, fields)
                 if refused is not None:
-                    self.metrics.requests.labels(model, endpoint, "429").inc()
+                    self.metrics.requests.labels(model, label, "429").inc()
                     return refused
             concurrent = self.router.acquire(replica.replica_id)
             try:
@@ -290,7 +312,7 @@ class Gateway:
                 last_error = str(busy)
                 tried.append(replica.replica_id)
                 self.metrics.retries.labels(model).inc()
-        self.metrics.requests.labels(model, endpoint, "502").inc()
+        self.metrics.requests.labels(model, label, "502").inc()
         return openai_error(
             502,
             f"no replica could serve the request: {last_error}",
@@ -600,7 +622,7 @@ class Gateway:
             )
         self.metrics.observe_request(
             call.model,
-            call.endpoint,
+            record.endpoint,
             record.status,
             record.prompt_tokens,
             record.completion_tokens,
@@ -625,7 +647,7 @@ class Gateway:
             id=uuid.uuid4().hex,
             created_at=self.clock(),
             key_id=call.key.id,
-            endpoint=call.endpoint,
+            endpoint=call.metered_as or call.endpoint,
             model=call.model,
             replica_id=replica.replica_id,
             rig=replica.rig,
@@ -654,6 +676,7 @@ class _Call:
     prompt: PromptCount | None = None  # counted by the backend's tokenizer before forwarding
     stream_owns_reservation: bool = False  # a stream settles its reservation when it ends
     first_byte_s: float | None = None  # streamed: when the backend's first byte arrived
+    metered_as: str = ""  # the endpoint usage is recorded under, when not `endpoint` (responses)
 
 
 def _unservable(fields: GatewayFields, replica: ReplicaEndpoint) -> ApiError | None:

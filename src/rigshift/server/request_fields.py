@@ -48,6 +48,16 @@ _MESSAGES = frozenset(
         "top_p", "top_k", "tools", "tool_choice", "metadata", "thinking",
     }
 )  # fmt: skip
+# /v1/responses (translated to chat, `responses_request`): the fields it acts on or can honour;
+# OpenAI's others (tools, reasoning, conversation, ...) are refused there by name.
+_RESPONSES = frozenset(
+    {
+        "model", "input", "instructions", "max_output_tokens", "temperature", "top_p", "store",
+        "previous_response_id", "stream", "stream_options", "metadata", "user",
+        "safety_identifier", "prompt_cache_key", "service_tier", "parallel_tool_calls",
+        "truncation", "text", "tool_choice", "tools", "include", "background",
+    }
+)  # fmt: skip
 # llama.cpp's sampling knobs: which token comes next, never how many or on which slot.
 LLAMA_SAMPLING_EXTRAS = frozenset(
     {
@@ -62,6 +72,7 @@ ALLOWED_FIELDS: dict[str, frozenset[str]] = {
     "embeddings": _EMBEDDINGS,
     "rerank": _RERANK,
     "messages": _MESSAGES,
+    "responses": _RESPONSES | LLAMA_SAMPLING_EXTRAS,
 }
 
 # The gateway meters a stream from one usage event per output, at its end.

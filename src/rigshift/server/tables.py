@@ -45,7 +45,7 @@ usage_records = Table(
     Column("id", String(32), primary_key=True),  # request id, also returned to the client
     Column("created_at", Float, nullable=False),
     Column("key_id", String(32), nullable=False),
-    Column("endpoint", String(32), nullable=False),  # chat | completions | embeddings
+    Column("endpoint", String(32), nullable=False),  # chat | completions | embeddings | responses
     Column("model", String(200), nullable=False),
     Column("replica_id", String(200), nullable=False),
     Column("rig", String(200), nullable=False),
@@ -249,4 +249,18 @@ history_points = Table(
     Column("lo", Float, nullable=False),
     Column("hi", Float, nullable=False),
     sqlite_with_rowid=False,
+)
+
+# The Responses API's stored responses (`store: true`, the default): what `GET /v1/responses/{id}`
+# returns and what `previous_response_id` continues. Each belongs to the key that created it.
+responses = Table(
+    "responses",
+    metadata,
+    Column("id", String(64), primary_key=True),  # "resp_<hex>"
+    Column("key_id", String(32), nullable=False),  # owner; tenants only ever see their own
+    Column("created_at", Float, nullable=False),
+    Column("previous_response_id", String(64), nullable=True),
+    Column("response_json", Text, nullable=False),  # the Response object as the client got it
+    Column("input_json", Text, nullable=False),  # the conversation's input items up to this turn
+    Index("ix_responses_key_time", "key_id", "created_at"),
 )

@@ -16,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from rigshift.server.context import context
+from rigshift.server.routers.responses import ResponseCreateRequest
 
 router = APIRouter(tags=["openai"])
 
@@ -126,6 +127,7 @@ _BODIES: dict[str, type[BaseModel]] = {
     "/v1/embeddings": EmbeddingRequest,
     "/v1/rerank": RerankRequest,
     "/v1/messages": AnthropicMessagesRequest,
+    "/v1/responses": ResponseCreateRequest,
 }
 _ERROR = {"description": "an error in OpenAI's shape: {error: {message, type, code, param}}"}
 

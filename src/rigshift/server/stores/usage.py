@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Literal, NamedTuple
+from typing import Any, Literal, NamedTuple
 
-from sqlalchemy import Connection, case, func, insert, select
+from sqlalchemy import Connection, Engine, Table, case, func, insert, select
 
 from rigshift.errors import InputError
 from rigshift.server.metering import TokenPrices, revenue_per_gpu_day
@@ -80,19 +80,7 @@ class UsageStore(EngineStore):
         `connection`: a long-lived connection of the caller's (the gateway's writer), which saves
         a pool checkout per batch; without it, one is taken from the pool.
         """
-        if not records:
-            return
-        rows = [r.to_row() for r in records]
-        if connection is None:
-            with self.engine.begin() as conn:
-                conn.execute(insert(usage_records), rows)
-            return
-        try:
-            connection.execute(insert(usage_records), rows)
-            connection.commit()
-        except BaseException:
-            connection.rollback()
-            raise
+        insert_committed(self.engine, usage_records, [r.to_row() for r in records], connection)
 
     def tokens_since(self, key_id: str, since: float) -> int:
         total = func.coalesce(func.sum(usage_records.c.prompt_tokens + usage_records.c.completion_tokens), 0)
@@ -224,3 +212,22 @@ class _Totals:
     batch_prompt: int = 0
     batch_completion: int = 0
     gpus: set[str] = field(default_factory=set)
+
+
+def insert_committed(
+    engine: Engine, table: Table, rows: list[dict[str, Any]], connection: Connection | None = None
+) -> None:
+    """Insert `rows` in one transaction, committed when this returns: on `connection` (a writer's
+    long-lived one, `usage_writer`) when given, else on a connection from the pool."""
+    if not rows:
+        return
+    if connection is None:
+        with engine.begin() as conn:
+            conn.execute(insert(table), rows)
+        return
+    try:
+        connection.execute(insert(table), rows)
+        connection.commit()
+    except BaseException:
+        connection.rollback()
+        raise

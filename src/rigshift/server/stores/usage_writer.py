@@ -9,27 +9,39 @@ Networked databases (PostgreSQL): group commit on a worker thread; requests that
 commit is running join the next one, so a slow round trip neither stalls the loop nor costs one
 transaction per request. Records waiting for a commit are bounded (`max_pending`): past it a
 request fails with 503 (not billed, not delivered) instead of queueing without end.
+
+Any store with `engine` and `insert_many(records, connection)` can be written this way
+(`RowStore`): stored Responses API responses are (`services.responses`).
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
+from typing import Generic, Protocol, TypeVar
 
 import anyio.to_thread
-from sqlalchemy import Connection
+from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import OperationalError
 
-from rigshift.server.stores.usage import UsageRecord, UsageStore
+R = TypeVar("R")
+R_contra = TypeVar("R_contra", contravariant=True)
+
+
+class RowStore(Protocol[R_contra]):
+    engine: Engine
+
+    def insert_many(self, records: Sequence[R_contra], connection: Connection | None = None) -> None: ...
 
 
 class UsageWriterBusy(Exception):
     """Too many records are already waiting for the database."""
 
 
-class UsageWriter:
+class UsageWriter(Generic[R]):
     def __init__(
         self,
-        store: UsageStore,
+        store: RowStore[R],
         *,
         inline: bool | None = None,
         inline_busy_timeout_ms: int = 5,
@@ -42,11 +54,11 @@ class UsageWriter:
         self.inline_busy_timeout_ms = inline_busy_timeout_ms
         self.max_pending = max_pending
         self.degraded = False  # SQLite was locked: writes go through the thread until one succeeds
-        self._pending: list[tuple[UsageRecord, asyncio.Future[None]]] = []
+        self._pending: list[tuple[R, asyncio.Future[None]]] = []
         self._task: asyncio.Task[None] | None = None
         self._connection: Connection | None = None  # inline mode: one connection, no pool checkout
 
-    async def write(self, record: UsageRecord) -> None:
+    async def write(self, record: R) -> None:
         """Return once `record` is committed; raise if the commit failed."""
         if self.inline and not self.degraded:
             # SQLite without an fsync per commit (WAL, synchronous=NORMAL): a one-row commit costs
@@ -82,7 +94,7 @@ class UsageWriter:
                     if not future.done():
                         future.set_result(None)
 
-    def _write_now(self, records: list[UsageRecord]) -> None:
+    def _write_now(self, records: list[R]) -> None:
         if self._connection is None:
             self._connection = self.store.engine.connect()
             # Blocking the loop is fine for a 0.25 ms commit, not for a lock wait: past a few

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0010_history"
-down_revision = "0008_file_store"
+down_revision = "0009_responses"
 branch_labels = None
 depends_on = None
 
