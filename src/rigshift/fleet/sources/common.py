@@ -83,6 +83,17 @@ def under(path: str) -> Callable[[str | None], str | None]:
     return lambda field: f"{path}.{field}" if field else path
 
 
+def worker_problems(worker: Any, path: str, source: str, parsed: Parsed, kind: str) -> EntryProblems | None:
+    """The problems of a mining OS's worker (`kind`: HiveOS, minerstat) at `path`, located under it;
+    None, with the worker skipped, when it is not an object."""
+    problems = EntryProblems(source, under(path))
+    if isinstance(worker, dict):
+        return problems
+    problems.add("not an object", expected=f"a {kind} worker")
+    parsed.skip(path, problems)
+    return None
+
+
 # --- value converters: raise ValueError with nothing to add; the caller knows field + expected ---
 
 

@@ -26,6 +26,7 @@ from rigshift.fleet.sources.common import (
     parse_watts,
     rig_from_values,
     under,
+    worker_problems,
 )
 from rigshift.fleet.sources.nvml import normalise_bus_id
 
@@ -110,10 +111,8 @@ def _rig(
     gpus_by_worker: dict[tuple[Any, str], list[dict[str, Any]]],
     parsed: Parsed,
 ) -> Rig | None:
-    problems = EntryProblems(source, under(path))
-    if not isinstance(worker, dict):
-        problems.add("not an object", expected="a HiveOS worker")
-        parsed.skip(path, problems)
+    problems = worker_problems(worker, path, source, parsed, "HiveOS")
+    if problems is None:
         return None
     name = worker.get("name")
     hw = _dict(worker.get("hardware_info"))
