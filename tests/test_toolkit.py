@@ -20,7 +20,7 @@ def _tools(calls: list[Workload], calibration: Calibration | None = None) -> Too
     return Toolkit(
         gpu_spec=gpu_catalog().get,
         model=load_model,
-        estimate=counting,
+        estimator=counting,
         runtimes_for=runtimes_for,
         speed_factor=speed_factor_at_power_limit,  # type: ignore[arg-type]
         calibration=calibration,

@@ -13,6 +13,7 @@ whose `apply(estimate, workload, hardware)` returns the corrected estimate. None
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from rigshift.catalog.gpu_spec import GpuSpec
@@ -77,28 +78,21 @@ def _signature(workload: Workload, hardware: Hardware) -> tuple[object, ...]:
     )
 
 
+@dataclass(eq=False)  # one run's object: compared and hashed by identity
 class Toolkit:
     """Catalogs and the (cached, optionally calibrated) estimator for one run."""
 
-    def __init__(
-        self,
-        gpu_spec: GpuSpecLookup,
-        model: ModelLookup,
-        estimate: Estimator,
-        runtimes_for: RuntimeLister,
-        speed_factor: SpeedFactor,
-        calibration: Calibration | None = None,
-    ) -> None:
-        self.gpu_spec = gpu_spec
-        self.model = model
-        self.runtimes_for = runtimes_for
-        self.speed_factor = speed_factor
-        self.calibration = calibration
-        self._estimator = estimate
-        self._estimates: dict[tuple[object, ...], Estimate] = {}
-        self._held: list[object] = []  # models whose id() is in a cache key stay alive
-        self._gpus: dict[str, GpuSpec | None] = {}
-        self.estimator_calls = 0
+    gpu_spec: GpuSpecLookup
+    model: ModelLookup
+    estimator: Estimator
+    runtimes_for: RuntimeLister
+    speed_factor: SpeedFactor
+    calibration: Calibration | None = None
+    estimator_calls: int = field(default=0, init=False)
+    _estimates: dict[tuple[object, ...], Estimate] = field(default_factory=dict, init=False, repr=False)
+    # models whose id() is in a cache key stay alive
+    _held: list[object] = field(default_factory=list, init=False, repr=False)
+    _gpus: dict[str, GpuSpec | None] = field(default_factory=dict, init=False, repr=False)
 
     def gpu(self, key: str) -> GpuSpec | None:
         """The spec for a fleet GPU's catalog key; None for a card the catalog does not know
@@ -120,7 +114,7 @@ class Toolkit:
         if hit is None:
             self.estimator_calls += 1
             self._held.append(workload.model)
-            hit = self._estimator(workload, hardware)
+            hit = self.estimator(workload, hardware)
             if self.calibration is not None:
                 hit = self.calibration.apply(workload, hardware, hit)
             self._estimates[key] = hit
@@ -132,7 +126,7 @@ def default_toolkit(calibration: Calibration | None = None) -> Toolkit:
     return Toolkit(
         gpu_spec=gpu_catalog().get,
         model=load_model,
-        estimate=real_estimate,
+        estimator=real_estimate,
         runtimes_for=real_runtimes_for,
         speed_factor=speed_factor_at_power_limit,  # type: ignore[arg-type]
         calibration=calibration,

@@ -183,7 +183,7 @@ def fake_tools(runtimes: object = None) -> AssessTools:
     return AssessTools(
         gpu_spec=_gpu_spec,
         model=_model_lookup,
-        estimate=fake_estimate,
+        estimator=fake_estimate,
         runtimes_for=runtimes or _runtimes,  # type: ignore[arg-type]
         speed_factor=fake_speed_factor,
     )

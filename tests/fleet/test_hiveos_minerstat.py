@@ -165,3 +165,18 @@ def test_two_hiveos_workers_with_one_name_are_not_folded_together(hiveos_export,
     parsed = parse_hiveos(data, "farm.json", resolver)
     assert [(p.location, p.field) for p in parsed.problems] == [("$.workers.data[1].name", "name")]
     assert [len(r.gpus) for r in parsed.fleet.rigs] == [6]
+
+
+def test_a_worker_that_is_not_an_object_is_skipped_by_its_path(hiveos_export, resolver):
+    workers = hiveos_export["workers"]["data"]
+    workers.append(3)
+    parsed = parse_hiveos(hiveos_export, "h.json", resolver)
+    where = f"$.workers.data[{len(workers) - 1}]"
+    assert parsed.skipped == [where]
+    assert [(p.location, p.message, p.expected) for p in parsed.problems] == [
+        (where, "not an object", "a HiveOS worker")
+    ]
+    assert len(parsed.fleet.rigs) == len(workers) - 1
+    parsed = parse_minerstat(["rig", 3], "m.json", resolver)
+    assert parsed.skipped == ["$[0]", "$[1]"]
+    assert {(p.message, p.expected) for p in parsed.problems} == {("not an object", "a minerstat worker")}

@@ -229,3 +229,19 @@ def test_backends_map_to_runtimes_with_a_suggestion_for_others():
     with pytest.raises(UnknownNameError, match="backend 'Vulkn' is not a runtime") as caught:
         runtime_of_backend("Vulkn")
     assert "Vulkan" in caught.value.suggestions
+
+
+def test_a_row_of_another_width_than_its_header_names_its_line(tmp_path):
+    md = (FIXTURES / "cpu_qwen3-0.6b.md").read_text().splitlines()
+    md[3] += " extra |"
+    with pytest.raises(
+        InputError, match=r"line 4: 8 cells in a table of 7 columns \(expected one cell per header"
+    ):
+        parse_bench_text("\n".join(md), "bad.md")
+    csv_lines = (FIXTURES / "cpu_qwen3-0.6b.csv").read_text().splitlines()
+    csv_lines[2] += ',"extra"'
+    columns = len(csv_lines[0].split(","))
+    with pytest.raises(
+        InputError, match=rf"line 3: {columns + 1} values for {columns} columns \(expected one value"
+    ):
+        parse_bench_text("\n".join(csv_lines), "bad.csv")

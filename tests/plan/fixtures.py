@@ -140,7 +140,7 @@ def fixture_tools(real: bool = False) -> Toolkit:
     return Toolkit(
         gpu_spec=fixture_gpu,
         model=load_model,
-        estimate=estimate if real else fake_estimate,
+        estimator=estimate if real else fake_estimate,
         runtimes_for=runtimes_for,
         speed_factor=speed_factor_at_power_limit,  # type: ignore[arg-type]
     )

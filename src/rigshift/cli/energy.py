@@ -19,6 +19,7 @@ from rigshift.cli.options import (
     JsonResultOption,
     MaxTtftOption,
     ServerOption,
+    fleet_or_demo,
     transport,
 )
 from rigshift.decision.types import DEFAULT_MAX_TTFT_S
@@ -30,8 +31,7 @@ from rigshift.energy.prices import FORMATS, read_price_series
 from rigshift.energy.report import print_report
 from rigshift.energy.simulate import simulate
 from rigshift.errors import InputError, Problem
-from rigshift.fleet.demo import demo_fleet
-from rigshift.fleet.store import load_fleet, write_atomic
+from rigshift.fleet.store import write_atomic
 
 energy_app = typer.Typer(help="Energy: prices, the policy, demand response.", no_args_is_help=True)
 DEMO_SITE = "tx-ercot"  # the demo farm's Texas site buys at ERCOT prices
@@ -107,8 +107,7 @@ def simulate_command(
     The converted cards, the demand and the staff cost are the farm decision's (docs/decision.md; its
     prices are --econ-prices and its demand --econ-demand): the rest keep mining. --json carries the
     decision as `decision`."""
-    if demo == (fleet is not None):
-        raise InputError(Problem("give a FLEET file or --demo, not both and not neither", field="FLEET"))
+    fleet_data = fleet_or_demo(fleet, demo)
     if prices is None and demo:
         from rigshift.energy.prices import DEMO_PRICES, DEMO_PRICES_NAME
 
@@ -120,7 +119,6 @@ def simulate_command(
         )
     if step is not None and step not in (5, 15, 60):
         raise InputError(Problem(f"--step must be 5, 15 or 60, got {step}", field="--step"))
-    fleet_data = demo_fleet() if fleet is None else load_fleet(fleet)
     sites = site or ([DEMO_SITE] if demo else None)
     from rigshift.decision.render import print_decision, with_decision_html
     from rigshift.decision.schedule import converted_by_class

@@ -168,6 +168,17 @@ def _problem(
     )
 
 
+def _by_header(
+    header: list[str], cells: list[str], source: str, line: int, wrong_width: tuple[str, str]
+) -> dict[str, str]:
+    """A table row's cells by header name. `wrong_width` (message, expected) is the problem with a
+    row of another width; its message names the row's `{cells}` and the header's `{columns}`."""
+    if len(cells) != len(header):
+        message, expected = wrong_width
+        raise _problem(source, line, message.format(cells=len(cells), columns=len(header)), expected=expected)
+    return dict(zip(header, cells, strict=True))
+
+
 _SIZE = re.compile(r"^\s*([\d.]+)\s*(KiB|MiB|GiB|TiB)\s*$")
 _PARAMS = re.compile(r"^\s*([\d.]+)\s*([KMBT]?)\s*$")
 _TEST = re.compile(r"^\s*(?:pp\s*(?P<pp>\d+))?\s*\+?\s*(?:tg\s*(?P<tg>\d+))?\s*(?:@\s*d(?P<depth>\d+))?\s*$")
@@ -220,14 +231,8 @@ def _parse_markdown(lines: list[str], source: str) -> list[BenchRecord]:
             continue
         if header is None or all(set(c) <= set("-: ") for c in cells):
             continue
-        if len(cells) != len(header):
-            raise _problem(
-                source,
-                number,
-                f"{len(cells)} cells in a table of {len(header)} columns",
-                expected="one cell per header column",
-            )
-        row = dict(zip(header, cells, strict=True))
+        width = ("{cells} cells in a table of {columns} columns", "one cell per header column")
+        row = _by_header(header, cells, source, number, width)
         test = parse_test_name(row["test"])
         if test is None:
             raise _problem(
@@ -340,14 +345,8 @@ def _parse_csv(lines: list[str], source: str) -> list[BenchRecord]:
         number = start + 1 + offset
         if not row or not any(c.strip() for c in row):
             continue
-        if len(row) != len(header):
-            raise _problem(
-                source,
-                number,
-                f"{len(row)} values for {len(header)} columns",
-                expected="one value per header field",
-            )
-        records.append(_from_fields(dict(zip(header, row, strict=True)), number, source))
+        width = ("{cells} values for {columns} columns", "one value per header field")
+        records.append(_from_fields(_by_header(header, row, source, number, width), number, source))
     return records
 
 

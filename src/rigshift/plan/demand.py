@@ -20,7 +20,7 @@ Errors name the file, the line and the field, never a pydantic traceback.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -34,6 +34,18 @@ from rigshift.units import parse_tokens, usd_per_hour
 class _Model(BaseModel):
     # allow_inf_nan=False: `usd_per_mtok: .inf` once planned to "objective inf" and exited 0
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+
+_M = TypeVar("_M", bound=_Model)
+
+
+def _exactly_one(model: _M, first: str, second: str, said: tuple[str, str] | None = None) -> _M:
+    """`model`, when exactly one of its fields `first` and `second` is set (`said`: how the
+    problem names them, when not by their names)."""
+    if (getattr(model, first) is None) == (getattr(model, second) is None):
+        one, other = said or (first, second)
+        raise ValueError(f"give exactly one of {one} or {other}")
+    return model
 
 
 # Upper bounds far above any farm, far below what would stall the planner or overflow a sum.
@@ -64,9 +76,7 @@ class Throughput(_Model):
 
     @model_validator(mode="after")
     def _one_target(self) -> Throughput:
-        if (self.tokens_per_s is None) == (self.requests_per_s is None):
-            raise ValueError("give exactly one of tokens_per_s or requests_per_s")
-        return self
+        return _exactly_one(self, "tokens_per_s", "requests_per_s")
 
     @property
     def target_tokens_per_s(self) -> float:
@@ -101,9 +111,7 @@ class Value(_Model):
 
     @model_validator(mode="after")
     def _one(self) -> Value:
-        if (self.usd_per_mtok is None) == (self.priority is None):
-            raise ValueError("give exactly one of usd_per_mtok or priority")
-        return self
+        return _exactly_one(self, "usd_per_mtok", "priority")
 
 
 class Constraints(_Model):
@@ -148,9 +156,9 @@ class Deployment(_Model):
 
     @model_validator(mode="after")
     def _one_goal(self) -> Deployment:
-        if (self.replicas is None) == (self.throughput is None):
-            raise ValueError("give exactly one of replicas: {min, max} or throughput: {...}")
-        return self
+        return _exactly_one(
+            self, "replicas", "throughput", said=("replicas: {min, max}", "throughput: {...}")
+        )
 
 
 class Demand(_Model):

@@ -83,6 +83,17 @@ def under(path: str) -> Callable[[str | None], str | None]:
     return lambda field: f"{path}.{field}" if field else path
 
 
+def worker_problems(worker: Any, path: str, source: str, parsed: Parsed, kind: str) -> EntryProblems | None:
+    """The problems of a mining OS's worker (`kind`: HiveOS, minerstat) at `path`, located under it;
+    None, with the worker skipped, when it is not an object."""
+    problems = EntryProblems(source, under(path))
+    if isinstance(worker, dict):
+        return problems
+    problems.add("not an object", expected=f"a {kind} worker")
+    parsed.skip(path, problems)
+    return None
+
+
 # --- value converters: raise ValueError with nothing to add; the caller knows field + expected ---
 
 
@@ -442,3 +453,25 @@ class GpuBudget:
             )
             return True
         return False
+
+
+@dataclass
+class RigsByName:
+    """A source's rigs, one per name: a later rig of a name already taken is left out with a
+    problem (merging them would fold two rigs' cards, with the same bus ids, into one)."""
+
+    parsed: Parsed
+    clash: str  # the problem, formatted with the rig's `name` and where the `first` one stands
+    expected: str
+    rigs: list[Rig] = field(default_factory=list)
+    _first: dict[str, str] = field(default_factory=dict)
+
+    def add(self, rig: Rig, where: str, problems: EntryProblems, skipped: str) -> None:
+        """Keep `rig` (found at `where`), or skip it as `skipped` with the clash in `problems`."""
+        first = self._first.get(rig.name)
+        if first is not None:
+            problems.add(self.clash.format(name=rig.name, first=first), field="name", expected=self.expected)
+            self.parsed.skip(skipped, problems)
+            return
+        self._first[rig.name] = where
+        self.rigs.append(rig)

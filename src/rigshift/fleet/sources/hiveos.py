@@ -18,6 +18,7 @@ from rigshift.fleet.names import Resolver, parse_mib_string
 from rigshift.fleet.sources.common import (
     EntryProblems,
     Parsed,
+    RigsByName,
     assemble_fleet,
     at,
     finite,
@@ -25,6 +26,7 @@ from rigshift.fleet.sources.common import (
     parse_watts,
     rig_from_values,
     under,
+    worker_problems,
 )
 from rigshift.fleet.sources.nvml import normalise_bus_id
 
@@ -44,25 +46,13 @@ def parse_hiveos(data: Any, source: str, resolver: Resolver, site: str | None = 
         return parsed
     site_name = site or str(farm.get("name") or "hiveos")
     gpus_by_worker = _gpus_endpoint(data)
-    rigs: list[Rig] = []
-    seen: dict[str, str] = {}
+    rigs = RigsByName(parsed, "worker name {name!r} is also {first}", expected="one worker per name")
     for i, worker in enumerate(workers):
         path = f"{base}[{i}]"
         rig = _rig(worker, path, source, site_name, resolver, gpus_by_worker, parsed)
-        if rig is None:
-            continue
-        if rig.name in seen:  # merging them would fold two rigs' cards (same bus ids) into one
-            problems = EntryProblems(source, under(path))
-            problems.add(
-                f"worker name {rig.name!r} is also {seen[rig.name]}",
-                field="name",
-                expected="one worker per name",
-            )
-            parsed.skip(f"{path} {rig.name}", problems)
-            continue
-        seen[rig.name] = path
-        rigs.append(rig)
-    parsed.fleet = assemble_fleet(str(farm.get("name") or "fleet"), rigs, [_site(site_name, farm)])
+        if rig is not None:
+            rigs.add(rig, path, EntryProblems(source, under(path)), skipped=f"{path} {rig.name}")
+    parsed.fleet = assemble_fleet(str(farm.get("name") or "fleet"), rigs.rigs, [_site(site_name, farm)])
     return parsed
 
 
@@ -121,10 +111,8 @@ def _rig(
     gpus_by_worker: dict[tuple[Any, str], list[dict[str, Any]]],
     parsed: Parsed,
 ) -> Rig | None:
-    problems = EntryProblems(source, under(path))
-    if not isinstance(worker, dict):
-        problems.add("not an object", expected="a HiveOS worker")
-        parsed.skip(path, problems)
+    problems = worker_problems(worker, path, source, parsed, "HiveOS")
+    if problems is None:
         return None
     name = worker.get("name")
     hw = _dict(worker.get("hardware_info"))

@@ -22,6 +22,7 @@ from rigshift.fleet.sources.common import (
     gpus_from_entry,
     rig_from_values,
     under,
+    worker_problems,
 )
 
 _UNIT_TO_MHS = {"H": 1e-6, "KH": 1e-3, "MH": 1.0, "GH": 1e3, "TH": 1e6}
@@ -52,10 +53,8 @@ def parse_minerstat(data: Any, source: str, resolver: Resolver, site: str = UNAS
 def _rig(
     path: str, name: Any, worker: Any, source: str, site: str, resolver: Resolver, parsed: Parsed
 ) -> Rig | None:
-    problems = EntryProblems(source, under(path))
-    if not isinstance(worker, dict):
-        problems.add("not an object", expected="a minerstat worker")
-        parsed.skip(path, problems)
+    problems = worker_problems(worker, path, source, parsed, "minerstat")
+    if problems is None:
         return None
     values: dict[str, Any] = {"site": site, "mining_os": "minerstat"}
     if isinstance(name, str) and name.strip():

@@ -21,6 +21,7 @@ from rigshift.fleet.sources.common import (
     EntryProblems,
     GpuBudget,
     Parsed,
+    RigsByName,
     assemble_fleet,
     convert_fields,
     gpus_from_entry,
@@ -84,8 +85,7 @@ def parse_yaml(text: str, source: str, resolver: Resolver, fleet_name: str = "fl
     sites = _parse_sites(data.get("sites") or [], source, lines, top)
     parsed.problems.extend(top.problems)
 
-    rigs: list[Rig] = []
-    seen: dict[str, int] = {}
+    rigs = RigsByName(parsed, "rig {name!r} already listed as {first}", expected="a unique rig name")
     budget = GpuBudget(source)
     for i, raw in enumerate(data["rigs"]):
         if budget.exhausted(parsed, f"line {lines.get(('rigs', i))}"):
@@ -94,18 +94,9 @@ def parse_yaml(text: str, source: str, resolver: Resolver, fleet_name: str = "fl
         if rig is None:
             continue
         budget.spend(len(rig.gpus))
-        if rig.name in seen:
-            problems = EntryProblems(source, _locator(lines, ("rigs", i)))
-            problems.add(
-                f"rig {rig.name!r} already listed as rigs[{seen[rig.name]}]",
-                field="name",
-                expected="a unique rig name",
-            )
-            parsed.skip(f"rigs[{i}] {rig.name} (line {lines.get(('rigs', i))})", problems)
-            continue
-        seen[rig.name] = i
-        rigs.append(rig)
-    parsed.fleet = assemble_fleet(name, rigs, sites)
+        problems = EntryProblems(source, _locator(lines, ("rigs", i)))
+        rigs.add(rig, f"rigs[{i}]", problems, skipped=f"rigs[{i}] {rig.name} (line {lines.get(('rigs', i))})")
+    parsed.fleet = assemble_fleet(name, rigs.rigs, sites)
     return parsed
 
 
