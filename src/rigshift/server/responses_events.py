@@ -18,7 +18,7 @@ from json.encoder import encode_basestring_ascii
 from typing import Any
 
 from rigshift.server.responses_request import ResponsesRequest, message_item
-from rigshift.server.sse import DONE, _json_payload
+from rigshift.server.sse import DONE, json_payload
 
 _DELTA = "response.output_text.delta"
 _PLAIN_TOKEN = b'data: {"choices":[{"finish_reason":null,"index":0,"delta":{"content":"'
@@ -189,7 +189,7 @@ class ChatStreamTranslator:
             return b""
         # llama-server writes one `data:` line per event: parsed without splitting it into lines.
         single = stripped.startswith(b"data:") and b"\n" not in stripped
-        payload = _loads(stripped[5:]) if single else _json_payload(stripped)
+        payload = _loads(stripped[5:]) if single else json_payload(stripped)
         if not isinstance(payload, dict):
             return b""
         if isinstance(payload.get("error"), dict):  # the gateway's mid-stream failure event
