@@ -26,6 +26,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from rigshift.errors import RigshiftError
+from rigshift.run.adapter_placement import adapter_label
 from rigshift.run.contracts import ReplicaEndpoint, ReplicaState
 from rigshift.run.reconcile import Action, ObservedReplica, RigCapacity, reconcile, replace_lost
 from rigshift.run.spec import ReplicaSpec
@@ -259,7 +260,7 @@ class ReplicaManager:
             max_parallel=spec.parallel,
             context=spec.context,
             watts=spec.watts,
-            labels=labels,
+            labels=labels | adapter_label(spec),
         )
 
     def _publish(self, snapshot: dict[str, ReplicaEndpoint]) -> None:

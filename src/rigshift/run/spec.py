@@ -40,6 +40,14 @@ class ModelSource:
 
 
 @dataclass(frozen=True)
+class AdapterRef:
+    """A LoRA adapter a replica loads (`--lora`), by the model id clients send for it."""
+
+    model: str  # "ft:BASE:TENANT::ID"
+    source: ModelSource
+
+
+@dataclass(frozen=True)
 class ReplicaSpec:
     replica_id: str  # stable across restarts and moves: "<deployment>-<n>"
     deployment: str
@@ -56,6 +64,8 @@ class ReplicaSpec:
     embeddings: bool = False  # also serve /v1/embeddings (llama-server --embeddings --pooling mean)
     extra_args: tuple[str, ...] = ()
     labels: dict[str, str] = field(default_factory=dict)
+    # LoRA adapters of this base, in llama-server's adapter id order (run/adapter_placement.py)
+    adapters: tuple[AdapterRef, ...] = ()
 
     def fingerprint(self) -> str:
         """Hash of everything that needs a backend restart when it changes (not the id)."""
@@ -72,6 +82,10 @@ def to_dict(spec: ReplicaSpec) -> dict[str, Any]:
 def from_dict(data: dict[str, Any]) -> ReplicaSpec:
     values = dict(data)
     values["source"] = ModelSource(**values["source"])
+    if "adapters" in values:
+        values["adapters"] = tuple(
+            AdapterRef(a["model"], ModelSource(**a["source"])) for a in values["adapters"]
+        )
     for key in ("gpu_indices", "gpu_models", "tensor_split", "extra_args"):
         if key in values:
             values[key] = tuple(values[key])

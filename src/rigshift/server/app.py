@@ -33,6 +33,7 @@ from rigshift.measure.calibrate import toolkit_of
 from rigshift.measure.store import MeasurementStore
 from rigshift.run.contracts import ReplicaDirectory
 from rigshift.run.manager import ReplicaManager
+from rigshift.server.adapters_setup import build_adapters
 from rigshift.server.batch_dispatch import GatewayDispatcher
 from rigshift.server.batch_energy import connect_batches_to_energy
 from rigshift.server.batch_runner import BatchRunner
@@ -48,6 +49,7 @@ from rigshift.server.gateway import Gateway
 from rigshift.server.health import probe_loop
 from rigshift.server.metering import default_prices
 from rigshift.server.metrics import Metrics, gpu_metrics, replica_metrics
+from rigshift.server.routers import adapters as adapters_router
 from rigshift.server.routers import (
     batches,
     console,
@@ -63,6 +65,7 @@ from rigshift.server.routers import (
     usage,
     usage_report,
 )
+from rigshift.server.services.adapters import ADAPTER_MAX_BYTES
 from rigshift.server.services.batches import BatchService
 from rigshift.server.services.deployments import DeploymentsService, all_replicas
 from rigshift.server.services.energy import EnergyApiService
@@ -87,6 +90,7 @@ if TYPE_CHECKING:
 # Every server's routers, in the order they are matched. Adding a resource: one line.
 ROUTERS: list[APIRouter] = [
     openai.router,
+    adapters_router.router,
     batches.router,
     usage.router,
     keys.router,
@@ -210,6 +214,7 @@ def build_context(
             on_change=fleet.invalidate,
         ),
     )
+    ctx.adapters = build_adapters(engine, gateway, settings, clock, ctx.deployments)
     metrics.add_scrape_collector(functools.partial(scrape, ctx))
     return ctx
 
@@ -303,6 +308,8 @@ def body_limit(settings: ServerSettings, path: str) -> int:
     """The largest request body `path` accepts."""
     if path.startswith("/admin/models/"):
         return settings.max_upload_bytes
+    if path == "/v1/adapters":
+        return ADAPTER_MAX_BYTES
     if path == "/v1/files":
         return settings.files_max_file_bytes + 64 * 1024  # the file plus its multipart envelope
     return settings.max_body_bytes

@@ -22,6 +22,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from rigshift.run.contracts import ReplicaDirectory, ReplicaEndpoint
+from rigshift.server.adapter_routing import FINE_TUNED_PREFIX, AdapterRouting, with_lora
 from rigshift.server.backend_client import BackendConnectionError, BackendPool, BackendResponse
 from rigshift.server.errors import ApiError, error_response, normalise_backend_error, openai_error
 from rigshift.server.fan_out import fetch_outputs
@@ -107,6 +108,7 @@ class Gateway:
     backends: BackendPool | None = None
     template: TemplateOverhead = field(default_factory=TemplateOverhead)  # chat templates, measured
     login_throttle: LoginThrottle = field(default_factory=lambda: LoginThrottle(time.monotonic))
+    adapters: AdapterRouting | None = None  # tenants' LoRA adapters (adapter_routing.py)
 
     def __post_init__(self) -> None:
         self.router = Router(self.directory, self.settings.queue_factor)
@@ -163,6 +165,10 @@ class Gateway:
             for m in sorted(self.directory.models())
             if key.allows(m)
         ]
+        for adapter in self.adapters.owned(key) if self.adapters is not None else ():
+            data.append(
+                {"id": adapter.id, "object": "model", "created": int(adapter.created_at), "owned_by": key.id}
+            )
         return Response(json.dumps({"object": "list", "data": data}), media_type="application/json")
 
     # --- completions, chat, embeddings ----------------------------------------------------
@@ -184,7 +190,10 @@ class Gateway:
         except ApiError as error:
             return error_response(error)
         model = fields.model
-        if not key.allows(model):
+        adapter = self.adapters.for_key(key, model) if self.adapters is not None else None
+        if adapter is None and model.startswith(FINE_TUNED_PREFIX):
+            return _model_not_found(model)  # unknown, or another tenant's: the same answer
+        if not key.allows(model) and not (adapter is not None and key.allows(adapter.base_model)):
             return openai_error(
                 403,
                 f"this API key may not use model {model!r}",
@@ -203,6 +212,8 @@ class Gateway:
         if one_length_field(body, fields.max_tokens) or strip_usage:
             raw = json.dumps(body).encode()
         call = _Call(key, endpoint, model, body, raw, started, fields)
+        if adapter is not None:
+            call.route_model, call.adapter = adapter.base_model, adapter.id
         try:
             return await self._route(call, fields, strip_usage)
         finally:
@@ -210,19 +221,14 @@ class Gateway:
                 self.quotas.settle(call.reservation, 0)  # no-op once metered
 
     async def _route(self, call: _Call, fields: GatewayFields, strip_usage: bool) -> Response:
-        model, endpoint = call.model, call.endpoint
+        model, endpoint = call.route_model or call.model, call.endpoint
         prompt_estimate = approx_prompt_tokens(call.body)
         tried: list[str] = []
         last_error = "no replica answered"
         for _attempt in range(max(1, self.settings.max_attempts)):
             choice = self.router.choose(model, exclude=tried)
             if choice.outcome == "unknown_model":
-                return openai_error(
-                    404,
-                    f"the model {model!r} does not exist",
-                    type="invalid_request_error",
-                    code="model_not_found",
-                )
+                return _model_not_found(model)
             if choice.outcome in ("no_ready_replica", "saturated") or choice.replica is None:
                 if tried:
                     break
@@ -238,6 +244,12 @@ class Gateway:
                     retry_after=retry_after_header(self.settings.saturated_retry_after_s),
                 )
             replica = choice.replica
+            raw = with_lora(call.body, call.raw, replica, call.adapter)
+            if raw is None:  # this replica does not load the adapter yet (being replaced)
+                tried.append(replica.replica_id)
+                last_error = f"no ready replica loads {call.model!r} yet"
+                continue
+            call.raw = raw
             if prompt_estimate > replica.context:
                 return openai_error(
                     400,
@@ -383,7 +395,11 @@ class Gateway:
             return call.prompt
         if self.backends is None:
             return PromptCount(estimate_tokens(call.body, call.endpoint, self.template), "estimated")
-        others = [r for r in self.directory.ready_replicas(call.model) if r.replica_id != replica.replica_id]
+        others = [
+            r
+            for r in self.directory.ready_replicas(call.route_model or call.model)
+            if r.replica_id != replica.replica_id
+        ]
         return await count_prompt(
             self.backends,
             [replica, *others[:2]],
@@ -412,7 +428,7 @@ class Gateway:
     def _learn_template(self, call: _Call, prompt_tokens: int) -> None:
         """A backend's prompt count of a one-prompt chat request measures the model's template."""
         if call.endpoint == "chat" and prompt_tokens > 0:
-            self.template.observe(call.model, call.body, prompt_tokens)
+            self.template.observe(call.route_model or call.model, call.body, prompt_tokens)
 
     async def _send(self, replica: ReplicaEndpoint, endpoint: str, raw: bytes) -> BackendResponse:
         assert self.backends is not None, "Gateway.start() was not called"
@@ -566,7 +582,7 @@ class Gateway:
         source: str = "backend",
     ) -> None:
         record = self._usage_record(call, replica, prompt, completion, concurrent, status, source)
-        self.served.add(call.model, completion, record.created_at)
+        self.served.add(call.route_model or call.model, completion, record.created_at)
         commit_started = time.perf_counter()
         await self.writer.write(record)
         self.metrics.usage_commit.observe(time.perf_counter() - commit_started)
@@ -623,6 +639,8 @@ class _Call:
     reservation: Reservation | None = None
     prompt: PromptCount | None = None  # counted by the backend's tokenizer before forwarding
     stream_owns_reservation: bool = False  # a stream settles its reservation when it ends
+    route_model: str | None = None  # an adapter's base model (call.model is the adapter, metered)
+    adapter: str | None = None  # the tenant's adapter model id, applied per request
 
 
 def _unservable(fields: GatewayFields, replica: ReplicaEndpoint) -> ApiError | None:
@@ -643,6 +661,12 @@ def stream_error_event(message: str, code: str) -> bytes:
     """An SSE event in the shape the openai client raises on (`data: {"error": ...}`)."""
     error = {"error": {"message": message, "type": "server_error", "code": code, "param": None}}
     return b"data: " + json.dumps(error).encode() + b"\n\n"
+
+
+def _model_not_found(model: str) -> Response:
+    return openai_error(
+        404, f"the model {model!r} does not exist", type="invalid_request_error", code="model_not_found"
+    )
 
 
 def _unauthorized() -> Response:

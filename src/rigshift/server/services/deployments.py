@@ -48,6 +48,8 @@ class DeploymentsService:
         self.clock = clock
         self.manager = manager
         self.rigs = rigs  # the rigs a plan may name (deployment_checks.rig_inventory)
+        # Adds each replica's LoRA adapters to a plan (adapters_setup.py); stored plans omit them.
+        self.place_adapters: Callable[[list[ReplicaSpec]], list[ReplicaSpec]] = list
 
     def desired(self) -> list[ReplicaSpec]:
         return self.manager.desired if self.manager is not None else []
@@ -68,7 +70,7 @@ class DeploymentsService:
             more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
             raise BadRequest(message + more, code="invalid_specs", param=problems[0][1])
         await anyio.to_thread.run_sync(lambda: self.log.save_desired(specs, self.clock()))
-        self.manager.apply(specs)
+        self.manager.apply(self.place_adapters(specs))
         return specs
 
     async def actions(self, limit: int) -> list[Action]:
