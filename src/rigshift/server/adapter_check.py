@@ -102,7 +102,7 @@ def check_adapter(adapter: Path, base: Path) -> AdapterHeader:
         if len(a) != 2 or len(b) != 2 or len(w) != 2 or a[0] != w[0] or b[1] != w[1] or a[1] != b[0]:
             raise BadRequest(
                 f"tensor {target!r}: lora_a is {a} and lora_b is {b}; for the base's {w} "
-                f"expected lora_a [{w[0]}, r] and lora_b [r, {w[1] if len(w) > 1 else '?'}]",
+                f"expected lora_a [{w[0]}, r] and lora_b [r, {w[-1]}]",
                 code="shape_mismatch",
                 param="file",
             )
