@@ -219,3 +219,9 @@ def test_upload_route_and_meter_a_tenants_adapter(gateway, backends, base, tmp_p
     assert gone.status_code == 200
     with pytest.raises(openai.NotFoundError):
         mine.completions.create(model=adapter, prompt="hi", max_tokens=2)
+
+
+def test_a_replica_without_adapters_keeps_its_fingerprint_and_plan_shape():
+    spec = ReplicaSpec("tiny-0", "d", "tiny", ModelSource("demo", "x"), "rig-a")
+    assert "adapters" not in json.loads(to_json([spec]))[0]  # as before adapters existed
+    assert spec.fingerprint() == place_adapters([spec], [])[0].fingerprint()

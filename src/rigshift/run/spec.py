@@ -76,7 +76,12 @@ class ReplicaSpec:
 
 
 def to_dict(spec: ReplicaSpec) -> dict[str, Any]:
-    return dataclasses.asdict(spec)
+    data = dataclasses.asdict(spec)
+    if not spec.adapters:
+        # Omitted when empty: a replica without adapters keeps the fingerprint it had before
+        # specs could carry them (no restart on upgrade), and plans stay in their old shape.
+        del data["adapters"]
+    return data
 
 
 def from_dict(data: dict[str, Any]) -> ReplicaSpec:
