@@ -40,6 +40,11 @@ MODEL = "rigshift-tiny"
 PROMPT = {"prompt": "hi", "max_tokens": 8, "temperature": 0}
 
 
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def wait_healthy(url: str, timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -83,6 +88,33 @@ def serve(port: int, db: str, store: str, backend: str, adapters: list[str]) -> 
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", loop="uvloop", http="httptools")
 
 
+def rewrite_cost_us(ids: list[str]) -> float:
+    """The adapter step alone, in process: look the adapter up for its key and rewrite the body
+    for a replica loading all `ids` (what an adapter request costs the gateway beyond a base one)."""
+    import timeit
+
+    from rigshift.run.adapter_placement import ADAPTERS_LABEL
+    from rigshift.run.contracts import ReplicaEndpoint
+    from rigshift.server.adapter_routing import AdapterRouting, with_lora
+    from rigshift.server.stores.adapters import Adapter
+    from rigshift.server.stores.keys import ApiKey
+
+    key = ApiKey("k", "bench")
+    routing = AdapterRouting(lambda: [Adapter(i, "k", MODEL, "f", 1, "0", 1.0, 1, 0.0) for i in ids])
+    routing.refresh()
+    replica = ReplicaEndpoint("r0", "b", MODEL, "http://x", "rig", labels={ADAPTERS_LABEL: json.dumps(ids)})
+    body = {**PROMPT, "model": ids[-1], "messages": [{"role": "user", "content": "hi " * 100}]}
+    raw = json.dumps(body).encode()
+
+    def step() -> None:
+        adapter = routing.for_key(key, ids[-1])
+        assert adapter is not None
+        with_lora(dict(body), raw, replica, adapter.id)
+
+    n = 20_000
+    return min(timeit.repeat(step, number=n, repeat=5)) / n * 1e6
+
+
 def lora(index: int | None) -> list[dict[str, float]]:
     return [{"id": 0, "scale": 0.0}] if index is None else [{"id": index, "scale": 1.0}]
 
@@ -123,8 +155,8 @@ async def latency_round(
     return out
 
 
-async def throughput(direct: str, bodies: list[dict[str, object]], concurrency: int) -> float:
-    """Completion tokens/s for `bodies`, `concurrency` at a time, straight to llama-server."""
+async def throughput(direct: str, bodies: list[dict[str, object]], concurrency: int) -> tuple[float, int]:
+    """(seconds, completion tokens) for `bodies`, `concurrency` at a time, straight to llama-server."""
     queue = list(bodies)
     tokens = 0
 
@@ -137,7 +169,7 @@ async def throughput(direct: str, bodies: list[dict[str, object]], concurrency: 
     async with httpx.AsyncClient(timeout=60, limits=httpx.Limits(max_connections=concurrency)) as client:
         started = time.perf_counter()
         await asyncio.gather(*(worker(client) for _ in range(concurrency)))
-    return tokens / (time.perf_counter() - started)
+    return time.perf_counter() - started, tokens
 
 
 def main() -> None:
@@ -147,6 +179,9 @@ def main() -> None:
     parser.add_argument("--load", type=int, default=96, help="requests per throughput arm and round")
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--rounds", type=int, default=6)
+    parser.add_argument("--max-tokens", type=int, default=8, help="completion tokens per request")
+    parser.add_argument("--embd", type=int, default=64, help="the generated model's width (64: the demo's)")
+    parser.add_argument("--layers", type=int, default=2, help="the generated model's depth")
     parser.add_argument(
         "--serve", nargs=5, metavar=("PORT", "DB", "STORE", "BACKEND", "ADAPTERS"), help=argparse.SUPPRESS
     )
@@ -157,7 +192,7 @@ def main() -> None:
         return
 
     from rigshift.run.backends import find_llama_server
-    from rigshift.run.tiny_gguf import write_tiny_gguf
+    from rigshift.run.tiny_gguf import TinyModelShape, write_tiny_gguf
     from rigshift.run.tiny_lora import write_tiny_lora
     from rigshift.server.db import open_engine
     from rigshift.server.serving import free_port
@@ -172,14 +207,18 @@ def main() -> None:
     procs: list[subprocess.Popen[bytes]] = []
     with tempfile.TemporaryDirectory() as tmp:
         store = Path(tmp) / "store"
-        base = write_tiny_gguf(store / f"{MODEL}.gguf", stop=False)
+        PROMPT["max_tokens"] = args.max_tokens
+        shape = TinyModelShape(n_embd=args.embd, n_layer=args.layers, n_ff=2 * args.embd)
+        base = write_tiny_gguf(store / f"{MODEL}.gguf", stop=False, shape=shape)
         db = f"{tmp}/bench.db"
         engine = open_engine(db)
         owner, key = KeyStore(engine).create("bench", now=time.time())
         ids, paths = [], []
         for n in range(args.adapters):
             # start words 1..7 of the 8-word reply, repeated: distinct files, distinct answers
-            path = write_tiny_lora(store / f"adapter-{n:04d}.gguf", start_word=1 + n % 7, rank=1 + n // 7)
+            path = write_tiny_lora(
+                store / f"adapter-{n:04d}.gguf", start_word=1 + n % 7, rank=1 + n // 7, shape=shape
+            )
             adapter_id = f"ft:{MODEL}:{owner.id}::{n:04d}"
             AdapterStore(engine).add(
                 Adapter(
@@ -191,7 +230,12 @@ def main() -> None:
         backend_port, gateway_port = free_port(), free_port()
         backend = f"http://127.0.0.1:{backend_port}"
         argv = [str(binary), "--model", str(base), "--host", "127.0.0.1", "--port", str(backend_port)]
-        argv += ["--parallel", str(args.concurrency), "--ctx-size", str(args.concurrency * 256)]
+        argv += [
+            "--parallel",
+            str(args.concurrency),
+            "--ctx-size",
+            str(args.concurrency * (64 + args.max_tokens)),
+        ]
         argv += ["--alias", MODEL, "--threads", "1", "--no-webui"]
         for path in paths:
             argv += ["--lora", path]
@@ -231,6 +275,11 @@ def main() -> None:
                 raise SystemExit(f"the adapter did not change the answer: {texts[0]!r}")
             print(f"base answers {texts[0].strip()!r}; {ids[0]} answers {texts[1].strip()!r}")
             samples: dict[str, list[float]] = {}
+            per_cpu: dict[str, list[float]] = {
+                "base": [],
+                "one adapter": [],
+                f"{args.adapters} adapters mixed": [],
+            }
             rates: dict[str, list[float]] = {
                 "base": [],
                 "one adapter": [],
@@ -250,13 +299,19 @@ def main() -> None:
                 }
                 arms = list(bodies.items())
                 for name, load in arms[round_ % len(arms) :] + arms[: round_ % len(arms)]:  # rotate
-                    rates[name].append(asyncio.run(throughput(backend, load, args.concurrency)))
+                    cpu_before = cpu_seconds(procs[0].pid)
+                    seconds, tokens = asyncio.run(throughput(backend, load, args.concurrency))
+                    rates[name].append(tokens / seconds)
+                    per_cpu[name].append(tokens / max(1e-9, cpu_seconds(procs[0].pid) - cpu_before))
         finally:
             for proc in reversed(procs):
                 proc.terminate()
                 proc.wait(timeout=10)
 
     p50 = {name: statistics.median(values) * 1000 for name, values in samples.items()}
+    print(
+        f"\nthe adapter step in the gateway (lookup + body rewrite, {len(ids)} adapters): {rewrite_cost_us(ids):.1f} us"
+    )
     print(f"\nlatency, one request at a time, {args.samples} per arm (ms p50):")
     for name, value in p50.items():
         print(f"  {name:16s} {value:7.2f}")
@@ -269,10 +324,14 @@ def main() -> None:
     print(
         f"\nbase replica throughput, {args.concurrency} at a time, {args.load} requests x {args.rounds} rounds:"
     )
-    base_rate = statistics.median(rates["base"])
+    print("  (median over rounds [min-max]; tokens per llama-server CPU second is steadier on a shared host)")
+    base_rate, base_cpu = statistics.median(rates["base"]), statistics.median(per_cpu["base"])
     for name, values in rates.items():
-        rate = statistics.median(values)
-        print(f"  {name:22s} {rate:8.1f} tokens/s   {rate / base_rate:6.1%} of base")
+        rate, cpu = statistics.median(values), statistics.median(per_cpu[name])
+        print(
+            f"  {name:22s} {rate:7.1f} tokens/s [{min(values):.0f}-{max(values):.0f}] {rate / base_rate:6.1%} of base"
+            f"   {cpu:7.1f} tokens/CPU-s {cpu / base_cpu:6.1%} of base"
+        )
 
 
 if __name__ == "__main__":
