@@ -36,25 +36,10 @@ from pathlib import Path
 
 import httpx
 
+from gateway_overhead import cpu_seconds, wait_healthy  # bench/ is on the path: scripts run from it
+
 MODEL = "rigshift-tiny"
 PROMPT = {"prompt": "hi", "max_tokens": 8, "temperature": 0}
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def wait_healthy(url: str, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(url, timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    raise SystemExit(f"{url} did not come up")
 
 
 def serve(port: int, db: str, store: str, backend: str, adapters: list[str]) -> None:
@@ -237,8 +222,8 @@ def main() -> None:
             str(args.concurrency * (64 + args.max_tokens)),
         ]
         argv += ["--alias", MODEL, "--threads", "1", "--no-webui"]
-        for path in paths:
-            argv += ["--lora", path]
+        for file in paths:
+            argv += ["--lora", file]
         argv += ["--lora-init-without-apply"]
         gateway_argv = [
             sys.executable,

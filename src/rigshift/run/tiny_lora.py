@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from rigshift.errors import InputError
+from rigshift.run.gguf_write import write_gguf
 from rigshift.run.tiny_gguf import DEFAULT_REPLY, TinyModelShape, reply_pieces
 
 _LOGIT = 12.0  # the base head's logit (tiny_gguf); the adapter outweighs it twice over
@@ -58,21 +60,12 @@ def write_tiny_lora(
     a[0, 0] = 1.0  # reads state 0 (every prompt token)
     b[_FIRST_PIECE + start_word, 0] = 2 * _LOGIT * rank / alpha  # llama.cpp scales by alpha / r
 
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(target.name + f".tmp{os.getpid()}")
-    writer = gguf.GGUFWriter(str(tmp), "llama")
-    try:
+    def fill(writer: Any) -> None:
         writer.add_type(gguf.GGUFType.ADAPTER)
         writer.add_string(gguf.Keys.Adapter.TYPE, "lora")
         writer.add_float32(gguf.Keys.Adapter.LORA_ALPHA, alpha)
         writer.add_name(f"rigshift-tiny-lora-{start_word}")
         writer.add_tensor("output.weight.lora_a", a)
         writer.add_tensor("output.weight.lora_b", b)
-        writer.write_header_to_file()
-        writer.write_kv_data_to_file()
-        writer.write_tensors_to_file()
-    finally:
-        writer.close()
-    os.replace(tmp, target)
-    return target
+
+    return write_gguf(path, "llama", fill)
