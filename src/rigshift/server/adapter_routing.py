@@ -12,6 +12,7 @@ Another tenant's adapter answers exactly like an unknown model (404), so ids lea
 
 from __future__ import annotations
 
+import functools
 import json
 import threading
 from collections.abc import Callable
@@ -47,9 +48,16 @@ class AdapterRouting:
         return [a for a in self._by_id.values() if a.key_id == key.id]
 
 
-def replica_adapters(replica: ReplicaEndpoint) -> list[str]:
+def replica_adapters(replica: ReplicaEndpoint) -> dict[str, int]:
+    """The replica's adapters and their llama-server ids (empty: it loads none)."""
     label = replica.labels.get(ADAPTERS_LABEL)
-    return json.loads(label) if label else []
+    return _adapter_ids(label) if label else {}
+
+
+@functools.lru_cache(maxsize=256)
+def _adapter_ids(label: str) -> dict[str, int]:
+    # Parsed once per distinct list, not per request (the label is a replica's whole list).
+    return {model: index for index, model in enumerate(json.loads(label))}
 
 
 def with_lora(
@@ -67,7 +75,7 @@ def with_lora(
             return raw  # the common case: nothing to add, nothing to strip
         body.pop("lora")
         return json.dumps(body).encode()
-    lora = [{"id": loaded.index(adapter), "scale": 1.0}] if adapter is not None else [{"id": 0, "scale": 0.0}]
+    lora = [{"id": loaded[adapter], "scale": 1.0}] if adapter is not None else [{"id": 0, "scale": 0.0}]
     body["lora"] = lora
     stripped = raw.rstrip()
     if had_lora or not stripped.endswith(b"}") or len(body) == 1:
