@@ -5,8 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from sqlalchemy import Engine
-
 from rigshift.run.adapter_placement import place_adapters
 from rigshift.run.spec import AdapterRef, ModelSource, ReplicaSpec
 from rigshift.server.adapter_routing import AdapterRouting
@@ -24,13 +22,12 @@ def adapter_refs(adapters: list[Adapter]) -> list[tuple[str, AdapterRef]]:
 
 
 def build_adapters(
-    engine: Engine,
+    store: AdapterStore,
     gateway: Gateway,
     settings: ServerSettings,
     clock: Callable[[], float],
     deployments: DeploymentsService,
 ) -> AdapterService:
-    store = AdapterStore(engine)
     routing = AdapterRouting(store.every)
     routing.refresh()
     gateway.adapters = routing

@@ -75,6 +75,7 @@ from rigshift.server.services.model_files import ModelFilesService
 from rigshift.server.services.telemetry import TelemetryService
 from rigshift.server.services.usage import UsageService
 from rigshift.server.settings import ServerSettings
+from rigshift.server.stores.adapters import AdapterStore
 from rigshift.server.stores.batches import BatchStore, FileStore
 from rigshift.server.stores.deployments import DeploymentLog
 from rigshift.server.stores.energy_events import EnergyEventStore
@@ -214,7 +215,7 @@ def build_context(
             on_change=fleet.invalidate,
         ),
     )
-    ctx.adapters = build_adapters(engine, gateway, settings, clock, ctx.deployments)
+    ctx.adapters = build_adapters(AdapterStore(engine), gateway, settings, clock, ctx.deployments)
     metrics.add_scrape_collector(functools.partial(scrape, ctx))
     return ctx
 

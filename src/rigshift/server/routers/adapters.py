@@ -7,7 +7,6 @@ name to send to `/v1/chat/completions` (`ft:BASE:TENANT::ID`).
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query
@@ -16,8 +15,7 @@ from starlette.responses import JSONResponse
 
 from rigshift.server.deps import Context, Tenant
 from rigshift.server.errors import Conflict
-from rigshift.server.services.adapters import AdapterService
-from rigshift.server.stores.adapters import Adapter
+from rigshift.server.services.adapters import AdapterService, public
 
 # A plain APIRouter: an upload is a stream of bytes, never read whole as JSON.
 router = APIRouter(prefix="/v1/adapters", tags=["adapters"])
@@ -30,14 +28,6 @@ def _service(ctx: Any) -> AdapterService:
     return service
 
 
-def _shape(adapter: Adapter) -> dict[str, object]:
-    data: dict[str, object] = {"object": "model", **asdict(adapter)}
-    data.pop("key_id")
-    data.pop("file_name")
-    data["owned_by"] = adapter.key_id
-    return data
-
-
 @router.post("", status_code=201)
 async def upload_adapter(
     request: Request,
@@ -48,13 +38,13 @@ async def upload_adapter(
 ) -> JSONResponse:
     """Upload a LoRA adapter (GGUF) for the base `model`; checked against the base's GGUF."""
     adapter = await _service(ctx).upload(key, model, request.stream(), sha256)
-    return JSONResponse(_shape(adapter), 201)
+    return JSONResponse(public(adapter), 201)
 
 
 @router.get("")
 async def list_adapters(ctx: Context, key: Tenant) -> dict[str, object]:
     """This key's adapters."""
-    return {"object": "list", "data": [_shape(a) for a in await _service(ctx).list(key)]}
+    return {"object": "list", "data": [public(a) for a in await _service(ctx).list(key)]}
 
 
 @router.delete("/{adapter_id}")

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import secrets
 from collections.abc import AsyncIterator, Callable
+from dataclasses import asdict
 from pathlib import Path
 
 import anyio.to_thread
@@ -27,6 +28,14 @@ from rigshift.server.stores.model_files import HashingWriter, ModelStore
 
 ADAPTER_MAX_BYTES = 256 * 1024 * 1024  # a rank-64 LoRA of an 8B model is ~170 MB in f16
 ADAPTERS_PER_KEY = 64
+
+
+def public(adapter: Adapter) -> dict[str, object]:
+    """An adapter as its owner sees it over HTTP (the model id, base, size, checksum, rank)."""
+    data: dict[str, object] = {"object": "model", **asdict(adapter)}
+    del data["key_id"], data["file_name"]
+    data["owned_by"] = adapter.key_id
+    return data
 
 
 class AdapterService:
