@@ -223,3 +223,59 @@ def test_a_replica_without_adapters_keeps_its_fingerprint_and_plan_shape():
     spec = ReplicaSpec("tiny-0", "d", "tiny", ModelSource("demo", "x"), "rig-a")
     assert "adapters" not in json.loads(to_json([spec]))[0]  # as before adapters existed
     assert spec.fingerprint() == place_adapters([spec], [])[0].fingerprint()
+
+
+class _Manager:
+    """The two things the server uses of `ReplicaManager`."""
+
+    def __init__(self, specs: list[ReplicaSpec]) -> None:
+        self.desired = specs
+
+    def apply(self, specs: list[ReplicaSpec]) -> None:
+        self.desired = list(specs)
+
+
+def test_an_upload_places_the_adapter_on_the_bases_replicas_and_a_new_plan_keeps_it(engine, base, tmp_path):
+    from rigshift.run.manager import ReplicaManager
+    from rigshift.run.spec import to_dict
+    from rigshift.server.app import create_app
+    from rigshift.server.serving import serve_in_thread
+    from rigshift.server.settings import ServerSettings
+    from rigshift.server.static_directory import StaticDirectory
+
+    from .conftest import Gateway
+
+    store = tmp_path / "store"
+    store.mkdir()
+    (store / "tiny.gguf").write_bytes(base.read_bytes())
+    plan = [
+        ReplicaSpec("tiny-0", "d", "tiny", ModelSource("store", "tiny.gguf"), "rig-a"),
+        ReplicaSpec("other-0", "d", "other", ModelSource("store", "other.gguf"), "rig-a"),
+    ]
+    manager = _Manager(list(plan))
+    settings = ServerSettings(join_token="t", model_store_dir=str(store))
+    server = serve_in_thread(create_app(StaticDirectory([]), settings, engine=engine, manager=manager))  # type: ignore[arg-type]
+    try:
+        gw = Gateway(server, engine, StaticDirectory([]))
+        lora = write_tiny_lora(tmp_path / "a.gguf").read_bytes()
+        made = httpx.post(
+            server.url + "/v1/adapters",
+            params={"model": "tiny"},
+            content=lora,
+            headers={"authorization": f"Bearer {gw.key('owner')}"},
+        ).json()
+        placed = manager.desired[0].adapters
+        assert [a.model for a in placed] == [made["id"]] and manager.desired[1].adapters == ()
+        assert (
+            placed[0].source.kind == "store" and placed[0].source.sha256 == hashlib.sha256(lora).hexdigest()
+        )
+        assert (store / placed[0].source.uri).read_bytes() == lora  # what the rig will fetch
+        endpoint = ReplicaManager._endpoint(manager.desired[0], "ready", "http://x", {})
+        assert json.loads(endpoint.labels[ADAPTERS_LABEL]) == [made["id"]]
+
+        admin = {"authorization": f"Bearer {gw.key('ops', admin=True)}"}
+        body = json.dumps([to_dict(s) for s in plan])
+        assert httpx.put(server.url + "/admin/deployments", content=body, headers=admin).status_code == 202
+        assert [a.model for a in manager.desired[0].adapters] == [made["id"]]  # a new plan keeps it
+    finally:
+        server.stop()
