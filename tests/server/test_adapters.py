@@ -182,6 +182,10 @@ def test_upload_route_and_meter_a_tenants_adapter(gateway, backends, base, tmp_p
     made = upload(lora, sha256=hashlib.sha256(lora).hexdigest())
     assert made.status_code == 201, made.text
     adapter = made.json()["id"]
+    with pytest.raises(openai.InternalServerError) as loading:  # its replica has not restarted yet
+        gw.client(owner).completions.create(model=adapter, prompt="hi", max_tokens=2)
+    assert loading.value.status_code == 503 and loading.value.code == "adapter_loading"
+    assert backend.state.bodies == []
     assert adapter.startswith("ft:tiny:") and adapter.count("::") == 1
     gw.directory._replicas["r0"] = replace(
         gw.directory._replicas["r0"], labels={ADAPTERS_LABEL: json.dumps([adapter])}

@@ -225,6 +225,7 @@ class Gateway:
         prompt_estimate = approx_prompt_tokens(call.body)
         tried: list[str] = []
         last_error = "no replica answered"
+        lacking = 0  # replicas skipped because they do not load the adapter yet
         for _attempt in range(max(1, self.settings.max_attempts)):
             choice = self.router.choose(model, exclude=tried)
             if choice.outcome == "unknown_model":
@@ -248,6 +249,7 @@ class Gateway:
             if raw is None:  # this replica does not load the adapter yet (being replaced)
                 tried.append(replica.replica_id)
                 last_error = f"no ready replica loads {call.model!r} yet"
+                lacking += 1
                 continue
             call.raw = raw
             if prompt_estimate > replica.context:
@@ -283,6 +285,15 @@ class Gateway:
                 last_error = str(busy)
                 tried.append(replica.replica_id)
                 self.metrics.retries.labels(model).inc()
+        if lacking == len(tried):  # the adapter is new and its replicas are still restarting
+            self.metrics.requests.labels(model, endpoint, "503").inc()
+            return openai_error(
+                503,
+                f"the model {call.model!r} is being loaded; retry shortly",
+                type="server_error",
+                code="adapter_loading",
+                retry_after=retry_after_header(self.settings.saturated_retry_after_s),
+            )
         self.metrics.requests.labels(model, endpoint, "502").inc()
         return openai_error(
             502,
