@@ -42,7 +42,10 @@ def _reader(path: Path, what: str) -> Any:
 
 def _field(reader: Any, key: str) -> Any:
     field = reader.fields.get(key)
-    return None if field is None else field.contents()
+    try:
+        return None if field is None else field.contents()
+    except Exception:  # a malformed value reads as missing; the check then names the key
+        return None
 
 
 def check_adapter(adapter: Path, base: Path) -> AdapterHeader:
