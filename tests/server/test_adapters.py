@@ -281,5 +281,18 @@ def test_an_upload_places_the_adapter_on_the_bases_replicas_and_a_new_plan_keeps
         body = json.dumps([to_dict(s) for s in plan])
         assert httpx.put(server.url + "/admin/deployments", content=body, headers=admin).status_code == 202
         assert [a.model for a in manager.desired[0].adapters] == [made["id"]]  # a new plan keeps it
+        listed = httpx.get(server.url + "/admin/deployments", headers=admin).json()["data"]
+        again = httpx.put(server.url + "/admin/deployments", content=json.dumps(listed), headers=admin)
+        assert again.status_code == 202 and [a.model for a in manager.desired[0].adapters] == [made["id"]]
     finally:
         server.stop()
+
+
+def test_a_restarted_server_hands_its_manager_the_stored_plan_with_the_adapters(engine):
+    from rigshift.server.cluster import stored_with_adapters
+    from rigshift.server.stores.adapters import Adapter, AdapterStore
+
+    AdapterStore(engine).add(Adapter("ft:tiny:k::1", "k", "tiny", "adapter-1.gguf", 9, "ab", 1.0, 1, 1.0))
+    plan = [ReplicaSpec("tiny-0", "d", "tiny", ModelSource("store", "tiny.gguf"), "rig-a")]
+    restored = stored_with_adapters(plan, engine)
+    assert restored[0].adapters == (AdapterRef("ft:tiny:k::1", ModelSource("store", "adapter-1.gguf", "ab")),)

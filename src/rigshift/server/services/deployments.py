@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from typing import Any, Protocol
@@ -52,7 +53,10 @@ class DeploymentsService:
         self.place_adapters: Callable[[list[ReplicaSpec]], list[ReplicaSpec]] = list
 
     def desired(self) -> list[ReplicaSpec]:
-        return self.manager.desired if self.manager is not None else []
+        """The plan as submitted: without the adapters the server places (the replicas' `adapters`
+        label lists those), so what GET returns can be PUT back."""
+        specs = self.manager.desired if self.manager is not None else []
+        return [dataclasses.replace(s, adapters=()) if s.adapters else s for s in specs]
 
     async def apply(self, specs: list[ReplicaSpec]) -> list[ReplicaSpec]:
         """Store the plan, then hand it to the reconciler; a refused plan changes nothing."""
