@@ -285,21 +285,17 @@ class Gateway:
                 last_error = str(busy)
                 tried.append(replica.replica_id)
                 self.metrics.retries.labels(model).inc()
-        if lacking == len(tried):  # the adapter is new and its replicas are still restarting
-            self.metrics.requests.labels(model, endpoint, "503").inc()
-            return openai_error(
-                503,
-                f"the model {call.model!r} is being loaded; retry shortly",
-                type="server_error",
-                code="adapter_loading",
-                retry_after=retry_after_header(self.settings.saturated_retry_after_s),
-            )
-        self.metrics.requests.labels(model, endpoint, "502").inc()
+        loading = 0 < lacking == len(tried)  # a new adapter whose replicas are still restarting
+        status = 503 if loading else 502
+        self.metrics.requests.labels(model, endpoint, str(status)).inc()
         return openai_error(
-            502,
-            f"no replica could serve the request: {last_error}",
+            status,
+            f"the model {call.model!r} is being loaded; retry shortly"
+            if loading
+            else f"no replica could serve the request: {last_error}",
             type="server_error",
-            code="backend_unavailable",
+            code="adapter_loading" if loading else "backend_unavailable",
+            retry_after=retry_after_header(self.settings.saturated_retry_after_s) if loading else None,
         )
 
     async def _check_limits(self, key: ApiKey) -> Response | None:
