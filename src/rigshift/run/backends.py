@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -75,8 +76,14 @@ def backend_command(
     host: str,
     port: int,
     threads: int | None = None,
+    adapter_paths: Sequence[str] = (),
 ) -> list[str]:
-    """The backend's argv for one replica: the plan's context, slots and split, bound to host:port."""
+    """The backend's argv for one replica: the plan's context, slots and split, bound to host:port.
+
+    `adapter_paths` (the spec's adapters, fetched) load as LoRA adapters, ids in that order; none
+    applies unless a request names it (the gateway always sends a `lora` list: in this
+    llama-server a request without one gets every adapter at scale 1, init-without-apply or not).
+    """
     argv = list(binary.argv0)
     gpu_layers = "999" if spec.gpu_indices else "0"
     if binary.kind == "llama-server":
@@ -98,6 +105,10 @@ def backend_command(
             argv += ["--reranking", "--pooling", "rank"]
         if threads:
             argv += ["--threads", str(threads)]
+        for path in adapter_paths:
+            argv += ["--lora", path]
+        if adapter_paths:
+            argv += ["--lora-init-without-apply"]
     elif binary.kind == "llama-cpp-python":
         argv += ["--model", model_path, "--host", host, "--port", str(port)]
         argv += ["--n_ctx", str(spec.context), "--model_alias", spec.model, "--n_gpu_layers", gpu_layers]

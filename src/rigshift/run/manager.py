@@ -26,6 +26,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from rigshift.errors import RigshiftError
+from rigshift.run.adapter_placement import adapter_label
 from rigshift.run.capabilities import spec_capabilities
 from rigshift.run.contracts import ReplicaEndpoint, ReplicaState
 from rigshift.run.reconcile import Action, ObservedReplica, RigCapacity, reconcile, replace_lost
@@ -264,7 +265,7 @@ class ReplicaManager:
             max_parallel=spec.parallel,
             context=spec.context,
             watts=spec.watts,
-            labels=labels,
+            labels=labels | adapter_label(spec),
             capabilities=spec_capabilities(spec),
         )
 

@@ -120,7 +120,10 @@ class ReplicaRunner:
             binary = choose_backend(self.spec.runtime)
             self.backend_kind = binary.kind
             port = free_port(host)
-            argv = backend_command(binary, self.spec, str(model_path), host, port, self.settings.threads)
+            adapters = [str(cache.ensure(a.source)) for a in self.spec.adapters]
+            argv = backend_command(
+                binary, self.spec, str(model_path), host, port, self.settings.threads, adapters
+            )
             self.base_url = f"http://{advertise}:{port}"
             log_dir = (
                 cache.root.parent / "logs"

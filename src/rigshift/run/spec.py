@@ -40,6 +40,14 @@ class ModelSource:
 
 
 @dataclass(frozen=True)
+class AdapterRef:
+    """A LoRA adapter a replica loads (`--lora`), by the model id clients send for it."""
+
+    model: str  # "ft:BASE:TENANT::ID"
+    source: ModelSource
+
+
+@dataclass(frozen=True)
 class ReplicaSpec:
     replica_id: str  # stable across restarts and moves: "<deployment>-<n>"
     deployment: str
@@ -57,6 +65,8 @@ class ReplicaSpec:
     reranking: bool = False  # serve /v1/rerank (llama-server --reranking --pooling rank)
     extra_args: tuple[str, ...] = ()
     labels: dict[str, str] = field(default_factory=dict)
+    # LoRA adapters of this base, in llama-server's adapter id order (run/adapter_placement.py)
+    adapters: tuple[AdapterRef, ...] = ()
 
     def fingerprint(self) -> str:
         """Hash of everything that needs a backend restart when it changes (not the id)."""
@@ -69,12 +79,21 @@ class ReplicaSpec:
 
 
 def to_dict(spec: ReplicaSpec) -> dict[str, Any]:
-    return dataclasses.asdict(spec)
+    data = dataclasses.asdict(spec)
+    if not spec.adapters:
+        # Omitted when empty: a replica without adapters keeps the fingerprint it had before
+        # specs could carry them (no restart on upgrade), and plans stay in their old shape.
+        del data["adapters"]
+    return data
 
 
 def from_dict(data: dict[str, Any]) -> ReplicaSpec:
     values = dict(data)
     values["source"] = ModelSource(**values["source"])
+    if "adapters" in values:
+        values["adapters"] = tuple(
+            AdapterRef(a["model"], ModelSource(**a["source"])) for a in values["adapters"]
+        )
     for key in ("gpu_indices", "gpu_models", "tensor_split", "extra_args"):
         if key in values:
             values[key] = tuple(values[key])

@@ -34,6 +34,7 @@ from rigshift.measure.store import MeasurementStore
 from rigshift.run.contracts import ReplicaDirectory
 from rigshift.run.labels import label_value
 from rigshift.run.manager import ReplicaManager
+from rigshift.server.adapters_setup import build_adapters
 from rigshift.server.alert_rules import AlertLimits
 from rigshift.server.batch_dispatch import GatewayDispatcher
 from rigshift.server.batch_energy import connect_batches_to_energy
@@ -51,6 +52,7 @@ from rigshift.server.gateway import Gateway
 from rigshift.server.health import probe_loop
 from rigshift.server.metering import default_prices
 from rigshift.server.metrics import Metrics, gpu_metrics, replica_metrics
+from rigshift.server.routers import adapters as adapters_router
 from rigshift.server.routers import (
     anthropic,
     batches,
@@ -70,6 +72,7 @@ from rigshift.server.routers import (
     usage,
     usage_report,
 )
+from rigshift.server.services.adapters import ADAPTER_MAX_BYTES
 from rigshift.server.services.alerts import AlertsService
 from rigshift.server.services.batches import BatchService
 from rigshift.server.services.deployments import DeploymentsService, all_replicas
@@ -83,6 +86,7 @@ from rigshift.server.services.responses import ResponsesService
 from rigshift.server.services.telemetry import TelemetryService
 from rigshift.server.services.usage import UsageService
 from rigshift.server.settings import ServerSettings
+from rigshift.server.stores.adapters import AdapterStore
 from rigshift.server.stores.alerts import AlertStore
 from rigshift.server.stores.audit import AuditLog, DrainStore
 from rigshift.server.stores.batches import BatchStore, FileStore
@@ -104,6 +108,7 @@ ROUTERS: list[APIRouter] = [
     openai.router,
     anthropic.router,
     responses.router,
+    adapters_router.router,
     batches.router,
     usage.router,
     keys.router,
@@ -254,6 +259,7 @@ def build_context(
     if manager is not None:  # a lost rig's replicas are not moved onto a drained one
         operator = ctx.operator
         manager.avoid_rigs = lambda: {label_value(rig) for rig in operator.drained()}
+    ctx.adapters = build_adapters(AdapterStore(engine), gateway, settings, clock, ctx.deployments)
     metrics.add_scrape_collector(functools.partial(scrape, ctx))
     return ctx
 
@@ -412,6 +418,8 @@ def body_limit(settings: ServerSettings, path: str) -> int:
     """The largest request body `path` accepts."""
     if path.startswith("/admin/models/"):
         return settings.max_upload_bytes
+    if path == "/v1/adapters":
+        return ADAPTER_MAX_BYTES
     if path == "/v1/files":
         return settings.files_max_file_bytes + 64 * 1024  # the file plus its multipart envelope
     return settings.max_body_bytes

@@ -117,6 +117,16 @@ def bind_ray_to_loopback() -> None:
     ray_constants.ENABLE_RAY_CLUSTER = False
 
 
+def stored_with_adapters(desired: Sequence[ReplicaSpec], engine: Engine) -> list[ReplicaSpec]:
+    """The stored plan with each replica's adapters, as the replicas running it were started
+    (plans are stored without them): a restarted server adopts them instead of restarting them."""
+    from rigshift.run.adapter_placement import place_adapters
+    from rigshift.server.adapters_setup import adapter_refs
+    from rigshift.server.stores.adapters import AdapterStore
+
+    return place_adapters(desired, adapter_refs(AdapterStore(engine).every()))
+
+
 def _with_manager(
     head: HeadNode,
     engine: Engine,
@@ -140,6 +150,6 @@ def _with_manager(
     if desired:
         # Before the first tick: a restarted server must adopt the replicas still running for its
         # stored plan, not see an empty plan and stop them (seen as stop + start in the action log).
-        manager.apply(desired)
+        manager.apply(stored_with_adapters(desired, engine))
     manager.start()
     return ClusterPlane(head, manager)

@@ -15,6 +15,7 @@ from rigshift.server.fleet_source import FleetSource
 from rigshift.server.gateway import Gateway
 from rigshift.server.login_throttle import LoginThrottle
 from rigshift.server.metrics import Metrics
+from rigshift.server.services.adapters import AdapterService
 from rigshift.server.services.alerts import AlertsService
 from rigshift.server.services.batches import BatchService
 from rigshift.server.services.deployments import DeploymentsService
@@ -52,6 +53,7 @@ class ServerContext:
     energy: EnergyApiService | None = None
     measurements: MeasurementsService | None = None
     responses: ResponsesService | None = None  # the Responses API (POST/GET/DELETE /v1/responses)
+    adapters: AdapterService | None = None  # tenants' LoRA adapters
     # Failed key checks per client address (deps.tenant_key, the console's login).
     login_throttle: LoginThrottle = field(default_factory=lambda: LoginThrottle(time.monotonic))
     alerts: AlertsService | None = None

@@ -22,6 +22,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from rigshift.run.contracts import ReplicaDirectory, ReplicaEndpoint
+from rigshift.server.adapter_routing import FINE_TUNED_PREFIX, AdapterRouting, with_lora
 from rigshift.server.anthropic_shape import anthropic_stream_error
 from rigshift.server.backend_client import BackendConnectionError, BackendPool, BackendResponse
 from rigshift.server.capabilities import capability_refusal
@@ -121,6 +122,7 @@ class Gateway:
     login_throttle: LoginThrottle = field(default_factory=lambda: LoginThrottle(time.monotonic))
     # Told of every metered request, with its time to first byte in seconds (the history).
     on_metered: Callable[[UsageRecord, float], None] = lambda _record, _ttft_s: None
+    adapters: AdapterRouting | None = None  # tenants' LoRA adapters (adapter_routing.py)
 
     def __post_init__(self) -> None:
         self.router = Router(self.directory, self.settings.queue_factor)
@@ -174,6 +176,10 @@ class Gateway:
         if isinstance(key, Response):
             return key
         data = list_entries(self.directory, key, int(self.clock()))
+        for adapter in self.adapters.owned(key) if self.adapters is not None else ():
+            data.append(
+                {"id": adapter.id, "object": "model", "created": int(adapter.created_at), "owned_by": key.id}
+            )
         return Response(json.dumps({"object": "list", "data": data}), media_type="application/json")
 
     async def retrieve_model(self, request: Request, model: str) -> Response:
@@ -181,6 +187,14 @@ class Gateway:
         if isinstance(key, Response):
             return key
         entry = retrieve_entry(self.directory, key, model, int(self.clock()))
+        adapter = self.adapters.for_key(key, model) if entry is None and self.adapters is not None else None
+        if adapter is not None:  # the owner's adapter; another tenant's is the same 404 as unknown
+            entry = {
+                "id": adapter.id,
+                "object": "model",
+                "created": int(adapter.created_at),
+                "owned_by": key.id,
+            }
         if entry is None:
             return _model_not_found(model)
         return Response(json.dumps(entry), media_type="application/json")
@@ -224,14 +238,18 @@ class Gateway:
         except ApiError as error:
             return error_response(error)
         model = fields.model
-        if not key.allows(model):
+        adapter = self.adapters.for_key(key, model) if self.adapters is not None else None
+        if adapter is None and model.startswith(FINE_TUNED_PREFIX):
+            return _model_not_found(model)  # unknown, or another tenant's: the same answer
+        if not key.allows(model) and not (adapter is not None and key.allows(adapter.base_model)):
             return openai_error(
                 403,
                 f"this API key may not use model {model!r}",
                 type="permission_error",
                 code="model_not_allowed",
             )
-        lacking = capability_refusal(self.directory, endpoint, body, model)
+        served = adapter.base_model if adapter is not None else model  # an adapter has its base's
+        lacking = capability_refusal(self.directory, endpoint, body, served)
         if lacking is not None:
             self.metrics.requests.labels(model, endpoint, "400").inc()
             return error_response(lacking)
@@ -248,6 +266,8 @@ class Gateway:
         if one_length_field(body, fields.max_tokens) or strip_usage:
             raw = json.dumps(body).encode()
         call = _Call(key, endpoint, model, body, raw, started, fields, metered_as=metered_as)
+        if adapter is not None:
+            call.route_model, call.adapter = adapter.base_model, adapter.id
         try:
             return await self._route(call, fields, strip_usage)
         finally:
@@ -255,11 +275,12 @@ class Gateway:
                 self.quotas.settle(call.reservation, 0)  # no-op once metered
 
     async def _route(self, call: _Call, fields: GatewayFields, strip_usage: bool) -> Response:
-        model, endpoint = call.model, call.endpoint
+        model, endpoint = call.route_model or call.model, call.endpoint
         label = call.metered_as or endpoint  # the metrics' endpoint
         prompt_estimate = approx_prompt_tokens(call.body)
         tried: list[str] = []
         last_error = "no replica answered"
+        lacking = 0  # replicas skipped because they do not load the adapter yet
         for _attempt in range(max(1, self.settings.max_attempts)):
             choice = self.router.choose(model, exclude=tried)
             if choice.outcome == "unknown_model":
@@ -279,6 +300,13 @@ class Gateway:
                     retry_after=retry_after_header(self.settings.saturated_retry_after_s),
                 )
             replica = choice.replica
+            raw = with_lora(call.body, call.raw, replica, call.adapter)
+            if raw is None:  # this replica does not load the adapter yet (being replaced)
+                tried.append(replica.replica_id)
+                last_error = f"no ready replica loads {call.model!r} yet"
+                lacking += 1
+                continue
+            call.raw = raw
             if prompt_estimate > replica.context:
                 return openai_error(
                     400,
@@ -312,12 +340,17 @@ class Gateway:
                 last_error = str(busy)
                 tried.append(replica.replica_id)
                 self.metrics.retries.labels(model).inc()
-        self.metrics.requests.labels(model, label, "502").inc()
+        loading = 0 < lacking == len(tried)  # a new adapter whose replicas are still restarting
+        status = 503 if loading else 502
+        self.metrics.requests.labels(model, label, str(status)).inc()
         return openai_error(
-            502,
-            f"no replica could serve the request: {last_error}",
+            status,
+            f"the model {call.model!r} is being loaded; retry shortly"
+            if loading
+            else f"no replica could serve the request: {last_error}",
             type="server_error",
-            code="backend_unavailable",
+            code="adapter_loading" if loading else "backend_unavailable",
+            retry_after=retry_after_header(self.settings.saturated_retry_after_s) if loading else None,
         )
 
     async def _check_limits(self, key: ApiKey) -> Response | None:
@@ -423,7 +456,11 @@ class Gateway:
         endpoint, body, raw = counting_request(call.endpoint, call.body, call.raw)
         if self.backends is None:
             return PromptCount(estimate_tokens(body, endpoint, self.template), "estimated")
-        others = [r for r in self.directory.ready_replicas(call.model) if r.replica_id != replica.replica_id]
+        others = [
+            r
+            for r in self.directory.ready_replicas(call.route_model or call.model)
+            if r.replica_id != replica.replica_id
+        ]
         return await count_prompt(
             self.backends, [replica, *others[:2]], endpoint, body, raw, template=self.template
         )
@@ -447,7 +484,7 @@ class Gateway:
     def _learn_template(self, call: _Call, prompt_tokens: int) -> None:
         """A backend's prompt count of a one-prompt chat request measures the model's template."""
         if call.endpoint == "chat" and prompt_tokens > 0:
-            self.template.observe(call.model, call.body, prompt_tokens)
+            self.template.observe(call.route_model or call.model, call.body, prompt_tokens)
 
     async def _send(self, replica: ReplicaEndpoint, endpoint: str, raw: bytes) -> BackendResponse:
         assert self.backends is not None, "Gateway.start() was not called"
@@ -605,7 +642,7 @@ class Gateway:
         source: str = "backend",
     ) -> None:
         record = self._usage_record(call, replica, prompt, completion, concurrent, status, source)
-        self.served.add(call.model, completion, record.created_at)
+        self.served.add(call.route_model or call.model, completion, record.created_at)
         commit_started = time.perf_counter()
         await self.writer.write(record)
         self.metrics.usage_commit.observe(time.perf_counter() - commit_started)
@@ -677,6 +714,8 @@ class _Call:
     stream_owns_reservation: bool = False  # a stream settles its reservation when it ends
     first_byte_s: float | None = None  # streamed: when the backend's first byte arrived
     metered_as: str = ""  # the endpoint usage is recorded under, when not `endpoint` (responses)
+    route_model: str | None = None  # an adapter's base model (call.model is the adapter, metered)
+    adapter: str | None = None  # the tenant's adapter model id, applied per request
 
 
 def _unservable(fields: GatewayFields, replica: ReplicaEndpoint) -> ApiError | None:

@@ -19,9 +19,10 @@ from sqlalchemy import (
 )
 
 from rigshift.measure.store import measurements
+from rigshift.server.stores.adapters import adapters
 from rigshift.storage.schema import metadata
 
-__all__ = ["measurements", "metadata"]  # the measurements table lives with its store (measure/store.py)
+__all__ = ["adapters", "measurements", "metadata"]  # these tables live with their stores
 
 # An API key is stored as sha256(key) plus its public lookup id; the key itself is never stored.
 api_keys = Table(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from typing import Any, Protocol
@@ -50,9 +51,14 @@ class DeploymentsService:
         self.manager = manager
         self.rigs = rigs  # the rigs a plan may name (deployment_checks.rig_inventory)
         self.drained = drained  # rigs an operator drained: no new replica starts there
+        # Adds each replica's LoRA adapters to a plan (adapters_setup.py); stored plans omit them.
+        self.place_adapters: Callable[[list[ReplicaSpec]], list[ReplicaSpec]] = list
 
     def desired(self) -> list[ReplicaSpec]:
-        return self.manager.desired if self.manager is not None else []
+        """The plan as submitted: without the adapters the server places (the replicas' `adapters`
+        label lists those), so what GET returns can be PUT back."""
+        specs = self.manager.desired if self.manager is not None else []
+        return [dataclasses.replace(s, adapters=()) if s.adapters else s for s in specs]
 
     async def apply(self, specs: list[ReplicaSpec]) -> list[ReplicaSpec]:
         """Store the plan, then hand it to the reconciler; a refused plan changes nothing."""
@@ -70,7 +76,7 @@ class DeploymentsService:
             more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
             raise BadRequest(message + more, code="invalid_specs", param=problems[0][1])
         await anyio.to_thread.run_sync(lambda: self.log.save_desired(specs, self.clock()))
-        self.manager.apply(specs)
+        self.manager.apply(self.place_adapters(specs))
         return specs
 
     def _on_drained_rigs(self, specs: Sequence[ReplicaSpec]) -> list[tuple[str, str]]:
