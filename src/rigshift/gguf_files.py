@@ -1,5 +1,5 @@
-"""GGUF model files written into place whole: the bench's zero-weight models and the demo's tiny
-model. A reader (llama.cpp, a second writer) never sees a half-written file at the final path."""
+"""GGUF files written into place whole: the bench's zero-weight models, the demo's tiny model and
+its tiny LoRA adapter. A reader (llama.cpp, a second writer) never sees a half-written file at the final path."""
 
 from __future__ import annotations
 

@@ -12,9 +12,9 @@ import numpy as np
 import openai
 import pytest
 
+from rigshift.gguf_files import gguf_writer
 from rigshift.run.adapter_placement import ADAPTERS_LABEL, adapter_label, place_adapters
 from rigshift.run.backends import BackendBinary, backend_command
-from rigshift.run.gguf_write import write_gguf
 from rigshift.run.spec import AdapterRef, ModelSource, ReplicaSpec, from_json, to_json
 from rigshift.run.tiny_gguf import write_tiny_gguf
 from rigshift.run.tiny_lora import write_tiny_lora
@@ -34,14 +34,13 @@ def base(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def _gguf(path: Path, arch: str, tensors: dict[str, np.ndarray], kind: str = "adapter") -> Path:
     import gguf
 
-    def fill(writer: gguf.GGUFWriter) -> None:
+    with gguf_writer(path, arch) as writer:
         writer.add_type(kind)
         writer.add_string(gguf.Keys.Adapter.TYPE, "lora")
         writer.add_float32(gguf.Keys.Adapter.LORA_ALPHA, 8.0)
         for name, array in tensors.items():
             writer.add_tensor(name, array)
-
-    return write_gguf(path, arch, fill)
+    return path
 
 
 # --- the checks, on real GGUF files --------------------------------------------------------------

@@ -14,12 +14,11 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from rigshift.errors import InputError
-from rigshift.run.gguf_write import write_gguf
+from rigshift.gguf_files import gguf_writer
 from rigshift.run.tiny_gguf import DEFAULT_REPLY, TinyModelShape, reply_pieces
 
 _LOGIT = 12.0  # the base head's logit (tiny_gguf); the adapter outweighs it twice over
@@ -60,12 +59,12 @@ def write_tiny_lora(
     a[0, 0] = 1.0  # reads state 0 (every prompt token)
     b[_FIRST_PIECE + start_word, 0] = 2 * _LOGIT * rank / alpha  # llama.cpp scales by alpha / r
 
-    def fill(writer: Any) -> None:
+    target = Path(path)
+    with gguf_writer(target) as writer:
         writer.add_type(gguf.GGUFType.ADAPTER)
         writer.add_string(gguf.Keys.Adapter.TYPE, "lora")
         writer.add_float32(gguf.Keys.Adapter.LORA_ALPHA, alpha)
         writer.add_name(f"rigshift-tiny-lora-{start_word}")
         writer.add_tensor("output.weight.lora_a", a)
         writer.add_tensor("output.weight.lora_b", b)
-
-    return write_gguf(path, "llama", fill)
+    return target
