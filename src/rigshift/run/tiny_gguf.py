@@ -130,6 +130,12 @@ def reply_pieces(reply: str) -> list[str]:
     return pieces
 
 
+def vocab_size(reply: str = DEFAULT_REPLY) -> int:
+    """The tiny model's vocabulary for `reply`: control and byte tokens, the reply's pieces and the
+    tool-call piece (an adapter's output tensors must match it)."""
+    return _FIRST_BYTE + 256 + len(reply_pieces(reply)) + 1
+
+
 def expected_text(reply: str = DEFAULT_REPLY, max_tokens: int | None = None, stop: bool = True) -> str:
     """What llama.cpp emits for any prompt: the reply (whole, or its first `max_tokens` words).
 
@@ -176,6 +182,7 @@ def write_tiny_gguf(
     token_types += [gguf.TokenType.BYTE] * 256 + [gguf.TokenType.NORMAL] * (len(pieces) + 1)
     scores = [0.0] * len(tokens)
     n_vocab = len(tokens)
+    assert n_vocab == vocab_size(reply)  # the adapters' generator (tiny_lora.py) relies on it
     first_piece = _FIRST_BYTE + 256
 
     tensors = _shaped_tensors(shape, n_vocab, first_piece, len(pieces), stop)

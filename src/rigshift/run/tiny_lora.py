@@ -19,7 +19,7 @@ import numpy as np
 
 from rigshift.errors import InputError
 from rigshift.gguf_files import gguf_writer
-from rigshift.run.tiny_gguf import DEFAULT_REPLY, TinyModelShape, reply_pieces
+from rigshift.run.tiny_gguf import DEFAULT_REPLY, TinyModelShape, reply_pieces, vocab_size
 
 _LOGIT = 12.0  # the base head's logit (tiny_gguf); the adapter outweighs it twice over
 _FIRST_PIECE = 3 + 256  # three control tokens and 256 byte tokens precede the reply pieces
@@ -53,7 +53,7 @@ def write_tiny_lora(
     if rank < 1:
         raise InputError(f"rank {rank} is not positive", field="rank", expected=">= 1")
     shape = shape or TinyModelShape()
-    n_vocab = _FIRST_PIECE + len(pieces)
+    n_vocab = vocab_size(reply)
     a = np.zeros((rank, shape.n_embd), dtype=np.float32)  # ggml [n_embd, r]
     b = np.zeros((n_vocab, rank), dtype=np.float32)  # ggml [r, n_vocab]
     a[0, 0] = 1.0  # reads state 0 (every prompt token)
