@@ -39,7 +39,7 @@ from rigshift.server.limits import QuotaTracker, RateLimiter, Reservation, perio
 from rigshift.server.login_throttle import LoginThrottle, client_address
 from rigshift.server.metering import energy_wh
 from rigshift.server.metrics import Metrics
-from rigshift.server.models_api import list_entries, retrieve_entry
+from rigshift.server.models_api import adapter_entry, list_entries, retrieve_entry
 from rigshift.server.openai_body import GatewayFields, read_fields
 from rigshift.server.prompt_tokens import PromptCount, count_completion, count_prompt, estimate_tokens
 from rigshift.server.quota_budget import completion_room, max_tokens_problem, plan_budget, quota_wait_s
@@ -176,10 +176,7 @@ class Gateway:
         if isinstance(key, Response):
             return key
         data = list_entries(self.directory, key, int(self.clock()))
-        for adapter in self.adapters.owned(key) if self.adapters is not None else ():
-            data.append(
-                {"id": adapter.id, "object": "model", "created": int(adapter.created_at), "owned_by": key.id}
-            )
+        data += [adapter_entry(a) for a in (self.adapters.owned(key) if self.adapters is not None else ())]
         return Response(json.dumps({"object": "list", "data": data}), media_type="application/json")
 
     async def retrieve_model(self, request: Request, model: str) -> Response:
@@ -189,12 +186,7 @@ class Gateway:
         entry = retrieve_entry(self.directory, key, model, int(self.clock()))
         adapter = self.adapters.for_key(key, model) if entry is None and self.adapters is not None else None
         if adapter is not None:  # the owner's adapter; another tenant's is the same 404 as unknown
-            entry = {
-                "id": adapter.id,
-                "object": "model",
-                "created": int(adapter.created_at),
-                "owned_by": key.id,
-            }
+            entry = adapter_entry(adapter)
         if entry is None:
             return _model_not_found(model)
         return Response(json.dumps(entry), media_type="application/json")

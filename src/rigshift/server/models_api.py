@@ -13,6 +13,7 @@ from typing import Any
 from rigshift.run.contracts import ReplicaDirectory
 from rigshift.server.capabilities import model_capabilities
 from rigshift.server.services.keys import ApiKey
+from rigshift.server.stores.adapters import Adapter
 
 
 def model_entry(directory: ReplicaDirectory, model: str, created: int) -> dict[str, Any]:
@@ -21,6 +22,16 @@ def model_entry(directory: ReplicaDirectory, model: str, created: int) -> dict[s
     if capabilities is not None:
         entry["capabilities"] = list(capabilities)
     return entry
+
+
+def adapter_entry(adapter: Adapter) -> dict[str, Any]:
+    """A tenant's adapter as its owner sees it in `/v1/models` (owned by its key, not rigshift)."""
+    return {
+        "id": adapter.id,
+        "object": "model",
+        "created": int(adapter.created_at),
+        "owned_by": adapter.key_id,
+    }
 
 
 def list_entries(directory: ReplicaDirectory, key: ApiKey, created: int) -> list[dict[str, Any]]:
