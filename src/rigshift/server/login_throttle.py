@@ -17,13 +17,13 @@ shared address keep working.
 
 from __future__ import annotations
 
-import hashlib
 import math
 import threading
 from collections import OrderedDict, deque
 from collections.abc import Callable
 
 from rigshift.server.errors import ApiError
+from rigshift.server.stores.keys import hash_key  # vouched keys are kept by hash only
 
 MAX_FAILURES = 20
 WINDOW_S = 60.0
@@ -62,7 +62,7 @@ class LoginThrottle:
         """Raise LoginThrottled if `client` has failed too often lately, unless the presented key
         `secret` succeeded from this client within `vouch_s`."""
         wait = self.retry_after(client)
-        if wait is not None and not (secret and self._is_vouched(client, _digest(secret))):
+        if wait is not None and not (secret and self._is_vouched(client, hash_key(secret))):
             raise LoginThrottled(
                 f"too many failed key checks from this address; retry in {wait} s", retry_after=str(wait)
             )
@@ -76,7 +76,7 @@ class LoginThrottle:
             return max(1, math.ceil(times[0] + self.window_s - now))
 
     def succeeded(self, client: str, secret: str) -> None:
-        now, vouched = self.clock(), (client, _digest(secret))
+        now, vouched = self.clock(), (client, hash_key(secret))
         with self._lock:
             self._vouched[vouched] = now
             self._vouched.move_to_end(vouched)
@@ -109,11 +109,6 @@ class LoginThrottle:
             del self._failures[client]
             return None
         return times
-
-
-def _digest(secret: str) -> str:
-    """Vouched keys are remembered by hash only: the throttle never holds a usable secret."""
-    return hashlib.sha256(secret.encode()).hexdigest()
 
 
 def client_address(host: str | None) -> str:
