@@ -23,9 +23,9 @@ import httpx
 import openai
 import pytest
 
+from llama_server import needs_llama_server
 from process_helpers import start_rigshift, wait_for_output
 from rigshift.fleet.demo import demo_fleet
-from rigshift.run.backends import find_llama_server
 from rigshift.run.contracts import GpuTelemetry, RigTelemetry
 from rigshift.server.demo_models import demo_specs
 from rigshift.server.fleet_view import HOT_GPU_C
@@ -36,10 +36,7 @@ from .chromium import LAPTOP, PHONE, artifacts_dir, browser_page, chromium_avail
 
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.skipif(
-        find_llama_server() is None,
-        reason="llama-server not found: run scripts/build-llama-server (or set RIGSHIFT_LLAMA_SERVER)",
-    ),
+    needs_llama_server,
     pytest.mark.skipif(
         not chromium_available(), reason="chromium not installed: scripts/setup installs it (as root)"
     ),

@@ -26,6 +26,7 @@ import httpx
 import openai
 import pytest
 
+from llama_server import needs_llama_server
 from process_helpers import start_rigshift, stop_plane, tenant_key, wait_for
 from rigshift.fleet.importer import read_source
 from rigshift.fleet.store import dump_fleet
@@ -38,10 +39,7 @@ from rigshift.server.stores.usage import UsageStore
 
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.skipif(
-        find_llama_server() is None,
-        reason="llama-server not found: run scripts/build-llama-server (or set RIGSHIFT_LLAMA_SERVER)",
-    ),
+    needs_llama_server,
 ]
 
 TOKEN = "energy-live-join-token-0123456789abcdef"

@@ -16,8 +16,9 @@ import httpx
 import openai
 import pytest
 
+from llama_server import needs_llama_server
 from rigshift.run.adapter_placement import adapter_label
-from rigshift.run.backends import backend_command, choose_backend, find_llama_server
+from rigshift.run.backends import backend_command, choose_backend
 from rigshift.run.contracts import ReplicaEndpoint
 from rigshift.run.spec import AdapterRef, ModelSource, ReplicaSpec
 from rigshift.run.supervisor import BackendSupervisor, SupervisorSettings, spawn_subprocess
@@ -33,10 +34,7 @@ from rigshift.server.stores.usage import UsageStore
 
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.skipif(
-        find_llama_server() is None,
-        reason="llama-server not found: run scripts/build-llama-server (or set RIGSHIFT_LLAMA_SERVER)",
-    ),
+    needs_llama_server,
 ]
 
 BASE = "rigshift-tiny"

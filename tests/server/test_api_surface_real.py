@@ -18,7 +18,7 @@ import anthropic
 import openai
 import pytest
 
-from rigshift.run.backends import find_llama_server
+from llama_server import needs_llama_server
 from rigshift.run.tiny_gguf import expected_text
 from rigshift.server.app import create_app
 from rigshift.server.db import open_engine
@@ -31,10 +31,7 @@ from rigshift.server.stores.usage import UsageStore
 
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.skipif(
-        find_llama_server() is None,
-        reason="llama-server not found: run scripts/build-llama-server (or set RIGSHIFT_LLAMA_SERVER)",
-    ),
+    needs_llama_server,
 ]
 
 CHAT = [{"role": "user", "content": "hi"}]

@@ -21,8 +21,9 @@ import httpx
 import openai
 import pytest
 
+from llama_server import needs_llama_server
 from process_helpers import start_rigshift, wait_for_output
-from rigshift.run.backends import backend_command, choose_backend, find_llama_server
+from rigshift.run.backends import backend_command, choose_backend
 from rigshift.run.contracts import ReplicaEndpoint
 from rigshift.run.spec import ModelSource, ReplicaSpec
 from rigshift.run.supervisor import BackendSupervisor, SupervisorSettings, spawn_subprocess
@@ -39,10 +40,7 @@ from waiting import wait_until
 
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.skipif(
-        find_llama_server() is None,
-        reason="llama-server not found: run scripts/build-llama-server (or set RIGSHIFT_LLAMA_SERVER)",
-    ),
+    needs_llama_server,
 ]
 
 MODEL = "rigshift-tiny"

@@ -20,6 +20,7 @@ import httpx
 import openai
 import pytest
 
+from llama_server import needs_llama_server
 from process_helpers import start_rigshift, stop_plane, tenant_key, wait_for
 from rigshift.run.backends import find_llama_server
 from rigshift.run.spec import ModelSource, ReplicaSpec, to_json
@@ -28,10 +29,7 @@ from rigshift.server.serving import free_port
 
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.skipif(
-        find_llama_server() is None,
-        reason="llama-server not found: run scripts/build-llama-server (or set RIGSHIFT_LLAMA_SERVER)",
-    ),
+    needs_llama_server,
 ]
 
 TOKEN = "server-test-join-token-0123456789abcdef"

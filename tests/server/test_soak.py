@@ -18,7 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from rigshift.run.backends import find_llama_server
+from llama_server import needs_llama_server
 from rigshift.server.db import open_engine
 from rigshift.server.stores.keys import KeyStore, key_id_of
 from rigshift.server.stores.usage import UsageStore
@@ -28,10 +28,7 @@ from .test_llama_integration import MODEL, Farm
 
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.skipif(
-        find_llama_server() is None,
-        reason="llama-server not found: run scripts/build-llama-server (or set RIGSHIFT_LLAMA_SERVER)",
-    ),
+    needs_llama_server,
 ]
 
 DURATION_S = 40.0
