@@ -10,9 +10,6 @@ import sys
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
-
-from rigshift.cli.app import app
 
 ROOT = Path(__file__).resolve().parents[2]
 NOT_INSTALLED = (
@@ -53,16 +50,6 @@ def rigshift_without_extras(*args: str) -> subprocess.CompletedProcess[str]:
         timeout=300,
         cwd=ROOT,
     )
-
-
-@pytest.fixture(scope="module")
-def fleet_file(tmp_path_factory: pytest.TempPathFactory) -> str:
-    path = tmp_path_factory.mktemp("fleet") / "fleet.json"
-    result = CliRunner().invoke(
-        app, ["fleet", "import", "examples/fleet/rig_6x3060-12g_x1.yaml", "-o", str(path)]
-    )
-    assert result.exit_code == 0, result.output
-    return str(path)
 
 
 @pytest.mark.parametrize(

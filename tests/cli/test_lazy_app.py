@@ -111,16 +111,6 @@ print(json.dumps({{"code": code, "modules": sorted(m for m in sys.modules
 
 
 @pytest.fixture(scope="module")
-def fleet_file(tmp_path_factory: pytest.TempPathFactory) -> str:
-    path = tmp_path_factory.mktemp("fleet") / "fleet.json"
-    result = CliRunner().invoke(
-        app, ["fleet", "import", "examples/fleet/rig_6x3060-12g_x1.yaml", "-o", str(path)]
-    )
-    assert result.exit_code == 0, result.output
-    return str(path)
-
-
-@pytest.fixture(scope="module")
 def measured_db(tmp_path_factory: pytest.TempPathFactory) -> str:
     """A database holding one measurement, so the analysis commands read it (issue 19: reading one
     loaded the whole server through measure/calibrate → server.db → server/__init__)."""
