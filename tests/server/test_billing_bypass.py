@@ -37,6 +37,17 @@ def _post(gw, key: str, path: str, body: dict) -> httpx.Response:
     return httpx.post(gw.url + path, json=body, headers={"authorization": f"Bearer {key}"}, timeout=30)
 
 
+def _one_line_batch(client: openai.OpenAI, line: dict, tmp_path: Path):  # type: ignore[no-untyped-def]
+    """A chat batch of the one input `line`, created through the official client."""
+    path = tmp_path / "in.jsonl"
+    path.write_text(json.dumps(line) + "\n")
+    with path.open("rb") as f:
+        uploaded = client.files.create(file=f, purpose="batch")
+    return client.batches.create(
+        input_file_id=uploaded.id, endpoint="/v1/chat/completions", completion_window="24h"
+    )
+
+
 def _billed(gw) -> int:
     return sum(r.total_tokens for r in UsageStore(gw.engine).records(limit=100_000))
 
@@ -259,13 +270,7 @@ def test_a_batch_line_with_n_choices_is_billed_for_each(backends, gateway, tmp_p
         "url": "/v1/chat/completions",
         "body": {"model": "tiny", "messages": HI, "n": 3},
     }
-    path = tmp_path / "in.jsonl"
-    path.write_text(json.dumps(line) + "\n")
-    with path.open("rb") as f:
-        uploaded = client.files.create(file=f, purpose="batch")
-    batch = client.batches.create(
-        input_file_id=uploaded.id, endpoint="/v1/chat/completions", completion_window="24h"
-    )
+    batch = _one_line_batch(client, line, tmp_path)
     done = wait_for(client, batch.id, {"completed", "failed"})
     assert done.status == "completed" and done.output_file_id is not None
     (out,) = [json.loads(x) for x in client.files.content(done.output_file_id).text.splitlines()]
@@ -282,13 +287,7 @@ def test_a_batch_line_too_long_for_the_context_fails_instead_of_waiting_for_quot
     client = gw.client(gw.key("alice", token_quota=10_000, quota_period="day"))
     long = [{"role": "user", "content": "word " * 100}]  # ~130 of the fake's tokens
     line = {"custom_id": "a", "url": "/v1/chat/completions", "body": {"model": "tiny", "messages": long}}
-    path = tmp_path / "in.jsonl"
-    path.write_text(json.dumps(line) + "\n")
-    with path.open("rb") as f:
-        uploaded = client.files.create(file=f, purpose="batch")
-    batch = client.batches.create(
-        input_file_id=uploaded.id, endpoint="/v1/chat/completions", completion_window="24h"
-    )
+    batch = _one_line_batch(client, line, tmp_path)
     done = wait_for(client, batch.id, {"completed", "failed"}, timeout_s=15)
     assert done.request_counts is not None and done.request_counts.failed == 1
     assert done.error_file_id is not None
