@@ -97,16 +97,21 @@ def test_caps_per_gpu_and_manual_batch_pause(world: World) -> None:
     assert not world.loop.batch_allowed("tx")
 
 
-def test_http_api(world: World) -> None:
-    secret = KeyStore(world.engine).create("ops", now=T0, admin=True)[1]
-    tenant = KeyStore(world.engine).create("t", now=T0)[1]
-    app = create_app(
+def _energy_app(world: World):  # type: ignore[no-untyped-def]
+    """The server app over the world's database, clock and energy loop."""
+    return create_app(
         StaticDirectory([]),
         ServerSettings(join_token=JOIN),
         engine=world.engine,
         clock=lambda: world.now,
         energy_loop=world.loop,
     )
+
+
+def test_http_api(world: World) -> None:
+    secret = KeyStore(world.engine).create("ops", now=T0, admin=True)[1]
+    tenant = KeyStore(world.engine).create("t", now=T0)[1]
+    app = _energy_app(world)
     admin = {"Authorization": f"Bearer {secret}"}
     with TestClient(app) as client:
         assert client.get("/admin/energy", headers={"Authorization": f"Bearer {tenant}"}).status_code == 403
@@ -170,13 +175,7 @@ def test_replicas_are_held_in_an_event_and_released_after(tmp_path: Path) -> Non
 def test_an_event_ending_in_the_far_future_is_a_400_naming_end(world: World) -> None:
     """Regression: `"end": 1e308` was stored and broke the console's Energy page."""
     secret = KeyStore(world.engine).create("ops", now=T0, admin=True)[1]
-    app = create_app(
-        StaticDirectory([]),
-        ServerSettings(join_token=JOIN),
-        engine=world.engine,
-        clock=lambda: world.now,
-        energy_loop=world.loop,
-    )
+    app = _energy_app(world)
     admin = {"Authorization": f"Bearer {secret}"}
     with TestClient(app) as client:
         for end in (1e308, "9999-12-31T00:00:00Z"):
